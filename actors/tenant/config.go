@@ -1,0 +1,240 @@
+// Package tenant holds the directory of tenants, their channels and operators as read from the YAML config file
+// (CONTRACT.md, "Config file"), with the validation that stops a node from starting on a wrong config.
+package tenant
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole config file.
+type Config struct {
+	Tenants []Tenant `yaml:"tenants"`
+}
+
+// Tenant is one organisation with its own channels, operators and settings.
+type Tenant struct {
+	// ID is [a-z0-9-]{1,64}; it keys the tenant's records on Kafka and prefixes its state in Pebble.
+	ID        string     `yaml:"id"`
+	Settings  Settings   `yaml:"settings"`
+	Channels  []Channel  `yaml:"channels"`
+	Operators []Operator `yaml:"operators"`
+}
+
+// Settings are a tenant's routing and lifecycle policies.
+type Settings struct {
+	// AutoCloseAfter closes a conversation with no activity for this long. 0 (the default) never closes.
+	AutoCloseAfter Duration `yaml:"auto_close_after"`
+	// ReopenTo says where a customer message sends a closed or snoozed conversation: "queue" (the default) or
+	// "last_operator".
+	ReopenTo string `yaml:"reopen_to"`
+}
+
+// Channel is one customer-facing number or endpoint of a tenant.
+type Channel struct {
+	ID   string `yaml:"id"`
+	Type string `yaml:"type"` // "whatsapp"
+	// PhoneNumberID is Meta's id of the WhatsApp number; webhooks name it in metadata.phone_number_id.
+	PhoneNumberID string `yaml:"phone_number_id"`
+	// AppSecret verifies X-Hub-Signature-256 on webhooks.
+	AppSecret string `yaml:"app_secret"`
+	// VerifyToken answers Meta's GET subscription check.
+	VerifyToken string `yaml:"verify_token"`
+	// AccessToken is the Bearer token for the Cloud API send endpoint.
+	AccessToken string `yaml:"access_token"`
+	// RateLimit is the outbound messages per second allowed on this number. 0 means Meta's default, 80.
+	RateLimit int `yaml:"rate_limit"`
+}
+
+// Operator is a human agent who answers conversations.
+type Operator struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	// Role is admin, builder or operator (the default).
+	Role string `yaml:"role"`
+	// Capacity is the most open conversations the operator holds at once. 0 means the default, 5.
+	Capacity int `yaml:"capacity"`
+	// Token is the API bearer token. It is kept in memory only as its SHA-256 hash (see Directory).
+	Token  string   `yaml:"token"`
+	Skills []string `yaml:"skills"`
+}
+
+// Roles an operator can have.
+const (
+	RoleAdmin    = "admin"
+	RoleBuilder  = "builder"
+	RoleOperator = "operator"
+)
+
+// DefaultCapacity is an operator's capacity when the config gives none.
+const DefaultCapacity = 5
+
+// Duration is a time.Duration read from YAML as a Go duration string ("24h", "90s") or 0.
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Value == "0" || n.Value == "" {
+		*d = 0
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("not a Go duration (e.g. 24h, 90s): %q", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ErrInvalid is wrapped by every validation error of a config file.
+var ErrInvalid = errors.New("invalid config")
+
+var idPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+
+// Load reads and validates a config file.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes and validates a config document. Unknown fields are errors, so a typo does not pass silently.
+func Parse(b []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	c.setDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) setDefaults() {
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		if t.Settings.ReopenTo == "" {
+			t.Settings.ReopenTo = "queue"
+		}
+		for j := range t.Channels {
+			if t.Channels[j].RateLimit == 0 {
+				t.Channels[j].RateLimit = 80
+			}
+		}
+		for j := range t.Operators {
+			o := &t.Operators[j]
+			if o.Role == "" {
+				o.Role = RoleOperator
+			}
+			if o.Capacity == 0 {
+				o.Capacity = DefaultCapacity
+			}
+		}
+	}
+}
+
+// Validate reports the first problem found, naming the field by its path (tenants[0].channels[1].app_secret).
+func (c *Config) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...))
+	}
+	tenants := map[string]bool{}
+	channels := map[string]string{}
+	phones := map[string]string{}
+	tokens := map[string]string{}
+	for i, t := range c.Tenants {
+		tp := fmt.Sprintf("tenants[%d]", i)
+		if !idPattern.MatchString(t.ID) {
+			return bad(tp+".id", "%q must match [a-z0-9-]{1,64}", t.ID)
+		}
+		if tenants[t.ID] {
+			return bad(tp+".id", "duplicate tenant %q", t.ID)
+		}
+		tenants[t.ID] = true
+		if t.Settings.AutoCloseAfter < 0 {
+			return bad(tp+".settings.auto_close_after", "must not be negative")
+		}
+		if t.Settings.ReopenTo != "queue" && t.Settings.ReopenTo != "last_operator" {
+			return bad(tp+".settings.reopen_to", "%q must be queue or last_operator", t.Settings.ReopenTo)
+		}
+		for j, ch := range t.Channels {
+			cp := fmt.Sprintf("%s.channels[%d]", tp, j)
+			if !idPattern.MatchString(ch.ID) {
+				return bad(cp+".id", "%q must match [a-z0-9-]{1,64}", ch.ID)
+			}
+			if prev, dup := channels[ch.ID]; dup {
+				return bad(cp+".id", "channel %q already defined in tenant %q", ch.ID, prev)
+			}
+			channels[ch.ID] = t.ID
+			if ch.Type != "whatsapp" {
+				return bad(cp+".type", "%q is not a supported channel type (whatsapp)", ch.Type)
+			}
+			if ch.PhoneNumberID == "" {
+				return bad(cp+".phone_number_id", "required for a whatsapp channel")
+			}
+			if prev, dup := phones[ch.PhoneNumberID]; dup {
+				return bad(cp+".phone_number_id", "%q already used by channel %q", ch.PhoneNumberID, prev)
+			}
+			phones[ch.PhoneNumberID] = ch.ID
+			if ch.AppSecret == "" {
+				return bad(cp+".app_secret", "required: webhooks cannot be verified without it")
+			}
+			if ch.VerifyToken == "" {
+				return bad(cp+".verify_token", "required for Meta's subscription check")
+			}
+			if ch.RateLimit < 1 || ch.RateLimit > 1000 {
+				return bad(cp+".rate_limit", "%d must be between 1 and 1000 messages per second", ch.RateLimit)
+			}
+		}
+		ops := map[string]bool{}
+		for j, o := range t.Operators {
+			op := fmt.Sprintf("%s.operators[%d]", tp, j)
+			if !idPattern.MatchString(o.ID) {
+				return bad(op+".id", "%q must match [a-z0-9-]{1,64}", o.ID)
+			}
+			if ops[o.ID] {
+				return bad(op+".id", "duplicate operator %q in tenant %q", o.ID, t.ID)
+			}
+			ops[o.ID] = true
+			switch o.Role {
+			case RoleAdmin, RoleBuilder, RoleOperator:
+			default:
+				return bad(op+".role", "%q must be admin, builder or operator", o.Role)
+			}
+			if o.Capacity < 0 {
+				return bad(op+".capacity", "%d must not be negative", o.Capacity)
+			}
+			if o.Token == "" {
+				return bad(op+".token", "required: the operator could not call the API")
+			}
+			if len(o.Token) < 16 {
+				return bad(op+".token", "must be at least 16 characters")
+			}
+			if prev, dup := tokens[o.Token]; dup {
+				return bad(op+".token", "same token as operator %q", prev)
+			}
+			tokens[o.Token] = t.ID + "/" + o.ID
+		}
+	}
+	return nil
+}
+
+// HashToken is how operator tokens are kept: the hex-free raw SHA-256 digest.
+func HashToken(token string) [32]byte { return sha256.Sum256([]byte(token)) }

@@ -1,0 +1,125 @@
+// Package inbox holds the records carried on the switchboard.inbox topic: what ingest produces and the router
+// consumes. One Record holds every input of one webhook payload for one tenant, so a payload for a single tenant is
+// one Kafka record and lands all-or-nothing.
+package inbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Topic names (CONTRACT.md, "Kafka topics").
+const (
+	Topic       = "switchboard.inbox"
+	EventsTopic = "switchboard.events"
+)
+
+// Version is written in every record; a consumer rejects records of a version it does not know.
+const Version = 1
+
+// Kind says what an Item carries.
+type Kind string
+
+// Item kinds.
+const (
+	KindMessage Kind = "message" // an inbound customer message
+	KindStatus  Kind = "status"  // a delivery status of an outbound message
+)
+
+// Record is one Kafka record on switchboard.inbox, keyed by Tenant.
+type Record struct {
+	V      int    `json:"v"`
+	Tenant string `json:"tenant"`
+	// IngestAt is when ingest accepted the input, in Unix milliseconds: the domain's clock (DESIGN.md, invariant 7).
+	IngestAt int64  `json:"ingest_at"`
+	Items    []Item `json:"items"`
+}
+
+// Item is one input inside a Record.
+type Item struct {
+	Kind    Kind     `json:"kind"`
+	Channel string   `json:"channel"`
+	Message *Message `json:"message,omitempty"`
+	Status  *Status  `json:"status,omitempty"`
+}
+
+// Message is an inbound customer message, normalised from the channel's payload.
+type Message struct {
+	// ID is the channel's message id (WhatsApp wamid); inbound messages are deduplicated by it.
+	ID string `json:"id"`
+	// From is the customer's address on the channel (WhatsApp wa_id).
+	From        string `json:"from"`
+	ProfileName string `json:"profile_name,omitempty"`
+	// Type is the channel's message type: text, image, audio, video, document, sticker, location, contacts, button,
+	// interactive, reaction, system, or unsupported for anything else.
+	Type string `json:"type"`
+	// Timestamp is the channel's own time of the message, Unix seconds; the 24-hour window runs from it.
+	Timestamp int64 `json:"timestamp"`
+	// Text is the text body, a caption, a button or list title — whatever a person reads first. May be empty.
+	Text string `json:"text,omitempty"`
+	// Content is the type-specific object exactly as the channel sent it (for WhatsApp, the value under the key
+	// named by Type), so nothing the channel said is lost.
+	Content json.RawMessage `json:"content,omitempty"`
+	// ReplyTo is the id of the message this one answers or reacts to, when the channel says so.
+	ReplyTo string `json:"reply_to,omitempty"`
+}
+
+// Status is a delivery status of a message the tenant sent.
+type Status struct {
+	// ID is the channel's id of the outbound message (WhatsApp wamid).
+	ID string `json:"id"`
+	// RecipientID is the customer's address (WhatsApp wa_id).
+	RecipientID string `json:"recipient_id"`
+	// Status is sent, delivered, read or failed.
+	Status    string `json:"status"`
+	Timestamp int64  `json:"timestamp"`
+	// ErrorCode and ErrorTitle explain a failed status (Meta's error code and title).
+	ErrorCode  int    `json:"error_code,omitempty"`
+	ErrorTitle string `json:"error_title,omitempty"`
+}
+
+// ErrBadRecord is wrapped by every decoding error.
+var ErrBadRecord = errors.New("bad inbox record")
+
+// Encode appends the record's wire form to dst.
+func (r *Record) Encode(dst []byte) ([]byte, error) {
+	r.V = Version
+	b, err := json.Marshal(r)
+	if err != nil {
+		return dst, fmt.Errorf("encode inbox record: %w", err)
+	}
+	return append(dst, b...), nil
+}
+
+// Decode parses a record's wire form and checks that it is complete enough to apply.
+func Decode(b []byte) (Record, error) {
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("%w: %v", ErrBadRecord, err)
+	}
+	if r.V != Version {
+		return r, fmt.Errorf("%w: version %d, want %d", ErrBadRecord, r.V, Version)
+	}
+	if r.Tenant == "" {
+		return r, fmt.Errorf("%w: no tenant", ErrBadRecord)
+	}
+	for i, it := range r.Items {
+		switch it.Kind {
+		case KindMessage:
+			if it.Message == nil || it.Message.ID == "" || it.Message.From == "" {
+				return r, fmt.Errorf("%w: item %d: message without id or sender", ErrBadRecord, i)
+			}
+		case KindStatus:
+			if it.Status == nil || it.Status.ID == "" || it.Status.RecipientID == "" {
+				return r, fmt.Errorf("%w: item %d: status without id or recipient", ErrBadRecord, i)
+			}
+		default:
+			return r, fmt.Errorf("%w: item %d: unknown kind %q", ErrBadRecord, i, it.Kind)
+		}
+		if it.Channel == "" {
+			return r, fmt.Errorf("%w: item %d: no channel", ErrBadRecord, i)
+		}
+	}
+	return r, nil
+}
