@@ -1,0 +1,138 @@
+// Package routing holds a tenant's routing policy and its dispatcher's state: which operator gets a waiting
+// conversation (Pick), and the queue and operator loads that choice is made from (Dispatcher). It does no I/O and
+// imports neither the actor system nor Kafka nor the store. The tenant dispatcher actor, the single writer of routing
+// decisions for its tenant (DESIGN.md, invariant 6), feeds it the tenant's records in partition order and carries out
+// the decisions it returns.
+//
+// Times are unix milliseconds taken from records; nothing in this package reads the clock.
+package routing
+
+// Availability is whether an operator takes conversations. Only Online operators are offered conversations.
+type Availability string
+
+// Availabilities an operator can have (CONTRACT.md, PUT /v1/operators/me/availability). The zero value "" is not
+// one of them; the Dispatcher stores it as Offline.
+const (
+	Online  Availability = "online"
+	Away    Availability = "away"
+	Offline Availability = "offline"
+)
+
+// Valid reports whether a is Online, Away or Offline.
+func (a Availability) Valid() bool {
+	return a == Online || a == Away || a == Offline
+}
+
+// Operator is what routing knows of a human operator.
+type Operator struct {
+	// ID names the operator within its tenant. It must not be empty.
+	ID string
+	// Availability says whether the operator is offered conversations: only Online is. "" counts as Offline.
+	Availability Availability
+	// Capacity is the most conversations the operator holds at once. 0 means none are offered, not a default: the
+	// tenant config applies its default (5) before an operator reaches routing. Negative capacities are refused by
+	// the Dispatcher.
+	Capacity int
+	// Skills the operator has. nil means none: the operator is offered only conversations that require no skill.
+	Skills []string
+	// Load is how many open conversations are assigned to the operator. The Dispatcher derives it from the
+	// assignments it holds and ignores the value it is given.
+	Load int
+	// IdleSince is the unix ms when the operator's last assignment ended or when it last came online, whichever is
+	// later; among equally loaded operators the one idle longest (smallest IdleSince) is offered first.
+	IdleSince int64
+}
+
+// Waiting is a conversation that needs an operator.
+type Waiting struct {
+	// ConversationID names the conversation within its tenant. It must not be empty.
+	ConversationID string
+	// Priority orders the queue: higher first. The zero value is the ordinary priority.
+	Priority int
+	// EnqueuedAt is the unix ms when the conversation entered the queue, from its record (never the wall clock).
+	// Within a priority, earlier is first.
+	EnqueuedAt int64
+	// Skills an operator needs to be offered the conversation: all of them. nil means any operator will do.
+	Skills []string
+	// LastOperator is the operator who last held the conversation, "" if none. With Policy.Sticky it is preferred
+	// when it is a candidate.
+	LastOperator string
+}
+
+// Policy is a tenant's routing settings. The zero Policy offers every conversation to the least loaded operator and
+// lets an operator who goes offline keep its conversations.
+type Policy struct {
+	// Sticky prefers a conversation's LastOperator when that operator is online, has free capacity and has the
+	// required skills. false (the default) ignores LastOperator.
+	Sticky bool
+	// OfflineReleases sends an operator's conversations back to the queue when it goes offline. false (the default)
+	// lets the operator keep them. Going away never releases anything.
+	OfflineReleases bool
+}
+
+// Pick chooses the operator to offer w to, and reports false when nobody can take it.
+//
+// Candidates are Online operators with Load < Capacity that have every skill in w.Skills. With p.Sticky, w's
+// LastOperator wins if it is a candidate. Otherwise the candidate with the least Load/Capacity wins (compared exactly
+// by integer cross-multiplication), then the one with the smallest IdleSince, then the smallest ID, so the choice is
+// the same on every replay. Pick does not allocate and does not modify ops.
+func Pick(ops []Operator, w Waiting, p Policy) (operatorID string, ok bool) {
+	i := pick(ops, &w, p)
+	if i < 0 {
+		return "", false
+	}
+	return ops[i].ID, true
+}
+
+// pick is Pick returning the index of the chosen operator in ops, -1 when there is none.
+func pick(ops []Operator, w *Waiting, p Policy) int {
+	sticky := p.Sticky && w.LastOperator != ""
+	best := -1
+	for i := range ops {
+		o := &ops[i]
+		if !candidate(o, w.Skills) {
+			continue
+		}
+		if sticky && o.ID == w.LastOperator {
+			return i
+		}
+		if best < 0 || better(o, &ops[best]) {
+			best = i
+		}
+	}
+	return best
+}
+
+// candidate reports whether o may be offered a conversation requiring skills.
+func candidate(o *Operator, skills []string) bool {
+	return o.Availability == Online && o.Load < o.Capacity && hasSkills(o.Skills, skills)
+}
+
+// hasSkills reports whether have contains every element of need. Skill lists are short, so a nested scan beats
+// building a set.
+func hasSkills(have, need []string) bool {
+next:
+	for _, n := range need {
+		for _, h := range have {
+			if h == n {
+				continue next
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// better reports whether a should be offered a conversation before b; both are candidates, so both capacities are
+// positive. a.Load/a.Capacity < b.Load/b.Capacity is compared as a.Load*b.Capacity < b.Load*a.Capacity in 64 bits,
+// which is exact where floats would call 1/3 and 2/6 different.
+func better(a, b *Operator) bool {
+	l, r := int64(a.Load)*int64(b.Capacity), int64(b.Load)*int64(a.Capacity)
+	if l != r {
+		return l < r
+	}
+	if a.IdleSince != b.IdleSince {
+		return a.IdleSince < b.IdleSince
+	}
+	return a.ID < b.ID
+}

@@ -1,0 +1,421 @@
+// Package store keeps the node's durable state in Pebble: conversations, their messages, the wamid index and
+// statuses that arrived before their message. Every key is prefixed by tenant ("t/<tenant>/…") so a tenant's state
+// can later move with its partition.
+//
+// Writes go through Batch and Commit: Commit applies the batch (visible to reads at once) and calls its done
+// function only after the WAL is synced. Many actors commit concurrently and Pebble syncs their batches together
+// (group commit), and no actor waits on an fsync.
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
+)
+
+// Config configures a Store.
+type Config struct {
+	// Dir is the Pebble directory; created if missing. Required.
+	Dir string
+	// CacheBytes is Pebble's block cache size. 0 means 64 MiB.
+	CacheBytes int64
+	// PendingSyncs bounds the batches applied but not yet known synced. 0 means 65,536. Commit blocks when it is
+	// full, which the router's in-flight bound keeps from happening.
+	PendingSyncs int
+	Logger       *slog.Logger
+	// Registerer receives the store's metrics; nil keeps them unregistered.
+	Registerer prometheus.Registerer
+}
+
+func (c *Config) setDefaults() {
+	if c.CacheBytes == 0 {
+		c.CacheBytes = 64 << 20
+	}
+	if c.PendingSyncs == 0 {
+		c.PendingSyncs = 65536
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports a config that cannot work.
+func (c *Config) Validate() error {
+	if c.Dir == "" {
+		return errors.New("store: Dir is required")
+	}
+	return nil
+}
+
+// Store is the node's Pebble store. It is safe for concurrent use.
+type Store struct {
+	db      *pebble.DB
+	cache   *pebble.Cache
+	pending chan pendingSync
+	done    chan struct{}
+	once    sync.Once
+	log     *slog.Logger
+	Metrics Metrics
+}
+
+type pendingSync struct {
+	b    *pebble.Batch
+	done func(error)
+}
+
+// Open opens (or creates) the store in cfg.Dir.
+func Open(cfg Config) (*Store, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cache := pebble.NewCache(cfg.CacheBytes)
+	db, err := pebble.Open(cfg.Dir, &pebble.Options{Cache: cache, Logger: quietLogger{cfg.Logger}})
+	if err != nil {
+		cache.Unref()
+		return nil, fmt.Errorf("open pebble at %s: %w", cfg.Dir, err)
+	}
+	s := &Store{
+		db:      db,
+		cache:   cache,
+		pending: make(chan pendingSync, cfg.PendingSyncs),
+		done:    make(chan struct{}),
+		log:     cfg.Logger,
+		Metrics: newMetrics(cfg.Registerer),
+	}
+	go s.waitSyncs()
+	return s, nil
+}
+
+// Close waits for every committed batch to be synced, then closes Pebble. It is idempotent.
+func (s *Store) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.pending)
+		<-s.done
+		err = s.db.Close()
+		s.cache.Unref()
+	})
+	return err
+}
+
+// DB exposes the Pebble handle for metrics and tests.
+func (s *Store) DB() *pebble.DB { return s.db }
+
+// waitSyncs releases each batch's effects once its WAL write is synced. Pebble syncs batches from all committers
+// together, so waiting on them in commit order costs one fsync per group, not per batch.
+func (s *Store) waitSyncs() {
+	defer close(s.done)
+	for p := range s.pending {
+		err := p.b.SyncWait()
+		s.Metrics.observeCommit(p.b)
+		if cerr := p.b.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+		if err != nil {
+			s.Metrics.SyncErrors.Inc()
+			err = fmt.Errorf("sync batch: %w", err)
+		}
+		p.done(err)
+	}
+}
+
+// Batch is a set of writes committed atomically. It is not safe for concurrent use.
+type Batch struct {
+	s   *Store
+	b   *pebble.Batch
+	buf []byte
+}
+
+// NewBatch starts a batch.
+func (s *Store) NewBatch() *Batch { return &Batch{s: s, b: s.db.NewBatch()} }
+
+// Commit applies b and returns once its writes are visible to reads; done is called from the store's sync goroutine
+// after they are durable (or with the error that kept them from being durable). done must not block.
+func (s *Store) Commit(b *Batch, done func(error)) error {
+	if err := s.db.ApplyNoSyncWait(b.b, pebble.Sync); err != nil {
+		_ = b.b.Close()
+		return fmt.Errorf("apply batch: %w", err)
+	}
+	s.pending <- pendingSync{b: b.b, done: done}
+	return nil
+}
+
+// Discard drops an uncommitted batch.
+func (b *Batch) Discard() { _ = b.b.Close() }
+
+// Empty reports whether the batch holds no writes.
+func (b *Batch) Empty() bool { return b.b.Empty() }
+
+func (b *Batch) putJSON(key []byte, v any) error {
+	val, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	return b.b.Set(key, val, nil)
+}
+
+// PutConversation writes c, keeping the status index in step with prev (the zero Conversation if c is new).
+func (b *Batch) PutConversation(prev, c *conversation.Conversation) error {
+	if prev.Status != c.Status && prev.Status != "" {
+		if err := b.b.Delete(statusKey(c.TenantID, prev.Status, c.ID), nil); err != nil {
+			return err
+		}
+	}
+	if prev.Status != c.Status {
+		if err := b.b.Set(statusKey(c.TenantID, c.Status, c.ID), nil, nil); err != nil {
+			return err
+		}
+	}
+	return b.putJSON(convKey(c.TenantID, c.ID), c)
+}
+
+// PutMessage writes m and, when it has a channel id, indexes it by that id.
+func (b *Batch) PutMessage(tenant string, m *conversation.Message) error {
+	if err := b.putJSON(msgKey(tenant, m.ConversationID, m.Seq), m); err != nil {
+		return err
+	}
+	if m.ID == "" {
+		return nil
+	}
+	ref := make([]byte, 0, len(m.ConversationID)+9)
+	ref = append(ref, m.ConversationID...)
+	ref = append(ref, '/')
+	ref = binary.BigEndian.AppendUint64(ref, m.Seq)
+	return b.b.Set(wamidKey(tenant, m.ID), ref, nil)
+}
+
+// ParkStatus keeps a status whose message is not known (yet): Meta can report a status before the send that
+// produced its wamid is recorded.
+func (b *Batch) ParkStatus(tenant string, s *inbox.Status) error {
+	return b.putJSON(parkedKey(tenant, s.ID), s)
+}
+
+// DeleteParkedStatus drops a parked status once it has been applied.
+func (b *Batch) DeleteParkedStatus(tenant, wamid string) error {
+	return b.b.Delete(parkedKey(tenant, wamid), nil)
+}
+
+// ErrNotFound is returned by lookups that find nothing.
+var ErrNotFound = errors.New("not found")
+
+func (s *Store) getJSON(key []byte, v any) error {
+	val, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("get %s: %w", key, err)
+	}
+	defer closer.Close()
+	if err := json.Unmarshal(val, v); err != nil {
+		return fmt.Errorf("decode %s: %w", key, err)
+	}
+	return nil
+}
+
+// Conversation returns a tenant's conversation, or ErrNotFound.
+func (s *Store) Conversation(tenant, id string) (conversation.Conversation, error) {
+	var c conversation.Conversation
+	err := s.getJSON(convKey(tenant, id), &c)
+	return c, err
+}
+
+// Message returns message seq of a conversation, or ErrNotFound.
+func (s *Store) Message(tenant, conv string, seq uint64) (conversation.Message, error) {
+	var m conversation.Message
+	err := s.getJSON(msgKey(tenant, conv, seq), &m)
+	return m, err
+}
+
+// MessageRef returns the conversation and sequence number of the message with the channel id wamid, or ErrNotFound.
+func (s *Store) MessageRef(tenant, wamid string) (conv string, seq uint64, err error) {
+	val, closer, err := s.db.Get(wamidKey(tenant, wamid))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return "", 0, ErrNotFound
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("get wamid %s: %w", wamid, err)
+	}
+	defer closer.Close()
+	if len(val) < 10 {
+		return "", 0, fmt.Errorf("BUG: wamid index entry %q too short", val)
+	}
+	return string(val[:len(val)-9]), binary.BigEndian.Uint64(val[len(val)-8:]), nil
+}
+
+// ParkedStatus returns the parked status for wamid, or ErrNotFound.
+func (s *Store) ParkedStatus(tenant, wamid string) (inbox.Status, error) {
+	var st inbox.Status
+	err := s.getJSON(parkedKey(tenant, wamid), &st)
+	return st, err
+}
+
+// Filter selects conversations for Conversations.
+type Filter struct {
+	// Status restricts to one status; empty means all.
+	Status conversation.Status
+	// Assignee restricts to one operator's conversations; empty means anyone's.
+	Assignee string
+	// After is the cursor: only conversations whose id sorts after it.
+	After string
+	// Limit is the most returned. 0 means 50.
+	Limit int
+}
+
+// Conversations lists a tenant's conversations in id order. next is the cursor for the following page, empty at
+// the end.
+func (s *Store) Conversations(tenant string, f Filter) (list []conversation.Conversation, next string, err error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	var prefix []byte
+	if f.Status != "" {
+		prefix = statusKey(tenant, f.Status, "")
+	} else {
+		prefix = convKey(tenant, "")
+	}
+	lower := prefix
+	if f.After != "" {
+		lower = append(append([]byte{}, prefix...), f.After...)
+		lower = append(lower, 0)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, "", fmt.Errorf("list conversations: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		var c conversation.Conversation
+		if f.Status != "" {
+			id := string(it.Key()[len(prefix):])
+			if c, err = s.Conversation(tenant, id); err != nil {
+				return nil, "", fmt.Errorf("list conversations: %w", err)
+			}
+		} else {
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return nil, "", fmt.Errorf("list conversations: %w", err)
+			}
+			if err := json.Unmarshal(v, &c); err != nil {
+				return nil, "", fmt.Errorf("decode conversation %s: %w", it.Key(), err)
+			}
+		}
+		if f.Assignee != "" && c.AssigneeID != f.Assignee {
+			continue
+		}
+		if len(list) == f.Limit {
+			return list, list[len(list)-1].ID, nil
+		}
+		list = append(list, c)
+	}
+	return list, "", it.Error()
+}
+
+// Messages returns up to limit messages of a conversation with sequence numbers below before (0 means from the
+// newest), newest first.
+func (s *Store) Messages(tenant, conv string, before uint64, limit int) ([]conversation.Message, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	prefix := msgKey(tenant, conv, 0)
+	prefix = prefix[:len(prefix)-8]
+	upper := prefixEnd(prefix)
+	if before > 0 {
+		upper = msgKey(tenant, conv, before)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	defer it.Close()
+	var out []conversation.Message
+	for ok := it.Last(); ok && len(out) < limit; ok = it.Prev() {
+		var m conversation.Message
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("list messages: %w", err)
+		}
+		if err := json.Unmarshal(v, &m); err != nil {
+			return nil, fmt.Errorf("decode message %s: %w", it.Key(), err)
+		}
+		out = append(out, m)
+	}
+	return out, it.Error()
+}
+
+// CountMessagesByID counts the stored messages of a tenant whose channel id is wamid, by scanning every message. It
+// exists for tests that prove a message is stored exactly once, and is slow on purpose: it trusts no index.
+func (s *Store) CountMessagesByID(tenant string) (map[string]int, error) {
+	prefix := []byte("t/" + tenant + "/m/")
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	counts := map[string]int{}
+	for ok := it.First(); ok; ok = it.Next() {
+		var m struct {
+			ID string `json:"id"`
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(v, &m); err != nil {
+			return nil, fmt.Errorf("decode message %s: %w", it.Key(), err)
+		}
+		counts[m.ID]++
+	}
+	return counts, it.Error()
+}
+
+func convKey(tenant, id string) []byte { return []byte("t/" + tenant + "/c/" + id) }
+
+func statusKey(tenant string, st conversation.Status, id string) []byte {
+	return []byte("t/" + tenant + "/x/" + string(st) + "/" + id)
+}
+
+func msgKey(tenant, conv string, seq uint64) []byte {
+	k := make([]byte, 0, len(tenant)+len(conv)+16)
+	k = append(k, "t/"...)
+	k = append(k, tenant...)
+	k = append(k, "/m/"...)
+	k = append(k, conv...)
+	k = append(k, '/')
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+func wamidKey(tenant, wamid string) []byte  { return []byte("t/" + tenant + "/w/" + wamid) }
+func parkedKey(tenant, wamid string) []byte { return []byte("t/" + tenant + "/s/" + wamid) }
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte{}, p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// quietLogger routes Pebble's informational chatter to debug level.
+type quietLogger struct{ l *slog.Logger }
+
+func (q quietLogger) Infof(format string, args ...any)  { q.l.Debug(fmt.Sprintf(format, args...)) }
+func (q quietLogger) Errorf(format string, args ...any) { q.l.Error(fmt.Sprintf(format, args...)) }
+func (q quietLogger) Fatalf(format string, args ...any) {
+	q.l.Error(fmt.Sprintf(format, args...))
+	panic(fmt.Sprintf("pebble fatal: "+format, args...))
+}

@@ -1,0 +1,163 @@
+// Command switchboard is the single binary of Switchboard: `serve` runs a node, `version` prints the version.
+// Flags are also read from the environment as SWITCHBOARD_<FLAG> (upper snake case); a flag on the command line wins.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/cmd/switchboard/node"
+)
+
+// version is set by the linker (make build).
+var version = "dev"
+
+const usage = `switchboard — helpdesk message router
+
+Usage:
+  switchboard serve [flags]      run a node (all roles by default)
+  switchboard version            print the version
+
+Run 'switchboard serve -h' for the flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:])
+	case "version", "--version", "-v":
+		fmt.Println("switchboard", version)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "switchboard: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "switchboard:", err)
+		os.Exit(1)
+	}
+}
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	configFile := fs.String("config", "", "tenants, channels and operators (YAML)")
+	dataDir := fs.String("data-dir", "./data", "Pebble store and embedded broker data")
+	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "webhooks, /v1 API, /metrics, /healthz, /readyz")
+	brokers := fs.String("kafka-brokers", "", "comma-separated Kafka bootstrap addresses; empty starts the embedded broker")
+	embeddedAddr := fs.String("embedded-kafka-addr", "127.0.0.1:9092", "where the embedded broker listens")
+	partitions := fs.Int("partitions", 12, "partition count of the topics this node creates")
+	replication := fs.Int("replication", 1, "replication factor of the topics this node creates on an external cluster")
+	clickhouse := fs.String("clickhouse-addr", "", "ClickHouse native address; empty turns the analytics sink off")
+	waURL := fs.String("whatsapp-api-url", "https://graph.facebook.com/v21.0", "WhatsApp Cloud API base URL")
+	roles := fs.String("roles", "all", "any of ingest,router,api,analytics")
+	session := fs.Duration("kafka-session-timeout", 6*time.Second, "consumer group session timeout: how long a dead node holds its partitions")
+	idle := fs.Duration("idle-after", 2*time.Minute, "stop a conversation actor after this long without input")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logJSON := fs.Bool("log-json", false, "log as JSON lines")
+	if err := parseWithEnv(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(*logLevel, *logJSON)
+	if err != nil {
+		return err
+	}
+	var tenants *tenant.Config
+	if *configFile != "" {
+		if tenants, err = tenant.Load(*configFile); err != nil {
+			return err
+		}
+	} else {
+		log.Warn("no --config: running with no tenants; every webhook will be 404")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	n, err := node.New(ctx, node.Config{
+		Tenants:           tenants,
+		DataDir:           *dataDir,
+		HTTPAddr:          *httpAddr,
+		KafkaBrokers:      splitList(*brokers),
+		EmbeddedKafkaAddr: *embeddedAddr,
+		Partitions:        *partitions,
+		Replication:       *replication,
+		Roles:             splitList(*roles),
+		ClickHouseAddr:    *clickhouse,
+		WhatsAppAPIURL:    *waURL,
+		SessionTimeout:    *session,
+		IdleAfter:         *idle,
+		Logger:            log,
+	})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	if err := n.Run(ctx); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return n.Close()
+}
+
+// parseWithEnv parses args, then fills every flag not given on the command line from SWITCHBOARD_<FLAG>.
+func parseWithEnv(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		env := "SWITCHBOARD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", env, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func newLogger(level string, json bool) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if json {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+}

@@ -1,0 +1,300 @@
+// Package node assembles one Switchboard process from its components (embedded broker, store, producer, router,
+// webhook receivers, API, HTTP server) according to its roles, and runs and stops them in order.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchboard-hq/switchboard/actors/router"
+	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/ingest/api"
+	"github.com/switchboard-hq/switchboard/ingest/broker"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
+	"github.com/switchboard-hq/switchboard/ingest/server"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp"
+)
+
+// Roles a node can run (CONTRACT.md, --roles).
+const (
+	RoleIngest    = "ingest"
+	RoleRouter    = "router"
+	RoleAPI       = "api"
+	RoleAnalytics = "analytics"
+)
+
+// AllRoles is what "all" means.
+var AllRoles = []string{RoleIngest, RoleRouter, RoleAPI, RoleAnalytics}
+
+// Config is everything a node needs; cmd/switchboard fills it from flags, environment and the config file.
+type Config struct {
+	// Tenants is the parsed config file; nil runs with no tenants (every webhook is then 404).
+	Tenants *tenant.Config
+	// DataDir holds the Pebble store (DataDir/store) and the embedded broker (DataDir/kafka). Default ./data.
+	DataDir string
+	// HTTPAddr is where webhooks, the API, /metrics, /healthz and /readyz listen. Default 127.0.0.1:8080.
+	HTTPAddr string
+	// KafkaBrokers are an external cluster's bootstrap addresses; empty starts the embedded broker.
+	KafkaBrokers []string
+	// EmbeddedKafkaAddr is where the embedded broker listens. Default 127.0.0.1:9092.
+	EmbeddedKafkaAddr string
+	// Partitions is the partition count of topics this node creates. Default 12.
+	Partitions int
+	// Replication is the replication factor of topics this node creates on an external cluster. Default 1; the
+	// embedded broker always uses 1.
+	Replication int
+	// Roles to run; empty means all.
+	Roles []string
+	// ClickHouseAddr is the analytics sink's ClickHouse (native protocol); empty turns the sink off.
+	ClickHouseAddr string
+	// WhatsAppAPIURL is the Cloud API base URL for outbound messages.
+	WhatsAppAPIURL string
+	// SessionTimeout is the router's consumer group session timeout. 0 means the router's default.
+	SessionTimeout time.Duration
+	// IdleAfter passivates idle conversation actors. 0 means the router's default.
+	IdleAfter time.Duration
+	Logger    *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = "127.0.0.1:8080"
+	}
+	if c.EmbeddedKafkaAddr == "" {
+		c.EmbeddedKafkaAddr = "127.0.0.1:9092"
+	}
+	if c.Partitions == 0 {
+		c.Partitions = 12
+	}
+	if c.Replication == 0 {
+		c.Replication = 1
+	}
+	if len(c.Roles) == 0 || slices.Contains(c.Roles, "all") {
+		c.Roles = AllRoles
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports a config that cannot work.
+func (c *Config) Validate() error {
+	for _, r := range c.Roles {
+		if !slices.Contains(AllRoles, r) {
+			return fmt.Errorf("roles: %q is not one of all, ingest, router, api, analytics", r)
+		}
+	}
+	if c.Partitions < 1 || c.Partitions > 10000 {
+		return fmt.Errorf("partitions: %d must be between 1 and 10000", c.Partitions)
+	}
+	return nil
+}
+
+func (c *Config) has(role string) bool { return slices.Contains(c.Roles, role) }
+
+// Node is one running Switchboard process.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	dir      *tenant.Directory
+	brokers  []string
+	embedded *broker.Embedded
+	store    *store.Store
+	producer *inbox.Producer
+	router   *router.Router
+	server   *server.Server
+}
+
+// New starts the parts that must be up before serving (broker, topics, store, listener) and returns the node; Run
+// serves. On error everything started is stopped again.
+func New(ctx context.Context, cfg Config) (n *Node, err error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n = &Node{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), dir: tenant.NewDirectory(cfg.Tenants)}
+	defer func() {
+		if err != nil {
+			n.Close()
+			n = nil
+		}
+	}()
+	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return n, fmt.Errorf("data dir: %w", err)
+	}
+
+	n.brokers = cfg.KafkaBrokers
+	replication := cfg.Replication
+	if len(n.brokers) == 0 {
+		n.embedded, err = broker.StartEmbedded(broker.Config{
+			Addr: cfg.EmbeddedKafkaAddr, DataDir: filepath.Join(cfg.DataDir, "kafka"), Logger: n.log,
+		})
+		if err != nil {
+			return n, err
+		}
+		n.brokers = []string{n.embedded.Addr()}
+		replication = 1
+		n.log.Info("embedded kafka broker started", "addr", n.embedded.Addr())
+	}
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := broker.EnsureTopics(tctx, n.brokers, cfg.Partitions, replication, inbox.Topic, inbox.EventsTopic); err != nil {
+		return n, err
+	}
+
+	var ready []server.Check
+	ready = append(ready, server.Check{Name: "kafka", Fn: n.pingKafka})
+	var apiHandler, waHandler fasthttp.RequestHandler
+	if cfg.has(RoleRouter) || cfg.has(RoleAPI) {
+		n.store, err = store.Open(store.Config{Dir: filepath.Join(cfg.DataDir, "store"), Logger: n.log, Registerer: n.reg})
+		if err != nil {
+			return n, err
+		}
+		ready = append(ready, server.Check{Name: "store", Fn: func() error { return nil }})
+	}
+	if cfg.has(RoleRouter) {
+		n.router, err = router.New(router.Config{
+			Brokers: n.brokers, Store: n.store, Registerer: n.reg, Logger: n.log,
+			SessionTimeout: cfg.SessionTimeout, RebalanceTimeout: cfg.SessionTimeout, IdleAfter: cfg.IdleAfter,
+		})
+		if err != nil {
+			return n, err
+		}
+		ready = append(ready, server.Check{Name: "consumer", Fn: func() error {
+			if !n.router.Ready() {
+				return errors.New("not consuming (joining the group or rebalancing)")
+			}
+			return nil
+		}})
+	}
+	if cfg.has(RoleIngest) {
+		n.producer, err = inbox.NewProducer(inbox.ProducerConfig{Brokers: n.brokers, Registerer: n.reg})
+		if err != nil {
+			return n, err
+		}
+		wa, err := whatsapp.New(whatsapp.Config{Directory: n.dir, Producer: n.producer, Registerer: n.reg, Logger: n.log})
+		if err != nil {
+			return n, err
+		}
+		waHandler = wa.Serve
+	}
+	if cfg.has(RoleAPI) {
+		a, err := api.New(api.Config{Directory: n.dir, Store: n.store})
+		if err != nil {
+			return n, err
+		}
+		apiHandler = a.Serve
+	}
+	if cfg.has(RoleAnalytics) && cfg.ClickHouseAddr == "" {
+		n.log.Info("analytics sink off: no --clickhouse-addr")
+	}
+	n.server, err = server.New(server.Config{
+		Addr: cfg.HTTPAddr, WhatsApp: waHandler, API: apiHandler, Gatherer: n.reg, Ready: ready, Logger: n.log,
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// HTTPAddr is where the node's HTTP server listens.
+func (n *Node) HTTPAddr() string { return n.server.Addr() }
+
+// Brokers are the Kafka addresses the node uses.
+func (n *Node) Brokers() []string { return n.brokers }
+
+// Store is the node's store (nil without the router and api roles).
+func (n *Node) Store() *store.Store { return n.store }
+
+func (n *Node) pingKafka() error {
+	c, err := net.DialTimeout("tcp", n.brokers[0], time.Second)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// Run serves until ctx ends, then stops gracefully: it stops accepting webhooks and API calls, lets the requests
+// in progress finish, drains the router's in-flight records, commits their offsets, and closes the store and the
+// broker. It returns the first error that stopped it early.
+func (n *Node) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 2)
+	var wg sync.WaitGroup
+	rctx, rcancel := context.WithCancel(context.Background())
+	defer rcancel()
+	if n.router != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.router.Run(rctx); err != nil {
+				errs <- err
+			}
+			cancel()
+		}()
+	}
+	srvDone := make(chan struct{})
+	go func() {
+		defer close(srvDone)
+		if err := n.server.Run(); err != nil {
+			errs <- err
+			cancel()
+		}
+	}()
+	n.log.Info("switchboard serving", "http", n.server.Addr(), "kafka", n.brokers, "roles", n.cfg.Roles)
+	<-ctx.Done()
+	n.log.Info("stopping: draining requests and in-flight records")
+	_ = n.server.Shutdown()
+	<-srvDone
+	if n.producer != nil {
+		_ = n.producer.Close()
+	}
+	rcancel()
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// Close releases everything the node holds. It is idempotent and safe after a failed New.
+func (n *Node) Close() error {
+	var errs []error
+	if n.server != nil {
+		errs = append(errs, n.server.Shutdown())
+	}
+	if n.producer != nil {
+		errs = append(errs, n.producer.Close())
+	}
+	if n.router != nil {
+		errs = append(errs, n.router.Close())
+	}
+	if n.store != nil {
+		errs = append(errs, n.store.Close())
+	}
+	if n.embedded != nil {
+		errs = append(errs, n.embedded.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,246 @@
+// Package api serves the operator API under /v1 (CONTRACT.md, "Operator API"): bearer-token authentication, JSON
+// bodies, and errors as {"error":{"code","message"}}.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
+)
+
+// Config configures the API.
+type Config struct {
+	Directory *tenant.Directory
+	Store     *store.Store
+}
+
+// Validate reports a config that cannot work.
+func (c *Config) Validate() error {
+	if c.Directory == nil || c.Store == nil {
+		return errors.New("api: Directory and Store are required")
+	}
+	return nil
+}
+
+// API is the /v1 handler. It is safe for concurrent use.
+type API struct {
+	cfg Config
+}
+
+// New builds the API.
+func New(cfg Config) (*API, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &API{cfg: cfg}, nil
+}
+
+// Error is the contract's error body.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// WriteError answers status with the contract's error shape.
+func WriteError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	b, _ := json.Marshal(struct {
+		Error Error `json:"error"`
+	}{Error{Code: code, Message: msg}})
+	ctx.SetBody(b)
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		WriteError(ctx, fasthttp.StatusInternalServerError, "internal", "encode response: "+err.Error())
+		return
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// Serve handles every path under /v1/.
+func (a *API) Serve(ctx *fasthttp.RequestCtx) {
+	op, ok := a.authenticate(ctx)
+	if !ok {
+		return
+	}
+	path := strings.TrimPrefix(string(ctx.Path()), "/v1/")
+	parts := strings.Split(strings.TrimSuffix(path, "/"), "/")
+	switch {
+	case len(parts) == 1 && parts[0] == "conversations":
+		a.onlyGet(ctx, func() { a.listConversations(ctx, op) })
+	case len(parts) == 2 && parts[0] == "conversations":
+		a.onlyGet(ctx, func() { a.getConversation(ctx, op, parts[1]) })
+	case len(parts) == 3 && parts[0] == "conversations" && parts[2] == "messages":
+		a.onlyGet(ctx, func() { a.listMessages(ctx, op, parts[1]) })
+	default:
+		WriteError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint: "+string(ctx.Method())+" "+string(ctx.Path()))
+	}
+}
+
+func (a *API) onlyGet(ctx *fasthttp.RequestCtx, h func()) {
+	if !ctx.IsGet() {
+		WriteError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", string(ctx.Method())+" is not allowed here")
+		return
+	}
+	h()
+}
+
+func (a *API) authenticate(ctx *fasthttp.RequestCtx) (tenant.OperatorRef, bool) {
+	h := string(ctx.Request.Header.Peek("Authorization"))
+	token, found := strings.CutPrefix(h, "Bearer ")
+	if !found || token == "" {
+		WriteError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "missing bearer token")
+		return tenant.OperatorRef{}, false
+	}
+	op, ok := a.cfg.Directory.OperatorByToken(token)
+	if !ok {
+		WriteError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "unknown token")
+		return tenant.OperatorRef{}, false
+	}
+	return op, true
+}
+
+// conversationList is the body of GET /v1/conversations.
+type conversationList struct {
+	Conversations []conversation.Conversation `json:"conversations"`
+	NextCursor    string                      `json:"next_cursor,omitempty"`
+}
+
+func (a *API) listConversations(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
+	args := ctx.QueryArgs()
+	f := store.Filter{After: string(args.Peek("cursor"))}
+	if s := string(args.Peek("status")); s != "" {
+		switch conversation.Status(s) {
+		case conversation.Unassigned, conversation.Assigned, conversation.Snoozed, conversation.Closed:
+			f.Status = conversation.Status(s)
+		default:
+			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_status", "status must be unassigned, assigned, snoozed or closed")
+			return
+		}
+	}
+	if as := string(args.Peek("assignee")); as != "" {
+		if as == "me" {
+			as = op.Operator.ID
+		}
+		f.Assignee = as
+	}
+	if l := args.Peek("limit"); len(l) > 0 {
+		n, err := strconv.Atoi(string(l))
+		if err != nil || n < 1 || n > 500 {
+			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_limit", "limit must be a number from 1 to 500")
+			return
+		}
+		f.Limit = n
+	}
+	list, next, err := a.cfg.Store.Conversations(op.Tenant.ID, f)
+	if err != nil {
+		WriteError(ctx, fasthttp.StatusServiceUnavailable, "store_unavailable", err.Error())
+		return
+	}
+	if list == nil {
+		list = []conversation.Conversation{}
+	}
+	for i := range list {
+		normalise(&list[i])
+	}
+	writeJSON(ctx, fasthttp.StatusOK, conversationList{Conversations: list, NextCursor: next})
+}
+
+// conversationView is the body of GET /v1/conversations/{id}.
+type conversationView struct {
+	conversation.Conversation
+	Messages []conversation.Message `json:"messages"`
+}
+
+func (a *API) getConversation(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
+	c, ok := a.load(ctx, op, id)
+	if !ok {
+		return
+	}
+	msgs, err := a.cfg.Store.Messages(op.Tenant.ID, id, 0, 50)
+	if err != nil {
+		WriteError(ctx, fasthttp.StatusServiceUnavailable, "store_unavailable", err.Error())
+		return
+	}
+	reverse(msgs)
+	writeJSON(ctx, fasthttp.StatusOK, conversationView{Conversation: c, Messages: nonNil(msgs)})
+}
+
+func (a *API) listMessages(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
+	if _, ok := a.load(ctx, op, id); !ok {
+		return
+	}
+	args := ctx.QueryArgs()
+	var before uint64
+	if b := args.Peek("before"); len(b) > 0 {
+		n, err := strconv.ParseUint(string(b), 10, 64)
+		if err != nil {
+			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_before", "before must be a message sequence number")
+			return
+		}
+		before = n
+	}
+	limit := 50
+	if l := args.Peek("limit"); len(l) > 0 {
+		n, err := strconv.Atoi(string(l))
+		if err != nil || n < 1 || n > 500 {
+			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_limit", "limit must be a number from 1 to 500")
+			return
+		}
+		limit = n
+	}
+	msgs, err := a.cfg.Store.Messages(op.Tenant.ID, id, before, limit)
+	if err != nil {
+		WriteError(ctx, fasthttp.StatusServiceUnavailable, "store_unavailable", err.Error())
+		return
+	}
+	reverse(msgs)
+	writeJSON(ctx, fasthttp.StatusOK, struct {
+		Messages []conversation.Message `json:"messages"`
+	}{nonNil(msgs)})
+}
+
+func (a *API) load(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) (conversation.Conversation, bool) {
+	c, err := a.cfg.Store.Conversation(op.Tenant.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		WriteError(ctx, fasthttp.StatusNotFound, "conversation_not_found", "no conversation "+id)
+		return c, false
+	}
+	if err != nil {
+		WriteError(ctx, fasthttp.StatusServiceUnavailable, "store_unavailable", err.Error())
+		return c, false
+	}
+	normalise(&c)
+	return c, true
+}
+
+func normalise(c *conversation.Conversation) {
+	if c.Labels == nil {
+		c.Labels = []string{}
+	}
+}
+
+func nonNil(m []conversation.Message) []conversation.Message {
+	if m == nil {
+		return []conversation.Message{}
+	}
+	return m
+}
+
+func reverse(m []conversation.Message) {
+	for i, j := 0, len(m)-1; i < j; i, j = i+1, j-1 {
+		m[i], m[j] = m[j], m[i]
+	}
+}

@@ -1,0 +1,139 @@
+// Package broker runs the embedded Kafka-protocol broker (kfake from the franz-go module) that a node uses when no
+// external cluster is configured, and creates the topics Switchboard needs on whichever broker it talks to. Either
+// way the rest of the node speaks to Kafka through kafka-go over TCP, so one code path runs everywhere.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Config configures the embedded broker.
+type Config struct {
+	// Addr is where the broker listens. Default 127.0.0.1:9092; port 0 picks a free port.
+	Addr string
+	// DataDir holds the broker's segments, topics and group offsets. Empty keeps everything in memory (tests only:
+	// memory then grows without limit).
+	DataDir string
+	// NoSync turns off the fsync of every produced batch. The default (false) syncs, so an acknowledged record
+	// survives a machine crash, not only a killed process.
+	NoSync bool
+	// SessionTimeoutMin is the smallest consumer group session timeout the broker accepts. 0 means 1 s, so tests
+	// and restarts see a dead member go quickly.
+	SessionTimeoutMin time.Duration
+	Logger            *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:9092"
+	}
+	if c.SessionTimeoutMin == 0 {
+		c.SessionTimeoutMin = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Embedded is a running embedded broker.
+type Embedded struct {
+	cluster *kfake.Cluster
+	addr    string
+}
+
+// StartEmbedded starts the broker and returns once it accepts connections.
+func StartEmbedded(cfg Config) (*Embedded, error) {
+	cfg.setDefaults()
+	host, _, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("embedded kafka address %q: %w", cfg.Addr, err)
+	}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, cfg.Addr) }),
+		kfake.GroupMinSessionTimeout(cfg.SessionTimeoutMin),
+		kfake.ClusterID("switchboard-embedded"),
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, kfake.DataDir(cfg.DataDir))
+		if !cfg.NoSync {
+			opts = append(opts, kfake.SyncWrites())
+		}
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded kafka on %s: %w", cfg.Addr, err)
+	}
+	addrs := c.ListenAddrs()
+	if len(addrs) != 1 {
+		c.Close()
+		return nil, fmt.Errorf("BUG: embedded kafka listens on %v", addrs)
+	}
+	_, port, _ := net.SplitHostPort(addrs[0])
+	return &Embedded{cluster: c, addr: net.JoinHostPort(host, port)}, nil
+}
+
+// Addr is the broker's host:port.
+func (e *Embedded) Addr() string { return e.addr }
+
+// Close stops the broker, persisting its state when it has a data directory. It is idempotent.
+func (e *Embedded) Close() error {
+	e.cluster.Close()
+	return nil
+}
+
+// EnsureTopics creates each topic with the given partition count and replication factor unless it exists already.
+// An existing topic keeps its partition count.
+func EnsureTopics(ctx context.Context, brokers []string, partitions, replication int, topics ...string) error {
+	if len(brokers) == 0 {
+		return errors.New("ensure topics: no brokers")
+	}
+	d := kafka.Dialer{Timeout: 5 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return fmt.Errorf("ensure topics: dial %s: %w", brokers[0], err)
+	}
+	defer conn.Close()
+	ctrl, err := conn.Controller()
+	if err != nil {
+		return fmt.Errorf("ensure topics: find controller: %w", err)
+	}
+	cc := conn
+	if addr := net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)); addr != conn.RemoteAddr().String() {
+		if cc, err = d.DialContext(ctx, "tcp", addr); err != nil {
+			return fmt.Errorf("ensure topics: dial controller %s: %w", addr, err)
+		}
+		defer cc.Close()
+	}
+	for _, t := range topics {
+		err := cc.CreateTopics(kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication})
+		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// Partitions returns the partition count of topic.
+func Partitions(ctx context.Context, brokers []string, topic string) (int, error) {
+	d := kafka.Dialer{Timeout: 5 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return 0, fmt.Errorf("dial %s: %w", brokers[0], err)
+	}
+	defer conn.Close()
+	ps, err := conn.ReadPartitions(topic)
+	if err != nil {
+		return 0, fmt.Errorf("read partitions of %s: %w", topic, err)
+	}
+	return len(ps), nil
+}

@@ -1,0 +1,163 @@
+// Package server is a node's HTTP front: it mounts the webhook receivers, the /v1 API, /metrics, /healthz and
+// /readyz on one fasthttp server.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/switchboard-hq/switchboard/ingest/api"
+)
+
+// MaxBodySize is the largest request body accepted (CONTRACT.md: 413 over 1 MiB).
+const MaxBodySize = 1 << 20
+
+// Check is one readiness condition; it returns nil when satisfied.
+type Check struct {
+	Name string
+	Fn   func() error
+}
+
+// Config configures the server. A nil handler leaves its path unmounted (404), as for a node without that role.
+type Config struct {
+	// Addr is where to listen. Default 127.0.0.1:8080.
+	Addr string
+	// WhatsApp serves /webhooks/whatsapp.
+	WhatsApp fasthttp.RequestHandler
+	// API serves /v1/….
+	API fasthttp.RequestHandler
+	// Gatherer is what /metrics exposes. Default prometheus.DefaultGatherer.
+	Gatherer prometheus.Gatherer
+	// Ready lists what /readyz checks; /readyz is 200 only when all pass and the server is not draining.
+	Ready  []Check
+	Logger *slog.Logger
+}
+
+// Server is the HTTP front of a node.
+type Server struct {
+	cfg      Config
+	srv      *fasthttp.Server
+	ln       net.Listener
+	metrics  fasthttp.RequestHandler
+	draining sync.Once
+	drain    chan struct{}
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// New listens on cfg.Addr; Run serves.
+func New(cfg Config) (*Server, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = prometheus.DefaultGatherer
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	s := &Server{
+		cfg:     cfg,
+		ln:      ln,
+		metrics: fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})),
+		drain:   make(chan struct{}),
+	}
+	s.srv = &fasthttp.Server{
+		Handler:               s.route,
+		Name:                  "switchboard",
+		MaxRequestBodySize:    MaxBodySize,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		NoDefaultServerHeader: true,
+		NoDefaultDate:         true,
+		ErrorHandler:          errorHandler,
+	}
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Run serves until Shutdown.
+func (s *Server) Run() error {
+	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	return nil
+}
+
+// Drain makes /readyz answer 503 so load balancers stop sending, while requests are still served.
+func (s *Server) Drain() { s.draining.Do(func() { close(s.drain) }) }
+
+// Shutdown stops accepting and waits for open requests to finish. It is idempotent.
+func (s *Server) Shutdown() error {
+	s.Drain()
+	s.stopOnce.Do(func() { s.stopErr = s.srv.Shutdown() })
+	return s.stopErr
+}
+
+func (s *Server) route(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	switch {
+	case path == "/webhooks/whatsapp" && s.cfg.WhatsApp != nil:
+		s.cfg.WhatsApp(ctx)
+	case strings.HasPrefix(path, "/v1/") && s.cfg.API != nil:
+		s.cfg.API(ctx)
+	case path == "/metrics":
+		s.metrics(ctx)
+	case path == "/healthz":
+		ctx.SetContentType("text/plain")
+		ctx.SetBodyString("ok\n")
+	case path == "/readyz":
+		s.readyz(ctx)
+	default:
+		api.WriteError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint: "+path)
+	}
+}
+
+func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("text/plain")
+	select {
+	case <-s.drain:
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.SetBodyString("draining\n")
+		return
+	default:
+	}
+	var failed []string
+	for _, c := range s.cfg.Ready {
+		if err := c.Fn(); err != nil {
+			failed = append(failed, c.Name+": "+err.Error())
+		}
+	}
+	if len(failed) > 0 {
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.SetBodyString("not ready\n" + strings.Join(failed, "\n") + "\n")
+		return
+	}
+	ctx.SetBodyString("ready\n")
+}
+
+// errorHandler answers requests fasthttp rejects before a handler runs, in the contract's error shape.
+func errorHandler(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		api.WriteError(ctx, fasthttp.StatusRequestEntityTooLarge, "body_too_large", "request body over 1 MiB")
+		return
+	}
+	api.WriteError(ctx, fasthttp.StatusBadRequest, "bad_request", err.Error())
+}

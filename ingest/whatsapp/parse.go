@@ -1,0 +1,367 @@
+// Package whatsapp receives WhatsApp Cloud API webhooks (CONTRACT.md, "Webhooks"): it answers Meta's subscription
+// check, verifies payload signatures, normalises each payload into inbox records — one per tenant — and answers 200
+// only once Kafka has acknowledged them.
+package whatsapp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
+)
+
+// objectWABA is the only envelope object this package accepts.
+const objectWABA = "whatsapp_business_account"
+
+// Status values Meta sends for outbound messages; any other value makes the payload malformed.
+const (
+	statusSent      = "sent"
+	statusDelivered = "delivered"
+	statusRead      = "read"
+	statusFailed    = "failed"
+)
+
+type envelope struct {
+	Object string  `json:"object"`
+	Entry  []entry `json:"entry"`
+}
+
+type entry struct {
+	ID      string   `json:"id"` // the WhatsApp Business Account id
+	Changes []change `json:"changes"`
+}
+
+// change keeps its value undecoded because Meta writes "value" before "field", and only a "messages" value has the
+// shape decoded below: the others (account_update, message_template_status_update, …) are skipped unread.
+type change struct {
+	Field string          `json:"field"`
+	Value json.RawMessage `json:"value"`
+}
+
+type value struct {
+	Metadata struct {
+		PhoneNumberID string `json:"phone_number_id"`
+	} `json:"metadata"`
+	Contacts []contact `json:"contacts"`
+	Messages []message `json:"messages"`
+	Statuses []status  `json:"statuses"`
+}
+
+type contact struct {
+	WaID    string `json:"wa_id"`
+	Profile struct {
+		Name string `json:"name"`
+	} `json:"profile"`
+}
+
+// message is one element of messages[]. The per-type objects stay raw: they become inbox.Message.Content as sent.
+// encoding/json copies what it stores in a json.RawMessage, so none of them aliases the request buffer.
+type message struct {
+	ID        string `json:"id"`
+	From      string `json:"from"`
+	Timestamp string `json:"timestamp"` // Unix seconds, as a decimal string
+	Type      string `json:"type"`
+	Context   struct {
+		ID string `json:"id"`
+	} `json:"context"`
+
+	Text        json.RawMessage `json:"text"`
+	Image       json.RawMessage `json:"image"`
+	Audio       json.RawMessage `json:"audio"`
+	Video       json.RawMessage `json:"video"`
+	Document    json.RawMessage `json:"document"`
+	Sticker     json.RawMessage `json:"sticker"`
+	Location    json.RawMessage `json:"location"`
+	Contacts    json.RawMessage `json:"contacts"`
+	Button      json.RawMessage `json:"button"`
+	Interactive json.RawMessage `json:"interactive"`
+	Reaction    json.RawMessage `json:"reaction"`
+	System      json.RawMessage `json:"system"`
+
+	// other is the content of a message whose type has no field above, or whose object is missing: the value under
+	// the key named by the type, else the whole message object (Meta's "unsupported"/"unknown" messages carry only
+	// errors[]), so nothing Meta said is lost.
+	other json.RawMessage
+}
+
+// UnmarshalJSON implements json.Unmarshaler so that a message of a type this package does not decode keeps its
+// content: the generic map is decoded only for those, not for every message.
+func (m *message) UnmarshalJSON(b []byte) error {
+	type plain message // without this method, so the call below does not recurse
+	if err := json.Unmarshal(b, (*plain)(m)); err != nil {
+		return err
+	}
+	if m.object() != nil {
+		return nil
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	if c, ok := all[m.Type]; ok && m.Type != "" {
+		m.other = c
+	} else {
+		m.other = bytes.Clone(b)
+	}
+	return nil
+}
+
+// object returns the raw per-type object of a type this package decodes, or nil.
+func (m *message) object() json.RawMessage {
+	switch m.Type {
+	case "text":
+		return m.Text
+	case "image":
+		return m.Image
+	case "audio":
+		return m.Audio
+	case "video":
+		return m.Video
+	case "document":
+		return m.Document
+	case "sticker":
+		return m.Sticker
+	case "location":
+		return m.Location
+	case "contacts":
+		return m.Contacts
+	case "button":
+		return m.Button
+	case "interactive":
+		return m.Interactive
+	case "reaction":
+		return m.Reaction
+	case "system":
+		return m.System
+	}
+	return nil
+}
+
+// readable holds the fields of the per-type objects that inbox.Message.Text and ReplyTo are taken from. One struct
+// serves every type: each type has at most a few of these keys.
+type readable struct {
+	Body        string  `json:"body"`    // text, system
+	Caption     string  `json:"caption"` // image, video, document
+	Text        string  `json:"text"`    // button
+	Emoji       string  `json:"emoji"`   // reaction
+	MessageID   string  `json:"message_id"`
+	ButtonReply *titled `json:"button_reply"` // interactive
+	ListReply   *titled `json:"list_reply"`   // interactive
+}
+
+type titled struct {
+	Title string `json:"title"`
+}
+
+type status struct {
+	ID          string `json:"id"`
+	RecipientID string `json:"recipient_id"`
+	Status      string `json:"status"`
+	Timestamp   string `json:"timestamp"`
+	Errors      []struct {
+		Code  int    `json:"code"`
+		Title string `json:"title"`
+	} `json:"errors"`
+}
+
+// Parse normalises a WhatsApp Cloud API webhook payload into inbox records: one per tenant, holding that tenant's
+// messages and statuses in payload order, records ordered by the tenant's first appearance. Changes whose field is
+// not "messages" are ignored; a payload without messages or statuses gives no records and no error.
+//
+// Validation is all-or-nothing: any bad part gives an error wrapping ErrMalformed or ErrUnknownChannel, and no
+// records. The records share no memory with body.
+func Parse(body []byte, dir *tenant.Directory, ingestAt time.Time) ([]inbox.Record, error) {
+	recs, _, err := parse(body, dir, ingestAt, nil)
+	return recs, err
+}
+
+// parse is Parse that also appends to chans every channel the payload names, including those of changes without
+// messages or statuses, so the handler can check each one against the secret that signed the payload.
+func parse(body []byte, dir *tenant.Directory, ingestAt time.Time, chans []*tenant.Channel) ([]inbox.Record, []*tenant.Channel, error) {
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, chans, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if env.Object != objectWABA {
+		return nil, chans, fmt.Errorf("%w: object is %q, want %q", ErrMalformed, env.Object, objectWABA)
+	}
+	at := ingestAt.UnixMilli()
+	var recs []inbox.Record
+	for i := range env.Entry {
+		e := &env.Entry[i]
+		if e.ID == "" {
+			return nil, chans, fmt.Errorf("%w: entry[%d]: no id", ErrMalformed, i)
+		}
+		for j := range e.Changes {
+			c := &e.Changes[j]
+			if c.Field != "messages" {
+				continue
+			}
+			var v value
+			if err := json.Unmarshal(c.Value, &v); err != nil {
+				return nil, chans, fmt.Errorf("%w: entry[%d].changes[%d].value: %w", ErrMalformed, i, j, err)
+			}
+			pid := v.Metadata.PhoneNumberID
+			if pid == "" {
+				return nil, chans, fmt.Errorf("%w: entry[%d].changes[%d]: no metadata.phone_number_id", ErrMalformed, i, j)
+			}
+			ref, ok := dir.ChannelByPhone(pid)
+			if !ok {
+				return nil, chans, fmt.Errorf("%w: phone_number_id %q (entry[%d].changes[%d])", ErrUnknownChannel, pid, i, j)
+			}
+			chans = appendChannel(chans, ref.Channel)
+			n := len(v.Messages) + len(v.Statuses)
+			if n == 0 {
+				continue
+			}
+			r := recordIndex(&recs, ref.Tenant.ID, at)
+			items := recs[r].Items
+			if cap(items)-len(items) < n {
+				items = append(make([]inbox.Item, 0, len(items)+n), items...)
+			}
+			// One backing array per change for the messages and one for the statuses, not one allocation each.
+			msgs := make([]inbox.Message, len(v.Messages))
+			for k := range v.Messages {
+				if err := v.normalise(k, &msgs[k]); err != nil {
+					return nil, chans, fmt.Errorf("%w: entry[%d].changes[%d].value.messages[%d]: %w", ErrMalformed, i, j, k, err)
+				}
+				items = append(items, inbox.Item{Kind: inbox.KindMessage, Channel: ref.Channel.ID, Message: &msgs[k]})
+			}
+			sts := make([]inbox.Status, len(v.Statuses))
+			for k := range v.Statuses {
+				if err := v.Statuses[k].normalise(&sts[k]); err != nil {
+					return nil, chans, fmt.Errorf("%w: entry[%d].changes[%d].value.statuses[%d]: %w", ErrMalformed, i, j, k, err)
+				}
+				items = append(items, inbox.Item{Kind: inbox.KindStatus, Channel: ref.Channel.ID, Status: &sts[k]})
+			}
+			recs[r].Items = items
+		}
+	}
+	return recs, chans, nil
+}
+
+// recordIndex returns the index in *recs of tenant's record, appending it if absent. A payload names few tenants, so
+// a scan beats a map.
+func recordIndex(recs *[]inbox.Record, tenantID string, at int64) int {
+	for i := range *recs {
+		if (*recs)[i].Tenant == tenantID {
+			return i
+		}
+	}
+	*recs = append(*recs, inbox.Record{V: inbox.Version, Tenant: tenantID, IngestAt: at})
+	return len(*recs) - 1
+}
+
+func appendChannel(chans []*tenant.Channel, ch *tenant.Channel) []*tenant.Channel {
+	for _, c := range chans {
+		if c == ch {
+			return chans
+		}
+	}
+	return append(chans, ch)
+}
+
+// normalise fills out from messages[k].
+func (v *value) normalise(k int, out *inbox.Message) error {
+	m := &v.Messages[k]
+	if m.ID == "" {
+		return errors.New("no id")
+	}
+	if m.From == "" {
+		return fmt.Errorf("message %s: no from", m.ID)
+	}
+	if m.Type == "" {
+		return fmt.Errorf("message %s: no type", m.ID)
+	}
+	ts, err := parseUnix(m.Timestamp)
+	if err != nil {
+		return fmt.Errorf("message %s: %w", m.ID, err)
+	}
+	*out = inbox.Message{ID: m.ID, From: m.From, Type: m.Type, Timestamp: ts, ReplyTo: m.Context.ID}
+	for i := range v.Contacts {
+		if v.Contacts[i].WaID == m.From {
+			out.ProfileName = v.Contacts[i].Profile.Name
+			break
+		}
+	}
+	content := m.object()
+	if content == nil {
+		out.Content = m.other
+		return nil
+	}
+	out.Content = content
+	switch m.Type {
+	case "location", "contacts", "audio", "sticker":
+		return nil // nothing to read first; Content has it all
+	}
+	var r readable
+	if err := json.Unmarshal(content, &r); err != nil {
+		return fmt.Errorf("message %s: %s object: %w", m.ID, m.Type, err)
+	}
+	switch m.Type {
+	case "text", "system":
+		out.Text = r.Body
+	case "image", "video", "document":
+		out.Text = r.Caption
+	case "button":
+		out.Text = r.Text
+	case "interactive":
+		switch {
+		case r.ButtonReply != nil:
+			out.Text = r.ButtonReply.Title
+		case r.ListReply != nil:
+			out.Text = r.ListReply.Title
+		}
+	case "reaction":
+		out.Text = r.Emoji
+		if r.MessageID != "" {
+			out.ReplyTo = r.MessageID
+		}
+	}
+	return nil
+}
+
+// normalise fills out from s.
+func (s *status) normalise(out *inbox.Status) error {
+	if s.ID == "" {
+		return errors.New("no id")
+	}
+	if s.RecipientID == "" {
+		return fmt.Errorf("status of %s: no recipient_id", s.ID)
+	}
+	switch s.Status {
+	case statusSent, statusDelivered, statusRead, statusFailed:
+	default:
+		return fmt.Errorf("status of %s: %q is not sent, delivered, read or failed", s.ID, s.Status)
+	}
+	ts, err := parseUnix(s.Timestamp)
+	if err != nil {
+		return fmt.Errorf("status of %s: %w", s.ID, err)
+	}
+	*out = inbox.Status{ID: s.ID, RecipientID: s.RecipientID, Status: s.Status, Timestamp: ts}
+	if s.Status == statusFailed && len(s.Errors) > 0 {
+		out.ErrorCode = s.Errors[0].Code
+		out.ErrorTitle = s.Errors[0].Title
+	}
+	return nil
+}
+
+// parseUnix reads Meta's timestamps: Unix seconds as a decimal string.
+func parseUnix(s string) (int64, error) {
+	if s == "" {
+		return 0, errors.New("no timestamp")
+	}
+	ts, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("timestamp: %w", err)
+	}
+	if ts <= 0 {
+		return 0, fmt.Errorf("timestamp %d is not after 1970", ts)
+	}
+	return ts, nil
+}
