@@ -185,13 +185,24 @@ func (r *Router) Run(ctx context.Context) error {
 			wg.Add(1)
 			gen.Start(func(gctx context.Context) {
 				defer wg.Done()
-				r.consume(gctx, gen, pa.ID, pa.Offset)
+				// A partition stops on a rebalance (gctx) or on shutdown (ctx); either way it drains and commits
+				// while the generation is still valid, before the group is left.
+				pctx, pcancel := context.WithCancel(gctx)
+				defer pcancel()
+				stop := context.AfterFunc(ctx, pcancel)
+				defer stop()
+				r.consume(pctx, gen, pa.ID, pa.Offset)
 			})
 		}
 		r.ready.Store(true)
-		// The generation ends with a rebalance or with ctx; each partition drains before it returns.
 		wg.Wait()
 		r.ready.Store(false)
+		if ctx.Err() != nil {
+			if p := r.failErr.Load(); p != nil {
+				return *p
+			}
+			return nil
+		}
 	}
 }
 

@@ -25,6 +25,7 @@ const usage = `switchboard — helpdesk message router
 
 Usage:
   switchboard serve [flags]      run a node (all roles by default)
+  switchboard send-webhook       post one signed sample customer message to a node (demo)
   switchboard version            print the version
 
 Run 'switchboard serve -h' for the flags.
@@ -39,6 +40,8 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "send-webhook":
+		err = sendWebhook(os.Args[2:])
 	case "version", "--version", "-v":
 		fmt.Println("switchboard", version)
 	case "help", "-h", "--help":

@@ -86,6 +86,7 @@ func New(cfg Config) (*Server, error) {
 		NoDefaultServerHeader: true,
 		NoDefaultDate:         true,
 		ErrorHandler:          errorHandler,
+		Logger:                debugLogger{cfg.Logger},
 	}
 	return s, nil
 }
@@ -161,3 +162,8 @@ func errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	}
 	api.WriteError(ctx, fasthttp.StatusBadRequest, "bad_request", err.Error())
 }
+
+// debugLogger sends fasthttp's per-connection error lines to debug level: the error handler already answered them.
+type debugLogger struct{ l *slog.Logger }
+
+func (d debugLogger) Printf(format string, args ...any) { d.l.Debug(fmt.Sprintf(format, args...)) }
