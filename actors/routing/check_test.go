@@ -38,32 +38,59 @@ func (d *Dispatcher) check() error {
 		if !o.Availability.Valid() {
 			return fmt.Errorf("operator %s has availability %q", o.ID, o.Availability)
 		}
-		if d.isFree(i) {
+		p := d.freeAt[i]
+		switch {
+		case d.isFree(i) != (p >= 0):
+			return fmt.Errorf("operator %s free %t but at %d in the free list", o.ID, d.isFree(i), p)
+		case p >= 0 && (p >= len(d.freeOps) || d.freeOps[p] != i):
+			return fmt.Errorf("operator %s not at %d in the free list %v", o.ID, p, d.freeOps)
+		case p >= 0:
 			free++
 		}
 	}
-	if free != d.free {
-		return fmt.Errorf("free count %d, want %d", d.free, free)
+	if len(d.freeAt) != len(d.ops) || free != len(d.freeOps) {
+		return fmt.Errorf("free list %v, free positions %v, %d free", d.freeOps, d.freeAt, free)
 	}
-	if !slices.IsSortedFunc(d.queue, compareWaiting) {
-		return fmt.Errorf("queue not sorted")
+	n := 0
+	for k := range d.buckets {
+		b := &d.buckets[k]
+		if k > 0 && d.buckets[k-1].priority <= b.priority {
+			return fmt.Errorf("buckets out of order at priority %d", b.priority)
+		}
+		if b.head < 0 || b.head > len(b.items) {
+			return fmt.Errorf("bucket %d: head %d of %d", b.priority, b.head, len(b.items))
+		}
+		for _, w := range b.items[:b.head] {
+			if w.ConversationID != "" || w.Skills != nil {
+				return fmt.Errorf("bucket %d: slot before the head not cleared: %v", b.priority, w)
+			}
+		}
+		live := b.items[b.head:]
+		if !slices.IsSortedFunc(live, compareWaiting) {
+			return fmt.Errorf("bucket %d not sorted", b.priority)
+		}
+		for i := range live {
+			w := &live[i]
+			if w.Priority != b.priority {
+				return fmt.Errorf("conversation %s of priority %d in bucket %d", w.ConversationID, w.Priority, b.priority)
+			}
+			if _, ok := d.held[w.ConversationID]; ok {
+				return fmt.Errorf("conversation %s both assigned and queued", w.ConversationID)
+			}
+			k, ok := d.queued[w.ConversationID]
+			if !ok || k != (queueKey{w.Priority, w.EnqueuedAt}) {
+				return fmt.Errorf("queued index of %s is %v (present %t), entry %d/%d", w.ConversationID, k, ok,
+					w.Priority, w.EnqueuedAt)
+			}
+			if j := pick(d.ops, w, d.policy); j >= 0 {
+				return fmt.Errorf("conversation %s waits although operator %s can take it", w.ConversationID,
+					d.ops[j].ID)
+			}
+			n++
+		}
 	}
-	if len(d.queued) != len(d.queue) {
-		return fmt.Errorf("queued index has %d entries, queue %d", len(d.queued), len(d.queue))
-	}
-	for i := range d.queue {
-		w := &d.queue[i]
-		if i > 0 && d.queue[i-1].ConversationID == w.ConversationID {
-			return fmt.Errorf("conversation %s queued twice", w.ConversationID)
-		}
-		k, ok := d.queued[w.ConversationID]
-		if !ok || k != (queueKey{w.Priority, w.EnqueuedAt}) {
-			return fmt.Errorf("queued index of %s is %v (present %t), entry %d/%d", w.ConversationID, k, ok,
-				w.Priority, w.EnqueuedAt)
-		}
-		if j := pick(d.ops, w, d.policy); j >= 0 {
-			return fmt.Errorf("conversation %s waits although operator %s can take it", w.ConversationID, d.ops[j].ID)
-		}
+	if n != len(d.queued) {
+		return fmt.Errorf("queued index has %d entries, queue %d", len(d.queued), n)
 	}
 	return nil
 }

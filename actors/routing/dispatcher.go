@@ -28,18 +28,34 @@ type Assignment struct {
 // kept, not copied, and must not be modified afterwards.
 type Dispatcher struct {
 	policy Policy
-	// ops is sorted by ID, so iteration (and therefore every decision) is deterministic. Load is derived from held.
+	// ops is sorted by ID, so that iteration is deterministic. Load is derived from held.
 	ops   []Operator
 	index map[string]int // operator ID → position in ops
-	// free counts operators that are Online with Load < Capacity; while it is 0 nothing in the queue can move.
-	free int
-	// queue is sorted by compareWaiting; queued finds an entry's position by binary search.
-	queue  []Waiting
-	queued map[string]queueKey
-	held   map[string]holding // conversation ID → its operator
-	out    []Assignment       // returned by the last call that assigned; reused
-	rel    []string           // returned by the last SetAvailability that released; reused
+	// freeOps holds, in no particular order, the positions in ops of the operators that are Online with
+	// Load < Capacity, and freeAt[i] is operator i's place in it (-1 when it is not free). Only those operators can
+	// be offered anything, and under load they are few, so routing looks at them instead of at every operator.
+	freeOps []int
+	freeAt  []int
+	// buckets hold the queue, one per priority, highest priority first; queued finds an entry by binary search.
+	buckets []bucket
+	queued  map[string]queueKey
+	held    map[string]holding // conversation ID → its operator
+	out     []Assignment       // returned by the last call that assigned; reused
+	rel     []string           // returned by the last SetAvailability that released; reused
 }
+
+// bucket is the part of the queue with one priority. Conversations mostly arrive at the back and leave from the
+// front, so it is a deque over a slice: items[head:] are waiting, sorted by EnqueuedAt then ConversationID, and
+// items[:head] are cleared slots left by departures, reclaimed once they are half the slice.
+type bucket struct {
+	priority int
+	items    []Waiting
+	head     int
+}
+
+// maxBuckets is how many buckets are kept before empty ones are dropped. Tenants use a handful of priorities, and
+// keeping an empty bucket saves allocating it again each time its priority's queue empties and refills.
+const maxBuckets = 8
 
 // queueKey is the part of a Waiting that fixes its position in the queue (with the conversation id).
 type queueKey struct {
@@ -117,6 +133,7 @@ func Rebuild(ops []Operator, convs []ConvState, p Policy) (*Dispatcher, []Assign
 		}
 		d.putOperator(o)
 	}
+	var queue []Waiting
 	last := make(map[string]int, len(convs))
 	for i := range convs {
 		last[convs[i].ConversationID] = i
@@ -139,11 +156,14 @@ func Rebuild(ops []Operator, convs []ConvState, p Policy) (*Dispatcher, []Assign
 			}
 			fallthrough
 		case StatusUnassigned:
-			d.queue = append(d.queue, c.Waiting)
-			d.queued[id] = queueKey{c.Priority, c.EnqueuedAt}
+			queue = append(queue, c.Waiting)
 		}
 	}
-	slices.SortFunc(d.queue, compareWaiting)
+	// In queue order every insertion is at the back of its bucket.
+	slices.SortFunc(queue, compareWaiting)
+	for _, w := range queue {
+		d.enqueue(w)
+	}
 	return d, d.drain(nil)
 }
 
@@ -260,8 +280,8 @@ func (d *Dispatcher) Enqueue(w Waiting) ([]Assignment, error) {
 	}
 	// Everything already waiting was checked against every free operator when it arrived or when capacity last
 	// freed, so only w can move now.
-	if d.free > 0 {
-		if i := pick(d.ops, &w, d.policy); i >= 0 {
+	if len(d.freeOps) > 0 {
+		if i := d.pick(&w); i >= 0 {
 			d.hold(w, i)
 			d.out = append(d.out[:0], Assignment{id, d.ops[i].ID})
 			return d.out, nil
@@ -350,7 +370,13 @@ func (d *Dispatcher) Remove(convID string) bool {
 
 // Queue returns the waiting conversations in the order they will be offered: Priority descending, then EnqueuedAt
 // ascending, then ConversationID. The slice is a copy; the Skills in it are shared.
-func (d *Dispatcher) Queue() []Waiting { return slices.Clone(d.queue) }
+func (d *Dispatcher) Queue() []Waiting {
+	q := make([]Waiting, 0, len(d.queued))
+	for k := range d.buckets {
+		q = append(q, d.buckets[k].items[d.buckets[k].head:]...)
+	}
+	return q
+}
 
 // Operators returns the operators sorted by ID, with their derived loads. The slice is a copy; the Skills in it are
 // shared.
@@ -370,36 +396,46 @@ func (d *Dispatcher) Assignee(convID string) (opID string, ok bool) {
 	return h.op, ok
 }
 
-// drain offers waiting conversations, in queue order, to the operators that can take them, appends the assignments
-// to out and removes them from the queue in one pass. It stops as soon as no operator has free capacity, which is
-// the usual case after a single place frees.
+// drain offers waiting conversations, in queue order, to the operators that can take them, and appends the
+// assignments to out. It stops as soon as no operator has free capacity, which after a close is usually right after
+// the first conversation that operator can serve.
 func (d *Dispatcher) drain(out []Assignment) []Assignment {
-	if d.free == 0 || len(d.queue) == 0 {
-		return out
-	}
-	q := d.queue
-	j, i := 0, 0
-	for ; i < len(q) && d.free > 0; i++ {
-		w := &q[i]
-		if k := pick(d.ops, w, d.policy); k >= 0 {
+	for k := 0; k < len(d.buckets) && len(d.freeOps) > 0; k++ {
+		b := &d.buckets[k]
+		for i := b.head; i < len(b.items) && len(d.freeOps) > 0; i++ {
+			w := &b.items[i]
+			j := d.pick(w)
+			if j < 0 {
+				continue
+			}
 			delete(d.queued, w.ConversationID)
-			d.hold(*w, k)
-			out = append(out, Assignment{w.ConversationID, d.ops[k].ID})
-			continue
+			out = append(out, Assignment{w.ConversationID, d.ops[j].ID})
+			d.hold(*w, j)
+			// Close the gap by moving the conversations skipped so far back by one: they stay in order, and this
+			// costs no more than skipping them did.
+			copy(b.items[b.head+1:i+1], b.items[b.head:i])
+			b.items[b.head] = Waiting{}
+			b.head++
 		}
-		if j != i {
-			q[j] = *w
-		}
-		j++
+		b.reclaim()
 	}
-	if j != i {
-		j += copy(q[j:], q[i:])
-		clear(q[j:]) // drop the references the moved-up tail left behind
-	} else {
-		j = len(q)
-	}
-	d.queue = q[:j]
 	return out
+}
+
+// pick is Pick over the free operators only: they are exactly Pick's candidates but for skills.
+func (d *Dispatcher) pick(w *Waiting) int {
+	if d.policy.Sticky && w.LastOperator != "" {
+		if i, ok := d.index[w.LastOperator]; ok && d.freeAt[i] >= 0 && hasSkills(d.ops[i].Skills, w.Skills) {
+			return i
+		}
+	}
+	best := -1
+	for _, i := range d.freeOps {
+		if hasSkills(d.ops[i].Skills, w.Skills) && (best < 0 || better(&d.ops[i], &d.ops[best])) {
+			best = i
+		}
+	}
+	return best
 }
 
 // result returns out, or nil when it holds nothing, after keeping it for reuse.
@@ -423,11 +459,18 @@ func (d *Dispatcher) putOperator(o Operator) int {
 	o.Load = 0
 	pos, _ := slices.BinarySearchFunc(d.ops, o.ID, func(e Operator, id string) int { return strings.Compare(e.ID, id) })
 	d.ops = slices.Insert(d.ops, pos, o)
+	d.freeAt = slices.Insert(d.freeAt, pos, -1)
 	for k := pos; k < len(d.ops); k++ {
 		d.index[d.ops[k].ID] = k
 	}
-	if d.isFree(pos) {
-		d.free++
+	// Positions moved: list the free operators again. Operators are added rarely.
+	d.freeOps = d.freeOps[:0]
+	for k := range d.ops {
+		d.freeAt[k] = -1
+		if d.isFree(k) {
+			d.freeAt[k] = len(d.freeOps)
+			d.freeOps = append(d.freeOps, k)
+		}
 	}
 	return pos
 }
@@ -435,17 +478,23 @@ func (d *Dispatcher) putOperator(o Operator) int {
 // isFree reports whether operator i is Online with room for one more conversation.
 func (d *Dispatcher) isFree(i int) bool {
 	o := &d.ops[i]
-	return o.Availability == Online && o.Load < o.Capacity
+	return o.Load < o.Capacity && o.Availability == Online
 }
 
-// refree updates the free count after operator i changed; was is isFree(i) before the change.
+// refree updates freeOps after operator i changed; was is isFree(i) before the change.
 func (d *Dispatcher) refree(i int, was bool) {
-	if now := d.isFree(i); now != was {
-		if now {
-			d.free++
-		} else {
-			d.free--
-		}
+	now := d.isFree(i)
+	switch {
+	case now == was:
+	case now:
+		d.freeAt[i] = len(d.freeOps)
+		d.freeOps = append(d.freeOps, i)
+	default:
+		p, last := d.freeAt[i], d.freeOps[len(d.freeOps)-1]
+		d.freeOps[p] = last
+		d.freeAt[last] = p
+		d.freeOps = d.freeOps[:len(d.freeOps)-1]
+		d.freeAt[i] = -1
 	}
 }
 
@@ -470,24 +519,80 @@ func (d *Dispatcher) unhold(id string, h holding, at int64) {
 	d.refree(i, was)
 }
 
+// bucket returns the position in d.buckets of the bucket for priority, or -1 if there is none and !create.
+func (d *Dispatcher) bucket(priority int, create bool) int {
+	find := func() (int, bool) {
+		return slices.BinarySearchFunc(d.buckets, priority, func(b bucket, p int) int { return cmp.Compare(p, b.priority) })
+	}
+	k, found := find()
+	switch {
+	case found:
+		return k
+	case !create:
+		return -1
+	case len(d.buckets) >= maxBuckets:
+		d.buckets = slices.DeleteFunc(d.buckets, func(b bucket) bool { return b.head == len(b.items) })
+		k, _ = find()
+	}
+	d.buckets = slices.Insert(d.buckets, k, bucket{priority: priority})
+	return k
+}
+
 // enqueue inserts w in the queue at its place.
 func (d *Dispatcher) enqueue(w Waiting) {
-	pos, _ := slices.BinarySearchFunc(d.queue, w, compareWaiting)
-	d.queue = slices.Insert(d.queue, pos, w)
+	b := &d.buckets[d.bucket(w.Priority, true)]
+	pos, _ := slices.BinarySearchFunc(b.items[b.head:], w, compareWaiting)
+	pos += b.head
+	switch {
+	case pos == len(b.items):
+		b.items = append(b.items, w)
+	case pos == b.head && b.head > 0:
+		b.head--
+		b.items[b.head] = w
+	default:
+		b.items = slices.Insert(b.items, pos, w)
+	}
 	d.queued[w.ConversationID] = queueKey{w.Priority, w.EnqueuedAt}
 }
 
 // dequeue removes the waiting conversation id, which must be queued, and returns its entry.
 func (d *Dispatcher) dequeue(id string) Waiting {
-	k := d.queued[id]
-	pos, found := slices.BinarySearchFunc(d.queue, Waiting{ConversationID: id, Priority: k.priority, EnqueuedAt: k.enqueuedAt}, compareWaiting)
+	key := d.queued[id]
+	k := d.bucket(key.priority, false)
+	if k < 0 {
+		panic(fmt.Sprintf("BUG: routing: queued conversation %s has no bucket for priority %d", id, key.priority))
+	}
+	b := &d.buckets[k]
+	pos, found := slices.BinarySearchFunc(b.items[b.head:],
+		Waiting{ConversationID: id, Priority: key.priority, EnqueuedAt: key.enqueuedAt}, compareWaiting)
 	if !found {
 		panic(fmt.Sprintf("BUG: routing: queued conversation %s is not in the queue", id))
 	}
-	w := d.queue[pos]
-	d.queue = slices.Delete(d.queue, pos, pos+1)
+	pos += b.head
+	w := b.items[pos]
+	if pos-b.head < len(b.items)-1-pos {
+		copy(b.items[b.head+1:pos+1], b.items[b.head:pos])
+		b.items[b.head] = Waiting{}
+		b.head++
+	} else {
+		b.items = slices.Delete(b.items, pos, pos+1)
+	}
+	b.reclaim()
 	delete(d.queued, id)
 	return w
+}
+
+// reclaim gives the slots left at the front of b back once they are half of it, so a bucket that is always both
+// filled and drained does not grow. Each slot is moved at most once per time it is freed.
+func (b *bucket) reclaim() {
+	switch {
+	case b.head == len(b.items):
+		b.items, b.head = b.items[:0], 0
+	case b.head > 0 && 2*b.head >= len(b.items):
+		n := copy(b.items, b.items[b.head:])
+		clear(b.items[n:])
+		b.items, b.head = b.items[:n], 0
+	}
 }
 
 // compareWaiting orders the queue: Priority descending, EnqueuedAt ascending, then ConversationID.

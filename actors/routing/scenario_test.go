@@ -334,7 +334,7 @@ func formatWaiting(w Waiting) string {
 // snapshot lists d's conversations as their records would, for Rebuild.
 func snapshot(d *Dispatcher) []ConvState {
 	var cs []ConvState
-	for _, w := range d.queue {
+	for _, w := range d.Queue() {
 		cs = append(cs, ConvState{Waiting: w, Status: StatusUnassigned})
 	}
 	for _, h := range d.held {

@@ -1,0 +1,94 @@
+package conversation
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestIDDeterministic(t *testing.T) {
+	if ID("acme-wa", "15551230000") != ID("acme-wa", "15551230000") {
+		t.Error("ID is not deterministic")
+	}
+	if ContactID("acme-wa", "15551230000") != ContactID("acme-wa", "15551230000") {
+		t.Error("ContactID is not deterministic")
+	}
+	// Pinned values (computed independently: "c"/"k" + base32hex-lower of the first 10 bytes of SHA-256): an id that
+	// changed between versions would orphan every stored conversation.
+	if got, want := ID("acme-wa", "15551230000"), "cfuc0vr4ebgp2qgtd"; got != want {
+		t.Errorf("ID = %q, want %q", got, want)
+	}
+	if got, want := ContactID("acme-wa", "15551230000"), "kh53est81dhqb8016"; got != want {
+		t.Errorf("ContactID = %q, want %q", got, want)
+	}
+}
+
+func TestIDShape(t *testing.T) {
+	const alphabet = "0123456789abcdefghijklmnopqrstuv"
+	for _, tc := range []struct {
+		name, id, prefix string
+	}{
+		{"ID", ID("acme-wa", "15551230000"), "c"},
+		{"ContactID", ContactID("acme-wa", "15551230000"), "k"},
+	} {
+		// 10 bytes of SHA-256 in base32 are 16 characters, all safe in a URL path and a Pebble key.
+		if len(tc.id) != 17 || !strings.HasPrefix(tc.id, tc.prefix) {
+			t.Errorf("%s = %q: want %q and 16 base32 characters", tc.name, tc.id, tc.prefix)
+		}
+		for _, r := range tc.id[1:] {
+			if !strings.ContainsRune(alphabet, r) {
+				t.Errorf("%s = %q holds %q, outside the lower-case base32 alphabet", tc.name, tc.id, r)
+			}
+		}
+	}
+}
+
+func TestIDDistinct(t *testing.T) {
+	seen := map[string]string{}
+	add := func(id, what string) {
+		t.Helper()
+		if prev, dup := seen[id]; dup {
+			t.Fatalf("%s and %s share id %s", prev, what, id)
+		}
+		seen[id] = what
+	}
+	for c := range 20 {
+		channel := fmt.Sprintf("chan-%d", c)
+		for u := range 500 {
+			customer := fmt.Sprintf("1555%07d", u)
+			add(ID(channel, customer), "conversation "+channel+"/"+customer)
+			add(ContactID(channel, customer), "contact "+channel+"/"+customer)
+		}
+	}
+	// The separator keeps a channel/customer split from aliasing another split of the same characters.
+	if ID("ab", "c") == ID("a", "bc") || ContactID("ab", "c") == ContactID("a", "bc") {
+		t.Error("ids of (ab, c) and (a, bc) collide")
+	}
+}
+
+func TestPositionLess(t *testing.T) {
+	for _, tc := range []struct {
+		p, q Position
+		want bool
+	}{
+		{Position{0, 0}, Position{0, 0}, false},
+		{Position{0, 0}, Position{0, 1}, true},
+		{Position{0, 1}, Position{0, 0}, false},
+		{Position{1, 0}, Position{0, 5}, false},
+		{Position{0, 5}, Position{1, 0}, true},
+		{Position{7, 3}, Position{7, 3}, false},
+		{Position{7, 2}, Position{7, 3}, true},
+		{Position{7, 3}, Position{8, 0}, true},
+		{Position{8, 0}, Position{7, 3}, false},
+		{Position{-1, 0}, Position{0, 0}, true},
+		{Position{1 << 40, 0}, Position{1<<40 + 1, 0}, true},
+	} {
+		if got := tc.p.Less(tc.q); got != tc.want {
+			t.Errorf("%+v.Less(%+v) = %v, want %v", tc.p, tc.q, got, tc.want)
+		}
+		// Less is a strict order: never both ways.
+		if tc.p.Less(tc.q) && tc.q.Less(tc.p) {
+			t.Errorf("%+v and %+v are each less than the other", tc.p, tc.q)
+		}
+	}
+}
