@@ -63,9 +63,10 @@ func BenchmarkEnqueueReleased(b *testing.B) {
 				ids[i] = fmt.Sprintf("c%06d", i)
 			}
 			var at int64
+			en := []string{"en"}
 			arrive := func(id string) []Assignment {
 				at++
-				as, err := d.Enqueue(Waiting{ConversationID: id, EnqueuedAt: at, Skills: []string{"en"}})
+				as, err := d.Enqueue(Waiting{ConversationID: id, EnqueuedAt: at, Skills: en})
 				if err != nil {
 					b.Fatal(err)
 				}

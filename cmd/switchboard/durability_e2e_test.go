@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
@@ -214,6 +215,12 @@ func TestExternalBrokerAndKafkaDown(t *testing.T) {
 	if got := n.metric("switchboard_webhooks_total", `result="unavailable"`); got != 1 {
 		t.Errorf("webhooks_total{result=unavailable} = %v, want 1", got)
 	}
+	if code, body := n.get("/readyz", ""); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with Kafka down: %d %s, want 503", code, body)
+	}
+	if code, _ := n.get("/healthz", ""); code != 200 {
+		t.Errorf("/healthz with Kafka down: %d, want 200 (the process is alive)", code)
+	}
 
 	b = startBroker()
 	eventually(t, 60*time.Second, "the refused webhook accepted once Kafka is back", func() bool {
@@ -227,4 +234,42 @@ func TestExternalBrokerAndKafkaDown(t *testing.T) {
 	if !reflect.DeepEqual(counts, map[string]int{"wamid.ext-1": 1, "wamid.ext-2": 1}) {
 		t.Errorf("stored %v, want each of wamid.ext-1 and wamid.ext-2 once", counts)
 	}
+}
+
+// TestIdleActorsPassivate checks that idle conversation actors leave memory and come back from the store with
+// their state on the next message (DESIGN.md, invariant 8).
+func TestIdleActorsPassivate(t *testing.T) {
+	n := newNode(t, "--idle-after", "300ms")
+	n.start()
+	ts := time.Now().Add(-time.Minute).Unix()
+	for i := 0; i < 10; i++ {
+		body := meta.Payload(meta.Change{PhoneNumberID: acmePhone, Messages: []meta.Message{
+			textMsg(fmt.Sprintf("2784%07d", i), fmt.Sprintf("wamid.idle-%d", i), "first", ts),
+		}})
+		if code := n.post(body, acmeSecret); code != 200 {
+			t.Fatalf("webhook %d: %d", i, code)
+		}
+	}
+	eventually(t, 10*time.Second, "10 actors active", func() bool {
+		return n.metric("switchboard_conversation_actors_active") == 10
+	})
+	eventually(t, 10*time.Second, "idle actors passivated", func() bool {
+		return n.metric("switchboard_conversation_actors_active") == 0 &&
+			n.metric("switchboard_conversation_actors_passivated_total") == 10
+	})
+	body := meta.Payload(meta.Change{PhoneNumberID: acmePhone, Messages: []meta.Message{textMsg("27840000003", "wamid.idle-again", "second", ts+1)}})
+	if code := n.post(body, acmeSecret); code != 200 {
+		t.Fatalf("webhook: %d", code)
+	}
+	eventually(t, 10*time.Second, "re-activated actor applied the message", func() bool {
+		return n.metric("switchboard_records_applied_total", `kind="message"`) == 11
+	})
+	_, v := n.conversation(aliceToken, conversation.ID("acme-wa", "27840000003"))
+	if v.Messages == nil || len(v.Messages) != 2 || v.Messages[1].Seq != 2 || v.Conversation.Messages != 2 {
+		t.Fatalf("re-activated conversation lost its state: %+v", v)
+	}
+	if got := n.metric("switchboard_conversation_actors_activated_total"); got != 11 {
+		t.Errorf("activations = %v, want 11", got)
+	}
+	n.stop()
 }
