@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -138,13 +139,14 @@ func TestApplyInboundExisting(t *testing.T) {
 // TestApplyInboundWindow feeds a conversation messages whose channel timestamps arrive out of order and checks the
 // window after each: it only ever moves forward, and only for customer-written messages.
 func TestApplyInboundWindow(t *testing.T) {
+	const unset = math.MinInt64
 	for _, tc := range []struct {
 		name string
 		msgs []struct {
 			typ string
 			ts  int64
 		}
-		// wantLast is the expected LastInboundAt after each message, as an offset from t0; -1 means never set.
+		// wantLast is the expected LastInboundAt after each message, as an offset from t0, or unset.
 		wantLast []int64
 	}{
 		{
@@ -177,7 +179,7 @@ func TestApplyInboundWindow(t *testing.T) {
 				typ string
 				ts  int64
 			}{{"system", t0}, {"text", t0 - 30}},
-			wantLast: []int64{-1, -30},
+			wantLast: []int64{unset, -30},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -191,7 +193,7 @@ func TestApplyInboundWindow(t *testing.T) {
 				if !m.SentAt.Equal(unix(msg.ts)) {
 					t.Errorf("message %d: sent at %v, want its own channel time %v", i, m.SentAt, unix(msg.ts))
 				}
-				if tc.wantLast[i] < 0 {
+				if tc.wantLast[i] == unset {
 					if !c.LastInboundAt.IsZero() || !c.WindowExpiresAt.IsZero() {
 						t.Errorf("message %d: last inbound %v, window %v; want both unset", i, c.LastInboundAt, c.WindowExpiresAt)
 					}

@@ -121,6 +121,9 @@ type ConvState struct {
 // The returned slice belongs to the caller.
 func Rebuild(ops []Operator, convs []ConvState, p Policy) (*Dispatcher, []Assignment) {
 	d := New(p)
+	// In id order every operator is appended; a stable sort keeps the last of duplicates last.
+	ops = slices.Clone(ops)
+	slices.SortStableFunc(ops, func(a, b Operator) int { return strings.Compare(a.ID, b.ID) })
 	for _, o := range ops {
 		if o.ID == "" {
 			continue
@@ -171,7 +174,7 @@ func Rebuild(ops []Operator, convs []ConvState, p Policy) (*Dispatcher, []Assign
 func (d *Dispatcher) Policy() Policy { return d.policy }
 
 // UpsertOperator adds an operator, or replaces the Capacity and Skills of a known one (an admin's PATCH of the
-// operator), and returns the assignments that follows from it. A new operator's Availability and IdleSince are
+// operator), and returns the assignments that follow from it. A new operator's Availability and IdleSince are
 // taken from o ("" counts as Offline); a known operator's are kept, because they change only through
 // SetAvailability, which applies the offline policy. o.Load is ignored: loads are derived from assignments.
 // Nothing changes when the error is not nil.
@@ -220,7 +223,9 @@ func (d *Dispatcher) SetCapacity(opID string, n int) ([]Assignment, error) {
 // returned as released (sorted by id), wait again with EnqueuedAt = at and LastOperator = opID, and may be among
 // the assignments to other operators. Going away, or offline without that policy, keeps them. Setting the current
 // availability again does nothing. Nothing changes when the error is not nil.
-func (d *Dispatcher) SetAvailability(opID string, a Availability, at int64) (assigned []Assignment, released []string, err error) {
+func (d *Dispatcher) SetAvailability(opID string, a Availability, at int64) (
+	assigned []Assignment, released []string, err error,
+) {
 	i, ok := d.index[opID]
 	switch {
 	case !ok:
@@ -463,7 +468,11 @@ func (d *Dispatcher) putOperator(o Operator) int {
 	for k := pos; k < len(d.ops); k++ {
 		d.index[d.ops[k].ID] = k
 	}
-	// Positions moved: list the free operators again. Operators are added rarely.
+	if pos == len(d.ops)-1 { // appended: no position moved
+		d.refree(pos, false)
+		return pos
+	}
+	// Positions moved: list the free operators again. Operators are added rarely, and Rebuild adds them in order.
 	d.freeOps = d.freeOps[:0]
 	for k := range d.ops {
 		d.freeAt[k] = -1

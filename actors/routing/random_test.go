@@ -187,6 +187,12 @@ func (m *model) availabilityValue() Availability {
 
 func (m *model) arrive() {
 	w := Waiting{ConversationID: m.conv(), Priority: m.rng.IntN(3), EnqueuedAt: m.at, Skills: m.skills()}
+	if m.rng.IntN(10) == 0 {
+		w.Priority = m.rng.IntN(20) - 5 // many priorities: buckets come and go
+	}
+	if m.rng.IntN(5) == 0 {
+		w.EnqueuedAt -= m.rng.Int64N(m.at + 1) // entered the queue earlier: inserted at the front or in the middle
+	}
 	if m.rng.IntN(3) == 0 {
 		w.LastOperator = m.op()
 	}

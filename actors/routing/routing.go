@@ -90,22 +90,22 @@ func pick(ops []Operator, w *Waiting, p Policy) int {
 	best := -1
 	for i := range ops {
 		o := &ops[i]
-		if !candidate(o, w.Skills) {
+		if o.Load >= o.Capacity || o.Availability != Online {
 			continue
 		}
 		if sticky && o.ID == w.LastOperator {
-			return i
+			if hasSkills(o.Skills, w.Skills) {
+				return i
+			}
+			continue
 		}
-		if best < 0 || better(o, &ops[best]) {
+		// better is a total order and cheaper than comparing skills, so skills are compared only for an
+		// operator that would win.
+		if (best < 0 || better(o, &ops[best])) && hasSkills(o.Skills, w.Skills) {
 			best = i
 		}
 	}
 	return best
-}
-
-// candidate reports whether o may be offered a conversation requiring skills.
-func candidate(o *Operator, skills []string) bool {
-	return o.Availability == Online && o.Load < o.Capacity && hasSkills(o.Skills, skills)
 }
 
 // hasSkills reports whether have contains every element of need. Skill lists are short, so a nested scan beats

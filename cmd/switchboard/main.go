@@ -66,6 +66,7 @@ func serve(args []string) error {
 	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "webhooks, /v1 API, /metrics, /healthz, /readyz")
 	brokers := fs.String("kafka-brokers", "", "comma-separated Kafka bootstrap addresses; empty starts the embedded broker")
 	embeddedAddr := fs.String("embedded-kafka-addr", "127.0.0.1:9092", "where the embedded broker listens")
+	kafkaFsync := fs.Bool("embedded-kafka-fsync", false, "fsync each batch the embedded broker writes (off, like Kafka's default: an acknowledged record survives kill -9, not a power cut)")
 	partitions := fs.Int("partitions", 12, "partition count of the topics this node creates")
 	replication := fs.Int("replication", 1, "replication factor of the topics this node creates on an external cluster")
 	clickhouse := fs.String("clickhouse-addr", "", "ClickHouse native address; empty turns the analytics sink off")
@@ -93,19 +94,20 @@ func serve(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	n, err := node.New(ctx, node.Config{
-		Tenants:           tenants,
-		DataDir:           *dataDir,
-		HTTPAddr:          *httpAddr,
-		KafkaBrokers:      splitList(*brokers),
-		EmbeddedKafkaAddr: *embeddedAddr,
-		Partitions:        *partitions,
-		Replication:       *replication,
-		Roles:             splitList(*roles),
-		ClickHouseAddr:    *clickhouse,
-		WhatsAppAPIURL:    *waURL,
-		SessionTimeout:    *session,
-		IdleAfter:         *idle,
-		Logger:            log,
+		Tenants:            tenants,
+		DataDir:            *dataDir,
+		HTTPAddr:           *httpAddr,
+		KafkaBrokers:       splitList(*brokers),
+		EmbeddedKafkaAddr:  *embeddedAddr,
+		EmbeddedKafkaFsync: *kafkaFsync,
+		Partitions:         *partitions,
+		Replication:        *replication,
+		Roles:              splitList(*roles),
+		ClickHouseAddr:     *clickhouse,
+		WhatsAppAPIURL:     *waURL,
+		SessionTimeout:     *session,
+		IdleAfter:          *idle,
+		Logger:             log,
 	})
 	if err != nil {
 		return err

@@ -454,7 +454,11 @@ type nopProducer struct{}
 func (nopProducer) Produce(context.Context, []inbox.Record) error { return nil }
 
 func BenchmarkHandler(b *testing.B) {
-	body := readTestdata(b, "text.json")
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, readTestdata(b, "text.json")); err != nil {
+		b.Fatal(err)
+	}
+	body := compact.Bytes()
 	sig := sign(bspSecret, body)
 	h, err := New(Config{Directory: testDirectory(b), Producer: nopProducer{}})
 	if err != nil {

@@ -4,7 +4,6 @@
 package whatsapp
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +25,9 @@ const (
 	statusFailed    = "failed"
 )
 
+// envelope is the payload decoded in one pass, every change's value as a messages value. That is the common case
+// and the cheap one; when it fails (a payload this package rejects, or a change of another field whose value does not
+// fit), the payload is decoded again as rawEnvelope to tell the two apart.
 type envelope struct {
 	Object string  `json:"object"`
 	Entry  []entry `json:"entry"`
@@ -36,11 +38,23 @@ type entry struct {
 	Changes []change `json:"changes"`
 }
 
-// change keeps its value undecoded because Meta writes "value" before "field", and only a "messages" value has the
-// shape decoded below: the others (account_update, message_template_status_update, …) are skipped unread.
 type change struct {
-	Field string          `json:"field"`
-	Value json.RawMessage `json:"value"`
+	Field string `json:"field"`
+	Value value  `json:"value"`
+}
+
+// rawEnvelope keeps each change's value undecoded, because Meta writes "value" before "field", and only a
+// "messages" value has the shape of value: the others (account_update, message_template_status_update, …) are
+// skipped unread.
+type rawEnvelope struct {
+	Object string `json:"object"`
+	Entry  []struct {
+		ID      string `json:"id"`
+		Changes []struct {
+			Field string          `json:"field"`
+			Value json.RawMessage `json:"value"`
+		} `json:"changes"`
+	} `json:"entry"`
 }
 
 type value struct {
@@ -60,7 +74,8 @@ type contact struct {
 }
 
 // message is one element of messages[]. The per-type objects stay raw: they become inbox.Message.Content as sent.
-// encoding/json copies what it stores in a json.RawMessage, so none of them aliases the request buffer.
+// encoding/json copies what it stores in a json.RawMessage, so none of them aliases the request buffer. Types without
+// a field here get their content from otherContents.
 type message struct {
 	ID        string `json:"id"`
 	From      string `json:"from"`
@@ -82,33 +97,6 @@ type message struct {
 	Interactive json.RawMessage `json:"interactive"`
 	Reaction    json.RawMessage `json:"reaction"`
 	System      json.RawMessage `json:"system"`
-
-	// other is the content of a message whose type has no field above, or whose object is missing: the value under
-	// the key named by the type, else the whole message object (Meta's "unsupported"/"unknown" messages carry only
-	// errors[]), so nothing Meta said is lost.
-	other json.RawMessage
-}
-
-// UnmarshalJSON implements json.Unmarshaler so that a message of a type this package does not decode keeps its
-// content: the generic map is decoded only for those, not for every message.
-func (m *message) UnmarshalJSON(b []byte) error {
-	type plain message // without this method, so the call below does not recurse
-	if err := json.Unmarshal(b, (*plain)(m)); err != nil {
-		return err
-	}
-	if m.object() != nil {
-		return nil
-	}
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(b, &all); err != nil {
-		return err
-	}
-	if c, ok := all[m.Type]; ok && m.Type != "" {
-		m.other = c
-	} else {
-		m.other = bytes.Clone(b)
-	}
-	return nil
 }
 
 // object returns the raw per-type object of a type this package decodes, or nil.
@@ -173,6 +161,10 @@ type status struct {
 // messages and statuses in payload order, records ordered by the tenant's first appearance. Changes whose field is
 // not "messages" are ignored; a payload without messages or statuses gives no records and no error.
 //
+// Message.Content is the object under the key named by the message's type; a type without such a key (Meta's
+// "unsupported" and "unknown" carry only errors[]) gets the whole message object instead. Types other than those
+// CONTRACT.md lists keep the type Meta gave.
+//
 // Validation is all-or-nothing: any bad part gives an error wrapping ErrMalformed or ErrUnknownChannel, and no
 // records. The records share no memory with body.
 func Parse(body []byte, dir *tenant.Directory, ingestAt time.Time) ([]inbox.Record, error) {
@@ -185,11 +177,14 @@ func Parse(body []byte, dir *tenant.Directory, ingestAt time.Time) ([]inbox.Reco
 func parse(body []byte, dir *tenant.Directory, ingestAt time.Time, chans []*tenant.Channel) ([]inbox.Record, []*tenant.Channel, error) {
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, chans, fmt.Errorf("%w: %w", ErrMalformed, err)
+		if err := decodeSlowly(body, &env); err != nil {
+			return nil, chans, err
+		}
 	}
 	if env.Object != objectWABA {
 		return nil, chans, fmt.Errorf("%w: object is %q, want %q", ErrMalformed, env.Object, objectWABA)
 	}
+	var others *otherContents // rarely needed, so allocated on first use
 	at := ingestAt.UnixMilli()
 	var recs []inbox.Record
 	for i := range env.Entry {
@@ -202,10 +197,7 @@ func parse(body []byte, dir *tenant.Directory, ingestAt time.Time, chans []*tena
 			if c.Field != "messages" {
 				continue
 			}
-			var v value
-			if err := json.Unmarshal(c.Value, &v); err != nil {
-				return nil, chans, fmt.Errorf("%w: entry[%d].changes[%d].value: %w", ErrMalformed, i, j, err)
-			}
+			v := &c.Value
 			pid := v.Metadata.PhoneNumberID
 			if pid == "" {
 				return nil, chans, fmt.Errorf("%w: entry[%d].changes[%d]: no metadata.phone_number_id", ErrMalformed, i, j)
@@ -230,6 +222,16 @@ func parse(body []byte, dir *tenant.Directory, ingestAt time.Time, chans []*tena
 				if err := v.normalise(k, &msgs[k]); err != nil {
 					return nil, chans, fmt.Errorf("%w: entry[%d].changes[%d].value.messages[%d]: %w", ErrMalformed, i, j, k, err)
 				}
+				if msgs[k].Content == nil {
+					if others == nil {
+						others = new(otherContents)
+					}
+					c, err := others.content(body, i, j, k, v.Messages[k].Type)
+					if err != nil {
+						return nil, chans, fmt.Errorf("%w: entry[%d].changes[%d].value.messages[%d]: %w", ErrMalformed, i, j, k, err)
+					}
+					msgs[k].Content = c
+				}
 				items = append(items, inbox.Item{Kind: inbox.KindMessage, Channel: ref.Channel.ID, Message: &msgs[k]})
 			}
 			sts := make([]inbox.Status, len(v.Statuses))
@@ -243,6 +245,79 @@ func parse(body []byte, dir *tenant.Directory, ingestAt time.Time, chans []*tena
 		}
 	}
 	return recs, chans, nil
+}
+
+// decodeSlowly decodes body into env when the one-pass decoding failed: it decodes only the values of "messages"
+// changes, so a change of another field cannot make the payload malformed, and it says which value is bad.
+func decodeSlowly(body []byte, env *envelope) error {
+	var raw rawEnvelope
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	*env = envelope{Object: raw.Object, Entry: make([]entry, len(raw.Entry))}
+	for i, e := range raw.Entry {
+		env.Entry[i] = entry{ID: e.ID, Changes: make([]change, len(e.Changes))}
+		for j, c := range e.Changes {
+			env.Entry[i].Changes[j].Field = c.Field
+			if c.Field != "messages" {
+				continue
+			}
+			if err := json.Unmarshal(c.Value, &env.Entry[i].Changes[j].Value); err != nil {
+				return fmt.Errorf("%w: entry[%d].changes[%d].value: %w", ErrMalformed, i, j, err)
+			}
+		}
+	}
+	return nil
+}
+
+// otherContents finds the content of messages whose type has no field in message, or whose object is missing: the
+// value under the key named by the type, else the whole message object (Meta's "unsupported" and "unknown"
+// messages carry only errors[]), so nothing Meta said is lost. Such messages are rare, so the payload is decoded
+// generically only when one turns up.
+type otherContents struct {
+	entries []struct {
+		Changes []struct {
+			Value json.RawMessage `json:"value"`
+		} `json:"changes"`
+	}
+	decoded bool
+}
+
+func (o *otherContents) content(body []byte, i, j, k int, typ string) (json.RawMessage, error) {
+	if !o.decoded {
+		var env struct {
+			Entry *[]struct {
+				Changes []struct {
+					Value json.RawMessage `json:"value"`
+				} `json:"changes"`
+			} `json:"entry"`
+		}
+		env.Entry = &o.entries
+		if err := json.Unmarshal(body, &env); err != nil {
+			return nil, err
+		}
+		o.decoded = true
+	}
+	var v struct {
+		Messages []json.RawMessage `json:"messages"`
+	}
+	if i >= len(o.entries) || j >= len(o.entries[i].Changes) {
+		return nil, errors.New("BUG: message not found in the generic decoding")
+	}
+	if err := json.Unmarshal(o.entries[i].Changes[j].Value, &v); err != nil {
+		return nil, err
+	}
+	if k >= len(v.Messages) {
+		return nil, errors.New("BUG: message not found in the generic decoding")
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(v.Messages[k], &m); err != nil {
+		return nil, err
+	}
+	if c, ok := m[typ]; ok {
+		return c, nil
+	}
+	return v.Messages[k], nil
 }
 
 // recordIndex returns the index in *recs of tenant's record, appending it if absent. A payload names few tenants, so
@@ -291,8 +366,7 @@ func (v *value) normalise(k int, out *inbox.Message) error {
 	}
 	content := m.object()
 	if content == nil {
-		out.Content = m.other
-		return nil
+		return nil // the caller fills Content from otherContents
 	}
 	out.Content = content
 	switch m.Type {

@@ -1,0 +1,96 @@
+// Package ceiling measures the raw speed of the parts Switchboard is built on, on this machine and in the same run
+// as the system benchmarks, so each stage's figure can be read as a share of its ceiling.
+//
+//	go test -run '^$' -bench . ./bench/ceiling/
+package ceiling
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/switchboard-hq/switchboard/ingest/broker"
+)
+
+func freeAddr(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// BenchmarkKafkaProduceSync is kafka-go's synchronous producer (acks=all) against the embedded broker, with the
+// producer settings the webhook path uses: many concurrent callers, one tenant key (one partition).
+func BenchmarkKafkaProduceSync(b *testing.B) {
+	for _, nosync := range []bool{false, true} {
+		for _, tc := range []struct{ partitions, keys int }{{1, 1}, {12, 1}, {12, 64}} {
+			b.Run(fmt.Sprintf("fsync=%v/partitions=%d/keys=%d", !nosync, tc.partitions, tc.keys), func(b *testing.B) {
+				produce(b, nosync, tc.partitions, tc.keys)
+			})
+		}
+	}
+}
+
+func produce(b *testing.B, nosync bool, partitions, keys int) {
+	e, err := broker.StartEmbedded(broker.Config{Addr: freeAddr(b), DataDir: b.TempDir(), NoSync: nosync})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	if err := broker.EnsureTopics(context.Background(), []string{e.Addr()}, partitions, 1, "t"); err != nil {
+		b.Fatal(err)
+	}
+	senders := 256
+	if v, err := strconv.Atoi(os.Getenv("BENCH_SENDERS")); err == nil && v > 0 {
+		senders = v
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(e.Addr()), Topic: "t", Balancer: &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, BatchSize: 256}
+	defer w.Close()
+	val := make([]byte, 300)
+	lat := make([]time.Duration, b.N)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for s := 0; s < senders; s++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				key := []byte("tenant")
+				if keys > 1 {
+					key = []byte("tenant-" + strconv.Itoa(int(i)%keys))
+				}
+				t0 := time.Now()
+				if err := w.WriteMessages(context.Background(), kafka.Message{Key: key, Value: val}); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(b.N)/el.Seconds(), "msg/s")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
