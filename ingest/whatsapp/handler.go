@@ -137,6 +137,7 @@ func New(cfg Config) (*Handler, error) {
 }
 
 // Serve answers one request on Path: GET is Meta's subscription check, POST a webhook payload, anything else 405.
+// It does not look at the path: the server routes Path to it. It is a fasthttp.RequestHandler.
 func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
 	var res result
