@@ -52,7 +52,7 @@ type Message struct {
 	From        string `json:"from"`
 	ProfileName string `json:"profile_name,omitempty"`
 	// Type is the channel's message type: text, image, audio, video, document, sticker, location, contacts, button,
-	// interactive, reaction, system, or unsupported for anything else.
+	// interactive, reaction, system, or any other type exactly as the channel named it (unsupported, order, …).
 	Type string `json:"type"`
 	// Timestamp is the channel's own time of the message, Unix seconds; the 24-hour window runs from it.
 	Timestamp int64 `json:"timestamp"`
@@ -71,7 +71,8 @@ type Status struct {
 	ID string `json:"id"`
 	// RecipientID is the customer's address (WhatsApp wa_id).
 	RecipientID string `json:"recipient_id"`
-	// Status is sent, delivered, read or failed.
+	// Status is sent, delivered, read or failed; a value the channel adds later is carried as it is and ignored by
+	// the router.
 	Status    string `json:"status"`
 	Timestamp int64  `json:"timestamp"`
 	// ErrorCode and ErrorTitle explain a failed status (Meta's error code and title).

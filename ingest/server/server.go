@@ -19,8 +19,9 @@ import (
 	"github.com/switchboard-hq/switchboard/ingest/api"
 )
 
-// MaxBodySize is the largest request body accepted (CONTRACT.md: 413 over 1 MiB).
-const MaxBodySize = 1 << 20
+// MaxBodySize is the largest request body fasthttp reads. It is twice the webhook limit (1 MiB), so the webhook
+// handler itself answers and counts the 413s of CONTRACT.md; larger bodies are refused by fasthttp with 413 too.
+const MaxBodySize = 2 << 20
 
 // Check is one readiness condition; it returns nil when satisfied.
 type Check struct {
@@ -157,7 +158,7 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 // errorHandler answers requests fasthttp rejects before a handler runs, in the contract's error shape.
 func errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		api.WriteError(ctx, fasthttp.StatusRequestEntityTooLarge, "body_too_large", "request body over 1 MiB")
+		api.WriteError(ctx, fasthttp.StatusRequestEntityTooLarge, "body_too_large", "request body over 2 MiB")
 		return
 	}
 	api.WriteError(ctx, fasthttp.StatusBadRequest, "bad_request", err.Error())

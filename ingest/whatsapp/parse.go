@@ -408,10 +408,11 @@ func (s *status) normalise(out *inbox.Status) error {
 	if s.RecipientID == "" {
 		return fmt.Errorf("status of %s: no recipient_id", s.ID)
 	}
-	switch s.Status {
-	case statusSent, statusDelivered, statusRead, statusFailed:
-	default:
-		return fmt.Errorf("status of %s: %q is not sent, delivered, read or failed", s.ID, s.Status)
+	// A status value Meta adds later (e.g. "deleted", "warning") is carried as it is, not refused: refusing it would
+	// make Meta retry the whole payload for days and keep its messages out. The router ignores values it does not
+	// rank.
+	if !statusToken(s.Status) {
+		return fmt.Errorf("status of %s: %q is not a status (sent, delivered, read, failed, …)", s.ID, s.Status)
 	}
 	ts, err := parseUnix(s.Timestamp)
 	if err != nil {
@@ -438,4 +439,17 @@ func parseUnix(s string) (int64, error) {
 		return 0, fmt.Errorf("timestamp %d is not after 1970", ts)
 	}
 	return ts, nil
+}
+
+// statusToken reports whether s looks like a status value: 1 to 32 lowercase letters or underscores.
+func statusToken(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if (s[i] < 'a' || s[i] > 'z') && s[i] != '_' {
+			return false
+		}
+	}
+	return true
 }

@@ -354,13 +354,13 @@ func TestParseRejects(t *testing.T) {
 		{"status without id", changeJSON(`"statuses":[{"status":"read","timestamp":"1749416383","recipient_id":"1"}]`), ErrMalformed},
 		{"status without recipient", changeJSON(`"statuses":[{"id":"wamid.o","status":"read","timestamp":"1749416383"}]`), ErrMalformed},
 		{"status without timestamp", changeJSON(`"statuses":[{"id":"wamid.o","status":"read","recipient_id":"1"}]`), ErrMalformed},
-		{"status deleted", changeJSON(`"statuses":[{"id":"wamid.o","status":"deleted","timestamp":"1749416383","recipient_id":"1"}]`), ErrMalformed},
+		{"status not a token", changeJSON(`"statuses":[{"id":"wamid.o","status":"Deleted!","timestamp":"1749416383","recipient_id":"1"}]`), ErrMalformed},
 		{"status empty", changeJSON(`"statuses":[{"id":"wamid.o","timestamp":"1749416383","recipient_id":"1"}]`), ErrMalformed},
 		{"unknown channel", mustReplace(t, changeJSON(`"messages":[`+good+`]`), "100200300", "555000111"), ErrUnknownChannel},
 		{"unknown channel without items", mustReplace(t, changeJSON(`"statuses":[]`), "100200300", "555000111"), ErrUnknownChannel},
 		// All or nothing: good parts before the bad one do not come out.
 		{"one bad message among good ones", changeJSON(`"messages":[` + good + `,` + good + `,` + msgJSON(`"from":""`) + `]`), ErrMalformed},
-		{"bad status after good messages", changeJSON(`"messages":[` + good + `],"statuses":[{"id":"wamid.o","status":"seen","timestamp":"1749416383","recipient_id":"1"}]`), ErrMalformed},
+		{"bad status after good messages", changeJSON(`"messages":[` + good + `],"statuses":[{"id":"wamid.o","status":"","timestamp":"1749416383","recipient_id":"1"}]`), ErrMalformed},
 		{"bad entry after a good one", mustReplace(t, string(readTestdata(t, "multi.json")), `"1749419006"`, `"soon"`), ErrMalformed},
 		{"unknown channel after good entries", mustReplace(t, string(readTestdata(t, "multi.json")), `"900800700"`, `"900800799"`), ErrUnknownChannel},
 	}
@@ -434,5 +434,17 @@ func BenchmarkParse(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A status value Meta may add later is carried, not refused: refusing it would keep the payload's messages out.
+func TestParseCarriesUnknownStatus(t *testing.T) {
+	body := changeJSON(`"statuses":[{"id":"wamid.o","status":"deleted","timestamp":"1749416383","recipient_id":"1"}]`)
+	recs, err := Parse([]byte(body), testDirectory(t), time.Unix(1749416400, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || len(recs[0].Items) != 1 || recs[0].Items[0].Status.Status != "deleted" {
+		t.Fatalf("records = %+v, want one status item with status deleted", recs)
 	}
 }
