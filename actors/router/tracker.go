@@ -6,8 +6,9 @@ import "sync"
 // committed: the end of the contiguous prefix of durable records (DESIGN.md, invariant 5). Records may finish out of
 // order (different conversations sync independently); the commit point only moves over finished ones.
 //
-// It holds at most cap records; the partition consumer acquires a slot (Acquire) before it fetches the next record,
-// which is the consumer's back-pressure: a slow store stops fetching instead of growing actor inboxes.
+// It holds at most cap records not yet committable; the partition consumer acquires a slot (acquire) before it
+// starts the next record, which is the consumer's back-pressure: a slow store stops fetching instead of growing actor
+// inboxes.
 type tracker struct {
 	mu    sync.Mutex
 	ring  []slot
@@ -53,7 +54,7 @@ func (t *tracker) start(offset int64) {
 	t.mu.Unlock()
 }
 
-// finish marks offset durable and frees its slot.
+// finish marks offset durable and frees the slots of the records that became committable.
 func (t *tracker) finish(offset int64) {
 	t.mu.Lock()
 	for i := 0; i < t.n; i++ {
@@ -63,13 +64,19 @@ func (t *tracker) finish(offset int64) {
 			break
 		}
 	}
+	popped := 0
 	for t.n > 0 && t.ring[t.head].done {
 		t.next = t.ring[t.head].offset + 1
 		t.head = (t.head + 1) % len(t.ring)
 		t.n--
+		popped++
 	}
 	t.mu.Unlock()
-	<-t.slots
+	// A slot is freed when its record leaves the ring, not when it finishes: a finished record behind a slow one
+	// still occupies the ring, and the bound is on records not yet committable.
+	for ; popped > 0; popped-- {
+		<-t.slots
+	}
 }
 
 // committable is the offset to commit: every record before it is durable. -1 means nothing yet.

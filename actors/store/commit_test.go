@@ -12,9 +12,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -286,23 +288,32 @@ func TestConcurrentCommit(t *testing.T) {
 }
 
 // crashDirEnv tells a re-executed test binary to be the child of TestDoneMeansDurableAcrossKill.
-const crashDirEnv = "SWITCHBOARD_STORE_CRASH_DIR"
+const (
+	crashDirEnv    = "SWITCHBOARD_STORE_CRASH_DIR"
+	crashKillAtEnv = "SWITCHBOARD_STORE_CRASH_KILL_AT"
+)
 
 // TestDoneMeansDurableAcrossKill runs committers in a child process that prints the id of every batch whose done
-// reported it durable, kills the child with SIGKILL at a random point, reopens the store and checks that every
-// batch the child acknowledged is there, whole.
+// reported it durable and sends itself SIGKILL from inside a done call, after a random number of acknowledgements:
+// the moment at which an acknowledged batch is most likely not yet on disk if done came too early. The parent then
+// reopens the store and checks that every batch the child acknowledged is there, whole.
 func TestDoneMeansDurableAcrossKill(t *testing.T) {
 	if dir := os.Getenv(crashDirEnv); dir != "" {
-		crashChild(dir)
+		killAt, err := strconv.Atoi(os.Getenv(crashKillAtEnv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		crashChild(dir, killAt)
 		return
 	}
 	if testing.Short() {
 		t.Skip("runs a child process")
 	}
-	for round := range 3 {
+	for round := range 5 {
 		dir := t.TempDir()
 		cmd := exec.Command(os.Args[0], "-test.run=^TestDoneMeansDurableAcrossKill$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
+		killAt := 200 + rand.IntN(3000)
+		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, fmt.Sprintf("%s=%d", crashKillAtEnv, killAt))
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.StdoutPipe()
@@ -312,7 +323,8 @@ func TestDoneMeansDurableAcrossKill(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		killAt := 200 + rand.IntN(3000)
+		// A child that stops acknowledging must not hang the test: kill it after a while, and fail below.
+		watchdog := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
 		var acked []string
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -321,17 +333,13 @@ func TestDoneMeansDurableAcrossKill(t *testing.T) {
 				continue
 			}
 			acked = append(acked, id)
-			if len(acked) == killAt {
-				if err := cmd.Process.Kill(); err != nil {
-					t.Fatal(err)
-				}
-			}
 		}
-		// Lines already in the pipe when the child died were acknowledged before it died: they count too.
-		_ = cmd.Wait()
-		if len(acked) < killAt {
-			t.Fatalf("round %d: child stopped after %d acknowledgements, before the kill at %d\n%s",
-				round, len(acked), killAt, stderr.String())
+		err = cmd.Wait()
+		watchdog.Stop()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL ||
+			len(acked) != killAt {
+			t.Fatalf("round %d: child ended with %v after %d acknowledgements, want SIGKILL after %d\n%s",
+				round, err, len(acked), killAt, stderr.String())
 		}
 
 		s, err := Open(Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
@@ -360,19 +368,22 @@ func TestDoneMeansDurableAcrossKill(t *testing.T) {
 		}
 		if lost > 0 {
 			t.Errorf("round %d: %d of %d acknowledged batches lost or partial after kill -9", round, lost, len(acked))
+		} else {
+			t.Logf("round %d: killed after %d acknowledged batches; all present", round, len(acked))
 		}
-		t.Logf("round %d: killed after %d acknowledged batches; all present", round, len(acked))
 	}
 }
 
-// crashChild commits forever from several goroutines, printing "durable <id>" from each done. The parent kills it.
-func crashChild(dir string) {
+// crashChild commits from several goroutines, printing "durable <id>" from each done, until the killAt-th done,
+// which kills the process.
+func crashChild(dir string, killAt int) {
 	s, err := Open(Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
 	w := bufio.NewWriterSize(os.Stdout, 0) // unbuffered: a line is out of the process once done returns
+	acked := 0                             // only touched by done, which runs on the store's one sync goroutine
 	for g := range 8 {
 		go func() {
 			var prev conversation.Conversation
@@ -397,6 +408,10 @@ func crashChild(dir string) {
 					// done is called from the store's one sync goroutine: the writes do not interleave.
 					fmt.Fprintf(w, "durable %s\n", id)
 					w.Flush()
+					if acked++; acked == killAt {
+						_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+						select {} // the signal is on its way; acknowledge nothing more
+					}
 				}); err != nil {
 					fmt.Fprintln(os.Stderr, "commit:", err)
 					os.Exit(3)
@@ -404,7 +419,7 @@ func crashChild(dir string) {
 			}
 		}()
 	}
-	time.Sleep(2 * time.Minute) // the parent kills the child long before
+	time.Sleep(2 * time.Minute) // the child kills itself long before, or the parent's watchdog does
 	fmt.Fprintln(os.Stderr, "child was not killed")
 	os.Exit(4)
 }

@@ -80,17 +80,40 @@ const DefaultCapacity = 5
 // Duration is a time.Duration read from YAML as a Go duration string ("24h", "90s") or 0.
 type Duration time.Duration
 
-// UnmarshalYAML implements yaml.Unmarshaler.
+// UnmarshalYAML implements yaml.Unmarshaler: a Go duration string ("24h", "90s") or 0.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Value == "0" || n.Value == "" {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a Go duration such as 24h or 90s, not a list or mapping", n.Line)
+	}
+	if n.Value == "0" {
 		*d = 0
 		return nil
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("not a Go duration (e.g. 24h, 90s): %q", n.Value)
+		return fmt.Errorf("line %d: not a Go duration (e.g. 24h, 90s): %q", n.Line, n.Value)
 	}
 	*d = Duration(v)
+	return nil
+}
+
+// UnmarshalYAML decodes settings so that an error in a field names it.
+func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
+	type plain Settings
+	var raw struct {
+		AutoCloseAfter yaml.Node `yaml:"auto_close_after"`
+		ReopenTo       string    `yaml:"reopen_to"`
+	}
+	if err := n.Decode(&raw); err != nil {
+		return fmt.Errorf("settings: %w", err)
+	}
+	p := plain{ReopenTo: raw.ReopenTo}
+	if raw.AutoCloseAfter.Kind != 0 {
+		if err := p.AutoCloseAfter.UnmarshalYAML(&raw.AutoCloseAfter); err != nil {
+			return fmt.Errorf("settings.auto_close_after: %w", err)
+		}
+	}
+	*s = Settings(p)
 	return nil
 }
 
