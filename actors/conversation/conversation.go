@@ -60,6 +60,57 @@ type Conversation struct {
 	Messages uint64 `json:"message_count"`
 	// Applied is the position of the last input applied, so a replayed record is skipped (DESIGN.md, invariant 5).
 	Applied Position `json:"applied"`
+
+	// The fields below are kept by the state machine (Receive, ApplyCommand, Assign, FireTimer); every time is a
+	// record's time, never the wall clock (DESIGN.md, invariant 7).
+
+	// Priority orders the tenant's queue: higher first. The zero value is the ordinary priority.
+	Priority int `json:"priority"`
+	// LastOperatorID is the operator who held the conversation last (or holds it now). It survives unassign, close
+	// and reopen: it is the sticky hint the dispatcher uses when the tenant reopens to the last operator.
+	LastOperatorID string `json:"last_operator_id,omitempty"`
+	// AssignedAt is when the current assignee got the conversation; zero exactly when AssigneeID is empty.
+	AssignedAt time.Time `json:"assigned_at,omitzero"`
+	// WaitingSince is when the conversation entered the queue (creation, unassign, reopen, a wake-up or a
+	// reservation timeout that sends it back); zero exactly when the status is not Unassigned.
+	WaitingSince time.Time `json:"waiting_since,omitzero"`
+	// SnoozedUntil is when a snoozed conversation wakes up; zero while snoozed means until the customer writes.
+	// Zero whenever the status is not Snoozed.
+	SnoozedUntil time.Time `json:"snoozed_until,omitzero"`
+	// LastActivityAt is the time of the last message in or out, note, or status transition; auto-close counts
+	// from it. Label changes and delivery statuses are not activity.
+	LastActivityAt time.Time `json:"last_activity_at,omitzero"`
+	// CycleStartedAt is when the current cycle started: creation or the last reopen.
+	CycleStartedAt time.Time `json:"cycle_started_at,omitzero"`
+	// AwaitingReply is true when the customer wrote and no public operator message (text or template) followed.
+	AwaitingReply bool `json:"awaiting_reply"`
+	// FirstResponseAt is the time of the first public operator message of the current cycle; zero until then.
+	FirstResponseAt time.Time `json:"first_response_at,omitzero"`
+	// RepliedSinceAssigned is true once a public operator message was sent after the current assignment; until
+	// then a reservation timeout may send the conversation back to the queue.
+	RepliedSinceAssigned bool `json:"replied_since_assigned,omitempty"`
+	// WarnedWindow is the WindowExpiresAt that a window.closing event was last emitted for, so a window is warned
+	// about once.
+	WarnedWindow time.Time `json:"warned_window,omitzero"`
+	// Version is incremented once by every change the state machine makes; event ids derive from it.
+	Version uint64 `json:"version"`
+	// Timers are the due times of the conversation's pending timers, recomputed after every change.
+	Timers Timers `json:"timers"`
+}
+
+// Timers are the due times of a conversation's timers; a zero time means no such timer. The router keeps them
+// scheduled and, when one is due, appends a timer record to the tenant's partition, which calls FireTimer.
+type Timers struct {
+	// AutoClose is LastActivityAt + Policy.AutoCloseAfter while the conversation is unassigned or assigned.
+	AutoClose time.Time `json:"auto_close,omitzero"`
+	// SnoozeWake is SnoozedUntil while the conversation is snoozed until a time.
+	SnoozeWake time.Time `json:"snooze_wake,omitzero"`
+	// Reservation is AssignedAt + Policy.ReservationTimeout while the conversation is assigned and nobody has
+	// replied since the assignment.
+	Reservation time.Time `json:"reservation,omitzero"`
+	// WindowWarning is WindowExpiresAt − Policy.WindowWarning while the conversation is not closed, its window is
+	// in the future and was not warned about yet.
+	WindowWarning time.Time `json:"window_warning,omitzero"`
 }
 
 // Direction says who wrote a message.
@@ -69,6 +120,8 @@ type Direction string
 const (
 	DirIn  Direction = "in"
 	DirOut Direction = "out"
+	// DirNote is a private note between operators: stored with the conversation, never sent to the customer.
+	DirNote Direction = "note"
 )
 
 // MessageStatus is the delivery state of a message.
@@ -103,6 +156,8 @@ type Message struct {
 	StatusAt   time.Time `json:"status_at,omitempty"`
 	ErrorCode  int       `json:"error_code,omitempty"`
 	ErrorTitle string    `json:"error_title,omitempty"`
+	// OperatorID is the author of an outbound message or a note; empty for inbound messages.
+	OperatorID string `json:"operator_id,omitempty"`
 }
 
 // ID returns the conversation id for a customer on a channel. It is derived, not allocated, so every node and every

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,6 +66,8 @@ type Store struct {
 	once    sync.Once
 	log     *slog.Logger
 	Metrics Metrics
+
+	outboxNext atomic.Uint64
 }
 
 type pendingSync struct {
@@ -91,6 +94,11 @@ func Open(cfg Config) (*Store, error) {
 		done:    make(chan struct{}),
 		log:     cfg.Logger,
 		Metrics: newMetrics(cfg.Registerer),
+	}
+	if err := s.seedOutbox(); err != nil {
+		_ = db.Close()
+		cache.Unref()
+		return nil, fmt.Errorf("read outbox: %w", err)
 	}
 	go s.waitSyncs()
 	return s, nil

@@ -7,24 +7,48 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 )
 
 // Config configures the API.
 type Config struct {
+	// Directory authenticates operators. Required.
 	Directory *tenant.Directory
-	Store     *store.Store
+	// Store answers reads. Required.
+	Store *store.Store
+	// Producer queues commands; nil makes every command 503 (a read-only node).
+	Producer Producer
+	// Outcomes delivers commands' results; required with Producer.
+	Outcomes *outcome.Registry
+	// CommandTimeout bounds queueing a command plus waiting for its outcome. Default 10 s.
+	CommandTimeout time.Duration
+	// Now is the clock that stamps commands with their ingest time. Default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.CommandTimeout == 0 {
+		c.CommandTimeout = 10 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 }
 
 // Validate reports a config that cannot work.
 func (c *Config) Validate() error {
 	if c.Directory == nil || c.Store == nil {
 		return errors.New("api: Directory and Store are required")
+	}
+	if c.Producer != nil && c.Outcomes == nil {
+		return errors.New("api: Outcomes is required with a Producer")
 	}
 	return nil
 }
@@ -36,6 +60,7 @@ type API struct {
 
 // New builds the API.
 func New(cfg Config) (*API, error) {
+	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -77,24 +102,27 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	}
 	path := strings.TrimPrefix(string(ctx.Path()), "/v1/")
 	parts := strings.Split(strings.TrimSuffix(path, "/"), "/")
+	get, post := ctx.IsGet(), ctx.IsPost()
 	switch {
-	case len(parts) == 1 && parts[0] == "conversations":
-		a.onlyGet(ctx, func() { a.listConversations(ctx, op) })
-	case len(parts) == 2 && parts[0] == "conversations":
-		a.onlyGet(ctx, func() { a.getConversation(ctx, op, parts[1]) })
-	case len(parts) == 3 && parts[0] == "conversations" && parts[2] == "messages":
-		a.onlyGet(ctx, func() { a.listMessages(ctx, op, parts[1]) })
+	case len(parts) == 1 && parts[0] == "conversations" && get:
+		a.listConversations(ctx, op)
+	case len(parts) == 2 && parts[0] == "conversations" && get:
+		a.getConversation(ctx, op, parts[1])
+	case len(parts) == 3 && parts[0] == "conversations" && parts[2] == "messages" && get:
+		a.listMessages(ctx, op, parts[1])
+	case len(parts) == 3 && parts[0] == "conversations" && post:
+		a.conversationCommand(ctx, op, parts[1], parts[2])
+	case len(parts) == 1 && parts[0] == "operators" && get:
+		a.listOperators(ctx, op)
+	case len(parts) == 3 && parts[0] == "operators" && parts[1] == "me" && parts[2] == "availability" && ctx.IsPut():
+		a.setAvailability(ctx, op)
+	case len(parts) == 2 && parts[0] == "operators" && string(ctx.Method()) == fasthttp.MethodPatch:
+		a.updateOperator(ctx, op, parts[1])
+	case len(parts) >= 1 && (parts[0] == "conversations" || parts[0] == "operators"):
+		WriteError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
 	default:
 		WriteError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint: "+string(ctx.Method())+" "+string(ctx.Path()))
 	}
-}
-
-func (a *API) onlyGet(ctx *fasthttp.RequestCtx, h func()) {
-	if !ctx.IsGet() {
-		WriteError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", string(ctx.Method())+" is not allowed here")
-		return
-	}
-	h()
 }
 
 func (a *API) authenticate(ctx *fasthttp.RequestCtx) (tenant.OperatorRef, bool) {

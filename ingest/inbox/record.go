@@ -25,6 +25,8 @@ type Kind string
 const (
 	KindMessage Kind = "message" // an inbound customer message
 	KindStatus  Kind = "status"  // a delivery status of an outbound message
+	KindCommand Kind = "command" // an operator's command from the API
+	KindTimer   Kind = "timer"   // a due timer (snooze wake-up, auto-close, reservation, window warning)
 )
 
 // Record is one Kafka record on switchboard.inbox, keyed by Tenant.
@@ -42,6 +44,8 @@ type Item struct {
 	Channel string   `json:"channel"`
 	Message *Message `json:"message,omitempty"`
 	Status  *Status  `json:"status,omitempty"`
+	Command *Command `json:"command,omitempty"`
+	Timer   *Timer   `json:"timer,omitempty"`
 }
 
 // Message is an inbound customer message, normalised from the channel's payload.
@@ -80,6 +84,52 @@ type Status struct {
 	ErrorTitle string `json:"error_title,omitempty"`
 }
 
+// Command is an operator's request, produced by the API and answered once its outcome is durable.
+type Command struct {
+	// RequestID names the API call waiting for the outcome; unique per call.
+	RequestID string `json:"request_id"`
+	// Type is take, assign, unassign, transfer, close, reopen, snooze, unsnooze, labels, send, note (conversation
+	// commands, with ConversationID) or availability, update_operator (operator commands).
+	Type string `json:"type"`
+	// OperatorID is the caller.
+	OperatorID     string `json:"operator_id"`
+	ConversationID string `json:"conversation_id,omitempty"`
+	// TargetID is the operator a conversation is assigned or transferred to, or the operator an update is for.
+	TargetID     string   `json:"target_id,omitempty"`
+	Until        int64    `json:"until,omitempty"` // snooze until, Unix ms; 0 = until the customer writes
+	AddLabels    []string `json:"add_labels,omitempty"`
+	RemoveLabels []string `json:"remove_labels,omitempty"`
+	// MessageID is the stable id the API gave an outbound message or note.
+	MessageID    string    `json:"message_id,omitempty"`
+	Message      *Outbound `json:"message,omitempty"`
+	Note         string    `json:"note,omitempty"`
+	Availability string    `json:"availability,omitempty"`
+	Capacity     *int      `json:"capacity,omitempty"`
+	Role         string    `json:"role,omitempty"`
+	Skills       []string  `json:"skills,omitempty"`
+}
+
+// Outbound is a reply an operator sends: free-form text or an approved template.
+type Outbound struct {
+	Type     string    `json:"type"` // text | template
+	Text     string    `json:"text,omitempty"`
+	Template *Template `json:"template,omitempty"`
+}
+
+// Template names an approved WhatsApp template and its parameters.
+type Template struct {
+	Name     string   `json:"name"`
+	Language string   `json:"language"`
+	Params   []string `json:"params,omitempty"`
+}
+
+// Timer is a due time that fired; it travels through the tenant's partition so it is ordered with everything else.
+type Timer struct {
+	Kind           string `json:"kind"` // auto_close, snooze_wake, reservation, window_warning
+	ConversationID string `json:"conversation_id"`
+	Due            int64  `json:"due"` // Unix ms
+}
+
 // ErrBadRecord is wrapped by every decoding error.
 var ErrBadRecord = errors.New("bad inbox record")
 
@@ -115,6 +165,16 @@ func Decode(b []byte) (Record, error) {
 			if it.Status == nil || it.Status.ID == "" || it.Status.RecipientID == "" {
 				return r, fmt.Errorf("%w: item %d: status without id or recipient", ErrBadRecord, i)
 			}
+		case KindCommand:
+			if it.Command == nil || it.Command.Type == "" || it.Command.OperatorID == "" {
+				return r, fmt.Errorf("%w: item %d: command without type or operator", ErrBadRecord, i)
+			}
+			continue
+		case KindTimer:
+			if it.Timer == nil || it.Timer.Kind == "" || it.Timer.ConversationID == "" {
+				return r, fmt.Errorf("%w: item %d: timer without kind or conversation", ErrBadRecord, i)
+			}
+			continue
 		default:
 			return r, fmt.Errorf("%w: item %d: unknown kind %q", ErrBadRecord, i, it.Kind)
 		}

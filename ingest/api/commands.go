@@ -1,0 +1,182 @@
+package api
+
+// Commands: the API turns each operator action into a command record on switchboard.inbox (keyed by tenant, so it
+// is ordered with the tenant's messages), and answers once the actor that applied it reports a durable outcome.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
+)
+
+// Producer writes records to switchboard.inbox and returns once Kafka acknowledged them.
+type Producer interface {
+	Produce(ctx context.Context, recs []inbox.Record) error
+}
+
+// newID returns a random 128-bit id in hex.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// run produces cmd for the caller's tenant and writes the outcome.
+func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Command, okStatus int) {
+	if a.cfg.Producer == nil || a.cfg.Outcomes == nil {
+		WriteError(ctx, fasthttp.StatusServiceUnavailable, "unavailable", "this node does not take commands")
+		return
+	}
+	cmd.RequestID = newID()
+	cmd.OperatorID = op.Operator.ID
+	wait, cancel := a.cfg.Outcomes.Register(cmd.RequestID)
+	defer cancel()
+	rec := inbox.Record{Tenant: op.Tenant.ID, IngestAt: a.cfg.Now().UnixMilli(),
+		Items: []inbox.Item{{Kind: inbox.KindCommand, Command: &cmd}}}
+	pctx, pcancel := context.WithTimeout(context.Background(), a.cfg.CommandTimeout)
+	defer pcancel()
+	if err := a.cfg.Producer.Produce(pctx, []inbox.Record{rec}); err != nil {
+		ctx.Response.Header.Set("Retry-After", "1")
+		WriteError(ctx, fasthttp.StatusServiceUnavailable, "unavailable", "the command could not be queued: "+err.Error())
+		return
+	}
+	select {
+	case res := <-wait:
+		if res.Code != "" {
+			WriteError(ctx, res.Status, res.Code, res.Message)
+			return
+		}
+		status := res.Status
+		if status == 0 || status == fasthttp.StatusOK {
+			status = okStatus
+		}
+		writeJSON(ctx, status, res.Body)
+	case <-pctx.Done():
+		WriteError(ctx, fasthttp.StatusServiceUnavailable, "outcome_unknown",
+			"the command was queued but its outcome did not arrive in time; it may still apply")
+	}
+}
+
+// decode reads a JSON body into v; an empty body leaves v as it is when allowEmpty.
+func decode(ctx *fasthttp.RequestCtx, v any, allowEmpty bool) bool {
+	body := ctx.PostBody()
+	if len(body) == 0 && allowEmpty {
+		return true
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		WriteError(ctx, fasthttp.StatusBadRequest, "invalid_json", "body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// conversationCommand handles POST /v1/conversations/{id}/{action}.
+func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id, action string) {
+	cmd := inbox.Command{ConversationID: id}
+	status := fasthttp.StatusOK
+	switch action {
+	case "take", "attend", "unassign", "close", "reopen", "unsnooze":
+		cmd.Type = action
+		if action == "attend" {
+			cmd.Type = "take"
+		}
+	case "assign", "transfer":
+		var b struct {
+			OperatorID string `json:"operator_id"`
+		}
+		if !decode(ctx, &b, false) {
+			return
+		}
+		if b.OperatorID == "" {
+			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_operator", "operator_id is required")
+			return
+		}
+		if _, ok := findOperator(op.Tenant, b.OperatorID); !ok {
+			WriteError(ctx, fasthttp.StatusNotFound, "operator_not_found", "no operator "+b.OperatorID)
+			return
+		}
+		cmd.Type, cmd.TargetID = action, b.OperatorID
+	case "snooze":
+		var b struct {
+			Until string `json:"until"`
+		}
+		if !decode(ctx, &b, true) {
+			return
+		}
+		cmd.Type = "snooze"
+		if b.Until != "" {
+			t, err := time.Parse(time.RFC3339, b.Until)
+			if err != nil {
+				WriteError(ctx, fasthttp.StatusBadRequest, "invalid_until", "until must be an RFC 3339 time")
+				return
+			}
+			cmd.Until = t.UnixMilli()
+		}
+	case "labels":
+		var b struct {
+			Add    []string `json:"add"`
+			Remove []string `json:"remove"`
+		}
+		if !decode(ctx, &b, false) {
+			return
+		}
+		cmd.Type, cmd.AddLabels, cmd.RemoveLabels = "labels", b.Add, b.Remove
+	case "messages":
+		var b inbox.Outbound
+		if !decode(ctx, &b, false) {
+			return
+		}
+		switch {
+		case b.Type == "text" && b.Text == "":
+			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_message", "text is required")
+			return
+		case b.Type == "template" && (b.Template == nil || b.Template.Name == "" || b.Template.Language == ""):
+			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_message", "template needs name and language")
+			return
+		case b.Type != "text" && b.Type != "template":
+			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_message", "type must be text or template")
+			return
+		}
+		cmd.Type, cmd.Message, cmd.MessageID = "send", &b, "sb."+newID()
+		status = fasthttp.StatusCreated
+	case "notes":
+		var b struct {
+			Text string `json:"text"`
+		}
+		if !decode(ctx, &b, false) {
+			return
+		}
+		if b.Text == "" {
+			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_note", "text is required")
+			return
+		}
+		cmd.Type, cmd.Note, cmd.MessageID = "note", b.Text, "sb."+newID()
+		status = fasthttp.StatusCreated
+	default:
+		WriteError(ctx, fasthttp.StatusNotFound, "not_found", "no such action: "+action)
+		return
+	}
+	if _, ok := a.load(ctx, op, id); !ok {
+		return
+	}
+	a.run(ctx, op, cmd, status)
+}
+
+func findOperator(t *tenant.Tenant, id string) (*tenant.Operator, bool) {
+	for i := range t.Operators {
+		if t.Operators[i].ID == id {
+			return &t.Operators[i], true
+		}
+	}
+	return nil, false
+}
