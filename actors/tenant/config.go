@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -97,12 +99,23 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// settingsFields are the keys a settings block may have.
+var settingsFields = []string{"auto_close_after", "reopen_to"}
+
 // UnmarshalYAML decodes settings so that an error in a field names it.
 func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
 	type plain Settings
 	var raw struct {
 		AutoCloseAfter yaml.Node `yaml:"auto_close_after"`
 		ReopenTo       string    `yaml:"reopen_to"`
+	}
+	// n.Decode does not inherit the file decoder's KnownFields, so unknown keys are refused here.
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i].Value; !slices.Contains(settingsFields, k) {
+				return fmt.Errorf("settings: line %d: unknown field %q (known: %s)", n.Content[i].Line, k, strings.Join(settingsFields, ", "))
+			}
+		}
 	}
 	if err := n.Decode(&raw); err != nil {
 		return fmt.Errorf("settings: %w", err)
