@@ -113,7 +113,7 @@ func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if k := n.Content[i].Value; !slices.Contains(settingsFields, k) {
-				return fmt.Errorf("settings: line %d: unknown field %q (known: %s)", n.Content[i].Line, k, strings.Join(settingsFields, ", "))
+				return fmt.Errorf("settings: line %d: field %q not found (known: %s)", n.Content[i].Line, k, strings.Join(settingsFields, ", "))
 			}
 		}
 	}
