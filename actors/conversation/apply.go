@@ -19,6 +19,9 @@ type Inbound struct {
 // ApplyInbound applies a customer message to c (the zero Conversation when the customer is new) and returns the new
 // conversation and the message to store. The caller has already checked that the message is not a duplicate.
 //
+// ApplyInbound keeps the message bookkeeping only (identity, contact, window, count, position): it neither changes
+// the status nor the Version nor the timers. Receive is the whole rule and calls it.
+//
 // A new conversation starts unassigned. The message's channel timestamp moves the 24-hour window, never backwards
 // (Meta may deliver messages out of order); system messages do not move it, since the customer did not write.
 func ApplyInbound(c Conversation, in Inbound) (Conversation, Message) {
@@ -60,6 +63,43 @@ func ApplyInbound(c Conversation, in Inbound) (Conversation, Message) {
 		CreatedAt:      in.At,
 	}
 	return c, msg
+}
+
+// Receive applies a customer message to c (the zero Conversation when the customer is new) under the tenant's
+// policy p: it is ApplyInbound plus the lifecycle. It returns the new conversation, the message to store and the
+// events to publish (created, reopened or unsnoozed, then message.received). Every call increments Version once.
+//
+// A new conversation starts unassigned, in the queue, with a new cycle. A message the customer wrote (any type but
+// system) also:
+//   - reopens a closed conversation to the queue with a new cycle; LastOperatorID is kept, and with
+//     p.ReopenTo == ReopenToLastOperator the conversation.reopened event is Sticky, so the dispatcher offers it to
+//     that operator first;
+//   - wakes a snoozed conversation: back to its assignee if it has one, else to the queue;
+//   - sets AwaitingReply and counts as activity.
+//
+// System messages are stored and counted, and change nothing else: the customer did not write.
+func Receive(c Conversation, in Inbound, p Policy) (Conversation, Message, []Effect) {
+	isNew, prev := c.ID == "", c.Status
+	c, m := ApplyInbound(c, in)
+	ch := begin(c, p, in.At, "")
+	wrote := m.Type != "system"
+	switch {
+	case isNew:
+		ch.c.CycleStartedAt = in.At
+		ch.enqueue()
+		ch.emit(EventCreated, Event{})
+	case wrote && prev == Closed:
+		ch.reopen()
+	case wrote && prev == Snoozed:
+		ch.wake()
+	}
+	if wrote {
+		ch.c.AwaitingReply = true
+		ch.c.LastActivityAt = in.At
+	}
+	ch.emit(EventMessageReceived, Event{MessageID: m.ID})
+	next, effects := ch.done()
+	return next, m, effects
 }
 
 // statusRank orders delivery statuses; a status update only ever moves a message to a higher rank. Failed outranks

@@ -12,6 +12,14 @@ type metrics struct {
 	actorsActive prometheus.Gauge
 	activations  prometheus.Counter
 	passivated   prometheus.Counter
+	rebuilds     prometheus.Counter
+	grants       *prometheus.CounterVec
+	proposals    *prometheus.CounterVec
+	divergence   prometheus.Counter
+	queueDepth   prometheus.Gauge
+	operators    *prometheus.GaugeVec
+	events       *prometheus.CounterVec
+	commands     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -52,10 +60,43 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "switchboard_conversation_actors_passivated_total",
 			Help: "Conversation actors stopped after being idle.",
 		}),
+		rebuilds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_dispatcher_rebuilds_total",
+			Help: "Tenant dispatchers rebuilt from the store (a partition assigned, or a tenant's first input).",
+		}),
+		grants: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_routing_grants_total",
+			Help: "Capacity grant requests answered by dispatchers, by result (ok, refused, stale).",
+		}, []string{"result"}),
+		proposals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_routing_proposals_total",
+			Help: "Dispatcher proposals handled by conversations, by result (assigned, refused, stale).",
+		}, []string{"result"}),
+		divergence: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_routing_divergence_total",
+			Help: "Conversations found assigned beyond what the dispatcher granted (a bug; should stay 0).",
+		}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchboard_queue_depth",
+			Help: "Conversations waiting for an operator, over the tenants of this node.",
+		}),
+		operators: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchboard_operators",
+			Help: "Operators by availability (online, away, offline), over the tenants of this node.",
+		}, []string{"availability"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_events_total",
+			Help: "Events written to the outbox, by type.",
+		}, []string{"type"}),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_commands_total",
+			Help: "Operator commands applied to conversations, by type and result (ok or the refusal code).",
+		}, []string{"type", "result"}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.fetched, m.applied, m.skipped, m.failed, m.lag, m.committed,
-			m.actorsActive, m.activations, m.passivated} {
+			m.actorsActive, m.activations, m.passivated, m.rebuilds, m.grants, m.proposals, m.divergence, m.queueDepth,
+			m.operators, m.events, m.commands} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

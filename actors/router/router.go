@@ -17,7 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
@@ -34,6 +36,12 @@ type Config struct {
 	Group string
 	// Store is where state goes. Required.
 	Store *store.Store
+	// Directory gives tenants' settings and operators. Required.
+	Directory *tenant.Directory
+	// Outcomes receives commands' results for the API calls waiting on them. Required.
+	Outcomes *outcome.Registry
+	// Relay is told of outbox events once they are durable; nil leaves them in the outbox.
+	Relay Notifier
 	// MaxInFlight bounds the records of one partition fetched and not yet durable. Default 4,096.
 	MaxInFlight int
 	// IdleAfter stops a conversation actor this long after its last item. Default 2 minutes.
@@ -82,12 +90,19 @@ func (c *Config) Validate() error {
 		return errors.New("router: no brokers")
 	case c.Store == nil:
 		return errors.New("router: no store")
+	case c.Directory == nil || c.Outcomes == nil:
+		return errors.New("router: Directory and Outcomes are required")
 	case c.MaxInFlight < 1:
 		return errors.New("router: MaxInFlight must be positive")
 	case c.IdleAfter < 0 || c.CommitInterval < 0:
 		return errors.New("router: negative interval")
 	}
 	return nil
+}
+
+// Notifier takes outbox entries whose batch is durable (the outbox relay).
+type Notifier interface {
+	Notify(entries ...store.OutboxEntry)
 }
 
 // Router is the consuming side of a node.
@@ -312,7 +327,7 @@ func (r *Router) consume(ctx context.Context, gen *kafka.Generation, partition i
 		pid := tenants[rec.Tenant]
 		if pid == nil {
 			t := rec.Tenant
-			pid = r.engine.Spawn(func() actor.Receiver { return &tenantActor{r: r, tenant: t} },
+			pid = r.engine.Spawn(func() actor.Receiver { return &tenantActor{r: r, tenant: t, lastAvail: map[string]int{}} },
 				"tenant", actor.WithID(fmt.Sprintf("%s-p%d-g%d", t, partition, gen.ID)), actor.WithInboxSize(256))
 			tenants[rec.Tenant] = pid
 		}

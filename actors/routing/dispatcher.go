@@ -373,6 +373,9 @@ func (d *Dispatcher) Remove(convID string) bool {
 	return true
 }
 
+// QueueLen is how many conversations wait; it does not allocate.
+func (d *Dispatcher) QueueLen() int { return len(d.queued) }
+
 // Queue returns the waiting conversations in the order they will be offered: Priority descending, then EnqueuedAt
 // ascending, then ConversationID. The slice is a copy; the Skills in it are shared.
 func (d *Dispatcher) Queue() []Waiting {

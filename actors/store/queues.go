@@ -159,6 +159,8 @@ type OperatorState struct {
 	Skills       []string `json:"skills"`
 	// IdleSince is when the operator last came online or last had a conversation end (Unix ms): routing's tie-break.
 	IdleSince int64 `json:"idle_since"`
+	// Applied is the position of the last command applied to the operator, so a replayed command is skipped.
+	Applied conversation.Position `json:"applied"`
 }
 
 func operatorKey(tenant, id string) []byte { return []byte("t/" + tenant + "/o/" + id) }

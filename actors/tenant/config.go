@@ -38,6 +38,18 @@ type Settings struct {
 	// ReopenTo says where a customer message sends a closed or snoozed conversation: "queue" (the default) or
 	// "last_operator".
 	ReopenTo string `yaml:"reopen_to"`
+	// ReservationTimeout sends an assigned conversation back to the queue when its operator has not replied this
+	// long after the assignment. 0 (the default) turns it off.
+	ReservationTimeout Duration `yaml:"reservation_timeout"`
+	// WindowWarning emits a window.closing event this long before a conversation's 24-hour window closes. 0 (the
+	// default) turns it off; it must be less than 24h.
+	WindowWarning Duration `yaml:"window_warning"`
+	// TakeoverRoles are the roles that may take a conversation another operator holds. Empty means admin and
+	// builder.
+	TakeoverRoles []string `yaml:"takeover_roles"`
+	// OfflineReleases sends an operator's conversations back to the queue when it goes offline. false (the
+	// default) lets the operator keep them.
+	OfflineReleases bool `yaml:"offline_releases"`
 }
 
 // Channel is one customer-facing number or endpoint of a tenant.
@@ -100,14 +112,18 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // settingsFields are the keys a settings block may have.
-var settingsFields = []string{"auto_close_after", "reopen_to"}
+var settingsFields = []string{"auto_close_after", "reopen_to", "reservation_timeout", "window_warning", "takeover_roles", "offline_releases"}
 
 // UnmarshalYAML decodes settings so that an error in a field names it.
 func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
 	type plain Settings
 	var raw struct {
-		AutoCloseAfter yaml.Node `yaml:"auto_close_after"`
-		ReopenTo       string    `yaml:"reopen_to"`
+		AutoCloseAfter     yaml.Node `yaml:"auto_close_after"`
+		ReopenTo           string    `yaml:"reopen_to"`
+		ReservationTimeout yaml.Node `yaml:"reservation_timeout"`
+		WindowWarning      yaml.Node `yaml:"window_warning"`
+		TakeoverRoles      []string  `yaml:"takeover_roles"`
+		OfflineReleases    bool      `yaml:"offline_releases"`
 	}
 	// n.Decode does not inherit the file decoder's KnownFields, so unknown keys are refused here.
 	if n.Kind == yaml.MappingNode {
@@ -120,10 +136,17 @@ func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
 	if err := n.Decode(&raw); err != nil {
 		return fmt.Errorf("settings: %w", err)
 	}
-	p := plain{ReopenTo: raw.ReopenTo}
-	if raw.AutoCloseAfter.Kind != 0 {
-		if err := p.AutoCloseAfter.UnmarshalYAML(&raw.AutoCloseAfter); err != nil {
-			return fmt.Errorf("settings.auto_close_after: %w", err)
+	p := plain{ReopenTo: raw.ReopenTo, TakeoverRoles: raw.TakeoverRoles, OfflineReleases: raw.OfflineReleases}
+	for _, d := range []struct {
+		name string
+		node *yaml.Node
+		dst  *Duration
+	}{{"auto_close_after", &raw.AutoCloseAfter, &p.AutoCloseAfter}, {"reservation_timeout", &raw.ReservationTimeout, &p.ReservationTimeout}, {"window_warning", &raw.WindowWarning, &p.WindowWarning}} {
+		if d.node.Kind == 0 {
+			continue
+		}
+		if err := d.dst.UnmarshalYAML(d.node); err != nil {
+			return fmt.Errorf("settings.%s: %w", d.name, err)
 		}
 	}
 	*s = Settings(p)
@@ -206,6 +229,17 @@ func (c *Config) Validate() error {
 		tenants[t.ID] = true
 		if t.Settings.AutoCloseAfter < 0 {
 			return bad(tp+".settings.auto_close_after", "must not be negative")
+		}
+		if t.Settings.ReservationTimeout < 0 {
+			return bad(tp+".settings.reservation_timeout", "must not be negative")
+		}
+		if t.Settings.WindowWarning < 0 || time.Duration(t.Settings.WindowWarning) >= 24*time.Hour {
+			return bad(tp+".settings.window_warning", "must be between 0 and 24h")
+		}
+		for j, r := range t.Settings.TakeoverRoles {
+			if r != RoleAdmin && r != RoleBuilder && r != RoleOperator {
+				return bad(fmt.Sprintf("%s.settings.takeover_roles[%d]", tp, j), "%q must be admin, builder or operator", r)
+			}
 		}
 		if t.Settings.ReopenTo != "queue" && t.Settings.ReopenTo != "last_operator" {
 			return bad(tp+".settings.reopen_to", "%q must be queue or last_operator", t.Settings.ReopenTo)

@@ -18,9 +18,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchboard-hq/switchboard/actors/outbox"
+	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/router"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/actors/timers"
 	"github.com/switchboard-hq/switchboard/ingest/api"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -123,6 +126,9 @@ type Node struct {
 	store    *store.Store
 	producer *inbox.Producer
 	router   *router.Router
+	relay    *outbox.Relay
+	firer    *timers.Firer
+	outcomes *outcome.Registry
 	server   *server.Server
 }
 
@@ -175,9 +181,30 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 		}
 		ready = append(ready, server.Check{Name: "store", Fn: func() error { return nil }})
 	}
+	// Commands and timers are produced by the API and the timer firer, so a producer exists with those roles too.
+	if cfg.has(RoleIngest) || cfg.has(RoleRouter) || cfg.has(RoleAPI) {
+		n.producer, err = inbox.NewProducer(inbox.ProducerConfig{Brokers: n.brokers, Registerer: n.reg})
+		if err != nil {
+			return n, err
+		}
+	}
+	n.outcomes = outcome.NewRegistry()
 	if cfg.has(RoleRouter) {
+		n.relay, err = outbox.New(outbox.Config{Store: n.store, Brokers: n.brokers, Registerer: n.reg, Logger: n.log})
+		if err != nil {
+			return n, err
+		}
+		// Before the router writes anything: what the outbox holds now is durable, from an earlier run.
+		if err := n.relay.Recover(); err != nil {
+			return n, err
+		}
+		n.firer, err = timers.New(timers.Config{Store: n.store, Producer: n.producer, Registerer: n.reg, Logger: n.log})
+		if err != nil {
+			return n, err
+		}
 		n.router, err = router.New(router.Config{
-			Brokers: n.brokers, Store: n.store, Registerer: n.reg, Logger: n.log,
+			Brokers: n.brokers, Store: n.store, Directory: n.dir, Outcomes: n.outcomes, Relay: n.relay,
+			Registerer: n.reg, Logger: n.log,
 			SessionTimeout: cfg.SessionTimeout, RebalanceTimeout: cfg.SessionTimeout, IdleAfter: cfg.IdleAfter,
 		})
 		if err != nil {
@@ -191,10 +218,6 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 		}})
 	}
 	if cfg.has(RoleIngest) {
-		n.producer, err = inbox.NewProducer(inbox.ProducerConfig{Brokers: n.brokers, Registerer: n.reg})
-		if err != nil {
-			return n, err
-		}
 		wa, err := whatsapp.New(whatsapp.Config{Directory: n.dir, Producer: n.producer, Registerer: n.reg, Logger: n.log})
 		if err != nil {
 			return n, err
@@ -202,7 +225,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 		waHandler = wa.Serve
 	}
 	if cfg.has(RoleAPI) {
-		a, err := api.New(api.Config{Directory: n.dir, Store: n.store})
+		a, err := api.New(api.Config{Directory: n.dir, Store: n.store, Producer: n.producer, Outcomes: n.outcomes})
 		if err != nil {
 			return n, err
 		}
@@ -248,13 +271,21 @@ func (n *Node) Run(ctx context.Context) error {
 	rctx, rcancel := context.WithCancel(context.Background())
 	defer rcancel()
 	if n.router != nil {
-		wg.Add(1)
+		wg.Add(3)
 		go func() {
 			defer wg.Done()
 			if err := n.router.Run(rctx); err != nil {
 				errs <- err
 			}
 			cancel()
+		}()
+		go func() {
+			defer wg.Done()
+			_ = n.firer.Run(rctx)
+		}()
+		go func() {
+			defer wg.Done()
+			_ = n.relay.Run(rctx)
 		}()
 	}
 	srvDone := make(chan struct{})

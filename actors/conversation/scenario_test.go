@@ -1,0 +1,417 @@
+package conversation
+
+// Scenario tests: each testdata/*.txt file drives one conversation through customer messages, operator commands,
+// routing decisions and timers, each step followed by "----" and the trace it must produce, in the style of
+// pebble's datadriven tests. `go test ./actors/conversation -run TestScenarios -rewrite` writes the actual traces
+// into the files, to be reviewed with git diff.
+//
+// Times are Go durations after the scenario's start (at=90s, at=25h); a step without at= happens at the time of the
+// step before. Steps:
+//
+//	policy [reopen=queue|last_operator] [auto_close=D] [reservation=D] [warning=D] [takeover=r1,r2|none]
+//	inbound WAMID [type=text] [sent=D]                     Receive; sent is the channel's timestamp (default: at)
+//	route OP                                               Assign, the dispatcher's decision
+//	fire KIND [due=D]                                      FireTimer; due defaults to the conversation's timer
+//	state                                                  print the conversation
+//	CMD ACTOR [role=R] [to=OP] [until=D] [add=a,b] [remove=a,b] [text="…"] [template=NAME] [note="…"] [id=ID]
+//	                                                       ApplyCommand; role defaults to operator
+//
+// A step's trace is the conversation's status line and its timers, then one line per effect; "refused STATUS CODE"
+// for a refusal; "no change" when the step changed nothing.
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var rewrite = flag.Bool("rewrite", false, "rewrite the expected traces of testdata/*.txt scenarios")
+
+// scenarioStep is one step of a scenario file and its expected trace.
+type scenarioStep struct {
+	line     int    // of the step, for messages
+	preamble string // comments and blank lines before the step, kept on rewrite
+	cmd      string
+	want     string
+}
+
+func TestScenarios(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 4 {
+		t.Fatalf("%d scenarios in testdata, want at least 4", len(files))
+	}
+	for _, path := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".txt"), func(t *testing.T) {
+			runScenarioFile(t, path)
+		})
+	}
+}
+
+func runScenarioFile(t *testing.T, path string) {
+	steps, tail, err := parseScenarioFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scenarioRun{at: smT0}
+	var b strings.Builder
+	for _, st := range steps {
+		got := s.run(st.cmd, st.line)
+		if s.c.ID != "" {
+			if err := checkInvariants(s.c, s.p, s.at); err != nil {
+				t.Fatalf("%s:%d: %s: %v", path, st.line, st.cmd, err)
+			}
+		}
+		if *rewrite {
+			fmt.Fprintf(&b, "%s%s\n----\n%s\n", st.preamble, st.cmd, got)
+			continue
+		}
+		if got != st.want {
+			t.Errorf("%s:%d: %s\n got:\n%s\nwant:\n%s", path, st.line, st.cmd, indentLines(got), indentLines(st.want))
+		}
+	}
+	if *rewrite {
+		b.WriteString(tail)
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func indentLines(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }
+
+// parseScenarioFile reads a scenario: blank lines and # comments, then a step line, a "----" line and the expected
+// trace up to the next blank line or the end of the file. tail is what follows the last step.
+func parseScenarioFile(path string) (steps []scenarioStep, tail string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	var pre strings.Builder
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		if trimmed := strings.TrimSpace(line); trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			pre.WriteString(line + "\n")
+			continue
+		}
+		st := scenarioStep{line: n, preamble: pre.String(), cmd: strings.TrimSpace(line)}
+		pre.Reset()
+		if !sc.Scan() || sc.Text() != "----" {
+			return nil, "", fmt.Errorf("%s:%d: step %q is not followed by ----", path, n, st.cmd)
+		}
+		n++
+		var want []string
+		for sc.Scan() {
+			n++
+			if sc.Text() == "" {
+				pre.WriteString("\n")
+				break
+			}
+			want = append(want, sc.Text())
+		}
+		st.want = strings.Join(want, "\n")
+		steps = append(steps, st)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, "", err
+	}
+	return steps, pre.String(), nil
+}
+
+// splitWords splits a step into words at spaces outside double quotes, and drops the quotes.
+func splitWords(s string) ([]string, error) {
+	var words []string
+	var w strings.Builder
+	inWord, quoted := false, false
+	for _, r := range s {
+		switch {
+		case r == '"':
+			quoted, inWord = !quoted, true
+		case r == ' ' && !quoted:
+			if inWord {
+				words = append(words, w.String())
+				w.Reset()
+				inWord = false
+			}
+		default:
+			w.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quoted {
+		return nil, fmt.Errorf("unterminated quote")
+	}
+	if inWord {
+		words = append(words, w.String())
+	}
+	return words, nil
+}
+
+// scenarioRun is the state of a running scenario file.
+type scenarioRun struct {
+	c  Conversation
+	p  Policy
+	at time.Time
+}
+
+// stepArgs are a step's words after the first: positional ones in order, key=value ones by key.
+type stepArgs struct {
+	pos []string
+	kv  map[string]string
+}
+
+func (a stepArgs) duration(key string) (time.Duration, bool) {
+	v, ok := a.kv[key]
+	if !ok {
+		return 0, false
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		panic(fmt.Sprintf("%s=%q is not a duration", key, v))
+	}
+	return d, true
+}
+
+func (a stepArgs) list(key string) []string {
+	if v := a.kv[key]; v != "" {
+		return strings.Split(v, ",")
+	}
+	return nil
+}
+
+// run executes one step and returns its trace. A malformed step is reported as its trace, so the file shows what
+// is wrong with it.
+func (s *scenarioRun) run(step string, line int) (out string) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = fmt.Sprintf("bad step: %v", r)
+		}
+	}()
+	words, err := splitWords(step)
+	if err != nil {
+		panic(err)
+	}
+	a := stepArgs{kv: map[string]string{}}
+	for _, w := range words[1:] {
+		if k, v, ok := strings.Cut(w, "="); ok {
+			a.kv[k] = v
+		} else {
+			a.pos = append(a.pos, w)
+		}
+	}
+	if d, ok := a.duration("at"); ok {
+		at := smT0.Add(d)
+		if at.Before(s.at) {
+			panic("time goes backwards")
+		}
+		s.at = at
+	}
+	need := func(n int) {
+		if len(a.pos) < n {
+			panic(fmt.Sprintf("want %d positional arguments", n))
+		}
+	}
+	prev := s.c
+	var (
+		effects []Effect
+		extra   []string
+	)
+	switch words[0] {
+	case "policy":
+		s.p = Policy{ReopenTo: a.kv["reopen"]}
+		s.p.AutoCloseAfter, _ = a.duration("auto_close")
+		s.p.ReservationTimeout, _ = a.duration("reservation")
+		s.p.WindowWarning, _ = a.duration("warning")
+		switch v := a.kv["takeover"]; v {
+		case "":
+		case "none":
+			s.p.TakeoverRoles = []string{}
+		default:
+			s.p.TakeoverRoles = strings.Split(v, ",")
+		}
+		if err := s.p.Validate(); err != nil {
+			return "error: " + err.Error()
+		}
+		return "ok"
+	case "state":
+		return s.state()
+	case "inbound":
+		need(1)
+		sent := s.at
+		if d, ok := a.duration("sent"); ok {
+			sent = smT0.Add(d)
+		}
+		typ := a.kv["type"]
+		if typ == "" {
+			typ = "text"
+		}
+		var m Message
+		s.c, m, effects = Receive(s.c, smIn(a.pos[0], typ, sent, s.at), s.p)
+		extra = append(extra, fmt.Sprintf("stored #%d in %s id=%s sent=%s", m.Seq, m.Type, m.ID, s.rel(m.SentAt)))
+	case "route":
+		need(1)
+		s.c, effects, err = Assign(s.c, a.pos[0], s.p, s.at)
+	case "fire":
+		need(1)
+		kind := TimerKind(a.pos[0])
+		due := s.c.Timers.Due(kind)
+		if d, ok := a.duration("due"); ok {
+			due = smT0.Add(d)
+		}
+		s.c, effects, err = FireTimer(s.c, kind, due, s.p, s.at)
+	default:
+		need(1)
+		cmd := Command{
+			Type:         CommandType(words[0]),
+			OperatorID:   a.pos[0],
+			Role:         a.kv["role"],
+			TargetID:     a.kv["to"],
+			AddLabels:    a.list("add"),
+			RemoveLabels: a.list("remove"),
+			Note:         a.kv["note"],
+			MessageID:    a.kv["id"],
+		}
+		if cmd.Role == "" {
+			cmd.Role = "operator"
+		}
+		if cmd.MessageID == "" {
+			cmd.MessageID = "m" + strconv.Itoa(line)
+		}
+		if d, ok := a.duration("until"); ok {
+			cmd.Until = smT0.Add(d)
+		}
+		if v, ok := a.kv["text"]; ok {
+			cmd.Message = &Outbound{Type: "text", Text: v}
+		}
+		if v, ok := a.kv["template"]; ok {
+			cmd.Message = &Outbound{Type: "template", Template: &Template{Name: v, Language: "en"}}
+		}
+		s.c, effects, err = ApplyCommand(s.c, cmd, s.p, s.at)
+	}
+	if err != nil {
+		if r, ok := err.(*Refusal); ok {
+			return fmt.Sprintf("refused %d %s", r.Status, r.Code)
+		}
+		return "error: " + err.Error()
+	}
+	if s.c.Version == prev.Version && effects == nil {
+		return "no change"
+	}
+	lines := []string{s.statusLine()}
+	if t := s.timersLine(); t != "" {
+		lines = append(lines, t)
+	}
+	lines = append(lines, extra...)
+	for _, ef := range effects {
+		if m := ef.Message; m != nil {
+			l := fmt.Sprintf("stored #%d %s %s id=%s by=%s", m.Seq, m.Direction, m.Type, m.ID, m.OperatorID)
+			if m.Text != "" {
+				l += fmt.Sprintf(" text=%q", m.Text)
+			}
+			lines = append(lines, l)
+			continue
+		}
+		lines = append(lines, s.eventLine(ef.Event))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// rel formats t as a duration after the scenario's start, "-" for the zero time.
+func (s *scenarioRun) rel(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Sub(smT0).String()
+}
+
+func (s *scenarioRun) statusLine() string {
+	c := &s.c
+	l := fmt.Sprintf("v%d %s", c.Version, c.Status)
+	if c.AssigneeID != "" {
+		l += " assignee=" + c.AssigneeID
+	}
+	if c.Status == Snoozed {
+		l += " until=" + s.rel(c.SnoozedUntil)
+	}
+	if c.AwaitingReply {
+		l += " awaiting-reply"
+	}
+	return l
+}
+
+func (s *scenarioRun) timersLine() string {
+	t := s.c.Timers
+	var parts []string
+	for _, k := range []TimerKind{TimerAutoClose, TimerSnoozeWake, TimerReservation, TimerWindowWarning} {
+		if due := t.Due(k); !due.IsZero() {
+			parts = append(parts, fmt.Sprintf("%s=%s", k, s.rel(due)))
+		}
+	}
+	if parts == nil {
+		return ""
+	}
+	return "timers " + strings.Join(parts, " ")
+}
+
+func (s *scenarioRun) eventLine(e *Event) string {
+	l := e.Type
+	add := func(k, v string) {
+		if v != "" {
+			l += " " + k + "=" + v
+		}
+	}
+	secs := func(v float64) string {
+		if v == 0 {
+			return ""
+		}
+		return (time.Duration(v * float64(time.Second))).String()
+	}
+	add("actor", e.ActorID)
+	add("operator", e.OperatorID)
+	add("previous", e.PreviousOperatorID)
+	add("message", e.MessageID)
+	add("mentions", strings.Join(e.Mentions, ","))
+	add("labels", strings.Join(e.Labels, ","))
+	if e.Sticky {
+		l += " sticky"
+	}
+	if !e.WindowExpiresAt.IsZero() {
+		add("window", s.rel(e.WindowExpiresAt))
+	}
+	add("wait", secs(e.WaitSeconds))
+	add("first-response", secs(e.FirstResponseSeconds))
+	add("handling", secs(e.HandlingSeconds))
+	return l
+}
+
+func (s *scenarioRun) state() string {
+	c := &s.c
+	if c.ID == "" {
+		return "no conversation"
+	}
+	return strings.Join([]string{
+		s.statusLine(),
+		fmt.Sprintf("last-operator=%s labels=%s messages=%d", orDash(c.LastOperatorID, "-"), orDash(strings.Join(c.Labels, ","), "-"), c.Messages),
+		fmt.Sprintf("window=%s last-inbound=%s activity=%s", s.rel(c.WindowExpiresAt), s.rel(c.LastInboundAt), s.rel(c.LastActivityAt)),
+		fmt.Sprintf("cycle=%s first-response=%s waiting=%s assigned=%s", s.rel(c.CycleStartedAt), s.rel(c.FirstResponseAt), s.rel(c.WaitingSince), s.rel(c.AssignedAt)),
+	}, "\n")
+}
+
+func orDash(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}

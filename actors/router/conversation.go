@@ -1,0 +1,476 @@
+package router
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
+)
+
+// grantTimeout bounds a conversation actor's wait for its tenant actor's grant: a local actor round trip, so only a
+// stuck tenant actor reaches it, and the router then stops rather than guess.
+const grantTimeout = 10 * time.Second
+
+// conversationActor holds one conversation's state, applies the domain rules to each input and persists the result.
+// It never waits for an fsync: the store releases an item's acknowledgement, outcome and events once its batch is
+// durable. It waits only for its tenant actor's capacity grant, a local message round trip.
+type conversationActor struct {
+	r      *Router
+	tenant string
+	id     string
+	policy conversation.Policy
+	conv   conversation.Conversation
+	loaded bool
+	// reported is the routing state the tenant actor last heard of.
+	reported convReport
+}
+
+func (a *conversationActor) Receive(c *actor.Context) {
+	switch m := c.Message().(type) {
+	case actor.Started:
+		a.r.metrics.activations.Inc()
+	case *itemMsg:
+		a.guard(func() { a.handle(c, m) }, func() { a.done(m, outcome.Result{Status: 500, Code: "internal", Message: "internal error"}) })
+	case *proposeMsg:
+		a.guard(func() { a.propose(c, m) }, nil)
+	case *releaseMsg:
+		a.guard(func() { a.release(c, m) }, nil)
+	}
+}
+
+// guard runs f, turning a panic (a bug in a rule) into a counted, logged failure that still finishes the input:
+// hollywood would drop the message and its record would never finish.
+func (a *conversationActor) guard(f func(), onPanic func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			a.r.metrics.failed.Inc()
+			a.r.log.Error("BUG: applying input panicked", "tenant", a.tenant, "conversation", a.id, "panic", p)
+			if onPanic != nil {
+				onPanic()
+			}
+		}
+	}()
+	if !a.loaded {
+		cv, err := a.r.cfg.Store.Conversation(a.tenant, a.id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			a.r.fail(fmt.Errorf("load tenant %s conversation %s: %w", a.tenant, a.id, err))
+			return
+		}
+		a.conv, a.loaded = cv, true
+		a.reported = a.routingState(time.Time{})
+	}
+	f()
+}
+
+// done finishes an item that wrote nothing: its outcome and acknowledgement are released at once.
+func (a *conversationActor) done(m *itemMsg, res outcome.Result) {
+	if m.item.Kind == inbox.KindCommand {
+		a.r.cfg.Outcomes.Publish(m.item.Command.RequestID, res)
+	}
+	m.kid.outstanding.Add(-1)
+	m.ack.itemDone()
+}
+
+func (a *conversationActor) handle(c *actor.Context, m *itemMsg) {
+	if a.conv.ID != "" && !a.conv.Applied.Less(m.pos) {
+		a.r.metrics.skipped.WithLabelValues("replay").Inc()
+		a.done(m, outcome.Result{Status: 409, Code: "replayed", Message: "command already applied"})
+		return
+	}
+	var err error
+	switch m.item.Kind {
+	case inbox.KindMessage:
+		err = a.applyMessage(c, m)
+	case inbox.KindStatus:
+		err = a.applyStatus(m)
+	case inbox.KindTimer:
+		err = a.applyTimer(c, m)
+	case inbox.KindCommand:
+		err = a.applyCommand(c, m)
+	default:
+		a.done(m, outcome.Result{})
+	}
+	if err != nil {
+		a.r.fail(fmt.Errorf("tenant %s conversation %s: %w", a.tenant, a.id, err))
+	}
+}
+
+// change is one durable step: the conversation before and after, messages to store, the effects to release.
+type change struct {
+	prev, next conversation.Conversation
+	messages   []conversation.Message
+	effects    []conversation.Effect
+	item       *itemMsg       // nil for internal steps (proposals, releases)
+	result     outcome.Result // the command's outcome, published once durable
+	extra      func(*store.Batch) error
+}
+
+// persist writes a change in one batch — conversation, status index, messages, outbox events, timers — and releases
+// its acknowledgement, outcome and events once the batch is durable (DESIGN.md, invariants 3 and 4).
+func (a *conversationActor) persist(c *actor.Context, ch change) error {
+	if ch.item != nil {
+		ch.next.Applied = ch.item.pos
+	}
+	b := a.r.cfg.Store.NewBatch()
+	fail := func(err error) error { b.Discard(); return err }
+	if err := b.PutConversation(&ch.prev, &ch.next); err != nil {
+		return fail(err)
+	}
+	for i := range ch.messages {
+		if err := b.PutMessage(a.tenant, &ch.messages[i]); err != nil {
+			return fail(err)
+		}
+	}
+	var events []store.OutboxEntry
+	for _, ef := range ch.effects {
+		if ef.Message != nil {
+			if err := b.PutMessage(a.tenant, ef.Message); err != nil {
+				return fail(err)
+			}
+		}
+		if ef.Event != nil {
+			v, err := json.Marshal(ef.Event)
+			if err != nil {
+				return fail(fmt.Errorf("encode event %s: %w", ef.Event.ID, err))
+			}
+			e, err := b.PutOutbox(a.tenant, v)
+			if err != nil {
+				return fail(err)
+			}
+			events = append(events, e)
+			a.r.metrics.events.WithLabelValues(ef.Event.Type).Inc()
+		}
+	}
+	if err := a.moveTimers(b, ch.prev.Timers, ch.next.Timers); err != nil {
+		return fail(err)
+	}
+	if ch.extra != nil {
+		if err := ch.extra(b); err != nil {
+			return fail(err)
+		}
+	}
+	item, res, relay := ch.item, ch.result, a.r.cfg.Relay
+	if err := a.r.cfg.Store.Commit(b, func(err error) {
+		if err != nil {
+			a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
+			return
+		}
+		if relay != nil && len(events) > 0 {
+			relay.Notify(events...)
+		}
+		if item != nil {
+			if item.item.Kind == inbox.KindCommand {
+				a.r.cfg.Outcomes.Publish(item.item.Command.RequestID, res)
+			}
+			item.kid.outstanding.Add(-1)
+			item.ack.itemDone()
+		}
+	}); err != nil {
+		return err
+	}
+	a.conv = ch.next
+	a.report(c, ch.next.UpdatedAt, false)
+	return nil
+}
+
+// moveTimers keeps the store's timer index in step with the conversation's due times.
+func (a *conversationActor) moveTimers(b *store.Batch, old, next conversation.Timers) error {
+	for _, k := range timerKinds {
+		o, n := old.Due(k), next.Due(k)
+		if o.Equal(n) {
+			continue
+		}
+		if !o.IsZero() {
+			if err := b.DeleteTimer(store.TimerKey{Due: o, Tenant: a.tenant, Conversation: a.id, Kind: string(k)}); err != nil {
+				return err
+			}
+		}
+		if !n.IsZero() {
+			if err := b.PutTimer(store.TimerKey{Due: n, Tenant: a.tenant, Conversation: a.id, Kind: string(k)}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+var timerKinds = []conversation.TimerKind{conversation.TimerAutoClose, conversation.TimerSnoozeWake,
+	conversation.TimerReservation, conversation.TimerWindowWarning}
+
+// routingState is what the tenant actor needs to know of the conversation.
+func (a *conversationActor) routingState(at time.Time) convReport {
+	return convReport{id: a.id, status: a.conv.Status, assignee: a.conv.AssigneeID, waiting: waitingOf(&a.conv),
+		sticky: a.policy.ReopenTo == conversation.ReopenToLastOperator, at: at}
+}
+
+// report tells the tenant actor the conversation's routing state when it changed, or always when force.
+func (a *conversationActor) report(c *actor.Context, at time.Time, force bool) {
+	if a.conv.ID == "" {
+		return
+	}
+	r := a.routingState(at)
+	if !force && r.status == a.reported.status && r.assignee == a.reported.assignee && r.waiting.EnqueuedAt == a.reported.waiting.EnqueuedAt &&
+		r.waiting.Priority == a.reported.waiting.Priority {
+		return
+	}
+	a.reported = r
+	c.Send(c.Parent(), &r)
+}
+
+// askGrant asks the tenant actor to count this conversation against op's capacity and waits for the answer.
+func (a *conversationActor) askGrant(c *actor.Context, op string, proposal bool, at time.Time) error {
+	res, err := c.Request(c.Parent(), &grantReq{conv: a.id, op: op, proposal: proposal, at: at}, grantTimeout).Result()
+	if err != nil {
+		return fmt.Errorf("BUG: no capacity grant from the tenant actor: %w", err)
+	}
+	g, ok := res.(*grantResp)
+	if !ok {
+		return fmt.Errorf("BUG: grant answered with %T", res)
+	}
+	if g.err != nil {
+		return &grantRefused{g.err}
+	}
+	return nil
+}
+
+// grantRefused is a capacity refusal, as opposed to a failure to get an answer.
+type grantRefused struct{ err error }
+
+func (g *grantRefused) Error() string { return g.err.Error() }
+
+func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
+	msg := m.item.Message
+	if _, _, err := a.r.cfg.Store.MessageRef(a.tenant, msg.ID); err == nil {
+		a.r.metrics.skipped.WithLabelValues("duplicate").Inc()
+		a.done(m, outcome.Result{})
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	prev := a.conv
+	next, stored, effects := conversation.Receive(prev, conversation.Inbound{
+		TenantID: a.tenant, ChannelID: m.item.Channel, Message: msg, At: m.at, Pos: m.pos,
+	}, a.policy)
+	a.r.metrics.applied.WithLabelValues("message").Inc()
+	return a.persist(c, change{prev: prev, next: next, messages: []conversation.Message{stored}, effects: effects, item: m})
+}
+
+func (a *conversationActor) applyStatus(m *itemMsg) error {
+	st := m.item.Status
+	conv, seq, err := a.r.cfg.Store.MessageRef(a.tenant, st.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && conv != a.id) {
+		// Meta can report a status before the send that produced the wamid is recorded: keep the furthest one.
+		parked, perr := a.r.cfg.Store.ParkedStatus(a.tenant, st.ID)
+		if perr != nil && !errors.Is(perr, store.ErrNotFound) {
+			return perr
+		}
+		if perr == nil {
+			if _, changed := conversation.AdvanceStatus(conversation.MessageStatus(parked.Status), conversation.MessageStatus(st.Status)); !changed {
+				a.r.metrics.skipped.WithLabelValues("stale_status").Inc()
+				a.done(m, outcome.Result{})
+				return nil
+			}
+		}
+		b := a.r.cfg.Store.NewBatch()
+		if err := b.ParkStatus(a.tenant, st); err != nil {
+			b.Discard()
+			return err
+		}
+		a.r.metrics.applied.WithLabelValues("status_parked").Inc()
+		return a.commitPlain(b, m)
+	}
+	if err != nil {
+		return err
+	}
+	msg, err := a.r.cfg.Store.Message(a.tenant, conv, seq)
+	if err != nil {
+		return fmt.Errorf("load message %d of conversation %s: %w", seq, conv, err)
+	}
+	next, changed := conversation.ApplyStatus(msg, st)
+	if !changed {
+		a.r.metrics.skipped.WithLabelValues("stale_status").Inc()
+		a.done(m, outcome.Result{})
+		return nil
+	}
+	b := a.r.cfg.Store.NewBatch()
+	if err := b.PutMessage(a.tenant, &next); err != nil {
+		b.Discard()
+		return err
+	}
+	prev, cv := a.conv, a.conv
+	cv.Applied = m.pos
+	if err := b.PutConversation(&prev, &cv); err != nil {
+		b.Discard()
+		return err
+	}
+	a.conv = cv
+	a.r.metrics.applied.WithLabelValues("status").Inc()
+	return a.commitPlain(b, m)
+}
+
+// commitPlain commits a batch that changes no routing state and finishes m once it is durable.
+func (a *conversationActor) commitPlain(b *store.Batch, m *itemMsg) error {
+	return a.r.cfg.Store.Commit(b, func(err error) {
+		if err != nil {
+			a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
+			return
+		}
+		m.kid.outstanding.Add(-1)
+		m.ack.itemDone()
+	})
+}
+
+func (a *conversationActor) applyTimer(c *actor.Context, m *itemMsg) error {
+	tm := m.item.Timer
+	kind, due := conversation.TimerKind(tm.Kind), time.UnixMilli(tm.Due).UTC()
+	key := store.TimerKey{Due: due, Tenant: a.tenant, Conversation: a.id, Kind: tm.Kind}
+	prev := a.conv
+	next, effects, err := conversation.FireTimer(prev, kind, due, a.policy, m.at)
+	if err != nil {
+		// A timer the rules do not know is dropped with its index entry rather than fired again forever.
+		a.r.log.Warn("dropping timer", "tenant", a.tenant, "conversation", a.id, "kind", tm.Kind, "err", err)
+		next, effects = prev, nil
+	}
+	a.r.metrics.applied.WithLabelValues("timer").Inc()
+	return a.persist(c, change{prev: prev, next: next, effects: effects, item: m, extra: func(b *store.Batch) error {
+		// The fired entry leaves the index even when the timer was stale and the state did not move.
+		if !next.Timers.Due(kind).Equal(due) {
+			return b.DeleteTimer(key)
+		}
+		return nil
+	}})
+}
+
+func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
+	ic := m.item.Command
+	cmd := toCommand(ic, m.role)
+	prev := a.conv
+	if a.conv.ID == "" {
+		a.done(m, outcome.Result{Status: 404, Code: "conversation_not_found", Message: "no conversation " + a.id})
+		return nil
+	}
+	refuseDurably := func(r *conversation.Refusal) error {
+		a.r.metrics.commands.WithLabelValues(ic.Type, r.Code).Inc()
+		// The refusal is recorded (the position), so a replay of the command cannot come out differently.
+		return a.persist(c, change{prev: prev, next: prev, item: m,
+			result: outcome.Result{Status: r.Status, Code: r.Code, Message: r.Message}})
+	}
+	granted := false
+	if op, ok := conversation.AssignsTo(cmd, prev); ok {
+		if err := a.askGrant(c, op, false, m.at); err != nil {
+			var gr *grantRefused
+			if errors.As(err, &gr) {
+				return refuseDurably(refusalOf(gr.err))
+			}
+			return err
+		}
+		granted = true
+	}
+	next, effects, err := conversation.ApplyCommand(prev, cmd, a.policy, m.at)
+	if err != nil {
+		var r *conversation.Refusal
+		if !errors.As(err, &r) {
+			return err
+		}
+		if granted {
+			// The tenant actor counted an assignment that did not happen: tell it the truth.
+			defer a.report(c, m.at, true)
+		}
+		return refuseDurably(r)
+	}
+	a.r.metrics.commands.WithLabelValues(ic.Type, "ok").Inc()
+	res := outcome.Result{Status: 200, Body: view(next)}
+	for _, ef := range effects {
+		if ef.Message != nil && (cmd.Type == conversation.CmdSend || cmd.Type == conversation.CmdNote) {
+			res = outcome.Result{Status: 201, Body: ef.Message}
+		}
+	}
+	if granted && next.AssigneeID == prev.AssigneeID && next.Status == prev.Status {
+		defer a.report(c, m.at, true)
+	}
+	return a.persist(c, change{prev: prev, next: next, effects: effects, item: m, result: res})
+}
+
+// propose applies the dispatcher's choice if the conversation still waits and the grant still holds.
+func (a *conversationActor) propose(c *actor.Context, m *proposeMsg) {
+	at := m.at
+	if a.conv.Status != conversation.Unassigned {
+		a.r.metrics.proposals.WithLabelValues("stale").Inc()
+		a.report(c, at, true)
+		return
+	}
+	if !a.conv.UpdatedAt.IsZero() && at.Before(a.conv.UpdatedAt) {
+		at = a.conv.UpdatedAt
+	}
+	if err := a.askGrant(c, m.op, true, at); err != nil {
+		var gr *grantRefused
+		if !errors.As(err, &gr) {
+			a.r.fail(err)
+			return
+		}
+		a.r.metrics.proposals.WithLabelValues("refused").Inc()
+		return
+	}
+	prev := a.conv
+	next, effects, err := conversation.Assign(prev, m.op, a.policy, at)
+	if err != nil {
+		a.r.metrics.proposals.WithLabelValues("refused").Inc()
+		a.report(c, at, true)
+		return
+	}
+	a.r.metrics.proposals.WithLabelValues("assigned").Inc()
+	if err := a.persist(c, change{prev: prev, next: next, effects: effects}); err != nil {
+		a.r.fail(err)
+	}
+}
+
+// release sends the conversation back to the queue because its operator went offline.
+func (a *conversationActor) release(c *actor.Context, m *releaseMsg) {
+	if a.conv.Status != conversation.Assigned || a.conv.AssigneeID != m.op {
+		a.report(c, m.at, true)
+		return
+	}
+	prev := a.conv
+	next, effects, err := conversation.ApplyCommand(prev, conversation.Command{
+		Type: conversation.CmdUnassign, OperatorID: m.op, Role: "",
+	}, a.policy, m.at)
+	if err != nil {
+		a.report(c, m.at, true)
+		return
+	}
+	if err := a.persist(c, change{prev: prev, next: next, effects: effects}); err != nil {
+		a.r.fail(err)
+	}
+}
+
+// view is a conversation as the API shows it.
+func view(c conversation.Conversation) conversation.Conversation {
+	if c.Labels == nil {
+		c.Labels = []string{}
+	}
+	return c
+}
+
+func toCommand(ic *inbox.Command, role string) conversation.Command {
+	cmd := conversation.Command{
+		Type: conversation.CommandType(ic.Type), OperatorID: ic.OperatorID, Role: role, TargetID: ic.TargetID,
+		AddLabels: ic.AddLabels, RemoveLabels: ic.RemoveLabels, Note: ic.Note, MessageID: ic.MessageID,
+	}
+	if ic.Until > 0 {
+		cmd.Until = time.UnixMilli(ic.Until).UTC()
+	}
+	if ic.Message != nil {
+		cmd.Message = &conversation.Outbound{Type: ic.Message.Type, Text: ic.Message.Text}
+		if t := ic.Message.Template; t != nil {
+			cmd.Message.Template = &conversation.Template{Name: t.Name, Language: t.Language, Params: t.Params}
+		}
+	}
+	return cmd
+}

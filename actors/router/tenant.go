@@ -1,0 +1,419 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/routing"
+	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
+)
+
+// tenantActor is a tenant's dispatcher: it routes the tenant's items to conversation actors, owns operator state,
+// and is the single writer of routing decisions (capacity grants and proposals).
+type tenantActor struct {
+	r      *Router
+	tenant string
+	cfg    *tenant.Tenant
+	kids   map[string]*child
+	ticker actor.SendRepeater
+
+	d      *routing.Dispatcher
+	ops    map[string]*store.OperatorState
+	policy conversation.Policy
+	// proposed holds the proposals sent and not yet answered by a grant request: the dispatcher counts them
+	// already, and a report that the conversation is still unassigned must not undo them.
+	proposed map[string]string
+	// lastQueue and lastAvail are this tenant's share of the node-wide gauges.
+	lastQueue int
+	lastAvail map[string]int
+}
+
+// countOperators moves the operators-by-availability gauge by this tenant's change.
+func (t *tenantActor) countOperators() {
+	now := map[string]int{}
+	for _, o := range t.ops {
+		now[o.Availability]++
+	}
+	for _, a := range []string{string(routing.Online), string(routing.Away), string(routing.Offline)} {
+		t.r.metrics.operators.WithLabelValues(a).Add(float64(now[a] - t.lastAvail[a]))
+	}
+	t.lastAvail = now
+}
+
+func (t *tenantActor) Receive(c *actor.Context) {
+	switch m := c.Message().(type) {
+	case actor.Started:
+		t.kids = map[string]*child{}
+		t.proposed = map[string]string{}
+		t.ticker = c.SendRepeat(c.PID(), idleTick{}, t.r.cfg.IdleAfter/4)
+		if err := t.rebuild(c); err != nil {
+			t.r.fail(fmt.Errorf("rebuild tenant %s: %w", t.tenant, err))
+		}
+	case actor.Stopped:
+		t.ticker.Stop()
+		t.r.metrics.actorsActive.Sub(float64(len(t.kids)))
+		t.r.metrics.queueDepth.Sub(float64(t.lastQueue))
+		for a, n := range t.lastAvail {
+			t.r.metrics.operators.WithLabelValues(a).Sub(float64(n))
+		}
+	case *recordMsg:
+		t.route(c, m)
+	case *grantReq:
+		t.grant(c, m)
+	case *convReport:
+		t.sync(c, m)
+	case idleTick:
+		t.passivate(c)
+	}
+}
+
+// rebuild derives the dispatcher from the store: operators (config, overlaid with their runtime state) and the
+// open conversations (DESIGN.md, invariant 6: loads and the queue are derived, never stored).
+func (t *tenantActor) rebuild(c *actor.Context) error {
+	cfg, ok := t.r.cfg.Directory.Tenant(t.tenant)
+	if !ok {
+		cfg = &tenant.Tenant{ID: t.tenant}
+	}
+	t.cfg = cfg
+	t.policy = PolicyOf(cfg)
+	t.ops = map[string]*store.OperatorState{}
+	for _, o := range cfg.Operators {
+		t.ops[o.ID] = &store.OperatorState{ID: o.ID, Availability: string(routing.Offline), Capacity: o.Capacity,
+			Role: o.Role, Skills: o.Skills}
+	}
+	stored, err := t.r.cfg.Store.Operators(t.tenant)
+	if err != nil {
+		return err
+	}
+	for i := range stored {
+		if _, known := t.ops[stored[i].ID]; known {
+			t.ops[stored[i].ID] = &stored[i]
+		}
+	}
+	convs, err := t.r.cfg.Store.OpenConversations(t.tenant, conversation.Unassigned, conversation.Assigned)
+	if err != nil {
+		return err
+	}
+	ops := make([]routing.Operator, 0, len(t.ops))
+	for _, o := range t.ops {
+		ops = append(ops, routingOperator(o))
+	}
+	states := make([]routing.ConvState, 0, len(convs))
+	for i := range convs {
+		cv := &convs[i]
+		states = append(states, routing.ConvState{Waiting: waitingOf(cv), Status: routing.Status(cv.Status), Assignee: cv.AssigneeID})
+	}
+	d, as := routing.Rebuild(ops, states, routingPolicy(cfg))
+	t.d = d
+	t.r.metrics.rebuilds.Inc()
+	t.countOperators()
+	// A rebuild has no input record to take its time from: its proposals are stamped with the node's clock.
+	t.propose(c, as, time.Now().UTC())
+	t.observe()
+	return nil
+}
+
+// PolicyOf is a tenant's conversation policy from its settings.
+func PolicyOf(t *tenant.Tenant) conversation.Policy {
+	return conversation.Policy{
+		ReopenTo:           t.Settings.ReopenTo,
+		AutoCloseAfter:     time.Duration(t.Settings.AutoCloseAfter),
+		ReservationTimeout: time.Duration(t.Settings.ReservationTimeout),
+		WindowWarning:      time.Duration(t.Settings.WindowWarning),
+		TakeoverRoles:      t.Settings.TakeoverRoles,
+	}
+}
+
+func routingPolicy(t *tenant.Tenant) routing.Policy {
+	return routing.Policy{
+		Sticky:          t.Settings.ReopenTo == conversation.ReopenToLastOperator,
+		OfflineReleases: t.Settings.OfflineReleases,
+	}
+}
+
+func routingOperator(o *store.OperatorState) routing.Operator {
+	return routing.Operator{ID: o.ID, Availability: routing.Availability(o.Availability), Capacity: o.Capacity,
+		Skills: o.Skills, IdleSince: o.IdleSince}
+}
+
+func waitingOf(c *conversation.Conversation) routing.Waiting {
+	return routing.Waiting{ConversationID: c.ID, Priority: c.Priority, EnqueuedAt: c.WaitingSince.UnixMilli(),
+		LastOperator: c.LastOperatorID}
+}
+
+func (t *tenantActor) kid(c *actor.Context, id string) *child {
+	k := t.kids[id]
+	if k == nil {
+		k = &child{}
+		k.pid = c.SpawnChild(func() actor.Receiver {
+			return &conversationActor{r: t.r, tenant: t.tenant, id: id, policy: t.policy}
+		}, "c", actor.WithID(id), actor.WithInboxSize(8))
+		t.kids[id] = k
+		t.r.metrics.actorsActive.Inc()
+	}
+	k.lastUsed = time.Now()
+	return k
+}
+
+func (t *tenantActor) route(c *actor.Context, m *recordMsg) {
+	at := time.UnixMilli(m.rec.IngestAt).UTC()
+	for i := range m.rec.Items {
+		it := &m.rec.Items[i]
+		pos := conversation.Position{Offset: m.offset, Index: i}
+		var id string
+		itemAt := at
+		switch it.Kind {
+		case inbox.KindMessage:
+			id = conversation.ID(it.Channel, it.Message.From)
+		case inbox.KindStatus:
+			id = conversation.ID(it.Channel, it.Status.RecipientID)
+		case inbox.KindTimer:
+			id = it.Timer.ConversationID
+			// A timer's time is its due time; the record only carries it to the partition.
+			itemAt = time.UnixMilli(it.Timer.Due).UTC()
+		case inbox.KindCommand:
+			if it.Command.ConversationID == "" {
+				t.operatorCommand(c, it.Command, pos, at, m.ack)
+				continue
+			}
+			id = it.Command.ConversationID
+		}
+		k := t.kid(c, id)
+		k.outstanding.Add(1)
+		msg := &itemMsg{item: it, pos: pos, at: itemAt, ack: m.ack, kid: k}
+		if it.Kind == inbox.KindCommand {
+			if o := t.ops[it.Command.OperatorID]; o != nil {
+				msg.role = o.Role
+			}
+		}
+		c.Send(k.pid, msg)
+	}
+}
+
+// propose offers conversations to the operators the dispatcher chose. Each conversation asks for its grant before
+// it assigns, so a proposal that went stale on the way is refused there.
+func (t *tenantActor) propose(c *actor.Context, as []routing.Assignment, at time.Time) {
+	for _, a := range as {
+		k := t.kid(c, a.ConversationID)
+		t.proposed[a.ConversationID] = a.OperatorID
+		c.Send(k.pid, &proposeMsg{op: a.OperatorID, at: at})
+	}
+}
+
+// grant counts a conversation against an operator's capacity, or refuses.
+func (t *tenantActor) grant(c *actor.Context, g *grantReq) {
+	cur, held := t.d.Assignee(g.conv)
+	if g.proposal && t.proposed[g.conv] == g.op {
+		delete(t.proposed, g.conv)
+	}
+	switch {
+	case held && cur == g.op:
+		c.Respond(&grantResp{})
+		t.r.metrics.grants.WithLabelValues("ok").Inc()
+	case g.proposal:
+		// The dispatcher moved the conversation since it proposed: the proposal is stale.
+		c.Respond(&grantResp{err: routing.ErrConversationAssigned})
+		t.r.metrics.grants.WithLabelValues("stale").Inc()
+	default:
+		as, err := t.d.Assigned(g.conv, g.op, g.at.UnixMilli())
+		if err != nil {
+			c.Respond(&grantResp{err: err})
+			t.r.metrics.grants.WithLabelValues("refused").Inc()
+			return
+		}
+		c.Respond(&grantResp{})
+		t.r.metrics.grants.WithLabelValues("ok").Inc()
+		t.propose(c, as, g.at)
+	}
+	t.observe()
+}
+
+// sync brings the dispatcher's view of one conversation in line with the conversation's own report.
+func (t *tenantActor) sync(c *actor.Context, m *convReport) {
+	at := m.at.UnixMilli()
+	cur, held := t.d.Assignee(m.id)
+	var as []routing.Assignment
+	switch m.status {
+	case conversation.Assigned:
+		delete(t.proposed, m.id)
+		if held && cur == m.assignee {
+			return
+		}
+		if held {
+			as = append(as, t.d.Released(m.id, at)...)
+		}
+		more, err := t.d.Assigned(m.id, m.assignee, at)
+		if err != nil {
+			// Every assignment is granted before it is made, so this means the view and the records disagree.
+			t.r.metrics.divergence.Inc()
+			t.r.log.Error("BUG: conversation assigned without a grant", "tenant", t.tenant, "conversation", m.id,
+				"operator", m.assignee, "err", err)
+		}
+		as = append(as, more...)
+	case conversation.Unassigned:
+		if held && t.proposed[m.id] == cur {
+			// A proposal on its way to the conversation: its grant request or its refusal comes next.
+			return
+		}
+		if held {
+			as = append(as, t.d.Released(m.id, at)...)
+		}
+		w := m.waiting
+		if !m.sticky {
+			w.LastOperator = ""
+		}
+		more, err := t.d.Enqueue(w)
+		if err != nil {
+			t.r.log.Error("BUG: enqueue", "tenant", t.tenant, "conversation", m.id, "err", err)
+		}
+		as = append(as, more...)
+	default: // snoozed, closed: holds no capacity and waits for nobody
+		delete(t.proposed, m.id)
+		as = t.d.Released(m.id, at)
+	}
+	t.propose(c, as, m.at)
+	t.observe()
+}
+
+// observe moves the node-wide routing gauges by this tenant's change since it last looked.
+func (t *tenantActor) observe() {
+	q := t.d.QueueLen()
+	t.r.metrics.queueDepth.Add(float64(q - t.lastQueue))
+	t.lastQueue = q
+}
+
+// operatorCommand applies an operator-level command (availability, update_operator) in the tenant actor, which owns
+// operator state.
+func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos conversation.Position, at time.Time, ack *recordAck) {
+	finish := func(res outcome.Result, b *store.Batch) {
+		if b == nil {
+			t.r.cfg.Outcomes.Publish(cmd.RequestID, res)
+			ack.itemDone()
+			return
+		}
+		if err := t.r.cfg.Store.Commit(b, func(err error) {
+			if err != nil {
+				t.r.fail(fmt.Errorf("persist operator of tenant %s: %w", t.tenant, err))
+				return
+			}
+			t.r.cfg.Outcomes.Publish(cmd.RequestID, res)
+			ack.itemDone()
+		}); err != nil {
+			t.r.fail(err)
+		}
+	}
+	refuse := func(status int, code, msg string) {
+		finish(outcome.Result{Status: status, Code: code, Message: msg}, nil)
+	}
+	caller := t.ops[cmd.OperatorID]
+	target := t.ops[cmd.TargetID]
+	if caller == nil || target == nil {
+		refuse(404, "operator_not_found", "no operator "+cmd.TargetID)
+		return
+	}
+	if !target.Applied.Less(pos) && target.Applied != (conversation.Position{}) {
+		t.r.metrics.skipped.WithLabelValues("replay").Inc()
+		finish(outcome.Result{Status: 200, Body: target}, nil)
+		return
+	}
+	next := *target
+	next.Applied = pos
+	var as []routing.Assignment
+	var released []string
+	switch cmd.Type {
+	case "availability":
+		if cmd.TargetID != cmd.OperatorID {
+			refuse(403, "forbidden", "operators set their own availability")
+			return
+		}
+		a := routing.Availability(cmd.Availability)
+		if !a.Valid() {
+			refuse(400, "invalid_availability", "availability must be online, away or offline")
+			return
+		}
+		var err error
+		as, released, err = t.d.SetAvailability(next.ID, a, at.UnixMilli())
+		if err != nil {
+			refuse(400, "invalid_availability", err.Error())
+			return
+		}
+		if a == routing.Online && next.Availability != string(routing.Online) {
+			next.IdleSince = at.UnixMilli()
+		}
+		next.Availability = string(a)
+	case "update_operator":
+		if caller.Role != tenant.RoleAdmin {
+			refuse(403, "forbidden", "only an admin can change operators")
+			return
+		}
+		if cmd.Role != "" {
+			next.Role = cmd.Role
+		}
+		if cmd.Skills != nil {
+			next.Skills = slices.Clone(cmd.Skills)
+		}
+		if cmd.Capacity != nil {
+			next.Capacity = *cmd.Capacity
+		}
+		o := routingOperator(&next)
+		var err error
+		if as, err = t.d.UpsertOperator(o); err != nil {
+			refuse(400, "invalid_operator", err.Error())
+			return
+		}
+	default:
+		refuse(400, "invalid_command", fmt.Sprintf("unknown operator command %q", cmd.Type))
+		return
+	}
+	b := t.r.cfg.Store.NewBatch()
+	if err := b.PutOperator(t.tenant, &next); err != nil {
+		b.Discard()
+		t.r.fail(err)
+		return
+	}
+	*target = next
+	for _, id := range released {
+		k := t.kid(c, id)
+		c.Send(k.pid, &releaseMsg{op: next.ID, at: at})
+	}
+	t.propose(c, as, at)
+	t.observe()
+	t.countOperators()
+	finish(outcome.Result{Status: 200, Body: target}, b)
+}
+
+// passivate stops conversation actors idle for IdleAfter with nothing outstanding, so memory follows active
+// conversations (DESIGN.md, invariant 8). Their state is in Pebble; the next item re-activates them from there.
+func (t *tenantActor) passivate(c *actor.Context) {
+	cutoff := time.Now().Add(-t.r.cfg.IdleAfter)
+	for id, k := range t.kids {
+		if k.lastUsed.Before(cutoff) && k.outstanding.Load() == 0 {
+			c.Engine().Poison(k.pid)
+			delete(t.kids, id)
+			t.r.metrics.actorsActive.Dec()
+			t.r.metrics.passivated.Inc()
+		}
+	}
+}
+
+// refusalOf turns a routing error into the API's refusal.
+func refusalOf(err error) *conversation.Refusal {
+	switch {
+	case errors.Is(err, routing.ErrAtCapacity):
+		return &conversation.Refusal{Status: 409, Code: "at_capacity", Message: err.Error()}
+	case errors.Is(err, routing.ErrOperatorNotOnline):
+		return &conversation.Refusal{Status: 409, Code: "operator_not_online", Message: err.Error()}
+	case errors.Is(err, routing.ErrOperatorUnknown):
+		return &conversation.Refusal{Status: 404, Code: "operator_not_found", Message: err.Error()}
+	default:
+		return &conversation.Refusal{Status: 409, Code: "not_assignable", Message: err.Error()}
+	}
+}
