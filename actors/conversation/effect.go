@@ -151,13 +151,15 @@ func (c *Conversation) timers(p Policy, at time.Time) Timers {
 	if c.Status == Closed {
 		return t
 	}
-	if p.AutoCloseAfter > 0 && c.Status != Snoozed {
+	// LastActivityAt and AssignedAt are zero only in records written before they existed; such a record gets
+	// these timers at its next change rather than timers due in the year 1.
+	if p.AutoCloseAfter > 0 && c.Status != Snoozed && !c.LastActivityAt.IsZero() {
 		t.AutoClose = c.LastActivityAt.Add(p.AutoCloseAfter)
 	}
 	if c.Status == Snoozed {
 		t.SnoozeWake = c.SnoozedUntil
 	}
-	if p.ReservationTimeout > 0 && c.Status == Assigned && !c.RepliedSinceAssigned {
+	if p.ReservationTimeout > 0 && c.Status == Assigned && !c.RepliedSinceAssigned && !c.AssignedAt.IsZero() {
 		t.Reservation = c.AssignedAt.Add(p.ReservationTimeout)
 	}
 	if p.WindowWarning > 0 && c.WindowExpiresAt.After(at) && !c.WarnedWindow.Equal(c.WindowExpiresAt) {
@@ -166,7 +168,14 @@ func (c *Conversation) timers(p Policy, at time.Time) Timers {
 	return t
 }
 
-func seconds(from, to time.Time) float64 { return to.Sub(from).Seconds() }
+// seconds is the length of an interval in seconds, 0 when its start is unknown: a record written before the field
+// existed must not report an interval from the year 1.
+func seconds(from, to time.Time) float64 {
+	if from.IsZero() {
+		return 0
+	}
+	return to.Sub(from).Seconds()
+}
 
 // assign gives an unassigned conversation to op.
 func (ch *change) assign(op string) {

@@ -1321,3 +1321,49 @@ func randomCommand(rng *rand.Rand, pick func(...string) string, at time.Time, st
 	}
 	return cmd
 }
+
+// TestUnknownStatus: a record with a status this version does not know is refused, never guessed at.
+func TestUnknownStatus(t *testing.T) {
+	c := smUnassigned(t)
+	c.Status = "archived"
+	for _, cmd := range []Command{
+		{Type: CmdTake, OperatorID: "bob"},
+		{Type: CmdAssign, OperatorID: "root", Role: "admin", TargetID: "bob"},
+		{Type: CmdTransfer, OperatorID: "root", Role: "admin", TargetID: "bob"},
+		{Type: CmdUnassign, OperatorID: "root", Role: "admin"},
+		{Type: CmdClose, OperatorID: "bob"},
+		{Type: CmdSnooze, OperatorID: "bob"},
+		{Type: CmdSend, OperatorID: "bob", Message: smTemplate(), MessageID: "m"},
+	} {
+		got, effects, err := ApplyCommand(c, cmd, Policy{}, smAt(time.Hour))
+		var r *Refusal
+		if !errors.As(err, &r) || r.Code != CodeInvalidStatus || r.Status != 409 || effects != nil || !reflect.DeepEqual(got, c) {
+			t.Errorf("%s on an unknown status: %v", cmd.Type, err)
+		}
+		if err != nil && err.Error() != r.Code+": "+r.Message {
+			t.Errorf("Error() = %q", err.Error())
+		}
+	}
+}
+
+// TestLegacyRecord: a conversation stored before the state machine kept its times (as the router's first version
+// wrote them) gets no intervals from the year 1 and no timers due in the past.
+func TestLegacyRecord(t *testing.T) {
+	legacy, _ := ApplyInbound(Conversation{}, smIn("wamid.1", "text", smT0, smAt(time.Second)))
+	p := Policy{AutoCloseAfter: time.Hour, ReservationTimeout: time.Minute}
+	c, effects, err := ApplyCommand(legacy, Command{Type: CmdTake, OperatorID: "alice"}, p, smAt(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := smEvents(effects)[0]; e.WaitSeconds != 0 {
+		t.Errorf("wait %v seconds from an unknown start", e.WaitSeconds)
+	}
+	if want := smAt(2 * time.Hour); !c.Timers.AutoClose.Equal(want) {
+		t.Errorf("auto-close %v, want %v", c.Timers.AutoClose, want)
+	}
+	legacy.Status, legacy.AssigneeID = Assigned, "alice"
+	c, _, err = ApplyCommand(legacy, Command{Type: CmdLabels, OperatorID: "alice", AddLabels: []string{"x"}}, p, smAt(time.Hour))
+	if err != nil || c.Timers != (Timers{}) {
+		t.Errorf("legacy assigned record: %v, timers %+v", err, c.Timers)
+	}
+}

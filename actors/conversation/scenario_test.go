@@ -14,7 +14,8 @@ package conversation
 //	fire KIND [due=D]                                      FireTimer; due defaults to the conversation's timer
 //	state                                                  print the conversation
 //	CMD ACTOR [role=R] [to=OP] [until=D] [add=a,b] [remove=a,b] [text="…"] [template=NAME] [note="…"] [id=ID]
-//	                                                       ApplyCommand; role defaults to operator
+//	                                                       ApplyCommand; role defaults to operator, and sends and
+//	                                                       notes get ids m1, m2, … unless id= is given
 //
 // A step's trace is the conversation's status line and its timers, then one line per effect; "refused STATUS CODE"
 // for a refusal; "no change" when the step changed nothing.
@@ -64,7 +65,7 @@ func runScenarioFile(t *testing.T, path string) {
 	s := &scenarioRun{at: smT0}
 	var b strings.Builder
 	for _, st := range steps {
-		got := s.run(st.cmd, st.line)
+		got := s.run(st.cmd)
 		if s.c.ID != "" {
 			if err := checkInvariants(s.c, s.p, s.at); err != nil {
 				t.Fatalf("%s:%d: %s: %v", path, st.line, st.cmd, err)
@@ -161,9 +162,10 @@ func splitWords(s string) ([]string, error) {
 
 // scenarioRun is the state of a running scenario file.
 type scenarioRun struct {
-	c  Conversation
-	p  Policy
-	at time.Time
+	c   Conversation
+	p   Policy
+	at  time.Time
+	ids int // message ids allocated for sends and notes
 }
 
 // stepArgs are a step's words after the first: positional ones in order, key=value ones by key.
@@ -193,7 +195,7 @@ func (a stepArgs) list(key string) []string {
 
 // run executes one step and returns its trace. A malformed step is reported as its trace, so the file shows what
 // is wrong with it.
-func (s *scenarioRun) run(step string, line int) (out string) {
+func (s *scenarioRun) run(step string) (out string) {
 	defer func() {
 		if r := recover(); r != nil {
 			out = fmt.Sprintf("bad step: %v", r)
@@ -286,8 +288,9 @@ func (s *scenarioRun) run(step string, line int) (out string) {
 		if cmd.Role == "" {
 			cmd.Role = "operator"
 		}
-		if cmd.MessageID == "" {
-			cmd.MessageID = "m" + strconv.Itoa(line)
+		if cmd.MessageID == "" && (cmd.Type == CmdSend || cmd.Type == CmdNote) {
+			s.ids++
+			cmd.MessageID = "m" + strconv.Itoa(s.ids)
 		}
 		if d, ok := a.duration("until"); ok {
 			cmd.Until = smT0.Add(d)

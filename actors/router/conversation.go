@@ -362,8 +362,17 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 		return a.persist(c, change{prev: prev, next: prev, item: m,
 			result: outcome.Result{Status: r.Status, Code: r.Code, Message: r.Message}})
 	}
-	granted := false
-	if op, ok := conversation.AssignsTo(cmd, prev); ok {
+	// The rules decide first (role, state, input, window); only a command they accept and that gives the
+	// conversation to an operator asks for capacity.
+	next, effects, err := conversation.ApplyCommand(prev, cmd, a.policy, m.at)
+	if err != nil {
+		var r *conversation.Refusal
+		if !errors.As(err, &r) {
+			return err
+		}
+		return refuseDurably(r)
+	}
+	if op, ok := conversation.AssignsTo(cmd, prev); ok && next.AssigneeID == op {
 		if err := a.askGrant(c, op, false, m.at); err != nil {
 			var gr *grantRefused
 			if errors.As(err, &gr) {
@@ -371,19 +380,6 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 			}
 			return err
 		}
-		granted = true
-	}
-	next, effects, err := conversation.ApplyCommand(prev, cmd, a.policy, m.at)
-	if err != nil {
-		var r *conversation.Refusal
-		if !errors.As(err, &r) {
-			return err
-		}
-		if granted {
-			// The tenant actor counted an assignment that did not happen: tell it the truth.
-			defer a.report(c, m.at, true)
-		}
-		return refuseDurably(r)
 	}
 	a.r.metrics.commands.WithLabelValues(ic.Type, "ok").Inc()
 	res := outcome.Result{Status: 200, Body: view(next)}
@@ -391,9 +387,6 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 		if ef.Message != nil && (cmd.Type == conversation.CmdSend || cmd.Type == conversation.CmdNote) {
 			res = outcome.Result{Status: 201, Body: ef.Message}
 		}
-	}
-	if granted && next.AssigneeID == prev.AssigneeID && next.Status == prev.Status {
-		defer a.report(c, m.at, true)
 	}
 	return a.persist(c, change{prev: prev, next: next, effects: effects, item: m, result: res})
 }
@@ -431,17 +424,11 @@ func (a *conversationActor) propose(c *actor.Context, m *proposeMsg) {
 	}
 }
 
-// release sends the conversation back to the queue because its operator went offline.
+// release takes the conversation from its operator, who went offline under a releasing policy.
 func (a *conversationActor) release(c *actor.Context, m *releaseMsg) {
-	if a.conv.Status != conversation.Assigned || a.conv.AssigneeID != m.op {
-		a.report(c, m.at, true)
-		return
-	}
 	prev := a.conv
-	next, effects, err := conversation.ApplyCommand(prev, conversation.Command{
-		Type: conversation.CmdUnassign, OperatorID: m.op, Role: "",
-	}, a.policy, m.at)
-	if err != nil {
+	next, effects := conversation.Release(prev, m.op, a.policy, m.at)
+	if len(effects) == 0 {
 		a.report(c, m.at, true)
 		return
 	}

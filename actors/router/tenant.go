@@ -98,7 +98,7 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 			t.ops[stored[i].ID] = &stored[i]
 		}
 	}
-	convs, err := t.r.cfg.Store.OpenConversations(t.tenant, conversation.Unassigned, conversation.Assigned)
+	convs, err := t.r.cfg.Store.OpenConversations(t.tenant, conversation.Unassigned, conversation.Assigned, conversation.Snoozed)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,13 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 	states := make([]routing.ConvState, 0, len(convs))
 	for i := range convs {
 		cv := &convs[i]
-		states = append(states, routing.ConvState{Waiting: waitingOf(cv), Status: routing.Status(cv.Status), Assignee: cv.AssigneeID})
+		st := routing.Status(cv.Status)
+		if holds(cv.Status, cv.AssigneeID) {
+			st = routing.Status(conversation.Assigned)
+		} else if cv.Status == conversation.Snoozed {
+			continue
+		}
+		states = append(states, routing.ConvState{Waiting: waitingOf(cv), Status: st, Assignee: cv.AssigneeID})
 	}
 	d, as := routing.Rebuild(ops, states, routingPolicy(cfg))
 	t.d = d
@@ -119,6 +125,12 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 	t.propose(c, as, time.Now().UTC())
 	t.observe()
 	return nil
+}
+
+// holds reports whether a conversation in status with assignee counts against that operator's capacity: assigned
+// ones, and snoozed ones that have an operator, so that waking up can always give them back to that operator.
+func holds(status conversation.Status, assignee string) bool {
+	return assignee != "" && (status == conversation.Assigned || status == conversation.Snoozed)
 }
 
 // PolicyOf is a tenant's conversation policy from its settings.
@@ -241,8 +253,8 @@ func (t *tenantActor) sync(c *actor.Context, m *convReport) {
 	at := m.at.UnixMilli()
 	cur, held := t.d.Assignee(m.id)
 	var as []routing.Assignment
-	switch m.status {
-	case conversation.Assigned:
+	switch {
+	case holds(m.status, m.assignee):
 		delete(t.proposed, m.id)
 		if held && cur == m.assignee {
 			return
@@ -258,7 +270,7 @@ func (t *tenantActor) sync(c *actor.Context, m *convReport) {
 				"operator", m.assignee, "err", err)
 		}
 		as = append(as, more...)
-	case conversation.Unassigned:
+	case m.status == conversation.Unassigned:
 		if held && t.proposed[m.id] == cur {
 			// A proposal on its way to the conversation: its grant request or its refusal comes next.
 			return
@@ -275,7 +287,7 @@ func (t *tenantActor) sync(c *actor.Context, m *convReport) {
 			t.r.log.Error("BUG: enqueue", "tenant", t.tenant, "conversation", m.id, "err", err)
 		}
 		as = append(as, more...)
-	default: // snoozed, closed: holds no capacity and waits for nobody
+	default: // closed, or snoozed without an operator: holds no capacity and waits for nobody
 		delete(t.proposed, m.id)
 		as = t.d.Released(m.id, at)
 	}

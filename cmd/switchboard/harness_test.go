@@ -126,8 +126,14 @@ func (s *syncBuffer) String() string {
 // newNode prepares a node with a fresh data dir and the test config; start runs it.
 func newNode(t testing.TB, extra ...string) *node {
 	t.Helper()
+	return newNodeConfig(t, testConfigY, extra...)
+}
+
+// newNodeConfig prepares a node with a fresh data dir and the given config file.
+func newNodeConfig(t testing.TB, config string, extra ...string) *node {
+	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(testConfigY), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	n := &node{t: t, dir: dir, http: freeAddr(t), kafka: freeAddr(t), extra: extra}
@@ -218,6 +224,29 @@ func (n *node) get(path, token string) (int, []byte) {
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// call performs an API request with a JSON body and returns the status and body.
+func (n *node) call(method, path, token string, body any) (int, []byte) {
+	n.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, n.url(path), rd)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		n.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

@@ -1,0 +1,274 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
+)
+
+const (
+	shopPhone  = "700800900"
+	shopSecret = "shop-app-secret"
+	annToken   = "ann-token-000000000001" // admin, capacity 2
+	benToken   = "ben-token-000000000001" // operator, capacity 1
+	quickPhone = "700800901"
+	quickToken = "quick-token-0000000001"
+	routingY   = `tenants:
+  - id: shop
+    channels:
+      - id: shop-wa
+        type: whatsapp
+        phone_number_id: "` + shopPhone + `"
+        app_secret: "` + shopSecret + `"
+        verify_token: "shop-verify"
+    operators:
+      - id: ann
+        role: admin
+        capacity: 2
+        token: "` + annToken + `"
+      - id: ben
+        role: operator
+        capacity: 1
+        token: "` + benToken + `"
+  - id: quick
+    settings:
+      auto_close_after: 2s
+    channels:
+      - id: quick-wa
+        type: whatsapp
+        phone_number_id: "` + quickPhone + `"
+        app_secret: "` + shopSecret + `"
+        verify_token: "quick-verify"
+    operators:
+      - id: qop
+        token: "` + quickToken + `"
+`
+)
+
+func (n *node) listIDs(token, query string) []string {
+	n.t.Helper()
+	code, b := n.get("/v1/conversations?limit=500&"+query, token)
+	if code != 200 {
+		n.t.Fatalf("list %s: %d %s", query, code, b)
+	}
+	var l convList
+	if err := json.Unmarshal(b, &l); err != nil {
+		n.t.Fatal(err)
+	}
+	ids := []string{}
+	for _, c := range l.Conversations {
+		ids = append(ids, c.ID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func (n *node) mustCall(method, path, token string, body any, want int) []byte {
+	n.t.Helper()
+	code, b := n.call(method, path, token, body)
+	if code != want {
+		n.t.Fatalf("%s %s: %d %s, want %d", method, path, code, b, want)
+	}
+	return b
+}
+
+func (n *node) refused(method, path, token string, body any, wantStatus int, wantCode string) {
+	n.t.Helper()
+	code, b := n.call(method, path, token, body)
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.Unmarshal(b, &e)
+	if code != wantStatus || e.Error.Code != wantCode {
+		n.t.Errorf("%s %s: %d %s, want %d %s", method, path, code, b, wantStatus, wantCode)
+	}
+}
+
+// TestRoutingThroughTheAPI runs the routing core end to end: capacity-aware assignment, assignment the moment
+// capacity frees, the transitions and their refusals, the 24-hour window, snooze wake-up, auto-close, and the events
+// on switchboard.events.
+func TestRoutingThroughTheAPI(t *testing.T) {
+	n := newNodeConfig(t, routingY)
+	n.start()
+	for _, tok := range []string{annToken, benToken} {
+		n.mustCall("PUT", "/v1/operators/me/availability", tok, map[string]string{"availability": "online"}, 200)
+	}
+	now := time.Now()
+	var convs []string
+	for i := 0; i < 5; i++ {
+		from := fmt.Sprintf("2790000000%d", i)
+		body := meta.Payload(meta.Change{PhoneNumberID: shopPhone, Messages: []meta.Message{textMsg(from, "wamid.r"+from, "help", now.Unix())}})
+		if code := n.post(body, shopSecret); code != 200 {
+			t.Fatalf("webhook: %d", code)
+		}
+		convs = append(convs, conversation.ID("shop-wa", from))
+		time.Sleep(5 * time.Millisecond) // distinct arrival times: the queue is first come, first served
+	}
+	eventually(t, 10*time.Second, "2 for ann, 1 for ben, 2 waiting", func() bool {
+		return len(n.listIDs(annToken, "status=assigned&assignee=ann")) == 2 &&
+			len(n.listIDs(annToken, "status=assigned&assignee=ben")) == 1 &&
+			len(n.listIDs(annToken, "status=unassigned")) == 2
+	})
+	waiting := n.listIDs(annToken, "status=unassigned")
+	annHas := n.listIDs(annToken, "status=assigned&assignee=ann")
+
+	// Closing one of ann's assigns her the next waiting conversation at once (no sweep).
+	n.mustCall("POST", "/v1/conversations/"+annHas[0]+"/close", annToken, nil, 200)
+	eventually(t, 5*time.Second, "a waiting conversation assigned on close", func() bool {
+		return len(n.listIDs(annToken, "status=assigned&assignee=ann")) == 2 && len(n.listIDs(annToken, "status=unassigned")) == 1
+	})
+	if got := n.listIDs(annToken, "status=unassigned"); got[0] != waiting[0] && got[0] != waiting[1] {
+		t.Errorf("waiting after close = %v, want one of %v", got, waiting)
+	}
+
+	// Refusals answer their code and change nothing.
+	closed := annHas[0]
+	n.refused("POST", "/v1/conversations/"+closed+"/close", annToken, nil, 409, "already_closed")
+	n.refused("POST", "/v1/conversations/"+closed+"/snooze", annToken, map[string]string{"until": now.Add(time.Hour).Format(time.RFC3339)}, 409, "snooze_closed")
+	n.refused("POST", "/v1/conversations/"+annHas[1]+"/reopen", annToken, nil, 409, "not_closed")
+	n.refused("POST", "/v1/conversations/"+n.listIDs(annToken, "status=unassigned")[0]+"/assign", benToken, map[string]string{"operator_id": "ann"}, 403, "forbidden")
+	n.refused("POST", "/v1/conversations/"+n.listIDs(annToken, "status=unassigned")[0]+"/take", benToken, nil, 409, "at_capacity")
+	n.refused("POST", "/v1/conversations/nope/close", annToken, nil, 404, "conversation_not_found")
+	n.refused("POST", "/v1/conversations/"+annHas[1]+"/messages", annToken, map[string]string{"type": "text"}, 400, "invalid_message")
+	if got := n.listIDs(annToken, "status=closed"); len(got) != 1 || got[0] != closed {
+		t.Errorf("closed conversations = %v, want [%s]", got, closed)
+	}
+
+	// Reopen puts it back in the queue; ann is full, ben is full: it waits.
+	n.mustCall("POST", "/v1/conversations/"+closed+"/reopen", annToken, nil, 200)
+	eventually(t, 5*time.Second, "reopened conversation waits", func() bool {
+		return len(n.listIDs(annToken, "status=unassigned")) == 2
+	})
+
+	// A reply: 201 with the pending message; it is stored and first-response is recorded.
+	b := n.mustCall("POST", "/v1/conversations/"+annHas[1]+"/messages", annToken, map[string]string{"type": "text", "text": "Hi, how can I help?"}, 201)
+	var sent conversation.Message
+	if err := json.Unmarshal(b, &sent); err != nil || sent.Status != conversation.Pending || sent.Direction != conversation.DirOut {
+		t.Errorf("reply = %s (%v), want an outbound pending message", b, err)
+	}
+
+	// The 24-hour window: a customer whose last message is 25 h old gets templates only.
+	old := "27900000099"
+	body := meta.Payload(meta.Change{PhoneNumberID: shopPhone, Messages: []meta.Message{textMsg(old, "wamid.old", "old", now.Add(-25*time.Hour).Unix())}})
+	if code := n.post(body, shopSecret); code != 200 {
+		t.Fatalf("old webhook: %d", code)
+	}
+	oldID := conversation.ID("shop-wa", old)
+	eventually(t, 5*time.Second, "old conversation stored", func() bool { c, _ := n.conversation(annToken, oldID); return c == 200 })
+	n.refused("POST", "/v1/conversations/"+oldID+"/messages", annToken, map[string]string{"type": "text", "text": "late"}, 422, "window_closed")
+	n.mustCall("POST", "/v1/conversations/"+oldID+"/messages", annToken, map[string]any{"type": "template",
+		"template": map[string]any{"name": "follow_up", "language": "en", "params": []string{"Maria"}}}, 201)
+	_, ov := n.conversation(annToken, oldID)
+	if !ov.WindowExpiresAt.Equal(time.Unix(now.Add(-25*time.Hour).Unix(), 0).Add(24 * time.Hour)) {
+		t.Errorf("template moved the window: %v", ov.WindowExpiresAt)
+	}
+
+	// Snooze until shortly: the timer wakes it back to its assignee.
+	target := annHas[1]
+	until := time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	n.mustCall("POST", "/v1/conversations/"+target+"/snooze", annToken, map[string]string{"until": until}, 200)
+	if _, v := n.conversation(annToken, target); v.Status != conversation.Snoozed {
+		t.Fatalf("after snooze: %s", v.Status)
+	}
+	eventually(t, 10*time.Second, "snooze wake-up", func() bool {
+		_, v := n.conversation(annToken, target)
+		return v.Status != conversation.Snoozed
+	})
+
+	// Auto-close after 2 s of inactivity, in tenant quick.
+	qb := meta.Payload(meta.Change{PhoneNumberID: quickPhone, Messages: []meta.Message{textMsg("27900000777", "wamid.q1", "hello", now.Unix())}})
+	if code := n.post(qb, shopSecret); code != 200 {
+		t.Fatalf("quick webhook: %d", code)
+	}
+	qid := conversation.ID("quick-wa", "27900000777")
+	eventually(t, 15*time.Second, "auto-close", func() bool {
+		c, v := n.conversation(quickToken, qid)
+		return c == 200 && v.Status == conversation.Closed
+	})
+
+	// Events reached switchboard.events with unique ids and the routing facts analytics needs.
+	events := readEvents(t, n.kafka, 5*time.Second)
+	ids := map[string]string{}
+	types := map[string]int{}
+	for _, e := range events {
+		var ev conversation.Event
+		if err := json.Unmarshal(e, &ev); err != nil {
+			t.Fatalf("event %s: %v", e, err)
+		}
+		if prev, dup := ids[ev.ID]; dup && prev != string(e) {
+			t.Errorf("event id %s twice with different content:\n%s\n%s", ev.ID, prev, e)
+		}
+		ids[ev.ID] = string(e)
+		types[ev.Type]++
+		if ev.TenantID == "" || ev.ConversationID == "" || ev.At.IsZero() {
+			t.Errorf("event without tenant, conversation or time: %s", e)
+		}
+	}
+	for _, typ := range []string{"conversation.created", "message.received", "conversation.assigned", "conversation.closed",
+		"conversation.reopened", "message.queued", "conversation.snoozed", "conversation.unsnoozed"} {
+		if types[typ] == 0 {
+			t.Errorf("no %s event; got %v", typ, types)
+		}
+	}
+	if got := n.metric("switchboard_routing_divergence_total"); got != 0 {
+		t.Errorf("routing divergence = %v", got)
+	}
+	n.stop()
+}
+
+// readEvents reads every record of switchboard.events from the broker at addr over TCP.
+func readEvents(t *testing.T, addr string, wait time.Duration) [][]byte {
+	t.Helper()
+	conn, err := kafka.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := conn.ReadPartitions("switchboard.events")
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, p := range parts {
+		c, err := kafka.DialLeader(context.Background(), "tcp", addr, "switchboard.events", p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := c.ReadLastOffset()
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: "switchboard.events", Partition: p.ID, MaxWait: 100 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				t.Fatalf("read partition %d: %v", p.ID, err)
+			}
+			out = append(out, m.Value)
+			if m.Offset >= last-1 {
+				break
+			}
+		}
+		cancel()
+		r.Close()
+	}
+	return out
+}
+
+var _ = strings.Contains
+var _ = http.StatusOK
