@@ -35,8 +35,9 @@ type Effect struct {
 }
 
 // Event is one entry of switchboard.events. Status and AssigneeID are the conversation's after the change, so a
-// consumer (the dispatcher among them) needs no other state to follow status and load: a snoozed conversation keeps
-// its AssigneeID but does not count against that operator's capacity.
+// consumer (the dispatcher among them) needs no other state to follow status and load. A snoozed conversation keeps
+// its AssigneeID; whether it counts against that operator's capacity is the dispatcher's choice (the router counts
+// it, so that waking up can always hand it back).
 type Event struct {
 	// ID is "<conversation id>-<version>-<n>": the conversation's Version after the change and the event's index
 	// among the change's events. It is the same on every replay, so consumers drop repeats by it.
@@ -255,7 +256,7 @@ func (ch *change) reopen() {
 }
 
 // snooze hides the conversation until until (zero: until the customer writes). The assignee is kept, to get the
-// conversation back when it wakes up, but a snoozed conversation does not count against its capacity.
+// conversation back when it wakes up (see Event for what that means for capacity).
 func (ch *change) snooze(until time.Time) {
 	c := &ch.c
 	c.Status = Snoozed

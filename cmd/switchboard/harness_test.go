@@ -369,3 +369,10 @@ func textMsg(from, id, text string, ts int64) meta.Message {
 }
 
 var _ = context.Background
+
+func bytesReader(b []byte) io.Reader {
+	if b == nil {
+		return nil
+	}
+	return bytes.NewReader(b)
+}
