@@ -27,10 +27,7 @@ type Config struct {
 	// Topic is where events go. Default inbox.EventsTopic.
 	Topic string
 	// BatchSize is the most events produced in one call. Default 1,000.
-	BatchSize int
-	// MaxPending bounds the events notified and not yet relayed; past it new notifications wait in the store and are
-	// picked up by a rescan. Default 100,000.
-	MaxPending int
+	BatchSize  int
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 }
@@ -42,9 +39,6 @@ func (c *Config) setDefaults() {
 	if c.BatchSize == 0 {
 		c.BatchSize = 1000
 	}
-	if c.MaxPending == 0 {
-		c.MaxPending = 100000
-	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -55,10 +49,12 @@ type Relay struct {
 	cfg Config
 	w   *kafka.Writer
 
-	mu       sync.Mutex
-	pending  []store.OutboxEntry
-	overflow bool // entries were dropped from pending: rescan the store
-	wake     chan struct{}
+	// pending is bounded by the router: each partition holds at most MaxInFlight records not yet durable, and
+	// each of their items writes a few events, so pending cannot outgrow partitions × MaxInFlight × events per item
+	// while the relay keeps up; when Kafka is down it holds what was written meanwhile, as the store does.
+	mu      sync.Mutex
+	pending []store.OutboxEntry
+	wake    chan struct{}
 
 	published prometheus.Counter
 	errors    prometheus.Counter
@@ -122,11 +118,7 @@ func (r *Relay) Recover() error {
 // Notify queues entries whose batch is durable. It never blocks.
 func (r *Relay) Notify(entries ...store.OutboxEntry) {
 	r.mu.Lock()
-	if len(r.pending)+len(entries) > r.cfg.MaxPending {
-		r.overflow = true
-	} else {
-		r.pending = append(r.pending, entries...)
-	}
+	r.pending = append(r.pending, entries...)
 	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
@@ -134,22 +126,22 @@ func (r *Relay) Notify(entries ...store.OutboxEntry) {
 	}
 }
 
-// Run relays until ctx ends, then makes a last attempt to relay what is pending.
+// Run relays until ctx ends, then relays what is pending for up to 5 more seconds. Writes use their own deadline,
+// not ctx, so a stop in the middle of a write does not turn a delivered batch into one sent again next start.
 func (r *Relay) Run(ctx context.Context) error {
 	defer r.w.Close()
 	backoff := 50 * time.Millisecond
-	for {
-		n, err := r.flush(ctx)
+	for ctx.Err() == nil {
+		n, err := r.flush()
 		if err != nil {
 			r.errors.Inc()
 			r.cfg.Logger.Warn("relay events", "err", err)
 			select {
 			case <-time.After(backoff):
 				backoff = min(2*backoff, 5*time.Second)
-				continue
 			case <-ctx.Done():
-				return nil
 			}
+			continue
 		}
 		backoff = 50 * time.Millisecond
 		if n > 0 {
@@ -159,30 +151,21 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-r.wake:
 		case <-time.After(time.Second):
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			for {
-				if n, err := r.flush(fctx); err != nil || n == 0 {
-					break
-				}
-			}
-			cancel()
-			return nil
 		}
 	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		n, err := r.flush()
+		if err != nil || n == 0 {
+			break
+		}
+	}
+	return nil
 }
 
 // flush relays one batch of pending events and returns how many.
-func (r *Relay) flush(ctx context.Context) (int, error) {
+func (r *Relay) flush() (int, error) {
 	r.mu.Lock()
-	if r.overflow && len(r.pending) == 0 {
-		r.overflow = false
-		r.mu.Unlock()
-		// Entries were dropped while pending was full: they are durable in the store, take them from there.
-		if err := r.Recover(); err != nil {
-			return 0, err
-		}
-		r.mu.Lock()
-	}
 	n := min(len(r.pending), r.cfg.BatchSize)
 	batch := r.pending[:n:n]
 	r.mu.Unlock()
@@ -193,7 +176,9 @@ func (r *Relay) flush(ctx context.Context) (int, error) {
 	for i, e := range batch {
 		msgs[i] = kafka.Message{Key: []byte(e.Tenant), Value: e.Value}
 	}
-	if err := r.w.WriteMessages(ctx, msgs...); err != nil {
+	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.w.WriteMessages(wctx, msgs...); err != nil {
 		return 0, fmt.Errorf("produce %d events: %w", n, err)
 	}
 	if err := r.cfg.Store.DeleteOutbox(batch); err != nil {

@@ -103,7 +103,8 @@ func (f *Firer) Run(ctx context.Context) error {
 // Fire produces the timers due now that were not produced within Refire.
 func (f *Firer) Fire(ctx context.Context) error {
 	now := f.cfg.Now()
-	due, err := f.cfg.Store.DueTimers(now, f.cfg.Batch)
+	// Timers produced and not yet applied stay in the index and come first; look past them.
+	due, err := f.cfg.Store.DueTimers(now, f.cfg.Batch+len(f.fired))
 	if err != nil {
 		return err
 	}
@@ -113,6 +114,9 @@ func (f *Firer) Fire(ctx context.Context) error {
 	for _, k := range due {
 		if at, ok := f.fired[k]; ok && now.Sub(at) < f.cfg.Refire {
 			continue
+		}
+		if len(fire) == f.cfg.Batch {
+			break
 		}
 		r := byTenant[k.Tenant]
 		if r == nil {

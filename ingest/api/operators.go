@@ -33,13 +33,16 @@ func Operators(st *store.Store, t *tenant.Tenant) ([]OperatorView, error) {
 	for _, s := range states {
 		byID[s.ID] = s
 	}
-	assigned, err := st.OpenConversations(t.ID, conversation.Assigned)
+	// Load is what the dispatcher counts: assigned conversations, and snoozed ones that keep their operator.
+	held, err := st.OpenConversations(t.ID, conversation.Assigned, conversation.Snoozed)
 	if err != nil {
 		return nil, err
 	}
 	load := map[string]int{}
-	for _, c := range assigned {
-		load[c.AssigneeID]++
+	for _, c := range held {
+		if c.AssigneeID != "" {
+			load[c.AssigneeID]++
+		}
 	}
 	out := make([]OperatorView, 0, len(t.Operators))
 	for _, o := range t.Operators {

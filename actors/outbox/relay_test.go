@@ -1,0 +1,431 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/ingest/broker"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
+)
+
+// The relay is tested against the real parts it joins: Pebble on a temp dir and the embedded broker over TCP, read
+// back with kafka-go.
+
+const partitions = 3
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// startBroker starts the embedded broker on addr with its data in dir and creates the events topic.
+func startBroker(t *testing.T, addr, dir string) *broker.Embedded {
+	t.Helper()
+	b, err := broker.StartEmbedded(broker.Config{Addr: addr, DataDir: dir, NoSync: true, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := broker.EnsureTopics(ctx, []string{b.Addr()}, partitions, 1, inbox.EventsTopic); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func openStore(t *testing.T, dir string) *store.Store {
+	t.Helper()
+	s, err := store.Open(store.Config{Dir: dir, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// event is what the tests put in the outbox: a stable id and a per-tenant sequence number to check order by.
+type event struct {
+	ID     string `json:"id"`
+	Tenant string `json:"tenant_id"`
+	N      int    `json:"n"`
+}
+
+func eventJSON(tenant string, n int) []byte {
+	b, _ := json.Marshal(event{ID: fmt.Sprintf("%s-%d", tenant, n), Tenant: tenant, N: n})
+	return b
+}
+
+// putEvents commits one batch holding count events per tenant, interleaved across tenants and numbered from first,
+// waits until it is durable, and returns its entries in the order they were put.
+func putEvents(t *testing.T, s *store.Store, tenants []string, first, count int) []store.OutboxEntry {
+	t.Helper()
+	b := s.NewBatch()
+	var entries []store.OutboxEntry
+	for n := first; n < first+count; n++ {
+		for _, tn := range tenants {
+			e, err := b.PutOutbox(tn, eventJSON(tn, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries = append(entries, e)
+		}
+	}
+	done := make(chan error, 1)
+	if err := s.Commit(b, func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	return entries
+}
+
+type relayed struct {
+	partition int
+	offset    int64
+	key       string
+	ev        event
+}
+
+// topicSize is how many records the events topic holds.
+func topicSize(t *testing.T, addr string) int64 {
+	t.Helper()
+	var total int64
+	for p := range partitions {
+		c, err := kafka.DialLeader(context.Background(), "tcp", addr, inbox.EventsTopic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := c.ReadLastOffset()
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += last
+	}
+	return total
+}
+
+// readEvents waits until the events topic holds at least want records and returns all of them, in offset order
+// within each partition.
+func readEvents(t *testing.T, addr string, want int) []relayed {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for topicSize(t, addr) < int64(want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("events topic holds %d records, want %d", topicSize(t, addr), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var out []relayed
+	for p := range partitions {
+		c, err := kafka.DialLeader(context.Background(), "tcp", addr, inbox.EventsTopic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := c.ReadLastOffset()
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: inbox.EventsTopic, Partition: p,
+			MaxWait: 50 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				t.Fatalf("read partition %d: %v", p, err)
+			}
+			var ev event
+			if err := json.Unmarshal(m.Value, &ev); err != nil {
+				t.Fatalf("partition %d offset %d: %v", p, m.Offset, err)
+			}
+			out = append(out, relayed{partition: p, offset: m.Offset, key: string(m.Key), ev: ev})
+			if m.Offset >= last-1 {
+				break
+			}
+		}
+		cancel()
+		r.Close()
+	}
+	return out
+}
+
+// checkRelayed checks that the topic holds exactly count events per tenant, each once, keyed by its tenant, in the
+// order they were put.
+func checkRelayed(t *testing.T, got []relayed, tenants []string, count int) {
+	t.Helper()
+	byTenant := map[string][]int{}
+	partitionOf := map[string]int{}
+	for _, r := range got {
+		if r.key != r.ev.Tenant {
+			t.Errorf("event %s has key %q, want its tenant %q", r.ev.ID, r.key, r.ev.Tenant)
+		}
+		if p, ok := partitionOf[r.key]; ok && p != r.partition {
+			t.Errorf("tenant %s on partitions %d and %d", r.key, p, r.partition)
+		}
+		partitionOf[r.key] = r.partition
+		byTenant[r.ev.Tenant] = append(byTenant[r.ev.Tenant], r.ev.N)
+	}
+	want := make([]int, count)
+	for i := range want {
+		want[i] = i
+	}
+	for _, tn := range tenants {
+		if !slices.Equal(byTenant[tn], want) {
+			t.Errorf("tenant %s: events relayed in order %v, want %v", tn, byTenant[tn], want)
+		}
+	}
+	if len(got) != count*len(tenants) {
+		t.Errorf("topic holds %d events, want %d", len(got), count*len(tenants))
+	}
+}
+
+// waitOutboxEmpty waits until every outbox entry has been deleted.
+func waitOutboxEmpty(t *testing.T, s *store.Store) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		left, err := s.Outbox(nil, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d relayed events still in the outbox, first %s", len(left), left[0].Value)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func outboxLen(t *testing.T, s *store.Store) int {
+	t.Helper()
+	left, err := s.Outbox(nil, 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(left)
+}
+
+// runRelay builds a relay, recovers the outbox and runs it; the returned stop cancels Run and returns its error.
+func runRelay(t *testing.T, cfg Config) (r *Relay, reg *prometheus.Registry, stop func() error) {
+	t.Helper()
+	reg = prometheus.NewRegistry()
+	cfg.Registerer, cfg.Logger = reg, quiet
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var stopped bool
+	var runErr error
+	stop = func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("Run did not return after its context ended")
+			}
+		}
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return r, reg, stop
+}
+
+func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		switch {
+		case m.Counter != nil:
+			return m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+var tenants = []string{"acme", "globex", "initech", "umbrella"}
+
+// Entries an earlier process committed and never relayed are found by Recover after a restart and relayed, then
+// removed; entries this process adds afterwards come after them for each tenant.
+func TestRecoverRelaysEntriesOfEarlierProcess(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0", t.TempDir())
+	dir := t.TempDir()
+	earlier := openStore(t, dir)
+	putEvents(t, earlier, tenants, 0, 10)
+	putEvents(t, earlier, tenants[:2], 10, 5) // not every tenant has as many
+	putEvents(t, earlier, tenants[2:], 10, 5)
+	if err := earlier.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openStore(t, dir)
+	if n := outboxLen(t, s); n != 15*len(tenants) {
+		t.Fatalf("reopened outbox holds %d entries, want %d", n, 15*len(tenants))
+	}
+	r, reg, stop := runRelay(t, Config{Store: s, Brokers: []string{b.Addr()}})
+	checkRelayed(t, readEvents(t, b.Addr(), 15*len(tenants)), tenants, 15)
+	waitOutboxEmpty(t, s)
+
+	// What this process writes later follows what the earlier one left.
+	r.Notify(putEvents(t, s, tenants, 15, 5)...)
+	checkRelayed(t, readEvents(t, b.Addr(), 20*len(tenants)), tenants, 20)
+	waitOutboxEmpty(t, s)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := metric(t, reg, "switchboard_events_published_total"); got != float64(20*len(tenants)) {
+		t.Errorf("published = %v, want %d", got, 20*len(tenants))
+	}
+	if got := metric(t, reg, "switchboard_events_publish_errors_total"); got != 0 {
+		t.Errorf("publish errors = %v, want 0", got)
+	}
+}
+
+// Notify hands durable entries to a running relay; many small batches from many writers keep each tenant's order.
+func TestNotifyRelaysInTenantOrder(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0", t.TempDir())
+	s := openStore(t, t.TempDir())
+	r, reg, stop := runRelay(t, Config{Store: s, Brokers: []string{b.Addr()}, BatchSize: 7})
+	const rounds = 40
+	for n := range rounds {
+		r.Notify(putEvents(t, s, tenants, n, 1)...)
+		if n%10 == 0 {
+			time.Sleep(5 * time.Millisecond) // let some batches go out while others are still coming
+		}
+	}
+	checkRelayed(t, readEvents(t, b.Addr(), rounds*len(tenants)), tenants, rounds)
+	waitOutboxEmpty(t, s)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := metric(t, reg, "switchboard_outbox_pending"); got != 0 {
+		t.Errorf("outbox pending gauge = %v after everything was relayed", got)
+	}
+}
+
+// With the broker down the relay keeps the entries, counts the failures and retries; once the broker is back on
+// the same address and data dir, every entry is delivered once and removed.
+func TestBrokerDownRetriesUntilBack(t *testing.T) {
+	bdir := t.TempDir()
+	b := startBroker(t, "127.0.0.1:0", bdir)
+	addr := b.Addr()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openStore(t, t.TempDir())
+	r, reg, stop := runRelay(t, Config{Store: s, Brokers: []string{addr}})
+	r.Notify(putEvents(t, s, tenants, 0, 6)...)
+	deadline := time.Now().Add(20 * time.Second)
+	for metric(t, reg, "switchboard_events_publish_errors_total") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no publish errors counted while the broker is down")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := outboxLen(t, s); n != 6*len(tenants) {
+		t.Fatalf("outbox holds %d entries while the broker is down, want all %d", n, 6*len(tenants))
+	}
+	if got := metric(t, reg, "switchboard_events_published_total"); got != 0 {
+		t.Fatalf("published = %v while the broker is down", got)
+	}
+
+	b2 := startBroker(t, addr, bdir)
+	checkRelayed(t, readEvents(t, b2.Addr(), 6*len(tenants)), tenants, 6)
+	waitOutboxEmpty(t, s)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := metric(t, reg, "switchboard_events_published_total"); got != float64(6*len(tenants)) {
+		t.Errorf("published = %v, want %d", got, 6*len(tenants))
+	}
+}
+
+// A backlog left by an earlier process is relayed whole, in order, across several batches.
+func TestRecoverBacklogLargerThanABatch(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0", t.TempDir())
+	s := openStore(t, t.TempDir())
+	putEvents(t, s, tenants, 0, 10)
+	_, _, stop := runRelay(t, Config{Store: s, Brokers: []string{b.Addr()}, BatchSize: 5})
+	deadline := time.Now().Add(5 * time.Second)
+	for topicSize(t, b.Addr()) < int64(10*len(tenants)) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := topicSize(t, b.Addr()); got != int64(10*len(tenants)) {
+		t.Fatalf("relayed %d of %d stored events with MaxPending 5; %d still in the outbox", got, 10*len(tenants), outboxLen(t, s))
+	}
+	checkRelayed(t, readEvents(t, b.Addr(), 10*len(tenants)), tenants, 10)
+	waitOutboxEmpty(t, s)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// Run returns once its context ends, and what was notified before that is relayed and removed by the time it
+// returns (the final flush). Repeated, because the end of the context can meet the relay idle or mid-write.
+func TestRunFlushesOnCancel(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0", t.TempDir())
+	s := openStore(t, t.TempDir())
+	const rounds = 10
+	for round := range rounds {
+		r, _, stop := runRelay(t, Config{Store: s, Brokers: []string{b.Addr()}})
+		// A first batch makes the writer connect, so the final flush is not a first dial.
+		r.Notify(putEvents(t, s, tenants, 2*round, 1)...)
+		waitOutboxEmpty(t, s)
+		r.Notify(putEvents(t, s, tenants, 2*round+1, 1)...)
+		if err := stop(); err != nil {
+			t.Fatalf("round %d: Run: %v", round, err)
+		}
+		if n := outboxLen(t, s); n != 0 {
+			t.Fatalf("round %d: %d notified events still in the outbox after Run returned", round, n)
+		}
+	}
+	checkRelayed(t, readEvents(t, b.Addr(), 2*rounds*len(tenants)), tenants, 2*rounds)
+}
+
+func TestNewRequiresStoreAndBrokers(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	for _, cfg := range []Config{{Brokers: []string{"127.0.0.1:1"}}, {Store: s}} {
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New(%+v): want an error", cfg)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	if _, err := New(Config{Store: s, Brokers: []string{"127.0.0.1:1"}, Registerer: reg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{Store: s, Brokers: []string{"127.0.0.1:1"}, Registerer: reg}); err == nil {
+		t.Error("a second relay on the same registerer: want a duplicate registration error")
+	}
+}

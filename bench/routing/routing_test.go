@@ -1,0 +1,262 @@
+// Package routing benchmarks the routing path end to end on one node: signed webhooks of new customers arrive
+// open-loop at a fixed rate; each becomes a conversation that the tenant's dispatcher assigns to an online operator;
+// the latency is from the intended send time of the webhook to the moment its conversation.assigned event is read
+// from switchboard.events (so it includes the outbox relay), measured from the intended time so that a stalled node
+// cannot hide its delay.
+//
+//	go test -run '^$' -bench . -benchtime 1x ./bench/routing/
+//
+// BENCH_SECONDS (default 3) sets each rate's duration; BENCH_RATES (default 1000,5000,10000) the rates.
+package routing
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/cmd/switchboard/node"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
+)
+
+const operators = 50
+
+func config() string {
+	var b strings.Builder
+	b.WriteString(`tenants:
+  - id: bench
+    channels:
+      - id: bench-wa
+        type: whatsapp
+        phone_number_id: "111"
+        app_secret: "bench-secret"
+        verify_token: "bench-verify"
+    operators:
+`)
+	for i := 0; i < operators; i++ {
+		fmt.Fprintf(&b, "      - {id: op%d, capacity: 10000, token: \"bench-token-%010d\"}\n", i, i)
+	}
+	return b.String()
+}
+
+func freeAddr(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type bench struct {
+	n     *node.Node
+	url   string
+	kafka string
+}
+
+func start(b *testing.B) *bench {
+	cfg, err := tenant.Parse([]byte(config()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	kafkaAddr := freeAddr(b)
+	n, err := node.New(context.Background(), node.Config{
+		Tenants: cfg, DataDir: b.TempDir(), HTTPAddr: freeAddr(b), EmbeddedKafkaAddr: kafkaAddr,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = n.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done; n.Close() })
+	be := &bench{n: n, url: "http://" + n.HTTPAddr(), kafka: kafkaAddr}
+	for i := 0; i < operators; i++ {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI(be.url + "/v1/operators/me/availability")
+		req.Header.SetMethod("PUT")
+		req.Header.Set("Authorization", fmt.Sprintf("Bearer bench-token-%010d", i))
+		req.SetBodyString(`{"availability":"online"}`)
+		for try := 0; ; try++ {
+			if err := fasthttp.Do(req, resp); err == nil && resp.StatusCode() == 200 {
+				break
+			}
+			if try == 100 {
+				b.Fatalf("operator %d online: %d %s", i, resp.StatusCode(), resp.Body())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return be
+}
+
+func BenchmarkRoutingLatency(b *testing.B) {
+	seconds := 3.0
+	if v, err := strconv.ParseFloat(os.Getenv("BENCH_SECONDS"), 64); err == nil && v > 0 {
+		seconds = v
+	}
+	rates := []int{1000, 5000, 10000}
+	if v := os.Getenv("BENCH_RATES"); v != "" {
+		rates = nil
+		for _, s := range strings.Split(v, ",") {
+			r, err := strconv.Atoi(s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rates = append(rates, r)
+		}
+	}
+	be := start(b)
+	for i, rate := range rates {
+		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) {
+			be.run(b, i, rate, time.Duration(seconds*float64(time.Second)))
+		})
+	}
+}
+
+func (be *bench) run(b *testing.B, round, rate int, d time.Duration) {
+	total := int(float64(rate) * d.Seconds())
+	intended := make(map[string]time.Time, total)
+	ids := make([]string, total)
+	start := time.Now().Add(100 * time.Millisecond)
+	ts := time.Now().Unix()
+	for i := 0; i < total; i++ {
+		from := fmt.Sprintf("27%02d%08d", round, i)
+		ids[i] = conversation.ID("bench-wa", from)
+		intended[ids[i]] = start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+	}
+	var mu sync.Mutex
+	lat := make([]time.Duration, 0, total)
+	ctx, cancel := context.WithTimeout(context.Background(), d+60*time.Second)
+	defer cancel()
+	// One reader per partition, each from the log end, started before anything is sent.
+	conn, err := kafka.Dial("tcp", be.kafka)
+	if err != nil {
+		b.Fatal(err)
+	}
+	parts, err := conn.ReadPartitions("switchboard.events")
+	conn.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Events are keyed by tenant: only the bench tenant's partition carries them.
+	ids0 := make([]int, len(parts))
+	for i := range parts {
+		ids0[i] = parts[i].ID
+	}
+	only := (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte("bench")}, ids0...)
+	for _, p := range parts {
+		if p.ID != only {
+			continue
+		}
+		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{be.kafka}, Topic: "switchboard.events",
+			Partition: p.ID, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 5 * time.Millisecond})
+		if err := rd.SetOffset(kafka.LastOffset); err != nil {
+			b.Fatal(err)
+		}
+		defer rd.Close()
+		go func() {
+			for {
+				m, err := rd.FetchMessage(ctx)
+				if err != nil {
+					return
+				}
+				var ev struct {
+					Type           string `json:"type"`
+					ConversationID string `json:"conversation_id"`
+				}
+				if json.Unmarshal(m.Value, &ev) != nil || ev.Type != conversation.EventAssigned {
+					continue
+				}
+				if t0, ok := intended[ev.ConversationID]; ok {
+					mu.Lock()
+					lat = append(lat, time.Since(t0))
+					n := len(lat)
+					mu.Unlock()
+					if n == total {
+						cancel()
+						return
+					}
+				}
+			}
+		}()
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	heapBefore := ms.HeapAlloc
+
+	b.ResetTimer()
+	var failures atomic.Int64
+	sem := make(chan struct{}, 512)
+	var wg sync.WaitGroup
+	for i := 0; i < total; i++ {
+		if w := time.Until(intended[ids[i]]); w > 0 {
+			time.Sleep(w)
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			if !be.post(fmt.Sprintf("27%02d%08d", round, i), fmt.Sprintf("wamid.b%d-%d", round, i), ts) {
+				failures.Add(1)
+			}
+		}(i)
+	}
+	wg.Wait()
+	sent := time.Since(start)
+	<-ctx.Done()
+	b.StopTimer()
+	mu.Lock()
+	defer mu.Unlock()
+	runtime.ReadMemStats(&ms)
+	if len(lat) == 0 {
+		b.Fatalf("no assignment seen (%d webhooks failed)", failures.Load())
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if os.Getenv("BENCH_DEBUG") != "" {
+		_, body, _ := fasthttp.Get(nil, be.url+"/metrics")
+		_ = os.WriteFile(os.Getenv("BENCH_DEBUG"), body, 0o644)
+		for _, l := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(l, "switchboard_") && !strings.Contains(l, "_bucket") {
+				b.Log(l)
+			}
+		}
+	}
+	b.ReportMetric(float64(total)/sent.Seconds(), "sent/s")
+	b.ReportMetric(float64(len(lat))/float64(total)*100, "assigned-%")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(failures.Load()), "failed")
+	b.ReportMetric(float64(int64(ms.HeapAlloc)-int64(heapBefore))/float64(total), "heap-B/conv")
+}
+
+var client = &fasthttp.Client{MaxConnsPerHost: 1024}
+
+func (be *bench) post(from, id string, ts int64) bool {
+	body := meta.Payload(meta.Change{PhoneNumberID: "111", Messages: []meta.Message{{From: from, ID: id, Timestamp: ts, Text: "hello"}}})
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(be.url + "/webhooks/whatsapp")
+	req.Header.SetMethod("POST")
+	req.Header.Set(meta.SignatureHeader, meta.Sign("bench-secret", body))
+	req.SetBodyRaw(body)
+	return client.Do(req, resp) == nil && resp.StatusCode() == 200
+}

@@ -1,0 +1,283 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
+)
+
+func intp(n int) *int { return &n }
+
+// Invalid commands are refused before anything is produced.
+func TestCommandValidation(t *testing.T) {
+	e := start(t, options{})
+	e.putConvs(t, conv("acme", "c01", conversation.Assigned, "alice"), conv("globex", "g1", conversation.Unassigned, ""))
+	e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) { return outcome.Result{Status: 200, Body: "ok"}, true })
+	for _, tc := range []struct {
+		method, path, token, body string
+		status                    int
+		code                      string
+	}{
+		{"POST", "/v1/conversations/c01/assign", aliceToken, `{"operator_id":`, 400, "invalid_json"},
+		{"POST", "/v1/conversations/c01/assign", aliceToken, `not json`, 400, "invalid_json"},
+		{"POST", "/v1/conversations/c01/assign", aliceToken, ``, 400, "invalid_json"},
+		{"POST", "/v1/conversations/c01/assign", aliceToken, `{"operator":"bob"}`, 400, "invalid_json"},
+		{"POST", "/v1/conversations/c01/assign", aliceToken, `{"operator_id":"bob","why":"x"}`, 400, "invalid_json"},
+		{"POST", "/v1/conversations/c01/assign", aliceToken, `{"operator_id":7}`, 400, "invalid_json"},
+		{"POST", "/v1/conversations/c01/assign", aliceToken, `{}`, 400, "invalid_operator"},
+		{"POST", "/v1/conversations/c01/transfer", aliceToken, `{"operator_id":""}`, 400, "invalid_operator"},
+		{"POST", "/v1/conversations/c01/assign", aliceToken, `{"operator_id":"zed"}`, 404, "operator_not_found"},
+		{"POST", "/v1/conversations/c01/assign", aliceToken, `{"operator_id":"dave"}`, 404, "operator_not_found"},
+		{"POST", "/v1/conversations/c01/snooze", aliceToken, `{"until":"tomorrow"}`, 400, "invalid_until"},
+		{"POST", "/v1/conversations/c01/snooze", aliceToken, `{"until":"2025-10-10 09:00"}`, 400, "invalid_until"},
+		{"POST", "/v1/conversations/c01/snooze", aliceToken, `{"until":"2025-10-10T09:00:00"}`, 400, "invalid_until"},
+		{"POST", "/v1/conversations/c01/snooze", aliceToken, `{"until":1760000000}`, 400, "invalid_json"},
+		{"POST", "/v1/conversations/c01/labels", aliceToken, `{"add":"vip"}`, 400, "invalid_json"},
+		{"POST", "/v1/conversations/c01/labels", aliceToken, `{"add":["vip"],"drop":["x"]}`, 400, "invalid_json"},
+		{"POST", "/v1/conversations/c01/messages", aliceToken, `{"type":"text"}`, 400, "invalid_message"},
+		{"POST", "/v1/conversations/c01/messages", aliceToken, `{"type":"text","text":""}`, 400, "invalid_message"},
+		{"POST", "/v1/conversations/c01/messages", aliceToken, `{"text":"hi"}`, 400, "invalid_message"},
+		{"POST", "/v1/conversations/c01/messages", aliceToken, `{"type":"audio","text":"hi"}`, 400, "invalid_message"},
+		{"POST", "/v1/conversations/c01/messages", aliceToken, `{"type":"template"}`, 400, "invalid_message"},
+		{"POST", "/v1/conversations/c01/messages", aliceToken, `{"type":"template","template":{"name":"hello"}}`, 400, "invalid_message"},
+		{"POST", "/v1/conversations/c01/messages", aliceToken, `{"type":"text","text":"hi","body":"x"}`, 400, "invalid_json"},
+		{"POST", "/v1/conversations/c01/notes", aliceToken, `{}`, 400, "invalid_note"},
+		{"POST", "/v1/conversations/c01/notes", aliceToken, `{"note":"hi"}`, 400, "invalid_json"},
+		{"PUT", "/v1/operators/me/availability", aliceToken, `{"availability":"busy"}`, 400, "invalid_availability"},
+		{"PUT", "/v1/operators/me/availability", aliceToken, `{"availability":"Online"}`, 400, "invalid_availability"},
+		{"PUT", "/v1/operators/me/availability", aliceToken, `{}`, 400, "invalid_availability"},
+		{"PUT", "/v1/operators/me/availability", aliceToken, `{"available":"online"}`, 400, "invalid_json"},
+		{"PATCH", "/v1/operators/alice", aliceToken, `{"capacity":9}`, 403, "forbidden"},
+		{"PATCH", "/v1/operators/bob", aliceToken, `{"capacity":9}`, 403, "forbidden"},
+		{"PATCH", "/v1/operators/alice", carolToken, `{"capacity":9}`, 403, "forbidden"},
+		{"PATCH", "/v1/operators/zed", bobToken, `{"capacity":9}`, 404, "operator_not_found"},
+		{"PATCH", "/v1/operators/dave", bobToken, `{"capacity":9}`, 404, "operator_not_found"},
+		{"PATCH", "/v1/operators/alice", bobToken, `{"capacity":-1}`, 400, "invalid_operator"},
+		{"PATCH", "/v1/operators/alice", bobToken, `{"capacity":10001}`, 400, "invalid_operator"},
+		{"PATCH", "/v1/operators/alice", bobToken, `{"role":"root"}`, 400, "invalid_operator"},
+		{"PATCH", "/v1/operators/alice", bobToken, `{"team":"x"}`, 400, "invalid_json"},
+		{"PATCH", "/v1/operators/alice", bobToken, `{"capacity":"9"}`, 400, "invalid_json"},
+		// A valid command for a conversation that does not exist, or is another tenant's.
+		{"POST", "/v1/conversations/nope/close", aliceToken, ``, 404, "conversation_not_found"},
+		{"POST", "/v1/conversations/g1/take", aliceToken, ``, 404, "conversation_not_found"},
+		{"POST", "/v1/conversations/nope/notes", aliceToken, `{"text":"hi"}`, 404, "conversation_not_found"},
+	} {
+		wantError(t, tc.method+" "+tc.path+" "+tc.body, e.do(t, tc.method, tc.path, tc.token, tc.body), tc.status, tc.code)
+	}
+	if recs := e.prod.records(); len(recs) != 0 {
+		t.Errorf("invalid commands produced %d records, first %+v", len(recs), recs[0])
+	}
+}
+
+// A valid command is produced as one command record of the caller's tenant, stamped with the API's clock, and
+// answered with its outcome.
+func TestCommandsProducedAndAnswered(t *testing.T) {
+	e := start(t, options{})
+	e.putConvs(t, conv("acme", "c01", conversation.Assigned, "alice"))
+	// The outcome is published for the request id the command carries: a 2xx answer proves the API waited on the
+	// id it produced.
+	var result outcome.Result
+	e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) { return result, true })
+	snoozeUntil := time.Date(2025, 10, 10, 7, 0, 0, 0, time.UTC)
+	body := map[string]any{"id": "c01", "status": "assigned"}
+	for _, tc := range []struct {
+		name, method, path, token, body string
+		want                            inbox.Command // RequestID and MessageID are checked apart
+		wantMessageID                   bool
+		status                          int
+	}{
+		{"take", "POST", "/v1/conversations/c01/take", carolToken, ``,
+			inbox.Command{Type: "take", OperatorID: "carol", ConversationID: "c01"}, false, 200},
+		{"attend is take", "POST", "/v1/conversations/c01/attend", aliceToken, ``,
+			inbox.Command{Type: "take", OperatorID: "alice", ConversationID: "c01"}, false, 200},
+		{"unassign", "POST", "/v1/conversations/c01/unassign", aliceToken, ``,
+			inbox.Command{Type: "unassign", OperatorID: "alice", ConversationID: "c01"}, false, 200},
+		{"close", "POST", "/v1/conversations/c01/close", aliceToken, ``,
+			inbox.Command{Type: "close", OperatorID: "alice", ConversationID: "c01"}, false, 200},
+		{"reopen", "POST", "/v1/conversations/c01/reopen", aliceToken, ``,
+			inbox.Command{Type: "reopen", OperatorID: "alice", ConversationID: "c01"}, false, 200},
+		{"unsnooze", "POST", "/v1/conversations/c01/unsnooze", aliceToken, ``,
+			inbox.Command{Type: "unsnooze", OperatorID: "alice", ConversationID: "c01"}, false, 200},
+		{"assign", "POST", "/v1/conversations/c01/assign", bobToken, `{"operator_id":"carol"}`,
+			inbox.Command{Type: "assign", OperatorID: "bob", ConversationID: "c01", TargetID: "carol"}, false, 200},
+		{"transfer", "POST", "/v1/conversations/c01/transfer", aliceToken, `{"operator_id":"bob"}`,
+			inbox.Command{Type: "transfer", OperatorID: "alice", ConversationID: "c01", TargetID: "bob"}, false, 200},
+		{"snooze until", "POST", "/v1/conversations/c01/snooze", aliceToken, `{"until":"2025-10-10T09:00:00+02:00"}`,
+			inbox.Command{Type: "snooze", OperatorID: "alice", ConversationID: "c01", Until: snoozeUntil.UnixMilli()}, false, 200},
+		{"snooze until the customer writes", "POST", "/v1/conversations/c01/snooze", aliceToken, ``,
+			inbox.Command{Type: "snooze", OperatorID: "alice", ConversationID: "c01"}, false, 200},
+		{"labels", "POST", "/v1/conversations/c01/labels", aliceToken, `{"add":["vip","es"],"remove":["new"]}`,
+			inbox.Command{Type: "labels", OperatorID: "alice", ConversationID: "c01", AddLabels: []string{"vip", "es"}, RemoveLabels: []string{"new"}}, false, 200},
+		{"text message", "POST", "/v1/conversations/c01/messages", aliceToken, `{"type":"text","text":"Hola 👋"}`,
+			inbox.Command{Type: "send", OperatorID: "alice", ConversationID: "c01", Message: &inbox.Outbound{Type: "text", Text: "Hola 👋"}}, true, 201},
+		{"template message", "POST", "/v1/conversations/c01/messages", aliceToken,
+			`{"type":"template","template":{"name":"order_update","language":"es","params":["42"]}}`,
+			inbox.Command{Type: "send", OperatorID: "alice", ConversationID: "c01", Message: &inbox.Outbound{Type: "template",
+				Template: &inbox.Template{Name: "order_update", Language: "es", Params: []string{"42"}}}}, true, 201},
+		{"note", "POST", "/v1/conversations/c01/notes", aliceToken, `{"text":"ask @bob about billing"}`,
+			inbox.Command{Type: "note", OperatorID: "alice", ConversationID: "c01", Note: "ask @bob about billing"}, true, 201},
+		{"availability", "PUT", "/v1/operators/me/availability", carolToken, `{"availability":"away"}`,
+			inbox.Command{Type: "availability", OperatorID: "carol", TargetID: "carol", Availability: "away"}, false, 200},
+		{"update operator", "PATCH", "/v1/operators/alice", bobToken, `{"capacity":0,"role":"builder","skills":["es"]}`,
+			inbox.Command{Type: "update_operator", OperatorID: "bob", TargetID: "alice", Capacity: intp(0), Role: "builder", Skills: []string{"es"}}, false, 200},
+	} {
+		result = outcome.Result{Status: http.StatusOK, Body: body}
+		before := len(e.prod.records())
+		r := e.do(t, tc.method, tc.path, tc.token, tc.body)
+		if r.status != tc.status {
+			t.Errorf("%s: %s, want %d", tc.name, r, tc.status)
+			continue
+		}
+		var got map[string]any
+		if err := json.Unmarshal(r.body, &got); err != nil || !reflect.DeepEqual(got, body) {
+			t.Errorf("%s: body %s (%v), want the outcome's body %v", tc.name, r.body, err, body)
+		}
+		recs := e.prod.records()[before:]
+		if len(recs) != 1 {
+			t.Fatalf("%s: %d records produced, want 1", tc.name, len(recs))
+		}
+		rec := recs[0]
+		wantTenant := "acme"
+		if rec.Tenant != wantTenant || rec.IngestAt != now.UnixMilli() || len(rec.Items) != 1 || rec.Items[0].Kind != inbox.KindCommand {
+			t.Fatalf("%s: record %+v, want one command item of %s at %d", tc.name, rec, wantTenant, now.UnixMilli())
+		}
+		// What the router reads is the wire form.
+		wire, err := rec.Encode(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, err := inbox.Decode(wire)
+		if err != nil {
+			t.Fatalf("%s: the router would refuse the record: %v", tc.name, err)
+		}
+		cmd := *dec.Items[0].Command
+		if len(cmd.RequestID) < 16 {
+			t.Errorf("%s: request id %q", tc.name, cmd.RequestID)
+		}
+		if tc.wantMessageID != strings.HasPrefix(cmd.MessageID, "sb.") || (!tc.wantMessageID && cmd.MessageID != "") ||
+			(tc.wantMessageID && len(cmd.MessageID) <= len("sb.")) {
+			t.Errorf("%s: message id %q", tc.name, cmd.MessageID)
+		}
+		cmd.RequestID, cmd.MessageID = "", ""
+		if !reflect.DeepEqual(cmd, tc.want) {
+			t.Errorf("%s: command\n %+v\nwant\n %+v", tc.name, cmd, tc.want)
+		}
+	}
+	// Every call has its own request id and every message its own id.
+	seen := map[string]bool{}
+	for _, rec := range e.prod.records() {
+		c := rec.Items[0].Command
+		for _, id := range []string{c.RequestID, c.MessageID} {
+			if id != "" && seen[id] {
+				t.Errorf("id %s used twice", id)
+			}
+			seen[id] = true
+		}
+	}
+	if n := e.outcomes.Waiting(); n != 0 {
+		t.Errorf("%d calls still registered as waiting", n)
+	}
+}
+
+// The outcome's status, code and body make the HTTP answer.
+func TestCommandOutcomeMapping(t *testing.T) {
+	e := start(t, options{})
+	e.putConvs(t, conv("acme", "c01", conversation.Closed, "alice"))
+	for _, tc := range []struct {
+		name, path, body string
+		res              outcome.Result
+		status           int
+		code             string // error code; empty for a success body
+	}{
+		{"refused transition", "/v1/conversations/c01/snooze", ``,
+			outcome.Result{Status: 409, Code: "snooze_closed", Message: "a closed conversation cannot be snoozed"}, 409, "snooze_closed"},
+		{"window closed", "/v1/conversations/c01/messages", `{"type":"text","text":"hi"}`,
+			outcome.Result{Status: 422, Code: "window_closed", Message: "outside the 24-hour window"}, 422, "window_closed"},
+		{"role forbids", "/v1/conversations/c01/take", ``,
+			outcome.Result{Status: 403, Code: "forbidden", Message: "taken by another operator"}, 403, "forbidden"},
+		{"gone", "/v1/conversations/c01/close", ``,
+			outcome.Result{Status: 404, Code: "conversation_not_found", Message: "gone"}, 404, "conversation_not_found"},
+		{"message created with status 0", "/v1/conversations/c01/messages", `{"type":"text","text":"hi"}`,
+			outcome.Result{Body: map[string]any{"id": "sb.x", "status": "pending"}}, 201, ""},
+		{"note created with 200", "/v1/conversations/c01/notes", `{"text":"hi"}`,
+			outcome.Result{Status: 200, Body: map[string]any{"id": "sb.y"}}, 201, ""},
+		{"explicit success status kept", "/v1/conversations/c01/reopen", ``,
+			outcome.Result{Status: 202, Body: map[string]any{"queued": true}}, 202, ""},
+		{"status 0 on a plain command", "/v1/conversations/c01/reopen", ``,
+			outcome.Result{Body: map[string]any{"status": "unassigned"}}, 200, ""},
+	} {
+		e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) { return tc.res, true })
+		r := e.do(t, "POST", tc.path, aliceToken, tc.body)
+		if tc.code != "" {
+			wantError(t, tc.name, r, tc.status, tc.code)
+			if !strings.Contains(string(r.body), tc.res.Message) {
+				t.Errorf("%s: body %s lacks the outcome's message", tc.name, r.body)
+			}
+			continue
+		}
+		if r.status != tc.status {
+			t.Errorf("%s: %s, want %d", tc.name, r, tc.status)
+			continue
+		}
+		want, _ := json.Marshal(tc.res.Body)
+		if string(r.body) != string(want) {
+			t.Errorf("%s: body %s, want %s", tc.name, r.body, want)
+		}
+	}
+}
+
+// Kafka refusing the command is a 503 the client may retry; nobody is left waiting.
+func TestCommandProducerError(t *testing.T) {
+	e := start(t, options{})
+	e.putConvs(t, conv("acme", "c01", conversation.Unassigned, ""))
+	e.prod.set(errKafkaDown, nil)
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/v1/conversations/c01/take", ``},
+		{"POST", "/v1/conversations/c01/messages", `{"type":"text","text":"hi"}`},
+		{"PUT", "/v1/operators/me/availability", `{"availability":"online"}`},
+		{"PATCH", "/v1/operators/alice", `{"capacity":1}`},
+	} {
+		r := e.do(t, c.method, c.path, bobToken, c.body)
+		wantError(t, c.method+" "+c.path, r, http.StatusServiceUnavailable, "unavailable")
+		if ra := r.header.Get("Retry-After"); ra == "" {
+			t.Errorf("%s %s: 503 without Retry-After", c.method, c.path)
+		}
+	}
+	if n := e.outcomes.Waiting(); n != 0 {
+		t.Errorf("%d calls still registered after their 503", n)
+	}
+}
+
+// A command queued whose outcome never comes is answered 503 outcome_unknown after CommandTimeout.
+func TestCommandOutcomeTimeout(t *testing.T) {
+	e := start(t, options{commandTimeout: 150 * time.Millisecond})
+	e.putConvs(t, conv("acme", "c01", conversation.Unassigned, ""))
+	e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) { return outcome.Result{}, false })
+	r := e.do(t, "POST", "/v1/conversations/c01/take", aliceToken, "")
+	wantError(t, "take without an outcome", r, http.StatusServiceUnavailable, "outcome_unknown")
+	if n := len(e.prod.records()); n != 1 {
+		t.Errorf("%d records produced, want 1 (the command was queued)", n)
+	}
+	if n := e.outcomes.Waiting(); n != 0 {
+		t.Errorf("%d calls still registered after the timeout", n)
+	}
+	// A late outcome finds nobody waiting and is dropped.
+	e.outcomes.Publish(e.prod.records()[0].Items[0].Command.RequestID, outcome.Result{Status: 200})
+}
+
+// A node without a producer answers reads and refuses commands with 503.
+func TestReadOnlyNode(t *testing.T) {
+	e := start(t, options{noProducer: true})
+	e.putConvs(t, conv("acme", "c01", conversation.Unassigned, ""))
+	var c struct{ conversation.Conversation }
+	e.getJSON(t, "/v1/conversations/c01", aliceToken, &c)
+	wantError(t, "take on a read-only node", e.do(t, "POST", "/v1/conversations/c01/take", aliceToken, ""),
+		http.StatusServiceUnavailable, "unavailable")
+}

@@ -1,0 +1,350 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// echo is a mounted handler that says who it is and what it got, copying the body out of fasthttp's buffer.
+func echo(name string) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		ctx.SetStatusCode(fasthttp.StatusAccepted)
+		ctx.SetBodyString(fmt.Sprintf("%s %s %s %d", name, ctx.Method(), ctx.Path(), len(ctx.PostBody())))
+	}
+}
+
+type running struct {
+	s    *Server
+	url  string
+	done chan error
+}
+
+// startServer builds a server on a free loopback port and runs it; it is shut down when the test ends.
+func startServer(t *testing.T, cfg Config) *running {
+	t.Helper()
+	cfg.Addr, cfg.Logger = "127.0.0.1:0", quiet
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &running{s: s, url: "http://" + s.Addr(), done: make(chan error, 1)}
+	go func() { r.done <- s.Run() }()
+	t.Cleanup(func() {
+		if err := s.Shutdown(); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		select {
+		case err := <-r.done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return after Shutdown")
+		}
+	})
+	return r
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r *running) do(t *testing.T, method, path, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, r.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+// wantError checks the contract's error shape: {"error":{"code","message"}} and nothing else.
+func wantError(t *testing.T, what string, r response, status int, code string) {
+	t.Helper()
+	if r.status != status {
+		t.Errorf("%s = %d %s, want %d %s", what, r.status, r.body, status, code)
+		return
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s: Content-Type %q", what, ct)
+	}
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	dec := json.NewDecoder(strings.NewReader(r.body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		t.Errorf("%s: %s is not the error shape: %v", what, r.body, err)
+		return
+	}
+	if body.Error.Code != code || body.Error.Message == "" {
+		t.Errorf("%s: error %+v, want code %q with a message", what, body.Error, code)
+	}
+}
+
+func TestRoutesToMountedHandlers(t *testing.T) {
+	r := startServer(t, Config{WhatsApp: echo("whatsapp"), API: echo("api")})
+	for _, tc := range []struct{ method, path, body, want string }{
+		{"GET", "/webhooks/whatsapp?hub.mode=subscribe", "", "whatsapp GET /webhooks/whatsapp 0"},
+		{"POST", "/webhooks/whatsapp", `{"entry":[]}`, "whatsapp POST /webhooks/whatsapp 12"},
+		{"GET", "/v1/conversations?status=assigned", "", "api GET /v1/conversations 0"},
+		{"POST", "/v1/conversations/c1/take", "", "api POST /v1/conversations/c1/take 0"},
+		{"PATCH", "/v1/operators/alice", `{"capacity":1}`, "api PATCH /v1/operators/alice 14"},
+		{"GET", "/v1/", "", "api GET /v1/ 0"},
+	} {
+		got := r.do(t, tc.method, tc.path, tc.body)
+		if got.status != http.StatusAccepted || got.body != tc.want {
+			t.Errorf("%s %s = %d %q, want 202 %q", tc.method, tc.path, got.status, got.body, tc.want)
+		}
+	}
+	for _, p := range []string{"/", "/v1", "/v2/conversations", "/webhooks/whatsapp/x", "/webhooks/other", "/healthz/x", "/metricsx"} {
+		wantError(t, "GET "+p, r.do(t, "GET", p, ""), http.StatusNotFound, "not_found")
+	}
+}
+
+// A node without a role leaves its paths unmounted: 404 in the error shape, while the node's own endpoints work.
+func TestUnmountedRoles(t *testing.T) {
+	r := startServer(t, Config{Gatherer: prometheus.NewRegistry()})
+	wantError(t, "webhook without ingest", r.do(t, "POST", "/webhooks/whatsapp", "{}"), http.StatusNotFound, "not_found")
+	wantError(t, "api without the api role", r.do(t, "GET", "/v1/conversations", ""), http.StatusNotFound, "not_found")
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		if got := r.do(t, "GET", p, ""); got.status != http.StatusOK {
+			t.Errorf("GET %s = %d %s", p, got.status, got.body)
+		}
+	}
+	// Mounting one role does not mount the other.
+	r2 := startServer(t, Config{API: echo("api")})
+	wantError(t, "webhook on an api-only node", r2.do(t, "POST", "/webhooks/whatsapp", "{}"), http.StatusNotFound, "not_found")
+	if got := r2.do(t, "GET", "/v1/operators", ""); got.body != "api GET /v1/operators 0" {
+		t.Errorf("api on an api-only node = %d %q", got.status, got.body)
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	failing := Check{Name: "kafka", Fn: func() error { return errors.New("down") }}
+	r := startServer(t, Config{Ready: []Check{failing}})
+	r.s.Drain()
+	// Liveness does not depend on readiness or draining.
+	if got := r.do(t, "GET", "/healthz", ""); got.status != http.StatusOK || got.body != "ok\n" {
+		t.Errorf("/healthz = %d %q", got.status, got.body)
+	}
+}
+
+// switchable is a readiness condition the test turns on and off.
+type switchable struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (s *switchable) set(err error) { s.mu.Lock(); s.err = err; s.mu.Unlock() }
+func (s *switchable) check() error  { s.mu.Lock(); defer s.mu.Unlock(); return s.err }
+
+func TestReadyz(t *testing.T) {
+	kafka, store := &switchable{}, &switchable{}
+	r := startServer(t, Config{API: echo("api"), Ready: []Check{{"kafka", kafka.check}, {"store", store.check}}})
+	ready := func(step string) {
+		t.Helper()
+		if got := r.do(t, "GET", "/readyz", ""); got.status != http.StatusOK || got.body != "ready\n" {
+			t.Errorf("%s: /readyz = %d %q, want 200 ready", step, got.status, got.body)
+		}
+	}
+	notReady := func(step string, named, notNamed []string) {
+		t.Helper()
+		got := r.do(t, "GET", "/readyz", "")
+		if got.status != http.StatusServiceUnavailable {
+			t.Errorf("%s: /readyz = %d %q, want 503", step, got.status, got.body)
+		}
+		for _, n := range named {
+			if !strings.Contains(got.body, n) {
+				t.Errorf("%s: /readyz body %q does not name %q", step, got.body, n)
+			}
+		}
+		for _, n := range notNamed {
+			if strings.Contains(got.body, n) {
+				t.Errorf("%s: /readyz body %q names %q, which passes", step, got.body, n)
+			}
+		}
+	}
+	ready("all pass")
+	kafka.set(errors.New("no broker reachable at 127.0.0.1:9092"))
+	notReady("kafka failing", []string{"kafka", "no broker reachable at 127.0.0.1:9092"}, []string{"store"})
+	store.set(errors.New("pebble closed"))
+	notReady("both failing", []string{"kafka: no broker", "store: pebble closed"}, nil)
+	kafka.set(nil)
+	notReady("store failing", []string{"store: pebble closed"}, []string{"kafka"})
+	store.set(nil)
+	ready("recovered")
+
+	// Draining: /readyz says so even with every check passing, and requests are still served.
+	r.s.Drain()
+	r.s.Drain() // idempotent
+	got := r.do(t, "GET", "/readyz", "")
+	if got.status != http.StatusServiceUnavailable || got.body != "draining\n" {
+		t.Errorf("draining: /readyz = %d %q, want 503 draining", got.status, got.body)
+	}
+	if got := r.do(t, "GET", "/v1/conversations", ""); got.status != http.StatusAccepted {
+		t.Errorf("draining: API request = %d %q, want it still served", got.status, got.body)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_test_things_total", Help: "Things."})
+	reg.MustRegister(c)
+	c.Add(3)
+	r := startServer(t, Config{Gatherer: reg})
+	got := r.do(t, "GET", "/metrics", "")
+	if got.status != http.StatusOK {
+		t.Fatalf("/metrics = %d %s", got.status, got.body)
+	}
+	if !strings.Contains(got.body, "\nswitchboard_test_things_total 3\n") || !strings.Contains(got.body, "# HELP switchboard_test_things_total Things.") {
+		t.Errorf("/metrics does not expose the registered counter:\n%s", got.body)
+	}
+	if ct := got.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("/metrics Content-Type %q", ct)
+	}
+	c.Inc()
+	if got := r.do(t, "GET", "/metrics", ""); !strings.Contains(got.body, "\nswitchboard_test_things_total 4\n") {
+		t.Errorf("/metrics is not live:\n%s", got.body)
+	}
+}
+
+// rawRequest writes head (and no body) on a fresh connection and reads the answer: a body fasthttp refuses on its
+// declared length is never sent, so the connection is not reset under the answer.
+func rawRequest(t *testing.T, addr, head string) response {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+func TestBodyOverMaxBodySize(t *testing.T) {
+	r := startServer(t, Config{WhatsApp: echo("whatsapp"), API: echo("api")})
+	for _, path := range []string{"/webhooks/whatsapp", "/v1/conversations/c1/messages"} {
+		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+			path, MaxBodySize+1)
+		wantError(t, "POST "+path+" over MaxBodySize", rawRequest(t, r.s.Addr(), head), http.StatusRequestEntityTooLarge, "body_too_large")
+	}
+	// Exactly MaxBodySize reaches the handler, which decides for itself.
+	body := bytes.Repeat([]byte("x"), MaxBodySize)
+	resp, err := http.Post(r.url+"/webhooks/whatsapp", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := fmt.Sprintf("whatsapp POST /webhooks/whatsapp %d", MaxBodySize); resp.StatusCode != http.StatusAccepted || string(b) != want {
+		t.Errorf("POST of MaxBodySize bytes = %d %q, want 202 %q", resp.StatusCode, b, want)
+	}
+}
+
+// A request fasthttp cannot parse is answered by the error handler in the error shape too.
+func TestMalformedRequest(t *testing.T) {
+	r := startServer(t, Config{})
+	got := rawRequest(t, r.s.Addr(), "POST /webhooks/whatsapp HTTP/1.1\r\nHost: test\r\nContent-Length: nope\r\n\r\n")
+	wantError(t, "bad Content-Length", got, http.StatusBadRequest, "bad_request")
+}
+
+// Shutdown stops the server (Run returns nil), refuses new connections and can be called again.
+func TestShutdownIdempotent(t *testing.T) {
+	s, err := New(Config{Addr: "127.0.0.1:0", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	url := "http://" + s.Addr()
+	// Wait until it serves.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.Shutdown(); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run after Shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after Shutdown")
+	}
+	if err := s.Shutdown(); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+	s.Drain() // after Shutdown: no panic on a closed channel
+	c := http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
+	if resp, err := c.Get(url + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Errorf("after Shutdown the server still answers: %d", resp.StatusCode)
+	}
+}
+
+func TestNewOnBusyAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if s, err := New(Config{Addr: ln.Addr().String(), Logger: quiet}); err == nil {
+		_ = s.Shutdown()
+		t.Fatal("New on a busy address: want an error")
+	}
+}

@@ -1,0 +1,150 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// EnvPrefix starts the environment variable of each flag of Main: SWITCHBOARD_SIM_ and the flag in upper snake
+// case (--webhook-url is SWITCHBOARD_SIM_WEBHOOK_URL). A flag on the command line wins.
+const EnvPrefix = "SWITCHBOARD_SIM_"
+
+// Main is the `switchboard whatsapp-sim` command: args are its flags (os.Args[2:]). It serves until SIGINT or
+// SIGTERM and returns nil then; with -h it prints the flags and returns flag.ErrHelp. It prints where it listens
+// on stdout and logs to stderr.
+func Main(args []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, args, os.Stdout, os.Stderr, os.LookupEnv)
+}
+
+// run is Main with its context, outputs and environment given, for tests.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) error {
+	fs := flag.NewFlagSet("whatsapp-sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg Config
+	var cust CustomersConfig
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:9500", "where the simulated Cloud API listens (HOST:PORT)")
+	fs.StringVar(&cfg.WebhookURL, "webhook-url", "", "where to post signed status webhooks (sent, delivered, read); empty posts none")
+	fs.StringVar(&cfg.AppSecret, "app-secret", "", "the Meta app secret that signs webhooks (required with --webhook-url)")
+	tokens := fs.String("tokens", "", "PHONE_NUMBER_ID=TOKEN,… : serve only these numbers with these tokens; empty accepts any token")
+	fs.IntVar(&cfg.Rate, "rate", DefaultRate, "throughput limit per phone number, messages per second")
+	fs.IntVar(&cfg.Burst, "burst", 0, "token bucket size per phone number (0: --rate)")
+	fs.DurationVar(&cfg.Latency, "latency", 0, "added to every answer of the send endpoint")
+	fs.Float64Var(&cfg.Fail.Rate429, "fail-429", 0, "fraction of valid requests answered 429 (130429)")
+	fs.Float64Var(&cfg.Fail.Rate5xx, "fail-5xx", 0, "fraction of valid requests answered 500 or 503")
+	fs.Float64Var(&cfg.Fail.RatePermanent, "fail-permanent", 0, "fraction of valid requests failing with --permanent-code")
+	fs.IntVar(&cfg.Fail.PermanentCode, "permanent-code", DefaultPermanentCode, "Meta error code of injected permanent failures")
+	fs.BoolVar(&cfg.Fail.PermanentAsync, "permanent-async", false, "report permanent failures as failed status webhooks after accepting, as Meta mostly does")
+	fs.DurationVar(&cfg.StatusDelay, "status-delay", DefaultStatusDelay, "gap between acceptance, sent, delivered and read")
+	fs.Int64Var(&cfg.Seed, "seed", 0, "seed of the injected failures")
+	fs.IntVar(&cfg.MaxRecorded, "max-recorded", DefaultMaxRecorded, "accepted messages kept for GET /sim/messages")
+	fs.Float64Var(&cust.Rate, "customers-rate", 0, "inbound customer messages per second to post (0: no customers unless --customers-count)")
+	fs.IntVar(&cust.Count, "customers-count", 0, "inbound customer messages to post in all (0: until stopped)")
+	fs.IntVar(&cust.Contacts, "customers-contacts", DefaultCustomerContacts, "distinct customers writing in")
+	fs.StringVar(&cust.Text, "customers-text", DefaultCustomerText, "text of the customer messages")
+	fs.StringVar(&cust.PhoneNumberID, "customers-phone-number-id", "", "business phone number id the customers write to")
+	fs.StringVar(&cust.WebhookURL, "customers-webhook-url", "", "where customer messages are posted (default --webhook-url)")
+	fs.StringVar(&cust.AppSecret, "customers-app-secret", "", "secret signing customer messages (default --app-secret)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parseWithEnv(fs, args, lookupEnv); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: %w", *logLevel, err)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var err error
+	if cfg.Tokens, err = parseTokens(*tokens); err != nil {
+		return err
+	}
+	customers := cust.Rate > 0 || cust.Count > 0
+	if !customers && cust.PhoneNumberID != "" {
+		return errors.New("--customers-phone-number-id needs --customers-rate or --customers-count")
+	}
+
+	s, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if customers {
+		cust.setDefaults(s)
+		if err := cust.Validate(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "whatsapp-sim listening on %s (POST /{phone_number_id}/messages, GET /sim/messages, GET /sim/stats)\n", s.URL())
+	if cfg.WebhookURL != "" {
+		fmt.Fprintf(stdout, "whatsapp-sim posts status webhooks to %s\n", cfg.WebhookURL)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	custDone := make(chan error, 1)
+	if customers {
+		fmt.Fprintf(stdout, "whatsapp-sim plays %d customers writing to %s at %v/s\n", cust.Contacts, cust.PhoneNumberID, cust.Rate)
+		go func() { custDone <- s.Customers(ctx, cust) }()
+	} else {
+		custDone <- nil
+	}
+	runErr := s.Run(ctx)
+	cancel()
+	if err := <-custDone; err != nil && ctx.Err() == nil {
+		cfg.Logger.Warn("customers stopped", "err", err)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	return s.Close()
+}
+
+// parseWithEnv parses args, then fills every flag not given on the command line from EnvPrefix + FLAG.
+func parseWithEnv(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		env := EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := lookupEnv(env); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", env, v, e)
+			}
+		}
+	})
+	return err
+}
+
+// parseTokens reads "id=token,id=token"; "" is nil (any token).
+func parseTokens(s string) (map[string]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		id, tok, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok || id == "" || tok == "" {
+			return nil, fmt.Errorf("--tokens: %q is not PHONE_NUMBER_ID=TOKEN", pair)
+		}
+		m[id] = tok
+	}
+	return m, nil
+}

@@ -1,0 +1,114 @@
+package sim
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// The command serves with flags and SWITCHBOARD_SIM_* variables, plays customers, prints its URL and stops on
+// cancel with nil.
+func TestMainCommand(t *testing.T) {
+	r := newReceiver(t, "env-secret")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, stdout := io.Pipe()
+	var stderr strings.Builder
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--webhook-url", r.url, "--status-delay", "1ms",
+			"--customers-count", "3", "--customers-rate", "100", "--customers-phone-number-id", "555", "--log-level", "warn"},
+			stdout, &stderr, env(map[string]string{"SWITCHBOARD_SIM_APP_SECRET": "env-secret", "SWITCHBOARD_SIM_RATE": "5"}))
+		stdout.Close()
+	}()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no first line: %v (%s)", err, stderr.String())
+	}
+	go io.Copy(io.Discard, out)
+	fields := strings.Fields(line)
+	if len(fields) < 4 || !strings.HasPrefix(fields[3], "http://127.0.0.1:") {
+		t.Fatalf("first line %q does not say where it listens", line)
+	}
+	url := fields[3]
+	okN := 0
+	for _, auth := range []string{"", "Bearer t"} { // without a token: 401, none accepted
+		for range 10 {
+			req, _ := http.NewRequest(http.MethodPost, url+testPath, strings.NewReader(
+				`{"messaging_product":"whatsapp","to":"15551234567","text":{"body":"hi"}}`))
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				okN++
+			}
+		}
+	}
+	if okN != 5 {
+		t.Errorf("%d of 10 accepted at once, want 5 (SWITCHBOARD_SIM_RATE=5)", okN)
+	}
+	waitFor(t, "3 customer messages and 15 signed statuses", func() bool {
+		return len(r.gotMessages()) == 3 && len(r.gotStatuses()) == 15
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run = %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
+
+func TestMainFlags(t *testing.T) {
+	ctx := context.Background()
+	if err := run(ctx, []string{"-h"}, io.Discard, io.Discard, env(nil)); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h = %v, want flag.ErrHelp", err)
+	}
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--rate", "x"}, nil, "invalid value"},
+		{nil, map[string]string{"SWITCHBOARD_SIM_FAIL_429": "lots"}, "SWITCHBOARD_SIM_FAIL_429"},
+		{[]string{"--fail-429", "2", "--addr", "127.0.0.1:0"}, nil, "Fail rates"},
+		{[]string{"--tokens", "123"}, nil, "--tokens"},
+		{[]string{"extra"}, nil, "unexpected arguments"},
+		{[]string{"--customers-phone-number-id", "555"}, nil, "--customers-rate"},
+		{[]string{"--addr", "127.0.0.1:0", "--customers-rate", "1"}, nil, "WebhookURL"},
+	} {
+		err := run(ctx, c.args, io.Discard, io.Discard, env(c.env))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("run(%v, %v) = %v, want an error about %s", c.args, c.env, err, c.want)
+		}
+	}
+
+	// A flag on the command line wins over its variable.
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	rate := fs.Int("rate", 80, "")
+	secret := fs.String("app-secret", "", "")
+	if err := parseWithEnv(fs, []string{"--rate", "7"}, env(map[string]string{
+		"SWITCHBOARD_SIM_RATE": "5", "SWITCHBOARD_SIM_APP_SECRET": "s"})); err != nil || *rate != 7 || *secret != "s" {
+		t.Errorf("rate %d secret %q err %v, want 7, s, nil", *rate, *secret, err)
+	}
+	if tokens, err := parseTokens("1=a, 2=b"); err != nil || tokens["1"] != "a" || tokens["2"] != "b" {
+		t.Errorf("parseTokens = %v, %v", tokens, err)
+	}
+}
