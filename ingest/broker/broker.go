@@ -62,6 +62,9 @@ func StartEmbedded(cfg Config) (*Embedded, error) {
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, cfg.Addr) }),
 		kfake.GroupMinSessionTimeout(cfg.SessionTimeoutMin),
 		kfake.ClusterID("switchboard-embedded"),
+		// The broker keeps records in memory as well as in DataDir; retention (EmbeddedTopicConfig) only frees
+		// them when its cleaner runs.
+		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "60000"}),
 	}
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
@@ -91,9 +94,20 @@ func (e *Embedded) Close() error {
 	return nil
 }
 
+// EmbeddedTopicConfig is the retention the embedded broker's topics are created with: a day, and at most 256 MiB
+// per partition. The embedded broker holds its records in memory, so without retention a long-running node's memory
+// would grow with everything it ever received. A consumer more than a day or 256 MiB per partition behind would
+// lose records, so a production deployment uses a real cluster.
+var EmbeddedTopicConfig = map[string]string{"retention.ms": "86400000", "retention.bytes": "268435456"}
+
 // EnsureTopics creates each topic with the given partition count and replication factor unless it exists already.
 // An existing topic keeps its partition count.
 func EnsureTopics(ctx context.Context, brokers []string, partitions, replication int, topics ...string) error {
+	return EnsureTopicsWith(ctx, brokers, partitions, replication, nil, topics...)
+}
+
+// EnsureTopicsWith is EnsureTopics with topic configs (e.g. EmbeddedTopicConfig) for the topics it creates.
+func EnsureTopicsWith(ctx context.Context, brokers []string, partitions, replication int, configs map[string]string, topics ...string) error {
 	if len(brokers) == 0 {
 		return errors.New("ensure topics: no brokers")
 	}
@@ -115,7 +129,11 @@ func EnsureTopics(ctx context.Context, brokers []string, partitions, replication
 		defer cc.Close()
 	}
 	for _, t := range topics {
-		err := cc.CreateTopics(kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication})
+		tc := kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication}
+		for k, v := range configs {
+			tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: k, ConfigValue: v})
+		}
+		err := cc.CreateTopics(tc)
 		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
 			return fmt.Errorf("create topic %s: %w", t, err)
 		}

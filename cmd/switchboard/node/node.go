@@ -167,7 +167,11 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := broker.EnsureTopics(tctx, n.brokers, cfg.Partitions, replication, inbox.Topic, inbox.EventsTopic); err != nil {
+	var topicConfig map[string]string
+	if n.embedded != nil {
+		topicConfig = broker.EmbeddedTopicConfig
+	}
+	if err := broker.EnsureTopicsWith(tctx, n.brokers, cfg.Partitions, replication, topicConfig, inbox.Topic, inbox.EventsTopic); err != nil {
 		return n, err
 	}
 

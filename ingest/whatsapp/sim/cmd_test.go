@@ -93,6 +93,7 @@ func TestMainFlags(t *testing.T) {
 		{[]string{"extra"}, nil, "unexpected arguments"},
 		{[]string{"--customers-phone-number-id", "555"}, nil, "--customers-rate"},
 		{[]string{"--addr", "127.0.0.1:0", "--customers-rate", "1"}, nil, "WebhookURL"},
+		{[]string{"--addr", "127.0.0.1:0", "--customers-rate", "1", "--webhook-url", "http://127.0.0.1:1/", "--app-secret", "s"}, nil, "PhoneNumberID"},
 	} {
 		err := run(ctx, c.args, io.Discard, io.Discard, env(c.env))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
