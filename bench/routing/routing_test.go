@@ -161,6 +161,7 @@ func (be *bench) run(b *testing.B, round, rate int, d time.Duration) {
 	for i := range parts {
 		ids0[i] = parts[i].ID
 	}
+	sort.Ints(ids0) // the writer balances over the partitions in id order
 	only := (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte("bench")}, ids0...)
 	for _, p := range parts {
 		if p.ID != only {
@@ -176,6 +177,9 @@ func (be *bench) run(b *testing.B, round, rate int, d time.Duration) {
 			for {
 				m, err := rd.FetchMessage(ctx)
 				if err != nil {
+					if ctx.Err() == nil {
+						b.Logf("events reader: %v", err)
+					}
 					return
 				}
 				var ev struct {

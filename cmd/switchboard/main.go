@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/cmd/switchboard/node"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
 // version is set by the linker (make build).
@@ -25,6 +26,7 @@ const usage = `switchboard — helpdesk message router
 
 Usage:
   switchboard serve [flags]      run a node (all roles by default)
+  switchboard whatsapp-sim [flags]  simulator of the WhatsApp Cloud API (tests, demos)
   switchboard send-webhook       post one signed sample customer message to a node (demo)
   switchboard version            print the version
 
@@ -40,6 +42,8 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "whatsapp-sim":
+		err = sim.Main(os.Args[2:])
 	case "send-webhook":
 		err = sendWebhook(os.Args[2:])
 	case "version", "--version", "-v":

@@ -7,13 +7,13 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Meta's error codes the simulator answers with. The Cloud API documents them under "Error codes"; the HTTP status
-// each is sent with is in apiErrors.
+// Meta's error codes the simulator answers with, each with the HTTP status it is sent with. The Cloud API
+// documents them under "Error codes".
 const (
 	// CodeInvalidParameter is a required parameter missing, of the wrong JSON type or too long, or an unsupported
 	// request (unknown phone number id, wrong method). HTTP 400.
 	CodeInvalidParameter = 100
-	// CodeServiceUnavailable is an injected 503.
+	// CodeServiceUnavailable is an injected server error. HTTP 503.
 	CodeServiceUnavailable = 2
 	// CodeAccessToken is a missing, malformed or (with Config.Tokens) wrong access token. HTTP 401.
 	CodeAccessToken = 190
@@ -21,15 +21,16 @@ const (
 	CodeUnknownPath = 2500
 	// CodeRateLimit is the per-phone-number throughput limit, from the bucket or injected. HTTP 429.
 	CodeRateLimit = 130429
-	// CodeSomethingWentWrong is an injected 500.
+	// CodeSomethingWentWrong is an injected server error. HTTP 500.
 	CodeSomethingWentWrong = 131000
 	// CodeInvalidValue is a parameter present but with a value Meta refuses: a recipient that is not 7 to 15
 	// digits, a media link that is not an http(s) URL, a button count out of range, repeated button ids. HTTP 400.
 	CodeInvalidValue = 131009
 	// CodeUndeliverable is sent for every recipient starting with "999" and is the default Fail.PermanentCode.
+	// HTTP 400, or a failed status webhook with Fail.PermanentAsync.
 	CodeUndeliverable = 131026
 	// CodeReengagement is sent for a free-form (non-template) message to a recipient starting with "998": the
-	// customer service window is closed.
+	// customer service window is closed. HTTP 400, or a failed status webhook with Fail.PermanentAsync.
 	CodeReengagement = 131047
 	// CodeTemplateMissing is sent for a template named "missing_template". HTTP 404.
 	CodeTemplateMissing = 132001

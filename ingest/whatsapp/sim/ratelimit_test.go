@@ -112,7 +112,11 @@ func TestRateLimitBurst(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			for i := g; i < sent; i += 8 {
-				a := sendText(t, s, "15551234567")
+				a, err := try(s, http.MethodPost, testPath, "Bearer t", textBody)
+				if err != nil {
+					t.Error(err)
+					return
+				}
 				if a.status == http.StatusTooManyRequests && a.code() != CodeRateLimit {
 					t.Errorf("429 with code %d", a.code())
 				}

@@ -10,6 +10,7 @@ import (
 
 // route serves the simulator's own endpoints under /sim/ and everything else as the Graph API would.
 func (s *Sim) route(ctx *fasthttp.RequestCtx) {
+	s.handling(ctx.Conn())
 	path := ctx.Path()
 	switch string(path) {
 	case "/sim/messages":

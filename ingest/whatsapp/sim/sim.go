@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -78,7 +79,8 @@ type Config struct {
 	// Fail injects failures into requests that passed validation and the rate limit.
 	Fail FailConfig
 	// StatusDelay is the gap between accepting a message and its sent webhook, and between sent, delivered and
-	// read. Default DefaultStatusDelay (50ms).
+	// read. Default DefaultStatusDelay (50ms). It counts from acceptance, not from the answer: with a Latency above
+	// it the sent webhook may arrive before the answer, a race a sender must handle with Meta too.
 	StatusDelay time.Duration
 	// Seed seeds the injected failures: the same seed and the same order of requests inject the same failures.
 	// 0 is a seed like any other.
@@ -97,7 +99,7 @@ type Config struct {
 	WebhookRetries int
 	// Registerer receives the switchboard_sim_* metrics. nil registers none.
 	Registerer prometheus.Registerer
-	// Logger receives what an operator must see: where the simulator listens and the first status webhook given up.
+	// Logger receives what an operator must see: the first status webhook given up, connections cut at shutdown.
 	// Nothing is logged per request. nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -221,6 +223,12 @@ type Sim struct {
 	baseMu sync.Mutex
 	base   tally // counters at the last Reset
 
+	// conns are the open connections and their states, with stateHandling while the handler runs. fasthttp's
+	// Shutdown closes idle keep-alive connections but waits until ReadTimeout for one still reading a request,
+	// which is every new connection (a client may dial ahead and never send); Run closes those when it stops.
+	connMu sync.Mutex
+	conns  map[net.Conn]fasthttp.ConnState
+
 	running  atomic.Bool
 	stopOnce sync.Once
 	stop     chan struct{} // closed by Close or when Run's context ends
@@ -243,9 +251,11 @@ func New(cfg Config) (*Sim, error) {
 		rand:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5157_3ab1_c0de_0001)),
 		failFrom: cfg.Fail.Rate429 + cfg.Fail.Rate5xx + cfg.Fail.RatePermanent,
 		numbers:  map[string]*number{},
+		conns:    map[net.Conn]fasthttp.ConnState{},
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
+	s.cfg.Tokens = maps.Clone(cfg.Tokens) // the caller may change its map while requests read this one
 	s.rec.reset()
 	s.base = s.c.load()
 	transport := http.DefaultTransport.(*http.Transport).Clone()
@@ -279,6 +289,7 @@ func New(cfg Config) (*Sim, error) {
 		NoDefaultServerHeader: true,
 		NoDefaultDate:         true,
 		ErrorHandler:          s.errorHandler,
+		ConnState:             s.connState,
 		Logger:                debugLogger{cfg.Logger},
 	}
 	return s, nil
@@ -290,9 +301,10 @@ func (s *Sim) Addr() string { return s.ln.Addr().String() }
 // URL is the simulator's base URL, http://Addr(): the WhatsApp API URL to give a sender.
 func (s *Sim) URL() string { return "http://" + s.Addr() }
 
-// Run serves until ctx ends or Close is called, then stops accepting, waits up to 5s for open requests and
-// returns nil. Status webhooks not yet posted are not sent. A Sim runs once: ErrRunning if it already runs,
-// ErrClosed after Close.
+// Run serves until ctx ends or Close is called, then stops accepting, ends Latency waits, waits up to 5s for the
+// requests being handled (closing their connections after that) and returns nil; an error only when serving
+// failed. Status webhooks not yet posted are not sent. A Sim runs once: Run returns ErrRunning if it already runs
+// and ErrClosed after Close.
 func (s *Sim) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrRunning
@@ -323,16 +335,76 @@ func (s *Sim) Run(ctx context.Context) error {
 		}
 	}
 	s.stopOnce.Do(func() { close(s.stop) }) // ends Latency waits
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	if e := s.srv.ShutdownWithContext(sctx); e != nil && err == nil {
+	if e := s.shutdown(); e != nil && err == nil {
 		err = fmt.Errorf("whatsapp simulator: shut down: %w", e)
 	}
-	cancel()
 	s.ln.Close() // Shutdown does not close it when Serve has not started yet
 	<-served
 	cancelHooks()
 	hooksDone.Wait()
 	return err
+}
+
+// shutdown stops accepting and waits up to shutdownTimeout for the requests being handled, closing the connections
+// still reading one; after the timeout it closes every connection.
+func (s *Sim) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.srv.ShutdownWithContext(ctx) }()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.closeConns(false)
+		select {
+		case err := <-done:
+			if errors.Is(err, context.DeadlineExceeded) {
+				n := s.closeConns(true)
+				s.log.Warn("whatsapp simulator: closed connections still busy at shutdown", "connections", n,
+					"after", shutdownTimeout)
+				return nil
+			}
+			return err
+		case <-tick.C:
+		}
+	}
+}
+
+// stateHandling marks a connection whose request the handler is serving; fasthttp knows no such state.
+const stateHandling fasthttp.ConnState = 1 << 10
+
+// closeConns closes the connections still reading a request (all of them when all is set) and returns how many.
+func (s *Sim) closeConns(all bool) int {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	n := 0
+	for c, st := range s.conns {
+		if all || st == fasthttp.StateNew || st == fasthttp.StateActive {
+			c.Close()
+			delete(s.conns, c)
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Sim) connState(c net.Conn, st fasthttp.ConnState) {
+	s.connMu.Lock()
+	if st == fasthttp.StateClosed || st == fasthttp.StateHijacked {
+		delete(s.conns, c)
+	} else {
+		s.conns[c] = st
+	}
+	s.connMu.Unlock()
+}
+
+// handling marks c as serving a request until fasthttp reports it idle.
+func (s *Sim) handling(c net.Conn) {
+	s.connMu.Lock()
+	if _, ok := s.conns[c]; ok {
+		s.conns[c] = stateHandling
+	}
+	s.connMu.Unlock()
 }
 
 // Close stops the simulator: it makes Run return and waits for it, or closes the listener when Run was never
@@ -433,6 +505,13 @@ func (s *Sim) number(p []byte) *number {
 
 // errorHandler answers requests fasthttp rejects before the handler runs, in Meta's error shape.
 func (s *Sim) errorHandler(ctx *fasthttp.RequestCtx, err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		// Not a request: a connection that sent nothing, or not all of it, in ReadTimeout.
+		ctx.Error("Request timeout", fasthttp.StatusRequestTimeout)
+		return
+	}
+	s.c.requests.Add(1)
 	e := invalidParam("The request could not be read: " + err.Error())
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		e.status = fasthttp.StatusRequestEntityTooLarge
