@@ -247,12 +247,16 @@ func (g *grantRefused) Error() string { return g.err.Error() }
 
 func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
 	msg := m.item.Message
-	if _, _, err := a.r.cfg.Store.MessageRef(a.tenant, msg.ID); err == nil {
-		a.r.metrics.skipped.WithLabelValues("duplicate").Inc()
-		a.done(m, outcome.Result{})
-		return nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
+	// A repeat of a customer's message names the same conversation (its id derives from channel and sender), so
+	// a conversation that does not exist yet cannot hold it: only existing ones look the wamid up.
+	if a.conv.ID != "" {
+		if _, _, err := a.r.cfg.Store.MessageRef(a.tenant, msg.ID); err == nil {
+			a.r.metrics.skipped.WithLabelValues("duplicate").Inc()
+			a.done(m, outcome.Result{})
+			return nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 	}
 	prev := a.conv
 	next, stored, effects := conversation.Receive(prev, conversation.Inbound{

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
@@ -82,7 +83,13 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cache := pebble.NewCache(cfg.CacheBytes)
-	db, err := pebble.Open(cfg.Dir, &pebble.Options{Cache: cache, Logger: quietLogger{cfg.Logger}})
+	opts := &pebble.Options{Cache: cache, Logger: quietLogger{cfg.Logger}, MemTableSize: 64 << 20}
+	// Most lookups on the hot path are for keys that do not exist (a new conversation, a new wamid): bloom
+	// filters answer them without reading data blocks.
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(cfg.Dir, opts)
 	if err != nil {
 		cache.Unref()
 		return nil, fmt.Errorf("open pebble at %s: %w", cfg.Dir, err)

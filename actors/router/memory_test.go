@@ -1,0 +1,109 @@
+package router
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
+)
+
+// BenchmarkConversationMemory applies one customer message to each of N new conversations through the tenant and
+// conversation actors and the Pebble store (no Kafka: records are handed to the tenant actor directly), then
+// measures the heap per conversation while their actors are active and after they are passivated, and the rate of
+// the actor + store stage.
+//
+//	BENCH_CONVERSATIONS=100000 go test -run '^$' -bench ConversationMemory -benchtime 1x ./actors/router/
+func BenchmarkConversationMemory(b *testing.B) {
+	n := 100000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_CONVERSATIONS")); err == nil && v > 0 {
+		n = v
+	}
+	cfg, err := tenant.Parse([]byte(`tenants:
+  - id: mem
+    channels:
+      - {id: mem-wa, type: whatsapp, phone_number_id: "1", app_secret: "s", verify_token: "v"}
+`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.Open(store.Config{Dir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	reg := prometheus.NewRegistry()
+	r, err := New(Config{Brokers: []string{"127.0.0.1:1"}, Store: st, Directory: tenant.NewDirectory(cfg),
+		Outcomes: outcome.NewRegistry(), IdleAfter: 15 * time.Second, Registerer: reg,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pid := r.engine.Spawn(func() actor.Receiver { return &tenantActor{r: r, tenant: "mem", lastAvail: map[string]int{}} },
+		"tenant", actor.WithID("mem-bench"), actor.WithInboxSize(1024))
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	heap0 := ms.HeapAlloc
+
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	ts := time.Now().Unix()
+	sem := make(chan struct{}, 4096) // the partition consumer's in-flight bound
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		ack := &recordAck{finish: func() { <-sem; wg.Done() }}
+		ack.remaining.Store(1)
+		rec := inbox.Record{Tenant: "mem", IngestAt: time.Now().UnixMilli(), Items: []inbox.Item{{Kind: inbox.KindMessage,
+			Channel: "mem-wa", Message: &inbox.Message{ID: fmt.Sprintf("wamid.m%d", i), From: fmt.Sprintf("27%010d", i),
+				Type: "text", Timestamp: ts, Text: "hello"}}}}
+		r.engine.Send(pid, &recordMsg{rec: rec, offset: int64(i), ack: ack})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	active := float64(int64(ms.HeapAlloc)-int64(heap0)) / float64(n)
+	if got := gauge(r.metrics.actorsActive); got != float64(n) {
+		b.Fatalf("%v actors active, want %d", got, n)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for gauge(r.metrics.actorsActive) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := gauge(r.metrics.actorsActive); got != 0 {
+		b.Fatalf("%v actors still active after passivation", got)
+	}
+	time.Sleep(500 * time.Millisecond) // let stopped actors' goroutines exit
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	idle := float64(int64(ms.HeapAlloc)-int64(heap0)) / float64(n)
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(active, "heap-B/active-conv")
+	b.ReportMetric(idle, "heap-B/idle-conv")
+	<-r.engine.Poison(pid).Done()
+}
+
+func gauge(g prometheus.Gauge) float64 {
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		panic(err)
+	}
+	return m.GetGauge().GetValue()
+}
