@@ -23,6 +23,8 @@ const (
 	benToken   = "ben-token-000000000001" // operator, capacity 1
 	quickPhone = "700800901"
 	quickToken = "quick-token-0000000001"
+	resvPhone  = "700800902"
+	resvToken  = "resv-token-00000000001"
 	routingY   = `tenants:
   - id: shop
     channels:
@@ -52,6 +54,19 @@ const (
     operators:
       - id: qop
         token: "` + quickToken + `"
+  - id: resv
+    settings:
+      reservation_timeout: 1s
+      window_warning: 23h59m58s
+    channels:
+      - id: resv-wa
+        type: whatsapp
+        phone_number_id: "` + resvPhone + `"
+        app_secret: "` + shopSecret + `"
+        verify_token: "resv-verify"
+    operators:
+      - id: rop
+        token: "` + resvToken + `"
 `
 )
 
@@ -194,6 +209,33 @@ func TestRoutingThroughTheAPI(t *testing.T) {
 	eventually(t, 15*time.Second, "auto-close", func() bool {
 		c, v := n.conversation(quickToken, qid)
 		return c == 200 && v.Status == conversation.Closed
+	})
+
+	// Reservation timeout: rop gets the conversation and does not answer within 1 s; it goes back to the queue
+	// (and, rop being the only operator, comes back to rop). The window warning is set to 23h59m58s before the
+	// window closes, so it fires 2 s after the customer's message.
+	n.mustCall("PUT", "/v1/operators/me/availability", resvToken, map[string]string{"availability": "online"}, 200)
+	rb := meta.Payload(meta.Change{PhoneNumberID: resvPhone, Messages: []meta.Message{textMsg("27900000888", "wamid.rv1", "anyone?", time.Now().Unix())}})
+	if code := n.post(rb, shopSecret); code != 200 {
+		t.Fatalf("resv webhook: %d", code)
+	}
+	rid := conversation.ID("resv-wa", "27900000888")
+	eventually(t, 10*time.Second, "reservation timeout and window warning", func() bool {
+		seen := map[string]bool{}
+		for _, e := range readEvents(t, n.kafka, 5*time.Second) {
+			var ev conversation.Event
+			_ = json.Unmarshal(e, &ev)
+			if ev.ConversationID != rid {
+				continue
+			}
+			if ev.Type == conversation.EventUnassigned && ev.ActorID == "" && ev.PreviousOperatorID == "rop" {
+				seen["reservation"] = true
+			}
+			if ev.Type == conversation.EventWindowClosing {
+				seen["window"] = true
+			}
+		}
+		return seen["reservation"] && seen["window"]
 	})
 
 	// Events reached switchboard.events with unique ids and the routing facts analytics needs.
