@@ -158,6 +158,9 @@ type Message struct {
 	ErrorTitle string    `json:"error_title,omitempty"`
 	// OperatorID is the author of an outbound message or a note; empty for inbound messages.
 	OperatorID string `json:"operator_id,omitempty"`
+	// WAMID is the channel's id of an outbound message, known once the channel accepted it; ID is then
+	// Switchboard's own id, which the channel never sees.
+	WAMID string `json:"wamid,omitempty"`
 }
 
 // ID returns the conversation id for a customer on a channel. It is derived, not allocated, so every node and every

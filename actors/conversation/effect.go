@@ -24,6 +24,7 @@ const (
 	EventUnsnoozed       = "conversation.unsnoozed"
 	EventLabelsChanged   = "conversation.labels_changed"
 	EventWindowClosing   = "window.closing"
+	EventMessageStatus   = "message.status" // an outbound message was sent, delivered, read or failed
 )
 
 // Effect is something a change releases once it is durable. Exactly one of its fields is set.
@@ -78,6 +79,11 @@ type Event struct {
 	// HandlingSeconds, on an event that ends an operator's holding (closed, unassigned, transferred), is the time
 	// since that operator was assigned.
 	HandlingSeconds float64 `json:"handling_seconds,omitempty"`
+	// MessageStatus, ErrorCode and ErrorTitle, on message.status, are the message's new delivery status and, for
+	// failed, the channel's reason.
+	MessageStatus MessageStatus `json:"message_status,omitempty"`
+	ErrorCode     int           `json:"error_code,omitempty"`
+	ErrorTitle    string        `json:"error_title,omitempty"`
 }
 
 // change accumulates one change of a conversation: the new state and the effects it releases.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/sender"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -89,11 +90,13 @@ func (a *conversationActor) handle(c *actor.Context, m *itemMsg) {
 	case inbox.KindMessage:
 		err = a.applyMessage(c, m)
 	case inbox.KindStatus:
-		err = a.applyStatus(m)
+		err = a.applyStatus(c, m)
 	case inbox.KindTimer:
 		err = a.applyTimer(c, m)
 	case inbox.KindCommand:
 		err = a.applyCommand(c, m)
+	case inbox.KindDelivery:
+		err = a.applyDelivery(c, m)
 	default:
 		a.done(m, outcome.Result{})
 	}
@@ -129,10 +132,18 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 		}
 	}
 	var events []store.OutboxEntry
+	var jobs []sender.Job
 	for _, ef := range ch.effects {
 		if ef.Message != nil {
 			if err := b.PutMessage(a.tenant, ef.Message); err != nil {
 				return fail(err)
+			}
+			if ef.Message.Direction == conversation.DirOut && ef.Message.Status == conversation.Pending {
+				j, err := sender.Queue(b, a.r.cfg.Store, &ch.next, ef.Message)
+				if err != nil {
+					return fail(err)
+				}
+				jobs = append(jobs, j)
 			}
 		}
 		if ef.Event != nil {
@@ -156,7 +167,7 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 			return fail(err)
 		}
 	}
-	item, res, relay := ch.item, ch.result, a.r.cfg.Relay
+	item, res, relay, snd := ch.item, ch.result, a.r.cfg.Relay, a.r.cfg.Sender
 	if err := a.r.cfg.Store.Commit(b, func(err error) {
 		if err != nil {
 			a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
@@ -164,6 +175,9 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 		}
 		if relay != nil && len(events) > 0 {
 			relay.Notify(events...)
+		}
+		if snd != nil && len(jobs) > 0 {
+			snd.Notify(jobs...)
 		}
 		if item != nil {
 			if item.item.Kind == inbox.KindCommand {
@@ -266,7 +280,7 @@ func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
 	return a.persist(c, change{prev: prev, next: next, messages: []conversation.Message{stored}, effects: effects, item: m})
 }
 
-func (a *conversationActor) applyStatus(m *itemMsg) error {
+func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 	st := m.item.Status
 	conv, seq, err := a.r.cfg.Store.MessageRef(a.tenant, st.ID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && conv != a.id) {
@@ -303,20 +317,53 @@ func (a *conversationActor) applyStatus(m *itemMsg) error {
 		a.done(m, outcome.Result{})
 		return nil
 	}
-	b := a.r.cfg.Store.NewBatch()
-	if err := b.PutMessage(a.tenant, &next); err != nil {
-		b.Discard()
-		return err
-	}
-	prev, cv := a.conv, a.conv
-	cv.Applied = m.pos
-	if err := b.PutConversation(&prev, &cv); err != nil {
-		b.Discard()
-		return err
-	}
-	a.conv = cv
 	a.r.metrics.applied.WithLabelValues("status").Inc()
-	return a.commitPlain(b, m)
+	return a.persist(c, change{prev: a.conv, next: a.conv, messages: []conversation.Message{next}, item: m,
+		effects: []conversation.Effect{{Event: conversation.StatusEvent(a.conv, next, m.at)}}})
+}
+
+// applyDelivery records the channel's answer to an outbound message: its id (and any status that arrived before
+// it), or its failure with Meta's reason.
+func (a *conversationActor) applyDelivery(c *actor.Context, m *itemMsg) error {
+	d := m.item.Delivery
+	prev := a.conv
+	var msgs []conversation.Message
+	var effects []conversation.Effect
+	msg, err := a.r.cfg.Store.Message(a.tenant, a.id, d.Seq)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err == nil && msg.ID == d.MessageID {
+		if next, changed := conversation.ApplyDelivery(msg, conversation.Delivery{WAMID: d.WAMID, ErrorCode: d.ErrorCode, ErrorTitle: d.ErrorTitle}, m.at); changed {
+			if next.WAMID != "" {
+				// A status webhook may have come before the answer was recorded.
+				if parked, err := a.r.cfg.Store.ParkedStatus(a.tenant, next.WAMID); err == nil {
+					if st, ok := conversation.ApplyStatus(next, &parked); ok {
+						next = st
+					}
+				} else if !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
+			msgs = append(msgs, next)
+			if next.Status != msg.Status {
+				effects = append(effects, conversation.Effect{Event: conversation.StatusEvent(prev, next, m.at)})
+			}
+		}
+	}
+	a.r.metrics.applied.WithLabelValues("delivery").Inc()
+	wamid := ""
+	if len(msgs) > 0 {
+		wamid = msgs[0].WAMID
+	}
+	return a.persist(c, change{prev: prev, next: prev, messages: msgs, effects: effects, item: m, extra: func(b *store.Batch) error {
+		if wamid != "" {
+			if err := b.DeleteParkedStatus(a.tenant, wamid); err != nil {
+				return err
+			}
+		}
+		return b.Delete([]byte(d.Note))
+	}})
 }
 
 // commitPlain commits a batch that changes no routing state and finishes m once it is durable.

@@ -18,6 +18,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/sender"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -42,6 +43,8 @@ type Config struct {
 	Outcomes *outcome.Registry
 	// Relay is told of outbox events once they are durable; nil leaves them in the outbox.
 	Relay Notifier
+	// Sender is told of outbound messages once they are durable; nil leaves them queued in the store.
+	Sender JobNotifier
 	// MaxInFlight bounds the records of one partition fetched and not yet durable. Default 4,096.
 	MaxInFlight int
 	// IdleAfter stops a conversation actor this long after its last item. Default 2 minutes.
@@ -103,6 +106,11 @@ func (c *Config) Validate() error {
 // Notifier takes outbox entries whose batch is durable (the outbox relay).
 type Notifier interface {
 	Notify(entries ...store.OutboxEntry)
+}
+
+// JobNotifier takes outbound messages whose batch is durable (the sender).
+type JobNotifier interface {
+	Notify(jobs ...sender.Job)
 }
 
 // Router is the consuming side of a node.

@@ -187,6 +187,8 @@ func (t *tenantActor) route(c *actor.Context, m *recordMsg) {
 			id = conversation.ID(it.Channel, it.Message.From)
 		case inbox.KindStatus:
 			id = conversation.ID(it.Channel, it.Status.RecipientID)
+		case inbox.KindDelivery:
+			id = it.Delivery.ConversationID
 		case inbox.KindTimer:
 			id = it.Timer.ConversationID
 			// A timer's time is its due time; the record only carries it to the partition.

@@ -221,3 +221,53 @@ func (s *Store) OpenConversations(tenant string, statuses ...conversation.Status
 	}
 	return out, nil
 }
+
+// KV is a raw key and value, for the queues other packages keep in the store (the outbound sender's).
+type KV struct {
+	Key, Value []byte
+}
+
+// NextSeq returns a node-wide increasing sequence number for queue keys.
+func (s *Store) NextSeq() uint64 { return s.outboxNext.Add(1) }
+
+// Set writes a raw key in the batch.
+func (b *Batch) Set(key, value []byte) error { return b.b.Set(key, value, nil) }
+
+// Delete removes a raw key in the batch.
+func (b *Batch) Delete(key []byte) error { return b.b.Delete(key, nil) }
+
+// Scan returns up to limit raw entries whose keys start with prefix, in key order, from the key after after (nil:
+// from the first).
+func (s *Store) Scan(prefix, after []byte, limit int) ([]KV, error) {
+	lower := prefix
+	if after != nil {
+		lower = append(append([]byte{}, after...), 0)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []KV
+	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, KV{Key: append([]byte{}, it.Key()...), Value: append([]byte{}, v...)})
+	}
+	return out, it.Error()
+}
+
+// Get returns a raw key's value, or ErrNotFound.
+func (s *Store) Get(key []byte) ([]byte, error) {
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return append([]byte{}, v...), nil
+}

@@ -194,19 +194,26 @@ func (b *Batch) PutConversation(prev, c *conversation.Conversation) error {
 	return b.putJSON(convKey(c.TenantID, c.ID), c)
 }
 
-// PutMessage writes m and, when it has a channel id, indexes it by that id.
+// PutMessage writes m and indexes it by its ids.
 func (b *Batch) PutMessage(tenant string, m *conversation.Message) error {
 	if err := b.putJSON(msgKey(tenant, m.ConversationID, m.Seq), m); err != nil {
 		return err
-	}
-	if m.ID == "" {
-		return nil
 	}
 	ref := make([]byte, 0, len(m.ConversationID)+9)
 	ref = append(ref, m.ConversationID...)
 	ref = append(ref, '/')
 	ref = binary.BigEndian.AppendUint64(ref, m.Seq)
-	return b.b.Set(wamidKey(tenant, m.ID), ref, nil)
+	// Both ids find the message: Switchboard's own (outbound) or the channel's, and the channel's id of an outbound
+	// message once the channel accepted it (its status webhooks name it).
+	for _, id := range []string{m.ID, m.WAMID} {
+		if id == "" {
+			continue
+		}
+		if err := b.b.Set(wamidKey(tenant, id), ref, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ParkStatus keeps a status whose message is not known (yet): Meta can report a status before the send that

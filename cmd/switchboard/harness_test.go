@@ -156,6 +156,8 @@ func (n *node) start() {
 		"--embedded-kafka-addr", n.kafka,
 		"--partitions", "4",
 		"--kafka-session-timeout", "2s",
+		// Tests never reach Meta: a node without a simulator sends to a closed loopback port.
+		"--whatsapp-api-url", "http://127.0.0.1:1",
 	}, n.extra...)
 	n.cmd = exec.Command(binary, args...)
 	if n.logs == nil {

@@ -23,10 +23,11 @@ type Kind string
 
 // Item kinds.
 const (
-	KindMessage Kind = "message" // an inbound customer message
-	KindStatus  Kind = "status"  // a delivery status of an outbound message
-	KindCommand Kind = "command" // an operator's command from the API
-	KindTimer   Kind = "timer"   // a due timer (snooze wake-up, auto-close, reservation, window warning)
+	KindMessage  Kind = "message"  // an inbound customer message
+	KindStatus   Kind = "status"   // a delivery status of an outbound message
+	KindCommand  Kind = "command"  // an operator's command from the API
+	KindTimer    Kind = "timer"    // a due timer (snooze wake-up, auto-close, reservation, window warning)
+	KindDelivery Kind = "delivery" // the channel's answer to an outbound message (accepted with its id, or failed)
 )
 
 // Record is one Kafka record on switchboard.inbox, keyed by Tenant.
@@ -40,12 +41,13 @@ type Record struct {
 
 // Item is one input inside a Record.
 type Item struct {
-	Kind    Kind     `json:"kind"`
-	Channel string   `json:"channel"`
-	Message *Message `json:"message,omitempty"`
-	Status  *Status  `json:"status,omitempty"`
-	Command *Command `json:"command,omitempty"`
-	Timer   *Timer   `json:"timer,omitempty"`
+	Kind     Kind      `json:"kind"`
+	Channel  string    `json:"channel"`
+	Message  *Message  `json:"message,omitempty"`
+	Status   *Status   `json:"status,omitempty"`
+	Command  *Command  `json:"command,omitempty"`
+	Timer    *Timer    `json:"timer,omitempty"`
+	Delivery *Delivery `json:"delivery,omitempty"`
 }
 
 // Message is an inbound customer message, normalised from the channel's payload.
@@ -130,6 +132,19 @@ type Timer struct {
 	Due            int64  `json:"due"` // Unix ms
 }
 
+// Delivery is the channel's answer to sending an outbound message, recorded by the sender.
+type Delivery struct {
+	ConversationID string `json:"conversation_id"`
+	Seq            uint64 `json:"seq"`
+	MessageID      string `json:"message_id"`
+	// WAMID is the channel's id of the accepted message; empty when it failed.
+	WAMID      string `json:"wamid,omitempty"`
+	ErrorCode  int    `json:"error_code,omitempty"`
+	ErrorTitle string `json:"error_title,omitempty"`
+	// Note is the store key of the sender's record of this answer, deleted once the answer is applied.
+	Note string `json:"note"`
+}
+
 // ErrBadRecord is wrapped by every decoding error.
 var ErrBadRecord = errors.New("bad inbox record")
 
@@ -168,6 +183,11 @@ func Decode(b []byte) (Record, error) {
 		case KindCommand:
 			if it.Command == nil || it.Command.Type == "" || it.Command.OperatorID == "" {
 				return r, fmt.Errorf("%w: item %d: command without type or operator", ErrBadRecord, i)
+			}
+			continue
+		case KindDelivery:
+			if it.Delivery == nil || it.Delivery.ConversationID == "" || it.Delivery.Seq == 0 {
+				return r, fmt.Errorf("%w: item %d: delivery without conversation or message", ErrBadRecord, i)
 			}
 			continue
 		case KindTimer:

@@ -21,6 +21,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/outbox"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/router"
+	"github.com/switchboard-hq/switchboard/actors/sender"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/actors/timers"
@@ -67,7 +68,7 @@ type Config struct {
 	Roles []string
 	// ClickHouseAddr is the analytics sink's ClickHouse (native protocol); empty turns the sink off.
 	ClickHouseAddr string
-	// WhatsAppAPIURL is the Cloud API base URL for outbound messages.
+	// WhatsAppAPIURL is the Cloud API base URL for outbound messages. Default Meta's Graph API.
 	WhatsAppAPIURL string
 	// SessionTimeout is the router's consumer group session timeout. 0 means the router's default.
 	SessionTimeout time.Duration
@@ -88,6 +89,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Partitions == 0 {
 		c.Partitions = 12
+	}
+	if c.WhatsAppAPIURL == "" {
+		c.WhatsAppAPIURL = "https://graph.facebook.com/v21.0"
 	}
 	if c.Replication == 0 {
 		c.Replication = 1
@@ -127,6 +131,7 @@ type Node struct {
 	producer *inbox.Producer
 	router   *router.Router
 	relay    *outbox.Relay
+	sender   *sender.Sender
 	firer    *timers.Firer
 	outcomes *outcome.Registry
 	server   *server.Server
@@ -202,12 +207,20 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 		if err := n.relay.Recover(); err != nil {
 			return n, err
 		}
+		n.sender, err = sender.New(sender.Config{Store: n.store, Directory: n.dir, Producer: n.producer,
+			BaseURL: cfg.WhatsAppAPIURL, Registerer: n.reg, Logger: n.log})
+		if err != nil {
+			return n, err
+		}
+		if err := n.sender.Recover(tctx); err != nil {
+			return n, err
+		}
 		n.firer, err = timers.New(timers.Config{Store: n.store, Producer: n.producer, Registerer: n.reg, Logger: n.log})
 		if err != nil {
 			return n, err
 		}
 		n.router, err = router.New(router.Config{
-			Brokers: n.brokers, Store: n.store, Directory: n.dir, Outcomes: n.outcomes, Relay: n.relay,
+			Brokers: n.brokers, Store: n.store, Directory: n.dir, Outcomes: n.outcomes, Relay: n.relay, Sender: n.sender,
 			Registerer: n.reg, Logger: n.log,
 			SessionTimeout: cfg.SessionTimeout, RebalanceTimeout: cfg.SessionTimeout, IdleAfter: cfg.IdleAfter,
 		})
@@ -275,7 +288,11 @@ func (n *Node) Run(ctx context.Context) error {
 	rctx, rcancel := context.WithCancel(context.Background())
 	defer rcancel()
 	if n.router != nil {
-		wg.Add(3)
+		wg.Add(4)
+		go func() {
+			defer wg.Done()
+			_ = n.sender.Run(rctx)
+		}()
 		go func() {
 			defer wg.Done()
 			if err := n.router.Run(rctx); err != nil {

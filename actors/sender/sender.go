@@ -1,0 +1,463 @@
+// Package sender delivers operators' replies to the WhatsApp Cloud API. A conversation actor queues each outbound
+// message in the store in the same batch as the message itself; once that batch is durable the sender sends it,
+// within the channel's rate limit and paced per recipient, retrying 429, 5xx and network errors with exponential
+// backoff and jitter. The API's answer — accepted with Meta's message id, or refused for good with Meta's code — is
+// recorded in the store before anything else, then produced as a delivery record to the tenant's partition, where
+// the conversation actor applies it. No actor ever waits on HTTP.
+//
+// Across crashes a message is sent again only when no answer was recorded for it: the window of ambiguity is
+// between the request leaving and its answer's note being synced (about one round trip to Meta plus one fsync), and
+// at most Workers messages per channel are in it at any moment.
+package sender
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
+)
+
+// Producer writes records to switchboard.inbox and returns once Kafka acknowledged them.
+type Producer interface {
+	Produce(ctx context.Context, recs []inbox.Record) error
+}
+
+// Config configures a Sender.
+type Config struct {
+	Store     *store.Store
+	Directory *tenant.Directory
+	Producer  Producer
+	// BaseURL is the Cloud API base, e.g. https://graph.facebook.com/v21.0. Required.
+	BaseURL string
+	// Client sends the requests. Default: an http.Client with a 15 s timeout.
+	Client *http.Client
+	// Workers per channel send in parallel; a recipient always goes to the same worker, so one customer's messages
+	// leave in order. Default 8.
+	Workers int
+	// QueueLen bounds each worker's queue of jobs. Default 4,096; past it Notify drops the job from memory (it stays
+	// in the store) and the sender rescans the store.
+	QueueLen int
+	// RecipientInterval is the least time between two messages to the same customer. Default 100 ms.
+	RecipientInterval time.Duration
+	// MaxBackoff caps the retry backoff. Default 30 s. Transient errors are retried MaxAttempts times, then the
+	// message fails with code 0 "retries exhausted". MaxAttempts default 12.
+	MaxBackoff  time.Duration
+	MaxAttempts int
+	Registerer  prometheus.Registerer
+	Logger      *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Client == nil {
+		c.Client = &http.Client{Timeout: 15 * time.Second}
+	}
+	if c.Workers == 0 {
+		c.Workers = 8
+	}
+	if c.QueueLen == 0 {
+		c.QueueLen = 4096
+	}
+	if c.RecipientInterval == 0 {
+		c.RecipientInterval = 100 * time.Millisecond
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = 30 * time.Second
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = 12
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Job is one outbound message waiting to be sent, as queued in the store.
+type Job struct {
+	Key            []byte          `json:"-"`
+	Tenant         string          `json:"tenant"`
+	Channel        string          `json:"channel"`
+	ConversationID string          `json:"conversation_id"`
+	Seq            uint64          `json:"seq"`
+	MessageID      string          `json:"message_id"`
+	To             string          `json:"to"`
+	Type           string          `json:"type"`
+	Text           string          `json:"text,omitempty"`
+	Content        json.RawMessage `json:"content,omitempty"`
+}
+
+// Queue adds the outbound message m of conversation c to the sender's queue in batch b and returns the job, to hand
+// to Notify once b is durable.
+func Queue(b *store.Batch, s *store.Store, c *conversation.Conversation, m *conversation.Message) (Job, error) {
+	j := Job{Tenant: c.TenantID, Channel: c.ChannelID, ConversationID: c.ID, Seq: m.Seq, MessageID: m.ID,
+		To: c.Contact.WaID, Type: m.Type, Text: m.Text, Content: m.Content}
+	j.Key = jobKey(c.ChannelID, s.NextSeq())
+	v, err := json.Marshal(j)
+	if err != nil {
+		return j, fmt.Errorf("encode send job: %w", err)
+	}
+	return j, b.Set(j.Key, v)
+}
+
+// Keys: "y/<channel>/<seq:8>" a job; "v/<channel>/<seq:8>" the answer recorded for it, until applied.
+func jobKey(channel string, seq uint64) []byte {
+	k := append([]byte("y/"+channel+"/"), 0, 0, 0, 0, 0, 0, 0, 0)
+	binary.BigEndian.PutUint64(k[len(k)-8:], seq)
+	return k
+}
+
+func noteKey(job []byte) []byte {
+	k := append([]byte{}, job...)
+	k[0] = 'v'
+	return k
+}
+
+// Sender sends the queued outbound messages of every WhatsApp channel in the directory.
+type Sender struct {
+	cfg      Config
+	channels map[string]*channel
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	m        metrics
+}
+
+type channel struct {
+	cfg     *tenant.Channel
+	limiter *rate.Limiter
+	workers []chan Job
+	rescan  chan struct{}
+}
+
+// New builds a sender; Recover then Run start it.
+func New(cfg Config) (*Sender, error) {
+	cfg.setDefaults()
+	if cfg.Store == nil || cfg.Directory == nil || cfg.Producer == nil || cfg.BaseURL == "" {
+		return nil, errors.New("sender: Store, Directory, Producer and BaseURL are required")
+	}
+	s := &Sender{cfg: cfg, channels: map[string]*channel{}, stop: make(chan struct{})}
+	var err error
+	if s.m, err = newMetrics(cfg.Registerer); err != nil {
+		return nil, err
+	}
+	for _, t := range cfg.Directory.Tenants() {
+		for i := range t.Channels {
+			ch := &t.Channels[i]
+			// Meta counts messages per second; a bucket of the channel's rate with no burst never sends more in any
+			// second. The rate is trimmed by one message so that a window straddling two ticks cannot hold rate+1.
+			r := float64(ch.RateLimit) * float64(ch.RateLimit) / float64(ch.RateLimit+1)
+			c := &channel{cfg: ch, limiter: rate.NewLimiter(rate.Limit(r), 1), rescan: make(chan struct{}, 1)}
+			for w := 0; w < cfg.Workers; w++ {
+				c.workers = append(c.workers, make(chan Job, cfg.QueueLen))
+			}
+			s.channels[ch.ID] = c
+		}
+	}
+	return s, nil
+}
+
+// Recover queues the jobs and answers an earlier process left in the store. It must run before this process queues
+// anything, since everything it finds is durable only because it is from before.
+func (s *Sender) Recover(ctx context.Context) error {
+	for id := range s.channels {
+		if err := s.load(id); err != nil {
+			return err
+		}
+		notes, err := s.cfg.Store.Scan([]byte("v/"+id+"/"), nil, 1<<30)
+		if err != nil {
+			return err
+		}
+		for _, n := range notes {
+			if err := s.produceNote(ctx, n.Value); err != nil {
+				return fmt.Errorf("re-produce delivery: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// load queues the stored jobs of a channel.
+func (s *Sender) load(channelID string) error {
+	jobs, err := s.cfg.Store.Scan([]byte("y/"+channelID+"/"), nil, 1<<30)
+	if err != nil {
+		return err
+	}
+	for _, kv := range jobs {
+		var j Job
+		if err := json.Unmarshal(kv.Value, &j); err != nil {
+			s.cfg.Logger.Error("dropping undecodable send job", "key", string(kv.Key), "err", err)
+			continue
+		}
+		j.Key = kv.Key
+		s.Notify(j)
+	}
+	return nil
+}
+
+// Notify hands durable jobs to their channel's workers. It never blocks: a full queue drops the job from memory and
+// schedules a rescan of the store, where the job still is.
+func (s *Sender) Notify(jobs ...Job) {
+	for _, j := range jobs {
+		c := s.channels[j.Channel]
+		if c == nil {
+			s.m.failed.WithLabelValues("unknown_channel").Inc()
+			continue
+		}
+		h := fnv.New32a()
+		h.Write([]byte(j.To))
+		select {
+		case c.workers[int(h.Sum32())%len(c.workers)] <- j:
+			s.m.queued.Inc()
+		default:
+			select {
+			case c.rescan <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// Run sends until ctx ends; the request in progress on each worker finishes first.
+func (s *Sender) Run(ctx context.Context) error {
+	for id, c := range s.channels {
+		for _, q := range c.workers {
+			s.wg.Add(1)
+			go s.work(ctx, c, q)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-c.rescan:
+					time.Sleep(time.Second) // let the queues drain a little first
+					if err := s.load(id); err != nil {
+						s.cfg.Logger.Error("rescan send jobs", "channel", id, "err", err)
+					}
+				}
+			}
+		}()
+	}
+	<-ctx.Done()
+	s.wg.Wait()
+	return nil
+}
+
+// work sends one worker's jobs in order.
+func (s *Sender) work(ctx context.Context, c *channel, q chan Job) {
+	defer s.wg.Done()
+	last := map[string]time.Time{} // recipient → when it was last sent to
+	for {
+		var j Job
+		select {
+		case <-ctx.Done():
+			return
+		case j = <-q:
+		}
+		// A rescan can queue a job twice; a job is taken out of the store (synced) before the worker takes its next,
+		// and a job's recipient always maps to this worker, so a job no longer stored was already answered.
+		if _, err := s.cfg.Store.Get(j.Key); errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if wait := time.Until(last[j.To].Add(s.cfg.RecipientInterval)); wait > 0 {
+			s.m.paced.Inc()
+			if !sleep(ctx, wait) {
+				return
+			}
+		}
+		d, ok := s.send(ctx, c, &j)
+		if !ok {
+			return // stopping: the job stays in the store
+		}
+		last[j.To] = time.Now()
+		if err := s.record(ctx, &j, d); err != nil {
+			s.cfg.Logger.Error("record delivery", "channel", j.Channel, "message", j.MessageID, "err", err)
+			continue
+		}
+		if len(last) > 10000 {
+			clear(last)
+		}
+	}
+}
+
+// send posts the job until it is accepted or refused for good; ok is false when ctx ended first.
+func (s *Sender) send(ctx context.Context, c *channel, j *Job) (d inbox.Delivery, ok bool) {
+	body, err := payload(j)
+	if err != nil {
+		return inbox.Delivery{ErrorCode: 0, ErrorTitle: "cannot build the request: " + err.Error()}, true
+	}
+	url := strings.TrimSuffix(s.cfg.BaseURL, "/") + "/" + c.cfg.PhoneNumberID + "/messages"
+	backoff := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return d, false
+		}
+		start := time.Now()
+		status, resp, err := s.post(ctx, url, c.cfg.AccessToken, j.MessageID, body)
+		s.m.latency.Observe(time.Since(start).Seconds())
+		if ctx.Err() != nil {
+			return d, false
+		}
+		switch {
+		case err == nil && status == http.StatusOK:
+			var ok struct {
+				Messages []struct {
+					ID string `json:"id"`
+				} `json:"messages"`
+			}
+			if json.Unmarshal(resp, &ok) == nil && len(ok.Messages) == 1 && ok.Messages[0].ID != "" {
+				s.m.sent.Inc()
+				return inbox.Delivery{WAMID: ok.Messages[0].ID}, true
+			}
+			err = fmt.Errorf("accepted without a message id: %s", resp)
+		case err == nil && !transient(status, resp):
+			code, title := metaError(resp)
+			s.m.failed.WithLabelValues(fmt.Sprint(code)).Inc()
+			return inbox.Delivery{ErrorCode: code, ErrorTitle: title}, true
+		}
+		if attempt >= s.cfg.MaxAttempts {
+			s.m.failed.WithLabelValues("retries_exhausted").Inc()
+			return inbox.Delivery{ErrorTitle: fmt.Sprintf("retries exhausted after %d attempts (last: %d %v)", attempt, status, err)}, true
+		}
+		s.m.retries.Inc()
+		if status == http.StatusTooManyRequests {
+			s.m.rateLimited.Inc()
+		}
+		// Full jitter: a random wait up to the backoff, so retrying workers do not move in step.
+		if !sleep(ctx, time.Duration(rand.Int64N(int64(backoff)))+10*time.Millisecond) {
+			return d, false
+		}
+		backoff = min(2*backoff, s.cfg.MaxBackoff)
+	}
+}
+
+func (s *Sender) post(ctx context.Context, url, token, idem string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Idempotency-Key", idem)
+	resp, err := s.cfg.Client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b, err
+}
+
+// transient reports whether an answer is worth retrying: rate limits and server errors are; every other refusal is
+// final (invalid recipient, outside the window, template missing or paused, …).
+func transient(status int, body []byte) bool {
+	if status == http.StatusTooManyRequests || status >= 500 {
+		return true
+	}
+	code, _ := metaError(body)
+	switch code {
+	case 130429, 131056, 4, 80007, 1, 2, 131000: // rate limits and Meta's own temporary errors
+		return true
+	}
+	return false
+}
+
+func metaError(body []byte) (int, string) {
+	var e struct {
+		Error struct {
+			Code      int    `json:"code"`
+			Message   string `json:"message"`
+			ErrorData struct {
+				Details string `json:"details"`
+			} `json:"error_data"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return 0, "unreadable error from the WhatsApp API"
+	}
+	title := e.Error.Message
+	if e.Error.ErrorData.Details != "" {
+		title += ": " + e.Error.ErrorData.Details
+	}
+	return e.Error.Code, title
+}
+
+// record makes the answer durable (the job leaves the queue, a note of the answer stays until applied), then
+// produces it to the tenant's partition.
+func (s *Sender) record(ctx context.Context, j *Job, d inbox.Delivery) error {
+	d.ConversationID, d.Seq, d.MessageID = j.ConversationID, j.Seq, j.MessageID
+	d.Note = string(noteKey(j.Key))
+	rec := inbox.Record{Tenant: j.Tenant, IngestAt: time.Now().UnixMilli(), Items: []inbox.Item{{
+		Kind: inbox.KindDelivery, Channel: j.Channel, Delivery: &d,
+	}}}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	b := s.cfg.Store.NewBatch()
+	if err := b.Delete(j.Key); err != nil {
+		b.Discard()
+		return err
+	}
+	if err := b.Set([]byte(d.Note), v); err != nil {
+		b.Discard()
+		return err
+	}
+	synced := make(chan error, 1)
+	if err := s.cfg.Store.Commit(b, func(err error) { synced <- err }); err != nil {
+		return err
+	}
+	if err := <-synced; err != nil {
+		return err
+	}
+	return s.produceNote(ctx, v)
+}
+
+// produceNote produces a recorded answer, retrying while Kafka is unavailable.
+func (s *Sender) produceNote(ctx context.Context, v []byte) error {
+	var rec inbox.Record
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return err
+	}
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := s.cfg.Producer.Produce(pctx, []inbox.Record{rec})
+		cancel()
+		if err == nil {
+			return nil
+		}
+		s.cfg.Logger.Warn("produce delivery", "err", err)
+		if !sleep(ctx, backoff) {
+			return err
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,79 @@
+package sender
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+)
+
+// payload builds the Cloud API request body for a job: text, or a template with its body parameters.
+func payload(j *Job) ([]byte, error) {
+	type obj = map[string]any
+	p := obj{"messaging_product": "whatsapp", "recipient_type": "individual", "to": j.To, "type": j.Type,
+		"biz_opaque_callback_data": j.MessageID}
+	switch j.Type {
+	case "text":
+		p["text"] = obj{"body": j.Text, "preview_url": false}
+	case "template":
+		var t conversation.Template
+		if err := json.Unmarshal(j.Content, &t); err != nil {
+			return nil, fmt.Errorf("template of %s: %w", j.MessageID, err)
+		}
+		tpl := obj{"name": t.Name, "language": obj{"code": t.Language}}
+		if len(t.Params) > 0 {
+			params := make([]obj, len(t.Params))
+			for i, v := range t.Params {
+				params[i] = obj{"type": "text", "text": v}
+			}
+			tpl["components"] = []obj{{"type": "body", "parameters": params}}
+		}
+		p["template"] = tpl
+	default:
+		// Media, reactions and interactive messages carry their Cloud API object as the message content.
+		if len(j.Content) == 0 {
+			return nil, fmt.Errorf("message %s of type %s has no content", j.MessageID, j.Type)
+		}
+		p[j.Type] = j.Content
+	}
+	return json.Marshal(p)
+}
+
+type metrics struct {
+	queued      prometheus.Counter
+	sent        prometheus.Counter
+	failed      *prometheus.CounterVec
+	retries     prometheus.Counter
+	rateLimited prometheus.Counter
+	paced       prometheus.Counter
+	latency     prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) (metrics, error) {
+	m := metrics{
+		queued: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_outbound_queued_total",
+			Help: "Outbound messages handed to a sender worker."}),
+		sent: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_outbound_sent_total",
+			Help: "Outbound messages accepted by the WhatsApp API."}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_outbound_failed_total",
+			Help: "Outbound messages refused for good, by Meta's error code (or retries_exhausted, unknown_channel)."}, []string{"reason"}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_outbound_retries_total",
+			Help: "Send attempts retried after a 429, a 5xx or a network error."}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_outbound_rate_limited_total",
+			Help: "Send attempts the WhatsApp API answered 429."}),
+		paced: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_outbound_recipient_waits_total",
+			Help: "Sends delayed to keep the per-recipient pace."}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchboard_outbound_request_seconds",
+			Help: "Time of one request to the WhatsApp API.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.queued, m.sent, m.failed, m.retries, m.rateLimited, m.paced, m.latency} {
+			if err := reg.Register(c); err != nil {
+				return m, err
+			}
+		}
+	}
+	return m, nil
+}
