@@ -55,8 +55,10 @@ type Config struct {
 	// QueueLen bounds each worker's queue of jobs. Default 4,096; past it Notify drops the job from memory (it stays
 	// in the store) and the sender rescans the store.
 	QueueLen int
-	// RecipientInterval is the least time between two messages to the same customer. Default 100 ms.
-	RecipientInterval time.Duration
+	// RecipientEvery and RecipientBurst pace messages to one customer like Meta's pair rate limit: a burst of
+	// RecipientBurst (default 45), then one every RecipientEvery (default 6 s).
+	RecipientEvery time.Duration
+	RecipientBurst int
 	// MaxBackoff caps the retry backoff. Default 30 s. Transient errors are retried MaxAttempts times, then the
 	// message fails with code 0 "retries exhausted". MaxAttempts default 12.
 	MaxBackoff  time.Duration
@@ -75,8 +77,11 @@ func (c *Config) setDefaults() {
 	if c.QueueLen == 0 {
 		c.QueueLen = 4096
 	}
-	if c.RecipientInterval == 0 {
-		c.RecipientInterval = 100 * time.Millisecond
+	if c.RecipientEvery == 0 {
+		c.RecipientEvery = 6 * time.Second
+	}
+	if c.RecipientBurst == 0 {
+		c.RecipientBurst = 45
 	}
 	if c.MaxBackoff == 0 {
 		c.MaxBackoff = 30 * time.Second
@@ -264,7 +269,7 @@ func (s *Sender) Run(ctx context.Context) error {
 // work sends one worker's jobs in order.
 func (s *Sender) work(ctx context.Context, c *channel, q chan Job) {
 	defer s.wg.Done()
-	last := map[string]time.Time{} // recipient → when it was last sent to
+	pace := map[string]*rate.Limiter{} // recipient → its pair rate limit
 	for {
 		var j Job
 		select {
@@ -277,9 +282,18 @@ func (s *Sender) work(ctx context.Context, c *channel, q chan Job) {
 		if _, err := s.cfg.Store.Get(j.Key); errors.Is(err, store.ErrNotFound) {
 			continue
 		}
-		if wait := time.Until(last[j.To].Add(s.cfg.RecipientInterval)); wait > 0 {
+		lim := pace[j.To]
+		if lim == nil {
+			if len(pace) > 100000 {
+				clear(pace) // a forgotten recipient starts with a full burst again
+			}
+			lim = rate.NewLimiter(rate.Every(s.cfg.RecipientEvery), s.cfg.RecipientBurst)
+			pace[j.To] = lim
+		}
+		if r := lim.Reserve(); r.Delay() > 0 {
 			s.m.paced.Inc()
-			if !sleep(ctx, wait) {
+			if !sleep(ctx, r.Delay()) {
+				r.Cancel()
 				return
 			}
 		}
@@ -287,13 +301,9 @@ func (s *Sender) work(ctx context.Context, c *channel, q chan Job) {
 		if !ok {
 			return // stopping: the job stays in the store
 		}
-		last[j.To] = time.Now()
 		if err := s.record(ctx, &j, d); err != nil {
 			s.cfg.Logger.Error("record delivery", "channel", j.Channel, "message", j.MessageID, "err", err)
 			continue
-		}
-		if len(last) > 10000 {
-			clear(last)
 		}
 	}
 }
