@@ -5,6 +5,7 @@ BIN      := bin/switchboard
 DATA     ?= ./data
 HTTP     ?= 127.0.0.1:8080
 KAFKA    ?= 127.0.0.1:9092
+SIM      ?= 127.0.0.1:9500
 # make test stays under 15 minutes on 2 cores; the Go test timeout is the backstop.
 TEST_TIMEOUT ?= 14m
 
@@ -16,9 +17,13 @@ build:
 run: build
 	@echo "Switchboard: http://$(HTTP)  (webhooks /webhooks/whatsapp, API /v1, /metrics, /healthz, /readyz)"
 	@echo "Embedded Kafka: $(KAFKA)  (kcat -b $(KAFKA) -L)   data: $(DATA)"
+	@echo "WhatsApp Cloud API simulator: http://$(SIM)  (what it received: curl -s http://$(SIM)/sim/messages)"
 	@echo "Post a signed sample customer message:  make demo-webhook"
 	@echo "Then list conversations:  curl -s -H 'Authorization: Bearer dev-token-alice-0001' http://$(HTTP)/v1/conversations"
-	$(BIN) serve --config deploy/dev/config.yaml --data-dir $(DATA) --http-addr $(HTTP) --embedded-kafka-addr $(KAFKA)
+	@$(BIN) whatsapp-sim --addr $(SIM) --webhook-url http://$(HTTP)/webhooks/whatsapp --app-secret dev-app-secret & \
+	sim=$$!; trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	$(BIN) serve --config deploy/dev/config.yaml --data-dir $(DATA) --http-addr $(HTTP) \
+		--embedded-kafka-addr $(KAFKA) --whatsapp-api-url http://$(SIM)
 
 demo-webhook: build
 	$(BIN) send-webhook --url http://$(HTTP)/webhooks/whatsapp

@@ -149,11 +149,11 @@ type Message struct {
 	ReplyTo        string          `json:"reply_to,omitempty"`
 	Status         MessageStatus   `json:"status"`
 	// SentAt is the channel's timestamp of the message.
-	SentAt time.Time `json:"sent_at"`
+	SentAt time.Time `json:"sent_at,omitzero"`
 	// CreatedAt is when Switchboard accepted it (ingest time).
 	CreatedAt time.Time `json:"created_at"`
 	// StatusAt is the channel's timestamp of the latest status change.
-	StatusAt   time.Time `json:"status_at,omitempty"`
+	StatusAt   time.Time `json:"status_at,omitzero"`
 	ErrorCode  int       `json:"error_code,omitempty"`
 	ErrorTitle string    `json:"error_title,omitempty"`
 	// OperatorID is the author of an outbound message or a note; empty for inbound messages.

@@ -335,7 +335,7 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 	}
 	if !target.Applied.Less(pos) && target.Applied != (conversation.Position{}) {
 		t.r.metrics.skipped.WithLabelValues("replay").Inc()
-		finish(outcome.Result{Status: 200, Body: target}, nil)
+		finish(outcome.Result{Status: 200, Body: operatorView(target)}, nil)
 		return
 	}
 	next := *target
@@ -401,7 +401,16 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 	t.propose(c, as, at)
 	t.observe()
 	t.countOperators()
-	finish(outcome.Result{Status: 200, Body: target}, b)
+	finish(outcome.Result{Status: 200, Body: operatorView(target)}, b)
+}
+
+// operatorView is an operator as the API answers it.
+func operatorView(o *store.OperatorState) map[string]any {
+	skills := o.Skills
+	if skills == nil {
+		skills = []string{}
+	}
+	return map[string]any{"id": o.ID, "availability": o.Availability, "capacity": o.Capacity, "role": o.Role, "skills": skills}
 }
 
 // passivate stops conversation actors idle for IdleAfter with nothing outstanding, so memory follows active
