@@ -57,10 +57,14 @@ type Command struct {
 
 // Outbound is a reply to the customer, as the API receives it.
 type Outbound struct {
-	// Type is "text" or "template".
+	// Type is text, template, image, audio, video, document, sticker, reaction or interactive.
 	Type     string    `json:"type"`
 	Text     string    `json:"text,omitempty"`
 	Template *Template `json:"template,omitempty"`
+	// Content is the Cloud API object of the other types, as Meta defines it: media {"id"|"link", "caption",
+	// "filename"}, reaction {"message_id", "emoji"}, interactive reply buttons {"type":"button", "body":{"text"},
+	// "action":{"buttons":[{"type":"reply","reply":{"id","title"}}]}}.
+	Content json.RawMessage `json:"content,omitempty"`
 }
 
 // Template is an approved WhatsApp message template with its parameters.
@@ -410,8 +414,14 @@ func (ch *change) send(cmd Command) *Refusal {
 			panic("BUG: encode template: " + err.Error())
 		}
 		m.Content = content
+	case "image", "audio", "video", "document", "sticker", "reaction", "interactive":
+		if r := validContent(out.Type, out.Content); r != nil {
+			return r
+		}
+		m.Content = out.Content
+		m.Text = captionOf(out.Type, out.Content)
 	default:
-		return refuse(CodeInvalidMessage, "message type %q is not text or template", out.Type)
+		return refuse(CodeInvalidMessage, "message type %q is not text, template, image, audio, video, document, sticker, reaction or interactive", out.Type)
 	}
 	if cmd.MessageID == "" {
 		return refuse(CodeInvalidMessage, "send without a message id")
@@ -426,7 +436,7 @@ func (ch *change) send(cmd Command) *Refusal {
 	if !ch.mayHandle(cmd) {
 		return refuse(CodeForbidden, "conversation is assigned to %s", c.AssigneeID)
 	}
-	if out.Type == "text" && (c.WindowExpiresAt.IsZero() || ch.at.After(c.WindowExpiresAt)) {
+	if out.Type != "template" && (c.WindowExpiresAt.IsZero() || ch.at.After(c.WindowExpiresAt)) {
 		return refuse(CodeWindowClosed, "the 24-hour window is closed: only templates may be sent")
 	}
 	var first float64

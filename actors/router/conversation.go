@@ -505,7 +505,7 @@ func toCommand(ic *inbox.Command, role string) conversation.Command {
 		cmd.Until = time.UnixMilli(ic.Until).UTC()
 	}
 	if ic.Message != nil {
-		cmd.Message = &conversation.Outbound{Type: ic.Message.Type, Text: ic.Message.Text}
+		cmd.Message = &conversation.Outbound{Type: ic.Message.Type, Text: ic.Message.Text, Content: ic.Message.Content}
 		if t := ic.Message.Template; t != nil {
 			cmd.Message.Template = &conversation.Template{Name: t.Name, Language: t.Language, Params: t.Params}
 		}

@@ -170,6 +170,32 @@ func TestOutboundThroughSimulator(t *testing.T) {
 		return n.metric("switchboard_records_applied_total", `kind="status"`) >= float64(3*total)
 	})
 
+	// Media by id and by link with a caption, a reaction to the customer's message, interactive reply buttons and
+	// a template with body parameters: the simulator validates each the way Meta does and accepts them.
+	rich := []map[string]any{
+		{"type": "image", "image": map[string]string{"id": "media-1", "caption": "your receipt"}},
+		{"type": "document", "document": map[string]string{"link": "https://example.invalid/invoice.pdf", "caption": "invoice", "filename": "invoice.pdf"}},
+		{"type": "reaction", "reaction": map[string]string{"message_id": "wamid.o0-0", "emoji": "👍"}},
+		{"type": "interactive", "interactive": map[string]any{"type": "button", "body": map[string]string{"text": "Was this helpful?"},
+			"action": map[string]any{"buttons": []map[string]any{{"type": "reply", "reply": map[string]string{"id": "yes", "title": "Yes"}},
+				{"type": "reply", "reply": map[string]string{"id": "no", "title": "No"}}}}}},
+		{"type": "template", "template": map[string]any{"name": "order_update", "language": "en", "params": []string{"42", "Friday"}}},
+	}
+	before := s.Stats().Accepted
+	for _, body := range rich {
+		n.mustCall("POST", "/v1/conversations/"+convs[0]+"/messages", outToken, body, 201)
+	}
+	eventually(t, 20*time.Second, "rich replies accepted", func() bool { return s.Stats().Accepted == before+int64(len(rich)) })
+	got := map[string]bool{}
+	for _, m := range s.Messages()[before:] {
+		got[m.Type] = true
+	}
+	for _, body := range rich {
+		if !got[body["type"].(string)] {
+			t.Errorf("simulator did not accept the %s reply; stats %+v", body["type"], s.Stats().Rejected)
+		}
+	}
+
 	// A permanent error: a recipient Meta cannot deliver to.
 	bad := "99900000001"
 	if code := n.post(meta.Payload(meta.Change{PhoneNumberID: outPhones[0], Messages: []meta.Message{textMsg(bad, "wamid.bad", "hi", time.Now().Unix())}}), outSecret); code != 200 {

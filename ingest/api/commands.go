@@ -132,20 +132,23 @@ func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRe
 		}
 		cmd.Type, cmd.AddLabels, cmd.RemoveLabels = "labels", b.Add, b.Remove
 	case "messages":
-		var b inbox.Outbound
-		if !decode(ctx, &b, false) {
+		// The body is {"type":…} with the type's object under its own key, as in Meta's API: {"type":"text",
+		// "text":"…"} (text may also be {"body":"…"}), {"type":"template","template":{…}}, {"type":"image",
+		// "image":{"id"|"link","caption"}}, {"type":"reaction","reaction":{…}}, {"type":"interactive",…}.
+		var raw map[string]json.RawMessage
+		if !decode(ctx, &raw, false) {
 			return
 		}
-		switch {
-		case b.Type == "text" && b.Text == "":
-			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_message", "text is required")
+		b, msg := outboundOf(raw)
+		if msg != "" {
+			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_message", msg)
 			return
-		case b.Type == "template" && (b.Template == nil || b.Template.Name == "" || b.Template.Language == ""):
-			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_message", "template needs name and language")
-			return
-		case b.Type != "text" && b.Type != "template":
-			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_message", "type must be text or template")
-			return
+		}
+		for k := range raw {
+			if k != "type" && k != b.Type {
+				WriteError(ctx, fasthttp.StatusBadRequest, "invalid_json", "body: unknown field "+k+" for a "+b.Type+" message")
+				return
+			}
 		}
 		cmd.Type, cmd.Message, cmd.MessageID = "send", &b, "sb."+newID()
 		status = fasthttp.StatusCreated
@@ -179,4 +182,38 @@ func findOperator(t *tenant.Tenant, id string) (*tenant.Operator, bool) {
 		}
 	}
 	return nil, false
+}
+
+// outboundOf reads a reply body; msg explains what is wrong with it.
+func outboundOf(raw map[string]json.RawMessage) (b inbox.Outbound, msg string) {
+	if err := json.Unmarshal(raw["type"], &b.Type); err != nil || b.Type == "" {
+		return b, "type is required"
+	}
+	switch b.Type {
+	case "text":
+		if err := json.Unmarshal(raw["text"], &b.Text); err != nil {
+			var body struct {
+				Body string `json:"body"`
+			}
+			if json.Unmarshal(raw["text"], &body) != nil {
+				return b, "text must be a string or {\"body\": string}"
+			}
+			b.Text = body.Body
+		}
+		if b.Text == "" {
+			return b, "text is required"
+		}
+	case "template":
+		if json.Unmarshal(raw["template"], &b.Template) != nil || b.Template == nil || b.Template.Name == "" || b.Template.Language == "" {
+			return b, "template needs name and language"
+		}
+	case "image", "audio", "video", "document", "sticker", "reaction", "interactive":
+		if len(raw[b.Type]) == 0 || raw[b.Type][0] != '{' {
+			return b, b.Type + " needs its object under \"" + b.Type + "\""
+		}
+		b.Content = raw[b.Type]
+	default:
+		return b, "type must be text, template, image, audio, video, document, sticker, reaction or interactive"
+	}
+	return b, ""
 }

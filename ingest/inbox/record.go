@@ -111,11 +111,13 @@ type Command struct {
 	Skills       []string  `json:"skills,omitempty"`
 }
 
-// Outbound is a reply an operator sends: free-form text or an approved template.
+// Outbound is a reply an operator sends: free-form text, an approved template, or media, a reaction or
+// interactive reply buttons with their Cloud API object as Content.
 type Outbound struct {
-	Type     string    `json:"type"` // text | template
-	Text     string    `json:"text,omitempty"`
-	Template *Template `json:"template,omitempty"`
+	Type     string          `json:"type"`
+	Text     string          `json:"text,omitempty"`
+	Template *Template       `json:"template,omitempty"`
+	Content  json.RawMessage `json:"content,omitempty"`
 }
 
 // Template names an approved WhatsApp template and its parameters.
