@@ -113,6 +113,8 @@ type change struct {
 	item       *itemMsg       // nil for internal steps (proposals, releases)
 	result     outcome.Result // the command's outcome, published once durable
 	extra      func(*store.Batch) error
+	// assignedSince, for a dispatcher's assignment, is when the input that made it possible was accepted.
+	assignedSince time.Time
 }
 
 // persist writes a change in one batch — conversation, status index, messages, outbox events, timers — and releases
@@ -157,6 +159,9 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 			}
 			events = append(events, e)
 			a.r.metrics.events.WithLabelValues(ef.Event.Type).Inc()
+			if ef.Event.Type == conversation.EventAssigned {
+				a.r.metrics.waitSeconds.Observe(ef.Event.WaitSeconds)
+			}
 		}
 	}
 	if err := a.moveTimers(b, ch.prev.Timers, ch.next.Timers); err != nil {
@@ -168,6 +173,7 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 		}
 	}
 	item, res, relay, snd := ch.item, ch.result, a.r.cfg.Relay, a.r.cfg.Sender
+	assignedSince := ch.assignedSince
 	if err := a.r.cfg.Store.Commit(b, func(err error) {
 		if err != nil {
 			a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
@@ -178,6 +184,9 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 		}
 		if snd != nil && len(jobs) > 0 {
 			snd.Notify(jobs...)
+		}
+		if !assignedSince.IsZero() {
+			a.r.metrics.assignment.Observe(time.Since(assignedSince).Seconds())
 		}
 		if item != nil {
 			if item.item.Kind == inbox.KindCommand {
@@ -470,7 +479,7 @@ func (a *conversationActor) propose(c *actor.Context, m *proposeMsg) {
 		return
 	}
 	a.r.metrics.proposals.WithLabelValues("assigned").Inc()
-	if err := a.persist(c, change{prev: prev, next: next, effects: effects}); err != nil {
+	if err := a.persist(c, change{prev: prev, next: next, effects: effects, assignedSince: m.at}); err != nil {
 		a.r.fail(err)
 	}
 }

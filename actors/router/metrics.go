@@ -20,6 +20,12 @@ type metrics struct {
 	operators    *prometheus.GaugeVec
 	events       *prometheus.CounterVec
 	commands     *prometheus.CounterVec
+	deadLetters  prometheus.Counter
+	restarts     prometheus.Counter
+	waitSeconds  prometheus.Histogram
+	assignment   prometheus.Histogram
+	opLoad       prometheus.Gauge
+	opCapacity   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -92,11 +98,37 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "switchboard_commands_total",
 			Help: "Operator commands applied to conversations, by type and result (ok or the refusal code).",
 		}, []string{"type", "result"}),
+		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_actor_dead_letters_total",
+			Help: "Messages hollywood could not deliver to an actor.",
+		}),
+		restarts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_actor_restarts_total",
+			Help: "Actors hollywood restarted after a panic (the router recovers rule panics itself, so this should stay 0).",
+		}),
+		waitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "switchboard_routing_wait_seconds",
+			Help:    "How long conversations waited in the queue before an operator was assigned (domain time).",
+			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600},
+		}),
+		assignment: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "switchboard_routing_assignment_seconds",
+			Help:    "Wall time from the input that made an assignment possible (a customer message accepted, a close, an operator online) to the assignment being durable.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+		opLoad: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchboard_operator_load",
+			Help: "Conversations held by online operators, over the tenants of this node; utilisation is this over switchboard_operator_capacity.",
+		}),
+		opCapacity: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchboard_operator_capacity",
+			Help: "Capacity of online operators, over the tenants of this node.",
+		}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.fetched, m.applied, m.skipped, m.failed, m.lag, m.committed,
 			m.actorsActive, m.activations, m.passivated, m.rebuilds, m.grants, m.proposals, m.divergence, m.queueDepth,
-			m.operators, m.events, m.commands} {
+			m.operators, m.events, m.commands, m.deadLetters, m.restarts, m.waitSeconds, m.assignment, m.opLoad, m.opCapacity} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

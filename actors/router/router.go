@@ -142,7 +142,19 @@ func New(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Router{cfg: cfg, log: cfg.Logger, engine: e, metrics: m}, nil
+	r := &Router{cfg: cfg, log: cfg.Logger, engine: e, metrics: m}
+	// hollywood broadcasts dead letters and restarts as events; count them.
+	watcher := e.SpawnFunc(func(c *actor.Context) {
+		switch ev := c.Message().(type) {
+		case actor.DeadLetterEvent:
+			m.deadLetters.Inc()
+		case actor.ActorRestartedEvent:
+			m.restarts.Inc()
+			r.log.Error("BUG: actor restarted", "actor", ev.PID.String(), "reason", fmt.Sprint(ev.Reason))
+		}
+	}, "events", actor.WithInboxSize(64))
+	e.Subscribe(watcher)
+	return r, nil
 }
 
 // Ready reports whether the router has joined its group and is consuming its partitions.

@@ -34,6 +34,22 @@ type tenantActor struct {
 	// lastQueue and lastAvail are this tenant's share of the node-wide gauges.
 	lastQueue int
 	lastAvail map[string]int
+	lastHeld  int
+	lastCap   int
+}
+
+// utilisation moves the node-wide load and capacity gauges of online operators by this tenant's change.
+func (t *tenantActor) utilisation() {
+	var held, capacity int
+	for _, o := range t.d.Operators() {
+		if o.Availability == routing.Online {
+			held += o.Load
+			capacity += o.Capacity
+		}
+	}
+	t.r.metrics.opLoad.Add(float64(held - t.lastHeld))
+	t.r.metrics.opCapacity.Add(float64(capacity - t.lastCap))
+	t.lastHeld, t.lastCap = held, capacity
 }
 
 // countOperators moves the operators-by-availability gauge by this tenant's change.
@@ -61,6 +77,8 @@ func (t *tenantActor) Receive(c *actor.Context) {
 		t.ticker.Stop()
 		t.r.metrics.actorsActive.Sub(float64(len(t.kids)))
 		t.r.metrics.queueDepth.Sub(float64(t.lastQueue))
+		t.r.metrics.opLoad.Sub(float64(t.lastHeld))
+		t.r.metrics.opCapacity.Sub(float64(t.lastCap))
 		for a, n := range t.lastAvail {
 			t.r.metrics.operators.WithLabelValues(a).Sub(float64(n))
 		}
@@ -72,6 +90,7 @@ func (t *tenantActor) Receive(c *actor.Context) {
 		t.sync(c, m)
 	case idleTick:
 		t.passivate(c)
+		t.utilisation()
 	}
 }
 
@@ -401,6 +420,7 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 	t.propose(c, as, at)
 	t.observe()
 	t.countOperators()
+	t.utilisation()
 	finish(outcome.Result{Status: 200, Body: operatorView(target)}, b)
 }
 

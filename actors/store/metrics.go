@@ -13,6 +13,23 @@ type Metrics struct {
 	SyncErrors prometheus.Counter
 }
 
+// registerDBMetrics exposes Pebble's own counters, read at scrape time.
+func registerDBMetrics(reg prometheus.Registerer, db *pebble.DB) {
+	if reg == nil {
+		return
+	}
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "switchboard_store_compactions_total",
+			Help: "Pebble compactions since the store opened.",
+		}, func() float64 { return float64(db.Metrics().Compact.Count) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "switchboard_store_disk_bytes",
+			Help: "Disk space the Pebble store uses (tables, WAL, manifests).",
+		}, func() float64 { return float64(db.Metrics().DiskSpaceUsage()) }),
+	)
+}
+
 func newMetrics(reg prometheus.Registerer) Metrics {
 	m := Metrics{
 		CommitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{

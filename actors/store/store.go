@@ -107,6 +107,7 @@ func Open(cfg Config) (*Store, error) {
 		cache.Unref()
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
+	registerDBMetrics(cfg.Registerer, db)
 	go s.waitSyncs()
 	return s, nil
 }

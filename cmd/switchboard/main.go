@@ -78,6 +78,7 @@ func serve(args []string) error {
 	roles := fs.String("roles", "all", "any of ingest,router,api,analytics")
 	session := fs.Duration("kafka-session-timeout", 6*time.Second, "consumer group session timeout: how long a dead node holds its partitions")
 	idle := fs.Duration("idle-after", 2*time.Minute, "stop a conversation actor after this long without input")
+	pprofAddr := fs.String("pprof-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); empty: off")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log as JSON lines")
 	if err := parseWithEnv(fs, args); err != nil {
@@ -111,6 +112,7 @@ func serve(args []string) error {
 		WhatsAppAPIURL:     *waURL,
 		SessionTimeout:     *session,
 		IdleAfter:          *idle,
+		PprofAddr:          *pprofAddr,
 		Logger:             log,
 	})
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"slices"
@@ -74,6 +76,8 @@ type Config struct {
 	SessionTimeout time.Duration
 	// IdleAfter passivates idle conversation actors. 0 means the router's default.
 	IdleAfter time.Duration
+	// PprofAddr serves Go's net/http/pprof profiles there; empty (the default) serves none.
+	PprofAddr string
 	Logger    *slog.Logger
 }
 
@@ -317,6 +321,22 @@ func (n *Node) Run(ctx context.Context) error {
 			cancel()
 		}
 	}()
+	if n.cfg.PprofAddr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		ps := &http.Server{Addr: n.cfg.PprofAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := ps.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+				n.log.Error("pprof server", "addr", n.cfg.PprofAddr, "err", err)
+			}
+		}()
+		defer ps.Close()
+		n.log.Info("pprof serving", "addr", n.cfg.PprofAddr)
+	}
 	n.log.Info("switchboard serving", "http", n.server.Addr(), "kafka", n.brokers, "roles", n.cfg.Roles)
 	<-ctx.Done()
 	n.log.Info("stopping: draining requests and in-flight records")

@@ -57,8 +57,10 @@ func TestCustomersUntilCancelled(t *testing.T) {
 	if err := s.Customers(ctx, CustomersConfig{PhoneNumberID: "555", Rate: 100}); err != nil {
 		t.Errorf("Customers = %v, want nil", err)
 	}
-	if n := len(r.gotMessages()); n == 0 || int64(n) != s.Stats().Customers.Posted {
-		t.Errorf("received %d, posted %d", n, s.Stats().Customers.Posted)
+	// A post in flight when ctx ends may reach the receiver without being counted as posted (its answer never
+	// arrived): received is posted, or a few more, never fewer.
+	if n, posted := int64(len(r.gotMessages())), s.Stats().Customers.Posted; n == 0 || n < posted || n > posted+8 {
+		t.Errorf("received %d, posted %d", n, posted)
 	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel2()
