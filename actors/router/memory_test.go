@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,9 +81,9 @@ func BenchmarkConversationMemory(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	active := float64(int64(ms.HeapAlloc)-int64(heap0)) / float64(n)
-	if got := gauge(r.metrics.actorsActive); got != float64(n) {
-		b.Fatalf("%v actors active, want %d", got, n)
-	}
+	// With many conversations the run outlasts IdleAfter and passivation starts during it: the active figure is
+	// then not per active actor, and is not reported.
+	allActive := gauge(r.metrics.actorsActive) == float64(n)
 	deadline := time.Now().Add(2 * time.Minute)
 	for gauge(r.metrics.actorsActive) > 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
@@ -95,7 +96,10 @@ func BenchmarkConversationMemory(b *testing.B) {
 	runtime.ReadMemStats(&ms)
 	idle := float64(int64(ms.HeapAlloc)-int64(heap0)) / float64(n)
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "msgs/s")
-	b.ReportMetric(active, "heap-B/active-conv")
+	b.ReportMetric(rssMiB(), "RSS-MiB")
+	if allActive {
+		b.ReportMetric(active, "heap-B/active-conv")
+	}
 	b.ReportMetric(idle, "heap-B/idle-conv")
 	<-r.engine.Poison(pid).Done()
 }
@@ -106,4 +110,19 @@ func gauge(g prometheus.Gauge) float64 {
 		panic(err)
 	}
 	return m.GetGauge().GetValue()
+}
+
+// rssMiB is the process's resident set size in MiB, from /proc (0 where there is none).
+func rssMiB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
 }

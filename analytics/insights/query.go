@@ -1,0 +1,212 @@
+package insights
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Query computes the report of f in ClickHouse, from switchboard.events (deduplicated by id) and, for the
+// point-in-time figures when f.Now is zero and f.Raw is not set, from switchboard.conversations. It runs two queries:
+// the window's facts, grouped every way at once, and the conversations' state at Now. The conn is used concurrently
+// by nothing else of Query's; it may be shared.
+func Query(ctx context.Context, conn driver.Conn, f Filter) (Report, error) {
+	from, to := f.window()
+	b := newBuilder()
+	if err := queryFacts(ctx, conn, f.Tenant, from, to, b); err != nil {
+		return Report{}, err
+	}
+	if err := queryState(ctx, conn, f, to, b); err != nil {
+		return Report{}, err
+	}
+	return b.report(f.Tenant, from, to), nil
+}
+
+// tenantCond returns the condition that selects tenant (every tenant when empty) and its arguments.
+func tenantCond(tenant string) (string, []any) {
+	if tenant == "" {
+		return "1", nil
+	}
+	return "tenant_id = ?", []any{tenant}
+}
+
+// Fact rows: (metric, value, operator, at, conversation, channel), one per thing counted or measured. Codes are the
+// metric constants. ClickHouse 18.16 has no WITH-subqueries, so the window is deduplicated once, in the innermost
+// subquery, and each event becomes its facts through ARRAY JOIN.
+const factsSQL = `
+SELECT m.1 AS metric, m.2 AS v, m.3 AS op, at, tenant_id, conversation_id, channel_id
+FROM (
+	SELECT id, tenant_id, type, at, conversation_id, channel_id, operator_id, previous_operator_id, assignee_id,
+		wait_seconds, first_response_seconds, handling_seconds
+	FROM switchboard.events
+	WHERE {tenant} AND at >= toDateTime(?) AND at <= toDateTime(?)
+		AND type IN ('conversation.closed', 'conversation.transferred', 'conversation.unassigned',
+			'message.received', 'message.queued', 'conversation.assigned')
+	LIMIT 1 BY tenant_id, id
+)
+ARRAY JOIN multiIf(
+	type = 'conversation.closed',
+		[(1, 0., previous_operator_id), (if(previous_operator_id != '', 6, 0), handling_seconds, previous_operator_id)],
+	type = 'message.received', [(2, 0., assignee_id)],
+	type = 'message.queued',
+		[(3, 0., operator_id), (if(first_response_seconds > 0, 4, 0), first_response_seconds, operator_id)],
+	type = 'conversation.assigned', [(5, wait_seconds, operator_id)],
+	[(if(previous_operator_id != '', 6, 0), handling_seconds, previous_operator_id)]
+) AS m
+WHERE metric != 0`
+
+// Reply facts. Per conversation with a reply in the window, its messages and closes (k: 0 in, 1 out, 2 closed) in
+// the conversation's order (seq, then time). A run of customer messages starts where an in follows anything but an
+// in, and ends at the next out or close; starts and ends alternate, so the n-th start pairs with the n-th end, and
+// the pairs that end with an out are replies. Everything a lambda captures is computed at the same level and also
+// used outside a lambda: 18.16 otherwise drops it from the subquery ("Unknown identifier").
+const repliesSQL = `
+SELECT 7 AS metric, r.1 AS v, r.3 AS op, r.2 AS at, tenant_id, conversation_id, r.4 AS channel_id
+FROM (
+	SELECT tenant_id, conversation_id,
+		arraySort(x -> (x.1, x.3), groupArray((seq, k, toFloat64(toUInt32(at)) + at_ns / 1e9, at, operator_id, channel_id))) AS ms,
+		arrayMap(x -> x.2, ms) AS ks,
+		arrayFilter(i -> ks[i] = 0 AND (i = 1 OR ks[i - 1] != 0), arrayEnumerate(ks)) AS starts,
+		arrayFilter(i -> ks[i] != 0 AND i > 1 AND ks[i - 1] = 0, arrayEnumerate(ks)) AS ends,
+		arrayFilter(x -> x.5 = 1,
+			arrayMap((s, e) -> (ms[e].3 - ms[s].3, ms[e].4, ms[e].5, ms[e].6, ks[e]), arraySlice(starts, 1, length(ends)), ends)) AS replies
+	FROM (
+		SELECT id, tenant_id, conversation_id, channel_id, seq, at, at_ns, operator_id,
+			multiIf(type = 'message.received', 0, type = 'message.queued', 1, 2) AS k
+		FROM switchboard.events
+		WHERE {tenant} AND at >= toDateTime(?) AND at <= toDateTime(?)
+			AND type IN ('message.received', 'message.queued', 'conversation.closed')
+			AND conversation_id IN (
+				SELECT conversation_id FROM switchboard.events
+				WHERE {tenant} AND at >= toDateTime(?) AND at <= toDateTime(?) AND type = 'message.queued')
+		LIMIT 1 BY tenant_id, id
+	)
+	GROUP BY tenant_id, conversation_id
+)
+ARRAY JOIN replies AS r
+WHERE r.2 >= toDateTime(?)`
+
+// Labels at the window's end of the conversations with facts in the window.
+const labelsSQL = `
+SELECT tenant_id, conversation_id, argMax(labels, seq) AS labels
+FROM switchboard.events
+WHERE {tenant} AND type = 'conversation.labels_changed' AND at <= toDateTime(?)
+	AND conversation_id IN (
+		SELECT conversation_id FROM switchboard.events WHERE {tenant} AND at >= toDateTime(?) AND at <= toDateTime(?))
+GROUP BY tenant_id, conversation_id`
+
+// Every fact grouped by total, operator, channel, label, hour and day in one pass.
+const groupedSQL = `
+SELECT g.1 AS dim, g.2 AS key, metric, count() AS n, avg(v) AS mean,
+	ifNull(toFloat64(quantile(0.5)(v)), 0) AS p50, ifNull(toFloat64(quantile(0.9)(v)), 0) AS p90
+FROM (
+	SELECT metric, v, op, at, channel_id, labels,
+		arrayJoin(arrayConcat(
+			[('total', ''), ('operator', op), ('channel', channel_id),
+			 ('hour', toString(intDiv(toUInt32(at), 3600) * 3600)), ('day', toString(intDiv(toUInt32(at), 86400) * 86400))],
+			arrayMap(l -> ('label', l), labels))) AS g
+	FROM ({facts} UNION ALL {replies}) AS f
+	ANY LEFT JOIN ({labels}) AS l USING tenant_id, conversation_id
+)
+WHERE g.2 != '' OR g.1 = 'total'
+GROUP BY dim, key, metric`
+
+func queryFacts(ctx context.Context, conn driver.Conn, tenant string, from, to int64, b *builder) error {
+	tc, targs := tenantCond(tenant)
+	lookFrom := max(from-int64(ReplyLookback.Seconds()), 1)
+	var args []any
+	arg := func(vs ...any) {
+		for _, v := range vs {
+			if v == nil {
+				args = append(args, targs...)
+				continue
+			}
+			args = append(args, v)
+		}
+	}
+	// Arguments in the order their ? appear: facts, replies, labels. nil stands for the tenant's arguments.
+	arg(nil, from, to)
+	arg(nil, lookFrom, to, nil, from, to, from)
+	arg(nil, to, nil, from, to)
+	q := strings.NewReplacer("{facts}", factsSQL, "{replies}", repliesSQL, "{labels}", labelsSQL).Replace(groupedSQL)
+	q = strings.ReplaceAll(q, "{tenant}", tc)
+	rows, err := conn.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("insights: query facts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			dim, key      string
+			m             uint8
+			n             uint64
+			avg, p50, p90 float64
+		)
+		if err := rows.Scan(&dim, &key, &m, &n, &avg, &p50, &p90); err != nil {
+			return fmt.Errorf("insights: read facts: %w", err)
+		}
+		b.figures(dim, key).set(metric(m), Stats{Count: n, Avg: clean(avg), P50: clean(p50), P90: clean(p90)})
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("insights: read facts: %w", err)
+	}
+	return nil
+}
+
+// Each conversation's state at the window's end, from the raw events.
+const stateRawSQL = `
+SELECT tenant_id, conversation_id, max(channel_id) AS s_channel, argMax(status, seq) AS s_status,
+	argMax(assignee_id, seq) AS s_assignee,
+	argMax(labels, if(type = 'conversation.labels_changed', seq, toUInt64(0))) AS s_labels,
+	argMax(type, if(type IN ('message.received', 'message.queued'), seq, toUInt64(0))) AS s_last
+FROM switchboard.events
+WHERE {tenant} AND at <= toDateTime(?)
+GROUP BY tenant_id, conversation_id`
+
+// Each conversation's latest state, from the conversations aggregate.
+const stateAggSQL = `
+SELECT tenant_id, conversation_id, maxMerge(channel_id) AS s_channel, argMaxMerge(status) AS s_status,
+	argMaxMerge(assignee_id) AS s_assignee, argMaxMerge(labels) AS s_labels, argMaxMerge(last_message) AS s_last
+FROM switchboard.conversations
+WHERE {tenant}
+GROUP BY tenant_id, conversation_id`
+
+const stateSQL = `
+SELECT g.1 AS dim, g.2 AS key, countIf(s_status = 'assigned') AS active, countIf(s_status = 'unassigned') AS unanswered,
+	countIf(s_last = 'message.received') AS awaiting
+FROM ({state})
+ARRAY JOIN arrayConcat([('total', ''), ('operator', s_assignee), ('channel', s_channel)],
+	arrayMap(l -> ('label', l), s_labels)) AS g
+WHERE s_status != 'closed' AND (g.2 != '' OR g.1 = 'total')
+GROUP BY dim, key`
+
+func queryState(ctx context.Context, conn driver.Conn, f Filter, to int64, b *builder) error {
+	tc, args := tenantCond(f.Tenant)
+	inner := stateAggSQL
+	if f.Raw || !f.Now.IsZero() {
+		inner = stateRawSQL
+		args = append(args, to)
+	}
+	q := strings.ReplaceAll(strings.ReplaceAll(stateSQL, "{state}", inner), "{tenant}", tc)
+	rows, err := conn.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("insights: query state: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			dim, key                     string
+			active, unanswered, awaiting uint64
+		)
+		if err := rows.Scan(&dim, &key, &active, &unanswered, &awaiting); err != nil {
+			return fmt.Errorf("insights: read state: %w", err)
+		}
+		b.state(dim, key, active, unanswered, awaiting)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("insights: read state: %w", err)
+	}
+	return nil
+}

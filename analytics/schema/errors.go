@@ -1,0 +1,12 @@
+package schema
+
+import "errors"
+
+// Sentinel errors of Decode. The sink counts and skips events that fail with either.
+var (
+	// ErrMalformed: the record is not a JSON event object, or lacks id, type, tenant_id, conversation_id or a
+	// representable at.
+	ErrMalformed = errors.New("malformed event")
+	// ErrUnknownType: the event's type is not one this schema knows (see KnownTypes).
+	ErrUnknownType = errors.New("unknown event type")
+)
