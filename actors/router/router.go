@@ -272,6 +272,9 @@ func (r *Router) consume(ctx context.Context, gen *kafka.Generation, partition i
 		return
 	}
 	lagGauge := r.metrics.lag.WithLabelValues(strconv.Itoa(partition))
+	// A revoked partition's gauges go away with it, or they would keep their last values (and alerts) forever.
+	defer r.metrics.lag.DeleteLabelValues(strconv.Itoa(partition))
+	defer r.metrics.committed.DeleteLabelValues(strconv.Itoa(partition))
 	tr := newTracker(r.cfg.MaxInFlight)
 	stop := make(chan struct{})
 	tenants := map[string]*actor.PID{}

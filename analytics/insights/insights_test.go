@@ -36,8 +36,16 @@ func open(t *testing.T) driver.Conn {
 // the events stored twice, and holds Query (live and raw) to Compute over many filters.
 func TestQueryMatchesCompute(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	conn := open(t)
+	checkRandom(t, conn, func(rows []schema.Event) {
+		if err := schema.Insert(context.Background(), conn, rows); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func checkRandom(t *testing.T, q insights.Querier, insert func([]schema.Event)) {
+	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
 	now := time.Now()
 	var all []conversation.Event
@@ -49,30 +57,20 @@ func TestQueryMatchesCompute(t *testing.T) {
 		all = append(all, sim.Events...)
 	}
 	rows := scenario.Rows(t, all)
-	if err := schema.Insert(ctx, conn, rows); err != nil {
-		t.Fatal(err)
-	}
+	insert(rows)
 	var dups []schema.Event
 	for i := range rows {
 		if rng.IntN(5) == 0 {
 			dups = append(dups, rows[i])
 		}
 	}
-	if err := schema.Insert(ctx, conn, dups); err != nil {
-		t.Fatal(err)
-	}
-	stored, err := schema.ReadAll(ctx, conn, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(stored) != len(rows)+len(dups) {
-		t.Fatalf("stored %d rows, want %d with the repeats", len(stored), len(rows)+len(dups))
-	}
+	insert(dups)
+	stored := append(rows, dups...)
 	t.Logf("%d events, %d stored twice", len(rows), len(dups))
 
 	// Live: the window ends at the time of the query; Compute is held to the same window.
 	for _, tenant := range []string{"acme", "globex", ""} {
-		got, err := insights.Query(ctx, conn, insights.Filter{Tenant: tenant})
+		got, err := insights.Query(ctx, q, insights.Filter{Tenant: tenant})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +85,7 @@ func TestQueryMatchesCompute(t *testing.T) {
 		{Tenant: "globex", Now: now.Add(-30 * time.Hour), Since: 90 * time.Minute},
 		{Now: now.Add(-10 * time.Hour), Since: 30 * time.Hour},
 	} {
-		got, err := insights.Query(ctx, conn, f)
+		got, err := insights.Query(ctx, q, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,42 +181,52 @@ func short(v any) string {
 // in ClickHouse, and recomputed in memory from the stored rows, with conversation A's events all stored twice.
 func TestScripted(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	conn := open(t)
+	ctx := context.Background()
+	n := checkScripted(t, conn, func(rows []schema.Event) {
+		if err := schema.Insert(ctx, conn, rows); err != nil {
+			t.Fatal(err)
+		}
+	})
+	stored, err := schema.ReadAll(ctx, conn, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != n {
+		t.Fatalf("%d rows stored, want %d", len(stored), n)
+	}
+	t0 := scenario.ScriptedT0(time.Now())
+	scenario.CheckScripted(t, "recomputed in memory from the stored rows",
+		insights.Compute(stored, insights.Filter{Tenant: "acme", Now: t0.Add(2 * time.Hour), Since: 3 * time.Hour}), t0)
+}
+
+// checkScripted stores the scenario, conversation A's events twice, checks the figures live and recomputed from the
+// raw events, and returns how many rows it stored.
+func checkScripted(t *testing.T, q insights.Querier, insert func([]schema.Event)) int {
+	ctx := context.Background()
 	t0 := scenario.ScriptedT0(time.Now())
 	acme, globex := scenario.Scripted(t, t0)
 	rows := scenario.Rows(t, append(acme.Events, globex.Events...))
-	if err := schema.Insert(ctx, conn, rows); err != nil {
-		t.Fatal(err)
-	}
+	insert(rows)
 	var again []schema.Event
 	for _, r := range rows {
 		if r.ConversationID == acme.Conversation("a").ID {
 			again = append(again, r)
 		}
 	}
-	if err := schema.Insert(ctx, conn, again); err != nil {
-		t.Fatal(err)
-	}
-	live, err := insights.Query(ctx, conn, insights.Filter{Tenant: "acme"})
+	insert(again)
+	live, err := insights.Query(ctx, q, insights.Filter{Tenant: "acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	scenario.CheckScripted(t, "live", live, t0)
-	end := t0.Add(2 * time.Hour)
-	raw, err := insights.Query(ctx, conn, insights.Filter{Tenant: "acme", Now: end, Since: 3 * time.Hour})
+	f := insights.Filter{Tenant: "acme", Now: t0.Add(2 * time.Hour), Since: 3 * time.Hour}
+	raw, err := insights.Query(ctx, q, f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	scenario.CheckScripted(t, "raw", raw, t0)
-	stored, err := schema.ReadAll(ctx, conn, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(stored) != len(rows)+len(again) {
-		t.Fatalf("%d rows stored, want %d", len(stored), len(rows)+len(again))
-	}
-	scenario.CheckScripted(t, "recomputed in memory", insights.Compute(stored, insights.Filter{Tenant: "acme", Now: end, Since: 3 * time.Hour}), t0)
+	scenario.CheckScripted(t, "recomputed from raw events", raw, t0)
+	scenario.CheckScripted(t, "recomputed in memory", insights.Compute(append(rows, again...), f), t0)
 
 	// The table the CLI prints carries the figures.
 	var out strings.Builder
@@ -231,4 +239,5 @@ func TestScripted(t *testing.T) {
 		}
 	}
 	t.Logf("\n%s", out.String())
+	return len(rows) + len(again)
 }

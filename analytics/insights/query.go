@@ -8,11 +8,17 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
+// Querier runs a query, binding ? arguments on the client, as clickhouse-go's driver.Conn does; driver.Conn is the
+// Querier of production. The SQL Query sends is in the subset that runs on ClickHouse 18.16 and on current ClickHouse.
+type Querier interface {
+	Query(ctx context.Context, query string, args ...any) (driver.Rows, error)
+}
+
 // Query computes the report of f in ClickHouse, from switchboard.events (deduplicated by id) and, for the
 // point-in-time figures when f.Now is zero and f.Raw is not set, from switchboard.conversations. It runs two queries:
-// the window's facts, grouped every way at once, and the conversations' state at Now. The conn is used concurrently
-// by nothing else of Query's; it may be shared.
-func Query(ctx context.Context, conn driver.Conn, f Filter) (Report, error) {
+// the window's facts, grouped every way at once, and the conversations' state at Now. It is safe for concurrent use
+// when conn is (a driver.Conn is).
+func Query(ctx context.Context, conn Querier, f Filter) (Report, error) {
 	from, to := f.window()
 	b := newBuilder()
 	if err := queryFacts(ctx, conn, f.Tenant, from, to, b); err != nil {
@@ -113,7 +119,7 @@ FROM (
 WHERE g.2 != '' OR g.1 = 'total'
 GROUP BY dim, key, metric`
 
-func queryFacts(ctx context.Context, conn driver.Conn, tenant string, from, to int64, b *builder) error {
+func queryFacts(ctx context.Context, conn Querier, tenant string, from, to int64, b *builder) error {
 	tc, targs := tenantCond(tenant)
 	lookFrom := max(from-int64(ReplyLookback.Seconds()), 1)
 	var args []any
@@ -182,7 +188,7 @@ ARRAY JOIN arrayConcat([('total', ''), ('operator', s_assignee), ('channel', s_c
 WHERE s_status != 'closed' AND (g.2 != '' OR g.1 = 'total')
 GROUP BY dim, key`
 
-func queryState(ctx context.Context, conn driver.Conn, f Filter, to int64, b *builder) error {
+func queryState(ctx context.Context, conn Querier, f Filter, to int64, b *builder) error {
 	tc, args := tenantCond(f.Tenant)
 	inner := stateAggSQL
 	if f.Raw || !f.Now.IsZero() {

@@ -146,6 +146,16 @@ func migrate(ctx context.Context, conn driver.Conn, ms []Migration) ([]uint32, e
 	return did, nil
 }
 
+// Statements returns every DDL statement of the schema in order, the bootstrap included: what Migrate runs on an
+// empty server. For checking the schema on another engine.
+func Statements() []string {
+	out := []string{createDatabase, createMigrations}
+	for _, m := range Migrations {
+		out = append(out, m.Statements...)
+	}
+	return out
+}
+
 // Applied returns the versions recorded in switchboard.schema_migrations, ascending.
 func Applied(ctx context.Context, conn driver.Conn) ([]uint32, error) {
 	rows, err := conn.Query(ctx, `SELECT DISTINCT version FROM switchboard.schema_migrations ORDER BY version`)
