@@ -6,6 +6,8 @@ DATA     ?= ./data
 HTTP     ?= 127.0.0.1:8080
 KAFKA    ?= 127.0.0.1:9092
 SIM      ?= 127.0.0.1:9500
+CH_TCP   ?= 9001
+CH_HTTP  ?= 8124
 # make test stays under 15 minutes on 2 cores; the Go test timeout is the backstop.
 TEST_TIMEOUT ?= 14m
 
@@ -20,10 +22,15 @@ run: build
 	@echo "WhatsApp Cloud API simulator: http://$(SIM)  (what it received: curl -s http://$(SIM)/sim/messages)"
 	@echo "Post a signed sample customer message:  make demo-webhook"
 	@echo "Then list conversations:  curl -s -H 'Authorization: Bearer dev-token-alice-0001' http://$(HTTP)/v1/conversations"
-	@$(BIN) whatsapp-sim --addr $(SIM) --webhook-url http://$(HTTP)/webhooks/whatsapp --app-secret dev-app-secret & \
-	sim=$$!; trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	@echo "ClickHouse (analytics): 127.0.0.1:$(CH_TCP)  (insights: $(BIN) insights --clickhouse-addr 127.0.0.1:$(CH_TCP))"
+	@mkdir -p $(DATA); ch=""; \
+	if deploy/clickhouse/start.sh start $(abspath $(DATA))/clickhouse $(CH_TCP) $(CH_HTTP) >/dev/null; then \
+		ch="--clickhouse-addr 127.0.0.1:$(CH_TCP)"; \
+	else echo "ClickHouse did not start: running without analytics"; fi; \
+	$(BIN) whatsapp-sim --addr $(SIM) --webhook-url http://$(HTTP)/webhooks/whatsapp --app-secret dev-app-secret & \
+	sim=$$!; trap 'kill $$sim 2>/dev/null; deploy/clickhouse/start.sh stop $(abspath $(DATA))/clickhouse >/dev/null 2>&1' EXIT INT TERM; \
 	$(BIN) serve --config deploy/dev/config.yaml --data-dir $(DATA) --http-addr $(HTTP) \
-		--embedded-kafka-addr $(KAFKA) --whatsapp-api-url http://$(SIM)
+		--embedded-kafka-addr $(KAFKA) --whatsapp-api-url http://$(SIM) $$ch
 
 demo-webhook: build
 	$(BIN) send-webhook --url http://$(HTTP)/webhooks/whatsapp

@@ -243,4 +243,3 @@ func (r *chRows) Columns() []string                { return r.names }
 func (r *chRows) Close() error                     { return nil }
 func (r *chRows) Err() error                       { return r.err }
 func (r *chRows) HasData() bool                    { return len(r.rows) > 0 }
-

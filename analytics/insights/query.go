@@ -2,8 +2,10 @@ package insights
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -21,11 +23,24 @@ type Querier interface {
 func Query(ctx context.Context, conn Querier, f Filter) (Report, error) {
 	from, to := f.window()
 	b := newBuilder()
-	if err := queryFacts(ctx, conn, f.Tenant, from, to, b); err != nil {
+	// The two queries run at once: their sum is most of the answer's time.
+	var (
+		wg       sync.WaitGroup
+		states   []stateRow
+		stateErr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		states, stateErr = queryState(ctx, conn, f, to)
+	}()
+	factsErr := queryFacts(ctx, conn, f.Tenant, from, to, b)
+	wg.Wait()
+	if err := errors.Join(factsErr, stateErr); err != nil {
 		return Report{}, err
 	}
-	if err := queryState(ctx, conn, f, to, b); err != nil {
-		return Report{}, err
+	for _, s := range states {
+		b.state(s.dim, s.key, s.active, s.unanswered, s.awaiting)
 	}
 	return b.report(f.Tenant, from, to), nil
 }
@@ -171,13 +186,14 @@ FROM switchboard.events
 WHERE {tenant} AND at <= toDateTime(?)
 GROUP BY tenant_id, conversation_id`
 
-// Each conversation's latest state, from the conversations aggregate.
+// Each conversation's latest state, from the conversations aggregate. FINAL merges the states in key order, which
+// is several times cheaper than a GROUP BY over every conversation.
 const stateAggSQL = `
-SELECT tenant_id, conversation_id, maxMerge(channel_id) AS s_channel, argMaxMerge(status) AS s_status,
-	argMaxMerge(assignee_id) AS s_assignee, argMaxMerge(labels) AS s_labels, argMaxMerge(last_message) AS s_last
-FROM switchboard.conversations
-WHERE {tenant}
-GROUP BY tenant_id, conversation_id`
+SELECT tenant_id, conversation_id, finalizeAggregation(channel_id) AS s_channel,
+	finalizeAggregation(status) AS s_status, finalizeAggregation(assignee_id) AS s_assignee,
+	finalizeAggregation(labels) AS s_labels, finalizeAggregation(last_message) AS s_last
+FROM switchboard.conversations FINAL
+WHERE {tenant}`
 
 const stateSQL = `
 SELECT g.1 AS dim, g.2 AS key, countIf(s_status = 'assigned') AS active, countIf(s_status = 'unassigned') AS unanswered,
@@ -188,7 +204,12 @@ ARRAY JOIN arrayConcat([('total', ''), ('operator', s_assignee), ('channel', s_c
 WHERE s_status != 'closed' AND (g.2 != '' OR g.1 = 'total')
 GROUP BY dim, key`
 
-func queryState(ctx context.Context, conn Querier, f Filter, to int64, b *builder) error {
+type stateRow struct {
+	dim, key                     string
+	active, unanswered, awaiting uint64
+}
+
+func queryState(ctx context.Context, conn Querier, f Filter, to int64) ([]stateRow, error) {
 	tc, args := tenantCond(f.Tenant)
 	inner := stateAggSQL
 	if f.Raw || !f.Now.IsZero() {
@@ -198,21 +219,19 @@ func queryState(ctx context.Context, conn Querier, f Filter, to int64, b *builde
 	q := strings.ReplaceAll(strings.ReplaceAll(stateSQL, "{state}", inner), "{tenant}", tc)
 	rows, err := conn.Query(ctx, q, args...)
 	if err != nil {
-		return fmt.Errorf("insights: query state: %w", err)
+		return nil, fmt.Errorf("insights: query state: %w", err)
 	}
 	defer rows.Close()
+	var out []stateRow
 	for rows.Next() {
-		var (
-			dim, key                     string
-			active, unanswered, awaiting uint64
-		)
-		if err := rows.Scan(&dim, &key, &active, &unanswered, &awaiting); err != nil {
-			return fmt.Errorf("insights: read state: %w", err)
+		var s stateRow
+		if err := rows.Scan(&s.dim, &s.key, &s.active, &s.unanswered, &s.awaiting); err != nil {
+			return nil, fmt.Errorf("insights: read state: %w", err)
 		}
-		b.state(dim, key, active, unanswered, awaiting)
+		out = append(out, s)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("insights: read state: %w", err)
+		return nil, fmt.Errorf("insights: read state: %w", err)
 	}
-	return nil
+	return out, nil
 }

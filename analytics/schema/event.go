@@ -42,24 +42,52 @@ type Event struct {
 	Seq uint64 `json:"-"`
 }
 
-// KnownTypes are the event types Decode accepts: those conversation publishes.
-var KnownTypes = map[string]bool{
-	conversation.EventCreated:         true,
-	conversation.EventMessageReceived: true,
-	conversation.EventMessageQueued:   true,
-	conversation.EventNoteCreated:     true,
-	conversation.EventMentioned:       true,
-	conversation.EventAssigned:        true,
-	conversation.EventUnassigned:      true,
-	conversation.EventTransferred:     true,
-	conversation.EventClosed:          true,
-	conversation.EventReopened:        true,
-	conversation.EventSnoozed:         true,
-	conversation.EventUnsnoozed:       true,
-	conversation.EventLabelsChanged:   true,
-	conversation.EventWindowClosing:   true,
-	conversation.EventMessageStatus:   true,
+// EventTypes are the event types the schema knows, with their fixed numbers in the type column's Enum8. Decode
+// accepts these only. A new event type needs a migration that extends the Enum8 (ALTER TABLE … MODIFY COLUMN type
+// with the longer list) and its entry here; never renumber one.
+var EventTypes = []struct {
+	Name   string
+	Number int8
+}{
+	{conversation.EventCreated, 1},
+	{conversation.EventMessageReceived, 2},
+	{conversation.EventMessageQueued, 3},
+	{conversation.EventNoteCreated, 4},
+	{conversation.EventMentioned, 5},
+	{conversation.EventAssigned, 6},
+	{conversation.EventUnassigned, 7},
+	{conversation.EventTransferred, 8},
+	{conversation.EventClosed, 9},
+	{conversation.EventReopened, 10},
+	{conversation.EventSnoozed, 11},
+	{conversation.EventUnsnoozed, 12},
+	{conversation.EventLabelsChanged, 13},
+	{conversation.EventWindowClosing, 14},
+	{conversation.EventMessageStatus, 15},
 }
+
+// KnownTypes is EventTypes as a set.
+var KnownTypes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range EventTypes {
+		m[t.Name] = true
+	}
+	return m
+}()
+
+// typeEnum is the type column's type: Enum8('conversation.created' = 1, …).
+var typeEnum = func() string {
+	var b strings.Builder
+	b.WriteString("Enum8(")
+	for i, t := range EventTypes {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "'%s' = %d", t.Name, t.Number)
+	}
+	b.WriteString(")")
+	return b.String()
+}()
 
 // Decode parses one record value of switchboard.events. It fails with ErrMalformed or ErrUnknownType (wrapped).
 func Decode(data []byte) (Event, error) {

@@ -32,9 +32,11 @@ var Migrations = []Migration{
 			// folds stored repeats away when it merges parts, since a repeat has the same tenant, time and id.
 			// at is DateTime (seconds; DateTime64 does not exist on 18.16) with the nanoseconds beside it, and
 			// seq is the conversation's version from the event id, which orders a conversation's events exactly.
+			// type is an Enum8 (EventTypes): queries filter on it all the time, and a 1-byte column scans ten
+			// times faster than the strings; LowCardinality would leak into every UNION and view on 18.16.
 			`CREATE TABLE IF NOT EXISTS switchboard.events (
 				id String,
-				type String,
+				type ` + typeEnum + `,
 				at DateTime,
 				at_ns UInt32,
 				seq UInt64,
@@ -88,7 +90,7 @@ var Migrations = []Migration{
 				argMaxState(status, seq) AS status,
 				argMaxState(assignee_id, seq) AS assignee_id,
 				argMaxState(labels, if(type = 'conversation.labels_changed', seq, toUInt64(0))) AS labels,
-				argMaxState(type, if(type IN ('message.received', 'message.queued'), seq, toUInt64(0))) AS last_message,
+				argMaxState(CAST(type AS String), if(type IN ('message.received', 'message.queued'), seq, toUInt64(0))) AS last_message,
 				maxState(at) AS last_at
 			FROM switchboard.events
 			GROUP BY tenant_id, conversation_id`,

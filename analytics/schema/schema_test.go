@@ -3,6 +3,7 @@ package schema_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -105,6 +106,44 @@ func TestSeqOf(t *testing.T) {
 	for id, want := range map[string]uint64{"cabc-12-1": 12, "cabc-m3-read": 0, "x": 0, "a-b": 0, "c-7-0": 7} {
 		if got := schema.SeqOf(id); got != want {
 			t.Errorf("SeqOf(%q) = %d, want %d", id, got, want)
+		}
+	}
+}
+
+// TestEveryTypeStores stores an event of each known type: the type column's Enum8 and KnownTypes agree.
+func TestEveryTypeStores(t *testing.T) {
+	ctx := context.Background()
+	conn, err := schema.Open(chtest.Start(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := schema.Migrate(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	var in []schema.Event
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	for i, typ := range schema.EventTypes {
+		in = append(in, schema.Event{ID: fmt.Sprintf("c-%d-0", i+1), Type: typ.Name, At: at, TenantID: "acme",
+			ConversationID: "c", Seq: uint64(i + 1)})
+	}
+	if len(schema.KnownTypes) != len(schema.EventTypes) {
+		t.Fatalf("KnownTypes has %d types, EventTypes %d", len(schema.KnownTypes), len(schema.EventTypes))
+	}
+	if err := schema.Insert(ctx, conn, in); err != nil {
+		t.Fatal(err)
+	}
+	out, err := schema.ReadAll(ctx, conn, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, e := range out {
+		got[e.Type] = true
+	}
+	for _, typ := range schema.EventTypes {
+		if !got[typ.Name] {
+			t.Errorf("type %s did not come back", typ.Name)
 		}
 	}
 }

@@ -26,6 +26,7 @@ const usage = `switchboard — helpdesk message router
 
 Usage:
   switchboard serve [flags]      run a node (all roles by default)
+  switchboard insights --clickhouse-addr HOST:PORT [--tenant T] [--since 24h] [--json]
   switchboard whatsapp-sim [flags]  simulator of the WhatsApp Cloud API (tests, demos)
   switchboard send-webhook       post one signed sample customer message to a node (demo)
   switchboard version            print the version
@@ -42,6 +43,8 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "insights":
+		err = insightsCmd(os.Args[2:])
 	case "whatsapp-sim":
 		err = sim.Main(os.Args[2:])
 	case "send-webhook":

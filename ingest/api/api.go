@@ -3,6 +3,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -31,7 +32,12 @@ type Config struct {
 	CommandTimeout time.Duration
 	// Now is the clock that stamps commands with their ingest time. Default time.Now.
 	Now func() time.Time
+	// Insights answers GET /v1/insights; nil answers 503 (no ClickHouse configured).
+	Insights InsightsFunc
 }
+
+// InsightsFunc computes a tenant's insight figures over the last since.
+type InsightsFunc func(ctx context.Context, tenant string, since time.Duration) (any, error)
 
 func (c *Config) setDefaults() {
 	if c.CommandTimeout == 0 {
@@ -112,6 +118,8 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		a.listMessages(ctx, op, parts[1])
 	case len(parts) == 3 && parts[0] == "conversations" && post:
 		a.conversationCommand(ctx, op, parts[1], parts[2])
+	case len(parts) == 1 && parts[0] == "insights" && get:
+		a.insights(ctx, op)
 	case len(parts) == 1 && parts[0] == "operators" && get:
 		a.listOperators(ctx, op)
 	case len(parts) == 3 && parts[0] == "operators" && parts[1] == "me" && parts[2] == "availability" && ctx.IsPut():
@@ -271,4 +279,28 @@ func reverse(m []conversation.Message) {
 	for i, j := 0, len(m)-1; i < j; i, j = i+1, j-1 {
 		m[i], m[j] = m[j], m[i]
 	}
+}
+
+func (a *API) insights(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
+	if a.cfg.Insights == nil {
+		WriteError(ctx, fasthttp.StatusServiceUnavailable, "analytics_unavailable", "this node has no --clickhouse-addr")
+		return
+	}
+	since := 24 * time.Hour
+	if v := string(ctx.QueryArgs().Peek("since")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > 400*24*time.Hour {
+			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_since", "since must be a Go duration such as 24h or 168h")
+			return
+		}
+		since = d
+	}
+	qctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := a.cfg.Insights(qctx, op.Tenant.ID, since)
+	if err != nil {
+		WriteError(ctx, fasthttp.StatusServiceUnavailable, "analytics_unavailable", err.Error())
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, rep)
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/valyala/fasthttp"
@@ -27,6 +28,9 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/actors/timers"
+	"github.com/switchboard-hq/switchboard/analytics/insights"
+	"github.com/switchboard-hq/switchboard/analytics/schema"
+	"github.com/switchboard-hq/switchboard/analytics/sink"
 	"github.com/switchboard-hq/switchboard/ingest/api"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -135,6 +139,8 @@ type Node struct {
 	producer *inbox.Producer
 	router   *router.Router
 	relay    *outbox.Relay
+	sink     *sink.Sink
+	chAPI    driver.Conn // the insights API's ClickHouse pool
 	sender   *sender.Sender
 	firer    *timers.Firer
 	outcomes *outcome.Registry
@@ -246,14 +252,28 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 		waHandler = wa.Serve
 	}
 	if cfg.has(RoleAPI) {
-		a, err := api.New(api.Config{Directory: n.dir, Store: n.store, Producer: n.producer, Outcomes: n.outcomes})
+		acfg := api.Config{Directory: n.dir, Store: n.store, Producer: n.producer, Outcomes: n.outcomes}
+		if cfg.ClickHouseAddr != "" {
+			conn, err := schema.Open(cfg.ClickHouseAddr)
+			if err != nil {
+				return n, err
+			}
+			n.chAPI = conn
+			acfg.Insights = insightsOf(conn)
+		}
+		a, err := api.New(acfg)
 		if err != nil {
 			return n, err
 		}
 		apiHandler = a.Serve
 	}
-	if cfg.has(RoleAnalytics) && cfg.ClickHouseAddr == "" {
-		n.log.Info("analytics sink off: no --clickhouse-addr")
+	if cfg.has(RoleAnalytics) {
+		if cfg.ClickHouseAddr == "" {
+			n.log.Info("analytics sink off: no --clickhouse-addr")
+		} else if n.sink, err = sink.New(sink.Config{Brokers: n.brokers, ClickHouseAddr: cfg.ClickHouseAddr,
+			Registerer: n.reg, Logger: n.log}); err != nil {
+			return n, err
+		}
 	}
 	n.server, err = server.New(server.Config{
 		Addr: cfg.HTTPAddr, WhatsApp: waHandler, API: apiHandler, Gatherer: n.reg, Ready: ready, Logger: n.log,
@@ -291,6 +311,15 @@ func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	rctx, rcancel := context.WithCancel(context.Background())
 	defer rcancel()
+	if n.sink != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.sink.Run(rctx); err != nil {
+				n.log.Error("analytics sink stopped", "err", err)
+			}
+		}()
+	}
 	if n.router != nil {
 		wg.Add(4)
 		go func() {
@@ -367,6 +396,12 @@ func (n *Node) Close() error {
 	if n.router != nil {
 		errs = append(errs, n.router.Close())
 	}
+	if n.sink != nil {
+		errs = append(errs, n.sink.Close())
+	}
+	if n.chAPI != nil {
+		errs = append(errs, n.chAPI.Close())
+	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close())
 	}
@@ -374,4 +409,11 @@ func (n *Node) Close() error {
 		errs = append(errs, n.embedded.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// insightsOf answers GET /v1/insights from ClickHouse.
+func insightsOf(conn driver.Conn) api.InsightsFunc {
+	return func(ctx context.Context, tenant string, since time.Duration) (any, error) {
+		return insights.Query(ctx, conn, insights.Filter{Tenant: tenant, Since: since})
+	}
 }
