@@ -11,7 +11,7 @@ CH_HTTP  ?= 8124
 # make test stays under 15 minutes on 2 cores; the Go test timeout is the backstop.
 TEST_TIMEOUT ?= 14m
 
-.PHONY: build run demo-webhook test test-unit test-e2e bench vet clean
+.PHONY: build run demo-webhook test check-clickhouse-current bench vet clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/switchboard
@@ -43,6 +43,11 @@ vet:
 test: vet
 	$(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /cmd/switchboard$$)
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./cmd/switchboard/
+
+# The analytics schema and every insight query on a current ClickHouse engine (chdb from npm, ~550 MB the first
+# time), besides Debian's 18.16 that make test uses.
+check-clickhouse-current:
+	deploy/clickhouse/check-current.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...

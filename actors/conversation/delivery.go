@@ -32,7 +32,7 @@ func ApplyDelivery(m Message, d Delivery, at time.Time) (Message, bool) {
 func StatusEvent(c Conversation, m Message, at time.Time) *Event {
 	return &Event{
 		ID:   c.ID + "-m" + itoa(m.Seq) + "-" + string(m.Status),
-		Type: EventMessageStatus, At: at, TenantID: c.TenantID, ConversationID: c.ID, ContactID: c.Contact.ID,
+		Type: EventMessageStatus, At: at, TenantID: c.TenantID, ConversationID: c.ID, ChannelID: c.ChannelID, ContactID: c.Contact.ID,
 		OperatorID: m.OperatorID, AssigneeID: c.AssigneeID, MessageID: m.ID, Status: c.Status,
 		MessageStatus: m.Status, ErrorCode: m.ErrorCode, ErrorTitle: m.ErrorTitle,
 	}

@@ -47,7 +47,9 @@ type Event struct {
 	At             time.Time `json:"at"`
 	TenantID       string    `json:"tenant_id"`
 	ConversationID string    `json:"conversation_id"`
-	ContactID      string    `json:"contact_id,omitempty"`
+	// ChannelID is the conversation's channel, so analytics can report per channel.
+	ChannelID string `json:"channel_id,omitempty"`
+	ContactID string `json:"contact_id,omitempty"`
 	// ActorID is the operator whose command caused the change; empty for customer messages, timers and the
 	// dispatcher's routing decisions.
 	ActorID string `json:"actor_id,omitempty"`
@@ -131,6 +133,7 @@ func (ch *change) done() (Conversation, []Effect) {
 		e.At = ch.at
 		e.TenantID = c.TenantID
 		e.ConversationID = c.ID
+		e.ChannelID = c.ChannelID
 		e.ContactID = c.Contact.ID
 		e.ActorID = ch.actor
 		if e.OperatorID == "" {

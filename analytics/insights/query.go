@@ -198,10 +198,10 @@ WHERE {tenant}`
 const stateSQL = `
 SELECT g.1 AS dim, g.2 AS key, countIf(s_status = 'assigned') AS active, countIf(s_status = 'unassigned') AS unanswered,
 	countIf(s_last = 'message.received') AS awaiting
-FROM ({state})
+FROM (SELECT * FROM ({state}) WHERE s_status != 'closed')
 ARRAY JOIN arrayConcat([('total', ''), ('operator', s_assignee), ('channel', s_channel)],
 	arrayMap(l -> ('label', l), s_labels)) AS g
-WHERE s_status != 'closed' AND (g.2 != '' OR g.1 = 'total')
+WHERE g.2 != '' OR g.1 = 'total'
 GROUP BY dim, key`
 
 type stateRow struct {

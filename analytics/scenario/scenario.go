@@ -36,6 +36,15 @@ func New(tb testing.TB, tenant, channel string) *Sim {
 		lastOut: map[string]conversation.Message{}}
 }
 
+// Customers returns the customers that have a conversation, in no particular order.
+func (s *Sim) Customers() []string {
+	out := make([]string, 0, len(s.convs))
+	for c := range s.convs {
+		out = append(out, c)
+	}
+	return out
+}
+
 // Conversation returns the conversation of customer.
 func (s *Sim) Conversation(customer string) conversation.Conversation { return s.convs[customer] }
 

@@ -112,6 +112,14 @@ type Sink struct {
 	// Reused between batches.
 	events []schema.Event
 	last   map[int]kafka.Message
+	parts  map[int]*partition
+}
+
+// partition is what the sink knows of one partition it reads, for the lag gauge.
+type partition struct {
+	lag prometheus.Gauge
+	// next is the offset after the last record stored; -1 until the sink stored one.
+	next int64
 }
 
 // New builds a sink. It connects to nothing yet: Run does, and waits for ClickHouse and Kafka as long as it takes.
@@ -121,9 +129,10 @@ func New(cfg Config) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{
-		cfg:  cfg,
-		log:  cfg.Logger.With("component", "analytics-sink"),
-		last: map[int]kafka.Message{},
+		cfg:   cfg,
+		log:   cfg.Logger.With("component", "analytics-sink"),
+		last:  map[int]kafka.Message{},
+		parts: map[int]*partition{},
 		rows: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_analytics_rows_total",
 			Help: "Events stored in ClickHouse (an event stored again after a crash or a failed insert counts again).",
@@ -142,12 +151,12 @@ func New(cfg Config) (*Sink, error) {
 		}, []string{"reason"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "switchboard_analytics_lag",
-			Help: "Records of switchboard.events not yet stored in ClickHouse, per partition, as of the last fetch.",
+			Help: "Records of switchboard.events not yet stored in ClickHouse, per partition (by the high-water mark of the last fetch).",
 		}, []string{"partition"}),
 		delay: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "switchboard_analytics_delay_seconds",
 			Help:    "Time from the oldest record of a batch reaching Kafka to the batch being stored in ClickHouse.",
-			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2, 5, 10, 30, 60, 300},
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, .75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300},
 		}),
 	}
 	for _, st := range []string{"migrate", "fetch", "insert", "commit"} {
@@ -251,6 +260,11 @@ func (s *Sink) fill(ctx context.Context) ([]kafka.Message, error) {
 		}
 		msgs = append(msgs, m)
 		s.last[m.Partition] = m
+		p := s.partition(m.Partition)
+		if p.next < 0 {
+			p.next = m.Offset
+		}
+		p.lag.Set(float64(max(m.HighWaterMark-p.next, 0)))
 		e, err := schema.Decode(m.Value)
 		switch {
 		case errors.Is(err, schema.ErrUnknownType):
@@ -293,13 +307,24 @@ func (s *Sink) store(ctx context.Context, msgs []kafka.Message) error {
 	if len(msgs) > 0 {
 		s.delay.Observe(time.Since(msgs[0].Time).Seconds())
 	}
-	for p, m := range s.last {
-		s.lag.WithLabelValues(strconv.Itoa(p)).Set(float64(max(m.HighWaterMark-m.Offset-1, 0)))
+	for pn, m := range s.last {
+		p := s.partition(pn)
+		p.next = m.Offset + 1
+		p.lag.Set(float64(max(m.HighWaterMark-p.next, 0)))
 	}
 	if s.cfg.AfterInsert != nil {
 		s.cfg.AfterInsert(len(msgs))
 	}
 	return nil
+}
+
+func (s *Sink) partition(n int) *partition {
+	p := s.parts[n]
+	if p == nil {
+		p = &partition{lag: s.lag.WithLabelValues(strconv.Itoa(n)), next: -1}
+		s.parts[n] = p
+	}
+	return p
 }
 
 // commit commits the batch's last offset of each partition. A failed commit is not retried: the next batch's commit

@@ -82,14 +82,14 @@ func testConfig(brokers []string, clickhouse string) sink.Config {
 
 // env is an embedded broker with the events topic and a private ClickHouse.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	brokers []string
 	ch      *chtest.Server
 	conn    driver.Conn
 	w       *kafka.Writer
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	b, err := broker.StartEmbedded(broker.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), NoSync: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -196,7 +196,7 @@ func (e *env) checkScripted(what string, t0 time.Time) {
 }
 
 // scripted returns the scenario's events encoded, by tenant.
-func scripted(t *testing.T, t0 time.Time) (acme, globex []conversation.Event) {
+func scripted(t testing.TB, t0 time.Time) (acme, globex []conversation.Event) {
 	a, g := scenario.Scripted(t, t0)
 	return a.Events, g.Events
 }
