@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +102,7 @@ func assertRich(t *testing.T, r insights.Report) {
 	t.Helper()
 	if r.Finished == 0 || r.Active == 0 || r.Unanswered == 0 || r.MessagesIn == 0 || r.MessagesOut == 0 ||
 		r.Wait.Count == 0 || r.FirstResponse.Count == 0 || r.Reply.Count == 0 || r.Handling.Count == 0 ||
-		len(r.ByOperator) == 0 || len(r.ByLabel) == 0 || r.AwaitingReply == 0 {
+		len(r.ByOperator) == 0 || len(r.ByLabel) == 0 || len(r.ByChannel) == 0 || r.AwaitingReply == 0 {
 		t.Fatalf("report exercises too little: %+v", r.Figures)
 	}
 }
@@ -239,5 +240,37 @@ func checkScripted(t *testing.T, q insights.Querier, insert func([]schema.Event)
 		}
 	}
 	t.Logf("\n%s", out.String())
+	checkReadmeSQL(t, q)
 	return len(rows) + len(again)
+}
+
+// checkReadmeSQL runs every sql block of analytics/README.md, which must each answer rows on the scripted scenario.
+func checkReadmeSQL(t *testing.T, q insights.Querier) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(readme), "```sql\n")[1:]
+	if len(blocks) < 5 {
+		t.Fatalf("README has %d sql blocks", len(blocks))
+	}
+	for _, b := range blocks {
+		sql := b[:strings.Index(b, "```")]
+		rows, err := q.Query(context.Background(), sql)
+		if err != nil {
+			t.Errorf("README SQL fails: %v\n%s", err, sql)
+			continue
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			t.Errorf("README SQL fails: %v\n%s", err, sql)
+		}
+		rows.Close()
+		if n == 0 {
+			t.Errorf("README SQL answers no rows on the scenario:\n%s", sql)
+		}
+	}
 }

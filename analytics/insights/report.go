@@ -23,8 +23,8 @@
 //
 // Events are deduplicated by (tenant, id) everywhere: the sink is at-least-once and a repeat never changes a figure.
 // Labels are a conversation's labels at Now (its latest conversation.labels_changed); a conversation without labels
-// is in no label group. The channel is the events' channel_id; events do not carry one yet, so ByChannel stays empty
-// until they do.
+// is in no label group. The channel is the events' channel_id (events published before they carried one are in no
+// channel group).
 package insights
 
 import (

@@ -15,7 +15,7 @@ import (
 )
 
 // Event is one row of switchboard.events: one event of the switchboard.events topic (conversation.Event), as the
-// sink stores it. ChannelID is read when events carry channel_id; until then it is empty.
+// sink stores it. ChannelID is empty in events published before events carried channel_id.
 type Event struct {
 	ID                   string    `json:"id"`
 	Type                 string    `json:"type"`
