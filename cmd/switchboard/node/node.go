@@ -260,6 +260,15 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 			}
 			n.chAPI = conn
 			acfg.Insights = insightsOf(conn)
+			if !cfg.has(RoleAnalytics) {
+				// The sink migrates the schema where it runs; a node that only answers insights does it too, so its
+				// queries never meet missing tables.
+				mctx, mcancel := context.WithTimeout(ctx, 10*time.Second)
+				if _, err := schema.Migrate(mctx, conn); err != nil {
+					n.log.Warn("clickhouse schema not migrated; insights unavailable until it is", "err", err)
+				}
+				mcancel()
+			}
 		}
 		a, err := api.New(acfg)
 		if err != nil {
