@@ -33,6 +33,7 @@ const (
         phone_number_id: "` + shopPhone + `"
         app_secret: "` + shopSecret + `"
         verify_token: "shop-verify"
+        access_token: "shop-access"
     operators:
       - id: ann
         role: admin

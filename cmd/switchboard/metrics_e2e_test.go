@@ -1,0 +1,136 @@
+package main_test
+
+import (
+	"context"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/analytics/chtest"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
+)
+
+// documentedMetrics reads the metric names of the README's Metrics tables.
+func documentedMetrics(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile("`(switchboard_[a-z0-9_]+)`")
+	var names []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "| `switchboard_") {
+			continue
+		}
+		first := strings.Split(line, "|")[1]
+		for _, m := range re.FindAllStringSubmatch(first, -1) {
+			names = append(names, m[1])
+		}
+	}
+	if len(names) < 40 {
+		t.Fatalf("found %d documented metrics in the README, want the whole table", len(names))
+	}
+	return names
+}
+
+// TestEveryDocumentedMetricIsExposedAndMoves drives a node with the simulator and ClickHouse through a customer
+// message, routing, a reply, a close and the analytics sink, then checks that every metric the README documents is
+// exposed on /metrics, and that the ones tied to those events moved.
+func TestEveryDocumentedMetricIsExposedAndMoves(t *testing.T) {
+	ch := chtest.Start(t)
+	n := newNodeConfig(t, routingY, "--clickhouse-addr", ch)
+	s, err := sim.New(sim.Config{WebhookURL: n.url("/webhooks/whatsapp"), AppSecret: shopSecret, Rate: 80, StatusDelay: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _ = s.Run(ctx) }()
+	defer func() { cancel(); s.Close() }()
+	n.extra = append(n.extra, "--whatsapp-api-url", s.URL())
+	n.start()
+
+	// Nobody online: the customer waits, and the queue shows it.
+	body := meta.Payload(meta.Change{PhoneNumberID: shopPhone, Messages: []meta.Message{textMsg("27940000001", "wamid.m1", "hi", time.Now().Unix())}})
+	if code := n.post(body, shopSecret); code != 200 {
+		t.Fatalf("webhook: %d", code)
+	}
+	eventually(t, 10*time.Second, "queue depth 1", func() bool { return n.metric("switchboard_queue_depth") == 1 })
+	if got := n.metric("switchboard_webhooks_total", `result="ok"`); got != 1 {
+		t.Errorf("webhooks ok = %v, want 1", got)
+	}
+	n.post(body, shopSecret) // a repeat: counted as a duplicate
+	n.mustCall("PUT", "/v1/operators/me/availability", annToken, map[string]string{"availability": "online"}, 200)
+	eventually(t, 10*time.Second, "assigned", func() bool {
+		return n.metric("switchboard_queue_depth") == 0 && n.metric("switchboard_operators", `availability="online"`) == 1 &&
+			n.metric("switchboard_operator_load") == 1
+	})
+	id := conversation.ID("shop-wa", "27940000001")
+	n.mustCall("POST", "/v1/conversations/"+id+"/messages", annToken, map[string]string{"type": "text", "text": "hello"}, 201)
+	eventually(t, 10*time.Second, "reply sent and read", func() bool {
+		return n.metric("switchboard_outbound_sent_total") == 1 && n.metric("switchboard_records_applied_total", `kind="status"`) == 3
+	})
+	// A reply Meta cannot deliver fails for good.
+	bad := meta.Payload(meta.Change{PhoneNumberID: shopPhone, Messages: []meta.Message{textMsg("99940000002", "wamid.m2", "hi", time.Now().Unix())}})
+	if code := n.post(bad, shopSecret); code != 200 {
+		t.Fatalf("webhook: %d", code)
+	}
+	badID := conversation.ID("shop-wa", "99940000002")
+	eventually(t, 10*time.Second, "second conversation assigned", func() bool {
+		_, v := n.conversation(annToken, badID)
+		return v.AssigneeID == "ann"
+	})
+	n.mustCall("POST", "/v1/conversations/"+badID+"/messages", annToken, map[string]string{"type": "text", "text": "hello"}, 201)
+	eventually(t, 10*time.Second, "undeliverable reply failed", func() bool {
+		return n.metric("switchboard_outbound_failed_total", `reason="131026"`) == 1
+	})
+	n.mustCall("POST", "/v1/conversations/"+id+"/close", annToken, nil, 200)
+	n.refused("POST", "/v1/conversations/"+id+"/close", annToken, nil, 409, "already_closed")
+	eventually(t, 20*time.Second, "events stored in ClickHouse", func() bool {
+		return n.metric("switchboard_analytics_rows_total") >= 5
+	})
+
+	moved := map[string][]string{
+		"switchboard_records_skipped_total":       {`reason="duplicate"`},
+		"switchboard_commands_total":              {`type="close"`, `result="ok"`},
+		"switchboard_events_total":                {`type="conversation.assigned"`},
+		"switchboard_events_published_total":      nil,
+		"switchboard_routing_grants_total":        {`result="ok"`},
+		"switchboard_routing_proposals_total":     {`result="assigned"`},
+		"switchboard_routing_wait_seconds_count":  nil,
+		"switchboard_kafka_produce_seconds_count": nil,
+		"switchboard_store_commit_seconds_count":  nil,
+		"switchboard_outbound_queued_total":       nil,
+		"switchboard_conversation_actors_active":  nil,
+		"switchboard_dispatcher_rebuilds_total":   nil,
+		"switchboard_operator_capacity":           nil,
+		"switchboard_store_disk_bytes":            nil,
+		"switchboard_analytics_batches_total":     nil,
+	}
+	for name, labels := range moved {
+		if got := n.metric(name, labels...); got <= 0 {
+			t.Errorf("%s%v = %v, want it moved", name, labels, got)
+		}
+	}
+	if got := n.metric("switchboard_commands_total", `type="close"`, `result="already_closed"`); got != 1 {
+		t.Errorf("refused close counted %v times, want 1", got)
+	}
+
+	_, scrape := n.get("/metrics", "")
+	exposed := map[string]bool{}
+	for _, line := range strings.Split(string(scrape), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "#" && f[1] == "TYPE" {
+			exposed[f[2]] = true
+		}
+	}
+	for _, name := range documentedMetrics(t) {
+		if !exposed[name] {
+			t.Errorf("%s is documented in the README but not exposed on /metrics", name)
+		}
+	}
+	n.stop()
+}
