@@ -11,7 +11,7 @@ CH_HTTP  ?= 8124
 # make test stays under 15 minutes on 2 cores; the Go test timeout is the backstop.
 TEST_TIMEOUT ?= 14m
 
-.PHONY: build run demo-webhook test check-clickhouse-current bench vet clean
+.PHONY: build run demo-webhook test test-deps check-clickhouse-current bench vet clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/switchboard
@@ -39,8 +39,19 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 
+# What the tests need from Debian, installed one after the other (parallel test packages would race for apt's lock):
+# ClickHouse 18.16 for the analytics tests, promtool and Prometheus for the deployment tests.
+test-deps:
+	deploy/clickhouse/start.sh install
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+		echo "installing Debian's prometheus package (promtool, prometheus)"; \
+		apt-get -o DPkg::Lock::Timeout=300 update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends prometheus || \
+		{ sleep 5; apt-get -o DPkg::Lock::Timeout=300 update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends prometheus; }; }
+
 # Every test: unit tests with the race detector, then the end-to-end tests against the real binary.
-test: vet
+test: vet test-deps
 	$(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /cmd/switchboard$$)
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./cmd/switchboard/
 
