@@ -67,11 +67,20 @@ type Outbound struct {
 	Content json.RawMessage `json:"content,omitempty"`
 }
 
-// Template is an approved WhatsApp message template with its parameters.
+// Template is an approved WhatsApp message template with its body parameters and its buttons' parameters.
 type Template struct {
-	Name     string   `json:"name"`
-	Language string   `json:"language"`
-	Params   []string `json:"params,omitempty"`
+	Name     string           `json:"name"`
+	Language string           `json:"language"`
+	Params   []string         `json:"params,omitempty"`
+	Buttons  []TemplateButton `json:"buttons,omitempty"`
+}
+
+// TemplateButton gives the parameters of one of a template's buttons: SubType is quick_reply (the payload sent back
+// when pressed), url (the dynamic suffix of the link) or copy_code (the code), Index its position (0 to 9).
+type TemplateButton struct {
+	SubType string   `json:"sub_type"`
+	Index   int      `json:"index"`
+	Params  []string `json:"params"`
 }
 
 // ApplyCommand applies an operator's command to c at time at (the command record's time) and returns the new
@@ -408,6 +417,11 @@ func (ch *change) send(cmd Command) *Refusal {
 		t := out.Template
 		if t == nil || t.Name == "" || t.Language == "" {
 			return refuse(CodeInvalidMessage, "template without name or language")
+		}
+		for _, b := range t.Buttons {
+			if (b.SubType != "quick_reply" && b.SubType != "url" && b.SubType != "copy_code") || b.Index < 0 || b.Index > 9 || len(b.Params) == 0 {
+				return refuse(CodeInvalidMessage, "template buttons need a sub_type (quick_reply, url, copy_code), an index from 0 to 9 and parameters")
+			}
 		}
 		content, err := json.Marshal(t)
 		if err != nil {

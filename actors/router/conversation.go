@@ -517,6 +517,10 @@ func toCommand(ic *inbox.Command, role string) conversation.Command {
 		cmd.Message = &conversation.Outbound{Type: ic.Message.Type, Text: ic.Message.Text, Content: ic.Message.Content}
 		if t := ic.Message.Template; t != nil {
 			cmd.Message.Template = &conversation.Template{Name: t.Name, Language: t.Language, Params: t.Params}
+			for _, b := range t.Buttons {
+				cmd.Message.Template.Buttons = append(cmd.Message.Template.Buttons,
+					conversation.TemplateButton{SubType: b.SubType, Index: b.Index, Params: b.Params})
+			}
 		}
 	}
 	return cmd

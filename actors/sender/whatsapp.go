@@ -23,12 +23,30 @@ func payload(j *Job) ([]byte, error) {
 			return nil, fmt.Errorf("template of %s: %w", j.MessageID, err)
 		}
 		tpl := obj{"name": t.Name, "language": obj{"code": t.Language}}
+		var components []obj
 		if len(t.Params) > 0 {
 			params := make([]obj, len(t.Params))
 			for i, v := range t.Params {
 				params[i] = obj{"type": "text", "text": v}
 			}
-			tpl["components"] = []obj{{"type": "body", "parameters": params}}
+			components = append(components, obj{"type": "body", "parameters": params})
+		}
+		for _, b := range t.Buttons {
+			params := make([]obj, len(b.Params))
+			for i, v := range b.Params {
+				switch b.SubType {
+				case "quick_reply":
+					params[i] = obj{"type": "payload", "payload": v}
+				case "copy_code":
+					params[i] = obj{"type": "coupon_code", "coupon_code": v}
+				default: // url: the dynamic part of the link
+					params[i] = obj{"type": "text", "text": v}
+				}
+			}
+			components = append(components, obj{"type": "button", "sub_type": b.SubType, "index": fmt.Sprint(b.Index), "parameters": params})
+		}
+		if components != nil {
+			tpl["components"] = components
 		}
 		p["template"] = tpl
 	default:

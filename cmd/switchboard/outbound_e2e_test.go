@@ -179,7 +179,9 @@ func TestOutboundThroughSimulator(t *testing.T) {
 		{"type": "interactive", "interactive": map[string]any{"type": "button", "body": map[string]string{"text": "Was this helpful?"},
 			"action": map[string]any{"buttons": []map[string]any{{"type": "reply", "reply": map[string]string{"id": "yes", "title": "Yes"}},
 				{"type": "reply", "reply": map[string]string{"id": "no", "title": "No"}}}}}},
-		{"type": "template", "template": map[string]any{"name": "order_update", "language": "en", "params": []string{"42", "Friday"}}},
+		{"type": "template", "template": map[string]any{"name": "order_update", "language": "en", "params": []string{"42", "Friday"},
+			"buttons": []map[string]any{{"sub_type": "quick_reply", "index": 0, "params": []string{"TRACK-42"}},
+				{"sub_type": "url", "index": 1, "params": []string{"orders/42"}}}}},
 	}
 	before := s.Stats().Accepted
 	for _, body := range rich {

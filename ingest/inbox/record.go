@@ -120,11 +120,19 @@ type Outbound struct {
 	Content  json.RawMessage `json:"content,omitempty"`
 }
 
-// Template names an approved WhatsApp template and its parameters.
+// Template names an approved WhatsApp template, its body parameters and its buttons' parameters.
 type Template struct {
-	Name     string   `json:"name"`
-	Language string   `json:"language"`
-	Params   []string `json:"params,omitempty"`
+	Name     string           `json:"name"`
+	Language string           `json:"language"`
+	Params   []string         `json:"params,omitempty"`
+	Buttons  []TemplateButton `json:"buttons,omitempty"`
+}
+
+// TemplateButton gives one template button's parameters: sub_type quick_reply, url or copy_code, and its index.
+type TemplateButton struct {
+	SubType string   `json:"sub_type"`
+	Index   int      `json:"index"`
+	Params  []string `json:"params"`
 }
 
 // Timer is a due time that fired; it travels through the tenant's partition so it is ordered with everything else.
