@@ -6,7 +6,6 @@ package main_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -369,8 +368,6 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 func textMsg(from, id, text string, ts int64) meta.Message {
 	return meta.Message{From: from, ProfileName: "Customer " + from, ID: id, Timestamp: ts, Text: text}
 }
-
-var _ = context.Background
 
 func bytesReader(b []byte) io.Reader {
 	if b == nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -200,5 +199,3 @@ func jsonEqual(t *testing.T, a []byte, b string) bool {
 	}
 	return fmt.Sprint(x) == fmt.Sprint(y)
 }
-
-var _ = strings.Contains

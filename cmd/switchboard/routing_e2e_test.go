@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -312,6 +310,3 @@ func readEvents(t *testing.T, addr string, wait time.Duration) [][]byte {
 	}
 	return out
 }
-
-var _ = strings.Contains
-var _ = http.StatusOK
