@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
 // CommandType says what a Command asks for.
@@ -55,33 +57,16 @@ type Command struct {
 	MessageID string `json:"message_id,omitempty"`
 }
 
-// Outbound is a reply to the customer, as the API receives it.
-type Outbound struct {
-	// Type is text, template, image, audio, video, document, sticker, reaction or interactive.
-	Type     string    `json:"type"`
-	Text     string    `json:"text,omitempty"`
-	Template *Template `json:"template,omitempty"`
-	// Content is the Cloud API object of the other types, as Meta defines it: media {"id"|"link", "caption",
-	// "filename"}, reaction {"message_id", "emoji"}, interactive reply buttons {"type":"button", "body":{"text"},
-	// "action":{"buttons":[{"type":"reply","reply":{"id","title"}}]}}.
-	Content json.RawMessage `json:"content,omitempty"`
-}
+// Outbound is a reply to the customer, as the API receives it and the inbox record carries it: text, an approved
+// template, or media, a reaction or interactive reply buttons with their Cloud API object as Content.
+type Outbound = inbox.Outbound
 
 // Template is an approved WhatsApp message template with its body parameters and its buttons' parameters.
-type Template struct {
-	Name     string           `json:"name"`
-	Language string           `json:"language"`
-	Params   []string         `json:"params,omitempty"`
-	Buttons  []TemplateButton `json:"buttons,omitempty"`
-}
+type Template = inbox.Template
 
 // TemplateButton gives the parameters of one of a template's buttons: SubType is quick_reply (the payload sent back
 // when pressed), url (the dynamic suffix of the link) or copy_code (the code), Index its position (0 to 9).
-type TemplateButton struct {
-	SubType string   `json:"sub_type"`
-	Index   int      `json:"index"`
-	Params  []string `json:"params"`
-}
+type TemplateButton = inbox.TemplateButton
 
 // ApplyCommand applies an operator's command to c at time at (the command record's time) and returns the new
 // conversation and the effects to release. It is pure: c is not modified.

@@ -513,15 +513,7 @@ func toCommand(ic *inbox.Command, role string) conversation.Command {
 	if ic.Until > 0 {
 		cmd.Until = time.UnixMilli(ic.Until).UTC()
 	}
-	if ic.Message != nil {
-		cmd.Message = &conversation.Outbound{Type: ic.Message.Type, Text: ic.Message.Text, Content: ic.Message.Content}
-		if t := ic.Message.Template; t != nil {
-			cmd.Message.Template = &conversation.Template{Name: t.Name, Language: t.Language, Params: t.Params}
-			for _, b := range t.Buttons {
-				cmd.Message.Template.Buttons = append(cmd.Message.Template.Buttons,
-					conversation.TemplateButton{SubType: b.SubType, Index: b.Index, Params: b.Params})
-			}
-		}
-	}
+	// The command's reply is the record's: the domain uses the wire type, and nothing changes it.
+	cmd.Message = ic.Message
 	return cmd
 }

@@ -114,10 +114,13 @@ type Command struct {
 // Outbound is a reply an operator sends: free-form text, an approved template, or media, a reaction or
 // interactive reply buttons with their Cloud API object as Content.
 type Outbound struct {
-	Type     string          `json:"type"`
-	Text     string          `json:"text,omitempty"`
-	Template *Template       `json:"template,omitempty"`
-	Content  json.RawMessage `json:"content,omitempty"`
+	Type     string    `json:"type"`
+	Text     string    `json:"text,omitempty"`
+	Template *Template `json:"template,omitempty"`
+	// Content is the Cloud API object of the other types, as Meta defines it: media {"id"|"link", "caption",
+	// "filename"}, reaction {"message_id", "emoji"}, interactive reply buttons {"type":"button", "body":{"text"},
+	// "action":{"buttons":[{"type":"reply","reply":{"id","title"}}]}}.
+	Content json.RawMessage `json:"content,omitempty"`
 }
 
 // Template names an approved WhatsApp template, its body parameters and its buttons' parameters.
