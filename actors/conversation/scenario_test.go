@@ -21,10 +21,9 @@ package conversation
 // for a refusal; "no change" when the step changed nothing.
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
-	"os"
+	"github.com/switchboard-hq/switchboard/actors/scenariofile"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -33,14 +32,6 @@ import (
 )
 
 var rewrite = flag.Bool("rewrite", false, "rewrite the expected traces of testdata/*.txt scenarios")
-
-// scenarioStep is one step of a scenario file and its expected trace.
-type scenarioStep struct {
-	line     int    // of the step, for messages
-	preamble string // comments and blank lines before the step, kept on rewrite
-	cmd      string
-	want     string
-}
 
 func TestScenarios(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.txt")
@@ -58,77 +49,16 @@ func TestScenarios(t *testing.T) {
 }
 
 func runScenarioFile(t *testing.T, path string) {
-	steps, tail, err := parseScenarioFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &scenarioRun{at: smT0}
-	var b strings.Builder
-	for _, st := range steps {
-		got := s.run(st.cmd)
+	scenariofile.Run(t, path, *rewrite, func(cmd string) (string, error) {
+		got := s.run(cmd)
 		if s.c.ID != "" {
 			if err := checkInvariants(s.c, s.p, s.at); err != nil {
-				t.Fatalf("%s:%d: %s: %v", path, st.line, st.cmd, err)
+				return "", err
 			}
 		}
-		if *rewrite {
-			fmt.Fprintf(&b, "%s%s\n----\n%s\n", st.preamble, st.cmd, got)
-			continue
-		}
-		if got != st.want {
-			t.Errorf("%s:%d: %s\n got:\n%s\nwant:\n%s", path, st.line, st.cmd, indentLines(got), indentLines(st.want))
-		}
-	}
-	if *rewrite {
-		b.WriteString(tail)
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func indentLines(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }
-
-// parseScenarioFile reads a scenario: blank lines and # comments, then a step line, a "----" line and the expected
-// trace up to the next blank line or the end of the file. tail is what follows the last step.
-func parseScenarioFile(path string) (steps []scenarioStep, tail string, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, "", err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	var pre strings.Builder
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Text()
-		if trimmed := strings.TrimSpace(line); trimmed == "" || strings.HasPrefix(trimmed, "#") {
-			pre.WriteString(line + "\n")
-			continue
-		}
-		st := scenarioStep{line: n, preamble: pre.String(), cmd: strings.TrimSpace(line)}
-		pre.Reset()
-		if !sc.Scan() || sc.Text() != "----" {
-			return nil, "", fmt.Errorf("%s:%d: step %q is not followed by ----", path, n, st.cmd)
-		}
-		n++
-		var want []string
-		for sc.Scan() {
-			n++
-			if sc.Text() == "" {
-				pre.WriteString("\n")
-				break
-			}
-			want = append(want, sc.Text())
-		}
-		st.want = strings.Join(want, "\n")
-		steps = append(steps, st)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, "", err
-	}
-	return steps, pre.String(), nil
+		return got, nil
+	})
 }
 
 // splitWords splits a step into words at spaces outside double quotes, and drops the quotes.

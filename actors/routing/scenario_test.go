@@ -24,10 +24,9 @@ package routing
 // an error, and "ok" when nothing happened. After every command the Dispatcher's invariants are checked.
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
-	"os"
+	"github.com/switchboard-hq/switchboard/actors/scenariofile"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -36,14 +35,6 @@ import (
 )
 
 var rewrite = flag.Bool("rewrite", false, "rewrite the expected outputs of testdata/*.txt scenarios")
-
-// scenarioCase is one command of a scenario file and its expected output.
-type scenarioCase struct {
-	line     int    // of the command, for messages
-	preamble string // comments and blank lines before the command, kept on rewrite
-	cmd      string
-	want     string
-}
 
 func TestScenarios(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.txt")
@@ -61,75 +52,11 @@ func TestScenarios(t *testing.T) {
 }
 
 func runScenario(t *testing.T, path string) {
-	cases, tail, err := parseScenario(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &scenario{d: New(Policy{})}
-	var b strings.Builder
-	for _, c := range cases {
-		got := s.run(c.cmd)
-		if err := s.d.check(); err != nil {
-			t.Fatalf("%s:%d: %s: invariant broken: %v", path, c.line, c.cmd, err)
-		}
-		if *rewrite {
-			fmt.Fprintf(&b, "%s%s\n----\n%s\n", c.preamble, c.cmd, got)
-			continue
-		}
-		if got != c.want {
-			t.Errorf("%s:%d: %s\n got:\n%s\nwant:\n%s", path, c.line, c.cmd, indent(got), indent(c.want))
-		}
-	}
-	if *rewrite {
-		b.WriteString(tail)
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func indent(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }
-
-// parseScenario reads a scenario file: blank lines and # comments, then a command line, a "----" line and the
-// expected output up to the next blank line or the end of the file. tail is what follows the last case.
-func parseScenario(path string) (cases []scenarioCase, tail string, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, "", err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	var pre strings.Builder
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Text()
-		if trimmed := strings.TrimSpace(line); trimmed == "" || strings.HasPrefix(trimmed, "#") {
-			pre.WriteString(line + "\n")
-			continue
-		}
-		c := scenarioCase{line: n, preamble: pre.String(), cmd: strings.TrimSpace(line)}
-		pre.Reset()
-		if !sc.Scan() || sc.Text() != "----" {
-			return nil, "", fmt.Errorf("%s:%d: command %q is not followed by ----", path, n, c.cmd)
-		}
-		n++
-		var want []string
-		for sc.Scan() {
-			n++
-			if sc.Text() == "" {
-				pre.WriteString("\n")
-				break
-			}
-			want = append(want, sc.Text())
-		}
-		c.want = strings.Join(want, "\n")
-		cases = append(cases, c)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, "", err
-	}
-	return cases, pre.String(), nil
+	scenariofile.Run(t, path, *rewrite, func(cmd string) (string, error) {
+		got := s.run(cmd)
+		return got, s.d.check()
+	})
 }
 
 // scenario is the state of a running scenario file.
