@@ -318,12 +318,30 @@ func (n *node) conversation(token, id string) (int, convView) {
 // metric returns the sum of every sample of a metric family (all label sets) from /metrics.
 func (n *node) metric(name string, labels ...string) float64 {
 	n.t.Helper()
+	return n.scrape().sum(name, labels...)
+}
+
+// scrape reads /metrics once, for several figures taken at the same moment.
+func (n *node) scrape() scraped {
+	n.t.Helper()
 	code, b := n.get("/metrics", "")
 	if code != 200 {
 		n.t.Fatalf("/metrics: %d", code)
 	}
+	return scraped{t: n.t, text: b}
+}
+
+// scraped is one /metrics answer.
+type scraped struct {
+	t    testing.TB
+	text []byte
+}
+
+// sum adds every sample of a metric family whose labels contain each of labels (e.g. `kind="status"`).
+func (m scraped) sum(name string, labels ...string) float64 {
+	m.t.Helper()
 	var sum float64
-	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc := bufio.NewScanner(bytes.NewReader(m.text))
 	for sc.Scan() {
 		line := sc.Text()
 		if strings.HasPrefix(line, "#") || !strings.HasPrefix(line, name) {
@@ -345,7 +363,7 @@ func (n *node) metric(name string, labels ...string) float64 {
 		f := strings.Fields(line)
 		v, err := strconv.ParseFloat(f[len(f)-1], 64)
 		if err != nil {
-			n.t.Fatalf("metric line %q: %v", line, err)
+			m.t.Fatalf("metric line %q: %v", line, err)
 		}
 		sum += v
 	}
@@ -355,12 +373,19 @@ func (n *node) metric(name string, labels ...string) float64 {
 // eventually polls cond until it holds or the timeout passes.
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	poll(t, timeout, 20*time.Millisecond, what, cond)
+}
+
+// poll checks cond every interval until it holds or the timeout passes: for long waits whose check costs the node
+// CPU (a /metrics scrape), so that checking does not slow what it waits for.
+func poll(t testing.TB, timeout, interval time.Duration, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if cond() {
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(interval)
 	}
 	t.Fatalf("timed out after %v waiting for %s", timeout, what)
 }

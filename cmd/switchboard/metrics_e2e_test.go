@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"regexp"
 	"strings"
@@ -70,10 +71,21 @@ func TestEveryDocumentedMetricIsExposedAndMoves(t *testing.T) {
 			n.metric("switchboard_operator_load") == 1
 	})
 	id := conversation.ID("shop-wa", "27940000001")
-	n.mustCall("POST", "/v1/conversations/"+id+"/messages", annToken, map[string]string{"type": "text", "text": "hello"}, 201)
+	var sent conversation.Message
+	_ = json.Unmarshal(n.mustCall("POST", "/v1/conversations/"+id+"/messages", annToken, map[string]string{"type": "text", "text": "hello"}, 201), &sent)
+	// Read in the store, whichever way its statuses came: applied, or parked until the send's answer was recorded.
 	eventually(t, 10*time.Second, "reply sent and read", func() bool {
-		return n.metric("switchboard_outbound_sent_total") == 1 && n.metric("switchboard_records_applied_total", `kind="status"`) == 3
+		_, v := n.conversation(annToken, id)
+		for _, m := range v.Messages {
+			if m.ID == sent.ID && m.Status == conversation.Read {
+				return n.metric("switchboard_outbound_sent_total") == 1
+			}
+		}
+		return false
 	})
+	if got := n.metric("switchboard_records_applied_total", `kind="status"`) + n.metric("switchboard_records_applied_total", `kind="status_parked"`); got < 1 || got > 3 {
+		t.Errorf("status records applied or parked = %v, want 1 to 3", got)
+	}
 	// A reply Meta cannot deliver fails for good.
 	bad := meta.Payload(meta.Change{PhoneNumberID: shopPhone, Messages: []meta.Message{textMsg("99940000002", "wamid.m2", "hi", time.Now().Unix())}})
 	if code := n.post(bad, shopSecret); code != 200 {
