@@ -165,6 +165,9 @@ func (s *Sim) accept(ctx *fasthttp.RequestCtx, phone []byte, num *number, req ch
 		m.IdempotencyKey = req.opaque
 	}
 	s.c.accepted.Add(1)
+	if s.cfg.OnAccepted != nil {
+		s.cfg.OnAccepted(&m)
+	}
 	if failCode != 0 {
 		s.c.failedAsync.Add(1)
 	}

@@ -97,6 +97,10 @@ type Config struct {
 	// later) before the message's remaining statuses are given up. Default DefaultWebhookRetries (3); negative
 	// means no retries.
 	WebhookRetries int
+	// OnAccepted, when set, is called with every accepted message as it is accepted, on the request's goroutine
+	// (it must be quick and safe for concurrent use): a load generator times delivery with it without keeping
+	// every message (MaxRecorded can then be small).
+	OnAccepted func(*Received)
 	// Registerer receives the switchboard_sim_* metrics. nil registers none.
 	Registerer prometheus.Registerer
 	// Logger receives what an operator must see: the first status webhook given up, connections cut at shutdown.

@@ -603,3 +603,28 @@ func TestStopWithSilentConnection(t *testing.T) {
 		t.Errorf("request in flight at the stop: %d %s", a.status, a.raw)
 	}
 }
+
+// OnAccepted sees every accepted message, with the wamid it was answered with, and no refused one.
+func TestOnAccepted(t *testing.T) {
+	var mu sync.Mutex
+	var seen []Received
+	s := start(t, Config{MaxRecorded: 1, OnAccepted: func(r *Received) {
+		mu.Lock()
+		seen = append(seen, *r)
+		mu.Unlock()
+	}})
+	a := sendText(t, s, "27000000001", "Idempotency-Key", "k1")
+	b := sendText(t, s, "27000000002")
+	if bad := do(t, s, "POST", testPath, "Bearer wrong-token", `{"messaging_product":"whatsapp","to":"1","type":"text","text":{"body":"x"}}`); bad.code() == 0 {
+		t.Fatal("a bad token was accepted")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[0].WAMID != a.wamid() || seen[1].WAMID != b.wamid() || seen[0].IdempotencyKey != "k1" ||
+		seen[0].To != "27000000001" || seen[0].ReceivedAt.IsZero() {
+		t.Fatalf("OnAccepted saw %+v", seen)
+	}
+	if st := s.Stats(); st.Accepted != 2 || st.Recorded != 1 {
+		t.Errorf("stats %+v: want 2 accepted, 1 recorded", st)
+	}
+}

@@ -1,0 +1,90 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+)
+
+// EventsTopic is where the node publishes its events.
+const EventsTopic = "switchboard.events"
+
+var assignedType = []byte(`"type":"` + conversation.EventAssigned + `"`)
+
+// eventReader reads every partition of switchboard.events from its end at the start, as an operator's live feed
+// would, and calls onAssigned for each conversation.assigned event with the time it was read.
+type eventReader struct {
+	readers    []*kafka.Reader
+	onAssigned func(tenant, conv, op string, read time.Time)
+}
+
+func newEventReader(ctx context.Context, brokers []string, onAssigned func(tenant, conv, op string, read time.Time)) (*eventReader, error) {
+	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return nil, fmt.Errorf("load: dial %s: %w", brokers[0], err)
+	}
+	parts, err := conn.ReadPartitions(EventsTopic)
+	conn.Close()
+	if err != nil {
+		return nil, fmt.Errorf("load: partitions of %s: %w", EventsTopic, err)
+	}
+	e := &eventReader{onAssigned: onAssigned}
+	for _, p := range parts {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: EventsTopic, Partition: p.ID,
+			MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 20 * time.Millisecond, QueueCapacity: 1024})
+		if err := r.SetOffset(kafka.LastOffset); err != nil {
+			e.close()
+			return nil, fmt.Errorf("load: position on %s/%d: %w", EventsTopic, p.ID, err)
+		}
+		e.readers = append(e.readers, r)
+	}
+	return e, nil
+}
+
+func (e *eventReader) close() {
+	for _, r := range e.readers {
+		r.Close()
+	}
+}
+
+// run reads until ctx ends.
+func (e *eventReader) run(ctx context.Context) {
+	defer e.close()
+	var wg sync.WaitGroup
+	for _, r := range e.readers {
+		wg.Go(func() {
+			var ev struct {
+				TenantID       string `json:"tenant_id"`
+				ConversationID string `json:"conversation_id"`
+				OperatorID     string `json:"operator_id"`
+			}
+			for {
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+					continue
+				}
+				if !bytes.Contains(m.Value, assignedType) {
+					continue
+				}
+				now := time.Now()
+				ev.TenantID, ev.ConversationID, ev.OperatorID = "", "", ""
+				if json.Unmarshal(m.Value, &ev) == nil {
+					e.onAssigned(ev.TenantID, ev.ConversationID, ev.OperatorID, now)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
