@@ -1,7 +1,8 @@
-// Package ceiling measures the raw speed of the parts Switchboard is built on, on this machine and in the same run
-// as the system benchmarks, so each stage's figure can be read as a share of its ceiling.
+// Benchmarks of kafka-go against the embedded broker in more shapes than the kafka_produce ceiling measures
+// (partitions, keys, fsync on or off):
 //
-//	go test -run '^$' -bench . ./bench/ceiling/
+//	go test -run '^$' -bench Kafka ./bench/ceiling/
+
 package ceiling
 
 import (
@@ -21,10 +22,11 @@ import (
 	"github.com/switchboard-hq/switchboard/ingest/broker"
 )
 
-func freeAddr(b *testing.B) string {
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().String()

@@ -29,6 +29,8 @@ Usage:
   switchboard insights --clickhouse-addr HOST:PORT [--tenant T] [--since 24h] [--json]
   switchboard whatsapp-sim [flags]  simulator of the WhatsApp Cloud API (tests, demos)
   switchboard send-webhook       post one signed sample customer message to a node (demo)
+  switchboard bench [--scenario smoke|standard|memory|recovery|soak] [--out bench/results]
+                                 start a node, load it like Meta and operators, write a report
   switchboard version            print the version
 
 Run 'switchboard serve -h' for the flags.
@@ -49,6 +51,8 @@ func main() {
 		err = sim.Main(os.Args[2:])
 	case "send-webhook":
 		err = sendWebhook(os.Args[2:])
+	case "bench":
+		err = benchCmd(os.Args[2:])
 	case "version", "--version", "-v":
 		fmt.Println("switchboard", version)
 	case "help", "-h", "--help":

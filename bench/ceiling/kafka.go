@@ -1,0 +1,292 @@
+package ceiling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/switchboard-hq/switchboard/bench/report"
+	"github.com/switchboard-hq/switchboard/ingest/broker"
+)
+
+// KafkaConfig configures KafkaProduce and KafkaConsume.
+type KafkaConfig struct {
+	// Brokers are the bootstrap addresses (in a real run, the node's own embedded broker). Required. Each
+	// measurement creates its own scratch topic of one partition and deletes it afterwards.
+	Brokers []string
+	// Duration bounds the measurement. 0 means 3s. KafkaProduce writes for Duration; KafkaConsume spends at most
+	// half of it filling its topic and the rest reading it back.
+	Duration time.Duration
+	// Concurrency is how many goroutines call WriteMessages synchronously in KafkaProduce. 0 means 256.
+	Concurrency int
+	// RecordSize is each record's value size in bytes. 0 means 300 (an encoded one-message inbox record).
+	RecordSize int
+	// BatchSize is the writer's most records per produce request in KafkaProduce. 0 means 64.
+	BatchSize int
+	// BatchTimeout is how long KafkaProduce's writer waits to fill a batch. 0 means 2ms (what the inbox producer
+	// uses; kafka-go's default of 1s would measure the timeout).
+	BatchTimeout time.Duration
+	// Records is how many records KafkaConsume writes before reading them back (fewer if half of Duration passes
+	// first). 0 means 200,000.
+	Records int
+}
+
+func (c *KafkaConfig) setDefaults() {
+	if c.Duration == 0 {
+		c.Duration = 3 * time.Second
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 256
+	}
+	if c.RecordSize == 0 {
+		c.RecordSize = 300
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 64
+	}
+	if c.BatchTimeout == 0 {
+		c.BatchTimeout = 2 * time.Millisecond
+	}
+	if c.Records == 0 {
+		c.Records = 200_000
+	}
+}
+
+// Validate reports the first missing or invalid field.
+func (c *KafkaConfig) Validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return fmt.Errorf("%w: Brokers is required", ErrInvalidConfig)
+	case c.Duration < 0:
+		return fmt.Errorf("%w: Duration %v is negative", ErrInvalidConfig, c.Duration)
+	case c.Concurrency < 0:
+		return fmt.Errorf("%w: Concurrency %d is negative", ErrInvalidConfig, c.Concurrency)
+	case c.RecordSize < 0:
+		return fmt.Errorf("%w: RecordSize %d is negative", ErrInvalidConfig, c.RecordSize)
+	case c.BatchSize < 0:
+		return fmt.Errorf("%w: BatchSize %d is negative", ErrInvalidConfig, c.BatchSize)
+	case c.BatchTimeout < 0:
+		return fmt.Errorf("%w: BatchTimeout %v is negative", ErrInvalidConfig, c.BatchTimeout)
+	case c.Records < 0:
+		return fmt.Errorf("%w: Records %d is negative", ErrInvalidConfig, c.Records)
+	}
+	return nil
+}
+
+// ceilingKey is the one key of every record: one tenant's webhooks all go to one partition.
+var ceilingKey = []byte("ceiling-tenant")
+
+// scratchTopic creates a one-partition topic of its own for measurement name and returns it with the function that
+// deletes it. The delete is bounded and its failure ignored: a broker may not allow deletes.
+func scratchTopic(ctx context.Context, brokers []string, name string) (string, func(), error) {
+	topic := fmt.Sprintf("ceiling.%s.%d", name, time.Now().UnixNano())
+	if err := broker.EnsureTopics(ctx, brokers, 1, 1, topic); err != nil {
+		return "", nil, fmt.Errorf("create topic: %w", err)
+	}
+	return topic, func() {
+		// Also when ctx has ended: the topic must not outlive the measurement.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		tr := &kafka.Transport{}
+		defer tr.CloseIdleConnections()
+		c := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr}
+		_, _ = c.DeleteTopics(dctx, &kafka.DeleteTopicsRequest{Topics: []string{topic}})
+	}, nil
+}
+
+// newWriter returns a writer with a transport of its own, so that closing both leaves no connection behind (the
+// default transport is shared and keeps its connections).
+func newWriter(brokers []string, topic string, batchSize int, batchTimeout time.Duration) (*kafka.Writer, func()) {
+	tr := &kafka.Transport{}
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(brokers...),
+		Topic:        topic,
+		Balancer:     &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    batchSize,
+		BatchBytes:   64 << 20, // never the limit: BatchSize is
+		BatchTimeout: batchTimeout,
+		Transport:    tr,
+	}
+	return w, func() {
+		_ = w.Close()
+		tr.CloseIdleConnections()
+	}
+}
+
+// KafkaProduce measures kafka-go's synchronous producer as the webhook path uses it: Concurrency goroutines each
+// write one RecordSize-byte record at a time with acks=all and wait for it, all with the same key, so one
+// partition, to a scratch topic, for Duration. Throughput is acknowledged records per second; Latency is each
+// WriteMessages call's.
+func KafkaProduce(ctx context.Context, cfg KafkaConfig) (report.Ceiling, error) {
+	const name = "kafka_produce"
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, err)
+	}
+	topic, drop, err := scratchTopic(ctx, cfg.Brokers, name)
+	if err != nil {
+		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, err)
+	}
+	defer drop()
+	w, closeWriter := newWriter(cfg.Brokers, topic, cfg.BatchSize, cfg.BatchTimeout)
+	defer closeWriter()
+
+	value := make([]byte, cfg.RecordSize)
+	lat := newLatencies()
+	n, elapsed, err := loop(ctx, cfg.Duration, cfg.Concurrency, lat, func(ctx context.Context, _ int) error {
+		if err := w.WriteMessages(ctx, kafka.Message{Key: ceilingKey, Value: value}); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, err)
+	}
+	if n == 0 {
+		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, ErrNothingMeasured)
+	}
+	return report.Ceiling{
+		Name: name,
+		Description: fmt.Sprintf("kafka-go synchronous writes, acks=all, %d callers, one key (one partition), "+
+			"%d-byte records, BatchSize %d, BatchTimeout %v", cfg.Concurrency, cfg.RecordSize, cfg.BatchSize, cfg.BatchTimeout),
+		Throughput: rate(n, elapsed),
+		Latency:    lat.summary(),
+	}, nil
+}
+
+// consumeFillers is how many goroutines fill KafkaConsume's topic, and consumeChunk how many records each writes
+// per call: enough to keep the partition's produce requests back to back.
+const (
+	consumeFillers = 4
+	consumeChunk   = 1000
+)
+
+// KafkaConsume measures how fast a kafka-go partition reader (no group, so no commits) reads back a topic: it fills
+// a one-partition scratch topic with up to Records RecordSize-byte records in large batches, then reads them all
+// with MinBytes 1, MaxBytes 1 MiB and MaxWait 50ms. Throughput is records read per second, from the reader's creation to the last
+// record; if Duration ends first, over what was read by then. It measures no latency.
+func KafkaConsume(ctx context.Context, cfg KafkaConfig) (report.Ceiling, error) {
+	const name = "kafka_consume"
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, err)
+	}
+	deadline := time.Now().Add(cfg.Duration)
+	topic, drop, err := scratchTopic(ctx, cfg.Brokers, name)
+	if err != nil {
+		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, err)
+	}
+	defer drop()
+
+	fillCtx, cancel := context.WithDeadline(ctx, time.Now().Add(cfg.Duration/2))
+	filled, err := fill(fillCtx, cfg, topic)
+	cancel()
+	if err := ctx.Err(); err != nil {
+		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, err)
+	}
+	if err != nil {
+		return report.Ceiling{}, fmt.Errorf("ceiling %s: fill topic: %w", name, err)
+	}
+	if filled == 0 {
+		return report.Ceiling{}, fmt.Errorf("ceiling %s: fill topic: %w", name, ErrNothingMeasured)
+	}
+
+	readCtx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	start := time.Now()
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   cfg.Brokers,
+		Topic:     topic,
+		Partition: 0,
+		MinBytes:  1,
+		// kafka-go's default. kafka-go gives a fetch MaxWait to answer, so a fetch of several MiB from a loaded
+		// broker times out and is retried after a backoff, which would measure the backoff.
+		MaxBytes: 1 << 20,
+		MaxWait:  50 * time.Millisecond,
+	})
+	defer r.Close()
+	var read int64
+	for read < filled {
+		if _, err := r.ReadMessage(readCtx); err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				break // Duration is over: the figure is what was read until now
+			}
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			return report.Ceiling{}, fmt.Errorf("ceiling %s: read: %w", name, err)
+		}
+		read++
+	}
+	elapsed := time.Since(start)
+	if read == 0 {
+		return report.Ceiling{}, fmt.Errorf("ceiling %s: read: %w", name, ErrNothingMeasured)
+	}
+	return report.Ceiling{
+		Name: name,
+		Description: fmt.Sprintf("kafka-go partition reader (no group), MinBytes 1, MaxBytes 1 MiB, MaxWait 50ms, "+
+			"reading back %d %d-byte records of one partition", read, cfg.RecordSize),
+		Throughput: rate(read, elapsed),
+	}, nil
+}
+
+// fill writes up to cfg.Records records to topic in large batches until ctx ends, and returns how many Kafka
+// acknowledged. A write cut short by ctx's deadline is not an error: the topic then holds fewer records.
+func fill(ctx context.Context, cfg KafkaConfig, topic string) (int64, error) {
+	w, closeWriter := newWriter(cfg.Brokers, topic, consumeChunk, 2*time.Millisecond)
+	defer closeWriter()
+	msgs := make([]kafka.Message, consumeChunk)
+	value := make([]byte, cfg.RecordSize)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Key: ceilingKey, Value: value}
+	}
+	var (
+		mu     sync.Mutex
+		next   int // records handed out
+		filled int64
+		first  error
+		wg     sync.WaitGroup
+	)
+	for range consumeFillers {
+		wg.Go(func() {
+			// Each goroutine has its own copy: WriteMessages fills in the messages' Topic, Partition and Offset.
+			own := append([]kafka.Message(nil), msgs...)
+			for ctx.Err() == nil {
+				mu.Lock()
+				k := min(consumeChunk, cfg.Records-next)
+				next += k
+				mu.Unlock()
+				if k <= 0 {
+					return
+				}
+				err := w.WriteMessages(ctx, own[:k]...)
+				mu.Lock()
+				if err == nil {
+					filled += int64(k)
+				} else if first == nil && ctx.Err() == nil {
+					first = err
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return 0, first
+	}
+	return filled, nil
+}

@@ -1,0 +1,232 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/switchboard-hq/switchboard/bench/load"
+	"github.com/switchboard-hq/switchboard/bench/report"
+)
+
+// stageCeiling is the ceiling each stage's throughput is compared with.
+var stageCeiling = map[string]string{
+	load.StageWebhookAck:        "http_json",     // the same HTTP server, HMAC and JSON parse, without Kafka
+	load.StageOperatorAPI:       "kafka_produce", // each call is a command produced with acks=all, then applied
+	load.StageRouterApply:       "pebble_sync",   // each applied record is a synced Pebble write, group-committed
+	load.StageWebhookToAssigned: "kafka_consume",
+}
+
+// drive runs a generator over steps against the node and adds its steps, series and resources to the report.
+func (e *env) drive(ctx context.Context, tenants []load.Tenant, steps []load.Step, tune func(*load.Config)) (*load.Generator, error) {
+	cfg := load.Config{NodeURL: e.node.url(), Brokers: []string{e.node.kafka}, Tenants: tenants, Steps: steps, Seed: 1}
+	if tune != nil {
+		tune(&cfg)
+	}
+	g, err := load.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.onAccepted.g.Store(g)
+	defer e.onAccepted.g.Store(nil)
+	cfg = g.Config()
+	e.r.Config["contacts"], e.r.Config["messages_per_conversation"] = cfg.Contacts, cfg.MessagesPerConversation
+	e.r.Config["think"], e.r.Config["handle"] = cfg.Think.String(), cfg.Handle.String()
+	for _, s := range steps {
+		e.log.Info("load step", "step", s.Name(), "for", s.Duration)
+	}
+	if err := g.Run(ctx); err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	for _, st := range g.Steps() {
+		for i := range st.Stages {
+			sg := &st.Stages[i]
+			if name, ok := stageCeiling[sg.Name]; ok {
+				if c, ok := e.ceiling(name); ok && c.Throughput > 0 {
+					sg.Ceiling, sg.Share = name, sg.Throughput/c.Throughput
+				}
+			}
+		}
+		e.r.Steps = append(e.r.Steps, st)
+	}
+	e.r.Series = append(e.r.Series, g.Series()...)
+	e.r.Node = g.Resources()
+	if n := g.Unmatched(); n > 0 {
+		e.r.Notes = append(e.r.Notes, fmt.Sprintf("%d assignments were of conversations reopened by a follow-up that raced "+
+			"the operator's close; they are not in webhook_to_assigned", n))
+	}
+	return g, nil
+}
+
+// smoke proves the chain works end to end in well under a minute.
+func smoke(ctx context.Context, e *env) error {
+	tenants, err := e.up(ctx, shape{tenants: 2, operators: 5, capacity: 200}, nil)
+	if err != nil {
+		return err
+	}
+	if err := e.ceilings(ctx, 300*time.Millisecond); err != nil {
+		return err
+	}
+	_, err = e.drive(ctx, tenants, []load.Step{
+		{Rate: 100, Duration: 5 * time.Second},
+		{Rate: 100, Duration: 5 * time.Second, Bursty: true},
+	}, func(c *load.Config) { c.Think, c.Handle, c.Drain = 100*time.Millisecond, time.Second, 3*time.Second })
+	if err != nil {
+		return err
+	}
+	e.aims()
+	return nil
+}
+
+// standardRates are the standard scenario's constant steps; a bursty step at the middle rate follows.
+var standardRates = []float64{500, 1000, 2000, 3000, 4000}
+
+// standard ramps the rate to find what one node sustains, then repeats a middle rate in bursts.
+func standard(ctx context.Context, e *env) error {
+	tenants, err := e.up(ctx, shape{tenants: 4, operators: 20, capacity: 500}, nil)
+	if err != nil {
+		return err
+	}
+	if err := e.ceilings(ctx, 3*time.Second); err != nil {
+		return err
+	}
+	rates := standardRates
+	if len(e.cfg.Rates) > 0 {
+		rates = e.cfg.Rates
+	}
+	var steps []load.Step
+	for _, r := range rates {
+		steps = append(steps, load.Step{Rate: r, Duration: e.cfg.StepDuration})
+	}
+	steps = append(steps, load.Step{Rate: rates[len(rates)/2], Duration: e.cfg.StepDuration, Bursty: true})
+	if _, err := e.drive(ctx, tenants, steps, nil); err != nil {
+		return err
+	}
+	e.aims()
+	return nil
+}
+
+// soak holds a moderate rate for a long time: memory, lag and latency must stay flat.
+func soak(ctx context.Context, e *env) error {
+	tenants, err := e.up(ctx, shape{tenants: 4, operators: 20, capacity: 500, idleAfter: time.Minute}, nil)
+	if err != nil {
+		return err
+	}
+	if err := e.ceilings(ctx, 3*time.Second); err != nil {
+		return err
+	}
+	rate := 1000.0
+	if len(e.cfg.Rates) > 0 {
+		rate = e.cfg.Rates[0]
+	}
+	e.r.Config["duration"] = e.cfg.Duration.String()
+	if _, err := e.drive(ctx, tenants, []load.Step{{Rate: rate, Duration: e.cfg.Duration}},
+		func(c *load.Config) { c.Contacts = 1_000_000 }); err != nil {
+		return err
+	}
+	e.aims()
+	return nil
+}
+
+// aims compares the load steps with the project's aims and says what limits each figure that falls short.
+func (e *env) aims() {
+	var best *report.Step  // highest sustained rate
+	var first *report.Step // first step not sustained
+	var maxAck, maxAckCPU float64
+	for i := range e.r.Steps {
+		st := &e.r.Steps[i]
+		if st.Sustained && (best == nil || st.OfferedRate > best.OfferedRate) {
+			best = st
+		}
+		if !st.Sustained && first == nil {
+			first = st
+		}
+		if a := stageOf(st, load.StageWebhookAck); a.Throughput > maxAck {
+			maxAck, maxAckCPU = a.Throughput, st.NodeCPUCores
+		}
+	}
+	perCore := 0.0
+	if maxAckCPU > 0 {
+		perCore = maxAck / maxAckCPU
+	}
+	limit := ""
+	if first != nil {
+		limit = e.limit(first)
+	}
+	e.r.Aims = append(e.r.Aims, report.Aim{Name: "acknowledged webhooks per core", Target: "≥ 25,000/s per core",
+		Measured: fmt.Sprintf("%.0f/s at %.2f node cores → %.0f/s per core", maxAck, maxAckCPU, perCore),
+		Met:      perCore >= 25000, Limit: e.ackLimit()})
+	sustained := "none"
+	if best != nil {
+		sustained = fmt.Sprintf("%.0f msg/s (%s)", best.OfferedRate, best.Name)
+	}
+	e.r.Aims = append(e.r.Aims, report.Aim{Name: "inbound messages sustained end to end", Target: "≥ 20,000 msg/s, durability on",
+		Measured: sustained, Met: best != nil && best.OfferedRate >= 20000, Limit: limit})
+	var at *report.Step
+	for i := range e.r.Steps {
+		st := &e.r.Steps[i]
+		if !isBursty(st) && (at == nil || st.OfferedRate > at.OfferedRate) && st.OfferedRate <= 10000 {
+			at = st
+		}
+	}
+	if at != nil {
+		a := stageOf(at, load.StageWebhookToAssigned)
+		met := at.OfferedRate >= 10000 && a.Latency.P99 <= 15
+		l := ""
+		if !met {
+			l = fmt.Sprintf("highest constant step was %.0f msg/s", at.OfferedRate)
+			if first != nil {
+				l += "; " + limit
+			}
+		}
+		e.r.Aims = append(e.r.Aims, report.Aim{Name: "webhook → assigned p99", Target: "≤ 15 ms at 10,000 msg/s",
+			Measured: fmt.Sprintf("p99 %.1f ms, p50 %.1f ms at %.0f msg/s", a.Latency.P99, a.Latency.P50, at.OfferedRate), Met: met, Limit: l})
+	}
+}
+
+func isBursty(st *report.Step) bool { return len(st.Name) > 0 && st.Name[len(st.Name)-1] == ')' }
+
+func stageOf(st *report.Step, name string) report.Stage {
+	for _, s := range st.Stages {
+		if s.Name == name {
+			return s
+		}
+	}
+	return report.Stage{}
+}
+
+// ackLimit says what bounds webhook acknowledgement: the share of its ceilings and the CPU.
+func (e *env) ackLimit() string {
+	h, _ := e.ceiling("http_json")
+	k, _ := e.ceiling("kafka_produce")
+	return fmt.Sprintf("the load generator offered at most %.0f/s; ceilings on this machine: HTTP+HMAC+JSON %.0f/s, "+
+		"kafka-go produce (acks=all, one partition per tenant) %.0f/s, both sharing %d cores with the generator",
+		maxOffered(e.r.Steps), h.Throughput, k.Throughput, runtime.NumCPU())
+}
+
+func maxOffered(steps []report.Step) float64 {
+	m := 0.0
+	for _, s := range steps {
+		m = max(m, s.OfferedRate)
+	}
+	return m
+}
+
+// limit diagnoses the first step the node did not sustain.
+func (e *env) limit(st *report.Step) string {
+	ack, asg, app := stageOf(st, load.StageWebhookAck), stageOf(st, load.StageWebhookToAssigned), stageOf(st, load.StageRouterApply)
+	cpu := fmt.Sprintf("node used %.2f of %d cores (the generator shares them)", st.NodeCPUCores, runtime.NumCPU())
+	switch {
+	case ack.Errors > 0 || ack.Throughput < 0.97*st.OfferedRate || ack.Latency.P99 > 1000:
+		return fmt.Sprintf("at %s ingest fell behind: %.0f acks/s, p99 %.0f ms, %d errors (%.0f%% of the HTTP+JSON ceiling); %s",
+			st.Name, ack.Throughput, ack.Latency.P99, ack.Errors, 100*ack.Share, cpu)
+	default:
+		return fmt.Sprintf("at %s the router fell behind: webhook → assigned p99 %.0f ms, consumer lag up to %.0f records, "+
+			"%.0f records applied/s (%.0f%% of Pebble's synced group-commit ceiling); %s",
+			st.Name, asg.Latency.P99, st.ConsumerLagMax, app.Throughput, 100*app.Share, cpu)
+	}
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/switchboard-hq/switchboard/bench/scenario"
+)
+
+// benchCmd runs a benchmark scenario against a node it starts from this binary, and writes the report.
+func benchCmd(args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	name := fs.String("scenario", "standard", "one of "+strings.Join(scenario.Names, ", "))
+	out := fs.String("out", "bench/results", "report directory: <out>/<scenario>/report.{json,md} and PNG plots")
+	dir := fs.String("dir", "", "node data and log directory; empty: a temporary one, removed after the run")
+	keep := fs.Bool("keep", false, "keep the temporary node directory")
+	convs := fs.Int("conversations", 1_000_000, "stored conversations seeded by the memory and recovery scenarios")
+	duration := fs.Duration("duration", time.Hour, "length of the soak scenario")
+	rates := fs.String("rates", "", "comma-separated msg/s replacing the standard ramp (soak: its rate)")
+	step := fs.Duration("step", 25*time.Second, "length of each standard step")
+	if err := parseWithEnv(fs, args); err != nil {
+		return err
+	}
+	cfg := scenario.Config{Name: *name, Out: *out, Dir: *dir, Keep: *keep, Conversations: *convs, Duration: *duration,
+		StepDuration: *step, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	if *rates != "" {
+		for _, r := range strings.Split(*rates, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+			if err != nil || v <= 0 {
+				return fmt.Errorf("bench: --rates: %q is not a positive number", r)
+			}
+			cfg.Rates = append(cfg.Rates, v)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := scenario.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Print(rep.Markdown())
+	return nil
+}
