@@ -63,7 +63,11 @@ type Config struct {
 	// message fails with code 0 "retries exhausted". MaxAttempts default 12.
 	MaxBackoff  time.Duration
 	MaxAttempts int
-	Registerer  prometheus.Registerer
+	// NoteQueue bounds the recorded answers waiting to be produced as delivery records. Default 4,096; when it is
+	// full a worker waits before its next send (the answers are durable in the store already, so nothing is lost
+	// if the process stops: Recover produces them again).
+	NoteQueue  int
+	Registerer prometheus.Registerer
 	Logger      *slog.Logger
 }
 
@@ -88,6 +92,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = 12
+	}
+	if c.NoteQueue == 0 {
+		c.NoteQueue = 4096
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -141,6 +148,9 @@ type Sender struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	m        metrics
+	// notes are recorded (synced) answers for the note producers, so a worker does not wait for Kafka before its
+	// next send.
+	notes chan []byte
 }
 
 type channel struct {
@@ -156,7 +166,7 @@ func New(cfg Config) (*Sender, error) {
 	if cfg.Store == nil || cfg.Directory == nil || cfg.Producer == nil || cfg.BaseURL == "" {
 		return nil, errors.New("sender: Store, Directory, Producer and BaseURL are required")
 	}
-	s := &Sender{cfg: cfg, channels: map[string]*channel{}, stop: make(chan struct{})}
+	s := &Sender{cfg: cfg, channels: map[string]*channel{}, stop: make(chan struct{}), notes: make(chan []byte, cfg.NoteQueue)}
 	var err error
 	if s.m, err = newMetrics(cfg.Registerer); err != nil {
 		return nil, err
@@ -238,8 +248,19 @@ func (s *Sender) Notify(jobs ...Job) {
 	}
 }
 
+// noteProducers is how many goroutines produce recorded answers, each in batches of up to noteBatch.
+const (
+	noteProducers = 2
+	noteBatch     = 256
+)
+
 // Run sends until ctx ends; the request in progress on each worker finishes first.
 func (s *Sender) Run(ctx context.Context) error {
+	var notesWG sync.WaitGroup
+	for range noteProducers {
+		notesWG.Go(func() { s.produceNotes(ctx) })
+	}
+	defer notesWG.Wait()
 	for id, c := range s.channels {
 		for _, q := range c.workers {
 			s.wg.Add(1)
@@ -438,7 +459,67 @@ func (s *Sender) record(ctx context.Context, j *Job, d inbox.Delivery) error {
 	if err := <-synced; err != nil {
 		return err
 	}
-	return s.produceNote(ctx, v)
+	select {
+	case s.notes <- v:
+		return nil
+	case <-ctx.Done():
+		return nil // recorded: Recover produces it at the next start
+	}
+}
+
+// produceNotes produces the recorded answers handed over by the workers, in batches, until ctx ends; then it
+// produces what is already queued, for a few seconds at most (anything left is produced again by Recover).
+func (s *Sender) produceNotes(ctx context.Context) {
+	batch := make([]inbox.Record, 0, noteBatch)
+	add := func(v []byte) {
+		var rec inbox.Record
+		if err := json.Unmarshal(v, &rec); err != nil {
+			s.cfg.Logger.Error("dropping undecodable delivery note", "err", err)
+			return
+		}
+		batch = append(batch, rec)
+	}
+	for {
+		batch = batch[:0]
+		select {
+		case v := <-s.notes:
+			add(v)
+		case <-ctx.Done():
+			s.flushNotes()
+			return
+		}
+	more:
+		for len(batch) < noteBatch {
+			select {
+			case v := <-s.notes:
+				add(v)
+			default:
+				break more
+			}
+		}
+		if len(batch) > 0 {
+			_ = s.produceRecords(ctx, batch)
+		}
+	}
+}
+
+// flushNotes produces the answers still queued when the sender stops, giving up after 5 s.
+func (s *Sender) flushNotes() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		select {
+		case v := <-s.notes:
+			var rec inbox.Record
+			if json.Unmarshal(v, &rec) == nil {
+				if s.cfg.Producer.Produce(ctx, []inbox.Record{rec}) != nil {
+					return
+				}
+			}
+		default:
+			return
+		}
+	}
 }
 
 // produceNote produces a recorded answer, retrying while Kafka is unavailable.
@@ -447,9 +528,14 @@ func (s *Sender) produceNote(ctx context.Context, v []byte) error {
 	if err := json.Unmarshal(v, &rec); err != nil {
 		return err
 	}
+	return s.produceRecords(ctx, []inbox.Record{rec})
+}
+
+// produceRecords produces delivery records, retrying while Kafka is unavailable, until ctx ends.
+func (s *Sender) produceRecords(ctx context.Context, recs []inbox.Record) error {
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 		pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := s.cfg.Producer.Produce(pctx, []inbox.Record{rec})
+		err := s.cfg.Producer.Produce(pctx, recs)
 		cancel()
 		if err == nil {
 			return nil

@@ -50,7 +50,9 @@ func All(ctx context.Context, cfg AllConfig) ([]report.Ceiling, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ceiling: %w", err)
 	}
-	kc := KafkaConfig{Brokers: cfg.Brokers, Duration: cfg.Duration}
+	// The same batch size as the node's inbox producer (ingest/inbox), so the webhook stage is compared with the
+	// producer it uses.
+	kc := KafkaConfig{Brokers: cfg.Brokers, Duration: cfg.Duration, BatchSize: 256}
 	runs := []func() (report.Ceiling, error){
 		func() (report.Ceiling, error) { return HTTPJSON(ctx, HTTPConfig{Duration: cfg.Duration}) },
 		func() (report.Ceiling, error) { return KafkaProduce(ctx, kc) },

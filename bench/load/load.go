@@ -32,6 +32,9 @@ const (
 // in the latency (it is counted from the intended time).
 const jobQueue = 65536
 
+// webhookTimeout bounds one webhook request, as Meta's own delivery does.
+const webhookTimeout = 20 * time.Second
+
 // Generator drives one node. Create it with New, give its Accepted method to the WhatsApp simulator
 // (sim.Config.OnAccepted), then Run it once.
 type Generator struct {
@@ -59,6 +62,7 @@ type Generator struct {
 	stepAt []int
 
 	unmatched atomic.Int64 // assignments of conversations without a pending first message (reopens)
+	unsent    atomic.Int64 // webhooks still queued when the run's time was up
 	node      *sampler
 	started   atomic.Bool
 }
@@ -158,9 +162,13 @@ func (g *Generator) Run(ctx context.Context) error {
 		wg.Go(func() { g.operate(ctx) })
 	}
 	jobs := make(chan webhookJob, jobQueue)
+	// Webhooks still queued when the drain ends are not sent (and counted): a node far behind does not stretch the
+	// run without bound.
+	sendCtx, stopSending := context.WithDeadline(ctx, g.start.Add(total))
+	defer stopSending()
 	var senders sync.WaitGroup
 	for range g.cfg.Senders {
-		senders.Go(func() { g.send(ctx, jobs) })
+		senders.Go(func() { g.send(sendCtx, jobs) })
 	}
 
 	rng := rand.New(rand.NewPCG(g.cfg.Seed, 0x6c6f_6164))
@@ -282,6 +290,11 @@ func (g *Generator) send(ctx context.Context, jobs <-chan webhookJob) {
 	defer fasthttp.ReleaseResponse(resp)
 	url := g.base + "/webhooks/whatsapp"
 	for j := range jobs {
+		if ctx.Err() != nil {
+			g.unsent.Add(1)
+			g.ack.fail(j.at) // an error of the step it was due in
+			continue
+		}
 		body := meta.Payload(meta.Change{PhoneNumberID: j.tenant.PhoneNumberID, Messages: []meta.Message{{
 			From: j.contact, ProfileName: "Customer " + j.contact, ID: "wamid.load-" + g.cfg.RunID + "-" + strconv.FormatInt(j.seq, 10),
 			Timestamp: j.at.Unix(), Text: "hello " + strconv.FormatInt(j.seq, 10)}}})
@@ -294,7 +307,7 @@ func (g *Generator) send(ctx context.Context, jobs <-chan webhookJob) {
 			req.Header.SetContentType("application/json")
 			req.Header.Set(meta.SignatureHeader, sig)
 			req.SetBodyRaw(body)
-			err := g.client.Do(req, resp)
+			err := g.client.DoTimeout(req, resp, webhookTimeout)
 			now := time.Now()
 			if err == nil && resp.StatusCode() == fasthttp.StatusOK {
 				g.ack.observe(j.at, now)
@@ -408,6 +421,10 @@ func messageID(b []byte) string {
 	}
 	return s[:j]
 }
+
+// Unsent is how many scheduled webhooks were never sent: still queued behind a node that had fallen behind when
+// the steps and the drain were over.
+func (g *Generator) Unsent() int64 { return g.unsent.Load() }
 
 // Unmatched is how many assignments had no new conversation waiting for them (reopens by a follow-up that raced a
 // close, or conversations from before the run).

@@ -55,9 +55,13 @@ func (e *env) drive(ctx context.Context, tenants []load.Tenant, steps []load.Ste
 	}
 	e.r.Series = append(e.r.Series, g.Series()...)
 	e.r.Node = g.Resources()
+	if n := g.Unsent(); n > 0 {
+		e.r.Notes = append(e.r.Notes, fmt.Sprintf("%d scheduled webhooks were never sent: they were still queued behind "+
+			"a node that had fallen behind when the run's time was up", n))
+	}
 	if n := g.Unmatched(); n > 0 {
-		e.r.Notes = append(e.r.Notes, fmt.Sprintf("%d assignments were of conversations reopened by a follow-up that raced "+
-			"the operator's close; they are not in webhook_to_assigned", n))
+		e.r.Notes = append(e.r.Notes, fmt.Sprintf("%d assignments had no new conversation waiting for them (a follow-up "+
+			"reopened a conversation the operator was closing); they are not in webhook_to_assigned", n))
 	}
 	return g, nil
 }
@@ -83,7 +87,7 @@ func smoke(ctx context.Context, e *env) error {
 }
 
 // standardRates are the standard scenario's constant steps; a bursty step at the middle rate follows.
-var standardRates = []float64{500, 1000, 2000, 3000, 4000}
+var standardRates = []float64{500, 1000, 2000, 4000, 8000}
 
 // standard ramps the rate to find what one node sustains, then repeats a middle rate in bursts.
 func standard(ctx context.Context, e *env) error {
