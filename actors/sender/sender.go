@@ -198,9 +198,21 @@ func (s *Sender) Recover(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, n := range notes {
-			if err := s.produceNote(ctx, n.Value); err != nil {
-				return fmt.Errorf("re-produce delivery: %w", err)
+		// In batches: after a crash under load thousands of answers can be waiting, and one produce round trip
+		// each kept a restarting node from serving for seconds.
+		recs := make([]inbox.Record, 0, noteBatch)
+		for i, n := range notes {
+			var rec inbox.Record
+			if err := json.Unmarshal(n.Value, &rec); err != nil {
+				s.cfg.Logger.Error("dropping undecodable delivery note", "key", string(n.Key), "err", err)
+			} else {
+				recs = append(recs, rec)
+			}
+			if len(recs) == noteBatch || i == len(notes)-1 && len(recs) > 0 {
+				if err := s.produceRecords(ctx, recs); err != nil {
+					return fmt.Errorf("re-produce deliveries: %w", err)
+				}
+				recs = recs[:0]
 			}
 		}
 	}
@@ -520,15 +532,6 @@ func (s *Sender) flushNotes() {
 			return
 		}
 	}
-}
-
-// produceNote produces a recorded answer, retrying while Kafka is unavailable.
-func (s *Sender) produceNote(ctx context.Context, v []byte) error {
-	var rec inbox.Record
-	if err := json.Unmarshal(v, &rec); err != nil {
-		return err
-	}
-	return s.produceRecords(ctx, []inbox.Record{rec})
 }
 
 // produceRecords produces delivery records, retrying while Kafka is unavailable, until ctx ends.

@@ -41,7 +41,7 @@ func newNode(exe, dir, configYAML, simURL string, extra ...string) (*node, error
 		}
 	}
 	n.args = append([]string{"serve", "--config", cfgPath, "--data-dir", n.dataDir(), "--http-addr", n.http,
-		"--embedded-kafka-addr", n.kafka, "--pprof-addr", n.pprof, "--whatsapp-api-url", simURL, "--log-level", "warn"}, extra...)
+		"--embedded-kafka-addr", n.kafka, "--pprof-addr", n.pprof, "--whatsapp-api-url", simURL, "--log-level", "info"}, extra...)
 	return n, nil
 }
 

@@ -3,8 +3,13 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/switchboard-hq/switchboard/bench/load"
 	"github.com/switchboard-hq/switchboard/bench/report"
@@ -36,7 +41,15 @@ func (e *env) drive(ctx context.Context, tenants []load.Tenant, steps []load.Ste
 	for _, s := range steps {
 		e.log.Info("load step", "step", s.Name(), "for", s.Duration)
 	}
-	if err := g.Run(ctx); err != nil {
+	pctx, stopProfiles := context.WithCancel(ctx)
+	var profiles sync.WaitGroup
+	if e.cfg.Profile {
+		profiles.Go(func() { e.profileSteps(pctx, steps) })
+	}
+	err = g.Run(ctx)
+	stopProfiles()
+	profiles.Wait()
+	if err != nil {
 		return nil, err
 	}
 	if ctx.Err() != nil {
@@ -232,5 +245,36 @@ func (e *env) limit(st *report.Step) string {
 		return fmt.Sprintf("at %s the router fell behind: webhook → assigned p99 %.0f ms, consumer lag up to %.0f records, "+
 			"%.0f records applied/s (%.0f%% of Pebble's synced group-commit ceiling); %s",
 			st.Name, asg.Latency.P99, st.ConsumerLagMax, app.Throughput, 100*app.Share, cpu)
+	}
+}
+
+// profileSteps saves a CPU profile of the node from the middle of each step, as cpu-step<N>.pprof next to the
+// report (read with `go tool pprof -top bin/switchboard <file>`).
+func (e *env) profileSteps(ctx context.Context, steps []load.Step) {
+	dir := filepath.Join(e.cfg.Out, e.cfg.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		e.log.Warn("cpu profiles", "err", err)
+		return
+	}
+	start := time.Now()
+	for i, s := range steps {
+		secs := max(1, min(10, int(s.Duration.Seconds()/2)))
+		wait := time.Until(start.Add(s.Duration/2 - time.Duration(secs)*time.Second/2))
+		start = start.Add(s.Duration)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+		code, body, err := fasthttp.GetTimeout(nil, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", e.node.pprof, secs),
+			time.Duration(secs+30)*time.Second)
+		if err != nil || code != fasthttp.StatusOK {
+			e.log.Warn("cpu profile", "step", s.Name(), "code", code, "err", err)
+			continue
+		}
+		name := filepath.Join(dir, fmt.Sprintf("cpu-step%d.pprof", i+1))
+		if err := os.WriteFile(name, body, 0o644); err != nil {
+			e.log.Warn("cpu profile", "err", err)
+		}
 	}
 }

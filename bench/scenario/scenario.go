@@ -55,6 +55,8 @@ type Config struct {
 	Rates []float64
 	// StepDuration, when set, replaces the length of each standard step. Default 25s.
 	StepDuration time.Duration
+	// Profile saves a CPU profile of the node from the middle of each load step next to the report.
+	Profile bool
 	// Logger reports progress. Default: discard.
 	Logger *slog.Logger
 }

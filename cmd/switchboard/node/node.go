@@ -186,18 +186,22 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	if n.embedded != nil {
 		topicConfig = broker.EmbeddedTopicConfig
 	}
+	phase := time.Now()
 	if err := broker.EnsureTopicsWith(tctx, n.brokers, cfg.Partitions, replication, topicConfig, inbox.Topic, inbox.EventsTopic); err != nil {
 		return n, err
 	}
+	n.log.Info("topics ready", "took", time.Since(phase))
 
 	var ready []server.Check
 	ready = append(ready, server.Check{Name: "kafka", Fn: n.pingKafka})
 	var apiHandler, waHandler fasthttp.RequestHandler
 	if cfg.has(RoleRouter) || cfg.has(RoleAPI) {
+		phase = time.Now()
 		n.store, err = store.Open(store.Config{Dir: filepath.Join(cfg.DataDir, "store"), Logger: n.log, Registerer: n.reg})
 		if err != nil {
 			return n, err
 		}
+		n.log.Info("store opened", "took", time.Since(phase))
 		ready = append(ready, server.Check{Name: "store", Fn: func() error { return nil }})
 	}
 	// Commands and timers are produced by the API and the timer firer, so a producer exists with those roles too.
@@ -214,17 +218,21 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 			return n, err
 		}
 		// Before the router writes anything: what the outbox holds now is durable, from an earlier run.
+		phase = time.Now()
 		if err := n.relay.Recover(); err != nil {
 			return n, err
 		}
+		n.log.Info("outbox recovered", "took", time.Since(phase))
 		n.sender, err = sender.New(sender.Config{Store: n.store, Directory: n.dir, Producer: n.producer,
 			BaseURL: cfg.WhatsAppAPIURL, Registerer: n.reg, Logger: n.log})
 		if err != nil {
 			return n, err
 		}
+		phase = time.Now()
 		if err := n.sender.Recover(tctx); err != nil {
 			return n, err
 		}
+		n.log.Info("sender recovered", "took", time.Since(phase))
 		n.firer, err = timers.New(timers.Config{Store: n.store, Producer: n.producer, Registerer: n.reg, Logger: n.log})
 		if err != nil {
 			return n, err
