@@ -11,7 +11,7 @@ CH_HTTP  ?= 8124
 # make test stays under 15 minutes on 2 cores; the Go test timeout is the backstop.
 TEST_TIMEOUT ?= 14m
 
-.PHONY: build run demo-webhook test test-deps check-clickhouse-current bench vet clean
+.PHONY: build run demo-webhook test test-deps check-clickhouse-current bench bench-go vet clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/switchboard
@@ -60,7 +60,14 @@ test: vet test-deps
 check-clickhouse-current:
 	deploy/clickhouse/check-current.sh
 
-bench:
+# A benchmark scenario against a node started from bin/switchboard: standard (about 4 minutes) by default;
+# SCENARIO=smoke|memory|recovery|soak for the others. The report goes to bench/results/<scenario>/.
+SCENARIO ?= standard
+bench: build
+	$(BIN) bench --scenario $(SCENARIO) --out bench/results
+
+# Every go test benchmark in the tree: the stages on their own (webhook ingest, routing, outbound, ceilings, memory).
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
 
 clean:

@@ -68,7 +68,7 @@ type Config struct {
 	// if the process stops: Recover produces them again).
 	NoteQueue  int
 	Registerer prometheus.Registerer
-	Logger      *slog.Logger
+	Logger     *slog.Logger
 }
 
 func (c *Config) setDefaults() {

@@ -26,11 +26,12 @@ func benchCmd(args []string) error {
 	duration := fs.Duration("duration", time.Hour, "length of the soak scenario")
 	rates := fs.String("rates", "", "comma-separated msg/s replacing the standard ramp (soak: its rate)")
 	step := fs.Duration("step", 25*time.Second, "length of each standard step")
+	profile := fs.Bool("profile", false, "save a CPU profile of the node from the middle of each load step (cpu-stepN.pprof)")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
 	}
 	cfg := scenario.Config{Name: *name, Out: *out, Dir: *dir, Keep: *keep, Conversations: *convs, Duration: *duration,
-		StepDuration: *step, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+		StepDuration: *step, Profile: *profile, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
 	if *rates != "" {
 		for _, r := range strings.Split(*rates, ",") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
