@@ -52,7 +52,8 @@ type Config struct {
 	// Workers per channel send in parallel; a recipient always goes to the same worker, so one customer's messages
 	// leave in order. Default 8.
 	Workers int
-	// QueueLen bounds each worker's queue of jobs. Default 4,096; past it Notify drops the job from memory (it stays
+	// QueueLen bounds each worker's queue of jobs. Default 256 (so a channel holds 8 KB of queues however busy: a
+	// node serves thousands of channels); past it Notify drops the job from memory (it stays
 	// in the store) and the sender rescans the store.
 	QueueLen int
 	// RecipientEvery and RecipientBurst pace messages to one customer like Meta's pair rate limit: a burst of
@@ -79,7 +80,7 @@ func (c *Config) setDefaults() {
 		c.Workers = 8
 	}
 	if c.QueueLen == 0 {
-		c.QueueLen = 4096
+		c.QueueLen = 256
 	}
 	if c.RecipientEvery == 0 {
 		c.RecipientEvery = 6 * time.Second
@@ -156,7 +157,7 @@ type Sender struct {
 type channel struct {
 	cfg     *tenant.Channel
 	limiter *rate.Limiter
-	workers []chan Job
+	workers []chan *Job
 	rescan  chan struct{}
 }
 
@@ -179,7 +180,7 @@ func New(cfg Config) (*Sender, error) {
 			r := float64(ch.RateLimit) * float64(ch.RateLimit) / float64(ch.RateLimit+1)
 			c := &channel{cfg: ch, limiter: rate.NewLimiter(rate.Limit(r), 1), rescan: make(chan struct{}, 1)}
 			for w := 0; w < cfg.Workers; w++ {
-				c.workers = append(c.workers, make(chan Job, cfg.QueueLen))
+				c.workers = append(c.workers, make(chan *Job, cfg.QueueLen))
 			}
 			s.channels[ch.ID] = c
 		}
@@ -249,7 +250,7 @@ func (s *Sender) Notify(jobs ...Job) {
 		h := fnv.New32a()
 		h.Write([]byte(j.To))
 		select {
-		case c.workers[int(h.Sum32())%len(c.workers)] <- j:
+		case c.workers[int(h.Sum32())%len(c.workers)] <- &j:
 			s.m.queued.Inc()
 		default:
 			select {
@@ -299,12 +300,16 @@ func (s *Sender) Run(ctx context.Context) error {
 	return nil
 }
 
+// pacePrune is the size at which a worker first drops the pacing of recipients whose burst is full again.
+const pacePrune = 4096
+
 // work sends one worker's jobs in order.
-func (s *Sender) work(ctx context.Context, c *channel, q chan Job) {
+func (s *Sender) work(ctx context.Context, c *channel, q chan *Job) {
 	defer s.wg.Done()
 	pace := map[string]*rate.Limiter{} // recipient → its pair rate limit
+	prunePace := pacePrune             // pace is pruned when it reaches this size
 	for {
-		var j Job
+		var j *Job
 		select {
 		case <-ctx.Done():
 			return
@@ -317,8 +322,16 @@ func (s *Sender) work(ctx context.Context, c *channel, q chan Job) {
 		}
 		lim := pace[j.To]
 		if lim == nil {
-			if len(pace) > 100000 {
-				clear(pace) // a forgotten recipient starts with a full burst again
+			if len(pace) >= prunePace {
+				// A limiter back to a full burst is the same as a new one: forget those recipients. What stays is
+				// only the recipients paced within the last burst × RecipientEvery.
+				burst := float64(s.cfg.RecipientBurst)
+				for to, l := range pace {
+					if l.Tokens() >= burst {
+						delete(pace, to)
+					}
+				}
+				prunePace = max(pacePrune, 2*len(pace))
 			}
 			lim = rate.NewLimiter(rate.Every(s.cfg.RecipientEvery), s.cfg.RecipientBurst)
 			pace[j.To] = lim
@@ -330,11 +343,11 @@ func (s *Sender) work(ctx context.Context, c *channel, q chan Job) {
 				return
 			}
 		}
-		d, ok := s.send(ctx, c, &j)
+		d, ok := s.send(ctx, c, j)
 		if !ok {
 			return // stopping: the job stays in the store
 		}
-		if err := s.record(ctx, &j, d); err != nil {
+		if err := s.record(ctx, j, d); err != nil {
 			s.cfg.Logger.Error("record delivery", "channel", j.Channel, "message", j.MessageID, "err", err)
 			continue
 		}

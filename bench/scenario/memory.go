@@ -13,9 +13,6 @@ import (
 	"github.com/switchboard-hq/switchboard/bench/report"
 )
 
-// memoryShape is the tenants of the memory and recovery scenarios.
-var memoryShape = shape{tenants: 4, operators: 20, capacity: 2000}
-
 // reading is the node's live heap (after a forced GC), RSS and conversation actors at one moment.
 type reading struct{ heap, rss, actors float64 }
 
@@ -36,8 +33,7 @@ func (e *env) read() (reading, error) {
 // then after they were passivated.
 func memory(ctx context.Context, e *env) error {
 	n := e.cfg.Conversations
-	s := memoryShape
-	s.idleAfter = 45 * time.Second
+	s := shapes["memory"]
 	tenants, err := e.up(ctx, s, nil)
 	if err != nil {
 		return err

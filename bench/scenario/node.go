@@ -71,7 +71,7 @@ func (n *node) waitReady(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		select {
-		case <-n.exited:
+		case <-n.exited: // nil for a node this process did not start: never ready
 			return fmt.Errorf("node exited while starting; see %s", filepath.Join(n.dir, "node.log"))
 		case <-ctx.Done():
 			return ctx.Err()
@@ -81,6 +81,9 @@ func (n *node) waitReady(ctx context.Context, timeout time.Duration) error {
 			return nil
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	if n.cmd == nil {
+		return fmt.Errorf("%s/readyz not 200 after %v", n.url(), timeout)
 	}
 	return fmt.Errorf("node not ready after %v; see %s", timeout, filepath.Join(n.dir, "node.log"))
 }

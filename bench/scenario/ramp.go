@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,11 +17,11 @@ import (
 )
 
 // stageCeiling is the ceiling each stage's throughput is compared with.
+// The stages between (webhook → assigned, operator API, reply → simulator) cross several parts and have no single
+// ceiling; the report's ceilings table holds the others (kafka-go consume, hollywood) for comparison.
 var stageCeiling = map[string]string{
-	load.StageWebhookAck:        "http_json",     // the same HTTP server, HMAC and JSON parse, without Kafka
-	load.StageOperatorAPI:       "kafka_produce", // each call is a command produced with acks=all, then applied
-	load.StageRouterApply:       "pebble_sync",   // each applied record is a synced Pebble write, group-committed
-	load.StageWebhookToAssigned: "kafka_consume",
+	load.StageWebhookAck:  "http_json",   // the same HTTP server, HMAC and JSON parse, without Kafka
+	load.StageRouterApply: "pebble_sync", // each applied record is a synced Pebble write, group-committed
 }
 
 // drive runs a generator over steps against the node and adds its steps, series and resources to the report.
@@ -43,7 +44,7 @@ func (e *env) drive(ctx context.Context, tenants []load.Tenant, steps []load.Ste
 	}
 	pctx, stopProfiles := context.WithCancel(ctx)
 	var profiles sync.WaitGroup
-	if e.cfg.Profile {
+	if e.cfg.Profile && e.node.pprof != "" {
 		profiles.Go(func() { e.profileSteps(pctx, steps) })
 	}
 	err = g.Run(ctx)
@@ -69,8 +70,9 @@ func (e *env) drive(ctx context.Context, tenants []load.Tenant, steps []load.Ste
 	e.r.Series = append(e.r.Series, g.Series()...)
 	e.r.Node = g.Resources()
 	if n := g.Unsent(); n > 0 {
-		e.r.Notes = append(e.r.Notes, fmt.Sprintf("%d scheduled webhooks were never sent: they were still queued behind "+
-			"a node that had fallen behind when the run's time was up", n))
+		e.r.Notes = append(e.r.Notes, fmt.Sprintf("%d webhooks scheduled up to %s were never sent: they were still "+
+			"queued behind a node that had fallen behind when the run's time was up (counted as errors of their step)",
+			n, steps[len(steps)-1].Name()))
 	}
 	if n := g.Unmatched(); n > 0 {
 		e.r.Notes = append(e.r.Notes, fmt.Sprintf("%d assignments had no new conversation waiting for them (a follow-up "+
@@ -81,7 +83,7 @@ func (e *env) drive(ctx context.Context, tenants []load.Tenant, steps []load.Ste
 
 // smoke proves the chain works end to end in well under a minute.
 func smoke(ctx context.Context, e *env) error {
-	tenants, err := e.up(ctx, shape{tenants: 2, operators: 5, capacity: 200}, nil)
+	tenants, err := e.up(ctx, shapes["smoke"], nil)
 	if err != nil {
 		return err
 	}
@@ -99,37 +101,86 @@ func smoke(ctx context.Context, e *env) error {
 	return nil
 }
 
-// standardRates are the standard scenario's constant steps; a bursty step at the middle rate follows.
-var standardRates = []float64{500, 1000, 2000, 4000, 8000}
+// standardRates are the standard scenario's constant steps; a bursty step at standardBursty goes in after the
+// steps at or below its rate, before the ramp reaches the rates that overload this machine (whose backlog would
+// spill into it).
+var (
+	standardRates  = []float64{500, 1000, 2000, 3000, 4000}
+	standardBursty = 1000.0
+)
 
-// standard ramps the rate to find what one node sustains, then repeats a middle rate in bursts.
+// standard ramps the rate to find what one node sustains, with a bursty step among the lower rates.
 func standard(ctx context.Context, e *env) error {
-	tenants, err := e.up(ctx, shape{tenants: 4, operators: 20, capacity: 500}, nil)
+	tenants, err := e.up(ctx, shapes["standard"], nil)
 	if err != nil {
 		return err
 	}
 	if err := e.ceilings(ctx, 3*time.Second); err != nil {
 		return err
 	}
-	rates := standardRates
+	rates, bursty := standardRates, standardBursty
 	if len(e.cfg.Rates) > 0 {
-		rates = e.cfg.Rates
+		rates, bursty = e.cfg.Rates, e.cfg.Rates[0]
 	}
 	var steps []load.Step
+	burstDone := false
 	for _, r := range rates {
+		if !burstDone && r > bursty {
+			steps = append(steps, load.Step{Rate: bursty, Duration: e.cfg.StepDuration, Bursty: true})
+			burstDone = true
+		}
 		steps = append(steps, load.Step{Rate: r, Duration: e.cfg.StepDuration})
 	}
-	steps = append(steps, load.Step{Rate: rates[len(rates)/2], Duration: e.cfg.StepDuration, Bursty: true})
+	if !burstDone {
+		steps = append(steps, load.Step{Rate: bursty, Duration: e.cfg.StepDuration, Bursty: true})
+	}
 	if _, err := e.drive(ctx, tenants, steps, nil); err != nil {
+		return err
+	}
+	if e.cfg.NodeURL != "" {
+		e.r.Notes = append(e.r.Notes, "no ingest-only step: it needs a node of its own (--roles ingest), and this run drove "+e.cfg.NodeURL)
+	} else if err := e.ingestOnly(ctx, tenants, ingestRate, 10*time.Second); err != nil {
 		return err
 	}
 	e.aims()
 	return nil
 }
 
+// ingestRate is the offered rate of the standard scenario's ingest-only step: above what this machine acknowledges.
+const ingestRate = 15000
+
+// ingestOnly measures webhook acknowledgement alone: a second node with --roles ingest (webhook → Kafka, no router,
+// no API) takes open-loop webhooks at rate for d. Its step is added to the report; its series get the prefix
+// "ingest_".
+func (e *env) ingestOnly(ctx context.Context, tenants []load.Tenant, rate float64, d time.Duration) error {
+	_, yaml := tenantsConfig(shape{tenants: len(tenants), operators: len(tenants[0].Operators), capacity: 1})
+	e.node.stop()
+	n, err := newNode(e.cfg.Exe, filepath.Join(e.dir, "ingest"), yaml, "http://127.0.0.1:1", "--roles", "ingest")
+	if err != nil {
+		return err
+	}
+	e.node = n
+	e.log.Info("starting an ingest-only node")
+	if err := n.start(ctx, time.Minute); err != nil {
+		return err
+	}
+	keep, nSeries, nSteps := e.r.Node, len(e.r.Series), len(e.r.Steps)
+	if _, err := e.drive(ctx, tenants, []load.Step{{Rate: rate, Duration: d}}, func(c *load.Config) { c.Drain = 2 * time.Second }); err != nil {
+		return err
+	}
+	e.r.Node = keep
+	for i := nSeries; i < len(e.r.Series); i++ {
+		e.r.Series[i].Plot = "ingest_" + e.r.Series[i].Plot
+	}
+	for i := nSteps; i < len(e.r.Steps); i++ {
+		e.r.Steps[i].Name = "ingest only (--roles ingest): " + e.r.Steps[i].Name
+	}
+	return nil
+}
+
 // soak holds a moderate rate for a long time: memory, lag and latency must stay flat.
 func soak(ctx context.Context, e *env) error {
-	tenants, err := e.up(ctx, shape{tenants: 4, operators: 20, capacity: 500, idleAfter: time.Minute}, nil)
+	tenants, err := e.up(ctx, shapes["soak"], nil)
 	if err != nil {
 		return err
 	}
@@ -156,14 +207,17 @@ func (e *env) aims() {
 	var maxAck, maxAckCPU float64
 	for i := range e.r.Steps {
 		st := &e.r.Steps[i]
+		if a := stageOf(st, load.StageWebhookAck); a.Throughput > maxAck {
+			maxAck, maxAckCPU = a.Throughput, st.NodeCPUCores
+		}
+		if isIngestOnly(st) {
+			continue // no routing: not an end-to-end step
+		}
 		if st.Sustained && (best == nil || st.OfferedRate > best.OfferedRate) {
 			best = st
 		}
 		if !st.Sustained && first == nil {
 			first = st
-		}
-		if a := stageOf(st, load.StageWebhookAck); a.Throughput > maxAck {
-			maxAck, maxAckCPU = a.Throughput, st.NodeCPUCores
 		}
 	}
 	perCore := 0.0
@@ -183,27 +237,27 @@ func (e *env) aims() {
 	}
 	e.r.Aims = append(e.r.Aims, report.Aim{Name: "inbound messages sustained end to end", Target: "≥ 20,000 msg/s, durability on",
 		Measured: sustained, Met: best != nil && best.OfferedRate >= 20000, Limit: limit})
-	var at *report.Step
+	// Routing latency at the highest rate sustained (a step the node did not sustain has a queue, not a latency),
+	// and at the lowest rate for comparison.
+	var low *report.Step
 	for i := range e.r.Steps {
 		st := &e.r.Steps[i]
-		if !isBursty(st) && (at == nil || st.OfferedRate > at.OfferedRate) && st.OfferedRate <= 10000 {
-			at = st
+		if !isBursty(st) && !isIngestOnly(st) && (low == nil || st.OfferedRate < low.OfferedRate) {
+			low = st
 		}
 	}
-	if at != nil {
-		a := stageOf(at, load.StageWebhookToAssigned)
-		met := at.OfferedRate >= 10000 && a.Latency.P99 <= 15
-		l := ""
-		if !met {
-			l = fmt.Sprintf("highest constant step was %.0f msg/s", at.OfferedRate)
-			if first != nil {
-				l += "; " + limit
-			}
-		}
+	if best != nil && low != nil {
+		a, l := stageOf(best, load.StageWebhookToAssigned), stageOf(low, load.StageWebhookToAssigned)
+		met := best.OfferedRate >= 10000 && a.Latency.P99 <= 15
 		e.r.Aims = append(e.r.Aims, report.Aim{Name: "webhook → assigned p99", Target: "≤ 15 ms at 10,000 msg/s",
-			Measured: fmt.Sprintf("p99 %.1f ms, p50 %.1f ms at %.0f msg/s", a.Latency.P99, a.Latency.P50, at.OfferedRate), Met: met, Limit: l})
+			Measured: fmt.Sprintf("p99 %.0f ms (p50 %.0f ms) at %.0f msg/s, the highest rate sustained; p99 %.0f ms (p50 %.1f ms) at %.0f msg/s",
+				a.Latency.P99, a.Latency.P50, best.OfferedRate, l.Latency.P99, l.Latency.P50, low.OfferedRate),
+			Met: met, Limit: limitIf(!met, fmt.Sprintf("the node's CPU: %.2f of %d cores busy at %.0f msg/s, the rest taken by the load generator and the simulator; %s",
+				best.NodeCPUCores, runtime.NumCPU(), best.OfferedRate, limit))})
 	}
 }
+
+func isIngestOnly(st *report.Step) bool { return strings.HasPrefix(st.Name, "ingest only") }
 
 func isBursty(st *report.Step) bool { return len(st.Name) > 0 && st.Name[len(st.Name)-1] == ')' }
 
@@ -220,9 +274,9 @@ func stageOf(st *report.Step, name string) report.Stage {
 func (e *env) ackLimit() string {
 	h, _ := e.ceiling("http_json")
 	k, _ := e.ceiling("kafka_produce")
-	return fmt.Sprintf("the load generator offered at most %.0f/s; ceilings on this machine: HTTP+HMAC+JSON %.0f/s, "+
-		"kafka-go produce (acks=all, one partition per tenant) %.0f/s, both sharing %d cores with the generator",
-		maxOffered(e.r.Steps), h.Throughput, k.Throughput, runtime.NumCPU())
+	return fmt.Sprintf("per core of the node's own CPU use; ceilings on this machine: HTTP+HMAC+JSON %.0f/s, "+
+		"kafka-go produce (acks=all, one partition per tenant) %.0f/s, sharing %d cores with the load generator, "+
+		"which offered at most %.0f/s", h.Throughput, k.Throughput, runtime.NumCPU(), maxOffered(e.r.Steps))
 }
 
 func maxOffered(steps []report.Step) float64 {
@@ -236,18 +290,22 @@ func maxOffered(steps []report.Step) float64 {
 // limit diagnoses the first step the node did not sustain.
 func (e *env) limit(st *report.Step) string {
 	ack, asg, app := stageOf(st, load.StageWebhookAck), stageOf(st, load.StageWebhookToAssigned), stageOf(st, load.StageRouterApply)
-	cpu := fmt.Sprintf("node used %.2f of %d cores (the generator shares them)", st.NodeCPUCores, runtime.NumCPU())
+	cpu := fmt.Sprintf("node used %.2f of %d cores, the load generator and the simulator the rest", st.NodeCPUCores, runtime.NumCPU())
 	switch {
-	case ack.Errors > 0 || ack.Throughput < 0.97*st.OfferedRate || ack.Latency.P99 > 1000:
+	case ack.Errors > 0 || ack.Throughput < 0.97*st.OfferedRate:
 		return fmt.Sprintf("at %s ingest fell behind: %.0f acks/s, p99 %.0f ms, %d errors (%.0f%% of the HTTP+JSON ceiling); %s",
 			st.Name, ack.Throughput, ack.Latency.P99, ack.Errors, 100*ack.Share, cpu)
+	case st.ConsumerLagMax > st.OfferedRate/2:
+		return fmt.Sprintf("at %s the router fell behind: consumer lag up to %.0f records, webhook → assigned p99 %.0f ms, "+
+			"%.0f records applied/s (%.1f%% of Pebble's synced group-commit ceiling); %s",
+			st.Name, st.ConsumerLagMax, asg.Latency.P99, app.Throughput, 100*app.Share, cpu)
 	default:
-		return fmt.Sprintf("at %s the router fell behind: webhook → assigned p99 %.0f ms, consumer lag up to %.0f records, "+
-			"%.0f records applied/s (%.0f%% of Pebble's synced group-commit ceiling); %s",
-			st.Name, asg.Latency.P99, st.ConsumerLagMax, app.Throughput, 100*app.Share, cpu)
+		return fmt.Sprintf("at %s every record was consumed as it came (consumer lag at most %.0f) but latency grew in "+
+			"every stage (webhook ack p99 %.0f ms, webhook → assigned p99 %.0f ms) at %.0f records applied/s "+
+			"(%.1f%% of Pebble's synced group-commit ceiling): the CPU is saturated — %s",
+			st.Name, st.ConsumerLagMax, ack.Latency.P99, asg.Latency.P99, app.Throughput, 100*app.Share, cpu)
 	}
 }
-
 // profileSteps saves a CPU profile of the node from the middle of each step, as cpu-step<N>.pprof next to the
 // report (read with `go tool pprof -top bin/switchboard <file>`).
 func (e *env) profileSteps(ctx context.Context, steps []load.Step) {

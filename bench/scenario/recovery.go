@@ -16,8 +16,8 @@ import (
 // input).
 func recovery(ctx context.Context, e *env) error {
 	n := e.cfg.Conversations
-	tenants, err := e.up(ctx, memoryShape, func(dataDir string) error {
-		ts, _ := tenantsConfig(memoryShape)
+	tenants, err := e.up(ctx, shapes["recovery"], func(dataDir string) error {
+		ts, _ := tenantsConfig(shapes["recovery"])
 		e.log.Info("seeding stored conversations", "n", n)
 		return seedClosed(dataDir, ts, n)
 	})

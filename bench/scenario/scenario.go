@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,6 +58,14 @@ type Config struct {
 	StepDuration time.Duration
 	// Profile saves a CPU profile of the node from the middle of each load step next to the report.
 	Profile bool
+	// NodeURL, when set, drives a node already running there instead of starting one (smoke, standard and soak
+	// only: memory and recovery seed, restart and kill their own node). That node must serve the scenario's
+	// tenants (Config prints them) with --whatsapp-api-url http://SimAddr; Brokers are its Kafka brokers, where
+	// the generator reads switchboard.events. The node's CPU and memory then come from its /metrics.
+	NodeURL string
+	Brokers []string
+	// SimAddr is where the WhatsApp simulator listens when NodeURL is set. Required with NodeURL.
+	SimAddr string
 	// Logger reports progress. Default: discard.
 	Logger *slog.Logger
 }
@@ -84,7 +93,38 @@ func (c *Config) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.NodeURL != "" {
+		switch {
+		case c.Name == "memory" || c.Name == "recovery":
+			return fmt.Errorf("%w: the %s scenario starts, seeds and restarts a node of its own; it cannot use --node-url", ErrExternal, c.Name)
+		case len(c.Brokers) == 0 || c.SimAddr == "":
+			return fmt.Errorf("%w: --node-url needs --kafka-brokers (the node's) and --sim-addr (its --whatsapp-api-url)", ErrExternal)
+		}
+	}
 	return nil
+}
+
+// ErrExternal is returned for a scenario that cannot drive an external node, or an external node without the
+// addresses it needs.
+var ErrExternal = errors.New("external node")
+
+// Shapes are the tenants and operators of each scenario.
+var shapes = map[string]shape{
+	"smoke":    {tenants: 2, operators: 5, capacity: 200},
+	"standard": {tenants: 4, operators: 20, capacity: 500},
+	"soak":     {tenants: 4, operators: 20, capacity: 500, idleAfter: time.Minute},
+	"memory":   {tenants: 4, operators: 20, capacity: 2000, idleAfter: 45 * time.Second},
+	"recovery": {tenants: 4, operators: 20, capacity: 2000},
+}
+
+// NodeConfig is the YAML config a node driven by scenario name must serve (for --node-url).
+func NodeConfig(name string) (string, error) {
+	s, ok := shapes[name]
+	if !ok {
+		return "", fmt.Errorf("%w %q: want one of %s", ErrUnknown, name, strings.Join(Names, ", "))
+	}
+	_, yaml := tenantsConfig(s)
+	return yaml, nil
 }
 
 // Run runs the scenario, writes its report under Config.Out, and returns it.
@@ -159,6 +199,9 @@ type shape struct {
 func (e *env) up(ctx context.Context, s shape, seed func(dataDir string) error) ([]load.Tenant, error) {
 	tenants, yaml := tenantsConfig(s)
 	e.r.Config["tenants"], e.r.Config["operators_per_tenant"], e.r.Config["capacity"] = s.tenants, s.operators, s.capacity
+	if e.cfg.NodeURL != "" {
+		return e.external(ctx, tenants)
+	}
 	simAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -171,18 +214,9 @@ func (e *env) up(ctx context.Context, s shape, seed func(dataDir string) error) 
 	if err != nil {
 		return nil, err
 	}
-	gen := &lazyAccept{}
-	e.sim, err = sim.New(sim.Config{Addr: simAddr, WebhookURL: e.node.url() + "/webhooks/whatsapp", AppSecret: appSecret,
-		Rate: metaRate, MaxRecorded: 1000, WebhookWorkers: 32, WebhookQueue: 1_000_000, OnAccepted: gen.accepted,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
+	if err := e.startSim(simAddr); err != nil {
 		return nil, err
 	}
-	simCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = e.sim.Run(simCtx) }()
-	e.stop = func() { cancel(); <-done; e.sim.Close() }
-	e.onAccepted = gen
 	if seed != nil {
 		if err := seed(e.node.dataDir()); err != nil {
 			return nil, fmt.Errorf("seed: %w", err)
@@ -194,6 +228,44 @@ func (e *env) up(ctx context.Context, s shape, seed func(dataDir string) error) 
 	}
 	if err := online(e.node.url(), tenants); err != nil {
 		return nil, err
+	}
+	return tenants, nil
+}
+
+// startSim runs the WhatsApp simulator on addr, posting its status webhooks to the node.
+func (e *env) startSim(addr string) error {
+	gen := &lazyAccept{}
+	var err error
+	e.sim, err = sim.New(sim.Config{Addr: addr, WebhookURL: e.node.url() + "/webhooks/whatsapp", AppSecret: appSecret,
+		Rate: metaRate, MaxRecorded: 1000, WebhookWorkers: 32, WebhookQueue: 1_000_000, OnAccepted: gen.accepted,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	simCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = e.sim.Run(simCtx) }()
+	e.stop = func() { cancel(); <-done; e.sim.Close() }
+	e.onAccepted = gen
+	return nil
+}
+
+// external uses the node at Config.NodeURL: it must be ready; the simulator starts on Config.SimAddr.
+func (e *env) external(ctx context.Context, tenants []load.Tenant) ([]load.Tenant, error) {
+	u, err := url.Parse(e.cfg.NodeURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("%w: --node-url %q is not an http://host:port URL", ErrExternal, e.cfg.NodeURL)
+	}
+	e.node = &node{http: u.Host, kafka: e.cfg.Brokers[0]}
+	e.r.Config["node"] = e.cfg.NodeURL
+	if err := e.startSim(e.cfg.SimAddr); err != nil {
+		return nil, err
+	}
+	if err := e.node.waitReady(ctx, 30*time.Second); err != nil {
+		return nil, fmt.Errorf("node at %s: %w", e.cfg.NodeURL, err)
+	}
+	if err := online(e.node.url(), tenants); err != nil {
+		return nil, fmt.Errorf("%w (does the node serve the scenario's tenants? switchboard bench --print-config)", err)
 	}
 	return tenants, nil
 }

@@ -27,11 +27,28 @@ func benchCmd(args []string) error {
 	rates := fs.String("rates", "", "comma-separated msg/s replacing the standard ramp (soak: its rate)")
 	step := fs.Duration("step", 25*time.Second, "length of each standard step")
 	profile := fs.Bool("profile", false, "save a CPU profile of the node from the middle of each load step (cpu-stepN.pprof)")
+	nodeURL := fs.String("node-url", "", "drive the node already running there instead of starting one (smoke, standard, soak)")
+	brokers := fs.String("kafka-brokers", "", "with --node-url: the node's Kafka brokers (comma-separated)")
+	simAddr := fs.String("sim-addr", "127.0.0.1:9600", "with --node-url: where the WhatsApp simulator listens (the node's --whatsapp-api-url)")
+	printConfig := fs.Bool("print-config", false, "print the node config (YAML) the scenario's tenants need, for --node-url, and exit")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
 	}
-	cfg := scenario.Config{Name: *name, Out: *out, Dir: *dir, Keep: *keep, Conversations: *convs, Duration: *duration,
+	if *printConfig {
+		yaml, err := scenario.NodeConfig(*name)
+		if err != nil {
+			return err
+		}
+		fmt.Print(yaml)
+		return nil
+	}
+	cfg := scenario.Config{Name: *name, NodeURL: *nodeURL, SimAddr: *simAddr, Out: *out, Dir: *dir, Keep: *keep, Conversations: *convs, Duration: *duration,
 		StepDuration: *step, Profile: *profile, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	for _, b := range strings.Split(*brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			cfg.Brokers = append(cfg.Brokers, b)
+		}
+	}
 	if *rates != "" {
 		for _, r := range strings.Split(*rates, ",") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/switchboard-hq/switchboard/bench/report"
@@ -19,6 +20,45 @@ func TestBenchSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench smoke: %v\n%s", err, logs)
 	}
+	r := checkSmokeReport(t, out)
+	if len(r.Ceilings) != 5 {
+		t.Errorf("%d ceilings, want 5", len(r.Ceilings))
+	}
+}
+
+// TestBenchExternalNode drives a node the test started itself (with the config `bench --print-config` gives and
+// the simulator's address as its WhatsApp API), as a user drives their own node.
+func TestBenchExternalNode(t *testing.T) {
+	cfg, err := exec.Command(binary, "bench", "--scenario", "smoke", "--print-config").Output()
+	if err != nil {
+		t.Fatalf("print-config: %v", err)
+	}
+	simAddr := freeAddr(t)
+	n := newNodeConfig(t, string(cfg), "--whatsapp-api-url", "http://"+simAddr)
+	n.start()
+	out := t.TempDir()
+	logs, err := exec.Command(binary, "bench", "--scenario", "smoke", "--out", out, "--node-url", n.url(""),
+		"--kafka-brokers", n.kafka, "--sim-addr", simAddr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("bench smoke against %s: %v\n%s", n.url(""), err, logs)
+	}
+	checkSmokeReport(t, out)
+
+	// The scenarios that kill or seed their node refuse an external one, and so does a run without the addresses.
+	for _, args := range [][]string{
+		{"--scenario", "recovery", "--node-url", n.url(""), "--kafka-brokers", n.kafka},
+		{"--scenario", "smoke", "--node-url", n.url("")},
+	} {
+		b, err := exec.Command(binary, append([]string{"bench", "--out", out}, args...)...).CombinedOutput()
+		if err == nil || !strings.Contains(string(b), "external node") {
+			t.Errorf("bench %v: err %v, output %s; want an external-node error", args, err, b)
+		}
+	}
+}
+
+// checkSmokeReport reads the smoke report under out and checks, loosely, that every stage was measured.
+func checkSmokeReport(t *testing.T, out string) *report.Report {
+	t.Helper()
 	f, err := os.Open(filepath.Join(out, "smoke", "report.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -69,10 +109,17 @@ func TestBenchSmoke(t *testing.T) {
 	if len(r.Aims) == 0 {
 		t.Error("no aims reported")
 	}
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(out, "smoke", "report.md"))
+			t.Logf("report:\n%s", b)
+		}
+	}()
 	for _, name := range []string{"report.md", "throughput.png", "latency_webhook_ack.png", "latency_webhook_to_assigned.png",
 		"latency_reply_to_simulator.png", "node_cpu.png", "node_memory.png"} {
 		if st, err := os.Stat(filepath.Join(out, "smoke", name)); err != nil || st.Size() == 0 {
 			t.Errorf("%s not written: %v", name, err)
 		}
 	}
+	return r
 }
