@@ -306,6 +306,7 @@ func (e *env) limit(st *report.Step) string {
 			st.Name, st.ConsumerLagMax, ack.Latency.P99, asg.Latency.P99, app.Throughput, 100*app.Share, cpu)
 	}
 }
+
 // profileSteps saves a CPU profile of the node from the middle of each step, as cpu-step<N>.pprof next to the
 // report (read with `go tool pprof -top bin/switchboard <file>`).
 func (e *env) profileSteps(ctx context.Context, steps []load.Step) {
