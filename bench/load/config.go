@@ -42,7 +42,8 @@ type Config struct {
 	Think, Handle time.Duration
 	// Senders is how many webhooks may be in flight at once. Default 512.
 	Senders int
-	// OperatorWorkers is how many operator API calls may be in flight at once. Default 128.
+	// OperatorWorkers is how many operator API calls may be in flight at once. Default 512: enough that the
+	// generator's own pool does not cap the operators' rate when the node answers slowly.
 	OperatorWorkers int
 	// Drain is how long to keep timing after the last step, for the work still in flight. Default 5s.
 	Drain time.Duration
@@ -108,7 +109,7 @@ func (c *Config) setDefaults() {
 		c.Senders = 512
 	}
 	if c.OperatorWorkers == 0 {
-		c.OperatorWorkers = 128
+		c.OperatorWorkers = 512
 	}
 	if c.Drain == 0 {
 		c.Drain = 5 * time.Second
