@@ -65,6 +65,7 @@ check-clickhouse-current:
 SCENARIO ?= standard
 bench: build
 	$(BIN) bench --scenario $(SCENARIO) --out bench/results
+	$(BIN) bench --update-readme README.md --out bench/results
 
 # Every go test benchmark in the tree: the stages on their own (webhook ingest, routing, outbound, ceilings, memory).
 bench-go:

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"image/png"
 	"os"
@@ -343,5 +344,38 @@ func TestPlotFileStaysInDirectory(t *testing.T) {
 		if got := plotFile(in); got != want {
 			t.Errorf("plotFile(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Splice replaces marked blocks and keeps the markers; ReadmeBlocks renders the reports' steps, aims and figures.
+func TestSpliceReadmeBlocks(t *testing.T) {
+	doc := "intro\n<!-- bench:standard -->\nold table\n<!-- /bench:standard -->\nmiddle\n<!-- bench:aims -->\nx\n<!-- /bench:aims -->\nend\n"
+	std := &Report{Steps: []Step{{Name: "500/s constant", Sustained: true, NodeCPUCores: 1.2, Stages: []Stage{
+		{Name: "webhook_ack", Throughput: 500, Latency: Latency{Count: 10, P50: 4.2, P99: 25}},
+		{Name: "router_apply", Throughput: 1234}}}},
+		Aims: []Aim{{Name: "sustained", Target: "≥ 20,000 msg/s", Measured: "1000 msg/s"}}}
+	mem := &Report{Aims: []Aim{{Name: "heap", Target: "≤ 1 KB", Measured: "0.4 B", Met: true}},
+		Figures: []Figure{{Name: "heap per stored conversation", Value: 0.37, Unit: "bytes"}}}
+	blocks := ReadmeBlocks(std, mem, nil)
+	delete(blocks, "memrec") // this document has no such block
+	out, err := Splice(doc, blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| 500/s constant | ✅ | 500 | 4.20 / 25 |", "| 1,234 | 1.20 |", "| sustained (≥ 20,000 msg/s) | 1000 msg/s | ❌ |",
+		"| heap (≤ 1 KB) | 0.4 B | ✅ |", "intro\n<!-- bench:standard -->\n", "<!-- /bench:aims -->\nend\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("spliced document lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "old table") {
+		t.Error("the old block is still there")
+	}
+	again, err := Splice(out, blocks)
+	if err != nil || again != out {
+		t.Errorf("splicing twice changed the document (err %v)", err)
+	}
+	if _, err := Splice(doc, map[string]string{"memrec": "x"}); !errors.Is(err, ErrNoBlock) {
+		t.Errorf("unmarked block: err %v, want ErrNoBlock", err)
 	}
 }

@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/switchboard-hq/switchboard/bench/report"
 	"github.com/switchboard-hq/switchboard/bench/scenario"
 )
 
@@ -31,8 +34,12 @@ func benchCmd(args []string) error {
 	brokers := fs.String("kafka-brokers", "", "with --node-url: the node's Kafka brokers (comma-separated)")
 	simAddr := fs.String("sim-addr", "127.0.0.1:9600", "with --node-url: where the WhatsApp simulator listens (the node's --whatsapp-api-url)")
 	printConfig := fs.Bool("print-config", false, "print the node config (YAML) the scenario's tenants need, for --node-url, and exit")
+	readme := fs.String("update-readme", "", "run nothing: put the latest standard, memory and recovery reports under --out into this file's marked blocks")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
+	}
+	if *readme != "" {
+		return updateReadme(*readme, *out)
 	}
 	if *printConfig {
 		yaml, err := scenario.NodeConfig(*name)
@@ -66,4 +73,32 @@ func benchCmd(args []string) error {
 	}
 	fmt.Print(rep.Markdown())
 	return nil
+}
+
+// updateReadme splices the latest reports under out into the README's `<!-- bench:… -->` blocks.
+func updateReadme(file, out string) error {
+	var reps [3]*report.Report
+	for i, name := range []string{"standard", "memory", "recovery"} {
+		f, err := os.Open(filepath.Join(out, name, "report.json"))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		reps[i], err = report.ReadJSON(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s report: %w", name, err)
+		}
+	}
+	doc, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	spliced, err := report.Splice(string(doc), report.ReadmeBlocks(reps[0], reps[1], reps[2]))
+	if err != nil {
+		return fmt.Errorf("update %s: %w", file, err)
+	}
+	return os.WriteFile(file, []byte(spliced), 0o644)
 }
