@@ -177,3 +177,23 @@ func TestMessageID(t *testing.T) {
 		t.Errorf("messageID of an error = %q", got)
 	}
 }
+
+// A long run gets buckets wider than a second, so a stage's memory is bounded whatever the duration.
+func TestStageBucketsBounded(t *testing.T) {
+	start := time.Now()
+	s := newStage("x", start, 8*3600)
+	if s.width != 32 {
+		t.Fatalf("width = %d s for 8 h, want 32", s.width)
+	}
+	for i := range 8 * 3600 {
+		at := start.Add(time.Duration(i) * time.Second)
+		s.observe(at, at.Add(time.Millisecond))
+	}
+	if n := len(s.hist); n > maxBuckets+1 {
+		t.Fatalf("%d histograms for 8 h, want at most %d", n, maxBuckets+1)
+	}
+	h, done, _ := s.window(0, 64)
+	if h.TotalCount() != 64 || done != 64 {
+		t.Errorf("first 64 s: %d latencies, %d done; want 64", h.TotalCount(), done)
+	}
+}

@@ -14,11 +14,17 @@ const (
 	sigFigs    = 2
 )
 
-// stage times one stage: a latency histogram per second of intended time (the second its input was due), and
-// per second of completion the completions and errors, for throughput over time. Safe for concurrent use.
+// maxBuckets bounds the time buckets of a stage: a long run (a soak of hours) gets buckets wider than a second, so
+// a stage holds at most about 25 MB of histograms however long it runs.
+const maxBuckets = 900
+
+// stage times one stage: a latency histogram per bucket of intended time (the bucket its input was due in), and
+// per bucket of completion the completions and errors, for throughput over time. A bucket is width seconds (1 for
+// runs up to maxBuckets seconds). Safe for concurrent use.
 type stage struct {
 	name  string
 	start time.Time
+	width int // seconds per bucket
 	mu    sync.Mutex
 	hist  []*hdrhistogram.Histogram // by intended second
 	done  []int64                   // completions by completion second
@@ -26,17 +32,19 @@ type stage struct {
 }
 
 func newStage(name string, start time.Time, seconds int) *stage {
-	return &stage{name: name, start: start, hist: make([]*hdrhistogram.Histogram, 0, seconds),
-		done: make([]int64, 0, seconds), errs: make([]int64, 0, seconds)}
+	width := max(1, (seconds+maxBuckets-1)/maxBuckets)
+	n := seconds/width + 1
+	return &stage{name: name, start: start, width: width, hist: make([]*hdrhistogram.Histogram, 0, n),
+		done: make([]int64, 0, n), errs: make([]int64, 0, n)}
 }
 
-// second is t's second since the start, at least 0.
-func (s *stage) second(t time.Time) int {
+// bucket is the bucket of t, at least 0.
+func (s *stage) bucket(t time.Time) int {
 	d := t.Sub(s.start)
 	if d < 0 {
 		return 0
 	}
-	return int(d / time.Second)
+	return int(d/time.Second) / s.width
 }
 
 func grow[T any](v []T, i int) []T {
@@ -56,7 +64,7 @@ func (s *stage) observe(intended, done time.Time) {
 	if us > maxLatency {
 		us = maxLatency
 	}
-	is, ds := s.second(intended), s.second(done)
+	is, ds := s.bucket(intended), s.bucket(done)
 	s.mu.Lock()
 	s.hist = grow(s.hist, is)
 	if s.hist[is] == nil {
@@ -70,19 +78,20 @@ func (s *stage) observe(intended, done time.Time) {
 
 // fail counts an error at t.
 func (s *stage) fail(t time.Time) {
-	i := s.second(t)
+	i := s.bucket(t)
 	s.mu.Lock()
 	s.errs = grow(s.errs, i)
 	s.errs[i]++
 	s.mu.Unlock()
 }
 
-// window sums seconds [from, to): the latencies of inputs due then, the completions and the errors.
+// window sums the buckets of seconds [from, to) (widened to whole buckets): the latencies of inputs due then, the
+// completions and the errors.
 func (s *stage) window(from, to int) (h *hdrhistogram.Histogram, done, errs int64) {
 	h = hdrhistogram.New(1, maxLatency, sigFigs)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := from; i < to; i++ {
+	for i := from / s.width; i < (to+s.width-1)/s.width; i++ {
 		if i < len(s.hist) && s.hist[i] != nil {
 			h.Merge(s.hist[i])
 		}
@@ -96,9 +105,9 @@ func (s *stage) window(from, to int) (h *hdrhistogram.Histogram, done, errs int6
 	return h, done, errs
 }
 
-// seconds is how many seconds the stage has data for.
+// seconds is how many seconds the stage has data for (whole buckets).
 func (s *stage) seconds() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return max(len(s.hist), len(s.done), len(s.errs))
+	return max(len(s.hist), len(s.done), len(s.errs)) * s.width
 }

@@ -120,8 +120,8 @@ func (g *Generator) Series() []report.Series {
 	for _, sg := range []*stage{g.ack, g.assigned, g.reply} {
 		p50 := report.Series{Plot: "latency_" + sg.name, Name: "p50", Unit: "ms"}
 		p99 := report.Series{Plot: "latency_" + sg.name, Name: "p99", Unit: "ms"}
-		for i := range sg.seconds() {
-			h, _, _ := sg.window(i, i+1)
+		for i := 0; i < sg.seconds(); i += sg.width {
+			h, _, _ := sg.window(i, i+sg.width)
 			if h.TotalCount() == 0 {
 				continue
 			}
@@ -136,9 +136,9 @@ func (g *Generator) Series() []report.Series {
 		name string
 	}{{g.offered, "offered"}, {g.ack, "acknowledged"}, {g.assigned, "assigned (new conversations)"}, {g.reply, "replies delivered"}} {
 		tp := report.Series{Plot: "throughput", Name: sg.name, Unit: "per second"}
-		for i := range sg.s.seconds() {
-			_, done, _ := sg.s.window(i, i+1)
-			tp.Points = append(tp.Points, report.Point{T: float64(i), V: float64(done)})
+		for i := 0; i < sg.s.seconds(); i += sg.s.width {
+			_, done, _ := sg.s.window(i, i+sg.s.width)
+			tp.Points = append(tp.Points, report.Point{T: float64(i), V: float64(done) / float64(sg.s.width)})
 		}
 		out = append(out, tp)
 	}
@@ -151,9 +151,11 @@ func NodeSeries(samples []NodeSample) []report.Series {
 	rss := report.Series{Plot: "node_memory", Name: "RSS", Unit: "MiB"}
 	heap := report.Series{Plot: "node_memory", Name: "Go heap", Unit: "MiB"}
 	lag := report.Series{Plot: "consumer_lag", Name: "records", Unit: "records"}
-	for i, s := range samples {
-		if i > 0 && s.T > samples[i-1].T {
-			cpu.Points = append(cpu.Points, report.Point{T: s.T, V: (s.CPUSeconds - samples[i-1].CPUSeconds) / (s.T - samples[i-1].T)})
+	every := max(1, len(samples)/maxBuckets) // a long run plots at most about maxBuckets points a line
+	for i := 0; i < len(samples); i += every {
+		s := samples[i]
+		if p := i - every; p >= 0 && s.T > samples[p].T {
+			cpu.Points = append(cpu.Points, report.Point{T: s.T, V: (s.CPUSeconds - samples[p].CPUSeconds) / (s.T - samples[p].T)})
 		}
 		rss.Points = append(rss.Points, report.Point{T: s.T, V: s.RSS / (1 << 20)})
 		heap.Points = append(heap.Points, report.Point{T: s.T, V: s.Heap / (1 << 20)})

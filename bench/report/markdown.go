@@ -132,20 +132,34 @@ func (r *Report) mdCeilings(b *strings.Builder) {
 	if len(r.Ceilings) == 0 {
 		return
 	}
-	withLatency := false
+	withLatency, used := false, false
 	for _, c := range r.Ceilings {
 		withLatency = withLatency || measured(c.Latency)
+		used = used || c.UsedBy != ""
 	}
 	b.WriteString("### Ceilings\n\n")
+	b.WriteString("| Ceiling | Description | Throughput /s |")
+	sep := "|---|---|---:|"
 	if withLatency {
-		b.WriteString("| Ceiling | Description | Throughput /s | p50 ms | p99 ms |\n|---|---|---:|---:|---:|\n")
-	} else {
-		b.WriteString("| Ceiling | Description | Throughput /s |\n|---|---|---:|\n")
+		b.WriteString(" p50 ms | p99 ms |")
+		sep += "---:|---:|"
 	}
+	if used {
+		b.WriteString(" Used |")
+		sep += "---|"
+	}
+	b.WriteString("\n" + sep + "\n")
 	for _, c := range r.Ceilings {
 		fmt.Fprintf(b, "| %s | %s | %s |", cell(c.Name), cell(c.Description), integer(c.Throughput))
 		if withLatency {
 			fmt.Fprintf(b, " %s | %s |", latencyCell(c.Latency, c.Latency.P50), latencyCell(c.Latency, c.Latency.P99))
+		}
+		if used {
+			u := "–"
+			if c.UsedBy != "" {
+				u = percent(c.Share) + " by " + cell(c.UsedBy)
+			}
+			fmt.Fprintf(b, " %s |", u)
 		}
 		b.WriteString("\n")
 	}

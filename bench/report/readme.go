@@ -83,7 +83,11 @@ func stepsTable(r *Report) string {
 	}
 	var cs []string
 	for _, c := range r.Ceilings {
-		cs = append(cs, fmt.Sprintf("%s %s/s", c.Name, integer(c.Throughput)))
+		u := ""
+		if c.UsedBy != "" {
+			u = " (" + percent(c.Share) + " used)"
+		}
+		cs = append(cs, fmt.Sprintf("%s %s/s%s", c.Name, integer(c.Throughput), u))
 	}
 	fmt.Fprintf(&b, "\nCeilings in the same run: %s. Run %s, commit `%s`.", strings.Join(cs, ", "),
 		r.StartedAt.UTC().Format("2006-01-02 15:04 UTC"), r.Machine.Commit)

@@ -92,6 +92,10 @@ type Ceiling struct {
 	Throughput  float64 `json:"throughput"`
 	// Latency is per operation where the ceiling measures it (zero otherwise).
 	Latency Latency `json:"latency"`
+	// UsedBy names the stage and step compared with this ceiling (the highest step the node sustained), and Share
+	// is the fraction of the ceiling that stage used there; empty and zero when nothing was compared.
+	UsedBy string  `json:"used_by,omitempty"`
+	Share  float64 `json:"share,omitempty"`
 }
 
 // Resources is the node's CPU and memory over a run, read from its /proc entry or its /metrics.

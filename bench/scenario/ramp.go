@@ -220,6 +220,7 @@ func (e *env) aims() {
 			first = st
 		}
 	}
+	e.useCeilings(best)
 	perCore := 0.0
 	if maxAckCPU > 0 {
 		perCore = maxAck / maxAckCPU
@@ -254,6 +255,32 @@ func (e *env) aims() {
 				a.Latency.P99, a.Latency.P50, best.OfferedRate, l.Latency.P99, l.Latency.P50, low.OfferedRate),
 			Met: met, Limit: limitIf(!met, fmt.Sprintf("the node's CPU: %.2f of %d cores busy at %.0f msg/s, the rest taken by the load generator and the simulator; %s",
 				best.NodeCPUCores, runtime.NumCPU(), best.OfferedRate, limit))})
+	}
+}
+
+// ceilingUsers are the stage compared with each ceiling: every record the router applied was produced to and
+// consumed from switchboard.inbox, handled by at least one actor message and written in a synced Pebble batch.
+var ceilingUsers = map[string]string{
+	"http_json":     load.StageWebhookAck,
+	"kafka_produce": load.StageRouterApply,
+	"kafka_consume": load.StageRouterApply,
+	"hollywood":     load.StageRouterApply,
+	"pebble_sync":   load.StageRouterApply,
+}
+
+// useCeilings records, for each ceiling, the share of it its stage used at step st (the highest sustained).
+func (e *env) useCeilings(st *report.Step) {
+	if st == nil {
+		return
+	}
+	for i := range e.r.Ceilings {
+		c := &e.r.Ceilings[i]
+		name, ok := ceilingUsers[c.Name]
+		if !ok || c.Throughput <= 0 {
+			continue
+		}
+		c.UsedBy = name + " at " + st.Name
+		c.Share = stageOf(st, name).Throughput / c.Throughput
 	}
 }
 
