@@ -303,8 +303,12 @@ func integer(v float64) string {
 	return b.String()
 }
 
-// percent renders a fraction as a percentage with one decimal: 0.4321 → 43.2%.
+// percent renders a fraction as a percentage with one decimal (0.4321 → 43.2%), or two significant digits below
+// 0.1% (0.00026 → 0.026%).
 func percent(f float64) string {
+	if p := f * 100; p > 0 && p < 0.1 {
+		return significant(p, 2) + "%" // 0.026%, not 0.0%
+	}
 	return strconv.FormatFloat(f*100, 'f', 1, 64) + "%"
 }
 
