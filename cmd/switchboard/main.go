@@ -16,7 +16,6 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/cmd/switchboard/node"
-	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
 // version is set by the linker (make build).
@@ -48,7 +47,7 @@ func main() {
 	case "insights":
 		err = insightsCmd(os.Args[2:])
 	case "whatsapp-sim":
-		err = sim.Main(os.Args[2:])
+		err = whatsappSim(os.Args[2:])
 	case "send-webhook":
 		err = sendWebhook(os.Args[2:])
 	case "bench":
@@ -135,6 +134,12 @@ func serve(args []string) error {
 
 // parseWithEnv parses args, then fills every flag not given on the command line from SWITCHBOARD_<FLAG>.
 func parseWithEnv(fs *flag.FlagSet, args []string) error {
+	return parseFlags(fs, args, "SWITCHBOARD_", os.LookupEnv)
+}
+
+// parseFlags parses args, then fills every flag not given on the command line from the variable prefix + FLAG in
+// upper snake case (--webhook-url → <prefix>WEBHOOK_URL), read with lookupEnv. A flag on the command line wins.
+func parseFlags(fs *flag.FlagSet, args []string, prefix string, lookupEnv func(string) (string, bool)) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -148,8 +153,8 @@ func parseWithEnv(fs *flag.FlagSet, args []string) error {
 		if set[f.Name] || err != nil {
 			return
 		}
-		env := "SWITCHBOARD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok {
+		env := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := lookupEnv(env); ok {
 			if e := f.Value.Set(v); e != nil {
 				err = fmt.Errorf("%s=%q: %w", env, v, e)
 			}

@@ -94,6 +94,13 @@ func (c *CustomersConfig) Validate() error {
 	return nil
 }
 
+// CheckCustomers reports what is wrong with cfg for this simulator (after its defaults: the simulator's webhook
+// URL and app secret), as Customers would, without posting anything.
+func (s *Sim) CheckCustomers(cfg CustomersConfig) error {
+	cfg.setDefaults(s)
+	return cfg.Validate()
+}
+
 // Customers plays customers writing in: it posts signed inbound text webhooks, each with a new wamid, from
 // cfg.Contacts customers in turn, cfg.Rate per second, until cfg.Count were sent or ctx ends. A webhook not
 // answered 200 is tried again up to 3 times, then counted as failed (Stats().Customers); one cut short because ctx

@@ -1,4 +1,4 @@
-package sim
+package main
 
 import (
 	"context"
@@ -11,51 +11,53 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
-// EnvPrefix starts the environment variable of each flag of Main: SWITCHBOARD_SIM_ and the flag in upper snake
-// case (--webhook-url is SWITCHBOARD_SIM_WEBHOOK_URL). A flag on the command line wins.
-const EnvPrefix = "SWITCHBOARD_SIM_"
+// simEnvPrefix starts the environment variable of each flag of whatsapp-sim: SWITCHBOARD_SIM_ and the flag in upper
+// snake case (--webhook-url is SWITCHBOARD_SIM_WEBHOOK_URL). A flag on the command line wins.
+const simEnvPrefix = "SWITCHBOARD_SIM_"
 
-// Main is the `switchboard whatsapp-sim` command: args are its flags (os.Args[2:]). It serves until SIGINT or
-// SIGTERM and returns nil then; with -h it prints the flags and returns flag.ErrHelp. It prints where it listens
-// on stdout and logs to stderr.
-func Main(args []string) error {
+// whatsappSim is the `switchboard whatsapp-sim` command: args are its flags (os.Args[2:]). It serves until SIGINT
+// or SIGTERM and returns nil then; with -h it prints the flags and returns flag.ErrHelp. It prints where it
+// listens on stdout and logs to stderr.
+func whatsappSim(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return run(ctx, args, os.Stdout, os.Stderr, os.LookupEnv)
+	return runWhatsappSim(ctx, args, os.Stdout, os.Stderr, os.LookupEnv)
 }
 
-// run is Main with its context, outputs and environment given, for tests.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) error {
+// runWhatsappSim is whatsappSim with its context, outputs and environment given, for tests.
+func runWhatsappSim(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) error {
 	fs := flag.NewFlagSet("whatsapp-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var cfg Config
-	var cust CustomersConfig
+	var cfg sim.Config
+	var cust sim.CustomersConfig
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:9500", "where the simulated Cloud API listens (HOST:PORT)")
 	fs.StringVar(&cfg.WebhookURL, "webhook-url", "", "where to post signed status webhooks (sent, delivered, read); empty posts none")
 	fs.StringVar(&cfg.AppSecret, "app-secret", "", "the Meta app secret that signs webhooks (required with --webhook-url)")
 	tokens := fs.String("tokens", "", "PHONE_NUMBER_ID=TOKEN,… : serve only these numbers with these tokens; empty accepts any token")
-	fs.IntVar(&cfg.Rate, "rate", DefaultRate, "throughput limit per phone number, messages per second")
+	fs.IntVar(&cfg.Rate, "rate", sim.DefaultRate, "throughput limit per phone number, messages per second")
 	fs.IntVar(&cfg.Burst, "burst", 0, "token bucket size per phone number (0: --rate)")
 	fs.DurationVar(&cfg.Latency, "latency", 0, "added to every answer of the send endpoint")
 	fs.Float64Var(&cfg.Fail.Rate429, "fail-429", 0, "fraction of valid requests answered 429 (130429)")
 	fs.Float64Var(&cfg.Fail.Rate5xx, "fail-5xx", 0, "fraction of valid requests answered 500 or 503")
 	fs.Float64Var(&cfg.Fail.RatePermanent, "fail-permanent", 0, "fraction of valid requests failing with --permanent-code")
-	fs.IntVar(&cfg.Fail.PermanentCode, "permanent-code", DefaultPermanentCode, "Meta error code of injected permanent failures")
+	fs.IntVar(&cfg.Fail.PermanentCode, "permanent-code", sim.DefaultPermanentCode, "Meta error code of injected permanent failures")
 	fs.BoolVar(&cfg.Fail.PermanentAsync, "permanent-async", false, "report permanent failures as failed status webhooks after accepting, as Meta mostly does")
-	fs.DurationVar(&cfg.StatusDelay, "status-delay", DefaultStatusDelay, "gap between acceptance, sent, delivered and read")
+	fs.DurationVar(&cfg.StatusDelay, "status-delay", sim.DefaultStatusDelay, "gap between acceptance, sent, delivered and read")
 	fs.Int64Var(&cfg.Seed, "seed", 0, "seed of the injected failures")
-	fs.IntVar(&cfg.MaxRecorded, "max-recorded", DefaultMaxRecorded, "accepted messages kept for GET /sim/messages")
+	fs.IntVar(&cfg.MaxRecorded, "max-recorded", sim.DefaultMaxRecorded, "accepted messages kept for GET /sim/messages")
 	fs.Float64Var(&cust.Rate, "customers-rate", 0, "inbound customer messages per second to post (0: no customers unless --customers-count)")
 	fs.IntVar(&cust.Count, "customers-count", 0, "inbound customer messages to post in all (0: until stopped)")
-	fs.IntVar(&cust.Contacts, "customers-contacts", DefaultCustomerContacts, "distinct customers writing in")
-	fs.StringVar(&cust.Text, "customers-text", DefaultCustomerText, "text of the customer messages")
+	fs.IntVar(&cust.Contacts, "customers-contacts", sim.DefaultCustomerContacts, "distinct customers writing in")
+	fs.StringVar(&cust.Text, "customers-text", sim.DefaultCustomerText, "text of the customer messages")
 	fs.StringVar(&cust.PhoneNumberID, "customers-phone-number-id", "", "business phone number id the customers write to")
 	fs.StringVar(&cust.WebhookURL, "customers-webhook-url", "", "where customer messages are posted (default --webhook-url)")
 	fs.StringVar(&cust.AppSecret, "customers-app-secret", "", "secret signing customer messages (default --app-secret)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := parseWithEnv(fs, args, lookupEnv); err != nil {
+	if err := parseFlags(fs, args, simEnvPrefix, lookupEnv); err != nil {
 		return err
 	}
 	var level slog.Level
@@ -64,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	var err error
-	if cfg.Tokens, err = parseTokens(*tokens); err != nil {
+	if cfg.Tokens, err = parseSimTokens(*tokens); err != nil {
 		return err
 	}
 	customers := cust.Rate > 0 || cust.Count > 0
@@ -72,14 +74,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 		return errors.New("--customers-phone-number-id needs --customers-rate or --customers-count")
 	}
 
-	s, err := New(cfg)
+	s, err := sim.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	if customers {
-		cust.setDefaults(s)
-		if err := cust.Validate(); err != nil {
+		if err := s.CheckCustomers(cust); err != nil {
 			return err
 		}
 	}
@@ -108,33 +109,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 	return s.Close()
 }
 
-// parseWithEnv parses args, then fills every flag not given on the command line from EnvPrefix + FLAG.
-func parseWithEnv(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
-			return
-		}
-		env := EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := lookupEnv(env); ok {
-			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", env, v, e)
-			}
-		}
-	})
-	return err
-}
-
-// parseTokens reads "id=token,id=token"; "" is nil (any token).
-func parseTokens(s string) (map[string]string, error) {
+// parseSimTokens reads "id=token,id=token"; "" is nil (any token).
+func parseSimTokens(s string) (map[string]string, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}

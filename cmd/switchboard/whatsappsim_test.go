@@ -1,16 +1,80 @@
-package sim
+package main
 
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
+
+const testPath = "/v21.0/100200300/messages"
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+// receiver is a webhook endpoint on loopback that counts the customer messages and statuses of the payloads
+// correctly signed with its secret.
+type receiver struct {
+	url                string
+	mu                 sync.Mutex
+	messages, statuses int
+}
+
+func newReceiver(t *testing.T, secret string) *receiver {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &receiver{url: "http://" + ln.Addr().String() + "/webhooks/whatsapp"}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		if req.Header.Get(meta.SignatureHeader) != meta.Sign(secret, body) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var p struct {
+			Entry []struct {
+				Changes []struct {
+					Value struct {
+						Messages []json.RawMessage `json:"messages"`
+						Statuses []json.RawMessage `json:"statuses"`
+					} `json:"value"`
+				} `json:"changes"`
+			} `json:"entry"`
+		}
+		if json.Unmarshal(body, &p) != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		r.mu.Lock()
+		for _, e := range p.Entry {
+			for _, c := range e.Changes {
+				r.messages += len(c.Value.Messages)
+				r.statuses += len(c.Value.Statuses)
+			}
+		}
+		r.mu.Unlock()
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return r
+}
+
+func (r *receiver) counts() (messages, statuses int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.messages, r.statuses
+}
 
 func env(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
@@ -18,7 +82,7 @@ func env(m map[string]string) func(string) (string, bool) {
 
 // The command serves with flags and SWITCHBOARD_SIM_* variables, plays customers, prints its URL and stops on
 // cancel with nil.
-func TestMainCommand(t *testing.T) {
+func TestWhatsappSimCommand(t *testing.T) {
 	r := newReceiver(t, "env-secret")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -26,7 +90,7 @@ func TestMainCommand(t *testing.T) {
 	var stderr strings.Builder
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--webhook-url", r.url, "--status-delay", "1ms",
+		done <- runWhatsappSim(ctx, []string{"--addr", "127.0.0.1:0", "--webhook-url", r.url, "--status-delay", "1ms",
 			"--customers-count", "3", "--customers-rate", "100", "--customers-phone-number-id", "555", "--log-level", "warn"},
 			stdout, &stderr, env(map[string]string{"SWITCHBOARD_SIM_APP_SECRET": "env-secret", "SWITCHBOARD_SIM_RATE": "5"}))
 		stdout.Close()
@@ -62,23 +126,27 @@ func TestMainCommand(t *testing.T) {
 	if okN != 5 {
 		t.Errorf("%d of 10 accepted at once, want 5 (SWITCHBOARD_SIM_RATE=5)", okN)
 	}
-	waitFor(t, "3 customer messages and 15 signed statuses", func() bool {
-		return len(r.gotMessages()) == 3 && len(r.gotStatuses()) == 15
-	})
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if m, st := r.counts(); m == 3 && st == 15 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("after 20 s: %d customer messages and %d signed statuses, want 3 and 15", m, st)
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("run = %v", err)
+			t.Errorf("runWhatsappSim = %v", err)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("run did not return after cancel")
 	}
 }
 
-func TestMainFlags(t *testing.T) {
+func TestWhatsappSimFlags(t *testing.T) {
 	ctx := context.Background()
-	if err := run(ctx, []string{"-h"}, io.Discard, io.Discard, env(nil)); !errors.Is(err, flag.ErrHelp) {
+	if err := runWhatsappSim(ctx, []string{"-h"}, io.Discard, io.Discard, env(nil)); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h = %v, want flag.ErrHelp", err)
 	}
 	for _, c := range []struct {
@@ -95,9 +163,9 @@ func TestMainFlags(t *testing.T) {
 		{[]string{"--addr", "127.0.0.1:0", "--customers-rate", "1"}, nil, "WebhookURL"},
 		{[]string{"--addr", "127.0.0.1:0", "--customers-rate", "1", "--webhook-url", "http://127.0.0.1:1/", "--app-secret", "s"}, nil, "PhoneNumberID"},
 	} {
-		err := run(ctx, c.args, io.Discard, io.Discard, env(c.env))
+		err := runWhatsappSim(ctx, c.args, io.Discard, io.Discard, env(c.env))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("run(%v, %v) = %v, want an error about %s", c.args, c.env, err, c.want)
+			t.Errorf("runWhatsappSim(%v, %v) = %v, want an error about %s", c.args, c.env, err, c.want)
 		}
 	}
 
@@ -105,11 +173,11 @@ func TestMainFlags(t *testing.T) {
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	rate := fs.Int("rate", 80, "")
 	secret := fs.String("app-secret", "", "")
-	if err := parseWithEnv(fs, []string{"--rate", "7"}, env(map[string]string{
+	if err := parseFlags(fs, []string{"--rate", "7"}, simEnvPrefix, env(map[string]string{
 		"SWITCHBOARD_SIM_RATE": "5", "SWITCHBOARD_SIM_APP_SECRET": "s"})); err != nil || *rate != 7 || *secret != "s" {
 		t.Errorf("rate %d secret %q err %v, want 7, s, nil", *rate, *secret, err)
 	}
-	if tokens, err := parseTokens("1=a, 2=b"); err != nil || tokens["1"] != "a" || tokens["2"] != "b" {
+	if tokens, err := parseSimTokens("1=a, 2=b"); err != nil || tokens["1"] != "a" || tokens["2"] != "b" {
 		t.Errorf("parseTokens = %v, %v", tokens, err)
 	}
 }
