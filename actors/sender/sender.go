@@ -52,8 +52,8 @@ type Config struct {
 	// Workers per channel send in parallel; a recipient always goes to the same worker, so one customer's messages
 	// leave in order. Default 8.
 	Workers int
-	// QueueLen bounds each worker's queue of jobs. Default 256 (so a channel holds 8 KB of queues however busy: a
-	// node serves thousands of channels); past it Notify drops the job from memory (it stays
+	// QueueLen bounds each worker's queue of jobs. Default 4,096 (pointers: 256 KB per channel with 8 workers);
+	// past it Notify drops the job from memory (it stays
 	// in the store) and the sender rescans the store.
 	QueueLen int
 	// RecipientEvery and RecipientBurst pace messages to one customer like Meta's pair rate limit: a burst of
@@ -80,7 +80,7 @@ func (c *Config) setDefaults() {
 		c.Workers = 8
 	}
 	if c.QueueLen == 0 {
-		c.QueueLen = 256
+		c.QueueLen = 4096
 	}
 	if c.RecipientEvery == 0 {
 		c.RecipientEvery = 6 * time.Second

@@ -20,6 +20,9 @@ import (
 // ErrInvalidConfig is wrapped by every Validate error.
 var ErrInvalidConfig = errors.New("invalid load config")
 
+// ErrRunTwice is returned by a second call of Generator.Run.
+var ErrRunTwice = errors.New("load: Run called twice")
+
 // Config is what to drive and how hard.
 type Config struct {
 	// NodeURL is the node's HTTP base URL (webhooks and /v1), e.g. "http://127.0.0.1:8080". Required.
@@ -38,7 +41,7 @@ type Config struct {
 	// Steps are the load steps, run one after the other. Required.
 	Steps []Step
 	// Think is how long an operator takes to reply after an assignment; Handle how long until they close it
-	// (counted from the assignment). Defaults 200ms and 2s.
+	// (counted from the assignment). 0 means the defaults, 200ms and 2s.
 	Think, Handle time.Duration
 	// Senders is how many webhooks may be in flight at once. Default 512.
 	Senders int
@@ -50,7 +53,7 @@ type Config struct {
 	// RetryWebhooks makes a webhook that was not answered 200 be sent again (after 250ms, doubling up to 4s, for
 	// up to a minute), as Meta does; its latency then counts to the final 200. Default false: a failure is an error.
 	RetryWebhooks bool
-	// Seed makes the choice of tenants, contacts and follow-ups repeatable.
+	// Seed makes the choice of tenants, contacts and follow-ups repeatable. 0 is a seed like any other.
 	Seed uint64
 	// RunID makes the message ids of this run unique (the node drops repeated wamids). Default: the start time.
 	RunID string
@@ -153,8 +156,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	for i, s := range c.Steps {
-		if s.Rate <= 0 || s.Duration <= 0 {
-			return fmt.Errorf("%w: step %d: Rate %g and Duration %v must be positive", ErrInvalidConfig, i, s.Rate, s.Duration)
+		if s.Rate <= 0 || s.Duration < time.Second || s.Duration%time.Second != 0 {
+			return fmt.Errorf("%w: step %d: Rate %g must be positive and Duration %v whole seconds (figures are kept per second)",
+				ErrInvalidConfig, i, s.Rate, s.Duration)
 		}
 	}
 	return nil

@@ -38,15 +38,36 @@ func newEventReader(ctx context.Context, brokers []string, onAssigned func(tenan
 	}
 	e := &eventReader{onAssigned: onAssigned}
 	for _, p := range parts {
+		// The end offset now, not kafka.LastOffset: that is resolved only when the reader first fetches, after
+		// the first assignments may already be written.
+		end, err := endOffset(ctx, brokers[0], p.ID)
+		if err != nil {
+			e.close()
+			return nil, err
+		}
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: EventsTopic, Partition: p.ID,
 			MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 20 * time.Millisecond, QueueCapacity: 1024})
-		if err := r.SetOffset(kafka.LastOffset); err != nil {
+		if err := r.SetOffset(end); err != nil {
 			e.close()
 			return nil, fmt.Errorf("load: position on %s/%d: %w", EventsTopic, p.ID, err)
 		}
 		e.readers = append(e.readers, r)
 	}
 	return e, nil
+}
+
+// endOffset is the offset the next record of partition will get.
+func endOffset(ctx context.Context, broker string, partition int) (int64, error) {
+	conn, err := kafka.DialLeader(ctx, "tcp", broker, EventsTopic, partition)
+	if err != nil {
+		return 0, fmt.Errorf("load: dial the leader of %s/%d: %w", EventsTopic, partition, err)
+	}
+	defer conn.Close()
+	off, err := conn.ReadLastOffset()
+	if err != nil {
+		return 0, fmt.Errorf("load: end offset of %s/%d: %w", EventsTopic, partition, err)
+	}
+	return off, nil
 }
 
 func (e *eventReader) close() {

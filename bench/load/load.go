@@ -32,6 +32,9 @@ const (
 // in the latency (it is counted from the intended time).
 const jobQueue = 65536
 
+// maxEarly bounds the replies the simulator accepted before the API answered with their id.
+const maxEarly = 100_000
+
 // webhookTimeout bounds one webhook request, as Meta's own delivery does.
 const webhookTimeout = 20 * time.Second
 
@@ -65,6 +68,7 @@ type Generator struct {
 	unsent    atomic.Int64 // webhooks still queued when the run's time was up
 	node      *sampler
 	started   atomic.Bool
+	finished  atomic.Bool
 }
 
 type tenantState struct {
@@ -121,7 +125,9 @@ func (g *Generator) Accepted(r *sim.Received) {
 	at, ok := g.replies[r.IdempotencyKey]
 	if ok {
 		delete(g.replies, r.IdempotencyKey)
-	} else {
+	} else if len(g.early) < maxEarly {
+		// Accepted before the API answered with its id — or a resend of one already timed, which never matches:
+		// bounded, so resends after a crash cannot grow it for the rest of the run.
 		g.early[r.IdempotencyKey] = r.ReceivedAt
 	}
 	g.replyMu.Unlock()
@@ -133,7 +139,7 @@ func (g *Generator) Accepted(r *sim.Received) {
 // Run runs every step, then drains for Config.Drain, and returns when done or when ctx ends.
 func (g *Generator) Run(ctx context.Context) error {
 	if g.started.Swap(true) {
-		return fmt.Errorf("load: Run called twice")
+		return ErrRunTwice
 	}
 	total := g.cfg.Drain
 	for _, s := range g.cfg.Steps {
@@ -174,9 +180,10 @@ func (g *Generator) Run(ctx context.Context) error {
 	rng := rand.New(rand.NewPCG(g.cfg.Seed, 0x6c6f_6164))
 	var seq int64
 	stepStart := g.start
+	var runErr error
 	for _, s := range g.cfg.Steps {
 		g.stepAt = append(g.stepAt, int(stepStart.Sub(g.start)/time.Second))
-		if err := g.schedule(ctx, s, stepStart, rng, &seq, jobs); err != nil {
+		if runErr = g.schedule(ctx, s, stepStart, rng, &seq, jobs); runErr != nil {
 			break
 		}
 		stepStart = stepStart.Add(s.Duration)
@@ -190,7 +197,8 @@ func (g *Generator) Run(ctx context.Context) error {
 	}
 	cancel()
 	wg.Wait()
-	return nil
+	g.finished.Store(true)
+	return runErr
 }
 
 type webhookJob struct {
@@ -346,6 +354,9 @@ func (g *Generator) onAssigned(tenant, conv, op string, read time.Time) {
 }
 
 func (g *Generator) enqueue(j opJob) {
+	if g.finished.Load() {
+		return // a think or handling time that ends after the run: nobody reads g.ops any more
+	}
 	select {
 	case g.ops <- j:
 	default:

@@ -26,6 +26,9 @@ func (g *Generator) Steps() []report.Step {
 	var out []report.Step
 	for i, s := range g.cfg.Steps {
 		from, to := g.stepAt[i], g.stepAt[i+1]
+		// A long run's buckets are wider than a second: a step covers whole buckets, and its rates use their span.
+		w := g.ack.width
+		from, to = from/w*w, (to+w-1)/w*w
 		secs := float64(to - from)
 		_, offered, _ := g.offered.window(from, to)
 		_, offeredNew, _ := g.offeredNew.window(from, to)

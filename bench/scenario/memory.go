@@ -47,7 +47,7 @@ func memory(ctx context.Context, e *env) error {
 	e.node.stop()
 	e.log.Info("seeding stored conversations", "n", n)
 	t0 := time.Now()
-	if err := seedClosed(e.node.dataDir(), tenants, n); err != nil {
+	if err := seedClosed(ctx, e.node.dataDir(), tenants, n); err != nil {
 		return err
 	}
 	seedSecs := time.Since(t0).Seconds()
@@ -110,12 +110,22 @@ func memory(ctx context.Context, e *env) error {
 	if err := e.saveHeapProfile("heap-after-passivation.pprof"); err != nil {
 		e.log.Warn("heap profile", "err", err)
 	}
-	// An idle conversation is passivated (DESIGN.md, invariant 8): what it costs is what a stored one costs. A
-	// conversation active within the last idle-after has a resident actor; that figure is reported beside it.
+	// An idle conversation's actor stays resident until idle-after, then is passivated (DESIGN.md, invariant 8).
+	// The aim is judged on the resident actor; what remains after passivation and what a stored conversation
+	// costs are shown beside it.
+	woken := idle.actors
+	perWokenAfter := 0.0
+	if woken > 0 {
+		perWokenAfter = (after.heap - stored.heap) / woken
+	}
+	e.r.Figures = append(e.r.Figures, report.Figure{Name: "heap per woken conversation after passivation", Value: perWokenAfter,
+		Unit: "bytes", Note: "(after passivation − stored) / woken: the high-water marks of the maps that held them (Go maps do not shrink)"})
 	e.r.Aims = append(e.r.Aims, report.Aim{Name: "heap per idle conversation", Target: "≤ 1 KB",
-		Measured: fmt.Sprintf("%.1f B per idle (passivated) conversation; %.0f B per conversation active within idle-after (resident actor)", perStored, perActor),
-		Met:      perStored <= kb,
-		Limit:    limitIf(perActor > kb, fmt.Sprintf("a resident actor costs %.1f KB until passivated: its conversation record, hollywood process and inbox, the tenant's child entry", perActor/kb))})
+		Measured: fmt.Sprintf("%.1f KB per idle conversation actor until passivated; %.2f KB per woken conversation after passivation; %.1f B per stored conversation",
+			perActor/kb, perWokenAfter/kb, perStored),
+		Met: perActor <= kb && perActor > 0,
+		Limit: limitIf(perActor > kb, "a resident actor holds its conversation record (about 1 KB of JSON-shaped state), its hollywood "+
+			"process with an 8-slot inbox and its registry entry, and the tenant actor's child entry")})
 	return nil
 }
 

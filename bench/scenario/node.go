@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -57,6 +58,9 @@ func (n *node) start(ctx context.Context, timeout time.Duration) error {
 	n.logFile = f
 	n.cmd = exec.Command(n.exe, n.args...)
 	n.cmd.Stdout, n.cmd.Stderr = f, f
+	n.cmd.Env = benchEnv()
+	// The node dies with the bench, even when the bench is killed and its defers do not run.
+	n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := n.cmd.Start(); err != nil {
 		f.Close()
 		return fmt.Errorf("start node: %w", err)
@@ -123,6 +127,18 @@ func (n *node) gcHeap() error {
 		return fmt.Errorf("force gc in node: %d %v", code, err)
 	}
 	return nil
+}
+
+// benchEnv is this process's environment without SWITCHBOARD_* variables: serve reads every flag it is not given
+// from them, and a bench node must not pick up an operator's --kafka-brokers or --clickhouse-addr.
+func benchEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SWITCHBOARD_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 func freeAddr() (string, error) {

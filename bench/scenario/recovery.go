@@ -19,7 +19,7 @@ func recovery(ctx context.Context, e *env) error {
 	tenants, err := e.up(ctx, shapes["recovery"], func(dataDir string) error {
 		ts, _ := tenantsConfig(shapes["recovery"])
 		e.log.Info("seeding stored conversations", "n", n)
-		return seedClosed(dataDir, ts, n)
+		return seedClosed(ctx, dataDir, ts, n)
 	})
 	if err != nil {
 		return err

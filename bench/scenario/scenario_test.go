@@ -64,7 +64,7 @@ func TestSeedClosed(t *testing.T) {
 	dir := t.TempDir()
 	tenants, _ := tenantsConfig(shape{tenants: 2, operators: 1, capacity: 1})
 	const n = 5001 // not a multiple of the batch: the last partial batch is written too
-	if err := seedClosed(dir, tenants, n); err != nil {
+	if err := seedClosed(context.Background(), dir, tenants, n); err != nil {
 		t.Fatal(err)
 	}
 	st, err := store.Open(store.Config{Dir: filepath.Join(dir, "store")})

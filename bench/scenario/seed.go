@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -19,10 +20,10 @@ const seedBatch = 2000
 // the store under dataDir, through the store package the node itself writes with. Their customers are the ones
 // the load generator writes as first (load.ContactWAID), so its new conversations reopen stored ones. Their
 // applied position is before any offset, so the node applies new records to them.
-func seedClosed(dataDir string, tenants []load.Tenant, n int) error {
+func seedClosed(ctx context.Context, dataDir string, tenants []load.Tenant, n int) error {
 	st, err := store.Open(store.Config{Dir: filepath.Join(dataDir, "store")})
 	if err != nil {
-		return err
+		return fmt.Errorf("open the store to seed: %w", err)
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -30,7 +31,9 @@ func seedClosed(dataDir string, tenants []load.Tenant, n int) error {
 	done := func(err error) {
 		if err != nil {
 			mu.Lock()
-			firstErr = err
+			if firstErr == nil {
+				firstErr = err
+			}
 			mu.Unlock()
 		}
 		wg.Done()
@@ -60,6 +63,12 @@ func seedClosed(dataDir string, tenants []load.Tenant, n int) error {
 			return err
 		}
 		if (i+1)%seedBatch == 0 || i == n-1 {
+			if ctx.Err() != nil {
+				b.Discard()
+				wg.Wait()
+				st.Close()
+				return ctx.Err()
+			}
 			wg.Add(1)
 			if err := st.Commit(b, done); err != nil {
 				wg.Done()
