@@ -102,8 +102,8 @@ func ingestLine(r *Report) string {
 		a := stagesByName(st)["webhook_ack"]
 		return fmt.Sprintf("Ingest alone (`--roles ingest`, the last step) acknowledges %s webhooks/s with the node at "+
 			"%.2f cores (%s per core), %.0f %% of the `http_json` ceiling: there the load generator, which builds and signs "+
-			"every webhook on the same two cores, is as much the limit as the node.",
-			integer(a.Throughput), st.NodeCPUCores, integer(a.Throughput/st.NodeCPUCores), 100*a.Share)
+			"every webhook on the same %d cores, is as much the limit as the node.",
+			integer(a.Throughput), st.NodeCPUCores, integer(a.Throughput/st.NodeCPUCores), 100*a.Share, r.Machine.CPUs)
 	}
 	return ""
 }
