@@ -269,11 +269,14 @@ const (
 
 // Run sends until ctx ends; the request in progress on each worker finishes first.
 func (s *Sender) Run(ctx context.Context) error {
+	// The note producers outlive the workers, so that an answer a worker records while stopping is still
+	// produced (flushNotes); they stop once the workers have.
+	nctx, stopNotes := context.WithCancel(context.Background())
 	var notesWG sync.WaitGroup
 	for range noteProducers {
-		notesWG.Go(func() { s.produceNotes(ctx) })
+		notesWG.Go(func() { s.produceNotes(nctx) })
 	}
-	defer notesWG.Wait()
+	defer func() { stopNotes(); notesWG.Wait() }()
 	for id, c := range s.channels {
 		for _, q := range c.workers {
 			s.wg.Add(1)
@@ -488,7 +491,11 @@ func (s *Sender) record(ctx context.Context, j *Job, d inbox.Delivery) error {
 	case s.notes <- v:
 		return nil
 	case <-ctx.Done():
-		return nil // recorded: Recover produces it at the next start
+		select {
+		case s.notes <- v: // stopping: the note producers flush what is queued
+		default: // recorded: Recover produces it at the next start
+		}
+		return nil
 	}
 }
 
@@ -528,20 +535,26 @@ func (s *Sender) produceNotes(ctx context.Context) {
 	}
 }
 
-// flushNotes produces the answers still queued when the sender stops, giving up after 5 s.
+// flushNotes produces the answers still queued when the sender stops, in batches, giving up after 5 s (what is
+// left is produced again by Recover at the next start).
 func (s *Sender) flushNotes() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for {
-		select {
-		case v := <-s.notes:
-			var rec inbox.Record
-			if json.Unmarshal(v, &rec) == nil {
-				if s.cfg.Producer.Produce(ctx, []inbox.Record{rec}) != nil {
-					return
+		batch := make([]inbox.Record, 0, noteBatch)
+	fill:
+		for len(batch) < noteBatch {
+			select {
+			case v := <-s.notes:
+				var rec inbox.Record
+				if json.Unmarshal(v, &rec) == nil {
+					batch = append(batch, rec)
 				}
+			default:
+				break fill
 			}
-		default:
+		}
+		if len(batch) == 0 || s.cfg.Producer.Produce(ctx, batch) != nil {
 			return
 		}
 	}

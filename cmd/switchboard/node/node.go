@@ -337,11 +337,16 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	// The sender stops first, while the producer still works, so the answers it recorded are produced (what is
+	// left is produced again by Recover at the next start).
+	sctx, scancel := context.WithCancel(context.Background())
+	defer scancel()
+	senderDone := make(chan struct{})
 	if n.router != nil {
-		wg.Add(4)
+		wg.Add(3)
 		go func() {
-			defer wg.Done()
-			_ = n.sender.Run(rctx)
+			defer close(senderDone)
+			_ = n.sender.Run(sctx)
 		}()
 		go func() {
 			defer wg.Done()
@@ -388,6 +393,10 @@ func (n *Node) Run(ctx context.Context) error {
 	n.log.Info("stopping: draining requests and in-flight records")
 	_ = n.server.Shutdown()
 	<-srvDone
+	if n.router != nil {
+		scancel()
+		<-senderDone
+	}
 	if n.producer != nil {
 		_ = n.producer.Close()
 	}
