@@ -53,8 +53,8 @@ type Config struct {
 	// leave in order. Default 8.
 	Workers int
 	// QueueLen bounds each worker's queue of jobs. Default 4,096 (pointers: 256 KB per channel with 8 workers);
-	// past it Notify drops the job from memory (it stays
-	// in the store) and the sender rescans the store.
+	// past it Notify drops the job from memory (it stays in the store) and the worker's jobs come from the store,
+	// in order, until it has caught up.
 	QueueLen int
 	// RecipientEvery and RecipientBurst pace messages to one customer like Meta's pair rate limit: a burst of
 	// RecipientBurst (default 45), then one every RecipientEvery (default 6 s).
@@ -157,8 +157,18 @@ type Sender struct {
 type channel struct {
 	cfg     *tenant.Channel
 	limiter *rate.Limiter
-	workers []chan *Job
+	workers []*worker
 	rescan  chan struct{}
+}
+
+// worker is one sending goroutine's queue. When the queue is full a job is dropped from memory (it is in the
+// store) and the worker enters overflow: from then on its jobs go through the store only, and the channel's rescan
+// queues them in key order — the order they were queued in — until a pass finds no more. So a later reply to a
+// customer never overtakes an earlier one that was dropped.
+type worker struct {
+	q        chan *Job
+	mu       sync.Mutex
+	overflow bool
 }
 
 // New builds a sender; Recover then Run start it.
@@ -180,7 +190,7 @@ func New(cfg Config) (*Sender, error) {
 			r := float64(ch.RateLimit) * float64(ch.RateLimit) / float64(ch.RateLimit+1)
 			c := &channel{cfg: ch, limiter: rate.NewLimiter(rate.Limit(r), 1), rescan: make(chan struct{}, 1)}
 			for w := 0; w < cfg.Workers; w++ {
-				c.workers = append(c.workers, make(chan *Job, cfg.QueueLen))
+				c.workers = append(c.workers, &worker{q: make(chan *Job, cfg.QueueLen)})
 			}
 			s.channels[ch.ID] = c
 		}
@@ -238,8 +248,8 @@ func (s *Sender) load(channelID string) error {
 	return nil
 }
 
-// Notify hands durable jobs to their channel's workers. It never blocks: a full queue drops the job from memory and
-// schedules a rescan of the store, where the job still is.
+// Notify hands durable jobs to their channel's workers. It never blocks: a full queue drops the job from memory
+// (it is in the store), puts its worker in overflow and schedules a rescan of the store.
 func (s *Sender) Notify(jobs ...Job) {
 	for _, j := range jobs {
 		c := s.channels[j.Channel]
@@ -247,18 +257,113 @@ func (s *Sender) Notify(jobs ...Job) {
 			s.m.failed.WithLabelValues("unknown_channel").Inc()
 			continue
 		}
-		h := fnv.New32a()
-		h.Write([]byte(j.To))
-		select {
-		case c.workers[int(h.Sum32())%len(c.workers)] <- &j:
-			s.m.queued.Inc()
-		default:
+		w := c.workers[workerOf(j.To, len(c.workers))]
+		queued := false
+		w.mu.Lock()
+		if !w.overflow {
 			select {
-			case c.rescan <- struct{}{}:
+			case w.q <- &j:
+				queued = true
 			default:
+				w.overflow = true
+			}
+		}
+		w.mu.Unlock()
+		if queued {
+			s.m.queued.Inc()
+			continue
+		}
+		select {
+		case c.rescan <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// workerOf is the worker of a recipient: always the same one, so one customer's messages leave in order.
+func workerOf(to string, workers int) int {
+	h := fnv.New32a()
+	h.Write([]byte(to))
+	return int(h.Sum32() % uint32(workers))
+}
+
+// refillBatch is how many stored jobs a rescan reads at a time.
+const refillBatch = 1024
+
+// refill queues, in key order, the stored jobs of each of a channel's workers in overflow, waiting for room in
+// its queue, and ends the overflow when a pass made under the worker's lock finds nothing more (a Notify that
+// dropped a job did so under that lock, after the job was stored).
+func (s *Sender) refill(ctx context.Context, channelID string, c *channel) error {
+	for i, w := range c.workers {
+		w.mu.Lock()
+		over := w.overflow
+		w.mu.Unlock()
+		if !over {
+			continue
+		}
+		var after []byte
+		for {
+			jobs, err := s.storedJobs(channelID, i, len(c.workers), after, refillBatch)
+			if err != nil {
+				return err
+			}
+			if len(jobs) == 0 {
+				w.mu.Lock()
+				more, err := s.storedJobs(channelID, i, len(c.workers), after, 1)
+				if err == nil && len(more) == 0 {
+					w.overflow = false
+				}
+				w.mu.Unlock()
+				if err != nil {
+					return err
+				}
+				if len(more) == 0 {
+					break
+				}
+				continue
+			}
+			for _, j := range jobs {
+				select {
+				case w.q <- j:
+					s.m.queued.Inc()
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				after = j.Key
 			}
 		}
 	}
+	return nil
+}
+
+// storedJobs returns up to limit stored jobs of worker i of a channel, after the key after (nil: from the first).
+func (s *Sender) storedJobs(channelID string, i, workers int, after []byte, limit int) ([]*Job, error) {
+	var out []*Job
+	for len(out) < limit {
+		kvs, err := s.cfg.Store.Scan([]byte("y/"+channelID+"/"), after, refillBatch)
+		if err != nil {
+			return nil, fmt.Errorf("scan send jobs of %s: %w", channelID, err)
+		}
+		for _, kv := range kvs {
+			after = kv.Key
+			j := &Job{}
+			if err := json.Unmarshal(kv.Value, j); err != nil {
+				s.cfg.Logger.Error("skipping undecodable send job", "key", string(kv.Key), "err", err)
+				continue
+			}
+			j.Key = kv.Key
+			if workerOf(j.To, workers) == i {
+				out = append(out, j)
+				if len(out) == limit {
+					break
+				}
+			}
+		}
+		if len(kvs) < refillBatch {
+			break
+		}
+	}
+	return out, nil
 }
 
 // noteProducers is how many goroutines produce recorded answers, each in batches of up to noteBatch.
@@ -278,9 +383,9 @@ func (s *Sender) Run(ctx context.Context) error {
 	}
 	defer func() { stopNotes(); notesWG.Wait() }()
 	for id, c := range s.channels {
-		for _, q := range c.workers {
+		for _, w := range c.workers {
 			s.wg.Add(1)
-			go s.work(ctx, c, q)
+			go s.work(ctx, c, w.q)
 		}
 		s.wg.Add(1)
 		go func() {
@@ -290,9 +395,13 @@ func (s *Sender) Run(ctx context.Context) error {
 				case <-ctx.Done():
 					return
 				case <-c.rescan:
-					time.Sleep(time.Second) // let the queues drain a little first
-					if err := s.load(id); err != nil {
+					if err := s.refill(ctx, id, c); err != nil && ctx.Err() == nil {
 						s.cfg.Logger.Error("rescan send jobs", "channel", id, "err", err)
+						select { // try again later
+						case c.rescan <- struct{}{}:
+						default:
+						}
+						sleep(ctx, time.Second)
 					}
 				}
 			}

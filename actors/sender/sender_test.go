@@ -4,15 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
 // Recover produces every answer an earlier process recorded and did not see applied — here 700, more than one
@@ -93,3 +97,98 @@ func TestRecoverProducesEveryRecordedAnswer(t *testing.T) {
 		t.Errorf("%d records beyond the %d deliveries", hw, n)
 	}
 }
+
+// With queues of two jobs, 300 replies to two customers queued at once overflow the worker: the overflow goes
+// through the store, and each customer still receives its replies in the order they were queued, each once.
+func TestOrderKeptThroughOverflow(t *testing.T) {
+	b, err := broker.StartEmbedded(broker.Config{Addr: "127.0.0.1:0", NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := broker.EnsureTopics(ctx, []string{b.Addr()}, 1, 1, inbox.Topic); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(store.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	meta, err := sim.New(sim.Config{Addr: "127.0.0.1:0", Rate: 1000, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simCtx, stopSim := context.WithCancel(context.Background())
+	simDone := make(chan struct{})
+	go func() { defer close(simDone); _ = meta.Run(simCtx) }()
+	defer func() { stopSim(); <-simDone }()
+	cfg, err := tenant.Parse([]byte(`tenants:
+  - id: t
+    channels:
+      - {id: t-wa, type: whatsapp, phone_number_id: "100", app_secret: "s", verify_token: "v", access_token: "a", rate_limit: 1000}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := inbox.NewProducer(inbox.ProducerConfig{Brokers: []string{b.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s, err := New(Config{Store: st, Directory: tenant.NewDirectory(cfg), Producer: p, BaseURL: meta.URL(),
+		Workers: 1, QueueLen: 2, RecipientBurst: 10000, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	runDone := make(chan struct{})
+	go func() { defer close(runDone); _ = s.Run(runCtx) }()
+	defer func() { stop(); <-runDone }()
+
+	const n = 300
+	convs := []*conversation.Conversation{
+		{ID: "c1", TenantID: "t", ChannelID: "t-wa", Contact: conversation.Contact{WaID: "27000000001"}},
+		{ID: "c2", TenantID: "t", ChannelID: "t-wa", Contact: conversation.Contact{WaID: "27000000002"}},
+	}
+	want := map[string][]string{}
+	for i := range n {
+		c := convs[i%2]
+		m := &conversation.Message{ConversationID: c.ID, Seq: uint64(i + 1), ID: fmt.Sprintf("m%03d", i),
+			Direction: conversation.DirOut, Type: "text", Text: "reply", Status: conversation.Pending}
+		batch := st.NewBatch()
+		j, err := Queue(batch, st, c, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		synced := make(chan error, 1)
+		if err := st.Commit(batch, func(err error) { synced <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-synced; err != nil {
+			t.Fatal(err)
+		}
+		s.Notify(j)
+		want[c.Contact.WaID] = append(want[c.Contact.WaID], m.ID)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for meta.Stats().Accepted < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := map[string][]string{}
+	for _, r := range meta.Messages() {
+		got[r.To] = append(got[r.To], r.IdempotencyKey)
+	}
+	for to, ids := range want {
+		if fmt.Sprint(got[to]) != fmt.Sprint(ids) {
+			t.Errorf("customer %s received %d replies in the order %v…, want %d in the order %v…", to, len(got[to]),
+				head(got[to]), len(ids), head(ids))
+		}
+	}
+	if queued := testutil.ToFloat64(s.m.queued); queued < n {
+		t.Errorf("%v jobs queued, want at least %d", queued, n)
+	}
+}
+
+func head(ids []string) []string { return ids[:min(len(ids), 8)] }
