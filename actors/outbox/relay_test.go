@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
+	"github.com/switchboard-hq/switchboard/ingest/broker/brokertest"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
@@ -27,17 +28,7 @@ var quiet = slog.New(slog.DiscardHandler)
 // startBroker starts the embedded broker on addr with its data in dir and creates the events topic.
 func startBroker(t *testing.T, addr, dir string) *broker.Embedded {
 	t.Helper()
-	b, err := broker.StartEmbedded(broker.Config{Addr: addr, DataDir: dir, NoSync: true, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := broker.EnsureTopics(ctx, []string{b.Addr()}, partitions, 1, inbox.EventsTopic); err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return brokertest.Start(t, brokertest.Config{Addr: addr, DataDir: dir, Partitions: partitions, Topics: []string{inbox.EventsTopic}})
 }
 
 func openStore(t *testing.T, dir string) *store.Store {

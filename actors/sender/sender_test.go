@@ -14,7 +14,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
-	"github.com/switchboard-hq/switchboard/ingest/broker"
+	"github.com/switchboard-hq/switchboard/ingest/broker/brokertest"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
@@ -22,21 +22,10 @@ import (
 // Recover produces every answer an earlier process recorded and did not see applied — here 700, more than one
 // batch — as delivery records on switchboard.inbox, through the embedded broker.
 func TestRecoverProducesEveryRecordedAnswer(t *testing.T) {
-	b, err := broker.StartEmbedded(broker.Config{Addr: "127.0.0.1:0", NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := brokertest.Start(t, brokertest.Config{Topics: []string{inbox.Topic}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := broker.EnsureTopics(ctx, []string{b.Addr()}, 1, 1, inbox.Topic); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(store.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	cfg, err := tenant.Parse([]byte(`tenants:
   - id: t
     channels:
@@ -101,21 +90,8 @@ func TestRecoverProducesEveryRecordedAnswer(t *testing.T) {
 // With queues of two jobs, 300 replies to two customers queued at once overflow the worker: the overflow goes
 // through the store, and each customer still receives its replies in the order they were queued, each once.
 func TestOrderKeptThroughOverflow(t *testing.T) {
-	b, err := broker.StartEmbedded(broker.Config{Addr: "127.0.0.1:0", NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := broker.EnsureTopics(ctx, []string{b.Addr()}, 1, 1, inbox.Topic); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(store.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	b := brokertest.Start(t, brokertest.Config{Topics: []string{inbox.Topic}})
+	st := openStore(t)
 	meta, err := sim.New(sim.Config{Addr: "127.0.0.1:0", Rate: 1000, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -192,3 +168,13 @@ func TestOrderKeptThroughOverflow(t *testing.T) {
 }
 
 func head(ids []string) []string { return ids[:min(len(ids), 8)] }
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(store.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}

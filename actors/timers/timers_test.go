@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
+	"github.com/switchboard-hq/switchboard/ingest/broker/brokertest"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
@@ -26,17 +27,7 @@ var quiet = slog.New(slog.DiscardHandler)
 
 func startBroker(t *testing.T, addr, dir string) *broker.Embedded {
 	t.Helper()
-	b, err := broker.StartEmbedded(broker.Config{Addr: addr, DataDir: dir, NoSync: true, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := broker.EnsureTopics(ctx, []string{b.Addr()}, partitions, 1, inbox.Topic); err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return brokertest.Start(t, brokertest.Config{Addr: addr, DataDir: dir, Partitions: partitions, Topics: []string{inbox.Topic}})
 }
 
 func newProducer(t *testing.T, addr string) *inbox.Producer {

@@ -25,7 +25,7 @@ import (
 	"github.com/switchboard-hq/switchboard/analytics/scenario"
 	"github.com/switchboard-hq/switchboard/analytics/schema"
 	"github.com/switchboard-hq/switchboard/analytics/sink"
-	"github.com/switchboard-hq/switchboard/ingest/broker"
+	"github.com/switchboard-hq/switchboard/ingest/broker/brokertest"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
@@ -91,16 +91,9 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	b, err := broker.StartEmbedded(broker.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), NoSync: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := brokertest.Start(t, brokertest.Config{Partitions: 4, Topics: []string{inbox.EventsTopic}})
 	e := &env{t: t, brokers: []string{b.Addr()}, ch: chtest.StartServer(t)}
-	if err := broker.EnsureTopics(context.Background(), e.brokers, 4, 1, inbox.EventsTopic); err != nil {
-		t.Fatal(err)
-	}
+	var err error
 	if e.conn, err = schema.Open(e.ch.Addr()); err != nil {
 		t.Fatal(err)
 	}
