@@ -127,7 +127,11 @@ func (g plotGroup) plot() (*plot.Plot, error) {
 	for i, s := range g.series {
 		xys := make(plotter.XYs, len(s.Points))
 		for j, pt := range s.Points {
-			xys[j] = plotter.XY{X: pt.T, Y: pt.V}
+			y := pt.V
+			if g.logScale() {
+				y = math.Max(y, minLogMillis)
+			}
+			xys[j] = plotter.XY{X: pt.T, Y: y}
 		}
 		line, err := plotter.NewLine(xys)
 		if err != nil {
@@ -146,7 +150,29 @@ func (g plotGroup) plot() (*plot.Plot, error) {
 		}
 	}
 	p.Y.Label.Text = strings.Join(units, ", ")
-	// Rates, latencies and sizes read honestly only from zero.
+	if g.logScale() && p.Y.Max > 0 {
+		// Latencies span milliseconds to seconds within one run (a ramp into overload): on a log scale both the
+		// quiet steps and the overload read. Points at or below zero cannot be drawn on it and are clamped.
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Min = math.Max(minLogMillis, p.Y.Min)
+		p.Y.Label.Text = "ms (log scale)"
+		return p, nil
+	}
+	// Rates and sizes read honestly only from zero.
 	p.Y.Min = math.Min(p.Y.Min, 0)
 	return p, nil
+}
+
+// minLogMillis is the floor of a log-scale latency axis: 0.01 ms.
+const minLogMillis = 0.01
+
+// logScale reports whether the group is drawn on a log scale: latencies, all in ms.
+func (g plotGroup) logScale() bool {
+	for _, s := range g.series {
+		if s.Unit != "ms" {
+			return false
+		}
+	}
+	return len(g.series) > 0
 }

@@ -34,7 +34,7 @@ func benchCmd(args []string) error {
 	brokers := fs.String("kafka-brokers", "", "with --node-url: the node's Kafka brokers (comma-separated)")
 	simAddr := fs.String("sim-addr", "127.0.0.1:9600", "with --node-url: where the WhatsApp simulator listens (the node's --whatsapp-api-url)")
 	printConfig := fs.Bool("print-config", false, "print the node config (YAML) the scenario's tenants need, for --node-url, and exit")
-	readme := fs.String("update-readme", "", "run nothing: put the latest standard, memory and recovery reports under --out into this file's marked blocks")
+	readme := fs.String("update-readme", "", "run nothing: render the latest standard, memory and recovery reports under --out again and put them into this file's marked blocks")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
 	}
@@ -89,6 +89,10 @@ func updateReadme(file, out string) error {
 		reps[i], err = report.ReadJSON(f)
 		f.Close()
 		if err != nil {
+			return fmt.Errorf("%s report: %w", name, err)
+		}
+		// Rendered again, so the Markdown and plots follow the current renderer.
+		if err := reps[i].WriteAll(filepath.Join(out, name)); err != nil {
 			return fmt.Errorf("%s report: %w", name, err)
 		}
 	}
