@@ -165,6 +165,18 @@ func loop(ctx context.Context, d time.Duration, workers int, lat *latencies, op 
 	return total, elapsed, nil
 }
 
+// measured is the ceiling of a loop run: its error, or ErrNothingMeasured when it completed nothing, or its
+// throughput and latencies.
+func measured(name, description string, n int64, elapsed time.Duration, lat *latencies, err error) (report.Ceiling, error) {
+	if err != nil {
+		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, err)
+	}
+	if n == 0 {
+		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, ErrNothingMeasured)
+	}
+	return report.Ceiling{Name: name, Description: description, Throughput: rate(n, elapsed), Latency: lat.summary()}, nil
+}
+
 // rate is n per second over d.
 func rate(n int64, d time.Duration) float64 {
 	if d <= 0 {

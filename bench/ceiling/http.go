@@ -143,17 +143,6 @@ func HTTPJSON(ctx context.Context, cfg HTTPConfig) (report.Ceiling, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, err)
-	}
-	if n == 0 {
-		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, ErrNothingMeasured)
-	}
-	return report.Ceiling{
-		Name: name,
-		Description: fmt.Sprintf("fasthttp + HMAC + webhook JSON parse (the real server and handler, no Kafka), "+
-			"%d loopback clients, %d-byte one-message webhooks", cfg.Concurrency, len(body)),
-		Throughput: rate(n, elapsed),
-		Latency:    lat.summary(),
-	}, nil
+	return measured(name, fmt.Sprintf("fasthttp + HMAC + webhook JSON parse (the real server and handler, no Kafka), "+
+		"%d loopback clients, %d-byte one-message webhooks", cfg.Concurrency, len(body)), n, elapsed, lat, err)
 }

@@ -147,19 +147,9 @@ func KafkaProduce(ctx context.Context, cfg KafkaConfig) (report.Ceiling, error) 
 		}
 		return nil
 	})
-	if err != nil {
-		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, err)
-	}
-	if n == 0 {
-		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, ErrNothingMeasured)
-	}
-	return report.Ceiling{
-		Name: name,
-		Description: fmt.Sprintf("kafka-go synchronous writes, acks=all, %d callers, one key (one partition), "+
-			"%d-byte records, BatchSize %d, BatchTimeout %v", cfg.Concurrency, cfg.RecordSize, cfg.BatchSize, cfg.BatchTimeout),
-		Throughput: rate(n, elapsed),
-		Latency:    lat.summary(),
-	}, nil
+	return measured(name, fmt.Sprintf("kafka-go synchronous writes, acks=all, %d callers, one key (one partition), "+
+		"%d-byte records, BatchSize %d, BatchTimeout %v", cfg.Concurrency, cfg.RecordSize, cfg.BatchSize, cfg.BatchTimeout),
+		n, elapsed, lat, err)
 }
 
 // consumeFillers is how many goroutines fill KafkaConsume's topic, and consumeChunk how many records each writes

@@ -108,16 +108,8 @@ func PebbleSync(ctx context.Context, cfg PebbleConfig) (report.Ceiling, error) {
 	if err := db.Close(); err != nil {
 		return report.Ceiling{}, fmt.Errorf("ceiling %s: close pebble: %w", name, err)
 	}
-	if n == 0 {
-		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, ErrNothingMeasured)
-	}
-	return report.Ceiling{
-		Name: name,
-		Description: fmt.Sprintf("Pebble single-key Set with Sync, %d concurrent writers (group commit), %d-byte values",
-			cfg.Writers, cfg.ValueSize),
-		Throughput: rate(n, elapsed),
-		Latency:    lat.summary(),
-	}, nil
+	return measured(name, fmt.Sprintf("Pebble single-key Set with Sync, %d concurrent writers (group commit), %d-byte values",
+		cfg.Writers, cfg.ValueSize), n, elapsed, lat, nil)
 }
 
 // quietPebble drops Pebble's informational chatter and passes its errors to slog.
