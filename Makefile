@@ -13,8 +13,12 @@ TEST_TIMEOUT ?= 14m
 
 .PHONY: build run demo-webhook test test-deps check-clickhouse-current bench bench-go vet clean
 
+# bin/switchboard is the production binary; `switchboard bench` and `switchboard whatsapp-sim` run the two built
+# beside it (bin/switchboard-bench, bin/switchboard-whatsapp-sim), which link the load generator, the simulator and
+# the plotting that production does not need.
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/switchboard
+	$(GO) build -o $(dir $(BIN)) ./cmd/switchboard-bench ./cmd/switchboard-whatsapp-sim
 
 run: build
 	@echo "Switchboard: http://$(HTTP)  (webhooks /webhooks/whatsapp, API /v1, /metrics, /healthz, /readyz)"

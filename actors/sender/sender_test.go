@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/broker/brokertest"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
@@ -51,7 +52,7 @@ func TestRecoverProducesEveryRecordedAnswer(t *testing.T) {
 	if err := <-synced; err != nil {
 		t.Fatal(err)
 	}
-	p, err := inbox.NewProducer(inbox.ProducerConfig{Brokers: []string{b.Addr()}})
+	p, err := broker.NewProducer(broker.ProducerConfig{Brokers: []string{b.Addr()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestOrderKeptThroughOverflow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := inbox.NewProducer(inbox.ProducerConfig{Brokers: []string{b.Addr()}})
+	p, err := broker.NewProducer(broker.ProducerConfig{Brokers: []string{b.Addr()}})
 	if err != nil {
 		t.Fatal(err)
 	}

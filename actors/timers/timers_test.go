@@ -17,7 +17,7 @@ import (
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
-// The firer is tested with a real inbox.Producer against the embedded broker, reading switchboard.inbox back over
+// The firer is tested with a real broker.Producer against the embedded broker, reading switchboard.inbox back over
 // TCP with kafka-go, and the timer index in Pebble on a temp dir. Produce returns only after Kafka acknowledged the
 // records, so right after Fire the topic holds exactly what it produced.
 
@@ -30,9 +30,9 @@ func startBroker(t *testing.T, addr, dir string) *broker.Embedded {
 	return brokertest.Start(t, brokertest.Config{Addr: addr, DataDir: dir, Partitions: partitions, Topics: []string{inbox.Topic}})
 }
 
-func newProducer(t *testing.T, addr string) *inbox.Producer {
+func newProducer(t *testing.T, addr string) *broker.Producer {
 	t.Helper()
-	p, err := inbox.NewProducer(inbox.ProducerConfig{Brokers: []string{addr}})
+	p, err := broker.NewProducer(broker.ProducerConfig{Brokers: []string{addr}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,8 @@ var ErrUnknown = errors.New("unknown scenario")
 type Config struct {
 	// Name is one of Names. Required.
 	Name string
-	// Exe is the switchboard binary that serves the node. Default: this process's executable.
+	// Exe is the switchboard binary that serves the node. Default: `switchboard` beside this process's executable
+	// (bin/switchboard-bench runs bin/switchboard).
 	Exe string
 	// Out is where the report goes: Out/<Name>/report.{json,md} and the plots. Default "bench/results".
 	Out string
@@ -76,7 +77,7 @@ func (c *Config) setDefaults() error {
 		if err != nil {
 			return fmt.Errorf("find the switchboard binary: %w", err)
 		}
-		c.Exe = exe
+		c.Exe = filepath.Join(filepath.Dir(exe), "switchboard")
 	}
 	if c.Out == "" {
 		c.Out = filepath.Join("bench", "results")

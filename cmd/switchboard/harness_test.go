@@ -33,10 +33,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "switchboard")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build switchboard: %v\n%s", err, out)
-		os.Exit(1)
+	// `switchboard bench` and `switchboard whatsapp-sim` run the binaries built beside it.
+	for _, pkg := range []string{".", "../switchboard-bench", "../switchboard-whatsapp-sim"} {
+		out, err := exec.Command("go", "build", "-o", dir+"/", pkg).CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -10,11 +10,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/cmd/flagenv"
 	"github.com/switchboard-hq/switchboard/cmd/switchboard/node"
 )
 
@@ -26,10 +27,11 @@ const usage = `switchboard — helpdesk message router
 Usage:
   switchboard serve [flags]      run a node (all roles by default)
   switchboard insights --clickhouse-addr HOST:PORT [--tenant T] [--since 24h] [--json]
-  switchboard whatsapp-sim [flags]  simulator of the WhatsApp Cloud API (tests, demos)
+  switchboard whatsapp-sim [flags]  simulator of the WhatsApp Cloud API (tests, demos; runs switchboard-whatsapp-sim)
   switchboard send-webhook       post one signed sample customer message to a node (demo)
   switchboard bench [--scenario smoke|standard|memory|recovery|soak] [--out bench/results]
                                  start a node, load it like Meta and operators, write a report
+                                 (runs switchboard-bench)
   switchboard version            print the version
 
 Run 'switchboard serve -h' for the flags.
@@ -47,11 +49,11 @@ func main() {
 	case "insights":
 		err = insightsCmd(os.Args[2:])
 	case "whatsapp-sim":
-		err = whatsappSim(os.Args[2:])
+		err = sibling("whatsapp-sim", os.Args[2:])
 	case "send-webhook":
 		err = sendWebhook(os.Args[2:])
 	case "bench":
-		err = benchCmd(os.Args[2:])
+		err = sibling("bench", os.Args[2:])
 	case "version", "--version", "-v":
 		fmt.Println("switchboard", version)
 	case "help", "-h", "--help":
@@ -108,12 +110,12 @@ func serve(args []string) error {
 		Tenants:            tenants,
 		DataDir:            *dataDir,
 		HTTPAddr:           *httpAddr,
-		KafkaBrokers:       splitList(*brokers),
+		KafkaBrokers:       flagenv.List(*brokers),
 		EmbeddedKafkaAddr:  *embeddedAddr,
 		EmbeddedKafkaFsync: *kafkaFsync,
 		Partitions:         *partitions,
 		Replication:        *replication,
-		Roles:              splitList(*roles),
+		Roles:              flagenv.List(*roles),
 		ClickHouseAddr:     *clickhouse,
 		WhatsAppAPIURL:     *waURL,
 		SessionTimeout:     *session,
@@ -134,43 +136,22 @@ func serve(args []string) error {
 
 // parseWithEnv parses args, then fills every flag not given on the command line from SWITCHBOARD_<FLAG>.
 func parseWithEnv(fs *flag.FlagSet, args []string) error {
-	return parseFlags(fs, args, "SWITCHBOARD_", os.LookupEnv)
+	return flagenv.Parse(fs, args, "SWITCHBOARD_", os.LookupEnv)
 }
 
-// parseFlags parses args, then fills every flag not given on the command line from the variable prefix + FLAG in
-// upper snake case (--webhook-url → <prefix>WEBHOOK_URL), read with lookupEnv. A flag on the command line wins.
-func parseFlags(fs *flag.FlagSet, args []string, prefix string, lookupEnv func(string) (string, bool)) error {
-	if err := fs.Parse(args); err != nil {
-		return err
+// sibling runs the command that is built as its own binary next to this one (`switchboard bench` runs
+// switchboard-bench): the load generator, the simulator and the plotting they link stay out of the production
+// binary. The sibling replaces this process, so its signals, output and exit code are the command's own.
+func sibling(name string, args []string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the switchboard-%s binary: %w", name, err)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	path := filepath.Join(filepath.Dir(exe), "switchboard-"+name)
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("`switchboard %s` runs %s, which is not there (make build builds it): %w", name, path, err)
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
-			return
-		}
-		env := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := lookupEnv(env); ok {
-			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", env, v, e)
-			}
-		}
-	})
-	return err
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	return syscall.Exec(path, append([]string{path}, args...), os.Environ())
 }
 
 func newLogger(level string, json bool) (*slog.Logger, error) {

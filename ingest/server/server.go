@@ -16,7 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
-	"github.com/switchboard-hq/switchboard/ingest/api"
+	"github.com/switchboard-hq/switchboard/api"
 )
 
 // MaxBodySize is the largest request body fasthttp reads. It is twice the webhook limit (1 MiB), so the webhook

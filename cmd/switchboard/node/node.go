@@ -31,7 +31,7 @@ import (
 	"github.com/switchboard-hq/switchboard/analytics/insights"
 	"github.com/switchboard-hq/switchboard/analytics/schema"
 	"github.com/switchboard-hq/switchboard/analytics/sink"
-	"github.com/switchboard-hq/switchboard/ingest/api"
+	"github.com/switchboard-hq/switchboard/api"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 	"github.com/switchboard-hq/switchboard/ingest/server"
@@ -136,7 +136,7 @@ type Node struct {
 	brokers  []string
 	embedded *broker.Embedded
 	store    *store.Store
-	producer *inbox.Producer
+	producer *broker.Producer
 	router   *router.Router
 	relay    *outbox.Relay
 	sink     *sink.Sink
@@ -206,7 +206,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	// Commands and timers are produced by the API and the timer firer, so a producer exists with those roles too.
 	if cfg.has(RoleIngest) || cfg.has(RoleRouter) || cfg.has(RoleAPI) {
-		n.producer, err = inbox.NewProducer(inbox.ProducerConfig{Brokers: n.brokers, Registerer: n.reg})
+		n.producer, err = broker.NewProducer(broker.ProducerConfig{Brokers: n.brokers, Registerer: n.reg})
 		if err != nil {
 			return n, err
 		}

@@ -21,7 +21,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
-	"github.com/switchboard-hq/switchboard/ingest/api"
+	"github.com/switchboard-hq/switchboard/api"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 

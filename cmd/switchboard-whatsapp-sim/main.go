@@ -1,3 +1,6 @@
+// Command switchboard-whatsapp-sim simulates the WhatsApp Cloud API for tests and demos (`switchboard whatsapp-sim`
+// runs it): it accepts sends, posts signed status webhooks and can play customers. It is its own binary so the
+// production one does not link the simulator.
 package main
 
 import (
@@ -12,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/switchboard-hq/switchboard/cmd/flagenv"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
@@ -19,7 +23,17 @@ import (
 // snake case (--webhook-url is SWITCHBOARD_SIM_WEBHOOK_URL). A flag on the command line wins.
 const simEnvPrefix = "SWITCHBOARD_SIM_"
 
-// whatsappSim is the `switchboard whatsapp-sim` command: args are its flags (os.Args[2:]). It serves until SIGINT
+func main() {
+	if err := whatsappSim(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "switchboard whatsapp-sim:", err)
+		os.Exit(1)
+	}
+}
+
+// whatsappSim is the `switchboard whatsapp-sim` command: args are its flags (os.Args[1:]). It serves until SIGINT
 // or SIGTERM and returns nil then; with -h it prints the flags and returns flag.ErrHelp. It prints where it
 // listens on stdout and logs to stderr.
 func whatsappSim(args []string) error {
@@ -57,7 +71,7 @@ func runWhatsappSim(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&cust.WebhookURL, "customers-webhook-url", "", "where customer messages are posted (default --webhook-url)")
 	fs.StringVar(&cust.AppSecret, "customers-app-secret", "", "secret signing customer messages (default --app-secret)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := parseFlags(fs, args, simEnvPrefix, lookupEnv); err != nil {
+	if err := flagenv.Parse(fs, args, simEnvPrefix, lookupEnv); err != nil {
 		return err
 	}
 	var level slog.Level

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-hq/switchboard/cmd/flagenv"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
 
@@ -173,7 +174,7 @@ func TestWhatsappSimFlags(t *testing.T) {
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	rate := fs.Int("rate", 80, "")
 	secret := fs.String("app-secret", "", "")
-	if err := parseFlags(fs, []string{"--rate", "7"}, simEnvPrefix, env(map[string]string{
+	if err := flagenv.Parse(fs, []string{"--rate", "7"}, simEnvPrefix, env(map[string]string{
 		"SWITCHBOARD_SIM_RATE": "5", "SWITCHBOARD_SIM_APP_SECRET": "s"})); err != nil || *rate != 7 || *secret != "s" {
 		t.Errorf("rate %d secret %q err %v, want 7, s, nil", *rate, *secret, err)
 	}

@@ -1,4 +1,4 @@
-package inbox
+package broker
 
 import (
 	"context"
@@ -8,9 +8,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
-// ProducerConfig configures a Producer.
+// ProducerConfig configures a Producer of switchboard.inbox records.
 type ProducerConfig struct {
 	// Brokers are the bootstrap addresses. Required.
 	Brokers []string
@@ -27,7 +29,7 @@ type ProducerConfig struct {
 
 func (c *ProducerConfig) setDefaults() {
 	if c.Topic == "" {
-		c.Topic = Topic
+		c.Topic = inbox.Topic
 	}
 	if c.BatchTimeout == 0 {
 		c.BatchTimeout = 2 * time.Millisecond
@@ -85,7 +87,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 }
 
 // Produce writes recs and returns nil only once Kafka has acknowledged every one of them.
-func (p *Producer) Produce(ctx context.Context, recs []Record) error {
+func (p *Producer) Produce(ctx context.Context, recs []inbox.Record) error {
 	start := time.Now()
 	msgs := make([]kafka.Message, len(recs))
 	for i := range recs {

@@ -1,3 +1,6 @@
+// Command switchboard-bench is Switchboard's benchmark suite (`switchboard bench` runs it): it starts a node from
+// the switchboard binary beside it, drives it like Meta and operators, and writes a report. It is its own binary so
+// the production one links neither the load generator nor the plotting.
 package main
 
 import (
@@ -16,7 +19,18 @@ import (
 
 	"github.com/switchboard-hq/switchboard/bench/report"
 	"github.com/switchboard-hq/switchboard/bench/scenario"
+	"github.com/switchboard-hq/switchboard/cmd/flagenv"
 )
+
+func main() {
+	if err := benchCmd(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "switchboard bench:", err)
+		os.Exit(1)
+	}
+}
 
 // benchCmd runs a benchmark scenario against a node it starts from this binary, and writes the report.
 func benchCmd(args []string) error {
@@ -35,7 +49,7 @@ func benchCmd(args []string) error {
 	simAddr := fs.String("sim-addr", "127.0.0.1:9600", "with --node-url: where the WhatsApp simulator listens (the node's --whatsapp-api-url)")
 	printConfig := fs.Bool("print-config", false, "print the node config (YAML) the scenario's tenants need, for --node-url, and exit")
 	readme := fs.String("update-readme", "", "run nothing: render the latest standard, memory and recovery reports under --out again and put them into this file's marked blocks")
-	if err := parseWithEnv(fs, args); err != nil {
+	if err := flagenv.Parse(fs, args, "SWITCHBOARD_", os.LookupEnv); err != nil {
 		return err
 	}
 	if *readme != "" {
@@ -51,14 +65,10 @@ func benchCmd(args []string) error {
 	}
 	cfg := scenario.Config{Name: *name, NodeURL: *nodeURL, SimAddr: *simAddr, Out: *out, Dir: *dir, Keep: *keep, Conversations: *convs, Duration: *duration,
 		StepDuration: *step, Profile: *profile, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
-	for _, b := range strings.Split(*brokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			cfg.Brokers = append(cfg.Brokers, b)
-		}
-	}
+	cfg.Brokers = flagenv.List(*brokers)
 	if *rates != "" {
-		for _, r := range strings.Split(*rates, ",") {
-			v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		for _, r := range flagenv.List(*rates) {
+			v, err := strconv.ParseFloat(r, 64)
 			if err != nil || v <= 0 {
 				return fmt.Errorf("bench: --rates: %q is not a positive number", r)
 			}

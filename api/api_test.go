@@ -10,7 +10,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
-	"github.com/switchboard-hq/switchboard/ingest/api"
+	"github.com/switchboard-hq/switchboard/api"
 )
 
 func TestNewValidates(t *testing.T) {
