@@ -1,4 +1,4 @@
-// Package api serves the operator API under /v1 (CONTRACT.md, "Operator API"): bearer-token authentication, JSON
+// Package api serves the operator API under /v1 (docs/contract.md, "Operator API"): bearer-token authentication, JSON
 // bodies, and errors as {"error":{"code","message"}}.
 package api
 

@@ -78,7 +78,7 @@ func TestApplyInboundNew(t *testing.T) {
 	if !reflect.DeepEqual(m, wantMsg) {
 		t.Errorf("message:\n got %+v\nwant %+v", m, wantMsg)
 	}
-	// The window runs from the channel's timestamp, not from ingest time (DESIGN.md, invariant 7).
+	// The window runs from the channel's timestamp, not from ingest time (docs/design.md, invariant 7).
 	if c.WindowExpiresAt.Equal(in.At.Add(Window)) {
 		t.Error("window computed from ingest time")
 	}

@@ -15,7 +15,7 @@ import (
 // CommandType says what a Command asks for.
 type CommandType string
 
-// Command types (CONTRACT.md, "Operator API").
+// Command types (docs/contract.md, "Operator API").
 const (
 	CmdTake     CommandType = "take"
 	CmdAttend   CommandType = "attend" // an alias of take

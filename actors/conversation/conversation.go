@@ -12,7 +12,7 @@ import (
 // Status is where a conversation stands in its lifecycle.
 type Status string
 
-// Conversation statuses (DESIGN.md, "Conversation lifecycle").
+// Conversation statuses (docs/design.md, "Conversation lifecycle").
 const (
 	Unassigned Status = "unassigned"
 	Assigned   Status = "assigned"
@@ -58,11 +58,11 @@ type Conversation struct {
 	LastInboundAt   time.Time `json:"last_inbound_at"`
 	// Messages is how many messages the conversation has; the next message gets sequence number Messages+1.
 	Messages uint64 `json:"message_count"`
-	// Applied is the position of the last input applied, so a replayed record is skipped (DESIGN.md, invariant 5).
+	// Applied is the position of the last input applied, so a replayed record is skipped (docs/design.md, invariant 5).
 	Applied Position `json:"applied"`
 
 	// The fields below are kept by the state machine (Receive, ApplyCommand, Assign, FireTimer); every time is a
-	// record's time, never the wall clock (DESIGN.md, invariant 7).
+	// record's time, never the wall clock (docs/design.md, invariant 7).
 
 	// Priority orders the tenant's queue: higher first. The zero value is the ordinary priority.
 	Priority int `json:"priority"`

@@ -6,7 +6,7 @@ import (
 	"net/http"
 )
 
-// Refusal codes (CONTRACT.md, "Operator API"). Each code always comes with the same HTTP status, given in brackets.
+// Refusal codes (docs/contract.md, "Operator API"). Each code always comes with the same HTTP status, given in brackets.
 const (
 	// CodeInvalidCommand [400]: the command type is unknown.
 	CodeInvalidCommand = "invalid_command"

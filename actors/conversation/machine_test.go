@@ -1019,7 +1019,7 @@ func TestPolicyValidate(t *testing.T) {
 	}
 }
 
-// TestEffectsJSON checks the wire names of an event, as switchboard.events carries them (CONTRACT.md).
+// TestEffectsJSON checks the wire names of an event, as switchboard.events carries them (docs/contract.md).
 func TestEffectsJSON(t *testing.T) {
 	c := smAssigned(t, "alice")
 	_, effects, err := ApplyCommand(c, Command{Type: CmdClose, OperatorID: "alice"}, Policy{}, smAt(time.Hour))

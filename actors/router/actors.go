@@ -8,7 +8,7 @@ package router
 // operator's command — is first granted by the tenant actor, which counts it against the operator's capacity at that
 // moment, while the conversation actor holds its other input back. The tenant actor's view of loads and the queue
 // follows the conversations' reports of their state; it only ever counts an assignment before the conversation
-// makes it, so no operator holds more than its capacity (DESIGN.md, invariant 6).
+// makes it, so no operator holds more than its capacity (docs/design.md, invariant 6).
 
 import (
 	"sync/atomic"

@@ -118,7 +118,7 @@ type change struct {
 }
 
 // persist writes a change in one batch — conversation, status index, messages, outbox events, timers — and releases
-// its acknowledgement, outcome and events once the batch is durable (DESIGN.md, invariants 3 and 4).
+// its acknowledgement, outcome and events once the batch is durable (docs/design.md, invariants 3 and 4).
 func (a *conversationActor) persist(c *actor.Context, ch change) error {
 	if ch.item != nil {
 		ch.next.Applied = ch.item.pos

@@ -95,7 +95,7 @@ func (t *tenantActor) Receive(c *actor.Context) {
 }
 
 // rebuild derives the dispatcher from the store: operators (config, overlaid with their runtime state) and the
-// open conversations (DESIGN.md, invariant 6: loads and the queue are derived, never stored).
+// open conversations (docs/design.md, invariant 6: loads and the queue are derived, never stored).
 func (t *tenantActor) rebuild(c *actor.Context) error {
 	cfg, ok := t.r.cfg.Directory.Tenant(t.tenant)
 	if !ok {
@@ -434,7 +434,7 @@ func operatorView(o *store.OperatorState) map[string]any {
 }
 
 // passivate stops conversation actors idle for IdleAfter with nothing outstanding, so memory follows active
-// conversations (DESIGN.md, invariant 8). Their state is in Pebble; the next item re-activates them from there.
+// conversations (docs/design.md, invariant 8). Their state is in Pebble; the next item re-activates them from there.
 func (t *tenantActor) passivate(c *actor.Context) {
 	cutoff := time.Now().Add(-t.r.cfg.IdleAfter)
 	for id, k := range t.kids {

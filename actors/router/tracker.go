@@ -3,7 +3,7 @@ package router
 import "sync"
 
 // tracker follows the records of one partition from fetch to durable application and tells which offset may be
-// committed: the end of the contiguous prefix of durable records (DESIGN.md, invariant 5). Records may finish out of
+// committed: the end of the contiguous prefix of durable records (docs/design.md, invariant 5). Records may finish out of
 // order (different conversations sync independently); the commit point only moves over finished ones.
 //
 // It holds at most cap records not yet committable; the partition consumer acquires a slot (acquire) before it

@@ -84,7 +84,7 @@ func New(p Policy) *Dispatcher {
 // conversation record's status, so a record's status converts directly.
 type Status string
 
-// Conversation statuses (DESIGN.md, "Conversation lifecycle").
+// Conversation statuses (docs/design.md, "Conversation lifecycle").
 const (
 	// StatusUnassigned conversations wait in the queue.
 	StatusUnassigned Status = "unassigned"

@@ -1,7 +1,7 @@
 // Package routing holds a tenant's routing policy and its dispatcher's state: which operator gets a waiting
 // conversation (Pick), and the queue and operator loads that choice is made from (Dispatcher). It does no I/O and
 // imports neither the actor system nor Kafka nor the store. The tenant dispatcher actor, the single writer of routing
-// decisions for its tenant (DESIGN.md, invariant 6), feeds it the tenant's records in partition order and carries out
+// decisions for its tenant (docs/design.md, invariant 6), feeds it the tenant's records in partition order and carries out
 // the decisions it returns.
 //
 // Times are unix milliseconds taken from records; nothing in this package reads the clock.
@@ -10,7 +10,7 @@ package routing
 // Availability is whether an operator takes conversations. Only Online operators are offered conversations.
 type Availability string
 
-// Availabilities an operator can have (CONTRACT.md, PUT /v1/operators/me/availability). The zero value "" is not
+// Availabilities an operator can have (docs/contract.md, PUT /v1/operators/me/availability). The zero value "" is not
 // one of them; the Dispatcher stores it as Offline.
 const (
 	Online  Availability = "online"

@@ -1,5 +1,5 @@
 // Package tenant holds the directory of tenants, their channels and operators as read from the YAML config file
-// (CONTRACT.md, "Config file"), with the validation that stops a node from starting on a wrong config.
+// (docs/contract.md, "Config file"), with the validation that stops a node from starting on a wrong config.
 package tenant
 
 import (

@@ -1,7 +1,7 @@
 // Package timers fires the due times that actors keep in the store (snooze wake-up, auto-close, reservation timeout,
 // window warning). A due timer is not applied here: it is produced as a record to its tenant's partition, so it is
 // ordered with every other input of the tenant and applied by the conversation's actor like any record
-// (DESIGN.md, invariant 7).
+// (docs/design.md, invariant 7).
 package timers
 
 import (

@@ -1,4 +1,4 @@
-// Package insights computes the figures analysts ask of Switchboard (DESIGN.md, "Analytics definitions") from the
+// Package insights computes the figures analysts ask of Switchboard (docs/design.md, "Analytics definitions") from the
 // events stored in ClickHouse: counts (finished, active, unanswered, awaiting reply, messages in and out) and four
 // durations (wait, first response, reply and handling time) as average, median and 90th percentile, in total, by
 // operator, label and channel, and as hourly and daily series.
@@ -113,7 +113,7 @@ type Bucket struct {
 	Figures
 }
 
-// Report is the answer of GET /v1/insights and `switchboard insights` (CONTRACT.md): the contract's fields
+// Report is the answer of GET /v1/insights and `switchboard insights` (docs/contract.md): the contract's fields
 // (finished, active, unanswered, avg_wait_seconds, avg_first_response_seconds, p90_first_response_seconds,
 // avg_handling_seconds, by_operator) and the rest of the figures beside them.
 type Report struct {

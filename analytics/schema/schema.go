@@ -12,7 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// Database is the ClickHouse database that holds every analytics table (CONTRACT.md, "ClickHouse").
+// Database is the ClickHouse database that holds every analytics table (docs/contract.md, "ClickHouse").
 const Database = "switchboard"
 
 // Open returns a connection pool to the ClickHouse server at addr (host:port of the native protocol), as user

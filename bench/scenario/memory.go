@@ -110,7 +110,7 @@ func memory(ctx context.Context, e *env) error {
 	if err := e.saveHeapProfile("heap-after-passivation.pprof"); err != nil {
 		e.log.Warn("heap profile", "err", err)
 	}
-	// An idle conversation's actor stays resident until idle-after, then is passivated (DESIGN.md, invariant 8).
+	// An idle conversation's actor stays resident until idle-after, then is passivated (docs/design.md, invariant 8).
 	// The aim is judged on the resident actor; what remains after passivation and what a stored conversation
 	// costs are shown beside it.
 	woken := idle.actors

@@ -237,7 +237,7 @@ func TestExternalBrokerAndKafkaDown(t *testing.T) {
 }
 
 // TestIdleActorsPassivate checks that idle conversation actors leave memory and come back from the store with
-// their state on the next message (DESIGN.md, invariant 8).
+// their state on the next message (docs/design.md, invariant 8).
 func TestIdleActorsPassivate(t *testing.T) {
 	n := newNode(t, "--idle-after", "300ms")
 	n.start()

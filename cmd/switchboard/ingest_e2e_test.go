@@ -19,7 +19,7 @@ func TestWebhooksBecomeConversations(t *testing.T) {
 	n.start()
 	ts := time.Now().Add(-time.Hour).Unix()
 
-	// Every message type of CONTRACT.md, from one customer, in one payload.
+	// Every message type of docs/contract.md, from one customer, in one payload.
 	types := []struct {
 		typ, content, text string
 	}{

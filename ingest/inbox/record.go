@@ -9,7 +9,7 @@ import (
 	"fmt"
 )
 
-// Topic names (CONTRACT.md, "Kafka topics").
+// Topic names (docs/contract.md, "Kafka topics").
 const (
 	Topic       = "switchboard.inbox"
 	EventsTopic = "switchboard.events"
@@ -34,7 +34,7 @@ const (
 type Record struct {
 	V      int    `json:"v"`
 	Tenant string `json:"tenant"`
-	// IngestAt is when ingest accepted the input, in Unix milliseconds: the domain's clock (DESIGN.md, invariant 7).
+	// IngestAt is when ingest accepted the input, in Unix milliseconds: the domain's clock (docs/design.md, invariant 7).
 	IngestAt int64  `json:"ingest_at"`
 	Items    []Item `json:"items"`
 }

@@ -20,7 +20,7 @@ import (
 )
 
 // MaxBodySize is the largest request body fasthttp reads. It is twice the webhook limit (1 MiB), so the webhook
-// handler itself answers and counts the 413s of CONTRACT.md; larger bodies are refused by fasthttp with 413 too.
+// handler itself answers and counts the 413s of docs/contract.md; larger bodies are refused by fasthttp with 413 too.
 const MaxBodySize = 2 << 20
 
 // Check is one readiness condition; it returns nil when satisfied.

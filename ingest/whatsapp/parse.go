@@ -1,4 +1,4 @@
-// Package whatsapp receives WhatsApp Cloud API webhooks (CONTRACT.md, "Webhooks"): it answers Meta's subscription
+// Package whatsapp receives WhatsApp Cloud API webhooks (docs/contract.md, "Webhooks"): it answers Meta's subscription
 // check, verifies payload signatures, normalises each payload into inbox records — one per tenant — and answers 200
 // only once Kafka has acknowledged them.
 package whatsapp
@@ -163,7 +163,7 @@ type status struct {
 //
 // Message.Content is the object under the key named by the message's type; a type without such a key (Meta's
 // "unsupported" and "unknown" carry only errors[]) gets the whole message object instead. Types other than those
-// CONTRACT.md lists keep the type Meta gave.
+// docs/contract.md lists keep the type Meta gave.
 //
 // Validation is all-or-nothing: any bad part gives an error wrapping ErrMalformed or ErrUnknownChannel, and no
 // records. The records share no memory with body.

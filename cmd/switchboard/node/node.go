@@ -38,7 +38,7 @@ import (
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp"
 )
 
-// Roles a node can run (CONTRACT.md, --roles).
+// Roles a node can run (docs/contract.md, --roles).
 const (
 	RoleIngest    = "ingest"
 	RoleRouter    = "router"
