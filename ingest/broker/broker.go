@@ -44,14 +44,15 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Embedded is a running embedded broker.
+// Embedded is a running embedded broker. It serves on kfake's own goroutines from NewEmbedded until Close, so it has
+// no Run: there is nothing for a caller to block on. Addr and Close are safe for concurrent use.
 type Embedded struct {
 	cluster *kfake.Cluster
 	addr    string
 }
 
-// StartEmbedded starts the broker and returns once it accepts connections.
-func StartEmbedded(cfg Config) (*Embedded, error) {
+// NewEmbedded starts the broker and returns once it accepts connections on cfg.Addr; Close stops it.
+func NewEmbedded(cfg Config) (*Embedded, error) {
 	cfg.setDefaults()
 	host, _, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
@@ -88,7 +89,9 @@ func StartEmbedded(cfg Config) (*Embedded, error) {
 // Addr is the broker's host:port.
 func (e *Embedded) Addr() string { return e.addr }
 
-// Close stops the broker, persisting its state when it has a data directory. It is idempotent.
+// Close stops the broker: it stops listening, closes its clients' connections and, with a data directory, persists
+// its state there. It is idempotent and safe for concurrent use (kfake ignores every call after the first); it
+// returns nil, since kfake reports no error from a stop.
 func (e *Embedded) Close() error {
 	e.cluster.Close()
 	return nil

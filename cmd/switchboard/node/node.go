@@ -172,7 +172,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.brokers = cfg.KafkaBrokers
 	replication := cfg.Replication
 	if len(n.brokers) == 0 {
-		n.embedded, err = broker.StartEmbedded(broker.Config{
+		n.embedded, err = broker.NewEmbedded(broker.Config{
 			Addr: cfg.EmbeddedKafkaAddr, DataDir: filepath.Join(cfg.DataDir, "kafka"), NoSync: !cfg.EmbeddedKafkaFsync,
 			Logger: n.log,
 		})
