@@ -42,6 +42,9 @@ type partitionConsumer struct {
 	// commitTo commits next as the partition's committed offset: every record before it is durable.
 	commitTo func(next int64) error
 	tenants  map[string]*actor.PID // owned by the deliver goroutine until stop
+	// tenantOpts are added to the tenant actors' spawn options: the scenario tests hold a tenant's records with a
+	// middleware. Nil in production.
+	tenantOpts []actor.OptFunc
 
 	commitMu  sync.Mutex
 	committed int64 // the last offset commitTo accepted; -1 before the first
@@ -152,8 +155,10 @@ func (p *partitionConsumer) deliver(stop <-chan struct{}, offset int64, value []
 	pid := p.tenants[rec.Tenant]
 	if pid == nil {
 		r, t := p.r, rec.Tenant
+		opts := append([]actor.OptFunc{actor.WithID(fmt.Sprintf("%s-p%d-g%d", t, p.partition, p.gen)),
+			actor.WithInboxSize(256)}, p.tenantOpts...)
 		pid = r.engine.Spawn(func() actor.Receiver { return &tenantActor{r: r, tenant: t, lastAvail: map[string]int{}} },
-			"tenant", actor.WithID(fmt.Sprintf("%s-p%d-g%d", t, p.partition, p.gen)), actor.WithInboxSize(256))
+			"tenant", opts...)
 		p.tenants[rec.Tenant] = pid
 	}
 	ack := &recordAck{finish: func() { p.tr.finish(offset) }}
