@@ -89,6 +89,24 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+// TestRaceRepeated runs the scenario whose steps race conversation actors against each other many times: its traces
+// hold whatever the interleaving, and the capacity invariant is checked after every step of every run.
+func TestRaceRepeated(t *testing.T) {
+	runs := 20
+	if testing.Short() {
+		runs = 3
+	}
+	for i := range runs {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := &harness{t: t}
+				t.Cleanup(h.shutdown)
+				scenariofile.Run(t, "testdata/capacity_race.txt", false, h.run)
+			})
+		})
+	}
+}
+
 // scenarioEpoch is the ingest time of a scenario's first record; each record is a minute after the one before.
 var scenarioEpoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
