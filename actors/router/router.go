@@ -129,6 +129,7 @@ type Router struct {
 	cancel  context.CancelFunc
 	running chan struct{} // closed when the Run in progress returns; nil when none runs
 	closed  bool
+	stopped chan struct{} // closed when the first Close returns
 }
 
 // New builds a router; Run starts it.
@@ -281,15 +282,20 @@ func (r *Router) Run(ctx context.Context) error {
 
 // Close stops the router for good: it stops a Run in progress (which drains and commits, as when its context
 // ends) and waits for it to return, then stops the actors the router started on its engine. hollywood's engine has
-// no stop of its own; what remains of it after Close are its two internal actors (event stream, dead letters),
-// which hold no goroutine while idle. Close is idempotent and safe for concurrent use; it returns nil.
+// no stop of its own; what remains of it after Close is its internal event stream actor, which holds no goroutine
+// while idle. Close is idempotent and safe for concurrent use: every call returns once the router is stopped. It
+// returns nil.
 func (r *Router) Close() error {
 	r.mu.Lock()
 	if r.closed {
+		stopped := r.stopped
 		r.mu.Unlock()
+		<-stopped
 		return nil
 	}
 	r.closed = true
+	r.stopped = make(chan struct{})
+	defer close(r.stopped)
 	cancel, running := r.cancel, r.running
 	r.mu.Unlock()
 	if cancel != nil {
