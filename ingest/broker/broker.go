@@ -29,7 +29,8 @@ type Config struct {
 	// SessionTimeoutMin is the smallest consumer group session timeout the broker accepts. 0 means 1 s, so tests
 	// and restarts see a dead member go quickly.
 	SessionTimeoutMin time.Duration
-	Logger            *slog.Logger
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -44,6 +45,17 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// Validate reports a config that cannot work.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("embedded kafka address %q: %w", c.Addr, err)
+	}
+	if c.SessionTimeoutMin < 0 {
+		return errors.New("embedded kafka: negative SessionTimeoutMin")
+	}
+	return nil
+}
+
 // Embedded is a running embedded broker. It serves on kfake's own goroutines from NewEmbedded until Close, so it has
 // no Run: there is nothing for a caller to block on. Addr and Close are safe for concurrent use.
 type Embedded struct {
@@ -54,10 +66,10 @@ type Embedded struct {
 // NewEmbedded starts the broker and returns once it accepts connections on cfg.Addr; Close stops it.
 func NewEmbedded(cfg Config) (*Embedded, error) {
 	cfg.setDefaults()
-	host, _, err := net.SplitHostPort(cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("embedded kafka address %q: %w", cfg.Addr, err)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
+	host, _, _ := net.SplitHostPort(cfg.Addr)
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, cfg.Addr) }),

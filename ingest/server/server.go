@@ -41,8 +41,21 @@ type Config struct {
 	// Gatherer is what /metrics exposes. Default prometheus.DefaultGatherer.
 	Gatherer prometheus.Gatherer
 	// Ready lists what /readyz checks; /readyz is 200 only when all pass and the server is not draining.
-	Ready  []Check
+	Ready []Check
+	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.Gatherer == nil {
+		c.Gatherer = prometheus.DefaultGatherer
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
 }
 
 // Server is the HTTP front of a node: New listens, Run serves, Close stops. Drain, Close and Addr are safe for
@@ -61,15 +74,7 @@ type Server struct {
 // New listens on cfg.Addr, so a port taken is an error here rather than in Run; Run serves. A server that is never
 // run must still be closed, to release the listener.
 func New(cfg Config) (*Server, error) {
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:8080"
-	}
-	if cfg.Gatherer == nil {
-		cfg.Gatherer = prometheus.DefaultGatherer
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.setDefaults()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
