@@ -54,8 +54,10 @@ type Config struct {
 	SessionTimeout time.Duration
 	// RebalanceTimeout bounds how long a rebalance waits for members to rejoin. Default 6 s.
 	RebalanceTimeout time.Duration
-	Registerer       prometheus.Registerer
-	Logger           *slog.Logger
+	// Registerer registers the router's metrics; nil registers them nowhere.
+	Registerer prometheus.Registerer
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -132,7 +134,7 @@ type Router struct {
 	stopped chan struct{} // closed when the first Close returns
 }
 
-// New builds a router; Run starts it.
+// New builds a router: its actor engine and metrics. It connects to nothing; Run does.
 func New(cfg Config) (*Router, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
