@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,8 +54,10 @@ type Config struct {
 	SessionTimeout time.Duration
 	// RebalanceTimeout bounds how long a rebalance waits for members to rejoin. Default 6 s.
 	RebalanceTimeout time.Duration
-	Registerer       prometheus.Registerer
-	Logger           *slog.Logger
+	// Registerer registers the router's metrics; nil registers them nowhere.
+	Registerer prometheus.Registerer
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -113,22 +114,27 @@ type JobNotifier interface {
 	Notify(jobs ...sender.Job)
 }
 
-// Router is the consuming side of a node.
+// Router is the consuming side of a node: New builds it, Run consumes until its context ends or it fails, and Close
+// stops it for good. Ready and Close are safe for concurrent use.
 type Router struct {
 	cfg     Config
 	log     *slog.Logger
 	engine  *actor.Engine
 	metrics *metrics
+	watcher *actor.PID // counts hollywood's dead letters and restarts
 
 	ready    atomic.Bool
 	failOnce sync.Once
 	failErr  atomic.Pointer[error]
-	cancel   context.CancelFunc
-	closeMu  sync.Mutex
-	closed   bool
+
+	mu      sync.Mutex // guards the fields below
+	cancel  context.CancelFunc
+	running chan struct{} // closed when the Run in progress returns; nil when none runs
+	closed  bool
+	stopped chan struct{} // closed when the first Close returns
 }
 
-// New builds a router; Run starts it.
+// New builds a router: its actor engine and metrics. It connects to nothing; Run does.
 func New(cfg Config) (*Router, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -144,7 +150,7 @@ func New(cfg Config) (*Router, error) {
 	}
 	r := &Router{cfg: cfg, log: cfg.Logger, engine: e, metrics: m}
 	// hollywood broadcasts dead letters and restarts as events; count them.
-	watcher := e.SpawnFunc(func(c *actor.Context) {
+	r.watcher = e.SpawnFunc(func(c *actor.Context) {
 		switch ev := c.Message().(type) {
 		case actor.DeadLetterEvent:
 			m.deadLetters.Inc()
@@ -153,7 +159,7 @@ func New(cfg Config) (*Router, error) {
 			r.log.Error("BUG: actor restarted", "actor", ev.PID.String(), "reason", fmt.Sprint(ev.Reason))
 		}
 	}, "events", actor.WithInboxSize(64))
-	e.Subscribe(watcher)
+	e.Subscribe(r.watcher)
 	return r, nil
 }
 
@@ -166,18 +172,46 @@ func (r *Router) fail(err error) {
 	r.failOnce.Do(func() {
 		r.failErr.Store(&err)
 		r.log.Error("router stopping", "err", err)
-		if r.cancel != nil {
-			r.cancel()
+		r.mu.Lock()
+		cancel := r.cancel
+		r.mu.Unlock()
+		if cancel != nil {
+			cancel()
 		}
 	})
 }
 
-// Run consumes until ctx ends or the router fails. On return every record it acknowledged is durable and its
-// offsets committed as far as they were contiguous.
+// Run joins the consumer group and consumes the partitions it is given until ctx ends, Close is called or the
+// router fails. It returns nil after a stop by ctx or Close; the error that made going on unsafe (a store that
+// cannot write, a partition that cannot fetch) after a failure; ErrClosed after Close; ErrRunning while another Run
+// is in progress. On return every record it handed to actors is durable (or was still in flight after a 10 s drain,
+// and is then not committed), each partition's contiguous durable prefix is committed, and the tenant and
+// conversation actors of its partitions are stopped.
 func (r *Router) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	if r.running != nil {
+		r.mu.Unlock()
+		return ErrRunning
+	}
 	r.cancel = cancel
+	running := make(chan struct{})
+	r.running = running
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.cancel, r.running = nil, nil
+		r.mu.Unlock()
+		close(running)
+	}()
+	if p := r.failErr.Load(); p != nil {
+		return *p // failed before it ran (a tenant actor fed without Run)
+	}
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                     r.cfg.Group,
 		Brokers:                r.cfg.Brokers,
@@ -194,7 +228,12 @@ func (r *Router) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("router: consumer group %s: %w", r.cfg.Group, err)
 	}
-	defer group.Close()
+	defer func() {
+		// Leaving the group only speeds up the next rebalance; failing to is not worth failing the stop over.
+		if err := group.Close(); err != nil {
+			r.log.Warn("leave consumer group", "group", r.cfg.Group, "err", err)
+		}
+	}()
 	for {
 		gen, err := group.Next(ctx)
 		if err != nil {
@@ -226,7 +265,9 @@ func (r *Router) Run(ctx context.Context) error {
 				defer pcancel()
 				stop := context.AfterFunc(ctx, pcancel)
 				defer stop()
-				r.consume(pctx, gen, pa.ID, pa.Offset)
+				if err := r.consumePartition(pctx, gen, pa.ID, pa.Offset); err != nil {
+					r.fail(err)
+				}
 			})
 		}
 		r.ready.Store(true)
@@ -241,122 +282,30 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 }
 
-// Close stops the actors. Run must have returned. It is idempotent.
+// Close stops the router for good: it stops a Run in progress (which drains and commits, as when its context
+// ends) and waits for it to return, then stops the actors the router started on its engine. hollywood's engine has
+// no stop of its own; what remains of it after Close is its internal event stream actor, which holds no goroutine
+// while idle. Close is idempotent and safe for concurrent use: every call returns once the router is stopped. It
+// returns nil.
 func (r *Router) Close() error {
-	r.closeMu.Lock()
-	defer r.closeMu.Unlock()
+	r.mu.Lock()
 	if r.closed {
+		stopped := r.stopped
+		r.mu.Unlock()
+		<-stopped
 		return nil
 	}
 	r.closed = true
+	r.stopped = make(chan struct{})
+	defer close(r.stopped)
+	cancel, running := r.cancel, r.running
+	r.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-running
+	}
+	r.engine.Unsubscribe(r.watcher)
+	<-r.engine.Poison(r.watcher).Done()
+	r.ready.Store(false)
 	return nil
-}
-
-// consume runs one partition for one generation.
-func (r *Router) consume(ctx context.Context, gen *kafka.Generation, partition int, offset int64) {
-	log := r.log.With("partition", partition)
-	rd := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:   r.cfg.Brokers,
-		Topic:     r.cfg.Topic,
-		Partition: partition,
-		MinBytes:  1,
-		MaxBytes:  8 << 20,
-		MaxWait:   250 * time.Millisecond,
-	})
-	defer rd.Close()
-	if offset < 0 {
-		offset = kafka.FirstOffset
-	}
-	if err := rd.SetOffset(offset); err != nil {
-		r.fail(fmt.Errorf("partition %d: set offset %d: %w", partition, offset, err))
-		return
-	}
-	lagGauge := r.metrics.lag.WithLabelValues(strconv.Itoa(partition))
-	// A revoked partition's gauges go away with it, or they would keep their last values (and alerts) forever.
-	defer r.metrics.lag.DeleteLabelValues(strconv.Itoa(partition))
-	defer r.metrics.committed.DeleteLabelValues(strconv.Itoa(partition))
-	tr := newTracker(r.cfg.MaxInFlight)
-	stop := make(chan struct{})
-	tenants := map[string]*actor.PID{}
-	defer func() {
-		for _, pid := range tenants {
-			<-r.engine.Poison(pid).Done()
-		}
-	}()
-
-	committed := int64(-1)
-	commit := func() {
-		next := tr.committable()
-		if next < 0 || next <= committed {
-			return
-		}
-		if err := gen.CommitOffsets(map[string]map[int]int64{r.cfg.Topic: {partition: next}}); err != nil {
-			log.Warn("commit offsets", "offset", next, "err", err)
-			return
-		}
-		committed = next
-		r.metrics.committed.WithLabelValues(strconv.Itoa(partition)).Set(float64(next))
-	}
-	commitDone := make(chan struct{})
-	go func() {
-		defer close(commitDone)
-		t := time.NewTicker(r.cfg.CommitInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				commit()
-				lagGauge.Set(float64(rd.Stats().Lag))
-			case <-stop:
-				return
-			}
-		}
-	}()
-	defer func() {
-		close(stop)
-		<-commitDone
-		// Drain: records handed to actors finish (they only wait for a sync) and their offsets are committed.
-		deadline := time.Now().Add(10 * time.Second)
-		for tr.inFlight() > 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		commit()
-	}()
-
-	for {
-		msg, err := rd.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				r.fail(fmt.Errorf("partition %d: fetch: %w", partition, err))
-			}
-			return
-		}
-		if !tr.acquire(ctx.Done()) {
-			return
-		}
-		tr.start(msg.Offset)
-		r.metrics.fetched.Inc()
-		rec, err := inbox.Decode(msg.Value)
-		if err != nil {
-			r.metrics.skipped.WithLabelValues("bad_record").Inc()
-			log.Warn("skipping undecodable inbox record", "offset", msg.Offset, "err", err)
-			tr.finish(msg.Offset)
-			continue
-		}
-		if len(rec.Items) == 0 {
-			tr.finish(msg.Offset)
-			continue
-		}
-		pid := tenants[rec.Tenant]
-		if pid == nil {
-			t := rec.Tenant
-			pid = r.engine.Spawn(func() actor.Receiver { return &tenantActor{r: r, tenant: t, lastAvail: map[string]int{}} },
-				"tenant", actor.WithID(fmt.Sprintf("%s-p%d-g%d", t, partition, gen.ID)), actor.WithInboxSize(256))
-			tenants[rec.Tenant] = pid
-		}
-		off := msg.Offset
-		ack := &recordAck{finish: func() { tr.finish(off) }}
-		ack.remaining.Store(int32(len(rec.Items)))
-		r.engine.Send(pid, &recordMsg{rec: rec, offset: msg.Offset, ack: ack})
-	}
 }

@@ -16,6 +16,8 @@ type tracker struct {
 	n     int // records tracked
 	next  int64
 	slots chan struct{}
+	// idle, when not nil, is closed when the last tracked record leaves the ring (drained).
+	idle chan struct{}
 }
 
 type slot struct {
@@ -71,6 +73,10 @@ func (t *tracker) finish(offset int64) {
 		t.n--
 		popped++
 	}
+	if t.n == 0 && t.idle != nil {
+		close(t.idle)
+		t.idle = nil
+	}
 	t.mu.Unlock()
 	// A slot is freed when its record leaves the ring, not when it finishes: a finished record behind a slow one
 	// still occupies the ring, and the bound is on records not yet committable.
@@ -91,4 +97,20 @@ func (t *tracker) inFlight() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.n
+}
+
+// closedChan is what drained returns when nothing is tracked.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// drained returns a channel closed once no record is tracked: every record started is durable and committable.
+func (t *tracker) drained() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == 0 {
+		return closedChan
+	}
+	if t.idle == nil {
+		t.idle = make(chan struct{})
+	}
+	return t.idle
 }

@@ -364,3 +364,36 @@ func TestTrackerRandomBounded(t *testing.T) {
 		}
 	}
 }
+
+// drained is closed exactly when no record is tracked: at once when idle, after the last finish otherwise, even when
+// records finish out of order.
+func TestTrackerDrained(t *testing.T) {
+	tr := newTracker(4)
+	select {
+	case <-tr.drained():
+	default:
+		t.Fatal("an idle tracker is not drained")
+	}
+	for _, off := range []int64{7, 8, 9} {
+		tr.acquire(nil)
+		tr.start(off)
+	}
+	d := tr.drained()
+	for _, off := range []int64{9, 7} {
+		tr.finish(off)
+		select {
+		case <-d:
+			t.Fatalf("drained after finish(%d) with offset 8 in flight", off)
+		default:
+		}
+	}
+	tr.finish(8)
+	select {
+	case <-d:
+	default:
+		t.Fatal("not drained after the last finish")
+	}
+	if got := tr.committable(); got != 10 {
+		t.Fatalf("committable = %d, want 10", got)
+	}
+}

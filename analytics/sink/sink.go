@@ -92,7 +92,8 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Sink moves events from Kafka to ClickHouse. Run it once; Close is safe for concurrent use.
+// Sink moves events from Kafka to ClickHouse: New builds it, Run moves events until its context ends, Close leaves
+// the group and closes the connections. Run it once; Close is idempotent and safe for concurrent use.
 type Sink struct {
 	cfg    Config
 	log    *slog.Logger
@@ -196,7 +197,9 @@ func New(cfg Config) (*Sink, error) {
 }
 
 // Run consumes until ctx ends, then stores and commits the batch in hand if ClickHouse takes it within 5 s, and
-// returns nil. It returns an error only when the sink was closed under it.
+// returns nil; a batch ClickHouse does not take then is not committed, and is read again at the next start. While
+// ClickHouse or Kafka is down it retries as long as ctx lasts. It returns ErrClosed, wrapped, when called after
+// Close or when Close was called under it.
 func (s *Sink) Run(ctx context.Context) error {
 	if err := s.migrate(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -221,7 +224,10 @@ func (s *Sink) Run(ctx context.Context) error {
 			return nil
 		}
 		if err := s.store(ctx, msgs); err != nil {
-			return nil // ctx ended during an outage: the batch is not committed, so it is read again next time
+			if ctx.Err() != nil {
+				return nil // ctx ended during an outage: the batch is not committed, so it is read again next time
+			}
+			return err
 		}
 		s.commit(ctx)
 	}
@@ -242,7 +248,7 @@ func (s *Sink) fill(ctx context.Context) ([]kafka.Message, error) {
 			case ctx.Err() != nil, fctx != ctx && fctx.Err() != nil:
 				return msgs, nil
 			case errors.Is(err, io.EOF), errors.Is(err, io.ErrClosedPipe):
-				return nil, errors.New("analytics sink: closed while running")
+				return nil, fmt.Errorf("analytics sink: fetch: %w", ErrClosed)
 			}
 			s.errs.WithLabelValues("fetch").Inc()
 			s.log.Warn("fetch events", "err", err)
@@ -376,12 +382,12 @@ func (s *Sink) connection() (driver.Conn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, errors.New("analytics sink: closed")
+		return nil, ErrClosed
 	}
 	if s.conn == nil {
 		conn, err := schema.Open(s.cfg.ClickHouseAddr)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("analytics sink: open clickhouse %s: %w", s.cfg.ClickHouseAddr, err)
 		}
 		s.conn = conn
 	}
@@ -399,7 +405,8 @@ func (s *Sink) dropConnection(conn driver.Conn) {
 	}
 }
 
-// Close leaves the consumer group and closes the connections. Call it after Run returned; it is idempotent.
+// Close leaves the consumer group and closes the connections; a Run in progress then returns ErrClosed. It is
+// idempotent: later calls return nil.
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -410,13 +417,16 @@ func (s *Sink) Close() error {
 	conn := s.conn
 	s.conn = nil
 	s.mu.Unlock()
-	err := s.reader.Close()
+	var errs []error
+	if err := s.reader.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("analytics sink: leave group: %w", err))
+	}
 	if conn != nil {
-		if cerr := conn.Close(); err == nil {
-			err = cerr
+		if err := conn.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("analytics sink: close clickhouse: %w", err))
 		}
 	}
-	return err
+	return errors.Join(errs...)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

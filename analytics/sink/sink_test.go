@@ -3,6 +3,7 @@ package sink_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -403,5 +404,21 @@ func waitFor(t *testing.T, what string, cond func() bool, state func() string) {
 			t.Fatalf("waiting for %s: have %s", what, state())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Close is idempotent, and Run after Close returns ErrClosed at once instead of waiting for ClickHouse.
+func TestCloseThenRun(t *testing.T) {
+	s, err := sink.New(testConfig([]string{"127.0.0.1:1"}, "127.0.0.1:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close #%d: %v", i+1, err)
+		}
+	}
+	if err := s.Run(context.Background()); !errors.Is(err, sink.ErrClosed) {
+		t.Fatalf("Run after Close = %v, want ErrClosed", err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // startBroker runs the embedded broker as a node does (data directory, fsync on) and returns its address.
 func startBroker(t testing.TB) string {
 	t.Helper()
-	e, err := broker.StartEmbedded(broker.Config{Addr: freeAddr(t), DataDir: t.TempDir()})
+	e, err := broker.NewEmbedded(broker.Config{Addr: freeAddr(t), DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func HTTPJSON(ctx context.Context, cfg HTTPConfig) (report.Ceiling, error) {
 		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Run() }()
+	go func() { served <- srv.Run(context.Background()) }()
 
 	hc := &fasthttp.HostClient{
 		Addr:         srv.Addr(),
@@ -106,7 +106,7 @@ func HTTPJSON(ctx context.Context, cfg HTTPConfig) (report.Ceiling, error) {
 	defer func() {
 		// Idle keep-alive connections first, so the server's graceful shutdown has nothing to wait for.
 		hc.CloseIdleConnections()
-		_ = srv.Shutdown()
+		_ = srv.Close()
 		<-served
 	}()
 

@@ -45,7 +45,7 @@ func BenchmarkKafkaProduceSync(b *testing.B) {
 }
 
 func produce(b *testing.B, nosync bool, partitions, keys int) {
-	e, err := broker.StartEmbedded(broker.Config{Addr: freeAddr(b), DataDir: b.TempDir(), NoSync: nosync})
+	e, err := broker.NewEmbedded(broker.Config{Addr: freeAddr(b), DataDir: b.TempDir(), NoSync: nosync})
 	if err != nil {
 		b.Fatal(err)
 	}

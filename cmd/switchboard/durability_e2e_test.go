@@ -185,7 +185,7 @@ func TestExternalBrokerAndKafkaDown(t *testing.T) {
 		var err error
 		// The port may linger briefly after a close.
 		for i := 0; i < 50; i++ {
-			if b, err = broker.StartEmbedded(broker.Config{Addr: kafkaAddr, DataDir: kdir}); err == nil {
+			if b, err = broker.NewEmbedded(broker.Config{Addr: kafkaAddr, DataDir: kdir}); err == nil {
 				return b
 			}
 			time.Sleep(100 * time.Millisecond)

@@ -29,7 +29,8 @@ type Config struct {
 	// SessionTimeoutMin is the smallest consumer group session timeout the broker accepts. 0 means 1 s, so tests
 	// and restarts see a dead member go quickly.
 	SessionTimeoutMin time.Duration
-	Logger            *slog.Logger
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -44,19 +45,31 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Embedded is a running embedded broker.
+// Validate reports a config that cannot work.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("embedded kafka address %q: %w", c.Addr, err)
+	}
+	if c.SessionTimeoutMin < 0 {
+		return errors.New("embedded kafka: negative SessionTimeoutMin")
+	}
+	return nil
+}
+
+// Embedded is a running embedded broker. It serves on kfake's own goroutines from NewEmbedded until Close, so it has
+// no Run: there is nothing for a caller to block on. Addr and Close are safe for concurrent use.
 type Embedded struct {
 	cluster *kfake.Cluster
 	addr    string
 }
 
-// StartEmbedded starts the broker and returns once it accepts connections.
-func StartEmbedded(cfg Config) (*Embedded, error) {
+// NewEmbedded starts the broker and returns once it accepts connections on cfg.Addr; Close stops it.
+func NewEmbedded(cfg Config) (*Embedded, error) {
 	cfg.setDefaults()
-	host, _, err := net.SplitHostPort(cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("embedded kafka address %q: %w", cfg.Addr, err)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
+	host, _, _ := net.SplitHostPort(cfg.Addr)
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, cfg.Addr) }),
@@ -88,7 +101,9 @@ func StartEmbedded(cfg Config) (*Embedded, error) {
 // Addr is the broker's host:port.
 func (e *Embedded) Addr() string { return e.addr }
 
-// Close stops the broker, persisting its state when it has a data directory. It is idempotent.
+// Close stops the broker: it stops listening, closes its clients' connections and, with a data directory, persists
+// its state there. It is idempotent and safe for concurrent use (kfake ignores every call after the first); it
+// returns nil, since kfake reports no error from a stop.
 func (e *Embedded) Close() error {
 	e.cluster.Close()
 	return nil

@@ -9,7 +9,7 @@ import (
 // topics survive a restart on the same data dir.
 func TestEnsureTopicsAndPersistence(t *testing.T) {
 	dir := t.TempDir()
-	e, err := StartEmbedded(Config{Addr: "127.0.0.1:0", DataDir: dir})
+	e, err := NewEmbedded(Config{Addr: "127.0.0.1:0", DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,8 +25,12 @@ func TestEnsureTopicsAndPersistence(t *testing.T) {
 		t.Fatalf("partitions of a = %d, %v; want 3 (an existing topic keeps its count)", n, err)
 	}
 	addr := e.Addr()
-	e.Close()
-	e2, err := StartEmbedded(Config{Addr: addr, DataDir: dir})
+	for i := range 2 { // Close is idempotent
+		if err := e.Close(); err != nil {
+			t.Fatalf("Close #%d: %v", i+1, err)
+		}
+	}
+	e2, err := NewEmbedded(Config{Addr: addr, DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,8 +40,8 @@ func TestEnsureTopicsAndPersistence(t *testing.T) {
 	}
 }
 
-func TestStartEmbeddedBadAddr(t *testing.T) {
-	if _, err := StartEmbedded(Config{Addr: "no-port"}); err == nil {
+func TestNewEmbeddedBadAddr(t *testing.T) {
+	if _, err := NewEmbedded(Config{Addr: "no-port"}); err == nil {
 		t.Fatal("want an error for an address without a port")
 	}
 }

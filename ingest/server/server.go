@@ -3,6 +3,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,11 +41,25 @@ type Config struct {
 	// Gatherer is what /metrics exposes. Default prometheus.DefaultGatherer.
 	Gatherer prometheus.Gatherer
 	// Ready lists what /readyz checks; /readyz is 200 only when all pass and the server is not draining.
-	Ready  []Check
+	Ready []Check
+	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
 
-// Server is the HTTP front of a node.
+func (c *Config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.Gatherer == nil {
+		c.Gatherer = prometheus.DefaultGatherer
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Server is the HTTP front of a node: New listens, Run serves, Close stops. Drain, Close and Addr are safe for
+// concurrent use.
 type Server struct {
 	cfg      Config
 	srv      *fasthttp.Server
@@ -56,17 +71,10 @@ type Server struct {
 	stopErr  error
 }
 
-// New listens on cfg.Addr; Run serves.
+// New listens on cfg.Addr, so a port taken is an error here rather than in Run; Run serves. A server that is never
+// run must still be closed, to release the listener.
 func New(cfg Config) (*Server, error) {
-	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:8080"
-	}
-	if cfg.Gatherer == nil {
-		cfg.Gatherer = prometheus.DefaultGatherer
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.setDefaults()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -95,21 +103,44 @@ func New(cfg Config) (*Server, error) {
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Run serves until Shutdown.
-func (s *Server) Run() error {
-	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, net.ErrClosed) {
+// Run serves until ctx ends or Close is called, and then returns once the server has stopped: on ctx's end it
+// stops as Close does (the requests in progress finish). It returns nil after such a stop, and the error that made
+// serving fail otherwise. Run is called at most once.
+func (s *Server) Run(ctx context.Context) error {
+	served := make(chan error, 1)
+	go func() { served <- s.srv.Serve(s.ln) }()
+	var err error
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		if cerr := s.Close(); cerr != nil {
+			return cerr
+		}
+		err = <-served
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
 }
 
-// Drain makes /readyz answer 503 so load balancers stop sending, while requests are still served.
+// Drain makes /readyz answer 503 so load balancers stop sending, while requests are still served. It is
+// idempotent.
 func (s *Server) Drain() { s.draining.Do(func() { close(s.drain) }) }
 
-// Shutdown stops accepting and waits for open requests to finish. It is idempotent.
-func (s *Server) Shutdown() error {
+// Close drains, stops accepting, closes the listener and waits for the requests in progress to finish; Run then
+// returns. It is idempotent: every call returns the first call's result.
+func (s *Server) Close() error {
 	s.Drain()
-	s.stopOnce.Do(func() { s.stopErr = s.srv.Shutdown() })
+	s.stopOnce.Do(func() {
+		if err := s.srv.Shutdown(); err != nil {
+			s.stopErr = fmt.Errorf("http server shutdown: %w", err)
+		}
+		// fasthttp closes the listener only if Serve ran; a server never run still holds it.
+		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) && s.stopErr == nil {
+			s.stopErr = fmt.Errorf("close listener %s: %w", s.Addr(), err)
+		}
+	})
 	return s.stopErr
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,10 +45,10 @@ func startServer(t *testing.T, cfg Config) *running {
 		t.Fatal(err)
 	}
 	r := &running{s: s, url: "http://" + s.Addr(), done: make(chan error, 1)}
-	go func() { r.done <- s.Run() }()
+	go func() { r.done <- s.Run(context.Background()) }()
 	t.Cleanup(func() {
-		if err := s.Shutdown(); err != nil {
-			t.Errorf("Shutdown: %v", err)
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
 		}
 		select {
 		case err := <-r.done:
@@ -55,7 +56,7 @@ func startServer(t *testing.T, cfg Config) *running {
 				t.Errorf("Run: %v", err)
 			}
 		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after Shutdown")
+			t.Error("Run did not return after Close")
 		}
 	})
 	return r
@@ -293,14 +294,14 @@ func TestMalformedRequest(t *testing.T) {
 	wantError(t, "bad Content-Length", got, http.StatusBadRequest, "bad_request")
 }
 
-// Shutdown stops the server (Run returns nil), refuses new connections and can be called again.
-func TestShutdownIdempotent(t *testing.T) {
+// Close stops the server (Run returns nil), refuses new connections and can be called again.
+func TestCloseIdempotent(t *testing.T) {
 	s, err := New(Config{Addr: "127.0.0.1:0", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.Run() }()
+	go func() { done <- s.Run(context.Background()) }()
 	url := "http://" + s.Addr()
 	// Wait until it serves.
 	deadline := time.Now().Add(10 * time.Second)
@@ -315,25 +316,25 @@ func TestShutdownIdempotent(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := s.Shutdown(); err != nil {
-		t.Fatalf("Shutdown: %v", err)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
 	}
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("Run after Shutdown: %v", err)
+			t.Errorf("Run after Close: %v", err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after Shutdown")
+		t.Fatal("Run did not return after Close")
 	}
-	if err := s.Shutdown(); err != nil {
-		t.Errorf("second Shutdown: %v", err)
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
 	}
-	s.Drain() // after Shutdown: no panic on a closed channel
+	s.Drain() // after Close: no panic on a closed channel
 	c := http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
 	if resp, err := c.Get(url + "/healthz"); err == nil {
 		resp.Body.Close()
-		t.Errorf("after Shutdown the server still answers: %d", resp.StatusCode)
+		t.Errorf("after Close the server still answers: %d", resp.StatusCode)
 	}
 }
 
@@ -344,7 +345,50 @@ func TestNewOnBusyAddress(t *testing.T) {
 	}
 	defer ln.Close()
 	if s, err := New(Config{Addr: ln.Addr().String(), Logger: quiet}); err == nil {
-		_ = s.Shutdown()
+		_ = s.Close()
 		t.Fatal("New on a busy address: want an error")
+	}
+}
+
+// Run stops when its context ends, as Close stops it, and a later Close is a no-op.
+func TestRunStopsWithContext(t *testing.T) {
+	s, err := New(Config{Addr: "127.0.0.1:0", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	resp, err := http.Get("http://" + s.Addr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run after its context ended: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close after Run stopped: %v", err)
+	}
+}
+
+// A server closed before it ran releases its listener, and Run then returns at once.
+func TestCloseBeforeRun(t *testing.T) {
+	s, err := New(Config{Addr: "127.0.0.1:0", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := s.Addr()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the address is still held after Close: %v", err)
+	}
+	ln.Close()
+	if err := s.Run(context.Background()); err != nil {
+		t.Errorf("Run after Close: %v", err)
 	}
 }

@@ -145,6 +145,9 @@ type Node struct {
 	firer    *timers.Firer
 	outcomes *outcome.Registry
 	server   *server.Server
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New starts the parts that must be up before serving (broker, topics, store, listener) and returns the node; Run
@@ -169,7 +172,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.brokers = cfg.KafkaBrokers
 	replication := cfg.Replication
 	if len(n.brokers) == 0 {
-		n.embedded, err = broker.StartEmbedded(broker.Config{
+		n.embedded, err = broker.NewEmbedded(broker.Config{
 			Addr: cfg.EmbeddedKafkaAddr, DataDir: filepath.Join(cfg.DataDir, "kafka"), NoSync: !cfg.EmbeddedKafkaFsync,
 			Logger: n.log,
 		})
@@ -318,123 +321,168 @@ func (n *Node) pingKafka() error {
 	return c.Close()
 }
 
-// Run serves until ctx ends, then stops gracefully: it stops accepting webhooks and API calls, lets the requests
-// in progress finish, drains the router's in-flight records, commits their offsets, and closes the store and the
-// broker. It returns the first error that stopped it early.
+// Run serves until ctx ends or a component fails, then stops gracefully, in stages, each stage stopped before the
+// next is told to stop:
+//
+//  1. the HTTP server stops accepting webhooks and API calls and lets the requests in progress finish;
+//  2. the producer's users stop — the sender (so the answers it recorded are produced; what is left is produced
+//     again by its Recover at the next start) and the timer firer;
+//  3. the producer closes, flushing what it holds;
+//  4. the router drains its in-flight records and commits their offsets; the outbox relay relays what is pending;
+//     the analytics sink stores and commits the batch in hand.
+//
+// Every component's Run is expected to block until its stage stops it: one that returns early, with an error or
+// without, cancels ctx for all the others. Run returns the errors that stopped it early and those of the stop
+// itself, joined (first the one that stopped it), or nil after a clean stop. Close still has to be called.
 func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 2)
-	var wg sync.WaitGroup
-	rctx, rcancel := context.WithCancel(context.Background())
-	defer rcancel()
-	if n.sink != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := n.sink.Run(rctx); err != nil {
-				n.log.Error("analytics sink stopped", "err", err)
-			}
-		}()
-	}
-	// The sender stops first, while the producer still works, so the answers it recorded are produced (what is
-	// left is produced again by Recover at the next start).
-	sctx, scancel := context.WithCancel(context.Background())
-	defer scancel()
-	senderDone := make(chan struct{})
-	if n.router != nil {
-		wg.Add(3)
-		go func() {
-			defer close(senderDone)
-			_ = n.sender.Run(sctx)
-		}()
-		go func() {
-			defer wg.Done()
-			if err := n.router.Run(rctx); err != nil {
-				errs <- err
-			}
-			cancel()
-		}()
-		go func() {
-			defer wg.Done()
-			_ = n.firer.Run(rctx)
-		}()
-		go func() {
-			defer wg.Done()
-			_ = n.relay.Run(rctx)
-		}()
-	}
-	srvDone := make(chan struct{})
-	go func() {
-		defer close(srvDone)
-		if err := n.server.Run(); err != nil {
-			errs <- err
-			cancel()
+	var errs errorList
+	// failed is called by a component whose Run returned before its stage was stopped.
+	failed := func(name string, err error) {
+		if err == nil {
+			err = errors.New("stopped on its own")
 		}
-	}()
+		errs.add(fmt.Errorf("%s: %w", name, err))
+		cancel()
+	}
+	serving := newStage(failed)
+	producerUsers := newStage(failed)
+	consumers := newStage(failed)
+
+	serving.run("http server", n.server.Run)
+	if n.router != nil {
+		producerUsers.run("sender", n.sender.Run)
+		producerUsers.run("timer firer", n.firer.Run)
+		consumers.run("router", n.router.Run)
+		consumers.run("outbox relay", n.relay.Run)
+	}
+	if n.sink != nil {
+		consumers.run("analytics sink", n.sink.Run)
+	}
 	if n.cfg.PprofAddr != "" {
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		ps := &http.Server{Addr: n.cfg.PprofAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := ps.ListenAndServe(); err != nil && err != http.ErrServerClosed {
-				n.log.Error("pprof server", "addr", n.cfg.PprofAddr, "err", err)
+		ps := n.servePprof()
+		defer func() {
+			if err := ps.Close(); err != nil {
+				n.log.Warn("close pprof server", "err", err)
 			}
 		}()
-		defer ps.Close()
-		n.log.Info("pprof serving", "addr", n.cfg.PprofAddr)
 	}
 	n.log.Info("switchboard serving", "http", n.server.Addr(), "kafka", n.brokers, "roles", n.cfg.Roles)
 	<-ctx.Done()
 	n.log.Info("stopping: draining requests and in-flight records")
-	_ = n.server.Shutdown()
-	<-srvDone
-	if n.router != nil {
-		scancel()
-		<-senderDone
-	}
+	serving.stop()
+	producerUsers.stop()
 	if n.producer != nil {
-		_ = n.producer.Close()
+		if err := n.producer.Close(); err != nil {
+			errs.add(fmt.Errorf("close producer: %w", err))
+		}
 	}
-	rcancel()
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return nil
-	}
+	consumers.stop()
+	return errs.err()
 }
 
-// Close releases everything the node holds. It is idempotent and safe after a failed New.
+// servePprof serves Go's profiles on PprofAddr until the returned server is closed. It is a diagnostic: failing to
+// serve is logged, not a reason to stop the node.
+func (n *Node) servePprof() *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ps := &http.Server{Addr: n.cfg.PprofAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := ps.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("pprof server", "addr", n.cfg.PprofAddr, "err", err)
+		}
+	}()
+	n.log.Info("pprof serving", "addr", n.cfg.PprofAddr)
+	return ps
+}
+
+// stage is a set of components' Run calls that are stopped together: stop cancels their context and waits for all
+// of them to return. A Run that returns before stop is reported to failed, with its error (nil if it had none).
+type stage struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	failed func(name string, err error)
+}
+
+// newStage's context is not derived from the node's: a stage runs until the node stops it, in order.
+func newStage(failed func(name string, err error)) *stage {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &stage{ctx: ctx, cancel: cancel, failed: failed}
+}
+
+func (s *stage) run(name string, run func(context.Context) error) {
+	s.wg.Go(func() {
+		err := run(s.ctx)
+		if s.ctx.Err() == nil || err != nil {
+			s.failed(name, err)
+		}
+	})
+}
+
+func (s *stage) stop() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// errorList collects errors from concurrent components, in the order they happened.
+type errorList struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *errorList) add(err error) {
+	l.mu.Lock()
+	l.errs = append(l.errs, err)
+	l.mu.Unlock()
+}
+
+func (l *errorList) err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return errors.Join(l.errs...)
+}
+
+// Close releases everything the node holds, in dependency order (what writes to the store and the broker before
+// them). Call it after Run returned, or after a failed New; it is idempotent: later calls return the first call's
+// result.
 func (n *Node) Close() error {
-	var errs []error
-	if n.server != nil {
-		errs = append(errs, n.server.Shutdown())
-	}
-	if n.producer != nil {
-		errs = append(errs, n.producer.Close())
-	}
-	if n.router != nil {
-		errs = append(errs, n.router.Close())
-	}
-	if n.sink != nil {
-		errs = append(errs, n.sink.Close())
-	}
-	if n.chAPI != nil {
-		errs = append(errs, n.chAPI.Close())
-	}
-	if n.store != nil {
-		errs = append(errs, n.store.Close())
-	}
-	if n.embedded != nil {
-		errs = append(errs, n.embedded.Close())
-	}
-	return errors.Join(errs...)
+	n.closeOnce.Do(func() {
+		var errs []error
+		closeOne := func(what string, c interface{ Close() error }) {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close %s: %w", what, err))
+			}
+		}
+		if n.server != nil {
+			closeOne("http server", n.server)
+		}
+		if n.producer != nil {
+			closeOne("producer", n.producer)
+		}
+		if n.router != nil {
+			closeOne("router", n.router)
+		}
+		if n.sink != nil {
+			closeOne("analytics sink", n.sink)
+		}
+		if n.chAPI != nil {
+			closeOne("insights clickhouse pool", n.chAPI)
+		}
+		if n.store != nil {
+			closeOne("store", n.store)
+		}
+		if n.embedded != nil {
+			closeOne("embedded broker", n.embedded)
+		}
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
 }
 
 // insightsOf answers GET /v1/insights from ClickHouse.

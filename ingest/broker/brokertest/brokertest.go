@@ -37,7 +37,7 @@ func Start(t testing.TB, cfg Config) *broker.Embedded {
 	if cfg.Partitions == 0 {
 		cfg.Partitions = 1
 	}
-	b, err := broker.StartEmbedded(broker.Config{Addr: cfg.Addr, DataDir: cfg.DataDir, NoSync: true,
+	b, err := broker.NewEmbedded(broker.Config{Addr: cfg.Addr, DataDir: cfg.DataDir, NoSync: true,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

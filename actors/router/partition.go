@@ -1,0 +1,211 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
+)
+
+// drainTimeout bounds how long a stopping partition waits for the records it handed to actors to become durable.
+// They only wait for a store sync, so only a stuck store reaches it; what is not durable then is not committed and
+// is consumed again by the partition's next owner.
+const drainTimeout = 10 * time.Second
+
+// partitionConsumer feeds the records of one partition of switchboard.inbox, for one consumer group generation, to
+// tenant actors. Its contract:
+//
+//   - Records in flight are bounded (docs/design.md, invariant 9): deliver takes a tracker slot before it hands a
+//     record on and blocks while Config.MaxInFlight records are not yet committable, so a slow store stops fetching
+//     instead of growing actor inboxes.
+//   - Only the contiguous prefix of durably applied records is committed (invariant 5): commit asks the tracker for
+//     the end of that prefix and commits it if it moved, never an offset past a record that is not durable.
+//   - It spawns one tenant actor per tenant the partition carries, on the first record of that tenant, and stop
+//     stops them all: a partition that moves away takes its actors with it, and its next owner rebuilds them from
+//     the store.
+//
+// deliver is called from one goroutine (the fetch loop); commit and the accessors are safe for concurrent use.
+type partitionConsumer struct {
+	r         *Router
+	partition int
+	gen       int32
+	log       *slog.Logger
+	tr        *tracker
+	// commitTo commits next as the partition's committed offset: every record before it is durable.
+	commitTo func(next int64) error
+	tenants  map[string]*actor.PID // owned by the deliver goroutine until stop
+	// tenantOpts are added to the tenant actors' spawn options: the scenario tests hold a tenant's records with a
+	// middleware. Nil in production.
+	tenantOpts []actor.OptFunc
+
+	commitMu  sync.Mutex
+	committed int64 // the last offset commitTo accepted; -1 before the first
+	gauge     prometheus.Gauge
+}
+
+// newPartitionConsumer prepares partition for generation gen; commitTo is how its offsets are committed.
+func newPartitionConsumer(r *Router, partition int, gen int32, commitTo func(next int64) error) *partitionConsumer {
+	return &partitionConsumer{
+		r: r, partition: partition, gen: gen, log: r.log.With("partition", partition),
+		tr: newTracker(r.cfg.MaxInFlight), commitTo: commitTo, tenants: map[string]*actor.PID{}, committed: -1,
+		gauge: r.metrics.committed.WithLabelValues(strconv.Itoa(partition)),
+	}
+}
+
+// consumePartition runs one partition of one generation over Kafka until ctx ends (a rebalance or a shutdown) or
+// fetching fails. Either way it drains and commits before it returns, while the generation is still valid.
+func (r *Router) consumePartition(ctx context.Context, gen *kafka.Generation, partition int, offset int64) error {
+	rd := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   r.cfg.Brokers,
+		Topic:     r.cfg.Topic,
+		Partition: partition,
+		MinBytes:  1,
+		MaxBytes:  8 << 20,
+		MaxWait:   250 * time.Millisecond,
+	})
+	defer func() {
+		if err := rd.Close(); err != nil {
+			r.log.Warn("close partition reader", "partition", partition, "err", err)
+		}
+	}()
+	if offset < 0 {
+		offset = kafka.FirstOffset
+	}
+	if err := rd.SetOffset(offset); err != nil {
+		return fmt.Errorf("partition %d: set offset %d: %w", partition, offset, err)
+	}
+	p := newPartitionConsumer(r, partition, gen.ID, func(next int64) error {
+		return gen.CommitOffsets(map[string]map[int]int64{r.cfg.Topic: {partition: next}})
+	})
+	return p.run(ctx, rd)
+}
+
+// run fetches from rd and delivers until ctx ends or a fetch fails, committing every CommitInterval; then it stops
+// (drain, last commit, tenant actors stopped). It returns the fetch error, or nil when ctx ended.
+func (p *partitionConsumer) run(ctx context.Context, rd *kafka.Reader) error {
+	label := strconv.Itoa(p.partition)
+	lag := p.r.metrics.lag.WithLabelValues(label)
+	// A revoked partition's gauges go away with it, or they would keep their last values (and alerts) forever.
+	defer p.r.metrics.lag.DeleteLabelValues(label)
+	defer p.r.metrics.committed.DeleteLabelValues(label)
+
+	tickerDone := make(chan struct{})
+	stopTicker := make(chan struct{})
+	go func() {
+		defer close(tickerDone)
+		t := time.NewTicker(p.r.cfg.CommitInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				p.commit()
+				lag.Set(float64(rd.Stats().Lag))
+			case <-stopTicker:
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stopTicker)
+		<-tickerDone
+		p.stop()
+	}()
+	for {
+		msg, err := rd.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("partition %d: fetch: %w", p.partition, err)
+		}
+		if !p.deliver(ctx.Done(), msg.Offset, msg.Value) {
+			return nil
+		}
+	}
+}
+
+// deliver hands the record at offset to its tenant actor. It first takes a slot of the in-flight bound, blocking
+// while the bound is reached; it reports false, having delivered nothing, when stop closed meanwhile. A record that
+// does not decode, or holds no item, is counted and finished at once.
+func (p *partitionConsumer) deliver(stop <-chan struct{}, offset int64, value []byte) bool {
+	if !p.tr.acquire(stop) {
+		return false
+	}
+	p.tr.start(offset)
+	p.r.metrics.fetched.Inc()
+	rec, err := inbox.Decode(value)
+	if err != nil {
+		p.r.metrics.skipped.WithLabelValues("bad_record").Inc()
+		p.log.Warn("skipping undecodable inbox record", "offset", offset, "err", err)
+		p.tr.finish(offset)
+		return true
+	}
+	if len(rec.Items) == 0 {
+		p.tr.finish(offset)
+		return true
+	}
+	pid := p.tenants[rec.Tenant]
+	if pid == nil {
+		r, t := p.r, rec.Tenant
+		opts := append([]actor.OptFunc{actor.WithID(fmt.Sprintf("%s-p%d-g%d", t, p.partition, p.gen)),
+			actor.WithInboxSize(256)}, p.tenantOpts...)
+		pid = r.engine.Spawn(func() actor.Receiver { return &tenantActor{r: r, tenant: t, lastAvail: map[string]int{}} },
+			"tenant", opts...)
+		p.tenants[rec.Tenant] = pid
+	}
+	ack := &recordAck{finish: func() { p.tr.finish(offset) }}
+	ack.remaining.Store(int32(len(rec.Items)))
+	p.r.engine.Send(pid, &recordMsg{rec: rec, offset: offset, ack: ack})
+	return true
+}
+
+// commit commits the end of the contiguous durable prefix if it moved since the last commit. A failed commit is
+// logged and left to the next one, which covers the same records.
+func (p *partitionConsumer) commit() {
+	p.commitMu.Lock()
+	defer p.commitMu.Unlock()
+	next := p.tr.committable()
+	if next < 0 || next <= p.committed {
+		return
+	}
+	if err := p.commitTo(next); err != nil {
+		p.log.Warn("commit offsets", "offset", next, "err", err)
+		return
+	}
+	p.committed = next
+	p.gauge.Set(float64(next))
+}
+
+// lastCommitted is the last offset committed, -1 before the first commit.
+func (p *partitionConsumer) lastCommitted() int64 {
+	p.commitMu.Lock()
+	defer p.commitMu.Unlock()
+	return p.committed
+}
+
+// stop drains and stops the partition: it waits up to drainTimeout for the records handed on to become durable,
+// commits their prefix, and stops the tenant actors (and with them their conversation actors). deliver must have
+// returned for good.
+func (p *partitionConsumer) stop() {
+	t := time.NewTimer(drainTimeout)
+	select {
+	case <-p.tr.drained():
+	case <-t.C:
+		p.log.Warn("records still in flight when the partition stopped; they are consumed again by its next owner",
+			"records", p.tr.inFlight())
+	}
+	t.Stop()
+	p.commit()
+	for _, pid := range p.tenants {
+		<-p.r.engine.Poison(pid).Done()
+	}
+	clear(p.tenants)
+}

@@ -1,0 +1,745 @@
+package router
+
+// Scenario tests of the router's concurrency core: each testdata/*.txt file feeds inbox records straight to a
+// partition consumer (partitionConsumer.deliver: the in-flight bound, one tenant actor per tenant, the commit
+// prefix), which hands them to the real tenant and conversation actors on a hollywood engine over a temporary Pebble
+// store. No Kafka: offsets are the scenario's, commits go to the harness. Each command is followed by "----" and the
+// trace it must produce, pebble-style; `go test ./actors/router -run TestScenarios -rewrite` writes the actual traces
+// into the files, to be reviewed with git diff.
+//
+// Every file runs in a testing/synctest bubble: after each step the harness waits until every actor, the store's
+// sync goroutine and the feeding goroutine are blocked (synctest.Wait), so a trace is the state of quiescence, never
+// of a moment; and time only moves when a step says so (passivate), so idle timers fire exactly there.
+//
+// Commands (CUST is a customer's address on the channel and names its conversation; OP an operator):
+//
+//	setup OP=ROLE:CAPACITY... [tenants=a,b] [reopen=last_operator] [offline-releases] [max-in-flight=N]
+//	                                     start over: a new store and router; the first tenant is the default
+//	message CUST [id=WAMID]              a customer's text message (ids default to wamid.<offset>)
+//	online|away|offline OP               an operator's availability command
+//	capacity ADMIN OP N                  an admin's update_operator command
+//	take|close|unassign|reopen OP CUST   an operator's conversation command
+//	assign OP CUST TARGET                an admin's assignment
+//	garbage                              a record that does not decode
+//	record ITEM; ITEM...                 one record of several items, which the tenant actor routes in order
+//	race ITEM; ITEM...                   as record, for items whose completion order is not determined: outcomes
+//	                                     are printed sorted and without the command they answer
+//
+// Any record command takes t=TENANT (default the first tenant). It prints the record's offset, the router's counters
+// that moved (events written to the outbox, capacity grants, proposals, skipped items, actors activated...), each
+// command's outcome, and the committed offset: every record before it is durable. Other commands:
+//
+//	hold TENANT | release TENANT         the tenant actor stops taking records (they wait in its inbox, still in
+//	                                     flight) or takes them again
+//	passivate                            let IdleAfter and a tick pass: idle conversation actors stop
+//	restart from=N                       the partition moves to a new generation: the consumer drains, commits and
+//	                                     stops its actors; the new one rebuilds from the store and is fed offsets
+//	                                     N and later again, as Kafka does from a lagging commit
+//	conversations [t=TENANT]             the store's conversations
+//	operators [t=TENANT]                 the store's operators with the load the conversations give them
+//
+// After every step the invariants are checked: no operator holds more conversations than its capacity (from the
+// store, whatever the interleaving), no rule panicked, the dispatcher never saw an assignment it did not grant,
+// hollywood restarted no actor, and the commit never passes a record that is not durable.
+
+import (
+	"cmp"
+	"flag"
+	"fmt"
+	"log/slog"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/scenariofile"
+	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
+)
+
+var rewrite = flag.Bool("rewrite", false, "rewrite the expected traces of testdata/*.txt scenarios")
+
+func TestScenarios(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no scenarios in testdata")
+	}
+	for _, path := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".txt"), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := &harness{t: t}
+				t.Cleanup(h.shutdown)
+				scenariofile.Run(t, path, *rewrite, h.run)
+			})
+		})
+	}
+}
+
+// TestRaceRepeated runs the scenario whose steps race conversation actors against each other many times: its traces
+// hold whatever the interleaving, and the capacity invariant is checked after every step of every run.
+func TestRaceRepeated(t *testing.T) {
+	runs := 20
+	if testing.Short() {
+		runs = 3
+	}
+	for i := range runs {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := &harness{t: t}
+				t.Cleanup(h.shutdown)
+				scenariofile.Run(t, "testdata/capacity_race.txt", false, h.run)
+			})
+		})
+	}
+}
+
+// scenarioEpoch is the ingest time of a scenario's first record; each record is a minute after the one before.
+var scenarioEpoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// harness is a running scenario: a router without Kafka, fed by a goroutine that plays the fetch loop.
+type harness struct {
+	t       *testing.T
+	tenants []string
+	ops     map[string]tenant.Operator // by id; every tenant has the same operators
+	st      *store.Store
+	reg     *prometheus.Registry
+	r       *Router
+	out     *outcome.Registry
+
+	gen     int32
+	pc      *partitionConsumer
+	feed    chan fed
+	stop    chan struct{} // closed to stop the feeding goroutine
+	fedDone chan struct{} // closed when it returned
+	pushed  int           // records sent to the feed
+	fedN    int           // records the current feeder delivered; guarded by mu
+	mu      sync.Mutex
+
+	log       [][]byte // every record, by offset
+	at        time.Time
+	committed int64 // the last offset committed; guarded by mu
+	gates     map[string]chan struct{}
+	counters  map[string]float64
+	pending   []pendingOutcome
+	names     map[string]string // conversation id -> customer
+}
+
+type fed struct {
+	offset int64
+	value  []byte
+}
+
+type pendingOutcome struct {
+	label string
+	ch    <-chan outcome.Result
+}
+
+func (h *harness) run(cmd string) (out string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out = fmt.Sprintf("bad command: %v", p)
+		}
+	}()
+	fields := strings.Fields(cmd)
+	a := parseArgs(fields[1:])
+	if fields[0] != "setup" && h.r == nil {
+		panic("setup first")
+	}
+	var lines []string
+	switch fields[0] {
+	case "setup":
+		h.setup(a)
+		return "ok", nil
+	case "hold", "release":
+		a.need(1)
+		h.mu.Lock()
+		gate := h.gates[a.pos[0]]
+		if gate == nil {
+			h.mu.Unlock()
+			panic("unknown tenant " + a.pos[0])
+		}
+		select {
+		case <-gate: // open
+			if fields[0] == "hold" {
+				h.gates[a.pos[0]] = make(chan struct{})
+			}
+		default: // held
+			if fields[0] == "release" {
+				close(gate)
+			}
+		}
+		h.mu.Unlock()
+		lines = h.settle()
+	case "passivate":
+		time.Sleep(h.r.cfg.IdleAfter + h.r.cfg.IdleAfter/4)
+		lines = h.settle()
+		lines = append(lines, fmt.Sprintf("actors active %v", gauge(h.r.metrics.actorsActive)))
+	case "restart":
+		from, ok := a.kv["from"]
+		if !ok {
+			panic("restart needs from=N")
+		}
+		n, perr := strconv.Atoi(from)
+		if perr != nil || n < 0 || n > len(h.log) {
+			panic("bad from=" + from)
+		}
+		h.stopConsumer()
+		h.startConsumer()
+		for off := n; off < len(h.log); off++ {
+			h.push(int64(off), h.log[off])
+		}
+		lines = append(lines, fmt.Sprintf("generation %d replays offsets %d-%d", h.gen, n, len(h.log)-1))
+		lines = append(lines, h.settle()...)
+	case "conversations":
+		lines = h.conversations(a.tenant(h))
+	case "operators":
+		lines = h.operators(a.tenant(h))
+	default:
+		return h.record(cmd, fields[0] == "race")
+	}
+	return strings.Join(lines, "\n"), h.check()
+}
+
+// setup starts a scenario over: a new store, router and partition consumer.
+func (h *harness) setup(a args) {
+	h.shutdown()
+	h.tenants = []string{"acme"}
+	if v, ok := a.kv["tenants"]; ok {
+		h.tenants = strings.Split(v, ",")
+	}
+	h.ops = map[string]tenant.Operator{}
+	var yaml strings.Builder
+	yaml.WriteString("tenants:\n")
+	for _, tn := range h.tenants {
+		fmt.Fprintf(&yaml, "  - id: %s\n    settings:\n", tn)
+		if v, ok := a.kv["reopen"]; ok {
+			fmt.Fprintf(&yaml, "      reopen_to: %s\n", v)
+		}
+		if a.has("offline-releases") {
+			yaml.WriteString("      offline_releases: true\n")
+		}
+		fmt.Fprintf(&yaml, "    channels:\n      - {id: %s-wa, type: whatsapp, phone_number_id: \"%s-1\", app_secret: s, verify_token: v}\n", tn, tn)
+		yaml.WriteString("    operators:\n")
+		for _, k := range slices.Sorted(maps.Keys(a.kv)) {
+			role, capacity, ok := strings.Cut(a.kv[k], ":")
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(&yaml, "      - {id: %s, name: %s, role: %s, capacity: %s, token: scenario-token-%s-%s}\n", k, k, role, capacity, tn, k)
+		}
+	}
+	cfg, err := tenant.Parse([]byte(yaml.String()))
+	if err != nil {
+		panic(fmt.Sprintf("tenant config: %v\n%s", err, yaml.String()))
+	}
+	for _, o := range cfg.Tenants[0].Operators {
+		h.ops[o.ID] = o
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	h.st, err = store.Open(store.Config{Dir: h.t.TempDir(), Logger: quiet})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.reg = prometheus.NewRegistry()
+	h.out = outcome.NewRegistry()
+	maxInFlight := 0
+	if v, ok := a.kv["max-in-flight"]; ok {
+		maxInFlight, _ = strconv.Atoi(v)
+	}
+	h.r, err = New(Config{Brokers: []string{"127.0.0.1:1"}, Store: h.st, Directory: tenant.NewDirectory(cfg),
+		Outcomes: h.out, MaxInFlight: maxInFlight, Registerer: h.reg, Logger: quiet})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.gen, h.log, h.pushed, h.at, h.committed = 0, nil, 0, scenarioEpoch, -1
+	h.gates, h.names, h.pending = map[string]chan struct{}{}, map[string]string{}, nil
+	for _, tn := range h.tenants {
+		g := make(chan struct{})
+		close(g)
+		h.gates[tn] = g
+	}
+	h.counters = h.snapshot()
+	h.startConsumer()
+}
+
+// startConsumer starts a partition consumer for the next generation and the goroutine that feeds it.
+func (h *harness) startConsumer() {
+	h.gen++
+	h.pc = newPartitionConsumer(h.r, 0, h.gen, func(next int64) error {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if next < h.committed {
+			return fmt.Errorf("BUG: commit %d after %d", next, h.committed)
+		}
+		h.committed = next
+		return nil
+	})
+	// The gate holds a tenant's records before its actor handles them: they stay in flight.
+	h.pc.tenantOpts = []actor.OptFunc{actor.WithMiddleware(func(next actor.ReceiveFunc) actor.ReceiveFunc {
+		return func(c *actor.Context) {
+			if m, ok := c.Message().(*recordMsg); ok {
+				<-h.gate(m.rec.Tenant)
+			}
+			next(c)
+		}
+	})}
+	h.feed = make(chan fed, 1024)
+	h.stop = make(chan struct{})
+	h.fedDone = make(chan struct{})
+	h.mu.Lock()
+	h.fedN = 0
+	h.mu.Unlock()
+	h.pushed = 0
+	pc, feed, stop, done := h.pc, h.feed, h.stop, h.fedDone
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case f := <-feed:
+				if !pc.deliver(stop, f.offset, f.value) {
+					return
+				}
+				h.mu.Lock()
+				h.fedN++
+				h.mu.Unlock()
+			case <-stop:
+				return
+			}
+		}
+	}()
+}
+
+func (h *harness) gate(tenant string) chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.gates[tenant]
+}
+
+// stopConsumer stops feeding and stops the partition consumer (drain, commit, tenant actors stopped).
+func (h *harness) stopConsumer() {
+	if h.pc == nil {
+		return
+	}
+	close(h.stop)
+	<-h.fedDone
+	h.pc.stop()
+	h.pc = nil
+}
+
+func (h *harness) shutdown() {
+	if h.r == nil {
+		return
+	}
+	h.mu.Lock()
+	for tn, g := range h.gates { // a held tenant would never drain
+		select {
+		case <-g:
+		default:
+			close(g)
+			h.gates[tn] = g
+		}
+	}
+	h.mu.Unlock()
+	h.stopConsumer()
+	if err := h.r.Close(); err != nil {
+		h.t.Errorf("router Close: %v", err)
+	}
+	if err := h.r.Close(); err != nil {
+		h.t.Errorf("second router Close: %v", err)
+	}
+	if err := h.st.Close(); err != nil {
+		h.t.Errorf("store Close: %v", err)
+	}
+	h.r = nil
+}
+
+func (h *harness) push(offset int64, value []byte) {
+	h.feed <- fed{offset: offset, value: value}
+	h.pushed++
+}
+
+// record builds one record from cmd's items, feeds it, waits for quiescence and prints the trace.
+func (h *harness) record(cmd string, race bool) (string, error) {
+	body := cmd
+	if w, rest, _ := strings.Cut(cmd, " "); w == "record" || w == "race" {
+		body = rest
+	}
+	offset := int64(len(h.log))
+	rec := inbox.Record{IngestAt: h.at.UnixMilli()}
+	var labels []string
+	var waits []pendingOutcome
+	garbage := false
+	for i, part := range strings.Split(body, ";") {
+		fields := strings.Fields(part)
+		if len(fields) == 0 {
+			continue
+		}
+		a := parseArgs(fields[1:])
+		tn := a.tenant(h)
+		if rec.Tenant != "" && rec.Tenant != tn {
+			panic("one record holds one tenant's items")
+		}
+		rec.Tenant = tn
+		if fields[0] == "garbage" {
+			garbage = true
+			break
+		}
+		it := h.item(fields[0], a, tn, offset, i)
+		rec.Items = append(rec.Items, it)
+		if it.Command != nil {
+			ch, _ := h.out.Register(it.Command.RequestID)
+			waits = append(waits, pendingOutcome{label: strings.Join(fields, " "), ch: ch})
+		}
+		labels = append(labels, strings.Join(fields, " "))
+	}
+	var value []byte
+	if garbage {
+		value = []byte("{not a record")
+	} else {
+		var err error
+		if value, err = rec.Encode(nil); err != nil {
+			panic(err)
+		}
+	}
+	h.log = append(h.log, value)
+	h.at = h.at.Add(time.Minute)
+	h.push(offset, value)
+	lines := []string{fmt.Sprintf("offset %d", offset)}
+	h.pending = append(h.pending, waits...)
+	if race {
+		settled := h.settleWith(func(ls []string) []string {
+			// The race's own outcomes lose their labels and are sorted: which item wins is not determined.
+			var own, rest []string
+			for _, l := range ls {
+				if strings.HasPrefix(l, "outcome ") && h.isRaceLabel(l, labels) {
+					own = append(own, "outcome "+l[strings.Index(l, ": ")+2:])
+				} else {
+					rest = append(rest, l)
+				}
+			}
+			slices.Sort(own)
+			return append(rest, own...)
+		})
+		lines = append(lines, settled...)
+	} else {
+		lines = append(lines, h.settle()...)
+	}
+	return strings.Join(lines, "\n"), h.check()
+}
+
+func (h *harness) isRaceLabel(line string, labels []string) bool {
+	for _, l := range labels {
+		if strings.HasPrefix(line, "outcome "+l+": ") {
+			return true
+		}
+	}
+	return false
+}
+
+// item builds one inbox item from a command's words.
+func (h *harness) item(verb string, a args, tn string, offset int64, index int) inbox.Item {
+	channel := tn + "-wa"
+	req := fmt.Sprintf("r%d.%d", offset, index)
+	conv := func(cust string) string {
+		id := conversation.ID(channel, cust)
+		h.names[id] = cust
+		return id
+	}
+	cmd := func(typ string) inbox.Item {
+		return inbox.Item{Kind: inbox.KindCommand, Channel: channel, Command: &inbox.Command{RequestID: req, Type: typ}}
+	}
+	switch verb {
+	case "message":
+		a.need(1)
+		id := a.kv["id"]
+		if id == "" {
+			id = fmt.Sprintf("wamid.%d.%d", offset, index)
+		}
+		conv(a.pos[0])
+		return inbox.Item{Kind: inbox.KindMessage, Channel: channel, Message: &inbox.Message{ID: id, From: a.pos[0],
+			Type: "text", Timestamp: h.at.Unix(), Text: "hello"}}
+	case "online", "away", "offline":
+		a.need(1)
+		it := cmd("availability")
+		it.Command.OperatorID, it.Command.TargetID, it.Command.Availability = a.pos[0], a.pos[0], verb
+		return it
+	case "capacity":
+		a.need(3)
+		n, err := strconv.Atoi(a.pos[2])
+		if err != nil {
+			panic(err)
+		}
+		it := cmd("update_operator")
+		it.Command.OperatorID, it.Command.TargetID, it.Command.Capacity = a.pos[0], a.pos[1], &n
+		return it
+	case "take", "close", "unassign", "reopen":
+		a.need(2)
+		it := cmd(verb)
+		it.Command.OperatorID, it.Command.ConversationID = a.pos[0], conv(a.pos[1])
+		return it
+	case "assign":
+		a.need(3)
+		it := cmd(verb)
+		it.Command.OperatorID, it.Command.ConversationID, it.Command.TargetID = a.pos[0], conv(a.pos[1]), a.pos[2]
+		return it
+	}
+	panic("unknown command " + verb)
+}
+
+// settle waits for quiescence, commits the durable prefix, and prints what moved.
+func (h *harness) settle() []string { return h.settleWith(nil) }
+
+func (h *harness) settleWith(edit func([]string) []string) []string {
+	synctest.Wait()
+	if h.pc != nil {
+		h.pc.commit()
+	}
+	var lines []string
+	h.mu.Lock()
+	if held := h.pushed - h.fedN; held > 0 {
+		lines = append(lines, fmt.Sprintf("waiting for an in-flight slot: %d record(s) (max in flight %d)", held,
+			h.r.cfg.MaxInFlight))
+	}
+	h.mu.Unlock()
+	now := h.snapshot()
+	lines = append(lines, diffCounters(h.counters, now)...)
+	h.counters = now
+	var still []pendingOutcome
+	var outs []string
+	for _, p := range h.pending {
+		select {
+		case res := <-p.ch:
+			o := fmt.Sprintf("outcome %s: %d", p.label, res.Status)
+			if res.Code != "" {
+				o += " " + res.Code
+			}
+			outs = append(outs, o)
+		default:
+			still = append(still, p)
+		}
+	}
+	h.pending = still
+	lines = append(lines, outs...)
+	for _, p := range still {
+		lines = append(lines, fmt.Sprintf("outcome %s: pending", p.label))
+	}
+	if edit != nil {
+		lines = edit(lines)
+	}
+	if h.pc != nil {
+		lines = append(lines, fmt.Sprintf("in flight %d, committed %d", h.pc.tr.inFlight(), h.lastCommit()))
+	}
+	return lines
+}
+
+func (h *harness) lastCommit() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.committed
+}
+
+// counterNames are the router's counters a trace shows, by short name.
+var counterNames = map[string]string{
+	"switchboard_events_total":                         "events",
+	"switchboard_routing_grants_total":                 "grants",
+	"switchboard_routing_proposals_total":              "proposals",
+	"switchboard_records_skipped_total":                "skipped",
+	"switchboard_conversation_actors_activated_total":  "activated",
+	"switchboard_conversation_actors_passivated_total": "passivated",
+	"switchboard_dispatcher_rebuilds_total":            "rebuilds",
+	"switchboard_actor_dead_letters_total":             "dead-letters",
+	"switchboard_records_failed_total":                 "failed",
+	"switchboard_routing_divergence_total":             "divergence",
+	"switchboard_actor_restarts_total":                 "restarts",
+}
+
+// snapshot reads the counters the trace shows, keyed "short name[label]".
+func (h *harness) snapshot() map[string]float64 {
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		short, ok := counterNames[mf.GetName()]
+		if !ok {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			key := short
+			for _, l := range m.GetLabel() {
+				key += "[" + l.GetValue() + "]"
+			}
+			out[key] = m.GetCounter().GetValue()
+		}
+	}
+	return out
+}
+
+// diffCounters prints the counters that moved, one line per counter, labels as key=delta.
+func diffCounters(before, after map[string]float64) []string {
+	moved := map[string][]string{}
+	for key, v := range after {
+		d := v - before[key]
+		if d == 0 {
+			continue
+		}
+		short, label, _ := strings.Cut(key, "[")
+		label = strings.TrimSuffix(label, "]")
+		if label == "" {
+			moved[short] = append(moved[short], strconv.FormatFloat(d, 'f', -1, 64))
+		} else {
+			moved[short] = append(moved[short], label+"="+strconv.FormatFloat(d, 'f', -1, 64))
+		}
+	}
+	var lines []string
+	for _, short := range slices.Sorted(maps.Keys(moved)) {
+		vs := moved[short]
+		slices.Sort(vs)
+		lines = append(lines, short+" "+strings.Join(vs, " "))
+	}
+	return lines
+}
+
+// check verifies the invariants that hold after every step.
+func (h *harness) check() error {
+	for _, k := range []string{"failed", "divergence", "restarts"} {
+		if v := h.counters[k]; v != 0 {
+			return fmt.Errorf("counter %s = %v", k, v)
+		}
+	}
+	for _, tn := range h.tenants {
+		loads, ops, err := h.loads(tn)
+		if err != nil {
+			return err
+		}
+		for _, o := range ops {
+			if loads[o.ID] > o.Capacity {
+				return fmt.Errorf("tenant %s: operator %s holds %d conversations over its capacity %d", tn, o.ID,
+					loads[o.ID], o.Capacity)
+			}
+		}
+	}
+	if h.pc != nil {
+		// The commit never passes a record in flight: committed is at most the oldest unfinished offset.
+		if c, next := h.lastCommit(), h.pc.tr.committable(); c > next && next >= 0 {
+			return fmt.Errorf("committed %d past the durable prefix %d", c, next)
+		}
+	}
+	return nil
+}
+
+// loads counts the conversations holding each operator's capacity, from the store.
+func (h *harness) loads(tn string) (map[string]int, []store.OperatorState, error) {
+	convs, err := h.st.OpenConversations(tn, conversation.Unassigned, conversation.Assigned, conversation.Snoozed)
+	if err != nil {
+		return nil, nil, err
+	}
+	loads := map[string]int{}
+	for _, c := range convs {
+		if holds(c.Status, c.AssigneeID) {
+			loads[c.AssigneeID]++
+		}
+	}
+	stored, err := h.st.Operators(tn)
+	if err != nil {
+		return nil, nil, err
+	}
+	byID := map[string]store.OperatorState{}
+	for _, o := range h.ops {
+		byID[o.ID] = store.OperatorState{ID: o.ID, Availability: "offline", Capacity: o.Capacity, Role: o.Role}
+	}
+	for _, o := range stored {
+		byID[o.ID] = o
+	}
+	ops := make([]store.OperatorState, 0, len(byID))
+	for _, id := range slices.Sorted(maps.Keys(byID)) {
+		ops = append(ops, byID[id])
+	}
+	return loads, ops, nil
+}
+
+func (h *harness) conversations(tn string) []string {
+	convs, err := h.st.OpenConversations(tn, conversation.Unassigned, conversation.Assigned, conversation.Snoozed,
+		conversation.Closed)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var lines []string
+	for _, c := range convs {
+		name := cmp.Or(h.names[c.ID], c.ID)
+		l := fmt.Sprintf("%s %s", name, c.Status)
+		if c.AssigneeID != "" {
+			l += " " + c.AssigneeID
+		}
+		l += fmt.Sprintf(" messages=%d applied=%d.%d", c.Messages, c.Applied.Offset, c.Applied.Index)
+		if c.LastOperatorID != "" {
+			l += " last=" + c.LastOperatorID
+		}
+		lines = append(lines, l)
+	}
+	slices.Sort(lines)
+	if len(lines) == 0 {
+		return []string{"(none)"}
+	}
+	return lines
+}
+
+func (h *harness) operators(tn string) []string {
+	loads, ops, err := h.loads(tn)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var lines []string
+	for _, o := range ops {
+		lines = append(lines, fmt.Sprintf("%s %s %s load=%d/%d", o.ID, o.Role, o.Availability, loads[o.ID], o.Capacity))
+	}
+	return lines
+}
+
+// args is a command's words: positional ones in order, key=value ones by key.
+type args struct {
+	pos []string
+	kv  map[string]string
+}
+
+func parseArgs(fields []string) args {
+	a := args{kv: map[string]string{}}
+	for _, f := range fields {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			a.kv[k] = v
+		} else {
+			a.pos = append(a.pos, f)
+		}
+	}
+	return a
+}
+
+func (a args) need(n int) {
+	if len(a.pos) < n {
+		panic(fmt.Sprintf("want %d positional arguments", n))
+	}
+}
+
+func (a args) has(word string) bool { return slices.Contains(a.pos, word) }
+
+func (a args) tenant(h *harness) string {
+	if v, ok := a.kv["t"]; ok {
+		return v
+	}
+	return h.tenants[0]
+}
