@@ -402,7 +402,8 @@ func (n *Node) servePprof() *http.Server {
 }
 
 // stage is a set of components' Run calls that are stopped together: stop cancels their context and waits for all
-// of them to return. A Run that returns before stop is reported to failed, with its error (nil if it had none).
+// of them to return. A Run that returns before stop is reported to failed, with its error (nil if it had none); after
+// stop, only an error other than context.Canceled is.
 type stage struct {
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -419,7 +420,11 @@ func newStage(failed func(name string, err error)) *stage {
 func (s *stage) run(name string, run func(context.Context) error) {
 	s.wg.Go(func() {
 		err := run(s.ctx)
-		if s.ctx.Err() == nil || err != nil {
+		stopped := s.ctx.Err() != nil
+		if stopped && errors.Is(err, context.Canceled) {
+			err = nil // the stage's own stop, reported by a component that returns ctx.Err()
+		}
+		if !stopped || err != nil {
 			s.failed(name, err)
 		}
 	})
