@@ -25,15 +25,15 @@ func TestNewValidates(t *testing.T) {
 	}
 	defer st.Close()
 	for name, c := range map[string]api.Config{
-		"no directory":              {Store: st},
-		"no store":                  {Directory: dir},
-		"producer without outcomes": {Directory: dir, Store: st, Producer: &recorder{}},
+		"no directory":              {Reader: st},
+		"no reader":                 {Directory: dir},
+		"producer without outcomes": {Directory: dir, Reader: st, Producer: &recorder{}},
 	} {
 		if _, err := api.New(c); err == nil {
 			t.Errorf("%s: New succeeded, want an error", name)
 		}
 	}
-	if _, err := api.New(api.Config{Directory: dir, Store: st}); err != nil {
+	if _, err := api.New(api.Config{Directory: dir, Reader: st}); err != nil {
 		t.Errorf("read-only API: %v", err)
 	}
 }
