@@ -3,7 +3,6 @@ package router
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -392,10 +391,12 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 	var as []routing.Assignment
 	var released []string
 	for _, e := range effects {
+		// The dispatcher reuses its result slices, so each call's are copied before the next.
 		var more []routing.Assignment
+		var rel []string
 		switch e.Kind {
 		case operator.EffectAvailability:
-			more, released, err = t.d.SetAvailability(next.ID, next.Availability, at.UnixMilli())
+			more, rel, err = t.d.SetAvailability(next.ID, next.Availability, at.UnixMilli())
 		case operator.EffectRouting:
 			more, err = t.d.UpsertOperator(next.Routing())
 		}
@@ -407,9 +408,8 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 			refuse(operator.RefusalOf(err))
 			return
 		}
-		// The dispatcher reuses its result slices: keep these before the next call.
 		as = append(as, more...)
-		released = slices.Clone(released)
+		released = append(released, rel...)
 	}
 	stored := storedOf(next, pos)
 	b := t.r.cfg.Store.NewBatch()
