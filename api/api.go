@@ -130,9 +130,9 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	case len(parts) == 2 && parts[0] == "operators" && string(ctx.Method()) == fasthttp.MethodPatch:
 		a.updateOperator(ctx, op, parts[1])
 	case len(parts) >= 1 && (parts[0] == "conversations" || parts[0] == "operators"):
-		fail(ctx, "method_not_allowed", string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
+		fail(ctx, codeMethodNotAllowed, string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
 	default:
-		fail(ctx, "not_found", "no such endpoint: "+string(ctx.Method())+" "+string(ctx.Path()))
+		fail(ctx, codeNotFound, "no such endpoint: "+string(ctx.Method())+" "+string(ctx.Path()))
 	}
 }
 
@@ -140,12 +140,12 @@ func (a *API) authenticate(ctx *fasthttp.RequestCtx) (tenant.OperatorRef, bool) 
 	h := string(ctx.Request.Header.Peek("Authorization"))
 	token, found := strings.CutPrefix(h, "Bearer ")
 	if !found || token == "" {
-		fail(ctx, "unauthorized", "missing bearer token")
+		fail(ctx, codeUnauthorized, "missing bearer token")
 		return tenant.OperatorRef{}, false
 	}
 	op, ok := a.cfg.Directory.OperatorByToken(token)
 	if !ok {
-		fail(ctx, "unauthorized", "unknown token")
+		fail(ctx, codeUnauthorized, "unknown token")
 		return tenant.OperatorRef{}, false
 	}
 	return op, true
@@ -165,7 +165,7 @@ func (a *API) listConversations(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 		case conversation.Unassigned, conversation.Assigned, conversation.Snoozed, conversation.Closed:
 			f.Status = conversation.Status(s)
 		default:
-			fail(ctx, "invalid_status", "status must be unassigned, assigned, snoozed or closed")
+			fail(ctx, codeInvalidStatusFilter, "status must be unassigned, assigned, snoozed or closed")
 			return
 		}
 	}
@@ -178,14 +178,14 @@ func (a *API) listConversations(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 	if l := args.Peek("limit"); len(l) > 0 {
 		n, err := strconv.Atoi(string(l))
 		if err != nil || n < 1 || n > 500 {
-			fail(ctx, "invalid_limit", "limit must be a number from 1 to 500")
+			fail(ctx, codeInvalidLimit, "limit must be a number from 1 to 500")
 			return
 		}
 		f.Limit = n
 	}
 	list, next, err := a.cfg.Reader.Conversations(op.Tenant.ID, f)
 	if err != nil {
-		fail(ctx, "store_unavailable", err.Error())
+		fail(ctx, codeStoreUnavailable, err.Error())
 		return
 	}
 	if list == nil {
@@ -210,7 +210,7 @@ func (a *API) getConversation(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, i
 	}
 	msgs, err := a.cfg.Reader.Messages(op.Tenant.ID, id, 0, 50)
 	if err != nil {
-		fail(ctx, "store_unavailable", err.Error())
+		fail(ctx, codeStoreUnavailable, err.Error())
 		return
 	}
 	reverse(msgs)
@@ -226,7 +226,7 @@ func (a *API) listMessages(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 	if b := args.Peek("before"); len(b) > 0 {
 		n, err := strconv.ParseUint(string(b), 10, 64)
 		if err != nil {
-			fail(ctx, "invalid_before", "before must be a message sequence number")
+			fail(ctx, codeInvalidBefore, "before must be a message sequence number")
 			return
 		}
 		before = n
@@ -235,14 +235,14 @@ func (a *API) listMessages(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 	if l := args.Peek("limit"); len(l) > 0 {
 		n, err := strconv.Atoi(string(l))
 		if err != nil || n < 1 || n > 500 {
-			fail(ctx, "invalid_limit", "limit must be a number from 1 to 500")
+			fail(ctx, codeInvalidLimit, "limit must be a number from 1 to 500")
 			return
 		}
 		limit = n
 	}
 	msgs, err := a.cfg.Reader.Messages(op.Tenant.ID, id, before, limit)
 	if err != nil {
-		fail(ctx, "store_unavailable", err.Error())
+		fail(ctx, codeStoreUnavailable, err.Error())
 		return
 	}
 	reverse(msgs)
@@ -258,7 +258,7 @@ func (a *API) load(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) (
 		return c, false
 	}
 	if err != nil {
-		fail(ctx, "store_unavailable", err.Error())
+		fail(ctx, codeStoreUnavailable, err.Error())
 		return c, false
 	}
 	normalise(&c)
@@ -286,14 +286,14 @@ func reverse(m []conversation.Message) {
 
 func (a *API) insights(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	if a.cfg.Insights == nil {
-		fail(ctx, "analytics_unavailable", "this node has no --clickhouse-addr")
+		fail(ctx, codeAnalyticsUnavailable, "this node has no --clickhouse-addr")
 		return
 	}
 	since := 24 * time.Hour
 	if v := string(ctx.QueryArgs().Peek("since")); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 || d > 400*24*time.Hour {
-			fail(ctx, "invalid_since", "since must be a Go duration such as 24h or 168h")
+			fail(ctx, codeInvalidSince, "since must be a Go duration such as 24h or 168h")
 			return
 		}
 		since = d
@@ -302,7 +302,7 @@ func (a *API) insights(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	defer cancel()
 	rep, err := a.cfg.Insights(qctx, op.Tenant.ID, since)
 	if err != nil {
-		fail(ctx, "analytics_unavailable", err.Error())
+		fail(ctx, codeAnalyticsUnavailable, err.Error())
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusOK, rep)

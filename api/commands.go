@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -35,7 +36,7 @@ func newID() string {
 // not nil.
 func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Command, okStatus int, present func(body any) (any, error)) {
 	if a.cfg.Producer == nil || a.cfg.Outcomes == nil {
-		fail(ctx, "unavailable", "this node does not take commands")
+		fail(ctx, codeUnavailable, "this node does not take commands")
 		return
 	}
 	cmd.RequestID = newID()
@@ -48,7 +49,7 @@ func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Com
 	defer pcancel()
 	if err := a.cfg.Producer.Produce(pctx, []inbox.Record{rec}); err != nil {
 		ctx.Response.Header.Set("Retry-After", "1")
-		fail(ctx, "unavailable", "the command could not be queued: "+err.Error())
+		fail(ctx, codeUnavailable, "the command could not be queued: "+err.Error())
 		return
 	}
 	select {
@@ -72,7 +73,7 @@ func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Com
 		}
 		writeJSON(ctx, status, body)
 	case <-pctx.Done():
-		fail(ctx, "outcome_unknown",
+		fail(ctx, codeOutcomeUnknown,
 			"the command was queued but its outcome did not arrive in time; it may still apply")
 	}
 }
@@ -86,7 +87,7 @@ func decode(ctx *fasthttp.RequestCtx, v any, allowEmpty bool) bool {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		fail(ctx, "invalid_json", "body: "+err.Error())
+		fail(ctx, codeInvalidJSON, "body: "+err.Error())
 		return false
 	}
 	return true
@@ -116,11 +117,11 @@ func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRe
 			return
 		}
 		if b.OperatorID == "" {
-			fail(ctx, "invalid_operator", "operator_id is required")
+			fail(ctx, conversation.CodeInvalidOperator, "operator_id is required")
 			return
 		}
 		if _, ok := findOperator(op.Tenant, b.OperatorID); !ok {
-			fail(ctx, "operator_not_found", "no operator "+b.OperatorID)
+			fail(ctx, operator.CodeNotFound, "no operator "+b.OperatorID)
 			return
 		}
 		cmd.Type, cmd.TargetID = action, b.OperatorID
@@ -135,7 +136,7 @@ func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRe
 		if b.Until != "" {
 			t, err := time.Parse(time.RFC3339, b.Until)
 			if err != nil {
-				fail(ctx, "invalid_until", "until must be an RFC 3339 time")
+				fail(ctx, conversation.CodeInvalidUntil, "until must be an RFC 3339 time")
 				return
 			}
 			cmd.Until = t.UnixMilli()
@@ -159,12 +160,12 @@ func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRe
 		}
 		b, msg := outboundOf(raw)
 		if msg != "" {
-			fail(ctx, "invalid_message", msg)
+			fail(ctx, conversation.CodeInvalidMessage, msg)
 			return
 		}
 		for k := range raw {
 			if k != "type" && k != b.Type {
-				fail(ctx, "invalid_json", "body: unknown field "+k+" for a "+b.Type+" message")
+				fail(ctx, codeInvalidJSON, "body: unknown field "+k+" for a "+b.Type+" message")
 				return
 			}
 		}
@@ -178,13 +179,13 @@ func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRe
 			return
 		}
 		if b.Text == "" {
-			fail(ctx, "invalid_note", "text is required")
+			fail(ctx, codeInvalidNote, "text is required")
 			return
 		}
 		cmd.Type, cmd.Note, cmd.MessageID = "note", b.Text, "sb."+newID()
 		status = fasthttp.StatusCreated
 	default:
-		fail(ctx, "not_found", "no such action: "+action)
+		fail(ctx, codeNotFound, "no such action: "+action)
 		return
 	}
 	// Whether the conversation exists is the conversation actor's answer (conversation_not_found), not a read here:
