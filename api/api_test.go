@@ -451,3 +451,6 @@ func TestListOperatorsLoadCountsHeldSnoozed(t *testing.T) {
 		t.Errorf("alice = %+v, want load 2 (one assigned, one snoozed she holds)", body.Operators[0])
 	}
 }
+
+// The node serves the API from its store.
+var _ api.Reader = (*store.Store)(nil)
