@@ -434,7 +434,7 @@ func TestListOperators(t *testing.T) {
 }
 
 // A snoozed conversation that keeps its operator counts against that operator's capacity in the router
-// (actors/router/tenant.go, holds), so the load the API shows must count it too, or an operator the router sees as
+// (routing.Holds), so the load the API shows must count it too, or an operator the router sees as
 // full looks free.
 func TestListOperatorsLoadCountsHeldSnoozed(t *testing.T) {
 	e := start(t, options{})
