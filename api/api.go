@@ -1,5 +1,8 @@
 // Package api serves the operator API under /v1 (docs/contract.md, "Operator API"): bearer-token authentication, JSON
-// bodies, and errors as {"error":{"code","message"}}.
+// bodies, and errors as {"error":{"code","message"}} with the HTTP status mapped from the code in one table
+// (errors.go). It is the edge: it reads state through the Reader interface it defines and turns each operator action
+// into a command record whose outcome it waits for. It may import the domain packages (actors/conversation,
+// actors/operator), the types of the store and of the inbox record, and fasthttp; never the actors themselves.
 package api
 
 import (
@@ -22,8 +25,8 @@ import (
 type Config struct {
 	// Directory authenticates operators. Required.
 	Directory *tenant.Directory
-	// Store answers reads. Required.
-	Store *store.Store
+	// Reader answers reads (a *store.Store on a node holding the tenants' partitions). Required.
+	Reader Reader
 	// Producer queues commands; nil makes every command 503 (a read-only node).
 	Producer Producer
 	// Outcomes delivers commands' results; required with Producer.
@@ -50,8 +53,8 @@ func (c *Config) setDefaults() {
 
 // Validate reports a config that cannot work.
 func (c *Config) Validate() error {
-	if c.Directory == nil || c.Store == nil {
-		return errors.New("api: Directory and Store are required")
+	if c.Directory == nil || c.Reader == nil {
+		return errors.New("api: Directory and Reader are required")
 	}
 	if c.Producer != nil && c.Outcomes == nil {
 		return errors.New("api: Outcomes is required with a Producer")
@@ -92,7 +95,7 @@ func WriteError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
 func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		WriteError(ctx, fasthttp.StatusInternalServerError, "internal", "encode response: "+err.Error())
+		fail(ctx, codeInternal, "encode response: "+err.Error())
 		return
 	}
 	ctx.SetStatusCode(status)
@@ -127,9 +130,9 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	case len(parts) == 2 && parts[0] == "operators" && string(ctx.Method()) == fasthttp.MethodPatch:
 		a.updateOperator(ctx, op, parts[1])
 	case len(parts) >= 1 && (parts[0] == "conversations" || parts[0] == "operators"):
-		WriteError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
+		fail(ctx, codeMethodNotAllowed, string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
 	default:
-		WriteError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint: "+string(ctx.Method())+" "+string(ctx.Path()))
+		fail(ctx, codeNotFound, "no such endpoint: "+string(ctx.Method())+" "+string(ctx.Path()))
 	}
 }
 
@@ -137,12 +140,12 @@ func (a *API) authenticate(ctx *fasthttp.RequestCtx) (tenant.OperatorRef, bool) 
 	h := string(ctx.Request.Header.Peek("Authorization"))
 	token, found := strings.CutPrefix(h, "Bearer ")
 	if !found || token == "" {
-		WriteError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "missing bearer token")
+		fail(ctx, codeUnauthorized, "missing bearer token")
 		return tenant.OperatorRef{}, false
 	}
 	op, ok := a.cfg.Directory.OperatorByToken(token)
 	if !ok {
-		WriteError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "unknown token")
+		fail(ctx, codeUnauthorized, "unknown token")
 		return tenant.OperatorRef{}, false
 	}
 	return op, true
@@ -162,7 +165,7 @@ func (a *API) listConversations(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 		case conversation.Unassigned, conversation.Assigned, conversation.Snoozed, conversation.Closed:
 			f.Status = conversation.Status(s)
 		default:
-			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_status", "status must be unassigned, assigned, snoozed or closed")
+			fail(ctx, codeInvalidStatusFilter, "status must be unassigned, assigned, snoozed or closed")
 			return
 		}
 	}
@@ -175,14 +178,14 @@ func (a *API) listConversations(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 	if l := args.Peek("limit"); len(l) > 0 {
 		n, err := strconv.Atoi(string(l))
 		if err != nil || n < 1 || n > 500 {
-			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_limit", "limit must be a number from 1 to 500")
+			fail(ctx, codeInvalidLimit, "limit must be a number from 1 to 500")
 			return
 		}
 		f.Limit = n
 	}
-	list, next, err := a.cfg.Store.Conversations(op.Tenant.ID, f)
+	list, next, err := a.cfg.Reader.Conversations(op.Tenant.ID, f)
 	if err != nil {
-		WriteError(ctx, fasthttp.StatusServiceUnavailable, "store_unavailable", err.Error())
+		fail(ctx, codeStoreUnavailable, err.Error())
 		return
 	}
 	if list == nil {
@@ -205,9 +208,9 @@ func (a *API) getConversation(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, i
 	if !ok {
 		return
 	}
-	msgs, err := a.cfg.Store.Messages(op.Tenant.ID, id, 0, 50)
+	msgs, err := a.cfg.Reader.Messages(op.Tenant.ID, id, 0, 50)
 	if err != nil {
-		WriteError(ctx, fasthttp.StatusServiceUnavailable, "store_unavailable", err.Error())
+		fail(ctx, codeStoreUnavailable, err.Error())
 		return
 	}
 	reverse(msgs)
@@ -223,7 +226,7 @@ func (a *API) listMessages(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 	if b := args.Peek("before"); len(b) > 0 {
 		n, err := strconv.ParseUint(string(b), 10, 64)
 		if err != nil {
-			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_before", "before must be a message sequence number")
+			fail(ctx, codeInvalidBefore, "before must be a message sequence number")
 			return
 		}
 		before = n
@@ -232,14 +235,14 @@ func (a *API) listMessages(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 	if l := args.Peek("limit"); len(l) > 0 {
 		n, err := strconv.Atoi(string(l))
 		if err != nil || n < 1 || n > 500 {
-			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_limit", "limit must be a number from 1 to 500")
+			fail(ctx, codeInvalidLimit, "limit must be a number from 1 to 500")
 			return
 		}
 		limit = n
 	}
-	msgs, err := a.cfg.Store.Messages(op.Tenant.ID, id, before, limit)
+	msgs, err := a.cfg.Reader.Messages(op.Tenant.ID, id, before, limit)
 	if err != nil {
-		WriteError(ctx, fasthttp.StatusServiceUnavailable, "store_unavailable", err.Error())
+		fail(ctx, codeStoreUnavailable, err.Error())
 		return
 	}
 	reverse(msgs)
@@ -249,13 +252,13 @@ func (a *API) listMessages(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 }
 
 func (a *API) load(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) (conversation.Conversation, bool) {
-	c, err := a.cfg.Store.Conversation(op.Tenant.ID, id)
+	c, err := a.cfg.Reader.Conversation(op.Tenant.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
-		WriteError(ctx, fasthttp.StatusNotFound, "conversation_not_found", "no conversation "+id)
+		fail(ctx, conversation.CodeNotFound, "no conversation "+id)
 		return c, false
 	}
 	if err != nil {
-		WriteError(ctx, fasthttp.StatusServiceUnavailable, "store_unavailable", err.Error())
+		fail(ctx, codeStoreUnavailable, err.Error())
 		return c, false
 	}
 	normalise(&c)
@@ -283,14 +286,14 @@ func reverse(m []conversation.Message) {
 
 func (a *API) insights(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	if a.cfg.Insights == nil {
-		WriteError(ctx, fasthttp.StatusServiceUnavailable, "analytics_unavailable", "this node has no --clickhouse-addr")
+		fail(ctx, codeAnalyticsUnavailable, "this node has no --clickhouse-addr")
 		return
 	}
 	since := 24 * time.Hour
 	if v := string(ctx.QueryArgs().Peek("since")); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 || d > 400*24*time.Hour {
-			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_since", "since must be a Go duration such as 24h or 168h")
+			fail(ctx, codeInvalidSince, "since must be a Go duration such as 24h or 168h")
 			return
 		}
 		since = d
@@ -299,7 +302,7 @@ func (a *API) insights(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	defer cancel()
 	rep, err := a.cfg.Insights(qctx, op.Tenant.ID, since)
 	if err != nil {
-		WriteError(ctx, fasthttp.StatusServiceUnavailable, "analytics_unavailable", err.Error())
+		fail(ctx, codeAnalyticsUnavailable, err.Error())
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusOK, rep)

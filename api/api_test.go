@@ -25,15 +25,15 @@ func TestNewValidates(t *testing.T) {
 	}
 	defer st.Close()
 	for name, c := range map[string]api.Config{
-		"no directory":              {Store: st},
-		"no store":                  {Directory: dir},
-		"producer without outcomes": {Directory: dir, Store: st, Producer: &recorder{}},
+		"no directory":              {Reader: st},
+		"no reader":                 {Directory: dir},
+		"producer without outcomes": {Directory: dir, Reader: st, Producer: &recorder{}},
 	} {
 		if _, err := api.New(c); err == nil {
 			t.Errorf("%s: New succeeded, want an error", name)
 		}
 	}
-	if _, err := api.New(api.Config{Directory: dir, Store: st}); err != nil {
+	if _, err := api.New(api.Config{Directory: dir, Reader: st}); err != nil {
 		t.Errorf("read-only API: %v", err)
 	}
 }
@@ -434,7 +434,7 @@ func TestListOperators(t *testing.T) {
 }
 
 // A snoozed conversation that keeps its operator counts against that operator's capacity in the router
-// (actors/router/tenant.go, holds), so the load the API shows must count it too, or an operator the router sees as
+// (routing.Holds), so the load the API shows must count it too, or an operator the router sees as
 // full looks free.
 func TestListOperatorsLoadCountsHeldSnoozed(t *testing.T) {
 	e := start(t, options{})
@@ -451,3 +451,6 @@ func TestListOperatorsLoadCountsHeldSnoozed(t *testing.T) {
 		t.Errorf("alice = %+v, want load 2 (one assigned, one snoozed she holds)", body.Operators[0])
 	}
 }
+
+// The node serves the API from its store.
+var _ api.Reader = (*store.Store)(nil)

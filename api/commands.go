@@ -13,6 +13,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -29,10 +31,12 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// run produces cmd for the caller's tenant and writes the outcome.
-func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Command, okStatus int) {
+// run produces cmd for the caller's tenant and writes the outcome: a refusal with its code's status, a success with
+// okStatus (or the outcome's own status other than 200) and the outcome's body, passed through present when it is
+// not nil.
+func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Command, okStatus int, present func(body any) (any, error)) {
 	if a.cfg.Producer == nil || a.cfg.Outcomes == nil {
-		WriteError(ctx, fasthttp.StatusServiceUnavailable, "unavailable", "this node does not take commands")
+		fail(ctx, codeUnavailable, "this node does not take commands")
 		return
 	}
 	cmd.RequestID = newID()
@@ -45,22 +49,31 @@ func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Com
 	defer pcancel()
 	if err := a.cfg.Producer.Produce(pctx, []inbox.Record{rec}); err != nil {
 		ctx.Response.Header.Set("Retry-After", "1")
-		WriteError(ctx, fasthttp.StatusServiceUnavailable, "unavailable", "the command could not be queued: "+err.Error())
+		fail(ctx, codeUnavailable, "the command could not be queued: "+err.Error())
 		return
 	}
 	select {
 	case res := <-wait:
 		if res.Code != "" {
-			WriteError(ctx, res.Status, res.Code, res.Message)
+			fail(ctx, res.Code, res.Message)
 			return
 		}
 		status := res.Status
 		if status == 0 || status == fasthttp.StatusOK {
 			status = okStatus
 		}
-		writeJSON(ctx, status, res.Body)
+		body := res.Body
+		if present != nil {
+			b, err := present(body)
+			if err != nil {
+				fail(ctx, codeStoreUnavailable, err.Error())
+				return
+			}
+			body = b
+		}
+		writeJSON(ctx, status, body)
 	case <-pctx.Done():
-		WriteError(ctx, fasthttp.StatusServiceUnavailable, "outcome_unknown",
+		fail(ctx, codeOutcomeUnknown,
 			"the command was queued but its outcome did not arrive in time; it may still apply")
 	}
 }
@@ -74,7 +87,7 @@ func decode(ctx *fasthttp.RequestCtx, v any, allowEmpty bool) bool {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		WriteError(ctx, fasthttp.StatusBadRequest, "invalid_json", "body: "+err.Error())
+		fail(ctx, codeInvalidJSON, "body: "+err.Error())
 		return false
 	}
 	return true
@@ -82,6 +95,12 @@ func decode(ctx *fasthttp.RequestCtx, v any, allowEmpty bool) bool {
 
 // conversationCommand handles POST /v1/conversations/{id}/{action}.
 func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id, action string) {
+	if id == "" {
+		// A command without a conversation id would be taken for an operator command (fasthttp collapses "//" in
+		// paths by default; this holds if a server turns that off).
+		fail(ctx, conversation.CodeNotFound, "no conversation id in the path")
+		return
+	}
 	cmd := inbox.Command{ConversationID: id}
 	status := fasthttp.StatusOK
 	switch action {
@@ -98,11 +117,11 @@ func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRe
 			return
 		}
 		if b.OperatorID == "" {
-			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_operator", "operator_id is required")
+			fail(ctx, conversation.CodeInvalidOperator, "operator_id is required")
 			return
 		}
 		if _, ok := findOperator(op.Tenant, b.OperatorID); !ok {
-			WriteError(ctx, fasthttp.StatusNotFound, "operator_not_found", "no operator "+b.OperatorID)
+			fail(ctx, operator.CodeNotFound, "no operator "+b.OperatorID)
 			return
 		}
 		cmd.Type, cmd.TargetID = action, b.OperatorID
@@ -117,7 +136,7 @@ func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRe
 		if b.Until != "" {
 			t, err := time.Parse(time.RFC3339, b.Until)
 			if err != nil {
-				WriteError(ctx, fasthttp.StatusBadRequest, "invalid_until", "until must be an RFC 3339 time")
+				fail(ctx, conversation.CodeInvalidUntil, "until must be an RFC 3339 time")
 				return
 			}
 			cmd.Until = t.UnixMilli()
@@ -141,12 +160,12 @@ func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRe
 		}
 		b, msg := outboundOf(raw)
 		if msg != "" {
-			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_message", msg)
+			fail(ctx, conversation.CodeInvalidMessage, msg)
 			return
 		}
 		for k := range raw {
 			if k != "type" && k != b.Type {
-				WriteError(ctx, fasthttp.StatusBadRequest, "invalid_json", "body: unknown field "+k+" for a "+b.Type+" message")
+				fail(ctx, codeInvalidJSON, "body: unknown field "+k+" for a "+b.Type+" message")
 				return
 			}
 		}
@@ -160,19 +179,19 @@ func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRe
 			return
 		}
 		if b.Text == "" {
-			WriteError(ctx, fasthttp.StatusBadRequest, "invalid_note", "text is required")
+			fail(ctx, codeInvalidNote, "text is required")
 			return
 		}
 		cmd.Type, cmd.Note, cmd.MessageID = "note", b.Text, "sb."+newID()
 		status = fasthttp.StatusCreated
 	default:
-		WriteError(ctx, fasthttp.StatusNotFound, "not_found", "no such action: "+action)
+		fail(ctx, codeNotFound, "no such action: "+action)
 		return
 	}
-	if _, ok := a.load(ctx, op, id); !ok {
-		return
-	}
-	a.run(ctx, op, cmd, status)
+	// Whether the conversation exists is the conversation actor's answer (conversation_not_found), not a read here:
+	// the command travels in order with the tenant's records, and a read before it would be a second look at the
+	// same state (another tenant's id is not found either: the caller's tenant has no such conversation).
+	a.run(ctx, op, cmd, status, nil)
 }
 
 func findOperator(t *tenant.Tenant, id string) (*tenant.Operator, bool) {

@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/routing"
+	"github.com/switchboard-hq/switchboard/api"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
@@ -64,15 +67,34 @@ func TestCommandValidation(t *testing.T) {
 		{"PATCH", "/v1/operators/alice", bobToken, `{"role":"root"}`, 400, "invalid_operator"},
 		{"PATCH", "/v1/operators/alice", bobToken, `{"team":"x"}`, 400, "invalid_json"},
 		{"PATCH", "/v1/operators/alice", bobToken, `{"capacity":"9"}`, 400, "invalid_json"},
-		// A valid command for a conversation that does not exist, or is another tenant's.
-		{"POST", "/v1/conversations/nope/close", aliceToken, ``, 404, "conversation_not_found"},
-		{"POST", "/v1/conversations/g1/take", aliceToken, ``, 404, "conversation_not_found"},
-		{"POST", "/v1/conversations/nope/notes", aliceToken, `{"text":"hi"}`, 404, "conversation_not_found"},
 	} {
 		wantError(t, tc.method+" "+tc.path+" "+tc.body, e.do(t, tc.method, tc.path, tc.token, tc.body), tc.status, tc.code)
 	}
 	if recs := e.prod.records(); len(recs) != 0 {
 		t.Errorf("invalid commands produced %d records, first %+v", len(recs), recs[0])
+	}
+}
+
+// A valid command for a conversation that does not exist, or is another tenant's, is not looked up before it is
+// produced: it goes to the caller's tenant, whose conversation actor answers conversation_not_found without creating
+// anything (the router's e2e tests check that side), and the API answers that with 404.
+func TestCommandForMissingConversation(t *testing.T) {
+	e := start(t, options{})
+	e.putConvs(t, conv("globex", "g1", conversation.Unassigned, ""))
+	e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) {
+		return outcome.Result{Code: conversation.CodeNotFound, Message: "conversation does not exist"}, true
+	})
+	for _, tc := range []struct{ path, body, conv string }{
+		{"/v1/conversations/nope/close", ``, "nope"},
+		{"/v1/conversations/g1/take", ``, "g1"},
+		{"/v1/conversations/nope/notes", `{"text":"hi"}`, "nope"},
+	} {
+		before := len(e.prod.records())
+		wantError(t, "POST "+tc.path, e.do(t, "POST", tc.path, aliceToken, tc.body), http.StatusNotFound, "conversation_not_found")
+		recs := e.prod.records()[before:]
+		if len(recs) != 1 || recs[0].Tenant != "acme" || recs[0].Items[0].Command.ConversationID != tc.conv {
+			t.Errorf("POST %s produced %+v, want one command of acme for %s", tc.path, recs, tc.conv)
+		}
 	}
 }
 
@@ -288,4 +310,42 @@ func TestReadOnlyNode(t *testing.T) {
 	e.getJSON(t, "/v1/conversations/c01", aliceToken, &c)
 	wantError(t, "take on a read-only node", e.do(t, "POST", "/v1/conversations/c01/take", aliceToken, ""),
 		http.StatusServiceUnavailable, "unavailable")
+}
+
+// Every refusal code of the domain has its status in the API's one table, and a few the contract fixes keep theirs.
+func TestEveryCodeHasAStatus(t *testing.T) {
+	for _, code := range append(conversation.Codes(), operator.Codes()...) {
+		if st := api.StatusOf(code); st == http.StatusInternalServerError {
+			t.Errorf("refusal code %s has no HTTP status", code)
+		}
+	}
+	for code, want := range map[string]int{
+		conversation.CodeSnoozeClosed: 409, conversation.CodeWindowClosed: 422, conversation.CodeForbidden: 403,
+		conversation.CodeNotFound: 404, conversation.CodeInvalidMessage: 400, operator.CodeAtCapacity: 409,
+		operator.CodeNotFound: 404, operator.CodeInvalidAvailability: 400, "unauthorized": 401, "unavailable": 503,
+		"no_such_code": 500,
+	} {
+		if got := api.StatusOf(code); got != want {
+			t.Errorf("StatusOf(%s) = %d, want %d", code, got, want)
+		}
+	}
+}
+
+// An operator command's outcome (the operator's new state) is answered as the operator's view, with its name from
+// the config and its load from the reader.
+func TestOperatorCommandAnswersView(t *testing.T) {
+	e := start(t, options{})
+	e.putConvs(t, conv("acme", "a1", conversation.Assigned, "carol"), conv("acme", "a2", conversation.Snoozed, "carol"))
+	e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) {
+		return outcome.Result{Body: operator.State{ID: "carol", Availability: routing.Away, Capacity: 7, Role: "builder"}}, true
+	})
+	r := e.do(t, "PUT", "/v1/operators/me/availability", carolToken, `{"availability":"away"}`)
+	var got api.OperatorView
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &got) != nil {
+		t.Fatalf("PUT availability = %s", r)
+	}
+	want := api.OperatorView{ID: "carol", Name: "Carol", Role: "builder", Availability: "away", Capacity: 7, Skills: []string{}, Load: 2}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("view %+v, want %+v", got, want)
+	}
 }

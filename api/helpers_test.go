@@ -115,7 +115,7 @@ func start(t *testing.T, o options) *env {
 	t.Cleanup(func() { _ = st.Close() })
 	reg := outcome.NewRegistry()
 	e := &env{store: st, dir: dir, outcomes: reg, prod: &recorder{outcomes: reg}}
-	acfg := api.Config{Directory: dir, Store: st, Outcomes: reg, CommandTimeout: o.commandTimeout,
+	acfg := api.Config{Directory: dir, Reader: st, Outcomes: reg, CommandTimeout: o.commandTimeout,
 		Now: func() time.Time { return now }}
 	if !o.noProducer {
 		acfg.Producer = e.prod

@@ -1,18 +1,19 @@
 package api
 
 import (
-	"errors"
-	"slices"
+	"fmt"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/operator"
+	"github.com/switchboard-hq/switchboard/actors/routing"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
-// OperatorView is an operator as GET /v1/operators shows it.
+// OperatorView is an operator as the API shows it: GET /v1/operators lists them, and PUT
+// /v1/operators/me/availability and PATCH /v1/operators/{id} answer the operator they changed.
 type OperatorView struct {
 	ID           string   `json:"id"`
 	Name         string   `json:"name"`
@@ -20,55 +21,77 @@ type OperatorView struct {
 	Availability string   `json:"availability"`
 	Capacity     int      `json:"capacity"`
 	Skills       []string `json:"skills"`
-	Load         int      `json:"load"`
+	// Load is how many conversations the operator holds (routing.Holds): what its capacity is measured against.
+	Load int `json:"load"`
 }
 
-// Operators returns the operators of t as configured, with the runtime state the store holds and their load.
-func Operators(st *store.Store, t *tenant.Tenant) ([]OperatorView, error) {
-	states, err := st.Operators(t.ID)
+// Operators returns the operators of t as configured, with the runtime state r holds and their loads.
+func Operators(r Reader, t *tenant.Tenant) ([]OperatorView, error) {
+	states, err := r.Operators(t.ID)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read operators of tenant %s: %w", t.ID, err)
 	}
-	byID := map[string]store.OperatorState{}
-	for _, s := range states {
-		byID[s.ID] = s
+	byID := make(map[string]*store.OperatorState, len(states))
+	for i := range states {
+		byID[states[i].ID] = &states[i]
 	}
-	// Load is what the dispatcher counts: assigned conversations, and snoozed ones that keep their operator.
-	held, err := st.OpenConversations(t.ID, conversation.Assigned, conversation.Snoozed)
+	loads, err := r.OperatorLoads(t.ID)
 	if err != nil {
-		return nil, err
-	}
-	load := map[string]int{}
-	for _, c := range held {
-		if c.AssigneeID != "" {
-			load[c.AssigneeID]++
-		}
+		return nil, fmt.Errorf("read operator loads of tenant %s: %w", t.ID, err)
 	}
 	out := make([]OperatorView, 0, len(t.Operators))
-	for _, o := range t.Operators {
-		v := OperatorView{ID: o.ID, Name: o.Name, Role: o.Role, Availability: "offline", Capacity: o.Capacity,
-			Skills: o.Skills, Load: load[o.ID]}
-		if s, ok := byID[o.ID]; ok {
-			v.Availability, v.Capacity, v.Role, v.Skills = s.Availability, s.Capacity, s.Role, s.Skills
+	for i := range t.Operators {
+		o := &t.Operators[i]
+		s, ok := byID[o.ID]
+		if !ok {
+			s = &store.OperatorState{ID: o.ID, Availability: string(routing.Offline), Capacity: o.Capacity, Role: o.Role,
+				Skills: o.Skills}
 		}
-		if v.Skills == nil {
-			v.Skills = []string{}
-		}
-		out = append(out, v)
+		out = append(out, viewOf(o, s.Availability, s.Capacity, s.Role, s.Skills, loads[o.ID]))
 	}
 	return out, nil
 }
 
+func viewOf(o *tenant.Operator, availability string, capacity int, role string, skills []string, load int) OperatorView {
+	if skills == nil {
+		skills = []string{}
+	}
+	return OperatorView{ID: o.ID, Name: o.Name, Role: role, Availability: availability, Capacity: capacity,
+		Skills: skills, Load: load}
+}
+
 func (a *API) listOperators(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
-	list, err := Operators(a.cfg.Store, op.Tenant)
+	list, err := Operators(a.cfg.Reader, op.Tenant)
 	if err != nil {
-		WriteError(ctx, fasthttp.StatusServiceUnavailable, "store_unavailable", err.Error())
+		fail(ctx, codeStoreUnavailable, err.Error())
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusOK, struct {
 		Operators []OperatorView `json:"operators"`
 	}{list})
 }
+
+// presentOperator turns the outcome of an operator command (the operator's new state) into its view.
+func (a *API) presentOperator(t *tenant.Tenant) func(body any) (any, error) {
+	return func(body any) (any, error) {
+		s, ok := body.(operator.State)
+		if !ok {
+			return body, nil
+		}
+		o, ok := findOperator(t, s.ID)
+		if !ok {
+			return body, nil
+		}
+		loads, err := a.cfg.Reader.OperatorLoads(t.ID)
+		if err != nil {
+			return nil, fmt.Errorf("read operator loads of tenant %s: %w", t.ID, err)
+		}
+		return viewOf(o, string(s.Availability), s.Capacity, s.Role, s.Skills, loads[s.ID]), nil
+	}
+}
+
+// refuse answers a refusal of the operator rules.
+func refuse(ctx *fasthttp.RequestCtx, r *operator.Refusal) { fail(ctx, r.Code, r.Message) }
 
 func (a *API) setAvailability(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	var b struct {
@@ -77,20 +100,23 @@ func (a *API) setAvailability(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	if !decode(ctx, &b, false) {
 		return
 	}
-	if !slices.Contains([]string{"online", "away", "offline"}, b.Availability) {
-		WriteError(ctx, fasthttp.StatusBadRequest, "invalid_availability", "availability must be online, away or offline")
+	cmd := operator.Command{Type: operator.CmdAvailability, Availability: routing.Availability(b.Availability)}
+	if r := operator.Validate(cmd, callerOf(op), op.Operator.ID); r != nil {
+		refuse(ctx, r)
 		return
 	}
-	a.run(ctx, op, inbox.Command{Type: "availability", TargetID: op.Operator.ID, Availability: b.Availability}, fasthttp.StatusOK)
+	a.run(ctx, op, inbox.Command{Type: string(cmd.Type), TargetID: op.Operator.ID, Availability: b.Availability},
+		fasthttp.StatusOK, a.presentOperator(op.Tenant))
 }
 
 func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
-	if op.Operator.Role != tenant.RoleAdmin {
-		WriteError(ctx, fasthttp.StatusForbidden, "forbidden", "only an admin can change operators")
+	// The role is checked before the operator is looked up, so a non-admin learns nothing of who exists.
+	if r := operator.Validate(operator.Command{Type: operator.CmdUpdate}, callerOf(op), id); r != nil {
+		refuse(ctx, r)
 		return
 	}
 	if _, ok := findOperator(op.Tenant, id); !ok {
-		WriteError(ctx, fasthttp.StatusNotFound, "operator_not_found", "no operator "+id)
+		fail(ctx, operator.CodeNotFound, "no operator "+id)
 		return
 	}
 	var b struct {
@@ -101,19 +127,16 @@ func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id
 	if !decode(ctx, &b, false) {
 		return
 	}
-	if err := validateOperatorUpdate(b.Capacity, b.Role); err != nil {
-		WriteError(ctx, fasthttp.StatusBadRequest, "invalid_operator", err.Error())
+	cmd := operator.Command{Type: operator.CmdUpdate, Capacity: b.Capacity, Role: b.Role, Skills: b.Skills}
+	if r := operator.Validate(cmd, callerOf(op), id); r != nil {
+		refuse(ctx, r)
 		return
 	}
-	a.run(ctx, op, inbox.Command{Type: "update_operator", TargetID: id, Capacity: b.Capacity, Role: b.Role, Skills: b.Skills}, fasthttp.StatusOK)
+	a.run(ctx, op, inbox.Command{Type: string(cmd.Type), TargetID: id, Capacity: b.Capacity, Role: b.Role, Skills: b.Skills},
+		fasthttp.StatusOK, a.presentOperator(op.Tenant))
 }
 
-func validateOperatorUpdate(capacity *int, role string) error {
-	if capacity != nil && (*capacity < 0 || *capacity > 10000) {
-		return errors.New("capacity must be between 0 and 10000")
-	}
-	if role != "" && role != tenant.RoleAdmin && role != tenant.RoleBuilder && role != tenant.RoleOperator {
-		return errors.New("role must be admin, builder or operator")
-	}
-	return nil
+// callerOf is the authenticated operator as the operator rules see it.
+func callerOf(op tenant.OperatorRef) operator.Caller {
+	return operator.Caller{ID: op.Operator.ID, Role: op.Operator.Role}
 }

@@ -17,7 +17,7 @@ package conversation
 //	                                                       ApplyCommand; role defaults to operator, and sends and
 //	                                                       notes get ids m1, m2, … unless id= is given
 //
-// A step's trace is the conversation's status line and its timers, then one line per effect; "refused STATUS CODE"
+// A step's trace is the conversation's status line and its timers, then one line per effect; "refused CODE"
 // for a refusal; "no change" when the step changed nothing.
 
 import (
@@ -235,7 +235,7 @@ func (s *scenarioRun) run(step string) (out string) {
 	}
 	if err != nil {
 		if r, ok := err.(*Refusal); ok {
-			return fmt.Sprintf("refused %d %s", r.Status, r.Code)
+			return "refused " + r.Code
 		}
 		return "error: " + err.Error()
 	}

@@ -4,8 +4,11 @@ package outcome
 
 import "sync"
 
-// Result is what an API call answers: an HTTP status, an error code and message for refusals, and the body.
+// Result is what an API call answers: a refusal's code and message, or the body of a success. The API maps Code to
+// its HTTP status in one table (api/errors.go); the actors set no status for a refusal.
 type Result struct {
+	// Status, on a success, replaces the API's own success status when it is neither 0 nor 200; the router leaves
+	// it 0. It is ignored for a refusal.
 	Status  int
 	Code    string // snake_case error code; empty on success
 	Message string

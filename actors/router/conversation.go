@@ -9,6 +9,7 @@ import (
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/sender"
 	"github.com/switchboard-hq/switchboard/actors/store"
@@ -38,7 +39,7 @@ func (a *conversationActor) Receive(c *actor.Context) {
 	case actor.Started:
 		a.r.metrics.activations.Inc()
 	case *itemMsg:
-		a.guard(func() { a.handle(c, m) }, func() { a.done(m, outcome.Result{Status: 500, Code: "internal", Message: "internal error"}) })
+		a.guard(func() { a.handle(c, m) }, func() { a.done(m, outcome.Result{Code: "internal", Message: "internal error"}) })
 	case *proposeMsg:
 		a.guard(func() { a.propose(c, m) }, nil)
 	case *releaseMsg:
@@ -82,7 +83,7 @@ func (a *conversationActor) done(m *itemMsg, res outcome.Result) {
 func (a *conversationActor) handle(c *actor.Context, m *itemMsg) {
 	if a.conv.ID != "" && !a.conv.Applied.Less(m.pos) {
 		a.r.metrics.skipped.WithLabelValues("replay").Inc()
-		a.done(m, outcome.Result{Status: 409, Code: "replayed", Message: "command already applied"})
+		a.done(m, outcome.Result{Code: "replayed", Message: "command already applied"})
 		return
 	}
 	var err error
@@ -412,40 +413,42 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 	ic := m.item.Command
 	cmd := toCommand(ic, m.role)
 	prev := a.conv
-	if a.conv.ID == "" {
-		a.done(m, outcome.Result{Status: 404, Code: "conversation_not_found", Message: "no conversation " + a.id})
-		return nil
-	}
-	refuseDurably := func(r *conversation.Refusal) error {
-		a.r.metrics.commands.WithLabelValues(ic.Type, r.Code).Inc()
+	refuseDurably := func(code, msg string) error {
+		a.r.metrics.commands.WithLabelValues(ic.Type, code).Inc()
 		// The refusal is recorded (the position), so a replay of the command cannot come out differently.
-		return a.persist(c, change{prev: prev, next: prev, item: m,
-			result: outcome.Result{Status: r.Status, Code: r.Code, Message: r.Message}})
+		return a.persist(c, change{prev: prev, next: prev, item: m, result: outcome.Result{Code: code, Message: msg}})
 	}
-	// The rules decide first (role, state, input, window); only a command they accept and that gives the
-	// conversation to an operator asks for capacity.
+	// The rules decide first (existence, role, state, input, window); only a command they accept and that gives
+	// the conversation to an operator asks for capacity.
 	next, effects, err := conversation.ApplyCommand(prev, cmd, a.policy, m.at)
 	if err != nil {
 		var r *conversation.Refusal
 		if !errors.As(err, &r) {
 			return err
 		}
-		return refuseDurably(r)
+		if prev.ID == "" {
+			// A command for a conversation that does not exist (conversation_not_found): nothing to record, and
+			// recording the position would create the conversation.
+			a.done(m, outcome.Result{Code: r.Code, Message: r.Message})
+			return nil
+		}
+		return refuseDurably(r.Code, r.Message)
 	}
 	if op, ok := conversation.AssignsTo(cmd, prev); ok && next.AssigneeID == op {
 		if err := a.askGrant(c, op, false, m.at); err != nil {
 			var gr *grantRefused
 			if errors.As(err, &gr) {
-				return refuseDurably(refusalOf(gr.err))
+				r := operator.RefusalOf(gr.err)
+				return refuseDurably(r.Code, r.Message)
 			}
 			return err
 		}
 	}
 	a.r.metrics.commands.WithLabelValues(ic.Type, "ok").Inc()
-	res := outcome.Result{Status: 200, Body: view(next)}
+	res := outcome.Result{Body: view(next)}
 	for _, ef := range effects {
 		if ef.Message != nil && (cmd.Type == conversation.CmdSend || cmd.Type == conversation.CmdNote) {
-			res = outcome.Result{Status: 201, Body: ef.Message}
+			res = outcome.Result{Body: ef.Message}
 		}
 	}
 	return a.persist(c, change{prev: prev, next: next, effects: effects, item: m, result: res})

@@ -3,12 +3,12 @@ package router
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/routing"
 	"github.com/switchboard-hq/switchboard/actors/store"
@@ -121,16 +121,19 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := t.indexHeld(convs); err != nil {
+		return err
+	}
 	ops := make([]routing.Operator, 0, len(t.ops))
 	for _, o := range t.ops {
-		ops = append(ops, routingOperator(o))
+		ops = append(ops, stateOf(o).Routing())
 	}
 	states := make([]routing.ConvState, 0, len(convs))
 	for i := range convs {
 		cv := &convs[i]
 		st := routing.Status(cv.Status)
-		if holds(cv.Status, cv.AssigneeID) {
-			st = routing.Status(conversation.Assigned)
+		if routing.Holds(routing.Status(cv.Status), cv.AssigneeID) {
+			st = routing.StatusAssigned
 		} else if cv.Status == conversation.Snoozed {
 			continue
 		}
@@ -146,10 +149,29 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 	return nil
 }
 
-// holds reports whether a conversation in status with assignee counts against that operator's capacity: assigned
-// ones, and snoozed ones that have an operator, so that waking up can always give them back to that operator.
-func holds(status conversation.Status, assignee string) bool {
-	return assignee != "" && (status == conversation.Assigned || status == conversation.Snoozed)
+// indexHeld writes the store's index of held conversations (which GET /v1/operators counts loads from) for the
+// open conversations the rebuild read, so a store written before that index existed gets it. Nothing of this
+// tenant writes conversations while its tenant actor starts, so the index cannot miss a change made meanwhile.
+func (t *tenantActor) indexHeld(convs []conversation.Conversation) error {
+	b := t.r.cfg.Store.NewBatch()
+	for i := range convs {
+		if err := b.IndexHeld(&convs[i]); err != nil {
+			b.Discard()
+			return err
+		}
+	}
+	if b.Empty() {
+		b.Discard()
+		return nil
+	}
+	if err := t.r.cfg.Store.Commit(b, func(err error) {
+		if err != nil {
+			t.r.fail(fmt.Errorf("index held conversations of tenant %s: %w", t.tenant, err))
+		}
+	}); err != nil {
+		return fmt.Errorf("index held conversations of tenant %s: %w", t.tenant, err)
+	}
+	return nil
 }
 
 // PolicyOf is a tenant's conversation policy from its settings.
@@ -168,11 +190,6 @@ func routingPolicy(t *tenant.Tenant) routing.Policy {
 		Sticky:          t.Settings.ReopenTo == conversation.ReopenToLastOperator,
 		OfflineReleases: t.Settings.OfflineReleases,
 	}
-}
-
-func routingOperator(o *store.OperatorState) routing.Operator {
-	return routing.Operator{ID: o.ID, Availability: routing.Availability(o.Availability), Capacity: o.Capacity,
-		Skills: o.Skills, IdleSince: o.IdleSince}
 }
 
 func waitingOf(c *conversation.Conversation) routing.Waiting {
@@ -275,7 +292,7 @@ func (t *tenantActor) sync(c *actor.Context, m *convReport) {
 	cur, held := t.d.Assignee(m.id)
 	var as []routing.Assignment
 	switch {
-	case holds(m.status, m.assignee):
+	case routing.Holds(routing.Status(m.status), m.assignee):
 		delete(t.proposed, m.id)
 		if held && cur == m.assignee {
 			return
@@ -324,7 +341,8 @@ func (t *tenantActor) observe() {
 }
 
 // operatorCommand applies an operator-level command (availability, update_operator) in the tenant actor, which owns
-// operator state.
+// operator state: the rules (actors/operator) decide, and this persists the new state, tells the dispatcher and
+// sends what it decided.
 func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos conversation.Position, at time.Time, ack *recordAck) {
 	finish := func(res outcome.Result, b *store.Batch) {
 		if b == nil {
@@ -340,79 +358,67 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 			t.r.cfg.Outcomes.Publish(cmd.RequestID, res)
 			ack.itemDone()
 		}); err != nil {
-			t.r.fail(err)
+			t.r.fail(fmt.Errorf("commit operator %s of tenant %s: %w", cmd.TargetID, t.tenant, err))
 		}
 	}
-	refuse := func(status int, code, msg string) {
-		finish(outcome.Result{Status: status, Code: code, Message: msg}, nil)
+	refuse := func(r *operator.Refusal) {
+		finish(outcome.Result{Code: r.Code, Message: r.Message}, nil)
 	}
-	caller := t.ops[cmd.OperatorID]
 	target := t.ops[cmd.TargetID]
-	if caller == nil || target == nil {
-		refuse(404, "operator_not_found", "no operator "+cmd.TargetID)
-		return
-	}
-	if !target.Applied.Less(pos) && target.Applied != (conversation.Position{}) {
+	if target != nil && !target.Applied.Less(pos) && target.Applied != (conversation.Position{}) {
 		t.r.metrics.skipped.WithLabelValues("replay").Inc()
-		finish(outcome.Result{Status: 200, Body: operatorView(target)}, nil)
+		finish(outcome.Result{Body: stateOf(target)}, nil)
 		return
 	}
-	next := *target
-	next.Applied = pos
+	var prev operator.State
+	if target != nil {
+		prev = stateOf(target)
+	}
+	var caller operator.Caller
+	if o := t.ops[cmd.OperatorID]; o != nil {
+		caller = operator.Caller{ID: o.ID, Role: o.Role}
+	}
+	next, effects, err := operator.Apply(prev, commandOf(cmd), caller, at.UnixMilli())
+	if err != nil {
+		var r *operator.Refusal
+		if !errors.As(err, &r) {
+			t.r.fail(fmt.Errorf("BUG: operator rules failed without a refusal: %w", err))
+			return
+		}
+		refuse(r)
+		return
+	}
 	var as []routing.Assignment
 	var released []string
-	switch cmd.Type {
-	case "availability":
-		if cmd.TargetID != cmd.OperatorID {
-			refuse(403, "forbidden", "operators set their own availability")
-			return
+	for _, e := range effects {
+		// The dispatcher reuses its result slices, so each call's are copied before the next.
+		var more []routing.Assignment
+		var rel []string
+		switch e.Kind {
+		case operator.EffectAvailability:
+			more, rel, err = t.d.SetAvailability(next.ID, next.Availability, at.UnixMilli())
+		case operator.EffectRouting:
+			more, err = t.d.UpsertOperator(next.Routing())
 		}
-		a := routing.Availability(cmd.Availability)
-		if !a.Valid() {
-			refuse(400, "invalid_availability", "availability must be online, away or offline")
-			return
-		}
-		var err error
-		as, released, err = t.d.SetAvailability(next.ID, a, at.UnixMilli())
 		if err != nil {
-			refuse(400, "invalid_availability", err.Error())
+			// The rules accepted what the dispatcher refuses: they and the dispatcher disagree.
+			t.r.metrics.divergence.Inc()
+			t.r.log.Error("BUG: dispatcher refused an operator change the rules accepted", "tenant", t.tenant,
+				"operator", next.ID, "err", err)
+			refuse(operator.RefusalOf(err))
 			return
 		}
-		if a == routing.Online && next.Availability != string(routing.Online) {
-			next.IdleSince = at.UnixMilli()
-		}
-		next.Availability = string(a)
-	case "update_operator":
-		if caller.Role != tenant.RoleAdmin {
-			refuse(403, "forbidden", "only an admin can change operators")
-			return
-		}
-		if cmd.Role != "" {
-			next.Role = cmd.Role
-		}
-		if cmd.Skills != nil {
-			next.Skills = slices.Clone(cmd.Skills)
-		}
-		if cmd.Capacity != nil {
-			next.Capacity = *cmd.Capacity
-		}
-		o := routingOperator(&next)
-		var err error
-		if as, err = t.d.UpsertOperator(o); err != nil {
-			refuse(400, "invalid_operator", err.Error())
-			return
-		}
-	default:
-		refuse(400, "invalid_command", fmt.Sprintf("unknown operator command %q", cmd.Type))
-		return
+		as = append(as, more...)
+		released = append(released, rel...)
 	}
+	stored := storedOf(next, pos)
 	b := t.r.cfg.Store.NewBatch()
-	if err := b.PutOperator(t.tenant, &next); err != nil {
+	if err := b.PutOperator(t.tenant, &stored); err != nil {
 		b.Discard()
-		t.r.fail(err)
+		t.r.fail(fmt.Errorf("write operator %s of tenant %s: %w", next.ID, t.tenant, err))
 		return
 	}
-	*target = next
+	*target = stored
 	for _, id := range released {
 		k := t.kid(c, id)
 		c.Send(k.pid, &releaseMsg{op: next.ID, at: at})
@@ -421,16 +427,25 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 	t.observe()
 	t.countOperators()
 	t.utilisation()
-	finish(outcome.Result{Status: 200, Body: operatorView(target)}, b)
+	finish(outcome.Result{Body: next}, b)
 }
 
-// operatorView is an operator as the API answers it.
-func operatorView(o *store.OperatorState) map[string]any {
-	skills := o.Skills
-	if skills == nil {
-		skills = []string{}
-	}
-	return map[string]any{"id": o.ID, "availability": o.Availability, "capacity": o.Capacity, "role": o.Role, "skills": skills}
+// stateOf is a stored operator as the rules see it.
+func stateOf(o *store.OperatorState) operator.State {
+	return operator.State{ID: o.ID, Availability: routing.Availability(o.Availability), Capacity: o.Capacity,
+		Role: o.Role, Skills: o.Skills, IdleSince: o.IdleSince}
+}
+
+// storedOf is the operator state to store once the command at pos applied.
+func storedOf(s operator.State, pos conversation.Position) store.OperatorState {
+	return store.OperatorState{ID: s.ID, Availability: string(s.Availability), Capacity: s.Capacity, Role: s.Role,
+		Skills: s.Skills, IdleSince: s.IdleSince, Applied: pos}
+}
+
+// commandOf is an operator command record as the rules take it.
+func commandOf(ic *inbox.Command) operator.Command {
+	return operator.Command{Type: operator.CommandType(ic.Type), Availability: routing.Availability(ic.Availability),
+		Capacity: ic.Capacity, Role: ic.Role, Skills: ic.Skills}
 }
 
 // passivate stops conversation actors idle for IdleAfter with nothing outstanding, so memory follows active
@@ -444,19 +459,5 @@ func (t *tenantActor) passivate(c *actor.Context) {
 			t.r.metrics.actorsActive.Dec()
 			t.r.metrics.passivated.Inc()
 		}
-	}
-}
-
-// refusalOf turns a routing error into the API's refusal.
-func refusalOf(err error) *conversation.Refusal {
-	switch {
-	case errors.Is(err, routing.ErrAtCapacity):
-		return &conversation.Refusal{Status: 409, Code: "at_capacity", Message: err.Error()}
-	case errors.Is(err, routing.ErrOperatorNotOnline):
-		return &conversation.Refusal{Status: 409, Code: "operator_not_online", Message: err.Error()}
-	case errors.Is(err, routing.ErrOperatorUnknown):
-		return &conversation.Refusal{Status: 404, Code: "operator_not_found", Message: err.Error()}
-	default:
-		return &conversation.Refusal{Status: 409, Code: "not_assignable", Message: err.Error()}
 	}
 }

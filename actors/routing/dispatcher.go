@@ -96,6 +96,14 @@ const (
 	StatusClosed Status = "closed"
 )
 
+// Holds reports whether a conversation in status s with assignee counts against that operator's capacity: an
+// assigned one, and a snoozed one that kept its operator, so that waking up can always give it back to that
+// operator. It is the one definition of "holds capacity": the tenant dispatcher's loads and the loads the operator API
+// shows (through the store's index of held conversations) both follow it.
+func Holds(s Status, assignee string) bool {
+	return assignee != "" && (s == StatusAssigned || s == StatusSnoozed)
+}
+
 // ConvState is a conversation as read from its record when a partition is (re)assigned, for Rebuild.
 type ConvState struct {
 	// Waiting carries the conversation's id and what routing needs of it; EnqueuedAt is when it entered the queue

@@ -1,6 +1,7 @@
 // Package routing holds a tenant's routing policy and its dispatcher's state: which operator gets a waiting
-// conversation (Pick), and the queue and operator loads that choice is made from (Dispatcher). It does no I/O and
-// imports neither the actor system nor Kafka nor the store. The tenant dispatcher actor, the single writer of routing
+// conversation (Pick), the queue and operator loads that choice is made from (Dispatcher), and what holds an
+// operator's capacity (Holds). It does no I/O and imports only the standard library (actors/domain_test.go checks
+// it). The tenant dispatcher actor, the single writer of routing
 // decisions for its tenant (docs/design.md, invariant 6), feeds it the tenant's records in partition order and carries out
 // the decisions it returns.
 //

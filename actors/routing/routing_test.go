@@ -270,3 +270,24 @@ func TestDispatcherErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestHolds(t *testing.T) {
+	for _, tc := range []struct {
+		s        Status
+		assignee string
+		want     bool
+	}{
+		{StatusAssigned, "alice", true},
+		{StatusSnoozed, "alice", true}, // kept for its operator
+		{StatusSnoozed, "", false},     // snoozed from the queue
+		{StatusAssigned, "", false},    // a broken record: waits, holds nothing
+		{StatusUnassigned, "", false},
+		{StatusUnassigned, "alice", false},
+		{StatusClosed, "alice", false},
+		{"archived", "alice", false},
+	} {
+		if got := Holds(tc.s, tc.assignee); got != tc.want {
+			t.Errorf("Holds(%s, %q) = %v, want %v", tc.s, tc.assignee, got, tc.want)
+		}
+	}
+}

@@ -180,7 +180,8 @@ func (b *Batch) putJSON(key []byte, v any) error {
 	return b.b.Set(key, val, nil)
 }
 
-// PutConversation writes c, keeping the status index in step with prev (the zero Conversation if c is new).
+// PutConversation writes c, keeping the status index and the held index (reads_api.go) in step with prev (the zero
+// Conversation if c is new).
 func (b *Batch) PutConversation(prev, c *conversation.Conversation) error {
 	if prev.Status != c.Status && prev.Status != "" {
 		if err := b.b.Delete(statusKey(c.TenantID, prev.Status, c.ID), nil); err != nil {
@@ -191,6 +192,9 @@ func (b *Batch) PutConversation(prev, c *conversation.Conversation) error {
 		if err := b.b.Set(statusKey(c.TenantID, c.Status, c.ID), nil, nil); err != nil {
 			return err
 		}
+	}
+	if err := b.putHeld(prev, c); err != nil {
+		return err
 	}
 	return b.putJSON(convKey(c.TenantID, c.ID), c)
 }

@@ -603,9 +603,9 @@ func TestTenantIsolation(t *testing.T) {
 		perTenant[string(tenant)]++
 	}
 	for _, tenant := range tenants {
-		// conversation, status index entry, message, wamid index entry, parked status
-		if perTenant[tenant] != 5 {
-			t.Errorf("tenant %s has %d keys, want 5", tenant, perTenant[tenant])
+		// conversation, status index entry, held index entry (assigned), message, wamid index entry, parked status
+		if perTenant[tenant] != 6 {
+			t.Errorf("tenant %s has %d keys, want 6", tenant, perTenant[tenant])
 		}
 	}
 }

@@ -153,6 +153,36 @@ func TestRoutingThroughTheAPI(t *testing.T) {
 	n.refused("POST", "/v1/conversations/"+n.listIDs(annToken, "status=unassigned")[0]+"/assign", benToken, map[string]string{"operator_id": "ann"}, 403, "forbidden")
 	n.refused("POST", "/v1/conversations/"+n.listIDs(annToken, "status=unassigned")[0]+"/take", benToken, nil, 409, "at_capacity")
 	n.refused("POST", "/v1/conversations/nope/close", annToken, nil, 404, "conversation_not_found")
+	// Another tenant's conversation is not found, and the command creates nothing in the caller's tenant: the API
+	// does not look it up first, the caller's conversation actor answers.
+	n.refused("POST", "/v1/conversations/"+annHas[1]+"/close", quickToken, nil, 404, "conversation_not_found")
+	for _, id := range n.listIDs(quickToken, "") {
+		if id == annHas[1] || id == "nope" {
+			t.Errorf("a command for a missing conversation created %s in tenant quick", id)
+		}
+	}
+	if got := n.listIDs(annToken, "status=assigned&assignee=ann"); len(got) != 2 {
+		t.Errorf("ann's conversations after another tenant's close = %v, want 2", got)
+	}
+	// GET /v1/operators shows the loads routing counts: ann and ben are full.
+	var ops struct {
+		Operators []struct {
+			ID       string `json:"id"`
+			Load     int    `json:"load"`
+			Capacity int    `json:"capacity"`
+		} `json:"operators"`
+	}
+	if err := json.Unmarshal(n.mustCall("GET", "/v1/operators", benToken, nil, 200), &ops); err != nil {
+		t.Fatal(err)
+	}
+	if len(ops.Operators) != 2 {
+		t.Errorf("shop's operators = %+v, want ann and ben", ops.Operators)
+	}
+	for _, o := range ops.Operators {
+		if o.Load != o.Capacity {
+			t.Errorf("operator %s holds %d of %d, want full", o.ID, o.Load, o.Capacity)
+		}
+	}
 	n.refused("POST", "/v1/conversations/"+annHas[1]+"/messages", annToken, map[string]string{"type": "text"}, 400, "invalid_message")
 	if got := n.listIDs(annToken, "status=closed"); len(got) != 1 || got[0] != closed {
 		t.Errorf("closed conversations = %v, want [%s]", got, closed)

@@ -263,7 +263,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 		waHandler = wa.Serve
 	}
 	if cfg.has(RoleAPI) {
-		acfg := api.Config{Directory: n.dir, Store: n.store, Producer: n.producer, Outcomes: n.outcomes}
+		acfg := api.Config{Directory: n.dir, Reader: n.store, Producer: n.producer, Outcomes: n.outcomes}
 		if cfg.ClickHouseAddr != "" {
 			conn, err := schema.Open(cfg.ClickHouseAddr)
 			if err != nil {

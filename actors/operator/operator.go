@@ -1,0 +1,196 @@
+// Package operator holds an operator's runtime state (availability, role, capacity, skills) and the pure rules that
+// change it, as actors/conversation does for conversations: Apply(state, command, caller) returns the new state, the
+// effects routing must hear of, or a Refusal with a domain code. It does no I/O and reads no clock: times are unix
+// milliseconds taken from records.
+//
+// It imports only the standard library and actors/routing (itself standard library only), whose Availability it
+// uses and whose errors it turns into refusals; the import-boundary test in actors (domain_test.go) keeps it so.
+// The tenant actor (actors/router) holds the states, calls Apply, persists the result and hands the effects to the
+// tenant's dispatcher.
+package operator
+
+import (
+	"errors"
+	"slices"
+
+	"github.com/switchboard-hq/switchboard/actors/routing"
+)
+
+// Roles an operator can have. They match the roles of the tenant config (actors/tenant).
+const (
+	RoleAdmin    = "admin"
+	RoleBuilder  = "builder"
+	RoleOperator = "operator"
+)
+
+// MaxCapacity is the largest capacity an admin may give an operator.
+const MaxCapacity = 10000
+
+// State is an operator's runtime state.
+type State struct {
+	// ID names the operator within its tenant; "" is the zero State of an operator that does not exist.
+	ID string
+	// Availability says whether the operator is offered conversations: only routing.Online is.
+	Availability routing.Availability
+	// Capacity is the most conversations the operator holds at once (see routing.Holds for what holds one).
+	Capacity int
+	// Role is admin, builder or operator.
+	Role string
+	// Skills the operator has; nil means none.
+	Skills []string
+	// IdleSince is when the operator last came online or last had a conversation end (unix ms): routing's
+	// tie-break.
+	IdleSince int64
+}
+
+// Routing is what the dispatcher knows of the operator.
+func (s State) Routing() routing.Operator {
+	return routing.Operator{ID: s.ID, Availability: s.Availability, Capacity: s.Capacity, Skills: s.Skills,
+		IdleSince: s.IdleSince}
+}
+
+// CommandType says what a Command asks for.
+type CommandType string
+
+// Command types; their values are those of the inbox record's command type.
+const (
+	// CmdAvailability sets the caller's own availability.
+	CmdAvailability CommandType = "availability"
+	// CmdUpdate changes an operator's capacity, role or skills (admins only).
+	CmdUpdate CommandType = "update_operator"
+)
+
+// Command is a request to change an operator.
+type Command struct {
+	Type CommandType
+	// Availability is the availability CmdAvailability sets.
+	Availability routing.Availability
+	// Capacity, Role and Skills are what CmdUpdate sets; nil or "" keeps the current value.
+	Capacity *int
+	Role     string
+	Skills   []string
+}
+
+// Caller is the operator who issues a command.
+type Caller struct {
+	ID   string
+	Role string
+}
+
+// EffectKind says what the tenant's dispatcher must be told after a change.
+type EffectKind int
+
+const (
+	// EffectAvailability: the availability changed; the dispatcher's SetAvailability may release the operator's
+	// conversations or offer it waiting ones.
+	EffectAvailability EffectKind = iota + 1
+	// EffectRouting: the capacity or the skills changed; the dispatcher's UpsertOperator may offer waiting
+	// conversations.
+	EffectRouting
+)
+
+func (k EffectKind) String() string {
+	switch k {
+	case EffectAvailability:
+		return "availability"
+	case EffectRouting:
+		return "routing"
+	}
+	return "unknown"
+}
+
+// Effect is one consequence of an applied command that is not in the state itself.
+type Effect struct {
+	Kind EffectKind
+}
+
+// Validate checks what can be checked without the operator's state: the caller's role, then the command's input.
+// target is the operator the command changes. The API calls it to refuse a command before producing it; Apply calls
+// it again, so a command produced by anyone else is held to the same rules.
+func Validate(cmd Command, caller Caller, target string) *Refusal {
+	switch cmd.Type {
+	case CmdAvailability:
+		if target != caller.ID {
+			return refuse(CodeForbidden, "operators set their own availability")
+		}
+		if !cmd.Availability.Valid() {
+			return refuse(CodeInvalidAvailability, "availability must be online, away or offline")
+		}
+	case CmdUpdate:
+		if caller.Role != RoleAdmin {
+			return refuse(CodeForbidden, "only an admin can change operators")
+		}
+		if cmd.Capacity != nil && (*cmd.Capacity < 0 || *cmd.Capacity > MaxCapacity) {
+			return refuse(CodeInvalidOperator, "capacity must be between 0 and %d", MaxCapacity)
+		}
+		if cmd.Role != "" && cmd.Role != RoleAdmin && cmd.Role != RoleBuilder && cmd.Role != RoleOperator {
+			return refuse(CodeInvalidOperator, "role must be admin, builder or operator")
+		}
+	default:
+		return refuse(CodeInvalidCommand, "unknown operator command %q", cmd.Type)
+	}
+	return nil
+}
+
+// Apply applies cmd, issued by caller at unix ms at, to the operator s and returns the new state and the effects
+// for routing. It is pure: s is not modified, and the returned Skills are a copy.
+//
+// A refused command returns s unchanged, no effects and a *Refusal. Checks run in this order: the operator and
+// the caller exist (operator_not_found), then Validate (the caller's role, then the input). A command that changes
+// nothing (the current availability again, an update to the current values) succeeds with no effects.
+//
+// Coming online sets IdleSince to at, so an operator who just arrived is offered work after those idle longer.
+func Apply(s State, cmd Command, caller Caller, at int64) (State, []Effect, error) {
+	if s.ID == "" {
+		return s, nil, refuse(CodeNotFound, "no such operator")
+	}
+	if caller.ID == "" {
+		return s, nil, refuse(CodeNotFound, "the caller is not an operator of the tenant")
+	}
+	if r := Validate(cmd, caller, s.ID); r != nil {
+		return s, nil, r
+	}
+	next := s
+	next.Skills = slices.Clone(s.Skills)
+	var effects []Effect
+	switch cmd.Type {
+	case CmdAvailability:
+		if cmd.Availability == s.Availability {
+			return next, nil, nil
+		}
+		if cmd.Availability == routing.Online {
+			next.IdleSince = at
+		}
+		next.Availability = cmd.Availability
+		effects = append(effects, Effect{Kind: EffectAvailability})
+	case CmdUpdate:
+		if cmd.Role != "" {
+			next.Role = cmd.Role
+		}
+		if cmd.Capacity != nil {
+			next.Capacity = *cmd.Capacity
+		}
+		if cmd.Skills != nil {
+			next.Skills = slices.Clone(cmd.Skills)
+		}
+		if next.Capacity != s.Capacity || !slices.Equal(next.Skills, s.Skills) {
+			effects = append(effects, Effect{Kind: EffectRouting})
+		}
+	}
+	return next, effects, nil
+}
+
+// RefusalOf turns the dispatcher's refusal of an assignment (routing.ErrAtCapacity, ErrOperatorNotOnline,
+// ErrOperatorUnknown, anything else) into a Refusal that keeps err's message.
+func RefusalOf(err error) *Refusal {
+	code := CodeNotAssignable
+	switch {
+	case errors.Is(err, routing.ErrAtCapacity):
+		code = CodeAtCapacity
+	case errors.Is(err, routing.ErrOperatorNotOnline):
+		code = CodeNotOnline
+	case errors.Is(err, routing.ErrOperatorUnknown):
+		code = CodeNotFound
+	}
+	return &Refusal{Code: code, Message: err.Error()}
+}

@@ -1,0 +1,144 @@
+package operator
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/switchboard-hq/switchboard/actors/routing"
+)
+
+func intp(n int) *int { return &n }
+
+func TestApply(t *testing.T) {
+	alice := State{ID: "alice", Availability: routing.Offline, Capacity: 2, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5}
+	admin := Caller{ID: "bob", Role: RoleAdmin}
+	self := Caller{ID: "alice", Role: RoleOperator}
+	for _, tc := range []struct {
+		name    string
+		s       State
+		cmd     Command
+		caller  Caller
+		want    State
+		effects []EffectKind
+		code    string // a refusal's code; "" for success
+	}{
+		{"online", alice, Command{Type: CmdAvailability, Availability: routing.Online}, self,
+			State{ID: "alice", Availability: routing.Online, Capacity: 2, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 1000},
+			[]EffectKind{EffectAvailability}, ""},
+		{"away keeps idle", alice, Command{Type: CmdAvailability, Availability: routing.Away}, self,
+			State{ID: "alice", Availability: routing.Away, Capacity: 2, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5},
+			[]EffectKind{EffectAvailability}, ""},
+		{"same availability", alice, Command{Type: CmdAvailability, Availability: routing.Offline}, self, alice, nil, ""},
+		{"another's availability", alice, Command{Type: CmdAvailability, Availability: routing.Online}, admin, alice, nil, CodeForbidden},
+		{"bad availability", alice, Command{Type: CmdAvailability, Availability: "busy"}, self, alice, nil, CodeInvalidAvailability},
+		{"empty availability", alice, Command{Type: CmdAvailability}, self, alice, nil, CodeInvalidAvailability},
+		{"capacity", alice, Command{Type: CmdUpdate, Capacity: intp(4)}, admin,
+			State{ID: "alice", Availability: routing.Offline, Capacity: 4, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5},
+			[]EffectKind{EffectRouting}, ""},
+		{"capacity 0", alice, Command{Type: CmdUpdate, Capacity: intp(0)}, admin,
+			State{ID: "alice", Availability: routing.Offline, Capacity: 0, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5},
+			[]EffectKind{EffectRouting}, ""},
+		{"skills", alice, Command{Type: CmdUpdate, Skills: []string{"es", "en"}}, admin,
+			State{ID: "alice", Availability: routing.Offline, Capacity: 2, Role: RoleOperator, Skills: []string{"es", "en"}, IdleSince: 5},
+			[]EffectKind{EffectRouting}, ""},
+		{"no skills", alice, Command{Type: CmdUpdate, Skills: []string{}}, admin,
+			State{ID: "alice", Availability: routing.Offline, Capacity: 2, Role: RoleOperator, Skills: []string{}, IdleSince: 5},
+			[]EffectKind{EffectRouting}, ""},
+		{"role only: routing unchanged", alice, Command{Type: CmdUpdate, Role: RoleBuilder}, admin,
+			State{ID: "alice", Availability: routing.Offline, Capacity: 2, Role: RoleBuilder, Skills: []string{"en"}, IdleSince: 5},
+			nil, ""},
+		{"update to the same", alice, Command{Type: CmdUpdate, Capacity: intp(2), Skills: []string{"en"}}, admin, alice, nil, ""},
+		{"update by an operator", alice, Command{Type: CmdUpdate, Capacity: intp(9)}, self, alice, nil, CodeForbidden},
+		{"update by a builder", alice, Command{Type: CmdUpdate, Capacity: intp(9)}, Caller{ID: "carol", Role: RoleBuilder}, alice, nil, CodeForbidden},
+		{"negative capacity", alice, Command{Type: CmdUpdate, Capacity: intp(-1)}, admin, alice, nil, CodeInvalidOperator},
+		{"capacity too large", alice, Command{Type: CmdUpdate, Capacity: intp(MaxCapacity + 1)}, admin, alice, nil, CodeInvalidOperator},
+		{"largest capacity", alice, Command{Type: CmdUpdate, Capacity: intp(MaxCapacity)}, admin,
+			State{ID: "alice", Availability: routing.Offline, Capacity: MaxCapacity, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5},
+			[]EffectKind{EffectRouting}, ""},
+		{"unknown role", alice, Command{Type: CmdUpdate, Role: "root"}, admin, alice, nil, CodeInvalidOperator},
+		{"role checked before input", alice, Command{Type: CmdUpdate, Role: "root"}, self, alice, nil, CodeForbidden},
+		{"unknown command", alice, Command{Type: "dance"}, admin, alice, nil, CodeInvalidCommand},
+		{"no operator", State{}, Command{Type: CmdAvailability, Availability: routing.Online}, self, State{}, nil, CodeNotFound},
+		{"no caller", alice, Command{Type: CmdUpdate, Capacity: intp(1)}, Caller{}, alice, nil, CodeNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keep := tc.s
+			keep.Skills = slices.Clone(tc.s.Skills)
+			got, effects, err := Apply(tc.s, tc.cmd, tc.caller, 1000)
+			if !reflect.DeepEqual(tc.s, keep) {
+				t.Errorf("Apply modified its input: %+v", tc.s)
+			}
+			if tc.code != "" {
+				var r *Refusal
+				if !errors.As(err, &r) || r.Code != tc.code || r.Message == "" {
+					t.Fatalf("err = %v, want a refusal %s", err, tc.code)
+				}
+				if !errors.Is(err, &Refusal{Code: tc.code}) {
+					t.Error("errors.Is does not match the code")
+				}
+				if effects != nil || !reflect.DeepEqual(got, tc.s) {
+					t.Errorf("refusal changed the state or has effects: %+v %v", got, effects)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("state\n %+v\nwant\n %+v", got, tc.want)
+			}
+			var kinds []EffectKind
+			for _, e := range effects {
+				kinds = append(kinds, e.Kind)
+			}
+			if !slices.Equal(kinds, tc.effects) {
+				t.Errorf("effects %v, want %v", kinds, tc.effects)
+			}
+		})
+	}
+}
+
+// The state Apply returns shares no slice with its input or the command, so a later change of either cannot reach
+// it.
+func TestApplyCopiesSkills(t *testing.T) {
+	s := State{ID: "alice", Role: RoleOperator, Skills: []string{"en"}}
+	cmd := Command{Type: CmdUpdate, Skills: []string{"es"}}
+	next, _, err := Apply(s, cmd, Caller{ID: "bob", Role: RoleAdmin}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Skills[0] = "fr"
+	s.Skills[0] = "de"
+	if next.Skills[0] != "es" {
+		t.Errorf("skills %v share memory with the command or the input", next.Skills)
+	}
+}
+
+func TestRefusalOf(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code string
+	}{
+		{fmt.Errorf("assign c1: %w", routing.ErrAtCapacity), CodeAtCapacity},
+		{fmt.Errorf("assign c1: %w", routing.ErrOperatorNotOnline), CodeNotOnline},
+		{fmt.Errorf("assign c1: %w", routing.ErrOperatorUnknown), CodeNotFound},
+		{routing.ErrConversationAssigned, CodeNotAssignable},
+	} {
+		r := RefusalOf(tc.err)
+		if r.Code != tc.code || r.Message != tc.err.Error() {
+			t.Errorf("RefusalOf(%v) = %+v, want code %s and the error's message", tc.err, r, tc.code)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	if r := Validate(Command{Type: CmdAvailability, Availability: routing.Away}, Caller{ID: "a", Role: RoleOperator}, "a"); r != nil {
+		t.Errorf("own availability refused: %v", r)
+	}
+	if r := Validate(Command{Type: CmdUpdate, Capacity: intp(3), Role: RoleBuilder}, Caller{ID: "b", Role: RoleAdmin}, "a"); r != nil {
+		t.Errorf("admin update refused: %v", r)
+	}
+}

@@ -1,0 +1,93 @@
+package api
+
+import (
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/operator"
+)
+
+// codeStatus is the HTTP status of every error code the API answers: the domain's refusal codes (actors/conversation,
+// actors/operator), the router's own outcomes, and the API's. It is the one place a code becomes a status
+// (docs/contract.md, "Operator API": 400 invalid input, 401 no or unknown token, 403 role forbids it, 404 not found,
+// 409 transition not allowed, 422 window_closed, 503 temporarily unavailable).
+var codeStatus = map[string]int{
+	// The conversation rules.
+	conversation.CodeInvalidCommand:      fasthttp.StatusBadRequest,
+	conversation.CodeInvalidOperator:     fasthttp.StatusBadRequest,
+	conversation.CodeInvalidUntil:        fasthttp.StatusBadRequest,
+	conversation.CodeInvalidLabel:        fasthttp.StatusBadRequest,
+	conversation.CodeInvalidMessage:      fasthttp.StatusBadRequest,
+	conversation.CodeForbidden:           fasthttp.StatusForbidden,
+	conversation.CodeNotFound:            fasthttp.StatusNotFound,
+	conversation.CodeAlreadyAssigned:     fasthttp.StatusConflict,
+	conversation.CodeConversationClosed:  fasthttp.StatusConflict,
+	conversation.CodeConversationSnoozed: fasthttp.StatusConflict,
+	conversation.CodeNotAssigned:         fasthttp.StatusConflict,
+	conversation.CodeNotUnassigned:       fasthttp.StatusConflict,
+	conversation.CodeAlreadyClosed:       fasthttp.StatusConflict,
+	conversation.CodeNotClosed:           fasthttp.StatusConflict,
+	conversation.CodeSnoozeClosed:        fasthttp.StatusConflict,
+	conversation.CodeNotSnoozed:          fasthttp.StatusConflict,
+	conversation.CodeInvalidStatus:       fasthttp.StatusConflict,
+	conversation.CodeWindowClosed:        fasthttp.StatusUnprocessableEntity,
+
+	// The operator rules, and routing's refusals of an assignment. invalid_command, invalid_operator and forbidden
+	// are the conversation rules' codes too, with the same meaning.
+	operator.CodeInvalidAvailability: fasthttp.StatusBadRequest,
+	operator.CodeNotFound:            fasthttp.StatusNotFound,
+	operator.CodeAtCapacity:          fasthttp.StatusConflict,
+	operator.CodeNotOnline:           fasthttp.StatusConflict,
+	operator.CodeNotAssignable:       fasthttp.StatusConflict,
+
+	// The router's outcomes that are not rules' refusals.
+	codeReplayed: fasthttp.StatusConflict,
+	codeInternal: fasthttp.StatusInternalServerError,
+
+	// The API's own.
+	codeUnauthorized:         fasthttp.StatusUnauthorized,
+	codeNotFound:             fasthttp.StatusNotFound,
+	codeMethodNotAllowed:     fasthttp.StatusMethodNotAllowed,
+	codeInvalidJSON:          fasthttp.StatusBadRequest,
+	codeInvalidNote:          fasthttp.StatusBadRequest,
+	codeInvalidStatusFilter:  fasthttp.StatusBadRequest,
+	codeInvalidLimit:         fasthttp.StatusBadRequest,
+	codeInvalidBefore:        fasthttp.StatusBadRequest,
+	codeInvalidSince:         fasthttp.StatusBadRequest,
+	codeStoreUnavailable:     fasthttp.StatusServiceUnavailable,
+	codeAnalyticsUnavailable: fasthttp.StatusServiceUnavailable,
+	codeUnavailable:          fasthttp.StatusServiceUnavailable,
+	codeOutcomeUnknown:       fasthttp.StatusServiceUnavailable,
+}
+
+// The API's own error codes, and the router's outcomes that are not rules' refusals.
+const (
+	codeReplayed             = "replayed" // a command record applied before (a replay after a restart)
+	codeInternal             = "internal"
+	codeUnauthorized         = "unauthorized"
+	codeNotFound             = "not_found" // no such endpoint or action
+	codeMethodNotAllowed     = "method_not_allowed"
+	codeInvalidJSON          = "invalid_json"
+	codeInvalidNote          = "invalid_note"
+	codeInvalidStatusFilter  = "invalid_status" // the status query parameter
+	codeInvalidLimit         = "invalid_limit"
+	codeInvalidBefore        = "invalid_before"
+	codeInvalidSince         = "invalid_since"
+	codeStoreUnavailable     = "store_unavailable"
+	codeAnalyticsUnavailable = "analytics_unavailable"
+	codeUnavailable          = "unavailable"
+	codeOutcomeUnknown       = "outcome_unknown"
+)
+
+// StatusOf is the HTTP status of an error code; a code missing from the table is a bug, answered 500.
+func StatusOf(code string) int {
+	if st, ok := codeStatus[code]; ok {
+		return st
+	}
+	return fasthttp.StatusInternalServerError
+}
+
+// fail answers the contract's error shape with code's status.
+func fail(ctx *fasthttp.RequestCtx, code, msg string) {
+	WriteError(ctx, StatusOf(code), code, msg)
+}
