@@ -62,6 +62,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/routing"
 	"github.com/switchboard-hq/switchboard/actors/scenariofile"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
@@ -523,9 +524,9 @@ func (h *harness) settleWith(edit func([]string) []string) []string {
 	for _, p := range h.pending {
 		select {
 		case res := <-p.ch:
-			o := fmt.Sprintf("outcome %s: %d", p.label, res.Status)
+			o := fmt.Sprintf("outcome %s: ok", p.label)
 			if res.Code != "" {
-				o += " " + res.Code
+				o = fmt.Sprintf("outcome %s: refused %s", p.label, res.Code)
 			}
 			outs = append(outs, o)
 		default:
@@ -651,7 +652,7 @@ func (h *harness) loads(tn string) (map[string]int, []store.OperatorState, error
 	}
 	loads := map[string]int{}
 	for _, c := range convs {
-		if holds(c.Status, c.AssigneeID) {
+		if routing.Holds(routing.Status(c.Status), c.AssigneeID) {
 			loads[c.AssigneeID]++
 		}
 	}
