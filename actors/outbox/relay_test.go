@@ -54,18 +54,15 @@ func eventJSON(tenant string, n int) []byte {
 }
 
 // putEvents commits one batch holding count events per tenant, interleaved across tenants and numbered from first,
-// waits until it is durable, and returns its entries in the order they were put.
-func putEvents(t *testing.T, s *store.Store, tenants []string, first, count int) []store.OutboxEntry {
+// and waits until it is durable.
+func putEvents(t *testing.T, s *store.Store, tenants []string, first, count int) {
 	t.Helper()
 	b := s.NewBatch()
-	var entries []store.OutboxEntry
 	for n := first; n < first+count; n++ {
 		for _, tn := range tenants {
-			e, err := b.PutOutbox(tn, eventJSON(tn, n))
-			if err != nil {
+			if err := b.PutOutbox(tn, eventJSON(tn, n)); err != nil {
 				t.Fatal(err)
 			}
-			entries = append(entries, e)
 		}
 	}
 	done := make(chan error, 1)
@@ -75,7 +72,6 @@ func putEvents(t *testing.T, s *store.Store, tenants []string, first, count int)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	return entries
 }
 
 type relayed struct {
@@ -187,7 +183,7 @@ func waitOutboxEmpty(t *testing.T, s *store.Store) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		left, err := s.Outbox(nil, 1000)
+		left, _, err := s.Outbox(nil, 0, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,23 +199,16 @@ func waitOutboxEmpty(t *testing.T, s *store.Store) {
 
 func outboxLen(t *testing.T, s *store.Store) int {
 	t.Helper()
-	left, err := s.Outbox(nil, 1_000_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(left)
+	return int(s.OutboxLen())
 }
 
-// runRelay builds a relay, recovers the outbox and runs it; the returned stop cancels Run and returns its error.
+// runRelay builds a relay and runs it; the returned stop cancels Run and returns its error.
 func runRelay(t *testing.T, cfg Config) (r *Relay, reg *prometheus.Registry, stop func() error) {
 	t.Helper()
 	reg = prometheus.NewRegistry()
 	cfg.Registerer, cfg.Logger = reg, quiet
 	r, err := New(cfg)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Recover(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -289,7 +278,8 @@ func TestRecoverRelaysEntriesOfEarlierProcess(t *testing.T) {
 	waitOutboxEmpty(t, s)
 
 	// What this process writes later follows what the earlier one left.
-	r.Notify(putEvents(t, s, tenants, 15, 5)...)
+	putEvents(t, s, tenants, 15, 5)
+	r.Notify()
 	checkRelayed(t, readEvents(t, b.Addr(), 20*len(tenants)), tenants, 20)
 	waitOutboxEmpty(t, s)
 	if err := stop(); err != nil {
@@ -310,7 +300,8 @@ func TestNotifyRelaysInTenantOrder(t *testing.T) {
 	r, reg, stop := runRelay(t, Config{Store: s, Brokers: []string{b.Addr()}, BatchSize: 7})
 	const rounds = 40
 	for n := range rounds {
-		r.Notify(putEvents(t, s, tenants, n, 1)...)
+		putEvents(t, s, tenants, n, 1)
+		r.Notify()
 		if n%10 == 0 {
 			time.Sleep(5 * time.Millisecond) // let some batches go out while others are still coming
 		}
@@ -337,7 +328,8 @@ func TestBrokerDownRetriesUntilBack(t *testing.T) {
 
 	s := openStore(t, t.TempDir())
 	r, reg, stop := runRelay(t, Config{Store: s, Brokers: []string{addr}})
-	r.Notify(putEvents(t, s, tenants, 0, 6)...)
+	putEvents(t, s, tenants, 0, 6)
+	r.Notify()
 	deadline := time.Now().Add(20 * time.Second)
 	for metric(t, reg, "switchboard_events_publish_errors_total") < 2 {
 		if time.Now().After(deadline) {
@@ -392,9 +384,11 @@ func TestRunFlushesOnCancel(t *testing.T) {
 	for round := range rounds {
 		r, _, stop := runRelay(t, Config{Store: s, Brokers: []string{b.Addr()}})
 		// A first batch makes the writer connect, so the final flush is not a first dial.
-		r.Notify(putEvents(t, s, tenants, 2*round, 1)...)
+		putEvents(t, s, tenants, 2*round, 1)
+		r.Notify()
 		waitOutboxEmpty(t, s)
-		r.Notify(putEvents(t, s, tenants, 2*round+1, 1)...)
+		putEvents(t, s, tenants, 2*round+1, 1)
+		r.Notify()
 		if err := stop(); err != nil {
 			t.Fatalf("round %d: Run: %v", round, err)
 		}

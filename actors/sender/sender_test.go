@@ -20,9 +20,9 @@ import (
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
-// Recover produces every answer an earlier process recorded and did not see applied — here 700, more than one
-// batch — as delivery records on switchboard.inbox, through the embedded broker.
-func TestRecoverProducesEveryRecordedAnswer(t *testing.T) {
+// Run first produces every answer an earlier process recorded and did not see applied — here 700, more than one
+// page — as delivery records on switchboard.inbox, through the embedded broker.
+func TestRunProducesEveryRecordedAnswer(t *testing.T) {
 	b := brokertest.Start(t, brokertest.Config{Topics: []string{inbox.Topic}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -41,7 +41,7 @@ func TestRecoverProducesEveryRecordedAnswer(t *testing.T) {
 		rec := inbox.Record{Tenant: "t", IngestAt: 1, Items: []inbox.Item{{Kind: inbox.KindDelivery, Channel: "t-wa",
 			Delivery: &inbox.Delivery{ConversationID: "c", Seq: uint64(i + 1), MessageID: fmt.Sprintf("m%d", i), WAMID: fmt.Sprintf("wamid.%d", i)}}}}
 		v, _ := json.Marshal(rec)
-		if err := batch.Set(noteKey(jobKey("t-wa", uint64(i+1))), v); err != nil {
+		if err := batch.PutDeliveryNote("t", store.NoteRef{Conversation: "c", Seq: uint64(i + 1)}, v); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -61,9 +61,16 @@ func TestRecoverProducesEveryRecordedAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Recover(ctx); err != nil {
-		t.Fatal(err)
-	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- s.Run(ctx) }()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-runDone; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{b.Addr()}, Topic: inbox.Topic, Partition: 0, MaxWait: 50 * time.Millisecond})
 	defer r.Close()
 	seen := map[string]bool{}
@@ -135,7 +142,7 @@ func TestOrderKeptThroughOverflow(t *testing.T) {
 		m := &conversation.Message{ConversationID: c.ID, Seq: uint64(i + 1), ID: fmt.Sprintf("m%03d", i),
 			Direction: conversation.DirOut, Type: "text", Text: "reply", Status: conversation.Pending}
 		batch := st.NewBatch()
-		j, err := Queue(batch, st, c, m)
+		j, err := Queue(batch, c, m)
 		if err != nil {
 			t.Fatal(err)
 		}
