@@ -159,6 +159,11 @@ func (r *Relay) Run(ctx context.Context) error {
 		return ErrRunTwice
 	}
 	defer close(r.done)
+	select {
+	case <-r.stop:
+		return nil // closed before it ran
+	default:
+	}
 	defer r.closeWriter()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -3,9 +3,11 @@ package outbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -355,6 +357,84 @@ func TestBrokerDownRetriesUntilBack(t *testing.T) {
 	}
 }
 
+// With Kafka stopped, writers keep committing events: 1,000 of them, forty times the relay's page. The old relay
+// held every one of them in its pending slice; now the backlog waits in the store (the outbox gauge counts it) and
+// the relay holds at most one page in memory the whole time, down and catching up. Once Kafka is back, on the same
+// address and data dir, every event is delivered exactly once by its stable id, in each tenant's order.
+func TestKafkaDownBacklogStaysInTheStore(t *testing.T) {
+	const page = 25
+	const rounds = 250 // × 4 tenants = 1,000 events = 40 pages
+	bdir := t.TempDir()
+	b := startBroker(t, "127.0.0.1:0", bdir)
+	addr := b.Addr()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openStore(t, t.TempDir())
+	r, reg, stop := runRelay(t, Config{Store: s, Brokers: []string{addr}, BatchSize: page})
+	var maxHeld atomic.Int64
+	sampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if h := int64(r.Held()); h > maxHeld.Load() {
+				maxHeld.Store(h)
+			}
+			select {
+			case <-sampling:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}()
+	for n := range rounds {
+		putEvents(t, s, tenants, n, 1)
+		r.Notify()
+	}
+	// The relay keeps trying while the whole backlog is written: two more failures after the last write.
+	errs := metric(t, reg, "switchboard_events_publish_errors_total")
+	deadline := time.Now().Add(30 * time.Second)
+	for metric(t, reg, "switchboard_events_publish_errors_total") < errs+2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the relay stopped trying while the broker is down")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := outboxLen(t, s); n != rounds*len(tenants) {
+		t.Fatalf("outbox holds %d entries while the broker is down, want all %d", n, rounds*len(tenants))
+	}
+	if got := metric(t, reg, "switchboard_outbox_pending"); got != float64(rounds*len(tenants)) {
+		t.Errorf("outbox gauge = %v while the broker is down, want %d", got, rounds*len(tenants))
+	}
+	if got := metric(t, reg, "switchboard_events_published_total"); got != 0 {
+		t.Fatalf("published = %v while the broker is down", got)
+	}
+	if h := maxHeld.Load(); h > page {
+		t.Fatalf("the relay held %d events in memory while the broker was down, more than its page of %d", h, page)
+	}
+
+	b2 := startBroker(t, addr, bdir)
+	checkRelayed(t, readEvents(t, b2.Addr(), rounds*len(tenants)), tenants, rounds)
+	waitOutboxEmpty(t, s)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	close(sampling)
+	<-sampled
+	if h := maxHeld.Load(); h > page {
+		t.Errorf("the relay held up to %d events in memory, more than its page of %d", h, page)
+	}
+	t.Logf("most events held in memory at once: %d (page %d, backlog %d)", maxHeld.Load(), page, rounds*len(tenants))
+	if got := metric(t, reg, "switchboard_events_published_total"); got != float64(rounds*len(tenants)) {
+		t.Errorf("published = %v, want %d", got, rounds*len(tenants))
+	}
+	if got := metric(t, reg, "switchboard_outbox_pending"); got != 0 {
+		t.Errorf("outbox gauge = %v after everything was relayed", got)
+	}
+}
+
 // A backlog left by an earlier process is relayed whole, in order, across several batches.
 func TestRecoverBacklogLargerThanABatch(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0", t.TempDir())
@@ -412,5 +492,45 @@ func TestNewRequiresStoreAndBrokers(t *testing.T) {
 	}
 	if _, err := New(Config{Store: s, Brokers: []string{"127.0.0.1:1"}, Registerer: reg}); err == nil {
 		t.Error("a second relay on the same registerer: want a duplicate registration error")
+	}
+}
+
+// Close stops a running relay and waits for it; it is idempotent; Run runs once; a relay closed before it ran
+// returns from Run at once.
+func TestLifecycle(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	r, err := New(Config{Store: s, Brokers: []string{"127.0.0.1:1"}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background()) }()
+	for !r.started.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 3 {
+		if err := r.Close(); err != nil {
+			t.Fatalf("Close #%d: %v", i+1, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := r.Run(context.Background()); !errors.Is(err, ErrRunTwice) {
+		t.Errorf("second Run: %v, want ErrRunTwice", err)
+	}
+
+	closed, err := New(Config{Store: s, Brokers: []string{"127.0.0.1:1"}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Run(context.Background()); err != nil {
+		t.Errorf("Run after Close: %v", err)
+	}
+	if _, err := New(Config{Store: s, Brokers: []string{"127.0.0.1:1"}, BatchSize: -1}); err == nil {
+		t.Error("New with a negative BatchSize: want an error")
 	}
 }

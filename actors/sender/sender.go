@@ -409,6 +409,11 @@ func (s *Sender) Run(ctx context.Context) error {
 		return ErrRunTwice
 	}
 	defer close(s.done)
+	select {
+	case <-s.stop:
+		return nil // closed before it ran
+	default:
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {

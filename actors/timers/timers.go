@@ -115,6 +115,11 @@ func (f *Firer) Run(ctx context.Context) error {
 		return ErrRunTwice
 	}
 	defer close(f.done)
+	select {
+	case <-f.stop:
+		return nil // closed before it ran
+	default:
+	}
 	t := time.NewTicker(f.cfg.Interval)
 	defer t.Stop()
 	for {
