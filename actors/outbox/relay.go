@@ -91,6 +91,7 @@ type Relay struct {
 	// after is the cursor: every outbox entry up to it has been relayed. page is reused for every read.
 	after uint64
 	page  []store.OutboxEntry
+	msgs  []kafka.Message
 	// held is how many entries the relay holds in memory (at most BatchSize), for the bound's test and gauge.
 	held atomic.Int64
 
@@ -241,10 +242,12 @@ func (r *Relay) flush() (int, error) {
 		r.held.Store(0)
 	}()
 	if n > 0 {
-		msgs := make([]kafka.Message, n)
-		for i, e := range page {
-			msgs[i] = kafka.Message{Key: []byte(e.Tenant), Value: e.Value}
+		msgs := r.msgs[:0]
+		for _, e := range page {
+			msgs = append(msgs, kafka.Message{Key: []byte(e.Tenant), Value: e.Value})
 		}
+		r.msgs = msgs
+		defer clear(r.msgs)
 		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := r.w.WriteMessages(wctx, msgs...); err != nil {

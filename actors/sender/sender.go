@@ -73,7 +73,7 @@ type Config struct {
 	MaxAttempts int
 	// NoteQueue bounds the recorded answers waiting to be produced as delivery records. Default 4,096; when it is
 	// full a worker waits before its next send (the answers are durable in the store already, so nothing is lost
-	// if the process stops: Recover produces them again).
+	// if the process stops: the next Run produces them again).
 	NoteQueue int
 	// Registerer receives the sender's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
@@ -669,14 +669,14 @@ func (s *Sender) record(ctx context.Context, j *Job, d inbox.Delivery) error {
 	case <-ctx.Done():
 		select {
 		case s.notes <- v: // stopping: the note producers flush what is queued
-		default: // recorded: Recover produces it at the next start
+		default: // recorded: the next Run produces it again
 		}
 		return nil
 	}
 }
 
 // produceNotes produces the recorded answers handed over by the workers, in batches, until ctx ends; then it
-// produces what is already queued, for a few seconds at most (anything left is produced again by Recover).
+// produces what is already queued, for a few seconds at most (anything left is produced again by the next Run).
 func (s *Sender) produceNotes(ctx context.Context) {
 	batch := make([]inbox.Record, 0, noteBatch)
 	add := func(v []byte) {
@@ -712,7 +712,7 @@ func (s *Sender) produceNotes(ctx context.Context) {
 }
 
 // flushNotes produces the answers still queued when the sender stops, in batches, giving up after 5 s (what is
-// left is produced again by Recover at the next start).
+// left is produced again by the next Run).
 func (s *Sender) flushNotes() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -107,9 +107,53 @@ func (s *Store) seedQueues() error {
 		}
 		next = max(next, seq)
 	}
-	s.seqs.last = next
+	if err := it.Error(); err != nil {
+		return err
+	}
+	jobs, err := s.lastSendJobSeq()
+	if err != nil {
+		return fmt.Errorf("read send queues: %w", err)
+	}
+	s.seqs.last = max(next, jobs)
 	s.outboxLen.Store(n)
-	return it.Error()
+	return nil
+}
+
+// lastSendJobSeq is the highest queue sequence number of any stored send job, so that new jobs sort after old ones
+// even if the clock went back. It seeks twice per tenant and per channel instead of reading the queues.
+func (s *Store) lastSendJobSeq() (uint64, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("t/"), UpperBound: []byte("t0")})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	var last uint64
+	for ok := it.First(); ok; {
+		rest := it.Key()[2:]
+		i := bytes.IndexByte(rest, '/')
+		if i < 0 {
+			ok = it.Next()
+			continue
+		}
+		tenant := string(rest[:i])
+		queues := tenantKey(0, tenant, 'y')
+		for ok = it.SeekGE(queues); ok && bytes.HasPrefix(it.Key(), queues); {
+			rest := it.Key()[len(queues):]
+			j := bytes.IndexByte(rest, '/')
+			if j < 0 {
+				ok = it.Next()
+				continue
+			}
+			channel := append(append([]byte{}, queues...), rest[:j+1]...)
+			end := prefixEnd(channel)
+			if it.SeekLT(end) && bytes.HasPrefix(it.Key(), channel) && len(it.Key()) == len(channel)+8 {
+				last = max(last, beUint64(it.Key()[len(channel):]))
+			}
+			ok = it.SeekGE(end)
+		}
+		ok = it.SeekGE(prefixEnd([]byte("t/" + tenant + "/")))
+	}
+	return last, it.Error()
 }
 
 // OutboxEntry is one event in the outbox.

@@ -307,3 +307,34 @@ func TestDueTimersPage(t *testing.T) {
 		t.Fatalf("second page %v, %v (timers due after now must not be read)", rest, err)
 	}
 }
+
+// The queue sequence continues after the highest send job of any channel of any tenant, found by seeking, wherever
+// that job is.
+func TestLastSendJobSeq(t *testing.T) {
+	queues := [][2]string{{"a", "wa"}, {"b", "wa-1"}, {"b", "wa"}, {"ab", "z"}, {"a", "wa-2"}}
+	for rot := range queues {
+		s := openStore(t, t.TempDir())
+		if last, err := s.lastSendJobSeq(); err != nil || last != 0 {
+			t.Fatalf("empty store: %d, %v", last, err)
+		}
+		var want uint64
+		commitWait(t, s, func(b *Batch) error {
+			c := conv("a", "c1", conversation.Assigned, "x")
+			if err := b.PutConversation(&conversation.Conversation{}, &c); err != nil {
+				return err
+			}
+			for i := range queues {
+				q := queues[(rot+i)%len(queues)]
+				r, err := b.PutSendJob(q[0], q[1], []byte("{}"))
+				if err != nil {
+					return err
+				}
+				want = r.Seq
+			}
+			return b.PutOperator("b", &OperatorState{ID: "o"})
+		})
+		if last, err := s.lastSendJobSeq(); err != nil || last != want {
+			t.Fatalf("highest job on %v: lastSendJobSeq = %d, %v; want %d", queues[(rot+len(queues)-1)%len(queues)], last, err, want)
+		}
+	}
+}

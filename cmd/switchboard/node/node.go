@@ -328,7 +328,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}()
 	}
 	// The sender stops first, while the producer still works, so the answers it recorded are produced (what is
-	// left is produced again by Recover at the next start).
+	// left is produced again by its next Run).
 	sctx, scancel := context.WithCancel(context.Background())
 	defer scancel()
 	senderDone := make(chan struct{})
