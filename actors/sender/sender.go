@@ -192,7 +192,7 @@ type worker struct {
 }
 
 // New builds a sender for the WhatsApp channels of cfg.Directory; Run starts it. Jobs handed to Notify before Run
-// wait in the workers' queues (or in the store).
+// wait in the store: Run starts by sending what the store holds, in queue order.
 func New(cfg Config) (*Sender, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -211,9 +211,12 @@ func New(cfg Config) (*Sender, error) {
 			// second. The rate is trimmed by one message so that a window straddling two ticks cannot hold rate+1.
 			r := float64(ch.RateLimit) * float64(ch.RateLimit) / float64(ch.RateLimit+1)
 			c := &channel{tenant: t.ID, cfg: ch, limiter: rate.NewLimiter(rate.Limit(r), 1), rescan: make(chan struct{}, 1)}
+			// Every worker starts in overflow, with a rescan due: the jobs an earlier process left in the store, and
+			// those handed to Notify before Run, are queued from the store in pages and in order.
 			for w := 0; w < cfg.Workers; w++ {
-				c.workers = append(c.workers, &worker{q: make(chan *Job, cfg.QueueLen)})
+				c.workers = append(c.workers, &worker{q: make(chan *Job, cfg.QueueLen), overflow: true})
 			}
+			c.rescan <- struct{}{}
 			s.channels[ch.ID] = c
 		}
 	}
@@ -255,22 +258,6 @@ func (s *Sender) recoverNotes(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// overflowAll puts every worker in overflow and schedules a rescan of every channel: the jobs an earlier process
-// left in the store are then queued from it in pages, in order.
-func (s *Sender) overflowAll() {
-	for _, c := range s.channels {
-		for _, w := range c.workers {
-			w.mu.Lock()
-			w.overflow = true
-			w.mu.Unlock()
-		}
-		select {
-		case c.rescan <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // Notify hands durable jobs to their channel's workers. It never blocks: a full queue drops the job from memory
@@ -437,7 +424,6 @@ func (s *Sender) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("sender: recover recorded answers: %w", err)
 	}
-	s.overflowAll()
 	for id, c := range s.channels {
 		for _, w := range c.workers {
 			s.wg.Add(1)
