@@ -92,7 +92,7 @@ type Relay struct {
 	after uint64
 	page  []store.OutboxEntry
 	msgs  []kafka.Message
-	// held is how many entries the relay holds in memory (at most BatchSize), for the bound's test and gauge.
+	// held is how many entries the relay holds in memory: at most BatchSize (Held).
 	held atomic.Int64
 
 	published prometheus.Counter
