@@ -189,6 +189,9 @@ type worker struct {
 	q        chan *Job
 	mu       sync.Mutex
 	overflow bool
+	// dropped is the highest queue position Notify dropped (under mu). refilled is the highest the rescan queued
+	// (only the channel's rescan goroutine touches it): everything at or below it that is stored was queued.
+	dropped, refilled uint64
 }
 
 // New builds a sender for the WhatsApp channels of cfg.Directory; Run starts it. Jobs handed to Notify before Run
@@ -280,6 +283,9 @@ func (s *Sender) Notify(jobs ...Job) {
 				w.overflow = true
 			}
 		}
+		if !queued {
+			w.dropped = max(w.dropped, j.Queued)
+		}
 		w.mu.Unlock()
 		if queued {
 			s.m.queued.Inc()
@@ -302,9 +308,10 @@ func workerOf(to string, workers int) int {
 // refillBatch is how many stored jobs a rescan reads at a time.
 const refillBatch = 1024
 
-// refill queues, in key order, the stored jobs of each of a channel's workers in overflow, waiting for room in
-// its queue, and ends the overflow when a pass made under the worker's lock finds nothing more (a Notify that
-// dropped a job did so under that lock, after the job was stored).
+// refill queues, in queue order, the stored jobs of each of a channel's workers in overflow, waiting for room in
+// its queue, and ends the overflow when a pass made under the worker's lock finds nothing more and has passed every
+// job Notify dropped (a Notify that dropped a job did so under that lock, after the job was durable; the store
+// shows it once every batch that took an earlier queue position is durable or discarded too).
 func (s *Sender) refill(ctx context.Context, c *channel) error {
 	for i, w := range c.workers {
 		w.mu.Lock()
@@ -313,24 +320,27 @@ func (s *Sender) refill(ctx context.Context, c *channel) error {
 		if !over {
 			continue
 		}
-		var after uint64
 		for {
-			jobs, err := s.storedJobs(c, i, after, refillBatch)
+			jobs, err := s.storedJobs(c, i, w.refilled, refillBatch)
 			if err != nil {
 				return err
 			}
 			if len(jobs) == 0 {
 				w.mu.Lock()
-				more, err := s.storedJobs(c, i, after, 1)
-				if err == nil && len(more) == 0 {
+				more, err := s.storedJobs(c, i, w.refilled, 1)
+				done := err == nil && len(more) == 0 && w.refilled >= w.dropped
+				if done {
 					w.overflow = false
 				}
 				w.mu.Unlock()
 				if err != nil {
 					return err
 				}
-				if len(more) == 0 {
+				if done {
 					break
+				}
+				if len(more) == 0 && !sleep(ctx, time.Millisecond) { // a dropped job is not readable yet
+					return ctx.Err()
 				}
 				continue
 			}
@@ -341,7 +351,7 @@ func (s *Sender) refill(ctx context.Context, c *channel) error {
 				case <-ctx.Done():
 					return ctx.Err()
 				}
-				after = j.Queued
+				w.refilled = j.Queued
 			}
 		}
 	}

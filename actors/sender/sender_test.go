@@ -329,3 +329,85 @@ func TestRunSendsJobsLeftInTheStore(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A job is durable and dropped by Notify (its worker in overflow) while a batch that took an earlier queue position
+// is still being written, so the store cannot show it yet. The rescan must not end the overflow before it has read
+// the dropped job: both are sent, in queue order, once the earlier batch is committed.
+func TestDroppedJobBehindAnOpenBatch(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config{Topics: []string{inbox.Topic}})
+	st := openStore(t)
+	meta, err := sim.New(sim.Config{Addr: "127.0.0.1:0", Rate: 1000, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simCtx, stopSim := context.WithCancel(context.Background())
+	simDone := make(chan struct{})
+	go func() { defer close(simDone); _ = meta.Run(simCtx) }()
+	defer func() { stopSim(); <-simDone }()
+	cfg, err := tenant.Parse([]byte(`tenants:
+  - id: t
+    channels:
+      - {id: t-wa, type: whatsapp, phone_number_id: "100", app_secret: "s", verify_token: "v", access_token: "a", rate_limit: 1000}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := broker.NewProducer(broker.ProducerConfig{Brokers: []string{b.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s, err := New(Config{Store: st, Directory: tenant.NewDirectory(cfg), Producer: p, BaseURL: meta.URL(),
+		Workers: 1, QueueLen: 1, RecipientBurst: 10000, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &conversation.Conversation{ID: "c1", TenantID: "t", ChannelID: "t-wa", Contact: conversation.Contact{WaID: "27000000001"}}
+	queue := func(seq uint64) (*store.Batch, Job) {
+		m := &conversation.Message{ConversationID: c.ID, Seq: seq, ID: fmt.Sprintf("m%d", seq),
+			Direction: conversation.DirOut, Type: "text", Text: "reply", Status: conversation.Pending}
+		batch := st.NewBatch()
+		j, err := Queue(batch, c, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return batch, j
+	}
+	commit := func(batch *store.Batch) {
+		synced := make(chan error, 1)
+		if err := st.Commit(batch, func(err error) { synced <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-synced; err != nil {
+			t.Fatal(err)
+		}
+	}
+	open, first := queue(1) // takes the earlier position, committed last
+	later, second := queue(2)
+	commit(later)
+	s.Notify(second) // workers start in overflow: dropped, left to the rescan
+	runDone := make(chan error, 1)
+	go func() { runDone <- s.Run(context.Background()) }()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-runDone; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	time.Sleep(20 * time.Millisecond) // lets the rescan look while the earlier batch is open
+	commit(open)
+	s.Notify(first)
+	deadline := time.Now().Add(10 * time.Second)
+	for meta.Stats().Accepted < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var got []string
+	for _, r := range meta.Messages() {
+		got = append(got, r.IdempotencyKey)
+	}
+	if fmt.Sprint(got) != "[m1 m2]" {
+		t.Errorf("sent %v, want [m1 m2]", got)
+	}
+}

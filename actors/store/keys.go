@@ -38,8 +38,8 @@ package store
 // record applied to a conversation or an operator is a field of that record; the sender's rate limits and pacing
 // live in memory only.
 //
-// <seq:8>, <qseq:8> and <due ms:8> are big-endian uint64, so keys sort in number order. qseq is the node-wide
-// queue sequence (queueSeqs), which orders the outbox and each channel's send queue.
+// <seq:8>, <qseq:8> and <due ms:8> are big-endian uint64, so keys sort in number order. qseq is a node-wide queue
+// sequence (queueSeqs): one orders the outbox, another each channel's send queue.
 
 import (
 	"encoding/binary"

@@ -6,9 +6,9 @@ package store
 // with bounded pages; none of them needs to hold a queue in memory.
 //
 // Durable before visible to a queue reader: Commit makes a batch readable before it is synced, so the outbox and
-// the send queues are read only up to the queue watermark (QueueWatermark): the highest queue sequence number qseq
-// such that every entry with a smaller or equal one is durable or was discarded. Readers can therefore move a
-// cursor forward and never miss an entry that becomes durable later.
+// the send queues are read only up to their watermark: the highest sequence number such that every entry with a
+// smaller or equal one is durable or was discarded. Readers can therefore move a cursor forward and never miss an
+// entry that becomes durable later. The outbox and the send queues are numbered apart (outboxSeqs, jobSeqs).
 
 import (
 	"bytes"
@@ -51,11 +51,8 @@ func (q *queueSeqs) next(h *seqHold) uint64 {
 	return n
 }
 
-// release resolves a hold; nil is a batch without queue entries.
+// release resolves a hold.
 func (q *queueSeqs) release(h *seqHold) {
-	if h == nil {
-		return
-	}
 	q.mu.Lock()
 	h.done = true
 	i := 0
@@ -76,19 +73,18 @@ func (q *queueSeqs) watermark() uint64 {
 	return q.last
 }
 
-func (b *Batch) held() *seqHold {
-	if b.hold.held {
-		return &b.hold
+// releaseSeqs resolves the batch's claims on the queue sequences: it is durable, failed or dropped.
+func (b *Batch) releaseSeqs() {
+	if b.outboxHold.held {
+		b.s.outboxSeqs.release(&b.outboxHold)
 	}
-	return nil
+	if b.jobHold.held {
+		b.s.jobSeqs.release(&b.jobHold)
+	}
 }
 
-// QueueWatermark is the highest queue sequence number up to which every outbox entry and send job is durable or
-// was discarded: no entry at or below it can appear later.
-func (s *Store) QueueWatermark() uint64 { return s.seqs.watermark() }
-
-// seedQueues makes queue sequence numbers continue after the last one stored (and after the wall clock in
-// nanoseconds, so that they also pass the send jobs of earlier runs without scanning them), and counts the outbox.
+// seedQueues makes both queue sequences continue after the last number stored (and after the wall clock in
+// nanoseconds), and counts the outbox.
 func (s *Store) seedQueues() error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(outboxPrefix), UpperBound: []byte(outboxEnd)})
 	if err != nil {
@@ -114,7 +110,8 @@ func (s *Store) seedQueues() error {
 	if err != nil {
 		return fmt.Errorf("read send queues: %w", err)
 	}
-	s.seqs.last = max(next, jobs)
+	s.outboxSeqs.last = next
+	s.jobSeqs.last = max(uint64(time.Now().UnixNano()), jobs)
 	s.outboxLen.Store(n)
 	return nil
 }
@@ -166,7 +163,7 @@ type OutboxEntry struct {
 
 // PutOutbox queues an event of tenant in the outbox. The relay reads it once the batch is durable.
 func (b *Batch) PutOutbox(tenant string, event []byte) error {
-	if err := b.b.Set(outboxKey(b.s.seqs.next(&b.hold), tenant), event, nil); err != nil {
+	if err := b.b.Set(outboxKey(b.s.outboxSeqs.next(&b.outboxHold), tenant), event, nil); err != nil {
 		return fmt.Errorf("put outbox event of %s: %w", tenant, err)
 	}
 	b.outbox++
@@ -176,7 +173,7 @@ func (b *Batch) PutOutbox(tenant string, event []byte) error {
 // Outbox appends to dst, in order, up to limit durable outbox entries whose Seq is above after, and returns through:
 // the sequence number the next call passes as after (every entry up to it has been returned, now or before).
 func (s *Store) Outbox(dst []OutboxEntry, after uint64, limit int) (entries []OutboxEntry, through uint64, err error) {
-	w := s.seqs.watermark()
+	w := s.outboxSeqs.watermark()
 	if after >= w {
 		return dst, after, nil
 	}
@@ -378,7 +375,7 @@ type SendJob struct {
 
 // PutSendJob queues an outbound message (job, encoded by the sender) at the end of a channel's send queue.
 func (b *Batch) PutSendJob(tenant, channel string, job []byte) (SendRef, error) {
-	r := SendRef{Tenant: tenant, Channel: channel, Seq: b.s.seqs.next(&b.hold)}
+	r := SendRef{Tenant: tenant, Channel: channel, Seq: b.s.jobSeqs.next(&b.jobHold)}
 	if err := b.b.Set(sendJobKey(r), job, nil); err != nil {
 		return r, fmt.Errorf("queue send job on %s: %w", channel, err)
 	}
@@ -390,7 +387,7 @@ func (b *Batch) DeleteSendJob(r SendRef) error { return b.b.Delete(sendJobKey(r)
 
 // SendJobs returns, in queue order, up to limit durable jobs of a channel's send queue whose Seq is above after.
 func (s *Store) SendJobs(tenant, channel string, after uint64, limit int) ([]SendJob, error) {
-	w := s.seqs.watermark()
+	w := s.jobSeqs.watermark()
 	if after >= w {
 		return nil, nil
 	}

@@ -413,7 +413,7 @@ func TestOutboxCursorNeverSkips(t *testing.T) {
 		}
 		mu.Unlock()
 		after = through
-		if finished && len(page) == 0 && s.QueueWatermark() == after {
+		if finished && len(page) == 0 && s.outboxSeqs.watermark() == after {
 			break
 		}
 	}

@@ -70,14 +70,16 @@ type Store struct {
 	log     *slog.Logger
 	Metrics Metrics
 
-	seqs      queueSeqs
-	outboxLen atomic.Int64
+	// outboxSeqs and jobSeqs number the outbox and the send queues; apart, so that each reader waits only for its
+	// own writers (which wake it when their batch is durable).
+	outboxSeqs, jobSeqs queueSeqs
+	outboxLen           atomic.Int64
 }
 
 type pendingSync struct {
-	b    *pebble.Batch
-	hold *seqHold
-	done func(error)
+	b     *pebble.Batch
+	owner *Batch // whose queue sequence numbers are released once b is durable
+	done  func(error)
 }
 
 // Open opens (or creates) the store in cfg.Dir.
@@ -138,7 +140,7 @@ func (s *Store) waitSyncs() {
 	for p := range s.pending {
 		err := p.b.SyncWait()
 		// Released before done runs, so a queue reader woken by done already sees the batch's entries as durable.
-		s.seqs.release(p.hold)
+		p.owner.releaseSeqs()
 		s.Metrics.observeCommit(p.b)
 		if cerr := p.b.Close(); err == nil && cerr != nil {
 			err = cerr
@@ -156,7 +158,8 @@ func (s *Store) waitSyncs() {
 type Batch struct {
 	s    *Store
 	b    *pebble.Batch
-	hold seqHold // the queue sequence numbers it holds, if any (held is true)
+	// outboxHold and jobHold claim the queue sequence numbers it took, if any (held is true).
+	outboxHold, jobHold seqHold
 	// outbox counts the outbox entries in the batch, added to the store's count once it is applied.
 	outbox int64
 }
@@ -169,18 +172,18 @@ func (s *Store) NewBatch() *Batch { return &Batch{s: s, b: s.db.NewBatch()} }
 func (s *Store) Commit(b *Batch, done func(error)) error {
 	if err := s.db.ApplyNoSyncWait(b.b, pebble.Sync); err != nil {
 		_ = b.b.Close()
-		s.seqs.release(b.held())
+		b.releaseSeqs()
 		return fmt.Errorf("apply batch: %w", err)
 	}
 	s.outboxLen.Add(b.outbox)
-	s.pending <- pendingSync{b: b.b, hold: b.held(), done: done}
+	s.pending <- pendingSync{b: b.b, owner: b, done: done}
 	return nil
 }
 
 // Discard drops an uncommitted batch.
 func (b *Batch) Discard() {
 	_ = b.b.Close()
-	b.s.seqs.release(b.held())
+	b.releaseSeqs()
 }
 
 // Empty reports whether the batch holds no writes.
