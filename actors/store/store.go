@@ -156,8 +156,8 @@ func (s *Store) waitSyncs() {
 // Batch is a set of writes committed atomically. It is not safe for concurrent use. Every batch must end in Commit
 // or Discard: a batch holding queue entries that does neither keeps the relay and the sender from reading past them.
 type Batch struct {
-	s    *Store
-	b    *pebble.Batch
+	s *Store
+	b *pebble.Batch
 	// outboxHold and jobHold claim the queue sequence numbers it took, if any (held is true).
 	outboxHold, jobHold seqHold
 	// outbox counts the outbox entries in the batch, added to the store's count once it is applied.
