@@ -92,6 +92,7 @@ type Relay struct {
 	after uint64
 	page  []store.OutboxEntry
 	msgs  []kafka.Message
+	keys  map[string][]byte // each tenant's message key, made once
 	// held is how many entries the relay holds in memory: at most BatchSize (Held).
 	held atomic.Int64
 
@@ -118,6 +119,7 @@ func New(cfg Config) (*Relay, error) {
 			WriteTimeout: 10 * time.Second,
 		},
 		page: make([]store.OutboxEntry, 0, cfg.BatchSize),
+		keys: map[string][]byte{},
 		published: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_events_published_total",
 			Help: "Events relayed from the outbox to switchboard.events (a repeat after a crash counts again).",
@@ -244,7 +246,12 @@ func (r *Relay) flush() (int, error) {
 	if n > 0 {
 		msgs := r.msgs[:0]
 		for _, e := range page {
-			msgs = append(msgs, kafka.Message{Key: []byte(e.Tenant), Value: e.Value})
+			key, ok := r.keys[e.Tenant]
+			if !ok {
+				key = []byte(e.Tenant)
+				r.keys[e.Tenant] = key
+			}
+			msgs = append(msgs, kafka.Message{Key: key, Value: e.Value})
 		}
 		r.msgs = msgs
 		defer clear(r.msgs)

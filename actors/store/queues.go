@@ -171,7 +171,8 @@ func (b *Batch) PutOutbox(tenant string, event []byte) error {
 }
 
 // Outbox appends to dst, in order, up to limit durable outbox entries whose Seq is above after, and returns through:
-// the sequence number the next call passes as after (every entry up to it has been returned, now or before).
+// the sequence number the next call passes as after (every entry up to it has been returned, now or before). The
+// values of one call share a few buffers rather than one allocation each.
 func (s *Store) Outbox(dst []OutboxEntry, after uint64, limit int) (entries []OutboxEntry, through uint64, err error) {
 	w := s.outboxSeqs.watermark()
 	if after >= w {
@@ -183,16 +184,25 @@ func (s *Store) Outbox(dst []OutboxEntry, after uint64, limit int) (entries []Ou
 	}
 	defer it.Close()
 	n := 0
+	var buf []byte
+	var tenant string
 	for ok := it.First(); ok && n < limit; ok = it.Next() {
-		seq, tenant, err := parseOutboxKey(it.Key())
-		if err != nil {
-			return dst, after, err
+		k := it.Key()
+		if len(k) < 12 || k[10] != '/' {
+			return dst, after, fmt.Errorf("BUG: outbox key %q malformed", k)
+		}
+		if string(k[11:]) != tenant { // consecutive entries are often one tenant's: no string per entry then
+			tenant = string(k[11:])
 		}
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return dst, after, fmt.Errorf("read outbox: %w", err)
 		}
-		dst = append(dst, OutboxEntry{Seq: seq, Tenant: tenant, Value: append([]byte(nil), v...)})
+		if cap(buf)-len(buf) < len(v) {
+			buf = make([]byte, 0, max(len(v), 64<<10))
+		}
+		buf = append(buf, v...)
+		dst = append(dst, OutboxEntry{Seq: beUint64(k[2:10]), Tenant: tenant, Value: buf[len(buf)-len(v) : len(buf) : len(buf)]})
 		n++
 	}
 	if err := it.Error(); err != nil {
