@@ -32,7 +32,8 @@ package store
 //     in the key, so a move can still pick a tenant's entries.
 //   - The timer index is global because the firer finds every tenant's due timers with one scan ordered by due
 //     time. It is derived: each conversation record holds its own due times (conversation.Timers), so a node that
-//     gains a tenant rebuilds the index from the conversations instead of moving it.
+//     gains a tenant can rebuild the index from the conversations instead of moving it (state does not move
+//     between nodes yet).
 //
 // Nothing else is stored: Kafka consumer offsets live in Kafka (the consumer group), and the position of the last
 // record applied to a conversation or an operator is a field of that record; the sender's rate limits and pacing
