@@ -1,6 +1,10 @@
 // Package outbox relays the events that actors queued in the store's outbox to the switchboard.events topic. It is
 // at-least-once: an event is deleted from the outbox only after Kafka acknowledged it, so a crash can only make it be
 // sent again, with the same id and content.
+//
+// The outbox in the store is the only queue: a notification only wakes the relay, which reads the durable outbox
+// from the store in pages of BatchSize from a cursor. While Kafka is down the relay retries one page and holds
+// nothing else; the backlog waits in Pebble, on disk.
 package outbox
 
 import (
@@ -9,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,7 +23,7 @@ import (
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
-// Config configures a Relay.
+// Config configures a Relay. Zero values take the defaults given; negative numbers are invalid.
 type Config struct {
 	// Store holds the outbox. Required.
 	Store *store.Store
@@ -26,10 +31,18 @@ type Config struct {
 	Brokers []string
 	// Topic is where events go. Default inbox.EventsTopic.
 	Topic string
-	// BatchSize is the most events produced in one call. Default 1,000.
-	BatchSize  int
+	// BatchSize is the most events read from the store and produced at once: the relay's whole memory of the
+	// outbox. Default 1,000.
+	BatchSize int
+	// Poll is how often the relay looks at the outbox without being notified (entries of an earlier process, a
+	// notification that came while it was busy). Default 1 s.
+	Poll time.Duration
+	// StopFlush bounds how long Run keeps relaying what is durable once it is stopped. Default 5 s.
+	StopFlush time.Duration
+	// Registerer receives the relay's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
-	Logger     *slog.Logger
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -39,42 +52,74 @@ func (c *Config) setDefaults() {
 	if c.BatchSize == 0 {
 		c.BatchSize = 1000
 	}
+	if c.Poll == 0 {
+		c.Poll = time.Second
+	}
+	if c.StopFlush == 0 {
+		c.StopFlush = 5 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 }
 
-// Relay moves durable outbox entries to Kafka. Notify is safe for concurrent use.
-type Relay struct {
-	cfg Config
-	w   *kafka.Writer
+// Validate reports a config that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case c.Store == nil || len(c.Brokers) == 0:
+		return errors.New("outbox: Store and Brokers are required")
+	case c.BatchSize < 0 || c.Poll < 0 || c.StopFlush < 0:
+		return errors.New("outbox: BatchSize, Poll and StopFlush cannot be negative")
+	}
+	return nil
+}
 
-	// pending is bounded by the router: each partition holds at most MaxInFlight records not yet durable, and
-	// each of their items writes a few events, so pending cannot outgrow partitions × MaxInFlight × events per item
-	// while the relay keeps up; when Kafka is down it holds what was written meanwhile, as the store does.
-	mu      sync.Mutex
-	pending []store.OutboxEntry
-	wake    chan struct{}
+// Relay moves durable outbox entries to Kafka. Notify is safe for concurrent use and never blocks; Run is called
+// once; Close is idempotent and safe from any goroutine.
+type Relay struct {
+	cfg  Config
+	w    *kafka.Writer
+	wake chan struct{}
+
+	stop      chan struct{} // closed by Close
+	stopOnce  sync.Once
+	started   atomic.Bool
+	done      chan struct{} // closed when Run returns
+	closeOnce sync.Once
+	closeErr  error
+
+	// after is the cursor: every outbox entry up to it has been relayed. page is reused for every read.
+	after uint64
+	page  []store.OutboxEntry
+	msgs  []kafka.Message
+	keys  map[string][]byte // each tenant's message key, made once
+	// held is how many entries the relay holds in memory: at most BatchSize (Held).
+	held atomic.Int64
 
 	published prometheus.Counter
 	errors    prometheus.Counter
 	backlog   prometheus.GaugeFunc
 }
 
-// New builds a relay. Call Recover before anything writes to the outbox, then Run.
+// New builds a relay; Run starts it. It needs no recovery step: entries an earlier process left in the outbox are
+// read from the store like any other.
 func New(cfg Config) (*Relay, error) {
 	cfg.setDefaults()
-	if cfg.Store == nil || len(cfg.Brokers) == 0 {
-		return nil, errors.New("outbox: Store and Brokers are required")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	r := &Relay{
 		cfg:  cfg,
 		wake: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
 		w: &kafka.Writer{
 			Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.Topic, Balancer: &kafka.Murmur2Balancer{},
 			RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, BatchSize: cfg.BatchSize,
 			WriteTimeout: 10 * time.Second,
 		},
+		page: make([]store.OutboxEntry, 0, cfg.BatchSize),
+		keys: map[string][]byte{},
 		published: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_events_published_total",
 			Help: "Events relayed from the outbox to switchboard.events (a repeat after a crash counts again).",
@@ -86,110 +131,149 @@ func New(cfg Config) (*Relay, error) {
 	}
 	r.backlog = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "switchboard_outbox_pending",
-		Help: "Durable events waiting to be relayed to switchboard.events.",
-	}, func() float64 { r.mu.Lock(); defer r.mu.Unlock(); return float64(len(r.pending)) })
+		Help: "Events in the outbox waiting to be relayed to switchboard.events.",
+	}, func() float64 { return float64(cfg.Store.OutboxLen()) })
 	if cfg.Registerer != nil {
 		for _, c := range []prometheus.Collector{r.published, r.errors, r.backlog} {
 			if err := cfg.Registerer.Register(c); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("outbox metrics: %w", err)
 			}
 		}
 	}
 	return r, nil
 }
 
-// Recover queues every event already in the outbox: they were left by an earlier process, so they are durable. It
-// must run before this process writes to the outbox, or it could relay an event whose batch is not yet synced.
-func (r *Relay) Recover() error {
-	var after []byte
-	for {
-		page, err := r.cfg.Store.Outbox(after, 10000)
-		if err != nil {
-			return fmt.Errorf("recover outbox: %w", err)
-		}
-		if len(page) == 0 {
-			return nil
-		}
-		r.Notify(page...)
-		after = page[len(page)-1].Key
-	}
-}
-
-// Notify queues entries whose batch is durable. It never blocks.
-func (r *Relay) Notify(entries ...store.OutboxEntry) {
-	r.mu.Lock()
-	r.pending = append(r.pending, entries...)
-	r.mu.Unlock()
+// Notify wakes the relay: outbox entries became durable. It never blocks.
+func (r *Relay) Notify() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Run relays until ctx ends, then relays what is pending for up to 5 more seconds. Writes use their own deadline,
-// not ctx, so a stop in the middle of a write does not turn a delivered batch into one sent again next start.
+// Held is how many outbox entries the relay holds in memory: at most BatchSize, whatever the outbox holds.
+func (r *Relay) Held() int { return int(r.held.Load()) }
+
+// Run relays until ctx ends or Close is called, then relays what is durable for up to StopFlush more. Writes use
+// their own deadline, not ctx, so a stop in the middle of a write does not turn a delivered batch into one sent
+// again next start. It returns nil when stopped, or ErrRunTwice.
 func (r *Relay) Run(ctx context.Context) error {
-	defer r.w.Close()
+	if !r.started.CompareAndSwap(false, true) {
+		return ErrRunTwice
+	}
+	defer close(r.done)
+	select {
+	case <-r.stop:
+		return nil // closed before it ran
+	default:
+	}
+	defer r.closeWriter()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-r.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	poll := time.NewTimer(r.cfg.Poll)
+	defer poll.Stop()
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		n, err := r.flush()
 		if err != nil {
 			r.errors.Inc()
 			r.cfg.Logger.Warn("relay events", "err", err)
-			select {
-			case <-time.After(backoff):
-				backoff = min(2*backoff, 5*time.Second)
-			case <-ctx.Done():
-			}
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, 5*time.Second)
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		if n > 0 {
-			continue
+		if n == r.cfg.BatchSize {
+			continue // a full page: there may be more
 		}
+		poll.Reset(r.cfg.Poll)
 		select {
 		case <-r.wake:
-		case <-time.After(time.Second):
+		case <-poll.C:
 		case <-ctx.Done():
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(r.cfg.StopFlush)
 	for time.Now().Before(deadline) {
 		n, err := r.flush()
-		if err != nil || n == 0 {
+		if err != nil || n < r.cfg.BatchSize {
 			break
 		}
 	}
 	return nil
 }
 
-// flush relays one batch of pending events and returns how many.
+// Close stops Run if it is running, waits for it to return and releases the Kafka writer. It is idempotent; a Run
+// after Close returns at once.
+func (r *Relay) Close() error {
+	r.stopOnce.Do(func() { close(r.stop) })
+	if r.started.Load() {
+		<-r.done
+	}
+	r.closeWriter()
+	return r.closeErr
+}
+
+func (r *Relay) closeWriter() {
+	r.closeOnce.Do(func() {
+		if err := r.w.Close(); err != nil {
+			r.closeErr = fmt.Errorf("close events writer: %w", err)
+		}
+	})
+}
+
+// flush relays one page of the durable outbox after the cursor and returns how many events it held. On error the
+// cursor stays, and the same page is read again.
 func (r *Relay) flush() (int, error) {
-	r.mu.Lock()
-	n := min(len(r.pending), r.cfg.BatchSize)
-	batch := r.pending[:n:n]
-	r.mu.Unlock()
-	if n == 0 {
-		return 0, nil
+	page, through, err := r.cfg.Store.Outbox(r.page[:0], r.after, r.cfg.BatchSize)
+	if err != nil {
+		return 0, err
 	}
-	msgs := make([]kafka.Message, n)
-	for i, e := range batch {
-		msgs[i] = kafka.Message{Key: []byte(e.Tenant), Value: e.Value}
+	r.page = page
+	n := len(page)
+	r.held.Store(int64(n))
+	defer func() {
+		clear(r.page) // let the values go
+		r.held.Store(0)
+	}()
+	if n > 0 {
+		msgs := r.msgs[:0]
+		for _, e := range page {
+			key, ok := r.keys[e.Tenant]
+			if !ok {
+				key = []byte(e.Tenant)
+				r.keys[e.Tenant] = key
+			}
+			msgs = append(msgs, kafka.Message{Key: key, Value: e.Value})
+		}
+		r.msgs = msgs
+		defer clear(r.msgs)
+		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := r.w.WriteMessages(wctx, msgs...); err != nil {
+			return n, fmt.Errorf("produce %d events: %w", n, err)
+		}
+		if err := r.cfg.Store.DeleteOutbox(page); err != nil {
+			return n, fmt.Errorf("delete relayed events: %w", err)
+		}
+		r.published.Add(float64(n))
 	}
-	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := r.w.WriteMessages(wctx, msgs...); err != nil {
-		return 0, fmt.Errorf("produce %d events: %w", n, err)
-	}
-	if err := r.cfg.Store.DeleteOutbox(batch); err != nil {
-		return 0, fmt.Errorf("delete relayed events: %w", err)
-	}
-	r.published.Add(float64(n))
-	r.mu.Lock()
-	r.pending = r.pending[n:]
-	if len(r.pending) == 0 {
-		r.pending = nil
-	}
-	r.mu.Unlock()
+	r.after = through
 	return n, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }

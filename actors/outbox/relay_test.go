@@ -3,9 +3,11 @@ package outbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,18 +56,15 @@ func eventJSON(tenant string, n int) []byte {
 }
 
 // putEvents commits one batch holding count events per tenant, interleaved across tenants and numbered from first,
-// waits until it is durable, and returns its entries in the order they were put.
-func putEvents(t *testing.T, s *store.Store, tenants []string, first, count int) []store.OutboxEntry {
+// and waits until it is durable.
+func putEvents(t *testing.T, s *store.Store, tenants []string, first, count int) {
 	t.Helper()
 	b := s.NewBatch()
-	var entries []store.OutboxEntry
 	for n := first; n < first+count; n++ {
 		for _, tn := range tenants {
-			e, err := b.PutOutbox(tn, eventJSON(tn, n))
-			if err != nil {
+			if err := b.PutOutbox(tn, eventJSON(tn, n)); err != nil {
 				t.Fatal(err)
 			}
-			entries = append(entries, e)
 		}
 	}
 	done := make(chan error, 1)
@@ -75,7 +74,6 @@ func putEvents(t *testing.T, s *store.Store, tenants []string, first, count int)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	return entries
 }
 
 type relayed struct {
@@ -187,7 +185,7 @@ func waitOutboxEmpty(t *testing.T, s *store.Store) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		left, err := s.Outbox(nil, 1000)
+		left, _, err := s.Outbox(nil, 0, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,23 +201,16 @@ func waitOutboxEmpty(t *testing.T, s *store.Store) {
 
 func outboxLen(t *testing.T, s *store.Store) int {
 	t.Helper()
-	left, err := s.Outbox(nil, 1_000_000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(left)
+	return int(s.OutboxLen())
 }
 
-// runRelay builds a relay, recovers the outbox and runs it; the returned stop cancels Run and returns its error.
+// runRelay builds a relay and runs it; the returned stop cancels Run and returns its error.
 func runRelay(t *testing.T, cfg Config) (r *Relay, reg *prometheus.Registry, stop func() error) {
 	t.Helper()
 	reg = prometheus.NewRegistry()
 	cfg.Registerer, cfg.Logger = reg, quiet
 	r, err := New(cfg)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Recover(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -289,7 +280,8 @@ func TestRecoverRelaysEntriesOfEarlierProcess(t *testing.T) {
 	waitOutboxEmpty(t, s)
 
 	// What this process writes later follows what the earlier one left.
-	r.Notify(putEvents(t, s, tenants, 15, 5)...)
+	putEvents(t, s, tenants, 15, 5)
+	r.Notify()
 	checkRelayed(t, readEvents(t, b.Addr(), 20*len(tenants)), tenants, 20)
 	waitOutboxEmpty(t, s)
 	if err := stop(); err != nil {
@@ -310,7 +302,8 @@ func TestNotifyRelaysInTenantOrder(t *testing.T) {
 	r, reg, stop := runRelay(t, Config{Store: s, Brokers: []string{b.Addr()}, BatchSize: 7})
 	const rounds = 40
 	for n := range rounds {
-		r.Notify(putEvents(t, s, tenants, n, 1)...)
+		putEvents(t, s, tenants, n, 1)
+		r.Notify()
 		if n%10 == 0 {
 			time.Sleep(5 * time.Millisecond) // let some batches go out while others are still coming
 		}
@@ -337,7 +330,8 @@ func TestBrokerDownRetriesUntilBack(t *testing.T) {
 
 	s := openStore(t, t.TempDir())
 	r, reg, stop := runRelay(t, Config{Store: s, Brokers: []string{addr}})
-	r.Notify(putEvents(t, s, tenants, 0, 6)...)
+	putEvents(t, s, tenants, 0, 6)
+	r.Notify()
 	deadline := time.Now().Add(20 * time.Second)
 	for metric(t, reg, "switchboard_events_publish_errors_total") < 2 {
 		if time.Now().After(deadline) {
@@ -360,6 +354,84 @@ func TestBrokerDownRetriesUntilBack(t *testing.T) {
 	}
 	if got := metric(t, reg, "switchboard_events_published_total"); got != float64(6*len(tenants)) {
 		t.Errorf("published = %v, want %d", got, 6*len(tenants))
+	}
+}
+
+// With Kafka stopped, writers keep committing events: 1,000 of them, forty times the relay's page. The old relay
+// held every one of them in its pending slice; now the backlog waits in the store (the outbox gauge counts it) and
+// the relay holds at most one page in memory the whole time, down and catching up. Once Kafka is back, on the same
+// address and data dir, every event is delivered exactly once by its stable id, in each tenant's order.
+func TestKafkaDownBacklogStaysInTheStore(t *testing.T) {
+	const page = 25
+	const rounds = 250 // × 4 tenants = 1,000 events = 40 pages
+	bdir := t.TempDir()
+	b := startBroker(t, "127.0.0.1:0", bdir)
+	addr := b.Addr()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openStore(t, t.TempDir())
+	r, reg, stop := runRelay(t, Config{Store: s, Brokers: []string{addr}, BatchSize: page})
+	var maxHeld atomic.Int64
+	sampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if h := int64(r.Held()); h > maxHeld.Load() {
+				maxHeld.Store(h)
+			}
+			select {
+			case <-sampling:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}()
+	for n := range rounds {
+		putEvents(t, s, tenants, n, 1)
+		r.Notify()
+	}
+	// The relay keeps trying while the whole backlog is written: two more failures after the last write.
+	errs := metric(t, reg, "switchboard_events_publish_errors_total")
+	deadline := time.Now().Add(30 * time.Second)
+	for metric(t, reg, "switchboard_events_publish_errors_total") < errs+2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the relay stopped trying while the broker is down")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := outboxLen(t, s); n != rounds*len(tenants) {
+		t.Fatalf("outbox holds %d entries while the broker is down, want all %d", n, rounds*len(tenants))
+	}
+	if got := metric(t, reg, "switchboard_outbox_pending"); got != float64(rounds*len(tenants)) {
+		t.Errorf("outbox gauge = %v while the broker is down, want %d", got, rounds*len(tenants))
+	}
+	if got := metric(t, reg, "switchboard_events_published_total"); got != 0 {
+		t.Fatalf("published = %v while the broker is down", got)
+	}
+	if h := maxHeld.Load(); h > page {
+		t.Fatalf("the relay held %d events in memory while the broker was down, more than its page of %d", h, page)
+	}
+
+	b2 := startBroker(t, addr, bdir)
+	checkRelayed(t, readEvents(t, b2.Addr(), rounds*len(tenants)), tenants, rounds)
+	waitOutboxEmpty(t, s)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	close(sampling)
+	<-sampled
+	if h := maxHeld.Load(); h > page {
+		t.Errorf("the relay held up to %d events in memory, more than its page of %d", h, page)
+	}
+	t.Logf("most events held in memory at once: %d (page %d, backlog %d)", maxHeld.Load(), page, rounds*len(tenants))
+	if got := metric(t, reg, "switchboard_events_published_total"); got != float64(rounds*len(tenants)) {
+		t.Errorf("published = %v, want %d", got, rounds*len(tenants))
+	}
+	if got := metric(t, reg, "switchboard_outbox_pending"); got != 0 {
+		t.Errorf("outbox gauge = %v after everything was relayed", got)
 	}
 }
 
@@ -392,9 +464,11 @@ func TestRunFlushesOnCancel(t *testing.T) {
 	for round := range rounds {
 		r, _, stop := runRelay(t, Config{Store: s, Brokers: []string{b.Addr()}})
 		// A first batch makes the writer connect, so the final flush is not a first dial.
-		r.Notify(putEvents(t, s, tenants, 2*round, 1)...)
+		putEvents(t, s, tenants, 2*round, 1)
+		r.Notify()
 		waitOutboxEmpty(t, s)
-		r.Notify(putEvents(t, s, tenants, 2*round+1, 1)...)
+		putEvents(t, s, tenants, 2*round+1, 1)
+		r.Notify()
 		if err := stop(); err != nil {
 			t.Fatalf("round %d: Run: %v", round, err)
 		}
@@ -418,5 +492,45 @@ func TestNewRequiresStoreAndBrokers(t *testing.T) {
 	}
 	if _, err := New(Config{Store: s, Brokers: []string{"127.0.0.1:1"}, Registerer: reg}); err == nil {
 		t.Error("a second relay on the same registerer: want a duplicate registration error")
+	}
+}
+
+// Close stops a running relay and waits for it; it is idempotent; Run runs once; a relay closed before it ran
+// returns from Run at once.
+func TestLifecycle(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	r, err := New(Config{Store: s, Brokers: []string{"127.0.0.1:1"}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background()) }()
+	for !r.started.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 3 {
+		if err := r.Close(); err != nil {
+			t.Fatalf("Close #%d: %v", i+1, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := r.Run(context.Background()); !errors.Is(err, ErrRunTwice) {
+		t.Errorf("second Run: %v, want ErrRunTwice", err)
+	}
+
+	closed, err := New(Config{Store: s, Brokers: []string{"127.0.0.1:1"}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Run(context.Background()); err != nil {
+		t.Errorf("Run after Close: %v", err)
+	}
+	if _, err := New(Config{Store: s, Brokers: []string{"127.0.0.1:1"}, BatchSize: -1}); err == nil {
+		t.Error("New with a negative BatchSize: want an error")
 	}
 }

@@ -134,7 +134,7 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 			return fail(err)
 		}
 	}
-	var events []store.OutboxEntry
+	events := 0
 	var jobs []sender.Job
 	for _, ef := range ch.effects {
 		if ef.Message != nil {
@@ -142,7 +142,7 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 				return fail(err)
 			}
 			if ef.Message.Direction == conversation.DirOut && ef.Message.Status == conversation.Pending {
-				j, err := sender.Queue(b, a.r.cfg.Store, &ch.next, ef.Message)
+				j, err := sender.Queue(b, &ch.next, ef.Message)
 				if err != nil {
 					return fail(err)
 				}
@@ -154,11 +154,10 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 			if err != nil {
 				return fail(fmt.Errorf("encode event %s: %w", ef.Event.ID, err))
 			}
-			e, err := b.PutOutbox(a.tenant, v)
-			if err != nil {
+			if err := b.PutOutbox(a.tenant, v); err != nil {
 				return fail(err)
 			}
-			events = append(events, e)
+			events++
 			a.r.metrics.events.WithLabelValues(ef.Event.Type).Inc()
 			if ef.Event.Type == conversation.EventAssigned {
 				a.r.metrics.waitSeconds.Observe(ef.Event.WaitSeconds)
@@ -180,8 +179,8 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 			a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
 			return
 		}
-		if relay != nil && len(events) > 0 {
-			relay.Notify(events...)
+		if relay != nil && events > 0 {
+			relay.Notify()
 		}
 		if snd != nil && len(jobs) > 0 {
 			snd.Notify(jobs...)
@@ -372,7 +371,7 @@ func (a *conversationActor) applyDelivery(c *actor.Context, m *itemMsg) error {
 				return err
 			}
 		}
-		return b.Delete([]byte(d.Note))
+		return b.DeleteDeliveryNote(a.tenant, store.NoteRef{Conversation: d.ConversationID, Seq: d.Seq})
 	}})
 }
 

@@ -104,9 +104,9 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Notifier takes outbox entries whose batch is durable (the outbox relay).
+// Notifier is woken when outbox entries became durable (the outbox relay reads them from the store).
 type Notifier interface {
-	Notify(entries ...store.OutboxEntry)
+	Notify()
 }
 
 // JobNotifier takes outbound messages whose batch is durable (the sender).

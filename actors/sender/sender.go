@@ -8,12 +8,15 @@
 // Across crashes a message is sent again only when no answer was recorded for it: the window of ambiguity is
 // between the request leaving and its answer's note being synced (about one round trip to Meta plus one fsync), and
 // at most Workers messages per channel are in it at any moment.
+//
+// Memory is bounded whatever the backlog: each worker's queue holds at most QueueLen jobs, the rest stay in the
+// store and are read back in pages; recorded answers wait in a queue of NoteQueue, and a worker whose answer cannot
+// be handed over waits before its next send.
 package sender
 
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +27,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,11 +44,14 @@ type Producer interface {
 	Produce(ctx context.Context, recs []inbox.Record) error
 }
 
-// Config configures a Sender.
+// Config configures a Sender. Zero values take the defaults given; negative numbers are invalid.
 type Config struct {
-	Store     *store.Store
+	// Store holds the send queues and the recorded answers. Required.
+	Store *store.Store
+	// Directory names the WhatsApp channels to send on (those present when New runs). Required.
 	Directory *tenant.Directory
-	Producer  Producer
+	// Producer takes the delivery records. Required.
+	Producer Producer
 	// BaseURL is the Cloud API base, e.g. https://graph.facebook.com/v21.0. Required.
 	BaseURL string
 	// Client sends the requests. Default: an http.Client with a 15 s timeout.
@@ -66,10 +73,12 @@ type Config struct {
 	MaxAttempts int
 	// NoteQueue bounds the recorded answers waiting to be produced as delivery records. Default 4,096; when it is
 	// full a worker waits before its next send (the answers are durable in the store already, so nothing is lost
-	// if the process stops: Recover produces them again).
-	NoteQueue  int
+	// if the process stops: the next Run produces them again).
+	NoteQueue int
+	// Registerer receives the sender's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
-	Logger     *slog.Logger
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -102,9 +111,23 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// Validate reports a config that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case c.Store == nil || c.Directory == nil || c.Producer == nil || c.BaseURL == "":
+		return errors.New("sender: Store, Directory, Producer and BaseURL are required")
+	case c.Workers < 0 || c.QueueLen < 0 || c.RecipientBurst < 0 || c.MaxAttempts < 0 || c.NoteQueue < 0:
+		return errors.New("sender: Workers, QueueLen, RecipientBurst, MaxAttempts and NoteQueue cannot be negative")
+	case c.RecipientEvery < 0 || c.MaxBackoff < 0:
+		return errors.New("sender: RecipientEvery and MaxBackoff cannot be negative")
+	}
+	return nil
+}
+
 // Job is one outbound message waiting to be sent, as queued in the store.
 type Job struct {
-	Key            []byte          `json:"-"`
+	// Queued is the job's place in its channel's send queue in the store.
+	Queued         uint64          `json:"-"`
 	Tenant         string          `json:"tenant"`
 	Channel        string          `json:"channel"`
 	ConversationID string          `json:"conversation_id"`
@@ -116,37 +139,33 @@ type Job struct {
 	Content        json.RawMessage `json:"content,omitempty"`
 }
 
-// Queue adds the outbound message m of conversation c to the sender's queue in batch b and returns the job, to hand
-// to Notify once b is durable.
-func Queue(b *store.Batch, s *store.Store, c *conversation.Conversation, m *conversation.Message) (Job, error) {
+// Queue adds the outbound message m of conversation c to its channel's send queue in batch b and returns the job,
+// to hand to Notify once b is durable.
+func Queue(b *store.Batch, c *conversation.Conversation, m *conversation.Message) (Job, error) {
 	j := Job{Tenant: c.TenantID, Channel: c.ChannelID, ConversationID: c.ID, Seq: m.Seq, MessageID: m.ID,
 		To: c.Contact.WaID, Type: m.Type, Text: m.Text, Content: m.Content}
-	j.Key = jobKey(c.ChannelID, s.NextSeq())
 	v, err := json.Marshal(j)
 	if err != nil {
 		return j, fmt.Errorf("encode send job: %w", err)
 	}
-	return j, b.Set(j.Key, v)
+	ref, err := b.PutSendJob(c.TenantID, c.ChannelID, v)
+	j.Queued = ref.Seq
+	return j, err
 }
 
-// Keys: "y/<channel>/<seq:8>" a job; "v/<channel>/<seq:8>" the answer recorded for it, until applied.
-func jobKey(channel string, seq uint64) []byte {
-	k := append([]byte("y/"+channel+"/"), 0, 0, 0, 0, 0, 0, 0, 0)
-	binary.BigEndian.PutUint64(k[len(k)-8:], seq)
-	return k
+func (j *Job) ref() store.SendRef {
+	return store.SendRef{Tenant: j.Tenant, Channel: j.Channel, Seq: j.Queued}
 }
 
-func noteKey(job []byte) []byte {
-	k := append([]byte{}, job...)
-	k[0] = 'v'
-	return k
-}
-
-// Sender sends the queued outbound messages of every WhatsApp channel in the directory.
+// Sender sends the queued outbound messages of every WhatsApp channel in the directory. Notify is safe for
+// concurrent use and never blocks; Run is called once; Close is idempotent and safe from any goroutine.
 type Sender struct {
 	cfg      Config
 	channels map[string]*channel
-	stop     chan struct{}
+	stop     chan struct{} // closed by Close
+	stopOnce sync.Once
+	started  atomic.Bool
+	done     chan struct{} // closed when Run returns
 	wg       sync.WaitGroup
 	m        metrics
 	// notes are recorded (synced) answers for the note producers, so a worker does not wait for Kafka before its
@@ -155,6 +174,7 @@ type Sender struct {
 }
 
 type channel struct {
+	tenant  string
 	cfg     *tenant.Channel
 	limiter *rate.Limiter
 	workers []*worker
@@ -169,18 +189,23 @@ type worker struct {
 	q        chan *Job
 	mu       sync.Mutex
 	overflow bool
+	// dropped is the highest queue position Notify dropped (under mu). refilled is the highest the rescan queued
+	// (only the channel's rescan goroutine touches it): everything at or below it that is stored was queued.
+	dropped, refilled uint64
 }
 
-// New builds a sender; Recover then Run start it.
+// New builds a sender for the WhatsApp channels of cfg.Directory; Run starts it. Jobs handed to Notify before Run
+// wait in the store: Run starts by sending what the store holds, in queue order.
 func New(cfg Config) (*Sender, error) {
 	cfg.setDefaults()
-	if cfg.Store == nil || cfg.Directory == nil || cfg.Producer == nil || cfg.BaseURL == "" {
-		return nil, errors.New("sender: Store, Directory, Producer and BaseURL are required")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	s := &Sender{cfg: cfg, channels: map[string]*channel{}, stop: make(chan struct{}), notes: make(chan []byte, cfg.NoteQueue)}
+	s := &Sender{cfg: cfg, channels: map[string]*channel{}, stop: make(chan struct{}), done: make(chan struct{}),
+		notes: make(chan []byte, cfg.NoteQueue)}
 	var err error
 	if s.m, err = newMetrics(cfg.Registerer); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sender metrics: %w", err)
 	}
 	for _, t := range cfg.Directory.Tenants() {
 		for i := range t.Channels {
@@ -188,62 +213,52 @@ func New(cfg Config) (*Sender, error) {
 			// Meta counts messages per second; a bucket of the channel's rate with no burst never sends more in any
 			// second. The rate is trimmed by one message so that a window straddling two ticks cannot hold rate+1.
 			r := float64(ch.RateLimit) * float64(ch.RateLimit) / float64(ch.RateLimit+1)
-			c := &channel{cfg: ch, limiter: rate.NewLimiter(rate.Limit(r), 1), rescan: make(chan struct{}, 1)}
+			c := &channel{tenant: t.ID, cfg: ch, limiter: rate.NewLimiter(rate.Limit(r), 1), rescan: make(chan struct{}, 1)}
+			// Every worker starts in overflow, with a rescan due: the jobs an earlier process left in the store, and
+			// those handed to Notify before Run, are queued from the store in pages and in order.
 			for w := 0; w < cfg.Workers; w++ {
-				c.workers = append(c.workers, &worker{q: make(chan *Job, cfg.QueueLen)})
+				c.workers = append(c.workers, &worker{q: make(chan *Job, cfg.QueueLen), overflow: true})
 			}
+			c.rescan <- struct{}{}
 			s.channels[ch.ID] = c
 		}
 	}
 	return s, nil
 }
 
-// Recover queues the jobs and answers an earlier process left in the store. It must run before this process queues
-// anything, since everything it finds is durable only because it is from before.
-func (s *Sender) Recover(ctx context.Context) error {
-	for id := range s.channels {
-		if err := s.load(id); err != nil {
-			return err
-		}
-		notes, err := s.cfg.Store.Scan([]byte("v/"+id+"/"), nil, 1<<30)
-		if err != nil {
-			return err
-		}
-		// In batches: after a crash under load thousands of answers can be waiting, and one produce round trip
-		// each kept a restarting node from serving for seconds.
-		recs := make([]inbox.Record, 0, noteBatch)
-		for i, n := range notes {
-			var rec inbox.Record
-			if err := json.Unmarshal(n.Value, &rec); err != nil {
-				s.cfg.Logger.Error("dropping undecodable delivery note", "key", string(n.Key), "err", err)
-			} else {
+// recoverNotes produces again the answers an earlier process recorded and did not see applied, tenant by tenant in
+// pages. It runs before any worker sends, so everything it finds is from before and durable. In batches: after a
+// crash under load thousands of answers can be waiting, and one produce round trip each kept a restarting node
+// from serving for seconds.
+func (s *Sender) recoverNotes(ctx context.Context) error {
+	recs := make([]inbox.Record, 0, noteBatch)
+	for _, t := range s.cfg.Directory.Tenants() {
+		var after store.NoteRef
+		for {
+			notes, err := s.cfg.Store.DeliveryNotes(t.ID, after, noteBatch)
+			if err != nil {
+				return err
+			}
+			if len(notes) == 0 {
+				break
+			}
+			recs = recs[:0]
+			for _, n := range notes {
+				var rec inbox.Record
+				if err := json.Unmarshal(n.Record, &rec); err != nil {
+					s.cfg.Logger.Error("dropping undecodable delivery note", "tenant", t.ID,
+						"conversation", n.Conversation, "seq", n.Seq, "err", err)
+					continue
+				}
 				recs = append(recs, rec)
 			}
-			if len(recs) == noteBatch || i == len(notes)-1 && len(recs) > 0 {
+			if len(recs) > 0 {
 				if err := s.produceRecords(ctx, recs); err != nil {
-					return fmt.Errorf("re-produce deliveries: %w", err)
+					return fmt.Errorf("re-produce deliveries of %s: %w", t.ID, err)
 				}
-				recs = recs[:0]
 			}
+			after = notes[len(notes)-1].NoteRef
 		}
-	}
-	return nil
-}
-
-// load queues the stored jobs of a channel.
-func (s *Sender) load(channelID string) error {
-	jobs, err := s.cfg.Store.Scan([]byte("y/"+channelID+"/"), nil, 1<<30)
-	if err != nil {
-		return err
-	}
-	for _, kv := range jobs {
-		var j Job
-		if err := json.Unmarshal(kv.Value, &j); err != nil {
-			s.cfg.Logger.Error("dropping undecodable send job", "key", string(kv.Key), "err", err)
-			continue
-		}
-		j.Key = kv.Key
-		s.Notify(j)
 	}
 	return nil
 }
@@ -268,6 +283,9 @@ func (s *Sender) Notify(jobs ...Job) {
 				w.overflow = true
 			}
 		}
+		if !queued {
+			w.dropped = max(w.dropped, j.Queued)
+		}
 		w.mu.Unlock()
 		if queued {
 			s.m.queued.Inc()
@@ -290,10 +308,11 @@ func workerOf(to string, workers int) int {
 // refillBatch is how many stored jobs a rescan reads at a time.
 const refillBatch = 1024
 
-// refill queues, in key order, the stored jobs of each of a channel's workers in overflow, waiting for room in
-// its queue, and ends the overflow when a pass made under the worker's lock finds nothing more (a Notify that
-// dropped a job did so under that lock, after the job was stored).
-func (s *Sender) refill(ctx context.Context, channelID string, c *channel) error {
+// refill queues, in queue order, the stored jobs of each of a channel's workers in overflow, waiting for room in
+// its queue, and ends the overflow when a pass made under the worker's lock finds nothing more and has passed every
+// job Notify dropped (a Notify that dropped a job did so under that lock, after the job was durable; the store
+// shows it once every batch that took an earlier queue position is durable or discarded too).
+func (s *Sender) refill(ctx context.Context, c *channel) error {
 	for i, w := range c.workers {
 		w.mu.Lock()
 		over := w.overflow
@@ -301,24 +320,27 @@ func (s *Sender) refill(ctx context.Context, channelID string, c *channel) error
 		if !over {
 			continue
 		}
-		var after []byte
 		for {
-			jobs, err := s.storedJobs(channelID, i, len(c.workers), after, refillBatch)
+			jobs, err := s.storedJobs(c, i, w.refilled, refillBatch)
 			if err != nil {
 				return err
 			}
 			if len(jobs) == 0 {
 				w.mu.Lock()
-				more, err := s.storedJobs(channelID, i, len(c.workers), after, 1)
-				if err == nil && len(more) == 0 {
+				more, err := s.storedJobs(c, i, w.refilled, 1)
+				done := err == nil && len(more) == 0 && w.refilled >= w.dropped
+				if done {
 					w.overflow = false
 				}
 				w.mu.Unlock()
 				if err != nil {
 					return err
 				}
-				if len(more) == 0 {
+				if done {
 					break
+				}
+				if len(more) == 0 && !sleep(ctx, time.Millisecond) { // a dropped job is not readable yet
+					return ctx.Err()
 				}
 				continue
 			}
@@ -329,30 +351,32 @@ func (s *Sender) refill(ctx context.Context, channelID string, c *channel) error
 				case <-ctx.Done():
 					return ctx.Err()
 				}
-				after = j.Key
+				w.refilled = j.Queued
 			}
 		}
 	}
 	return nil
 }
 
-// storedJobs returns up to limit stored jobs of worker i of a channel, after the key after (nil: from the first).
-func (s *Sender) storedJobs(channelID string, i, workers int, after []byte, limit int) ([]*Job, error) {
+// storedJobs returns up to limit durable stored jobs of worker i of a channel, after the queue position after (0:
+// from the first).
+func (s *Sender) storedJobs(c *channel, i int, after uint64, limit int) ([]*Job, error) {
 	var out []*Job
 	for len(out) < limit {
-		kvs, err := s.cfg.Store.Scan([]byte("y/"+channelID+"/"), after, refillBatch)
+		kvs, err := s.cfg.Store.SendJobs(c.tenant, c.cfg.ID, after, refillBatch)
 		if err != nil {
-			return nil, fmt.Errorf("scan send jobs of %s: %w", channelID, err)
+			return nil, err
 		}
 		for _, kv := range kvs {
-			after = kv.Key
+			after = kv.Ref.Seq
 			j := &Job{}
 			if err := json.Unmarshal(kv.Value, j); err != nil {
-				s.cfg.Logger.Error("skipping undecodable send job", "key", string(kv.Key), "err", err)
+				s.cfg.Logger.Error("skipping undecodable send job", "tenant", c.tenant, "channel", c.cfg.ID,
+					"queued", kv.Ref.Seq, "err", err)
 				continue
 			}
-			j.Key = kv.Key
-			if workerOf(j.To, workers) == i {
+			j.Queued = kv.Ref.Seq
+			if workerOf(j.To, len(c.workers)) == i {
 				out = append(out, j)
 				if len(out) == limit {
 					break
@@ -372,8 +396,30 @@ const (
 	noteBatch     = 256
 )
 
-// Run sends until ctx ends; the request in progress on each worker finishes first.
+// Run sends until ctx ends or Close is called; the request in progress on each worker finishes first, and the
+// answers recorded by then are produced (for 5 s at most; what is left is produced at the next start). It first
+// produces the answers an earlier process recorded and did not see applied (waiting for Kafka if it is down), then
+// sends every job queued in the store, in order, and those handed to Notify. It returns nil when stopped, the
+// error that kept it from starting otherwise, or ErrRunTwice.
 func (s *Sender) Run(ctx context.Context) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return ErrRunTwice
+	}
+	defer close(s.done)
+	select {
+	case <-s.stop:
+		return nil // closed before it ran
+	default:
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	// The note producers outlive the workers, so that an answer a worker records while stopping is still
 	// produced (flushNotes); they stop once the workers have.
 	nctx, stopNotes := context.WithCancel(context.Background())
@@ -382,6 +428,12 @@ func (s *Sender) Run(ctx context.Context) error {
 		notesWG.Go(func() { s.produceNotes(nctx) })
 	}
 	defer func() { stopNotes(); notesWG.Wait() }()
+	if err := s.recoverNotes(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("sender: recover recorded answers: %w", err)
+	}
 	for id, c := range s.channels {
 		for _, w := range c.workers {
 			s.wg.Add(1)
@@ -395,8 +447,8 @@ func (s *Sender) Run(ctx context.Context) error {
 				case <-ctx.Done():
 					return
 				case <-c.rescan:
-					if err := s.refill(ctx, id, c); err != nil && ctx.Err() == nil {
-						s.cfg.Logger.Error("rescan send jobs", "channel", id, "err", err)
+					if err := s.refill(ctx, c); err != nil && ctx.Err() == nil {
+						s.cfg.Logger.Error("rescan send jobs", "tenant", c.tenant, "channel", id, "err", err)
 						select { // try again later
 						case c.rescan <- struct{}{}:
 						default:
@@ -409,6 +461,15 @@ func (s *Sender) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	s.wg.Wait()
+	return nil
+}
+
+// Close stops Run if it is running and waits for it to return. It is idempotent; a Run after Close returns at once.
+func (s *Sender) Close() error {
+	s.stopOnce.Do(func() { close(s.stop) })
+	if s.started.Load() {
+		<-s.done
+	}
 	return nil
 }
 
@@ -429,7 +490,10 @@ func (s *Sender) work(ctx context.Context, c *channel, q chan *Job) {
 		}
 		// A rescan can queue a job twice; a job is taken out of the store (synced) before the worker takes its next,
 		// and a job's recipient always maps to this worker, so a job no longer stored was already answered.
-		if _, err := s.cfg.Store.Get(j.Key); errors.Is(err, store.ErrNotFound) {
+		if queued, err := s.cfg.Store.SendJobQueued(j.ref()); err != nil {
+			s.cfg.Logger.Error("look up send job", "tenant", j.Tenant, "channel", j.Channel, "message", j.MessageID, "err", err)
+			continue // it stays in the store; a rescan or the next start takes it again
+		} else if !queued {
 			continue
 		}
 		lim := pace[j.To]
@@ -572,29 +636,28 @@ func metaError(body []byte) (int, string) {
 // produces it to the tenant's partition.
 func (s *Sender) record(ctx context.Context, j *Job, d inbox.Delivery) error {
 	d.ConversationID, d.Seq, d.MessageID = j.ConversationID, j.Seq, j.MessageID
-	d.Note = string(noteKey(j.Key))
 	rec := inbox.Record{Tenant: j.Tenant, IngestAt: time.Now().UnixMilli(), Items: []inbox.Item{{
 		Kind: inbox.KindDelivery, Channel: j.Channel, Delivery: &d,
 	}}}
 	v, err := json.Marshal(rec)
 	if err != nil {
-		return err
+		return fmt.Errorf("encode delivery: %w", err)
 	}
 	b := s.cfg.Store.NewBatch()
-	if err := b.Delete(j.Key); err != nil {
+	if err := b.DeleteSendJob(j.ref()); err != nil {
 		b.Discard()
-		return err
+		return fmt.Errorf("delete send job: %w", err)
 	}
-	if err := b.Set([]byte(d.Note), v); err != nil {
+	if err := b.PutDeliveryNote(j.Tenant, store.NoteRef{Conversation: j.ConversationID, Seq: j.Seq}, v); err != nil {
 		b.Discard()
-		return err
+		return fmt.Errorf("put delivery note: %w", err)
 	}
 	synced := make(chan error, 1)
 	if err := s.cfg.Store.Commit(b, func(err error) { synced <- err }); err != nil {
-		return err
+		return fmt.Errorf("commit delivery note: %w", err)
 	}
 	if err := <-synced; err != nil {
-		return err
+		return fmt.Errorf("sync delivery note: %w", err)
 	}
 	select {
 	case s.notes <- v:
@@ -602,14 +665,14 @@ func (s *Sender) record(ctx context.Context, j *Job, d inbox.Delivery) error {
 	case <-ctx.Done():
 		select {
 		case s.notes <- v: // stopping: the note producers flush what is queued
-		default: // recorded: Recover produces it at the next start
+		default: // recorded: the next Run produces it again
 		}
 		return nil
 	}
 }
 
 // produceNotes produces the recorded answers handed over by the workers, in batches, until ctx ends; then it
-// produces what is already queued, for a few seconds at most (anything left is produced again by Recover).
+// produces what is already queued, for a few seconds at most (anything left is produced again by the next Run).
 func (s *Sender) produceNotes(ctx context.Context) {
 	batch := make([]inbox.Record, 0, noteBatch)
 	add := func(v []byte) {
@@ -645,7 +708,7 @@ func (s *Sender) produceNotes(ctx context.Context) {
 }
 
 // flushNotes produces the answers still queued when the sender stops, in batches, giving up after 5 s (what is
-// left is produced again by Recover at the next start).
+// left is produced again by the next Run).
 func (s *Sender) flushNotes() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -3,6 +3,7 @@ package sender
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -20,9 +21,9 @@ import (
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
-// Recover produces every answer an earlier process recorded and did not see applied — here 700, more than one
-// batch — as delivery records on switchboard.inbox, through the embedded broker.
-func TestRecoverProducesEveryRecordedAnswer(t *testing.T) {
+// Run first produces every answer an earlier process recorded and did not see applied — here 700, more than one
+// page — as delivery records on switchboard.inbox, through the embedded broker.
+func TestRunProducesEveryRecordedAnswer(t *testing.T) {
 	b := brokertest.Start(t, brokertest.Config{Topics: []string{inbox.Topic}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -41,7 +42,7 @@ func TestRecoverProducesEveryRecordedAnswer(t *testing.T) {
 		rec := inbox.Record{Tenant: "t", IngestAt: 1, Items: []inbox.Item{{Kind: inbox.KindDelivery, Channel: "t-wa",
 			Delivery: &inbox.Delivery{ConversationID: "c", Seq: uint64(i + 1), MessageID: fmt.Sprintf("m%d", i), WAMID: fmt.Sprintf("wamid.%d", i)}}}}
 		v, _ := json.Marshal(rec)
-		if err := batch.Set(noteKey(jobKey("t-wa", uint64(i+1))), v); err != nil {
+		if err := batch.PutDeliveryNote("t", store.NoteRef{Conversation: "c", Seq: uint64(i + 1)}, v); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -61,9 +62,16 @@ func TestRecoverProducesEveryRecordedAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Recover(ctx); err != nil {
-		t.Fatal(err)
-	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- s.Run(ctx) }()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-runDone; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{b.Addr()}, Topic: inbox.Topic, Partition: 0, MaxWait: 50 * time.Millisecond})
 	defer r.Close()
 	seen := map[string]bool{}
@@ -135,7 +143,7 @@ func TestOrderKeptThroughOverflow(t *testing.T) {
 		m := &conversation.Message{ConversationID: c.ID, Seq: uint64(i + 1), ID: fmt.Sprintf("m%03d", i),
 			Direction: conversation.DirOut, Type: "text", Text: "reply", Status: conversation.Pending}
 		batch := st.NewBatch()
-		j, err := Queue(batch, st, c, m)
+		j, err := Queue(batch, c, m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,4 +186,228 @@ func openStore(t *testing.T) *store.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// A sender closed while it runs stops and Close waits for it; Close is idempotent; Run runs once; a sender closed
+// before it ran returns from Run at once; negative settings are refused.
+func TestLifecycle(t *testing.T) {
+	st := openStore(t)
+	cfg, err := tenant.Parse([]byte(`tenants:
+  - id: t
+    channels:
+      - {id: t-wa, type: whatsapp, phone_number_id: "1", app_secret: "s", verify_token: "v", access_token: "a"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := broker.NewProducer(broker.ProducerConfig{Brokers: []string{"127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c := Config{Store: st, Directory: tenant.NewDirectory(cfg), Producer: p, BaseURL: "http://127.0.0.1:1",
+		Logger: slog.New(slog.DiscardHandler)}
+	s, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(context.Background()) }()
+	for !s.started.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 3 {
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close #%d: %v", i+1, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := s.Run(context.Background()); !errors.Is(err, ErrRunTwice) {
+		t.Errorf("second Run: %v, want ErrRunTwice", err)
+	}
+	c.Registerer = nil
+	closed, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Run(context.Background()); err != nil {
+		t.Errorf("Run after Close: %v", err)
+	}
+	c.Workers = -1
+	if _, err := New(c); err == nil {
+		t.Error("New with negative Workers: want an error")
+	}
+}
+
+// Jobs an earlier process queued in the store and never sent — 200 of them, a hundred times a worker's queue of
+// two — are read back from the store in pages when Run starts and sent in the order they were queued, each once.
+func TestRunSendsJobsLeftInTheStore(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config{Topics: []string{inbox.Topic}})
+	st := openStore(t)
+	meta, err := sim.New(sim.Config{Addr: "127.0.0.1:0", Rate: 1000, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simCtx, stopSim := context.WithCancel(context.Background())
+	simDone := make(chan struct{})
+	go func() { defer close(simDone); _ = meta.Run(simCtx) }()
+	defer func() { stopSim(); <-simDone }()
+	cfg, err := tenant.Parse([]byte(`tenants:
+  - id: t
+    channels:
+      - {id: t-wa, type: whatsapp, phone_number_id: "100", app_secret: "s", verify_token: "v", access_token: "a", rate_limit: 1000}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	c := &conversation.Conversation{ID: "c1", TenantID: "t", ChannelID: "t-wa", Contact: conversation.Contact{WaID: "27000000001"}}
+	var want []string
+	for i := range n {
+		m := &conversation.Message{ConversationID: c.ID, Seq: uint64(i + 1), ID: fmt.Sprintf("m%03d", i),
+			Direction: conversation.DirOut, Type: "text", Text: "reply", Status: conversation.Pending}
+		batch := st.NewBatch()
+		if _, err := Queue(batch, c, m); err != nil {
+			t.Fatal(err)
+		}
+		synced := make(chan error, 1)
+		if err := st.Commit(batch, func(err error) { synced <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-synced; err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, m.ID)
+	}
+	p, err := broker.NewProducer(broker.ProducerConfig{Brokers: []string{b.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s, err := New(Config{Store: st, Directory: tenant.NewDirectory(cfg), Producer: p, BaseURL: meta.URL(),
+		Workers: 2, QueueLen: 2, RecipientBurst: 10000, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- s.Run(context.Background()) }()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-runDone; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for meta.Stats().Accepted < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	var got []string
+	for _, r := range meta.Messages() {
+		got = append(got, r.IdempotencyKey)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("received %d messages in the order %v…, want %d in the order %v…", len(got), head(got), n, head(want))
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		left, err := st.SendJobs("t", "t-wa", 0, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("send job %d still queued after its message was accepted", left[0].Ref.Seq)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A job is durable and dropped by Notify (its worker in overflow) while a batch that took an earlier queue position
+// is still being written, so the store cannot show it yet. The rescan must not end the overflow before it has read
+// the dropped job: both are sent, in queue order, once the earlier batch is committed.
+func TestDroppedJobBehindAnOpenBatch(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config{Topics: []string{inbox.Topic}})
+	st := openStore(t)
+	meta, err := sim.New(sim.Config{Addr: "127.0.0.1:0", Rate: 1000, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simCtx, stopSim := context.WithCancel(context.Background())
+	simDone := make(chan struct{})
+	go func() { defer close(simDone); _ = meta.Run(simCtx) }()
+	defer func() { stopSim(); <-simDone }()
+	cfg, err := tenant.Parse([]byte(`tenants:
+  - id: t
+    channels:
+      - {id: t-wa, type: whatsapp, phone_number_id: "100", app_secret: "s", verify_token: "v", access_token: "a", rate_limit: 1000}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := broker.NewProducer(broker.ProducerConfig{Brokers: []string{b.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s, err := New(Config{Store: st, Directory: tenant.NewDirectory(cfg), Producer: p, BaseURL: meta.URL(),
+		Workers: 1, QueueLen: 1, RecipientBurst: 10000, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &conversation.Conversation{ID: "c1", TenantID: "t", ChannelID: "t-wa", Contact: conversation.Contact{WaID: "27000000001"}}
+	queue := func(seq uint64) (*store.Batch, Job) {
+		m := &conversation.Message{ConversationID: c.ID, Seq: seq, ID: fmt.Sprintf("m%d", seq),
+			Direction: conversation.DirOut, Type: "text", Text: "reply", Status: conversation.Pending}
+		batch := st.NewBatch()
+		j, err := Queue(batch, c, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return batch, j
+	}
+	commit := func(batch *store.Batch) {
+		synced := make(chan error, 1)
+		if err := st.Commit(batch, func(err error) { synced <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-synced; err != nil {
+			t.Fatal(err)
+		}
+	}
+	open, first := queue(1) // takes the earlier position, committed last
+	later, second := queue(2)
+	commit(later)
+	s.Notify(second) // workers start in overflow: dropped, left to the rescan
+	runDone := make(chan error, 1)
+	go func() { runDone <- s.Run(context.Background()) }()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-runDone; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	time.Sleep(20 * time.Millisecond) // lets the rescan look while the earlier batch is open
+	commit(open)
+	s.Notify(first)
+	deadline := time.Now().Add(10 * time.Second)
+	for meta.Stats().Accepted < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var got []string
+	for _, r := range meta.Messages() {
+		got = append(got, r.IdempotencyKey)
+	}
+	if fmt.Sprint(got) != "[m1 m2]" {
+		t.Errorf("sent %v, want [m1 m2]", got)
+	}
 }

@@ -1,6 +1,9 @@
-// Package store keeps the node's durable state in Pebble: conversations, their messages, the wamid index and
-// statuses that arrived before their message. Every key is prefixed by tenant ("t/<tenant>/…") so a tenant's state
-// can later move with its partition.
+// Package store keeps the node's durable state in Pebble: conversations, their messages, the wamid index, statuses
+// that arrived before their message, operators' runtime state, and the queues of effects (outbox events, timers,
+// outbound messages and the channel's answers to them). It owns every key: keys.go lists each prefix, who writes it
+// and what it holds; tenant-scoped keys are prefixed by tenant ("t/<tenant>/…") so a tenant's state can later move
+// with its partition, and the two global prefixes say why they are global. Other packages name what they store by
+// domain identifiers and never build or parse a key.
 //
 // Writes go through Batch and Commit: Commit applies the batch (visible to reads at once) and calls its done
 // function only after the WAL is synced. Many actors commit concurrently and Pebble syncs their batches together
@@ -8,7 +11,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,12 +70,16 @@ type Store struct {
 	log     *slog.Logger
 	Metrics Metrics
 
-	outboxNext atomic.Uint64
+	// outboxSeqs and jobSeqs number the outbox and the send queues; apart, so that each reader waits only for its
+	// own writers (which wake it when their batch is durable).
+	outboxSeqs, jobSeqs queueSeqs
+	outboxLen           atomic.Int64
 }
 
 type pendingSync struct {
-	b    *pebble.Batch
-	done func(error)
+	b     *pebble.Batch
+	owner *Batch // whose queue sequence numbers are released once b is durable
+	done  func(error)
 }
 
 // Open opens (or creates) the store in cfg.Dir.
@@ -102,7 +108,7 @@ func Open(cfg Config) (*Store, error) {
 		log:     cfg.Logger,
 		Metrics: newMetrics(cfg.Registerer),
 	}
-	if err := s.seedOutbox(); err != nil {
+	if err := s.seedQueues(); err != nil {
 		_ = db.Close()
 		cache.Unref()
 		return nil, fmt.Errorf("read outbox: %w", err)
@@ -133,6 +139,8 @@ func (s *Store) waitSyncs() {
 	defer close(s.done)
 	for p := range s.pending {
 		err := p.b.SyncWait()
+		// Released before done runs, so a queue reader woken by done already sees the batch's entries as durable.
+		p.owner.releaseSeqs()
 		s.Metrics.observeCommit(p.b)
 		if cerr := p.b.Close(); err == nil && cerr != nil {
 			err = cerr
@@ -145,11 +153,15 @@ func (s *Store) waitSyncs() {
 	}
 }
 
-// Batch is a set of writes committed atomically. It is not safe for concurrent use.
+// Batch is a set of writes committed atomically. It is not safe for concurrent use. Every batch must end in Commit
+// or Discard: a batch holding queue entries that does neither keeps the relay and the sender from reading past them.
 type Batch struct {
-	s   *Store
-	b   *pebble.Batch
-	buf []byte
+	s *Store
+	b *pebble.Batch
+	// outboxHold and jobHold claim the queue sequence numbers it took, if any (held is true).
+	outboxHold, jobHold seqHold
+	// outbox counts the outbox entries in the batch, added to the store's count once it is applied.
+	outbox int64
 }
 
 // NewBatch starts a batch.
@@ -160,14 +172,19 @@ func (s *Store) NewBatch() *Batch { return &Batch{s: s, b: s.db.NewBatch()} }
 func (s *Store) Commit(b *Batch, done func(error)) error {
 	if err := s.db.ApplyNoSyncWait(b.b, pebble.Sync); err != nil {
 		_ = b.b.Close()
+		b.releaseSeqs()
 		return fmt.Errorf("apply batch: %w", err)
 	}
-	s.pending <- pendingSync{b: b.b, done: done}
+	s.outboxLen.Add(b.outbox)
+	s.pending <- pendingSync{b: b.b, owner: b, done: done}
 	return nil
 }
 
 // Discard drops an uncommitted batch.
-func (b *Batch) Discard() { _ = b.b.Close() }
+func (b *Batch) Discard() {
+	_ = b.b.Close()
+	b.releaseSeqs()
+}
 
 // Empty reports whether the batch holds no writes.
 func (b *Batch) Empty() bool { return b.b.Empty() }
@@ -204,10 +221,7 @@ func (b *Batch) PutMessage(tenant string, m *conversation.Message) error {
 	if err := b.putJSON(msgKey(tenant, m.ConversationID, m.Seq), m); err != nil {
 		return err
 	}
-	ref := make([]byte, 0, len(m.ConversationID)+9)
-	ref = append(ref, m.ConversationID...)
-	ref = append(ref, '/')
-	ref = binary.BigEndian.AppendUint64(ref, m.Seq)
+	ref := messageRef(m.ConversationID, m.Seq)
 	// Both ids find the message: Switchboard's own (outbound) or the channel's, and the channel's id of an outbound
 	// message once the channel accepted it (its status webhooks name it).
 	for _, id := range []string{m.ID, m.WAMID} {
@@ -274,10 +288,7 @@ func (s *Store) MessageRef(tenant, wamid string) (conv string, seq uint64, err e
 		return "", 0, fmt.Errorf("get wamid %s: %w", wamid, err)
 	}
 	defer closer.Close()
-	if len(val) < 10 {
-		return "", 0, fmt.Errorf("BUG: wamid index entry %q too short", val)
-	}
-	return string(val[:len(val)-9]), binary.BigEndian.Uint64(val[len(val)-8:]), nil
+	return parseMessageRef(val)
 }
 
 // ParkedStatus returns the parked status for wamid, or ErrNotFound.
@@ -354,8 +365,7 @@ func (s *Store) Messages(tenant, conv string, before uint64, limit int) ([]conve
 	if limit <= 0 {
 		limit = 50
 	}
-	prefix := msgKey(tenant, conv, 0)
-	prefix = prefix[:len(prefix)-8]
+	prefix := msgPrefix(tenant, conv)
 	upper := prefixEnd(prefix)
 	if before > 0 {
 		upper = msgKey(tenant, conv, before)
@@ -383,7 +393,7 @@ func (s *Store) Messages(tenant, conv string, before uint64, limit int) ([]conve
 // CountMessagesByID counts the stored messages of a tenant whose channel id is wamid, by scanning every message. It
 // exists for tests that prove a message is stored exactly once, and is slow on purpose: it trusts no index.
 func (s *Store) CountMessagesByID(tenant string) (map[string]int, error) {
-	prefix := []byte("t/" + tenant + "/m/")
+	prefix := allMessagesPrefix(tenant)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return nil, err
@@ -404,37 +414,6 @@ func (s *Store) CountMessagesByID(tenant string) (map[string]int, error) {
 		counts[m.ID]++
 	}
 	return counts, it.Error()
-}
-
-func convKey(tenant, id string) []byte { return []byte("t/" + tenant + "/c/" + id) }
-
-func statusKey(tenant string, st conversation.Status, id string) []byte {
-	return []byte("t/" + tenant + "/x/" + string(st) + "/" + id)
-}
-
-func msgKey(tenant, conv string, seq uint64) []byte {
-	k := make([]byte, 0, len(tenant)+len(conv)+16)
-	k = append(k, "t/"...)
-	k = append(k, tenant...)
-	k = append(k, "/m/"...)
-	k = append(k, conv...)
-	k = append(k, '/')
-	return binary.BigEndian.AppendUint64(k, seq)
-}
-
-func wamidKey(tenant, wamid string) []byte  { return []byte("t/" + tenant + "/w/" + wamid) }
-func parkedKey(tenant, wamid string) []byte { return []byte("t/" + tenant + "/s/" + wamid) }
-
-// prefixEnd returns the smallest key greater than every key with prefix p.
-func prefixEnd(p []byte) []byte {
-	end := append([]byte{}, p...)
-	for i := len(end) - 1; i >= 0; i-- {
-		end[i]++
-		if end[i] != 0 {
-			return end[:i+1]
-		}
-	}
-	return nil
 }
 
 // quietLogger routes Pebble's informational chatter to debug level.

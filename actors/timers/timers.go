@@ -7,7 +7,10 @@ package timers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,7 +24,7 @@ type Producer interface {
 	Produce(ctx context.Context, recs []inbox.Record) error
 }
 
-// Config configures a Firer.
+// Config configures a Firer. Zero values take the defaults given; negative numbers are invalid.
 type Config struct {
 	// Store holds the timer index. Required.
 	Store *store.Store
@@ -32,13 +35,15 @@ type Config struct {
 	// Refire is how long a produced timer that is still in the index (its record not yet applied) waits before it is
 	// produced again. Default 30 s.
 	Refire time.Duration
-	// Batch is the most timers fired per look. Default 1,000.
+	// Batch is the most timers fired per look, and the page size in which the timer index is read. Default 1,000.
 	Batch int
 	// Now is the wall clock that decides when a timer is due. Default time.Now. The record carries the due time
 	// itself, which is the time the domain sees.
-	Now        func() time.Time
+	Now func() time.Time
+	// Registerer receives the firer's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
-	Logger     *slog.Logger
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -59,38 +64,69 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Firer produces due timers. Run it on nodes with the router role.
-type Firer struct {
-	cfg   Config
-	fired map[store.TimerKey]time.Time
-	count prometheus.Counter
+// Validate reports a config that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case c.Store == nil || c.Producer == nil:
+		return errors.New("timers: Store and Producer are required")
+	case c.Interval < 0 || c.Refire < 0 || c.Batch < 0:
+		return errors.New("timers: Interval, Refire and Batch cannot be negative")
+	}
+	return nil
 }
 
-// New builds a Firer.
+// Firer produces due timers. Run it on nodes with the router role. Run is called once; Close is idempotent and
+// safe from any goroutine; Fire is for Run and tests, not for concurrent use with Run.
+type Firer struct {
+	cfg Config
+	// fired holds the timers produced within Refire; it is bounded by Batch per Interval over Refire.
+	fired map[store.TimerKey]time.Time
+	count prometheus.Counter
+
+	stop     chan struct{} // closed by Close
+	stopOnce sync.Once
+	started  atomic.Bool
+	done     chan struct{} // closed when Run returns
+}
+
+// New builds a Firer; Run starts it.
 func New(cfg Config) (*Firer, error) {
 	cfg.setDefaults()
-	if cfg.Store == nil || cfg.Producer == nil {
-		return nil, errors.New("timers: Store and Producer are required")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	f := &Firer{cfg: cfg, fired: map[store.TimerKey]time.Time{}, count: prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "switchboard_timers_fired_total",
-		Help: "Due timers produced to switchboard.inbox.",
-	})}
+	f := &Firer{cfg: cfg, fired: map[store.TimerKey]time.Time{}, stop: make(chan struct{}), done: make(chan struct{}),
+		count: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_timers_fired_total",
+			Help: "Due timers produced to switchboard.inbox.",
+		})}
 	if cfg.Registerer != nil {
 		if err := cfg.Registerer.Register(f.count); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("timers metrics: %w", err)
 		}
 	}
 	return f, nil
 }
 
-// Run fires due timers until ctx ends.
+// Run fires due timers every Interval until ctx ends or Close is called. A failed look is logged and tried again at
+// the next tick. It returns nil when stopped, or ErrRunTwice.
 func (f *Firer) Run(ctx context.Context) error {
+	if !f.started.CompareAndSwap(false, true) {
+		return ErrRunTwice
+	}
+	defer close(f.done)
+	select {
+	case <-f.stop:
+		return nil // closed before it ran
+	default:
+	}
 	t := time.NewTicker(f.cfg.Interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-f.stop:
 			return nil
 		case <-t.C:
 		}
@@ -100,34 +136,50 @@ func (f *Firer) Run(ctx context.Context) error {
 	}
 }
 
-// Fire produces the timers due now that were not produced within Refire.
+// Close stops Run if it is running and waits for it to return. It is idempotent; a Run after Close returns at once.
+func (f *Firer) Close() error {
+	f.stopOnce.Do(func() { close(f.stop) })
+	if f.started.Load() {
+		<-f.done
+	}
+	return nil
+}
+
+// Fire produces up to Batch timers due now that were not produced within Refire.
 func (f *Firer) Fire(ctx context.Context) error {
 	now := f.cfg.Now()
-	// Timers produced and not yet applied stay in the index and come first; look past them.
-	due, err := f.cfg.Store.DueTimers(now, f.cfg.Batch+len(f.fired))
-	if err != nil {
-		return err
-	}
 	byTenant := map[string]*inbox.Record{}
 	var order []string
 	var fire []store.TimerKey
-	for _, k := range due {
-		if at, ok := f.fired[k]; ok && now.Sub(at) < f.cfg.Refire {
-			continue
+	// Timers produced and not yet applied stay in the index and come first: page past them.
+	var after store.TimerKey
+	for len(fire) < f.cfg.Batch {
+		due, err := f.cfg.Store.DueTimers(now, after, f.cfg.Batch)
+		if err != nil {
+			return err
 		}
-		if len(fire) == f.cfg.Batch {
+		for _, k := range due {
+			if len(fire) == f.cfg.Batch {
+				break
+			}
+			if at, ok := f.fired[k]; ok && now.Sub(at) < f.cfg.Refire {
+				continue
+			}
+			r := byTenant[k.Tenant]
+			if r == nil {
+				r = &inbox.Record{Tenant: k.Tenant, IngestAt: now.UnixMilli()}
+				byTenant[k.Tenant] = r
+				order = append(order, k.Tenant)
+			}
+			r.Items = append(r.Items, inbox.Item{Kind: inbox.KindTimer, Timer: &inbox.Timer{
+				Kind: k.Kind, ConversationID: k.Conversation, Due: k.Due.UnixMilli(),
+			}})
+			fire = append(fire, k)
+		}
+		if len(due) < f.cfg.Batch {
 			break
 		}
-		r := byTenant[k.Tenant]
-		if r == nil {
-			r = &inbox.Record{Tenant: k.Tenant, IngestAt: now.UnixMilli()}
-			byTenant[k.Tenant] = r
-			order = append(order, k.Tenant)
-		}
-		r.Items = append(r.Items, inbox.Item{Kind: inbox.KindTimer, Timer: &inbox.Timer{
-			Kind: k.Kind, ConversationID: k.Conversation, Due: k.Due.UnixMilli(),
-		}})
-		fire = append(fire, k)
+		after = due[len(due)-1]
 	}
 	// Forget timers that left the index (applied) so the map only holds what is outstanding.
 	for k, at := range f.fired {
@@ -145,7 +197,7 @@ func (f *Firer) Fire(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := f.cfg.Producer.Produce(pctx, recs); err != nil {
-		return err
+		return fmt.Errorf("produce %d due timers: %w", len(fire), err)
 	}
 	for _, k := range fire {
 		f.fired[k] = now

@@ -2,6 +2,7 @@ package timers
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -412,5 +413,45 @@ func TestNewRequiresStoreAndProducer(t *testing.T) {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v): want an error", cfg)
 		}
+	}
+}
+
+// Close stops a running firer and waits for it; it is idempotent; Run runs once; a firer closed before it ran
+// returns from Run at once; negative settings are refused.
+func TestLifecycle(t *testing.T) {
+	s := openStore(t)
+	p := newProducer(t, "127.0.0.1:1")
+	f, err := New(Config{Store: s, Producer: p, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.Run(context.Background()) }()
+	for !f.started.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 3 {
+		if err := f.Close(); err != nil {
+			t.Fatalf("Close #%d: %v", i+1, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := f.Run(context.Background()); !errors.Is(err, ErrRunTwice) {
+		t.Errorf("second Run: %v, want ErrRunTwice", err)
+	}
+	closed, err := New(Config{Store: s, Producer: p, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Run(context.Background()); err != nil {
+		t.Errorf("Run after Close: %v", err)
+	}
+	if _, err := New(Config{Store: s, Producer: p, Interval: -time.Second}); err == nil {
+		t.Error("New with a negative Interval: want an error")
 	}
 }

@@ -145,17 +145,18 @@ type Timer struct {
 	Due            int64  `json:"due"` // Unix ms
 }
 
-// Delivery is the channel's answer to sending an outbound message, recorded by the sender.
+// Delivery is the channel's answer to sending an outbound message, recorded by the sender. The record's tenant,
+// ConversationID and Seq name the message, and with it the sender's record of the answer that the conversation
+// deletes once it has applied it.
 type Delivery struct {
 	ConversationID string `json:"conversation_id"`
-	Seq            uint64 `json:"seq"`
-	MessageID      string `json:"message_id"`
+	// Seq is the message's sequence number in its conversation.
+	Seq       uint64 `json:"seq"`
+	MessageID string `json:"message_id"`
 	// WAMID is the channel's id of the accepted message; empty when it failed.
 	WAMID      string `json:"wamid,omitempty"`
 	ErrorCode  int    `json:"error_code,omitempty"`
 	ErrorTitle string `json:"error_title,omitempty"`
-	// Note is the store key of the sender's record of this answer, deleted once the answer is applied.
-	Note string `json:"note"`
 }
 
 // ErrBadRecord is wrapped by every decoding error.

@@ -220,22 +220,12 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 		if err != nil {
 			return n, err
 		}
-		// Before the router writes anything: what the outbox holds now is durable, from an earlier run.
-		phase = time.Now()
-		if err := n.relay.Recover(); err != nil {
-			return n, err
-		}
-		n.log.Info("outbox recovered", "took", time.Since(phase))
+		// The relay and the sender read what an earlier run left in the store when they run.
 		n.sender, err = sender.New(sender.Config{Store: n.store, Directory: n.dir, Producer: n.producer,
 			BaseURL: cfg.WhatsAppAPIURL, Registerer: n.reg, Logger: n.log})
 		if err != nil {
 			return n, err
 		}
-		phase = time.Now()
-		if err := n.sender.Recover(tctx); err != nil {
-			return n, err
-		}
-		n.log.Info("sender recovered", "took", time.Since(phase))
 		n.firer, err = timers.New(timers.Config{Store: n.store, Producer: n.producer, Registerer: n.reg, Logger: n.log})
 		if err != nil {
 			return n, err
@@ -472,6 +462,15 @@ func (n *Node) Close() error {
 		}
 		if n.router != nil {
 			closeOne("router", n.router)
+		}
+		if n.firer != nil {
+			closeOne("timer firer", n.firer)
+		}
+		if n.relay != nil {
+			closeOne("outbox relay", n.relay)
+		}
+		if n.sender != nil {
+			closeOne("sender", n.sender)
 		}
 		if n.sink != nil {
 			closeOne("analytics sink", n.sink)

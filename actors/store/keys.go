@@ -1,0 +1,210 @@
+package store
+
+// The keyspace: every Pebble key the node writes is built and parsed in this file, and nowhere else. Other
+// packages name what they store by domain identifiers (tenant, conversation, message seq, channel, operator) and the
+// store derives the key.
+//
+// Tenant-scoped keys start with "t/<tenant>/" (tenant ids are [a-z0-9-]{1,64}, so "/" ends them) so that a
+// tenant's state can later move with its partition by one prefix scan (docs/design.md, "Beyond one node"):
+//
+//	prefix                            writer                                 holds
+//	t/<tenant>/c/<conv>               conversation actor (PutConversation)   the conversation, JSON
+//	t/<tenant>/x/<status>/<conv>      conversation actor (PutConversation)   nothing: the status index
+//	t/<tenant>/m/<conv>/<seq:8>       conversation actor (PutMessage)        a message, JSON
+//	t/<tenant>/w/<message id>         conversation actor (PutMessage)        "<conv>/<seq:8>": both ids of a message
+//	t/<tenant>/s/<wamid>              conversation actor (ParkStatus)        a status that came before its message
+//	t/<tenant>/o/<operator>           tenant actor (PutOperator)             operator runtime state, JSON
+//	t/<tenant>/y/<channel>/<qseq:8>   conversation actor (PutSendJob);       an outbound message queued for the
+//	                                  deleted by the sender                  sender, encoded by the sender
+//	t/<tenant>/v/<conv>/<seq:8>       sender (PutDeliveryNote); deleted by   the channel's answer to message seq, as
+//	                                  the conversation actor applying it     the delivery record produced for it
+//
+// Two prefixes are global, both node-local work queues over tenant state rather than state:
+//
+//	q/<qseq:8>/<tenant>               conversation actor (PutOutbox);        an event waiting for the relay, JSON
+//	                                  deleted by the outbox relay
+//	z/<due ms:8>/<tenant>/<conv>/<k>  conversation actor (PutTimer,          nothing: the due-timer index
+//	                                  DeleteTimer)
+//
+//   - The outbox is global because one relay drains the whole node's outbox in one ordered scan from a cursor,
+//     which a per-tenant layout would turn into one scan per tenant on every wake-up. Its entries are effects
+//     already decided and durable, not state; they are drained within seconds while Kafka is up, and the tenant is
+//     in the key, so a move can still pick a tenant's entries.
+//   - The timer index is global because the firer finds every tenant's due timers with one scan ordered by due
+//     time. It is derived: each conversation record holds its own due times (conversation.Timers), so a node that
+//     gains a tenant can rebuild the index from the conversations instead of moving it (state does not move
+//     between nodes yet).
+//
+// Nothing else is stored: Kafka consumer offsets live in Kafka (the consumer group), and the position of the last
+// record applied to a conversation or an operator is a field of that record; the sender's rate limits and pacing
+// live in memory only.
+//
+// <seq:8>, <qseq:8> and <due ms:8> are big-endian uint64, so keys sort in number order. qseq is a node-wide queue
+// sequence (queueSeqs): one orders the outbox, another each channel's send queue.
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+)
+
+const (
+	outboxPrefix = "q/"
+	outboxEnd    = "q0" // the first key after every "q/…"
+	timerPrefix  = "z/"
+)
+
+// tenantKey starts a tenant-scoped key: "t/<tenant>/<kind>/".
+func tenantKey(extra int, tenant string, kind byte) []byte {
+	k := make([]byte, 0, 5+len(tenant)+extra)
+	k = append(k, "t/"...)
+	k = append(k, tenant...)
+	return append(k, '/', kind, '/')
+}
+
+func convKey(tenant, id string) []byte { return append(tenantKey(len(id), tenant, 'c'), id...) }
+
+func statusKey(tenant string, st conversation.Status, id string) []byte {
+	k := append(tenantKey(len(st)+1+len(id), tenant, 'x'), st...)
+	return append(append(k, '/'), id...)
+}
+
+// msgPrefix is the prefix of every message of a conversation.
+func msgPrefix(tenant, conv string) []byte {
+	return append(append(tenantKey(len(conv)+9, tenant, 'm'), conv...), '/')
+}
+
+func msgKey(tenant, conv string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(msgPrefix(tenant, conv), seq)
+}
+
+func wamidKey(tenant, wamid string) []byte {
+	return append(tenantKey(len(wamid), tenant, 'w'), wamid...)
+}
+func parkedKey(tenant, wamid string) []byte {
+	return append(tenantKey(len(wamid), tenant, 's'), wamid...)
+}
+func operatorKey(tenant, id string) []byte { return append(tenantKey(len(id), tenant, 'o'), id...) }
+
+// operatorPrefix is the prefix of every operator state of a tenant.
+func operatorPrefix(tenant string) []byte { return tenantKey(0, tenant, 'o') }
+
+// allMessagesPrefix is the prefix of every message of a tenant.
+func allMessagesPrefix(tenant string) []byte { return tenantKey(0, tenant, 'm') }
+
+// messageRef is the value of a message id index entry: "<conv>/<seq:8>".
+func messageRef(conv string, seq uint64) []byte {
+	ref := make([]byte, 0, len(conv)+9)
+	ref = append(append(ref, conv...), '/')
+	return binary.BigEndian.AppendUint64(ref, seq)
+}
+
+func parseMessageRef(v []byte) (conv string, seq uint64, err error) {
+	if len(v) < 10 {
+		return "", 0, fmt.Errorf("BUG: message id index entry %q too short", v)
+	}
+	return string(v[:len(v)-9]), binary.BigEndian.Uint64(v[len(v)-8:]), nil
+}
+
+// sendQueuePrefix is the prefix of a channel's send queue.
+func sendQueuePrefix(tenant, channel string) []byte {
+	return append(append(tenantKey(len(channel)+9, tenant, 'y'), channel...), '/')
+}
+
+func sendJobKey(r SendRef) []byte {
+	return binary.BigEndian.AppendUint64(sendQueuePrefix(r.Tenant, r.Channel), r.Seq)
+}
+
+// noteKey names the recorded answer to message seq of a conversation.
+func noteKey(tenant, conv string, seq uint64) []byte {
+	k := append(append(tenantKey(len(conv)+9, tenant, 'v'), conv...), '/')
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+func notePrefix(tenant string) []byte { return tenantKey(0, tenant, 'v') }
+
+// parseNoteKey returns the conversation and message seq a note key names, given the tenant's note prefix.
+func parseNoteKey(prefix, k []byte) (conv string, seq uint64, err error) {
+	rest := k[len(prefix):]
+	if len(rest) < 10 || rest[len(rest)-9] != '/' {
+		return "", 0, fmt.Errorf("BUG: delivery note key %q malformed", k)
+	}
+	return string(rest[:len(rest)-9]), binary.BigEndian.Uint64(rest[len(rest)-8:]), nil
+}
+
+// outboxKey is the key of the outbox entry seq of tenant.
+func outboxKey(seq uint64, tenant string) []byte {
+	return appendOutboxRest(append(make([]byte, 0, 11+len(tenant)), outboxPrefix...), seq, tenant)
+}
+
+// appendOutboxRest appends what follows the outbox prefix in an entry's key.
+func appendOutboxRest(k []byte, seq uint64, tenant string) []byte {
+	k = binary.BigEndian.AppendUint64(k, seq)
+	return append(append(k, '/'), tenant...)
+}
+
+func beUint64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+// outboxLower is the smallest outbox key with a sequence number above after.
+func outboxLower(after uint64) []byte {
+	if after == ^uint64(0) {
+		return []byte(outboxEnd)
+	}
+	return binary.BigEndian.AppendUint64([]byte(outboxPrefix), after+1)
+}
+
+func parseOutboxKey(k []byte) (seq uint64, tenant string, err error) {
+	if len(k) < 12 || k[10] != '/' {
+		return 0, "", fmt.Errorf("BUG: outbox key %q malformed", k)
+	}
+	return binary.BigEndian.Uint64(k[2:10]), string(k[11:]), nil
+}
+
+func timerKey(t TimerKey) []byte {
+	k := make([]byte, 0, 13+len(t.Tenant)+len(t.Conversation)+len(t.Kind))
+	k = append(k, timerPrefix...)
+	k = binary.BigEndian.AppendUint64(k, uint64(t.Due.UnixMilli()))
+	k = append(k, '/')
+	k = append(k, t.Tenant...)
+	k = append(k, '/')
+	k = append(k, t.Conversation...)
+	k = append(k, '/')
+	return append(k, t.Kind...)
+}
+
+// timerUpper is the first timer key due after now (in ms).
+func timerUpper(dueMs int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(timerPrefix), uint64(dueMs)+1)
+}
+
+func parseTimerKey(k []byte) (TimerKey, error) {
+	if len(k) < 11 {
+		return TimerKey{}, fmt.Errorf("BUG: timer key %q too short", k)
+	}
+	parts := strings.SplitN(string(k[11:]), "/", 3)
+	if len(parts) != 3 {
+		return TimerKey{}, fmt.Errorf("BUG: timer key %q malformed", k)
+	}
+	due := int64(binary.BigEndian.Uint64(k[2:10]))
+	return TimerKey{Due: timeOfMs(due), Tenant: parts[0], Conversation: parts[1], Kind: parts[2]}, nil
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte{}, p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// keyAfter returns the smallest key greater than k.
+func keyAfter(k []byte) []byte { return append(append(make([]byte, 0, len(k)+1), k...), 0) }
+
+func timeOfMs(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
