@@ -246,6 +246,23 @@ func TestAll(t *testing.T) {
 	}
 }
 
+// TestShorterThanAnOperation gives every measurement a Duration shorter than any of its operations, which is what
+// a short Duration looks like on a slow or loaded machine: each must still wait for its first operations and give a
+// figure, never ErrNothingMeasured.
+func TestShorterThanAnOperation(t *testing.T) {
+	addr := startBroker(t)
+	for _, m := range measurements(addr, t.TempDir()) {
+		t.Run(m.name, func(t *testing.T) {
+			const d = time.Nanosecond
+			c, err := m.run(t.Context(), d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCeiling(t, m, d, c)
+		})
+	}
+}
+
 func TestInvalidConfig(t *testing.T) {
 	ctx := t.Context()
 	for name, run := range map[string]func() (report.Ceiling, error){
