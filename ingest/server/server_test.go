@@ -17,6 +17,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
+
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -302,19 +304,13 @@ func TestShutdownIdempotent(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	url := "http://" + s.Addr()
-	// Wait until it serves.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually.NoError(t, 10*time.Second, 10*time.Millisecond, func() error {
 		resp, err := http.Get(url + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err
+	}, "server answers")
 	if err := s.Shutdown(); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
