@@ -56,7 +56,8 @@ func TestMain(m *testing.M) {
 	code := func() int {
 		defer os.RemoveAll(dir)
 		binary = filepath.Join(dir, "switchboard")
-		build := exec.Command("go", "build", "-o", binary, "./cmd/switchboard")
+		// `switchboard whatsapp-sim` runs the simulator's own binary from beside it, as make build places them.
+		build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/switchboard", "./cmd/switchboard-whatsapp-sim")
 		build.Dir = root
 		if out, err := build.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build switchboard: %v\n%s", err, out)
