@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/deploy/promtest"
 )
 
@@ -27,19 +29,16 @@ func liveNode(t *testing.T) (httpAddr string) {
 		"--embedded-kafka-addr", promtest.FreeAddr(t),
 		"--whatsapp-api-url", "http://127.0.0.1:1",
 	)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	eventually.NoError(t, 60*time.Second, 100*time.Millisecond, func() error {
 		if done, err := p.Exited(); done {
 			t.Fatalf("switchboard exited during start: %v\n%s", err, p.Output())
 		}
-		if code, _, _ := promtest.Get("http://" + httpAddr + "/readyz"); code == http.StatusOK {
-			return httpAddr
+		if code, _, err := promtest.Get("http://" + httpAddr + "/readyz"); code != http.StatusOK {
+			return fmt.Errorf("/readyz %d %v\n%s", code, err, p.Output())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("switchboard not ready after 60s\n%s", p.Output())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	}, "switchboard ready")
+	return httpAddr
 }
 
 // knownLint are `promtool check metrics` findings accepted on purpose, by metric name and message.
@@ -114,20 +113,25 @@ func TestLiveNode(t *testing.T) {
 		srv := promtest.StartServer(t, prometheus, scrapeConfig(t, addr))
 
 		// The shipped scrape config reaches the node.
-		waitFor(t, 30*time.Second, "Prometheus scrapes the node", func() (bool, string) {
+		eventually.NoError(t, 30*time.Second, 200*time.Millisecond, func() error {
 			s, err := srv.Query(`up{job="switchboard"}`)
 			if err != nil {
-				return false, err.Error()
+				return err
 			}
-			targets, _ := srv.Targets()
-			return len(s) == 1 && s[0].Value == 1, fmt.Sprintf("up = %v; targets %+v", s, targets)
-		})
+			if len(s) != 1 || s[0].Value != 1 {
+				targets, _ := srv.Targets()
+				return fmt.Errorf("up = %v; targets %+v", s, targets)
+			}
+			return nil
+		}, "Prometheus scrapes the node")
 		// A Switchboard metric and a collector metric come back through the query API.
 		var lag []promtest.Sample
-		waitFor(t, 30*time.Second, "switchboard_consumer_lag through Prometheus", func() (bool, string) {
-			lag, err = srv.Query(`switchboard_consumer_lag{job="switchboard"}`)
-			return err == nil && len(lag) > 0, fmt.Sprintf("%v %v", lag, err)
-		})
+		eventually.NoError(t, 30*time.Second, 200*time.Millisecond, func() error {
+			if lag, err = srv.Query(`switchboard_consumer_lag{job="switchboard"}`); err == nil && len(lag) == 0 {
+				err = errors.New("no series")
+			}
+			return err
+		}, "switchboard_consumer_lag through Prometheus")
 		if lag[0].Metric["partition"] == "" || lag[0].Metric["instance"] != addr {
 			t.Errorf("switchboard_consumer_lag came back as %v, want a partition label and instance %s", lag[0].Metric, addr)
 		}
@@ -139,10 +143,10 @@ func TestLiveNode(t *testing.T) {
 
 		// The shipped rules load and evaluate without errors against real series.
 		want := len(alertRules(t))
-		waitFor(t, 30*time.Second, "every alert rule evaluated", func() (bool, string) {
+		eventually.NoError(t, 30*time.Second, 200*time.Millisecond, func() error {
 			rules, err := srv.Rules()
 			if err != nil {
-				return false, err.Error()
+				return err
 			}
 			n := 0
 			for _, r := range rules {
@@ -150,8 +154,11 @@ func TestLiveNode(t *testing.T) {
 					n++
 				}
 			}
-			return len(rules) == want && n == want, fmt.Sprintf("%d of %d rules loaded, %d evaluated", len(rules), want, n)
-		})
+			if len(rules) != want || n != want {
+				return fmt.Errorf("%d of %d rules loaded, %d evaluated", len(rules), want, n)
+			}
+			return nil
+		}, "every alert rule evaluated")
 		rules, _ := srv.Rules()
 		for _, r := range rules {
 			if r.Health != "ok" {
@@ -220,20 +227,4 @@ func scrapeConfig(t *testing.T, target string) string {
 		t.Fatal(err)
 	}
 	return string(out)
-}
-
-// waitFor polls cond every 200 ms until it holds or timeout passes; then it fails with cond's last report.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %s", what, timeout, state)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
