@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 )
 
 // Start starts a private ClickHouse server for t, stopped in t.Cleanup, and returns its native-protocol address.
@@ -115,35 +117,42 @@ func (s *Server) start(bin string) error {
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	deadline := time.Now().Add(30 * time.Second)
 	client := http.Client{Timeout: time.Second}
 	url := "http://" + s.HTTPAddr() + "/ping"
-	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			var b bytes.Buffer
-			_, _ = b.ReadFrom(resp.Body)
-			resp.Body.Close()
-			if bytes.HasPrefix(b.Bytes(), []byte("Ok.")) {
-				s.cmd, s.exited = cmd, exited
-				return nil
-			}
-		}
+	var exitErr error
+	err = eventually.Wait(30*time.Second, 20*time.Millisecond, func() error {
 		select {
 		case <-exited:
 			tail, _ := os.ReadFile(filepath.Join(s.dir, "log", "clickhouse-server.err.log"))
 			if len(tail) > 2000 {
 				tail = tail[len(tail)-2000:]
 			}
-			return fmt.Errorf("clickhouse-server exited during start (tcp %d, http %d): %s", s.tcp, s.http, tail)
-		case <-time.After(20 * time.Millisecond):
+			exitErr = fmt.Errorf("clickhouse-server exited during start (tcp %d, http %d): %s", s.tcp, s.http, tail)
+			return nil // nothing left to wait for
+		default:
 		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-exited
-			return fmt.Errorf("clickhouse-server did not answer %s within 30 s", url)
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
 		}
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if !bytes.HasPrefix(b.Bytes(), []byte("Ok.")) {
+			return fmt.Errorf("%s answered %q", url, b.Bytes())
+		}
+		return nil
+	})
+	switch {
+	case exitErr != nil:
+		return exitErr
+	case err != nil:
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("clickhouse-server did not answer %s: %w", url, err)
 	}
+	s.cmd, s.exited = cmd, exited
+	return nil
 }
 
 var install struct {

@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/analytics/scenario"
 	"github.com/switchboard-hq/switchboard/analytics/sink"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -69,16 +70,13 @@ func BenchmarkSinkThroughput(b *testing.B) {
 		start := time.Now()
 		go func() { done <- s.Run(ctx) }()
 		var first time.Time
-		for {
+		eventually.True(b, 10*time.Minute, 5*time.Millisecond, func() bool {
 			v := gathered(b, reg, "switchboard_analytics_rows_total")
 			if v > 0 && first.IsZero() {
 				first = time.Now()
 			}
-			if v >= n {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return v >= n
+		}, "%v rows stored", n)
 		total := time.Since(start)
 		rate = n / total.Seconds()
 		b.Logf("%d events in %v (first batch stored after %v): %.0f events/s", n, total.Round(time.Millisecond),
@@ -111,9 +109,9 @@ func BenchmarkSinkLag20k(b *testing.B) {
 	go func() { done <- s.Run(ctx) }()
 	defer func() { cancel(); <-done; s.Close() }()
 	e.produce("acme", values[0])
-	for gathered(b, reg, "switchboard_analytics_rows_total") < 1 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually.True(b, time.Minute, 10*time.Millisecond, func() bool {
+		return gathered(b, reg, "switchboard_analytics_rows_total") >= 1
+	}, "the first event stored")
 	w := &kafka.Writer{Addr: kafka.TCP(e.brokers...), Topic: inbox.EventsTopic, Balancer: &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, BatchSize: 1000}
 	defer w.Close()
@@ -149,9 +147,9 @@ func BenchmarkSinkLag20k(b *testing.B) {
 			}
 		}
 		produced := time.Since(start)
-		for gathered(b, reg, "switchboard_analytics_rows_total") < float64(len(values)) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		eventually.True(b, 10*time.Minute, 10*time.Millisecond, func() bool {
+			return gathered(b, reg, "switchboard_analytics_rows_total") >= float64(len(values))
+		}, "%d events stored", len(values))
 		caughtUp := time.Since(start)
 		close(stop)
 		<-sampled

@@ -21,6 +21,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/analytics/chtest"
 	"github.com/switchboard-hq/switchboard/analytics/insights"
 	"github.com/switchboard-hq/switchboard/analytics/scenario"
@@ -153,17 +154,12 @@ func (e *env) stored() (rows, distinct uint64) {
 // waitStored waits until cond holds of stored(), for up to a minute.
 func (e *env) waitStored(what string, cond func(rows, distinct uint64) bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		rows, distinct := e.stored()
-		if cond(rows, distinct) {
-			return
+	eventually.NoError(e.t, time.Minute, 20*time.Millisecond, func() error {
+		if rows, distinct := e.stored(); !cond(rows, distinct) {
+			return fmt.Errorf("%d rows, %d distinct events stored", rows, distinct)
 		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("waiting for %s: %d rows, %d distinct events stored", what, rows, distinct)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	}, "waiting for %s", what)
 }
 
 // checkScripted holds the stored events to the hand-computed figures: live, recomputed from raw events in
@@ -179,16 +175,17 @@ func (e *env) checkScripted(what string, t0 time.Time) {
 	scenario.CheckScripted(e.t, what+", recomputed from raw events", raw, t0)
 	// ClickHouse updates a materialized view after it wrote the insert's block to the source table, so the
 	// conversations aggregate can trail the events table by an insert for a moment: wait for it to catch up.
+	// If it does not, CheckScripted says how the figures differ.
 	var live insights.Report
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	_ = eventually.Wait(10*time.Second, 20*time.Millisecond, func() error {
 		if live, err = insights.Query(ctx, e.conn, insights.Filter{Tenant: "acme"}); err != nil {
 			e.t.Fatal(err)
 		}
-		if live.Active == raw.Active && live.Unanswered == raw.Unanswered && live.AwaitingReply == raw.AwaitingReply ||
-			time.Now().After(deadline) {
-			break
+		if live.Active != raw.Active || live.Unanswered != raw.Unanswered || live.AwaitingReply != raw.AwaitingReply {
+			return errors.New("the conversations aggregate trails the events")
 		}
-	}
+		return nil
+	})
 	scenario.CheckScripted(e.t, what+", live", live, t0)
 	stored, err := schema.ReadAll(ctx, e.conn, "")
 	if err != nil {
@@ -386,25 +383,22 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, labels string) fl
 
 func waitMetric(t *testing.T, reg *prometheus.Registry, name, labels string, want float64) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%s{%s} == %v", name, labels, want), func() bool { return metricValue(t, reg, name, labels) == want },
-		func() string { return fmt.Sprint(metricValue(t, reg, name, labels)) })
+	eventually.NoError(t, 30*time.Second, 10*time.Millisecond, func() error {
+		if v := metricValue(t, reg, name, labels); v != want {
+			return fmt.Errorf("have %v", v)
+		}
+		return nil
+	}, "%s{%s} == %v", name, labels, want)
 }
 
 func waitMetricAtLeast(t *testing.T, reg *prometheus.Registry, name, labels string, want float64) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%s{%s} >= %v", name, labels, want), func() bool { return metricValue(t, reg, name, labels) >= want },
-		func() string { return fmt.Sprint(metricValue(t, reg, name, labels)) })
-}
-
-func waitFor(t *testing.T, what string, cond func() bool, state func() string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: have %s", what, state())
+	eventually.NoError(t, 30*time.Second, 10*time.Millisecond, func() error {
+		if v := metricValue(t, reg, name, labels); v < want {
+			return fmt.Errorf("have %v", v)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	}, "%s{%s} >= %v", name, labels, want)
 }
 
 // Close is idempotent, and Run after Close returns ErrClosed at once instead of waiting for ClickHouse.

@@ -115,12 +115,14 @@ func (l *latencies) summary() report.Latency {
 }
 
 // loop runs op in a closed loop on workers goroutines until d has passed or ctx ends, recording each op's latency
-// in lat. It returns how many ops completed and the time from the start until the last worker returned: ops in
-// flight when d passes are waited for and counted. The first error of an op ends the run (op's ctx is then
-// cancelled) and is returned; ctx's error is returned when ctx ended the run.
+// in lat. It returns how many ops completed and the time from the start until the last worker returned, which is
+// never less than d: ops in flight when d passes are waited for and counted, and each worker completes at least
+// one, so a run on a slow machine still measures something. The first error of an op ends the run (op's ctx is
+// then cancelled) and is returned; ctx's error is returned when ctx ended the run.
 func loop(ctx context.Context, d time.Duration, workers int, lat *latencies, op func(ctx context.Context, worker int) error) (int64, time.Duration, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	start := time.Now() // before the timer, so that elapsed is at least d
 	var stop atomic.Bool
 	timer := time.AfterFunc(d, func() { stop.Store(true) })
 	defer timer.Stop()
@@ -133,12 +135,11 @@ func loop(ctx context.Context, d time.Duration, workers int, lat *latencies, op 
 		wg    sync.WaitGroup
 	)
 	counts := make([]int64, workers)
-	start := time.Now()
 	for w := range workers {
 		wg.Go(func() {
 			var n int64
 			defer func() { counts[w] = n }()
-			for !stop.Load() {
+			for {
 				t0 := time.Now()
 				if err := op(runCtx, w); err != nil {
 					once.Do(func() { first = err })
@@ -147,6 +148,9 @@ func loop(ctx context.Context, d time.Duration, workers int, lat *latencies, op 
 				}
 				lat.record(time.Since(t0))
 				n++
+				if stop.Load() {
+					return
+				}
 			}
 		})
 	}

@@ -84,14 +84,15 @@ func Hollywood(ctx context.Context, cfg HollywoodConfig) (report.Ceiling, error)
 		}
 	}, "ceiling", actor.WithInboxSize(cfg.InboxSize), actor.WithID("receiver"))
 
+	start := time.Now()
 	var stop atomic.Bool
 	timer := time.AfterFunc(cfg.Duration, func() { stop.Store(true) })
 	defer timer.Stop()
 	bound := int64(cfg.MaxInFlight)
-	start := time.Now()
 	var sent int64
+	// At least one message, however late this goroutine runs after the timer started.
 send:
-	for !stop.Load() {
+	for {
 		for sent-handled.Load() >= bound {
 			select {
 			case <-wake:
@@ -101,7 +102,7 @@ send:
 		}
 		e.Send(pid, ping{})
 		sent++
-		if sent%hollywoodAckEvery == 0 && ctx.Err() != nil {
+		if stop.Load() || sent%hollywoodAckEvery == 0 && ctx.Err() != nil {
 			break
 		}
 	}

@@ -2,9 +2,9 @@ package ceiling
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -18,8 +18,10 @@ type KafkaConfig struct {
 	// Brokers are the bootstrap addresses (in a real run, the node's own embedded broker). Required. Each
 	// measurement creates its own scratch topic of one partition and deletes it afterwards.
 	Brokers []string
-	// Duration bounds the measurement. 0 means 3s. KafkaProduce writes for Duration; KafkaConsume spends at most
-	// half of it filling its topic and the rest reading it back.
+	// Duration bounds the measurement. 0 means 3s. KafkaProduce writes for Duration; KafkaConsume fills its topic
+	// for half of it and reads the topic back for the other half, counted from the reader's creation. Either way
+	// an operation in flight when its time is up is waited for and counted, never cut short: a run always
+	// completes at least one, however slow the machine.
 	Duration time.Duration
 	// Concurrency is how many goroutines call WriteMessages synchronously in KafkaProduce. 0 means 256.
 	Concurrency int
@@ -31,7 +33,7 @@ type KafkaConfig struct {
 	// uses; kafka-go's default of 1s would measure the timeout).
 	BatchTimeout time.Duration
 	// Records is how many records KafkaConsume writes before reading them back (fewer if half of Duration passes
-	// first). 0 means 200,000.
+	// first, at least one batch per filling goroutine). 0 means 200,000.
 	Records int
 }
 
@@ -159,10 +161,18 @@ const (
 	consumeChunk   = 1000
 )
 
+// consumeMaxWait is the reader's MaxWait. kafka-go sets it as the connection's deadline for each fetch's answer
+// and treats a late answer as a broken connection: it closes it and dials again after a backoff of 100ms or more.
+// The topic is full, so the broker answers at once and MaxWait only bounds how long a loaded machine may take to
+// do so; it also bounds the reader's last fetch past the end of the topic, which Close waits for.
+const consumeMaxWait = time.Second
+
 // KafkaConsume measures how fast a kafka-go partition reader (no group, so no commits) reads back a topic: it fills
-// a one-partition scratch topic with up to Records RecordSize-byte records in large batches, then reads them all
-// with MinBytes 1, MaxBytes 1 MiB and MaxWait 50ms. Throughput is records read per second, from the reader's creation to the last
-// record; if Duration ends first, over what was read by then. It measures no latency.
+// a one-partition scratch topic with up to Records RecordSize-byte records in large batches for half of Duration,
+// then reads them back with MinBytes 1, MaxBytes 1 MiB and MaxWait 1s until it has read them all or the other half
+// of Duration has passed since the reader's creation; a read in flight then is waited for, so at least one record
+// is read. Throughput is records read per second, from the reader's creation to the last record read. It measures
+// no latency.
 func KafkaConsume(ctx context.Context, cfg KafkaConfig) (report.Ceiling, error) {
 	const name = "kafka_consume"
 	cfg.setDefaults()
@@ -172,68 +182,67 @@ func KafkaConsume(ctx context.Context, cfg KafkaConfig) (report.Ceiling, error) 
 	if err := ctx.Err(); err != nil {
 		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, err)
 	}
-	deadline := time.Now().Add(cfg.Duration)
 	topic, drop, err := scratchTopic(ctx, cfg.Brokers, name)
 	if err != nil {
 		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, err)
 	}
 	defer drop()
 
-	fillCtx, cancel := context.WithDeadline(ctx, time.Now().Add(cfg.Duration/2))
-	filled, err := fill(fillCtx, cfg, topic)
-	cancel()
+	filled, err := fill(ctx, cfg, topic, cfg.Duration/2)
 	if err := ctx.Err(); err != nil {
 		return report.Ceiling{}, fmt.Errorf("ceiling %s: %w", name, err)
 	}
 	if err != nil {
 		return report.Ceiling{}, fmt.Errorf("ceiling %s: fill topic: %w", name, err)
 	}
-	if filled == 0 {
-		return report.Ceiling{}, fmt.Errorf("ceiling %s: fill topic: %w", name, ErrNothingMeasured)
-	}
 
-	readCtx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
+	// The reading half is its own, not what the topic's creation and filling left of Duration: on a loaded machine
+	// that could be less than the reader needs to connect and fetch once, and the run would read nothing.
 	start := time.Now()
+	var stop atomic.Bool
+	timer := time.AfterFunc(cfg.Duration-cfg.Duration/2, func() { stop.Store(true) })
+	defer timer.Stop()
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:   cfg.Brokers,
 		Topic:     topic,
 		Partition: 0,
 		MinBytes:  1,
-		// kafka-go's default. kafka-go gives a fetch MaxWait to answer, so a fetch of several MiB from a loaded
-		// broker times out and is retried after a backoff, which would measure the backoff.
+		// kafka-go's default. A fetch of several MiB takes a loaded broker longer to answer, which could exceed
+		// MaxWait and measure the reconnection.
 		MaxBytes: 1 << 20,
-		MaxWait:  50 * time.Millisecond,
+		MaxWait:  consumeMaxWait,
 	})
 	defer r.Close()
 	var read int64
 	for read < filled {
-		if _, err := r.ReadMessage(readCtx); err != nil {
-			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-				break // Duration is over: the figure is what was read until now
-			}
+		if _, err := r.ReadMessage(ctx); err != nil {
 			if ctx.Err() != nil {
 				err = ctx.Err()
 			}
 			return report.Ceiling{}, fmt.Errorf("ceiling %s: read: %w", name, err)
 		}
 		read++
+		if stop.Load() {
+			break // the reading half is over: the figure is what was read until now
+		}
 	}
 	elapsed := time.Since(start)
-	if read == 0 {
-		return report.Ceiling{}, fmt.Errorf("ceiling %s: read: %w", name, ErrNothingMeasured)
-	}
 	return report.Ceiling{
 		Name: name,
-		Description: fmt.Sprintf("kafka-go partition reader (no group), MinBytes 1, MaxBytes 1 MiB, MaxWait 50ms, "+
-			"reading back %d %d-byte records of one partition", read, cfg.RecordSize),
+		Description: fmt.Sprintf("kafka-go partition reader (no group), MinBytes 1, MaxBytes 1 MiB, MaxWait %v, "+
+			"reading back %d %d-byte records of one partition", consumeMaxWait, read, cfg.RecordSize),
 		Throughput: rate(read, elapsed),
 	}, nil
 }
 
-// fill writes up to cfg.Records records to topic in large batches until ctx ends, and returns how many Kafka
-// acknowledged. A write cut short by ctx's deadline is not an error: the topic then holds fewer records.
-func fill(ctx context.Context, cfg KafkaConfig, topic string) (int64, error) {
+// fill writes up to cfg.Records records to topic in batches of consumeChunk from consumeFillers goroutines, each
+// of which stops taking a new batch once d has passed, and returns how many Kafka acknowledged. A batch in flight
+// then is waited for, not cancelled, and each goroutine writes at least one: the topic always holds records, and
+// exactly as many as fill returns.
+func fill(ctx context.Context, cfg KafkaConfig, topic string, d time.Duration) (int64, error) {
+	var stop atomic.Bool
+	timer := time.AfterFunc(d, func() { stop.Store(true) })
+	defer timer.Stop()
 	w, closeWriter := newWriter(cfg.Brokers, topic, consumeChunk, 2*time.Millisecond)
 	defer closeWriter()
 	msgs := make([]kafka.Message, consumeChunk)
@@ -252,7 +261,7 @@ func fill(ctx context.Context, cfg KafkaConfig, topic string) (int64, error) {
 		wg.Go(func() {
 			// Each goroutine has its own copy: WriteMessages fills in the messages' Topic, Partition and Offset.
 			own := append([]kafka.Message(nil), msgs...)
-			for ctx.Err() == nil {
+			for {
 				mu.Lock()
 				k := min(consumeChunk, cfg.Records-next)
 				next += k
@@ -264,11 +273,11 @@ func fill(ctx context.Context, cfg KafkaConfig, topic string) (int64, error) {
 				mu.Lock()
 				if err == nil {
 					filled += int64(k)
-				} else if first == nil && ctx.Err() == nil {
+				} else if first == nil {
 					first = err
 				}
 				mu.Unlock()
-				if err != nil {
+				if err != nil || stop.Load() {
 					return
 				}
 			}

@@ -8,7 +8,6 @@ package ceiling
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"sort"
 	"strconv"
@@ -19,18 +18,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/switchboard-hq/switchboard/ingest/broker"
+	"github.com/switchboard-hq/switchboard/ingest/broker/brokertest"
 )
-
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // BenchmarkKafkaProduceSync is kafka-go's synchronous producer (acks=all) against the embedded broker, with the
 // producer settings the webhook path uses: many concurrent callers, one tenant key (one partition).
@@ -45,14 +34,7 @@ func BenchmarkKafkaProduceSync(b *testing.B) {
 }
 
 func produce(b *testing.B, nosync bool, partitions, keys int) {
-	e, err := broker.NewEmbedded(broker.Config{Addr: freeAddr(b), DataDir: b.TempDir(), NoSync: nosync})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
-	if err := broker.EnsureTopics(context.Background(), []string{e.Addr()}, partitions, 1, "t"); err != nil {
-		b.Fatal(err)
-	}
+	e := brokertest.Start(b, brokertest.Config{Partitions: partitions, Topics: []string{"t"}, Sync: !nosync})
 	senders := 256
 	if v, err := strconv.Atoi(os.Getenv("BENCH_SENDERS")); err == nil && v > 0 {
 		senders = v

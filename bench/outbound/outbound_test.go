@@ -21,6 +21,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/cmd/switchboard/node"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
@@ -92,15 +93,10 @@ func run(b *testing.B, offered, count int) {
 		}
 		return resp.StatusCode(), append([]byte{}, resp.Body()...)
 	}
-	for try := 0; ; try++ {
-		if code, _ := call("PUT", "/v1/operators/me/availability", `{"availability":"online"}`); code == 200 {
-			break
-		}
-		if try == 100 {
-			b.Fatal("operator cannot go online")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually.True(b, 30*time.Second, 50*time.Millisecond, func() bool {
+		code, _ := call("PUT", "/v1/operators/me/availability", `{"availability":"online"}`)
+		return code == 200
+	}, "operator online")
 	// 50 customers, so per-recipient pacing (45 in a burst, then one per 6 s) stays out of the way.
 	var convs []string
 	var msgs []meta.Message
@@ -112,7 +108,18 @@ func run(b *testing.B, offered, count int) {
 	if code, _, err := meta.Post(ctx, http.DefaultClient, base+"/webhooks/whatsapp", "s", meta.Payload(meta.Change{PhoneNumberID: "555", Messages: msgs})); err != nil || code != 200 {
 		b.Fatalf("webhook: %d %v", code, err)
 	}
-	time.Sleep(time.Second)
+	eventually.True(b, 30*time.Second, 20*time.Millisecond, func() bool {
+		for _, id := range convs {
+			code, body := call("GET", "/v1/conversations/"+id, "")
+			var c struct {
+				Status conversation.Status `json:"status"`
+			}
+			if code != 200 || json.Unmarshal(body, &c) != nil || c.Status != conversation.Assigned {
+				return false
+			}
+		}
+		return true
+	}, "%d conversations assigned", len(convs))
 
 	b.ResetTimer()
 	sent := map[string]time.Time{}
@@ -140,10 +147,8 @@ func run(b *testing.B, offered, count int) {
 		}(i)
 	}
 	wg.Wait()
-	deadline := time.Now().Add(2 * time.Minute)
-	for s.Stats().Accepted < int64(count) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually.True(b, 2*time.Minute, 20*time.Millisecond, func() bool { return s.Stats().Accepted >= int64(count) },
+		"%d replies accepted by the simulator", count)
 	b.StopTimer()
 	recv := s.Messages()
 	if len(recv) < count {

@@ -30,6 +30,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/cmd/switchboard/node"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
@@ -94,15 +95,15 @@ func start(b *testing.B) *bench {
 		req.Header.SetMethod("PUT")
 		req.Header.Set("Authorization", fmt.Sprintf("Bearer bench-token-%010d", i))
 		req.SetBodyString(`{"availability":"online"}`)
-		for try := 0; ; try++ {
-			if err := fasthttp.Do(req, resp); err == nil && resp.StatusCode() == 200 {
-				break
+		eventually.NoError(b, 30*time.Second, 50*time.Millisecond, func() error {
+			if err := fasthttp.Do(req, resp); err != nil {
+				return err
 			}
-			if try == 100 {
-				b.Fatalf("operator %d online: %d %s", i, resp.StatusCode(), resp.Body())
+			if resp.StatusCode() != 200 {
+				return fmt.Errorf("%d %s", resp.StatusCode(), resp.Body())
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return nil
+		}, "operator %d online", i)
 	}
 	return be
 }

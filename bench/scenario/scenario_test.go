@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/bench/load"
 	"github.com/switchboard-hq/switchboard/bench/report"
@@ -67,11 +68,7 @@ func TestSeedClosed(t *testing.T) {
 	if err := seedClosed(context.Background(), dir, tenants, n); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(store.Config{Dir: filepath.Join(dir, "store")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t, store.Config{Dir: filepath.Join(dir, "store")})
 	total := 0
 	for ti, tn := range tenants {
 		after := ""

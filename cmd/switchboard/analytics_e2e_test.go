@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/analytics/chtest"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
@@ -26,10 +27,10 @@ func TestInsightsThroughTheNode(t *testing.T) {
 		t.Fatalf("webhook: %d", code)
 	}
 	id := conversation.ID("shop-wa", from)
-	eventually(t, 10*time.Second, "assigned to ann", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		_, v := n.conversation(annToken, id)
 		return v.AssigneeID == "ann"
-	})
+	}, "assigned to ann")
 	n.mustCall("POST", "/v1/conversations/"+id+"/messages", annToken, map[string]string{"type": "text", "text": "hello"}, 201)
 	n.mustCall("POST", "/v1/conversations/"+id+"/close", annToken, nil, 200)
 	var rep struct {
@@ -41,14 +42,14 @@ func TestInsightsThroughTheNode(t *testing.T) {
 		} `json:"by_operator"`
 		AvgFirstResponse float64 `json:"avg_first_response_seconds"`
 	}
-	eventually(t, 30*time.Second, "insights report the closed conversation", func() bool {
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
 		code, b := n.get("/v1/insights?since=1h", annToken)
 		if code != 200 {
 			return false
 		}
 		_ = json.Unmarshal(b, &rep)
 		return rep.Finished == 1 && rep.MessagesIn == 1 && rep.MessagesOut == 1
-	})
+	}, "insights report the closed conversation")
 	if rep.AvgFirstResponse <= 0 {
 		t.Errorf("first response = %v, want > 0", rep.AvgFirstResponse)
 	}

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
@@ -21,11 +23,8 @@ import (
 // storedMessages opens a stopped node's store and counts its messages by wamid, scanning every message record.
 func storedMessages(t *testing.T, n *node, tenant string) map[string]int {
 	t.Helper()
-	s, err := store.Open(store.Config{Dir: filepath.Join(n.dir, "data", "store")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := storetest.Open(t, store.Config{Dir: filepath.Join(n.dir, "data", "store")})
+	defer s.Close() // now: the directory is the node's, which may start again
 	counts, err := s.CountMessagesByID(tenant)
 	if err != nil {
 		t.Fatal(err)
@@ -47,9 +46,9 @@ func TestRestartKeepsConversations(t *testing.T) {
 			t.Fatalf("webhook %d: %d", i, code)
 		}
 	}
-	eventually(t, 20*time.Second, "20 messages applied", func() bool {
+	eventually.True(t, 20*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_records_applied_total", `kind="message"`) == 20
-	})
+	}, "20 messages applied")
 	before := n.conversations(aliceToken)
 	if len(before) != 7 {
 		t.Fatalf("%d conversations, want 7", len(before))
@@ -75,9 +74,9 @@ func TestRestartKeepsConversations(t *testing.T) {
 	if code := n.post(body, acmeSecret); code != 200 {
 		t.Fatalf("webhook after restart: %d", code)
 	}
-	eventually(t, 10*time.Second, "new message applied", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_records_applied_total", `kind="message"`) == 1
-	})
+	}, "new message applied")
 	n.stop()
 	counts := storedMessages(t, n, "acme")
 	if len(counts) != 21 {
@@ -133,7 +132,7 @@ func TestKill9DuringBurst(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, 90*time.Second, "a third of the burst acknowledged", func() bool { return nAck.Load() >= killAt })
+	eventually.True(t, 90*time.Second, 20*time.Millisecond, func() bool { return nAck.Load() >= killAt }, "a third of the burst acknowledged")
 	n.kill()
 	wg.Wait()
 	ackedN := int(nAck.Load())
@@ -141,13 +140,13 @@ func TestKill9DuringBurst(t *testing.T) {
 
 	n.start()
 	// Wait until every acknowledged message is applied: the restarted node replays what was not committed.
-	eventually(t, 90*time.Second, "acknowledged messages applied after restart", func() bool {
+	eventually.True(t, 90*time.Second, 20*time.Millisecond, func() bool {
 		c := 0
 		for _, cv := range n.conversations(aliceToken) {
 			c += int(cv.Messages)
 		}
 		return c >= ackedN
-	})
+	}, "acknowledged messages applied after restart")
 	n.stop()
 
 	counts := storedMessages(t, n, "acme")
@@ -182,16 +181,12 @@ func TestExternalBrokerAndKafkaDown(t *testing.T) {
 	kdir := t.TempDir()
 	startBroker := func() *broker.Embedded {
 		var b *broker.Embedded
-		var err error
 		// The port may linger briefly after a close.
-		for i := 0; i < 50; i++ {
-			if b, err = broker.NewEmbedded(broker.Config{Addr: kafkaAddr, DataDir: kdir}); err == nil {
-				return b
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Fatalf("start external broker: %v", err)
-		return nil
+		eventually.NoError(t, 30*time.Second, 100*time.Millisecond, func() (err error) {
+			b, err = broker.NewEmbedded(broker.Config{Addr: kafkaAddr, DataDir: kdir})
+			return err
+		}, "start external broker")
+		return b
 	}
 	b := startBroker()
 	defer func() { b.Close() }()
@@ -203,9 +198,9 @@ func TestExternalBrokerAndKafkaDown(t *testing.T) {
 	if code := n.post(first, acmeSecret); code != 200 {
 		t.Fatalf("webhook through external broker: %d", code)
 	}
-	eventually(t, 20*time.Second, "message applied through the external broker", func() bool {
+	eventually.True(t, 20*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_records_applied_total", `kind="message"`) == 1
-	})
+	}, "message applied through the external broker")
 
 	b.Close()
 	second := meta.Payload(meta.Change{PhoneNumberID: acmePhone, Messages: []meta.Message{textMsg("27820000002", "wamid.ext-2", "while down", ts)}})
@@ -223,12 +218,12 @@ func TestExternalBrokerAndKafkaDown(t *testing.T) {
 	}
 
 	b = startBroker()
-	eventually(t, 60*time.Second, "the refused webhook accepted once Kafka is back", func() bool {
+	eventually.True(t, 60*time.Second, 20*time.Millisecond, func() bool {
 		return n.post(second, acmeSecret) == 200
-	})
-	eventually(t, 60*time.Second, "second message applied", func() bool {
+	}, "the refused webhook accepted once Kafka is back")
+	eventually.True(t, 60*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_records_applied_total", `kind="message"`) == 2
-	})
+	}, "second message applied")
 	n.stop()
 	counts := storedMessages(t, n, "acme")
 	if !reflect.DeepEqual(counts, map[string]int{"wamid.ext-1": 1, "wamid.ext-2": 1}) {
@@ -250,20 +245,20 @@ func TestIdleActorsPassivate(t *testing.T) {
 			t.Fatalf("webhook %d: %d", i, code)
 		}
 	}
-	eventually(t, 10*time.Second, "10 actors active", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_conversation_actors_active") == 10
-	})
-	eventually(t, 10*time.Second, "idle actors passivated", func() bool {
+	}, "10 actors active")
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_conversation_actors_active") == 0 &&
 			n.metric("switchboard_conversation_actors_passivated_total") == 10
-	})
+	}, "idle actors passivated")
 	body := meta.Payload(meta.Change{PhoneNumberID: acmePhone, Messages: []meta.Message{textMsg("27840000003", "wamid.idle-again", "second", ts+1)}})
 	if code := n.post(body, acmeSecret); code != 200 {
 		t.Fatalf("webhook: %d", code)
 	}
-	eventually(t, 10*time.Second, "re-activated actor applied the message", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_records_applied_total", `kind="message"`) == 11
-	})
+	}, "re-activated actor applied the message")
 	_, v := n.conversation(aliceToken, conversation.ID("acme-wa", "27840000003"))
 	if v.Messages == nil || len(v.Messages) != 2 || v.Messages[1].Seq != 2 || v.Conversation.Messages != 2 {
 		t.Fatalf("re-activated conversation lost its state: %+v", v)
@@ -309,18 +304,18 @@ func TestGracefulStopUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, 60*time.Second, "load under way", func() bool { return nAck.Load() >= 1500 })
+	eventually.True(t, 60*time.Second, 20*time.Millisecond, func() bool { return nAck.Load() >= 1500 }, "load under way")
 	n.stop() // SIGTERM; fails the test unless the exit is clean
 	cancel()
 	wg.Wait()
 	n.start()
-	eventually(t, 60*time.Second, "acknowledged messages applied", func() bool {
+	eventually.True(t, 60*time.Second, 20*time.Millisecond, func() bool {
 		c := 0
 		for _, cv := range n.conversations(aliceToken) {
 			c += int(cv.Messages)
 		}
 		return c >= int(nAck.Load())
-	})
+	}, "acknowledged messages applied")
 	if got := n.metric("switchboard_records_skipped_total", `reason="replay"`); got != 0 {
 		t.Errorf("after a graceful stop %v items were replayed: offsets were not committed for everything applied", got)
 	}

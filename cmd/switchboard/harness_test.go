@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
 
@@ -172,19 +173,17 @@ func (n *node) start() {
 	}
 	n.exited = make(chan struct{})
 	go func() { n.exitErr = n.cmd.Wait(); close(n.exited) }()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	eventually.NoError(n.t, 60*time.Second, 50*time.Millisecond, func() error {
 		select {
 		case <-n.exited:
 			n.t.Fatalf("node exited during start: %v\n%s", n.exitErr, n.logs)
 		default:
 		}
-		if code, _ := n.get("/readyz", ""); code == 200 {
-			return
+		if code, _ := n.get("/readyz", ""); code != 200 {
+			return fmt.Errorf("/readyz %d\n%s", code, n.logs)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	n.t.Fatalf("node not ready after 60s\n%s", n.logs)
+		return nil
+	}, "node ready")
 }
 
 // kill9 kills the node without warning and waits for it to be gone.
@@ -371,26 +370,6 @@ func (m scraped) sum(name string, labels ...string) float64 {
 		sum += v
 	}
 	return sum
-}
-
-// eventually polls cond until it holds or the timeout passes.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	poll(t, timeout, 20*time.Millisecond, what, cond)
-}
-
-// poll checks cond every interval until it holds or the timeout passes: for long waits whose check costs the node
-// CPU (a /metrics scrape), so that checking does not slow what it waits for.
-func poll(t testing.TB, timeout, interval time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(interval)
-	}
-	t.Fatalf("timed out after %v waiting for %s", timeout, what)
 }
 
 func textMsg(from, id, text string, ts int64) meta.Message {

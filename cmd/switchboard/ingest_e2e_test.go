@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
 
@@ -50,11 +51,11 @@ func TestWebhooksBecomeConversations(t *testing.T) {
 	}
 	convID := conversation.ID("acme-wa", "27820000001")
 	var v convView
-	eventually(t, 20*time.Second, "all message types stored", func() bool {
+	eventually.True(t, 20*time.Second, 20*time.Millisecond, func() bool {
 		code, got := n.conversation(aliceToken, convID)
 		v = got
 		return code == 200 && len(got.Messages) == len(types)
-	})
+	}, "all message types stored")
 	if v.Status != conversation.Unassigned || v.TenantID != "acme" || v.ChannelID != "acme-wa" {
 		t.Errorf("conversation = %+v, want unassigned acme/acme-wa", v.Conversation)
 	}
@@ -82,9 +83,9 @@ func TestWebhooksBecomeConversations(t *testing.T) {
 	if code := n.post(meta.Payload(meta.Change{PhoneNumberID: acmePhone, Messages: msgs[:1]}), acmeSecret); code != 200 {
 		t.Fatalf("duplicate webhook: %d", code)
 	}
-	eventually(t, 10*time.Second, "duplicate counted", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_records_skipped_total", `reason="duplicate"`) >= 1
-	})
+	}, "duplicate counted")
 	if _, v2 := n.conversation(aliceToken, convID); len(v2.Messages) != len(types) {
 		t.Fatalf("after duplicate: %d messages, want %d", len(v2.Messages), len(types))
 	}
@@ -99,10 +100,10 @@ func TestWebhooksBecomeConversations(t *testing.T) {
 			t.Fatalf("status %s: %d", s, code)
 		}
 	}
-	eventually(t, 10*time.Second, "statuses applied", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_records_applied_total", `kind="status_parked"`) == 1 &&
 			n.metric("switchboard_records_skipped_total", `reason="stale_status"`) == 2
-	})
+	}, "statuses applied")
 
 	// Refusals change nothing.
 	before := n.metric("switchboard_records_fetched_total")
@@ -160,12 +161,12 @@ func TestWebhooksBecomeConversations(t *testing.T) {
 	if code := n.post(meta.Payload(meta.Change{PhoneNumberID: betaPhone, Messages: []meta.Message{textMsg("27820000005", "wamid.beta-1", "hi beta", ts)}}), betaSecret); code != 200 {
 		t.Fatalf("beta webhook: %d", code)
 	}
-	eventually(t, 10*time.Second, "multi-entry conversations", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		c1, _ := n.conversation(aliceToken, conversation.ID("acme-wa", "27820000005"))
 		c2, _ := n.conversation(aliceToken, conversation.ID("acme-wa", "27820000006"))
 		c3, _ := n.conversation(betaToken, conversation.ID("beta-wa", "27820000005"))
 		return c1 == 200 && c2 == 200 && c3 == 200
-	})
+	}, "multi-entry conversations")
 	// Tenants are isolated: acme's operator cannot see beta's conversation.
 	if code, _ := n.conversation(aliceToken, conversation.ID("beta-wa", "27820000005")); code != 404 {
 		t.Errorf("acme operator reads beta conversation: %d, want 404", code)

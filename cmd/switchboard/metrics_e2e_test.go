@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/analytics/chtest"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
@@ -60,21 +61,21 @@ func TestEveryDocumentedMetricIsExposedAndMoves(t *testing.T) {
 	if code := n.post(body, shopSecret); code != 200 {
 		t.Fatalf("webhook: %d", code)
 	}
-	eventually(t, 10*time.Second, "queue depth 1", func() bool { return n.metric("switchboard_queue_depth") == 1 })
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool { return n.metric("switchboard_queue_depth") == 1 }, "queue depth 1")
 	if got := n.metric("switchboard_webhooks_total", `result="ok"`); got != 1 {
 		t.Errorf("webhooks ok = %v, want 1", got)
 	}
 	n.post(body, shopSecret) // a repeat: counted as a duplicate
 	n.mustCall("PUT", "/v1/operators/me/availability", annToken, map[string]string{"availability": "online"}, 200)
-	eventually(t, 10*time.Second, "assigned", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_queue_depth") == 0 && n.metric("switchboard_operators", `availability="online"`) == 1 &&
 			n.metric("switchboard_operator_load") == 1
-	})
+	}, "assigned")
 	id := conversation.ID("shop-wa", "27940000001")
 	var sent conversation.Message
 	_ = json.Unmarshal(n.mustCall("POST", "/v1/conversations/"+id+"/messages", annToken, map[string]string{"type": "text", "text": "hello"}, 201), &sent)
 	// Read in the store, whichever way its statuses came: applied, or parked until the send's answer was recorded.
-	eventually(t, 10*time.Second, "reply sent and read", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		_, v := n.conversation(annToken, id)
 		for _, m := range v.Messages {
 			if m.ID == sent.ID && m.Status == conversation.Read {
@@ -82,7 +83,7 @@ func TestEveryDocumentedMetricIsExposedAndMoves(t *testing.T) {
 			}
 		}
 		return false
-	})
+	}, "reply sent and read")
 	if got := n.metric("switchboard_records_applied_total", `kind="status"`) + n.metric("switchboard_records_applied_total", `kind="status_parked"`); got < 1 || got > 3 {
 		t.Errorf("status records applied or parked = %v, want 1 to 3", got)
 	}
@@ -92,19 +93,19 @@ func TestEveryDocumentedMetricIsExposedAndMoves(t *testing.T) {
 		t.Fatalf("webhook: %d", code)
 	}
 	badID := conversation.ID("shop-wa", "99940000002")
-	eventually(t, 10*time.Second, "second conversation assigned", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		_, v := n.conversation(annToken, badID)
 		return v.AssigneeID == "ann"
-	})
+	}, "second conversation assigned")
 	n.mustCall("POST", "/v1/conversations/"+badID+"/messages", annToken, map[string]string{"type": "text", "text": "hello"}, 201)
-	eventually(t, 10*time.Second, "undeliverable reply failed", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_outbound_failed_total", `reason="131026"`) == 1
-	})
+	}, "undeliverable reply failed")
 	n.mustCall("POST", "/v1/conversations/"+id+"/close", annToken, nil, 200)
 	n.refused("POST", "/v1/conversations/"+id+"/close", annToken, nil, 409, "already_closed")
-	eventually(t, 20*time.Second, "events stored in ClickHouse", func() bool {
+	eventually.True(t, 20*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_analytics_rows_total") >= 5
-	})
+	}, "events stored in ClickHouse")
 
 	moved := map[string][]string{
 		"switchboard_records_skipped_total":       {`reason="duplicate"`},

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
 
@@ -172,7 +174,7 @@ func TestKill9DuringMixedLoad(t *testing.T) {
 		}
 	}()
 
-	eventually(t, 60*time.Second, "mixed load under way", func() bool { return ops.Load() >= 1500 })
+	eventually.True(t, 60*time.Second, 20*time.Millisecond, func() bool { return ops.Load() >= 1500 }, "mixed load under way")
 	n.kill()
 	cancel()
 	wg.Wait()
@@ -181,14 +183,17 @@ func TestKill9DuringMixedLoad(t *testing.T) {
 	mu.Unlock()
 
 	n.start()
-	eventually(t, 60*time.Second, "acknowledged messages applied after restart", func() bool {
+	eventually.True(t, 60*time.Second, 20*time.Millisecond, func() bool {
 		c := 0
 		for _, cv := range n.conversations(mixOps["o1"]) {
 			c += int(cv.Messages)
 		}
 		return c >= len(ackedMsgs)+len(ackedSends)
-	})
-	time.Sleep(500 * time.Millisecond) // let proposals made on rebuild settle and the relay catch up
+	}, "acknowledged messages applied after restart")
+	// Every acknowledged close's event was in the durable outbox before the kill: wait until the relay has sent
+	// all of it, not for a while.
+	eventually.True(t, 60*time.Second, 20*time.Millisecond, func() bool { return n.metric("switchboard_outbox_pending") == 0 },
+		"the outbox relayed")
 	events := readEvents(t, n.kafka, 10*time.Second)
 	n.stop()
 
@@ -219,11 +224,8 @@ func TestKill9DuringMixedLoad(t *testing.T) {
 		}
 	}
 
-	s, err := store.Open(store.Config{Dir: filepath.Join(n.dir, "data", "store")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := storetest.Open(t, store.Config{Dir: filepath.Join(n.dir, "data", "store")})
+	defer s.Close() // now: the directory is the node's, which may start again
 	counts, err := s.CountMessagesByID("mix")
 	if err != nil {
 		t.Fatal(err)

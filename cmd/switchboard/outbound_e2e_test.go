@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
@@ -75,9 +77,9 @@ func openConversations(t *testing.T, n *node, perChannel int) []string {
 			}
 		}
 	}
-	eventually(t, 30*time.Second, "conversations assigned to sam", func() bool {
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
 		return len(n.listIDs(outToken, "status=assigned&assignee=sam")) == len(ids)
-	})
+	}, "conversations assigned to sam")
 	return ids
 }
 
@@ -131,9 +133,9 @@ func TestOutboundThroughSimulator(t *testing.T) {
 	if int(nAck.Load()) != total {
 		t.Fatalf("%d of %d replies acknowledged", nAck.Load(), total)
 	}
-	eventually(t, 120*time.Second, "every reply accepted by the simulator", func() bool {
+	eventually.True(t, 120*time.Second, 20*time.Millisecond, func() bool {
 		return s.Stats().Accepted >= int64(total)
-	})
+	}, "every reply accepted by the simulator")
 	// Every reply: exactly one accepted request carrying its id.
 	seen := map[string]int{}
 	for _, m := range s.Messages() {
@@ -174,7 +176,7 @@ func TestOutboundThroughSimulator(t *testing.T) {
 	// one. The store check after the stop proves that every reply did end up read.
 	var last scraped
 	lastLog := time.Now()
-	poll(t, 180*time.Second, 250*time.Millisecond, "every status webhook handled", func() bool {
+	eventually.True(t, 180*time.Second, 250*time.Millisecond, func() bool {
 		last = n.scrape()
 		if time.Since(lastLog) >= 15*time.Second {
 			// Progress, so that a run that times out says where it stood.
@@ -188,7 +190,7 @@ func TestOutboundThroughSimulator(t *testing.T) {
 		return last.sum("switchboard_records_applied_total", `kind="status"`)+
 			last.sum("switchboard_records_applied_total", `kind="status_parked"`)+
 			last.sum("switchboard_records_skipped_total", `reason="stale_status"`) >= float64(3*total)
-	})
+	}, "every status webhook handled")
 	t.Logf("status webhooks: %v applied, %v parked before the send's answer, %v stale",
 		last.sum("switchboard_records_applied_total", `kind="status"`),
 		last.sum("switchboard_records_applied_total", `kind="status_parked"`),
@@ -211,7 +213,7 @@ func TestOutboundThroughSimulator(t *testing.T) {
 	for _, body := range rich {
 		n.mustCall("POST", "/v1/conversations/"+convs[0]+"/messages", outToken, body, 201)
 	}
-	eventually(t, 20*time.Second, "rich replies accepted", func() bool { return s.Stats().Accepted == before+int64(len(rich)) })
+	eventually.True(t, 20*time.Second, 20*time.Millisecond, func() bool { return s.Stats().Accepted == before+int64(len(rich)) }, "rich replies accepted")
 	got := map[string]bool{}
 	for _, m := range s.Messages()[before:] {
 		got[m.Type] = true
@@ -228,14 +230,14 @@ func TestOutboundThroughSimulator(t *testing.T) {
 		t.Fatalf("webhook: %d", code)
 	}
 	badID := conversation.ID("out-a", bad)
-	eventually(t, 10*time.Second, "undeliverable conversation assigned", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		_, v := n.conversation(outToken, badID)
 		return v.Status == conversation.Assigned
-	})
+	}, "undeliverable conversation assigned")
 	b := n.mustCall("POST", "/v1/conversations/"+badID+"/messages", outToken, map[string]string{"type": "text", "text": "hello?"}, 201)
 	var m conversation.Message
 	_ = json.Unmarshal(b, &m)
-	eventually(t, 10*time.Second, "undeliverable reply failed", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		_, v := n.conversation(outToken, badID)
 		for _, x := range v.Messages {
 			if x.ID == m.ID && x.Status == conversation.Failed && x.ErrorCode == 131026 && x.ErrorTitle != "" {
@@ -243,14 +245,11 @@ func TestOutboundThroughSimulator(t *testing.T) {
 			}
 		}
 		return false
-	})
+	}, "undeliverable reply failed")
 	n.stop()
 
-	st2, err := store.Open(store.Config{Dir: filepath.Join(n.dir, "data", "store")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st2.Close()
+	st2 := storetest.Open(t, store.Config{Dir: filepath.Join(n.dir, "data", "store")})
+	defer st2.Close() // now: the directory is the node's, which may start again
 	notRead := 0
 	acked.Range(func(k, v any) bool {
 		conv, seq, err := st2.MessageRef("out", k.(string))
@@ -279,11 +278,11 @@ func TestOutboundKill9(t *testing.T) {
 	convs := openConversations(t, n, 100)
 	const total = 3000
 	acked, nAck := reply(context.Background(), t, n, convs, total)
-	eventually(t, 60*time.Second, "sending under way", func() bool { return s.Stats().Accepted >= total/3 })
+	eventually.True(t, 60*time.Second, 20*time.Millisecond, func() bool { return s.Stats().Accepted >= total/3 }, "sending under way")
 	n.kill()
 	before := s.Stats().Accepted
 	n.start()
-	eventually(t, 120*time.Second, "every acknowledged reply accepted after restart", func() bool {
+	eventually.True(t, 120*time.Second, 20*time.Millisecond, func() bool {
 		seen := map[string]bool{}
 		for _, m := range s.Messages() {
 			seen[m.IdempotencyKey] = true
@@ -296,7 +295,7 @@ func TestOutboundKill9(t *testing.T) {
 			return all
 		})
 		return all
-	})
+	}, "every acknowledged reply accepted after restart")
 	n.stop()
 	dups := s.Stats().Duplicates
 	const inFlight = 2 * 8 // channels × sender workers

@@ -11,6 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
 
@@ -128,19 +129,19 @@ func TestRoutingThroughTheAPI(t *testing.T) {
 		convs = append(convs, conversation.ID("shop-wa", from))
 		time.Sleep(5 * time.Millisecond) // distinct arrival times: the queue is first come, first served
 	}
-	eventually(t, 10*time.Second, "2 for ann, 1 for ben, 2 waiting", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		return len(n.listIDs(annToken, "status=assigned&assignee=ann")) == 2 &&
 			len(n.listIDs(annToken, "status=assigned&assignee=ben")) == 1 &&
 			len(n.listIDs(annToken, "status=unassigned")) == 2
-	})
+	}, "2 for ann, 1 for ben, 2 waiting")
 	waiting := n.listIDs(annToken, "status=unassigned")
 	annHas := n.listIDs(annToken, "status=assigned&assignee=ann")
 
 	// Closing one of ann's assigns her the next waiting conversation at once (no sweep).
 	n.mustCall("POST", "/v1/conversations/"+annHas[0]+"/close", annToken, nil, 200)
-	eventually(t, 5*time.Second, "a waiting conversation assigned on close", func() bool {
+	eventually.True(t, 5*time.Second, 20*time.Millisecond, func() bool {
 		return len(n.listIDs(annToken, "status=assigned&assignee=ann")) == 2 && len(n.listIDs(annToken, "status=unassigned")) == 1
-	})
+	}, "a waiting conversation assigned on close")
 	if got := n.listIDs(annToken, "status=unassigned"); got[0] != waiting[0] && got[0] != waiting[1] {
 		t.Errorf("waiting after close = %v, want one of %v", got, waiting)
 	}
@@ -190,9 +191,9 @@ func TestRoutingThroughTheAPI(t *testing.T) {
 
 	// Reopen puts it back in the queue; ann is full, ben is full: it waits.
 	n.mustCall("POST", "/v1/conversations/"+closed+"/reopen", annToken, nil, 200)
-	eventually(t, 5*time.Second, "reopened conversation waits", func() bool {
+	eventually.True(t, 5*time.Second, 20*time.Millisecond, func() bool {
 		return len(n.listIDs(annToken, "status=unassigned")) == 2
-	})
+	}, "reopened conversation waits")
 
 	// A reply: 201 with the pending message; it is stored and first-response is recorded.
 	b := n.mustCall("POST", "/v1/conversations/"+annHas[1]+"/messages", annToken, map[string]string{"type": "text", "text": "Hi, how can I help?"}, 201)
@@ -208,7 +209,7 @@ func TestRoutingThroughTheAPI(t *testing.T) {
 		t.Fatalf("old webhook: %d", code)
 	}
 	oldID := conversation.ID("shop-wa", old)
-	eventually(t, 5*time.Second, "old conversation stored", func() bool { c, _ := n.conversation(annToken, oldID); return c == 200 })
+	eventually.True(t, 5*time.Second, 20*time.Millisecond, func() bool { c, _ := n.conversation(annToken, oldID); return c == 200 }, "old conversation stored")
 	n.refused("POST", "/v1/conversations/"+oldID+"/messages", annToken, map[string]string{"type": "text", "text": "late"}, 422, "window_closed")
 	n.mustCall("POST", "/v1/conversations/"+oldID+"/messages", annToken, map[string]any{"type": "template",
 		"template": map[string]any{"name": "follow_up", "language": "en", "params": []string{"Maria"}}}, 201)
@@ -224,10 +225,10 @@ func TestRoutingThroughTheAPI(t *testing.T) {
 	if _, v := n.conversation(annToken, target); v.Status != conversation.Snoozed {
 		t.Fatalf("after snooze: %s", v.Status)
 	}
-	eventually(t, 10*time.Second, "snooze wake-up", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		_, v := n.conversation(annToken, target)
 		return v.Status != conversation.Snoozed
-	})
+	}, "snooze wake-up")
 
 	// Auto-close after 2 s of inactivity, in tenant quick.
 	qb := meta.Payload(meta.Change{PhoneNumberID: quickPhone, Messages: []meta.Message{textMsg("27900000777", "wamid.q1", "hello", now.Unix())}})
@@ -235,10 +236,10 @@ func TestRoutingThroughTheAPI(t *testing.T) {
 		t.Fatalf("quick webhook: %d", code)
 	}
 	qid := conversation.ID("quick-wa", "27900000777")
-	eventually(t, 15*time.Second, "auto-close", func() bool {
+	eventually.True(t, 15*time.Second, 20*time.Millisecond, func() bool {
 		c, v := n.conversation(quickToken, qid)
 		return c == 200 && v.Status == conversation.Closed
-	})
+	}, "auto-close")
 
 	// Reservation timeout: rop gets the conversation and does not answer within 1 s; it goes back to the queue
 	// (and, rop being the only operator, comes back to rop). The window warning is set to 23h59m58s before the
@@ -249,7 +250,7 @@ func TestRoutingThroughTheAPI(t *testing.T) {
 		t.Fatalf("resv webhook: %d", code)
 	}
 	rid := conversation.ID("resv-wa", "27900000888")
-	eventually(t, 10*time.Second, "reservation timeout and window warning", func() bool {
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		seen := map[string]bool{}
 		for _, e := range readEvents(t, n.kafka, 5*time.Second) {
 			var ev conversation.Event
@@ -265,7 +266,7 @@ func TestRoutingThroughTheAPI(t *testing.T) {
 			}
 		}
 		return seen["reservation"] && seen["window"]
-	})
+	}, "reservation timeout and window warning")
 
 	// Events reached switchboard.events with unique ids and the routing facts analytics needs.
 	events := readEvents(t, n.kafka, 5*time.Second)

@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 )
 
 var (
@@ -199,19 +201,16 @@ func StartServer(t testing.TB, prometheus, config string) *Server {
 		"--log.level=warn",
 	)
 	s := &Server{URL: "http://" + addr, Proc: p}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	eventually.NoError(t, 30*time.Second, 100*time.Millisecond, func() error {
 		if done, err := p.Exited(); done {
 			t.Fatalf("prometheus exited during start: %v\n%s", err, p.Output())
 		}
-		if code, _, _ := Get(s.URL + "/-/ready"); code == http.StatusOK {
-			return s
+		if code, _, err := Get(s.URL + "/-/ready"); code != http.StatusOK {
+			return fmt.Errorf("/-/ready %d %v\n%s", code, err, p.Output())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready after 30s\n%s", p.Output())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	}, "prometheus ready")
+	return s
 }
 
 // Sample is one series of an instant vector.

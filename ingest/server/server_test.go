@@ -18,6 +18,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
+
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -303,19 +305,13 @@ func TestCloseIdempotent(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(context.Background()) }()
 	url := "http://" + s.Addr()
-	// Wait until it serves.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually.NoError(t, 10*time.Second, 10*time.Millisecond, func() error {
 		resp, err := http.Get(url + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err
+	}, "server answers")
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

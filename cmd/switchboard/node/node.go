@@ -316,7 +316,7 @@ func (n *Node) pingKafka() error {
 //
 //  1. the HTTP server stops accepting webhooks and API calls and lets the requests in progress finish;
 //  2. the producer's users stop — the sender (so the answers it recorded are produced; what is left is produced
-//     again by its Recover at the next start) and the timer firer;
+//     again by its next Run) and the timer firer;
 //  3. the producer closes, flushing what it holds;
 //  4. the router drains its in-flight records and commits their offsets; the outbox relay relays what is pending;
 //     the analytics sink stores and commits the batch in hand.

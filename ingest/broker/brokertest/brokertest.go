@@ -22,10 +22,13 @@ type Config struct {
 	Partitions int
 	// Topics to create.
 	Topics []string
+	// Sync fsyncs every produced batch, as a node does; for measurements that must include the fsync. Default
+	// off: tests do not survive machine crashes.
+	Sync bool
 }
 
-// Start starts the broker without fsync (tests do not survive machine crashes), creates the topics, and closes the
-// broker when the test ends. It fails the test on any error.
+// Start starts the broker, without fsync unless cfg.Sync, creates the topics, and closes the broker when the test
+// ends. It fails the test on any error.
 func Start(t testing.TB, cfg Config) *broker.Embedded {
 	t.Helper()
 	if cfg.Addr == "" {
@@ -37,7 +40,7 @@ func Start(t testing.TB, cfg Config) *broker.Embedded {
 	if cfg.Partitions == 0 {
 		cfg.Partitions = 1
 	}
-	b, err := broker.NewEmbedded(broker.Config{Addr: cfg.Addr, DataDir: cfg.DataDir, NoSync: true,
+	b, err := broker.NewEmbedded(broker.Config{Addr: cfg.Addr, DataDir: cfg.DataDir, NoSync: !cfg.Sync,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

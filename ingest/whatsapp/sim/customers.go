@@ -117,18 +117,14 @@ func (s *Sim) Customers(ctx context.Context, cfg CustomersConfig) error {
 	var mu sync.Mutex
 	var failed int
 	var firstErr error
-	start := time.Now()
-	timer := time.NewTimer(0)
-	<-timer.C
+	start := s.clk.Now()
 	sent := 0
 loop:
 	for ; cfg.Count == 0 || sent < cfg.Count; sent++ {
-		if d := time.Until(start.Add(time.Duration(sent) * interval)); d > 0 {
-			timer.Reset(d)
+		if d := start.Add(time.Duration(sent) * interval).Sub(s.clk.Now()); d > 0 {
 			select {
-			case <-timer.C:
+			case <-s.clk.After(d):
 			case <-ctx.Done():
-				timer.Stop()
 				break loop
 			}
 		}
@@ -141,7 +137,7 @@ loop:
 			From:        CustomerWAID(sent % cfg.Contacts),
 			ProfileName: "Customer " + strconv.Itoa(sent%cfg.Contacts),
 			ID:          s.newWAMID(),
-			Timestamp:   time.Now().Unix(),
+			Timestamp:   s.clk.Now().Unix(),
 			Text:        cfg.Text,
 		}
 		wg.Go(func() {
@@ -188,11 +184,9 @@ func (s *Sim) postCustomer(ctx context.Context, cfg CustomersConfig, m meta.Mess
 		if attempt == customerRetries || ctx.Err() != nil {
 			return err
 		}
-		t := time.NewTimer(webhookRetryBase << attempt)
 		select {
-		case <-t.C:
+		case <-s.clk.After(webhookRetryBase << attempt):
 		case <-ctx.Done():
-			t.Stop()
 			return err
 		}
 	}

@@ -101,13 +101,14 @@ func maxInSecond(ms []Received) int {
 	return peak
 }
 
-// 3× the rate sent at once: the burst is accepted, the rest answered 429 with 130429, counted and not recorded.
+// 3× the rate sent at once, the simulator's clock standing still: exactly the burst is accepted, the rest answered
+// 429 with 130429, counted and not recorded; a tenth of a second later exactly a tenth of the rate more.
 func TestRateLimitBurst(t *testing.T) {
 	const rate, sent = 40, 3 * 40
-	s := start(t, Config{Rate: rate})
+	clk := newManualClock()
+	s := start(t, Config{Rate: rate, clock: clk})
 	var mu sync.Mutex
 	statuses := map[int]int{}
-	t0 := time.Now()
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -127,23 +128,28 @@ func TestRateLimitBurst(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(t0)
+	if statuses[http.StatusOK] != rate || statuses[http.StatusTooManyRequests] != sent-rate {
+		t.Fatalf("answers %v: want %d 200s (the burst) and %d 429s", statuses, rate, sent-rate)
+	}
 	st := s.Stats()
-	accepted := int64(statuses[http.StatusOK])
-	if accepted+int64(statuses[http.StatusTooManyRequests]) != sent {
-		t.Fatalf("answers %v: want only 200s and 429s", statuses)
-	}
-	if allowed := int64(rate + rate*elapsed.Seconds() + 1); accepted < rate || accepted > allowed {
-		t.Errorf("accepted %d in %v; the bucket allows %d to %d", accepted, elapsed, rate, allowed)
-	}
-	if st.Accepted != accepted || st.RateLimited != sent-accepted || st.Rejected[CodeRateLimit] != sent-accepted {
+	if st.Accepted != rate || st.RateLimited != sent-rate || st.Rejected[CodeRateLimit] != sent-rate {
 		t.Errorf("stats accepted %d, rate limited %d, rejected %v; answers %v", st.Accepted, st.RateLimited, st.Rejected, statuses)
 	}
-	if len(s.Messages()) != int(accepted) {
-		t.Errorf("recorded %d, accepted %d", len(s.Messages()), accepted)
+	if len(s.Messages()) != rate {
+		t.Errorf("recorded %d, accepted %d", len(s.Messages()), rate)
 	}
-	if st.MaxPerSecond[testPhone] > st.Rate+st.Burst || (elapsed < time.Second && st.MaxPerSecond[testPhone] != int(accepted)) {
-		t.Errorf("max per second %d: accepted %d in %v", st.MaxPerSecond[testPhone], accepted, elapsed)
+	if st.MaxPerSecond[testPhone] != rate {
+		t.Errorf("max per second %d, want %d (all accepted at one instant)", st.MaxPerSecond[testPhone], rate)
+	}
+	// The bucket refills at the rate: 100ms give 4 tokens, and not a fifth.
+	clk.Advance(100 * time.Millisecond)
+	for i := range rate / 10 {
+		if a := sendText(t, s, "15551234567"); a.status != http.StatusOK {
+			t.Fatalf("refill %d: %d %s", i, a.status, a.raw)
+		}
+	}
+	if a := sendText(t, s, "15551234567"); a.status != http.StatusTooManyRequests {
+		t.Fatalf("beyond the refill: %d %s, want 429", a.status, a.raw)
 	}
 	// Another number has its own bucket.
 	for range rate {
@@ -161,28 +167,34 @@ func TestRateLimitBurst(t *testing.T) {
 	}
 }
 
-// 3× the rate sent steadily for longer than a second: in no one-second window were more messages accepted than
-// the bucket allows, measured from the outside (receive times) and by the simulator.
+// 3× the rate offered steadily for 1.5 seconds of the simulator's clock: the simulator accepts exactly what a
+// token bucket does, in no one-second window more than the bucket allows (measured from the outside, by receive
+// times, and by the simulator), and in the first second at least the rate.
 func TestRateLimitSustained(t *testing.T) {
-	const rate = 50
-	s := start(t, Config{Rate: rate, Burst: 10})
+	const rate, burst = 50, 10
+	clk := newManualClock()
+	s := start(t, Config{Rate: rate, Burst: burst, clock: clk})
 	interval := time.Second / (3 * rate)
-	t0 := time.Now()
-	for i := 0; time.Since(t0) < 1500*time.Millisecond; i++ {
-		if d := time.Until(t0.Add(time.Duration(i) * interval)); d > 0 {
-			time.Sleep(d)
+	want, accepted := newBucket(rate, burst), 0
+	for at := time.Duration(0); at < 1500*time.Millisecond; at += interval {
+		a := sendText(t, s, "15551234567")
+		if ok := want.take(at); ok != (a.status == http.StatusOK) {
+			t.Fatalf("at %v: answered %d, the token bucket says accepted=%v", at, a.status, ok)
 		}
-		sendText(t, s, "15551234567")
+		if a.status == http.StatusOK {
+			accepted++
+		}
+		clk.Advance(interval)
 	}
 	st := s.Stats()
-	limit := st.Rate + st.Burst
-	if peak := maxInSecond(s.Messages()); peak > limit+1 { // +1: receive times are read just after the bucket's
-		t.Errorf("%d accepted within one second, the bucket allows %d", peak, limit)
+	if st.Accepted != int64(accepted) || st.RateLimited == 0 {
+		t.Errorf("stats accepted %d, rate limited %d; answers accepted %d", st.Accepted, st.RateLimited, accepted)
 	}
-	if st.MaxPerSecond[testPhone] > limit || st.MaxPerSecond[testPhone] < rate {
-		t.Errorf("max per second %d, want %d to %d", st.MaxPerSecond[testPhone], rate, limit)
+	peak := maxInSecond(s.Messages())
+	if limit := rate + burst; peak > limit || peak < rate {
+		t.Errorf("%d accepted within one second, want %d to %d", peak, rate, limit)
 	}
-	if st.RateLimited == 0 || st.Accepted == 0 {
-		t.Errorf("accepted %d, rate limited %d: want both", st.Accepted, st.RateLimited)
+	if st.MaxPerSecond[testPhone] != peak {
+		t.Errorf("max per second %d, receive times say %d", st.MaxPerSecond[testPhone], peak)
 	}
 }

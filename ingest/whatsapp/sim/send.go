@@ -146,7 +146,7 @@ func (s *Sim) send(ctx *fasthttp.RequestCtx, phone []byte) {
 
 // accept records a message, answers with its wamid and schedules its status webhooks.
 func (s *Sim) accept(ctx *fasthttp.RequestCtx, phone []byte, num *number, req checked, body []byte, failCode int) {
-	now := time.Now()
+	now := s.clk.Now()
 	num.mu.Lock()
 	num.window.add(s.clock())
 	num.mu.Unlock()
@@ -216,11 +216,9 @@ func (s *Sim) draw() float64 {
 
 // wait sleeps for d or until the simulator stops.
 func (s *Sim) wait(d time.Duration) {
-	t := time.NewTimer(d)
 	select {
-	case <-t.C:
+	case <-s.clk.After(d):
 	case <-s.stop:
-		t.Stop()
 	}
 }
 

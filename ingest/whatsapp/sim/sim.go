@@ -106,6 +106,9 @@ type Config struct {
 	// Logger receives what an operator must see: the first status webhook given up, connections cut at shutdown.
 	// Nothing is logged per request. nil means slog.Default().
 	Logger *slog.Logger
+
+	// clock is the simulator's time; nil means the machine's. Tests of this package set a manual one.
+	clock clock
 }
 
 // FailConfig sets the injected failures. Each rate is the fraction (0 to 1) of valid requests within the rate
@@ -159,6 +162,9 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.clock == nil {
+		c.clock = machineClock{}
+	}
 }
 
 // Validate reports the first invalid field. It is called by New after the defaults are set.
@@ -206,6 +212,7 @@ func fraction(f float64) bool { return f >= 0 && f <= 1 }
 // Sim is a running simulator of the Cloud API send endpoint. Its methods are safe for concurrent use.
 type Sim struct {
 	cfg      Config
+	clk      clock
 	log      *slog.Logger
 	ln       net.Listener
 	srv      *fasthttp.Server
@@ -247,8 +254,9 @@ func New(cfg Config) (*Sim, error) {
 	}
 	s := &Sim{
 		cfg:      cfg,
+		clk:      cfg.clock,
 		log:      cfg.Logger,
-		start:    time.Now(),
+		start:    cfg.clock.Now(),
 		nonce:    uint64(time.Now().UnixNano()),
 		c:        newCounters(cfg.Fail.PermanentCode),
 		rec:      recorder{max: cfg.MaxRecorded},
@@ -268,7 +276,7 @@ func New(cfg Config) (*Sim, error) {
 	if cfg.WebhookURL != "" {
 		s.hooks = &webhooks{
 			url: cfg.WebhookURL, secret: cfg.AppSecret, delay: cfg.StatusDelay, retries: cfg.WebhookRetries,
-			workers: cfg.WebhookWorkers, max: cfg.WebhookQueue, client: s.client, clock: s.clock, c: s.c,
+			workers: cfg.WebhookWorkers, max: cfg.WebhookQueue, client: s.client, clock: s.clock, after: s.clk.After, c: s.c,
 			log: cfg.Logger, wake: make(chan struct{}, 1), work: make(chan statusJob),
 		}
 	}
@@ -462,8 +470,9 @@ func (s *Sim) Reset() {
 	s.baseMu.Unlock()
 }
 
-// clock is the time since the start on the monotonic clock: the rate limit's and the webhook timers' time.
-func (s *Sim) clock() time.Duration { return time.Since(s.start) }
+// clock is the time since the start (monotonic with the machine's clock): the rate limit's and the webhook
+// timers' time.
+func (s *Sim) clock() time.Duration { return s.clk.Now().Sub(s.start) }
 
 // newWAMID returns a message id unique to this simulator and unlikely to repeat across simulators:
 // "wamid." and the URL-safe base64 of a per-simulator nonce and a sequence number.

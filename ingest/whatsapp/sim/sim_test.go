@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
 
@@ -327,15 +328,38 @@ func TestTokens(t *testing.T) {
 	}
 }
 
-// Latency delays every answer by at least the configured time.
+// Latency delays every answer, valid or not, by the configured time on the simulator's clock: the request waits for
+// exactly Latency and is answered only once that much time has passed.
 func TestLatency(t *testing.T) {
 	const latency = 80 * time.Millisecond
-	s := start(t, Config{Latency: latency})
-	for _, body := range []string{"{}", `{"messaging_product":"whatsapp","to":"15551234567","text":{"body":"hi"}}`} {
-		t0 := time.Now()
-		do(t, s, http.MethodPost, testPath, "Bearer t", body)
-		if d := time.Since(t0); d < latency {
-			t.Errorf("answered in %v, want at least %v", d, latency)
+	clk := newManualClock()
+	s := start(t, Config{Latency: latency, clock: clk})
+	for i, body := range []string{"{}", `{"messaging_product":"whatsapp","to":"15551234567","text":{"body":"hi"}}`} {
+		answered := make(chan answer, 1)
+		go func() {
+			a, err := try(s, http.MethodPost, testPath, "Bearer t", body)
+			if err != nil {
+				t.Error(err)
+			}
+			answered <- a
+		}()
+		eventually.True(t, 20*time.Second, time.Millisecond, func() bool { return len(clk.Waiting()) == 1 },
+			"request %d waiting", i)
+		if w := clk.Waiting(); w[0] != latency {
+			t.Errorf("request %d waits %v, want %v", i, w[0], latency)
+		}
+		clk.Advance(latency - time.Nanosecond)
+		select {
+		case a := <-answered:
+			t.Fatalf("request %d answered %d before Latency passed", i, a.status)
+		default:
+		}
+		if len(clk.Waiting()) != 1 {
+			t.Fatalf("request %d released before Latency passed", i)
+		}
+		clk.Advance(time.Nanosecond)
+		if a := <-answered; a.status == 0 {
+			t.Fatalf("request %d not answered", i)
 		}
 	}
 }
@@ -523,18 +547,6 @@ func (r *receiver) gotMessages() []gotMessage {
 	return append([]gotMessage(nil), r.messages...)
 }
 
-// waitFor polls cond until it holds; the deadline only keeps a broken test from hanging.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // A body over MaxBodyBytes is refused by fasthttp before the handler, still in Meta's shape. The request is written
 // by hand: it announces the size and the server answers without reading the body.
 func TestBodyTooLarge(t *testing.T) {
@@ -568,9 +580,11 @@ func TestBodyTooLarge(t *testing.T) {
 }
 
 // Stopping answers the request being handled (cutting its Latency short) and does not wait for connections that
-// never sent a request.
+// never sent a request: had it waited, it would have closed them only after shutdownTimeout, and said so.
 func TestStopWithSilentConnection(t *testing.T) {
-	s, err := New(Config{Latency: time.Minute, Logger: slog.New(slog.DiscardHandler)})
+	var logs bytes.Buffer // slog's handler serialises its writes; read once Run has returned
+	s, err := New(Config{Latency: time.Minute, clock: newManualClock(),
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -584,20 +598,24 @@ func TestStopWithSilentConnection(t *testing.T) {
 		}
 		inflight <- a
 	}()
-	waitFor(t, "a request in flight", func() bool { return s.Stats().Requests == 1 })
+	eventually.True(t, 20*time.Second, 5*time.Millisecond, func() bool { return s.Stats().Requests == 1 },
+		"a request in flight")
 	conn, err := net.Dial("tcp", s.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	time.Sleep(20 * time.Millisecond) // let the server accept it
-	t0 := time.Now()
+	eventually.True(t, 20*time.Second, 5*time.Millisecond, func() bool {
+		s.connMu.Lock()
+		defer s.connMu.Unlock()
+		return len(s.conns) == 2
+	}, "the silent connection accepted")
 	s.Close()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v, want nil", err)
 	}
-	if d := time.Since(t0); d >= shutdownTimeout {
-		t.Errorf("stopped in %v: it waited for the silent connection", d)
+	if logs.Len() != 0 {
+		t.Errorf("it waited for the silent connection until shutdownTimeout: %s", logs.String())
 	}
 	if a := <-inflight; a.status != http.StatusOK || a.wamid() == "" {
 		t.Errorf("request in flight at the stop: %d %s", a.status, a.raw)

@@ -49,7 +49,8 @@ type webhooks struct {
 	workers int
 	max     int // messages with statuses to send
 	client  *http.Client
-	clock   func() time.Duration
+	clock   func() time.Duration                 // the simulator's clock
+	after   func(time.Duration) <-chan time.Time // and its timers
 	c       *counters
 	log     *slog.Logger
 	warned  atomic.Bool
@@ -169,8 +170,6 @@ func (w *webhooks) run(ctx context.Context) {
 
 // dispatch hands each job to a worker when it is due.
 func (w *webhooks) dispatch(ctx context.Context) {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
 	for {
 		var wait time.Duration = -1
 		var job statusJob
@@ -194,17 +193,14 @@ func (w *webhooks) dispatch(ctx context.Context) {
 		}
 		var fire <-chan time.Time
 		if wait > 0 {
-			timer.Reset(wait)
-			fire = timer.C
+			fire = w.after(wait)
 		}
 		select {
 		case <-w.wake:
 		case <-fire:
 		case <-ctx.Done():
-			timer.Stop()
 			return
 		}
-		timer.Stop()
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 )
 
 // statusesByWAMID groups received statuses by message, in arrival order.
@@ -32,7 +34,7 @@ func TestStatusWebhooks(t *testing.T) {
 		}
 		sent[a.wamid()], asked[a.wamid()] = to, t0
 	}
-	waitFor(t, "15 statuses", func() bool { return len(r.gotStatuses()) >= 15 })
+	eventually.True(t, 20*time.Second, 5*time.Millisecond, func() bool { return len(r.gotStatuses()) >= 15 }, "15 statuses")
 	got := statusesByWAMID(r.gotStatuses())
 	if len(got) != 5 {
 		t.Fatalf("statuses for %d messages, want 5", len(got))
@@ -58,7 +60,7 @@ func TestStatusWebhooks(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, "nothing pending", func() bool { return s.Stats().Webhooks.Pending == 0 })
+	eventually.True(t, 20*time.Second, 5*time.Millisecond, func() bool { return s.Stats().Webhooks.Pending == 0 }, "nothing pending")
 	if st := s.Stats().Webhooks; st.Posted != 15 || st.Retried != 0 || st.Failed != 0 || st.Dropped != 0 {
 		t.Errorf("webhook stats %+v", st)
 	}
@@ -80,12 +82,12 @@ func TestStatusWebhookRetries(t *testing.T) {
 	}
 	s := start(t, Config{WebhookURL: r.url, AppSecret: "s", StatusDelay: time.Millisecond})
 	w := sendText(t, s, "15551234567").wamid()
-	waitFor(t, "3 statuses", func() bool { return len(r.gotStatuses()) == 3 })
+	eventually.True(t, 20*time.Second, 5*time.Millisecond, func() bool { return len(r.gotStatuses()) == 3 }, "3 statuses")
 	sts := r.gotStatuses()
 	if sts[0].Status != "sent" || sts[1].Status != "delivered" || sts[2].Status != "read" || sts[2].ID != w {
 		t.Errorf("statuses %+v", sts)
 	}
-	waitFor(t, "nothing pending", func() bool { return s.Stats().Webhooks.Pending == 0 })
+	eventually.True(t, 20*time.Second, 5*time.Millisecond, func() bool { return s.Stats().Webhooks.Pending == 0 }, "nothing pending")
 	if st := s.Stats().Webhooks; st.Retried != 3 || st.Posted != 3 || st.Failed != 0 {
 		t.Errorf("webhook stats %+v, want 3 retried, 3 posted", st)
 	}
@@ -98,7 +100,7 @@ func TestStatusWebhookGiveUp(t *testing.T) {
 	s := start(t, Config{WebhookURL: r.url, AppSecret: "another-secret", StatusDelay: time.Millisecond, WebhookRetries: 1})
 	sendText(t, s, "15551234567")
 	sendText(t, s, "15551234568")
-	waitFor(t, "nothing pending", func() bool { return s.Stats().Webhooks.Pending == 0 })
+	eventually.True(t, 20*time.Second, 5*time.Millisecond, func() bool { return s.Stats().Webhooks.Pending == 0 }, "nothing pending")
 	if st := s.Stats().Webhooks; st.Failed != 2 || st.Retried != 2 || st.Posted != 0 {
 		t.Errorf("webhook stats %+v, want 2 failed after 2 retries", st)
 	}
@@ -123,11 +125,11 @@ func TestStatusWebhookQueueFull(t *testing.T) {
 		t.Errorf("stats %+v: want 5 accepted, 1 pending, 4 dropped", st)
 	}
 	close(r.hold)
-	waitFor(t, "3 statuses", func() bool { return len(r.gotStatuses()) == 3 })
-	waitFor(t, "nothing pending", func() bool { return s.Stats().Webhooks.Pending == 0 })
+	eventually.True(t, 20*time.Second, 5*time.Millisecond, func() bool { return len(r.gotStatuses()) == 3 }, "3 statuses")
+	eventually.True(t, 20*time.Second, 5*time.Millisecond, func() bool { return s.Stats().Webhooks.Pending == 0 }, "nothing pending")
 	// Room again: the next message's statuses are sent.
 	sendText(t, s, "15551234567")
-	waitFor(t, "6 statuses", func() bool { return len(r.gotStatuses()) == 6 })
+	eventually.True(t, 20*time.Second, 5*time.Millisecond, func() bool { return len(r.gotStatuses()) == 6 }, "6 statuses")
 }
 
 // With PermanentAsync, permanent errors are accepted and reported by a signed failed status with the code.
@@ -147,7 +149,7 @@ func TestPermanentAsync(t *testing.T) {
 		`{"messaging_product":"whatsapp","to":"15551234567","type":"template","template":{"name":"missing_template","language":{"code":"en"}}}`); a.code() != CodeTemplateMissing {
 		t.Errorf("missing template: %d %s, want 132001 at once", a.status, a.raw)
 	}
-	waitFor(t, "5 statuses", func() bool { return len(r.gotStatuses()) == 5 })
+	eventually.True(t, 20*time.Second, 5*time.Millisecond, func() bool { return len(r.gotStatuses()) == 5 }, "5 statuses")
 	for wamid, sts := range statusesByWAMID(r.gotStatuses()) {
 		code := want[wamid]
 		switch {
