@@ -10,6 +10,8 @@ package store
 //	prefix                            writer                                 holds
 //	t/<tenant>/c/<conv>               conversation actor (PutConversation)   the conversation, JSON
 //	t/<tenant>/x/<status>/<conv>      conversation actor (PutConversation)   nothing: the status index
+//	t/<tenant>/h/<operator>/<conv>    conversation actor (PutConversation);  nothing: the conversations holding an
+//	                                  tenant actor (IndexHeld, at rebuild)   operator's capacity (its load)
 //	t/<tenant>/m/<conv>/<seq:8>       conversation actor (PutMessage)        a message, JSON
 //	t/<tenant>/w/<message id>         conversation actor (PutMessage)        "<conv>/<seq:8>": both ids of a message
 //	t/<tenant>/s/<wamid>              conversation actor (ParkStatus)        a status that came before its message
@@ -70,6 +72,13 @@ func convKey(tenant, id string) []byte { return append(tenantKey(len(id), tenant
 func statusKey(tenant string, st conversation.Status, id string) []byte {
 	k := append(tenantKey(len(st)+1+len(id), tenant, 'x'), st...)
 	return append(append(k, '/'), id...)
+}
+
+// heldPrefix is the prefix of every entry of a tenant's held index; an operator's entries follow "<operator>/".
+func heldPrefix(tenant string) []byte { return tenantKey(0, tenant, 'h') }
+
+func heldKey(tenant, op, conv string) []byte {
+	return append(append(append(tenantKey(len(op)+1+len(conv), tenant, 'h'), op...), '/'), conv...)
 }
 
 // msgPrefix is the prefix of every message of a conversation.

@@ -2,7 +2,7 @@ package store
 
 // The index of held conversations, which answers the operator API's loads without reading conversations.
 //
-// Key: t/<tenant>/h/<operator>/<conversation>, no value, one per conversation that holds its operator's capacity
+// Key (keys.go): t/<tenant>/h/<operator>/<conversation>, no value, one per conversation that holds its operator's capacity
 // (routing.Holds: assigned, or snoozed keeping its operator). PutConversation keeps it in step with each
 // conversation in the same batch, so it is exactly as durable as the conversation records it derives from; counting
 // an operator's keys is its load. Operator ids are [a-z0-9-] (actors/tenant), so the first '/' after the prefix ends
@@ -17,10 +17,6 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/routing"
 )
-
-func heldPrefix(tenant string) []byte { return []byte("t/" + tenant + "/h/") }
-
-func heldKey(tenant, op, conv string) []byte { return []byte("t/" + tenant + "/h/" + op + "/" + conv) }
 
 // holder is the operator whose capacity c holds, "" if none.
 func holder(c *conversation.Conversation) string {
