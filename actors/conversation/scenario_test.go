@@ -23,21 +23,19 @@ package conversation
 import (
 	"flag"
 	"fmt"
-	"github.com/switchboard-hq/switchboard/actors/scenariofile"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/scenariofile"
 )
 
 var rewrite = flag.Bool("rewrite", false, "rewrite the expected traces of testdata/*.txt scenarios")
 
 func TestScenarios(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := scenariofile.Files(t)
 	if len(files) < 4 {
 		t.Fatalf("%d scenarios in testdata, want at least 4", len(files))
 	}

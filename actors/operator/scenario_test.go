@@ -30,14 +30,7 @@ import (
 var rewrite = flag.Bool("rewrite", false, "rewrite the expected outputs of testdata/*.txt scenarios")
 
 func TestScenarios(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no scenarios in testdata")
-	}
-	for _, path := range files {
+	for _, path := range scenariofile.Files(t) {
 		t.Run(strings.TrimSuffix(filepath.Base(path), ".txt"), func(t *testing.T) {
 			s := &scenario{ops: map[string]State{}}
 			scenariofile.Run(t, path, *rewrite, func(cmd string) (string, error) { return s.run(cmd), nil })

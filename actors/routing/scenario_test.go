@@ -26,25 +26,19 @@ package routing
 import (
 	"flag"
 	"fmt"
-	"github.com/switchboard-hq/switchboard/actors/scenariofile"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/switchboard-hq/switchboard/actors/scenariofile"
 )
 
 var rewrite = flag.Bool("rewrite", false, "rewrite the expected outputs of testdata/*.txt scenarios")
 
 func TestScenarios(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no scenarios in testdata")
-	}
-	for _, path := range files {
+	for _, path := range scenariofile.Files(t) {
 		t.Run(strings.TrimSuffix(filepath.Base(path), ".txt"), func(t *testing.T) {
 			runScenario(t, path)
 		})
