@@ -21,7 +21,6 @@ package conversation
 // for a refusal; "no change" when the step changed nothing.
 
 import (
-	"flag"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -31,8 +30,6 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/scenariofile"
 )
-
-var rewrite = flag.Bool("rewrite", false, "rewrite the expected traces of testdata/*.txt scenarios")
 
 func TestScenarios(t *testing.T) {
 	files := scenariofile.Files(t)
@@ -48,7 +45,7 @@ func TestScenarios(t *testing.T) {
 
 func runScenarioFile(t *testing.T, path string) {
 	s := &scenarioRun{at: smT0}
-	scenariofile.Run(t, path, *rewrite, func(cmd string) (string, error) {
+	scenariofile.Run(t, path, *scenariofile.Rewrite, func(cmd string) (string, error) {
 		got := s.run(cmd)
 		if s.c.ID != "" {
 			if err := checkInvariants(s.c, s.p, s.at); err != nil {

@@ -24,7 +24,6 @@ package routing
 // an error, and "ok" when nothing happened. After every command the Dispatcher's invariants are checked.
 
 import (
-	"flag"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -34,8 +33,6 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/scenariofile"
 )
-
-var rewrite = flag.Bool("rewrite", false, "rewrite the expected outputs of testdata/*.txt scenarios")
 
 func TestScenarios(t *testing.T) {
 	for _, path := range scenariofile.Files(t) {
@@ -47,7 +44,7 @@ func TestScenarios(t *testing.T) {
 
 func runScenario(t *testing.T, path string) {
 	s := &scenario{d: New(Policy{})}
-	scenariofile.Run(t, path, *rewrite, func(cmd string) (string, error) {
+	scenariofile.Run(t, path, *scenariofile.Rewrite, func(cmd string) (string, error) {
 		got := s.run(cmd)
 		return got, s.d.check()
 	})
