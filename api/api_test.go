@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/api"
 )
@@ -19,11 +20,7 @@ func TestNewValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := tenant.NewDirectory(cfg)
-	st, err := store.Open(store.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t, store.Config{})
 	for name, c := range map[string]api.Config{
 		"no directory":              {Reader: st},
 		"no reader":                 {Directory: dir},

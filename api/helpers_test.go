@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/api"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -108,11 +108,7 @@ func start(t *testing.T, o options) *env {
 		t.Fatal(err)
 	}
 	dir := tenant.NewDirectory(cfg)
-	st, err := store.Open(store.Config{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := storetest.Open(t, store.Config{})
 	reg := outcome.NewRegistry()
 	e := &env{store: st, dir: dir, outcomes: reg, prod: &recorder{outcomes: reg}}
 	acfg := api.Config{Directory: dir, Reader: st, Outcomes: reg, CommandTimeout: o.commandTimeout,

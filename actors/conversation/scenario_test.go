@@ -21,23 +21,18 @@ package conversation
 // for a refusal; "no change" when the step changed nothing.
 
 import (
-	"flag"
 	"fmt"
-	"github.com/switchboard-hq/switchboard/actors/scenariofile"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/scenariofile"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite the expected traces of testdata/*.txt scenarios")
-
 func TestScenarios(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := scenariofile.Files(t)
 	if len(files) < 4 {
 		t.Fatalf("%d scenarios in testdata, want at least 4", len(files))
 	}
@@ -50,7 +45,7 @@ func TestScenarios(t *testing.T) {
 
 func runScenarioFile(t *testing.T, path string) {
 	s := &scenarioRun{at: smT0}
-	scenariofile.Run(t, path, *rewrite, func(cmd string) (string, error) {
+	scenariofile.Run(t, path, *scenariofile.Rewrite, func(cmd string) (string, error) {
 		got := s.run(cmd)
 		if s.c.ID != "" {
 			if err := checkInvariants(s.c, s.p, s.at); err != nil {

@@ -15,7 +15,6 @@ package operator
 // then one "effect KIND" line per effect; "refused CODE" for a refusal.
 
 import (
-	"flag"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -27,20 +26,11 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/scenariofile"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite the expected outputs of testdata/*.txt scenarios")
-
 func TestScenarios(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no scenarios in testdata")
-	}
-	for _, path := range files {
+	for _, path := range scenariofile.Files(t) {
 		t.Run(strings.TrimSuffix(filepath.Base(path), ".txt"), func(t *testing.T) {
 			s := &scenario{ops: map[string]State{}}
-			scenariofile.Run(t, path, *rewrite, func(cmd string) (string, error) { return s.run(cmd), nil })
+			scenariofile.Run(t, path, *scenariofile.Rewrite, func(cmd string) (string, error) { return s.run(cmd), nil })
 		})
 	}
 }

@@ -14,8 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/store"
-	"github.com/switchboard-hq/switchboard/ingest/broker"
+	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/ingest/broker/brokertest"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -27,20 +28,10 @@ const partitions = 3
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// startBroker starts the embedded broker on addr with its data in dir and creates the events topic.
-func startBroker(t *testing.T, addr, dir string) *broker.Embedded {
-	t.Helper()
-	return brokertest.Start(t, brokertest.Config{Addr: addr, DataDir: dir, Partitions: partitions, Topics: []string{inbox.EventsTopic}})
-}
-
-func openStore(t *testing.T, dir string) *store.Store {
-	t.Helper()
-	s, err := store.Open(store.Config{Dir: dir, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+// events is the broker the relay publishes to: the events topic in partitions partitions, on addr with its data in
+// dataDir (empty: brokertest's defaults).
+func events(addr, dataDir string) brokertest.Config {
+	return brokertest.Config{Addr: addr, DataDir: dataDir, Partitions: partitions, Topics: []string{inbox.EventsTopic}}
 }
 
 // event is what the tests put in the outbox: a stable id and a per-tenant sequence number to check order by.
@@ -106,13 +97,12 @@ func topicSize(t *testing.T, addr string) int64 {
 // within each partition.
 func readEvents(t *testing.T, addr string, want int) []relayed {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for topicSize(t, addr) < int64(want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("events topic holds %d records, want %d", topicSize(t, addr), want)
+	eventually.NoError(t, time.Minute, 20*time.Millisecond, func() error {
+		if n := topicSize(t, addr); n < int64(want) {
+			return fmt.Errorf("%d of %d records", n, want)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	}, "events topic filled")
 	var out []relayed
 	for p := range partitions {
 		c, err := kafka.DialLeader(context.Background(), "tcp", addr, inbox.EventsTopic, p)
@@ -183,20 +173,13 @@ func checkRelayed(t *testing.T, got []relayed, tenants []string, count int) {
 // waitOutboxEmpty waits until every outbox entry has been deleted.
 func waitOutboxEmpty(t *testing.T, s *store.Store) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually.NoError(t, time.Minute, 10*time.Millisecond, func() error {
 		left, _, err := s.Outbox(nil, 0, 1000)
-		if err != nil {
-			t.Fatal(err)
+		if err == nil && len(left) > 0 {
+			err = fmt.Errorf("%d events left, first %s", len(left), left[0].Value)
 		}
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d relayed events still in the outbox, first %s", len(left), left[0].Value)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err
+	}, "relayed events leave the outbox")
 }
 
 func outboxLen(t *testing.T, s *store.Store) int {
@@ -261,9 +244,9 @@ var tenants = []string{"acme", "globex", "initech", "umbrella"}
 // Entries an earlier process committed and never relayed are found by Recover after a restart and relayed, then
 // removed; entries this process adds afterwards come after them for each tenant.
 func TestRecoverRelaysEntriesOfEarlierProcess(t *testing.T) {
-	b := startBroker(t, "127.0.0.1:0", t.TempDir())
+	b := brokertest.Start(t, events("", ""))
 	dir := t.TempDir()
-	earlier := openStore(t, dir)
+	earlier := storetest.Open(t, store.Config{Dir: dir})
 	putEvents(t, earlier, tenants, 0, 10)
 	putEvents(t, earlier, tenants[:2], 10, 5) // not every tenant has as many
 	putEvents(t, earlier, tenants[2:], 10, 5)
@@ -271,7 +254,7 @@ func TestRecoverRelaysEntriesOfEarlierProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s := openStore(t, dir)
+	s := storetest.Open(t, store.Config{Dir: dir})
 	if n := outboxLen(t, s); n != 15*len(tenants) {
 		t.Fatalf("reopened outbox holds %d entries, want %d", n, 15*len(tenants))
 	}
@@ -297,15 +280,18 @@ func TestRecoverRelaysEntriesOfEarlierProcess(t *testing.T) {
 
 // Notify hands durable entries to a running relay; many small batches from many writers keep each tenant's order.
 func TestNotifyRelaysInTenantOrder(t *testing.T) {
-	b := startBroker(t, "127.0.0.1:0", t.TempDir())
-	s := openStore(t, t.TempDir())
+	b := brokertest.Start(t, events("", ""))
+	s := storetest.Open(t, store.Config{})
 	r, reg, stop := runRelay(t, Config{Store: s, Brokers: []string{b.Addr()}, BatchSize: 7})
 	const rounds = 40
 	for n := range rounds {
 		putEvents(t, s, tenants, n, 1)
 		r.Notify()
-		if n%10 == 0 {
-			time.Sleep(5 * time.Millisecond) // let some batches go out while others are still coming
+		if n%10 == 0 { // some batches go out while others are still coming
+			published := float64((n + 1) * len(tenants))
+			eventually.True(t, time.Minute, time.Millisecond, func() bool {
+				return metric(t, reg, "switchboard_events_published_total") >= published
+			}, "the first %v events published", published)
 		}
 	}
 	checkRelayed(t, readEvents(t, b.Addr(), rounds*len(tenants)), tenants, rounds)
@@ -322,23 +308,19 @@ func TestNotifyRelaysInTenantOrder(t *testing.T) {
 // the same address and data dir, every entry is delivered once and removed.
 func TestBrokerDownRetriesUntilBack(t *testing.T) {
 	bdir := t.TempDir()
-	b := startBroker(t, "127.0.0.1:0", bdir)
+	b := brokertest.Start(t, events("", bdir))
 	addr := b.Addr()
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	s := openStore(t, t.TempDir())
+	s := storetest.Open(t, store.Config{})
 	r, reg, stop := runRelay(t, Config{Store: s, Brokers: []string{addr}})
 	putEvents(t, s, tenants, 0, 6)
 	r.Notify()
-	deadline := time.Now().Add(20 * time.Second)
-	for metric(t, reg, "switchboard_events_publish_errors_total") < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("no publish errors counted while the broker is down")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually.True(t, time.Minute, 20*time.Millisecond, func() bool {
+		return metric(t, reg, "switchboard_events_publish_errors_total") >= 2
+	}, "publish errors counted while the broker is down")
 	if n := outboxLen(t, s); n != 6*len(tenants) {
 		t.Fatalf("outbox holds %d entries while the broker is down, want all %d", n, 6*len(tenants))
 	}
@@ -346,7 +328,7 @@ func TestBrokerDownRetriesUntilBack(t *testing.T) {
 		t.Fatalf("published = %v while the broker is down", got)
 	}
 
-	b2 := startBroker(t, addr, bdir)
+	b2 := brokertest.Start(t, events(addr, bdir))
 	checkRelayed(t, readEvents(t, b2.Addr(), 6*len(tenants)), tenants, 6)
 	waitOutboxEmpty(t, s)
 	if err := stop(); err != nil {
@@ -365,13 +347,13 @@ func TestKafkaDownBacklogStaysInTheStore(t *testing.T) {
 	const page = 25
 	const rounds = 250 // × 4 tenants = 1,000 events = 40 pages
 	bdir := t.TempDir()
-	b := startBroker(t, "127.0.0.1:0", bdir)
+	b := brokertest.Start(t, events("", bdir))
 	addr := b.Addr()
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	s := openStore(t, t.TempDir())
+	s := storetest.Open(t, store.Config{})
 	r, reg, stop := runRelay(t, Config{Store: s, Brokers: []string{addr}, BatchSize: page})
 	var maxHeld atomic.Int64
 	sampling := make(chan struct{})
@@ -395,13 +377,9 @@ func TestKafkaDownBacklogStaysInTheStore(t *testing.T) {
 	}
 	// The relay keeps trying while the whole backlog is written: two more failures after the last write.
 	errs := metric(t, reg, "switchboard_events_publish_errors_total")
-	deadline := time.Now().Add(30 * time.Second)
-	for metric(t, reg, "switchboard_events_publish_errors_total") < errs+2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the relay stopped trying while the broker is down")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually.True(t, time.Minute, 20*time.Millisecond, func() bool {
+		return metric(t, reg, "switchboard_events_publish_errors_total") >= errs+2
+	}, "the relay keeps trying while the broker is down")
 	if n := outboxLen(t, s); n != rounds*len(tenants) {
 		t.Fatalf("outbox holds %d entries while the broker is down, want all %d", n, rounds*len(tenants))
 	}
@@ -415,7 +393,7 @@ func TestKafkaDownBacklogStaysInTheStore(t *testing.T) {
 		t.Fatalf("the relay held %d events in memory while the broker was down, more than its page of %d", h, page)
 	}
 
-	b2 := startBroker(t, addr, bdir)
+	b2 := brokertest.Start(t, events(addr, bdir))
 	checkRelayed(t, readEvents(t, b2.Addr(), rounds*len(tenants)), tenants, rounds)
 	waitOutboxEmpty(t, s)
 	if err := stop(); err != nil {
@@ -437,17 +415,10 @@ func TestKafkaDownBacklogStaysInTheStore(t *testing.T) {
 
 // A backlog left by an earlier process is relayed whole, in order, across several batches.
 func TestRecoverBacklogLargerThanABatch(t *testing.T) {
-	b := startBroker(t, "127.0.0.1:0", t.TempDir())
-	s := openStore(t, t.TempDir())
+	b := brokertest.Start(t, events("", ""))
+	s := storetest.Open(t, store.Config{})
 	putEvents(t, s, tenants, 0, 10)
 	_, _, stop := runRelay(t, Config{Store: s, Brokers: []string{b.Addr()}, BatchSize: 5})
-	deadline := time.Now().Add(5 * time.Second)
-	for topicSize(t, b.Addr()) < int64(10*len(tenants)) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if got := topicSize(t, b.Addr()); got != int64(10*len(tenants)) {
-		t.Fatalf("relayed %d of %d stored events with MaxPending 5; %d still in the outbox", got, 10*len(tenants), outboxLen(t, s))
-	}
 	checkRelayed(t, readEvents(t, b.Addr(), 10*len(tenants)), tenants, 10)
 	waitOutboxEmpty(t, s)
 	if err := stop(); err != nil {
@@ -458,8 +429,8 @@ func TestRecoverBacklogLargerThanABatch(t *testing.T) {
 // Run returns once its context ends, and what was notified before that is relayed and removed by the time it
 // returns (the final flush). Repeated, because the end of the context can meet the relay idle or mid-write.
 func TestRunFlushesOnCancel(t *testing.T) {
-	b := startBroker(t, "127.0.0.1:0", t.TempDir())
-	s := openStore(t, t.TempDir())
+	b := brokertest.Start(t, events("", ""))
+	s := storetest.Open(t, store.Config{})
 	const rounds = 10
 	for round := range rounds {
 		r, _, stop := runRelay(t, Config{Store: s, Brokers: []string{b.Addr()}})
@@ -480,7 +451,7 @@ func TestRunFlushesOnCancel(t *testing.T) {
 }
 
 func TestNewRequiresStoreAndBrokers(t *testing.T) {
-	s := openStore(t, t.TempDir())
+	s := storetest.Open(t, store.Config{})
 	for _, cfg := range []Config{{Brokers: []string{"127.0.0.1:1"}}, {Store: s}} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v): want an error", cfg)
@@ -498,16 +469,14 @@ func TestNewRequiresStoreAndBrokers(t *testing.T) {
 // Close stops a running relay and waits for it; it is idempotent; Run runs once; a relay closed before it ran
 // returns from Run at once.
 func TestLifecycle(t *testing.T) {
-	s := openStore(t, t.TempDir())
+	s := storetest.Open(t, store.Config{})
 	r, err := New(Config{Store: s, Brokers: []string{"127.0.0.1:1"}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background()) }()
-	for !r.started.Load() {
-		time.Sleep(time.Millisecond)
-	}
+	eventually.True(t, time.Minute, time.Millisecond, r.started.Load, "Run started")
 	for i := range 3 {
 		if err := r.Close(); err != nil {
 			t.Fatalf("Close #%d: %v", i+1, err)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,8 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -41,11 +44,7 @@ func BenchmarkConversationMemory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := store.Open(store.Config{Dir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(b, store.Config{})
 	reg := prometheus.NewRegistry()
 	r, err := New(Config{Brokers: []string{"127.0.0.1:1"}, Store: st, Directory: tenant.NewDirectory(cfg),
 		Outcomes: outcome.NewRegistry(), IdleAfter: 15 * time.Second, Registerer: reg,
@@ -53,6 +52,14 @@ func BenchmarkConversationMemory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// Passivated actors stop after passivate returns; their stopped events say when they are gone.
+	var stopped atomic.Int64
+	events := r.engine.SpawnFunc(func(c *actor.Context) {
+		if _, ok := c.Message().(actor.ActorStoppedEvent); ok {
+			stopped.Add(1)
+		}
+	}, "bench-events")
+	r.engine.Subscribe(events)
 	pid := r.engine.Spawn(func() actor.Receiver { return &tenantActor{r: r, tenant: "mem", lastAvail: map[string]int{}} },
 		"tenant", actor.WithID("mem-bench"), actor.WithInboxSize(1024))
 	var ms runtime.MemStats
@@ -84,14 +91,12 @@ func BenchmarkConversationMemory(b *testing.B) {
 	// With many conversations the run outlasts IdleAfter and passivation starts during it: the active figure is
 	// then not per active actor, and is not reported.
 	allActive := gauge(r.metrics.actorsActive) == float64(n)
-	deadline := time.Now().Add(2 * time.Minute)
-	for gauge(r.metrics.actorsActive) > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if got := gauge(r.metrics.actorsActive); got != 0 {
-		b.Fatalf("%v actors still active after passivation", got)
-	}
-	time.Sleep(500 * time.Millisecond) // let stopped actors' goroutines exit
+	eventually.NoError(b, 5*time.Minute, 100*time.Millisecond, func() error {
+		if active, gone := gauge(r.metrics.actorsActive), stopped.Load(); active > 0 || gone < int64(n) {
+			return fmt.Errorf("%v actors active, %d of %d stopped", active, gone, n)
+		}
+		return nil
+	}, "every conversation actor passivated and stopped")
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	idle := float64(int64(ms.HeapAlloc)-int64(heap0)) / float64(n)

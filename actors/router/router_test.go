@@ -4,14 +4,16 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 )
 
@@ -19,12 +21,7 @@ import (
 func newTestRouter(t *testing.T) *Router {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
-	st, err := store.Open(store.Config{Dir: t.TempDir(), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	r, err := New(Config{Brokers: []string{"127.0.0.1:1"}, Store: st, Directory: tenant.NewDirectory(nil),
+	r, err := New(Config{Brokers: []string{"127.0.0.1:1"}, Store: storetest.Open(t, store.Config{}), Directory: tenant.NewDirectory(nil),
 		Outcomes: outcome.NewRegistry(), Registerer: prometheus.NewRegistry(), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -43,15 +40,11 @@ func TestCloseStopsRun(t *testing.T) {
 	r := newTestRouter(t)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background()) }()
-	for { // Run is joining a group that never answers
+	eventually.True(t, time.Minute, time.Millisecond, func() bool { // Run is joining a group that never answers
 		r.mu.Lock()
-		running := r.running != nil
-		r.mu.Unlock()
-		if running {
-			break
-		}
-		runtime.Gosched()
-	}
+		defer r.mu.Unlock()
+		return r.running != nil
+	}, "Run running")
 	if err := r.Run(context.Background()); !errors.Is(err, ErrRunning) {
 		t.Errorf("a second Run while one runs = %v, want ErrRunning", err)
 	}

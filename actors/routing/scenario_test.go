@@ -24,27 +24,18 @@ package routing
 // an error, and "ok" when nothing happened. After every command the Dispatcher's invariants are checked.
 
 import (
-	"flag"
 	"fmt"
-	"github.com/switchboard-hq/switchboard/actors/scenariofile"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/switchboard-hq/switchboard/actors/scenariofile"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite the expected outputs of testdata/*.txt scenarios")
-
 func TestScenarios(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no scenarios in testdata")
-	}
-	for _, path := range files {
+	for _, path := range scenariofile.Files(t) {
 		t.Run(strings.TrimSuffix(filepath.Base(path), ".txt"), func(t *testing.T) {
 			runScenario(t, path)
 		})
@@ -53,7 +44,7 @@ func TestScenarios(t *testing.T) {
 
 func runScenario(t *testing.T, path string) {
 	s := &scenario{d: New(Policy{})}
-	scenariofile.Run(t, path, *rewrite, func(cmd string) (string, error) {
+	scenariofile.Run(t, path, *scenariofile.Rewrite, func(cmd string) (string, error) {
 		got := s.run(cmd)
 		return got, s.d.check()
 	})

@@ -1,16 +1,38 @@
-// Package scenariofile runs the data-file scenario tests of the pure rules (actors/conversation, actors/routing):
-// a file is a list of steps, each a command line, a "----" line and the expected output up to the next blank line;
-// blank lines and # comments between steps are kept. With rewrite, the file's expected outputs are regenerated from
-// what the steps produce.
+// Package scenariofile runs the data-file scenario tests (actors/conversation, actors/routing, actors/operator,
+// actors/router): a package's scenarios are its testdata/*.txt files; a file is a list of steps, each a command
+// line, a "----" line and the expected output up to the next blank line; blank lines and # comments between steps
+// are kept. With -rewrite, the files' expected outputs are regenerated from what the steps produce.
+//
+// It imports only the standard library and is imported only by tests.
 package scenariofile
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
+
+// Rewrite is the -rewrite flag of every test binary that runs scenarios: `go test ./actors/routing -rewrite` writes
+// the outputs the steps produce into the package's scenario files instead of comparing, to be reviewed with git
+// diff. Pass *Rewrite to Run.
+var Rewrite = flag.Bool("rewrite", false, "rewrite the expected outputs of the testdata/*.txt scenarios")
+
+// Files returns the package's scenario files, testdata/*.txt, and fails t if there are none.
+func Files(t testing.TB) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "*.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no scenarios in testdata")
+	}
+	return files
+}
 
 // Step is one command of a scenario file and the output it should produce.
 type Step struct {

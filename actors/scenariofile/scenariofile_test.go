@@ -1,8 +1,10 @@
 package scenariofile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -45,4 +47,36 @@ func writeFile(t *testing.T, s string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// fatalRecorder is a testing.TB that records a Fatal instead of ending the test.
+type fatalRecorder struct {
+	testing.TB
+	failed string
+}
+
+func (r *fatalRecorder) Helper() {}
+
+func (r *fatalRecorder) Fatal(args ...any) { r.failed = fmt.Sprint(args...) }
+
+// Files lists testdata/*.txt of the working directory (the package's, under go test), in name order, and fails
+// when there is none: a suite that lost its files must not pass empty.
+func TestFiles(t *testing.T) {
+	t.Chdir(t.TempDir())
+	r := &fatalRecorder{TB: t}
+	if files := Files(r); len(files) != 0 || !strings.Contains(r.failed, "no scenarios") {
+		t.Fatalf("without testdata: files %v, failure %q; want none and a failure", files, r.failed)
+	}
+	if err := os.Mkdir("testdata", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"b.txt", "a.txt", "notes.md"} {
+		if err := os.WriteFile(filepath.Join("testdata", name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{filepath.Join("testdata", "a.txt"), filepath.Join("testdata", "b.txt")}
+	if files := Files(t); !slices.Equal(files, want) {
+		t.Fatalf("Files = %v, want %v", files, want)
+	}
 }

@@ -13,7 +13,9 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/broker/brokertest"
@@ -27,7 +29,7 @@ func TestRunProducesEveryRecordedAnswer(t *testing.T) {
 	b := brokertest.Start(t, brokertest.Config{Topics: []string{inbox.Topic}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st := openStore(t)
+	st := storetest.Open(t, store.Config{})
 	cfg, err := tenant.Parse([]byte(`tenants:
   - id: t
     channels:
@@ -100,7 +102,7 @@ func TestRunProducesEveryRecordedAnswer(t *testing.T) {
 // through the store, and each customer still receives its replies in the order they were queued, each once.
 func TestOrderKeptThroughOverflow(t *testing.T) {
 	b := brokertest.Start(t, brokertest.Config{Topics: []string{inbox.Topic}})
-	st := openStore(t)
+	st := storetest.Open(t, store.Config{})
 	meta, err := sim.New(sim.Config{Addr: "127.0.0.1:0", Rate: 1000, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -157,10 +159,8 @@ func TestOrderKeptThroughOverflow(t *testing.T) {
 		s.Notify(j)
 		want[c.Contact.WaID] = append(want[c.Contact.WaID], m.ID)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for meta.Stats().Accepted < n && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually.NoError(t, time.Minute, 10*time.Millisecond, func() error { return accepted(meta, n) },
+		"Meta accepts the replies")
 	got := map[string][]string{}
 	for _, r := range meta.Messages() {
 		got[r.To] = append(got[r.To], r.IdempotencyKey)
@@ -178,20 +178,18 @@ func TestOrderKeptThroughOverflow(t *testing.T) {
 
 func head(ids []string) []string { return ids[:min(len(ids), 8)] }
 
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Open(store.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
+// accepted says how far the simulator is from having accepted n messages.
+func accepted(meta *sim.Sim, n int64) error {
+	if got := meta.Stats().Accepted; got < n {
+		return fmt.Errorf("%d of %d accepted", got, n)
 	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return nil
 }
 
 // A sender closed while it runs stops and Close waits for it; Close is idempotent; Run runs once; a sender closed
 // before it ran returns from Run at once; negative settings are refused.
 func TestLifecycle(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t, store.Config{})
 	cfg, err := tenant.Parse([]byte(`tenants:
   - id: t
     channels:
@@ -213,9 +211,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Run(context.Background()) }()
-	for !s.started.Load() {
-		time.Sleep(time.Millisecond)
-	}
+	eventually.True(t, time.Minute, time.Millisecond, s.started.Load, "Run started")
 	for i := range 3 {
 		if err := s.Close(); err != nil {
 			t.Fatalf("Close #%d: %v", i+1, err)
@@ -248,7 +244,7 @@ func TestLifecycle(t *testing.T) {
 // two — are read back from the store in pages when Run starts and sent in the order they were queued, each once.
 func TestRunSendsJobsLeftInTheStore(t *testing.T) {
 	b := brokertest.Start(t, brokertest.Config{Topics: []string{inbox.Topic}})
-	st := openStore(t)
+	st := storetest.Open(t, store.Config{})
 	meta, err := sim.New(sim.Config{Addr: "127.0.0.1:0", Rate: 1000, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -304,10 +300,8 @@ func TestRunSendsJobsLeftInTheStore(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for meta.Stats().Accepted < n && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually.NoError(t, time.Minute, 10*time.Millisecond, func() error { return accepted(meta, n) },
+		"Meta accepts the replies")
 	var got []string
 	for _, r := range meta.Messages() {
 		got = append(got, r.IdempotencyKey)
@@ -315,19 +309,13 @@ func TestRunSendsJobsLeftInTheStore(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("received %d messages in the order %v…, want %d in the order %v…", len(got), head(got), n, head(want))
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	eventually.NoError(t, time.Minute, 10*time.Millisecond, func() error {
 		left, err := st.SendJobs("t", "t-wa", 0, 1)
-		if err != nil {
-			t.Fatal(err)
+		if err == nil && len(left) > 0 {
+			err = fmt.Errorf("send job %d still queued", left[0].Ref.Seq)
 		}
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("send job %d still queued after its message was accepted", left[0].Ref.Seq)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err
+	}, "send jobs leave the store once their messages were accepted")
 }
 
 // A job is durable and dropped by Notify (its worker in overflow) while a batch that took an earlier queue position
@@ -335,7 +323,7 @@ func TestRunSendsJobsLeftInTheStore(t *testing.T) {
 // the dropped job: both are sent, in queue order, once the earlier batch is committed.
 func TestDroppedJobBehindAnOpenBatch(t *testing.T) {
 	b := brokertest.Start(t, brokertest.Config{Topics: []string{inbox.Topic}})
-	st := openStore(t)
+	st := storetest.Open(t, store.Config{})
 	meta, err := sim.New(sim.Config{Addr: "127.0.0.1:0", Rate: 1000, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -396,13 +384,17 @@ func TestDroppedJobBehindAnOpenBatch(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	}()
-	time.Sleep(20 * time.Millisecond) // lets the rescan look while the earlier batch is open
+	// The rescan has taken the token New left for it: it is reading the store, which cannot show the dropped job
+	// while the earlier batch is open.
+	ch := s.channels["t-wa"]
+	eventually.True(t, time.Minute, time.Millisecond, func() bool { return len(ch.rescan) == 0 }, "rescan running")
+	if jobs, err := s.storedJobs(ch, 0, 0, refillBatch); err != nil || len(jobs) != 0 {
+		t.Fatalf("with the earlier batch open the store shows %d jobs, %v; want none", len(jobs), err)
+	}
 	commit(open)
 	s.Notify(first)
-	deadline := time.Now().Add(10 * time.Second)
-	for meta.Stats().Accepted < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually.NoError(t, time.Minute, 10*time.Millisecond, func() error { return accepted(meta, 2) },
+		"Meta accepts both replies")
 	var got []string
 	for _, r := range meta.Messages() {
 		got = append(got, r.IdempotencyKey)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 )
 
 func TestCommitVisibleOnReturn(t *testing.T) {
@@ -259,14 +260,10 @@ func TestConcurrentCommit(t *testing.T) {
 	}
 	// Pebble observes an fsync after waking its waiters, so the count may trail by the last group: wait for it.
 	var syncs uint64
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if syncs = fsyncs(t, s) - fsyncsBefore; syncs > 0 {
-			break
-		}
-	}
-	if syncs == 0 {
-		t.Fatal("no WAL fsync for synced commits")
-	}
+	eventually.True(t, time.Minute, time.Millisecond, func() bool {
+		syncs = fsyncs(t, s) - fsyncsBefore
+		return syncs > 0
+	}, "WAL fsyncs observed for synced commits")
 	t.Logf("%d batches in %d fsyncs (%.1f batches per fsync)", total, syncs, float64(total)/float64(syncs))
 	if syncs >= total {
 		t.Errorf("%d fsyncs for %d batches from %d committers: no group commit", syncs, total, goroutines)

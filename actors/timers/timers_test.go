@@ -12,7 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/broker/brokertest"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -39,16 +41,6 @@ func newProducer(t *testing.T, addr string) *broker.Producer {
 	}
 	t.Cleanup(func() { _ = p.Close() })
 	return p
-}
-
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	s, err := store.Open(store.Config{Dir: t.TempDir(), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
 }
 
 // commit applies fill in one batch and waits until it is durable.
@@ -239,7 +231,7 @@ func key(tenant, conv, kind string, due time.Time) store.TimerKey {
 // one that left the index is not.
 func TestFireDueTimers(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0", t.TempDir())
-	s := openStore(t)
+	s := storetest.Open(t, store.Config{})
 	clk := &clock{now: t0}
 	reg := prometheus.NewRegistry()
 	const refire = 30 * time.Second
@@ -299,7 +291,7 @@ func TestFireRetriesAfterProduceError(t *testing.T) {
 	bdir := t.TempDir()
 	b := startBroker(t, "127.0.0.1:0", bdir)
 	addr := b.Addr()
-	s := openStore(t)
+	s := storetest.Open(t, store.Config{})
 	clk := &clock{now: t0}
 	reg := prometheus.NewRegistry()
 	f, err := New(Config{Store: s, Producer: newProducer(t, addr), Now: clk.Now, Registerer: reg, Logger: quiet})
@@ -322,17 +314,8 @@ func TestFireRetriesAfterProduceError(t *testing.T) {
 	// producer's client can keep failing for a moment after the broker is back (kafka-go remembers the refused
 	// dial), so Fire is retried as the Run loop would.
 	clk.Set(t0.Add(time.Second))
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := f.Fire(context.Background())
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Fire with the broker back: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually.NoError(t, time.Minute, 50*time.Millisecond, func() error { return f.Fire(context.Background()) },
+		"Fire with the broker back")
 	in := &inboxReader{t: t, addr: b2.Addr()}
 	checkFired(t, "after the broker is back", fired(t, in.read(), t0.Add(time.Second)), map[string][]string{
 		"acme": {"c1/auto_close@12:00:00.000"},
@@ -343,7 +326,7 @@ func TestFireRetriesAfterProduceError(t *testing.T) {
 // ones are still in the index (their records not yet applied), so outstanding timers cannot starve later ones.
 func TestFireBatchDoesNotStarveLaterTimers(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0", t.TempDir())
-	s := openStore(t)
+	s := storetest.Open(t, store.Config{})
 	clk := &clock{now: t0}
 	f, err := New(Config{Store: s, Producer: newProducer(t, b.Addr()), Batch: 2, Now: clk.Now, Logger: quiet})
 	if err != nil {
@@ -378,7 +361,7 @@ func TestFireBatchDoesNotStarveLaterTimers(t *testing.T) {
 // Run looks for due timers every Interval and returns when its context ends.
 func TestRunFiresAndStops(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0", t.TempDir())
-	s := openStore(t)
+	s := storetest.Open(t, store.Config{})
 	clk := &clock{now: t0}
 	f, err := New(Config{Store: s, Producer: newProducer(t, b.Addr()), Interval: 5 * time.Millisecond, Now: clk.Now, Logger: quiet})
 	if err != nil {
@@ -392,11 +375,10 @@ func TestRunFiresAndStops(t *testing.T) {
 	putTimers(t, s, key("globex", "c9", "snooze_wake", t0.Add(time.Minute)))
 	clk.Set(t0.Add(time.Minute))
 	var got []produced
-	deadline := time.Now().Add(10 * time.Second)
-	for len(got) == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	eventually.True(t, time.Minute, 10*time.Millisecond, func() bool {
 		got = append(got, in.read()...)
-	}
+		return len(got) > 0
+	}, "Run fires the due timer")
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
@@ -407,7 +389,7 @@ func TestRunFiresAndStops(t *testing.T) {
 }
 
 func TestNewRequiresStoreAndProducer(t *testing.T) {
-	s := openStore(t)
+	s := storetest.Open(t, store.Config{})
 	p := newProducer(t, "127.0.0.1:1")
 	for _, cfg := range []Config{{Producer: p}, {Store: s}} {
 		if _, err := New(cfg); err == nil {
@@ -419,7 +401,7 @@ func TestNewRequiresStoreAndProducer(t *testing.T) {
 // Close stops a running firer and waits for it; it is idempotent; Run runs once; a firer closed before it ran
 // returns from Run at once; negative settings are refused.
 func TestLifecycle(t *testing.T) {
-	s := openStore(t)
+	s := storetest.Open(t, store.Config{})
 	p := newProducer(t, "127.0.0.1:1")
 	f, err := New(Config{Store: s, Producer: p, Logger: quiet})
 	if err != nil {
@@ -427,9 +409,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- f.Run(context.Background()) }()
-	for !f.started.Load() {
-		time.Sleep(time.Millisecond)
-	}
+	eventually.True(t, time.Minute, time.Millisecond, f.started.Load, "Run started")
 	for i := range 3 {
 		if err := f.Close(); err != nil {
 			t.Fatalf("Close #%d: %v", i+1, err)
