@@ -44,7 +44,6 @@ package router
 
 import (
 	"cmp"
-	"flag"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -69,22 +68,13 @@ import (
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite the expected traces of testdata/*.txt scenarios")
-
 func TestScenarios(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no scenarios in testdata")
-	}
-	for _, path := range files {
+	for _, path := range scenariofile.Files(t) {
 		t.Run(strings.TrimSuffix(filepath.Base(path), ".txt"), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				h := &harness{t: t}
 				t.Cleanup(h.shutdown)
-				scenariofile.Run(t, path, *rewrite, h.run)
+				scenariofile.Run(t, path, *scenariofile.Rewrite, h.run)
 			})
 		})
 	}
