@@ -17,8 +17,8 @@ type logged struct {
 }
 
 func (l *logged) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelError }
-func (l *logged) WithAttrs([]slog.Attr) slog.Handler             { return l }
-func (l *logged) WithGroup(string) slog.Handler                  { return l }
+func (l *logged) WithAttrs([]slog.Attr) slog.Handler            { return l }
+func (l *logged) WithGroup(string) slog.Handler                 { return l }
 func (l *logged) Handle(_ context.Context, r slog.Record) error {
 	l.mu.Lock()
 	l.errors = append(l.errors, r.Message)
