@@ -95,7 +95,7 @@ func WriteError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
 func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		fail(ctx, codeInternal, "encode response: "+err.Error())
+		fail(ctx, outcome.CodeInternal, "encode response: "+err.Error())
 		return
 	}
 	ctx.SetStatusCode(status)

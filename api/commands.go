@@ -32,8 +32,7 @@ func newID() string {
 }
 
 // run produces cmd for the caller's tenant and writes the outcome: a refusal with its code's status, a success with
-// okStatus (or the outcome's own status other than 200) and the outcome's body, passed through present when it is
-// not nil.
+// okStatus and the outcome's body, passed through present when it is not nil.
 func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Command, okStatus int, present func(body any) (any, error)) {
 	if a.cfg.Producer == nil || a.cfg.Outcomes == nil {
 		fail(ctx, codeUnavailable, "this node does not take commands")
@@ -58,10 +57,6 @@ func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Com
 			fail(ctx, res.Code, res.Message)
 			return
 		}
-		status := res.Status
-		if status == 0 || status == fasthttp.StatusOK {
-			status = okStatus
-		}
 		body := res.Body
 		if present != nil {
 			b, err := present(body)
@@ -71,7 +66,7 @@ func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Com
 			}
 			body = b
 		}
-		writeJSON(ctx, status, body)
+		writeJSON(ctx, okStatus, body)
 	case <-pctx.Done():
 		fail(ctx, codeOutcomeUnknown,
 			"the command was queued but its outcome did not arrive in time; it may still apply")

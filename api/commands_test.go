@@ -22,7 +22,7 @@ func intp(n int) *int { return &n }
 func TestCommandValidation(t *testing.T) {
 	e := start(t, options{})
 	e.putConvs(t, conv("acme", "c01", conversation.Assigned, "alice"), conv("globex", "g1", conversation.Unassigned, ""))
-	e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) { return outcome.Result{Status: 200, Body: "ok"}, true })
+	e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) { return outcome.Result{Body: "ok"}, true })
 	for _, tc := range []struct {
 		method, path, token, body string
 		status                    int
@@ -158,7 +158,7 @@ func TestCommandsProducedAndAnswered(t *testing.T) {
 		{"update operator", "PATCH", "/v1/operators/alice", bobToken, `{"capacity":0,"role":"builder","skills":["es"]}`,
 			inbox.Command{Type: "update_operator", OperatorID: "bob", TargetID: "alice", Capacity: intp(0), Role: "builder", Skills: []string{"es"}}, false, 200},
 	} {
-		result = outcome.Result{Status: http.StatusOK, Body: body}
+		result = outcome.Result{Body: body}
 		before := len(e.prod.records())
 		r := e.do(t, tc.method, tc.path, tc.token, tc.body)
 		if r.status != tc.status {
@@ -227,20 +227,20 @@ func TestCommandOutcomeMapping(t *testing.T) {
 		code             string // error code; empty for a success body
 	}{
 		{"refused transition", "/v1/conversations/c01/snooze", ``,
-			outcome.Result{Status: 409, Code: "snooze_closed", Message: "a closed conversation cannot be snoozed"}, 409, "snooze_closed"},
+			outcome.Result{Code: "snooze_closed", Message: "a closed conversation cannot be snoozed"}, 409, "snooze_closed"},
 		{"window closed", "/v1/conversations/c01/messages", `{"type":"text","text":"hi"}`,
-			outcome.Result{Status: 422, Code: "window_closed", Message: "outside the 24-hour window"}, 422, "window_closed"},
+			outcome.Result{Code: "window_closed", Message: "outside the 24-hour window"}, 422, "window_closed"},
 		{"role forbids", "/v1/conversations/c01/take", ``,
-			outcome.Result{Status: 403, Code: "forbidden", Message: "taken by another operator"}, 403, "forbidden"},
+			outcome.Result{Code: "forbidden", Message: "taken by another operator"}, 403, "forbidden"},
 		{"gone", "/v1/conversations/c01/close", ``,
-			outcome.Result{Status: 404, Code: "conversation_not_found", Message: "gone"}, 404, "conversation_not_found"},
-		{"message created with status 0", "/v1/conversations/c01/messages", `{"type":"text","text":"hi"}`,
+			outcome.Result{Code: "conversation_not_found", Message: "gone"}, 404, "conversation_not_found"},
+		{"message created", "/v1/conversations/c01/messages", `{"type":"text","text":"hi"}`,
 			outcome.Result{Body: map[string]any{"id": "sb.x", "status": "pending"}}, 201, ""},
-		{"note created with 200", "/v1/conversations/c01/notes", `{"text":"hi"}`,
-			outcome.Result{Status: 200, Body: map[string]any{"id": "sb.y"}}, 201, ""},
-		{"explicit success status kept", "/v1/conversations/c01/reopen", ``,
-			outcome.Result{Status: 202, Body: map[string]any{"queued": true}}, 202, ""},
-		{"status 0 on a plain command", "/v1/conversations/c01/reopen", ``,
+		{"replayed", "/v1/conversations/c01/close", ``,
+			outcome.Result{Code: outcome.CodeReplayed, Message: "command already applied"}, 409, "replayed"},
+		{"internal", "/v1/conversations/c01/close", ``,
+			outcome.Result{Code: outcome.CodeInternal, Message: "internal error"}, 500, "internal"},
+		{"plain command", "/v1/conversations/c01/reopen", ``,
 			outcome.Result{Body: map[string]any{"status": "unassigned"}}, 200, ""},
 	} {
 		e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) { return tc.res, true })
@@ -299,7 +299,7 @@ func TestCommandOutcomeTimeout(t *testing.T) {
 		t.Errorf("%d calls still registered after the timeout", n)
 	}
 	// A late outcome finds nobody waiting and is dropped.
-	e.outcomes.Publish(e.prod.records()[0].Items[0].Command.RequestID, outcome.Result{Status: 200})
+	e.outcomes.Publish(e.prod.records()[0].Items[0].Command.RequestID, outcome.Result{})
 }
 
 // A node without a producer answers reads and refuses commands with 503.
@@ -312,7 +312,8 @@ func TestReadOnlyNode(t *testing.T) {
 		http.StatusServiceUnavailable, "unavailable")
 }
 
-// Every refusal code of the domain has its status in the API's one table, and a few the contract fixes keep theirs.
+// Every refusal code of the domain has its status in the API's one table, and a few the contract fixes keep theirs,
+// as do the router's own outcomes (internal is the one code whose status is 500 on purpose).
 func TestEveryCodeHasAStatus(t *testing.T) {
 	for _, code := range append(conversation.Codes(), operator.Codes()...) {
 		if st := api.StatusOf(code); st == http.StatusInternalServerError {
@@ -323,6 +324,7 @@ func TestEveryCodeHasAStatus(t *testing.T) {
 		conversation.CodeSnoozeClosed: 409, conversation.CodeWindowClosed: 422, conversation.CodeForbidden: 403,
 		conversation.CodeNotFound: 404, conversation.CodeInvalidMessage: 400, operator.CodeAtCapacity: 409,
 		operator.CodeNotFound: 404, operator.CodeInvalidAvailability: 400, "unauthorized": 401, "unavailable": 503,
+		outcome.CodeReplayed: 409, outcome.CodeInternal: 500,
 		"no_such_code": 500,
 	} {
 		if got := api.StatusOf(code); got != want {

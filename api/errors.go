@@ -5,6 +5,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
+	"github.com/switchboard-hq/switchboard/actors/outcome"
 )
 
 // codeStatus is the HTTP status of every error code the API answers: the domain's refusal codes (actors/conversation,
@@ -41,8 +42,8 @@ var codeStatus = map[string]int{
 	operator.CodeNotAssignable:       fasthttp.StatusConflict,
 
 	// The router's outcomes that are not rules' refusals.
-	codeReplayed: fasthttp.StatusConflict,
-	codeInternal: fasthttp.StatusInternalServerError,
+	outcome.CodeReplayed: fasthttp.StatusConflict,
+	outcome.CodeInternal: fasthttp.StatusInternalServerError,
 
 	// The API's own.
 	codeUnauthorized:         fasthttp.StatusUnauthorized,
@@ -60,10 +61,8 @@ var codeStatus = map[string]int{
 	codeOutcomeUnknown:       fasthttp.StatusServiceUnavailable,
 }
 
-// The API's own error codes, and the router's outcomes that are not rules' refusals.
+// The API's own error codes.
 const (
-	codeReplayed             = "replayed" // a command record applied before (a replay after a restart)
-	codeInternal             = "internal"
 	codeUnauthorized         = "unauthorized"
 	codeNotFound             = "not_found" // no such endpoint or action
 	codeMethodNotAllowed     = "method_not_allowed"
