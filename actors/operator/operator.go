@@ -43,6 +43,13 @@ type State struct {
 	IdleSince int64
 }
 
+// Initial is the state of an operator no command has changed: offline, with the capacity, role and skills of its
+// configuration. The router starts a tenant's operators from it and the API shows it for an operator with no
+// stored state, so both agree on what an untouched operator is.
+func Initial(id string, capacity int, role string, skills []string) State {
+	return State{ID: id, Availability: routing.Offline, Capacity: capacity, Role: role, Skills: skills}
+}
+
 // Routing is what the dispatcher knows of the operator.
 func (s State) Routing() routing.Operator {
 	return routing.Operator{ID: s.ID, Availability: s.Availability, Capacity: s.Capacity, Skills: s.Skills,
