@@ -1,12 +1,17 @@
 package api
 
 import (
+	"errors"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 )
+
+// ErrNotFound is wrapped by a Reader's error when the tenant has no such conversation.
+var ErrNotFound = errors.New("not found")
 
 // codeStatus is the HTTP status of every error code the API answers: the domain's refusal codes (actors/conversation,
 // actors/operator), the router's own outcomes, and the API's. It is the one place a code becomes a status

@@ -253,7 +253,8 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 		waHandler = wa.Serve
 	}
 	if cfg.has(RoleAPI) {
-		acfg := api.Config{Directory: n.dir, Reader: n.store, Producer: n.producer, Outcomes: n.outcomes}
+		acfg := api.Config{Directory: n.dir, Reader: APIReader(n.store), Producer: n.producer, Outcomes: n.outcomes,
+			Logger: n.log}
 		if cfg.ClickHouseAddr != "" {
 			conn, err := schema.Open(cfg.ClickHouseAddr)
 			if err != nil {
