@@ -103,6 +103,8 @@ type options struct {
 	reader func(api.Reader) api.Reader
 	// logger receives the API's logs; default discarded.
 	logger *slog.Logger
+	// insights answers GET /v1/insights; nil: none configured.
+	insights api.InsightsFunc
 }
 
 // start serves the API on a real fasthttp server on loopback, over a fresh store.
@@ -128,7 +130,7 @@ func start(t *testing.T, o options) *env {
 		o.logger = slog.New(slog.DiscardHandler)
 	}
 	acfg := api.Config{Directory: dir, Reader: rd, Outcomes: reg, CommandTimeout: o.commandTimeout,
-		Now: func() time.Time { return now }, Logger: o.logger}
+		Now: func() time.Time { return now }, Logger: o.logger, Insights: o.insights}
 	if !o.noProducer {
 		acfg.Producer = e.prod
 	}
