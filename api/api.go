@@ -3,7 +3,7 @@
 // (errors.go). It is the edge: it reads state through the Reader interface it defines and turns each operator action
 // into a command record whose outcome it waits for. It may import the domain packages (actors/conversation,
 // actors/operator), the outcome registry, the tenant directory, the inbox record and fasthttp; never the store nor
-// the actors (api_imports_test.go keeps it so), so it links no Pebble and any node could serve it.
+// the actors (imports_test.go keeps it so), so it links no Pebble and any node could serve it.
 package api
 
 import (
