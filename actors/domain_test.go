@@ -24,9 +24,10 @@ var domain = []string{
 	module + "actors/operator",
 }
 
-// allowed are the project packages the domain may depend on: itself, and the inbox record's types and encoding,
-// a leaf that imports only the standard library (checked here too, as a dependency of the domain).
-var allowed = append([]string{module + "ingest/inbox"}, domain...)
+// allowed are the project packages the domain may depend on: itself, the inbox record's types and encoding, and the
+// refusal type the rules share, leaves that import only the standard library (checked here too, as dependencies of
+// the domain).
+var allowed = append([]string{module + "ingest/inbox", module + "actors/refusal"}, domain...)
 
 // edgeOnly are standard library packages the domain must not link either: HTTP statuses and transports belong to
 // the API's edge, which maps the domain's refusal codes (api/errors.go).

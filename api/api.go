@@ -2,13 +2,15 @@
 // bodies, and errors as {"error":{"code","message"}} with the HTTP status mapped from the code in one table
 // (errors.go). It is the edge: it reads state through the Reader interface it defines and turns each operator action
 // into a command record whose outcome it waits for. It may import the domain packages (actors/conversation,
-// actors/operator), the types of the store and of the inbox record, and fasthttp; never the actors themselves.
+// actors/operator), the outcome registry, the tenant directory, the inbox record and fasthttp; never the store nor
+// the actors (imports_test.go keeps it so), so it links no Pebble and any node could serve it.
 package api
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +19,6 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
-	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 )
 
@@ -25,7 +26,8 @@ import (
 type Config struct {
 	// Directory authenticates operators. Required.
 	Directory *tenant.Directory
-	// Reader answers reads (a *store.Store on a node holding the tenants' partitions). Required.
+	// Reader answers reads (on a node holding the tenants' partitions, its store, adapted by cmd/switchboard/node).
+	// Required.
 	Reader Reader
 	// Producer queues commands; nil makes every command 503 (a read-only node).
 	Producer Producer
@@ -37,6 +39,9 @@ type Config struct {
 	Now func() time.Time
 	// Insights answers GET /v1/insights; nil answers 503 (no ClickHouse configured).
 	Insights InsightsFunc
+	// Logger receives the internal errors behind 5xx answers, which clients see only as a code and a fixed
+	// message. Default slog.Default().
+	Logger *slog.Logger
 }
 
 // InsightsFunc computes a tenant's insight figures over the last since.
@@ -48,6 +53,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 }
 
@@ -65,6 +73,7 @@ func (c *Config) Validate() error {
 // API is the /v1 handler. It is safe for concurrent use.
 type API struct {
 	cfg Config
+	log *slog.Logger
 }
 
 // New builds the API.
@@ -73,7 +82,7 @@ func New(cfg Config) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &API{cfg: cfg}, nil
+	return &API{cfg: cfg, log: cfg.Logger.With("component", "api")}, nil
 }
 
 // Error is the contract's error body.
@@ -92,10 +101,11 @@ func WriteError(ctx *fasthttp.RequestCtx, status int, code, msg string) {
 	ctx.SetBody(b)
 }
 
-func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+func (a *API) writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		fail(ctx, codeInternal, "encode response: "+err.Error())
+		a.log.Error("encode response", "path", string(ctx.Path()), "err", err)
+		fail(ctx, outcome.CodeInternal, "the response could not be encoded")
 		return
 	}
 	ctx.SetStatusCode(status)
@@ -159,7 +169,7 @@ type conversationList struct {
 
 func (a *API) listConversations(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	args := ctx.QueryArgs()
-	f := store.Filter{After: string(args.Peek("cursor"))}
+	f := Filter{After: string(args.Peek("cursor"))}
 	if s := string(args.Peek("status")); s != "" {
 		switch conversation.Status(s) {
 		case conversation.Unassigned, conversation.Assigned, conversation.Snoozed, conversation.Closed:
@@ -185,7 +195,7 @@ func (a *API) listConversations(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 	}
 	list, next, err := a.cfg.Reader.Conversations(op.Tenant.ID, f)
 	if err != nil {
-		fail(ctx, codeStoreUnavailable, err.Error())
+		a.storeFailed(ctx, op, err)
 		return
 	}
 	if list == nil {
@@ -194,7 +204,7 @@ func (a *API) listConversations(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 	for i := range list {
 		normalise(&list[i])
 	}
-	writeJSON(ctx, fasthttp.StatusOK, conversationList{Conversations: list, NextCursor: next})
+	a.writeJSON(ctx, fasthttp.StatusOK, conversationList{Conversations: list, NextCursor: next})
 }
 
 // conversationView is the body of GET /v1/conversations/{id}.
@@ -210,11 +220,11 @@ func (a *API) getConversation(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, i
 	}
 	msgs, err := a.cfg.Reader.Messages(op.Tenant.ID, id, 0, 50)
 	if err != nil {
-		fail(ctx, codeStoreUnavailable, err.Error())
+		a.storeFailed(ctx, op, err)
 		return
 	}
 	reverse(msgs)
-	writeJSON(ctx, fasthttp.StatusOK, conversationView{Conversation: c, Messages: nonNil(msgs)})
+	a.writeJSON(ctx, fasthttp.StatusOK, conversationView{Conversation: c, Messages: nonNil(msgs)})
 }
 
 func (a *API) listMessages(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
@@ -242,23 +252,27 @@ func (a *API) listMessages(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 	}
 	msgs, err := a.cfg.Reader.Messages(op.Tenant.ID, id, before, limit)
 	if err != nil {
-		fail(ctx, codeStoreUnavailable, err.Error())
+		a.storeFailed(ctx, op, err)
 		return
 	}
 	reverse(msgs)
-	writeJSON(ctx, fasthttp.StatusOK, struct {
+	a.writeJSON(ctx, fasthttp.StatusOK, struct {
 		Messages []conversation.Message `json:"messages"`
 	}{nonNil(msgs)})
 }
 
 func (a *API) load(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) (conversation.Conversation, bool) {
+	if !conversation.ValidID(id) { // no conversation has it: no read needed
+		fail(ctx, conversation.CodeNotFound, "no conversation "+quoteID(id))
+		return conversation.Conversation{}, false
+	}
 	c, err := a.cfg.Reader.Conversation(op.Tenant.ID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		fail(ctx, conversation.CodeNotFound, "no conversation "+id)
+	if errors.Is(err, ErrNotFound) {
+		fail(ctx, conversation.CodeNotFound, "no conversation "+quoteID(id))
 		return c, false
 	}
 	if err != nil {
-		fail(ctx, codeStoreUnavailable, err.Error())
+		a.storeFailed(ctx, op, err)
 		return c, false
 	}
 	normalise(&c)
@@ -302,8 +316,16 @@ func (a *API) insights(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	defer cancel()
 	rep, err := a.cfg.Insights(qctx, op.Tenant.ID, since)
 	if err != nil {
-		fail(ctx, codeAnalyticsUnavailable, err.Error())
+		a.log.Error("query insights", "tenant", op.Tenant.ID, "err", err)
+		fail(ctx, codeAnalyticsUnavailable, "the analytics store could not be queried; retry later")
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, rep)
+	a.writeJSON(ctx, fasthttp.StatusOK, rep)
+}
+
+// storeFailed answers a failed read 503 store_unavailable with a fixed message and logs the error: its text (store
+// paths, keys) is for the operator of the node, not for the client.
+func (a *API) storeFailed(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, err error) {
+	a.log.Error("read state", "tenant", op.Tenant.ID, "path", string(ctx.Path()), "err", err)
+	fail(ctx, codeStoreUnavailable, "the state could not be read; retry later")
 }

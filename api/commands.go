@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -32,9 +33,9 @@ func newID() string {
 }
 
 // run produces cmd for the caller's tenant and writes the outcome: a refusal with its code's status, a success with
-// okStatus (or the outcome's own status other than 200) and the outcome's body, passed through present when it is
-// not nil.
-func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Command, okStatus int, present func(body any) (any, error)) {
+// okStatus and the outcome's body, passed through present when it is not nil. A success is durable once its outcome
+// arrived, so present cannot fail: it answers what it can (never a 5xx for a command that applied).
+func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Command, okStatus int, present func(body any) any) {
 	if a.cfg.Producer == nil || a.cfg.Outcomes == nil {
 		fail(ctx, codeUnavailable, "this node does not take commands")
 		return
@@ -48,8 +49,9 @@ func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Com
 	pctx, pcancel := context.WithTimeout(context.Background(), a.cfg.CommandTimeout)
 	defer pcancel()
 	if err := a.cfg.Producer.Produce(pctx, []inbox.Record{rec}); err != nil {
+		a.log.Warn("queue command", "tenant", op.Tenant.ID, "operator", op.Operator.ID, "command", cmd.Type, "err", err)
 		ctx.Response.Header.Set("Retry-After", "1")
-		fail(ctx, codeUnavailable, "the command could not be queued: "+err.Error())
+		fail(ctx, codeUnavailable, "the command could not be queued; retry later")
 		return
 	}
 	select {
@@ -58,20 +60,11 @@ func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Com
 			fail(ctx, res.Code, res.Message)
 			return
 		}
-		status := res.Status
-		if status == 0 || status == fasthttp.StatusOK {
-			status = okStatus
-		}
 		body := res.Body
 		if present != nil {
-			b, err := present(body)
-			if err != nil {
-				fail(ctx, codeStoreUnavailable, err.Error())
-				return
-			}
-			body = b
+			body = present(body)
 		}
-		writeJSON(ctx, status, body)
+		a.writeJSON(ctx, okStatus, body)
 	case <-pctx.Done():
 		fail(ctx, codeOutcomeUnknown,
 			"the command was queued but its outcome did not arrive in time; it may still apply")
@@ -95,12 +88,6 @@ func decode(ctx *fasthttp.RequestCtx, v any, allowEmpty bool) bool {
 
 // conversationCommand handles POST /v1/conversations/{id}/{action}.
 func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id, action string) {
-	if id == "" {
-		// A command without a conversation id would be taken for an operator command (fasthttp collapses "//" in
-		// paths by default; this holds if a server turns that off).
-		fail(ctx, conversation.CodeNotFound, "no conversation id in the path")
-		return
-	}
 	cmd := inbox.Command{ConversationID: id}
 	status := fasthttp.StatusOK
 	switch action {
@@ -188,9 +175,15 @@ func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRe
 		fail(ctx, codeNotFound, "no such action: "+action)
 		return
 	}
-	// Whether the conversation exists is the conversation actor's answer (conversation_not_found), not a read here:
-	// the command travels in order with the tenant's records, and a read before it would be a second look at the
-	// same state (another tenant's id is not found either: the caller's tenant has no such conversation).
+	// An id that conversation.ID cannot have returned names no conversation: it is answered here, so no record is
+	// produced and no actor started for it (an empty id, too, which would be taken for an operator command). Whether
+	// a well-formed id exists is the conversation actor's answer (conversation_not_found), not a read here: the
+	// command travels in order with the tenant's records, and a read before it would be a second look at the same
+	// state (another tenant's id is not found either: the caller's tenant has no such conversation).
+	if !conversation.ValidID(id) {
+		fail(ctx, conversation.CodeNotFound, "no conversation "+quoteID(id))
+		return
+	}
 	a.run(ctx, op, cmd, status, nil)
 }
 
@@ -235,4 +228,12 @@ func outboundOf(raw map[string]json.RawMessage) (b inbox.Outbound, msg string) {
 		return b, "type must be text, template, image, audio, video, document, sticker, reaction or interactive"
 	}
 	return b, ""
+}
+
+// quoteID quotes an id for a message, cut to 40 bytes: a malformed id may be kilobytes long.
+func quoteID(id string) string {
+	if len(id) > 40 {
+		return strconv.Quote(id[:40]) + "…"
+	}
+	return strconv.Quote(id)
 }

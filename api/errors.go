@@ -1,11 +1,17 @@
 package api
 
 import (
+	"errors"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
+	"github.com/switchboard-hq/switchboard/actors/outcome"
 )
+
+// ErrNotFound is wrapped by a Reader's error when the tenant has no such conversation.
+var ErrNotFound = errors.New("not found")
 
 // codeStatus is the HTTP status of every error code the API answers: the domain's refusal codes (actors/conversation,
 // actors/operator), the router's own outcomes, and the API's. It is the one place a code becomes a status
@@ -41,8 +47,8 @@ var codeStatus = map[string]int{
 	operator.CodeNotAssignable:       fasthttp.StatusConflict,
 
 	// The router's outcomes that are not rules' refusals.
-	codeReplayed: fasthttp.StatusConflict,
-	codeInternal: fasthttp.StatusInternalServerError,
+	outcome.CodeReplayed: fasthttp.StatusConflict,
+	outcome.CodeInternal: fasthttp.StatusInternalServerError,
 
 	// The API's own.
 	codeUnauthorized:         fasthttp.StatusUnauthorized,
@@ -60,10 +66,8 @@ var codeStatus = map[string]int{
 	codeOutcomeUnknown:       fasthttp.StatusServiceUnavailable,
 }
 
-// The API's own error codes, and the router's outcomes that are not rules' refusals.
+// The API's own error codes.
 const (
-	codeReplayed             = "replayed" // a command record applied before (a replay after a restart)
-	codeInternal             = "internal"
 	codeUnauthorized         = "unauthorized"
 	codeNotFound             = "not_found" // no such endpoint or action
 	codeMethodNotAllowed     = "method_not_allowed"

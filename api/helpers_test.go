@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/api"
+	"github.com/switchboard-hq/switchboard/cmd/switchboard/node"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
@@ -98,6 +99,12 @@ type env struct {
 type options struct {
 	noProducer     bool
 	commandTimeout time.Duration
+	// reader, when set, wraps the store's reader (to inject faults).
+	reader func(api.Reader) api.Reader
+	// logger receives the API's logs; default discarded.
+	logger *slog.Logger
+	// insights answers GET /v1/insights; nil: none configured.
+	insights api.InsightsFunc
 }
 
 // start serves the API on a real fasthttp server on loopback, over a fresh store.
@@ -111,8 +118,15 @@ func start(t *testing.T, o options) *env {
 	st := storetest.Open(t, store.Config{})
 	reg := outcome.NewRegistry()
 	e := &env{store: st, dir: dir, outcomes: reg, prod: &recorder{outcomes: reg}}
-	acfg := api.Config{Directory: dir, Reader: st, Outcomes: reg, CommandTimeout: o.commandTimeout,
-		Now: func() time.Time { return now }}
+	var rd api.Reader = node.APIReader(st)
+	if o.reader != nil {
+		rd = o.reader(rd)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	acfg := api.Config{Directory: dir, Reader: rd, Outcomes: reg, CommandTimeout: o.commandTimeout,
+		Now: func() time.Time { return now }, Logger: o.logger, Insights: o.insights}
 	if !o.noProducer {
 		acfg.Producer = e.prod
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/routing"
-	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -22,7 +21,9 @@ type OperatorView struct {
 	Capacity     int      `json:"capacity"`
 	Skills       []string `json:"skills"`
 	// Load is how many conversations the operator holds (routing.Holds): what its capacity is measured against.
-	Load int `json:"load"`
+	// It is absent (nil) only in the answer to a change that applied when the loads could not be read afterwards:
+	// a durable change is never answered with an error.
+	Load *int `json:"load,omitempty"`
 }
 
 // Operators returns the operators of t as configured, with the runtime state r holds and their loads.
@@ -31,7 +32,7 @@ func Operators(r Reader, t *tenant.Tenant) ([]OperatorView, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read operators of tenant %s: %w", t.ID, err)
 	}
-	byID := make(map[string]*store.OperatorState, len(states))
+	byID := make(map[string]*operator.State, len(states))
 	for i := range states {
 		byID[states[i].ID] = &states[i]
 	}
@@ -44,49 +45,54 @@ func Operators(r Reader, t *tenant.Tenant) ([]OperatorView, error) {
 		o := &t.Operators[i]
 		s, ok := byID[o.ID]
 		if !ok {
-			s = &store.OperatorState{ID: o.ID, Availability: string(routing.Offline), Capacity: o.Capacity, Role: o.Role,
-				Skills: o.Skills}
+			s = new(operator.Initial(o.ID, o.Capacity, o.Role, o.Skills))
 		}
-		out = append(out, viewOf(o, s.Availability, s.Capacity, s.Role, s.Skills, loads[o.ID]))
+		out = append(out, viewOf(o, *s, new(loads[o.ID])))
 	}
 	return out, nil
 }
 
-func viewOf(o *tenant.Operator, availability string, capacity int, role string, skills []string, load int) OperatorView {
+// viewOf is the view of the configured operator o in state s; load is nil when unknown.
+func viewOf(o *tenant.Operator, s operator.State, load *int) OperatorView {
+	skills := s.Skills
 	if skills == nil {
 		skills = []string{}
 	}
-	return OperatorView{ID: o.ID, Name: o.Name, Role: role, Availability: availability, Capacity: capacity,
+	return OperatorView{ID: o.ID, Name: o.Name, Role: s.Role, Availability: string(s.Availability), Capacity: s.Capacity,
 		Skills: skills, Load: load}
 }
 
 func (a *API) listOperators(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	list, err := Operators(a.cfg.Reader, op.Tenant)
 	if err != nil {
-		fail(ctx, codeStoreUnavailable, err.Error())
+		a.storeFailed(ctx, op, err)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, struct {
+	a.writeJSON(ctx, fasthttp.StatusOK, struct {
 		Operators []OperatorView `json:"operators"`
 	}{list})
 }
 
-// presentOperator turns the outcome of an operator command (the operator's new state) into its view.
-func (a *API) presentOperator(t *tenant.Tenant) func(body any) (any, error) {
-	return func(body any) (any, error) {
+// presentOperator turns the outcome of an operator command (the operator's new state) into its view. The change is
+// durable by then, so a failure to read the loads is logged and the view answered without its load, never as an
+// error the caller would take for a change that did not happen.
+func (a *API) presentOperator(t *tenant.Tenant) func(body any) any {
+	return func(body any) any {
 		s, ok := body.(operator.State)
 		if !ok {
-			return body, nil
+			return body
 		}
 		o, ok := findOperator(t, s.ID)
 		if !ok {
-			return body, nil
+			return body
 		}
 		loads, err := a.cfg.Reader.OperatorLoads(t.ID)
 		if err != nil {
-			return nil, fmt.Errorf("read operator loads of tenant %s: %w", t.ID, err)
+			a.log.Error("read operator loads after a change; answered without the load", "tenant", t.ID,
+				"operator", s.ID, "err", err)
+			return viewOf(o, s, nil)
 		}
-		return viewOf(o, string(s.Availability), s.Capacity, s.Role, s.Skills, loads[s.ID]), nil
+		return viewOf(o, s, new(loads[s.ID]))
 	}
 }
 

@@ -2,7 +2,8 @@ package conversation
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/switchboard-hq/switchboard/actors/refusal"
 )
 
 // Refusal codes (docs/contract.md, "Operator API"). The domain names what went wrong; the API's edge (package api)
@@ -57,28 +58,12 @@ func Codes() []string {
 		CodeInvalidStatus, CodeWindowClosed}
 }
 
-// Refusal is the error returned when a command or transition is not allowed. The conversation is then unchanged
-// and there are no effects. The API answers {"error":{"code":Code,"message":Message}} with the status it maps Code to.
-type Refusal struct {
-	// Code is one of the Code constants.
-	Code string
-	// Message explains the refusal to a person.
-	Message string
-}
-
-func (r *Refusal) Error() string { return r.Code + ": " + r.Message }
-
-// Is reports whether target is a *Refusal with the same Code, so errors.Is(err, &Refusal{Code: CodeWindowClosed})
-// tests for a code.
-func (r *Refusal) Is(target error) bool {
-	t, ok := target.(*Refusal)
-	return ok && t.Code == r.Code
-}
+// Refusal is the error returned when a command is not allowed, with one of the Code constants (actors/refusal);
+// the state is then unchanged and there are no effects.
+type Refusal = refusal.Refusal
 
 // refuse returns a Refusal with code and a message.
-func refuse(code, format string, args ...any) *Refusal {
-	return &Refusal{Code: code, Message: fmt.Sprintf(format, args...)}
-}
+func refuse(code, format string, args ...any) *Refusal { return refusal.New(code, format, args...) }
 
 // Errors of FireTimer; they mean the caller is broken, not that a transition was refused.
 var (

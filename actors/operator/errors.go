@@ -1,6 +1,6 @@
 package operator
 
-import "fmt"
+import "github.com/switchboard-hq/switchboard/actors/refusal"
 
 // Refusal codes. The domain names what went wrong; the API's edge (package api) maps each code to its HTTP status in
 // one table. The kind of refusal is given in brackets, as in actors/conversation.
@@ -30,24 +30,9 @@ func Codes() []string {
 		CodeAtCapacity, CodeNotOnline, CodeNotAssignable}
 }
 
-// Refusal is the error returned when a command is not allowed. The state is then unchanged and there are no
-// effects.
-type Refusal struct {
-	// Code is one of the Code constants.
-	Code string
-	// Message explains the refusal to a person.
-	Message string
-}
+// Refusal is the error returned when a command is not allowed, with one of the Code constants (actors/refusal);
+// the state is then unchanged and there are no effects.
+type Refusal = refusal.Refusal
 
-func (r *Refusal) Error() string { return r.Code + ": " + r.Message }
-
-// Is reports whether target is a *Refusal with the same Code, so errors.Is(err, &Refusal{Code: CodeForbidden})
-// tests for a code.
-func (r *Refusal) Is(target error) bool {
-	t, ok := target.(*Refusal)
-	return ok && t.Code == r.Code
-}
-
-func refuse(code, format string, args ...any) *Refusal {
-	return &Refusal{Code: code, Message: fmt.Sprintf(format, args...)}
-}
+// refuse returns a Refusal with code and a message.
+func refuse(code, format string, args ...any) *Refusal { return refusal.New(code, format, args...) }

@@ -3,8 +3,8 @@
 // effects routing must hear of, or a Refusal with a domain code. It does no I/O and reads no clock: times are unix
 // milliseconds taken from records.
 //
-// It imports only the standard library and actors/routing (itself standard library only), whose Availability it
-// uses and whose errors it turns into refusals; the import-boundary test in actors (domain_test.go) keeps it so.
+// It imports only the standard library, actors/routing, whose Availability it uses and whose errors it turns into
+// refusals, and actors/refusal (both standard library only); the import-boundary test in actors (domain_test.go) keeps it so.
 // The tenant actor (actors/router) holds the states, calls Apply, persists the result and hands the effects to the
 // tenant's dispatcher.
 package operator
@@ -41,6 +41,13 @@ type State struct {
 	// IdleSince is when the operator last came online or last had a conversation end (unix ms): routing's
 	// tie-break.
 	IdleSince int64
+}
+
+// Initial is the state of an operator no command has changed: offline, with the capacity, role and skills of its
+// configuration. The router starts a tenant's operators from it and the API shows it for an operator with no
+// stored state, so both agree on what an untouched operator is.
+func Initial(id string, capacity int, role string, skills []string) State {
+	return State{ID: id, Availability: routing.Offline, Capacity: capacity, Role: role, Skills: skills}
 }
 
 // Routing is what the dispatcher knows of the operator.

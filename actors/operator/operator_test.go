@@ -142,3 +142,12 @@ func TestValidate(t *testing.T) {
 		t.Errorf("admin update refused: %v", r)
 	}
 }
+
+// An operator no command changed is offline with its configured capacity, role and skills.
+func TestInitial(t *testing.T) {
+	got := Initial("ann", 3, RoleBuilder, []string{"es"})
+	if got.ID != "ann" || got.Availability != routing.Offline || got.Capacity != 3 || got.Role != RoleBuilder ||
+		len(got.Skills) != 1 || got.Skills[0] != "es" || got.IdleSince != 0 {
+		t.Errorf("Initial = %+v", got)
+	}
+}

@@ -4,12 +4,18 @@ package outcome
 
 import "sync"
 
-// Result is what an API call answers: a refusal's code and message, or the body of a success. The API maps Code to
-// its HTTP status in one table (api/errors.go); the actors set no status for a refusal.
+// Codes of the outcomes the router publishes that are not a rule's refusal. The API maps them, like the rules'
+// codes, to HTTP statuses in its one table (api/errors.go).
+const (
+	// CodeReplayed: the command's record was applied before (a replay after a restart); it is not applied again.
+	CodeReplayed = "replayed"
+	// CodeInternal: the actor failed while applying the command; the caller cannot know whether it applied.
+	CodeInternal = "internal"
+)
+
+// Result is what an API call answers: a refusal's code and message, or the body of a success. The actors name no
+// HTTP status: the API maps Code to one, and answers a success with the status of the call.
 type Result struct {
-	// Status, on a success, replaces the API's own success status when it is neither 0 nor 200; the router leaves
-	// it 0. It is ignored for a refusal.
-	Status  int
 	Code    string // snake_case error code; empty on success
 	Message string
 	Body    any // JSON-encodable body on success

@@ -39,7 +39,7 @@ func (a *conversationActor) Receive(c *actor.Context) {
 	case actor.Started:
 		a.r.metrics.activations.Inc()
 	case *itemMsg:
-		a.guard(func() { a.handle(c, m) }, func() { a.done(m, outcome.Result{Code: "internal", Message: "internal error"}) })
+		a.guard(func() { a.handle(c, m) }, func() { a.done(m, outcome.Result{Code: outcome.CodeInternal, Message: "internal error"}) })
 	case *proposeMsg:
 		a.guard(func() { a.propose(c, m) }, nil)
 	case *releaseMsg:
@@ -83,7 +83,7 @@ func (a *conversationActor) done(m *itemMsg, res outcome.Result) {
 func (a *conversationActor) handle(c *actor.Context, m *itemMsg) {
 	if a.conv.ID != "" && !a.conv.Applied.Less(m.pos) {
 		a.r.metrics.skipped.WithLabelValues("replay").Inc()
-		a.done(m, outcome.Result{Code: "replayed", Message: "command already applied"})
+		a.done(m, outcome.Result{Code: outcome.CodeReplayed, Message: "command already applied"})
 		return
 	}
 	var err error

@@ -105,8 +105,7 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 	t.policy = PolicyOf(cfg)
 	t.ops = map[string]*store.OperatorState{}
 	for _, o := range cfg.Operators {
-		t.ops[o.ID] = &store.OperatorState{ID: o.ID, Availability: string(routing.Offline), Capacity: o.Capacity,
-			Role: o.Role, Skills: o.Skills}
+		t.ops[o.ID] = new(storedOf(operator.Initial(o.ID, o.Capacity, o.Role, o.Skills), conversation.Position{}))
 	}
 	stored, err := t.r.cfg.Store.Operators(t.tenant)
 	if err != nil {

@@ -198,8 +198,9 @@ func New(cfg Config) (*Sink, error) {
 
 // Run consumes until ctx ends, then stores and commits the batch in hand if ClickHouse takes it within 5 s, and
 // returns nil; a batch ClickHouse does not take then is not committed, and is read again at the next start. While
-// ClickHouse or Kafka is down it retries as long as ctx lasts. It returns ErrClosed, wrapped, when called after
-// Close or when Close was called under it.
+// ClickHouse or Kafka is down it retries as long as ctx lasts: no outage makes it return. It returns early only
+// with ErrClosed, wrapped, when called after Close or when Close was called under it, or when ClickHouse's client
+// refuses the address outright (a configuration that can never work).
 func (s *Sink) Run(ctx context.Context) error {
 	if err := s.migrate(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -387,7 +388,7 @@ func (s *Sink) connection() (driver.Conn, error) {
 	if s.conn == nil {
 		conn, err := schema.Open(s.cfg.ClickHouseAddr)
 		if err != nil {
-			return nil, fmt.Errorf("analytics sink: open clickhouse %s: %w", s.cfg.ClickHouseAddr, err)
+			return nil, fmt.Errorf("analytics sink: %w", err) // schema.Open names the address
 		}
 		s.conn = conn
 	}

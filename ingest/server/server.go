@@ -109,19 +109,21 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) Run(ctx context.Context) error {
 	served := make(chan error, 1)
 	go func() { served <- s.srv.Serve(s.ln) }()
-	var err error
+	var err, cerr error
 	select {
 	case err = <-served:
 	case <-ctx.Done():
-		if cerr := s.Close(); cerr != nil {
-			return cerr
-		}
+		// Serve has returned, or will, even when Close fails part-way (the listener closed, a connection stuck):
+		// Run waits for it either way, so no goroutine outlives Run, and reports both errors.
+		cerr = s.Close()
 		err = <-served
 	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("http server: %w", err)
+		err = fmt.Errorf("http server: %w", err)
+	} else {
+		err = nil
 	}
-	return nil
+	return errors.Join(cerr, err)
 }
 
 // Drain makes /readyz answer 503 so load balancers stop sending, while requests are still served. It is

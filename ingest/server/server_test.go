@@ -388,3 +388,50 @@ func TestCloseBeforeRun(t *testing.T) {
 		t.Errorf("Run after Close: %v", err)
 	}
 }
+
+// closeFailing is a listener whose Close closes the real one but reports an error, and whose Accept then fails
+// with errServeFailed, which Serve returns.
+type closeFailing struct {
+	net.Listener
+}
+
+var (
+	errCloseFailed = errors.New("close failed")
+	errServeFailed = errors.New("accept failed")
+)
+
+func (l closeFailing) Close() error {
+	_ = l.Listener.Close()
+	return errCloseFailed
+}
+
+func (l closeFailing) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, errServeFailed
+	}
+	return c, nil
+}
+
+// When stopping fails, Run still waits for Serve to return and reports both errors: nothing it started outlives
+// it, and Serve's own error is not lost.
+func TestRunWaitsForServeWhenCloseFails(t *testing.T) {
+	s, err := New(Config{Addr: "127.0.0.1:0", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ln = closeFailing{s.ln}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	resp, err := http.Get("http://" + s.Addr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel()
+	err = <-done
+	if !errors.Is(err, errCloseFailed) || !errors.Is(err, errServeFailed) {
+		t.Errorf("Run = %v, want the Close error and Serve's", err)
+	}
+}

@@ -253,7 +253,8 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 		waHandler = wa.Serve
 	}
 	if cfg.has(RoleAPI) {
-		acfg := api.Config{Directory: n.dir, Reader: n.store, Producer: n.producer, Outcomes: n.outcomes}
+		acfg := api.Config{Directory: n.dir, Reader: APIReader(n.store), Producer: n.producer, Outcomes: n.outcomes,
+			Logger: n.log}
 		if cfg.ClickHouseAddr != "" {
 			conn, err := schema.Open(cfg.ClickHouseAddr)
 			if err != nil {
@@ -322,7 +323,12 @@ func (n *Node) pingKafka() error {
 //     the analytics sink stores and commits the batch in hand.
 //
 // Every component's Run is expected to block until its stage stops it: one that returns early, with an error or
-// without, cancels ctx for all the others. Run returns the errors that stopped it early and those of the stop
+// without, cancels ctx for all the others. The analytics sink is the exception on a node with other roles: it
+// retries every ClickHouse and Kafka outage itself, and if it still stops early (closed under it, or an address
+// ClickHouse's client refuses), that is logged at error level and the node keeps routing, ingesting and answering
+// the API: analytics is a reader of switchboard.events, whose records wait in Kafka for a restarted sink, so losing
+// it must not stop customers' conversations. A node whose only role is analytics stops, so its supervisor restarts
+// it. Run returns the errors that stopped it early and those of the stop
 // itself, joined (first the one that stopped it), or nil after a clean stop. Close still has to be called.
 func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -348,7 +354,7 @@ func (n *Node) Run(ctx context.Context) error {
 		consumers.run("outbox relay", n.relay.Run)
 	}
 	if n.sink != nil {
-		consumers.run("analytics sink", n.sink.Run)
+		consumers.run("analytics sink", n.runSink)
 	}
 	if n.cfg.PprofAddr != "" {
 		ps := n.servePprof()
@@ -370,6 +376,18 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	consumers.stop()
 	return errs.err()
+}
+
+// runSink runs the analytics sink; see Run for why its early end stops only a node that has no other role.
+func (n *Node) runSink(ctx context.Context) error {
+	err := n.sink.Run(ctx)
+	if ctx.Err() != nil || len(n.cfg.Roles) == 1 {
+		return err
+	}
+	n.log.Error("analytics sink stopped; the node goes on without it, events wait in Kafka until a restart",
+		"role", RoleAnalytics, "err", err)
+	<-ctx.Done()
+	return nil
 }
 
 // servePprof serves Go's profiles on PprofAddr until the returned server is closed. It is a diagnostic: failing to

@@ -1,0 +1,52 @@
+package node
+
+// The API reads state through api.Reader, in its own terms, so it links no store; this adapts the node's store.
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/operator"
+	"github.com/switchboard-hq/switchboard/actors/routing"
+	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/api"
+)
+
+// APIReader is the node's store as the API reads it. It is safe for concurrent use, as the store is.
+func APIReader(st *store.Store) api.Reader { return storeReader{st} }
+
+type storeReader struct{ st *store.Store }
+
+func (r storeReader) Conversation(tenant, id string) (conversation.Conversation, error) {
+	c, err := r.st.Conversation(tenant, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, fmt.Errorf("conversation %s of tenant %s: %w", id, tenant, api.ErrNotFound)
+	}
+	return c, err
+}
+
+func (r storeReader) Conversations(tenant string, f api.Filter) ([]conversation.Conversation, string, error) {
+	return r.st.Conversations(tenant, store.Filter{Status: f.Status, Assignee: f.Assignee, After: f.After, Limit: f.Limit})
+}
+
+func (r storeReader) Messages(tenant, conv string, before uint64, limit int) ([]conversation.Message, error) {
+	return r.st.Messages(tenant, conv, before, limit)
+}
+
+func (r storeReader) Operators(tenant string) ([]operator.State, error) {
+	stored, err := r.st.Operators(tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]operator.State, len(stored))
+	for i, o := range stored {
+		out[i] = operator.State{ID: o.ID, Availability: routing.Availability(o.Availability), Capacity: o.Capacity,
+			Role: o.Role, Skills: o.Skills, IdleSince: o.IdleSince}
+	}
+	return out, nil
+}
+
+func (r storeReader) OperatorLoads(tenant string) (map[string]int, error) {
+	return r.st.OperatorLoads(tenant)
+}
