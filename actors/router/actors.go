@@ -53,6 +53,14 @@ type releaseMsg struct {
 	at time.Time
 }
 
+// forgetMsg asks the tenant actor to stop a conversation actor that holds no conversation (it answered a command
+// for one that does not exist). The tenant actor stops it only if kid is still its handle for id and nothing is
+// outstanding for it: an item sent meanwhile (the message that creates the conversation) keeps it.
+type forgetMsg struct {
+	id  string
+	kid *child
+}
+
 // grantReq asks the tenant actor to count conversation conv against op's capacity.
 type grantReq struct {
 	conv     string

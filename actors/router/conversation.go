@@ -427,8 +427,12 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 		}
 		if prev.ID == "" {
 			// A command for a conversation that does not exist (conversation_not_found): nothing to record, and
-			// recording the position would create the conversation.
+			// recording the position would create the conversation. Nothing to keep in memory either: the tenant
+			// actor stops this actor at once unless more input is on its way to it, so commands for made-up ids
+			// do not fill memory until IdleAfter.
+			a.r.metrics.commands.WithLabelValues(ic.Type, r.Code).Inc()
 			a.done(m, outcome.Result{Code: r.Code, Message: r.Message})
+			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
 			return nil
 		}
 		return refuseDurably(r.Code, r.Message)

@@ -32,6 +32,7 @@ package router
 //	hold TENANT | release TENANT         the tenant actor stops taking records (they wait in its inbox, still in
 //	                                     flight) or takes them again
 //	passivate                            let IdleAfter and a tick pass: idle conversation actors stop
+//	actors                               the conversation actors in memory (the actors-active gauge)
 //	restart from=N                       the partition moves to a new generation: the consumer drains, commits and
 //	                                     stops its actors; the new one rebuilds from the store and is fed offsets
 //	                                     N and later again, as Kafka does from a lagging commit
@@ -206,6 +207,8 @@ func (h *harness) run(cmd string) (out string, err error) {
 		}
 		lines = append(lines, fmt.Sprintf("generation %d replays offsets %d-%d", h.gen, n, len(h.log)-1))
 		lines = append(lines, h.settle()...)
+	case "actors":
+		lines = append(lines, fmt.Sprintf("actors active %v", gauge(h.r.metrics.actorsActive)))
 	case "conversations":
 		lines = h.conversations(a.tenant(h))
 	case "operators":
@@ -567,9 +570,10 @@ var counterNames = map[string]string{
 	"switchboard_records_failed_total":                 "failed",
 	"switchboard_routing_divergence_total":             "divergence",
 	"switchboard_actor_restarts_total":                 "restarts",
+	"switchboard_commands_total":                       "commands",
 }
 
-// snapshot reads the counters the trace shows, keyed "short name[label]".
+// snapshot reads the counters the trace shows, keyed "short name[label values]".
 func (h *harness) snapshot() map[string]float64 {
 	mfs, err := h.reg.Gather()
 	if err != nil {
@@ -582,9 +586,14 @@ func (h *harness) snapshot() map[string]float64 {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			// Label values joined by "/", last label name first: commands print as type/result.
+			var vs []string
+			for _, l := range slices.Backward(m.GetLabel()) {
+				vs = append(vs, l.GetValue())
+			}
 			key := short
-			for _, l := range m.GetLabel() {
-				key += "[" + l.GetValue() + "]"
+			if len(vs) > 0 {
+				key += "[" + strings.Join(vs, "/") + "]"
 			}
 			out[key] = m.GetCounter().GetValue()
 		}
@@ -747,4 +756,54 @@ func (a args) tenant(h *harness) string {
 		return v
 	}
 	return h.tenants[0]
+}
+
+// TestForgetThenRespawn feeds many records of commands for the same missing conversation without waiting between
+// them, so the tenant actor stops the conversation's actor (forget) and starts a new one for the next record in
+// every interleaving: each record must still finish, none may reach an actor on its way out.
+func TestForgetThenRespawn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &harness{t: t}
+		t.Cleanup(h.shutdown)
+		if _, err := h.run("setup alice=operator:1"); err != nil {
+			t.Fatal(err)
+		}
+		const n = 1000
+		for i := range n {
+			it := h.item("close", parseArgs([]string{"alice", "nobody"}), "acme", int64(i), 0)
+			ch, _ := h.out.Register(it.Command.RequestID)
+			v, err := (&inbox.Record{Tenant: "acme", IngestAt: h.at.UnixMilli(), Items: []inbox.Item{it}}).Encode(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.log = append(h.log, v)
+			h.push(int64(i), v)
+			// The next record follows the outcome at once: it races the actor's forget to the tenant actor.
+			select {
+			case res := <-ch:
+				if res.Code != "conversation_not_found" {
+					t.Errorf("record %d: outcome %+v, want conversation_not_found", i, res)
+				}
+			case <-time.After(time.Minute):
+				t.Fatalf("record %d: no outcome (in flight %d)", i, h.pc.tr.inFlight())
+			}
+		}
+		h.settle()
+		// A new actor spawned under the id of one on its way out would not start, and what it is sent would go to
+		// the dying one: activations would fall behind the stops, and the stop of the second would be a dead letter.
+		now := h.snapshot()
+		if now["activated"] != now["passivated"] || now["dead-letters"] != 0 {
+			t.Errorf("activated %v, stopped %v, dead letters %v: want as many stops as activations and no dead letter",
+				now["activated"], now["passivated"], now["dead-letters"])
+		}
+		if in, c := h.pc.tr.inFlight(), h.lastCommit(); in != 0 || c != n {
+			t.Errorf("in flight %d, committed %d; want 0 and %d", in, c, n)
+		}
+		if a := gauge(h.r.metrics.actorsActive); a != 0 {
+			t.Errorf("actors active %v, want 0", a)
+		}
+		if err := h.check(); err != nil {
+			t.Error(err)
+		}
+	})
 }

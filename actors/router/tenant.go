@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -24,6 +25,8 @@ type tenantActor struct {
 	cfg    *tenant.Tenant
 	kids   map[string]*child
 	ticker actor.SendRepeater
+	// spawned counts the conversation actors started; each one's actor id ends with it (see kid).
+	spawned uint64
 
 	d      *routing.Dispatcher
 	ops    map[string]*store.OperatorState
@@ -88,6 +91,8 @@ func (t *tenantActor) Receive(c *actor.Context) {
 		t.grant(c, m)
 	case *convReport:
 		t.sync(c, m)
+	case *forgetMsg:
+		t.forget(c, m)
 	case idleTick:
 		t.passivate(c)
 		t.utilisation()
@@ -197,13 +202,19 @@ func waitingOf(c *conversation.Conversation) routing.Waiting {
 		LastOperator: c.LastOperatorID}
 }
 
+// kid returns the actor of conversation id, starting it if none runs.
+//
+// Each start gets its own actor id (the conversation id and a sequence number): an actor being stopped stays in
+// hollywood's registry until it has processed its poison pill, and spawning one with the same id meanwhile would
+// be refused as a duplicate and hand back the dying actor's PID, whose inbox drops what arrives after the pill.
 func (t *tenantActor) kid(c *actor.Context, id string) *child {
 	k := t.kids[id]
 	if k == nil {
 		k = &child{}
+		t.spawned++
 		k.pid = c.SpawnChild(func() actor.Receiver {
 			return &conversationActor{r: t.r, tenant: t.tenant, id: id, policy: t.policy}
-		}, "c", actor.WithID(id), actor.WithInboxSize(8))
+		}, "c", actor.WithID(id+"."+strconv.FormatUint(t.spawned, 36)), actor.WithInboxSize(8))
 		t.kids[id] = k
 		t.r.metrics.actorsActive.Inc()
 	}
@@ -446,6 +457,21 @@ func storedOf(s operator.State, pos conversation.Position) store.OperatorState {
 func commandOf(ic *inbox.Command) operator.Command {
 	return operator.Command{Type: operator.CommandType(ic.Type), Availability: routing.Availability(ic.Availability),
 		Capacity: ic.Capacity, Role: ic.Role, Skills: ic.Skills}
+}
+
+// forget stops the actor of a conversation that does not exist, unless input was sent to it since it asked.
+func (t *tenantActor) forget(c *actor.Context, m *forgetMsg) {
+	k := t.kids[m.id]
+	if k == nil || k != m.kid || k.outstanding.Load() != 0 {
+		return
+	}
+	if _, ok := t.proposed[m.id]; ok {
+		return
+	}
+	c.Engine().Poison(k.pid)
+	delete(t.kids, m.id)
+	t.r.metrics.actorsActive.Dec()
+	t.r.metrics.passivated.Inc()
 }
 
 // passivate stops conversation actors idle for IdleAfter with nothing outstanding, so memory follows active
