@@ -37,11 +37,15 @@ package router
 //	                                     stops its actors; the new one rebuilds from the store and is fed offsets
 //	                                     N and later again, as Kafka does from a lagging commit
 //	conversations [t=TENANT]             the store's conversations
-//	operators [t=TENANT]                 the store's operators with the load the conversations give them
+//	operators [t=TENANT]                 the store's operators with the load the conversations give them, and the
+//	                                     load the held index gives them where it differs
+//	held drop|add CUST [OP] [t=TENANT]   tamper with the held index: drop CUST's entry, or add one saying CUST holds
+//	                                     OP; the invariants are checked again from the next step on
 //
 // After every step the invariants are checked: no operator holds more conversations than its capacity (from the
 // store, whatever the interleaving), no rule panicked, the dispatcher never saw an assignment it did not grant,
-// hollywood restarted no actor, and the commit never passes a record that is not durable.
+// hollywood restarted no actor, the store's held index counts what the conversations say (store.OperatorLoads), and
+// the commit never passes a record that is not durable.
 
 import (
 	"cmp"
@@ -209,6 +213,12 @@ func (h *harness) run(cmd string) (out string, err error) {
 		lines = append(lines, h.settle()...)
 	case "actors":
 		lines = append(lines, fmt.Sprintf("actors active %v", gauge(h.r.metrics.actorsActive)))
+	case "held":
+		// Tampers with the store's index of held conversations, as a store written before it existed (drop) or
+		// one that drifted (add) would hold it; the invariants are not checked until the next step.
+		a.need(2)
+		lines = h.tamperHeld(a)
+		return strings.Join(lines, "\n"), nil
 	case "conversations":
 		lines = h.conversations(a.tenant(h))
 	case "operators":
@@ -644,6 +654,13 @@ func (h *harness) check() error {
 					loads[o.ID], o.Capacity)
 			}
 		}
+		indexed, err := h.st.OperatorLoads(tn)
+		if err != nil {
+			return err
+		}
+		if !maps.Equal(indexed, loads) {
+			return fmt.Errorf("tenant %s: the held index gives loads %v, the conversations %v", tn, indexed, loads)
+		}
 	}
 	// The commit never passes a record in flight: a record finishes only once its commands' outcomes are
 	// published, so a command below the committed offset whose outcome settle has not seen was committed unfinished.
@@ -718,11 +735,53 @@ func (h *harness) operators(tn string) []string {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	indexed, err := h.st.OperatorLoads(tn)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	var lines []string
 	for _, o := range ops {
-		lines = append(lines, fmt.Sprintf("%s %s %s load=%d/%d", o.ID, o.Role, o.Availability, loads[o.ID], o.Capacity))
+		l := fmt.Sprintf("%s %s %s load=%d/%d", o.ID, o.Role, o.Availability, loads[o.ID], o.Capacity)
+		if indexed[o.ID] != loads[o.ID] {
+			l += fmt.Sprintf(" indexed=%d", indexed[o.ID])
+		}
+		lines = append(lines, l)
 	}
 	return lines
+}
+
+// tamperHeld writes the held index directly: "drop CUST" deletes the entry of CUST's conversation, "add CUST OP"
+// sets one saying it holds OP. It prints the loads as the operators step does.
+func (h *harness) tamperHeld(a args) []string {
+	tn := a.tenant(h)
+	id := conversation.ID(tn+"-wa", a.pos[1])
+	h.names[id] = a.pos[1]
+	b := h.st.NewBatch()
+	var err error
+	switch a.pos[0] {
+	case "drop":
+		var cv conversation.Conversation
+		if cv, err = h.st.Conversation(tn, id); err == nil {
+			err = b.UnindexHeld(tn, cv.AssigneeID, id)
+		}
+	case "add":
+		a.need(3)
+		err = b.IndexHeld(&conversation.Conversation{ID: id, TenantID: tn, Status: conversation.Assigned, AssigneeID: a.pos[2]})
+	default:
+		panic("held drop|add")
+	}
+	if err != nil {
+		b.Discard()
+		h.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	if err := h.st.Commit(b, func(err error) { done <- err }); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		h.t.Fatal(err)
+	}
+	return h.operators(tn)
 }
 
 // args is a command's words: positional ones in order, key=value ones by key.

@@ -154,21 +154,22 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 	return nil
 }
 
-// indexHeld writes the store's index of held conversations (which GET /v1/operators counts loads from) for the
-// open conversations the rebuild read, so a store written before that index existed gets it. Nothing of this
-// tenant writes conversations while its tenant actor starts, so the index cannot miss a change made meanwhile.
+// indexHeld makes the store's index of held conversations (which GET /v1/operators counts loads from) say what the
+// open conversations the rebuild read say: a store written before that index existed gets it, and an entry that
+// drifted is set right. Only the difference is written. Nothing of this tenant writes conversations while its tenant
+// actor starts, so the index cannot miss a change made meanwhile.
 func (t *tenantActor) indexHeld(convs []conversation.Conversation) error {
 	b := t.r.cfg.Store.NewBatch()
-	for i := range convs {
-		if err := b.IndexHeld(&convs[i]); err != nil {
-			b.Discard()
-			return err
-		}
+	n, err := b.RepairHeld(t.tenant, convs)
+	if err != nil {
+		b.Discard()
+		return fmt.Errorf("repair held index of tenant %s: %w", t.tenant, err)
 	}
-	if b.Empty() {
+	if n == 0 {
 		b.Discard()
 		return nil
 	}
+	t.r.log.Warn("repaired the index of held conversations", "tenant", t.tenant, "entries", n)
 	if err := t.r.cfg.Store.Commit(b, func(err error) {
 		if err != nil {
 			t.r.fail(fmt.Errorf("index held conversations of tenant %s: %w", t.tenant, err))
