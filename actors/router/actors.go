@@ -50,7 +50,10 @@ type proposeMsg struct {
 // releaseMsg sends an assigned conversation back to the queue: its operator went offline under a releasing policy.
 type releaseMsg struct {
 	op string
-	at time.Time
+	// cause is the position of the operator command that released the conversation; the operator's state at that
+	// position was committed before this message was sent.
+	cause conversation.Position
+	at    time.Time
 }
 
 // forgetMsg asks the tenant actor to stop a conversation actor that holds no conversation (it answered a command

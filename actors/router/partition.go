@@ -45,6 +45,9 @@ type partitionConsumer struct {
 	// tenantOpts are added to the tenant actors' spawn options: the scenario tests hold a tenant's records with a
 	// middleware. Nil in production.
 	tenantOpts []actor.OptFunc
+	// convOpts are added to the conversation actors' spawn options: the scenario tests check what a conversation
+	// actor is sent against the store. Nil in production.
+	convOpts []actor.OptFunc
 
 	commitMu  sync.Mutex
 	committed int64 // the last offset commitTo accepted; -1 before the first
@@ -154,11 +157,12 @@ func (p *partitionConsumer) deliver(stop <-chan struct{}, offset int64, value []
 	}
 	pid := p.tenants[rec.Tenant]
 	if pid == nil {
-		r, t := p.r, rec.Tenant
+		r, t, convOpts := p.r, rec.Tenant, p.convOpts
 		opts := append([]actor.OptFunc{actor.WithID(fmt.Sprintf("%s-p%d-g%d", t, p.partition, p.gen)),
 			actor.WithInboxSize(256)}, p.tenantOpts...)
-		pid = r.engine.Spawn(func() actor.Receiver { return &tenantActor{r: r, tenant: t, lastAvail: map[string]int{}} },
-			"tenant", opts...)
+		pid = r.engine.Spawn(func() actor.Receiver {
+			return &tenantActor{r: r, tenant: t, lastAvail: map[string]int{}, convOpts: convOpts}
+		}, "tenant", opts...)
 		p.tenants[rec.Tenant] = pid
 	}
 	ack := &recordAck{finish: func() { p.tr.finish(offset) }}

@@ -49,6 +49,7 @@ package router
 
 import (
 	"cmp"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -95,21 +96,25 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
-// TestRaceRepeated runs the scenario whose steps race conversation actors against each other many times: its traces
-// hold whatever the interleaving, and the capacity invariant is checked after every step of every run.
+// TestRaceRepeated runs the scenarios whose steps race actors against each other many times: their traces hold
+// whatever the interleaving, and the invariants are checked after every step of every run — capacity in
+// capacity_race, a release never ahead of its cause in release_order (which a wrong order breaks in some runs
+// only).
 func TestRaceRepeated(t *testing.T) {
 	runs := 20
 	if testing.Short() {
 		runs = 3
 	}
-	for i := range runs {
-		t.Run(strconv.Itoa(i), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				h := &harness{t: t}
-				t.Cleanup(h.shutdown)
-				scenariofile.Run(t, "testdata/capacity_race.txt", false, h.run)
+	for _, name := range []string{"capacity_race", "release_order"} {
+		for i := range runs {
+			t.Run(name+"/"+strconv.Itoa(i), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					h := &harness{t: t}
+					t.Cleanup(h.shutdown)
+					scenariofile.Run(t, "testdata/"+name+".txt", false, h.run)
+				})
 			})
-		})
+		}
 	}
 }
 
@@ -142,6 +147,7 @@ type harness struct {
 	counters  map[string]float64
 	pending   []pendingOutcome
 	names     map[string]string // conversation id -> customer
+	broken    []string          // invariants a conversation actor's middleware saw broken; guarded by mu
 }
 
 type fed struct {
@@ -281,7 +287,7 @@ func (h *harness) setup(a args) {
 		h.t.Fatal(err)
 	}
 	h.gen, h.log, h.pushed, h.at, h.committed = 0, nil, 0, scenarioEpoch, -1
-	h.gates, h.names, h.pending = map[string]chan struct{}{}, map[string]string{}, nil
+	h.gates, h.names, h.pending, h.broken = map[string]chan struct{}{}, map[string]string{}, nil, nil
 	for _, tn := range h.tenants {
 		g := make(chan struct{})
 		close(g)
@@ -312,6 +318,16 @@ func (h *harness) startConsumer() {
 			next(c)
 		}
 	})}
+	// A release reaches a conversation only once the operator change that caused it is applied to the store, so
+	// no crash can keep the conversation's change and lose its cause.
+	h.pc.convOpts = []actor.OptFunc{actor.WithMiddleware(func(next actor.ReceiveFunc) actor.ReceiveFunc {
+		return func(c *actor.Context) {
+			if m, ok := c.Message().(*releaseMsg); ok {
+				h.checkCause(c.Receiver().(*conversationActor).tenant, m.op, m.cause)
+			}
+			next(c)
+		}
+	})}
 	h.feed = make(chan fed, 1024)
 	h.stop = make(chan struct{})
 	h.fedDone = make(chan struct{})
@@ -336,6 +352,24 @@ func (h *harness) startConsumer() {
 			}
 		}
 	}()
+}
+
+// checkCause records a broken invariant unless tenant's operator op is stored as applied at cause or later.
+func (h *harness) checkCause(tenant, op string, cause conversation.Position) {
+	ops, err := h.st.Operators(tenant)
+	if err != nil {
+		h.t.Error(err)
+		return
+	}
+	for _, o := range ops {
+		if o.ID == op && !o.Applied.Less(cause) {
+			return
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.broken = append(h.broken, fmt.Sprintf("tenant %s: a conversation released by %s at %d.%d before that change was "+
+		"stored", tenant, op, cause.Offset, cause.Index))
 }
 
 func (h *harness) gate(tenant string) chan struct{} {
@@ -638,6 +672,12 @@ func diffCounters(before, after map[string]float64) []string {
 
 // check verifies the invariants that hold after every step.
 func (h *harness) check() error {
+	h.mu.Lock()
+	broken := slices.Clone(h.broken)
+	h.mu.Unlock()
+	if len(broken) > 0 {
+		return errors.New(strings.Join(broken, "; "))
+	}
 	for _, k := range []string{"failed", "divergence", "restarts"} {
 		if v := h.counters[k]; v != 0 {
 			return fmt.Errorf("counter %s = %v", k, v)

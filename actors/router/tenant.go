@@ -27,6 +27,8 @@ type tenantActor struct {
 	ticker actor.SendRepeater
 	// spawned counts the conversation actors started; each one's actor id ends with it (see kid).
 	spawned uint64
+	// convOpts are added to the conversation actors' spawn options (partitionConsumer.convOpts). Nil in production.
+	convOpts []actor.OptFunc
 
 	d      *routing.Dispatcher
 	ops    map[string]*store.OperatorState
@@ -213,9 +215,11 @@ func (t *tenantActor) kid(c *actor.Context, id string) *child {
 	if k == nil {
 		k = &child{}
 		t.spawned++
+		opts := append([]actor.OptFunc{actor.WithID(id + "." + strconv.FormatUint(t.spawned, 36)),
+			actor.WithInboxSize(8)}, t.convOpts...)
 		k.pid = c.SpawnChild(func() actor.Receiver {
 			return &conversationActor{r: t.r, tenant: t.tenant, id: id, policy: t.policy}
-		}, "c", actor.WithID(id+"."+strconv.FormatUint(t.spawned, 36)), actor.WithInboxSize(8))
+		}, "c", opts...)
 		t.kids[id] = k
 		t.r.metrics.actorsActive.Inc()
 	}
@@ -354,13 +358,17 @@ func (t *tenantActor) observe() {
 
 // operatorCommand applies an operator-level command (availability, update_operator) in the tenant actor, which owns
 // operator state: the rules (actors/operator) decide, and this persists the new state, tells the dispatcher and
-// sends what it decided.
+// sends what it decided. The operator's new state is committed (applied, so ahead of any later batch in Pebble's
+// log) before a release or a proposal leaves: a conversation that moves because of it can never be durable while
+// the change that moved it is not (docs/design.md, invariant 3), whatever a kill -9 cuts.
 func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos conversation.Position, at time.Time, ack *recordAck) {
-	finish := func(res outcome.Result, b *store.Batch) {
+	// finish publishes the outcome and finishes the item: at once without a batch, else once b is durable. It
+	// reports false when b could not be committed (the router is then failing).
+	finish := func(res outcome.Result, b *store.Batch) bool {
 		if b == nil {
 			t.r.cfg.Outcomes.Publish(cmd.RequestID, res)
 			ack.itemDone()
-			return
+			return true
 		}
 		if err := t.r.cfg.Store.Commit(b, func(err error) {
 			if err != nil {
@@ -371,7 +379,9 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 			ack.itemDone()
 		}); err != nil {
 			t.r.fail(fmt.Errorf("commit operator %s of tenant %s: %w", cmd.TargetID, t.tenant, err))
+			return false
 		}
+		return true
 	}
 	refuse := func(r *operator.Refusal) {
 		finish(outcome.Result{Code: r.Code, Message: r.Message}, nil)
@@ -431,15 +441,17 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 		return
 	}
 	*target = stored
+	if !finish(outcome.Result{Body: next}, b) {
+		return
+	}
 	for _, id := range released {
 		k := t.kid(c, id)
-		c.Send(k.pid, &releaseMsg{op: next.ID, at: at})
+		c.Send(k.pid, &releaseMsg{op: next.ID, cause: pos, at: at})
 	}
 	t.propose(c, as, at)
 	t.observe()
 	t.countOperators()
 	t.utilisation()
-	finish(outcome.Result{Body: next}, b)
 }
 
 // stateOf is a stored operator as the rules see it.
