@@ -11,6 +11,7 @@ package router
 // makes it, so no operator holds more than its capacity (docs/design.md, invariant 6).
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 
@@ -97,6 +98,16 @@ func (a *recordAck) itemDone() {
 	if a.remaining.Add(-1) == 0 {
 		a.finish()
 	}
+}
+
+// stopKidsMsg, sent as a request by a stopping partition consumer, tells a tenant actor to stop its conversation
+// actors without waiting for them, to refuse every grant from then on and to start nothing new. It answers with a
+// *kidsStopping.
+type stopKidsMsg struct{}
+
+// kidsStopping answers stopKidsMsg: each context is done once its conversation actor has stopped.
+type kidsStopping struct {
+	done []context.Context
 }
 
 // idleTick asks a tenant actor to stop its idle conversation actors.

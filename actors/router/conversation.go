@@ -268,6 +268,8 @@ type grantRefused struct{ err error }
 
 func (g *grantRefused) Error() string { return g.err.Error() }
 
+func (g *grantRefused) Unwrap() error { return g.err }
+
 func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
 	msg := m.item.Message
 	// A repeat of a customer's message names the same conversation (its id derives from channel and sender), so
@@ -439,6 +441,11 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 	}
 	if op, ok := conversation.AssignsTo(cmd, prev); ok && next.AssigneeID == op {
 		if err := a.askGrant(c, op, false, m.at); err != nil {
+			if errors.Is(err, errStopping) {
+				// The partition is stopping: no answer is better than a refusal the next owner would not give.
+				// The item stays unfinished, so its record is not committed and is applied again there.
+				return nil
+			}
 			var gr *grantRefused
 			if errors.As(err, &gr) {
 				r := operator.RefusalOf(gr.err)

@@ -906,3 +906,69 @@ func TestForgetThenRespawn(t *testing.T) {
 		}
 	})
 }
+
+// TestStopWhileProposing stops a partition while a proposal is on its way to a conversation actor: the drain gives
+// up on a record held at the tenant actor ("online alice", which proposes the waiting Ann to Alice), and the record
+// is let through while the stop goes on. Ann's actor then asks for its grant while its tenant actor is stopping; it
+// must be refused at once — not left waiting until the grant times out and fails the router. A command that asks
+// for a grant then is left unanswered (not refused: the next owner would not refuse it), and the next owner, fed
+// again from the last commit, applies it and assigns Ann.
+func TestStopWhileProposing(t *testing.T) {
+	for _, tc := range []struct {
+		name, held string
+		outcomes   []string // when the next owner took over
+	}{
+		{"proposal", "online alice", []string{"outcome online alice: ok"}},
+		{"proposal and command", "record online alice; take alice ann",
+			[]string{"outcome online alice: ok", "outcome take alice ann: ok"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := &harness{t: t}
+				t.Cleanup(h.shutdown)
+				for _, cmd := range []string{"setup alice=operator:1", "message ann", "hold acme", tc.held} {
+					if _, err := h.run(cmd); err != nil {
+						t.Fatalf("%s: %v", cmd, err)
+					}
+				}
+				close(h.stop)
+				<-h.fedDone
+				pc := h.pc
+				h.pc = nil
+				stopped := make(chan struct{})
+				go func() {
+					defer close(stopped)
+					pc.stop()
+				}()
+				time.Sleep(drainTimeout) // the drain gives up on the held record
+				synctest.Wait()
+				h.mu.Lock()
+				close(h.gates["acme"])
+				h.mu.Unlock()
+				<-stopped
+				if p := h.r.failErr.Load(); p != nil {
+					t.Fatalf("the router failed while a partition stopped: %v", *p)
+				}
+				h.startConsumer()
+				for off := h.lastCommit(); off < int64(len(h.log)); off++ {
+					h.push(off, h.log[off])
+				}
+				var outs []string
+				for _, l := range h.settle() {
+					if strings.HasPrefix(l, "outcome ") {
+						outs = append(outs, l)
+					}
+				}
+				if !slices.Equal(outs, tc.outcomes) {
+					t.Errorf("outcomes after the next owner took over: %q, want %q", outs, tc.outcomes)
+				}
+				if got, want := strings.Join(h.conversations("acme"), "\n"), "ann assigned alice messages=1 "; !strings.HasPrefix(got, want) {
+					t.Errorf("conversations after the next owner took over:\n%s\nwant:\n%s…", got, want)
+				}
+				if err := h.check(); err != nil {
+					t.Error(err)
+				}
+			})
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -27,6 +28,8 @@ type tenantActor struct {
 	ticker actor.SendRepeater
 	// spawned counts the conversation actors started; each one's actor id ends with it (see kid).
 	spawned uint64
+	// stopping is set by stopKidsMsg: the partition is stopping, the conversation actors are on their way out.
+	stopping bool
 	// convOpts are added to the conversation actors' spawn options (partitionConsumer.convOpts). Nil in production.
 	convOpts []actor.OptFunc
 
@@ -70,6 +73,10 @@ func (t *tenantActor) countOperators() {
 }
 
 func (t *tenantActor) Receive(c *actor.Context) {
+	if t.stopping {
+		t.receiveStopping(c)
+		return
+	}
 	switch m := c.Message().(type) {
 	case actor.Started:
 		t.kids = map[string]*child{}
@@ -95,6 +102,8 @@ func (t *tenantActor) Receive(c *actor.Context) {
 		t.sync(c, m)
 	case *forgetMsg:
 		t.forget(c, m)
+	case stopKidsMsg:
+		t.stopKids(c)
 	case idleTick:
 		t.passivate(c)
 		t.utilisation()
@@ -470,6 +479,35 @@ func storedOf(s operator.State, pos conversation.Position) store.OperatorState {
 func commandOf(ic *inbox.Command) operator.Command {
 	return operator.Command{Type: operator.CommandType(ic.Type), Availability: routing.Availability(ic.Availability),
 		Capacity: ic.Capacity, Role: ic.Role, Skills: ic.Skills}
+}
+
+// stopKids stops every conversation actor without waiting (the partition consumer waits for them) and turns the
+// tenant actor to receiveStopping. A conversation actor may be asking for a grant, or be about to: waiting for it
+// here, in the tenant actor that must answer, would hold both until the grant times out.
+func (t *tenantActor) stopKids(c *actor.Context) {
+	t.stopping = true
+	done := make([]context.Context, 0, len(t.kids))
+	for _, k := range t.kids {
+		done = append(done, c.Engine().Poison(k.pid))
+	}
+	t.r.metrics.actorsActive.Sub(float64(len(t.kids)))
+	clear(t.kids)
+	clear(t.proposed)
+	c.Respond(&kidsStopping{done: done})
+}
+
+// receiveStopping is the tenant actor once its conversation actors are stopping: it refuses every grant (the
+// conversation actor then leaves its input unfinished, for the partition's next owner), routes and proposes
+// nothing, and keeps its gauges for Stopped to take back.
+func (t *tenantActor) receiveStopping(c *actor.Context) {
+	switch c.Message().(type) {
+	case *grantReq:
+		c.Respond(&grantResp{err: errStopping})
+		t.r.metrics.grants.WithLabelValues("stopping").Inc()
+	case actor.Stopped:
+		t.stopping = false
+		t.Receive(c)
+	}
 }
 
 // forget stops the actor of a conversation that does not exist, unless input was sent to it since it asked.
