@@ -72,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		grants: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_routing_grants_total",
-			Help: "Capacity grant requests answered by dispatchers, by result (ok, refused, stale).",
+			Help: "Capacity grant requests answered by dispatchers, by result (ok, refused, stale, stopping: the partition was stopping).",
 		}, []string{"result"}),
 		proposals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_routing_proposals_total",

@@ -5,7 +5,8 @@ package store
 // Key (keys.go): t/<tenant>/h/<operator>/<conversation>, no value, one per conversation that holds its operator's capacity
 // (routing.Holds: assigned, or snoozed keeping its operator). PutConversation keeps it in step with each
 // conversation in the same batch, so it is exactly as durable as the conversation records it derives from; counting
-// an operator's keys is its load. Operator ids are [a-z0-9-] (actors/tenant), so the first '/' after the prefix ends
+// an operator's keys is its load. The router's rebuild of a tenant repairs it (RepairHeld): a store written before
+// the index existed gets it, and an entry that drifted goes. Operator ids are [a-z0-9-] (actors/tenant), so the first '/' after the prefix ends
 // the operator id.
 
 import (
