@@ -44,8 +44,9 @@ package router
 //
 // After every step the invariants are checked: no operator holds more conversations than its capacity (from the
 // store, whatever the interleaving), no rule panicked, the dispatcher never saw an assignment it did not grant,
-// hollywood restarted no actor, the store's held index counts what the conversations say (store.OperatorLoads), and
-// the commit never passes a record that is not durable.
+// hollywood restarted no actor, the store's held index counts what the conversations say (store.OperatorLoads), no
+// conversation actor received a release before the operator change that caused it was stored, and the commit never
+// passes a record that is not durable (no command below the committed offset is still without its outcome).
 
 import (
 	"cmp"
