@@ -172,6 +172,24 @@ func ID(channelID, customer string) string {
 	return "c" + idEncoding.EncodeToString(h[:10])
 }
 
+// idLen is the length of an id ID or ContactID returns: a one-letter kind and 16 base32 characters (10 bytes).
+const idLen = 17
+
+// ValidID reports whether id has the form ID returns: "c" and 16 characters of the lower-case base32hex alphabet
+// (0-9, a-v). It checks the form only, not that the conversation exists, so the API can refuse an id no
+// conversation can have without producing a record or reading the store.
+func ValidID(id string) bool {
+	if len(id) != idLen || id[0] != 'c' {
+		return false
+	}
+	for i := 1; i < len(id); i++ {
+		if c := id[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'v') {
+			return false
+		}
+	}
+	return true
+}
+
 // ContactID returns the contact id of a customer on a channel.
 func ContactID(channelID, customer string) string {
 	h := sha256.Sum256([]byte("contact\x00" + channelID + "\x00" + customer))

@@ -43,6 +43,48 @@ func TestIDShape(t *testing.T) {
 	}
 }
 
+func TestValidID(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		id   string
+		want bool
+	}{
+		{"an id ID made", ID("acme-wa", "15551230000"), true},
+		{"another id ID made", ID("chan-7", "+44 20 7946 0000"), true},
+		{"the pinned id", "cfuc0vr4ebgp2qgtd", true},
+		{"every digit and letter of the alphabet", "c0123456789abcdef", true},
+		{"the alphabet's last letters", "cghijklmnopqrstuv", true},
+		{"empty", "", false},
+		{"the kind letter alone", "c", false},
+		{"one character short", "cfuc0vr4ebgp2qgt", false},
+		{"one character long", "cfuc0vr4ebgp2qgtdd", false},
+		{"a contact id", ContactID("acme-wa", "15551230000"), false},
+		{"upper case", "CFUC0VR4EBGP2QGTD", false},
+		{"upper case after the kind", "cFUC0VR4EBGP2QGTD", false},
+		{"a letter past v", "cfuc0vr4ebgp2qgtw", false},
+		{"z", "czzzzzzzzzzzzzzzz", false},
+		{"a slash", "cfuc0vr4ebgp2q/td", false},
+		{"a dot", "cfuc0vr4ebgp2q.td", false},
+		{"a space", "cfuc0vr4ebgp2q td", false},
+		{"a NUL", "cfuc0vr4ebgp2q\x00td", false},
+		{"a multi-byte rune in 17 bytes", "cfuc0vr4ebgp2qg\u00e9", false},
+		{"padding", "cfuc0vr4ebgp2qg==", false},
+		{"a long id", "c" + strings.Repeat("a", 4096), false},
+	} {
+		if got := ValidID(tc.id); got != tc.want {
+			t.Errorf("%s: ValidID(%q) = %v, want %v", tc.name, tc.id, got, tc.want)
+		}
+	}
+	// Every id ID makes is valid, whatever the channel and customer.
+	for c := range 10 {
+		for u := range 200 {
+			if id := ID(fmt.Sprintf("chan-%d", c), fmt.Sprintf("1555%07d", u)); !ValidID(id) {
+				t.Fatalf("ValidID(%q) = false for an id ID made", id)
+			}
+		}
+	}
+}
+
 func TestIDDistinct(t *testing.T) {
 	seen := map[string]string{}
 	add := func(id, what string) {

@@ -11,6 +11,7 @@ package router
 // makes it, so no operator holds more than its capacity (docs/design.md, invariant 6).
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 
@@ -50,7 +51,18 @@ type proposeMsg struct {
 // releaseMsg sends an assigned conversation back to the queue: its operator went offline under a releasing policy.
 type releaseMsg struct {
 	op string
-	at time.Time
+	// cause is the position of the operator command that released the conversation; the operator's state at that
+	// position was committed before this message was sent.
+	cause conversation.Position
+	at    time.Time
+}
+
+// forgetMsg asks the tenant actor to stop a conversation actor that holds no conversation (it answered a command
+// for one that does not exist). The tenant actor stops it only if kid is still its handle for id and nothing is
+// outstanding for it: an item sent meanwhile (the message that creates the conversation) keeps it.
+type forgetMsg struct {
+	id  string
+	kid *child
 }
 
 // grantReq asks the tenant actor to count conversation conv against op's capacity.
@@ -86,6 +98,16 @@ func (a *recordAck) itemDone() {
 	if a.remaining.Add(-1) == 0 {
 		a.finish()
 	}
+}
+
+// stopKidsMsg, sent as a request by a stopping partition consumer, tells a tenant actor to stop its conversation
+// actors without waiting for them, to refuse every grant from then on and to start nothing new. It answers with a
+// *kidsStopping.
+type stopKidsMsg struct{}
+
+// kidsStopping answers stopKidsMsg: each context is done once its conversation actor has stopped.
+type kidsStopping struct {
+	done []context.Context
 }
 
 // idleTick asks a tenant actor to stop its idle conversation actors.

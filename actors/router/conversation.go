@@ -268,6 +268,8 @@ type grantRefused struct{ err error }
 
 func (g *grantRefused) Error() string { return g.err.Error() }
 
+func (g *grantRefused) Unwrap() error { return g.err }
+
 func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
 	msg := m.item.Message
 	// A repeat of a customer's message names the same conversation (its id derives from channel and sender), so
@@ -427,14 +429,23 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 		}
 		if prev.ID == "" {
 			// A command for a conversation that does not exist (conversation_not_found): nothing to record, and
-			// recording the position would create the conversation.
+			// recording the position would create the conversation. Nothing to keep in memory either: the tenant
+			// actor stops this actor at once unless more input is on its way to it, so commands for made-up ids
+			// do not fill memory until IdleAfter.
+			a.r.metrics.commands.WithLabelValues(ic.Type, r.Code).Inc()
 			a.done(m, outcome.Result{Code: r.Code, Message: r.Message})
+			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
 			return nil
 		}
 		return refuseDurably(r.Code, r.Message)
 	}
 	if op, ok := conversation.AssignsTo(cmd, prev); ok && next.AssigneeID == op {
 		if err := a.askGrant(c, op, false, m.at); err != nil {
+			if errors.Is(err, errStopping) {
+				// The partition is stopping: no answer is better than a refusal the next owner would not give.
+				// The item stays unfinished, so its record is not committed and is applied again there.
+				return nil
+			}
 			var gr *grantRefused
 			if errors.As(err, &gr) {
 				r := operator.RefusalOf(gr.err)

@@ -64,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		passivated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_conversation_actors_passivated_total",
-			Help: "Conversation actors stopped after being idle.",
+			Help: "Conversation actors stopped: idle, or holding no conversation (a command for one that does not exist).",
 		}),
 		rebuilds: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_dispatcher_rebuilds_total",
@@ -72,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		grants: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_routing_grants_total",
-			Help: "Capacity grant requests answered by dispatchers, by result (ok, refused, stale).",
+			Help: "Capacity grant requests answered by dispatchers, by result (ok, refused, stale, stopping: the partition was stopping).",
 		}, []string{"result"}),
 		proposals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_routing_proposals_total",

@@ -45,6 +45,9 @@ type partitionConsumer struct {
 	// tenantOpts are added to the tenant actors' spawn options: the scenario tests hold a tenant's records with a
 	// middleware. Nil in production.
 	tenantOpts []actor.OptFunc
+	// convOpts are added to the conversation actors' spawn options: the scenario tests check what a conversation
+	// actor is sent against the store. Nil in production.
+	convOpts []actor.OptFunc
 
 	commitMu  sync.Mutex
 	committed int64 // the last offset commitTo accepted; -1 before the first
@@ -154,11 +157,12 @@ func (p *partitionConsumer) deliver(stop <-chan struct{}, offset int64, value []
 	}
 	pid := p.tenants[rec.Tenant]
 	if pid == nil {
-		r, t := p.r, rec.Tenant
+		r, t, convOpts := p.r, rec.Tenant, p.convOpts
 		opts := append([]actor.OptFunc{actor.WithID(fmt.Sprintf("%s-p%d-g%d", t, p.partition, p.gen)),
 			actor.WithInboxSize(256)}, p.tenantOpts...)
-		pid = r.engine.Spawn(func() actor.Receiver { return &tenantActor{r: r, tenant: t, lastAvail: map[string]int{}} },
-			"tenant", opts...)
+		pid = r.engine.Spawn(func() actor.Receiver {
+			return &tenantActor{r: r, tenant: t, lastAvail: map[string]int{}, convOpts: convOpts}
+		}, "tenant", opts...)
 		p.tenants[rec.Tenant] = pid
 	}
 	ack := &recordAck{finish: func() { p.tr.finish(offset) }}
@@ -192,8 +196,12 @@ func (p *partitionConsumer) lastCommitted() int64 {
 }
 
 // stop drains and stops the partition: it waits up to drainTimeout for the records handed on to become durable,
-// commits their prefix, and stops the tenant actors (and with them their conversation actors). deliver must have
-// returned for good.
+// commits their prefix, and stops the actors. deliver must have returned for good.
+//
+// The conversation actors stop first, each tenant actor answering meanwhile (stopKidsMsg): a conversation actor
+// that asks its tenant actor for a grant while stopping (a proposal or a report may reach it after the drain) is
+// refused at once, where a tenant actor stopping them itself could not answer it until its grant timed out and
+// failed the router. Then the tenant actors stop.
 func (p *partitionConsumer) stop() {
 	t := time.NewTimer(drainTimeout)
 	select {
@@ -204,6 +212,23 @@ func (p *partitionConsumer) stop() {
 	}
 	t.Stop()
 	p.commit()
+	var kids []context.Context
+	for tenant, pid := range p.tenants {
+		res, err := p.r.engine.Request(pid, stopKidsMsg{}, drainTimeout).Result()
+		if err != nil {
+			// Only a tenant actor stuck or gone gets here; stopping it below stops what is left of its children.
+			p.log.Warn("tenant actor did not stop its conversation actors", "tenant", tenant, "err", err)
+			continue
+		}
+		ks, ok := res.(*kidsStopping)
+		if !ok {
+			panic(fmt.Sprintf("BUG: stopKidsMsg answered with %T", res))
+		}
+		kids = append(kids, ks.done...)
+	}
+	for _, done := range kids {
+		<-done.Done()
+	}
 	for _, pid := range p.tenants {
 		<-p.r.engine.Poison(pid).Done()
 	}

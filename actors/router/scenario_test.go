@@ -32,18 +32,25 @@ package router
 //	hold TENANT | release TENANT         the tenant actor stops taking records (they wait in its inbox, still in
 //	                                     flight) or takes them again
 //	passivate                            let IdleAfter and a tick pass: idle conversation actors stop
+//	actors                               the conversation actors in memory (the actors-active gauge)
 //	restart from=N                       the partition moves to a new generation: the consumer drains, commits and
 //	                                     stops its actors; the new one rebuilds from the store and is fed offsets
 //	                                     N and later again, as Kafka does from a lagging commit
 //	conversations [t=TENANT]             the store's conversations
-//	operators [t=TENANT]                 the store's operators with the load the conversations give them
+//	operators [t=TENANT]                 the store's operators with the load the conversations give them, and the
+//	                                     load the held index gives them where it differs
+//	held drop|add CUST [OP] [t=TENANT]   tamper with the held index: drop CUST's entry, or add one saying CUST holds
+//	                                     OP; the invariants are checked again from the next step on
 //
 // After every step the invariants are checked: no operator holds more conversations than its capacity (from the
 // store, whatever the interleaving), no rule panicked, the dispatcher never saw an assignment it did not grant,
-// hollywood restarted no actor, and the commit never passes a record that is not durable.
+// hollywood restarted no actor, the store's held index counts what the conversations say (store.OperatorLoads), no
+// conversation actor received a release before the operator change that caused it was stored, and the commit never
+// passes a record that is not durable (no command below the committed offset is still without its outcome).
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -80,21 +87,25 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
-// TestRaceRepeated runs the scenario whose steps race conversation actors against each other many times: its traces
-// hold whatever the interleaving, and the capacity invariant is checked after every step of every run.
+// TestRaceRepeated runs the scenarios whose steps race actors against each other many times: their traces hold
+// whatever the interleaving, and the invariants are checked after every step of every run — capacity in
+// capacity_race, a release never ahead of its cause in release_order (which a wrong order breaks in some runs
+// only).
 func TestRaceRepeated(t *testing.T) {
 	runs := 20
 	if testing.Short() {
 		runs = 3
 	}
-	for i := range runs {
-		t.Run(strconv.Itoa(i), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				h := &harness{t: t}
-				t.Cleanup(h.shutdown)
-				scenariofile.Run(t, "testdata/capacity_race.txt", false, h.run)
+	for _, name := range []string{"capacity_race", "release_order"} {
+		for i := range runs {
+			t.Run(name+"/"+strconv.Itoa(i), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					h := &harness{t: t}
+					t.Cleanup(h.shutdown)
+					scenariofile.Run(t, "testdata/"+name+".txt", false, h.run)
+				})
 			})
-		})
+		}
 	}
 }
 
@@ -127,6 +138,7 @@ type harness struct {
 	counters  map[string]float64
 	pending   []pendingOutcome
 	names     map[string]string // conversation id -> customer
+	broken    []string          // invariants a conversation actor's middleware saw broken; guarded by mu
 }
 
 type fed struct {
@@ -135,8 +147,9 @@ type fed struct {
 }
 
 type pendingOutcome struct {
-	label string
-	ch    <-chan outcome.Result
+	label  string
+	offset int64 // the record the command is an item of
+	ch     <-chan outcome.Result
 }
 
 func (h *harness) run(cmd string) (out string, err error) {
@@ -195,6 +208,14 @@ func (h *harness) run(cmd string) (out string, err error) {
 		}
 		lines = append(lines, fmt.Sprintf("generation %d replays offsets %d-%d", h.gen, n, len(h.log)-1))
 		lines = append(lines, h.settle()...)
+	case "actors":
+		lines = append(lines, fmt.Sprintf("actors active %v", gauge(h.r.metrics.actorsActive)))
+	case "held":
+		// Tampers with the store's index of held conversations, as a store written before it existed (drop) or
+		// one that drifted (add) would hold it; the invariants are not checked until the next step.
+		a.need(2)
+		lines = h.tamperHeld(a)
+		return strings.Join(lines, "\n"), nil
 	case "conversations":
 		lines = h.conversations(a.tenant(h))
 	case "operators":
@@ -257,7 +278,7 @@ func (h *harness) setup(a args) {
 		h.t.Fatal(err)
 	}
 	h.gen, h.log, h.pushed, h.at, h.committed = 0, nil, 0, scenarioEpoch, -1
-	h.gates, h.names, h.pending = map[string]chan struct{}{}, map[string]string{}, nil
+	h.gates, h.names, h.pending, h.broken = map[string]chan struct{}{}, map[string]string{}, nil, nil
 	for _, tn := range h.tenants {
 		g := make(chan struct{})
 		close(g)
@@ -288,6 +309,16 @@ func (h *harness) startConsumer() {
 			next(c)
 		}
 	})}
+	// A release reaches a conversation only once the operator change that caused it is applied to the store, so
+	// no crash can keep the conversation's change and lose its cause.
+	h.pc.convOpts = []actor.OptFunc{actor.WithMiddleware(func(next actor.ReceiveFunc) actor.ReceiveFunc {
+		return func(c *actor.Context) {
+			if m, ok := c.Message().(*releaseMsg); ok {
+				h.checkCause(c.Receiver().(*conversationActor).tenant, m.op, m.cause)
+			}
+			next(c)
+		}
+	})}
 	h.feed = make(chan fed, 1024)
 	h.stop = make(chan struct{})
 	h.fedDone = make(chan struct{})
@@ -312,6 +343,24 @@ func (h *harness) startConsumer() {
 			}
 		}
 	}()
+}
+
+// checkCause records a broken invariant unless tenant's operator op is stored as applied at cause or later.
+func (h *harness) checkCause(tenant, op string, cause conversation.Position) {
+	ops, err := h.st.Operators(tenant)
+	if err != nil {
+		h.t.Error(err)
+		return
+	}
+	for _, o := range ops {
+		if o.ID == op && !o.Applied.Less(cause) {
+			return
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.broken = append(h.broken, fmt.Sprintf("tenant %s: a conversation released by %s at %d.%d before that change was "+
+		"stored", tenant, op, cause.Offset, cause.Index))
 }
 
 func (h *harness) gate(tenant string) chan struct{} {
@@ -393,7 +442,7 @@ func (h *harness) record(cmd string, race bool) (string, error) {
 		rec.Items = append(rec.Items, it)
 		if it.Command != nil {
 			ch, _ := h.out.Register(it.Command.RequestID)
-			waits = append(waits, pendingOutcome{label: strings.Join(fields, " "), ch: ch})
+			waits = append(waits, pendingOutcome{label: strings.Join(fields, " "), offset: offset, ch: ch})
 		}
 		labels = append(labels, strings.Join(fields, " "))
 	}
@@ -556,9 +605,10 @@ var counterNames = map[string]string{
 	"switchboard_records_failed_total":                 "failed",
 	"switchboard_routing_divergence_total":             "divergence",
 	"switchboard_actor_restarts_total":                 "restarts",
+	"switchboard_commands_total":                       "commands",
 }
 
-// snapshot reads the counters the trace shows, keyed "short name[label]".
+// snapshot reads the counters the trace shows, keyed "short name[label values]".
 func (h *harness) snapshot() map[string]float64 {
 	mfs, err := h.reg.Gather()
 	if err != nil {
@@ -571,9 +621,14 @@ func (h *harness) snapshot() map[string]float64 {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			// Label values joined by "/", last label name first: commands print as type/result.
+			var vs []string
+			for _, l := range slices.Backward(m.GetLabel()) {
+				vs = append(vs, l.GetValue())
+			}
 			key := short
-			for _, l := range m.GetLabel() {
-				key += "[" + l.GetValue() + "]"
+			if len(vs) > 0 {
+				key += "[" + strings.Join(vs, "/") + "]"
 			}
 			out[key] = m.GetCounter().GetValue()
 		}
@@ -608,6 +663,12 @@ func diffCounters(before, after map[string]float64) []string {
 
 // check verifies the invariants that hold after every step.
 func (h *harness) check() error {
+	h.mu.Lock()
+	broken := slices.Clone(h.broken)
+	h.mu.Unlock()
+	if len(broken) > 0 {
+		return errors.New(strings.Join(broken, "; "))
+	}
 	for _, k := range []string{"failed", "divergence", "restarts"} {
 		if v := h.counters[k]; v != 0 {
 			return fmt.Errorf("counter %s = %v", k, v)
@@ -624,11 +685,21 @@ func (h *harness) check() error {
 					loads[o.ID], o.Capacity)
 			}
 		}
+		indexed, err := h.st.OperatorLoads(tn)
+		if err != nil {
+			return err
+		}
+		if !maps.Equal(indexed, loads) {
+			return fmt.Errorf("tenant %s: the held index gives loads %v, the conversations %v", tn, indexed, loads)
+		}
 	}
-	if h.pc != nil {
-		// The commit never passes a record in flight: committed is at most the oldest unfinished offset.
-		if c, next := h.lastCommit(), h.pc.tr.committable(); c > next && next >= 0 {
-			return fmt.Errorf("committed %d past the durable prefix %d", c, next)
+	// The commit never passes a record in flight: a record finishes only once its commands' outcomes are
+	// published, so a command below the committed offset whose outcome settle has not seen was committed unfinished.
+	committed := h.lastCommit()
+	for _, p := range h.pending {
+		if p.offset < committed {
+			return fmt.Errorf("committed %d past offset %d, whose outcome (%s) is still pending", committed, p.offset,
+				p.label)
 		}
 	}
 	return nil
@@ -695,11 +766,53 @@ func (h *harness) operators(tn string) []string {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	indexed, err := h.st.OperatorLoads(tn)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	var lines []string
 	for _, o := range ops {
-		lines = append(lines, fmt.Sprintf("%s %s %s load=%d/%d", o.ID, o.Role, o.Availability, loads[o.ID], o.Capacity))
+		l := fmt.Sprintf("%s %s %s load=%d/%d", o.ID, o.Role, o.Availability, loads[o.ID], o.Capacity)
+		if indexed[o.ID] != loads[o.ID] {
+			l += fmt.Sprintf(" indexed=%d", indexed[o.ID])
+		}
+		lines = append(lines, l)
 	}
 	return lines
+}
+
+// tamperHeld writes the held index directly: "drop CUST" deletes the entry of CUST's conversation, "add CUST OP"
+// sets one saying it holds OP. It prints the loads as the operators step does.
+func (h *harness) tamperHeld(a args) []string {
+	tn := a.tenant(h)
+	id := conversation.ID(tn+"-wa", a.pos[1])
+	h.names[id] = a.pos[1]
+	b := h.st.NewBatch()
+	var err error
+	switch a.pos[0] {
+	case "drop":
+		var cv conversation.Conversation
+		if cv, err = h.st.Conversation(tn, id); err == nil {
+			err = b.UnindexHeld(tn, cv.AssigneeID, id)
+		}
+	case "add":
+		a.need(3)
+		err = b.IndexHeld(&conversation.Conversation{ID: id, TenantID: tn, Status: conversation.Assigned, AssigneeID: a.pos[2]})
+	default:
+		panic("held drop|add")
+	}
+	if err != nil {
+		b.Discard()
+		h.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	if err := h.st.Commit(b, func(err error) { done <- err }); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		h.t.Fatal(err)
+	}
+	return h.operators(tn)
 }
 
 // args is a command's words: positional ones in order, key=value ones by key.
@@ -733,4 +846,120 @@ func (a args) tenant(h *harness) string {
 		return v
 	}
 	return h.tenants[0]
+}
+
+// TestForgetThenRespawn feeds many records of commands for the same missing conversation without waiting between
+// them, so the tenant actor stops the conversation's actor (forget) and starts a new one for the next record in
+// every interleaving: each record must still finish, none may reach an actor on its way out.
+func TestForgetThenRespawn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &harness{t: t}
+		t.Cleanup(h.shutdown)
+		if _, err := h.run("setup alice=operator:1"); err != nil {
+			t.Fatal(err)
+		}
+		const n = 1000
+		for i := range n {
+			it := h.item("close", parseArgs([]string{"alice", "nobody"}), "acme", int64(i), 0)
+			ch, _ := h.out.Register(it.Command.RequestID)
+			v, err := (&inbox.Record{Tenant: "acme", IngestAt: h.at.UnixMilli(), Items: []inbox.Item{it}}).Encode(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.log = append(h.log, v)
+			h.push(int64(i), v)
+			// The next record follows the outcome at once: it races the actor's forget to the tenant actor.
+			select {
+			case res := <-ch:
+				if res.Code != "conversation_not_found" {
+					t.Errorf("record %d: outcome %+v, want conversation_not_found", i, res)
+				}
+			case <-time.After(time.Minute):
+				t.Fatalf("record %d: no outcome (in flight %d)", i, h.pc.tr.inFlight())
+			}
+		}
+		h.settle()
+		// A new actor spawned under the id of one on its way out would not start, and what it is sent would go to
+		// the dying one: activations would fall behind the stops, and the stop of the second would be a dead letter.
+		now := h.snapshot()
+		if now["activated"] != now["passivated"] || now["dead-letters"] != 0 {
+			t.Errorf("activated %v, stopped %v, dead letters %v: want as many stops as activations and no dead letter",
+				now["activated"], now["passivated"], now["dead-letters"])
+		}
+		if in, c := h.pc.tr.inFlight(), h.lastCommit(); in != 0 || c != n {
+			t.Errorf("in flight %d, committed %d; want 0 and %d", in, c, n)
+		}
+		if a := gauge(h.r.metrics.actorsActive); a != 0 {
+			t.Errorf("actors active %v, want 0", a)
+		}
+		if err := h.check(); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// TestStopWhileProposing stops a partition while a proposal is on its way to a conversation actor: the drain gives
+// up on a record held at the tenant actor ("online alice", which proposes the waiting Ann to Alice), and the record
+// is let through while the stop goes on. Ann's actor then asks for its grant while its tenant actor is stopping; it
+// must be refused at once — not left waiting until the grant times out and fails the router. A command that asks
+// for a grant then is left unanswered (not refused: the next owner would not refuse it), and the next owner, fed
+// again from the last commit, applies it and assigns Ann.
+func TestStopWhileProposing(t *testing.T) {
+	for _, tc := range []struct {
+		name, held string
+		outcomes   []string // when the next owner took over
+	}{
+		{"proposal", "online alice", []string{"outcome online alice: ok"}},
+		{"proposal and command", "record online alice; take alice ann",
+			[]string{"outcome online alice: ok", "outcome take alice ann: ok"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := &harness{t: t}
+				t.Cleanup(h.shutdown)
+				for _, cmd := range []string{"setup alice=operator:1", "message ann", "hold acme", tc.held} {
+					if _, err := h.run(cmd); err != nil {
+						t.Fatalf("%s: %v", cmd, err)
+					}
+				}
+				close(h.stop)
+				<-h.fedDone
+				pc := h.pc
+				h.pc = nil
+				stopped := make(chan struct{})
+				go func() {
+					defer close(stopped)
+					pc.stop()
+				}()
+				time.Sleep(drainTimeout) // the drain gives up on the held record
+				synctest.Wait()
+				h.mu.Lock()
+				close(h.gates["acme"])
+				h.mu.Unlock()
+				<-stopped
+				if p := h.r.failErr.Load(); p != nil {
+					t.Fatalf("the router failed while a partition stopped: %v", *p)
+				}
+				h.startConsumer()
+				for off := h.lastCommit(); off < int64(len(h.log)); off++ {
+					h.push(off, h.log[off])
+				}
+				var outs []string
+				for _, l := range h.settle() {
+					if strings.HasPrefix(l, "outcome ") {
+						outs = append(outs, l)
+					}
+				}
+				if !slices.Equal(outs, tc.outcomes) {
+					t.Errorf("outcomes after the next owner took over: %q, want %q", outs, tc.outcomes)
+				}
+				if got, want := strings.Join(h.conversations("acme"), "\n"), "ann assigned alice messages=1 "; !strings.HasPrefix(got, want) {
+					t.Errorf("conversations after the next owner took over:\n%s\nwant:\n%s…", got, want)
+				}
+				if err := h.check(); err != nil {
+					t.Error(err)
+				}
+			})
+		})
+	}
 }

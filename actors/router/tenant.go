@@ -1,8 +1,10 @@
 package router
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -24,6 +26,12 @@ type tenantActor struct {
 	cfg    *tenant.Tenant
 	kids   map[string]*child
 	ticker actor.SendRepeater
+	// spawned counts the conversation actors started; each one's actor id ends with it (see kid).
+	spawned uint64
+	// stopping is set by stopKidsMsg: the partition is stopping, the conversation actors are on their way out.
+	stopping bool
+	// convOpts are added to the conversation actors' spawn options (partitionConsumer.convOpts). Nil in production.
+	convOpts []actor.OptFunc
 
 	d      *routing.Dispatcher
 	ops    map[string]*store.OperatorState
@@ -65,6 +73,10 @@ func (t *tenantActor) countOperators() {
 }
 
 func (t *tenantActor) Receive(c *actor.Context) {
+	if t.stopping {
+		t.receiveStopping(c)
+		return
+	}
 	switch m := c.Message().(type) {
 	case actor.Started:
 		t.kids = map[string]*child{}
@@ -88,6 +100,10 @@ func (t *tenantActor) Receive(c *actor.Context) {
 		t.grant(c, m)
 	case *convReport:
 		t.sync(c, m)
+	case *forgetMsg:
+		t.forget(c, m)
+	case stopKidsMsg:
+		t.stopKids(c)
 	case idleTick:
 		t.passivate(c)
 		t.utilisation()
@@ -148,21 +164,22 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 	return nil
 }
 
-// indexHeld writes the store's index of held conversations (which GET /v1/operators counts loads from) for the
-// open conversations the rebuild read, so a store written before that index existed gets it. Nothing of this
-// tenant writes conversations while its tenant actor starts, so the index cannot miss a change made meanwhile.
+// indexHeld makes the store's index of held conversations (which GET /v1/operators counts loads from) say what the
+// open conversations the rebuild read say: a store written before that index existed gets it, and an entry that
+// drifted is set right. Only the difference is written. Nothing of this tenant writes conversations while its tenant
+// actor starts, so the index cannot miss a change made meanwhile.
 func (t *tenantActor) indexHeld(convs []conversation.Conversation) error {
 	b := t.r.cfg.Store.NewBatch()
-	for i := range convs {
-		if err := b.IndexHeld(&convs[i]); err != nil {
-			b.Discard()
-			return err
-		}
+	n, err := b.RepairHeld(t.tenant, convs)
+	if err != nil {
+		b.Discard()
+		return fmt.Errorf("repair held index of tenant %s: %w", t.tenant, err)
 	}
-	if b.Empty() {
+	if n == 0 {
 		b.Discard()
 		return nil
 	}
+	t.r.log.Warn("repaired the index of held conversations", "tenant", t.tenant, "entries", n)
 	if err := t.r.cfg.Store.Commit(b, func(err error) {
 		if err != nil {
 			t.r.fail(fmt.Errorf("index held conversations of tenant %s: %w", t.tenant, err))
@@ -196,13 +213,21 @@ func waitingOf(c *conversation.Conversation) routing.Waiting {
 		LastOperator: c.LastOperatorID}
 }
 
+// kid returns the actor of conversation id, starting it if none runs.
+//
+// Each start gets its own actor id (the conversation id and a sequence number): an actor being stopped stays in
+// hollywood's registry until it has processed its poison pill, and spawning one with the same id meanwhile would
+// be refused as a duplicate and hand back the dying actor's PID, whose inbox drops what arrives after the pill.
 func (t *tenantActor) kid(c *actor.Context, id string) *child {
 	k := t.kids[id]
 	if k == nil {
 		k = &child{}
+		t.spawned++
+		opts := append([]actor.OptFunc{actor.WithID(id + "." + strconv.FormatUint(t.spawned, 36)),
+			actor.WithInboxSize(8)}, t.convOpts...)
 		k.pid = c.SpawnChild(func() actor.Receiver {
 			return &conversationActor{r: t.r, tenant: t.tenant, id: id, policy: t.policy}
-		}, "c", actor.WithID(id), actor.WithInboxSize(8))
+		}, "c", opts...)
 		t.kids[id] = k
 		t.r.metrics.actorsActive.Inc()
 	}
@@ -341,13 +366,17 @@ func (t *tenantActor) observe() {
 
 // operatorCommand applies an operator-level command (availability, update_operator) in the tenant actor, which owns
 // operator state: the rules (actors/operator) decide, and this persists the new state, tells the dispatcher and
-// sends what it decided.
+// sends what it decided. The operator's new state is committed (applied, so ahead of any later batch in Pebble's
+// log) before a release or a proposal leaves: a conversation that moves because of it can never be durable while
+// the change that moved it is not (docs/design.md, invariant 3), whatever a kill -9 cuts.
 func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos conversation.Position, at time.Time, ack *recordAck) {
-	finish := func(res outcome.Result, b *store.Batch) {
+	// finish publishes the outcome and finishes the item: at once without a batch, else once b is durable. It
+	// reports false when b could not be committed (the router is then failing).
+	finish := func(res outcome.Result, b *store.Batch) bool {
 		if b == nil {
 			t.r.cfg.Outcomes.Publish(cmd.RequestID, res)
 			ack.itemDone()
-			return
+			return true
 		}
 		if err := t.r.cfg.Store.Commit(b, func(err error) {
 			if err != nil {
@@ -358,7 +387,9 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 			ack.itemDone()
 		}); err != nil {
 			t.r.fail(fmt.Errorf("commit operator %s of tenant %s: %w", cmd.TargetID, t.tenant, err))
+			return false
 		}
+		return true
 	}
 	refuse := func(r *operator.Refusal) {
 		finish(outcome.Result{Code: r.Code, Message: r.Message}, nil)
@@ -418,15 +449,17 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 		return
 	}
 	*target = stored
+	if !finish(outcome.Result{Body: next}, b) {
+		return
+	}
 	for _, id := range released {
 		k := t.kid(c, id)
-		c.Send(k.pid, &releaseMsg{op: next.ID, at: at})
+		c.Send(k.pid, &releaseMsg{op: next.ID, cause: pos, at: at})
 	}
 	t.propose(c, as, at)
 	t.observe()
 	t.countOperators()
 	t.utilisation()
-	finish(outcome.Result{Body: next}, b)
 }
 
 // stateOf is a stored operator as the rules see it.
@@ -445,6 +478,50 @@ func storedOf(s operator.State, pos conversation.Position) store.OperatorState {
 func commandOf(ic *inbox.Command) operator.Command {
 	return operator.Command{Type: operator.CommandType(ic.Type), Availability: routing.Availability(ic.Availability),
 		Capacity: ic.Capacity, Role: ic.Role, Skills: ic.Skills}
+}
+
+// stopKids stops every conversation actor without waiting (the partition consumer waits for them) and turns the
+// tenant actor to receiveStopping. A conversation actor may be asking for a grant, or be about to: waiting for it
+// here, in the tenant actor that must answer, would hold both until the grant times out.
+func (t *tenantActor) stopKids(c *actor.Context) {
+	t.stopping = true
+	done := make([]context.Context, 0, len(t.kids))
+	for _, k := range t.kids {
+		done = append(done, c.Engine().Poison(k.pid))
+	}
+	t.r.metrics.actorsActive.Sub(float64(len(t.kids)))
+	clear(t.kids)
+	clear(t.proposed)
+	c.Respond(&kidsStopping{done: done})
+}
+
+// receiveStopping is the tenant actor once its conversation actors are stopping: it refuses every grant (the
+// conversation actor then leaves its input unfinished, for the partition's next owner), routes and proposes
+// nothing, and keeps its gauges for Stopped to take back.
+func (t *tenantActor) receiveStopping(c *actor.Context) {
+	switch c.Message().(type) {
+	case *grantReq:
+		c.Respond(&grantResp{err: errStopping})
+		t.r.metrics.grants.WithLabelValues("stopping").Inc()
+	case actor.Stopped:
+		t.stopping = false
+		t.Receive(c)
+	}
+}
+
+// forget stops the actor of a conversation that does not exist, unless input was sent to it since it asked.
+func (t *tenantActor) forget(c *actor.Context, m *forgetMsg) {
+	k := t.kids[m.id]
+	if k == nil || k != m.kid || k.outstanding.Load() != 0 {
+		return
+	}
+	if _, ok := t.proposed[m.id]; ok {
+		return
+	}
+	c.Engine().Poison(k.pid)
+	delete(t.kids, m.id)
+	t.r.metrics.actorsActive.Dec()
+	t.r.metrics.passivated.Inc()
 }
 
 // passivate stops conversation actors idle for IdleAfter with nothing outstanding, so memory follows active

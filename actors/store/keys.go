@@ -11,7 +11,7 @@ package store
 //	t/<tenant>/c/<conv>               conversation actor (PutConversation)   the conversation, JSON
 //	t/<tenant>/x/<status>/<conv>      conversation actor (PutConversation)   nothing: the status index
 //	t/<tenant>/h/<operator>/<conv>    conversation actor (PutConversation);  nothing: the conversations holding an
-//	                                  tenant actor (IndexHeld, at rebuild)   operator's capacity (its load)
+//	                                  tenant actor (RepairHeld, at rebuild)  operator's capacity (its load)
 //	t/<tenant>/m/<conv>/<seq:8>       conversation actor (PutMessage)        a message, JSON
 //	t/<tenant>/w/<message id>         conversation actor (PutMessage)        "<conv>/<seq:8>": both ids of a message
 //	t/<tenant>/s/<wamid>              conversation actor (ParkStatus)        a status that came before its message
