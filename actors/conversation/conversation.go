@@ -1,7 +1,9 @@
-// Package conversation holds the conversation record and the pure rules that change it. It imports only the standard
-// library, the inbox record's types (ingest/inbox) and the shared refusal type (actors/refusal), both standard
-// library only; actors/domain_test.go checks it. The router's actors call these functions, persist the result and release effects; refusals carry domain codes,
-// which the API maps to HTTP statuses.
+// Package conversation holds the conversation record and the pure rules that change it. The router's actors call
+// these functions, persist the result and release effects; refusals carry domain codes, which the API maps to HTTP
+// statuses.
+//
+// It imports only the standard library, the inbox record's types (ingest/inbox) and the shared refusal type
+// (actors/refusal), both standard library only; actors/domain_test.go checks it.
 package conversation
 
 import (

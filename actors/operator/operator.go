@@ -3,10 +3,12 @@
 // effects routing must hear of, or a Refusal with a domain code. It does no I/O and reads no clock: times are unix
 // milliseconds taken from records.
 //
-// It imports only the standard library, actors/routing, whose Availability it uses and whose errors it turns into
-// refusals, and actors/refusal (both standard library only); the import-boundary test in actors (domain_test.go) keeps it so.
 // The tenant actor (actors/router) holds the states, calls Apply, persists the result and hands the effects to the
 // tenant's dispatcher.
+//
+// It imports only the standard library, actors/routing, whose Availability it uses and whose errors it turns into
+// refusals, and actors/refusal (both standard library only); the import-boundary test in actors (domain_test.go)
+// keeps it so.
 package operator
 
 import (

@@ -5,6 +5,9 @@
 // The outbox in the store is the only queue: a notification only wakes the relay, which reads the durable outbox
 // from the store in pages of BatchSize from a cursor. While Kafka is down the relay retries one page and holds
 // nothing else; the backlog waits in Pebble, on disk.
+//
+// It imports the store, the record leaf ingest/inbox, kafka-go and the Prometheus client; never the rules' callers
+// (router, api).
 package outbox
 
 import (

@@ -1,5 +1,7 @@
 // Package outcome carries the result of an operator's command from the actor that applied it back to the API call
 // waiting for it. A result is published only once the state change it reports is durable.
+//
+// It imports only the standard library, so both the router and the API can depend on it.
 package outcome
 
 import "sync"

@@ -1,6 +1,9 @@
 // Package router consumes switchboard.inbox as the consumer group "switchboard-router" and feeds each record to
 // actors: one tenant actor per tenant of an assigned partition, one conversation actor per active conversation.
 // Offsets are committed only over the contiguous prefix of records whose effects are durable in the store.
+//
+// It may import the pure rules (conversation, operator, routing), the store, the sender's queueing, outcome, tenant,
+// ingest/inbox, hollywood, kafka-go and the Prometheus client; nothing imports it but cmd/switchboard/node.
 package router
 
 import (

@@ -12,6 +12,9 @@
 // Memory is bounded whatever the backlog: each worker's queue holds at most QueueLen jobs, the rest stay in the
 // store and are read back in pages; recorded answers wait in a queue of NoteQueue, and a worker whose answer cannot
 // be handed over waits before its next send.
+//
+// It may import the store, the conversation rules' types, tenant, ingest/inbox, golang.org/x/time/rate and the
+// Prometheus client; it talks HTTP to the Cloud API with net/http.
 package sender
 
 import (

@@ -8,6 +8,9 @@
 // Writes go through Batch and Commit: Commit applies the batch (visible to reads at once) and calls its done
 // function only after the WAL is synced. Many actors commit concurrently and Pebble syncs their batches together
 // (group commit), and no actor waits on an fsync.
+//
+// It may import Pebble, the Prometheus client and the domain's types (conversation, routing, ingest/inbox); never
+// actors, Kafka or HTTP code.
 package store
 
 import (

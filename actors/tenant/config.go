@@ -1,5 +1,7 @@
 // Package tenant holds the directory of tenants, their channels and operators as read from the YAML config file
 // (docs/contract.md, "Config file"), with the validation that stops a node from starting on a wrong config.
+//
+// It imports the standard library and gopkg.in/yaml.v3 only.
 package tenant
 
 import (

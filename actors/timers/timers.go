@@ -2,6 +2,8 @@
 // window warning). A due timer is not applied here: it is produced as a record to its tenant's partition, so it is
 // ordered with every other input of the tenant and applied by the conversation's actor like any record
 // (docs/design.md, invariant 7).
+//
+// It may import the store, the record leaf ingest/inbox and the Prometheus client.
 package timers
 
 import (

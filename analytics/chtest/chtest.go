@@ -1,6 +1,8 @@
 // Package chtest runs a private ClickHouse server for a test: Debian's clickhouse-server with the project's own config
 // (deploy/clickhouse), on free loopback ports, with its data under t.TempDir(). When clickhouse-server is not
 // installed it installs it through deploy/clickhouse/start.sh, so tests bring what they need.
+//
+// It imports the standard library and actors/eventually; only tests import it.
 package chtest
 
 import (

@@ -25,6 +25,8 @@
 // Labels are a conversation's labels at Now (its latest conversation.labels_changed); a conversation without labels
 // is in no label group. The channel is the events' channel_id (events published before they carried one are in no
 // channel group).
+//
+// It may import analytics/schema, the conversation rules' types and clickhouse-go's driver interface.
 package insights
 
 import (

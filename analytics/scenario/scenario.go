@@ -1,6 +1,9 @@
 // Package scenario drives conversations through the real domain rules (conversation.Receive, Assign, ApplyCommand)
 // to produce switchboard.events exactly as the router publishes them, for the analytics tests and benchmarks: a
 // scripted scenario with known timings, or random lifecycles.
+//
+// It may import the pure conversation rules, ingest/inbox and the analytics packages; only tests and benchmarks import
+// it.
 package scenario
 
 import (

@@ -6,6 +6,8 @@
 // returns. A crash between an insert and its commit stores the batch again on restart, which no figure sees:
 // every query deduplicates by event id (analytics/insights). Records that are not events, or events of a type the
 // schema does not know, are counted and skipped, never retried: one bad record must not stop the stream.
+//
+// It may import analytics/schema, ingest/inbox, kafka-go, clickhouse-go's driver and the Prometheus client.
 package sink
 
 import (

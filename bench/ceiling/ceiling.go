@@ -7,6 +7,9 @@
 // The measurements load the machine: run them one at a time (All does), never next to the system under test.
 //
 //	go test -run '^$' -bench . ./bench/ceiling/
+//
+// It may import anything the node is built on (fasthttp, kafka-go, hollywood, Pebble) and the ingest packages it
+// measures; only the bench binary and tests import it.
 package ceiling
 
 import (

@@ -9,6 +9,9 @@
 //     event read from switchboard.events.
 //   - operator_api: intended time of an operator's reply or close → the API's answer.
 //   - reply_to_simulator: intended time of an operator's reply → the WhatsApp simulator accepting it.
+//
+// It may import the simulator, ingest/whatsapp/meta, kafka-go, fasthttp and HdrHistogram; only the bench binary imports
+// it.
 package load
 
 import (

@@ -1,6 +1,9 @@
 // Package report holds the results of one benchmark run (bench/scenario) and writes them as JSON, a Markdown table
 // and PNG plots. Every throughput is per second and every latency is in milliseconds, so that a report reads the
 // same whatever the scenario.
+//
+// It may import HdrHistogram and gonum/plot; only the bench binary imports it, so the production binary does not link
+// plotting.
 package report
 
 import "time"

@@ -10,6 +10,8 @@
 //   - recovery: Conversations stored conversations, load, kill -9 under load, restart: time to ready, to the
 //     first assignment and to caught up.
 //   - soak: a constant rate for Duration (opt-in, long).
+//
+// It may import the bench packages, the simulator and the store (seeding); only cmd/switchboard-bench imports it.
 package scenario
 
 import (

@@ -1,6 +1,8 @@
 // Command switchboard-bench is Switchboard's benchmark suite (`switchboard bench` runs it): it starts a node from
 // the switchboard binary beside it, drives it like Meta and operators, and writes a report. It is its own binary so
 // the production one links neither the load generator nor the plotting.
+//
+// It imports bench/ and cmd/flagenv.
 package main
 
 import (

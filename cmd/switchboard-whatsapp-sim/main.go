@@ -1,6 +1,8 @@
 // Command switchboard-whatsapp-sim simulates the WhatsApp Cloud API for tests and demos (`switchboard whatsapp-sim`
 // runs it): it accepts sends, posts signed status webhooks and can play customers. It is its own binary so the
 // production one does not link the simulator.
+//
+// It imports ingest/whatsapp/sim and cmd/flagenv.
 package main
 
 import (

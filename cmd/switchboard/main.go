@@ -1,5 +1,8 @@
 // Command switchboard is the single binary of Switchboard: `serve` runs a node, `version` prints the version.
 // Flags are also read from the environment as SWITCHBOARD_<FLAG> (upper snake case); a flag on the command line wins.
+//
+// It imports cmd/switchboard/node and the packages of its small commands; never bench/ or the simulator (they are
+// binaries of their own).
 package main
 
 import (

@@ -1,6 +1,8 @@
 // Package promtest lets tests use Prometheus' own tools: it installs Debian's prometheus package when promtool or
 // prometheus is missing, runs processes that are stopped with SIGTERM when the test ends, starts a real Prometheus
 // server on loopback and queries its HTTP API, and reads metric names out of PromQL expressions.
+//
+// It imports the standard library and actors/eventually; only tests import it.
 package promtest
 
 import (

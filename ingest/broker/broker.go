@@ -1,6 +1,8 @@
 // Package broker runs the embedded Kafka-protocol broker (kfake from the franz-go module) that a node uses when no
 // external cluster is configured, and creates the topics Switchboard needs on whichever broker it talks to. Either
 // way the rest of the node speaks to Kafka through kafka-go over TCP, so one code path runs everywhere.
+//
+// It may import kafka-go, kfake (franz-go), the Prometheus client and the record leaf ingest/inbox.
 package broker
 
 import (

@@ -1,6 +1,8 @@
 // Package inbox holds the records carried on the switchboard.inbox topic: what ingest produces and the router
 // consumes. One Record holds every input of one webhook payload for one tenant, so a payload for a single tenant is
 // one Kafka record and lands all-or-nothing.
+//
+// It imports only the standard library: the rules depend on it (actors/domain_test.go enforces it).
 package inbox
 
 import (

@@ -1,5 +1,7 @@
 // Package server is a node's HTTP front: it mounts the webhook receivers, the /v1 API, /metrics, /healthz and
 // /readyz on one fasthttp server.
+//
+// It may import api, fasthttp and the Prometheus client.
 package server
 
 import (

@@ -1,6 +1,9 @@
 // Package whatsapp receives WhatsApp Cloud API webhooks (docs/contract.md, "Webhooks"): it answers Meta's subscription
 // check, verifies payload signatures, normalises each payload into inbox records — one per tenant — and answers 200
 // only once Kafka has acknowledged them.
+//
+// It may import ingest/inbox, actors/tenant, fasthttp and the Prometheus client; it produces through an interface, not
+// a Kafka type.
 package whatsapp
 
 import (

@@ -1,6 +1,8 @@
 // Package storetest opens the node's Pebble store for tests: in a temporary directory of the test unless told
 // otherwise, quiet, closed when the test ends. Tests use the real store on disk, as the node does; its companion for
 // Kafka is ingest/broker/brokertest.
+//
+// It imports only actors/store; only tests import it.
 package storetest
 
 import (

@@ -1,5 +1,7 @@
 // Package node assembles one Switchboard process from its components (embedded broker, store, producer, router,
 // webhook receivers, API, HTTP server) according to its roles, and runs and stops them in order.
+//
+// It may import every component of a node; it is the one place that wires them.
 package node
 
 import (

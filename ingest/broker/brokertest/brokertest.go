@@ -1,5 +1,7 @@
 // Package brokertest starts the embedded Kafka broker for tests: on loopback, with its topics created, closed when
 // the test ends. Tests use it over TCP through kafka-go, as the node does.
+//
+// It imports only ingest/broker; only tests import it.
 package brokertest
 
 import (

@@ -1,5 +1,7 @@
 // Package meta builds what Meta's WhatsApp Cloud API sends to a webhook: signed payloads of inbound messages and
 // statuses. The demo command, the tests, the load generator and the Cloud API simulator use it to play Meta.
+//
+// It imports only the standard library.
 package meta
 
 import (

@@ -10,6 +10,9 @@
 // Some permanent errors are deterministic, so a test can trigger them without injection: a recipient starting with
 // "999" is undeliverable (131026), a free-form message to one starting with "998" is outside the customer service
 // window (131047), and the template "missing_template" does not exist (132001).
+//
+// It may import ingest/whatsapp/meta, fasthttp and the Prometheus client; only the simulator binary, the bench and
+// tests import it.
 package sim
 
 import (
