@@ -705,7 +705,11 @@ func (s *Sender) produceNotes(ctx context.Context) {
 			}
 		}
 		if len(batch) > 0 {
-			_ = s.produceRecords(ctx, batch)
+			if err := s.produceRecords(ctx, batch); err != nil {
+				// Only a stop ends the retries: the batch's answers are recorded in the store, and the next Run
+				// produces them again. What is still queued is flushed below.
+				s.cfg.Logger.Warn("delivery records left for the next start", "records", len(batch), "err", err)
+			}
 		}
 	}
 }
