@@ -3,7 +3,6 @@ package outbox
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/switchboard-hq/switchboard/actors/eventually"
+	"github.com/switchboard-hq/switchboard/actors/lifecycletest"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/ingest/broker/brokertest"
@@ -474,20 +474,7 @@ func TestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- r.Run(context.Background()) }()
-	eventually.True(t, time.Minute, time.Millisecond, r.started.Load, "Run started")
-	for i := range 3 {
-		if err := r.Close(); err != nil {
-			t.Fatalf("Close #%d: %v", i+1, err)
-		}
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if err := r.Run(context.Background()); !errors.Is(err, ErrRunTwice) {
-		t.Errorf("second Run: %v, want ErrRunTwice", err)
-	}
+	lifecycletest.Check(t, r, r.started.Load, ErrRunTwice)
 
 	closed, err := New(Config{Store: s, Brokers: []string{"127.0.0.1:1"}, Logger: quiet})
 	if err != nil {

@@ -3,7 +3,6 @@ package sender
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
+	"github.com/switchboard-hq/switchboard/actors/lifecycletest"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
@@ -209,20 +209,7 @@ func TestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(context.Background()) }()
-	eventually.True(t, time.Minute, time.Millisecond, s.started.Load, "Run started")
-	for i := range 3 {
-		if err := s.Close(); err != nil {
-			t.Fatalf("Close #%d: %v", i+1, err)
-		}
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if err := s.Run(context.Background()); !errors.Is(err, ErrRunTwice) {
-		t.Errorf("second Run: %v, want ErrRunTwice", err)
-	}
+	lifecycletest.Check(t, s, s.started.Load, ErrRunTwice)
 	c.Registerer = nil
 	closed, err := New(c)
 	if err != nil {

@@ -2,7 +2,6 @@ package timers
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/switchboard-hq/switchboard/actors/eventually"
+	"github.com/switchboard-hq/switchboard/actors/lifecycletest"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
@@ -407,20 +407,7 @@ func TestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- f.Run(context.Background()) }()
-	eventually.True(t, time.Minute, time.Millisecond, f.started.Load, "Run started")
-	for i := range 3 {
-		if err := f.Close(); err != nil {
-			t.Fatalf("Close #%d: %v", i+1, err)
-		}
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if err := f.Run(context.Background()); !errors.Is(err, ErrRunTwice) {
-		t.Errorf("second Run: %v, want ErrRunTwice", err)
-	}
+	lifecycletest.Check(t, f, f.started.Load, ErrRunTwice)
 	closed, err := New(Config{Store: s, Producer: p, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
