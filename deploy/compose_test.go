@@ -248,3 +248,33 @@ func mountedConfig(t *testing.T, s composeService, dir, path string) *tenant.Con
 	t.Fatalf("no volume mounts the config file %s", path)
 	return nil
 }
+
+// TestComposeCommandsHaveTheirBinaries: a compose service that runs `switchboard bench` or `switchboard
+// whatsapp-sim` from the image needs the sibling binary those commands run (switchboard-bench,
+// switchboard-whatsapp-sim) copied beside /usr/local/bin/switchboard by the Dockerfile.
+func TestComposeCommandsHaveTheirBinaries(t *testing.T) {
+	const rel = "docker/compose.yaml"
+	var c composeFile
+	decodeStrict(t, rel, &c)
+	copied := map[string]bool{}
+	for _, in := range parseDockerfile(read(t, "docker/Dockerfile")) {
+		if in.cmd == "COPY" {
+			f := strings.Fields(in.args)
+			copied[f[len(f)-1]] = true
+		}
+	}
+	if !copied["/usr/local/bin/switchboard"] {
+		t.Fatal("docker/Dockerfile does not copy /usr/local/bin/switchboard")
+	}
+	for name, s := range c.Services {
+		if s.Build == nil || len(s.Command) == 0 {
+			continue
+		}
+		switch cmd := s.Command[0]; cmd {
+		case "bench", "whatsapp-sim":
+			if bin := "/usr/local/bin/switchboard-" + cmd; !copied[bin] {
+				t.Errorf("%s: service %s runs `switchboard %s`, but docker/Dockerfile does not copy %s", rel, name, cmd, bin)
+			}
+		}
+	}
+}
