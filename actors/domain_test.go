@@ -1,6 +1,6 @@
 // Package actors_test holds the import-boundary test of the pure domain: the rule packages import only the standard
 // library and the project's leaf packages listed in allowed, directly or through anything they import
-// (docs/design.md, "The house"; STYLE.md, convention 2). It runs `go list -deps`, so it sees exactly what a build
+// (docs/design.md, "The house"; docs/style.md, convention 2). It runs `go list -deps`, so it sees exactly what a build
 // links.
 package actors_test
 

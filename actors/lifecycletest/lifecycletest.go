@@ -1,4 +1,4 @@
-// Package lifecycletest checks that a component keeps the lifecycle every Switchboard component promises (STYLE.md,
+// Package lifecycletest checks that a component keeps the lifecycle every Switchboard component promises (docs/style.md,
 // convention 3): Run blocks until Close, Close is idempotent and makes Run return nil, and a second Run is refused.
 // The sender, the outbox relay and the timer firer pass the same check.
 //

@@ -184,7 +184,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer poll.Stop()
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
-		n, err := r.flush()
+		n, err := r.flush(time.Time{})
 		if err != nil {
 			r.errors.Inc()
 			r.cfg.Logger.Warn("relay events", "err", err)
@@ -205,7 +205,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	deadline := time.Now().Add(r.cfg.StopFlush)
 	for time.Now().Before(deadline) {
-		n, err := r.flush()
+		n, err := r.flush(deadline)
 		if err != nil || n < r.cfg.BatchSize {
 			break
 		}
@@ -232,9 +232,9 @@ func (r *Relay) closeWriter() {
 	})
 }
 
-// flush relays one page of the durable outbox after the cursor and returns how many events it held. On error the
-// cursor stays, and the same page is read again.
-func (r *Relay) flush() (int, error) {
+// flush relays one page of the durable outbox after the cursor and returns how many events it held, giving Kafka 10 s
+// and never past deadline (the zero time: no deadline). On error the cursor stays, and the same page is read again.
+func (r *Relay) flush(deadline time.Time) (int, error) {
 	page, through, err := r.cfg.Store.Outbox(r.page[:0], r.after, r.cfg.BatchSize)
 	if err != nil {
 		return 0, err
@@ -258,7 +258,11 @@ func (r *Relay) flush() (int, error) {
 		}
 		r.msgs = msgs
 		defer clear(r.msgs)
-		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		limit := time.Now().Add(10 * time.Second)
+		if !deadline.IsZero() && deadline.Before(limit) {
+			limit = deadline
+		}
+		wctx, cancel := context.WithDeadline(context.Background(), limit)
 		defer cancel()
 		if err := r.w.WriteMessages(wctx, msgs...); err != nil {
 			return n, fmt.Errorf("produce %d events: %w", n, err)

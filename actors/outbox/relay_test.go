@@ -241,7 +241,7 @@ func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 
 var tenants = []string{"acme", "globex", "initech", "umbrella"}
 
-// Entries an earlier process committed and never relayed are found by Recover after a restart and relayed, then
+// Entries an earlier process committed and never relayed are read from the store by the next Run and relayed, then
 // removed; entries this process adds afterwards come after them for each tenant.
 func TestRecoverRelaysEntriesOfEarlierProcess(t *testing.T) {
 	b := brokertest.Start(t, events("", ""))

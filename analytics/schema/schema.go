@@ -1,6 +1,6 @@
 // Package schema holds Switchboard's analytics tables in ClickHouse: the versioned migrations that create them, the
 // row type of the raw events table and its insert, and how to connect. The SQL stays in the subset that runs on
-// Debian's ClickHouse 18.16 and on current ClickHouse (shared notes/clickhouse.md): no DateTime64, no server-side
+// Debian's ClickHouse 18.16 and on current ClickHouse (docs/clickhouse.md): no DateTime64, no server-side
 // parameters, inserts only through PrepareBatch with an explicit column list.
 //
 // It may import clickhouse-go and the conversation rules' types (event names).

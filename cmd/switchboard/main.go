@@ -1,4 +1,5 @@
-// Command switchboard is the single binary of Switchboard: `serve` runs a node, `version` prints the version.
+// Command switchboard is Switchboard's production binary: `serve` runs a node, `version` prints the version;
+// `bench` and `whatsapp-sim` run the binaries built beside it (switchboard-bench, switchboard-whatsapp-sim).
 // Flags are also read from the environment as SWITCHBOARD_<FLAG> (upper snake case); a flag on the command line wins.
 //
 // It imports cmd/switchboard/node and the packages of its small commands; never bench/ or the simulator (they are

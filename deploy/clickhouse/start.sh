@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a private ClickHouse server for Switchboard's tests and local run: Debian's clickhouse-server (18.16) with the
 # project's own config (config.xml.tmpl, users.xml.tmpl next to this script), everything under one directory, listening
-# on 127.0.0.1 only. See shared notes/clickhouse.md for why it is configured this way.
+# on 127.0.0.1 only. See docs/clickhouse.md for why it is configured this way.
 #
 # Usage:
 #   start.sh DIR [TCP_PORT [HTTP_PORT]]         install if missing, write the config, start in the background,
@@ -20,7 +20,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 die() { echo "clickhouse/start.sh: $*" >&2; exit 1; }
 
 # apt_retry runs apt-get once more when it fails: another apt run cleaning the cache at the same moment makes one
-# attempt fail (notes/clickhouse.md).
+# attempt fail (docs/clickhouse.md).
 apt_retry() {
 	local sudo=()
 	if [ "$(id -u)" != 0 ]; then
