@@ -71,6 +71,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/routing"
 	"github.com/switchboard-hq/switchboard/actors/scenariofile"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -261,11 +262,7 @@ func (h *harness) setup(a args) {
 	for _, o := range cfg.Tenants[0].Operators {
 		h.ops[o.ID] = o
 	}
-	quiet := slog.New(slog.DiscardHandler)
-	h.st, err = store.Open(store.Config{Dir: h.t.TempDir(), Logger: quiet})
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	h.st = storetest.Open(h.t, store.Config{})
 	h.reg = prometheus.NewRegistry()
 	h.out = outcome.NewRegistry()
 	maxInFlight := 0
@@ -273,7 +270,7 @@ func (h *harness) setup(a args) {
 		maxInFlight, _ = strconv.Atoi(v)
 	}
 	h.r, err = New(Config{Brokers: []string{"127.0.0.1:1"}, Store: h.st, Directory: tenant.NewDirectory(cfg),
-		Outcomes: h.out, MaxInFlight: maxInFlight, Registerer: h.reg, Logger: quiet})
+		Outcomes: h.out, MaxInFlight: maxInFlight, Registerer: h.reg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		h.t.Fatal(err)
 	}
