@@ -30,14 +30,7 @@ func TestRunProducesEveryRecordedAnswer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	st := storetest.Open(t, store.Config{})
-	cfg, err := tenant.Parse([]byte(`tenants:
-  - id: t
-    channels:
-      - {id: t-wa, type: whatsapp, phone_number_id: "1", app_secret: "s", verify_token: "v", access_token: "a"}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := directory(t, `{id: t-wa, type: whatsapp, phone_number_id: "1", app_secret: "s", verify_token: "v", access_token: "a"}`)
 	const n = 700
 	batch := st.NewBatch()
 	for i := range n {
@@ -55,11 +48,7 @@ func TestRunProducesEveryRecordedAnswer(t *testing.T) {
 	if err := <-synced; err != nil {
 		t.Fatal(err)
 	}
-	p, err := broker.NewProducer(broker.ProducerConfig{Brokers: []string{b.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := producer(t, b.Addr())
 	s, err := New(Config{Store: st, Directory: tenant.NewDirectory(cfg), Producer: p, BaseURL: "http://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
@@ -103,27 +92,9 @@ func TestRunProducesEveryRecordedAnswer(t *testing.T) {
 func TestOrderKeptThroughOverflow(t *testing.T) {
 	b := brokertest.Start(t, brokertest.Config{Topics: []string{inbox.Topic}})
 	st := storetest.Open(t, store.Config{})
-	meta, err := sim.New(sim.Config{Addr: "127.0.0.1:0", Rate: 1000, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	simCtx, stopSim := context.WithCancel(context.Background())
-	simDone := make(chan struct{})
-	go func() { defer close(simDone); _ = meta.Run(simCtx) }()
-	defer func() { stopSim(); <-simDone }()
-	cfg, err := tenant.Parse([]byte(`tenants:
-  - id: t
-    channels:
-      - {id: t-wa, type: whatsapp, phone_number_id: "100", app_secret: "s", verify_token: "v", access_token: "a", rate_limit: 1000}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := broker.NewProducer(broker.ProducerConfig{Brokers: []string{b.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	meta := startSim(t)
+	cfg := directory(t, `{id: t-wa, type: whatsapp, phone_number_id: "100", app_secret: "s", verify_token: "v", access_token: "a", rate_limit: 1000}`)
+	p := producer(t, b.Addr())
 	s, err := New(Config{Store: st, Directory: tenant.NewDirectory(cfg), Producer: p, BaseURL: meta.URL(),
 		Workers: 1, QueueLen: 2, RecipientBurst: 10000, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -190,19 +161,8 @@ func accepted(meta *sim.Sim, n int64) error {
 // before it ran returns from Run at once; negative settings are refused.
 func TestLifecycle(t *testing.T) {
 	st := storetest.Open(t, store.Config{})
-	cfg, err := tenant.Parse([]byte(`tenants:
-  - id: t
-    channels:
-      - {id: t-wa, type: whatsapp, phone_number_id: "1", app_secret: "s", verify_token: "v", access_token: "a"}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := broker.NewProducer(broker.ProducerConfig{Brokers: []string{"127.0.0.1:1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	cfg := directory(t, `{id: t-wa, type: whatsapp, phone_number_id: "1", app_secret: "s", verify_token: "v", access_token: "a"}`)
+	p := producer(t, "127.0.0.1:1")
 	c := Config{Store: st, Directory: tenant.NewDirectory(cfg), Producer: p, BaseURL: "http://127.0.0.1:1",
 		Logger: slog.New(slog.DiscardHandler)}
 	s, err := New(c)
@@ -232,22 +192,8 @@ func TestLifecycle(t *testing.T) {
 func TestRunSendsJobsLeftInTheStore(t *testing.T) {
 	b := brokertest.Start(t, brokertest.Config{Topics: []string{inbox.Topic}})
 	st := storetest.Open(t, store.Config{})
-	meta, err := sim.New(sim.Config{Addr: "127.0.0.1:0", Rate: 1000, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	simCtx, stopSim := context.WithCancel(context.Background())
-	simDone := make(chan struct{})
-	go func() { defer close(simDone); _ = meta.Run(simCtx) }()
-	defer func() { stopSim(); <-simDone }()
-	cfg, err := tenant.Parse([]byte(`tenants:
-  - id: t
-    channels:
-      - {id: t-wa, type: whatsapp, phone_number_id: "100", app_secret: "s", verify_token: "v", access_token: "a", rate_limit: 1000}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	meta := startSim(t)
+	cfg := directory(t, `{id: t-wa, type: whatsapp, phone_number_id: "100", app_secret: "s", verify_token: "v", access_token: "a", rate_limit: 1000}`)
 	const n = 200
 	c := &conversation.Conversation{ID: "c1", TenantID: "t", ChannelID: "t-wa", Contact: conversation.Contact{WaID: "27000000001"}}
 	var want []string
@@ -267,11 +213,7 @@ func TestRunSendsJobsLeftInTheStore(t *testing.T) {
 		}
 		want = append(want, m.ID)
 	}
-	p, err := broker.NewProducer(broker.ProducerConfig{Brokers: []string{b.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := producer(t, b.Addr())
 	s, err := New(Config{Store: st, Directory: tenant.NewDirectory(cfg), Producer: p, BaseURL: meta.URL(),
 		Workers: 2, QueueLen: 2, RecipientBurst: 10000, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -311,27 +253,9 @@ func TestRunSendsJobsLeftInTheStore(t *testing.T) {
 func TestDroppedJobBehindAnOpenBatch(t *testing.T) {
 	b := brokertest.Start(t, brokertest.Config{Topics: []string{inbox.Topic}})
 	st := storetest.Open(t, store.Config{})
-	meta, err := sim.New(sim.Config{Addr: "127.0.0.1:0", Rate: 1000, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	simCtx, stopSim := context.WithCancel(context.Background())
-	simDone := make(chan struct{})
-	go func() { defer close(simDone); _ = meta.Run(simCtx) }()
-	defer func() { stopSim(); <-simDone }()
-	cfg, err := tenant.Parse([]byte(`tenants:
-  - id: t
-    channels:
-      - {id: t-wa, type: whatsapp, phone_number_id: "100", app_secret: "s", verify_token: "v", access_token: "a", rate_limit: 1000}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := broker.NewProducer(broker.ProducerConfig{Brokers: []string{b.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	meta := startSim(t)
+	cfg := directory(t, `{id: t-wa, type: whatsapp, phone_number_id: "100", app_secret: "s", verify_token: "v", access_token: "a", rate_limit: 1000}`)
+	p := producer(t, b.Addr())
 	s, err := New(Config{Store: st, Directory: tenant.NewDirectory(cfg), Producer: p, BaseURL: meta.URL(),
 		Workers: 1, QueueLen: 1, RecipientBurst: 10000, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -389,4 +313,39 @@ func TestDroppedJobBehindAnOpenBatch(t *testing.T) {
 	if fmt.Sprint(got) != "[m1 m2]" {
 		t.Errorf("sent %v, want [m1 m2]", got)
 	}
+}
+
+// startSim serves the project's Cloud API simulator on a free loopback port until the test ends.
+func startSim(t *testing.T) *sim.Sim {
+	t.Helper()
+	meta, err := sim.New(sim.Config{Addr: "127.0.0.1:0", Rate: 1000, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = meta.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	return meta
+}
+
+// directory is the directory of tenant t with the one channel given (a YAML flow mapping).
+func directory(t *testing.T, channel string) *tenant.Config {
+	t.Helper()
+	cfg, err := tenant.Parse([]byte("tenants:\n  - id: t\n    channels:\n      - " + channel + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// producer is an inbox producer to addr, closed when the test ends.
+func producer(t *testing.T, addr string) *broker.Producer {
+	t.Helper()
+	p, err := broker.NewProducer(broker.ProducerConfig{Brokers: []string{addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
 }
