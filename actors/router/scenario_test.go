@@ -172,15 +172,15 @@ func (h *harness) run(cmd string) (out string, err error) {
 	case "hold", "release":
 		a.need(1)
 		h.mu.Lock()
-		gate := h.gates[a.pos[0]]
+		gate := h.gates[a.Pos[0]]
 		if gate == nil {
 			h.mu.Unlock()
-			panic("unknown tenant " + a.pos[0])
+			panic("unknown tenant " + a.Pos[0])
 		}
 		select {
 		case <-gate: // open
 			if fields[0] == "hold" {
-				h.gates[a.pos[0]] = make(chan struct{})
+				h.gates[a.Pos[0]] = make(chan struct{})
 			}
 		default: // held
 			if fields[0] == "release" {
@@ -194,7 +194,7 @@ func (h *harness) run(cmd string) (out string, err error) {
 		lines = h.settle()
 		lines = append(lines, fmt.Sprintf("actors active %v", gauge(h.r.metrics.actorsActive)))
 	case "restart":
-		from, ok := a.kv["from"]
+		from, ok := a.KV["from"]
 		if !ok {
 			panic("restart needs from=N")
 		}
@@ -231,7 +231,7 @@ func (h *harness) run(cmd string) (out string, err error) {
 func (h *harness) setup(a args) {
 	h.shutdown()
 	h.tenants = []string{"acme"}
-	if v, ok := a.kv["tenants"]; ok {
+	if v, ok := a.KV["tenants"]; ok {
 		h.tenants = strings.Split(v, ",")
 	}
 	h.ops = map[string]tenant.Operator{}
@@ -239,16 +239,16 @@ func (h *harness) setup(a args) {
 	yaml.WriteString("tenants:\n")
 	for _, tn := range h.tenants {
 		fmt.Fprintf(&yaml, "  - id: %s\n    settings:\n", tn)
-		if v, ok := a.kv["reopen"]; ok {
+		if v, ok := a.KV["reopen"]; ok {
 			fmt.Fprintf(&yaml, "      reopen_to: %s\n", v)
 		}
-		if a.has("offline-releases") {
+		if a.Has("offline-releases") {
 			yaml.WriteString("      offline_releases: true\n")
 		}
 		fmt.Fprintf(&yaml, "    channels:\n      - {id: %s-wa, type: whatsapp, phone_number_id: \"%s-1\", app_secret: s, verify_token: v}\n", tn, tn)
 		yaml.WriteString("    operators:\n")
-		for _, k := range slices.Sorted(maps.Keys(a.kv)) {
-			role, capacity, ok := strings.Cut(a.kv[k], ":")
+		for _, k := range slices.Sorted(maps.Keys(a.KV)) {
+			role, capacity, ok := strings.Cut(a.KV[k], ":")
 			if !ok {
 				continue
 			}
@@ -266,7 +266,7 @@ func (h *harness) setup(a args) {
 	h.reg = prometheus.NewRegistry()
 	h.out = outcome.NewRegistry()
 	maxInFlight := 0
-	if v, ok := a.kv["max-in-flight"]; ok {
+	if v, ok := a.KV["max-in-flight"]; ok {
 		maxInFlight, _ = strconv.Atoi(v)
 	}
 	h.r, err = New(Config{Brokers: []string{"127.0.0.1:1"}, Store: h.st, Directory: tenant.NewDirectory(cfg),
@@ -502,36 +502,36 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 	switch verb {
 	case "message":
 		a.need(1)
-		id := a.kv["id"]
+		id := a.KV["id"]
 		if id == "" {
 			id = fmt.Sprintf("wamid.%d.%d", offset, index)
 		}
-		conv(a.pos[0])
-		return inbox.Item{Kind: inbox.KindMessage, Channel: channel, Message: &inbox.Message{ID: id, From: a.pos[0],
+		conv(a.Pos[0])
+		return inbox.Item{Kind: inbox.KindMessage, Channel: channel, Message: &inbox.Message{ID: id, From: a.Pos[0],
 			Type: "text", Timestamp: h.at.Unix(), Text: "hello"}}
 	case "online", "away", "offline":
 		a.need(1)
 		it := cmd("availability")
-		it.Command.OperatorID, it.Command.TargetID, it.Command.Availability = a.pos[0], a.pos[0], verb
+		it.Command.OperatorID, it.Command.TargetID, it.Command.Availability = a.Pos[0], a.Pos[0], verb
 		return it
 	case "capacity":
 		a.need(3)
-		n, err := strconv.Atoi(a.pos[2])
+		n, err := strconv.Atoi(a.Pos[2])
 		if err != nil {
 			panic(err)
 		}
 		it := cmd("update_operator")
-		it.Command.OperatorID, it.Command.TargetID, it.Command.Capacity = a.pos[0], a.pos[1], &n
+		it.Command.OperatorID, it.Command.TargetID, it.Command.Capacity = a.Pos[0], a.Pos[1], &n
 		return it
 	case "take", "close", "unassign", "reopen":
 		a.need(2)
 		it := cmd(verb)
-		it.Command.OperatorID, it.Command.ConversationID = a.pos[0], conv(a.pos[1])
+		it.Command.OperatorID, it.Command.ConversationID = a.Pos[0], conv(a.Pos[1])
 		return it
 	case "assign":
 		a.need(3)
 		it := cmd(verb)
-		it.Command.OperatorID, it.Command.ConversationID, it.Command.TargetID = a.pos[0], conv(a.pos[1]), a.pos[2]
+		it.Command.OperatorID, it.Command.ConversationID, it.Command.TargetID = a.Pos[0], conv(a.Pos[1]), a.Pos[2]
 		return it
 	}
 	panic("unknown command " + verb)
@@ -782,11 +782,11 @@ func (h *harness) operators(tn string) []string {
 // sets one saying it holds OP. It prints the loads as the operators step does.
 func (h *harness) tamperHeld(a args) []string {
 	tn := a.tenant(h)
-	id := conversation.ID(tn+"-wa", a.pos[1])
-	h.names[id] = a.pos[1]
+	id := conversation.ID(tn+"-wa", a.Pos[1])
+	h.names[id] = a.Pos[1]
 	b := h.st.NewBatch()
 	var err error
-	switch a.pos[0] {
+	switch a.Pos[0] {
 	case "drop":
 		var cv conversation.Conversation
 		if cv, err = h.st.Conversation(tn, id); err == nil {
@@ -794,7 +794,7 @@ func (h *harness) tamperHeld(a args) []string {
 		}
 	case "add":
 		a.need(3)
-		err = b.IndexHeld(&conversation.Conversation{ID: id, TenantID: tn, Status: conversation.Assigned, AssigneeID: a.pos[2]})
+		err = b.IndexHeld(&conversation.Conversation{ID: id, TenantID: tn, Status: conversation.Assigned, AssigneeID: a.Pos[2]})
 	default:
 		panic("held drop|add")
 	}
@@ -812,34 +812,19 @@ func (h *harness) tamperHeld(a args) []string {
 	return h.operators(tn)
 }
 
-// args is a command's words: positional ones in order, key=value ones by key.
-type args struct {
-	pos []string
-	kv  map[string]string
-}
+// args is a command's words (scenariofile.Args) with this suite's readers.
+type args struct{ scenariofile.Args }
 
-func parseArgs(fields []string) args {
-	a := args{kv: map[string]string{}}
-	for _, f := range fields {
-		if k, v, ok := strings.Cut(f, "="); ok {
-			a.kv[k] = v
-		} else {
-			a.pos = append(a.pos, f)
-		}
-	}
-	return a
-}
+func parseArgs(fields []string) args { return args{scenariofile.ParseArgs(fields)} }
 
 func (a args) need(n int) {
-	if len(a.pos) < n {
+	if len(a.Pos) < n {
 		panic(fmt.Sprintf("want %d positional arguments", n))
 	}
 }
 
-func (a args) has(word string) bool { return slices.Contains(a.pos, word) }
-
 func (a args) tenant(h *harness) string {
-	if v, ok := a.kv["t"]; ok {
+	if v, ok := a.KV["t"]; ok {
 		return v
 	}
 	return h.tenants[0]

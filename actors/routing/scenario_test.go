@@ -55,26 +55,13 @@ type scenario struct {
 	d *Dispatcher
 }
 
-// args is a command's words: positional ones in order, key=value ones by key.
-type args struct {
-	pos []string
-	kv  map[string]string
-}
+// args is a command's words (scenariofile.Args) with this suite's readers.
+type args struct{ scenariofile.Args }
 
-func parseArgs(fields []string) args {
-	a := args{kv: map[string]string{}}
-	for _, f := range fields {
-		if k, v, ok := strings.Cut(f, "="); ok {
-			a.kv[k] = v
-		} else {
-			a.pos = append(a.pos, f)
-		}
-	}
-	return a
-}
+func parseArgs(fields []string) args { return args{scenariofile.ParseArgs(fields)} }
 
 func (a args) int(key string) int64 {
-	v, ok := a.kv[key]
+	v, ok := a.KV[key]
 	if !ok {
 		return 0
 	}
@@ -86,13 +73,11 @@ func (a args) int(key string) int64 {
 }
 
 func (a args) skills() []string {
-	if v, ok := a.kv["skills"]; ok && v != "" {
+	if v, ok := a.KV["skills"]; ok && v != "" {
 		return strings.Split(v, ",")
 	}
 	return nil
 }
-
-func (a args) has(word string) bool { return slices.Contains(a.pos, word) }
 
 // run executes one command and returns its output. A malformed command is reported as its output, so the file
 // shows what is wrong with it.
@@ -105,7 +90,7 @@ func (s *scenario) run(cmd string) (out string) {
 	fields := strings.Fields(cmd)
 	a := parseArgs(fields[1:])
 	need := func(n int) {
-		if len(a.pos) < n {
+		if len(a.Pos) < n {
 			panic(fmt.Sprintf("want %d positional arguments", n))
 		}
 	}
@@ -118,12 +103,12 @@ func (s *scenario) run(cmd string) (out string) {
 	var err error
 	switch fields[0] {
 	case "policy":
-		s.d = New(Policy{Sticky: a.has("sticky"), OfflineReleases: a.has("offline-releases")})
+		s.d = New(Policy{Sticky: a.Has("sticky"), OfflineReleases: a.Has("offline-releases")})
 	case "operator":
 		need(1)
-		o := Operator{ID: a.pos[0], Capacity: int(a.int("capacity")), Skills: a.skills(), IdleSince: a.int("idle")}
+		o := Operator{ID: a.Pos[0], Capacity: int(a.int("capacity")), Skills: a.skills(), IdleSince: a.int("idle")}
 		for _, av := range []Availability{Online, Away, Offline} {
-			if a.has(string(av)) {
+			if a.Has(string(av)) {
 				o.Availability = av
 			}
 		}
@@ -132,21 +117,21 @@ func (s *scenario) run(cmd string) (out string) {
 		assigned(as)
 	case "skills":
 		need(1)
-		o, ok := s.operator(a.pos[0])
+		o, ok := s.operator(a.Pos[0])
 		if !ok {
-			panic("unknown operator " + a.pos[0])
+			panic("unknown operator " + a.Pos[0])
 		}
 		o.Skills = nil
-		if len(a.pos) > 1 {
-			o.Skills = strings.Split(a.pos[1], ",")
+		if len(a.Pos) > 1 {
+			o.Skills = strings.Split(a.Pos[1], ",")
 		}
 		var as []Assignment
 		as, err = s.d.UpsertOperator(o)
 		assigned(as)
 	case "arrive":
 		need(1)
-		w := Waiting{ConversationID: a.pos[0], Priority: int(a.int("priority")), EnqueuedAt: a.int("at"),
-			Skills: a.skills(), LastOperator: a.kv["last"]}
+		w := Waiting{ConversationID: a.Pos[0], Priority: int(a.int("priority")), EnqueuedAt: a.int("at"),
+			Skills: a.skills(), LastOperator: a.KV["last"]}
 		var as []Assignment
 		as, err = s.d.Enqueue(w)
 		assigned(as)
@@ -155,52 +140,52 @@ func (s *scenario) run(cmd string) (out string) {
 		}
 	case "close":
 		need(1)
-		assigned(s.d.Released(a.pos[0], a.int("at")))
+		assigned(s.d.Released(a.Pos[0], a.int("at")))
 	case "unassign":
 		need(1)
-		op, ok := s.d.Assignee(a.pos[0])
+		op, ok := s.d.Assignee(a.Pos[0])
 		if !ok {
-			panic(a.pos[0] + " is not assigned")
+			panic(a.Pos[0] + " is not assigned")
 		}
-		assigned(s.d.Released(a.pos[0], a.int("at")))
+		assigned(s.d.Released(a.Pos[0], a.int("at")))
 		var as []Assignment
-		as, err = s.d.Enqueue(Waiting{ConversationID: a.pos[0], Priority: int(a.int("priority")),
+		as, err = s.d.Enqueue(Waiting{ConversationID: a.Pos[0], Priority: int(a.int("priority")),
 			EnqueuedAt: a.int("at"), LastOperator: op})
 		assigned(as)
 		if err == nil && len(as) == 0 {
-			lines = append(lines, a.pos[0]+" waits")
+			lines = append(lines, a.Pos[0]+" waits")
 		}
 	case "remove":
 		need(1)
-		if !s.d.Remove(a.pos[0]) {
-			lines = append(lines, a.pos[0]+" was not waiting")
+		if !s.d.Remove(a.Pos[0]) {
+			lines = append(lines, a.Pos[0]+" was not waiting")
 		}
 	case "availability":
 		need(2)
 		var as []Assignment
 		var rel []string
-		as, rel, err = s.d.SetAvailability(a.pos[0], Availability(a.pos[1]), a.int("at"))
+		as, rel, err = s.d.SetAvailability(a.Pos[0], Availability(a.Pos[1]), a.int("at"))
 		for _, c := range rel {
 			lines = append(lines, fmt.Sprintf("released %s", c))
 		}
 		assigned(as)
 	case "capacity":
 		need(2)
-		n, perr := strconv.Atoi(a.pos[1])
+		n, perr := strconv.Atoi(a.Pos[1])
 		if perr != nil {
 			panic(perr)
 		}
 		var as []Assignment
-		as, err = s.d.SetCapacity(a.pos[0], n)
+		as, err = s.d.SetCapacity(a.Pos[0], n)
 		assigned(as)
 	case "take", "assign":
 		need(2)
 		var as []Assignment
-		as, err = s.d.Assigned(a.pos[0], a.pos[1], a.int("at"))
+		as, err = s.d.Assigned(a.Pos[0], a.Pos[1], a.int("at"))
 		assigned(as)
 	case "can":
 		need(1)
-		err = s.d.CanAssign(a.pos[0])
+		err = s.d.CanAssign(a.Pos[0])
 	case "queue":
 		for _, w := range s.d.Queue() {
 			lines = append(lines, formatWaiting(w))

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -115,3 +116,25 @@ func Run(t *testing.T, path string, rewrite bool, step func(cmd string) (string,
 }
 
 func indent(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }
+
+// Args are a step's words after its command: positional ones in order, key=value ones by key.
+type Args struct {
+	Pos []string
+	KV  map[string]string
+}
+
+// ParseArgs splits fields into positional and key=value arguments.
+func ParseArgs(fields []string) Args {
+	a := Args{KV: map[string]string{}}
+	for _, f := range fields {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			a.KV[k] = v
+		} else {
+			a.Pos = append(a.Pos, f)
+		}
+	}
+	return a
+}
+
+// Has reports whether word is one of the positional arguments.
+func (a Args) Has(word string) bool { return slices.Contains(a.Pos, word) }
