@@ -13,7 +13,8 @@ package router
 //
 // Commands (CUST is a customer's address on the channel and names its conversation; OP an operator):
 //
-//	setup OP=ROLE:CAPACITY... [tenants=a,b] [reopen=last_operator] [offline-releases] [max-in-flight=N]
+//	setup OP=ROLE:CAPACITY... [tenants=a,b] [reopen=last_operator] [offline-releases] [routing=manual]
+//	      [max-in-flight=N]
 //	                                     start over: a new store and router; the first tenant is the default
 //	message CUST [id=WAMID]              a customer's text message (ids default to wamid.<offset>)
 //	online|away|offline OP               an operator's availability command
@@ -244,6 +245,9 @@ func (h *harness) setup(a args) {
 		}
 		if a.Has("offline-releases") {
 			yaml.WriteString("      offline_releases: true\n")
+		}
+		if v, ok := a.KV["routing"]; ok {
+			fmt.Fprintf(&yaml, "      routing: %s\n", v)
 		}
 		fmt.Fprintf(&yaml, "    channels:\n      - {id: %s-wa, type: whatsapp, phone_number_id: \"%s-1\", app_secret: s, verify_token: v}\n", tn, tn)
 		yaml.WriteString("    operators:\n")

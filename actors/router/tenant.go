@@ -205,6 +205,7 @@ func routingPolicy(t *tenant.Tenant) routing.Policy {
 	return routing.Policy{
 		Sticky:          t.Settings.ReopenTo == conversation.ReopenToLastOperator,
 		OfflineReleases: t.Settings.OfflineReleases,
+		Manual:          t.Settings.Routing == tenant.RoutingManual,
 	}
 }
 

@@ -305,14 +305,15 @@ func (d *Dispatcher) Enqueue(w Waiting) ([]Assignment, error) {
 }
 
 // CanAssign reports whether the operator may be given one more conversation by hand (take, admin assign, transfer):
-// nil, or an error wrapping ErrOperatorUnknown, ErrOperatorNotOnline or ErrAtCapacity.
+// nil, or an error wrapping ErrOperatorUnknown, ErrOperatorNotOnline or ErrAtCapacity. Under Policy.Manual the
+// operator's availability does not matter (operators attend from the queue online or not); its capacity does.
 func (d *Dispatcher) CanAssign(opID string) error {
 	i, ok := d.index[opID]
 	if !ok {
 		return fmt.Errorf("operator %s: %w", opID, ErrOperatorUnknown)
 	}
 	o := &d.ops[i]
-	if o.Availability != Online {
+	if o.Availability != Online && !d.policy.Manual {
 		return fmt.Errorf("operator %s is %s: %w", opID, o.Availability, ErrOperatorNotOnline)
 	}
 	if o.Load >= o.Capacity {
@@ -495,10 +496,12 @@ func (d *Dispatcher) putOperator(o Operator) int {
 	return pos
 }
 
-// isFree reports whether operator i is Online with room for one more conversation.
+// isFree reports whether operator i is Online with room for one more conversation, so that it can be offered one.
+// Under Policy.Manual nobody is offered anything, so nobody is free: the free list stays empty, and with it every
+// path that offers (Enqueue, drain after a release, a capacity raise, coming online, Rebuild).
 func (d *Dispatcher) isFree(i int) bool {
 	o := &d.ops[i]
-	return o.Load < o.Capacity && o.Availability == Online
+	return o.Load < o.Capacity && o.Availability == Online && !d.policy.Manual
 }
 
 // refree updates freeOps after operator i changed; was is isFree(i) before the change.

@@ -94,7 +94,7 @@ func runRandom(seed int64, steps int) (err error) {
 	rng := rand.New(rand.NewPCG(uint64(seed), uint64(seed)>>32|1))
 	m := &model{
 		rng:    rng,
-		p:      Policy{Sticky: rng.IntN(2) == 0, OfflineReleases: rng.IntN(2) == 0},
+		p:      Policy{Sticky: rng.IntN(2) == 0, OfflineReleases: rng.IntN(2) == 0, Manual: rng.IntN(4) == 0},
 		ops:    map[string]*modelOp{},
 		held:   map[string]modelHeld{},
 		queued: map[string]Waiting{},
@@ -325,7 +325,7 @@ func (m *model) take() {
 	case wasHeld && h.op == id:
 	case !known:
 		want = ErrOperatorUnknown
-	case o.avail != Online:
+	case o.avail != Online && !m.p.Manual:
 		want = ErrOperatorNotOnline
 	case o.load >= o.capacity:
 		want = ErrAtCapacity
@@ -506,7 +506,7 @@ func (m *model) choose(w Waiting) string {
 
 func (m *model) candidate(id string, w Waiting) bool {
 	o := m.ops[id]
-	if o.avail != Online || o.load >= o.capacity {
+	if m.p.Manual || o.avail != Online || o.load >= o.capacity {
 		return false
 	}
 	for _, s := range w.Skills {

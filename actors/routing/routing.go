@@ -69,11 +69,16 @@ type Policy struct {
 	// OfflineReleases sends an operator's conversations back to the queue when it goes offline. false (the default)
 	// lets the operator keep them. Going away never releases anything.
 	OfflineReleases bool
+	// Manual turns automatic routing off (the tenant setting routing: manual): nothing is ever offered, so every
+	// conversation that needs an operator waits in the queue until an operator takes it, and a hand assignment
+	// (CanAssign, Assigned) is bounded by the operator's capacity only, whatever its availability. false (the
+	// default) is automatic routing.
+	Manual bool
 }
 
 // Pick chooses the operator to offer w to, and reports false when nobody can take it.
 //
-// Candidates are Online operators with Load < Capacity that have every skill in w.Skills. With p.Sticky, w's
+// With p.Manual nobody is a candidate. Otherwise candidates are Online operators with Load < Capacity that have every skill in w.Skills. With p.Sticky, w's
 // LastOperator wins if it is a candidate. Otherwise the candidate with the least Load/Capacity wins (compared exactly
 // by integer cross-multiplication), then the one with the smallest IdleSince, then the smallest ID, so the choice is
 // the same on every replay. Pick does not allocate and does not modify ops.
@@ -87,6 +92,9 @@ func Pick(ops []Operator, w Waiting, p Policy) (operatorID string, ok bool) {
 
 // pick is Pick returning the index of the chosen operator in ops, -1 when there is none.
 func pick(ops []Operator, w *Waiting, p Policy) int {
+	if p.Manual {
+		return -1
+	}
 	sticky := p.Sticky && w.LastOperator != ""
 	best := -1
 	for i := range ops {

@@ -291,3 +291,63 @@ func TestHolds(t *testing.T) {
 		}
 	}
 }
+
+// TestManual: under Policy.Manual nothing is offered by any path, and a hand assignment is bounded by capacity
+// alone.
+func TestManual(t *testing.T) {
+	p := Policy{Manual: true, Sticky: true}
+	ops := []Operator{
+		{ID: "alice", Availability: Online, Capacity: 2},
+		{ID: "bob", Availability: Offline, Capacity: 1},
+	}
+	if id, ok := Pick(ops, Waiting{ConversationID: "c1", LastOperator: "alice"}, p); ok {
+		t.Errorf("Pick = %q, want nobody under manual routing", id)
+	}
+	convs := []ConvState{
+		{Waiting: Waiting{ConversationID: "c1", EnqueuedAt: 100}, Status: StatusUnassigned},
+		{Waiting: Waiting{ConversationID: "c2", EnqueuedAt: 200, LastOperator: "alice"}, Status: StatusUnassigned},
+	}
+	d, as := Rebuild(ops, convs, p)
+	if as != nil {
+		t.Errorf("Rebuild assigned %v, want nothing", as)
+	}
+	steps := []struct {
+		name string
+		do   func() ([]Assignment, error)
+	}{
+		{"enqueue", func() ([]Assignment, error) { return d.Enqueue(Waiting{ConversationID: "c3", EnqueuedAt: 300}) }},
+		{"online", func() ([]Assignment, error) {
+			as, _, err := d.SetAvailability("bob", Online, 400)
+			return as, err
+		}},
+		{"capacity", func() ([]Assignment, error) { return d.SetCapacity("alice", 5) }},
+		{"upsert", func() ([]Assignment, error) {
+			return d.UpsertOperator(Operator{ID: "carol", Availability: Online, Capacity: 3})
+		}},
+		{"offline take", func() ([]Assignment, error) {
+			if _, _, err := d.SetAvailability("bob", Offline, 450); err != nil {
+				return nil, err
+			}
+			return d.Assigned("c1", "bob", 500)
+		}},
+		{"release", func() ([]Assignment, error) { return d.Released("c1", 600), nil }},
+	}
+	for _, s := range steps {
+		as, err := s.do()
+		if err != nil || as != nil {
+			t.Errorf("%s: assignments %v, error %v; want none", s.name, as, err)
+		}
+		if err := d.check(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+	}
+	if _, err := d.Assigned("c2", "bob", 700); err != nil {
+		t.Fatalf("offline bob takes c2: %v", err)
+	}
+	if _, err := d.Assigned("c3", "bob", 800); !errors.Is(err, ErrAtCapacity) {
+		t.Errorf("bob takes c3 over his capacity: %v, want ErrAtCapacity", err)
+	}
+	if n := d.QueueLen(); n != 1 {
+		t.Errorf("queue holds %d, want 1 (c3; the released c1 is the caller's to enqueue)", n)
+	}
+}

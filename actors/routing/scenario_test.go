@@ -6,7 +6,7 @@ package routing
 //
 // Commands (times are unix ms; skills are comma-separated; "id" words are operator or conversation ids):
 //
-//	policy [sticky] [offline-releases]            start over with a new, empty Dispatcher
+//	policy [sticky] [offline-releases] [manual]   start over with a new, empty Dispatcher
 //	operator ID capacity=N [skills=..] [online|away|offline] [idle=N]   UpsertOperator
 //	skills ID a,b                                 UpsertOperator keeping the capacity, with new skills
 //	arrive CONV at=N [priority=N] [skills=..] [last=OP]                 Enqueue
@@ -103,7 +103,8 @@ func (s *scenario) run(cmd string) (out string) {
 	var err error
 	switch fields[0] {
 	case "policy":
-		s.d = New(Policy{Sticky: a.Has("sticky"), OfflineReleases: a.Has("offline-releases")})
+		s.d = New(Policy{Sticky: a.Has("sticky"), OfflineReleases: a.Has("offline-releases"),
+			Manual: a.Has("manual")})
 	case "operator":
 		need(1)
 		o := Operator{ID: a.Pos[0], Capacity: int(a.int("capacity")), Skills: a.skills(), IdleSince: a.int("idle")}

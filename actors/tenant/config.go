@@ -52,7 +52,20 @@ type Settings struct {
 	// OfflineReleases sends an operator's conversations back to the queue when it goes offline. false (the
 	// default) lets the operator keep them.
 	OfflineReleases bool `yaml:"offline_releases"`
+	// Routing is "auto" (the default): the dispatcher offers waiting conversations to online operators with free
+	// capacity; or "manual": it offers nothing, conversations wait in Unassigned until an operator takes (attends)
+	// one, online or not, within its capacity.
+	Routing string `yaml:"routing"`
+	// ReadReceipts marks the customer's messages read on WhatsApp when an operator reads them (Meta's mark-as-read
+	// call, sent by the channel's sender). false (the default) sends no read receipts.
+	ReadReceipts bool `yaml:"read_receipts"`
 }
+
+// Routing modes of Settings.Routing.
+const (
+	RoutingAuto   = "auto"
+	RoutingManual = "manual"
+)
 
 // Channel is one customer-facing number or endpoint of a tenant.
 type Channel struct {
@@ -114,7 +127,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // settingsFields are the keys a settings block may have.
-var settingsFields = []string{"auto_close_after", "reopen_to", "reservation_timeout", "window_warning", "takeover_roles", "offline_releases"}
+var settingsFields = []string{"auto_close_after", "reopen_to", "reservation_timeout", "window_warning", "takeover_roles", "offline_releases", "routing", "read_receipts"}
 
 // UnmarshalYAML decodes settings so that an error in a field names it.
 func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
@@ -126,6 +139,8 @@ func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
 		WindowWarning      yaml.Node `yaml:"window_warning"`
 		TakeoverRoles      []string  `yaml:"takeover_roles"`
 		OfflineReleases    bool      `yaml:"offline_releases"`
+		Routing            string    `yaml:"routing"`
+		ReadReceipts       bool      `yaml:"read_receipts"`
 	}
 	// n.Decode does not inherit the file decoder's KnownFields, so unknown keys are refused here.
 	if n.Kind == yaml.MappingNode {
@@ -138,7 +153,8 @@ func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
 	if err := n.Decode(&raw); err != nil {
 		return fmt.Errorf("settings: %w", err)
 	}
-	p := plain{ReopenTo: raw.ReopenTo, TakeoverRoles: raw.TakeoverRoles, OfflineReleases: raw.OfflineReleases}
+	p := plain{ReopenTo: raw.ReopenTo, TakeoverRoles: raw.TakeoverRoles, OfflineReleases: raw.OfflineReleases,
+		Routing: raw.Routing, ReadReceipts: raw.ReadReceipts}
 	for _, d := range []struct {
 		name string
 		node *yaml.Node
@@ -194,6 +210,9 @@ func (c *Config) setDefaults() {
 		if t.Settings.ReopenTo == "" {
 			t.Settings.ReopenTo = "queue"
 		}
+		if t.Settings.Routing == "" {
+			t.Settings.Routing = RoutingAuto
+		}
 		for j := range t.Channels {
 			if t.Channels[j].RateLimit == 0 {
 				t.Channels[j].RateLimit = 80
@@ -245,6 +264,9 @@ func (c *Config) Validate() error {
 		}
 		if t.Settings.ReopenTo != "queue" && t.Settings.ReopenTo != "last_operator" {
 			return bad(tp+".settings.reopen_to", "%q must be queue or last_operator", t.Settings.ReopenTo)
+		}
+		if t.Settings.Routing != RoutingAuto && t.Settings.Routing != RoutingManual {
+			return bad(tp+".settings.routing", "%q must be auto or manual", t.Settings.Routing)
 		}
 		for j, ch := range t.Channels {
 			cp := fmt.Sprintf("%s.channels[%d]", tp, j)

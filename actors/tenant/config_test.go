@@ -28,6 +28,10 @@ func TestLoadValid(t *testing.T) {
 	if acme.Settings.ReopenTo != "queue" {
 		t.Errorf("acme reopen_to = %q, want the default queue", acme.Settings.ReopenTo)
 	}
+	if acme.Settings.Routing != RoutingAuto || acme.Settings.ReadReceipts {
+		t.Errorf("acme routing = %q, read_receipts = %v; want the defaults auto and false", acme.Settings.Routing,
+			acme.Settings.ReadReceipts)
+	}
 	if acme.Settings.AutoCloseAfter != 0 {
 		t.Errorf("acme auto_close_after = %v, want 0 (never)", time.Duration(acme.Settings.AutoCloseAfter))
 	}
@@ -55,6 +59,10 @@ func TestLoadValid(t *testing.T) {
 	}
 	if globex.Settings.ReopenTo != "last_operator" {
 		t.Errorf("globex reopen_to = %q, want last_operator", globex.Settings.ReopenTo)
+	}
+	if globex.Settings.Routing != RoutingManual || !globex.Settings.ReadReceipts {
+		t.Errorf("globex routing = %q, read_receipts = %v; want manual and true", globex.Settings.Routing,
+			globex.Settings.ReadReceipts)
 	}
 	if got := time.Duration(globex.Settings.AutoCloseAfter); got != 36*time.Hour {
 		t.Errorf("globex auto_close_after = %v, want 36h", got)
@@ -205,6 +213,10 @@ func TestParseInvalid(t *testing.T) {
 			[]string{"tenants[1].operators[0].token", `same token as operator "acme/alice"`}},
 		{"bad reopen_to", "reopen_to: queue\n", "reopen_to: somewhere\n",
 			[]string{"tenants[0].settings.reopen_to", `"somewhere" must be queue or last_operator`}},
+		{"bad routing", "reopen_to: queue\n", "reopen_to: queue\n      routing: automatic\n",
+			[]string{"tenants[0].settings.routing", `"automatic" must be auto or manual`}},
+		{"read_receipts not a bool", "reopen_to: queue\n", "reopen_to: queue\n      read_receipts: sometimes\n",
+			[]string{"settings", "sometimes"}},
 		{"negative auto_close_after", "auto_close_after: 24h\n", "auto_close_after: -1h\n",
 			[]string{"tenants[0].settings.auto_close_after", "must not be negative"}},
 		{"unknown operator field", "capacity: 5\n", "capacty: 5\n",
