@@ -14,6 +14,8 @@ package operator
 import (
 	"errors"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/routing"
 )
@@ -43,6 +45,10 @@ type State struct {
 	// IdleSince is when the operator last came online or last had a conversation end (unix ms): routing's
 	// tie-break.
 	IdleSince int64
+	// Version counts the changes applied to the operator: Apply adds one for every command that changes something,
+	// none for a command that changes nothing. It names the operator's events (AvailabilityEvent), so an event
+	// written again after a replay has the id it had the first time.
+	Version uint64
 }
 
 // Initial is the state of an operator no command has changed: offline, with the capacity, role and skills of its
@@ -160,11 +166,13 @@ func Apply(s State, cmd Command, caller Caller, at int64) (State, []Effect, erro
 		return s, nil, r
 	}
 	next := s
+	next.Version++
 	next.Skills = slices.Clone(s.Skills)
 	var effects []Effect
 	switch cmd.Type {
 	case CmdAvailability:
 		if cmd.Availability == s.Availability {
+			next.Version = s.Version
 			return next, nil, nil
 		}
 		if cmd.Availability == routing.Online {
@@ -185,8 +193,36 @@ func Apply(s State, cmd Command, caller Caller, at int64) (State, []Effect, erro
 		if next.Capacity != s.Capacity || !slices.Equal(next.Skills, s.Skills) {
 			effects = append(effects, Effect{Kind: EffectRouting})
 		}
+		if next.Role == s.Role && len(effects) == 0 {
+			next.Version = s.Version
+		}
 	}
 	return next, effects, nil
+}
+
+// EventAvailability is the type of the event published on switchboard.events when an operator's availability
+// changes.
+const EventAvailability = "operator.availability"
+
+// Event is an operator's entry in switchboard.events. It has no conversation: consumers that keep conversation
+// events only (the analytics sink) skip it by its type.
+type Event struct {
+	// ID is "op.<tenant>.<operator>.<version>": the operator's Version after the change. It is the same on every
+	// replay of the change, so consumers drop repeats by it. Tenant and operator ids never hold a dot.
+	ID           string               `json:"id"`
+	Type         string               `json:"type"`
+	TenantID     string               `json:"tenant_id"`
+	OperatorID   string               `json:"operator_id"`
+	Availability routing.Availability `json:"availability"`
+	// At is the time of the change (the command's record), UTC.
+	At time.Time `json:"at"`
+}
+
+// AvailabilityEvent is the operator.availability event of tenant's operator s, whose availability the change at
+// unix ms at set to s.Availability. Call it with the state Apply returned along an EffectAvailability.
+func AvailabilityEvent(tenant string, s State, at int64) Event {
+	return Event{ID: "op." + tenant + "." + s.ID + "." + strconv.FormatUint(s.Version, 10), Type: EventAvailability,
+		TenantID: tenant, OperatorID: s.ID, Availability: s.Availability, At: time.UnixMilli(at).UTC()}
 }
 
 // RefusalOf turns the dispatcher's refusal of an assignment (routing.ErrAtCapacity, ErrOperatorNotOnline,

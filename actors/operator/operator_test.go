@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/routing"
 )
@@ -26,29 +27,29 @@ func TestApply(t *testing.T) {
 		code    string // a refusal's code; "" for success
 	}{
 		{"online", alice, Command{Type: CmdAvailability, Availability: routing.Online}, self,
-			State{ID: "alice", Availability: routing.Online, Capacity: 2, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 1000},
+			State{ID: "alice", Availability: routing.Online, Capacity: 2, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 1000, Version: 1},
 			[]EffectKind{EffectAvailability}, ""},
 		{"away keeps idle", alice, Command{Type: CmdAvailability, Availability: routing.Away}, self,
-			State{ID: "alice", Availability: routing.Away, Capacity: 2, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5},
+			State{ID: "alice", Availability: routing.Away, Capacity: 2, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5, Version: 1},
 			[]EffectKind{EffectAvailability}, ""},
 		{"same availability", alice, Command{Type: CmdAvailability, Availability: routing.Offline}, self, alice, nil, ""},
 		{"another's availability", alice, Command{Type: CmdAvailability, Availability: routing.Online}, admin, alice, nil, CodeForbidden},
 		{"bad availability", alice, Command{Type: CmdAvailability, Availability: "busy"}, self, alice, nil, CodeInvalidAvailability},
 		{"empty availability", alice, Command{Type: CmdAvailability}, self, alice, nil, CodeInvalidAvailability},
 		{"capacity", alice, Command{Type: CmdUpdate, Capacity: intp(4)}, admin,
-			State{ID: "alice", Availability: routing.Offline, Capacity: 4, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5},
+			State{ID: "alice", Availability: routing.Offline, Capacity: 4, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5, Version: 1},
 			[]EffectKind{EffectRouting}, ""},
 		{"capacity 0", alice, Command{Type: CmdUpdate, Capacity: intp(0)}, admin,
-			State{ID: "alice", Availability: routing.Offline, Capacity: 0, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5},
+			State{ID: "alice", Availability: routing.Offline, Capacity: 0, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5, Version: 1},
 			[]EffectKind{EffectRouting}, ""},
 		{"skills", alice, Command{Type: CmdUpdate, Skills: []string{"es", "en"}}, admin,
-			State{ID: "alice", Availability: routing.Offline, Capacity: 2, Role: RoleOperator, Skills: []string{"es", "en"}, IdleSince: 5},
+			State{ID: "alice", Availability: routing.Offline, Capacity: 2, Role: RoleOperator, Skills: []string{"es", "en"}, IdleSince: 5, Version: 1},
 			[]EffectKind{EffectRouting}, ""},
 		{"no skills", alice, Command{Type: CmdUpdate, Skills: []string{}}, admin,
-			State{ID: "alice", Availability: routing.Offline, Capacity: 2, Role: RoleOperator, Skills: []string{}, IdleSince: 5},
+			State{ID: "alice", Availability: routing.Offline, Capacity: 2, Role: RoleOperator, Skills: []string{}, IdleSince: 5, Version: 1},
 			[]EffectKind{EffectRouting}, ""},
 		{"role only: routing unchanged", alice, Command{Type: CmdUpdate, Role: RoleBuilder}, admin,
-			State{ID: "alice", Availability: routing.Offline, Capacity: 2, Role: RoleBuilder, Skills: []string{"en"}, IdleSince: 5},
+			State{ID: "alice", Availability: routing.Offline, Capacity: 2, Role: RoleBuilder, Skills: []string{"en"}, IdleSince: 5, Version: 1},
 			nil, ""},
 		{"update to the same", alice, Command{Type: CmdUpdate, Capacity: intp(2), Skills: []string{"en"}}, admin, alice, nil, ""},
 		{"update by an operator", alice, Command{Type: CmdUpdate, Capacity: intp(9)}, self, alice, nil, CodeForbidden},
@@ -56,7 +57,7 @@ func TestApply(t *testing.T) {
 		{"negative capacity", alice, Command{Type: CmdUpdate, Capacity: intp(-1)}, admin, alice, nil, CodeInvalidOperator},
 		{"capacity too large", alice, Command{Type: CmdUpdate, Capacity: intp(MaxCapacity + 1)}, admin, alice, nil, CodeInvalidOperator},
 		{"largest capacity", alice, Command{Type: CmdUpdate, Capacity: intp(MaxCapacity)}, admin,
-			State{ID: "alice", Availability: routing.Offline, Capacity: MaxCapacity, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5},
+			State{ID: "alice", Availability: routing.Offline, Capacity: MaxCapacity, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5, Version: 1},
 			[]EffectKind{EffectRouting}, ""},
 		{"unknown role", alice, Command{Type: CmdUpdate, Role: "root"}, admin, alice, nil, CodeInvalidOperator},
 		{"role checked before input", alice, Command{Type: CmdUpdate, Role: "root"}, self, alice, nil, CodeForbidden},
@@ -149,5 +150,34 @@ func TestInitial(t *testing.T) {
 	if got.ID != "ann" || got.Availability != routing.Offline || got.Capacity != 3 || got.Role != RoleBuilder ||
 		len(got.Skills) != 1 || got.Skills[0] != "es" || got.IdleSince != 0 {
 		t.Errorf("Initial = %+v", got)
+	}
+}
+
+// TestAvailabilityEvent: the event of a change is named by the operator's version, so the same change gives the
+// same id on a replay, and the next change another.
+func TestAvailabilityEvent(t *testing.T) {
+	s := Initial("alice", 2, RoleOperator, nil)
+	self := Caller{ID: "alice", Role: RoleOperator}
+	on, _, err := Apply(s, Command{Type: CmdAvailability, Availability: routing.Online}, self, 1500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := AvailabilityEvent("acme", on, 1500)
+	want := Event{ID: "op.acme.alice.1", Type: EventAvailability, TenantID: "acme", OperatorID: "alice",
+		Availability: routing.Online, At: time.UnixMilli(1500).UTC()}
+	if e != want {
+		t.Errorf("event %+v, want %+v", e, want)
+	}
+	again, _, _ := Apply(s, Command{Type: CmdAvailability, Availability: routing.Online}, self, 1500)
+	if AvailabilityEvent("acme", again, 1500).ID != e.ID {
+		t.Error("the same change replayed has another event id")
+	}
+	same, effects, _ := Apply(on, Command{Type: CmdAvailability, Availability: routing.Online}, self, 1600)
+	if same.Version != on.Version || effects != nil {
+		t.Errorf("a change to the same availability moved the version to %d (effects %v)", same.Version, effects)
+	}
+	away, _, _ := Apply(on, Command{Type: CmdAvailability, Availability: routing.Away}, self, 1700)
+	if id := AvailabilityEvent("acme", away, 1700).ID; id != "op.acme.alice.2" {
+		t.Errorf("next change's id = %s, want op.acme.alice.2", id)
 	}
 }

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -373,6 +374,7 @@ func (t *tenantActor) observe() {
 func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos conversation.Position, at time.Time, ack *recordAck) {
 	// finish publishes the outcome and finishes the item: at once without a batch, else once b is durable. It
 	// reports false when b could not be committed (the router is then failing).
+	events := 0 // operator events in b: the relay is told once b is durable
 	finish := func(res outcome.Result, b *store.Batch) bool {
 		if b == nil {
 			t.r.cfg.Outcomes.Publish(cmd.RequestID, res)
@@ -383,6 +385,9 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 			if err != nil {
 				t.r.fail(fmt.Errorf("persist operator of tenant %s: %w", t.tenant, err))
 				return
+			}
+			if relay := t.r.cfg.Relay; relay != nil && events > 0 {
+				relay.Notify()
 			}
 			t.r.cfg.Outcomes.Publish(cmd.RequestID, res)
 			ack.itemDone()
@@ -449,6 +454,24 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 		t.r.fail(fmt.Errorf("write operator %s of tenant %s: %w", next.ID, t.tenant, err))
 		return
 	}
+	// The availability event goes in the operator's batch: durable with the change, published by the relay after,
+	// and named by the operator's version, so a replay of the command writes it again under the same id.
+	for _, e := range effects {
+		if e.Kind != operator.EffectAvailability {
+			continue
+		}
+		v, err := json.Marshal(operator.AvailabilityEvent(t.tenant, next, at.UnixMilli()))
+		if err == nil {
+			err = b.PutOutbox(t.tenant, v)
+		}
+		if err != nil {
+			b.Discard()
+			t.r.fail(fmt.Errorf("write availability event of operator %s of tenant %s: %w", next.ID, t.tenant, err))
+			return
+		}
+		events++
+		t.r.metrics.events.WithLabelValues(operator.EventAvailability).Inc()
+	}
 	*target = stored
 	if !finish(outcome.Result{Body: next}, b) {
 		return
@@ -466,13 +489,13 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 // stateOf is a stored operator as the rules see it.
 func stateOf(o *store.OperatorState) operator.State {
 	return operator.State{ID: o.ID, Availability: routing.Availability(o.Availability), Capacity: o.Capacity,
-		Role: o.Role, Skills: o.Skills, IdleSince: o.IdleSince}
+		Role: o.Role, Skills: o.Skills, IdleSince: o.IdleSince, Version: o.Version}
 }
 
 // storedOf is the operator state to store once the command at pos applied.
 func storedOf(s operator.State, pos conversation.Position) store.OperatorState {
 	return store.OperatorState{ID: s.ID, Availability: string(s.Availability), Capacity: s.Capacity, Role: s.Role,
-		Skills: s.Skills, IdleSince: s.IdleSince, Applied: pos}
+		Skills: s.Skills, IdleSince: s.IdleSince, Applied: pos, Version: s.Version}
 }
 
 // commandOf is an operator command record as the rules take it.

@@ -285,6 +285,9 @@ type OperatorState struct {
 	IdleSince int64 `json:"idle_since"`
 	// Applied is the position of the last command applied to the operator, so a replayed command is skipped.
 	Applied conversation.Position `json:"applied"`
+	// Version counts the changes applied to the operator (operator.State.Version); it names its events. 0 in a
+	// state stored before operators had versions, which then count on from there.
+	Version uint64 `json:"version,omitempty"`
 }
 
 // PutOperator writes an operator's state.

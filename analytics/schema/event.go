@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/operator"
 )
 
 // Event is one row of switchboard.events: one event of the switchboard.events topic (conversation.Event), as the
@@ -75,6 +76,13 @@ var KnownTypes = func() map[string]bool {
 	return m
 }()
 
+// NotStoredTypes are the event types of switchboard.events that are not about a conversation, so the raw table
+// (one row per conversation event) does not keep them: Decode refuses them with ErrNotStored, and the sink skips
+// them. An analysis that needs one adds a table of its own, not a row in switchboard.events.
+var NotStoredTypes = map[string]bool{
+	operator.EventAvailability: true,
+}
+
 // typeEnum is the type column's type: Enum8('conversation.created' = 1, …).
 var typeEnum = func() string {
 	var b strings.Builder
@@ -89,7 +97,8 @@ var typeEnum = func() string {
 	return b.String()
 }()
 
-// Decode parses one record value of switchboard.events. It fails with ErrMalformed or ErrUnknownType (wrapped).
+// Decode parses one record value of switchboard.events. It fails with ErrMalformed, ErrNotStored or ErrUnknownType
+// (wrapped).
 func Decode(data []byte) (Event, error) {
 	var e Event
 	if err := json.Unmarshal(data, &e); err != nil {
@@ -111,6 +120,8 @@ func (e *Event) check() error {
 		return fmt.Errorf("%w: event %s has no type", ErrMalformed, e.ID)
 	case e.TenantID == "":
 		return fmt.Errorf("%w: event %s has no tenant_id", ErrMalformed, e.ID)
+	case NotStoredTypes[e.Type]:
+		return fmt.Errorf("%w: %q (event %s)", ErrNotStored, e.Type, e.ID)
 	case e.ConversationID == "":
 		return fmt.Errorf("%w: event %s has no conversation_id", ErrMalformed, e.ID)
 	case e.At.Unix() <= 0 || e.At.Unix() > math.MaxUint32:

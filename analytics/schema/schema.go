@@ -3,7 +3,7 @@
 // Debian's ClickHouse 18.16 and on current ClickHouse (docs/clickhouse.md): no DateTime64, no server-side
 // parameters, inserts only through PrepareBatch with an explicit column list.
 //
-// It may import clickhouse-go and the conversation rules' types (event names).
+// It may import clickhouse-go and the conversation and operator rules' types (event names).
 package schema
 
 import (

@@ -95,6 +95,8 @@ func TestDecode(t *testing.T) {
 		{`{"id":"c-1-0","type":"conversation.closed","tenant_id":"a","conversation_id":"c"}`, schema.ErrMalformed},
 		{`{"id":"c-1-0","type":"conversation.closed","at":"2026-01-02T03:04:05Z","conversation_id":"c"}`, schema.ErrMalformed},
 		{`{"id":"c-1-0","type":"conversation.exploded","at":"2026-01-02T03:04:05Z","tenant_id":"a","conversation_id":"c"}`, schema.ErrUnknownType},
+		// An operator's event has no conversation: not stored, and not counted as malformed.
+		{`{"id":"op.a.alice.1","type":"operator.availability","at":"2026-01-02T03:04:05Z","tenant_id":"a","operator_id":"alice","availability":"online"}`, schema.ErrNotStored},
 	} {
 		if _, err := schema.Decode([]byte(tc.in)); !errors.Is(err, tc.want) {
 			t.Errorf("Decode(%s) = %v, want %v", tc.in, err, tc.want)

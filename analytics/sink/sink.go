@@ -4,8 +4,9 @@
 // It is at-least-once. A batch's offsets are committed only after ClickHouse accepted the whole batch; while
 // ClickHouse is down the sink retries the same batch with back-off, holding its offsets, and catches up when it
 // returns. A crash between an insert and its commit stores the batch again on restart, which no figure sees:
-// every query deduplicates by event id (analytics/insights). Records that are not events, or events of a type the
-// schema does not know, are counted and skipped, never retried: one bad record must not stop the stream.
+// every query deduplicates by event id (analytics/insights). Records that are not events, events of a type the
+// schema does not know, and events it knows but does not store (schema.NotStoredTypes: operator.availability) are
+// counted and skipped, never retried: one bad record must not stop the stream.
 //
 // It may import analytics/schema, ingest/inbox, kafka-go, clickhouse-go's driver and the Prometheus client.
 package sink
@@ -150,7 +151,7 @@ func New(cfg Config) (*Sink, error) {
 		}, []string{"stage"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_analytics_skipped_total",
-			Help: "Records of switchboard.events skipped: malformed (not an event) or unknown_type.",
+			Help: "Records of switchboard.events skipped: malformed (not an event), unknown_type, or not_stored (an event that is not about a conversation, e.g. operator.availability).",
 		}, []string{"reason"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "switchboard_analytics_lag",
@@ -165,7 +166,7 @@ func New(cfg Config) (*Sink, error) {
 	for _, st := range []string{"migrate", "fetch", "insert", "commit"} {
 		s.errs.WithLabelValues(st)
 	}
-	for _, r := range []string{"malformed", "unknown_type"} {
+	for _, r := range []string{"malformed", "unknown_type", "not_stored"} {
 		s.skipped.WithLabelValues(r)
 	}
 	if cfg.Registerer != nil {
@@ -278,6 +279,8 @@ func (s *Sink) fill(ctx context.Context) ([]kafka.Message, error) {
 		switch {
 		case errors.Is(err, schema.ErrUnknownType):
 			s.skipped.WithLabelValues("unknown_type").Inc()
+		case errors.Is(err, schema.ErrNotStored):
+			s.skipped.WithLabelValues("not_stored").Inc()
 		case err != nil:
 			s.skipped.WithLabelValues("malformed").Inc()
 		default:

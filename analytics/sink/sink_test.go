@@ -200,8 +200,8 @@ func scripted(t testing.TB, t0 time.Time) (acme, globex []conversation.Event) {
 	return a.Events, g.Events
 }
 
-// TestScriptedThroughKafka: the scenario's events, some of them produced twice, among malformed records and events
-// of an unknown type, go through Kafka and the sink; the figures are the hand-computed ones, the bad records are
+// TestScriptedThroughKafka: the scenario's events, some of them produced twice, among malformed records, events
+// of an unknown type and an operator's event the table does not keep, go through Kafka and the sink; the figures are the hand-computed ones, the bad records are
 // counted and skipped, and the records after them are stored.
 func TestScriptedThroughKafka(t *testing.T) {
 	t.Parallel()
@@ -213,6 +213,7 @@ func TestScriptedThroughKafka(t *testing.T) {
 
 	e.produce("acme", []byte(`{"id":"x-1-0","type":"conversation.teleported","at":"2026-01-01T00:00:00Z","tenant_id":"acme","conversation_id":"x"}`))
 	e.produce("acme", []byte(`{not json`), []byte(`{"id":"x-2-0","type":"conversation.closed"}`))
+	e.produce("acme", []byte(`{"id":"op.acme.alice.1","type":"operator.availability","at":"2026-01-01T00:00:00Z","tenant_id":"acme","operator_id":"alice","availability":"online"}`))
 	half := len(acme) / 2
 	e.produce("acme", scenario.JSON(t, acme[:half])...)
 	e.produce("globex", scenario.JSON(t, globex)...)
@@ -225,6 +226,7 @@ func TestScriptedThroughKafka(t *testing.T) {
 
 	waitMetric(t, reg, "switchboard_analytics_skipped_total", `reason="unknown_type"`, 1)
 	waitMetric(t, reg, "switchboard_analytics_skipped_total", `reason="malformed"`, 2)
+	waitMetric(t, reg, "switchboard_analytics_skipped_total", `reason="not_stored"`, 1)
 	waitMetric(t, reg, "switchboard_analytics_rows_total", "", float64(n+10))
 	for p := range 4 {
 		waitMetric(t, reg, "switchboard_analytics_lag", fmt.Sprintf(`partition="%d"`, p), 0)
