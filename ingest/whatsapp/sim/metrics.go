@@ -19,6 +19,7 @@ func registerMetrics(reg prometheus.Registerer, s *Sim) error {
 	cs := []prometheus.Collector{
 		counter("switchboard_sim_requests_total", "Requests answered in the Cloud API's shape.", &c.requests, nil),
 		counter("switchboard_sim_accepted_total", "Messages accepted with a wamid.", &c.accepted, nil),
+		counter("switchboard_sim_reads_total", "Mark-as-read calls accepted.", &c.reads, nil),
 		counter("switchboard_sim_rate_limited_total", "Requests refused by the per-number token bucket (130429).", &c.rateLimited, nil),
 		counter("switchboard_sim_duplicates_total", "Accepted messages whose idempotency hint was seen before.", &c.duplicates, nil),
 		counter("switchboard_sim_unrecorded_total", "Accepted messages not recorded: MaxRecorded were held.", &c.unrecorded, nil),

@@ -19,6 +19,9 @@ func (s *Sim) route(ctx *fasthttp.RequestCtx) {
 	case "/sim/stats":
 		s.serveStats(ctx)
 		return
+	case "/sim/reads":
+		s.serveReads(ctx)
+		return
 	}
 	s.c.requests.Add(1)
 	phone, ok := sendPath(path)
@@ -86,6 +89,19 @@ func (s *Sim) send(ctx *fasthttp.RequestCtx, phone []byte) {
 		return
 	}
 	body := ctx.PostBody()
+	if wamid, isRead, e := asRead(body); isRead {
+		if e != nil {
+			s.reject(ctx, e)
+			return
+		}
+		if s.number(phone) == nil {
+			s.reject(ctx, unknownObject(phone))
+			return
+		}
+		// Meta's throughput limit counts messages; marking one read is not a message, so it takes no token.
+		s.acceptRead(ctx, phone, wamid)
+		return
+	}
 	req, e := validate(body)
 	if e != nil {
 		s.reject(ctx, e)

@@ -4,7 +4,7 @@
 // It serves POST /{version}/{phone_number_id}/messages (and the same without the version), validates the payload
 // as Meta does, answers with Meta's success and error shapes, enforces Meta's per-phone-number throughput limit
 // with a token bucket (error 130429), injects 429s, 5xxs and permanent errors at configured rates, records what it
-// accepted (GET /sim/messages, GET /sim/stats, DELETE /sim/messages) and posts signed status webhooks (sent,
+// accepted (GET /sim/messages, GET /sim/reads, GET /sim/stats, DELETE /sim/messages) and posts signed status webhooks (sent,
 // delivered, read) back to a webhook URL, as Meta does. Customers plays customers writing in.
 //
 // Some permanent errors are deterministic, so a test can trigger them without injection: a recipient starting with
@@ -224,6 +224,7 @@ type Sim struct {
 	seq      atomic.Uint64
 	c        *counters
 	rec      recorder
+	reads    readRecorder
 	hooks    *webhooks // nil without a WebhookURL
 	client   *http.Client
 	failFrom float64 // Fail.Rate429 + Fail.Rate5xx + Fail.RatePermanent; 0 draws nothing
@@ -263,6 +264,7 @@ func New(cfg Config) (*Sim, error) {
 		nonce:    uint64(time.Now().UnixNano()),
 		c:        newCounters(cfg.Fail.PermanentCode),
 		rec:      recorder{max: cfg.MaxRecorded},
+		reads:    readRecorder{max: cfg.MaxRecorded},
 		rand:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5157_3ab1_c0de_0001)),
 		failFrom: cfg.Fail.Rate429 + cfg.Fail.Rate5xx + cfg.Fail.RatePermanent,
 		numbers:  map[string]*number{},
@@ -460,11 +462,12 @@ func (s *Sim) Stats() Stats {
 	return st
 }
 
-// Reset forgets the recorded messages and idempotency hints, starts the counts of Stats from zero and refills
+// Reset forgets the recorded messages, mark-as-read calls and idempotency hints, starts the counts of Stats from zero and refills
 // every phone number's bucket. Status webhooks already scheduled are still posted. Requests served during a Reset
 // may be counted on either side of it.
 func (s *Sim) Reset() {
 	s.rec.reset()
+	s.reads.reset()
 	s.numMu.Lock()
 	s.numbers = map[string]*number{}
 	s.numMu.Unlock()

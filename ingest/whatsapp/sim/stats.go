@@ -13,6 +13,8 @@ type Stats struct {
 	Requests int64 `json:"requests"`
 	// Accepted counts messages answered with a wamid, recorded or not.
 	Accepted int64 `json:"accepted"`
+	// Reads counts mark-as-read calls answered {"success":true} (Reads holds the first Config.MaxRecorded).
+	Reads int64 `json:"reads"`
 	// Recorded is how many accepted messages Messages holds (at most Config.MaxRecorded).
 	Recorded int `json:"recorded"`
 	// Unrecorded counts accepted messages not recorded because Config.MaxRecorded were already held.
@@ -67,6 +69,7 @@ type CustomerStats struct {
 // down.
 type counters struct {
 	requests, accepted, unrecorded, duplicates, rateLimited, failedAsync atomic.Int64
+	reads                                                                atomic.Int64
 	inj429, inj5xx, injPermanent                                         atomic.Int64
 	whPosted, whRetried, whFailed, whDropped                             atomic.Int64
 	custPosted, custFailed                                               atomic.Int64
@@ -77,6 +80,7 @@ type counters struct {
 // tally is a snapshot of counters.
 type tally struct {
 	requests, accepted, unrecorded, duplicates, rateLimited, failedAsync int64
+	reads                                                                int64
 	inj429, inj5xx, injPermanent                                         int64
 	whPosted, whRetried, whFailed, whDropped                             int64
 	custPosted, custFailed                                               int64
@@ -116,6 +120,7 @@ func (c *counters) load() tally {
 	t := tally{
 		requests: c.requests.Load(), accepted: c.accepted.Load(), unrecorded: c.unrecorded.Load(),
 		duplicates: c.duplicates.Load(), rateLimited: c.rateLimited.Load(), failedAsync: c.failedAsync.Load(),
+		reads:  c.reads.Load(),
 		inj429: c.inj429.Load(), inj5xx: c.inj5xx.Load(), injPermanent: c.injPermanent.Load(),
 		whPosted: c.whPosted.Load(), whRetried: c.whRetried.Load(), whFailed: c.whFailed.Load(),
 		whDropped: c.whDropped.Load(), custPosted: c.custPosted.Load(), custFailed: c.custFailed.Load(),
@@ -130,7 +135,7 @@ func (c *counters) load() tally {
 // since returns the Stats counted between base and t. Rejected keeps only non-zero codes.
 func (t tally) since(base tally) Stats {
 	s := Stats{
-		Requests: t.requests - base.requests, Accepted: t.accepted - base.accepted,
+		Requests: t.requests - base.requests, Accepted: t.accepted - base.accepted, Reads: t.reads - base.reads,
 		Unrecorded: t.unrecorded - base.unrecorded, Duplicates: t.duplicates - base.duplicates,
 		RateLimited: t.rateLimited - base.rateLimited, FailedAsync: t.failedAsync - base.failedAsync,
 		Injected: InjectedStats{
