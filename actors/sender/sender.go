@@ -127,10 +127,13 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Job is one outbound message waiting to be sent, as queued in the store.
+// Job is one outbound message waiting to be sent, as queued in the store, or a read receipt (Kind KindRead).
 type Job struct {
 	// Queued is the job's place in its channel's send queue in the store.
-	Queued         uint64          `json:"-"`
+	Queued uint64 `json:"-"`
+	// Kind is "" for a message, KindRead for a read receipt: then MessageID is the wamid of the customer's message
+	// to mark read, and To, ConversationID and Seq are empty.
+	Kind           string          `json:"kind,omitempty"`
 	Tenant         string          `json:"tenant"`
 	Channel        string          `json:"channel"`
 	ConversationID string          `json:"conversation_id"`
@@ -154,6 +157,36 @@ func Queue(b *store.Batch, c *conversation.Conversation, m *conversation.Message
 	ref, err := b.PutSendJob(c.TenantID, c.ChannelID, v)
 	j.Queued = ref.Seq
 	return j, err
+}
+
+// KindRead is the Kind of a read receipt job.
+const KindRead = "read"
+
+// QueueRead adds a read receipt to a channel's send queue in batch b: once b is durable, hand the returned job to
+// Notify, and the sender marks the customer's message wamid read on WhatsApp (Meta's mark-as-read call, POST
+// /{phone_number_id}/messages {"messaging_product":"whatsapp","status":"read","message_id":wamid}). The job is
+// durable like a message's and leaves within the channel's rate limit, but it is not a conversation message: no
+// delivery record follows it, and a refusal (or retries exhausted) is logged and counted
+// (switchboard_outbound_read_receipts_total{result="failed"}), then dropped. Marking one message read marks every
+// earlier message of the conversation read too, so callers queue the latest customer message only.
+func QueueRead(b *store.Batch, tenant, channel, wamid string) (Job, error) {
+	j := Job{Kind: KindRead, Tenant: tenant, Channel: channel, MessageID: wamid}
+	v, err := json.Marshal(j)
+	if err != nil {
+		return j, fmt.Errorf("encode read receipt job: %w", err)
+	}
+	ref, err := b.PutSendJob(tenant, channel, v)
+	j.Queued = ref.Seq
+	return j, err
+}
+
+// recipient is what picks a job's worker: a message's recipient, so one customer's messages leave in order; a read
+// receipt's wamid, which only spreads them.
+func (j *Job) recipient() string {
+	if j.Kind == KindRead {
+		return j.MessageID
+	}
+	return j.To
 }
 
 func (j *Job) ref() store.SendRef {
@@ -275,7 +308,7 @@ func (s *Sender) Notify(jobs ...Job) {
 			s.m.failed.WithLabelValues("unknown_channel").Inc()
 			continue
 		}
-		w := c.workers[workerOf(j.To, len(c.workers))]
+		w := c.workers[workerOf(j.recipient(), len(c.workers))]
 		queued := false
 		w.mu.Lock()
 		if !w.overflow {
@@ -379,7 +412,7 @@ func (s *Sender) storedJobs(c *channel, i int, after uint64, limit int) ([]*Job,
 				continue
 			}
 			j.Queued = kv.Ref.Seq
-			if workerOf(j.To, len(c.workers)) == i {
+			if workerOf(j.recipient(), len(c.workers)) == i {
 				out = append(out, j)
 				if len(out) == limit {
 					break
@@ -499,6 +532,16 @@ func (s *Sender) work(ctx context.Context, c *channel, q chan *Job) {
 		} else if !queued {
 			continue
 		}
+		if j.Kind == KindRead {
+			d, ok := s.send(ctx, c, j)
+			if !ok {
+				return // stopping: the job stays in the store
+			}
+			if err := s.readDone(j, d); err != nil {
+				s.cfg.Logger.Error("record read receipt", "tenant", j.Tenant, "channel", j.Channel, "message", j.MessageID, "err", err)
+			}
+			continue
+		}
 		lim := pace[j.To]
 		if lim == nil {
 			if len(pace) >= prunePace {
@@ -540,18 +583,30 @@ func (s *Sender) send(ctx context.Context, c *channel, j *Job) (d inbox.Delivery
 		return inbox.Delivery{ErrorCode: 0, ErrorTitle: "cannot build the request: " + err.Error()}, true
 	}
 	url := strings.TrimSuffix(s.cfg.BaseURL, "/") + "/" + c.cfg.PhoneNumberID + "/messages"
+	idem := j.MessageID
+	if j.Kind == KindRead {
+		idem = "read:" + j.MessageID // a wamid of the customer's, never one of our message ids, but kept apart
+	}
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		if err := c.limiter.Wait(ctx); err != nil {
 			return d, false
 		}
 		start := time.Now()
-		status, resp, err := s.post(ctx, url, c.cfg.AccessToken, j.MessageID, body)
+		status, resp, err := s.post(ctx, url, c.cfg.AccessToken, idem, body)
 		s.m.latency.Observe(time.Since(start).Seconds())
 		if ctx.Err() != nil {
 			return d, false
 		}
 		switch {
+		case err == nil && status == http.StatusOK && j.Kind == KindRead:
+			var ok struct {
+				Success bool `json:"success"`
+			}
+			if json.Unmarshal(resp, &ok) == nil && ok.Success {
+				return inbox.Delivery{WAMID: j.MessageID}, true
+			}
+			err = fmt.Errorf("mark as read answered without success: %s", resp)
 		case err == nil && status == http.StatusOK:
 			var ok struct {
 				Messages []struct {
@@ -565,11 +620,15 @@ func (s *Sender) send(ctx context.Context, c *channel, j *Job) (d inbox.Delivery
 			err = fmt.Errorf("accepted without a message id: %s", resp)
 		case err == nil && !transient(status, resp):
 			code, title := metaError(resp)
-			s.m.failed.WithLabelValues(fmt.Sprint(code)).Inc()
+			if j.Kind != KindRead {
+				s.m.failed.WithLabelValues(fmt.Sprint(code)).Inc()
+			}
 			return inbox.Delivery{ErrorCode: code, ErrorTitle: title}, true
 		}
 		if attempt >= s.cfg.MaxAttempts {
-			s.m.failed.WithLabelValues("retries_exhausted").Inc()
+			if j.Kind != KindRead {
+				s.m.failed.WithLabelValues("retries_exhausted").Inc()
+			}
 			return inbox.Delivery{ErrorTitle: fmt.Sprintf("retries exhausted after %d attempts (last: %d %v)", attempt, status, err)}, true
 		}
 		s.m.retries.Inc()
@@ -672,6 +731,28 @@ func (s *Sender) record(ctx context.Context, j *Job, d inbox.Delivery) error {
 		}
 		return nil
 	}
+}
+
+// readDone takes an answered read receipt out of the send queue (synced, so it is not sent again after a restart)
+// and counts it; a refused one is logged. Nothing is produced: a read receipt changes no conversation.
+func (s *Sender) readDone(j *Job, d inbox.Delivery) error {
+	if d.WAMID != "" {
+		s.m.reads.WithLabelValues("sent").Inc()
+	} else {
+		s.m.reads.WithLabelValues("failed").Inc()
+		s.cfg.Logger.Warn("read receipt refused", "tenant", j.Tenant, "channel", j.Channel, "message", j.MessageID,
+			"code", d.ErrorCode, "error", d.ErrorTitle)
+	}
+	b := s.cfg.Store.NewBatch()
+	if err := b.DeleteSendJob(j.ref()); err != nil {
+		b.Discard()
+		return fmt.Errorf("delete read receipt job: %w", err)
+	}
+	synced := make(chan error, 1)
+	if err := s.cfg.Store.Commit(b, func(err error) { synced <- err }); err != nil {
+		return fmt.Errorf("commit read receipt: %w", err)
+	}
+	return <-synced
 }
 
 // produceNotes produces the recorded answers handed over by the workers, in batches, until ctx ends; then it

@@ -9,9 +9,13 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 )
 
-// payload builds the Cloud API request body for a job: text, or a template with its body parameters.
+// payload builds the Cloud API request body for a job: text, a template with its parameters, media and the like
+// from the message's content, or a read receipt's mark-as-read.
 func payload(j *Job) ([]byte, error) {
 	type obj = map[string]any
+	if j.Kind == KindRead {
+		return json.Marshal(obj{"messaging_product": "whatsapp", "status": "read", "message_id": j.MessageID})
+	}
 	p := obj{"messaging_product": "whatsapp", "recipient_type": "individual", "to": j.To, "type": j.Type,
 		"biz_opaque_callback_data": j.MessageID}
 	switch j.Type {
@@ -67,6 +71,7 @@ type metrics struct {
 	rateLimited prometheus.Counter
 	paced       prometheus.Counter
 	latency     prometheus.Histogram
+	reads       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (metrics, error) {
@@ -83,11 +88,16 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 			Help: "Send attempts the WhatsApp API answered 429."}),
 		paced: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_outbound_recipient_waits_total",
 			Help: "Sends delayed to keep the per-recipient pace."}),
+		reads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_outbound_read_receipts_total",
+			Help: "Read receipts (mark-as-read calls) answered, by result: sent, or failed (refused, or retries exhausted; dropped)."}, []string{"result"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchboard_outbound_request_seconds",
 			Help: "Time of one request to the WhatsApp API.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 	}
+	for _, r := range []string{"sent", "failed"} {
+		m.reads.WithLabelValues(r)
+	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.queued, m.sent, m.failed, m.retries, m.rateLimited, m.paced, m.latency} {
+		for _, c := range []prometheus.Collector{m.queued, m.sent, m.failed, m.retries, m.rateLimited, m.paced, m.latency, m.reads} {
 			if err := reg.Register(c); err != nil {
 				return m, err
 			}

@@ -64,7 +64,7 @@ func runWhatsappSim(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.BoolVar(&cfg.Fail.PermanentAsync, "permanent-async", false, "report permanent failures as failed status webhooks after accepting, as Meta mostly does")
 	fs.DurationVar(&cfg.StatusDelay, "status-delay", sim.DefaultStatusDelay, "gap between acceptance, sent, delivered and read")
 	fs.Int64Var(&cfg.Seed, "seed", 0, "seed of the injected failures")
-	fs.IntVar(&cfg.MaxRecorded, "max-recorded", sim.DefaultMaxRecorded, "accepted messages kept for GET /sim/messages")
+	fs.IntVar(&cfg.MaxRecorded, "max-recorded", sim.DefaultMaxRecorded, "accepted messages kept for GET /sim/messages (and mark-as-read calls for GET /sim/reads)")
 	fs.Float64Var(&cust.Rate, "customers-rate", 0, "inbound customer messages per second to post (0: no customers unless --customers-count)")
 	fs.IntVar(&cust.Count, "customers-count", 0, "inbound customer messages to post in all (0: until stopped)")
 	fs.IntVar(&cust.Contacts, "customers-contacts", sim.DefaultCustomerContacts, "distinct customers writing in")
@@ -100,7 +100,7 @@ func runWhatsappSim(ctx context.Context, args []string, stdout, stderr io.Writer
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "whatsapp-sim listening on %s (POST /{phone_number_id}/messages, GET /sim/messages, GET /sim/stats)\n", s.URL())
+	fmt.Fprintf(stdout, "whatsapp-sim listening on %s (POST /{phone_number_id}/messages, GET /sim/messages, GET /sim/reads, GET /sim/stats)\n", s.URL())
 	if cfg.WebhookURL != "" {
 		fmt.Fprintf(stdout, "whatsapp-sim posts status webhooks to %s\n", cfg.WebhookURL)
 	}
