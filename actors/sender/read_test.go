@@ -34,16 +34,6 @@ func TestReadReceipts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	commit := func(batch *store.Batch) {
-		t.Helper()
-		synced := make(chan error, 1)
-		if err := st.Commit(batch, func(err error) { synced <- err }); err != nil {
-			t.Fatal(err)
-		}
-		if err := <-synced; err != nil {
-			t.Fatal(err)
-		}
-	}
 	// Left in the store by an earlier process: a read receipt and a reply, in one batch as a conversation actor
 	// writes them.
 	c := &conversation.Conversation{ID: "c1", TenantID: "t", ChannelID: "t-wa", Contact: conversation.Contact{WaID: "27000000001"}}
@@ -55,7 +45,7 @@ func TestReadReceipts(t *testing.T) {
 		Type: "text", Text: "hi", Status: conversation.Pending}); err != nil {
 		t.Fatal(err)
 	}
-	commit(batch)
+	storetest.Commit(t, st, batch)
 
 	ctx, stop := context.WithCancel(context.Background())
 	runDone := make(chan struct{})
@@ -72,7 +62,7 @@ func TestReadReceipts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	commit(batch)
+	storetest.Commit(t, st, batch)
 	s.Notify(j2, j3)
 
 	reads := func(r string) float64 {

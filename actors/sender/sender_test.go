@@ -41,13 +41,7 @@ func TestRunProducesEveryRecordedAnswer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	synced := make(chan error, 1)
-	if err := st.Commit(batch, func(err error) { synced <- err }); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-synced; err != nil {
-		t.Fatal(err)
-	}
+	storetest.Commit(t, st, batch)
 	p := producer(t, b.Addr())
 	s, err := New(Config{Store: st, Directory: tenant.NewDirectory(cfg), Producer: p, BaseURL: "http://127.0.0.1:1"})
 	if err != nil {
@@ -120,13 +114,7 @@ func TestOrderKeptThroughOverflow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		synced := make(chan error, 1)
-		if err := st.Commit(batch, func(err error) { synced <- err }); err != nil {
-			t.Fatal(err)
-		}
-		if err := <-synced; err != nil {
-			t.Fatal(err)
-		}
+		storetest.Commit(t, st, batch)
 		s.Notify(j)
 		want[c.Contact.WaID] = append(want[c.Contact.WaID], m.ID)
 	}
@@ -204,13 +192,7 @@ func TestRunSendsJobsLeftInTheStore(t *testing.T) {
 		if _, err := Queue(batch, c, m); err != nil {
 			t.Fatal(err)
 		}
-		synced := make(chan error, 1)
-		if err := st.Commit(batch, func(err error) { synced <- err }); err != nil {
-			t.Fatal(err)
-		}
-		if err := <-synced; err != nil {
-			t.Fatal(err)
-		}
+		storetest.Commit(t, st, batch)
 		want = append(want, m.ID)
 	}
 	p := producer(t, b.Addr())
@@ -272,18 +254,9 @@ func TestDroppedJobBehindAnOpenBatch(t *testing.T) {
 		}
 		return batch, j
 	}
-	commit := func(batch *store.Batch) {
-		synced := make(chan error, 1)
-		if err := st.Commit(batch, func(err error) { synced <- err }); err != nil {
-			t.Fatal(err)
-		}
-		if err := <-synced; err != nil {
-			t.Fatal(err)
-		}
-	}
 	open, first := queue(1) // takes the earlier position, committed last
 	later, second := queue(2)
-	commit(later)
+	storetest.Commit(t, st, later)
 	s.Notify(second) // workers start in overflow: dropped, left to the rescan
 	runDone := make(chan error, 1)
 	go func() { runDone <- s.Run(context.Background()) }()
@@ -302,7 +275,7 @@ func TestDroppedJobBehindAnOpenBatch(t *testing.T) {
 	if jobs, err := s.storedJobs(ch, 0, 0, refillBatch); err != nil || len(jobs) != 0 {
 		t.Fatalf("with the earlier batch open the store shows %d jobs, %v; want none", len(jobs), err)
 	}
-	commit(open)
+	storetest.Commit(t, st, open)
 	s.Notify(first)
 	eventually.NoError(t, time.Minute, 10*time.Millisecond, func() error { return accepted(meta, 2) },
 		"Meta accepts both replies")

@@ -34,3 +34,15 @@ func Open(t testing.TB, cfg store.Config) *store.Store {
 	})
 	return s
 }
+
+// Commit commits b to s and waits until it is durable. It fails the test on any error.
+func Commit(t testing.TB, s *store.Store, b *store.Batch) {
+	t.Helper()
+	synced := make(chan error, 1)
+	if err := s.Commit(b, func(err error) { synced <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -90,11 +90,4 @@ func (s *Sim) acceptRead(ctx *fasthttp.RequestCtx, phone []byte, wamid string) {
 func (s *Sim) Reads() []Read { return s.reads.all() }
 
 // serveReads answers GET /sim/reads with the recorded mark-as-read calls, oldest first.
-func (s *Sim) serveReads(ctx *fasthttp.RequestCtx) {
-	if !ctx.IsGet() {
-		ctx.Response.Header.Set(fasthttp.HeaderAllow, "GET")
-		ctx.Error("GET\n", fasthttp.StatusMethodNotAllowed)
-		return
-	}
-	writeJSON(ctx, s.Reads())
-}
+func (s *Sim) serveReads(ctx *fasthttp.RequestCtx) { serveGet(ctx, func() any { return s.Reads() }) }

@@ -101,13 +101,16 @@ func (s *Sim) serveMessages(ctx *fasthttp.RequestCtx) {
 }
 
 // serveStats answers GET /sim/stats.
-func (s *Sim) serveStats(ctx *fasthttp.RequestCtx) {
+func (s *Sim) serveStats(ctx *fasthttp.RequestCtx) { serveGet(ctx, func() any { return s.Stats() }) }
+
+// serveGet answers a GET with v's JSON, and any other method 405.
+func serveGet(ctx *fasthttp.RequestCtx, v func() any) {
 	if !ctx.IsGet() {
 		ctx.Response.Header.Set(fasthttp.HeaderAllow, "GET")
 		ctx.Error("GET\n", fasthttp.StatusMethodNotAllowed)
 		return
 	}
-	writeJSON(ctx, s.Stats())
+	writeJSON(ctx, v())
 }
 
 func queryInt(ctx *fasthttp.RequestCtx, name string, def int) (int, bool) {
