@@ -77,7 +77,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (metrics, error) {
 	m := metrics{
 		queued: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_outbound_queued_total",
-			Help: "Outbound messages handed to a sender worker."}),
+			Help: "Outbound jobs (messages and read receipts) handed to a sender worker."}),
 		sent: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_outbound_sent_total",
 			Help: "Outbound messages accepted by the WhatsApp API."}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_outbound_failed_total",
