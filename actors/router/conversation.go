@@ -28,8 +28,11 @@ type conversationActor struct {
 	tenant string
 	id     string
 	policy conversation.Policy
-	conv   conversation.Conversation
-	loaded bool
+	// readReceipts is the tenant setting read_receipts: a read command marks the customer's messages read on
+	// WhatsApp (change.readReceipt).
+	readReceipts bool
+	conv         conversation.Conversation
+	loaded       bool
 	// reported is the routing state the tenant actor last heard of.
 	reported convReport
 }
@@ -114,6 +117,9 @@ type change struct {
 	item       *itemMsg       // nil for internal steps (proposals, releases)
 	result     outcome.Result // the command's outcome, published once durable
 	extra      func(*store.Batch) error
+	// readReceipt is the wamid of a customer message to mark read on WhatsApp (with every earlier one): a read
+	// receipt job queued in the change's batch for the channel's sender. "" queues none.
+	readReceipt string
 	// assignedSince, for a dispatcher's assignment, is when the input that made it possible was accepted.
 	assignedSince time.Time
 }
@@ -163,6 +169,13 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 				a.r.metrics.waitSeconds.Observe(ef.Event.WaitSeconds)
 			}
 		}
+	}
+	if ch.readReceipt != "" {
+		j, err := sender.QueueRead(b, a.tenant, ch.next.ChannelID, ch.readReceipt)
+		if err != nil {
+			return fail(err)
+		}
+		jobs = append(jobs, j)
 	}
 	if err := a.moveTimers(b, ch.prev.Timers, ch.next.Timers); err != nil {
 		return fail(err)

@@ -228,7 +228,8 @@ func (t *tenantActor) kid(c *actor.Context, id string) *child {
 		opts := append([]actor.OptFunc{actor.WithID(id + "." + strconv.FormatUint(t.spawned, 36)),
 			actor.WithInboxSize(8)}, t.convOpts...)
 		k.pid = c.SpawnChild(func() actor.Receiver {
-			return &conversationActor{r: t.r, tenant: t.tenant, id: id, policy: t.policy}
+			return &conversationActor{r: t.r, tenant: t.tenant, id: id, policy: t.policy,
+				readReceipts: t.cfg.Settings.ReadReceipts}
 		}, "c", opts...)
 		t.kids[id] = k
 		t.r.metrics.actorsActive.Inc()
