@@ -24,6 +24,7 @@ var codeStatus = map[string]int{
 	conversation.CodeInvalidUntil:        fasthttp.StatusBadRequest,
 	conversation.CodeInvalidLabel:        fasthttp.StatusBadRequest,
 	conversation.CodeInvalidMessage:      fasthttp.StatusBadRequest,
+	conversation.CodeInvalidSeq:          fasthttp.StatusBadRequest,
 	conversation.CodeForbidden:           fasthttp.StatusForbidden,
 	conversation.CodeNotFound:            fasthttp.StatusNotFound,
 	conversation.CodeAlreadyAssigned:     fasthttp.StatusConflict,
