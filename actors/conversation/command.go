@@ -352,7 +352,7 @@ func (ch *change) unsnoozeCmd(cmd Command) *Refusal {
 // changed in any status. A label change is not activity: it does not delay auto-close.
 func (ch *change) labels(cmd Command) *Refusal {
 	for _, l := range slices.Concat(cmd.AddLabels, cmd.RemoveLabels) {
-		if !validLabel(l) {
+		if !ValidLabel(l) {
 			return refuse(CodeInvalidLabel, "label %q is not [a-z0-9_-]{1,64}", l)
 		}
 	}
@@ -371,7 +371,8 @@ func (ch *change) labels(cmd Command) *Refusal {
 	return nil
 }
 
-func validLabel(l string) bool {
+// ValidLabel reports whether l is a label: [a-z0-9_-]{1,64}.
+func ValidLabel(l string) bool {
 	if len(l) == 0 || len(l) > 64 {
 		return false
 	}

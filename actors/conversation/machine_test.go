@@ -1098,7 +1098,7 @@ func checkInvariants(c Conversation, p Policy, at time.Time) error {
 		return fail("labels %q not sorted, unique and nil when empty", c.Labels)
 	}
 	for _, l := range c.Labels {
-		if !validLabel(l) {
+		if !ValidLabel(l) {
 			return fail("label %q", l)
 		}
 	}
