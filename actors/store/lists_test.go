@@ -258,8 +258,8 @@ func TestBackfillLists(t *testing.T) {
 	}
 }
 
-// BenchmarkInboxCounts measures the tabs' counts of one operator over a tenant of 10,000 conversations.
-func BenchmarkInboxCounts(b *testing.B) {
+// seedBench opens a store holding a tenant of 10,000 conversations in random states.
+func seedBench(b *testing.B) *Store {
 	s := openStore(b, b.TempDir())
 	r := rand.New(rand.NewPCG(3, 4))
 	cs := make([]conversation.Conversation, 10_000)
@@ -269,6 +269,12 @@ func BenchmarkInboxCounts(b *testing.B) {
 	for i := 0; i < len(cs); i += 1000 {
 		putConvs(b, s, cs[i:i+1000]...)
 	}
+	return s
+}
+
+// BenchmarkInboxCounts measures the tabs' counts of one operator over a tenant of 10,000 conversations.
+func BenchmarkInboxCounts(b *testing.B) {
+	s := seedBench(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -280,15 +286,7 @@ func BenchmarkInboxCounts(b *testing.B) {
 
 // BenchmarkListConversations measures a first page of 50 of the Unassigned tab over 10,000 conversations.
 func BenchmarkListConversations(b *testing.B) {
-	s := openStore(b, b.TempDir())
-	r := rand.New(rand.NewPCG(3, 4))
-	cs := make([]conversation.Conversation, 10_000)
-	for i := range cs {
-		cs[i] = randomConv(r, "acme", i)
-	}
-	for i := 0; i < len(cs); i += 1000 {
-		putConvs(b, s, cs[i:i+1000]...)
-	}
+	s := seedBench(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
