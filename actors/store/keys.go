@@ -83,20 +83,31 @@ func tenantKey(extra int, tenant string, kind byte) []byte {
 
 // listPrefix is the prefix of a status and sort of the lists' sorted index: "t/<tenant>/i/<status>/<sort>/".
 func listPrefix(tenant string, st conversation.Status, sort string) []byte {
-	k := append(tenantKey(len(st)+len(sort)+2, tenant, 'i'), st...)
-	return append(append(append(k, '/'), sort...), '/')
+	return appendListPrefix(make([]byte, 0, 8+len(tenant)+len(st)+len(sort)+26), tenant, st, sort)
+}
+
+func appendListPrefix(k []byte, tenant string, st conversation.Status, sort string) []byte {
+	k = append(append(append(k, "t/"...), tenant...), "/i/"...)
+	return append(append(append(append(k, st...), '/'), sort...), '/')
 }
 
 // ownerPrefix is the prefix of an owner, status and sort of the owner index: "t/<tenant>/j/<owner>/<status>/<sort>/".
 func ownerPrefix(tenant, owner string, st conversation.Status, sort string) []byte {
-	k := append(tenantKey(len(owner)+len(st)+len(sort)+3, tenant, 'j'), owner...)
-	k = append(append(append(k, '/'), st...), '/')
-	return append(append(k, sort...), '/')
+	return appendOwnerPrefix(make([]byte, 0, 9+len(tenant)+len(owner)+len(st)+len(sort)+26), tenant, owner, st, sort)
+}
+
+func appendOwnerPrefix(k []byte, tenant, owner string, st conversation.Status, sort string) []byte {
+	k = append(append(append(append(append(k, "t/"...), tenant...), "/j/"...), owner...), '/')
+	return append(append(append(append(k, st...), '/'), sort...), '/')
 }
 
 // mentionPrefix is the prefix of an operator's entries in the mention index: "t/<tenant>/n/<operator>/".
 func mentionPrefix(tenant, op string) []byte {
-	return append(append(tenantKey(len(op)+1, tenant, 'n'), op...), '/')
+	return appendMentionPrefix(make([]byte, 0, 7+len(tenant)+len(op)+26), tenant, op)
+}
+
+func appendMentionPrefix(k []byte, tenant, op string) []byte {
+	return append(append(append(append(append(k, "t/"...), tenant...), "/n/"...), op...), '/')
 }
 
 // listsPrefixes are the prefixes of a tenant's three list indexes, for verification.

@@ -69,51 +69,84 @@ func sortTime(c *conversation.Conversation, sort string) time.Time {
 	return c.CreatedAt
 }
 
-type listEntry struct{ key, val []byte }
+// listEntry is one index entry of a conversation: its key is keys.buf[start:end].
+type listEntry struct {
+	start, end int
+	unread     bool
+}
 
-// listEntries are the index entries c implies; none for the zero Conversation.
-func listEntries(c *conversation.Conversation) []listEntry {
+// listKeys are the index entries a conversation implies, built in one buffer: PutConversation builds them twice
+// (previous and new state) for every change, so they cost one allocation each, not one per key.
+type listKeys struct {
+	buf  []byte
+	ents []listEntry
+	arr  [2*3 + 2]listEntry
+}
+
+func (k *listKeys) key(i int) []byte { return k.buf[k.ents[i].start:k.ents[i].end] }
+
+func (k *listKeys) val(i int) []byte {
+	if k.ents[i].unread {
+		return unreadFlag
+	}
+	return nil
+}
+
+// build makes k the entries c implies; none for the zero Conversation.
+func (k *listKeys) build(c *conversation.Conversation) {
+	k.ents = k.arr[:0]
 	if c.ID == "" {
-		return nil
+		return
 	}
 	owner := Owner(c)
-	var ownerVal []byte
-	if owner != "" && conversation.Unread(c, owner) > 0 {
-		ownerVal = unreadFlag
-	}
+	ownerUnread := owner != "" && conversation.Unread(c, owner) > 0
 	if owner == "" {
 		owner = noOwner
 	}
-	out := make([]listEntry, 0, 2*len(listSorts)+len(c.MentionMarks))
+	per := 2*len(c.TenantID) + len(c.ID) + len(c.Status) + len(owner) + 64
+	k.buf = make([]byte, 0, per*len(listSorts)+len(c.MentionMarks)*(len(c.TenantID)+len(c.ID)+40))
+	add := func(unread bool, fill func([]byte) []byte) {
+		start := len(k.buf)
+		k.buf = fill(k.buf)
+		k.ents = append(k.ents, listEntry{start: start, end: len(k.buf), unread: unread})
+	}
 	for _, s := range listSorts {
 		t := sortTime(c, s)
-		out = append(out,
-			listEntry{key: appendListSuffix(listPrefix(c.TenantID, c.Status, s), t, c.ID)},
-			listEntry{key: appendListSuffix(ownerPrefix(c.TenantID, owner, c.Status, s), t, c.ID), val: ownerVal})
+		add(false, func(b []byte) []byte { return appendListSuffix(appendListPrefix(b, c.TenantID, c.Status, s), t, c.ID) })
+		add(ownerUnread, func(b []byte) []byte {
+			return appendListSuffix(appendOwnerPrefix(b, c.TenantID, owner, c.Status, s), t, c.ID)
+		})
 	}
 	for op, m := range c.MentionMarks {
-		var v []byte
-		if conversation.MentionUnread(c, op) {
-			v = unreadFlag
-		}
-		out = append(out, listEntry{key: appendListSuffix(mentionPrefix(c.TenantID, op), m.At, c.ID), val: v})
+		add(conversation.MentionUnread(c, op), func(b []byte) []byte {
+			return appendListSuffix(appendMentionPrefix(b, c.TenantID, op), m.At, c.ID)
+		})
 	}
-	return out
 }
 
-// putLists deletes prev's list entries that c does not have and sets c's.
+// putLists deletes prev's list entries that c does not have and sets c's, all of them: a record written before the
+// indexes existed has none, though its previous state implies them.
 func (b *Batch) putLists(prev, c *conversation.Conversation) error {
-	next := listEntries(c)
-	for _, e := range listEntries(prev) {
-		if slices.ContainsFunc(next, func(n listEntry) bool { return bytes.Equal(n.key, e.key) }) {
+	var was, now listKeys
+	was.build(prev)
+	now.build(c)
+	for i := range was.ents {
+		k, kept := was.key(i), false
+		for j := range now.ents {
+			if bytes.Equal(k, now.key(j)) {
+				kept = true
+				break
+			}
+		}
+		if kept {
 			continue
 		}
-		if err := b.b.Delete(e.key, nil); err != nil {
+		if err := b.b.Delete(k, nil); err != nil {
 			return fmt.Errorf("unindex conversation %s from lists: %w", c.ID, err)
 		}
 	}
-	for _, e := range next {
-		if err := b.b.Set(e.key, e.val, nil); err != nil {
+	for i := range now.ents {
+		if err := b.b.Set(now.key(i), now.val(i), nil); err != nil {
 			return fmt.Errorf("index conversation %s in lists: %w", c.ID, err)
 		}
 	}
@@ -134,8 +167,10 @@ func (s *Store) BackfillLists(tenant string) (int, error) {
 	n := 0
 	b := s.db.NewBatch()
 	err := s.eachConversation(s.db, tenant, func(c *conversation.Conversation) error {
-		for _, e := range listEntries(c) {
-			if err := b.Set(e.key, e.val, nil); err != nil {
+		var k listKeys
+		k.build(c)
+		for i := range k.ents {
+			if err := b.Set(k.key(i), k.val(i), nil); err != nil {
 				return err
 			}
 		}
@@ -464,8 +499,10 @@ func (s *Store) CheckIndexes(tenant string) error {
 	defer snap.Close()
 	want := map[string]string{}
 	if err := s.eachConversation(snap, tenant, func(c *conversation.Conversation) error {
-		for _, e := range listEntries(c) {
-			want[string(e.key)] = string(e.val)
+		var k listKeys
+		k.build(c)
+		for i := range k.ents {
+			want[string(k.key(i))] = string(k.val(i))
 		}
 		return nil
 	}); err != nil {
