@@ -26,8 +26,17 @@ type listItem struct {
 	WaitingSince   *time.Time                `json:"waiting_since"`
 	LastActivityAt *time.Time                `json:"last_activity_at"`
 	ClosedBy       string                    `json:"closed_by"`
-	ReadBy         *struct{}                 `json:"read_by,omitempty"`
-	MentionMarks   *struct{}                 `json:"mention_marks,omitempty"`
+	// Mention is the caller's latest mention in the conversation's notes; absent when none.
+	Mention      *mention  `json:"mention,omitempty"`
+	ReadBy       *struct{} `json:"read_by,omitempty"`
+	MentionMarks *struct{} `json:"mention_marks,omitempty"`
+}
+
+// mention is a list item's mention of the caller: the note, its time, and whether the caller has read past it.
+type mention struct {
+	Seq    uint64    `json:"seq"`
+	At     time.Time `json:"at"`
+	Unread bool      `json:"unread"`
 }
 
 func itemOf(c conversation.Conversation, op string) listItem {
@@ -38,6 +47,9 @@ func itemOf(c conversation.Conversation, op string) listItem {
 	}
 	if !c.LastActivityAt.IsZero() {
 		it.LastActivityAt = &c.LastActivityAt
+	}
+	if m, ok := c.MentionMarks[op]; ok {
+		it.Mention = &mention{Seq: m.Seq, At: m.At, Unread: conversation.MentionUnread(&c, op)}
 	}
 	return it
 }

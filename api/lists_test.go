@@ -252,9 +252,19 @@ func TestListItemFields(t *testing.T) {
 		got.LastMessage.Seq != 3 || got.LastMessage.Type != "note" || got.LastMessage.Preview != "@alice see the photo" {
 		t.Errorf("item = %+v last %+v", got, got.LastMessage)
 	}
-	e.getJSON(t, "/v1/conversations?mentions=me", aliceToken, &body)
-	if !slices.Equal(itemIDs(body.Conversations), []string{c.ID}) {
-		t.Errorf("mentions=me as alice = %v", itemIDs(body.Conversations))
+	var mentioned struct {
+		Conversations []struct {
+			ID      string `json:"id"`
+			Mention *struct {
+				Seq    uint64 `json:"seq"`
+				Unread bool   `json:"unread"`
+			} `json:"mention"`
+		} `json:"conversations"`
+	}
+	e.getJSON(t, "/v1/conversations?mentions=me", aliceToken, &mentioned)
+	if len(mentioned.Conversations) != 1 || mentioned.Conversations[0].ID != c.ID || mentioned.Conversations[0].Mention == nil ||
+		mentioned.Conversations[0].Mention.Seq != 3 || !mentioned.Conversations[0].Mention.Unread {
+		t.Errorf("mentions=me as alice = %+v, want %s with its unread mention at message 3", mentioned, c.ID)
 	}
 	e.getJSON(t, "/v1/conversations?mentions=me", bobToken, &body)
 	if len(body.Conversations) != 0 {
