@@ -129,8 +129,12 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		a.getConversation(ctx, op, parts[1])
 	case len(parts) == 3 && parts[0] == "conversations" && parts[2] == "messages" && get:
 		a.listMessages(ctx, op, parts[1])
+	case len(parts) == 3 && parts[0] == "conversations" && parts[2] == "read" && post:
+		a.markRead(ctx, op, parts[1])
 	case len(parts) == 3 && parts[0] == "conversations" && post:
 		a.conversationCommand(ctx, op, parts[1], parts[2])
+	case len(parts) == 2 && parts[0] == "inbox" && parts[1] == "counts" && get:
+		a.inboxCounts(ctx, op)
 	case len(parts) == 1 && parts[0] == "insights" && get:
 		a.insights(ctx, op)
 	case len(parts) == 1 && parts[0] == "operators" && get:
@@ -159,52 +163,6 @@ func (a *API) authenticate(ctx *fasthttp.RequestCtx) (tenant.OperatorRef, bool) 
 		return tenant.OperatorRef{}, false
 	}
 	return op, true
-}
-
-// conversationList is the body of GET /v1/conversations.
-type conversationList struct {
-	Conversations []conversation.Conversation `json:"conversations"`
-	NextCursor    string                      `json:"next_cursor,omitempty"`
-}
-
-func (a *API) listConversations(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
-	args := ctx.QueryArgs()
-	f := Filter{After: string(args.Peek("cursor"))}
-	if s := string(args.Peek("status")); s != "" {
-		switch conversation.Status(s) {
-		case conversation.Unassigned, conversation.Assigned, conversation.Snoozed, conversation.Closed:
-			f.Status = conversation.Status(s)
-		default:
-			fail(ctx, codeInvalidStatusFilter, "status must be unassigned, assigned, snoozed or closed")
-			return
-		}
-	}
-	if as := string(args.Peek("assignee")); as != "" {
-		if as == "me" {
-			as = op.Operator.ID
-		}
-		f.Assignee = as
-	}
-	if l := args.Peek("limit"); len(l) > 0 {
-		n, err := strconv.Atoi(string(l))
-		if err != nil || n < 1 || n > 500 {
-			fail(ctx, codeInvalidLimit, "limit must be a number from 1 to 500")
-			return
-		}
-		f.Limit = n
-	}
-	list, next, err := a.cfg.Reader.Conversations(op.Tenant.ID, f)
-	if err != nil {
-		a.storeFailed(ctx, op, err)
-		return
-	}
-	if list == nil {
-		list = []conversation.Conversation{}
-	}
-	for i := range list {
-		normalise(&list[i])
-	}
-	a.writeJSON(ctx, fasthttp.StatusOK, conversationList{Conversations: list, NextCursor: next})
 }
 
 // conversationView is the body of GET /v1/conversations/{id}.

@@ -13,6 +13,9 @@ import (
 // ErrNotFound is wrapped by a Reader's error when the tenant has no such conversation.
 var ErrNotFound = errors.New("not found")
 
+// ErrBadCursor is wrapped by Reader.ListConversations' error for a cursor it did not make.
+var ErrBadCursor = errors.New("malformed cursor")
+
 // codeStatus is the HTTP status of every error code the API answers: the domain's refusal codes (actors/conversation,
 // actors/operator), the router's own outcomes, and the API's. It is the one place a code becomes a status
 // (docs/contract.md, "Operator API": 400 invalid input, 401 no or unknown token, 403 role forbids it, 404 not found,
@@ -24,6 +27,7 @@ var codeStatus = map[string]int{
 	conversation.CodeInvalidUntil:        fasthttp.StatusBadRequest,
 	conversation.CodeInvalidLabel:        fasthttp.StatusBadRequest,
 	conversation.CodeInvalidMessage:      fasthttp.StatusBadRequest,
+	conversation.CodeInvalidSeq:          fasthttp.StatusBadRequest,
 	conversation.CodeForbidden:           fasthttp.StatusForbidden,
 	conversation.CodeNotFound:            fasthttp.StatusNotFound,
 	conversation.CodeAlreadyAssigned:     fasthttp.StatusConflict,
@@ -58,6 +62,10 @@ var codeStatus = map[string]int{
 	codeInvalidNote:          fasthttp.StatusBadRequest,
 	codeInvalidStatusFilter:  fasthttp.StatusBadRequest,
 	codeInvalidLimit:         fasthttp.StatusBadRequest,
+	codeInvalidFilter:        fasthttp.StatusBadRequest,
+	codeInvalidSort:          fasthttp.StatusBadRequest,
+	codeInvalidOrder:         fasthttp.StatusBadRequest,
+	codeInvalidCursor:        fasthttp.StatusBadRequest,
 	codeInvalidBefore:        fasthttp.StatusBadRequest,
 	codeInvalidSince:         fasthttp.StatusBadRequest,
 	codeStoreUnavailable:     fasthttp.StatusServiceUnavailable,
@@ -75,6 +83,10 @@ const (
 	codeInvalidNote          = "invalid_note"
 	codeInvalidStatusFilter  = "invalid_status" // the status query parameter
 	codeInvalidLimit         = "invalid_limit"
+	codeInvalidFilter        = "invalid_filter" // assignee, label, channel, closed_by, unread or mentions
+	codeInvalidSort          = "invalid_sort"
+	codeInvalidOrder         = "invalid_order"
+	codeInvalidCursor        = "invalid_cursor"
 	codeInvalidBefore        = "invalid_before"
 	codeInvalidSince         = "invalid_since"
 	codeStoreUnavailable     = "store_unavailable"

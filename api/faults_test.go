@@ -35,11 +35,18 @@ func (r faultyReader) Conversation(tn, id string) (conversation.Conversation, er
 	return r.Reader.Conversation(tn, id)
 }
 
-func (r faultyReader) Conversations(tn string, f api.Filter) ([]conversation.Conversation, string, error) {
-	if r.fail["Conversations"] {
+func (r faultyReader) ListConversations(tn string, q api.ListQuery) ([]conversation.Conversation, string, error) {
+	if r.fail["ListConversations"] {
 		return nil, "", errDisk
 	}
-	return r.Reader.Conversations(tn, f)
+	return r.Reader.ListConversations(tn, q)
+}
+
+func (r faultyReader) InboxCounts(tn, op string) (api.InboxCounts, error) {
+	if r.fail["InboxCounts"] {
+		return api.InboxCounts{}, errDisk
+	}
+	return r.Reader.InboxCounts(tn, op)
 }
 
 func (r faultyReader) Messages(tn, conv string, before uint64, limit int) ([]conversation.Message, error) {
@@ -117,7 +124,8 @@ func TestInternalErrorsAreLoggedNotAnswered(t *testing.T) {
 		code                     string
 		secret                   string
 	}{
-		{"list", "GET", "/v1/conversations", "", []string{"Conversations"}, nil, "store_unavailable", errDisk.Error()},
+		{"list", "GET", "/v1/conversations", "", []string{"ListConversations"}, nil, "store_unavailable", errDisk.Error()},
+		{"counts", "GET", "/v1/inbox/counts", "", []string{"InboxCounts"}, nil, "store_unavailable", errDisk.Error()},
 		{"get", "GET", "/v1/conversations/" + id, "", []string{"Conversation"}, nil, "store_unavailable", errDisk.Error()},
 		{"messages of get", "GET", "/v1/conversations/" + id, "", []string{"Messages"}, nil, "store_unavailable", errDisk.Error()},
 		{"messages", "GET", "/v1/conversations/" + id + "/messages", "", []string{"Messages"}, nil, "store_unavailable", errDisk.Error()},

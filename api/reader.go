@@ -5,15 +5,20 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/operator"
 )
 
-// Reader is the state the API reads, in the API's own terms: the domain's records and the Filter and ErrNotFound of
+// Reader is the state the API reads, in the API's own terms: the domain's records and the ListQuery and ErrNotFound of
 // this package, so the API links no store. A node that owns the tenant's partition adapts its store to it
 // (cmd/switchboard/node); a node that does not could implement it by asking the one that does. Implementations must
 // be safe for concurrent use. Every method is scoped by tenant: another tenant's ids are not found.
 type Reader interface {
 	// Conversation returns a conversation, or an error wrapping ErrNotFound.
 	Conversation(tenant, id string) (conversation.Conversation, error)
-	// Conversations lists conversations in id order; next is the cursor of the following page, "" at the end.
-	Conversations(tenant string, f Filter) (list []conversation.Conversation, next string, err error)
+	// ListConversations returns a page of conversations in q's order; next is the opaque cursor of the following
+	// page, "" at the end. A page may be short (even empty) and still have a next cursor: the implementation bounds
+	// the entries it examines per call. A cursor it did not make is an error wrapping ErrBadCursor.
+	ListConversations(tenant string, q ListQuery) (list []conversation.Conversation, next string, err error)
+	// InboxCounts returns the inbox tabs' counts for operator. It must not read every conversation: the console
+	// asks for it after every change it hears of.
+	InboxCounts(tenant, operator string) (InboxCounts, error)
 	// Messages returns up to limit messages of a conversation below sequence number before (0: from the newest),
 	// newest first.
 	Messages(tenant, conv string, before uint64, limit int) ([]conversation.Message, error)
@@ -25,14 +30,45 @@ type Reader interface {
 	OperatorLoads(tenant string) (map[string]int, error)
 }
 
-// Filter selects conversations for Reader.Conversations.
-type Filter struct {
+// Sorts of ListQuery.
+const (
+	SortWaiting      = "waiting"       // waiting_since in the queue, else the customer's last message
+	SortLastActivity = "last_activity" // last_activity_at
+	SortCreated      = "created"       // created_at
+)
+
+// ListQuery selects and orders conversations for Reader.ListConversations.
+type ListQuery struct {
 	// Status restricts to one status; empty means all.
 	Status conversation.Status
-	// Assignee restricts to one operator's conversations; empty means anyone's.
+	// Assignee restricts to one operator's conversations: its assignee, or for a closed one who held it last.
 	Assignee string
-	// After is the cursor: only conversations whose id sorts after it.
-	After string
+	// Unassigned restricts to conversations nobody holds (closed: nobody held). Ignored with Assignee.
+	Unassigned bool
+	// Label, Channel and ClosedBy keep only conversations with that label, on that channel, closed by that
+	// operator; empty keeps all.
+	Label, Channel, ClosedBy string
+	// UnreadFor keeps only conversations with customer messages this operator has not read.
+	UnreadFor string
+	// MentionsOf lists the conversations whose notes mention this operator, by the time of the latest mention.
+	MentionsOf string
+	// Sort is SortWaiting, SortLastActivity or SortCreated. Required.
+	Sort string
+	// Desc orders newest first.
+	Desc bool
+	// Cursor continues from a previous page's next cursor; empty starts at the beginning.
+	Cursor string
 	// Limit is the most returned. 0 means 50.
 	Limit int
+}
+
+// InboxCounts are the counts of the inbox tabs of one operator (GET /v1/inbox/counts).
+type InboxCounts struct {
+	Unassigned int `json:"unassigned"` // status unassigned
+	Mine       int `json:"mine"`       // assigned to the operator
+	All        int `json:"all"`        // status assigned, to anyone
+	Snoozed    int `json:"snoozed"`
+	Closed     int `json:"closed"`
+	Mentions   int `json:"mentions"` // with a note mentioning the operator they have not read
+	Unread     int `json:"unread"`   // assigned to the operator, with customer messages they have not read
 }

@@ -45,6 +45,7 @@ func ApplyInbound(c Conversation, in Inbound) (Conversation, Message) {
 			c.LastInboundAt = sentAt
 			c.WindowExpiresAt = sentAt.Add(Window)
 		}
+		c.InboundCount++
 	}
 	c.Messages++
 	c.UpdatedAt = in.At
@@ -62,6 +63,7 @@ func ApplyInbound(c Conversation, in Inbound) (Conversation, Message) {
 		SentAt:         sentAt,
 		CreatedAt:      in.At,
 	}
+	c.summarise(&msg)
 	return c, msg
 }
 
@@ -97,7 +99,7 @@ func Receive(c Conversation, in Inbound, p Policy) (Conversation, Message, []Eff
 		ch.c.AwaitingReply = true
 		ch.c.LastActivityAt = in.At
 	}
-	ch.emit(EventMessageReceived, Event{MessageID: m.ID})
+	ch.emit(EventMessageReceived, Event{MessageID: m.ID, MessageType: m.Type, Preview: c.LastMessage.Preview})
 	next, effects := ch.done()
 	return next, m, effects
 }

@@ -58,6 +58,9 @@ func TestApplyInboundNew(t *testing.T) {
 		LastInboundAt:   unix(t0),
 		Messages:        1,
 		Applied:         Position{Offset: 41, Index: 2},
+		LastMessage: &LastMessage{Seq: 1, Direction: DirIn, Type: "text", Preview: "text of wamid.1", At: in.At,
+			Status: Received},
+		InboundCount: 1,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("conversation:\n got %+v\nwant %+v", c, want)

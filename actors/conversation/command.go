@@ -29,6 +29,7 @@ const (
 	CmdLabels   CommandType = "labels"
 	CmdSend     CommandType = "send" // a public reply: free-form text or a template
 	CmdNote     CommandType = "note" // a private note; @mentions notify
+	CmdRead     CommandType = "read" // the operator has read up to a message
 )
 
 // MaxTextLength is the longest text, in characters, of a message or a note (WhatsApp's limit for a text body).
@@ -55,6 +56,11 @@ type Command struct {
 	// MessageID is the stable id the caller allocated for the message of a send or note, so a replayed command
 	// stores the same message. Required for send and note.
 	MessageID string `json:"message_id,omitempty"`
+	// Seq is the message a read marks read up to; 0 means the latest.
+	Seq uint64 `json:"seq,omitempty"`
+	// Inbound, for a read up to a Seq before the latest message, is how many customer messages there are up to
+	// Seq, which the caller counts from the stored messages.
+	Inbound uint64 `json:"inbound,omitempty"`
 }
 
 // Outbound is a reply to the customer, as the API receives it and the inbox record carries it: text, an approved
@@ -117,6 +123,8 @@ func ApplyCommand(c Conversation, cmd Command, p Policy, at time.Time) (Conversa
 		r = ch.send(cmd)
 	case CmdNote:
 		r = ch.note(cmd)
+	case CmdRead:
+		r = ch.readCmd(cmd)
 	default:
 		r = refuse(CodeInvalidCommand, "unknown command %q", cmd.Type)
 	}
@@ -344,7 +352,7 @@ func (ch *change) unsnoozeCmd(cmd Command) *Refusal {
 // changed in any status. A label change is not activity: it does not delay auto-close.
 func (ch *change) labels(cmd Command) *Refusal {
 	for _, l := range slices.Concat(cmd.AddLabels, cmd.RemoveLabels) {
-		if !validLabel(l) {
+		if !ValidLabel(l) {
 			return refuse(CodeInvalidLabel, "label %q is not [a-z0-9_-]{1,64}", l)
 		}
 	}
@@ -363,7 +371,8 @@ func (ch *change) labels(cmd Command) *Refusal {
 	return nil
 }
 
-func validLabel(l string) bool {
+// ValidLabel reports whether l is a label: [a-z0-9_-]{1,64}.
+func ValidLabel(l string) bool {
 	if len(l) == 0 || len(l) > 64 {
 		return false
 	}
@@ -447,7 +456,8 @@ func (ch *change) send(cmd Command) *Refusal {
 	c.RepliedSinceAssigned = c.AssigneeID != ""
 	c.LastActivityAt = ch.at
 	ch.store(m)
-	ch.emit(EventMessageQueued, Event{OperatorID: cmd.OperatorID, MessageID: m.ID, FirstResponseSeconds: first})
+	ch.emit(EventMessageQueued, Event{OperatorID: cmd.OperatorID, MessageID: m.ID, FirstResponseSeconds: first,
+		MessageType: m.Type, Preview: c.LastMessage.Preview})
 	return nil
 }
 
@@ -463,7 +473,9 @@ func (ch *change) note(cmd Command) *Refusal {
 	mentions := slices.DeleteFunc(Mentions(cmd.Note), func(op string) bool { return op == cmd.OperatorID })
 	ch.c.LastActivityAt = ch.at
 	ch.store(Message{Direction: DirNote, Type: "note", Text: cmd.Note, ID: cmd.MessageID, OperatorID: cmd.OperatorID})
-	ch.emit(EventNoteCreated, Event{OperatorID: cmd.OperatorID, MessageID: cmd.MessageID, Mentions: mentions})
+	ch.mentioned(mentions, ch.c.Messages)
+	ch.emit(EventNoteCreated, Event{OperatorID: cmd.OperatorID, MessageID: cmd.MessageID, Mentions: mentions,
+		MessageType: "note", Preview: ch.c.LastMessage.Preview})
 	for _, op := range mentions {
 		ch.emit(EventMentioned, Event{OperatorID: op, MessageID: cmd.MessageID})
 	}

@@ -100,6 +100,21 @@ type Conversation struct {
 	Version uint64 `json:"version"`
 	// Timers are the due times of the conversation's pending timers, recomputed after every change.
 	Timers Timers `json:"timers"`
+
+	// The fields below serve the inbox lists (lists.go); records written before they existed lack them until
+	// their next change.
+
+	// LastMessage summarises the latest message or note stored; nil before the first. Its Status follows the
+	// message's delivery status (ApplyLastStatus).
+	LastMessage *LastMessage `json:"last_message,omitempty"`
+	// InboundCount is how many customer messages (system messages excluded) the conversation has had.
+	InboundCount uint64 `json:"inbound_count,omitempty"`
+	// ReadBy is each operator's read mark (CmdRead); Unread derives the operator's unread count from it.
+	ReadBy map[string]ReadMark `json:"read_by,omitempty"`
+	// MentionMarks is, per operator, the latest note mentioning them (MentionUnread).
+	MentionMarks map[string]MentionMark `json:"mention_marks,omitempty"`
+	// ClosedBy is the operator who closed the conversation, "" when a timer closed it; cleared by a reopen.
+	ClosedBy string `json:"closed_by,omitempty"`
 }
 
 // Timers are the due times of a conversation's timers; a zero time means no such timer. The router keeps them

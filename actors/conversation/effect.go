@@ -24,7 +24,8 @@ const (
 	EventUnsnoozed       = "conversation.unsnoozed"
 	EventLabelsChanged   = "conversation.labels_changed"
 	EventWindowClosing   = "window.closing"
-	EventMessageStatus   = "message.status" // an outbound message was sent, delivered, read or failed
+	EventMessageStatus   = "message.status"    // an outbound message was sent, delivered, read or failed
+	EventRead            = "conversation.read" // an operator read the conversation up to a message
 )
 
 // Effect is something a change releases once it is durable. Exactly one of its fields is set.
@@ -86,6 +87,12 @@ type Event struct {
 	MessageStatus MessageStatus `json:"message_status,omitempty"`
 	ErrorCode     int           `json:"error_code,omitempty"`
 	ErrorTitle    string        `json:"error_title,omitempty"`
+	// MessageType and Preview, on message.received, message.queued and note.created, are the message's type and
+	// its preview (see Preview).
+	MessageType string `json:"message_type,omitempty"`
+	Preview     string `json:"preview,omitempty"`
+	// Seq, on conversation.read, is the message the operator read up to.
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 // change accumulates one change of a conversation: the new state and the effects it releases.
@@ -113,6 +120,7 @@ func (ch *change) store(m Message) {
 	m.ConversationID = ch.c.ID
 	m.Seq = ch.c.Messages
 	m.CreatedAt = ch.at
+	ch.c.summarise(&m)
 	ch.effects = append(ch.effects, Effect{Message: &m})
 }
 
@@ -243,6 +251,7 @@ func (ch *change) close() {
 		e.PreviousOperatorID, e.HandlingSeconds = c.AssigneeID, seconds(c.AssignedAt, ch.at)
 	}
 	c.Status = Closed
+	c.ClosedBy = ch.actor
 	c.AssigneeID = ""
 	c.AssignedAt = time.Time{}
 	c.RepliedSinceAssigned = false
@@ -256,6 +265,7 @@ func (ch *change) close() {
 func (ch *change) reopen() {
 	c := &ch.c
 	ch.enqueue()
+	c.ClosedBy = ""
 	c.CycleStartedAt = ch.at
 	c.FirstResponseAt = time.Time{}
 	ch.emit(EventReopened, Event{

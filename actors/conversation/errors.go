@@ -21,6 +21,8 @@ const (
 	// CodeInvalidMessage [input]: a message or note is empty, blank, too long, of an unknown type, a template without
 	// name or language, or comes without the message id the caller must allocate.
 	CodeInvalidMessage = "invalid_message"
+	// CodeInvalidSeq [input]: a read names a message beyond the conversation's.
+	CodeInvalidSeq = "invalid_seq"
 	// CodeForbidden [role]: the actor's role or relation to the conversation does not allow the command.
 	CodeForbidden = "forbidden"
 	// CodeNotFound [missing]: the conversation does not exist.
@@ -53,7 +55,7 @@ const (
 // status.
 func Codes() []string {
 	return []string{CodeInvalidCommand, CodeInvalidOperator, CodeInvalidUntil, CodeInvalidLabel, CodeInvalidMessage,
-		CodeForbidden, CodeNotFound, CodeAlreadyAssigned, CodeConversationClosed, CodeConversationSnoozed,
+		CodeInvalidSeq, CodeForbidden, CodeNotFound, CodeAlreadyAssigned, CodeConversationClosed, CodeConversationSnoozed,
 		CodeNotAssigned, CodeNotUnassigned, CodeAlreadyClosed, CodeNotClosed, CodeSnoozeClosed, CodeNotSnoozed,
 		CodeInvalidStatus, CodeWindowClosed}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -540,6 +541,12 @@ func TestCommandRefusals(t *testing.T) {
 // cloneConversation copies c deeply enough that a function writing through c's slices shows up as a difference.
 func cloneConversation(c Conversation) Conversation {
 	c.Labels = slices.Clone(c.Labels)
+	c.ReadBy = maps.Clone(c.ReadBy)
+	c.MentionMarks = maps.Clone(c.MentionMarks)
+	if c.LastMessage != nil {
+		lm := *c.LastMessage
+		c.LastMessage = &lm
+	}
 	return c
 }
 
@@ -1098,12 +1105,28 @@ func checkInvariants(c Conversation, p Policy, at time.Time) error {
 		return fail("labels %q not sorted, unique and nil when empty", c.Labels)
 	}
 	for _, l := range c.Labels {
-		if !validLabel(l) {
+		if !ValidLabel(l) {
 			return fail("label %q", l)
 		}
 	}
 	if want := c.timers(p, at); !want.equal(c.Timers) {
 		return fail("timers %+v, want %+v", c.Timers, want)
+	}
+	if (c.LastMessage == nil) != (c.Messages == 0) || c.LastMessage != nil && c.LastMessage.Seq != c.Messages {
+		return fail("last message %+v of %d messages", c.LastMessage, c.Messages)
+	}
+	if c.ClosedBy != "" && c.Status != Closed || c.InboundCount > c.Messages {
+		return fail("closed by %q, %d customer messages of %d", c.ClosedBy, c.InboundCount, c.Messages)
+	}
+	for op, r := range c.ReadBy {
+		if r.Seq > c.Messages || r.Inbound > c.InboundCount || Unread(&c, op) > c.InboundCount {
+			return fail("read mark of %s %+v beyond %d messages, %d customer's", op, r, c.Messages, c.InboundCount)
+		}
+	}
+	for op, m := range c.MentionMarks {
+		if m.Seq == 0 || m.Seq > c.Messages {
+			return fail("mention of %s at message %d of %d", op, m.Seq, c.Messages)
+		}
 	}
 	return nil
 }
@@ -1211,6 +1234,9 @@ func randomRun(t *testing.T, rng *rand.Rand, run, steps int) bool {
 			return false
 		}
 
+		if !reflect.DeepEqual(c, prev) {
+			return fatal("the rules changed the conversation they were given (a map or slice shared with the result)")
+		}
 		if err != nil {
 			var ref *Refusal
 			if !errors.As(err, &ref) {
@@ -1278,7 +1304,7 @@ func randomRun(t *testing.T, rng *rand.Rand, run, steps int) bool {
 
 func randomCommand(rng *rand.Rand, pick func(...string) string, at time.Time, step int) Command {
 	types := []CommandType{CmdTake, CmdAttend, CmdAssign, CmdUnassign, CmdTransfer, CmdClose, CmdReopen, CmdSnooze,
-		CmdUnsnooze, CmdLabels, CmdSend, CmdSend, CmdNote, "bogus"}
+		CmdUnsnooze, CmdLabels, CmdSend, CmdSend, CmdNote, CmdRead, "bogus"}
 	cmd := Command{
 		Type:       types[rng.IntN(len(types))],
 		OperatorID: pick("alice", "bob", "carol", "alice", "bob", ""),
@@ -1315,6 +1341,8 @@ func randomCommand(rng *rand.Rand, pick func(...string) string, at time.Time, st
 		default:
 			cmd.Message = smText("hello")
 		}
+	case CmdRead:
+		cmd.Seq = uint64(rng.IntN(4) * rng.IntN(8))
 	case CmdNote:
 		cmd.Note = pick("fyi @bob", "@alice @carol look", "", "plain", "@alice")
 	}

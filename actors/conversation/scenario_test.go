@@ -13,7 +13,10 @@ package conversation
 //	route OP                                               Assign, the dispatcher's decision
 //	fire KIND [due=D]                                      FireTimer; due defaults to the conversation's timer
 //	state                                                  print the conversation
+//	lists OP…                                              print what lists show: last message, customer messages,
+//	                                                       closed by, and each OP's read mark, unread count, mention
 //	CMD ACTOR [role=R] [to=OP] [until=D] [add=a,b] [remove=a,b] [text="…"] [template=NAME] [note="…"] [id=ID]
+//	    [seq=N] [inbound=N]
 //	                                                       ApplyCommand; role defaults to operator, and sends and
 //	                                                       notes get ids m1, m2, … unless id= is given
 //
@@ -174,6 +177,8 @@ func (s *scenarioRun) run(step string) (out string) {
 		return "ok"
 	case "state":
 		return s.state()
+	case "lists":
+		return s.lists(a.pos)
 	case "inbound":
 		need(1)
 		sent := s.at
@@ -212,6 +217,12 @@ func (s *scenarioRun) run(step string) (out string) {
 		}
 		if cmd.Role == "" {
 			cmd.Role = "operator"
+		}
+		if v, ok := a.kv["seq"]; ok {
+			cmd.Seq, _ = strconv.ParseUint(v, 10, 64)
+		}
+		if v, ok := a.kv["inbound"]; ok {
+			cmd.Inbound, _ = strconv.ParseUint(v, 10, 64)
 		}
 		if cmd.MessageID == "" && (cmd.Type == CmdSend || cmd.Type == CmdNote) {
 			s.ids++
@@ -312,6 +323,9 @@ func (s *scenarioRun) eventLine(e *Event) string {
 	add("message", e.MessageID)
 	add("mentions", strings.Join(e.Mentions, ","))
 	add("labels", strings.Join(e.Labels, ","))
+	if e.Seq != 0 {
+		add("seq", strconv.FormatUint(e.Seq, 10))
+	}
 	if e.Sticky {
 		l += " sticky"
 	}
@@ -342,4 +356,24 @@ func orDash(s, alt string) string {
 		return alt
 	}
 	return s
+}
+
+// lists prints what the inbox lists show of the conversation, and each of ops' read state.
+func (s *scenarioRun) lists(ops []string) string {
+	c := &s.c
+	if c.ID == "" {
+		return "no conversation"
+	}
+	l := "last=-"
+	if m := c.LastMessage; m != nil {
+		l = fmt.Sprintf("last=#%d %s %s %s by=%s at=%s preview=%q", m.Seq, m.Direction, m.Type, orDash(string(m.Status), "-"),
+			orDash(m.OperatorID, "-"), s.rel(m.At), m.Preview)
+	}
+	lines := []string{l, fmt.Sprintf("inbound=%d closed-by=%s", c.InboundCount, orDash(c.ClosedBy, "-"))}
+	for _, op := range ops {
+		r := c.ReadBy[op]
+		lines = append(lines, fmt.Sprintf("%s read=#%d/%d unread=%d mention=#%d unread-mention=%t", op, r.Seq, r.Inbound,
+			Unread(c, op), c.MentionMarks[op].Seq, MentionUnread(c, op)))
+	}
+	return strings.Join(lines, "\n")
 }

@@ -342,7 +342,8 @@ func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 		return nil
 	}
 	a.r.metrics.applied.WithLabelValues("status").Inc()
-	return a.persist(c, change{prev: a.conv, next: a.conv, messages: []conversation.Message{next}, item: m,
+	conv2, _ := conversation.ApplyLastStatus(a.conv, next)
+	return a.persist(c, change{prev: a.conv, next: conv2, messages: []conversation.Message{next}, item: m,
 		effects: []conversation.Effect{{Event: conversation.StatusEvent(a.conv, next, m.at)}}})
 }
 
@@ -376,11 +377,12 @@ func (a *conversationActor) applyDelivery(c *actor.Context, m *itemMsg) error {
 		}
 	}
 	a.r.metrics.applied.WithLabelValues("delivery").Inc()
-	wamid := ""
+	wamid, next := "", prev
 	if len(msgs) > 0 {
 		wamid = msgs[0].WAMID
+		next, _ = conversation.ApplyLastStatus(prev, msgs[0])
 	}
-	return a.persist(c, change{prev: prev, next: prev, messages: msgs, effects: effects, item: m, extra: func(b *store.Batch) error {
+	return a.persist(c, change{prev: prev, next: next, messages: msgs, effects: effects, item: m, extra: func(b *store.Batch) error {
 		if wamid != "" {
 			if err := b.DeleteParkedStatus(a.tenant, wamid); err != nil {
 				return err
@@ -427,6 +429,13 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 	ic := m.item.Command
 	cmd := toCommand(ic, m.role)
 	prev := a.conv
+	if cmd.Type == conversation.CmdRead && cmd.Seq > 0 && cmd.Seq < prev.Messages {
+		n, err := a.inboundAfter(cmd.Seq)
+		if err != nil {
+			return err
+		}
+		cmd.Inbound = prev.InboundCount - min(n, prev.InboundCount)
+	}
 	refuseDurably := func(code, msg string) error {
 		a.r.metrics.commands.WithLabelValues(ic.Type, code).Inc()
 		// The refusal is recorded (the position), so a replay of the command cannot come out differently.
@@ -475,6 +484,22 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 		}
 	}
 	return a.persist(c, change{prev: prev, next: next, effects: effects, item: m, result: res})
+}
+
+// inboundAfter counts the customer messages (system messages excluded, as InboundCount counts them) after message
+// seq, for a read mark before the latest message.
+func (a *conversationActor) inboundAfter(seq uint64) (uint64, error) {
+	msgs, err := a.r.cfg.Store.Messages(a.tenant, a.id, 0, int(a.conv.Messages-seq))
+	if err != nil {
+		return 0, fmt.Errorf("count customer messages after %d: %w", seq, err)
+	}
+	var n uint64
+	for _, m := range msgs {
+		if m.Seq > seq && m.Direction == conversation.DirIn && m.Type != "system" {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // propose applies the dispatcher's choice if the conversation still waits and the grant still holds.
@@ -534,7 +559,7 @@ func view(c conversation.Conversation) conversation.Conversation {
 func toCommand(ic *inbox.Command, role string) conversation.Command {
 	cmd := conversation.Command{
 		Type: conversation.CommandType(ic.Type), OperatorID: ic.OperatorID, Role: role, TargetID: ic.TargetID,
-		AddLabels: ic.AddLabels, RemoveLabels: ic.RemoveLabels, Note: ic.Note, MessageID: ic.MessageID,
+		AddLabels: ic.AddLabels, RemoveLabels: ic.RemoveLabels, Note: ic.Note, MessageID: ic.MessageID, Seq: ic.Seq,
 	}
 	if ic.Until > 0 {
 		cmd.Until = time.UnixMilli(ic.Until).UTC()

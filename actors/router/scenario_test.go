@@ -20,6 +20,7 @@ package router
 //	online|away|offline OP               an operator's availability command
 //	capacity ADMIN OP N                  an admin's update_operator command
 //	take|close|unassign|reopen OP CUST   an operator's conversation command
+//	read OP CUST [seq=N]                 an operator's read mark (seq 0 or none: the latest message)
 //	assign OP CUST TARGET                an admin's assignment
 //	garbage                              a record that does not decode
 //	record ITEM; ITEM...                 one record of several items, which the tenant actor routes in order
@@ -45,7 +46,8 @@ package router
 //
 // After every step the invariants are checked: no operator holds more conversations than its capacity (from the
 // store, whatever the interleaving), no rule panicked, the dispatcher never saw an assignment it did not grant,
-// hollywood restarted no actor, the store's held index counts what the conversations say (store.OperatorLoads), no
+// hollywood restarted no actor, the store's held index counts what the conversations say (store.OperatorLoads) and
+// its lists' indexes are exactly what the conversations imply (store.CheckIndexes), no
 // conversation actor received a release before the operator change that caused it was stored, and the commit never
 // passes a record that is not durable (no command below the committed offset is still without its outcome).
 
@@ -532,6 +534,18 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 		it := cmd(verb)
 		it.Command.OperatorID, it.Command.ConversationID = a.Pos[0], conv(a.Pos[1])
 		return it
+	case "read":
+		a.need(2)
+		it := cmd(verb)
+		it.Command.OperatorID, it.Command.ConversationID = a.Pos[0], conv(a.Pos[1])
+		if v := a.KV["seq"]; v != "" {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				panic(err)
+			}
+			it.Command.Seq = n
+		}
+		return it
 	case "assign":
 		a.need(3)
 		it := cmd(verb)
@@ -693,6 +707,9 @@ func (h *harness) check() error {
 		if !maps.Equal(indexed, loads) {
 			return fmt.Errorf("tenant %s: the held index gives loads %v, the conversations %v", tn, indexed, loads)
 		}
+		if err := h.st.CheckIndexes(tn); err != nil {
+			return err
+		}
 	}
 	// The commit never passes a record in flight: a record finishes only once its commands' outcomes are
 	// published, so a command below the committed offset whose outcome settle has not seen was committed unfinished.
@@ -752,6 +769,9 @@ func (h *harness) conversations(tn string) []string {
 		l += fmt.Sprintf(" messages=%d applied=%d.%d", c.Messages, c.Applied.Offset, c.Applied.Index)
 		if c.LastOperatorID != "" {
 			l += " last=" + c.LastOperatorID
+		}
+		for _, op := range slices.Sorted(maps.Keys(c.ReadBy)) {
+			l += fmt.Sprintf(" read:%s=#%d/%d", op, c.ReadBy[op].Seq, c.ReadBy[op].Inbound)
 		}
 		lines = append(lines, l)
 	}

@@ -140,6 +140,12 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 	if err := t.indexHeld(convs); err != nil {
 		return err
 	}
+	// Once per tenant, a store written before the lists' indexes existed gets them (closed conversations too).
+	if n, err := t.r.cfg.Store.BackfillLists(t.tenant); err != nil {
+		return err
+	} else if n > 0 {
+		t.r.log.Info("indexed conversations for the inbox lists", "tenant", t.tenant, "conversations", n)
+	}
 	ops := make([]routing.Operator, 0, len(t.ops))
 	for _, o := range t.ops {
 		ops = append(ops, stateOf(o).Routing())

@@ -12,6 +12,20 @@ package store
 //	t/<tenant>/x/<status>/<conv>      conversation actor (PutConversation)   nothing: the status index
 //	t/<tenant>/h/<operator>/<conv>    conversation actor (PutConversation);  nothing: the conversations holding an
 //	                                  tenant actor (RepairHeld, at rebuild)  operator's capacity (its load)
+//	t/<tenant>/i/<status>/<sort>/<ts:8>/<conv>
+//	                                  conversation actor (PutConversation);  nothing: the lists' sorted index, one
+//	                                  BackfillLists once, at rebuild         entry per sort (waiting, activity,
+//	                                                                         created) at the conversation's time
+//	t/<tenant>/j/<owner>/<status>/<sort>/<ts:8>/<conv>
+//	                                  as above                               "u" when the owner has unread customer
+//	                                                                         messages, else empty: the owner's
+//	                                                                         sorted index (owner: the assignee; for
+//	                                                                         a closed one who held it last; "~" none)
+//	t/<tenant>/n/<operator>/<ts:8>/<conv>
+//	                                  as above                               "u" when unread, else empty: the latest
+//	                                                                         note mentioning the operator
+//	t/<tenant>/l/                     BackfillLists                          nothing: the three indexes above cover
+//	                                                                         every conversation of the tenant
 //	t/<tenant>/m/<conv>/<seq:8>       conversation actor (PutMessage)        a message, JSON
 //	t/<tenant>/w/<message id>         conversation actor (PutMessage)        "<conv>/<seq:8>": both ids of a message
 //	t/<tenant>/s/<wamid>              conversation actor (ParkStatus)        a status that came before its message
@@ -41,7 +55,7 @@ package store
 // record applied to a conversation or an operator is a field of that record; the sender's rate limits and pacing
 // live in memory only.
 //
-// <seq:8>, <qseq:8> and <due ms:8> are big-endian uint64, so keys sort in number order. qseq is a node-wide queue
+// <seq:8>, <qseq:8>, <ts:8> (Unix ms, times before 1970 as 0) and <due ms:8> are big-endian uint64, so keys sort in number order. qseq is a node-wide queue
 // sequence (queueSeqs): one orders the outbox, another each channel's send queue.
 
 import (
@@ -65,6 +79,58 @@ func tenantKey(extra int, tenant string, kind byte) []byte {
 	k = append(k, "t/"...)
 	k = append(k, tenant...)
 	return append(k, '/', kind, '/')
+}
+
+// listPrefix is the prefix of a status and sort of the lists' sorted index: "t/<tenant>/i/<status>/<sort>/".
+func listPrefix(tenant string, st conversation.Status, sort string) []byte {
+	return appendListPrefix(make([]byte, 0, 8+len(tenant)+len(st)+len(sort)+26), tenant, st, sort)
+}
+
+func appendListPrefix(k []byte, tenant string, st conversation.Status, sort string) []byte {
+	k = append(append(append(k, "t/"...), tenant...), "/i/"...)
+	return append(append(append(append(k, st...), '/'), sort...), '/')
+}
+
+// ownerPrefix is the prefix of an owner, status and sort of the owner index: "t/<tenant>/j/<owner>/<status>/<sort>/".
+func ownerPrefix(tenant, owner string, st conversation.Status, sort string) []byte {
+	return appendOwnerPrefix(make([]byte, 0, 9+len(tenant)+len(owner)+len(st)+len(sort)+26), tenant, owner, st, sort)
+}
+
+func appendOwnerPrefix(k []byte, tenant, owner string, st conversation.Status, sort string) []byte {
+	k = append(append(append(append(append(k, "t/"...), tenant...), "/j/"...), owner...), '/')
+	return append(append(append(append(k, st...), '/'), sort...), '/')
+}
+
+// mentionPrefix is the prefix of an operator's entries in the mention index: "t/<tenant>/n/<operator>/".
+func mentionPrefix(tenant, op string) []byte {
+	return appendMentionPrefix(make([]byte, 0, 7+len(tenant)+len(op)+26), tenant, op)
+}
+
+func appendMentionPrefix(k []byte, tenant, op string) []byte {
+	return append(append(append(append(append(k, "t/"...), tenant...), "/n/"...), op...), '/')
+}
+
+// listsPrefixes are the prefixes of a tenant's three list indexes, for verification.
+func listsPrefixes(tenant string) [][]byte {
+	return [][]byte{tenantKey(0, tenant, 'i'), tenantKey(0, tenant, 'j'), tenantKey(0, tenant, 'n')}
+}
+
+// listsMarkerKey says that BackfillLists indexed every conversation of the tenant.
+func listsMarkerKey(tenant string) []byte { return tenantKey(0, tenant, 'l') }
+
+// appendListSuffix appends what follows a list index prefix: "<ts:8>/<conv>".
+func appendListSuffix(k []byte, t time.Time, conv string) []byte {
+	ms := max(t.UnixMilli(), 0)
+	k = binary.BigEndian.AppendUint64(k, uint64(ms))
+	return append(append(k, '/'), conv...)
+}
+
+// parseListSuffix returns the conversation id of a list index key's suffix ("<ts:8>/<conv>").
+func parseListSuffix(suffix []byte) (string, error) {
+	if len(suffix) < 10 || suffix[8] != '/' {
+		return "", fmt.Errorf("BUG: list index suffix %q malformed", suffix)
+	}
+	return string(suffix[9:]), nil
 }
 
 func convKey(tenant, id string) []byte { return append(tenantKey(len(id), tenant, 'c'), id...) }

@@ -200,8 +200,8 @@ func (b *Batch) putJSON(key []byte, v any) error {
 	return b.b.Set(key, val, nil)
 }
 
-// PutConversation writes c, keeping the status index and the held index (reads_api.go) in step with prev (the zero
-// Conversation if c is new).
+// PutConversation writes c, keeping the status index, the held index (reads_api.go) and the lists' indexes
+// (lists.go) in step with prev (the zero Conversation if c is new).
 func (b *Batch) PutConversation(prev, c *conversation.Conversation) error {
 	if prev.Status != c.Status && prev.Status != "" {
 		if err := b.b.Delete(statusKey(c.TenantID, prev.Status, c.ID), nil); err != nil {
@@ -214,6 +214,9 @@ func (b *Batch) PutConversation(prev, c *conversation.Conversation) error {
 		}
 	}
 	if err := b.putHeld(prev, c); err != nil {
+		return err
+	}
+	if err := b.putLists(prev, c); err != nil {
 		return err
 	}
 	return b.putJSON(convKey(c.TenantID, c.ID), c)
@@ -252,8 +255,11 @@ func (b *Batch) DeleteParkedStatus(tenant, wamid string) error {
 // ErrNotFound is returned by lookups that find nothing.
 var ErrNotFound = errors.New("not found")
 
-func (s *Store) getJSON(key []byte, v any) error {
-	val, closer, err := s.db.Get(key)
+func (s *Store) getJSON(key []byte, v any) error { return getJSON(s.db, key, v) }
+
+// getJSON decodes the value of key as read by r (the store, or a snapshot of it).
+func getJSON(r pebble.Reader, key []byte, v any) error {
+	val, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return ErrNotFound
 	}

@@ -603,9 +603,10 @@ func TestTenantIsolation(t *testing.T) {
 		perTenant[string(tenant)]++
 	}
 	for _, tenant := range tenants {
-		// conversation, status index entry, held index entry (assigned), message, wamid index entry, parked status
-		if perTenant[tenant] != 6 {
-			t.Errorf("tenant %s has %d keys, want 6", tenant, perTenant[tenant])
+		// conversation, status index entry, held index entry (assigned), lists' and owner index entries (three
+		// sorts each), message, wamid index entry, parked status
+		if perTenant[tenant] != 12 {
+			t.Errorf("tenant %s has %d keys, want 12", tenant, perTenant[tenant])
 		}
 	}
 }

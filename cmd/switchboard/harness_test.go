@@ -284,7 +284,7 @@ func (n *node) conversations(token string) []conversation.Conversation {
 	var all []conversation.Conversation
 	cursor := ""
 	for {
-		code, b := n.get("/v1/conversations?limit=500&cursor="+cursor, token)
+		code, b := n.get("/v1/conversations?sort=created&order=asc&limit=500&cursor="+cursor, token)
 		if code != 200 {
 			n.t.Fatalf("list conversations: %d %s", code, b)
 		}

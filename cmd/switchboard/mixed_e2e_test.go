@@ -250,6 +250,10 @@ func TestKill9DuringMixedLoad(t *testing.T) {
 			t.Errorf("acknowledged reply %s: %v in %q, want in %s", id, err, c, conv)
 		}
 	}
+	// The lists' indexes, written in each conversation's batch, match the records.
+	if err := s.CheckIndexes("mix"); err != nil {
+		t.Error(err)
+	}
 	// Capacity, from the records themselves.
 	open, err := s.OpenConversations("mix", conversation.Assigned, conversation.Snoozed)
 	if err != nil {

@@ -246,6 +246,10 @@ func TestOutboundThroughSimulator(t *testing.T) {
 		}
 		return false
 	}, "undeliverable reply failed")
+	// The lists show the last message's delivery status: the failure, here.
+	if _, v := n.conversation(outToken, badID); v.LastMessage == nil || v.LastMessage.Seq != m.Seq || v.LastMessage.Status != conversation.Failed {
+		t.Errorf("last message of the undeliverable conversation = %+v, want message %d failed", v.LastMessage, m.Seq)
+	}
 	n.stop()
 
 	st2 := storetest.Open(t, store.Config{Dir: filepath.Join(n.dir, "data", "store")})
@@ -265,6 +269,25 @@ func TestOutboundThroughSimulator(t *testing.T) {
 	})
 	if notRead > 0 {
 		t.Errorf("%d replies not read (with their wamid) in the store", notRead)
+	}
+	// Each conversation's summary of its last message has that message's delivery status, which moved with the
+	// status webhooks after the message was stored.
+	stored, err := st2.OpenConversations("out", conversation.Unassigned, conversation.Assigned, conversation.Closed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range stored {
+		lm := c.LastMessage
+		if lm == nil {
+			t.Errorf("conversation %s has no last message", c.ID)
+			continue
+		}
+		if msg, err := st2.Message("out", c.ID, lm.Seq); err != nil || msg.Status != lm.Status {
+			t.Errorf("conversation %s: last message %+v, stored status %s (%v)", c.ID, lm, msg.Status, err)
+		}
+	}
+	if err := st2.CheckIndexes("out"); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -111,6 +111,8 @@ type Command struct {
 	Capacity     *int      `json:"capacity,omitempty"`
 	Role         string    `json:"role,omitempty"`
 	Skills       []string  `json:"skills,omitempty"`
+	// Seq is the message a read marks read up to; 0 means the latest.
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 // Outbound is a reply an operator sends: free-form text, an approved template, or media, a reaction or

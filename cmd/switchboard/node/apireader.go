@@ -26,8 +26,24 @@ func (r storeReader) Conversation(tenant, id string) (conversation.Conversation,
 	return c, err
 }
 
-func (r storeReader) Conversations(tenant string, f api.Filter) ([]conversation.Conversation, string, error) {
-	return r.st.Conversations(tenant, store.Filter{Status: f.Status, Assignee: f.Assignee, After: f.After, Limit: f.Limit})
+func (r storeReader) ListConversations(tenant string, q api.ListQuery) ([]conversation.Conversation, string, error) {
+	sort := q.Sort
+	if sort == api.SortLastActivity {
+		sort = store.SortActivity
+	}
+	list, next, err := r.st.ListConversations(tenant, store.ListQuery{Status: q.Status, Owner: q.Assignee,
+		Unowned: q.Unassigned, MentionsOf: q.MentionsOf, Sort: sort, Desc: q.Desc, Label: q.Label, Channel: q.Channel,
+		ClosedBy: q.ClosedBy, UnreadFor: q.UnreadFor, Cursor: q.Cursor, Limit: q.Limit})
+	if errors.Is(err, store.ErrBadCursor) {
+		return nil, "", fmt.Errorf("list conversations of tenant %s: %w", tenant, api.ErrBadCursor)
+	}
+	return list, next, err
+}
+
+func (r storeReader) InboxCounts(tenant, operator string) (api.InboxCounts, error) {
+	c, err := r.st.InboxCounts(tenant, operator)
+	return api.InboxCounts{Unassigned: c.Unassigned, Mine: c.Mine, All: c.All, Snoozed: c.Snoozed, Closed: c.Closed,
+		Mentions: c.Mentions, Unread: c.Unread}, err
 }
 
 func (r storeReader) Messages(tenant, conv string, before uint64, limit int) ([]conversation.Message, error) {
