@@ -176,7 +176,9 @@ func normal(word string) string {
 	return tok
 }
 
-func isWord(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) }
+func isWord(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
+}
 
 // appendFolded appends r lower-cased and without its accent; combining marks are dropped.
 func appendFolded(b *strings.Builder, r rune) {
