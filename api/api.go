@@ -131,6 +131,8 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		a.listMessages(ctx, op, parts[1])
 	case len(parts) == 3 && parts[0] == "conversations" && post:
 		a.conversationCommand(ctx, op, parts[1], parts[2])
+	case len(parts) == 1 && parts[0] == "search" && get:
+		a.search(ctx, op)
 	case len(parts) == 1 && parts[0] == "insights" && get:
 		a.insights(ctx, op)
 	case len(parts) == 1 && parts[0] == "operators" && get:

@@ -58,6 +58,7 @@ var codeStatus = map[string]int{
 	codeInvalidNote:          fasthttp.StatusBadRequest,
 	codeInvalidStatusFilter:  fasthttp.StatusBadRequest,
 	codeInvalidLimit:         fasthttp.StatusBadRequest,
+	codeInvalidQuery:         fasthttp.StatusBadRequest,
 	codeInvalidBefore:        fasthttp.StatusBadRequest,
 	codeInvalidSince:         fasthttp.StatusBadRequest,
 	codeStoreUnavailable:     fasthttp.StatusServiceUnavailable,
@@ -75,6 +76,7 @@ const (
 	codeInvalidNote          = "invalid_note"
 	codeInvalidStatusFilter  = "invalid_status" // the status query parameter
 	codeInvalidLimit         = "invalid_limit"
+	codeInvalidQuery         = "invalid_query" // the q of GET /v1/search
 	codeInvalidBefore        = "invalid_before"
 	codeInvalidSince         = "invalid_since"
 	codeStoreUnavailable     = "store_unavailable"

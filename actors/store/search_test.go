@@ -95,11 +95,11 @@ func TestSearchMatches(t *testing.T) {
 		{"jose", []string{"c03 contact_name 0 José Álvarez"}},
 		{"JOSÉ alv", []string{"c03 contact_name 0 José Álvarez"}},
 		{"pedido", []string{"c03 message 1 Hola, necesito ayuda con mi pedido"}},
-		{"refund secret", nil},          // globex's words never match in acme
-		{"mallory", nil},                // nor its names
-		{"15550000", nil},               // nor its phones
-		{"alice order bob", nil},        // every term must match
-		{"a", nil},                      // no term: nothing
+		{"refund secret", nil},   // globex's words never match in acme
+		{"mallory", nil},         // nor its names
+		{"15550000", nil},        // nor its phones
+		{"alice order bob", nil}, // every term must match
+		{"a", nil},               // no term: nothing
 		{"<b>order</b> where", []string{"c01 message 1 Where is my order?"}},
 	} {
 		_, got := searchIDs(t, s, "acme", tc.q)
