@@ -24,6 +24,9 @@ package store
 //	                                  PutMessage)                            of token in field fld (n contact name,
 //	                                                                         p phone, t message text); for t the
 //	                                                                         <seq:8> of a message holding it
+//	t/<tenant>/g/<conv>/<token>/<fld> conversation actor (with each posting) the same posting, conversation first:
+//	                                                                         checks a candidate for a token prefix
+//	                                                                         in one seek
 //
 // Two prefixes are global, both node-local work queues over tenant state rather than state:
 //
@@ -173,6 +176,23 @@ func tokenPrefix(tenant, token string, open bool) []byte {
 func postingKey(tenant, token, conv string, field byte) []byte {
 	k := append(append(tokenPrefix(tenant, token, false), conv...), '/')
 	return append(k, field)
+}
+
+// convTermsKey is the prefix of a conversation's forward postings of token, or of every token it begins when open
+// is set.
+func convTermsKey(tenant, conv, token string, open bool) []byte {
+	k := append(append(append(tenantKey(len(conv)+len(token)+3, tenant, 'g'), conv...), '/'), token...)
+	if open {
+		return k
+	}
+	return append(k, '/')
+}
+
+// forwardPrefix is the prefix of every forward posting of a tenant.
+func forwardPrefix(tenant string) []byte { return tenantKey(0, tenant, 'g') }
+
+func forwardKey(tenant, conv, token string, field byte) []byte {
+	return append(convTermsKey(tenant, conv, token, false), field)
 }
 
 // parsePosting splits what follows a tenant's postings prefix: "<token>/<conv>/<field>".

@@ -32,9 +32,14 @@ const (
 	snippetRunes = 120
 )
 
-// maxSeeks bounds the work of one Search call; past it, the call returns what it found and a cursor to go on. A
-// variable for the tests of that.
-var maxSeeks = 20000
+// Variables for the tests of the paths they choose.
+var (
+	// maxSeeks bounds the work of one Search call; past it, the call returns what it found and a cursor to go on.
+	maxSeeks = 20000
+	// maxMergedTokens is the most tokens a prefix term that is not alone may stand for and still be walked by
+	// merging their postings; a broader one is checked on each candidate instead.
+	maxMergedTokens = 8
+)
 
 // The fields a search hit can match, as the API names them.
 const (
@@ -60,18 +65,29 @@ func (b *Batch) indexContact(prev, c *conversation.Conversation) error {
 func (b *Batch) reindex(tenant, conv string, field byte, old, cur []string) error {
 	for _, t := range old {
 		if !slices.Contains(cur, t) {
-			if err := b.b.Delete(postingKey(tenant, t, conv, field), nil); err != nil {
+			if err := errors.Join(b.b.Delete(postingKey(tenant, t, conv, field), nil),
+				b.b.Delete(forwardKey(tenant, conv, t, field), nil)); err != nil {
 				return err
 			}
 		}
 	}
 	for _, t := range cur {
-		if err := b.b.Set(postingKey(tenant, t, conv, field), nil, nil); err != nil {
+		if err := b.setPosting(tenant, t, conv, field, nil); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// setPosting writes a posting both ways: by token (to walk a token's conversations) and by conversation (to check
+// one conversation for a token prefix).
+func (b *Batch) setPosting(tenant, token, conv string, field byte, v []byte) error {
+	if err := b.b.Set(postingKey(tenant, token, conv, field), v, nil); err != nil {
+		return err
+	}
+	return b.b.Set(forwardKey(tenant, conv, token, field), v, nil)
+}
+
 
 // indexText writes the postings of a message's text: each token names the message (the latest written holding it).
 func (b *Batch) indexText(tenant string, m *conversation.Message) error {
@@ -81,7 +97,7 @@ func (b *Batch) indexText(tenant string, m *conversation.Message) error {
 	var seq [8]byte
 	binary.BigEndian.PutUint64(seq[:], m.Seq)
 	for _, t := range search.Tokens(m.Text) {
-		if err := b.b.Set(postingKey(tenant, t, m.ConversationID, fieldText), seq[:], nil); err != nil {
+		if err := b.setPosting(tenant, t, m.ConversationID, fieldText, seq[:]); err != nil {
 			return err
 		}
 	}
@@ -126,15 +142,27 @@ func (s *Store) Search(tenant string, q SearchQuery) (hits []SearchHit, next str
 		return nil, "", fmt.Errorf("search: %w", err)
 	}
 	defer it.Close()
-	w := &walk{it: it, tenant: tenant}
-	// The prefix term is the last: each of its seeks may cost one per token it stands for.
+	w := &walk{it: it, tenant: tenant, db: s.db}
+	defer w.close()
+	// Every term but a broad prefix walks its postings in the leapfrog. A prefix that begins more than
+	// maxMergedTokens tokens would cost a seek per token at each step: when other terms find candidates, each
+	// candidate is checked for it instead, in one seek of its forward postings.
 	terms := make([]term, 0, len(pq.Terms))
+	var check string
 	for i, t := range pq.Terms {
-		if pq.Prefix && i == len(pq.Terms)-1 {
-			terms = append(terms, w.expand(t))
+		if !pq.Prefix || i < len(pq.Terms)-1 {
+			terms = append(terms, w.exact(t))
 			continue
 		}
-		terms = append(terms, w.exact(t))
+		if len(pq.Terms) == 1 {
+			terms = append(terms, w.expand(t, maxExpansions))
+			continue
+		}
+		if p := w.expand(t, maxMergedTokens+1); len(p.heads) <= maxMergedTokens {
+			terms = append(terms, p)
+		} else {
+			check = t
+		}
 	}
 	type found struct {
 		conv  string
@@ -154,12 +182,15 @@ func (s *Store) Search(tenant string, q SearchQuery) (hits []SearchHit, next str
 			break
 		}
 		if len(hitsFound) == q.Limit {
-			target = conv // the first of the next page
+			target = conv // the first of the next page, or before it
 			break
+		}
+		target = after(conv)
+		if check != "" && !w.check(conv, check) {
+			continue
 		}
 		f, seq := terms[0].at()
 		hitsFound = append(hitsFound, found{conv, f, seq})
-		target = after(conv)
 	}
 	if w.err != nil {
 		return nil, "", fmt.Errorf("search: %w", w.err)
@@ -227,13 +258,42 @@ func leapfrog(terms []term, target string, w *walk) (conv string, state int) {
 	}
 }
 
-// walk is one Search call's iterator and budget, shared by its terms.
+// walk is one Search call's iterators and budget, shared by its terms.
 type walk struct {
-	it     *pebble.Iterator
+	it     *pebble.Iterator // over the tenant's postings
+	db     *pebble.DB
+	fwd    *pebble.Iterator // over the tenant's forward postings, opened by the first check
 	tenant string
 	seeks  int
 	key    []byte
 	err    error
+}
+
+func (w *walk) close() {
+	if w.fwd != nil {
+		_ = w.fwd.Close()
+	}
+}
+
+// check reports whether conversation conv has a token that begins with prefix, in one seek.
+func (w *walk) check(conv, prefix string) bool {
+	if w.fwd == nil {
+		lower := forwardPrefix(w.tenant)
+		var err error
+		if w.fwd, err = w.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)}); err != nil {
+			w.err = err
+			return false
+		}
+	}
+	w.seeks++
+	w.key = append(w.key[:0], convTermsKey(w.tenant, conv, prefix, true)...)
+	if w.fwd.SeekGE(w.key) && bytes.HasPrefix(w.fwd.Key(), w.key) {
+		return true
+	}
+	if err := w.fwd.Error(); err != nil && w.err == nil {
+		w.err = err
+	}
+	return false
 }
 
 // term is a cursor over the conversations a query term matches, in id order.
@@ -305,14 +365,14 @@ type prefixTerm struct {
 	cur   *posting
 }
 
-// expand finds the tokens that begin with prefix, one seek each: after a token's first posting the walk jumps past
-// all of them.
-func (w *walk) expand(prefix string) *prefixTerm {
+// expand finds up to max tokens that begin with prefix, one seek each: after a token's first posting the walk jumps
+// past all of them.
+func (w *walk) expand(prefix string, max int) *prefixTerm {
 	t := &prefixTerm{}
 	open := tokenPrefix(w.tenant, prefix, true)
 	base := len(postingsPrefix(w.tenant))
 	w.key = append(w.key[:0], open...)
-	for len(t.heads) < maxExpansions && w.seeks < maxSeeks {
+	for len(t.heads) < max && w.seeks < maxSeeks {
 		w.seeks++
 		if !w.it.SeekGE(w.key) || !bytes.HasPrefix(w.it.Key(), open) {
 			break
@@ -356,21 +416,26 @@ func (t *prefixTerm) seek(target string) (string, bool) {
 
 func (t *prefixTerm) at() (byte, uint64) { return t.cur.at() }
 
-// MissingPostings returns, for each stored message text and contact of a tenant, the postings the index lacks, as
-// "<conv>/<field>/<token>". It reads every conversation and message and trusts no index: it exists for tests that
+// MissingPostings returns, for each stored message text and contact of a tenant, the keys of the postings the index
+// lacks (by token and by conversation). It reads every conversation and message and trusts no index: it exists for tests that
 // prove the index never drifts (a kill -9 among them), and is slow on purpose.
 func (s *Store) MissingPostings(tenant string) ([]string, error) {
 	var missing []string
 	has := func(conv string, field byte, tok string) error {
-		_, closer, err := s.db.Get(postingKey(tenant, tok, conv, field))
-		if errors.Is(err, pebble.ErrNotFound) {
-			missing = append(missing, conv+"/"+string(field)+"/"+tok)
-			return nil
+		for _, k := range [][]byte{postingKey(tenant, tok, conv, field), forwardKey(tenant, conv, tok, field)} {
+			_, closer, err := s.db.Get(k)
+			if errors.Is(err, pebble.ErrNotFound) {
+				missing = append(missing, string(k))
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := closer.Close(); err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			return err
-		}
-		return closer.Close()
+		return nil
 	}
 	var next string
 	for {

@@ -244,6 +244,7 @@ func TestSearchRandom(t *testing.T) {
 	vocab := []string{"ab", "abc", "abcd", "abd", "bcd", "be", "bee", "cat", "cater", "dog", "doge", "éclair",
 		"eclat", "zz", "zzz", "order", "ordeal"}
 	word := func() string { return vocab[rng.IntN(len(vocab))] }
+	defer func(m int) { maxMergedTokens = m }(maxMergedTokens)
 	s := openStore(t, t.TempDir())
 	type doc struct{ id, name, phone, text string }
 	var docs []doc
@@ -268,7 +269,12 @@ func TestSearchRandom(t *testing.T) {
 		}
 		return true
 	}
-	for range 300 {
+	for i := range 300 {
+		if i%2 == 1 {
+			maxMergedTokens = 1 // every prefix that is not alone is checked per candidate
+		} else {
+			maxMergedTokens = 8
+		}
 		var q string
 		switch rng.IntN(3) {
 		case 0:

@@ -600,7 +600,7 @@ func TestTenantIsolation(t *testing.T) {
 			t.Errorf("key %q is not under a tenant prefix", k)
 			continue
 		}
-		if kind, _, _ := bytes.Cut(rest[len(tenant)+1:], []byte("/")); string(kind) != "f" { // search postings
+		if kind, _, _ := bytes.Cut(rest[len(tenant)+1:], []byte("/")); string(kind) != "f" && string(kind) != "g" { // search postings
 			perTenant[string(tenant)]++
 		}
 	}
