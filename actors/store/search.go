@@ -136,13 +136,7 @@ func (s *Store) Search(tenant string, q SearchQuery) (hits []SearchHit, next str
 	if len(pq.Terms) == 0 {
 		return nil, "", nil
 	}
-	lower := postingsPrefix(tenant)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
-	if err != nil {
-		return nil, "", fmt.Errorf("search: %w", err)
-	}
-	defer it.Close()
-	w := &walk{it: it, tenant: tenant, db: s.db}
+	w := &walk{tenant: tenant, db: s.db}
 	defer w.close()
 	// Every term but a broad prefix walks its postings in the leapfrog. A prefix that begins more than
 	// maxMergedTokens tokens would cost a seek per token at each step: when other terms find candidates, each
@@ -260,28 +254,37 @@ func leapfrog(terms []term, target string, w *walk) (conv string, state int) {
 
 // walk is one Search call's iterators and budget, shared by its terms.
 type walk struct {
-	it     *pebble.Iterator // over the tenant's postings
 	db     *pebble.DB
-	fwd    *pebble.Iterator // over the tenant's forward postings, opened by the first check
+	its    []*pebble.Iterator // to close
+	fwd    *pebble.Iterator   // over the tenant's forward postings, opened by the first check
 	tenant string
 	seeks  int
 	key    []byte
 	err    error
 }
 
+// iter opens an iterator over the keys that begin with prefix. Each term has its own, so that its seeks go forward
+// only and Pebble can continue from where the last one stopped instead of seeking from the top.
+func (w *walk) iter(prefix []byte) *pebble.Iterator {
+	it, err := w.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		w.err = err
+		return nil
+	}
+	w.its = append(w.its, it)
+	return it
+}
+
 func (w *walk) close() {
-	if w.fwd != nil {
-		_ = w.fwd.Close()
+	for _, it := range w.its {
+		_ = it.Close()
 	}
 }
 
 // check reports whether conversation conv has a token that begins with prefix, in one seek.
 func (w *walk) check(conv, prefix string) bool {
 	if w.fwd == nil {
-		lower := forwardPrefix(w.tenant)
-		var err error
-		if w.fwd, err = w.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)}); err != nil {
-			w.err = err
+		if w.fwd = w.iter(forwardPrefix(w.tenant)); w.fwd == nil {
 			return false
 		}
 	}
@@ -308,6 +311,7 @@ type term interface {
 // posting is the cursor of one token.
 type posting struct {
 	w      *walk
+	it     *pebble.Iterator // nil when the walk failed to open it
 	prefix []byte // "t/<tenant>/f/<token>/"
 	moved  bool   // conv, field and seq hold a posting at or after the last target
 	done   bool
@@ -317,11 +321,13 @@ type posting struct {
 }
 
 func (w *walk) exact(token string) *posting {
-	return &posting{w: w, prefix: tokenPrefix(w.tenant, token, false)}
+	p := &posting{w: w, prefix: tokenPrefix(w.tenant, token, false)}
+	p.it = w.iter(p.prefix)
+	return p
 }
 
 func (p *posting) seek(target string) (string, bool) {
-	if p.done {
+	if p.done || p.it == nil {
 		return "", false
 	}
 	if p.moved && p.conv >= target {
@@ -330,14 +336,14 @@ func (p *posting) seek(target string) (string, bool) {
 	w := p.w
 	w.seeks++
 	w.key = append(append(w.key[:0], p.prefix...), target...)
-	if !w.it.SeekGE(w.key) || !bytes.HasPrefix(w.it.Key(), p.prefix) {
-		if err := w.it.Error(); err != nil && w.err == nil {
+	if !p.it.SeekGE(w.key) || !bytes.HasPrefix(p.it.Key(), p.prefix) {
+		if err := p.it.Error(); err != nil && w.err == nil {
 			w.err = err
 		}
 		p.done = true
 		return "", false
 	}
-	k := w.it.Key()
+	k := p.it.Key()
 	rest := k[len(p.prefix):]
 	if len(rest) < 3 || rest[len(rest)-2] != '/' {
 		w.err = fmt.Errorf("BUG: search posting %q malformed", k)
@@ -346,7 +352,7 @@ func (p *posting) seek(target string) (string, bool) {
 	}
 	p.moved, p.conv, p.field, p.seq = true, string(rest[:len(rest)-2]), rest[len(rest)-1], 0
 	if p.field == fieldText {
-		v, err := w.it.ValueAndErr()
+		v, err := p.it.ValueAndErr()
 		if err != nil || len(v) != 8 {
 			w.err = fmt.Errorf("search posting %q: value %x: %v", k, v, err)
 			p.done = true
@@ -370,25 +376,29 @@ type prefixTerm struct {
 func (w *walk) expand(prefix string, max int) *prefixTerm {
 	t := &prefixTerm{}
 	open := tokenPrefix(w.tenant, prefix, true)
+	it := w.iter(open)
+	if it == nil {
+		return t
+	}
 	base := len(postingsPrefix(w.tenant))
 	w.key = append(w.key[:0], open...)
 	for len(t.heads) < max && w.seeks < maxSeeks {
 		w.seeks++
-		if !w.it.SeekGE(w.key) || !bytes.HasPrefix(w.it.Key(), open) {
+		if !it.SeekGE(w.key) || !bytes.HasPrefix(it.Key(), open) {
 			break
 		}
-		k := w.it.Key()
+		k := it.Key()
 		tok, _, _, err := parsePosting(k[base:])
 		if err != nil {
 			w.err = err
 			break
 		}
-		p := &posting{w: w, prefix: append(append(make([]byte, 0, base+len(tok)+1), k[:base]...), tok...)}
+		p := &posting{w: w, it: it, prefix: append(append(make([]byte, 0, base+len(tok)+1), k[:base]...), tok...)}
 		p.prefix = append(p.prefix, '/')
 		t.heads = append(t.heads, p)
 		w.key = append(append(w.key[:0], p.prefix[:len(p.prefix)-1]...), '0') // past every posting of tok
 	}
-	if err := w.it.Error(); err != nil && w.err == nil {
+	if err := it.Error(); err != nil && w.err == nil {
 		w.err = err
 	}
 	return t
