@@ -17,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -39,6 +41,8 @@ var (
 	// maxMergedTokens is the most tokens a prefix term that is not alone may stand for and still be walked by
 	// merging their postings; a broader one is checked on each candidate instead.
 	maxMergedTokens = 8
+	// maxCollected is the most postings a prefix term may have to be read into memory.
+	maxCollected = 10000
 )
 
 // The fields a search hit can match, as the API names them.
@@ -138,9 +142,10 @@ func (s *Store) Search(tenant string, q SearchQuery) (hits []SearchHit, next str
 	}
 	w := &walk{tenant: tenant, db: s.db}
 	defer w.close()
-	// Every term but a broad prefix walks its postings in the leapfrog. A prefix that begins more than
-	// maxMergedTokens tokens would cost a seek per token at each step: when other terms find candidates, each
-	// candidate is checked for it instead, in one seek of its forward postings.
+	// The prefix term, by what it costs: a prefix of few postings is read whole into memory and leads the leapfrog
+	// (it is probably the rarest term); one of few tokens merges their postings; alone, it merges up to
+	// maxExpansions tokens; else, with other terms to find candidates, each candidate is checked for it in one seek
+	// of its forward postings, instead of a seek per token at each step.
 	terms := make([]term, 0, len(pq.Terms))
 	var check string
 	for i, t := range pq.Terms {
@@ -148,14 +153,20 @@ func (s *Store) Search(tenant string, q SearchQuery) (hits []SearchHit, next str
 			terms = append(terms, w.exact(t))
 			continue
 		}
-		if len(pq.Terms) == 1 {
-			terms = append(terms, w.expand(t, maxExpansions))
-			continue
-		}
-		if p := w.expand(t, maxMergedTokens+1); len(p.heads) <= maxMergedTokens {
+		if l := w.collect(t, q.After); l != nil {
+			terms = slices.Insert(terms, 0, term(l))
+		} else if p := w.expand(t, maxMergedTokens+1); len(p.heads) <= maxMergedTokens {
 			terms = append(terms, p)
+		} else if len(pq.Terms) == 1 {
+			terms = append(terms, w.expand(t, maxExpansions))
 		} else {
 			check = t
+		}
+	}
+	first := terms[0] // the first word's term, whose match a hit reports
+	if len(terms) > 1 && len(pq.Terms) > 1 {
+		if _, ok := first.(*listTerm); ok {
+			first = terms[1]
 		}
 	}
 	type found struct {
@@ -183,7 +194,7 @@ func (s *Store) Search(tenant string, q SearchQuery) (hits []SearchHit, next str
 		if check != "" && !w.check(conv, check) {
 			continue
 		}
-		f, seq := terms[0].at()
+		f, seq := first.at()
 		hitsFound = append(hitsFound, found{conv, f, seq})
 	}
 	if w.err != nil {
@@ -493,3 +504,83 @@ func (s *Store) MissingPostings(tenant string) ([]string, error) {
 	}
 	return missing, it.Error()
 }
+
+// listTerm is a prefix term read into memory: the conversations whose postings begin with the prefix, in id order,
+// each with its first field.
+type listTerm struct {
+	convs  []string
+	fields []byte
+	seqs   []uint64
+	i      int
+}
+
+// collect reads the postings of the tokens prefix begins (for conversations at or after from) into a listTerm, or
+// returns nil if there are more than maxCollected.
+func (w *walk) collect(prefix, from string) *listTerm {
+	open := tokenPrefix(w.tenant, prefix, true)
+	it := w.iter(open)
+	if it == nil {
+		return nil
+	}
+	w.seeks++
+	type entry struct {
+		conv  string
+		field byte
+		seq   uint64
+	}
+	var es []entry
+	base := len(postingsPrefix(w.tenant))
+	for ok := it.First(); ok; ok = it.Next() {
+		if len(es) == maxCollected {
+			return nil
+		}
+		_, conv, field, err := parsePosting(it.Key()[base:])
+		if err != nil {
+			w.err = err
+			return nil
+		}
+		if string(conv) < from {
+			continue
+		}
+		e := entry{conv: string(conv), field: field}
+		if field == fieldText {
+			v, err := it.ValueAndErr()
+			if err != nil || len(v) != 8 {
+				w.err = fmt.Errorf("search posting %q: value %x: %v", it.Key(), v, err)
+				return nil
+			}
+			e.seq = binary.BigEndian.Uint64(v)
+		}
+		es = append(es, e)
+	}
+	if err := it.Error(); err != nil {
+		w.err = err
+		return nil
+	}
+	slices.SortFunc(es, func(a, b entry) int {
+		if c := strings.Compare(a.conv, b.conv); c != 0 {
+			return c
+		}
+		return int(a.field) - int(b.field)
+	})
+	l := &listTerm{}
+	for _, e := range es {
+		if n := len(l.convs); n > 0 && l.convs[n-1] == e.conv {
+			continue // the conversation's first field is kept
+		}
+		l.convs, l.fields, l.seqs = append(l.convs, e.conv), append(l.fields, e.field), append(l.seqs, e.seq)
+	}
+	return l
+}
+
+func (l *listTerm) seek(target string) (string, bool) {
+	if l.i < len(l.convs) && l.convs[l.i] < target {
+		l.i += sort.SearchStrings(l.convs[l.i:], target)
+	}
+	if l.i == len(l.convs) {
+		return "", false
+	}
+	return l.convs[l.i], true
+}
+
+func (l *listTerm) at() (byte, uint64) { return l.fields[l.i], l.seqs[l.i] }

@@ -244,7 +244,7 @@ func TestSearchRandom(t *testing.T) {
 	vocab := []string{"ab", "abc", "abcd", "abd", "bcd", "be", "bee", "cat", "cater", "dog", "doge", "éclair",
 		"eclat", "zz", "zzz", "order", "ordeal"}
 	word := func() string { return vocab[rng.IntN(len(vocab))] }
-	defer func(m int) { maxMergedTokens = m }(maxMergedTokens)
+	defer func(m, c int) { maxMergedTokens, maxCollected = m, c }(maxMergedTokens, maxCollected)
 	s := openStore(t, t.TempDir())
 	type doc struct{ id, name, phone, text string }
 	var docs []doc
@@ -270,10 +270,13 @@ func TestSearchRandom(t *testing.T) {
 		return true
 	}
 	for i := range 300 {
-		if i%2 == 1 {
-			maxMergedTokens = 1 // every prefix that is not alone is checked per candidate
-		} else {
-			maxMergedTokens = 8
+		switch i % 3 {
+		case 0: // small prefixes are read into memory
+			maxCollected, maxMergedTokens = 10000, 8
+		case 1: // prefixes merge their tokens' postings
+			maxCollected, maxMergedTokens = 0, 8
+		case 2: // a prefix that is not alone is checked per candidate
+			maxCollected, maxMergedTokens = 0, 1
 		}
 		var q string
 		switch rng.IntN(3) {
