@@ -528,12 +528,16 @@ func (w *walk) collect(prefix, from string) *listTerm {
 		field byte
 		seq   uint64
 	}
-	var es []entry
-	base := len(postingsPrefix(w.tenant))
+	// Counted first, without decoding, so that a broad prefix costs only the steps to find it is broad.
+	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
-		if len(es) == maxCollected {
+		if n++; n > maxCollected {
 			return nil
 		}
+	}
+	es := make([]entry, 0, n)
+	base := len(postingsPrefix(w.tenant))
+	for ok := it.First(); ok; ok = it.Next() {
 		_, conv, field, err := parsePosting(it.Key()[base:])
 		if err != nil {
 			w.err = err
