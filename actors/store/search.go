@@ -37,13 +37,29 @@ const (
 // Variables for the tests of the paths they choose.
 var (
 	// maxSeeks bounds the work of one Search call; past it, the call returns what it found and a cursor to go on.
-	maxSeeks = 20000
+	maxSeeks = 3000
 	// maxMergedTokens is the most tokens a prefix term that is not alone may stand for and still be walked by
 	// merging their postings; a broader one is checked on each candidate instead.
 	maxMergedTokens = 8
 	// maxCollected is the most postings a prefix term may have to be read into memory.
-	maxCollected = 10000
+	maxCollected = 20000
 )
+
+// denseWord is how many postings make a word common: with only common words beside it, a prefix is checked on the
+// candidates they find rather than read into memory.
+const denseWord = 5000
+
+// count counts the keys of it, up to max.
+func (w *walk) count(it *pebble.Iterator, max int) int {
+	if it == nil {
+		return 0
+	}
+	n := 0
+	for ok := it.First(); ok && n < max; ok = it.Next() {
+		n++
+	}
+	return n
+}
 
 // The fields a search hit can match, as the API names them.
 const (
@@ -153,7 +169,17 @@ func (s *Store) Search(tenant string, q SearchQuery) (hits []SearchHit, next str
 			terms = append(terms, w.exact(t))
 			continue
 		}
-		if l := w.collect(t, q.After); l != nil {
+		// When every other word is common, candidates are plenty: checking each for the prefix beats reading a
+		// broad prefix whole.
+		dense := len(terms) > 0
+		for _, e := range terms {
+			dense = dense && w.count(e.(*posting).it, denseWord) == denseWord
+		}
+		var l *listTerm
+		if !dense {
+			l = w.collect(t, q.After)
+		}
+		if l != nil {
 			terms = slices.Insert(terms, 0, term(l))
 		} else if p := w.expand(t, maxMergedTokens+1); len(p.heads) <= maxMergedTokens {
 			terms = append(terms, p)
