@@ -1,11 +1,13 @@
 package store
 
-// The search index: postings "t/<tenant>/f/<token>/<conv>/<field>" (keys.go), written in the batch of the change
-// they index, so the index never drifts from the conversations and messages, even across a kill -9.
+// The search index: postings "t/<tenant>/f/<token>/<conv>/<field>" and the same postings conversation first,
+// "t/<tenant>/g/<conv>/<token>/<field>" (keys.go), written in the batch of the change they index, so the index never
+// drifts from the conversations and messages, even across a kill -9.
 //
 // A query is a conjunction of terms (actors/search.ParseQuery), the last possibly a prefix. Each term is a cursor
-// over conversation ids in order: an exact term seeks in its token's postings, a prefix term merges the postings of
-// the tokens it begins (at most maxExpansions of them). The cursors leapfrog: each seeks to the candidate the
+// over conversation ids in order: an exact term seeks in its token's postings; a prefix term is read into memory
+// when small, or merges the postings of the tokens it begins, or (broad, beside other terms) is checked on each
+// candidate in one seek of the conversation-first postings. The cursors leapfrog: each seeks to the candidate the
 // previous one found, so a rare term paces a common one by seeks instead of scans. Conversation ids sort in key
 // order because their alphabet sorts after "/" (conversation.ValidID: 0-9, a-v), and the postings of one token and
 // conversation sort by field: contact name, phone, text.
@@ -107,7 +109,6 @@ func (b *Batch) setPosting(tenant, token, conv string, field byte, v []byte) err
 	}
 	return b.b.Set(forwardKey(tenant, conv, token, field), v, nil)
 }
-
 
 // indexText writes the postings of a message's text: each token names the message (the latest written holding it).
 func (b *Batch) indexText(tenant string, m *conversation.Message) error {
@@ -349,8 +350,8 @@ type term interface {
 type posting struct {
 	w      *walk
 	it     *pebble.Iterator // nil when the walk failed to open it
-	prefix []byte // "t/<tenant>/f/<token>/"
-	moved  bool   // conv, field and seq hold a posting at or after the last target
+	prefix []byte           // "t/<tenant>/f/<token>/"
+	moved  bool             // conv, field and seq hold a posting at or after the last target
 	done   bool
 	conv   string
 	field  byte

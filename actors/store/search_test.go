@@ -318,3 +318,20 @@ func TestSearchRandom(t *testing.T) {
 		}
 	}
 }
+
+// MissingPostings finds a message stored without its postings (as a write outside PutMessage would leave it).
+func TestMissingPostingsFindsGaps(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	c := contact(conv("acme", "c01", conversation.Unassigned, ""), "Zed", "")
+	putConvs(t, s, c)
+	m := textMsg("c01", 1, conversation.DirIn, "unindexed words")
+	commitWait(t, s, func(b *Batch) error { return b.putJSON(msgKey("acme", "c01", 1), &m) })
+	missing, err := s.MissingPostings("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"t/acme/f/unindexed/c01/t", "t/acme/g/c01/unindexed/t", "t/acme/f/words/c01/t", "t/acme/g/c01/words/t"}
+	if !reflect.DeepEqual(missing, want) {
+		t.Errorf("MissingPostings = %q, want %q", missing, want)
+	}
+}
