@@ -27,7 +27,10 @@ const (
 )
 
 // Tokens returns the distinct tokens of text in the order they first appear, at most MaxTokensPerText.
-func Tokens(text string) []string {
+func Tokens(text string) []string { return distinct(text, MaxTokensPerText) }
+
+// distinct returns the first max distinct tokens of text, in the order they first appear.
+func distinct(text string, max int) []string {
 	var out []string
 	each(text, func(tok string) bool {
 		for _, t := range out {
@@ -36,7 +39,7 @@ func Tokens(text string) []string {
 			}
 		}
 		out = append(out, tok)
-		return len(out) < MaxTokensPerText
+		return len(out) < max
 	})
 	return out
 }
@@ -75,16 +78,7 @@ func ParseQuery(q string) Query {
 		}
 		return Query{Terms: []string{cut(d)}, Prefix: true}
 	}
-	var terms []string
-	each(q, func(tok string) bool {
-		for _, t := range terms {
-			if t == tok {
-				return true
-			}
-		}
-		terms = append(terms, tok)
-		return len(terms) < MaxQueryTerms
-	})
+	terms := distinct(q, MaxQueryTerms)
 	if len(terms) == 0 {
 		return Query{}
 	}
