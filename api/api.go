@@ -135,6 +135,8 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		a.conversationCommand(ctx, op, parts[1], parts[2])
 	case len(parts) == 2 && parts[0] == "inbox" && parts[1] == "counts" && get:
 		a.inboxCounts(ctx, op)
+	case len(parts) == 1 && parts[0] == "search" && get:
+		a.search(ctx, op)
 	case len(parts) == 1 && parts[0] == "insights" && get:
 		a.insights(ctx, op)
 	case len(parts) == 1 && parts[0] == "operators" && get:

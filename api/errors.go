@@ -66,6 +66,7 @@ var codeStatus = map[string]int{
 	codeInvalidSort:          fasthttp.StatusBadRequest,
 	codeInvalidOrder:         fasthttp.StatusBadRequest,
 	codeInvalidCursor:        fasthttp.StatusBadRequest,
+	codeInvalidQuery:         fasthttp.StatusBadRequest,
 	codeInvalidBefore:        fasthttp.StatusBadRequest,
 	codeInvalidSince:         fasthttp.StatusBadRequest,
 	codeStoreUnavailable:     fasthttp.StatusServiceUnavailable,
@@ -87,6 +88,7 @@ const (
 	codeInvalidSort          = "invalid_sort"
 	codeInvalidOrder         = "invalid_order"
 	codeInvalidCursor        = "invalid_cursor"
+	codeInvalidQuery         = "invalid_query" // the q of GET /v1/search
 	codeInvalidBefore        = "invalid_before"
 	codeInvalidSince         = "invalid_since"
 	codeStoreUnavailable     = "store_unavailable"

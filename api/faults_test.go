@@ -70,6 +70,13 @@ func (r faultyReader) OperatorLoads(tn string) (map[string]int, error) {
 	return r.Reader.OperatorLoads(tn)
 }
 
+func (r faultyReader) Search(tn string, q api.SearchQuery) ([]api.SearchHit, string, error) {
+	if r.fail["Search"] {
+		return nil, "", errDisk
+	}
+	return r.Reader.Search(tn, q)
+}
+
 func failing(methods ...string) func(api.Reader) api.Reader {
 	return func(r api.Reader) api.Reader {
 		f := faultyReader{Reader: r, fail: map[string]bool{}}
@@ -131,6 +138,7 @@ func TestInternalErrorsAreLoggedNotAnswered(t *testing.T) {
 		{"messages", "GET", "/v1/conversations/" + id + "/messages", "", []string{"Messages"}, nil, "store_unavailable", errDisk.Error()},
 		{"operators", "GET", "/v1/operators", "", []string{"Operators"}, nil, "store_unavailable", errDisk.Error()},
 		{"loads", "GET", "/v1/operators", "", []string{"OperatorLoads"}, nil, "store_unavailable", errDisk.Error()},
+		{"search", "GET", "/v1/search?q=customer", "", []string{"Search"}, nil, "store_unavailable", errDisk.Error()},
 		{"command", "POST", "/v1/conversations/" + id + "/close", "", nil, errKafkaDown, "unavailable", errKafkaDown.Error()},
 		{"insights", "GET", "/v1/insights", "", nil, nil, "analytics_unavailable", errQuery.Error()},
 	} {

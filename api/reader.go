@@ -28,6 +28,36 @@ type Reader interface {
 	// OperatorLoads returns how many conversations each operator holds (routing.Holds); absent means none. It must
 	// not cost a read of every open conversation: GET /v1/operators calls it on every request.
 	OperatorLoads(tenant string) (map[string]int, error)
+	// Search returns the conversations every term of q.Text matches (contact name, phone number, message text; the
+	// last term as a prefix), in id order, at most q.Limit, and the cursor of the next page ("" at the end). It does
+	// bounded work per call, so a page may hold fewer than q.Limit hits (even none) and still a cursor.
+	Search(tenant string, q SearchQuery) (hits []SearchHit, next string, err error)
+}
+
+// SearchQuery is a search for Reader.Search.
+type SearchQuery struct {
+	// Text is the query as typed.
+	Text string
+	// After is the cursor of the previous page; empty starts at the beginning.
+	After string
+	// Limit is the most hits returned. 0 means 20.
+	Limit int
+}
+
+// SearchHit is a conversation a search matched and where its first term matched.
+type SearchHit struct {
+	Conversation conversation.Conversation
+	Match        SearchMatch
+}
+
+// SearchMatch is where a search matched a conversation.
+type SearchMatch struct {
+	// Field is "contact_name", "phone" or "message".
+	Field string `json:"field"`
+	// Snippet is the matched text: the name, the number, or up to 120 characters of the message around the match.
+	Snippet string `json:"snippet"`
+	// Seq is the message that matched; 0 for the name and the phone.
+	Seq uint64 `json:"seq"`
 }
 
 // Sorts of ListQuery.

@@ -34,6 +34,13 @@ package store
 //	                                  deleted by the sender                  sender, encoded by the sender
 //	t/<tenant>/v/<conv>/<seq:8>       sender (PutDeliveryNote); deleted by   the channel's answer to message seq, as
 //	                                  the conversation actor applying it     the delivery record produced for it
+//	t/<tenant>/f/<token>/<conv>/<fld> conversation actor (PutConversation,   the search index (search.go): a posting
+//	                                  PutMessage)                            of token in field fld (n contact name,
+//	                                                                         p phone, t message text); for t the
+//	                                                                         <seq:8> of a message holding it
+//	t/<tenant>/g/<conv>/<token>/<fld> conversation actor (with each posting) the same posting, conversation first:
+//	                                                                         checks a candidate for a token prefix
+//	                                                                         in one seek
 //
 // Two prefixes are global, both node-local work queues over tenant state rather than state:
 //
@@ -59,6 +66,7 @@ package store
 // sequence (queueSeqs): one orders the outbox, another each channel's send queue.
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -208,6 +216,58 @@ func parseNoteKey(prefix, k []byte) (conv string, seq uint64, err error) {
 		return "", 0, fmt.Errorf("BUG: delivery note key %q malformed", k)
 	}
 	return string(rest[:len(rest)-9]), binary.BigEndian.Uint64(rest[len(rest)-8:]), nil
+}
+
+// The fields of a search posting, the last byte of its key. Their order is the order a conversation's postings of
+// one token sort in, so a seek finds the contact name before the phone and the phone before the messages.
+const (
+	fieldName  = 'n'
+	fieldPhone = 'p'
+	fieldText  = 't'
+)
+
+// postingsPrefix is the prefix of every search posting of a tenant.
+func postingsPrefix(tenant string) []byte { return tenantKey(0, tenant, 'f') }
+
+// tokenPrefix is the prefix of the postings of token (tokens hold letters and digits only, never "/"); a prefix of
+// several tokens when open is set (no "/" appended).
+func tokenPrefix(tenant, token string, open bool) []byte {
+	k := append(tenantKey(len(token)+1, tenant, 'f'), token...)
+	if open {
+		return k
+	}
+	return append(k, '/')
+}
+
+func postingKey(tenant, token, conv string, field byte) []byte {
+	k := append(append(tokenPrefix(tenant, token, false), conv...), '/')
+	return append(k, field)
+}
+
+// convTermsKey is the prefix of a conversation's forward postings of token, or of every token it begins when open
+// is set.
+func convTermsKey(tenant, conv, token string, open bool) []byte {
+	k := append(append(append(tenantKey(len(conv)+len(token)+3, tenant, 'g'), conv...), '/'), token...)
+	if open {
+		return k
+	}
+	return append(k, '/')
+}
+
+// forwardPrefix is the prefix of every forward posting of a tenant.
+func forwardPrefix(tenant string) []byte { return tenantKey(0, tenant, 'g') }
+
+func forwardKey(tenant, conv, token string, field byte) []byte {
+	return append(convTermsKey(tenant, conv, token, false), field)
+}
+
+// parsePosting splits what follows a tenant's postings prefix: "<token>/<conv>/<field>".
+func parsePosting(rest []byte) (token, conv []byte, field byte, err error) {
+	i := bytes.IndexByte(rest, '/')
+	if i < 0 || len(rest) < i+4 || rest[len(rest)-2] != '/' {
+		return nil, nil, 0, fmt.Errorf("BUG: search posting %q malformed", rest)
+	}
+	return rest[:i], rest[i+1 : len(rest)-2], rest[len(rest)-1], nil
 }
 
 // outboxKey is the key of the outbox entry seq of tenant.

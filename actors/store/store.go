@@ -200,8 +200,8 @@ func (b *Batch) putJSON(key []byte, v any) error {
 	return b.b.Set(key, val, nil)
 }
 
-// PutConversation writes c, keeping the status index, the held index (reads_api.go) and the lists' indexes
-// (lists.go) in step with prev (the zero Conversation if c is new).
+// PutConversation writes c, keeping the status index, the held index (reads_api.go), the lists' indexes (lists.go)
+// and the search postings of its contact (search.go) in step with prev (the zero Conversation if c is new).
 func (b *Batch) PutConversation(prev, c *conversation.Conversation) error {
 	if prev.Status != c.Status && prev.Status != "" {
 		if err := b.b.Delete(statusKey(c.TenantID, prev.Status, c.ID), nil); err != nil {
@@ -219,12 +219,18 @@ func (b *Batch) PutConversation(prev, c *conversation.Conversation) error {
 	if err := b.putLists(prev, c); err != nil {
 		return err
 	}
+	if err := b.indexContact(prev, c); err != nil {
+		return err
+	}
 	return b.putJSON(convKey(c.TenantID, c.ID), c)
 }
 
-// PutMessage writes m and indexes it by its ids.
+// PutMessage writes m and indexes it by its ids and by the words of its text (search.go).
 func (b *Batch) PutMessage(tenant string, m *conversation.Message) error {
 	if err := b.putJSON(msgKey(tenant, m.ConversationID, m.Seq), m); err != nil {
+		return err
+	}
+	if err := b.indexText(tenant, m); err != nil {
 		return err
 	}
 	ref := messageRef(m.ConversationID, m.Seq)

@@ -32,6 +32,19 @@ func storedMessages(t *testing.T, n *node, tenant string) map[string]int {
 	return counts
 }
 
+// missingPostings returns the search postings a stopped node's store lacks for its stored contacts and message texts
+// (store.MissingPostings).
+func missingPostings(t *testing.T, n *node, tenant string) []string {
+	t.Helper()
+	s := storetest.Open(t, store.Config{Dir: filepath.Join(n.dir, "data", "store")})
+	defer s.Close()
+	missing, err := s.MissingPostings(tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return missing
+}
+
 // TestRestartKeepsConversations restarts a node on the same data dir: the same conversations come back and no
 // record is applied a second time.
 func TestRestartKeepsConversations(t *testing.T) {
@@ -121,7 +134,7 @@ func TestKill9DuringBurst(t *testing.T) {
 				}
 				id := fmt.Sprintf("wamid.burst-%05d", i)
 				body := meta.Payload(meta.Change{PhoneNumberID: acmePhone, Messages: []meta.Message{
-					textMsg(fmt.Sprintf("2783%07d", i%500), id, "burst", ts),
+					textMsg(fmt.Sprintf("2783%07d", i%500), id, fmt.Sprintf("burst %05d", i), ts),
 				}})
 				sent.Store(id, true)
 				code, _, err := meta.Post(ctx, hc, n.url("/webhooks/whatsapp"), acmeSecret, body)
@@ -174,7 +187,12 @@ func TestKill9DuringBurst(t *testing.T) {
 	if missing > 0 || dup > 0 || unknown > 0 {
 		t.Fatalf("after kill -9: %d acknowledged messages missing, %d stored twice (%v), %d never sent", missing, dup, dups, unknown)
 	}
-	t.Logf("%d acknowledged, %d stored (the rest were in flight at the kill), none lost or duplicated", ackedN, len(counts))
+	// The search index is written in the batch of what it indexes: after the kill, every stored text and contact
+	// has its postings.
+	if missing := missingPostings(t, n, "acme"); len(missing) > 0 {
+		t.Fatalf("after kill -9: %d search postings missing, first %v", len(missing), missing[:min(5, len(missing))])
+	}
+	t.Logf("%d acknowledged, %d stored (the rest were in flight at the kill), none lost or duplicated, all indexed", ackedN, len(counts))
 }
 
 // TestExternalBrokerAndKafkaDown points a node at a broker it did not start (as it would a real cluster), stops

@@ -66,3 +66,15 @@ func (r storeReader) Operators(tenant string) ([]operator.State, error) {
 func (r storeReader) OperatorLoads(tenant string) (map[string]int, error) {
 	return r.st.OperatorLoads(tenant)
 }
+
+func (r storeReader) Search(tenant string, q api.SearchQuery) ([]api.SearchHit, string, error) {
+	hits, next, err := r.st.Search(tenant, store.SearchQuery{Text: q.Text, After: q.After, Limit: q.Limit})
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]api.SearchHit, len(hits))
+	for i, h := range hits {
+		out[i] = api.SearchHit{Conversation: h.Conversation, Match: api.SearchMatch{Field: h.Field, Snippet: h.Snippet, Seq: h.Seq}}
+	}
+	return out, next, nil
+}
