@@ -64,6 +64,11 @@ var codeStatus = map[string]int{
 	codeAnalyticsUnavailable: fasthttp.StatusServiceUnavailable,
 	codeUnavailable:          fasthttp.StatusServiceUnavailable,
 	codeOutcomeUnknown:       fasthttp.StatusServiceUnavailable,
+	codeInvalidCredentials:   fasthttp.StatusUnauthorized,
+	codeTooManyAttempts:      fasthttp.StatusTooManyRequests,
+	codeCSRF:                 fasthttp.StatusForbidden,
+	codeTooManyStreams:       fasthttp.StatusTooManyRequests,
+	codeInvalidPresence:      fasthttp.StatusBadRequest,
 }
 
 // The API's own error codes.

@@ -1,0 +1,98 @@
+package api
+
+// GET /v1/events (Server-Sent Events from the live hub) and POST /v1/conversations/{id}/presence.
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/api/live"
+)
+
+// serveLive answers the live paths; false when parts is another.
+func (a *API) serveLive(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, parts []string) bool {
+	switch {
+	case len(parts) == 1 && parts[0] == "events" && ctx.IsGet():
+		a.streamEvents(ctx, op)
+	case len(parts) == 3 && parts[0] == "conversations" && parts[2] == "presence" && ctx.IsPost():
+		a.presence(ctx, op, parts[1])
+	default:
+		return false
+	}
+	return true
+}
+
+func (a *API) streamEvents(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
+	hub := a.cfg.Live
+	if hub == nil {
+		fail(ctx, codeUnavailable, "this node serves no live events")
+		return
+	}
+	last := string(ctx.Request.Header.Peek("Last-Event-ID"))
+	if last == "" {
+		last = string(ctx.QueryArgs().Peek("last_event_id"))
+	}
+	sub, err := hub.Subscribe(op.Tenant.ID, op.Operator.ID, last)
+	switch {
+	case errors.Is(err, live.ErrTooManyConnections):
+		fail(ctx, codeTooManyStreams, "too many open event streams for this operator")
+		return
+	case err != nil:
+		fail(ctx, codeUnavailable, "the live events are stopping; retry")
+		return
+	}
+	ctx.SetContentType("text/event-stream")
+	ctx.Response.Header.Set("Cache-Control", "no-cache")
+	ctx.Response.Header.Set("X-Accel-Buffering", "no")
+	// The server's WriteTimeout is one deadline for a whole response: a stream moves it forward before each write
+	// instead, so a long stream is never cut and a client that stops reading is dropped after StreamWriteTimeout.
+	conn, timeout := ctx.Conn(), a.cfg.StreamWriteTimeout
+	sc := live.StreamConfig{
+		Heartbeat:   a.cfg.Heartbeat,
+		Done:        ctx.Done(), // closed when the server shuts down: streams end at once instead of holding it
+		BeforeWrite: func() { _ = conn.SetWriteDeadline(time.Now().Add(timeout)) },
+	}
+	if counts := a.cfg.Counts; counts != nil {
+		tn, opID := op.Tenant.ID, op.Operator.ID
+		sc.Counts = func() ([]byte, error) {
+			v, err := counts(tn, opID)
+			if err != nil {
+				a.log.Warn("counts for the event stream", "tenant", tn, "operator", opID, "err", err)
+				return nil, err
+			}
+			return json.Marshal(v)
+		}
+	}
+	ctx.SetBodyStreamWriter(func(w *bufio.Writer) { sub.Stream(w, sc) })
+}
+
+func (a *API) presence(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
+	if a.cfg.Live == nil {
+		fail(ctx, codeUnavailable, "this node serves no live events")
+		return
+	}
+	var body struct {
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal(ctx.PostBody(), &body); err != nil {
+		fail(ctx, codeInvalidJSON, "the body must be {\"state\":\"viewing|typing|left\"}")
+		return
+	}
+	switch body.State {
+	case live.Viewing, live.Typing, live.Left:
+	default:
+		fail(ctx, codeInvalidPresence, "state must be viewing, typing or left")
+		return
+	}
+	if _, ok := a.load(ctx, op, id); !ok {
+		return
+	}
+	a.cfg.Live.SetPresence(op.Tenant.ID, live.Presence{ConversationID: id, OperatorID: op.Operator.ID,
+		OperatorName: op.Operator.Name, State: body.State})
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
