@@ -106,6 +106,8 @@ type options struct {
 	logger *slog.Logger
 	// insights answers GET /v1/insights; nil: none configured.
 	insights api.InsightsFunc
+	// configure, when set, changes the API's config before it is built.
+	configure func(*api.Config)
 }
 
 // start serves the API on a real fasthttp server on loopback, over a fresh store.
@@ -130,6 +132,9 @@ func start(t *testing.T, o options) *env {
 		Now: func() time.Time { return now }, Logger: o.logger, Insights: o.insights}
 	if !o.noProducer {
 		acfg.Producer = e.prod
+	}
+	if o.configure != nil {
+		o.configure(&acfg)
 	}
 	a, err := api.New(acfg)
 	if err != nil {
