@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -14,12 +15,17 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"github.com/valyala/fasthttp"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
+	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/store/storetest"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/api"
 	"github.com/switchboard-hq/switchboard/api/live"
 	"github.com/switchboard-hq/switchboard/api/livefeed"
+	"github.com/switchboard-hq/switchboard/cmd/switchboard/node"
 	"github.com/switchboard-hq/switchboard/ingest/broker/brokertest"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -540,4 +546,39 @@ func metric(t testing.TB, reg *prometheus.Registry, name, label string) float64 
 		}
 	}
 	return 0
+}
+
+// A stream outlives the server's WriteTimeout (one deadline for a whole response in fasthttp): it moves the deadline
+// before each write.
+func TestStreamsOutliveTheServersWriteTimeout(t *testing.T) {
+	hub, err := live.New(live.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := tenant.Load("testdata/tenants.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := api.New(api.Config{Directory: tenant.NewDirectory(cfg), Reader: node.APIReader(storetest.Open(t, store.Config{})),
+		Logger: slog.New(slog.DiscardHandler), EdgeConfig: api.EdgeConfig{Live: hub, Heartbeat: 5 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writeTimeout = 100 * time.Millisecond
+	srv := &fasthttp.Server{Handler: a.Serve, WriteTimeout: writeTimeout}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() { _ = srv.Shutdown() }()
+	defer hub.Close()
+	l := &liveEnv{env: &env{url: "http://" + ln.Addr().String()}}
+	s := l.open(t, "", bearer(aliceToken))
+	began := time.Now()
+	for pings := 0; pings < 10 || time.Since(began) < 3*writeTimeout; {
+		if f := s.next(t); f.comment == "ping" {
+			pings++
+		}
+	}
 }
