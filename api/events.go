@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"net"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -46,17 +47,13 @@ func (a *API) streamEvents(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		fail(ctx, codeUnavailable, "the live events are stopping; retry")
 		return
 	}
-	ctx.SetContentType("text/event-stream")
-	ctx.Response.Header.Set("Cache-Control", "no-cache")
-	ctx.Response.Header.Set("X-Accel-Buffering", "no")
-	// The server's WriteTimeout is one deadline for a whole response: a stream moves it forward before each write
-	// instead, so a long stream is never cut and a client that stops reading is dropped after StreamWriteTimeout.
-	conn, timeout := ctx.Conn(), a.cfg.StreamWriteTimeout
-	sc := live.StreamConfig{
-		Heartbeat:   a.cfg.Heartbeat,
-		Done:        ctx.Done(), // closed when the server shuts down: streams end at once instead of holding it
-		BeforeWrite: func() { _ = conn.SetWriteDeadline(time.Now().Add(timeout)) },
-	}
+	// The stream takes over the connection (fasthttp's hijack) and writes to it directly: no pipe and goroutine
+	// between the hub and the socket, no chunked framing; the body ends when the connection closes. The server's
+	// WriteTimeout does not apply to a hijacked connection: each write gets StreamWriteTimeout instead, so a long
+	// stream is never cut and a client that stops reading is dropped. Hijacked connections are not waited for by
+	// the server's Shutdown: the stream ends when ctx.Done is closed, which Shutdown does first.
+	timeout := a.cfg.StreamWriteTimeout
+	sc := live.StreamConfig{Heartbeat: a.cfg.Heartbeat, Done: ctx.Done()}
 	if counts := a.cfg.Counts; counts != nil {
 		tn, opID := op.Tenant.ID, op.Operator.ID
 		sc.Counts = func() ([]byte, error) {
@@ -68,8 +65,18 @@ func (a *API) streamEvents(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 			return json.Marshal(v)
 		}
 	}
-	ctx.SetBodyStreamWriter(func(w *bufio.Writer) { sub.Stream(w, sc) })
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(c net.Conn) {
+		sc.BeforeWrite = func() { _ = c.SetWriteDeadline(time.Now().Add(timeout)) }
+		w := bufio.NewWriterSize(c, 8<<10)
+		_, _ = w.WriteString(streamHeader)
+		sub.Stream(w, sc)
+	})
 }
+
+// streamHeader starts a stream's response; the body is delimited by the connection's end.
+const streamHeader = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n" +
+	"X-Accel-Buffering: no\r\nConnection: close\r\n\r\n"
 
 func (a *API) presence(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
 	if a.cfg.Live == nil {
