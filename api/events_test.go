@@ -172,17 +172,7 @@ func (l *liveEnv) open(t testing.TB, query string, hdr map[string]string) *strea
 // dial sends GET /v1/events and returns the response (its body open when 200).
 func (l *liveEnv) dial(t testing.TB, query string, hdr map[string]string) (*http.Response, int) {
 	t.Helper()
-	req, err := http.NewRequest("GET", l.url+"/v1/events"+query, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := l.request(t, "GET", "/v1/events"+query, hdr, "")
 	if resp.StatusCode != 200 {
 		resp.Body.Close()
 	}

@@ -42,8 +42,20 @@ func withClock(c *clock) func(*api.Config) {
 	}
 }
 
-// send sends a request with the given headers.
+// send sends a request with the given headers and a raw body (none when empty), and reads the answer.
 func (e *env) send(t *testing.T, method, path string, hdr map[string]string, body string) response {
+	t.Helper()
+	resp := e.request(t, method, path, hdr, body)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+// request sends a request with the given headers and a raw body (none when empty); the caller closes the body.
+func (e *env) request(t testing.TB, method, path string, hdr map[string]string, body string) *http.Response {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -60,12 +72,7 @@ func (e *env) send(t *testing.T, method, path string, hdr map[string]string, bod
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{resp.StatusCode, resp.Header, b}
+	return resp
 }
 
 type signedIn struct {
