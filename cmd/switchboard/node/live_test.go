@@ -3,6 +3,7 @@ package node
 import (
 	"bufio"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -90,6 +91,21 @@ func TestWebhookEventsReachTheLiveStream(t *testing.T) {
 			}
 		case <-timeout:
 			t.Fatalf("events seen: %v", want)
+		}
+	}
+
+	// The stream's metrics are the node's.
+	mresp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, want := range []string{"switchboard_sse_clients 1", "switchboard_sse_events_sent_total ",
+		`switchboard_sse_resets_total{reason="overflow"} 0`, "switchboard_sse_drops_total 0",
+		`switchboard_signin_attempts_total{result="ok"} 0`} {
+		if !strings.Contains(string(scrape), want) {
+			t.Errorf("/metrics lacks %q", want)
 		}
 	}
 
