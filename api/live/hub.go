@@ -53,7 +53,7 @@ type Event struct {
 	Data []byte
 }
 
-// Bounds reports what a tenant's sequence the feed has read: every event with floor < Seq <= head has been
+// Bounds reports how much of a tenant's sequence the feed has read: every event with floor < Seq <= head has been
 // published to the hub (or was none of the tenant's), and nothing at or below floor has. ok is false when the feed
 // cannot say (not started).
 type Bounds func(tenant string) (floor, head int64, ok bool)
@@ -429,5 +429,5 @@ func (h *Hub) Close() error {
 	return nil
 }
 
-// Sent counts n durable events written to a stream.
+// countSent counts n durable events written to a stream.
 func (h *Hub) countSent(n int) { h.sent.Add(float64(n)) }

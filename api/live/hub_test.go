@@ -11,7 +11,7 @@ func ev(seq int64, id string) Event {
 	return Event{Seq: seq, ID: id, Type: "message.received", Tenant: "acme", Data: []byte(`{"id":"` + id + `"}`)}
 }
 
-// frames is the ids ("id: n" lines) of fs, "reset" for a reset.
+// ids lists the sequence ids ("id: n" lines) of fs, "reset" for a reset.
 func ids(fs []Frame) string {
 	var out []string
 	for _, f := range fs {

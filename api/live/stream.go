@@ -11,7 +11,7 @@ import (
 // resetFrame tells the client to refetch everything.
 var resetFrame = Frame{Data: formatFrame("", "reset", []byte("{}"))}
 
-// Ping is the heartbeat comment.
+// ping is the heartbeat comment.
 var ping = []byte(": ping\n\n")
 
 // retryLine asks the browser to reconnect after 2 s.
