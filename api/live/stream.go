@@ -39,7 +39,8 @@ type StreamConfig struct {
 	Heartbeat time.Duration
 	// Done ends the stream when closed (the server stopping); nil never.
 	Done <-chan struct{}
-	// BeforeWrite is called before each flush to the client (to extend the connection's write deadline); nil none.
+	// BeforeWrite is called before each round of writes to the client (to move the connection's write deadline:
+	// a buffer that fills writes before the flush); nil none.
 	BeforeWrite func()
 	// Counts computes the data of a `counts` event; nil sends none. It is called once at connect and after durable
 	// events, at most once per CountsEvery, coalesced.
@@ -58,12 +59,12 @@ func (s *Sub) Stream(w *bufio.Writer, c StreamConfig) {
 	if c.CountsEvery <= 0 {
 		c.CountsEvery = time.Second
 	}
-	flush := func() bool {
+	touch := func() {
 		if c.BeforeWrite != nil {
 			c.BeforeWrite()
 		}
-		return w.Flush() == nil
 	}
+	flush := func() bool { return w.Flush() == nil }
 	durable := 0
 	write := func(f Frame) {
 		if f.Durable {
@@ -71,6 +72,7 @@ func (s *Sub) Stream(w *bufio.Writer, c StreamConfig) {
 		}
 		_, _ = w.Write(f.Data) // a failed write shows in the flush
 	}
+	touch()
 	_, _ = w.Write(retryLine)
 	for _, f := range s.Initial {
 		write(f)
@@ -103,6 +105,7 @@ func (s *Sub) Stream(w *bufio.Writer, c StreamConfig) {
 	for {
 		select {
 		case f := <-s.ch:
+			touch()
 			write(f)
 		drain: // write what else is buffered before one flush
 			for range cap(s.ch) {
@@ -127,11 +130,14 @@ func (s *Sub) Stream(w *bufio.Writer, c StreamConfig) {
 			if !countsDue {
 				continue
 			}
+			touch()
 			writeCounts()
 		case <-beat.C:
+			touch()
 			_, _ = w.Write(ping)
 		case <-s.gone:
 			if s.reason == ResetOverflow {
+				touch()
 				write(resetFrame)
 				flush()
 			}
