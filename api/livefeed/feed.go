@@ -41,6 +41,10 @@ type Config struct {
 	// MaxWait is how long a fetch waits at the broker for new records. Kafka (and the embedded broker) answer a
 	// waiting fetch as soon as a record arrives, so this bounds idle round trips, not latency. Default 500 ms.
 	MaxWait time.Duration
+	// CatchUp bounds how long a stream resuming right after the feed started waits for the feed to read up to where
+	// the partitions ended at its start (a restarted node's consoles all reconnect at once; judged before that,
+	// their ids would look newer than anything read, and every one would be sent reset). Default 5 s.
+	CatchUp time.Duration
 	// Hub configures the hub the feed publishes into (its Bounds is the feed's).
 	Hub live.Config
 	// Logger defaults to slog.Default().
@@ -60,6 +64,9 @@ func (c *Config) setDefaults() {
 	if c.MaxWait == 0 {
 		c.MaxWait = 500 * time.Millisecond
 	}
+	if c.CatchUp == 0 {
+		c.CatchUp = 5 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -76,9 +83,12 @@ type Feed struct {
 }
 
 type partition struct {
-	r     *kafka.Reader
-	floor int64        // the offset before the first one read
-	head  atomic.Int64 // the last offset published
+	r       *kafka.Reader
+	floor   int64         // the offset before the first one read
+	head    atomic.Int64  // the last offset published
+	end     int64         // the partition's end when the feed started
+	caught  chan struct{} // closed once head reached end-1
+	catchUp sync.Once
 }
 
 // New finds the topic's partitions and their ends, positions a reader on each and builds the hub.
@@ -117,8 +127,11 @@ func New(ctx context.Context, cfg Config) (*Feed, error) {
 			f.Close()
 			return nil, fmt.Errorf("livefeed: position on %s/%d: %w", cfg.Topic, p.ID, err)
 		}
-		pt := &partition{r: r, floor: start - 1}
+		pt := &partition{r: r, floor: start - 1, end: last, caught: make(chan struct{})}
 		pt.head.Store(start - 1)
+		if start >= last { // nothing to read up to
+			pt.catchUp.Do(func() { close(pt.caught) })
+		}
 		f.parts[p.ID] = pt
 		f.ids = append(f.ids, p.ID)
 	}
@@ -143,13 +156,24 @@ func bounds(ctx context.Context, broker, topic string, p int) (first, last int64
 // Hub is the hub the feed publishes into.
 func (f *Feed) Hub() *live.Hub { return f.hub }
 
-// Bounds says which offsets of tenant's partition the feed has published: (floor, head].
+// Bounds says which offsets of tenant's partition the feed has published: (floor, head]. Until the feed has read up
+// to where the partition ended when it started, it waits for that, at most CatchUp.
 func (f *Feed) Bounds(tenant string) (floor, head int64, ok bool) {
 	if len(f.ids) == 0 {
 		return 0, 0, false
 	}
 	id := kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: []byte(tenant)}, f.ids...)
 	p := f.parts[id]
+	select {
+	case <-p.caught:
+	default:
+		t := time.NewTimer(f.cfg.CatchUp)
+		select {
+		case <-p.caught:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	return p.floor, p.head.Load(), true
 }
 
@@ -207,6 +231,9 @@ func (f *Feed) read(ctx context.Context, id int, p *partition) {
 				Operator: ev.OperatorID, Data: data})
 		}
 		p.head.Store(m.Offset)
+		if m.Offset >= p.end-1 {
+			p.catchUp.Do(func() { close(p.caught) })
+		}
 	}
 }
 
