@@ -6,36 +6,18 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/api"
+	"github.com/switchboard-hq/switchboard/api/sessiontest"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
-// clock is a settable clock for sessions and sign-in limits.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // withClock runs the API on a settable clock.
-func withClock(c *clock) func(*api.Config) {
+func withClock(c *sessiontest.Clock) func(*api.Config) {
 	return func(cfg *api.Config) {
 		cfg.Now = c.Now
 		cfg.Sessions = api.NewMemorySessions(0, c.Now)
@@ -115,7 +97,7 @@ func (e *env) signIn(t *testing.T, token string) signedIn {
 }
 
 func TestSignInWithATokenGivesACookieSession(t *testing.T) {
-	c := &clock{t: now}
+	c := sessiontest.NewClock(now)
 	e := start(t, options{configure: withClock(c)})
 	s := e.signIn(t, aliceToken)
 	b := s.body
@@ -142,7 +124,7 @@ func TestSignInWithATokenGivesACookieSession(t *testing.T) {
 	wantError(t, "no JSON", e.send(t, "POST", "/v1/session", nil, `token`), 400, "invalid_json")
 
 	// Expired after 12 h.
-	c.add(12*time.Hour + time.Second)
+	c.Add(12*time.Hour + time.Second)
 	wantError(t, "an expired session", e.send(t, "GET", "/v1/conversations", map[string]string{"Cookie": s.cookie}, ""),
 		401, "unauthorized")
 }
@@ -194,13 +176,13 @@ func TestSignOutEndsTheSession(t *testing.T) {
 }
 
 func TestFailedSignInsAreLimitedPerAddress(t *testing.T) {
-	c := &clock{t: now}
+	c := sessiontest.NewClock(now)
 	e := start(t, options{configure: withClock(c)})
 	for i := range 10 {
 		wantError(t, "bad token "+strconv.Itoa(i), e.send(t, "POST", "/v1/session", nil, `{"token":"guess-`+strconv.Itoa(i)+`"}`),
 			401, "invalid_credentials")
 	}
-	c.add(time.Minute)
+	c.Add(time.Minute)
 	r := e.send(t, "POST", "/v1/session", nil, `{"token":"guess-10"}`)
 	wantError(t, "the 11th attempt", r, 429, "too_many_attempts")
 	if ra := r.header.Get("Retry-After"); ra != "240" {
@@ -213,30 +195,12 @@ func TestFailedSignInsAreLimitedPerAddress(t *testing.T) {
 	if r := e.do(t, "GET", "/v1/conversations", aliceToken, ""); r.status != 200 {
 		t.Errorf("bearer while sign-in is limited = %s", r)
 	}
-	c.add(4 * time.Minute)
+	c.Add(4 * time.Minute)
 	e.signIn(t, aliceToken)
 }
 
-func TestMemorySessionsEvictTheOldest(t *testing.T) {
-	c := &clock{t: now}
-	s := api.NewMemorySessions(3, c.Now)
-	for i := range 5 {
-		c.add(time.Second)
-		if err := s.Put(api.KeyOf(strconv.Itoa(i)), api.Session{Tenant: "acme", ExpiresAt: c.Now().Add(time.Hour)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range 5 {
-		_, ok, _ := s.Get(api.KeyOf(strconv.Itoa(i)))
-		if ok != (i >= 2) {
-			t.Errorf("session %d held = %v, want only the newest 3", i, ok)
-		}
-	}
-	if n := s.Len(); n != 3 {
-		t.Errorf("Len = %d, want 3", n)
-	}
-	c.add(time.Hour)
-	if _, ok, _ := s.Get(api.KeyOf("4")); ok {
-		t.Error("an expired session is returned")
-	}
+func TestMemorySessionsConform(t *testing.T) {
+	sessiontest.Run(t, func(_ *testing.T, max int, now func() time.Time) api.Sessions {
+		return api.NewMemorySessions(max, now)
+	})
 }
