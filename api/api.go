@@ -42,6 +42,8 @@ type Config struct {
 	// Logger receives the internal errors behind 5xx answers, which clients see only as a code and a fixed
 	// message. Default slog.Default().
 	Logger *slog.Logger
+	// EdgeConfig configures sign-in and the live stream (session.go).
+	EdgeConfig
 }
 
 // InsightsFunc computes a tenant's insight figures over the last since.
@@ -57,6 +59,7 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.EdgeConfig.setDefaults(c.Now)
 }
 
 // Validate reports a config that cannot work.
@@ -72,8 +75,9 @@ func (c *Config) Validate() error {
 
 // API is the /v1 handler. It is safe for concurrent use.
 type API struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	edge *edge
 }
 
 // New builds the API.
@@ -82,7 +86,11 @@ func New(cfg Config) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &API{cfg: cfg, log: cfg.Logger.With("component", "api")}, nil
+	e, err := newEdge(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &API{cfg: cfg, log: cfg.Logger.With("component", "api"), edge: e}, nil
 }
 
 // Error is the contract's error body.
@@ -115,12 +123,18 @@ func (a *API) writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 
 // Serve handles every path under /v1/.
 func (a *API) Serve(ctx *fasthttp.RequestCtx) {
+	if a.serveSession(ctx) {
+		return
+	}
 	op, ok := a.authenticate(ctx)
 	if !ok {
 		return
 	}
 	path := strings.TrimPrefix(string(ctx.Path()), "/v1/")
 	parts := strings.Split(strings.TrimSuffix(path, "/"), "/")
+	if a.serveLive(ctx, op, parts) {
+		return
+	}
 	get, post := ctx.IsGet(), ctx.IsPost()
 	switch {
 	case len(parts) == 1 && parts[0] == "conversations" && get:
@@ -152,8 +166,13 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	}
 }
 
+// authenticate accepts a bearer token or, without an Authorization header, the session cookie.
 func (a *API) authenticate(ctx *fasthttp.RequestCtx) (tenant.OperatorRef, bool) {
 	h := string(ctx.Request.Header.Peek("Authorization"))
+	if h == "" && len(ctx.Request.Header.Cookie(CookieName)) > 0 {
+		op, _, ok := a.authenticateSession(ctx)
+		return op, ok
+	}
 	token, found := strings.CutPrefix(h, "Bearer ")
 	if !found || token == "" {
 		fail(ctx, codeUnauthorized, "missing bearer token")

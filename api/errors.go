@@ -19,7 +19,8 @@ var ErrBadCursor = errors.New("malformed cursor")
 // codeStatus is the HTTP status of every error code the API answers: the domain's refusal codes (actors/conversation,
 // actors/operator), the router's own outcomes, and the API's. It is the one place a code becomes a status
 // (docs/contract.md, "Operator API": 400 invalid input, 401 no or unknown token, 403 role forbids it, 404 not found,
-// 409 transition not allowed, 422 window_closed, 503 temporarily unavailable).
+// 409 transition not allowed, 422 window_closed, 503 temporarily unavailable; and, for sign-in and the live stream,
+// 429 too many attempts or streams).
 var codeStatus = map[string]int{
 	// The conversation rules.
 	conversation.CodeInvalidCommand:      fasthttp.StatusBadRequest,
@@ -73,6 +74,11 @@ var codeStatus = map[string]int{
 	codeAnalyticsUnavailable: fasthttp.StatusServiceUnavailable,
 	codeUnavailable:          fasthttp.StatusServiceUnavailable,
 	codeOutcomeUnknown:       fasthttp.StatusServiceUnavailable,
+	codeInvalidCredentials:   fasthttp.StatusUnauthorized,
+	codeTooManyAttempts:      fasthttp.StatusTooManyRequests,
+	codeCSRF:                 fasthttp.StatusForbidden,
+	codeTooManyStreams:       fasthttp.StatusTooManyRequests,
+	codeInvalidPresence:      fasthttp.StatusBadRequest,
 }
 
 // The API's own error codes.

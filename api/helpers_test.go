@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,6 +104,8 @@ type options struct {
 	logger *slog.Logger
 	// insights answers GET /v1/insights; nil: none configured.
 	insights api.InsightsFunc
+	// configure, when set, changes the API's config before it is built.
+	configure func(*api.Config)
 }
 
 // start serves the API on a real fasthttp server on loopback, over a fresh store.
@@ -130,6 +130,9 @@ func start(t *testing.T, o options) *env {
 		Now: func() time.Time { return now }, Logger: o.logger, Insights: o.insights}
 	if !o.noProducer {
 		acfg.Producer = e.prod
+	}
+	if o.configure != nil {
+		o.configure(&acfg)
 	}
 	a, err := api.New(acfg)
 	if err != nil {
@@ -165,30 +168,14 @@ func (r response) String() string { return fmt.Sprintf("%d %s", r.status, r.body
 // do sends a request with a bearer token (none when token is empty) and a raw body (none when empty).
 func (e *env) do(t *testing.T, method, path, token, body string) response {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, e.url+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hdr := map[string]string{}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		hdr["Authorization"] = "Bearer " + token
 	}
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		hdr["Content-Type"] = "application/json"
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{resp.StatusCode, resp.Header, b}
+	return e.send(t, method, path, hdr, body)
 }
 
 // getJSON does a GET that must answer 200 and decodes the body into v.

@@ -58,6 +58,13 @@ package store
 //     gains a tenant can rebuild the index from the conversations instead of moving it (state does not move
 //     between nodes yet).
 //
+// Two more are global: the API's sign-in sessions (cmd/switchboard/node's StoreSessions), node-local records that
+// belong to no tenant's state and do not move with a partition (a browser signs in again on another node):
+//
+//	a/<sha256 of the cookie:32>       api sessions (PutSession,              expiry ms:8, then the session as the
+//	                                  DeleteSession, TrimSessions)           node encodes it
+//	b/<expiry ms:8>/<sha256:32>       api sessions (as above)                nothing: sessions by expiry, to trim
+//
 // Nothing else is stored: Kafka consumer offsets live in Kafka (the consumer group), and the position of the last
 // record applied to a conversation or an operator is a field of that record; the sender's rate limits and pacing
 // live in memory only.
@@ -343,3 +350,23 @@ func prefixEnd(p []byte) []byte {
 func keyAfter(k []byte) []byte { return append(append(make([]byte, 0, len(k)+1), k...), 0) }
 
 func timeOfMs(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+const (
+	sessionPrefix       = "a/"
+	sessionExpiryPrefix = "b/"
+)
+
+func sessionKey(hash [32]byte) []byte { return append([]byte(sessionPrefix), hash[:]...) }
+
+func sessionExpiryKey(expires time.Time, hash [32]byte) []byte {
+	k := binary.BigEndian.AppendUint64([]byte(sessionExpiryPrefix), uint64(expires.UnixMilli()))
+	return append(append(k, '/'), hash[:]...)
+}
+
+func parseSessionExpiryKey(k []byte) (expiresMs int64, hash [32]byte, err error) {
+	if len(k) != 2+8+1+32 || k[10] != '/' {
+		return 0, hash, fmt.Errorf("BUG: session expiry key %q malformed", k)
+	}
+	copy(hash[:], k[11:])
+	return int64(binary.BigEndian.Uint64(k[2:10])), hash, nil
+}

@@ -93,6 +93,7 @@ func serve(args []string) error {
 	pprofAddr := fs.String("pprof-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); empty: off")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log as JSON lines")
+	cookieSecure := fs.Bool("cookie-secure", false, "mark the session cookie Secure (the node is reached over TLS)")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
 	}
@@ -125,6 +126,7 @@ func serve(args []string) error {
 		SessionTimeout:     *session,
 		IdleAfter:          *idle,
 		PprofAddr:          *pprofAddr,
+		CookieSecure:       *cookieSecure,
 		Logger:             log,
 	})
 	if err != nil {

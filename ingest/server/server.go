@@ -87,6 +87,8 @@ func New(cfg Config) (*Server, error) {
 		metrics: fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})),
 		drain:   make(chan struct{}),
 	}
+	// GET /v1/events takes over its connection (api/events.go), so WriteTimeout and IdleTimeout do not cut a stream,
+	// and Shutdown ends streams by closing RequestCtx.Done rather than waiting for them.
 	s.srv = &fasthttp.Server{
 		Handler:               s.route,
 		Name:                  "switchboard",

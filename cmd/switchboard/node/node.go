@@ -34,6 +34,7 @@ import (
 	"github.com/switchboard-hq/switchboard/analytics/schema"
 	"github.com/switchboard-hq/switchboard/analytics/sink"
 	"github.com/switchboard-hq/switchboard/api"
+	"github.com/switchboard-hq/switchboard/api/livefeed"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 	"github.com/switchboard-hq/switchboard/ingest/server"
@@ -84,7 +85,9 @@ type Config struct {
 	IdleAfter time.Duration
 	// PprofAddr serves Go's net/http/pprof profiles there; empty (the default) serves none.
 	PprofAddr string
-	Logger    *slog.Logger
+	// CookieSecure marks the session cookie Secure: the node is reached over TLS. Default false.
+	CookieSecure bool
+	Logger       *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -147,6 +150,7 @@ type Node struct {
 	firer    *timers.Firer
 	outcomes *outcome.Registry
 	server   *server.Server
+	feed     *livefeed.Feed // GET /v1/events
 
 	closeOnce sync.Once
 	closeErr  error
@@ -257,6 +261,9 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	if cfg.has(RoleAPI) {
 		acfg := api.Config{Directory: n.dir, Reader: APIReader(n.store), Producer: n.producer, Outcomes: n.outcomes,
 			Logger: n.log}
+		if err := n.startLive(ctx, &acfg); err != nil {
+			return n, err
+		}
 		if cfg.ClickHouseAddr != "" {
 			conn, err := schema.Open(cfg.ClickHouseAddr)
 			if err != nil {
@@ -349,6 +356,9 @@ func (n *Node) Run(ctx context.Context) error {
 	consumers := newStage(failed)
 
 	serving.run("http server", n.server.Run)
+	if n.feed != nil {
+		serving.run("live feed", n.feed.Run)
+	}
 	if n.router != nil {
 		producerUsers.run("sender", n.sender.Run)
 		producerUsers.run("timer firer", n.firer.Run)
@@ -476,6 +486,9 @@ func (n *Node) Close() error {
 		}
 		if n.server != nil {
 			closeOne("http server", n.server)
+		}
+		if n.feed != nil {
+			closeOne("live feed", n.feed)
 		}
 		if n.producer != nil {
 			closeOne("producer", n.producer)

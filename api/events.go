@@ -1,0 +1,105 @@
+package api
+
+// GET /v1/events (Server-Sent Events from the live hub) and POST /v1/conversations/{id}/presence.
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/api/live"
+)
+
+// serveLive answers the live paths; false when parts is another.
+func (a *API) serveLive(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, parts []string) bool {
+	switch {
+	case len(parts) == 1 && parts[0] == "events" && ctx.IsGet():
+		a.streamEvents(ctx, op)
+	case len(parts) == 3 && parts[0] == "conversations" && parts[2] == "presence" && ctx.IsPost():
+		a.presence(ctx, op, parts[1])
+	default:
+		return false
+	}
+	return true
+}
+
+func (a *API) streamEvents(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
+	hub := a.cfg.Live
+	if hub == nil {
+		fail(ctx, codeUnavailable, "this node serves no live events")
+		return
+	}
+	last := string(ctx.Request.Header.Peek("Last-Event-ID"))
+	if last == "" {
+		last = string(ctx.QueryArgs().Peek("last_event_id"))
+	}
+	sub, err := hub.Subscribe(op.Tenant.ID, op.Operator.ID, last)
+	switch {
+	case errors.Is(err, live.ErrTooManyConnections):
+		fail(ctx, codeTooManyStreams, "too many open event streams for this operator")
+		return
+	case err != nil:
+		fail(ctx, codeUnavailable, "the live events are stopping; retry")
+		return
+	}
+	// The stream takes over the connection (fasthttp's hijack) and writes to it directly: no pipe and goroutine
+	// between the hub and the socket, no chunked framing; the body ends when the connection closes. The server's
+	// WriteTimeout does not apply to a hijacked connection: each write gets StreamWriteTimeout instead, so a long
+	// stream is never cut and a client that stops reading is dropped. Hijacked connections are not waited for by
+	// the server's Shutdown: the stream ends when ctx.Done is closed, which Shutdown does first.
+	timeout := a.cfg.StreamWriteTimeout
+	sc := live.StreamConfig{Heartbeat: a.cfg.Heartbeat, Done: ctx.Done()}
+	if counts := a.cfg.Counts; counts != nil {
+		tn, opID := op.Tenant.ID, op.Operator.ID
+		sc.Counts = func() ([]byte, error) {
+			v, err := counts(tn, opID)
+			if err != nil {
+				a.log.Warn("counts for the event stream", "tenant", tn, "operator", opID, "err", err)
+				return nil, err
+			}
+			return json.Marshal(v)
+		}
+	}
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(c net.Conn) {
+		sc.BeforeWrite = func() { _ = c.SetWriteDeadline(time.Now().Add(timeout)) }
+		w := bufio.NewWriterSize(c, 8<<10)
+		_, _ = w.WriteString(streamHeader)
+		sub.Stream(w, sc)
+	})
+}
+
+// streamHeader starts a stream's response; the body is delimited by the connection's end.
+const streamHeader = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n" +
+	"X-Accel-Buffering: no\r\nConnection: close\r\n\r\n"
+
+func (a *API) presence(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
+	if a.cfg.Live == nil {
+		fail(ctx, codeUnavailable, "this node serves no live events")
+		return
+	}
+	var body struct {
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal(ctx.PostBody(), &body); err != nil {
+		fail(ctx, codeInvalidJSON, "the body must be {\"state\":\"viewing|typing|left\"}")
+		return
+	}
+	switch body.State {
+	case live.Viewing, live.Typing, live.Left:
+	default:
+		fail(ctx, codeInvalidPresence, "state must be viewing, typing or left")
+		return
+	}
+	if _, ok := a.load(ctx, op, id); !ok {
+		return
+	}
+	a.cfg.Live.SetPresence(op.Tenant.ID, live.Presence{ConversationID: id, OperatorID: op.Operator.ID,
+		OperatorName: op.Operator.Name, State: body.State})
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}

@@ -1,0 +1,115 @@
+package live
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func ev(seq int64, id string) Event {
+	return Event{Seq: seq, ID: id, Type: "message.received", Tenant: "acme", Data: []byte(`{"id":"` + id + `"}`)}
+}
+
+// ids lists the sequence ids ("id: n" lines) of fs, "reset" for a reset.
+func ids(fs []Frame) string {
+	var out []string
+	for _, f := range fs {
+		s := string(f.Data)
+		switch {
+		case strings.HasPrefix(s, "id: "):
+			out = append(out, strings.TrimPrefix(strings.SplitN(s, "\n", 2)[0], "id: "))
+		case strings.HasPrefix(s, "event: reset"):
+			out = append(out, "reset")
+		default:
+			out = append(out, "?")
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func TestPublishDropsRepeatsAndOlderSequences(t *testing.T) {
+	h, err := New(Config{DedupeSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		e    Event
+		want bool
+	}{
+		{ev(10, "a"), true},
+		{ev(11, "a"), false}, // a repeat of a at a later offset
+		{ev(11, "b"), true},
+		{ev(11, "c"), false}, // not after the last sequence
+		{ev(12, "c"), true},  // a is forgotten now (2 ids kept)
+		{ev(13, "a"), true},
+		{ev(14, "c"), false},
+	} {
+		if got := h.Publish(c.e); got != c.want {
+			t.Errorf("Publish(%d, %s) = %v, want %v", c.e.Seq, c.e.ID, got, c.want)
+		}
+	}
+}
+
+func TestSubscribeReplaysFromTheRingOrResets(t *testing.T) {
+	h, err := New(Config{ReplaySize: 3, Bounds: func(string) (int64, int64, bool) { return 4, 9, true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(5); i <= 9; i++ { // the ring keeps 7, 8, 9
+		h.Publish(ev(i, "e"+strconv.FormatInt(i, 10)))
+	}
+	for last, want := range map[string]string{
+		"":    "",
+		"9":   "",
+		"8":   "9",
+		"6":   "7,8,9", // 7 is the oldest kept, and 6 was evicted: nothing is missing after 6
+		"5":   "reset", // 6 is gone
+		"10":  "reset", // beyond what was read
+		"x":   "reset",
+		"-2":  "reset",
+		"4.0": "reset",
+	} {
+		s, err := h.Subscribe("acme", "alice", last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(s.Initial); got != want {
+			t.Errorf("Last-Event-ID %q: initial %q, want %q", last, got, want)
+		}
+		s.Close()
+	}
+}
+
+func TestAFullBufferDropsTheSubscriberOnly(t *testing.T) {
+	h, err := New(Config{BufferSize: 2, MaxPerOperator: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, _ := h.Subscribe("acme", "alice", "")
+	fast, _ := h.Subscribe("acme", "bob", "")
+	if _, err := h.Subscribe("acme", "alice", ""); !errors.Is(err, ErrTooManyConnections) {
+		t.Errorf("a second stream of alice: %v, want ErrTooManyConnections", err)
+	}
+	for i := int64(1); i <= 3; i++ {
+		h.Publish(ev(i, "e"+strconv.FormatInt(i, 10)))
+		<-fast.C()
+	}
+	if r := slow.Reason(); r != ResetOverflow {
+		t.Errorf("slow reason %q", r)
+	}
+	select {
+	case <-fast.Gone():
+		t.Error("the reading subscriber was dropped")
+	default:
+	}
+	again, err := h.Subscribe("acme", "alice", "")
+	if err != nil {
+		t.Fatalf("alice after her dropped stream: %v", err)
+	}
+	again.Close()
+	h.Close()
+	if r := fast.Reason(); r != "" {
+		t.Errorf("closed hub reason %q", r)
+	}
+}
