@@ -40,7 +40,7 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
   }, []);
   useEffect(() => {
     if (!toast) return;
-    const t = setTimeout(() => setToast(null), 6000);
+    const t = setTimeout(() => setToast(null), 3500);
     return () => clearTimeout(t);
   }, [toast]);
 
@@ -171,17 +171,7 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
     actions.push(<button class="btn primary" id="attend" onClick={() => act('take', {}, 'You are now handling this conversation')}>Attend</button>);
   }
   if (conv.status === 'assigned' && !mine) {
-    actions.push(<button class="btn" id="takeover" onClick={() => act('take', {}, 'You took over this conversation')}>Take over</button>);
-  }
-  if ((conv.status === 'assigned' && (mine || lead)) || (lead && conv.status === 'unassigned')) {
-    actions.push(
-      <button class="btn" id="assign" onClick={() => setMenu(menu === 'assign' ? '' : 'assign')}>
-        {conv.status === 'assigned' ? 'Transfer' : 'Assign'} <Icon d="M6 9l6 6 6-6" size={14} />
-      </button>,
-    );
-  }
-  if (conv.status === 'assigned' && (mine || lead)) {
-    actions.push(<button class="btn" id="unassign" onClick={() => act('unassign', {}, 'Returned to Unassigned')}>Unassign</button>);
+    actions.push(<button class="btn primary" id="takeover" onClick={() => act('take', {}, 'You took over this conversation')}>Take over</button>);
   }
   if (conv.status === 'snoozed') {
     actions.push(<button class="btn" id="unsnooze" onClick={() => act('unsnooze', {}, 'Snooze ended')}>Unsnooze</button>);
@@ -202,6 +192,21 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
   } else {
     actions.push(<button class="btn primary" id="reopen" onClick={() => act('reopen', {}, 'Conversation reopened')}>Reopen</button>);
   }
+  // Less frequent moves live in the ⋯ menu: assign (admins, builders), transfer, unassign.
+  const more = [];
+  if (conv.status === 'assigned' && (mine || lead)) {
+    more.push(<button role="menuitem" id="transfer" onClick={() => setMenu('assign')}>Transfer to…</button>);
+    more.push(<button role="menuitem" id="unassign" onClick={() => act('unassign', {}, 'Returned to Unassigned')}>Unassign</button>);
+  } else if (lead && conv.status === 'unassigned') {
+    more.push(<button role="menuitem" id="assign" onClick={() => setMenu('assign')}>Assign to…</button>);
+  }
+  if (more.length) {
+    actions.push(
+      <button class="btn icon-only" id="more" title="More actions" aria-label="More actions" onClick={() => setMenu(menu === 'more' ? '' : 'more')}>
+        <Icon d="M5 12h.01M12 12h.01M19 12h.01" size={18} />
+      </button>,
+    );
+  }
 
   return (
     <>
@@ -215,11 +220,16 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
               {conv.assignee_id && <span class="muted">· {conv.assignee_id === me.id ? 'You' : names[conv.assignee_id] || conv.assignee_id}</span>}
               <span class={'window-chip ' + (open ? 'open' : 'shut')} id="window-chip">
                 <Icon d="M12 3a9 9 0 100 18 9 9 0 000-18zm0 4v5l3 2" size={12} />
-                {open ? 'Window closes in ' + left : 'Window closed'}
+                {open ? left + ' left' : 'Window closed'}
               </span>
             </div>
           </div>
           <div class="actions">{actions}</div>
+          {menu === 'more' && (
+            <div class="popover menu more-menu" role="menu" id="more-menu">
+              {more}
+            </div>
+          )}
           {menu === 'snooze' && <SnoozeMenu onPick={(body, label) => act('snooze', body, label)} onCancel={() => setMenu('')} />}
           {menu === 'assign' && (
             <AssignMenu
@@ -473,7 +483,7 @@ function Composer({ id, conv, open, mode, setMode, operators, inputRef, flash, o
           <textarea
             ref={inputRef}
             id="composer"
-            rows={3}
+            rows={2}
             value={text}
             onInput={onInput}
             onKeyDown={onKeyDown}

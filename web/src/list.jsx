@@ -150,7 +150,7 @@ export function ConversationList(props) {
             ref={searchRef}
             id="search"
             type="search"
-            placeholder="Search name, number or text  ( / )"
+            placeholder="Search name, number or text"
             value={typed}
             onInput={(e) => {
               const v = e.currentTarget.value;

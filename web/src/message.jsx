@@ -171,7 +171,7 @@ export function Message({ m, at, now, names, me, contact }) {
     return (
       <div class="msg note" data-seq={m.seq}>
         <div class="note-head">
-          <span class="avatar tiny" style={{ '--h': hue(m.operator_id) }}>{initials(author)}</span>
+          <span class="avatar tiny" style={{ '--h': hue(m.operator_id) }}>{initials(names[m.operator_id] || m.operator_id)}</span>
           <b>{author}</b> <span class="muted">wrote a private note</span>
           <span class="muted small"> · {clock(at, now)}</span>
         </div>

@@ -1,0 +1,289 @@
+package main_test
+
+// The console in a real browser: chromedp drives Debian's chromium (make test-deps installs it) against a node
+// started from the binary, with the Cloud API simulator. Each test waits for conditions on the page (never
+// sleep-and-assert) and saves a screenshot of the screens it reaches to docs/screenshots, which the README shows.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
+)
+
+const (
+	conPhone  = "100200300"
+	conAlice  = "console-alice-token-0001"
+	conBob    = "console-bob-token-00002"
+	conConfig = `tenants:
+  - id: acme
+    settings:
+      routing: manual
+    channels:
+      - id: acme-wa
+        type: whatsapp
+        phone_number_id: "` + conPhone + `"
+        app_secret: "` + outSecret + `"
+        verify_token: "v"
+        access_token: "acme-access"
+    operators:
+      - {id: alice, name: Alice Martin, role: admin, capacity: 5, token: "` + conAlice + `"}
+      - {id: bob, name: Bob Okafor, role: operator, capacity: 5, token: "` + conBob + `"}
+`
+)
+
+// browserPath is the browser chromedp drives: Debian's chromium.
+func browserPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"chromium", "chromium-browser"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	t.Fatal("no chromium on PATH: make test-deps installs Debian's chromium package")
+	return ""
+}
+
+// browser is one browser process with its own profile (cookies), showing a 1280×800 window.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browserPath(t)),
+		chromedp.WindowSize(1280, 800),
+		chromedp.Flag("force-device-scale-factor", "1"),
+		chromedp.Flag("lang", "en-GB"),
+	)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); acancel() })
+	// The first run starts the browser, which lives as long as the context of that run: no timeout on this one.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return &browser{t: t, ctx: ctx}
+}
+
+// run performs steps, failing the test after 30 s.
+func (b *browser) run(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("browser: %v", err)
+	}
+}
+
+// js runs a JavaScript expression for its effect.
+func (b *browser) js(expr string) {
+	b.t.Helper()
+	b.run(chromedp.Evaluate[chromedp.Void](expr))
+}
+
+// jsValue runs a JavaScript expression and returns its value.
+func jsValue[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitJS waits until a JavaScript expression is true, polling the page.
+func (b *browser) waitJS(expr, what string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		body, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		b.t.Fatalf("waiting for %s (%s): %v\npage text:\n%s", what, expr, err, body)
+	}
+}
+
+// text waits until the page shows s in an element matching the CSS selector sel.
+func (b *browser) text(sel, s string) {
+	b.t.Helper()
+	js, _ := json.Marshal(s)
+	q, _ := json.Marshal(sel)
+	b.waitJS(fmt.Sprintf(`[...document.querySelectorAll(%s)].some(e => e.innerText.includes(%s))`, q, js),
+		fmt.Sprintf("%q in %s", s, sel))
+}
+
+// screenshot saves the viewport to docs/screenshots/<name>.png.
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatalf("screenshot: %v", err)
+	}
+	dir := filepath.Join("..", "..", "docs", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// signIn opens the console and signs in with token, then waits for the inbox.
+func (b *browser) signIn(n *node, token string, shot string) {
+	b.t.Helper()
+	b.run(chromedp.Navigate(n.url("/")), chromedp.WaitVisible(chromedp.CSS(`#token`)))
+	b.run(chromedp.SendKeys(chromedp.CSS(`#token`), token))
+	if shot != "" {
+		b.screenshot(shot)
+	}
+	b.click(`#signin button[type=submit]`)
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#tab-unassigned`)))
+	b.waitJS(`!document.getElementById('conn-banner')`, "the live stream connected")
+}
+
+// click clicks the element matching a CSS selector once it is visible.
+func (b *browser) click(sel string) {
+	b.t.Helper()
+	b.run(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+}
+
+// openRow opens the conversation whose row shows name in the list.
+func (b *browser) openRow(name string) {
+	b.t.Helper()
+	b.text(`#conv-list .row-name`, name)
+	js, _ := json.Marshal(name)
+	b.js(fmt.Sprintf(
+		`[...document.querySelectorAll('#conv-list .row')].find(r => r.querySelector('.row-name').innerText === %s).click()`, js))
+	b.text(`#conv-name`, name)
+}
+
+// startConsoleNode starts a node with the console test tenant and the simulator.
+func startConsoleNode(t *testing.T, extra ...string) (*node, *sim.Sim) {
+	t.Helper()
+	n := newNodeConfig(t, conConfig)
+	s := startSim(t, n, sim.FailConfig{})
+	n.extra = append([]string{"--whatsapp-api-url", s.URL()}, extra...)
+	n.start()
+	return n, s
+}
+
+// customerWrites posts signed webhooks with msgs from one customer.
+func customerWrites(t *testing.T, n *node, msgs ...meta.Message) {
+	t.Helper()
+	if code := n.post(meta.Payload(meta.Change{PhoneNumberID: conPhone, Messages: msgs}), outSecret); code != 200 {
+		t.Fatalf("webhook: %d", code)
+	}
+}
+
+func named(from, name, id, text string, at time.Time) meta.Message {
+	return meta.Message{From: from, ProfileName: name, ID: id, Timestamp: at.Unix(), Text: text}
+}
+
+func typed(from, name, id, typ, content string, at time.Time) meta.Message {
+	return meta.Message{From: from, ProfileName: name, ID: id, Timestamp: at.Unix(), Type: typ, Content: json.RawMessage(content)}
+}
+
+// TestConsoleAttendReplyRead is the operator's day in one test: sign in; a customer's webhook appears live in
+// Unassigned; open it (every message type shown as such); Attend; reply; the simulator receives the reply and its
+// ticks move to read.
+func TestConsoleAttendReplyRead(t *testing.T) {
+	n, s := startConsoleNode(t)
+	now := time.Now()
+	// Others waiting already, so the inbox looks like a working day.
+	customerWrites(t, n, named("34600111222", "Jonas Weber", "wamid.cw1", "Is the store open on Sunday?", now.Add(-95*time.Minute)))
+	customerWrites(t, n, named("44770090001", "Priya Shah", "wamid.cw2", "I was charged twice for order 5521", now.Add(-40*time.Minute)))
+	customerWrites(t, n, typed("5511987650000", "Lucas Silva", "wamid.cw3", "image",
+		`{"id":"media-1","mime_type":"image/jpeg","caption":"The box arrived like this"}`, now.Add(-12*time.Minute)))
+
+	b := newBrowser(t)
+	b.signIn(n, conAlice, "console-signin")
+	b.text(`#conv-list .row-name`, "Priya Shah")
+
+	// A new customer appears live, without a reload.
+	maria := "5215512345678"
+	customerWrites(t, n,
+		named(maria, "María López", "wamid.m1", "Hola! My order #1234 hasn't arrived yet 😟", now.Add(-6*time.Minute)),
+		typed(maria, "María López", "wamid.m2", "document",
+			`{"id":"media-2","mime_type":"application/pdf","filename":"invoice-1234.pdf","caption":"Here is the invoice"}`, now.Add(-5*time.Minute)),
+		typed(maria, "María López", "wamid.m3", "location",
+			`{"latitude":19.4326,"longitude":-99.1332,"name":"Home","address":"Av. Reforma 100, CDMX"}`, now.Add(-5*time.Minute)),
+		typed(maria, "María López", "wamid.m4", "interactive",
+			`{"type":"button_reply","button_reply":{"id":"track","title":"Track my order"}}`, now.Add(-4*time.Minute)),
+	)
+	b.text(`#conv-list .row-name`, "María López")
+	b.waitJS(`document.querySelector('#tab-unassigned .count')?.innerText === '4'`, "Unassigned counts 4")
+	b.screenshot("console-inbox")
+
+	b.openRow("María López")
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#attend`)))
+	b.waitJS(`document.querySelector('.media-card.document')?.innerText.includes('invoice-1234.pdf')`, "the document card")
+	b.waitJS(`document.querySelector('.media-card.location')?.innerText.includes('Av. Reforma 100')`, "the location card")
+	b.text(`.choice-title`, "Track my order")
+
+	b.click(`#attend`)
+	b.text(`#conv-status`, "Open")
+	// Now in Mine, live.
+	b.waitJS(`document.querySelector('#tab-mine .count')?.innerText === '1'`, "Mine counts 1")
+	b.click(`#tab-mine`)
+	b.openRow("María López")
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#composer`)))
+	// A private note with an @mention, picked from the completion list.
+	b.click(`#mode-note`)
+	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), "Checking with the courier, @b"))
+	b.text(`#mention-list`, "Bob Okafor")
+	// Tab picks the highlighted operator (chromedp's Enter also sends a char event, which a real keyboard's
+	// prevented Enter does not).
+	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), "\t"))
+	b.waitJS(`document.getElementById('composer').value.endsWith('@bob ')`, "the mention completed")
+	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), "can you look at the courier's portal?\r"))
+	b.text(`.msg.note`, "@bob can you look")
+
+	b.click(`#mode-reply`)
+	reply := "Hi María, sorry about that! Your parcel is with the courier and arrives tomorrow."
+	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), reply+"\r"))
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		for _, m := range s.Messages() {
+			if m.To == maria && strings.Contains(string(m.Payload), "arrives tomorrow") {
+				return true
+			}
+		}
+		return false
+	}, "the simulator received the reply")
+	b.waitJS(`document.querySelector('.msg.out[data-status="read"] .ticks.read') !== null`, "the reply's ticks at read")
+	// The labels of the details column.
+	b.run(chromedp.SendKeys(chromedp.CSS(`#label-input`), "delivery\r"))
+	b.text(`#labels`, "delivery")
+	b.run(chromedp.SendKeys(chromedp.CSS(`#label-input`), "vip\r"))
+	b.text(`#labels`, "vip")
+	b.run(chromedp.Click(chromedp.CSS(`#mode-reply`)))
+	b.waitJS(`!document.getElementById('toast')`, "the toast gone")
+	b.screenshot("console-conversation")
+
+	b.js(`document.getElementById('composer').blur()`)
+	b.run(chromedp.KeyEvent("?"))
+	b.run(chromedp.WaitVisible(chromedp.CSS(`.help`)))
+	b.screenshot("console-shortcuts")
+
+	id := conversation.ID("acme-wa", maria)
+	if code, v := n.conversation(conAlice, id); code != 200 || v.AssigneeID != "alice" || len(v.Labels) != 2 {
+		t.Fatalf("after the console: %d assignee %q labels %v", code, v.AssigneeID, v.Labels)
+	}
+}
