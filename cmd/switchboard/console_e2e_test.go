@@ -5,16 +5,23 @@ package main_test
 // sleep-and-assert) and saves a screenshot of the screens it reaches to docs/screenshots, which the README shows.
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
@@ -285,5 +292,259 @@ func TestConsoleAttendReplyRead(t *testing.T) {
 	id := conversation.ID("acme-wa", maria)
 	if code, v := n.conversation(conAlice, id); code != 200 || v.AssigneeID != "alice" || len(v.Labels) != 2 {
 		t.Fatalf("after the console: %d assignee %q labels %v", code, v.AssigneeID, v.Labels)
+	}
+}
+
+// TestConsoleSecondBrowserSeesAssignment: two operators in two browsers. Bob sees Alice viewing the conversation he
+// has open, and sees her Attend it live: his Unassigned list loses it and his open conversation shows her as the
+// assignee, without a reload.
+func TestConsoleSecondBrowserSeesAssignment(t *testing.T) {
+	n, _ := startConsoleNode(t)
+	customerWrites(t, n, named("4915112345678", "Lena Fischer", "wamid.l1", "Can I change my delivery address?", time.Now()))
+	customerWrites(t, n, named("33612345678", "Camille Durand", "wamid.l2", "Bonjour, do you ship to Lyon?", time.Now()))
+
+	alice, bob := newBrowser(t), newBrowser(t)
+	alice.signIn(n, conAlice, "")
+	bob.signIn(n, conBob, "")
+	bob.openRow("Lena Fischer")
+	alice.openRow("Lena Fischer")
+	bob.text(`#presence`, "Alice Martin is viewing")
+
+	alice.click(`#attend`)
+	alice.text(`#conv-status`, "Open")
+	bob.text(`#conv-status`, "Open")
+	bob.text(`#assignee`, "Alice Martin")
+	bob.waitJS(`![...document.querySelectorAll('#conv-list .row-name')].some(e => e.innerText === 'Lena Fischer')`,
+		"Lena gone from Bob's Unassigned list")
+	bob.text(`#conv-list .row-name`, "Camille Durand")
+	bob.waitJS(`document.querySelector('#tab-unassigned .count')?.innerText === '1'`, "Bob's Unassigned counts 1")
+	bob.run(chromedp.WaitVisible(chromedp.CSS(`#takeover`)))
+	bob.screenshot("console-second-operator")
+}
+
+// TestConsoleWindowClosedTemplate: a customer's last message is 25 hours old, so the composer is locked and offers
+// the template form; the template goes out to the simulator.
+func TestConsoleWindowClosedTemplate(t *testing.T) {
+	n, s := startConsoleNode(t)
+	from := "61412345678"
+	customerWrites(t, n, named(from, "Oliver Smith", "wamid.o1", "Please call me back about the refund", time.Now().Add(-25*time.Hour)))
+	b := newBrowser(t)
+	b.signIn(n, conAlice, "")
+	b.openRow("Oliver Smith")
+	b.click(`#attend`)
+	b.text(`#conv-status`, "Open")
+	b.text(`#window-chip`, "Window closed")
+	b.text(`#composer-locked`, "over 24 hours old")
+	b.waitJS(`!document.getElementById('composer')`, "no free-text composer")
+	b.run(
+		chromedp.SendKeys(chromedp.CSS(`#tpl-name`), "refund_update"),
+		chromedp.SendKeys(chromedp.CSS(`#tpl-params`), "Oliver\nR-2291"),
+	)
+	b.waitJS(`!document.getElementById('toast')`, "the toast gone")
+	b.screenshot("console-window-closed")
+	b.click(`#tpl-send`)
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		for _, m := range s.Messages() {
+			if m.To == from && m.Type == "template" && strings.Contains(string(m.Payload), "refund_update") {
+				return true
+			}
+		}
+		return false
+	}, "the simulator received the template")
+	b.text(`.template-msg`, "refund_update")
+	b.waitJS(`document.querySelector('.msg.out[data-status="read"]') !== null`, "the template read")
+}
+
+// TestConsoleInertCustomerHTML: a customer whose name and text hold HTML and script is shown as that text; nothing
+// runs and no element is made from it.
+func TestConsoleInertCustomerHTML(t *testing.T) {
+	n, _ := startConsoleNode(t)
+	name := `<img src=x onerror="window.__pwned=1">Eve`
+	text := `<script>window.__pwned=2</script><b>bold</b> & <a href="javascript:alert(1)">click</a>`
+	customerWrites(t, n, named("15550001111", name, "wamid.x1", text, time.Now()))
+	b := newBrowser(t)
+	b.signIn(n, conAlice, "")
+	b.openRow(name)
+	b.text(`.msg.in .text`, text)
+	b.text(`#conv-name`, name)
+	if v := jsValue[string](b, `String(window.__pwned)`); v != "undefined" {
+		t.Fatalf("customer HTML ran: window.__pwned = %s", v)
+	}
+	if nodes := jsValue[int](b, `document.querySelectorAll('#app img, #app script, #app b, #app a[href^="javascript"]').length`); nodes != 0 {
+		t.Fatalf("customer HTML made %d elements", nodes)
+	}
+}
+
+// TestConsoleUnknownSessionSignsOut: a session the server does not know (expired, or signed out elsewhere) sends the
+// console back to sign-in on its next call, with a notice.
+func TestConsoleUnknownSessionSignsOut(t *testing.T) {
+	n, _ := startConsoleNode(t)
+	b := newBrowser(t)
+	b.signIn(n, conAlice, "")
+	// Replace the session cookie with one the server never issued, as a session that expired looks to it.
+	b.run(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{
+			Name: "sb_session", Value: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", URL: n.url("/")})
+		return err
+	}))
+	b.click(`#tab-mine`)
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#token`)))
+	b.text(`.alert.info`, "Sign in again")
+	b.screenshot("console-session-ended")
+	// Signing in again works.
+	b.run(chromedp.SendKeys(chromedp.CSS(`#token`), conAlice))
+	b.click(`#signin button[type=submit]`)
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#tab-unassigned`)))
+}
+
+// cutProxy forwards TCP connections to a node and can drop them all at once and refuse new ones for a while: to the
+// browser behind it, the server dropped the stream and is unreachable.
+type cutProxy struct {
+	ln    net.Listener
+	to    string
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+	held  bool
+}
+
+func newCutProxy(t *testing.T, to string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, to: to, conns: map[net.Conn]bool{}}
+	t.Cleanup(func() { ln.Close(); p.cut(false) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			held := p.held
+			if !held {
+				p.conns[c] = true
+			}
+			p.mu.Unlock()
+			if held {
+				c.Close()
+				continue
+			}
+			go p.pipe(c)
+		}
+	}()
+	return p
+}
+
+func (p *cutProxy) pipe(c net.Conn) {
+	s, err := net.Dial("tcp", p.to)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns[s] = true
+	p.mu.Unlock()
+	go func() { _, _ = io.Copy(s, c); s.Close() }()
+	_, _ = io.Copy(c, s)
+	c.Close()
+}
+
+// cut closes every forwarded connection; hold refuses new ones until the next cut(false).
+func (p *cutProxy) cut(hold bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.held = hold
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+func (p *cutProxy) url(path string) string { return "http://" + p.ln.Addr().String() + path }
+
+// sseIDs reads the node's event stream as alice with her bearer token and collects the ids of durable events.
+func sseIDs(t *testing.T, n *node) func() []string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.url("/v1/events"), nil)
+	req.Header.Set("Authorization", "Bearer "+conAlice)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /v1/events: %v %v", err, resp)
+	}
+	var mu sync.Mutex
+	var ids []string
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
+				mu.Lock()
+				ids = append(ids, id)
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), ids...)
+	}
+}
+
+// TestConsoleStreamResumesExactly: the connection to the server drops while customers keep writing; when the page
+// reconnects, its EventSource sends Last-Event-ID and receives exactly the events it missed: the ids a direct
+// stream saw, each once, in order, without a reset.
+func TestConsoleStreamResumesExactly(t *testing.T) {
+	n, _ := startConsoleNode(t)
+	ids := sseIDs(t, n)
+	p := newCutProxy(t, n.http)
+	customerWrites(t, n, named("3531234567", "Aoife Byrne", "wamid.s1", "Hello?", time.Now()))
+
+	b := newBrowser(t)
+	b.run(chromedp.Navigate(p.url("/")), chromedp.WaitVisible(chromedp.CSS(`#token`)))
+	b.run(chromedp.SendKeys(chromedp.CSS(`#token`), conAlice))
+	b.click(`#signin button[type=submit]`)
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#tab-unassigned`)))
+	b.waitJS(`!document.getElementById('conn-banner')`, "live")
+	b.text(`#conv-list .row-name`, "Aoife Byrne")
+	customerWrites(t, n, named("3531234567", "Aoife Byrne", "wamid.s2", "Anyone there?", time.Now()))
+	b.text(`#conv-list .row-preview`, "Anyone there?")
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		seen := jsValue[[]string](b, `window.__switchboard.events`)
+		all := ids()
+		return len(seen) > 0 && len(all) > 0 && seen[len(seen)-1] == all[len(all)-1]
+	}, "the page is up to date with the stream")
+	page := jsValue[[]string](b, `window.__switchboard.events`)
+	last := page[len(page)-1]
+
+	p.cut(true)
+	b.text(`#conn-banner`, "Reconnecting")
+	b.screenshot("console-reconnecting")
+	before := len(ids())
+	customerWrites(t, n, named("447700900123", "Tom Baker", "wamid.s3", "My card was declined", time.Now()))
+	customerWrites(t, n, named("3531234567", "Aoife Byrne", "wamid.s4", "Hello again", time.Now()))
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool { return len(ids()) >= before+3 }, "the missed events")
+	p.cut(false)
+
+	b.waitJS(`!document.getElementById('conn-banner')`, "live again")
+	b.text(`#conv-list .row-name`, "Tom Baker")
+	all := ids()
+	var missed []string
+	for i, id := range all {
+		if id == last {
+			missed = all[i+1:]
+		}
+	}
+	b.waitJS(fmt.Sprintf(`window.__switchboard.events.length >= %d`, len(page)+len(missed)), "the missed events in the page")
+	got := jsValue[[]string](b, `window.__switchboard.events`)[len(page):]
+	if strings.Join(got, ",") != strings.Join(missed, ",") || len(missed) < 3 {
+		t.Fatalf("after reconnecting the page received events %v; it missed %v", got, missed)
+	}
+	if r := jsValue[int](b, `window.__switchboard.resets`); r != 0 {
+		t.Fatalf("the page was reset %d times instead of resuming", r)
 	}
 }

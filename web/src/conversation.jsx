@@ -383,14 +383,15 @@ function Composer({ id, conv, open, mode, setMode, operators, inputRef, flash, o
     const el = inputRef.current;
     const end = el ? el.selectionStart : text.length;
     const v = text.slice(0, mention.start) + '@' + o.id + ' ' + text.slice(end);
+    const caret = mention.start + o.id.length + 2;
+    // Update the field and its caret now, not after the next render: keys typed meanwhile land after the mention.
+    if (el) {
+      el.value = v;
+      el.focus();
+      el.setSelectionRange(caret, caret);
+    }
     setText(v);
     setMention(null);
-    setTimeout(() => {
-      if (!el) return;
-      el.focus();
-      const p = mention.start + o.id.length + 2;
-      el.setSelectionRange(p, p);
-    }, 0);
   };
 
   const send = async () => {

@@ -13,7 +13,8 @@ export const DURABLE = [
 // seen keeps the ids of the last durable events received, newest last, for the browser tests (a replay after a
 // dropped stream must deliver each missed event exactly once).
 const seen = [];
-if (typeof window !== 'undefined') window.__switchboard = { events: seen };
+const debug = { events: seen, resets: 0 };
+if (typeof window !== 'undefined') window.__switchboard = debug;
 
 /**
  * connect opens the stream and calls the handlers: state('connecting'|'live'|'reconnecting'), event(type, data, id),
@@ -30,7 +31,10 @@ export function connect(h) {
     const resync = fresh;
     es.onopen = () => {
       h.state('live');
-      if (resync) h.reset();
+      if (resync) {
+        debug.resets++;
+        h.reset();
+      }
     };
     es.onerror = () => {
       if (closed) return;
@@ -60,7 +64,10 @@ export function connect(h) {
     }
     es.addEventListener('counts', (e) => h.counts(parse(e)));
     es.addEventListener('presence', (e) => h.presence(parse(e)));
-    es.addEventListener('reset', () => h.reset());
+    es.addEventListener('reset', () => {
+      debug.resets++;
+      h.reset();
+    });
   };
   open();
   return () => {
