@@ -134,7 +134,7 @@ function SignIn({ notice, onSignedIn }) {
           autocomplete="current-password"
           value={token}
           onInput={(e) => setToken(e.currentTarget.value)}
-          placeholder="dev-token-…"
+          placeholder="Paste your token"
           autofocus
         />
         {error && (

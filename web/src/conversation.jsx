@@ -140,8 +140,9 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
   // Shortcuts from the app: close, snooze, focus the composer.
   useEffect(() => {
     if (!command || !conv) return;
-    if (command.name === 'close' && conv.status !== 'closed') act('close', {}, 'Conversation closed');
-    if (command.name === 'snooze' && conv.status !== 'closed') setMenu('snooze');
+    const handles = !conv.assignee_id || conv.assignee_id === me.id || me.role === 'admin' || me.role === 'builder';
+    if (command.name === 'close' && handles && conv.status !== 'closed') act('close', {}, 'Conversation closed');
+    if (command.name === 'snooze' && handles && conv.status !== 'closed') setMenu('snooze');
     if (command.name === 'escape') setMenu('');
     if (command.name === 'reply' || command.name === 'note') {
       setMode(command.name);
@@ -161,6 +162,8 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
   const name = contactName(conv);
   const mine = conv.assignee_id === me.id;
   const lead = me.role === 'admin' || me.role === 'builder';
+  // Close, snooze and send are for the holder: anyone while nobody holds it, else its assignee, admins and builders.
+  const canHandle = !conv.assignee_id || mine || lead;
   const open = windowOpen(conv, now);
   const left = countdown(conv.window_expires_at, now);
   const viewers = Object.values(presence).filter((p) => p.operator_id !== me.id && Date.parse(p.expires_at) > now);
@@ -173,10 +176,10 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
   if (conv.status === 'assigned' && !mine) {
     actions.push(<button class="btn primary" id="takeover" onClick={() => act('take', {}, 'You took over this conversation')}>Take over</button>);
   }
-  if (conv.status === 'snoozed') {
+  if (conv.status === 'snoozed' && canHandle) {
     actions.push(<button class="btn" id="unsnooze" onClick={() => act('unsnooze', {}, 'Snooze ended')}>Unsnooze</button>);
   }
-  if (conv.status !== 'closed' && conv.status !== 'snoozed') {
+  if (canHandle && conv.status !== 'closed' && conv.status !== 'snoozed') {
     actions.push(
       <button class="btn" id="snooze" title="Snooze (Alt M)" onClick={() => setMenu(menu === 'snooze' ? '' : 'snooze')}>
         <Icon d="M12 3a9 9 0 100 18 9 9 0 000-18zm0 4v5l3 2" size={14} /> Snooze
@@ -184,7 +187,7 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
     );
   }
   if (conv.status !== 'closed') {
-    actions.push(
+    if (canHandle) actions.push(
       <button class="btn success" id="close" title="Close (Alt E)" onClick={() => act('close', {}, 'Conversation closed')}>
         <Icon d="M5 12l4 4 10-10" size={14} /> Close
       </button>,
@@ -272,6 +275,7 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
           mode={mode}
           setMode={setMode}
           operators={operators}
+          holder={canHandle ? '' : names[conv.assignee_id] || conv.assignee_id}
           inputRef={composer}
           flash={flash}
           onSent={() => {
@@ -347,7 +351,7 @@ function AssignMenu({ operators, current, transfer, onPick, onCancel }) {
   );
 }
 
-function Composer({ id, conv, open, mode, setMode, operators, inputRef, flash, onSent }) {
+function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, flash, onSent }) {
   const [text, setText] = useState('');
   const [sending, setSending] = useState(false);
   const [tpl, setTpl] = useState(false);
@@ -355,10 +359,6 @@ function Composer({ id, conv, open, mode, setMode, operators, inputRef, flash, o
   const typedAt = useRef(0);
   const locked = mode === 'reply' && !open;
   const closed = conv.status === 'closed';
-
-  useEffect(() => {
-    if (locked) setTpl(true);
-  }, [locked]);
 
   const candidates = mention
     ? operators.filter((o) => (o.id + ' ' + (o.name || '')).toLowerCase().includes(mention.q.toLowerCase())).slice(0, 6)
@@ -445,21 +445,29 @@ function Composer({ id, conv, open, mode, setMode, operators, inputRef, flash, o
           Private note
         </button>
         <span class="grow" />
-        {mode === 'reply' && !closed && (
+        {mode === 'reply' && !closed && !holder && open && (
           <button class="link-btn" id="template-toggle" onClick={() => setTpl(!tpl)}>
-            {tpl ? 'Hide template' : 'Send a template'}
+            {tpl ? 'Write a reply' : 'Send a template'}
           </button>
         )}
       </div>
-      {mode === 'reply' && tpl && !closed && <TemplateForm id={id} flash={flash} onSent={onSent} locked={locked} />}
       {closed && mode === 'reply' ? (
         <div class="locked" id="composer-locked">This conversation is closed. Reopen it to reply.</div>
-      ) : locked ? (
-        <div class="locked" id="composer-locked">
-          <Icon d="M7 11V7a5 5 0 0110 0v4M5 11h14v10H5z" size={14} />
-          The customer's last message is over 24 hours old: WhatsApp allows only an approved template until they
-          write again.
+      ) : holder && mode === 'reply' ? (
+        <div class="locked info" id="composer-locked">
+          {holder} is handling this conversation. Take over to reply, or write a private note.
         </div>
+      ) : locked ? (
+        <>
+          <div class="locked" id="composer-locked">
+            <Icon d="M7 11V7a5 5 0 0110 0v4M5 11h14v10H5z" size={14} />
+            The customer's last message is over 24 hours old: WhatsApp allows only an approved template until they
+            write again.
+          </div>
+          <TemplateForm id={id} flash={flash} onSent={onSent} locked />
+        </>
+      ) : mode === 'reply' && tpl ? (
+        <TemplateForm id={id} flash={flash} onSent={onSent} />
       ) : (
         <div class="composer-box">
           {mention && candidates.length > 0 && (
@@ -645,7 +653,7 @@ function Details({ conv, names, me, now, open, left, flash, setConv }) {
           {!zero(conv.last_inbound_at) && (
             <>
               <dt>Customer wrote</dt>
-              <dd>{ago(conv.last_inbound_at, now)} ago</dd>
+              <dd>{ago(conv.last_inbound_at, now) === 'now' ? 'just now' : ago(conv.last_inbound_at, now) + ' ago'}</dd>
             </>
           )}
           {!zero(conv.waiting_since) && conv.status !== 'closed' && (
