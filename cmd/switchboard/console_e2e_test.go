@@ -548,3 +548,37 @@ func TestConsoleStreamResumesExactly(t *testing.T) {
 		t.Fatalf("the page was reset %d times instead of resuming", r)
 	}
 }
+
+// TestConsoleListIsVirtual: a tab of 300 conversations loads one page of 50, renders only the rows in view, and
+// loads the next pages with the cursor as the list scrolls, still rendering only a screenful.
+func TestConsoleListIsVirtual(t *testing.T) {
+	n, _ := startConsoleNode(t)
+	const total = 300
+	now := time.Now()
+	for k := 0; k < total; k += 50 {
+		var msgs []meta.Message
+		for i := k; i < k+50; i++ {
+			msgs = append(msgs, named(fmt.Sprintf("4670%07d", i), fmt.Sprintf("Customer %03d", i), fmt.Sprintf("wamid.v%d", i), "hello", now))
+		}
+		customerWrites(t, n, msgs...)
+	}
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		return len(n.listIDs(conAlice, "status=unassigned")) == total
+	}, "every conversation stored")
+	b := newBrowser(t)
+	b.signIn(n, conAlice, "")
+	b.waitJS(fmt.Sprintf(`document.querySelector('#tab-unassigned .count')?.innerText === '%d'`, total), "the count")
+	const rows = `document.querySelectorAll('#conv-list .row').length`
+	// One page loaded: the scroll area is 50 rows and a loading row high.
+	b.waitJS(`document.querySelector('#conv-list .list-inner').style.height === (51 * 76) + 'px'`, "one page of 50")
+	if r := jsValue[int](b, rows); r < 5 || r > 30 {
+		t.Fatalf("%d rows in the DOM for a 800 px window", r)
+	}
+	// Scroll to the end, page after page, until the list holds all 300 and nothing more to load.
+	b.waitJS(`(() => { const el = document.getElementById('conv-list'); el.scrollTop = el.scrollHeight;
+		return document.querySelector('#conv-list .list-inner').style.height === (300 * 76) + 'px'; })()`, "all pages")
+	if r := jsValue[int](b, rows); r < 5 || r > 30 {
+		t.Fatalf("%d rows in the DOM after scrolling through %d", r, total)
+	}
+	b.text(`#conv-list .row-name`, "Customer")
+}

@@ -18,6 +18,14 @@ function useNow(ms) {
   return now;
 }
 
+// What the console says for the refusals an operator can fix, instead of the API's message.
+const REFUSALS = {
+  operator_not_online: 'You are offline: set yourself Online (bottom left) to attend conversations.',
+  at_capacity: 'You are at your capacity: close or hand over a conversation first.',
+  window_closed: 'The 24-hour window is closed: send a template.',
+  forbidden: 'Your role does not allow that here.',
+};
+
 const STATUS_LABEL = { unassigned: 'Unassigned', assigned: 'Open', snoozed: 'Snoozed', closed: 'Closed' };
 
 export function ConversationPane({ id, me, operators, names, tick, resync, touched, presence, command }) {
@@ -133,7 +141,7 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
       if (r && r.id) setConv((c) => ({ ...c, ...r }));
       if (done) flash(done, 'ok');
     } catch (e) {
-      flash(e.message);
+      flash(REFUSALS[e.code] || e.message);
     }
   };
 
@@ -404,7 +412,7 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
       setText('');
       onSent();
     } catch (e) {
-      flash(e.code === 'window_closed' ? 'The 24-hour window is closed: send a template.' : e.message);
+      flash(REFUSALS[e.code] || e.message);
     } finally {
       setSending(false);
     }
