@@ -5,18 +5,10 @@ import { useState, useEffect, useRef, useLayoutEffect, useCallback } from 'preac
 import * as api from './api.js';
 import { ago, clock, countdown, day, contactName, initials, hue, windowOpen, zero, localInput } from './util.js';
 import { Icon } from './icon.jsx';
+import { useNow } from './now.js';
 import { Message } from './message.jsx';
 
 const PAGE = 50;
-
-function useNow(ms) {
-  const [now, setNow] = useState(Date.now());
-  useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), ms);
-    return () => clearInterval(t);
-  }, [ms]);
-  return now;
-}
 
 // What the console says for the refusals an operator can fix, instead of the API's message.
 const REFUSALS = {

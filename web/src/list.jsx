@@ -4,6 +4,7 @@ import { useState, useEffect, useRef, useLayoutEffect } from 'preact/hooks';
 import * as api from './api.js';
 import { ago, contactName, initials, hue, windowOpen, zero } from './util.js';
 import { Icon } from './icon.jsx';
+import { useNow } from './now.js';
 
 const ROW = 76; // px, fixed so the visible range is arithmetic
 const PAGE = 50;
@@ -14,15 +15,6 @@ const SORTS = [
   ['last_activity', 'Latest activity'],
   ['created', 'Newest first'],
 ];
-
-function useNow(ms) {
-  const [now, setNow] = useState(Date.now());
-  useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), ms);
-    return () => clearInterval(t);
-  }, [ms]);
-  return now;
-}
 
 export function ConversationList(props) {
   const { tab, sort, setSort, query, setQuery, searchRef, selected, onSelect, tick, names, presence, me, idsRef } = props;
