@@ -52,8 +52,8 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 
 # What the tests need from Debian, installed one after the other (parallel test packages would race for apt's lock):
-# ClickHouse 18.16 for the analytics tests, promtool and Prometheus for the deployment tests, chromium for the
-# console's browser tests.
+# ClickHouse 18.16 for the analytics tests, promtool and Prometheus for the deployment tests, chromium (and an emoji
+# font, so the screenshots show customers' emoji) for the console's browser tests.
 test-deps:
 	deploy/clickhouse/start.sh install
 	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
@@ -62,12 +62,12 @@ test-deps:
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends prometheus || \
 		{ sleep 5; apt-get -o DPkg::Lock::Timeout=300 update -q && \
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends prometheus; }; }
-	@command -v chromium >/dev/null || { \
-		echo "installing Debian's chromium package (the console's browser tests)"; \
+	@command -v chromium >/dev/null && test -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || { \
+		echo "installing Debian's chromium and fonts-noto-color-emoji packages (the console's browser tests)"; \
 		apt-get -o DPkg::Lock::Timeout=300 update -q && \
-		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends chromium || \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends chromium fonts-noto-color-emoji || \
 		{ sleep 5; apt-get -o DPkg::Lock::Timeout=300 update -q && \
-		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends chromium; }; }
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends chromium fonts-noto-color-emoji; }; }
 
 # Every test: unit tests with the race detector, then the end-to-end tests against the real binary.
 test: vet test-deps

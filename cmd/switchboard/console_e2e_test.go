@@ -219,6 +219,11 @@ func TestConsoleAttendReplyRead(t *testing.T) {
 	customerWrites(t, n, named("44770090001", "Priya Shah", "wamid.cw2", "I was charged twice for order 5521", now.Add(-40*time.Minute)))
 	customerWrites(t, n, typed("5511987650000", "Lucas Silva", "wamid.cw3", "image",
 		`{"id":"media-1","mime_type":"image/jpeg","caption":"The box arrived like this"}`, now.Add(-12*time.Minute)))
+	customerWrites(t, n, named("201001234567", "Ahmed Hassan", "wamid.cw4", "Thanks, that solved it!", now.Add(-26*time.Hour)))
+	customerWrites(t, n, typed("393331234567", "Sofia Rossi", "wamid.cw5", "audio",
+		`{"id":"media-3","mime_type":"audio/ogg; codecs=opus","voice":true}`, now.Add(-3*time.Minute)))
+	customerWrites(t, n, typed("818012345678", "Kenji Tanaka", "wamid.cw6", "contacts",
+		`[{"name":{"formatted_name":"Yuki Tanaka"},"phones":[{"phone":"+81 80 1111 2222","type":"CELL"}]}]`, now.Add(-2*time.Minute)))
 
 	b := newBrowser(t)
 	b.signIn(n, conAlice, "console-signin")
@@ -236,7 +241,7 @@ func TestConsoleAttendReplyRead(t *testing.T) {
 			`{"type":"button_reply","button_reply":{"id":"track","title":"Track my order"}}`, now.Add(-4*time.Minute)),
 	)
 	b.text(`#conv-list .row-name`, "María López")
-	b.waitJS(`document.querySelector('#tab-unassigned .count')?.innerText === '4'`, "Unassigned counts 4")
+	b.waitJS(`document.querySelector('#tab-unassigned .count')?.innerText === '7'`, "Unassigned counts 7")
 	b.screenshot("console-inbox")
 
 	b.openRow("María López")
