@@ -226,7 +226,7 @@ func TestConsoleAttendReplyRead(t *testing.T) {
 		`[{"name":{"formatted_name":"Yuki Tanaka"},"phones":[{"phone":"+81 80 1111 2222","type":"CELL"}]}]`, now.Add(-2*time.Minute)))
 
 	b := newBrowser(t)
-	b.signIn(n, conAlice, "console-signin")
+	b.signIn(n, conAlice, "")
 	b.text(`#conv-list .row-name`, "Priya Shah")
 
 	// A new customer appears live, without a reload.
@@ -586,4 +586,81 @@ func TestConsoleListIsVirtual(t *testing.T) {
 		t.Fatalf("%d rows in the DOM after scrolling through %d", r, total)
 	}
 	b.text(`#conv-list .row-name`, "Customer")
+}
+
+// TestConsoleActionsAndShortcuts: the keyboard opens conversations (Alt J), snoozes (Alt M) and closes (Alt E); the
+// snooze menu, Unsnooze, the ⋯ menu's Transfer, Reopen and the availability switch do what they say, each visible in
+// the tabs' counts.
+func TestConsoleActionsAndShortcuts(t *testing.T) {
+	n, _ := startConsoleNode(t)
+	n.mustCall("PUT", "/v1/operators/me/availability", conBob, map[string]string{"availability": "online"}, 200)
+	customerWrites(t, n, named("5491112345678", "Martina Gómez", "wamid.k1", "Hola, una consulta", time.Now().Add(-2*time.Minute)))
+	customerWrites(t, n, named("27821234567", "Thabo Nkosi", "wamid.k2", "Hi there", time.Now()))
+	b := newBrowser(t)
+	b.signIn(n, conAlice, "")
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#conv-list .row`)))
+	first := jsValue[string](b, `document.querySelector('#conv-list .row .row-name').innerText`)
+	b.run(chromedp.KeyEvent("j", chromedp.KeyModifiers(chromedp.ModifierAlt)))
+	b.text(`#conv-name`, first)
+
+	// Availability: the switch is the API's.
+	b.run(chromedp.SetValue(chromedp.CSS(`#availability`), "online"))
+	b.js(`document.getElementById('availability').dispatchEvent(new Event('change', {bubbles: true}))`)
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
+		_, body := n.get("/v1/operators", conAlice)
+		return strings.Contains(string(body), `"id":"alice","name":"Alice Martin","role":"admin","availability":"online"`)
+	}, "alice online")
+
+	b.click(`#attend`)
+	b.text(`#conv-status`, "Open")
+	// Alt M: snooze until the customer replies.
+	b.run(chromedp.KeyEvent("m", chromedp.KeyModifiers(chromedp.ModifierAlt)))
+	b.click(`#snooze-reply`)
+	b.text(`#conv-status`, "Snoozed")
+	b.waitJS(`document.querySelector('#tab-snoozed .count')?.innerText === '1'`, "Snoozed counts 1")
+	b.click(`#unsnooze`)
+	b.text(`#conv-status`, "Open")
+	// ⋯ → Transfer to Bob.
+	b.click(`#more`)
+	b.click(`#transfer`)
+	b.click(`#assign-menu [data-operator="bob"]`)
+	b.text(`#assignee`, "Bob Okafor")
+	b.waitJS(`document.querySelector('#tab-all .count')?.innerText === '1' && document.querySelector('#tab-mine .count')?.innerText === '0'`,
+		"All active 1, Mine 0")
+	// Alt E closes (an admin may close what Bob holds); Reopen.
+	b.run(chromedp.KeyEvent("e", chromedp.KeyModifiers(chromedp.ModifierAlt)))
+	b.text(`#conv-status`, "Closed")
+	b.waitJS(`document.querySelector('#tab-closed .count')?.innerText === '1'`, "Closed counts 1")
+	b.text(`#composer-locked`, "closed")
+	b.click(`#reopen`)
+	b.waitJS(`!document.getElementById('reopen')`, "reopened")
+	// Alt K goes back up the list; shortcuts stay off while typing.
+	b.click(`#tab-unassigned`)
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#conv-list .row`)))
+	b.run(chromedp.KeyEvent("j", chromedp.KeyModifiers(chromedp.ModifierAlt)))
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#conv-name`)))
+	opened := jsValue[string](b, `document.getElementById('conv-name').innerText`)
+	b.click(`#label-input`)
+	b.run(chromedp.KeyEvent("e", chromedp.KeyModifiers(chromedp.ModifierAlt)))
+	if s := jsValue[string](b, `document.getElementById('conv-status').innerText`); s == "Closed" {
+		t.Fatalf("Alt E closed %s while typing in a field", opened)
+	}
+}
+
+// TestConsoleSignInLimited: wrong tokens are refused with a message, and after too many the page says how long to
+// wait (the server's 429 and Retry-After).
+func TestConsoleSignInLimited(t *testing.T) {
+	n, _ := startConsoleNode(t)
+	b := newBrowser(t)
+	b.run(chromedp.Navigate(n.url("/")), chromedp.WaitVisible(chromedp.CSS(`#token`)))
+	b.run(chromedp.SendKeys(chromedp.CSS(`#token`), "not-a-token"))
+	b.click(`#signin button[type=submit]`)
+	b.text(`#signin-error`, "not valid")
+	for i := 0; i < 20 && !strings.Contains(jsValue[string](b, `document.getElementById('signin-error')?.innerText || ''`), "Try again in"); i++ {
+		b.waitJS(`!document.querySelector('#signin button[type=submit]').disabled`, "the button enabled")
+		b.click(`#signin button[type=submit]`)
+		b.waitJS(`!document.querySelector('#signin button[type=submit]').innerText.includes('Signing in')`, "the answer")
+	}
+	b.text(`#signin-error`, "Too many failed attempts. Try again in")
+	b.screenshot("console-signin-limited")
 }

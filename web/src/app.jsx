@@ -140,7 +140,7 @@ function SignIn({ notice, onSignedIn }) {
         {error && (
           <div class="alert error" role="alert" id="signin-error">
             {error}
-            {wait > 0 && <> Try again in {wait} s.</>}
+            {wait > 0 && <> Try again in {wait >= 60 ? Math.floor(wait / 60) + ':' + String(wait % 60).padStart(2, '0') : wait + '\u00a0s'}.</>}
           </div>
         )}
         <button class="btn primary wide" type="submit" disabled={busy || wait > 0 || !token.trim()}>
