@@ -157,6 +157,10 @@ func (b *browser) screenshot(name string) {
 func (b *browser) signIn(n *node, token string, shot string) {
 	b.t.Helper()
 	b.run(chromedp.Navigate(n.url("/")), chromedp.WaitVisible(chromedp.CSS(`#token`)))
+	// The first load's time, reported (the budget is 1 s on loopback), never asserted.
+	b.waitJS(`performance.getEntriesByType('navigation')[0]?.loadEventEnd > 0`, "the page loaded")
+	b.t.Logf("console first load: %.0f ms (navigation start to the load event)",
+		jsValue[float64](b, `performance.getEntriesByType('navigation')[0].loadEventEnd`))
 	b.run(chromedp.SendKeys(chromedp.CSS(`#token`), token))
 	if shot != "" {
 		b.screenshot(shot)
@@ -663,4 +667,20 @@ func TestConsoleSignInLimited(t *testing.T) {
 	}
 	b.text(`#signin-error`, "Too many failed attempts. Try again in")
 	b.screenshot("console-signin-limited")
+}
+
+// TestConsoleFailedSendShowsReason: a reply Meta refuses (the simulator's undeliverable recipients start with 999)
+// is shown failed, with Meta's reason.
+func TestConsoleFailedSendShowsReason(t *testing.T) {
+	n, _ := startConsoleNode(t)
+	customerWrites(t, n, named("9991234567", "Nadia Petrova", "wamid.f1", "Hello", time.Now()))
+	b := newBrowser(t)
+	b.signIn(n, conAlice, "")
+	b.openRow("Nadia Petrova")
+	b.click(`#attend`)
+	b.text(`#conv-status`, "Open")
+	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), "Hi Nadia, how can I help?\r"))
+	b.waitJS(`document.querySelector('.msg.out.failed .ticks.failed') !== null`, "the reply failed")
+	b.text(`.failed-reason`, "Not delivered: ")
+	t.Logf("failed reply shown as: %s", jsValue[string](b, `document.querySelector('.failed-reason').innerText`))
 }

@@ -192,7 +192,7 @@ export function Message({ m, at, now, names, me, contact }) {
       {m.status === 'failed' && (
         <div class="failed-reason" role="alert">
           Not delivered{m.error_title ? ': ' + m.error_title : ''}
-          {m.error_code ? ' (' + m.error_code + ')' : ''}
+          {m.error_code && !String(m.error_title || '').includes(String(m.error_code)) ? ' (' + m.error_code + ')' : ''}
         </div>
       )}
     </div>
