@@ -8,10 +8,12 @@ KAFKA    ?= 127.0.0.1:9092
 SIM      ?= 127.0.0.1:9500
 CH_TCP   ?= 9001
 CH_HTTP  ?= 8124
+# The demo operator's token from deploy/dev/config.yaml, printed by make run for the console's sign-in.
+DEMO_TOKEN := $(shell sed -n 's/^ *token: *"\(dev-token-alice[^"]*\)".*/\1/p' deploy/dev/config.yaml)
 # make test stays under 15 minutes on 2 cores; the Go test timeout is the backstop.
 TEST_TIMEOUT ?= 14m
 
-.PHONY: build run demo-webhook test test-deps check-clickhouse-current bench bench-go vet clean
+.PHONY: build web run demo-webhook test test-deps check-clickhouse-current bench bench-go vet clean
 
 # bin/switchboard is the production binary; `switchboard bench` and `switchboard whatsapp-sim` run the two built
 # beside it (bin/switchboard-bench, bin/switchboard-whatsapp-sim), which link the load generator, the simulator and
@@ -20,8 +22,14 @@ build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/switchboard
 	$(GO) build -o $(dir $(BIN)) ./cmd/switchboard-bench ./cmd/switchboard-whatsapp-sim
 
+# The console's bundle: web/src and the vendored Preact → web/dist (committed, embedded by make build) with esbuild's
+# Go API, so neither step needs Node.
+web:
+	$(GO) generate ./web
+
 run: build
 	@echo "Switchboard: http://$(HTTP)  (webhooks /webhooks/whatsapp, API /v1, /metrics, /healthz, /readyz)"
+	@echo "Console: open http://$(HTTP)/ and sign in with the demo operator token: $(DEMO_TOKEN)  (Alice, admin)"
 	@echo "Embedded Kafka: $(KAFKA)  (kcat -b $(KAFKA) -L)   data: $(DATA)"
 	@echo "WhatsApp Cloud API simulator: http://$(SIM)  (what it received: curl -s http://$(SIM)/sim/messages)"
 	@echo "Post a signed sample customer message:  make demo-webhook"
@@ -44,7 +52,8 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 
 # What the tests need from Debian, installed one after the other (parallel test packages would race for apt's lock):
-# ClickHouse 18.16 for the analytics tests, promtool and Prometheus for the deployment tests.
+# ClickHouse 18.16 for the analytics tests, promtool and Prometheus for the deployment tests, chromium (and an emoji
+# font, so the screenshots show customers' emoji) for the console's browser tests.
 test-deps:
 	deploy/clickhouse/start.sh install
 	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
@@ -53,6 +62,12 @@ test-deps:
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends prometheus || \
 		{ sleep 5; apt-get -o DPkg::Lock::Timeout=300 update -q && \
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends prometheus; }; }
+	@command -v chromium >/dev/null && test -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || { \
+		echo "installing Debian's chromium and fonts-noto-color-emoji packages (the console's browser tests)"; \
+		apt-get -o DPkg::Lock::Timeout=300 update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends chromium fonts-noto-color-emoji || \
+		{ sleep 5; apt-get -o DPkg::Lock::Timeout=300 update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends chromium fonts-noto-color-emoji; }; }
 
 # Every test: unit tests with the race detector, then the end-to-end tests against the real binary.
 test: vet test-deps

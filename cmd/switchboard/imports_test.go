@@ -13,7 +13,9 @@ import (
 func TestProductionBinaryIsLean(t *testing.T) {
 	const module = "github.com/switchboard-hq/switchboard/"
 	forbidden := []string{module + "bench/", module + "ingest/whatsapp/sim", module + "cmd/switchboard-",
-		"gonum.org/", "github.com/HdrHistogram/"}
+		"gonum.org/", "github.com/HdrHistogram/",
+		// The console is bundled at build time (web/build.go) and tested with a browser driver: neither is linked.
+		"github.com/evanw/esbuild/", "github.com/chromedp/"}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatalf("the go command is needed to list the binary's dependencies: %v", err)

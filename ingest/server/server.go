@@ -1,5 +1,5 @@
-// Package server is a node's HTTP front: it mounts the webhook receivers, the /v1 API, /metrics, /healthz and
-// /readyz on one fasthttp server.
+// Package server is a node's HTTP front: it mounts the webhook receivers, the /v1 API, /metrics, /healthz,
+// /readyz and the operator console on one fasthttp server.
 //
 // It may import api, fasthttp and the Prometheus client.
 package server
@@ -40,6 +40,9 @@ type Config struct {
 	WhatsApp fasthttp.RequestHandler
 	// API serves /v1/….
 	API fasthttp.RequestHandler
+	// Web serves the operator console: every path that is not under /webhooks or /v1 and not /metrics, /healthz or
+	// /readyz (its client routes such as /mine/<id> get the page). Nil leaves those paths 404.
+	Web fasthttp.RequestHandler
 	// Gatherer is what /metrics exposes. Default prometheus.DefaultGatherer.
 	Gatherer prometheus.Gatherer
 	// Ready lists what /readyz checks; /readyz is 200 only when all pass and the server is not draining.
@@ -164,9 +167,17 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString("ok\n")
 	case path == "/readyz":
 		s.readyz(ctx)
+	case s.cfg.Web != nil && !reserved(path):
+		s.cfg.Web(ctx)
 	default:
 		api.WriteError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint: "+path)
 	}
+}
+
+// reserved reports whether path belongs to the webhooks or the API, which answer their own 404s (in the API's error
+// shape) rather than the console's page.
+func reserved(path string) bool {
+	return path == "/v1" || strings.HasPrefix(path, "/v1/") || path == "/webhooks" || strings.HasPrefix(path, "/webhooks/")
 }
 
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) {

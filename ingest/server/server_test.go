@@ -135,6 +135,28 @@ func TestRoutesToMountedHandlers(t *testing.T) {
 	}
 }
 
+// The console gets every path the webhooks, the API and the node's own endpoints do not own: its client routes
+// (e.g. /mine/<id>) get its page. /v1 and /webhooks paths keep their own 404s in the error shape even with no handler.
+func TestConsoleGetsTheRest(t *testing.T) {
+	r := startServer(t, Config{API: echo("api"), Web: echo("web"), Gatherer: prometheus.NewRegistry()})
+	for _, p := range []string{"/", "/mine/c0123456789abcdefg", "/assets/main-X.js", "/v2/conversations", "/v1x", "/metricsx", "/healthz/x"} {
+		if got := r.do(t, "GET", p, ""); got.status != http.StatusAccepted || got.body != "web GET "+p+" 0" {
+			t.Errorf("GET %s = %d %q, want the console", p, got.status, got.body)
+		}
+	}
+	if got := r.do(t, "GET", "/v1/conversations", ""); got.body != "api GET /v1/conversations 0" {
+		t.Errorf("GET /v1/conversations = %q, want the API", got.body)
+	}
+	for _, p := range []string{"/v1", "/webhooks", "/webhooks/whatsapp", "/webhooks/other"} {
+		wantError(t, "GET "+p, r.do(t, "GET", p, ""), http.StatusNotFound, "not_found")
+	}
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		if got := r.do(t, "GET", p, ""); got.status != http.StatusOK {
+			t.Errorf("GET %s = %d %s, want the node's own endpoint", p, got.status, got.body)
+		}
+	}
+}
+
 // A node without a role leaves its paths unmounted: 404 in the error shape, while the node's own endpoints work.
 func TestUnmountedRoles(t *testing.T) {
 	r := startServer(t, Config{Gatherer: prometheus.NewRegistry()})

@@ -39,6 +39,7 @@ import (
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 	"github.com/switchboard-hq/switchboard/ingest/server"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp"
+	"github.com/switchboard-hq/switchboard/web"
 )
 
 // Roles a node can run (docs/contract.md, --roles).
@@ -203,7 +204,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 
 	var ready []server.Check
 	ready = append(ready, server.Check{Name: "kafka", Fn: n.pingKafka})
-	var apiHandler, waHandler fasthttp.RequestHandler
+	var apiHandler, waHandler, webHandler fasthttp.RequestHandler
 	if cfg.has(RoleRouter) || cfg.has(RoleAPI) {
 		phase = time.Now()
 		n.store, err = store.Open(store.Config{Dir: filepath.Join(cfg.DataDir, "store"), Logger: n.log, Registerer: n.reg})
@@ -286,6 +287,12 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 			return n, err
 		}
 		apiHandler = a.Serve
+		// The console is a client of this API, so the nodes that answer it serve it too.
+		console, err := web.New()
+		if err != nil {
+			return n, err
+		}
+		webHandler = console.Serve
 	}
 	if cfg.has(RoleAnalytics) {
 		if cfg.ClickHouseAddr == "" {
@@ -296,7 +303,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 		}
 	}
 	n.server, err = server.New(server.Config{
-		Addr: cfg.HTTPAddr, WhatsApp: waHandler, API: apiHandler, Gatherer: n.reg, Ready: ready, Logger: n.log,
+		Addr: cfg.HTTPAddr, WhatsApp: waHandler, API: apiHandler, Web: webHandler, Gatherer: n.reg, Ready: ready, Logger: n.log,
 	})
 	if err != nil {
 		return n, err

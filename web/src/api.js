@@ -1,0 +1,76 @@
+// The console's only way to the server: JSON over fetch with the session cookie. Writes carry the CSRF token from
+// the session body; a 401 anywhere calls the handler set by onUnauthorized (the app returns to sign-in).
+
+let csrf = '';
+let unauthorized = () => {};
+
+/** setCSRF keeps the session's CSRF token for every later write. */
+export function setCSRF(token) {
+  csrf = token || '';
+}
+
+/** onUnauthorized sets what a 401 from any call does. */
+export function onUnauthorized(fn) {
+  unauthorized = fn;
+}
+
+/** ApiError is a refused call: status, the contract's error code and message, and Retry-After seconds if sent. */
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfter) {
+    super(message || code || 'HTTP ' + status);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** request performs one call; it resolves to the decoded body (null for 204) or rejects with an ApiError. */
+export async function request(method, path, body, { quiet401 = false } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && method !== 'HEAD' && csrf) headers['X-CSRF-Token'] = csrf;
+  let resp;
+  try {
+    resp = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, 'network', 'The server cannot be reached.');
+  }
+  if (resp.status === 204) return null;
+  let data = null;
+  const text = await resp.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      data = null;
+    }
+  }
+  if (!resp.ok) {
+    const err = (data && data.error) || {};
+    const ra = parseInt(resp.headers.get('Retry-After') || '', 10);
+    const e = new ApiError(resp.status, err.code, err.message, Number.isFinite(ra) ? ra : undefined);
+    if (resp.status === 401 && !quiet401) unauthorized(e);
+    throw e;
+  }
+  return data;
+}
+
+export const get = (path, opts) => request('GET', path, undefined, opts);
+export const post = (path, body) => request('POST', path, body === undefined ? {} : body);
+export const put = (path, body) => request('PUT', path, body);
+export const del = (path) => request('DELETE', path);
+
+/** qs builds a query string from the defined, non-empty values of params. */
+export function qs(params) {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== '') u.set(k, String(v));
+  }
+  const s = u.toString();
+  return s ? '?' + s : '';
+}

@@ -1,0 +1,462 @@
+// The app shell: the session (sign-in, sign-out, 401 → sign-in), the live stream, the tabs and their counts, the
+// route (/<tab>/<conversation id>), keyboard shortcuts, and the three columns.
+import { useState, useEffect, useRef, useCallback, useMemo } from 'preact/hooks';
+import * as api from './api.js';
+import { connect } from './live.js';
+import { ConversationList } from './list.jsx';
+import { ConversationPane } from './conversation.jsx';
+import { initials, hue } from './util.js';
+import { Icon } from './icon.jsx';
+
+/** The tabs of the inbox, each a list query (SPEC11: "The console's tabs map to list queries"). */
+export const TABS = [
+  { id: 'unassigned', label: 'Unassigned', count: 'unassigned', query: { status: 'unassigned' }, sort: 'waiting' },
+  { id: 'mine', label: 'Mine', count: 'mine', query: { status: 'assigned', assignee: 'me' }, sort: 'last_activity' },
+  { id: 'all', label: 'All active', count: 'all', query: { status: 'assigned' }, sort: 'last_activity' },
+  { id: 'snoozed', label: 'Snoozed', count: 'snoozed', query: { status: 'snoozed' }, sort: 'last_activity' },
+  { id: 'closed', label: 'Closed', count: 'closed', query: { status: 'closed' }, sort: 'last_activity' },
+  { id: 'mentions', label: 'Mentions', count: 'mentions', query: { mentions: 'me' }, sort: 'last_activity' },
+];
+
+const TAB_ICONS = {
+  unassigned: 'M4 4h16v10h-5l-3 3-3-3H4z',
+  mine: 'M12 12a4 4 0 100-8 4 4 0 000 8zm-7 8a7 7 0 0114 0z',
+  all: 'M8 11a3 3 0 100-6 3 3 0 000 6zm8 0a3 3 0 100-6 3 3 0 000 6zM2 19a6 6 0 0112 0zm10 0a6 6 0 0110 0z',
+  snoozed: 'M12 3a9 9 0 100 18 9 9 0 000-18zm0 4v5l3 2',
+  closed: 'M5 12l4 4 10-10',
+  mentions: 'M16 12a4 4 0 10-1.2 2.8M16 8v5a2 2 0 004 0v-1a8 8 0 10-3 6.2',
+};
+
+function parseRoute() {
+  const parts = location.pathname.split('/').filter(Boolean);
+  const tab = TABS.find((t) => t.id === parts[0]) ? parts[0] : 'unassigned';
+  const id = parts[1] && /^c[0-9a-v]{16}$/.test(parts[1]) ? parts[1] : null;
+  return { tab, id };
+}
+
+export function App() {
+  const [session, setSession] = useState(undefined); // undefined: booting; null: signed out
+  const [notice, setNotice] = useState('');
+
+  useEffect(() => {
+    api.onUnauthorized(() => {
+      setSession((s) => {
+        if (s) setNotice('Your session has ended. Sign in again.');
+        return null;
+      });
+    });
+    api
+      .get('/v1/session', { quiet401: true })
+      .then((s) => {
+        api.setCSRF(s.csrf_token);
+        setSession(s);
+      })
+      .catch(() => setSession(null));
+  }, []);
+
+  if (session === undefined) return <div class="boot">Loading…</div>;
+  if (!session) {
+    return (
+      <SignIn
+        notice={notice}
+        onSignedIn={(s) => {
+          api.setCSRF(s.csrf_token);
+          setNotice('');
+          setSession(s);
+        }}
+      />
+    );
+  }
+  return (
+    <Console
+      session={session}
+      onSignOut={async () => {
+        try {
+          await api.del('/v1/session');
+        } catch (e) {
+          /* signed out either way */
+        }
+        api.setCSRF('');
+        setSession(null);
+      }}
+    />
+  );
+}
+
+function SignIn({ notice, onSignedIn }) {
+  const [token, setToken] = useState('');
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [retryAt, setRetryAt] = useState(0);
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    if (!retryAt) return;
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, [retryAt]);
+  const wait = retryAt ? Math.max(0, Math.ceil((retryAt - now) / 1000)) : 0;
+
+  const submit = async (e) => {
+    e.preventDefault();
+    if (!token.trim() || busy || wait > 0) return;
+    setBusy(true);
+    setError('');
+    try {
+      const s = await api.request('POST', '/v1/session', { token: token.trim() }, { quiet401: true });
+      onSignedIn(s);
+    } catch (err) {
+      if (err.status === 429) {
+        const secs = err.retryAfter || 60;
+        setRetryAt(Date.now() + secs * 1000);
+        setNow(Date.now());
+        setError('Too many failed attempts.');
+      } else if (err.status === 401) {
+        setError('That token is not valid. Check it and try again.');
+      } else {
+        setError(err.message || 'Sign-in failed.');
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div class="signin">
+      <form class="signin-card" onSubmit={submit} id="signin">
+        <div class="brand-mark big">S</div>
+        <h1>Sign in to Switchboard</h1>
+        <p class="muted">Use the operator token your administrator gave you.</p>
+        {notice && <div class="alert info">{notice}</div>}
+        <label for="token">Operator token</label>
+        <input
+          id="token"
+          type="password"
+          autocomplete="current-password"
+          value={token}
+          onInput={(e) => setToken(e.currentTarget.value)}
+          placeholder="Paste your token"
+          autofocus
+        />
+        {error && (
+          <div class="alert error" role="alert" id="signin-error">
+            {error}
+            {wait > 0 && <> Try again in {wait >= 60 ? Math.floor(wait / 60) + ':' + String(wait % 60).padStart(2, '0') : wait + '\u00a0s'}.</>}
+          </div>
+        )}
+        <button class="btn primary wide" type="submit" disabled={busy || wait > 0 || !token.trim()}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+    </div>
+  );
+}
+
+const SHORTCUTS = [
+  ['Alt J', 'Next conversation'],
+  ['Alt K', 'Previous conversation'],
+  ['Alt E', 'Close the conversation'],
+  ['Alt M', 'Snooze the conversation'],
+  ['R', 'Reply (focus the composer)'],
+  ['N', 'Write a private note'],
+  ['/', 'Search'],
+  ['?', 'Show these shortcuts'],
+  ['Esc', 'Leave a field, close a menu'],
+];
+
+/** typing reports whether a key event comes from a field, where shortcuts stay off. */
+function typing(e) {
+  const t = e.target;
+  if (!t || !t.tagName) return false;
+  return t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName);
+}
+
+function Console({ session, onSignOut }) {
+  const me = session.operator;
+  const [route, setRoute] = useState(parseRoute);
+  const [counts, setCounts] = useState(null);
+  const [conn, setConn] = useState('connecting');
+  const [operators, setOperators] = useState([]);
+  const [presence, setPresence] = useState({}); // conversation id → operator id → presence
+  const [query, setQuery] = useState('');
+  const [sorts, setSorts] = useState({});
+  const [help, setHelp] = useState(false);
+  const [ticks, setTicks] = useState({ list: 0, conv: 0, all: 0 });
+  const [touched, setTouched] = useState({}); // conversation ids touched since the last conversation refetch
+  const [command, setCommand] = useState(null); // a shortcut for the pane: {name, n}
+  const listRef = useRef([]);
+  const searchRef = useRef(null);
+  const pending = useRef({ list: false, convs: new Set(), operators: false, timer: 0 });
+
+  const tab = TABS.find((t) => t.id === route.tab);
+  const sort = sorts[tab.id] || tab.sort;
+
+  const navigate = useCallback((tabId, id) => {
+    const path = '/' + tabId + (id ? '/' + id : '');
+    if (location.pathname !== path) history.pushState(null, '', path);
+    setRoute({ tab: tabId, id: id || null });
+  }, []);
+  useEffect(() => {
+    const pop = () => setRoute(parseRoute());
+    addEventListener('popstate', pop);
+    return () => removeEventListener('popstate', pop);
+  }, []);
+
+  const loadCounts = useCallback(() => {
+    api.get('/v1/inbox/counts').then(setCounts, () => {});
+  }, []);
+  const loadOperators = useCallback(() => {
+    api.get('/v1/operators').then((r) => setOperators((r && r.operators) || []), () => {});
+  }, []);
+  useEffect(() => {
+    loadCounts();
+    loadOperators();
+  }, []);
+
+  // Events only schedule refetches, gathered for ~200 ms so a burst costs one request per thing touched.
+  const flush = useCallback(() => {
+    const p = pending.current;
+    p.timer = 0;
+    const convs = p.convs;
+    p.convs = new Set();
+    if (p.operators) loadOperators();
+    p.operators = false;
+    const list = p.list;
+    p.list = false;
+    setTicks((t) => ({ ...t, list: t.list + (list ? 1 : 0), conv: t.conv + (convs.size ? 1 : 0) }));
+    if (convs.size) setTouched(Object.fromEntries([...convs].map((c) => [c, true])));
+  }, [loadOperators]);
+  const schedule = useCallback(() => {
+    if (!pending.current.timer) pending.current.timer = setTimeout(flush, 200);
+  }, [flush]);
+
+  useEffect(() => {
+    const close = connect({
+      state: setConn,
+      event: (type, ev) => {
+        const p = pending.current;
+        if (type === 'operator.availability') p.operators = true;
+        else p.list = true;
+        if (ev.conversation_id) p.convs.add(ev.conversation_id);
+        schedule();
+      },
+      counts: setCounts,
+      presence: (pr) => {
+        if (!pr || !pr.conversation_id || !pr.operator_id) return;
+        setPresence((all) => {
+          const conv = { ...(all[pr.conversation_id] || {}) };
+          if (pr.state === 'left') delete conv[pr.operator_id];
+          else conv[pr.operator_id] = pr;
+          return { ...all, [pr.conversation_id]: conv };
+        });
+      },
+      reset: () => {
+        loadCounts();
+        loadOperators();
+        setTicks((t) => ({ list: t.list + 1, conv: t.conv + 1, all: t.all + 1 }));
+      },
+      gone: () => {
+        api.get('/v1/session').catch(() => {}); // a 401 here returns to sign-in
+      },
+    });
+    return close;
+  }, []);
+
+  // Keyboard shortcuts, off while typing in a field.
+  useEffect(() => {
+    const onKey = (e) => {
+      if (e.key === 'Escape') {
+        setHelp(false);
+        setCommand({ name: 'escape', n: Date.now() });
+        if (typing(e)) e.target.blur();
+        return;
+      }
+      if (typing(e) || e.ctrlKey || e.metaKey) return;
+      const ids = listRef.current;
+      const idx = ids.indexOf(route.id);
+      if (e.altKey) {
+        if (e.code === 'KeyJ' || e.code === 'KeyK') {
+          e.preventDefault();
+          if (!ids.length) return;
+          const next = e.code === 'KeyJ' ? Math.min(ids.length - 1, idx + 1) : Math.max(0, idx < 0 ? 0 : idx - 1);
+          navigate(route.tab, ids[next]);
+        } else if (e.code === 'KeyE' && route.id) {
+          e.preventDefault();
+          setCommand({ name: 'close', n: Date.now() });
+        } else if (e.code === 'KeyM' && route.id) {
+          e.preventDefault();
+          setCommand({ name: 'snooze', n: Date.now() });
+        }
+        return;
+      }
+      if (e.key === '?') {
+        e.preventDefault();
+        setHelp((h) => !h);
+      } else if (e.key === '/') {
+        e.preventDefault();
+        if (searchRef.current) searchRef.current.focus();
+      } else if ((e.key === 'r' || e.key === 'n') && route.id) {
+        e.preventDefault();
+        setCommand({ name: e.key === 'r' ? 'reply' : 'note', n: Date.now() });
+      }
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, [route, navigate]);
+
+  const meView = operators.find((o) => o.id === me.id);
+  const availability = (meView && meView.availability) || 'offline';
+  const setAvailability = async (a) => {
+    try {
+      await api.put('/v1/operators/me/availability', { availability: a });
+    } catch (e) {
+      /* the list below shows what the server holds */
+    }
+    loadOperators();
+  };
+
+  const names = useMemo(() => Object.fromEntries(operators.map((o) => [o.id, o.name || o.id])), [operators]);
+
+  return (
+    <div class="console">
+      {conn !== 'live' && (
+        <div class={'banner ' + conn} role="status" id="conn-banner">
+          <span class="spinner" />
+          {conn === 'connecting' ? 'Connecting to live updates…' : 'Connection lost. Reconnecting…'}
+        </div>
+      )}
+      <div class="columns">
+        <nav class="nav">
+          <div class="brand">
+            <div class="brand-mark">S</div>
+            <div>
+              <div class="brand-name">Switchboard</div>
+              <div class="brand-tenant">{session.tenant_id}</div>
+            </div>
+          </div>
+          <div class="nav-section">Inbox</div>
+          <ul class="tabs" role="tablist">
+            {TABS.map((t) => {
+              const n = counts ? counts[t.count] : undefined;
+              return (
+                <li key={t.id}>
+                  <a
+                    href={'/' + t.id}
+                    role="tab"
+                    id={'tab-' + t.id}
+                    aria-selected={t.id === route.tab}
+                    class={'tab' + (t.id === route.tab ? ' active' : '')}
+                    onClick={(e) => {
+                      e.preventDefault();
+                      setQuery('');
+                      navigate(t.id, null);
+                    }}
+                  >
+                    <Icon d={TAB_ICONS[t.id]} />
+                    <span class="tab-label">{t.label}</span>
+                    {n !== undefined && <span class={'count' + (n > 0 && t.id === 'mentions' ? ' hot' : '')}>{n}</span>}
+                  </a>
+                </li>
+              );
+            })}
+          </ul>
+          {counts && counts.unread > 0 && (
+            <div class="nav-unread">
+              {counts.unread} of your chats {counts.unread === 1 ? 'has' : 'have'} unread messages
+            </div>
+          )}
+          <div class="nav-foot">
+            <div class={'live-dot ' + conn} title={conn}>
+              <span />
+              {conn === 'live' ? 'Live' : conn === 'connecting' ? 'Connecting' : 'Reconnecting'}
+            </div>
+            <label class="avail">
+              <span class={'avail-dot ' + availability} />
+              <select
+                id="availability"
+                value={availability}
+                onChange={(e) => setAvailability(e.currentTarget.value)}
+                aria-label="Your availability"
+              >
+                <option value="online">Online</option>
+                <option value="away">Away</option>
+                <option value="offline">Offline</option>
+              </select>
+            </label>
+            <div class="me">
+              <span class="avatar small" style={{ '--h': hue(me.id) }}>
+                {initials(me.name || me.id)}
+              </span>
+              <div class="me-text">
+                <div class="me-name">{me.name || me.id}</div>
+                <div class="me-role">{me.role}</div>
+              </div>
+              <button class="icon-btn" title="Sign out" id="signout" onClick={onSignOut}>
+                <Icon d="M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10" />
+              </button>
+            </div>
+            <button class="link-btn" onClick={() => setHelp(true)}>
+              Keyboard shortcuts <kbd>?</kbd>
+            </button>
+          </div>
+        </nav>
+        <ConversationList
+          tab={tab}
+          sort={sort}
+          setSort={(s) => setSorts((all) => ({ ...all, [tab.id]: s }))}
+          query={query}
+          setQuery={setQuery}
+          searchRef={searchRef}
+          selected={route.id}
+          onSelect={(id) => navigate(route.tab, id)}
+          tick={ticks.list}
+          names={names}
+          presence={presence}
+          me={me}
+          idsRef={listRef}
+        />
+        {route.id ? (
+          <ConversationPane
+            key={route.id}
+            id={route.id}
+            me={me}
+            operators={operators}
+            names={names}
+            tick={ticks.conv}
+            resync={ticks.all}
+            touched={touched}
+            presence={presence[route.id] || {}}
+            command={command}
+          />
+        ) : (
+          <div class="pane empty-pane">
+            <div class="empty-art">
+              <Icon d="M4 5h16v11H8l-4 4z" size={40} />
+            </div>
+            <h2>No conversation open</h2>
+            <p class="muted">Pick one from the list, or press Alt J to open the first.</p>
+          </div>
+        )}
+      </div>
+      {help && (
+        <div class="overlay" onClick={() => setHelp(false)}>
+          <div class="popover help" role="dialog" aria-label="Keyboard shortcuts" onClick={(e) => e.stopPropagation()}>
+            <h3>Keyboard shortcuts</h3>
+            <p class="muted small">Off while you type in a field.</p>
+            <table>
+              {SHORTCUTS.map(([k, v]) => (
+                <tr key={k}>
+                  <td>
+                    {k.split(' ').map((p) => (
+                      <kbd key={p}>{p}</kbd>
+                    ))}
+                  </td>
+                  <td>{v}</td>
+                </tr>
+              ))}
+            </table>
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
