@@ -483,7 +483,37 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 			res = outcome.Result{Body: ef.Message}
 		}
 	}
-	return a.persist(c, change{prev: prev, next: next, effects: effects, item: m, result: res})
+	ch := change{prev: prev, next: next, effects: effects, item: m, result: res}
+	if cmd.Type == conversation.CmdRead && a.readReceipts {
+		wamid, err := a.receiptFor(prev, next, cmd.OperatorID)
+		if err != nil {
+			return err
+		}
+		ch.readReceipt = wamid
+	}
+	return a.persist(c, ch)
+}
+
+// receiptFor returns the wamid of the latest customer message an operator's new read mark covers, when the mark
+// reads customer messages nobody had read before (so WhatsApp shows the customer blue ticks once, not once per
+// operator); "" otherwise.
+func (a *conversationActor) receiptFor(prev, next conversation.Conversation, op string) (string, error) {
+	mark := next.ReadBy[op]
+	for _, r := range prev.ReadBy {
+		if r.Inbound >= mark.Inbound {
+			return "", nil
+		}
+	}
+	msgs, err := a.r.cfg.Store.Messages(a.tenant, a.id, mark.Seq+1, 50)
+	if err != nil {
+		return "", fmt.Errorf("find the customer message read up to %d: %w", mark.Seq, err)
+	}
+	for _, m := range msgs {
+		if m.Direction == conversation.DirIn && m.Type != "system" && m.ID != "" {
+			return m.ID, nil
+		}
+	}
+	return "", nil
 }
 
 // inboundAfter counts the customer messages (system messages excluded, as InboundCount counts them) after message

@@ -19,6 +19,8 @@ func (n *Node) startLive(ctx context.Context, acfg *api.Config) error {
 	}
 	n.feed = feed
 	acfg.Live = feed.Hub()
+	reader := acfg.Reader
+	acfg.Counts = func(tenant, operator string) (any, error) { return reader.InboxCounts(tenant, operator) }
 	acfg.Registerer = n.reg
 	acfg.CookieSecure = n.cfg.CookieSecure
 	if n.store != nil {
