@@ -8,16 +8,17 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 )
 
 // maxQueryRunes is the longest q GET /v1/search accepts.
 const maxQueryRunes = 200
 
-// searchResult is one item of GET /v1/search: the conversation and where the query matched it.
+// searchResult is one item of GET /v1/search: the conversation as GET /v1/conversations lists it for the caller
+// (listItem: last message, the caller's unread count and mention, other operators' marks hidden) and where the
+// query matched it.
 type searchResult struct {
-	conversation.Conversation
+	listItem
 	Match SearchMatch `json:"match"`
 }
 
@@ -52,8 +53,7 @@ func (a *API) search(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		if h.Conversation.TenantID != op.Tenant.ID {
 			continue // a Reader's bug must not show another tenant's conversation
 		}
-		normalise(&h.Conversation)
-		page.Results = append(page.Results, searchResult{Conversation: h.Conversation, Match: h.Match})
+		page.Results = append(page.Results, searchResult{listItem: itemOf(h.Conversation, op.Operator.ID), Match: h.Match})
 	}
 	a.writeJSON(ctx, fasthttp.StatusOK, page)
 }

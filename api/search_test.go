@@ -187,3 +187,80 @@ func TestSearchValidation(t *testing.T) {
 		t.Errorf("a crafted cursor found %v", body.ids())
 	}
 }
+
+// Each search result is the conversation as GET /v1/conversations lists it for the caller (the same item: last
+// message, the caller's unread count and mention, waiting and window times, closed_by; no operator's read marks or
+// mentions but the caller's own) plus "match".
+func TestSearchResultsAreListItems(t *testing.T) {
+	e := start(t, options{})
+	c := lived(t, e, "15550077")
+	// Bob reads it all: his read mark is his, not alice's (her unread count stays 2).
+	next, _, err := conversation.ApplyCommand(c, conversation.Command{Type: conversation.CmdRead, OperatorID: "bob", Role: "admin"},
+		conversation.Policy{}, at.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.commit(t, func(b *store.Batch) error { return b.PutConversation(&c, &next) })
+	if len(next.ReadBy) == 0 || len(next.MentionMarks) == 0 {
+		t.Fatalf("the conversation has no read marks or mentions to hide: %+v", next)
+	}
+
+	for _, token := range []string{aliceToken, bobToken} {
+		var list struct {
+			Conversations []map[string]json.RawMessage `json:"conversations"`
+		}
+		e.getJSON(t, "/v1/conversations?status=closed", token, &list)
+		var search struct {
+			Results []map[string]json.RawMessage `json:"results"`
+		}
+		e.getJSON(t, "/v1/search?q=15550077", token, &search)
+		if len(list.Conversations) != 1 || len(search.Results) != 1 {
+			t.Fatalf("%s: %d listed, %d found; want the one conversation each", token[:4], len(list.Conversations), len(search.Results))
+		}
+		item, res := list.Conversations[0], search.Results[0]
+		var m struct {
+			Field string `json:"field"`
+			Seq   uint64 `json:"seq"`
+		}
+		if err := json.Unmarshal(res["match"], &m); err != nil || m.Field != "phone" {
+			t.Errorf("%s: match = %s, want the phone", token[:4], res["match"])
+		}
+		delete(res, "match")
+		if len(res) != len(item) {
+			t.Errorf("%s: result has %d fields, the list item %d:\n%v\n%v", token[:4], len(res), len(item), keys(res), keys(item))
+		}
+		for k, v := range item {
+			if string(res[k]) != string(v) {
+				t.Errorf("%s: result's %q = %s, the list item's %s", token[:4], k, res[k], v)
+			}
+		}
+		for _, k := range []string{"last_message", "unread", "waiting_since", "window_expires_at", "last_activity_at", "closed_by"} {
+			if _, ok := res[k]; !ok {
+				t.Errorf("%s: result lacks %q", token[:4], k)
+			}
+		}
+		for _, k := range []string{"read_by", "mention_marks"} {
+			if _, ok := res[k]; ok {
+				t.Errorf("%s: result shows %q, which is every operator's: %s", token[:4], k, res[k])
+			}
+		}
+		// The caller's own view: alice has 2 unread and bob's unread mention of her; bob read everything and is
+		// mentioned nowhere.
+		want := map[string][2]string{aliceToken: {"2", `{"seq":3,"at":`}, bobToken: {"0", ""}}[token]
+		if string(res["unread"]) != want[0] {
+			t.Errorf("%s: unread = %s, want %s", token[:4], res["unread"], want[0])
+		}
+		if got, ok := res["mention"]; want[1] == "" && ok || want[1] != "" && !strings.HasPrefix(string(got), want[1]) {
+			t.Errorf("%s: mention = %s, want %q…", token[:4], got, want[1])
+		}
+	}
+}
+
+func keys(m map[string]json.RawMessage) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
