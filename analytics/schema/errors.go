@@ -10,6 +10,7 @@ var (
 	// ErrUnknownType: the event's type is not one this schema knows (see KnownTypes).
 	ErrUnknownType = errors.New("unknown event type")
 	// ErrNotStored: the event's type is one Switchboard publishes but the raw table does not keep (see
-	// NotStoredTypes): an event that is not about a conversation.
+	// NotStoredTypes): an event that is not about a conversation (operator.availability), or an operator's read
+	// mark (conversation.read).
 	ErrNotStored = errors.New("event type not stored")
 )

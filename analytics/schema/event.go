@@ -76,11 +76,14 @@ var KnownTypes = func() map[string]bool {
 	return m
 }()
 
-// NotStoredTypes are the event types of switchboard.events that are not about a conversation, so the raw table
-// (one row per conversation event) does not keep them: Decode refuses them with ErrNotStored, and the sink skips
-// them. An analysis that needs one adds a table of its own, not a row in switchboard.events.
+// NotStoredTypes are the event types of switchboard.events that the raw table (one row per change of a
+// conversation) does not keep: operator.availability is not about a conversation, and conversation.read is one
+// operator's read mark (the inbox's unread state, not a change the conversation went through). Decode refuses them
+// with ErrNotStored, and the sink skips them. An analysis that needs one adds a table of its own, not a row in
+// switchboard.events.
 var NotStoredTypes = map[string]bool{
 	operator.EventAvailability: true,
+	conversation.EventRead:     true,
 }
 
 // typeEnum is the type column's type: Enum8('conversation.created' = 1, …).

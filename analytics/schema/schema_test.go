@@ -97,6 +97,8 @@ func TestDecode(t *testing.T) {
 		{`{"id":"c-1-0","type":"conversation.exploded","at":"2026-01-02T03:04:05Z","tenant_id":"a","conversation_id":"c"}`, schema.ErrUnknownType},
 		// An operator's event has no conversation: not stored, and not counted as malformed.
 		{`{"id":"op.a.alice.1","type":"operator.availability","at":"2026-01-02T03:04:05Z","tenant_id":"a","operator_id":"alice","availability":"online"}`, schema.ErrNotStored},
+		// An operator's read mark is about a conversation but not a change of it: not stored either, not unknown.
+		{`{"id":"cabc-13-0","type":"conversation.read","at":"2026-01-02T03:04:05Z","tenant_id":"a","conversation_id":"cabc","operator_id":"alice","seq":4}`, schema.ErrNotStored},
 	} {
 		if _, err := schema.Decode([]byte(tc.in)); !errors.Is(err, tc.want) {
 			t.Errorf("Decode(%s) = %v, want %v", tc.in, err, tc.want)
@@ -128,6 +130,11 @@ func TestEveryTypeStores(t *testing.T) {
 	for i, typ := range schema.EventTypes {
 		in = append(in, schema.Event{ID: fmt.Sprintf("c-%d-0", i+1), Type: typ.Name, At: at, TenantID: "acme",
 			ConversationID: "c", Seq: uint64(i + 1)})
+	}
+	for typ := range schema.NotStoredTypes {
+		if schema.KnownTypes[typ] {
+			t.Errorf("type %s is both stored (EventTypes) and not stored (NotStoredTypes)", typ)
+		}
 	}
 	if len(schema.KnownTypes) != len(schema.EventTypes) {
 		t.Fatalf("KnownTypes has %d types, EventTypes %d", len(schema.KnownTypes), len(schema.EventTypes))
