@@ -497,21 +497,34 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 // receiptFor returns the wamid of the latest customer message an operator's new read mark covers, when the mark
 // reads customer messages nobody had read before (so WhatsApp shows the customer blue ticks once, not once per
 // operator); "" otherwise.
+//
+// The latest customer message at or below the mark is found by paging back through the stored messages: replies
+// and notes after it (any number of them) do not hide it. The mark counts more customer messages than any earlier
+// mark, so that message exists and no earlier mark covered it.
 func (a *conversationActor) receiptFor(prev, next conversation.Conversation, op string) (string, error) {
 	mark := next.ReadBy[op]
+	if mark.Inbound == 0 {
+		return "", nil
+	}
 	for _, r := range prev.ReadBy {
 		if r.Inbound >= mark.Inbound {
 			return "", nil
 		}
 	}
-	msgs, err := a.r.cfg.Store.Messages(a.tenant, a.id, mark.Seq+1, 50)
-	if err != nil {
-		return "", fmt.Errorf("find the customer message read up to %d: %w", mark.Seq, err)
-	}
-	for _, m := range msgs {
-		if m.Direction == conversation.DirIn && m.Type != "system" && m.ID != "" {
-			return m.ID, nil
+	for before := mark.Seq + 1; before > 1; {
+		msgs, err := a.r.cfg.Store.Messages(a.tenant, a.id, before, 50)
+		if err != nil {
+			return "", fmt.Errorf("find the customer message read up to %d: %w", mark.Seq, err)
 		}
+		if len(msgs) == 0 {
+			break
+		}
+		for _, m := range msgs {
+			if m.Direction == conversation.DirIn && m.Type != "system" && m.ID != "" {
+				return m.ID, nil
+			}
+		}
+		before = msgs[len(msgs)-1].Seq
 	}
 	return "", nil
 }

@@ -53,8 +53,8 @@ const (
 
 // TestReadReceipts: with the tenant setting read_receipts: true an operator's read command marks the customer's
 // latest message read on WhatsApp (one mark-as-read call to the simulator, with that message's wamid); a second
-// operator reading the same messages sends none; a new customer message read later sends one more. A tenant with
-// read_receipts: false sends none.
+// operator reading the same messages sends none; a new customer message read later sends one more, also when more
+// than a page of notes follows it. A tenant with read_receipts: false sends none.
 //
 // A read command is answered once its batch is durable and its receipt (if any) handed to the sender, so
 // switchboard_outbound_queued_total counts it by then; the test waits until the sender answered every queued job
@@ -161,10 +161,20 @@ func TestReadReceipts(t *testing.T) {
 	read(rcptBen, conv)
 	check("ben read new messages", reads(2), "wamid.rcpt-1", "wamid.rcpt-3")
 
+	// The customer writes again, then the operators write more notes than a page of messages (50): reading finds
+	// the customer's message behind them.
+	webhook(rcptPhone, "27840000001", "wamid.rcpt-4", "still waiting")
+	stored(rcptAnn, conv, "wamid.rcpt-4")
+	for i := range 60 {
+		n.mustCall("POST", "/v1/conversations/"+conv+"/notes", rcptAnn, map[string]string{"text": fmt.Sprintf("note %d", i)}, 201)
+	}
+	read(rcptAnn, conv)
+	check("ann read past 60 notes", reads(3), "wamid.rcpt-1", "wamid.rcpt-3", "wamid.rcpt-4")
+
 	// A tenant without read receipts: its operator reads, nothing reaches the simulator.
 	quiet := conversation.ID(webhook(quietPhone, "27840000002", "wamid.quiet-1", "hi"), "27840000002")
 	stored(quietCid, quiet, "wamid.quiet-1")
 	read(quietCid, quiet)
-	check("read_receipts false", reads(2), "wamid.rcpt-1", "wamid.rcpt-3")
+	check("read_receipts false", reads(3), "wamid.rcpt-1", "wamid.rcpt-3", "wamid.rcpt-4")
 	n.stop()
 }
