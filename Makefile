@@ -47,6 +47,10 @@ run: build
 demo-webhook: build
 	$(BIN) send-webhook --url http://$(HTTP)/webhooks/whatsapp
 
+# The browser tests save their screenshots under bin/screenshots; this refreshes the README's copies.
+screenshots:
+	SWITCHBOARD_SCREENSHOTS=$(abspath docs/screenshots) $(GO) test -count=1 -run Console ./cmd/switchboard/
+
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)

@@ -2,7 +2,8 @@ package main_test
 
 // The console in a real browser: chromedp drives Debian's chromium (make test-deps installs it) against a node
 // started from the binary, with the Cloud API simulator. Each test waits for conditions on the page (never
-// sleep-and-assert) and saves a screenshot of the screens it reaches to docs/screenshots, which the README shows.
+// sleep-and-assert) and saves a screenshot of the screens it reaches (bin/screenshots; `make screenshots`
+// refreshes docs/screenshots, which the README shows).
 
 import (
 	"bufio"
@@ -135,7 +136,9 @@ func (b *browser) text(sel, s string) {
 		fmt.Sprintf("%q in %s", s, sel))
 }
 
-// screenshot saves the viewport to docs/screenshots/<name>.png.
+// screenshot saves the viewport to <dir>/<name>.png, dir being $SWITCHBOARD_SCREENSHOTS or bin/screenshots (out of
+// git, so a test run leaves the checkout clean); `make screenshots` refreshes the README's copies in
+// docs/screenshots.
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
@@ -144,7 +147,10 @@ func (b *browser) screenshot(name string) {
 	if err != nil {
 		b.t.Fatalf("screenshot: %v", err)
 	}
-	dir := filepath.Join("..", "..", "docs", "screenshots")
+	dir := os.Getenv("SWITCHBOARD_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "bin", "screenshots")
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.t.Fatal(err)
 	}
