@@ -5,7 +5,7 @@
 // ClickHouse is down the sink retries the same batch with back-off, holding its offsets, and catches up when it
 // returns. A crash between an insert and its commit stores the batch again on restart, which no figure sees:
 // every query deduplicates by event id (analytics/insights). Records that are not events, events of a type the
-// schema does not know, and events it knows but does not store (schema.NotStoredTypes: operator.availability) are
+// schema does not know, and events it knows but does not store (schema.NotStoredTypes: operator.availability, conversation.read) are
 // counted and skipped, never retried: one bad record must not stop the stream.
 //
 // It may import analytics/schema, ingest/inbox, kafka-go, clickhouse-go's driver and the Prometheus client.
@@ -151,7 +151,7 @@ func New(cfg Config) (*Sink, error) {
 		}, []string{"stage"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_analytics_skipped_total",
-			Help: "Records of switchboard.events skipped: malformed (not an event), unknown_type, or not_stored (an event that is not about a conversation, e.g. operator.availability).",
+			Help: "Records of switchboard.events skipped: malformed (not an event), unknown_type, or not_stored (an event that is not about a conversation, operator.availability, or not an insight, conversation.read).",
 		}, []string{"reason"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "switchboard_analytics_lag",
