@@ -16,6 +16,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -110,8 +111,12 @@ type benchBrowser struct {
 }
 
 func newBenchBrowser(tb testing.TB) *benchBrowser {
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		tb.Fatal("no chromium on PATH: make test-deps installs Debian's chromium package")
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath("/usr/bin/chromium"),
+		chromedp.ExecPath(path),
 		chromedp.WindowSize(1280, 800),
 		chromedp.Flag("force-device-scale-factor", "1"),
 		chromedp.Flag("lang", "en-GB"),
