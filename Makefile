@@ -32,7 +32,7 @@ run: build
 	@echo "Console: open http://$(HTTP)/ and sign in with the demo operator token: $(DEMO_TOKEN)  (Alice, admin)"
 	@echo "Embedded Kafka: $(KAFKA)  (kcat -b $(KAFKA) -L)   data: $(DATA)"
 	@echo "WhatsApp Cloud API simulator: http://$(SIM)  (what it received: curl -s http://$(SIM)/sim/messages)"
-	@echo "Post a signed sample customer message:  make demo-webhook"
+	@echo "A sample customer writes once the node is ready (it waits in Unassigned); another one:  make demo-webhook"
 	@echo "Then list conversations:  curl -s -H 'Authorization: Bearer dev-token-alice-0001' http://$(HTTP)/v1/conversations"
 	@echo "ClickHouse (analytics): 127.0.0.1:$(CH_TCP)  (insights: $(BIN) insights --clickhouse-addr 127.0.0.1:$(CH_TCP))"
 	@mkdir -p $(DATA); ch=""; \
@@ -41,6 +41,9 @@ run: build
 	else echo "ClickHouse did not start: running without analytics"; fi; \
 	$(BIN) whatsapp-sim --addr $(SIM) --webhook-url http://$(HTTP)/webhooks/whatsapp --app-secret dev-app-secret & \
 	sim=$$!; trap 'kill $$sim 2>/dev/null; deploy/clickhouse/start.sh stop $(abspath $(DATA))/clickhouse >/dev/null 2>&1' EXIT INT TERM; \
+	( for i in $$(seq 120); do sleep 0.5; \
+	  $(BIN) send-webhook --url http://$(HTTP)/webhooks/whatsapp >/dev/null 2>&1 && \
+	  { echo "Sample customer posted: sign in to the console and go Online (bottom left): it is assigned to you"; break; }; done ) & \
 	$(BIN) serve --config deploy/dev/config.yaml --data-dir $(DATA) --http-addr $(HTTP) \
 		--embedded-kafka-addr $(KAFKA) --whatsapp-api-url http://$(SIM) $$ch
 
