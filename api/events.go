@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"time"
 
@@ -66,12 +67,35 @@ func (a *API) streamEvents(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		}
 	}
 	ctx.HijackSetNoResponse(true)
+	stopping := ctx.Done()
 	ctx.Hijack(func(c net.Conn) {
+		sc.Done = untilGone(c, stopping)
 		sc.BeforeWrite = func() { _ = c.SetWriteDeadline(time.Now().Add(timeout)) }
 		w := bufio.NewWriterSize(c, 8<<10)
 		_, _ = w.WriteString(streamHeader)
 		sub.Stream(w, sc)
 	})
+}
+
+// untilGone returns a channel closed when the client closes its end of c (a reload or a closed tab: the read sees
+// EOF at once, so the operator's stream slot is freed then, not at the next heartbeat's failed write) or when
+// stopping is closed. A client sends nothing after its request, so whatever it might still send is discarded. The
+// reader ends when the connection is closed after the stream, which also ends the stopping watcher.
+func untilGone(c net.Conn, stopping <-chan struct{}) <-chan struct{} {
+	done := make(chan struct{})
+	gone := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, c)
+		close(gone)
+	}()
+	go func() {
+		select {
+		case <-gone:
+		case <-stopping:
+		}
+		close(done)
+	}()
+	return done
 }
 
 // streamHeader starts a stream's response; the body is delimited by the connection's end.

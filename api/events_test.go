@@ -570,3 +570,22 @@ func TestStreamsOutliveTheServersWriteTimeout(t *testing.T) {
 		}
 	}
 }
+
+// A closed stream frees its operator's slot as soon as the client goes (a reload, a closed tab), without waiting
+// for a heartbeat's write to fail: here heartbeats are an hour apart.
+func TestAClosedStreamFreesItsSlotAtOnce(t *testing.T) {
+	l := startLive(t, live.Config{MaxPerOperator: 1}, nil)
+	a := l.open(t, "", bearer(aliceToken))
+	if resp, st := l.dial(t, "", bearer(aliceToken)); st != 429 {
+		resp.Body.Close()
+		t.Fatalf("a second stream of alice = %d, want 429", st)
+	}
+	a.close()
+	eventually.True(t, 10*time.Second, 10*time.Millisecond, func() bool {
+		resp, st := l.dial(t, "", bearer(aliceToken))
+		if st == 200 {
+			t.Cleanup(func() { resp.Body.Close() })
+		}
+		return st == 200
+	}, "a stream again after closing one, with no heartbeat in between")
+}
