@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -58,12 +59,14 @@ func (a *API) streamEvents(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	if counts := a.cfg.Counts; counts != nil {
 		tn, opID := op.Tenant.ID, op.Operator.ID
 		sc.Counts = func() ([]byte, error) {
-			v, err := counts(tn, opID)
-			if err != nil {
-				a.log.Warn("counts for the event stream", "tenant", tn, "operator", opID, "err", err)
-				return nil, err
-			}
-			return json.Marshal(v)
+			return a.edge.counts.get(tn, opID, hub.Head(tn), func() ([]byte, error) {
+				v, err := counts(tn, opID)
+				if err != nil {
+					a.log.Warn("counts for the event stream", "tenant", tn, "operator", opID, "err", err)
+					return nil, err
+				}
+				return json.Marshal(v)
+			})
 		}
 	}
 	ctx.HijackSetNoResponse(true)
@@ -126,4 +129,43 @@ func (a *API) presence(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id strin
 	a.cfg.Live.SetPresence(op.Tenant.ID, live.Presence{ConversationID: id, OperatorID: op.Operator.ID,
 		OperatorName: op.Operator.Name, State: body.State})
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// countsCache shares the `counts` data among an operator's streams: an entry computed after the tenant's newest
+// event (its hub head) is still exact until another event is published, so the streams of one operator (a console in
+// several tabs, or a burst after one event) read the store once. Bounded: past maxCountsEntries it starts afresh.
+type countsCache struct {
+	mu      sync.Mutex
+	entries map[string]countsEntry
+}
+
+type countsEntry struct {
+	head int64
+	data []byte
+}
+
+const maxCountsEntries = 10000
+
+// get returns the cached data of tenant and operator when it was computed at head, else computes and keeps it.
+func (c *countsCache) get(tenant, operator string, head int64, compute func() ([]byte, error)) ([]byte, error) {
+	key := tenant + "\x00" + operator
+	c.mu.Lock()
+	if e, ok := c.entries[key]; ok && e.head == head {
+		c.mu.Unlock()
+		return e.data, nil
+	}
+	c.mu.Unlock()
+	data, err := compute()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.entries == nil || len(c.entries) >= maxCountsEntries {
+		c.entries = make(map[string]countsEntry)
+	}
+	if e, ok := c.entries[key]; !ok || e.head <= head {
+		c.entries[key] = countsEntry{head: head, data: data}
+	}
+	c.mu.Unlock()
+	return data, nil
 }

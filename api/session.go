@@ -82,6 +82,7 @@ func (c *EdgeConfig) setDefaults(now func() time.Time) {
 type edge struct {
 	limits   *limiter
 	attempts *prometheus.CounterVec
+	counts   countsCache
 }
 
 func newEdge(c *Config) (*edge, error) {

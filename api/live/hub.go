@@ -179,6 +179,17 @@ func (h *Hub) tenant(id string) *tenantLog {
 	return t
 }
 
+// Head returns the Seq of the newest event published for tenant, -1 before any. A value computed from the state
+// after reading Head reflects every event up to it, since events are published only once durable.
+func (h *Hub) Head(tenant string) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t, ok := h.tenants[tenant]; ok {
+		return t.head
+	}
+	return -1
+}
+
 // Publish adds a durable event to its tenant's log and sends it to the tenant's subscribers that may see it. It
 // never blocks on a subscriber. It reports false for a repeat (an id already seen) or an event not newer than the
 // tenant's last, which it drops.

@@ -117,12 +117,10 @@ func (s *Sub) Stream(w *bufio.Writer, c StreamConfig) {
 				}
 			}
 			if durable > 0 && c.Counts != nil && !countsDue {
+				// The counts are computed on the timer, after this round's flush: the events reach the client
+				// first, and a count's store read never delays them.
 				countsDue = true
-				if wait := c.CountsEvery - time.Since(lastCounts); wait > 0 {
-					countsTimer.Reset(wait)
-				} else {
-					writeCounts()
-				}
+				countsTimer.Reset(max(c.CountsEvery-time.Since(lastCounts), 0))
 			}
 			s.hub.countSent(durable)
 			durable = 0
