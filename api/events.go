@@ -72,20 +72,26 @@ func (a *API) streamEvents(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	ctx.HijackSetNoResponse(true)
 	stopping := ctx.Done()
 	ctx.Hijack(func(c net.Conn) {
-		sc.Done = untilGone(c, stopping)
+		done, readerDone := untilGone(c, stopping)
+		sc.Done = done
 		sc.BeforeWrite = func() { _ = c.SetWriteDeadline(time.Now().Add(timeout)) }
 		w := bufio.NewWriterSize(c, 8<<10)
 		_, _ = w.WriteString(streamHeader)
 		sub.Stream(w, sc)
+		// fasthttp recycles the connection's reader once this handler returns: the watching reader must be out of
+		// it first. A read deadline in the past wakes it.
+		_ = c.SetReadDeadline(time.Now())
+		<-readerDone
 	})
 }
 
-// untilGone returns a channel closed when the client closes its end of c (a reload or a closed tab: the read sees
-// EOF at once, so the operator's stream slot is freed then, not at the next heartbeat's failed write) or when
-// stopping is closed. A client sends nothing after its request, so whatever it might still send is discarded. The
-// reader ends when the connection is closed after the stream, which also ends the stopping watcher.
-func untilGone(c net.Conn, stopping <-chan struct{}) <-chan struct{} {
-	done := make(chan struct{})
+// untilGone returns done, closed when the client closes its end of c (a reload or a closed tab: the read sees EOF at
+// once, so the operator's stream slot is freed then, not at the next heartbeat's failed write) or when stopping is
+// closed, and readerDone, closed when the watching reader has stopped using c. A client sends nothing after its
+// request, so whatever it might still send is discarded. The caller must make the reader stop (a read deadline)
+// and wait for readerDone before c is released; that also ends the stopping watcher.
+func untilGone(c net.Conn, stopping <-chan struct{}) (done, readerDone <-chan struct{}) {
+	d := make(chan struct{})
 	gone := make(chan struct{})
 	go func() {
 		_, _ = io.Copy(io.Discard, c)
@@ -96,9 +102,9 @@ func untilGone(c net.Conn, stopping <-chan struct{}) <-chan struct{} {
 		case <-gone:
 		case <-stopping:
 		}
-		close(done)
+		close(d)
 	}()
-	return done
+	return d, gone
 }
 
 // streamHeader starts a stream's response; the body is delimited by the connection's end.

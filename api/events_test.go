@@ -589,3 +589,60 @@ func TestAClosedStreamFreesItsSlotAtOnce(t *testing.T) {
 		return st == 200
 	}, "a stream again after closing one, with no heartbeat in between")
 }
+
+// A client that keeps sending bytes while its stream ends (here: a write timeout, as it reads nothing) must not
+// leave a reader on the connection after the server has recycled it: under -race the next requests, which reuse
+// the pooled reader, would race with it, and without -race it could dereference a nil reader and kill the node.
+func TestAStreamThatEndsLeavesNoReaderOnItsConnection(t *testing.T) {
+	l := startLive(t, live.Config{}, func(c *api.Config) { c.StreamWriteTimeout = 100 * time.Millisecond })
+	c, err := net.Dial("tcp", strings.TrimPrefix(l.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req, _ := http.NewRequest("GET", l.url+"/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+bobToken)
+	if err := req.Write(c); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // junk, until the server closes the connection or the test ends (bounded by both)
+		junk := []byte(strings.Repeat("j", 512))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := c.Write(junk); err != nil {
+				return
+			}
+		}
+	}()
+	eventually.True(t, 10*time.Second, 5*time.Millisecond, func() bool {
+		return metric(t, l.reg, "switchboard_sse_clients", "") == 1
+	}, "the stream open")
+	pad := strings.Repeat("x", 64<<10)
+	for i := 1; i <= 400 && metric(t, l.reg, "switchboard_sse_clients", "") == 1; i += 25 {
+		var msgs []kafka.Message
+		for j := i; j < i+25; j++ {
+			b, _ := json.Marshal(map[string]any{"id": "big" + strconv.Itoa(j), "type": "message.received",
+				"tenant_id": "acme", "preview": pad})
+			msgs = append(msgs, kafka.Message{Key: []byte("acme"), Value: b})
+		}
+		l.produce(t, msgs...)
+	}
+	eventually.True(t, 20*time.Second, 5*time.Millisecond, func() bool {
+		return metric(t, l.reg, "switchboard_sse_clients", "") == 0
+	}, "the stream ended by its write timeout")
+	// Requests on new connections take pooled readers; the server must still answer them all.
+	for range 50 {
+		resp, st := l.dial(t, "", bearer(aliceToken))
+		if st != 200 {
+			t.Fatalf("a stream after the junk client's ended = %d", st)
+		}
+		resp.Body.Close()
+	}
+}
