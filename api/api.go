@@ -178,8 +178,16 @@ func (a *API) authenticate(ctx *fasthttp.RequestCtx) (tenant.OperatorRef, bool) 
 		fail(ctx, codeUnauthorized, "missing bearer token")
 		return tenant.OperatorRef{}, false
 	}
+	// A bearer token is the same credential POST /v1/session takes: unknown ones are charged to the address like
+	// failed sign-ins, so no endpoint is an unlimited oracle for guessing tokens.
+	addrKey := "addr:" + ctx.RemoteIP().String()
+	if wait := a.edge.limits.retryAfter(addrKey); wait > 0 {
+		a.limited(ctx, wait)
+		return tenant.OperatorRef{}, false
+	}
 	op, ok := a.cfg.Directory.OperatorByToken(token)
 	if !ok {
+		a.edge.limits.fail(addrKey)
 		fail(ctx, codeUnauthorized, "unknown token")
 		return tenant.OperatorRef{}, false
 	}

@@ -38,7 +38,9 @@ func TestNewValidates(t *testing.T) {
 
 // Every endpoint needs a known bearer token; without one it answers 401 in the error shape and does nothing.
 func TestAuthentication(t *testing.T) {
-	e := start(t, options{})
+	// Many unknown tokens from one address: the guessing limit (TestUnknownBearerTokensAreChargedToTheAddress) is
+	// raised so that each is answered on its own.
+	e := start(t, options{configure: func(c *api.Config) { c.SignInFailures = 1000 }})
 	e.putConvs(t, conv("acme", "c0000000000000001", conversation.Unassigned, ""))
 	endpoints := []struct{ method, path, body string }{
 		{http.MethodGet, "/v1/conversations", ""},

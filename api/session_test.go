@@ -191,12 +191,31 @@ func TestFailedSignInsAreLimitedPerAddress(t *testing.T) {
 	// Limited, a right token is refused as well: guessing cannot go on by trying known-good ones in between.
 	wantError(t, "a good token while limited", e.send(t, "POST", "/v1/session", nil, `{"token":"`+aliceToken+`"}`),
 		429, "too_many_attempts")
-	// Bearer tokens are not sign-ins and are not limited.
-	if r := e.do(t, "GET", "/v1/conversations", aliceToken, ""); r.status != 200 {
-		t.Errorf("bearer while sign-in is limited = %s", r)
-	}
+	// A bearer token is the same credential: the limited address cannot go on guessing through any endpoint.
+	wantError(t, "bearer while the address is limited", e.do(t, "GET", "/v1/conversations", aliceToken, ""),
+		429, "too_many_attempts")
 	c.Add(4 * time.Minute)
 	e.signIn(t, aliceToken)
+}
+
+func TestUnknownBearerTokensAreChargedToTheAddress(t *testing.T) {
+	c := sessiontest.NewClock(now)
+	e := start(t, options{configure: withClock(c)})
+	for i := range 10 {
+		wantError(t, "bad bearer "+strconv.Itoa(i), e.do(t, "GET", "/v1/conversations", "guess-"+strconv.Itoa(i), ""),
+			401, "unauthorized")
+	}
+	r := e.do(t, "GET", "/v1/inbox/counts", "guess-10", "")
+	wantError(t, "the 11th guess", r, 429, "too_many_attempts")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	wantError(t, "a sign-in from the address", e.send(t, "POST", "/v1/session", nil, `{"token":"`+aliceToken+`"}`),
+		429, "too_many_attempts")
+	c.Add(5 * time.Minute)
+	if r := e.do(t, "GET", "/v1/conversations", aliceToken, ""); r.status != 200 {
+		t.Errorf("a good bearer after the window = %s", r)
+	}
 }
 
 func TestMemorySessionsConform(t *testing.T) {
