@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,6 +70,7 @@ func (a *API) streamEvents(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 			})
 		}
 	}
+	sc.Valid = a.stillValid(ctx)
 	ctx.HijackSetNoResponse(true)
 	stopping := ctx.Done()
 	ctx.Hijack(func(c net.Conn) {
@@ -83,6 +85,27 @@ func (a *API) streamEvents(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		_ = c.SetReadDeadline(time.Now())
 		<-readerDone
 	})
+}
+
+// stillValid returns the check a stream makes at each heartbeat that its credential still holds: a signed-out or
+// expired session, or a token removed from the configuration, ends the stream within a heartbeat. A session that
+// cannot be read (the store failing) is given the benefit of the doubt until the next heartbeat.
+func (a *API) stillValid(ctx *fasthttp.RequestCtx) func() bool {
+	if h := string(ctx.Request.Header.Peek("Authorization")); h != "" {
+		token, _ := strings.CutPrefix(h, "Bearer ")
+		return func() bool { _, ok := a.cfg.Directory.OperatorByToken(token); return ok }
+	}
+	k := KeyOf(string(ctx.Request.Header.Cookie(CookieName)))
+	return func() bool {
+		s, ok, err := a.cfg.Sessions.Get(k)
+		if err != nil {
+			return true
+		}
+		if ok {
+			_, ok = a.operator(s.Tenant, s.Operator)
+		}
+		return ok
+	}
 }
 
 // untilGone returns done, closed when the client closes its end of c (a reload or a closed tab: the read sees EOF at

@@ -646,3 +646,27 @@ func TestAStreamThatEndsLeavesNoReaderOnItsConnection(t *testing.T) {
 		resp.Body.Close()
 	}
 }
+
+// Signing out ends the session's open streams at their next heartbeat: a stream is not a way to keep reading a
+// tenant's events after the credential is gone.
+func TestSigningOutEndsTheSessionsStreams(t *testing.T) {
+	l := startLive(t, live.Config{}, func(c *api.Config) { c.Heartbeat = 20 * time.Millisecond })
+	s := l.signIn(t, aliceToken)
+	st := l.open(t, "", map[string]string{"Cookie": s.cookie})
+	for f := st.next(t); f.comment != "ping"; f = st.next(t) {
+	}
+	if r := l.send(t, "DELETE", "/v1/session", map[string]string{"Cookie": s.cookie, "X-CSRF-Token": s.body.CSRFToken}, ""); r.status != 204 {
+		t.Fatalf("sign out = %s", r)
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case _, ok := <-st.frames:
+			if !ok {
+				return // ended
+			}
+		case <-deadline:
+			t.Fatal("the stream of a signed-out session still runs 10 s later")
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -149,6 +150,11 @@ func (a *API) signIn(ctx *fasthttp.RequestCtx) {
 	var body struct {
 		Token string `json:"token"`
 	}
+	// JSON only: a cross-site form (text/plain, no preflight) cannot sign a browser into someone else's session.
+	if ct := string(ctx.Request.Header.ContentType()); !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		fail(ctx, codeInvalidJSON, "the body must be JSON (Content-Type: application/json): {\"token\":\"…\"}")
+		return
+	}
 	if err := json.Unmarshal(ctx.PostBody(), &body); err != nil {
 		fail(ctx, codeInvalidJSON, "the body must be {\"token\":\"…\"}")
 		return
@@ -189,7 +195,13 @@ func (a *API) limited(ctx *fasthttp.RequestCtx, wait time.Duration) {
 func (a *API) signOut(ctx *fasthttp.RequestCtx) {
 	if c := ctx.Request.Header.Cookie(CookieName); len(c) > 0 {
 		k := KeyOf(string(c))
-		if s, ok, err := a.cfg.Sessions.Get(k); err == nil && ok {
+		s, ok, err := a.cfg.Sessions.Get(k)
+		if err != nil { // answering 204 would tell the operator they are signed out while the session lives on
+			a.log.Error("read session", "err", err)
+			fail(ctx, codeStoreUnavailable, "the session could not be read; retry later")
+			return
+		}
+		if ok {
 			if !csrfValid(ctx, s) {
 				fail(ctx, codeCSRF, "X-CSRF-Token is missing or wrong")
 				return

@@ -47,6 +47,9 @@ func (e *env) request(t testing.TB, method, path string, hdr map[string]string, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	if body != "" && (body[0] == '{' || body[0] == '[') {
+		req.Header.Set("Content-Type", "application/json") // as a browser's fetch and scripts send JSON
+	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
@@ -222,4 +225,15 @@ func TestMemorySessionsConform(t *testing.T) {
 	sessiontest.Run(t, func(_ *testing.T, max int, now func() time.Time) api.Sessions {
 		return api.NewMemorySessions(max, now)
 	})
+}
+
+// A cross-site form can post text/plain without a preflight; sign-in takes JSON only, so such a form cannot sign a
+// browser into a session of the form's choosing.
+func TestSignInTakesJSONOnly(t *testing.T) {
+	e := start(t, options{})
+	r := e.send(t, "POST", "/v1/session", map[string]string{"Content-Type": "text/plain"}, `{"token":"`+aliceToken+`"}`)
+	wantError(t, "a text/plain sign-in", r, 400, "invalid_json")
+	if sc := r.header.Get("Set-Cookie"); sc != "" {
+		t.Errorf("a refused sign-in set a cookie: %q", sc)
+	}
 }

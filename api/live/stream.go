@@ -47,6 +47,9 @@ type StreamConfig struct {
 	Counts func() ([]byte, error)
 	// CountsEvery is the least time between two counts events. Default 1 s.
 	CountsEvery time.Duration
+	// Valid reports whether the caller's credential still holds (the session not signed out nor expired, the token
+	// not removed); it is checked at every heartbeat, and the stream ends when it does not. nil: always valid.
+	Valid func() bool
 }
 
 // Stream writes the subscription to w as Server-Sent Events until the client goes (a write fails), the hub drops
@@ -131,6 +134,9 @@ func (s *Sub) Stream(w *bufio.Writer, c StreamConfig) {
 			touch()
 			writeCounts()
 		case <-beat.C:
+			if c.Valid != nil && !c.Valid() {
+				return
+			}
 			touch()
 			_, _ = w.Write(ping)
 		case <-s.gone:
