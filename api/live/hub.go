@@ -381,7 +381,13 @@ type Presence struct {
 	State          string    `json:"state"`
 	ExpiresAt      time.Time `json:"expires_at"`
 	frame          []byte
+	sentAt         time.Time // when it was last broadcast
 }
+
+// presenceEvery is the least time between two broadcasts of the same operator's same state in a conversation: a
+// renewal sooner (a burst of typing updates) only moves its expiry, so one operator cannot flood the tenant's
+// streams into resets.
+const presenceEvery = time.Second
 
 // Presence states and how long each lasts unless renewed.
 const (
@@ -415,6 +421,12 @@ func (h *Hub) SetPresence(tenant string, p Presence) {
 	if p.State == Left {
 		delete(t.present, key)
 	} else {
+		if q, ok := t.present[key]; ok && q.State == p.State && now.Sub(q.sentAt) < presenceEvery {
+			q.ExpiresAt = p.ExpiresAt // renewed, not broadcast again
+			t.present[key] = q
+			return
+		}
+		p.sentAt = now
 		t.present[key] = p
 	}
 	for k, q := range t.present { // expired presence is forgotten here and at Subscribe

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func ev(seq int64, id string) Event {
@@ -111,5 +112,36 @@ func TestAFullBufferDropsTheSubscriberOnly(t *testing.T) {
 	h.Close()
 	if r := fast.Reason(); r != "" {
 		t.Errorf("closed hub reason %q", r)
+	}
+}
+
+// A burst of the same presence is broadcast once a second at most: one operator cannot flood the tenant's streams.
+func TestPresenceBurstsAreBroadcastOnceASecond(t *testing.T) {
+	at := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	h, err := New(Config{Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := h.Subscribe("acme", "bob", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	typing := Presence{ConversationID: "c0000000000000001", OperatorID: "alice", State: Typing}
+	for range 50 {
+		h.SetPresence("acme", typing)
+	}
+	at = at.Add(500 * time.Millisecond)
+	h.SetPresence("acme", typing)
+	if n := len(s.ch); n != 1 {
+		t.Fatalf("51 typing updates within a second sent %d frames, want 1", n)
+	}
+	at = at.Add(600 * time.Millisecond)
+	h.SetPresence("acme", typing)
+	viewing := typing
+	viewing.State = Viewing
+	h.SetPresence("acme", viewing) // another state is news at once
+	if n := len(s.ch); n != 3 {
+		t.Fatalf("after a second and a change of state: %d frames, want 3", n)
 	}
 }
