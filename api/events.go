@@ -102,7 +102,7 @@ func (a *API) stillValid(ctx *fasthttp.RequestCtx) func() bool {
 			return true
 		}
 		if ok {
-			_, ok = a.operator(s.Tenant, s.Operator)
+			_, ok = a.sessionOperator(s)
 		}
 		return ok
 	}

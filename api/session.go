@@ -175,7 +175,8 @@ func (a *API) signIn(ctx *fasthttp.RequestCtx) {
 	}
 	cookie, csrf := randomToken(), randomToken()
 	s := Session{Tenant: op.Tenant.ID, Operator: op.Operator.ID, CSRF: csrf,
-		ExpiresAt: a.cfg.Now().Add(a.cfg.SessionTTL).UTC().Truncate(time.Second)}
+		ExpiresAt:  a.cfg.Now().Add(a.cfg.SessionTTL).UTC().Truncate(time.Second),
+		Credential: tenant.HashToken(body.Token)}
 	if err := a.cfg.Sessions.Put(KeyOf(cookie), s); err != nil {
 		a.log.Error("store session", "tenant", op.Tenant.ID, "operator", op.Operator.ID, "err", err)
 		fail(ctx, codeStoreUnavailable, "the session could not be stored; retry later")
@@ -250,7 +251,7 @@ func (a *API) authenticateSession(ctx *fasthttp.RequestCtx) (tenant.OperatorRef,
 	}
 	var op tenant.OperatorRef
 	if ok {
-		op, ok = a.operator(s.Tenant, s.Operator)
+		op, ok = a.sessionOperator(s)
 	}
 	if !ok {
 		fail(ctx, codeUnauthorized, "the session is unknown or expired: sign in")
@@ -273,6 +274,18 @@ func csrfValid(ctx *fasthttp.RequestCtx, s Session) bool {
 }
 
 // operator finds a configured operator; a session of an operator since removed is no longer valid.
+// sessionOperator is the operator of s while the credential it was signed in with is still configured.
+func (a *API) sessionOperator(s Session) (tenant.OperatorRef, bool) {
+	if s.Credential != ([32]byte{}) {
+		op, ok := a.cfg.Directory.OperatorByTokenHash(s.Credential)
+		if !ok || op.Tenant.ID != s.Tenant || op.Operator.ID != s.Operator {
+			return tenant.OperatorRef{}, false
+		}
+		return op, true
+	}
+	return a.operator(s.Tenant, s.Operator)
+}
+
 func (a *API) operator(tenantID, id string) (tenant.OperatorRef, bool) {
 	t, ok := a.cfg.Directory.Tenant(tenantID)
 	if !ok {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/api"
 	"github.com/switchboard-hq/switchboard/api/sessiontest"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -235,5 +236,39 @@ func TestSignInTakesJSONOnly(t *testing.T) {
 	wantError(t, "a text/plain sign-in", r, 400, "invalid_json")
 	if sc := r.header.Get("Set-Cookie"); sc != "" {
 		t.Errorf("a refused sign-in set a cookie: %q", sc)
+	}
+}
+
+// A session lasts only as long as the token it was signed in with: rotating a leaked token in the configuration
+// ends the sessions made with it, while sessions of the operator's still-configured tokens are untouched.
+func TestRotatingATokenEndsItsSessions(t *testing.T) {
+	shared := api.NewMemorySessions(0, func() time.Time { return now })
+	withShared := func(c *api.Config) { c.Sessions = shared }
+	before := start(t, options{configure: withShared})
+	s := before.signIn(t, aliceToken)
+
+	cfg, err := tenant.Load("testdata/tenants.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := false
+	for i := range cfg.Tenants {
+		for j := range cfg.Tenants[i].Operators {
+			if o := &cfg.Tenants[i].Operators[j]; o.Token == aliceToken {
+				o.Token, rotated = "alice-rotated-token-0000000001", true
+			}
+		}
+	}
+	if !rotated {
+		t.Fatal("alice's token is not in testdata/tenants.yaml")
+	}
+	after := start(t, options{configure: func(c *api.Config) {
+		withShared(c)
+		c.Directory = tenant.NewDirectory(cfg)
+	}})
+	wantError(t, "the session after its token was rotated", after.send(t, "GET", "/v1/session",
+		map[string]string{"Cookie": s.cookie}, ""), 401, "unauthorized")
+	if r := before.send(t, "GET", "/v1/session", map[string]string{"Cookie": s.cookie}, ""); r.status != 200 {
+		t.Errorf("the same session where the token is still configured = %s", r)
 	}
 }

@@ -15,6 +15,10 @@ type Session struct {
 	// CSRF is the token a cookie-authenticated write must carry in X-CSRF-Token.
 	CSRF      string
 	ExpiresAt time.Time
+	// Credential is the hash (tenant.HashToken) of the token the session was signed in with: when the token leaves
+	// the configuration (rotated after a leak), its sessions end with it. Zero accepts any credential of the
+	// operator (sessions stored before this field).
+	Credential [32]byte
 }
 
 // SessionKey is the SHA-256 of a session cookie's value: sessions are stored by it, never by the value.

@@ -83,6 +83,13 @@ func (d *Directory) OperatorByToken(token string) (OperatorRef, bool) {
 	return r, ok
 }
 
+// OperatorByTokenHash is OperatorByToken given the token's HashToken: a session keeps the hash of the token it was
+// signed in with, never the token.
+func (d *Directory) OperatorByTokenHash(h [32]byte) (OperatorRef, bool) {
+	r, ok := d.byToken[h]
+	return r, ok
+}
+
 // AppSecrets returns the distinct app secrets of all channels; a webhook signature must match one of them. The
 // slice must not be modified.
 func (d *Directory) AppSecrets() [][]byte { return d.secrets }

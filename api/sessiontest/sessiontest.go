@@ -45,7 +45,8 @@ func Run(t *testing.T, newSessions New) {
 	t.Run("put get delete", func(t *testing.T) {
 		c := NewClock(start)
 		s := newSessions(t, 10, c.Now)
-		want := api.Session{Tenant: "acme", Operator: "alice", CSRF: "csrf-1", ExpiresAt: start.Add(time.Hour)}
+		want := api.Session{Tenant: "acme", Operator: "alice", CSRF: "csrf-1", ExpiresAt: start.Add(time.Hour),
+			Credential: [32]byte{1, 2, 3, 31: 9}}
 		k := api.KeyOf("cookie-1")
 		if err := s.Put(k, want); err != nil {
 			t.Fatal(err)

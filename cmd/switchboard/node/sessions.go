@@ -3,6 +3,7 @@ package node
 // The API's sessions in the node's Pebble store, so a restart does not sign operators out.
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,10 +44,16 @@ type sessionRecord struct {
 	Tenant   string `json:"tenant"`
 	Operator string `json:"operator"`
 	CSRF     string `json:"csrf"`
+	// Credential is the hash of the token signed in with, hex; "" in records written before it existed.
+	Credential string `json:"credential,omitempty"`
 }
 
 func (s *storeSessions) Put(k api.SessionKey, sess api.Session) error {
-	v, err := json.Marshal(sessionRecord{Tenant: sess.Tenant, Operator: sess.Operator, CSRF: sess.CSRF})
+	rec := sessionRecord{Tenant: sess.Tenant, Operator: sess.Operator, CSRF: sess.CSRF}
+	if sess.Credential != ([32]byte{}) {
+		rec.Credential = hex.EncodeToString(sess.Credential[:])
+	}
+	v, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
@@ -76,7 +83,15 @@ func (s *storeSessions) Get(k api.SessionKey) (api.Session, bool, error) {
 	if err := json.Unmarshal(v, &r); err != nil {
 		return api.Session{}, false, fmt.Errorf("decode session: %w", err)
 	}
-	return api.Session{Tenant: r.Tenant, Operator: r.Operator, CSRF: r.CSRF, ExpiresAt: expires.UTC()}, true, nil
+	sess := api.Session{Tenant: r.Tenant, Operator: r.Operator, CSRF: r.CSRF, ExpiresAt: expires.UTC()}
+	if r.Credential != "" {
+		if b, err := hex.DecodeString(r.Credential); err == nil && len(b) == len(sess.Credential) {
+			copy(sess.Credential[:], b)
+		} else {
+			return api.Session{}, false, fmt.Errorf("decode session credential: %q is not a SHA-256 in hex", r.Credential)
+		}
+	}
+	return sess, true, nil
 }
 
 func (s *storeSessions) Delete(k api.SessionKey) error {
