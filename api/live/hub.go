@@ -150,7 +150,7 @@ func New(cfg Config) (*Hub, error) {
 
 // tenantLog is one tenant's replay ring, dedupe set, subscribers and presence. Guarded by Hub.mu.
 type tenantLog struct {
-	ring    []entry // ring buffer of the last ReplaySize events, oldest at start
+	ring    []entry // ring buffer of the last ReplaySize events, oldest at start; grows with use, so a quiet tenant costs little
 	start   int
 	n       int
 	evicted int64 // Seq of the last event pushed out of the ring; -1 none
@@ -172,7 +172,7 @@ type entry struct {
 func (h *Hub) tenant(id string) *tenantLog {
 	t, ok := h.tenants[id]
 	if !ok {
-		t = &tenantLog{ring: make([]entry, h.cfg.ReplaySize), evicted: -1, head: -1, seen: map[string]struct{}{},
+		t = &tenantLog{evicted: -1, head: -1, seen: map[string]struct{}{},
 			seenQ: make([]string, 0, 64), subs: map[*Sub]struct{}{}, present: map[string]Presence{}}
 		h.tenants[id] = t
 	}
@@ -209,13 +209,17 @@ func (h *Hub) Publish(e Event) bool {
 	}
 	t.head = e.Seq
 	en := entry{seq: e.Seq, typ: e.Type, operator: e.Operator, frame: frame}
-	if t.n == len(t.ring) {
+	switch {
+	case t.n < len(t.ring):
+		t.ring[(t.start+t.n)%len(t.ring)] = en
+		t.n++
+	case len(t.ring) < h.cfg.ReplaySize: // the ring grows with use (start is 0 until it is full)
+		t.ring = append(t.ring, en)
+		t.n++
+	default:
 		t.evicted = t.ring[t.start].seq
 		t.ring[t.start] = en
 		t.start = (t.start + 1) % len(t.ring)
-	} else {
-		t.ring[(t.start+t.n)%len(t.ring)] = en
-		t.n++
 	}
 	for s := range t.subs {
 		if visible(en, s.operator) {

@@ -145,3 +145,34 @@ func TestPresenceBurstsAreBroadcastOnceASecond(t *testing.T) {
 		t.Fatalf("after a second and a change of state: %d frames, want 3", n)
 	}
 }
+
+// The replay ring grows with use up to ReplaySize and then keeps the newest: a resume inside it replays exactly
+// what followed, one before it is reset.
+func TestTheReplayRingGrowsThenKeepsTheNewest(t *testing.T) {
+	h, err := New(Config{ReplaySize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay := func(last string) string {
+		s, err := h.Subscribe("acme", "alice", last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		return ids(s.Initial)
+	}
+	h.Publish(ev(1, "a"))
+	h.Publish(ev(2, "b"))
+	if got := replay("1"); got != "2" {
+		t.Errorf("growing ring, resume after 1 = %q, want 2", got)
+	}
+	for i, id := range []string{"c", "d", "e"} {
+		h.Publish(ev(int64(3+i), id))
+	}
+	if got := replay("2"); got != "3,4,5" {
+		t.Errorf("full ring, resume after 2 = %q, want 3,4,5", got)
+	}
+	if got := replay("1"); got != "reset" {
+		t.Errorf("full ring, resume after 1 (evicted 2 follows it) = %q, want reset", got)
+	}
+}
