@@ -30,6 +30,7 @@ const (
 	KindCommand  Kind = "command"  // an operator's command from the API
 	KindTimer    Kind = "timer"    // a due timer (snooze wake-up, auto-close, reservation, window warning)
 	KindDelivery Kind = "delivery" // the channel's answer to an outbound message (accepted with its id, or failed)
+	KindTemplate Kind = "template" // a change of a message template in the channel's catalogue (Meta's webhooks)
 )
 
 // Record is one Kafka record on switchboard.inbox, keyed by Tenant.
@@ -43,13 +44,14 @@ type Record struct {
 
 // Item is one input inside a Record.
 type Item struct {
-	Kind     Kind      `json:"kind"`
-	Channel  string    `json:"channel"`
-	Message  *Message  `json:"message,omitempty"`
-	Status   *Status   `json:"status,omitempty"`
-	Command  *Command  `json:"command,omitempty"`
-	Timer    *Timer    `json:"timer,omitempty"`
-	Delivery *Delivery `json:"delivery,omitempty"`
+	Kind     Kind            `json:"kind"`
+	Channel  string          `json:"channel"`
+	Message  *Message        `json:"message,omitempty"`
+	Status   *Status         `json:"status,omitempty"`
+	Command  *Command        `json:"command,omitempty"`
+	Timer    *Timer          `json:"timer,omitempty"`
+	Delivery *Delivery       `json:"delivery,omitempty"`
+	Template *TemplateChange `json:"template,omitempty"`
 }
 
 // Message is an inbound customer message, normalised from the channel's payload.
@@ -92,8 +94,10 @@ type Status struct {
 type Command struct {
 	// RequestID names the API call waiting for the outcome; unique per call.
 	RequestID string `json:"request_id"`
-	// Type is take, assign, unassign, transfer, close, reopen, snooze, unsnooze, labels, send, note (conversation
-	// commands, with ConversationID) or availability, update_operator (operator commands).
+	// Type is take, assign, unassign, transfer, close, reopen, snooze, unsnooze, labels, send, note, read, start,
+	// erase (conversation commands, with ConversationID); availability, update_operator (operator commands);
+	// contact_create, contact_update, contact_delete, contact_block, contact_unblock, contact_erase,
+	// contact_import, canned_create, canned_update, canned_delete, template_sync (the tenant's catalogue).
 	Type string `json:"type"`
 	// OperatorID is the caller.
 	OperatorID     string `json:"operator_id"`
@@ -113,6 +117,63 @@ type Command struct {
 	Skills       []string  `json:"skills,omitempty"`
 	// Seq is the message a read marks read up to; 0 means the latest.
 	Seq uint64 `json:"seq,omitempty"`
+
+	// WaID is the customer's address on the item's channel for start (a conversation the tenant begins).
+	WaID string `json:"wa_id,omitempty"`
+	// ContactID names the contact of contact_update, contact_delete, contact_block, contact_unblock and
+	// contact_erase (conversation-less commands, applied by the tenant's catalogue).
+	ContactID string `json:"contact_id,omitempty"`
+	// Contact is the contact of contact_create and the change of contact_update.
+	Contact *ContactInput `json:"contact,omitempty"`
+	// Contacts are the rows of one contact_import batch, upserted by phone in order; ImportID names the import
+	// they belong to, so a phone that appears twice in one file is refused the second time.
+	Contacts []ContactInput `json:"contacts,omitempty"`
+	ImportID string         `json:"import_id,omitempty"`
+	// Canned is the canned response of canned_create, canned_update (by its ID) and canned_delete (by its ID).
+	Canned *CannedInput `json:"canned,omitempty"`
+	// Catalogue is the template catalogue of one WhatsApp business account for template_sync: it replaces what
+	// was stored for that account.
+	Catalogue *TemplateCatalogue `json:"catalogue,omitempty"`
+}
+
+// ContactInput is a contact as a command gives it. On update only what is present changes.
+type ContactInput struct {
+	// Line is the CSV line of an imported row, reported back with its outcome; 0 otherwise.
+	Line int `json:"line,omitempty"`
+	// Phone is the number in E.164 ("+15551234567"); the contact's WhatsApp address is its digits.
+	Phone string  `json:"phone,omitempty"`
+	Name  *string `json:"name,omitempty"`
+	// Fields are custom field values by key, as JSON (string, number, boolean; a date is "YYYY-MM-DD"); on update
+	// a null removes the field.
+	Fields map[string]json.RawMessage `json:"fields,omitempty"`
+}
+
+// CannedInput is a canned response as a command gives it.
+type CannedInput struct {
+	ID       string `json:"id,omitempty"`
+	Title    string `json:"title,omitempty"`
+	Category string `json:"category,omitempty"`
+	// Text may hold variables ({{contact.name}}, {{contact.fields.<key>}}, {{operator.name}}).
+	Text string `json:"text,omitempty"`
+	// Media optionally attaches a file uploaded with POST /v1/media: {"type":"image|document|video|audio","id"}.
+	Media json.RawMessage `json:"media,omitempty"`
+}
+
+// TemplateCatalogue is every template of one WhatsApp business account, as Meta's Graph API listed it.
+type TemplateCatalogue struct {
+	WABA      string            `json:"waba"`
+	Templates []json.RawMessage `json:"templates"` // Meta's template objects, as listed
+	// SyncedAt is when the list was fetched, Unix ms.
+	SyncedAt int64 `json:"synced_at"`
+}
+
+// TemplateChange is one of Meta's template webhooks (message_template_status_update,
+// message_template_quality_update, template_category_update) for a business account.
+type TemplateChange struct {
+	WABA string `json:"waba"`
+	// Field is the webhook's field name; Value is its value object exactly as Meta sent it.
+	Field string          `json:"field"`
+	Value json.RawMessage `json:"value"`
 }
 
 // Outbound is a reply an operator sends: free-form text, an approved template, or media, a reaction or
@@ -206,6 +267,11 @@ func Decode(b []byte) (Record, error) {
 		case KindDelivery:
 			if it.Delivery == nil || it.Delivery.ConversationID == "" || it.Delivery.Seq == 0 {
 				return r, fmt.Errorf("%w: item %d: delivery without conversation or message", ErrBadRecord, i)
+			}
+			continue
+		case KindTemplate:
+			if it.Template == nil || it.Template.WABA == "" || it.Template.Field == "" {
+				return r, fmt.Errorf("%w: item %d: template change without account or field", ErrBadRecord, i)
 			}
 			continue
 		case KindTimer:
