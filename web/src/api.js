@@ -54,6 +54,7 @@ export async function request(method, path, body, { quiet401 = false } = {}) {
     const err = (data && data.error) || {};
     const ra = parseInt(resp.headers.get('Retry-After') || '', 10);
     const e = new ApiError(resp.status, err.code, err.message, Number.isFinite(ra) ? ra : undefined);
+    if (err.field) e.field = err.field; // the custom field a contact refusal names, when the API says
     if (resp.status === 401 && !quiet401) unauthorized(e);
     throw e;
   }

@@ -5,6 +5,7 @@ import * as api from './api.js';
 import { connect } from './live.js';
 import { ConversationList } from './list.jsx';
 import { ConversationPane } from './conversation.jsx';
+import { PeoplePage } from './people.jsx';
 import { initials, hue } from './util.js';
 import { Icon } from './icon.jsx';
 
@@ -29,6 +30,8 @@ const TAB_ICONS = {
 
 function parseRoute() {
   const parts = location.pathname.split('/').filter(Boolean);
+  // People: /people, /people/<contact id>, /people/import (the page's own sub-route).
+  if (parts[0] === 'people') return { tab: 'people', id: parts[1] || null };
   const tab = TABS.find((t) => t.id === parts[0]) ? parts[0] : 'unassigned';
   const id = parts[1] && /^c[0-9a-v]{16}$/.test(parts[1]) ? parts[1] : null;
   return { tab, id };
@@ -180,14 +183,15 @@ function Console({ session, onSignOut }) {
   const [query, setQuery] = useState('');
   const [sorts, setSorts] = useState({});
   const [help, setHelp] = useState(false);
-  const [ticks, setTicks] = useState({ list: 0, conv: 0, all: 0 });
+  const [ticks, setTicks] = useState({ list: 0, conv: 0, all: 0, contacts: 0 });
   const [touched, setTouched] = useState({}); // conversation ids touched since the last conversation refetch
   const [command, setCommand] = useState(null); // a shortcut for the pane: {name, n}
   const listRef = useRef([]);
   const searchRef = useRef(null);
   const pending = useRef({ list: false, convs: new Set(), operators: false, timer: 0 });
 
-  const tab = TABS.find((t) => t.id === route.tab);
+  const people = route.tab === 'people';
+  const tab = TABS.find((t) => t.id === route.tab) || TABS[0];
   const sort = sorts[tab.id] || tab.sort;
 
   const navigate = useCallback((tabId, id) => {
@@ -222,7 +226,14 @@ function Console({ session, onSignOut }) {
     p.operators = false;
     const list = p.list;
     p.list = false;
-    setTicks((t) => ({ ...t, list: t.list + (list ? 1 : 0), conv: t.conv + (convs.size ? 1 : 0) }));
+    const contacts = p.contacts;
+    p.contacts = false;
+    setTicks((t) => ({
+      ...t,
+      list: t.list + (list ? 1 : 0),
+      conv: t.conv + (convs.size ? 1 : 0),
+      contacts: t.contacts + (contacts ? 1 : 0),
+    }));
     if (convs.size) setTouched(Object.fromEntries([...convs].map((c) => [c, true])));
   }, [loadOperators]);
   const schedule = useCallback(() => {
@@ -235,6 +246,7 @@ function Console({ session, onSignOut }) {
       event: (type, ev) => {
         const p = pending.current;
         if (type === 'operator.availability') p.operators = true;
+        else if (type.startsWith('contact.')) p.contacts = true;
         else p.list = true;
         if (ev.conversation_id) p.convs.add(ev.conversation_id);
         schedule();
@@ -252,7 +264,7 @@ function Console({ session, onSignOut }) {
       reset: () => {
         loadCounts();
         loadOperators();
-        setTicks((t) => ({ list: t.list + 1, conv: t.conv + 1, all: t.all + 1 }));
+        setTicks((t) => ({ list: t.list + 1, conv: t.conv + 1, all: t.all + 1, contacts: t.contacts + 1 }));
       },
       gone: () => {
         api.get('/v1/session').catch(() => {}); // a 401 here returns to sign-in
@@ -271,6 +283,7 @@ function Console({ session, onSignOut }) {
         return;
       }
       if (typing(e) || e.ctrlKey || e.metaKey) return;
+      if (people && e.key !== '?') return; // the inbox's shortcuts act on the inbox only
       const ids = listRef.current;
       const idx = ids.indexOf(route.id);
       if (e.altKey) {
@@ -301,7 +314,7 @@ function Console({ session, onSignOut }) {
     };
     addEventListener('keydown', onKey);
     return () => removeEventListener('keydown', onKey);
-  }, [route, navigate]);
+  }, [route, navigate, people]);
 
   const meView = operators.find((o) => o.id === me.id);
   const availability = (meView && meView.availability) || 'offline';
@@ -343,8 +356,8 @@ function Console({ session, onSignOut }) {
                     href={'/' + t.id}
                     role="tab"
                     id={'tab-' + t.id}
-                    aria-selected={t.id === route.tab}
-                    class={'tab' + (t.id === route.tab ? ' active' : '')}
+                    aria-selected={!people && t.id === route.tab}
+                    class={'tab' + (!people && t.id === route.tab ? ' active' : '')}
                     onClick={(e) => {
                       e.preventDefault();
                       setQuery('');
@@ -358,6 +371,24 @@ function Console({ session, onSignOut }) {
                 </li>
               );
             })}
+          </ul>
+          <div class="nav-section">Contacts</div>
+          <ul class="tabs">
+            <li>
+              <a
+                href="/people"
+                id="nav-people"
+                class={'tab' + (people ? ' active' : '')}
+                aria-current={people ? 'page' : undefined}
+                onClick={(e) => {
+                  e.preventDefault();
+                  navigate('people', null);
+                }}
+              >
+                <Icon d="M8 11a3 3 0 100-6 3 3 0 000 6zm-6 8a6 6 0 0112 0zM16 7h6M16 11h6M17 15h5" />
+                <span class="tab-label">People</span>
+              </a>
+            </li>
           </ul>
           {counts && counts.unread > 0 && (
             <div class="nav-unread">
@@ -399,6 +430,10 @@ function Console({ session, onSignOut }) {
             </button>
           </div>
         </nav>
+        {people ? (
+          <PeoplePage me={me} sub={route.id} tick={ticks.contacts} />
+        ) : (
+        <>
         <ConversationList
           tab={tab}
           sort={sort}
@@ -435,6 +470,8 @@ function Console({ session, onSignOut }) {
             <h2>No conversation open</h2>
             <p class="muted">Pick one from the list, or press Alt J to open the first.</p>
           </div>
+        )}
+        </>
         )}
       </div>
       {help && (

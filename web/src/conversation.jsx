@@ -7,6 +7,7 @@ import { ago, clock, countdown, day, contactName, initials, hue, windowOpen, zer
 import { Icon } from './icon.jsx';
 import { useNow } from './now.js';
 import { Message } from './message.jsx';
+import { ContactPanel } from './contact.jsx';
 
 const PAGE = 50;
 
@@ -289,7 +290,7 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
           </div>
         )}
       </section>
-      <Details conv={conv} names={names} me={me} now={now} open={open} left={left} flash={flash} setConv={setConv} />
+      <Details conv={conv} names={names} me={me} now={now} open={open} left={left} flash={flash} setConv={setConv} reload={load} />
     </>
   );
 }
@@ -561,7 +562,7 @@ function TemplateForm({ id, flash, onSent, locked }) {
   );
 }
 
-function Details({ conv, names, me, now, open, left, flash, setConv }) {
+function Details({ conv, names, me, now, open, left, flash, setConv, reload }) {
   const [label, setLabel] = useState('');
   const labels = conv.labels || [];
   const change = async (body) => {
@@ -581,6 +582,7 @@ function Details({ conv, names, me, now, open, left, flash, setConv }) {
         {ct.wa_id && <div class="muted">+{ct.wa_id}</div>}
         <div class="muted small">WhatsApp · {conv.channel_id}</div>
       </div>
+      <ContactPanel key={ct.id} id={ct.id} fallback={ct} me={me} flash={flash} current={conv.id} onErased={reload} />
       <div class="card">
         <h4>Assignee</h4>
         <div class="assignee" id="assignee">
