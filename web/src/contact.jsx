@@ -172,7 +172,7 @@ export function ContactPanel({ id, fallback, me, flash, current, header, onChang
       if (onChange) onChange();
     } catch (err) {
       if (err.code === 'invalid_field' || err.code === 'unknown_field') {
-        const key = fieldOfError(err, fields);
+        const key = fieldOfError(err, fields.concat([{ key: 'name' }]));
         setErrors(key ? { [key]: err.message } : { _: err.message });
       } else if (err.status === 400) {
         setErrors({ _: err.message });
@@ -203,7 +203,7 @@ export function ContactPanel({ id, fallback, me, flash, current, header, onChang
           <span class="avatar big" style={{ '--h': hue(c.id) }}>{initials(c.name || c.phone)}</span>
           <div class="contact-name" id="contact-title">{c.name || c.phone}</div>
           <div class="muted" id="contact-phone">{c.phone}</div>
-          {c.blocked && <span class="chip blocked">Blocked</span>}
+          {c.blocked && <span class="chip blocked" id="contact-blocked">Blocked</span>}
         </div>
       )}
       <form class="card contact-panel" id="contact-panel" data-contact={c.id} onSubmit={save}>
@@ -211,9 +211,10 @@ export function ContactPanel({ id, fallback, me, flash, current, header, onChang
           <h4>Contact</h4>
           {!header && c.blocked && <span class="chip blocked" id="contact-blocked">Blocked</span>}
         </div>
-        <label class="cf">
+        <label class={'cf' + (errors.name ? ' invalid' : '')}>
           <span class="cf-label">Name</span>
           <input id="contact-name-input" value={'name' in draft ? draft.name : c.name || ''} onInput={(e) => edit('name', e.currentTarget.value)} placeholder="No name" />
+          {errors.name && <span class="field-error" role="alert" id="field-error-name">{errors.name}</span>}
         </label>
         {!header && (
           <div class="cf">
