@@ -27,8 +27,7 @@ var domain = []string{
 
 // allowed are the project packages the domain may depend on: itself, the inbox record's types and encoding, the
 // refusal type the rules share and the search tokenizer, leaves that import only the standard library (checked here
-// too, as dependencies of
-// the domain).
+// too, as dependencies of the domain).
 var allowed = append([]string{module + "ingest/inbox", module + "actors/refusal", module + "actors/search"}, domain...)
 
 // edgeOnly are standard library packages the domain must not link either: HTTP statuses and transports belong to

@@ -21,18 +21,18 @@ func TestNormalizePhone(t *testing.T) {
 		{" +1 (555) 123-4567 ", "+15551234567", "15551234567", ""},
 		{"0044 20 7946 0000", "+442079460000", "442079460000", ""},
 		{"+5511987654321", "+5511987654321", "5511987654321", ""},
-		{"+3545511234", "+3545511234", "3545511234", ""},     // Iceland, 3-digit code, 7-digit number
+		{"+3545511234", "+3545511234", "3545511234", ""},    // Iceland, 3-digit code, 7-digit number
 		{"+37312345678", "+37312345678", "37312345678", ""}, // Moldova
 		{"+79161234567", "+79161234567", "79161234567", ""},
 		{"", "", "", CodeInvalidPhone},
-		{"15551234567", "", "", CodeInvalidPhone},         // no +: ambiguous
-		{"+1555123", "", "", CodeInvalidPhone},            // 7 digits
-		{"+1234567890123456", "", "", CodeInvalidPhone},   // 16 digits
-		{"+0123456789", "", "", CodeInvalidPhone},         // no country code starts with 0
-		{"+2101234567", "", "", CodeInvalidPhone},         // 210 is unassigned
-		{"+8001234567", "", "", CodeInvalidPhone},         // 800 is international freephone, no person
-		{"+1555abc4567", "", "", CodeInvalidPhone},        // letters
-		{"+1555123456７", "", "", CodeInvalidPhone},        // a full-width digit
+		{"15551234567", "", "", CodeInvalidPhone},       // no +: ambiguous
+		{"+1555123", "", "", CodeInvalidPhone},          // 7 digits
+		{"+1234567890123456", "", "", CodeInvalidPhone}, // 16 digits
+		{"+0123456789", "", "", CodeInvalidPhone},       // no country code starts with 0
+		{"+2101234567", "", "", CodeInvalidPhone},       // 210 is unassigned
+		{"+8001234567", "", "", CodeInvalidPhone},       // 800 is international freephone, no person
+		{"+1555abc4567", "", "", CodeInvalidPhone},      // letters
+		{"+1555123456７", "", "", CodeInvalidPhone},      // a full-width digit
 		{"+", "", "", CodeInvalidPhone},
 		{"++15551234567", "", "", CodeInvalidPhone},
 	} {
