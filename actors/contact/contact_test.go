@@ -115,28 +115,6 @@ func TestSchemaCheck(t *testing.T) {
 	}
 }
 
-func TestValidateField(t *testing.T) {
-	for _, tc := range []struct {
-		f  Field
-		ok bool
-	}{
-		{Field{Key: "city", Type: TypeText}, true},
-		{Field{Key: "plan", Type: TypeChoice, Choices: []string{"a", "b"}}, true},
-		{Field{Key: "plan", Type: TypeChoice}, false},
-		{Field{Key: "plan", Type: TypeChoice, Choices: []string{"a", "a"}}, false},
-		{Field{Key: "city", Type: TypeText, Choices: []string{"a"}}, false},
-		{Field{Key: "City", Type: TypeText}, false},
-		{Field{Key: "1city", Type: TypeText}, false},
-		{Field{Key: strings.Repeat("a", 33), Type: TypeText}, false},
-		{Field{Key: "phone", Type: TypeText}, false},
-		{Field{Key: "city", Type: "colour"}, false},
-	} {
-		if err := ValidateField(tc.f); (err == nil) != tc.ok {
-			t.Errorf("ValidateField(%+v) = %v, want ok=%v", tc.f, err, tc.ok)
-		}
-	}
-}
-
 func str(s string) *string { return &s }
 
 func raw(m map[string]string) map[string]json.RawMessage {

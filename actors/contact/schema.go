@@ -3,8 +3,6 @@ package contact
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,7 +20,7 @@ const (
 )
 
 // Field is one custom field of a tenant's contacts. It has the same fields as tenant.ContactField, so a config
-// field converts to it directly.
+// field converts to it directly; the config's validation (tenant.Config.Validate) checks definitions.
 type Field struct {
 	// Key names the field in the API and in CSV headers: [a-z][a-z0-9_]{0,31}.
 	Key string `json:"key"`
@@ -38,39 +36,6 @@ type Field struct {
 
 // Schema is a tenant's contact fields, in the order the console shows them.
 type Schema []Field
-
-var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
-
-// reservedKeys cannot be custom fields: they are the contact's own columns (in the API and in CSV files).
-var reservedKeys = []string{"id", "phone", "wa_id", "name", "blocked", "created_at", "updated_at"}
-
-// ValidateField reports what is wrong with a field definition, or nil.
-func ValidateField(f Field) error {
-	switch {
-	case !keyPattern.MatchString(f.Key):
-		return fmt.Errorf("key %q must match [a-z][a-z0-9_]{0,31}", f.Key)
-	case slices.Contains(reservedKeys, f.Key):
-		return fmt.Errorf("key %q is a contact's own column (%s)", f.Key, strings.Join(reservedKeys, ", "))
-	}
-	switch f.Type {
-	case TypeText, TypeNumber, TypeDate, TypeBoolean:
-		if len(f.Choices) > 0 {
-			return fmt.Errorf("choices are only for a choice field, not %s", f.Type)
-		}
-	case TypeChoice:
-		if len(f.Choices) == 0 {
-			return fmt.Errorf("a choice field needs choices")
-		}
-		for i, c := range f.Choices {
-			if strings.TrimSpace(c) == "" || slices.Contains(f.Choices[:i], c) {
-				return fmt.Errorf("choice %q is empty or repeated", c)
-			}
-		}
-	default:
-		return fmt.Errorf("type %q must be text, number, date, boolean or choice", f.Type)
-	}
-	return nil
-}
 
 // Field returns the field with key k.
 func (s Schema) Field(k string) (Field, bool) {
