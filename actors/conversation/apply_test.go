@@ -50,7 +50,7 @@ func TestApplyInboundNew(t *testing.T) {
 		ID:              ID(channelID, customer),
 		TenantID:        tenantID,
 		ChannelID:       channelID,
-		Contact:         Contact{ID: ContactID(channelID, customer), WaID: customer, Name: "Ana"},
+		Contact:         Contact{ID: ContactID(customer), WaID: customer, Name: "Ana"},
 		Status:          Unassigned,
 		WindowExpiresAt: unix(t0).Add(24 * time.Hour),
 		CreatedAt:       in.At,

@@ -68,6 +68,10 @@ func (a *conversationActor) guard(f func(), onPanic func()) {
 			a.r.fail(fmt.Errorf("load tenant %s conversation %s: %w", a.tenant, a.id, err))
 			return
 		}
+		if cv.Contact.WaID != "" {
+			// A conversation stored when contact ids were per channel gets its contact's id with its next change.
+			cv.Contact.ID = conversation.ContactID(cv.Contact.WaID)
+		}
 		a.conv, a.loaded = cv, true
 		a.reported = a.routingState(time.Time{})
 	}
