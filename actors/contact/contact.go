@@ -94,6 +94,9 @@ type Outcome struct {
 	Result Result `json:"result"`
 	Code   string `json:"code,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Write is set when the returned contact is to be stored: created, updated, or unchanged for the person
+	// importing but newly marked with the import's id and line.
+	Write bool `json:"-"`
 }
 
 // Change is the context of an upsert: what it may do, when, where in the partition, and for an import its id.
@@ -209,7 +212,7 @@ func Upsert(prev *Contact, id string, in *inbox.ContactInput, s Schema, ch Chang
 	next.UpdatedAt = ch.At
 	next.Version++
 	next.Applied = ch.Pos
-	return next, Outcome{Result: res}
+	return next, Outcome{Result: res, Write: true}
 }
 
 // sameContent reports whether a and b hold the same name and field values.

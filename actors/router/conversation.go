@@ -301,9 +301,14 @@ func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
 		}
 	}
 	prev := a.conv
-	next, stored, effects := conversation.Receive(prev, conversation.Inbound{
-		TenantID: a.tenant, ChannelID: m.item.Channel, Message: msg, At: m.at, Pos: m.pos,
-	}, a.policy)
+	in := conversation.Inbound{TenantID: a.tenant, ChannelID: m.item.Channel, Message: msg, At: m.at, Pos: m.pos}
+	if m.blocked {
+		// A blocked contact's message is stored and nothing else: no event, no queue (blocked.go).
+		next, stored := conversation.ReceiveBlocked(prev, in)
+		a.r.metrics.applied.WithLabelValues("message_blocked").Inc()
+		return a.persist(c, change{prev: prev, next: next, messages: []conversation.Message{stored}, item: m})
+	}
+	next, stored, effects := conversation.Receive(prev, in, a.policy)
 	a.r.metrics.applied.WithLabelValues("message").Inc()
 	return a.persist(c, change{prev: prev, next: next, messages: []conversation.Message{stored}, effects: effects, item: m})
 }
