@@ -141,6 +141,9 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	}
 	get, post := ctx.IsGet(), ctx.IsPost()
 	switch {
+	// The contacts' CSV export (contacts_export.go).
+	case len(parts) == 2 && parts[0] == "contacts" && parts[1] == "export.csv" && get:
+		a.exportContacts(ctx, op)
 	case len(parts) == 1 && parts[0] == "conversations" && get:
 		a.listConversations(ctx, op)
 	case len(parts) == 2 && parts[0] == "conversations" && get:

@@ -10,10 +10,69 @@ package api
 // back unchanged.
 
 import (
+	"bufio"
+	"encoding/csv"
 	"encoding/json"
 	"strconv"
 	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchboard-hq/switchboard/actors/tenant"
 )
+
+// exportPage is how many contacts the export reads per Reader call: the memory an export holds, whatever the
+// number of contacts.
+const exportPage = 500
+
+// exportContacts answers GET /v1/contacts/export.csv. The first page is read before the answer starts, so a store
+// that cannot be read is a 503, not an empty file. A store error after that cannot change the status any more: the
+// connection is closed without the chunked body's last chunk, so the client sees a failed download, never a partial
+// file that looks complete.
+func (a *API) exportContacts(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
+	tenantID := op.Tenant.ID
+	page, next, err := a.cfg.Reader.Contacts(tenantID, ContactQuery{Limit: exportPage})
+	if err != nil {
+		a.storeFailed(ctx, op, err)
+		return
+	}
+	keys := make([]string, len(op.Tenant.Settings.ContactFields))
+	for i, f := range op.Tenant.Settings.ContactFields {
+		keys[i] = f.Key
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("text/csv; charset=utf-8")
+	ctx.Response.Header.Set("Content-Disposition", `attachment; filename="contacts-`+tenantID+`.csv"`)
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		cw := csv.NewWriter(w)
+		_ = cw.Write(exportHeader(keys))
+		row := make([]string, len(keys)+5)
+		for {
+			for i := range page {
+				c := &page[i]
+				if c.ID == "" {
+					continue
+				}
+				maskContact(op, c)
+				exportCells(row, c.ID, c.Phone, c.Name, c.Fields, keys, c.Blocked, c.CreatedAt)
+				_ = cw.Write(row)
+			}
+			// A page's rows leave as one chunk; a client that went away fails the flush and ends the export.
+			if cw.Flush(); cw.Error() != nil {
+				return
+			}
+			if next == "" {
+				return
+			}
+			if page, next, err = a.cfg.Reader.Contacts(tenantID, ContactQuery{After: next, Limit: exportPage}); err != nil {
+				a.log.Error("export contacts", "tenant", tenantID, "err", err)
+				_ = ctx.Conn().Close()
+				return
+			}
+		}
+	})
+}
 
 // neutralise makes a cell a spreadsheet reads as text, never as a formula.
 func neutralise(s string) string {
