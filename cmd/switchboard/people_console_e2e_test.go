@@ -80,6 +80,16 @@ type pplContact struct {
 	} `json:"conversations"`
 }
 
+// setInput sets the value of the input or select matching sel as a person would, firing input and change events.
+func (b *browser) setInput(sel, value string) {
+	b.t.Helper()
+	q, _ := json.Marshal(sel)
+	v, _ := json.Marshal(value)
+	b.run(chromedp.WaitVisible(chromedp.CSS(sel)))
+	b.js(fmt.Sprintf(`(() => { const el = document.querySelector(%s); el.focus(); el.value = %s;
+		el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true})); })()`, q, v))
+}
+
 func startPeopleNode(t *testing.T) *node {
 	t.Helper()
 	n := newNodeConfig(t, pplConfig)
@@ -170,11 +180,9 @@ func TestConsolePeople(t *testing.T) {
 	b.run(chromedp.SendKeys(chromedp.CSS(`#people-search`), "lopez"))
 	b.waitJS(`(() => { const r = `+peopleRows+`; return r.length === 1 && r[0].includes('María López|+5215512345678|CDMX|premium|'); })()`,
 		"only María found by name")
-	b.js(`document.getElementById('people-search').value = ''`)
-	b.run(chromedp.SendKeys(chromedp.CSS(`#people-search`), "0123"))
+	b.setInput(`#people-search`, "0123")
 	b.waitJS(`(() => { const r = `+peopleRows+`; return r.length === 1 && r[0].includes('Tom Baker'); })()`, "Tom found by his last 4 digits")
-	b.run(chromedp.Clear(chromedp.CSS(`#people-search`)))
-	b.js(`document.getElementById('people-search').dispatchEvent(new Event('input', {bubbles: true}))`)
+	b.setInput(`#people-search`, "")
 	b.waitJS(`document.querySelectorAll('#people-table tbody tr').length === 8`, "everyone again")
 
 	// The detail of a row, then its conversation from the panel's list.
@@ -198,11 +206,9 @@ func TestConsolePeople(t *testing.T) {
 	if _, c := getContact(t, n, pplAlice, maria.ID); c.Fields["seats"] != nil {
 		t.Fatalf("a refused value was stored: %s", c.Fields["seats"])
 	}
-	b.run(chromedp.Clear(chromedp.CSS(`#field-seats`)))
-	b.run(chromedp.SendKeys(chromedp.CSS(`#field-seats`), "12"))
+	b.setInput(`#field-seats`, "12")
 	b.waitJS(`!document.getElementById('field-error-seats')`, "the error cleared on edit")
-	b.run(chromedp.SetValue(chromedp.CSS(`#field-plan`), "basic"))
-	b.js(`document.getElementById('field-plan').dispatchEvent(new Event('change', {bubbles: true}))`)
+	b.setInput(`#field-plan`, "basic")
 	b.click(`#contact-save`)
 	b.waitJS(`!document.getElementById('contact-save')`, "saved")
 	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
@@ -220,8 +226,7 @@ func TestConsolePeople(t *testing.T) {
 		t.Fatal("blocked in the console, not in the API")
 	}
 	b.click(`#nav-people`)
-	b.run(chromedp.SetValue(chromedp.CSS(`#people-filter`), "true"))
-	b.js(`document.getElementById('people-filter').dispatchEvent(new Event('change', {bubbles: true}))`)
+	b.setInput(`#people-filter`, "true")
 	b.waitJS(`(() => { const r = `+peopleRows+`; return r.length === 1 && r[0].includes('María López') && r[0].includes('Blocked'); })()`,
 		"the blocked filter shows María")
 	b.js(`document.querySelector('#people-table tbody tr').click()`)
@@ -234,7 +239,12 @@ func TestConsolePeople(t *testing.T) {
 
 	// The export, as the browser downloads it with the session cookie.
 	b.run(chromedp.WaitVisible(chromedp.CSS(`#people-export[href="/v1/contacts/export.csv"]`)))
-	csvText := jsValue[string](b, `(async () => { const r = await fetch('/v1/contacts/export.csv', {credentials: 'same-origin'}); return r.status + ' ' + r.headers.get('Content-Type') + '\n' + await r.text(); })()`)
+	csvText, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(async () => {
+		const r = await fetch(document.getElementById('people-export').href, {credentials: 'same-origin'});
+		return r.status + ' ' + r.headers.get('Content-Type') + '\n' + await r.text(); })()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("fetch the export: %v", err)
+	}
 	status, body, _ := strings.Cut(csvText, "\n")
 	if !strings.HasPrefix(status, "200 text/csv") {
 		t.Fatalf("export: %s", status)
@@ -271,8 +281,7 @@ func TestConsolePeople(t *testing.T) {
 	b.run(chromedp.WaitVisible(chromedp.CSS(`#erase-dialog`)))
 	b.run(chromedp.SendKeys(chromedp.CSS(`#erase-confirm-input`), "1234"))
 	b.waitJS(`document.getElementById('erase-confirm').disabled`, "a wrong confirmation keeps Erase disabled")
-	b.run(chromedp.Clear(chromedp.CSS(`#erase-confirm-input`)))
-	b.run(chromedp.SendKeys(chromedp.CSS(`#erase-confirm-input`), "5678"))
+	b.setInput(`#erase-confirm-input`, "5678")
 	b.waitJS(`!document.getElementById('erase-confirm').disabled`, "the last 4 digits enable Erase")
 	b.screenshot("console-contact-erase")
 	b.click(`#erase-confirm`)
