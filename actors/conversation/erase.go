@@ -32,7 +32,8 @@ func Erased(c *Conversation) bool {
 	return !c.ErasedAt.IsZero() && c.Contact.WaID == "" && c.LastMessage == nil
 }
 
-// Erase erases the customer of c at time at, on the command of actor: the conversation keeps only anonymous counts
+// Erase applies an erase command (cmd.Type CmdErase; only an admin may erase: else CodeForbidden) to c at time at,
+// the command record's time: the conversation keeps only anonymous counts
 // (Messages, InboundCount, the read and mention marks, labels, operators and times) and its contact id; the
 // customer's address and name and the last message's summary are cleared, the 24-hour window is shut, and an open
 // or snoozed conversation is closed first (conversation.closed, as a close would, so the holder's capacity is
@@ -46,15 +47,21 @@ func Erased(c *Conversation) bool {
 //
 // A customer who writes after the erase starts clean: ApplyInbound gives the conversation their address again,
 // and their earlier messages are gone.
-func Erase(c Conversation, p Policy, at time.Time, actor string) (Conversation, *Erasure, []Effect) {
+func Erase(c Conversation, cmd Command, p Policy, at time.Time) (Conversation, *Erasure, []Effect, error) {
+	if cmd.OperatorID == "" {
+		return c, nil, nil, refuse(CodeInvalidOperator, "command without an operator")
+	}
+	if cmd.Role != "admin" {
+		return c, nil, nil, refuse(CodeForbidden, "only admins erase contacts")
+	}
 	if c.ID == "" || Erased(&c) {
-		return c, nil, nil
+		return c, nil, nil, nil
 	}
 	if at.Before(c.UpdatedAt) {
 		at = c.UpdatedAt
 	}
 	er := &Erasure{ConversationID: c.ID, Through: c.Messages, WaID: c.Contact.WaID}
-	ch := begin(c, p, at, actor)
+	ch := begin(c, p, at, cmd.OperatorID)
 	if ch.c.Status != Closed {
 		ch.close()
 	}
@@ -66,5 +73,5 @@ func Erase(c Conversation, p Policy, at time.Time, actor string) (Conversation, 
 	e.ErasedAt = at
 	ch.emit(EventErased, Event{})
 	next, effects := ch.done()
-	return next, er, effects
+	return next, er, effects, nil
 }

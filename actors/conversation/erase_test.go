@@ -30,7 +30,10 @@ func TestErase(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			prev := tc.from(t)
-			c, er, effects := Erase(prev, Policy{}, at, "root")
+			c, er, effects, err := Erase(prev, rootErase, Policy{}, at)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if got := smEventTypes(effects); !slices.Equal(got, tc.events) {
 				t.Fatalf("events %v, want %v", got, tc.events)
 			}
@@ -57,8 +60,8 @@ func TestErase(t *testing.T) {
 			}
 
 			// Again: nothing to do, and nothing changes (a repeated erase, or the API's erase of every channel).
-			again, er2, effects2 := Erase(c, Policy{}, at.Add(time.Minute), "root")
-			if er2 != nil || len(effects2) != 0 || again.Version != c.Version {
+			again, er2, effects2, err := Erase(c, rootErase, Policy{}, at.Add(time.Minute))
+			if err != nil || er2 != nil || len(effects2) != 0 || again.Version != c.Version {
 				t.Fatalf("second erase: erasure %+v, %d effects, version %d", er2, len(effects2), again.Version)
 			}
 			// Nothing reaches an erased customer until they write.
@@ -75,17 +78,36 @@ func TestErase(t *testing.T) {
 			if m.Seq != prev.Messages+1 || next.LastMessage == nil || next.LastMessage.Seq != m.Seq {
 				t.Fatalf("new message seq %d, last %+v, want %d", m.Seq, next.LastMessage, prev.Messages+1)
 			}
-			if _, er3, _ := Erase(next, Policy{}, at.Add(2*time.Minute), "root"); er3 == nil || er3.Through != m.Seq {
+			if _, er3, _, _ := Erase(next, rootErase, Policy{}, at.Add(2*time.Minute)); er3 == nil || er3.Through != m.Seq {
 				t.Fatalf("erase after writing again: %+v, want through %d", er3, m.Seq)
 			}
 		})
 	}
 }
 
+var rootErase = Command{Type: CmdErase, OperatorID: "root", Role: "admin"}
+
 func TestEraseMissing(t *testing.T) {
-	c, er, effects := Erase(Conversation{}, Policy{}, smT0, "root")
-	if c.ID != "" || er != nil || len(effects) != 0 {
-		t.Fatalf("erase of nothing: %+v %+v %v", c, er, effects)
+	c, er, effects, err := Erase(Conversation{}, rootErase, Policy{}, smT0)
+	if c.ID != "" || er != nil || len(effects) != 0 || err != nil {
+		t.Fatalf("erase of nothing: %+v %+v %v %v", c, er, effects, err)
+	}
+}
+
+func TestEraseRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		cmd  Command
+		code string
+	}{
+		{Command{Type: CmdErase, OperatorID: "bob", Role: "operator"}, CodeForbidden},
+		{Command{Type: CmdErase, OperatorID: "bob", Role: "builder"}, CodeForbidden},
+		{Command{Type: CmdErase, Role: "admin"}, CodeInvalidOperator},
+	} {
+		c := smUnassigned(t)
+		next, er, effects, err := Erase(c, tc.cmd, Policy{}, smAt(time.Hour))
+		if !isCode(err, tc.code) || er != nil || len(effects) != 0 || next.Version != c.Version {
+			t.Errorf("%+v: %v, want %s and no change", tc.cmd, err, tc.code)
+		}
 	}
 }
 

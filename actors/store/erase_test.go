@@ -72,7 +72,11 @@ func TestEraseScrubsFiles(t *testing.T) {
 		t.Fatalf("no file holds the customer's data before the erase")
 	}
 
-	next, er, _ := conversation.Erase(c, conversation.Policy{}, t0.Add(time.Hour), "root")
+	next, er, _, eerr := conversation.Erase(c, conversation.Command{Type: conversation.CmdErase, OperatorID: "root", Role: "admin"},
+		conversation.Policy{}, t0.Add(time.Hour))
+	if eerr != nil {
+		t.Fatal(eerr)
+	}
 	commitWait(t, s, func(b *Batch) error {
 		if err := b.PutConversation(&c, &next); err != nil {
 			return err
