@@ -121,8 +121,8 @@ type Sink struct {
 	// Reused between batches.
 	events   []schema.Event
 	erasures []schema.Erasure
-	last   map[int]kafka.Message
-	parts  map[int]*partition
+	last     map[int]kafka.Message
+	parts    map[int]*partition
 }
 
 // partition is what the sink knows of one partition it reads, for the lag gauge.
