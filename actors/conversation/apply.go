@@ -31,14 +31,14 @@ func ApplyInbound(c Conversation, in Inbound) (Conversation, Message) {
 			ID:        ID(in.ChannelID, m.From),
 			TenantID:  in.TenantID,
 			ChannelID: in.ChannelID,
-			Contact:   Contact{ID: ContactID(in.ChannelID, m.From), WaID: m.From},
+			Contact:   Contact{ID: ContactID(m.From), WaID: m.From},
 			Status:    Unassigned,
 			CreatedAt: in.At,
 		}
 	}
 	if c.Contact.WaID == "" {
 		// The customer was erased (Erase) and writes again: they start clean, under their address.
-		c.Contact = Contact{ID: ContactID(in.ChannelID, m.From), WaID: m.From}
+		c.Contact = Contact{ID: ContactID(m.From), WaID: m.From}
 	}
 	if m.ProfileName != "" {
 		c.Contact.Name = m.ProfileName
