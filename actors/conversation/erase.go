@@ -27,6 +27,16 @@ type Erasure struct {
 	WaID string
 }
 
+// EraseOutcome is the outcome body of a conversation's erase command.
+type EraseOutcome struct {
+	ConversationID string `json:"conversation_id"`
+	// Existed is false when the contact never had a conversation on this channel: nothing was erased or created.
+	Existed bool `json:"existed"`
+	// Erased is true when this command erased something; false when the conversation was already erased and the
+	// customer had not written since.
+	Erased bool `json:"erased"`
+}
+
 // Erased reports whether c's customer was erased and has not written since: the conversation holds counts only.
 func Erased(c *Conversation) bool {
 	return !c.ErasedAt.IsZero() && c.Contact.WaID == "" && c.LastMessage == nil

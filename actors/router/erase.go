@@ -14,16 +14,6 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/store"
 )
 
-// EraseResult is the outcome body of a conversation's erase command.
-type EraseResult struct {
-	ConversationID string `json:"conversation_id"`
-	// Existed is false when the contact never had a conversation on this channel: nothing was erased or created.
-	Existed bool `json:"existed"`
-	// Erased is true when this command erased something; false when the conversation was already erased and the
-	// customer had not written since.
-	Erased bool `json:"erased"`
-}
-
 func (a *conversationActor) applyErase(c *actor.Context, m *itemMsg, cmd conversation.Command) error {
 	ic := m.item.Command
 	prev := a.conv
@@ -41,7 +31,7 @@ func (a *conversationActor) applyErase(c *actor.Context, m *itemMsg, cmd convers
 		return nil
 	}
 	a.r.metrics.commands.WithLabelValues(ic.Type, "ok").Inc()
-	res := outcome.Result{Body: EraseResult{ConversationID: a.id, Existed: prev.ID != "", Erased: er != nil}}
+	res := outcome.Result{Body: conversation.EraseOutcome{ConversationID: a.id, Existed: prev.ID != "", Erased: er != nil}}
 	if er == nil {
 		// Nothing to erase: no record is written, so the erase of a contact's channel without a conversation
 		// creates none, and a repeat leaves the store as it is.
