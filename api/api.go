@@ -141,6 +141,9 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	}
 	get, post := ctx.IsGet(), ctx.IsPost()
 	switch {
+	// Erasing a contact (contacts_erase.go).
+	case len(parts) == 3 && parts[0] == "contacts" && parts[2] == "erase" && post:
+		a.eraseContact(ctx, op, parts[1])
 	case len(parts) == 1 && parts[0] == "conversations" && get:
 		a.listConversations(ctx, op)
 	case len(parts) == 2 && parts[0] == "conversations" && get:
