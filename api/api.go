@@ -144,6 +144,9 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	// The contacts' CSV export (contacts_export.go).
 	case len(parts) == 2 && parts[0] == "contacts" && parts[1] == "export.csv" && get:
 		a.exportContacts(ctx, op)
+	// Erasing a contact (contacts_erase.go).
+	case len(parts) == 3 && parts[0] == "contacts" && parts[2] == "erase" && post:
+		a.eraseContact(ctx, op, parts[1])
 	case len(parts) == 1 && parts[0] == "conversations" && get:
 		a.listConversations(ctx, op)
 	case len(parts) == 2 && parts[0] == "conversations" && get:

@@ -43,6 +43,7 @@ var codeStatus = map[string]int{
 	conversation.CodeNotSnoozed:          fasthttp.StatusConflict,
 	conversation.CodeInvalidStatus:       fasthttp.StatusConflict,
 	conversation.CodeWindowClosed:        fasthttp.StatusUnprocessableEntity,
+	conversation.CodeErased:              fasthttp.StatusConflict,
 
 	// The operator rules, and routing's refusals of an assignment. invalid_command, invalid_operator and forbidden
 	// are the conversation rules' codes too, with the same meaning.

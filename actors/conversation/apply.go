@@ -36,6 +36,10 @@ func ApplyInbound(c Conversation, in Inbound) (Conversation, Message) {
 			CreatedAt: in.At,
 		}
 	}
+	if c.Contact.WaID == "" {
+		// The customer was erased (Erase) and writes again: they start clean, under their address.
+		c.Contact = Contact{ID: ContactID(m.From), WaID: m.From}
+	}
 	if m.ProfileName != "" {
 		c.Contact.Name = m.ProfileName
 	}

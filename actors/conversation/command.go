@@ -308,6 +308,9 @@ func (ch *change) reopenCmd() *Refusal {
 	if ch.c.Status != Closed {
 		return refuse(CodeNotClosed, "conversation is %s, not closed", ch.c.Status)
 	}
+	if Erased(&ch.c) {
+		return refuse(CodeErased, "the customer was erased: the conversation reopens when they write")
+	}
 	ch.reopen()
 	return nil
 }

@@ -115,6 +115,9 @@ type Conversation struct {
 	MentionMarks map[string]MentionMark `json:"mention_marks,omitempty"`
 	// ClosedBy is the operator who closed the conversation, "" when a timer closed it; cleared by a reopen.
 	ClosedBy string `json:"closed_by,omitempty"`
+	// ErasedAt is when the customer was last erased (Erase); zero if never. The conversation then kept its counts
+	// only, until the customer wrote again (Erased).
+	ErasedAt time.Time `json:"erased_at,omitzero"`
 }
 
 // Timers are the due times of a conversation's timers; a zero time means no such timer. The router keeps them

@@ -49,6 +49,9 @@ const (
 	CodeInvalidStatus = "unknown_status"
 	// CodeWindowClosed [window]: free-form text outside the 24-hour window; only templates may be sent.
 	CodeWindowClosed = "window_closed"
+	// CodeErased [state]: reopen of a conversation whose customer was erased and has not written since: nothing
+	// can reach them until they write again (a send is refused as the conversation is closed).
+	CodeErased = "conversation_erased"
 )
 
 // Codes returns every refusal code of this package, so the API's edge can check that it maps each one to an HTTP
@@ -57,7 +60,7 @@ func Codes() []string {
 	return []string{CodeInvalidCommand, CodeInvalidOperator, CodeInvalidUntil, CodeInvalidLabel, CodeInvalidMessage,
 		CodeInvalidSeq, CodeForbidden, CodeNotFound, CodeAlreadyAssigned, CodeConversationClosed, CodeConversationSnoozed,
 		CodeNotAssigned, CodeNotUnassigned, CodeAlreadyClosed, CodeNotClosed, CodeSnoozeClosed, CodeNotSnoozed,
-		CodeInvalidStatus, CodeWindowClosed}
+		CodeInvalidStatus, CodeWindowClosed, CodeErased}
 }
 
 // Refusal is the error returned when a command is not allowed, with one of the Code constants (actors/refusal);

@@ -295,7 +295,15 @@ func (a *catalogueActor) remove(m *catalogueMsg) error {
 		return err
 	}
 	a.r.metrics.commands.WithLabelValues(cmd.Type, "ok").Inc()
-	return a.commit(b, m, outcome.Result{Body: Removed{ID: cmd.ContactID, Existed: prev != nil}}, 1)
+	if err := a.commit(b, m, outcome.Result{Body: Removed{ID: cmd.ContactID, Existed: prev != nil}}, 1); err != nil {
+		return err
+	}
+	if erase {
+		// The deleted record's copies in Pebble's files go too (store/erase.go). The batch is applied, so the
+		// scrub's flush takes it, durable or not yet.
+		a.r.cfg.Store.RequestScrub(a.tenant)
+	}
+	return nil
 }
 
 // block applies contact_block and contact_unblock. For a block it tells the tenant actor, which waits for it, the

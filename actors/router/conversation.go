@@ -126,6 +126,8 @@ type change struct {
 	readReceipt string
 	// assignedSince, for a dispatcher's assignment, is when the input that made it possible was accepted.
 	assignedSince time.Time
+	// scrub asks the store to scrub the tenant's files once the change is durable (an erase, erase.go).
+	scrub bool
 }
 
 // persist writes a change in one batch — conversation, status index, messages, outbox events, timers — and releases
@@ -190,7 +192,7 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 		}
 	}
 	item, res, relay, snd := ch.item, ch.result, a.r.cfg.Relay, a.r.cfg.Sender
-	assignedSince := ch.assignedSince
+	assignedSince, scrub, st, tenant := ch.assignedSince, ch.scrub, a.r.cfg.Store, a.tenant
 	if err := a.r.cfg.Store.Commit(b, func(err error) {
 		if err != nil {
 			a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
@@ -204,6 +206,9 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 		}
 		if !assignedSince.IsZero() {
 			a.r.metrics.assignment.Observe(time.Since(assignedSince).Seconds())
+		}
+		if scrub {
+			st.RequestScrub(tenant)
 		}
 		if item != nil {
 			if item.item.Kind == inbox.KindCommand {
@@ -438,6 +443,9 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 	ic := m.item.Command
 	cmd := toCommand(ic, m.role)
 	prev := a.conv
+	if cmd.Type == conversation.CmdErase {
+		return a.applyErase(c, m, cmd)
+	}
 	if cmd.Type == conversation.CmdRead && cmd.Seq > 0 && cmd.Seq < prev.Messages {
 		n, err := a.inboundAfter(cmd.Seq)
 		if err != nil {

@@ -21,7 +21,8 @@ package router
 //	                                     sender's WhatsApp profile name, on the tenant's first channel or CH
 //	online|away|offline OP               an operator's availability command
 //	capacity ADMIN OP N                  an admin's update_operator command
-//	take|close|unassign|reopen OP CUST   an operator's conversation command
+//	take|close|unassign|reopen|erase OP CUST
+//	                                     an operator's conversation command
 //	read OP CUST [seq=N]                 an operator's read mark (seq 0 or none: the latest message)
 //	assign OP CUST TARGET                an admin's assignment
 //	send OP CUST                         an operator's text reply
@@ -556,7 +557,7 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 		it := cmd("update_operator")
 		it.Command.OperatorID, it.Command.TargetID, it.Command.Capacity = a.Pos[0], a.Pos[1], &n
 		return it
-	case "take", "close", "unassign", "reopen":
+	case "take", "close", "unassign", "reopen", "erase":
 		a.need(2)
 		it := cmd(verb)
 		it.Command.OperatorID, it.Command.ConversationID = a.Pos[0], conv(a.Pos[1])
@@ -858,6 +859,14 @@ func (h *harness) conversations(tn string) []string {
 		}
 		for _, op := range slices.Sorted(maps.Keys(c.ReadBy)) {
 			l += fmt.Sprintf(" read:%s=#%d/%d", op, c.ReadBy[op].Seq, c.ReadBy[op].Inbound)
+		}
+		if !c.ErasedAt.IsZero() {
+			// An erased customer's conversation: what it still holds of them, and the messages left in the store.
+			msgs, err := h.st.Messages(tn, c.ID, 0, 100)
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			l += fmt.Sprintf(" erased wa_id=%q name=%q stored=%d", c.Contact.WaID, c.Contact.Name, len(msgs))
 		}
 		lines = append(lines, l)
 	}

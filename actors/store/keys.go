@@ -46,6 +46,8 @@ package store
 //	t/<tenant>/r/<token>/<contact>    catalogue actor (with each contact)    nothing: a contact search posting
 //	                                                                         (contact.Tokens: name, phone, fields)
 //	t/<tenant>/u/<contact>            catalogue actor (with each contact)    the blocked contacts index: the wa_id
+//	t/<tenant>/a/<media id>           conversation actor (with the message;  "<conv>/<seq:8>": the message carrying
+//	                                  EraseConversation deletes it)          a media id
 //
 // Two prefixes are global, both node-local work queues over tenant state rather than state:
 //
@@ -92,6 +94,14 @@ const (
 	outboxEnd    = "q0" // the first key after every "q/…"
 	timerPrefix  = "z/"
 )
+
+// tenantPrefix is the prefix of every key of a tenant: "t/<tenant>/".
+func tenantPrefix(tenant string) []byte { return append(append([]byte("t/"), tenant...), '/') }
+
+// mediaRefKey names the reference of a media id to the message that carries it.
+func mediaRefKey(tenant, mediaID string) []byte {
+	return append(tenantKey(len(mediaID), tenant, 'a'), mediaID...)
+}
 
 // tenantKey starts a tenant-scoped key: "t/<tenant>/<kind>/".
 func tenantKey(extra int, tenant string, kind byte) []byte {

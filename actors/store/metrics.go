@@ -11,6 +11,11 @@ type Metrics struct {
 	CommitSeconds prometheus.Histogram
 	// SyncErrors counts batches whose WAL sync failed.
 	SyncErrors prometheus.Counter
+	// ScrubsRequested counts RequestScrub calls (one per erased conversation); ScrubSeconds times each scrub that
+	// finished, ScrubErrors counts the ones that failed (erase.go).
+	ScrubsRequested prometheus.Counter
+	ScrubSeconds    prometheus.Histogram
+	ScrubErrors     prometheus.Counter
 }
 
 // registerDBMetrics exposes Pebble's own counters, read at scrape time.
@@ -41,9 +46,22 @@ func newMetrics(reg prometheus.Registerer) Metrics {
 			Name: "switchboard_store_sync_errors_total",
 			Help: "Pebble batches whose WAL sync failed.",
 		}),
+		ScrubsRequested: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_store_scrubs_requested_total",
+			Help: "Scrubs of erased data asked for (one per erased conversation; requests coalesce).",
+		}),
+		ScrubSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "switchboard_store_scrub_seconds",
+			Help:    "Time of each finished scrub of erased data: flush, compaction of the range, log removal.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
+		}),
+		ScrubErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_store_scrub_errors_total",
+			Help: "Scrubs of erased data that failed (logged); the next erase scrubs again.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.CommitSeconds, m.SyncErrors)
+		reg.MustRegister(m.CommitSeconds, m.SyncErrors, m.ScrubsRequested, m.ScrubSeconds, m.ScrubErrors)
 	}
 	return m
 }

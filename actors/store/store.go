@@ -23,6 +23,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
@@ -77,6 +78,11 @@ type Store struct {
 	// own writers (which wake it when their batch is durable).
 	outboxSeqs, jobSeqs queueSeqs
 	outboxLen           atomic.Int64
+
+	// fs and dir are Pebble's filesystem and directory; scrub runs scrubs of erased data (erase.go).
+	fs    vfs.FS
+	dir   string
+	scrub scrubber
 }
 
 type pendingSync struct {
@@ -92,7 +98,8 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cache := pebble.NewCache(cfg.CacheBytes)
-	opts := &pebble.Options{Cache: cache, Logger: quietLogger{cfg.Logger}, MemTableSize: 64 << 20}
+	fs := noRecycleFS{vfs.Default}
+	opts := &pebble.Options{Cache: cache, Logger: quietLogger{cfg.Logger}, MemTableSize: 64 << 20, FS: fs}
 	// Most lookups on the hot path are for keys that do not exist (a new conversation, a new wamid): bloom
 	// filters answer them without reading data blocks.
 	for i := range opts.Levels {
@@ -110,6 +117,8 @@ func Open(cfg Config) (*Store, error) {
 		done:    make(chan struct{}),
 		log:     cfg.Logger,
 		Metrics: newMetrics(cfg.Registerer),
+		fs:      fs,
+		dir:     cfg.Dir,
 	}
 	if err := s.seedQueues(); err != nil {
 		_ = db.Close()
@@ -118,6 +127,7 @@ func Open(cfg Config) (*Store, error) {
 	}
 	registerDBMetrics(cfg.Registerer, db)
 	go s.waitSyncs()
+	s.startScrubber()
 	return s, nil
 }
 
@@ -127,6 +137,7 @@ func (s *Store) Close() error {
 	s.once.Do(func() {
 		close(s.pending)
 		<-s.done
+		s.stopScrubber()
 		err = s.db.Close()
 		s.cache.Unref()
 	})

@@ -81,9 +81,14 @@ var KnownTypes = func() map[string]bool {
 // operator's read mark (the inbox's unread state, not a change the conversation went through). Decode refuses them
 // with ErrNotStored, and the sink skips them. An analysis that needs one adds a table of its own, not a row in
 // switchboard.events.
+//
+// The erasure events (contact.erased, conversation.erased) are not stored either: the sink acts on them (ErasureOf,
+// Anonymise).
 var NotStoredTypes = map[string]bool{
 	operator.EventAvailability: true,
 	conversation.EventRead:     true,
+	EventContactErased:         true,
+	EventConversationErased:    true,
 }
 
 // typeEnum is the type column's type: Enum8('conversation.created' = 1, …).

@@ -8,6 +8,10 @@
 // schema does not know, and events it knows but does not store (schema.NotStoredTypes: operator.availability, conversation.read) are
 // counted and skipped, never retried: one bad record must not stop the stream.
 //
+// Erasure events (contact.erased, conversation.erased; schema.ErasureOf) are not stored either: once the batch they
+// came in is stored, the sink blanks the erased contacts' ids on their rows (schema.Anonymise), retrying like an
+// insert, before it commits the batch's offsets.
+//
 // It may import analytics/schema, ingest/inbox, kafka-go, clickhouse-go's driver and the Prometheus client.
 package sink
 
@@ -112,11 +116,13 @@ type Sink struct {
 	skipped *prometheus.CounterVec
 	lag     *prometheus.GaugeVec
 	delay   prometheus.Histogram
+	erased  prometheus.Counter
 
 	// Reused between batches.
-	events []schema.Event
-	last   map[int]kafka.Message
-	parts  map[int]*partition
+	events   []schema.Event
+	erasures []schema.Erasure
+	last     map[int]kafka.Message
+	parts    map[int]*partition
 }
 
 // partition is what the sink knows of one partition it reads, for the lag gauge.
@@ -147,7 +153,7 @@ func New(cfg Config) (*Sink, error) {
 		}),
 		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_analytics_errors_total",
-			Help: "Failed attempts by stage (migrate, fetch, insert, commit); each is retried.",
+			Help: "Failed attempts by stage (migrate, fetch, insert, anonymise, commit); each is retried.",
 		}, []string{"stage"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_analytics_skipped_total",
@@ -162,15 +168,19 @@ func New(cfg Config) (*Sink, error) {
 			Help:    "Time from the oldest record of a batch reaching Kafka to the batch being stored in ClickHouse.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, .75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300},
 		}),
+		erased: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_analytics_erasures_total",
+			Help: "Erasure events (contact.erased, conversation.erased) acted on: the contact's ids blanked in ClickHouse.",
+		}),
 	}
-	for _, st := range []string{"migrate", "fetch", "insert", "commit"} {
+	for _, st := range []string{"migrate", "fetch", "insert", "anonymise", "commit"} {
 		s.errs.WithLabelValues(st)
 	}
 	for _, r := range []string{"malformed", "unknown_type", "not_stored"} {
 		s.skipped.WithLabelValues(r)
 	}
 	if cfg.Registerer != nil {
-		for _, c := range []prometheus.Collector{s.rows, s.batches, s.errs, s.skipped, s.lag, s.delay} {
+		for _, c := range []prometheus.Collector{s.rows, s.batches, s.errs, s.skipped, s.lag, s.delay, s.erased} {
 			if err := cfg.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("analytics sink: register metrics: %w", err)
 			}
@@ -241,6 +251,7 @@ func (s *Sink) Run(ctx context.Context) error {
 // record as it comes, so the batch's events are ready to store. It returns early, with what it has, when ctx ends.
 func (s *Sink) fill(ctx context.Context) ([]kafka.Message, error) {
 	s.events = s.events[:0]
+	s.erasures = s.erasures[:0]
 	clear(s.last)
 	var msgs []kafka.Message
 	fctx := ctx
@@ -280,6 +291,10 @@ func (s *Sink) fill(ctx context.Context) ([]kafka.Message, error) {
 		case errors.Is(err, schema.ErrUnknownType):
 			s.skipped.WithLabelValues("unknown_type").Inc()
 		case errors.Is(err, schema.ErrNotStored):
+			if er, ok := schema.ErasureOf(m.Value); ok {
+				s.erasures = append(s.erasures, er)
+				break
+			}
 			s.skipped.WithLabelValues("not_stored").Inc()
 		case err != nil:
 			s.skipped.WithLabelValues("malformed").Inc()
@@ -314,6 +329,9 @@ func (s *Sink) store(ctx context.Context, msgs []kafka.Message) error {
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
+	if err := s.anonymise(ctx); err != nil {
+		return err
+	}
 	s.rows.Add(float64(len(s.events)))
 	s.batches.Inc()
 	if len(msgs) > 0 {
@@ -328,6 +346,38 @@ func (s *Sink) store(ctx context.Context, msgs []kafka.Message) error {
 		s.cfg.AfterInsert(len(msgs))
 	}
 	return nil
+}
+
+// anonymise blanks the ids of the batch's erased contacts, retrying with back-off until ClickHouse accepts the
+// mutation or ctx ends. It runs after the batch's insert, so every event before an erasure is stored when the
+// mutation is submitted, and the mutation covers it.
+func (s *Sink) anonymise(ctx context.Context) error {
+	if len(s.erasures) == 0 {
+		return nil
+	}
+	backoff := 100 * time.Millisecond
+	for {
+		conn, err := s.connection()
+		if err != nil {
+			return err
+		}
+		err = schema.Anonymise(ctx, conn, s.erasures)
+		if err == nil {
+			s.erased.Add(float64(len(s.erasures)))
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.errs.WithLabelValues("anonymise").Inc()
+		s.log.Warn("anonymise erased contacts in clickhouse; retrying", "erasures", len(s.erasures), "err", err,
+			"retry_in", backoff)
+		s.dropConnection(conn)
+		if err := sleep(ctx, backoff); err != nil {
+			return err
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
 }
 
 func (s *Sink) partition(n int) *partition {

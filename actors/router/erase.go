@@ -1,0 +1,46 @@
+package router
+
+// The conversation actor's side of erasing a customer (issue 12): the rule (conversation.Erase) decides what the
+// conversation keeps; the erasure it returns is deleted in the same batch (store.EraseConversation); once durable,
+// the store scrubs its files of the deleted data (store.RequestScrub).
+
+import (
+	"errors"
+
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/store"
+)
+
+func (a *conversationActor) applyErase(c *actor.Context, m *itemMsg, cmd conversation.Command) error {
+	ic := m.item.Command
+	prev := a.conv
+	next, er, effects, err := conversation.Erase(prev, cmd, a.policy, m.at)
+	if err != nil {
+		var r *conversation.Refusal
+		if !errors.As(err, &r) {
+			return err
+		}
+		a.r.metrics.commands.WithLabelValues(ic.Type, r.Code).Inc()
+		a.done(m, outcome.Result{Code: r.Code, Message: r.Message})
+		if prev.ID == "" {
+			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
+		}
+		return nil
+	}
+	a.r.metrics.commands.WithLabelValues(ic.Type, "ok").Inc()
+	res := outcome.Result{Body: conversation.EraseOutcome{ConversationID: a.id, Existed: prev.ID != "", Erased: er != nil}}
+	if er == nil {
+		// Nothing to erase: no record is written, so the erase of a contact's channel without a conversation
+		// creates none, and a repeat leaves the store as it is.
+		a.done(m, res)
+		if prev.ID == "" {
+			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
+		}
+		return nil
+	}
+	return a.persist(c, change{prev: prev, next: next, effects: effects, item: m, result: res, scrub: true,
+		extra: func(b *store.Batch) error { return b.EraseConversation(a.tenant, er) }})
+}

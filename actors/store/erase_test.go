@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/store/forensic"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
+)
+
+// grepDir returns the files under dir that hold any of needles, tables decompressed.
+func grepDir(t *testing.T, dir string, needles ...string) map[string][]string {
+	t.Helper()
+	found, err := forensic.Find(dir, needles...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// TestEraseScrubsFiles writes a customer's conversation the way the conversation actor does, erases it, scrubs,
+// and then finds neither the phone number, the text nor one of its words in any file of the Pebble directory,
+// while another customer's text is still there.
+func TestEraseScrubsFiles(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	const (
+		tenant  = "acme"
+		channel = "acme-wa"
+		phone   = "15557770123"
+		text    = "Zanzibarquokka parcel 4711 never arrived"
+		word    = "zanzibarquokka" // a search token: keys hold it
+		keep    = "Otherwombat keeps his data"
+	)
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	receive := func(c conversation.Conversation, from, id, txt, name string, at time.Time) conversation.Conversation {
+		next, m, effects := conversation.Receive(c, conversation.Inbound{TenantID: tenant, ChannelID: channel, At: at,
+			Message: &inbox.Message{ID: id, From: from, ProfileName: name, Type: "text", Timestamp: at.Unix(), Text: txt}}, conversation.Policy{})
+		commitWait(t, s, func(b *Batch) error {
+			if err := b.PutConversation(&c, &next); err != nil {
+				return err
+			}
+			if err := b.PutMessage(tenant, &m); err != nil {
+				return err
+			}
+			for _, ef := range effects {
+				v, _ := json.Marshal(ef.Event)
+				if err := b.PutOutbox(tenant, v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return next
+	}
+	c := receive(conversation.Conversation{}, phone, "wamid.A1", text, "Quentin Xylophonist", t0)
+	c = receive(c, phone, "wamid.A2", "photo of the "+word+" box", "", t0.Add(time.Second))
+	other := receive(conversation.Conversation{}, "15550009999", "wamid.B1", keep, "Bob", t0)
+	commitWait(t, s, func(b *Batch) error {
+		return b.ParkStatus(tenant, &inbox.Status{ID: "wamid.out", RecipientID: phone, Status: "read"})
+	})
+	if err := s.DB().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	needles := []string{phone, text, word, "Xylophonist"}
+	// The test can fail: before the erase every needle is on disk.
+	if found := grepDir(t, dir, needles...); len(found) == 0 {
+		t.Fatalf("no file holds the customer's data before the erase")
+	}
+
+	next, er, _, eerr := conversation.Erase(c, conversation.Command{Type: conversation.CmdErase, OperatorID: "root", Role: "admin"},
+		conversation.Policy{}, t0.Add(time.Hour))
+	if eerr != nil {
+		t.Fatal(eerr)
+	}
+	commitWait(t, s, func(b *Batch) error {
+		if err := b.PutConversation(&c, &next); err != nil {
+			return err
+		}
+		return b.EraseConversation(tenant, er)
+	})
+	// The relay drains the outbox (message previews) in the meantime.
+	entries, _, err := s.Outbox(nil, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteOutbox(entries); err != nil {
+		t.Fatal(err)
+	}
+
+	// Reads: the messages, their ids, the postings and the parked status are gone; the counts stay.
+	got, err := s.Conversation(tenant, c.ID)
+	if err != nil || got.Messages != 2 || got.InboundCount != 2 || got.Contact.WaID != "" || got.Contact.Name != "" {
+		t.Fatalf("erased conversation %+v, %v", got, err)
+	}
+	if msgs, err := s.Messages(tenant, c.ID, 0, 10); err != nil || len(msgs) != 0 {
+		t.Fatalf("messages after erase: %v, %v", msgs, err)
+	}
+	if _, _, err := s.MessageRef(tenant, "wamid.A1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("message id index after erase: %v", err)
+	}
+	if _, err := s.ParkedStatus(tenant, "wamid.out"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("parked status after erase: %v", err)
+	}
+	for _, q := range []string{word, "quentin", phone, "0123"} {
+		if hits, _, err := s.Search(tenant, SearchQuery{Text: q}); err != nil || len(hits) != 0 {
+			t.Fatalf("search %q after erase: %v, %v", q, hits, err)
+		}
+	}
+	if hits, _, err := s.Search(tenant, SearchQuery{Text: "otherwombat"}); err != nil || len(hits) != 1 || hits[0].Conversation.ID != other.ID {
+		t.Fatalf("search of the other customer: %v, %v", hits, err)
+	}
+
+	if err := s.Scrub(context.Background(), []string{tenant}); err != nil {
+		t.Fatal(err)
+	}
+	if found := grepDir(t, dir, needles...); len(found) != 0 {
+		t.Fatalf("after the scrub, files still hold the erased customer's data: %v", found)
+	}
+	if found := grepDir(t, dir, keep); len(found) == 0 {
+		t.Fatalf("the scrub lost another customer's message")
+	}
+
+	// The store reopens from what is left, and the erase is still there.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openStore(t, dir)
+	if got, err := s2.Conversation(tenant, c.ID); err != nil || !conversation.Erased(&got) {
+		t.Fatalf("after reopening: %+v, %v", got, err)
+	}
+	if m, err := s2.Message(tenant, other.ID, 1); err != nil || m.Text != keep {
+		t.Fatalf("other customer's message after reopening: %+v, %v", m, err)
+	}
+}
