@@ -216,12 +216,6 @@ export function ContactPanel({ id, fallback, me, flash, current, header, onChang
           <input id="contact-name-input" value={'name' in draft ? draft.name : c.name || ''} onInput={(e) => edit('name', e.currentTarget.value)} placeholder="No name" />
           {errors.name && <span class="field-error" role="alert" id="field-error-name">{errors.name}</span>}
         </label>
-        {!header && (
-          <div class="cf">
-            <span class="cf-label">Phone</span>
-            <span class="cf-static" id="contact-phone">{c.phone}</span>
-          </div>
-        )}
         {fields.map((f) => (
           <FieldInput key={f.key} f={f} value={inputOf(f)} error={errors[f.key]} onInput={(v) => edit(f.key, v)} />
         ))}
@@ -282,6 +276,7 @@ export function ContactPanel({ id, fallback, me, flash, current, header, onChang
           onCancel={() => setErasing(false)}
           onErased={(r) => {
             setErasing(false);
+            load();
             flash('Erased: profile, fields and ' + (r && r.conversations !== undefined ? r.conversations + ' conversation(s)\u2019 messages' : 'messages'), 'ok');
             if (onErased) onErased();
           }}

@@ -290,7 +290,11 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
           </div>
         )}
       </section>
-      <Details conv={conv} names={names} me={me} now={now} open={open} left={left} flash={flash} setConv={setConv} reload={load} />
+      <Details conv={conv} names={names} me={me} now={now} open={open} left={left} flash={flash} setConv={setConv} reload={() => {
+        // An erase removed the messages' content: drop what the pane holds rather than merge with it.
+        setMsgs([]);
+        load();
+      }} />
     </>
   );
 }

@@ -52,7 +52,7 @@ export function PeoplePage({ me, sub, tick }) {
   }, [toast]);
   const flash = (text, kind = 'error') => setToast({ text, kind });
 
-  const cols = fields.slice(0, FIELD_COLUMNS);
+  const cols = fields.slice(0, selected ? 1 : FIELD_COLUMNS); // the detail takes the room of two
   const { contacts, next, loading, error } = page;
   const open = (id) => go('/people' + (id ? '/' + id : ''));
 
