@@ -66,20 +66,6 @@ const (
 `
 )
 
-// pplContact is a contact as the API answers it.
-type pplContact struct {
-	ID            string                     `json:"id"`
-	Phone         string                     `json:"phone"`
-	WaID          string                     `json:"wa_id"`
-	Name          string                     `json:"name"`
-	Fields        map[string]json.RawMessage `json:"fields"`
-	Blocked       bool                       `json:"blocked"`
-	Conversations []struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
-	} `json:"conversations"`
-}
-
 // setInput sets the value of the input or select matching sel as a person would, firing input and change events.
 func (b *browser) setInput(sel, value string) {
 	b.t.Helper()
@@ -100,30 +86,18 @@ func startPeopleNode(t *testing.T) *node {
 }
 
 // createContact makes a contact through the API and returns it.
-func createContact(t *testing.T, n *node, token, phone, name string, fields map[string]any) pplContact {
+func createContact(t *testing.T, n *node, token, phone, name string, fields map[string]any) e2eContact {
 	t.Helper()
 	body := map[string]any{"phone": phone, "name": name}
 	if fields != nil {
 		body["fields"] = fields
 	}
 	b := n.mustCall("POST", "/v1/contacts", token, body, 201)
-	var c pplContact
+	var c e2eContact
 	if err := json.Unmarshal(b, &c); err != nil || c.ID == "" {
 		t.Fatalf("POST /v1/contacts: %v %s", err, b)
 	}
 	return c
-}
-
-func getContact(t *testing.T, n *node, token, id string) (int, pplContact) {
-	t.Helper()
-	code, b := n.get("/v1/contacts/"+id, token)
-	var c pplContact
-	if code == 200 {
-		if err := json.Unmarshal(b, &c); err != nil {
-			t.Fatalf("GET /v1/contacts/%s: %v %s", id, err, b)
-		}
-	}
-	return code, c
 }
 
 // peopleRows is the People table's rows as "name|phone|…|status" lines.
@@ -155,7 +129,7 @@ func TestConsolePeople(t *testing.T) {
 	customerWrites(t, n, named("5215512345678", "María López", "wamid.p1", "Hola! Can you update my plan?", now.Add(-3*time.Minute)))
 	mariaConv := ""
 	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		_, c := getContact(t, n, pplAlice, maria.ID)
+		_, c := n.contact(pplAlice, maria.ID)
 		if len(c.Conversations) > 0 {
 			mariaConv = c.Conversations[0].ID
 		}
@@ -203,7 +177,7 @@ func TestConsolePeople(t *testing.T) {
 	t.Logf("the refusal beside the field: %s", jsValue[string](b, `document.getElementById('field-error-seats').innerText`))
 	b.waitJS(`document.querySelector('.cf.invalid #field-seats') !== null`, "the field marked invalid")
 	b.screenshot("console-contact-invalid")
-	if _, c := getContact(t, n, pplAlice, maria.ID); c.Fields["seats"] != nil {
+	if _, c := n.contact(pplAlice, maria.ID); c.Fields["seats"] != nil {
 		t.Fatalf("a refused value was stored: %s", c.Fields["seats"])
 	}
 	b.setInput(`#field-seats`, "12")
@@ -212,7 +186,7 @@ func TestConsolePeople(t *testing.T) {
 	b.click(`#contact-save`)
 	b.waitJS(`!document.getElementById('contact-save')`, "saved")
 	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
-		_, c := getContact(t, n, pplAlice, maria.ID)
+		_, c := n.contact(pplAlice, maria.ID)
 		return string(c.Fields["seats"]) == "12" && string(c.Fields["plan"]) == `"basic"` && string(c.Fields["city"]) == `"CDMX"`
 	}, "seats 12 and plan basic stored, city kept")
 	b.waitJS(`!document.getElementById('toast')`, "the toast gone")
@@ -222,7 +196,7 @@ func TestConsolePeople(t *testing.T) {
 	b.click(`#contact-block`)
 	b.text(`#contact-blocked`, "Blocked")
 	b.run(chromedp.WaitVisible(chromedp.CSS(`#contact-unblock`)))
-	if _, c := getContact(t, n, pplAlice, maria.ID); !c.Blocked {
+	if _, c := n.contact(pplAlice, maria.ID); !c.Blocked {
 		t.Fatal("blocked in the console, not in the API")
 	}
 	b.click(`#nav-people`)
@@ -233,7 +207,7 @@ func TestConsolePeople(t *testing.T) {
 	b.click(`#contact-unblock`)
 	b.run(chromedp.WaitVisible(chromedp.CSS(`#contact-block`)))
 	b.waitJS(`document.querySelectorAll('#people-table tbody tr').length === 0`, "nobody blocked any more")
-	if _, c := getContact(t, n, pplAlice, maria.ID); c.Blocked {
+	if _, c := n.contact(pplAlice, maria.ID); c.Blocked {
 		t.Fatal("unblocked in the console, still blocked in the API")
 	}
 
@@ -288,7 +262,7 @@ func TestConsolePeople(t *testing.T) {
 	b.waitJS(`!document.getElementById('erase-dialog')`, "the dialog closed")
 	b.text(`#contact-missing`, "erased")
 	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		code, _ := getContact(t, n, pplAlice, maria.ID)
+		code, _ := n.contact(pplAlice, maria.ID)
 		return code == 404
 	}, "María's contact gone")
 	_, cv := n.conversation(pplAlice, mariaConv)

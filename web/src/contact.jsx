@@ -265,7 +265,7 @@ export function ContactPanel({ id, fallback, me, flash, current, header, onChang
           </button>
         )}
         {admin && (
-          <button class="btn small danger" id="contact-erase" onClick={() => setErasing(true)}>
+          <button class="btn small danger-soft" id="contact-erase" onClick={() => setErasing(true)}>
             <Icon d="M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13" size={14} /> Erase…
           </button>
         )}

@@ -59,24 +59,25 @@ export function PeoplePage({ me, sub, tick }) {
   return (
     <section class={'people' + (selected ? ' with-detail' : '')} aria-label="People">
       <div class="people-main">
-        <header class="people-head">
-          <div class="people-title">
+        <header class="list-head people-head">
+          <div class="list-title">
             <h2>People</h2>
-            <span class="grow" />
-            <a
-              class="btn"
-              id="people-import"
-              href="/people/import"
-              onClick={(e) => {
-                e.preventDefault();
-                go('/people/import');
-              }}
-            >
-              <Icon d="M12 4v11M7 10l5 5 5-5M5 20h14" size={14} /> Import
-            </a>
-            <a class="btn" id="people-export" href="/v1/contacts/export.csv" download="contacts.csv">
-              <Icon d="M12 20V9M7 14l5-5 5 5M5 4h14" size={14} /> Export CSV
-            </a>
+            <span class="people-actions">
+              <a
+                class="btn"
+                id="people-import"
+                href="/people/import"
+                onClick={(e) => {
+                  e.preventDefault();
+                  go('/people/import');
+                }}
+              >
+                <Icon d="M12 4v11M7 10l5 5 5-5M5 20h14" size={14} /> Import
+              </a>
+              <a class="btn" id="people-export" href="/v1/contacts/export.csv" download>
+                <Icon d="M12 20V9M7 14l5-5 5 5M5 4h14" size={14} /> Export CSV
+              </a>
+            </span>
           </div>
           <div class="people-filters">
             <form class="search" role="search" onSubmit={(e) => (e.preventDefault(), setQ(typed.trim()))}>
