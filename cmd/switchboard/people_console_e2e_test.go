@@ -9,6 +9,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -309,6 +310,28 @@ func TestConsolePeopleMaskedForOperator(t *testing.T) {
 	if k := jsValue[int](b, `document.querySelectorAll('#contact-erase').length`); k != 0 {
 		t.Fatal("an operator is offered Erase")
 	}
+
+	// Pages of 50 with the server's cursor: 54 contacts are a full page and one of 4, and back.
+	for i := 0; i < 52; i++ {
+		createContact(t, n, pplHank, fmt.Sprintf("+3491%07d", i), fmt.Sprintf("Cliente %02d", i), nil)
+	}
+	b.click(`#people-detail-close`)
+	b.waitJS(`location.pathname === '/people'`, "the detail closed")
+	b.waitJS(`document.querySelectorAll('#people-table tbody tr').length === 50 && !document.getElementById('people-next').disabled`,
+		"a full first page, and a next one")
+	first := jsValue[[]string](b, peopleRows)
+	b.click(`#people-next`)
+	b.waitJS(`document.querySelectorAll('#people-table tbody tr').length === 4`, "the second page")
+	b.text(`#people-count`, "Page 2")
+	second := jsValue[[]string](b, peopleRows)
+	for _, r := range second {
+		if slices.Contains(first, r) {
+			t.Fatalf("%q on both pages", r)
+		}
+	}
+	b.waitJS(`document.getElementById('people-next').disabled`, "no third page")
+	b.click(`#people-prev`)
+	b.waitJS(`document.querySelectorAll('#people-table tbody tr').length === 50`, "the first page again")
 
 	admin := newBrowser(t)
 	admin.signIn(n, pplHank, "")

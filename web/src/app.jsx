@@ -461,6 +461,7 @@ function Console({ session, onSignOut }) {
             touched={touched}
             presence={presence[route.id] || {}}
             command={command}
+            contactsTick={ticks.contacts}
           />
         ) : (
           <div class="pane empty-pane">

@@ -97,9 +97,10 @@ function lastDigits(phone) {
  *  fallback  what to show when the contact is unknown: {name, wa_id} of the conversation's customer
  *  current   the conversation open beside it, marked in the list of conversations
  *  header    show the avatar, name and phone on top (the People page; the conversation shows its own)
+ *  tick      changes when the live stream says contacts changed: the panel refetches
  *  onChange  called after a change was stored; onErased after an erase
  */
-export function ContactPanel({ id, fallback, me, flash, current, header, onChange, onErased }) {
+export function ContactPanel({ id, fallback, me, flash, current, header, tick, onChange, onErased }) {
   const fields = useFieldSchema();
   const [c, setC] = useState(null);
   const [state, setState] = useState('loading'); // loading | ok | missing | error
@@ -132,6 +133,10 @@ export function ContactPanel({ id, fallback, me, flash, current, header, onChang
     setErrors({});
     load();
   }, [id]);
+  // A contact event heard on the live stream: refetch (what the operator is typing stays as typed).
+  useEffect(() => {
+    if (tick) load();
+  }, [tick]);
 
   const fail = (e) => flash(e.message || 'That did not work.');
 

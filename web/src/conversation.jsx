@@ -21,7 +21,7 @@ const REFUSALS = {
 
 const STATUS_LABEL = { unassigned: 'Unassigned', assigned: 'Open', snoozed: 'Snoozed', closed: 'Closed' };
 
-export function ConversationPane({ id, me, operators, names, tick, resync, touched, presence, command }) {
+export function ConversationPane({ id, me, operators, names, tick, resync, touched, presence, command, contactsTick }) {
   const [conv, setConv] = useState(null);
   const [msgs, setMsgs] = useState([]);
   const [older, setOlder] = useState(false);
@@ -290,7 +290,7 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
           </div>
         )}
       </section>
-      <Details conv={conv} names={names} me={me} now={now} open={open} left={left} flash={flash} setConv={setConv} reload={() => {
+      <Details conv={conv} names={names} me={me} now={now} open={open} left={left} flash={flash} setConv={setConv} contactsTick={contactsTick} reload={() => {
         // An erase removed the messages' content: drop what the pane holds rather than merge with it.
         setMsgs([]);
         load();
@@ -566,7 +566,7 @@ function TemplateForm({ id, flash, onSent, locked }) {
   );
 }
 
-function Details({ conv, names, me, now, open, left, flash, setConv, reload }) {
+function Details({ conv, names, me, now, open, left, flash, setConv, reload, contactsTick }) {
   const [label, setLabel] = useState('');
   const labels = conv.labels || [];
   const change = async (body) => {
@@ -586,7 +586,7 @@ function Details({ conv, names, me, now, open, left, flash, setConv, reload }) {
         {ct.wa_id && <div class="muted">+{ct.wa_id}</div>}
         <div class="muted small">WhatsApp · {conv.channel_id}</div>
       </div>
-      <ContactPanel key={ct.id} id={ct.id} fallback={ct} me={me} flash={flash} current={conv.id} onErased={reload} />
+      <ContactPanel key={ct.id} id={ct.id} fallback={ct} me={me} flash={flash} current={conv.id} tick={contactsTick} onErased={reload} />
       <div class="card">
         <h4>Assignee</h4>
         <div class="assignee" id="assignee">

@@ -170,6 +170,7 @@ export function PeoplePage({ me, sub, tick }) {
           <ContactPanel
             key={selected}
             id={selected}
+            tick={tick}
             me={me}
             flash={flash}
             header
