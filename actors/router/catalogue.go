@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -134,13 +135,16 @@ func (a *catalogueActor) putEvent(b *store.Batch, typ, id string, m *catalogueMs
 	return b.PutOutbox(a.tenant, v)
 }
 
-// writeContact commits next (prev before it, nil if new) with its event of type typ, and finishes m with res once
-// durable.
+// writeContact commits next (prev before it, nil if new) with its event of type typ ("" for none), and finishes m
+// with res once durable.
 func (a *catalogueActor) writeContact(m *catalogueMsg, prev, next *contact.Contact, typ string, res outcome.Result) error {
 	b := a.r.cfg.Store.NewBatch()
 	if err := b.PutContact(a.tenant, prev, next); err != nil {
 		b.Discard()
 		return fmt.Errorf("write contact %s: %w", next.ID, err)
+	}
+	if typ == "" {
+		return a.commit(b, m, res, 0)
 	}
 	if err := a.putEvent(b, typ, next.ID, m); err != nil {
 		b.Discard()
@@ -348,6 +352,27 @@ func (a *catalogueActor) block(m *catalogueMsg) error {
 func (a *catalogueActor) importRows(m *catalogueMsg) error {
 	cmd := m.item.Command
 	res := &contact.ImportResult{Rows: make([]contact.ImportRow, 0, len(cmd.Contacts))}
+	// The rows' numbers and ids first, then every stored contact of the batch in one ordered pass.
+	type parsed struct {
+		phone, id string
+		err       *contact.Refusal
+	}
+	rows := make([]parsed, len(cmd.Contacts))
+	ids := make([]string, 0, len(cmd.Contacts))
+	for i := range cmd.Contacts {
+		phone, wa, err := contact.NormalizePhone(cmd.Contacts[i].Phone)
+		if err != nil {
+			rows[i].err, _ = err.(*contact.Refusal)
+			continue
+		}
+		rows[i].phone, rows[i].id = phone, conversation.ContactID(wa)
+		ids = append(ids, rows[i].id)
+	}
+	slices.Sort(ids)
+	stored, err := a.r.cfg.Store.ContactsIn(a.tenant, slices.Compact(ids))
+	if err != nil {
+		return fmt.Errorf("load the contacts of an import batch: %w", err)
+	}
 	// written holds the rows' contacts written in this batch: the store does not see them before the commit.
 	written := make(map[string]*contact.Contact, len(cmd.Contacts))
 	b := a.r.cfg.Store.NewBatch()
@@ -355,22 +380,20 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 	for i := range cmd.Contacts {
 		in := &cmd.Contacts[i]
 		row := contact.ImportRow{Line: in.Line, Phone: in.Phone}
-		phone, wa, err := contact.NormalizePhone(in.Phone)
-		if err != nil {
-			var r *contact.Refusal
-			errors.As(err, &r)
+		if r := rows[i].err; r != nil || rows[i].id == "" {
+			if r == nil {
+				r = &contact.Refusal{Code: contact.CodeInvalidPhone, Message: "invalid phone number"}
+			}
 			row.Result, row.Code, row.Reason = contact.Refused, r.Code, r.Message
 			res.Add(row)
 			continue
 		}
-		row.Phone = phone
-		id := conversation.ContactID(wa)
-		row.ContactID = id
+		id := rows[i].id
+		row.Phone, row.ContactID = rows[i].phone, id
 		prev := written[id]
 		if prev == nil {
-			if prev, err = a.load(id); err != nil {
-				b.Discard()
-				return err
+			if c, ok := stored[id]; ok {
+				prev = &c
 			}
 		}
 		if prev != nil && !prev.Applied.Less(pos) && written[id] == nil {
@@ -429,8 +452,11 @@ func (a *catalogueActor) observe(m *catalogueMsg) error {
 		return nil
 	}
 	typ := contact.EventUpdated
-	if prev == nil {
+	switch {
+	case prev == nil:
 		typ = contact.EventCreated
+	case prev.Blocked:
+		typ = "" // a blocked contact's messages are heard by nobody, their profile name's change neither
 	}
 	a.r.metrics.applied.WithLabelValues("contact").Inc()
 	a.remember(next.WaID, next.ProfileName)
