@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -352,27 +351,6 @@ func (a *catalogueActor) block(m *catalogueMsg) error {
 func (a *catalogueActor) importRows(m *catalogueMsg) error {
 	cmd := m.item.Command
 	res := &contact.ImportResult{Rows: make([]contact.ImportRow, 0, len(cmd.Contacts))}
-	// The rows' numbers and ids first, then every stored contact of the batch in one ordered pass.
-	type parsed struct {
-		phone, id string
-		err       *contact.Refusal
-	}
-	rows := make([]parsed, len(cmd.Contacts))
-	ids := make([]string, 0, len(cmd.Contacts))
-	for i := range cmd.Contacts {
-		phone, wa, err := contact.NormalizePhone(cmd.Contacts[i].Phone)
-		if err != nil {
-			rows[i].err, _ = err.(*contact.Refusal)
-			continue
-		}
-		rows[i].phone, rows[i].id = phone, conversation.ContactID(wa)
-		ids = append(ids, rows[i].id)
-	}
-	slices.Sort(ids)
-	stored, err := a.r.cfg.Store.ContactsIn(a.tenant, slices.Compact(ids))
-	if err != nil {
-		return fmt.Errorf("load the contacts of an import batch: %w", err)
-	}
 	// written holds the rows' contacts written in this batch: the store does not see them before the commit.
 	written := make(map[string]*contact.Contact, len(cmd.Contacts))
 	b := a.r.cfg.Store.NewBatch()
@@ -380,20 +358,22 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 	for i := range cmd.Contacts {
 		in := &cmd.Contacts[i]
 		row := contact.ImportRow{Line: in.Line, Phone: in.Phone}
-		if r := rows[i].err; r != nil || rows[i].id == "" {
-			if r == nil {
-				r = &contact.Refusal{Code: contact.CodeInvalidPhone, Message: "invalid phone number"}
-			}
+		phone, wa, err := contact.NormalizePhone(in.Phone)
+		if err != nil {
+			var r *contact.Refusal
+			errors.As(err, &r)
 			row.Result, row.Code, row.Reason = contact.Refused, r.Code, r.Message
 			res.Add(row)
 			continue
 		}
-		id := rows[i].id
-		row.Phone, row.ContactID = rows[i].phone, id
+		row.Phone = phone
+		id := conversation.ContactID(wa)
+		row.ContactID = id
 		prev := written[id]
 		if prev == nil {
-			if c, ok := stored[id]; ok {
-				prev = &c
+			if prev, err = a.load(id); err != nil {
+				b.Discard()
+				return err
 			}
 		}
 		if prev != nil && !prev.Applied.Less(pos) && written[id] == nil {

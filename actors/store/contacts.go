@@ -33,40 +33,6 @@ func (s *Store) Contact(tenant, id string) (crec.Contact, error) {
 	return c, err
 }
 
-// ContactsIn returns the tenant's contacts among ids, by id (those that do not exist are absent). ids must be in
-// increasing order; one iterator seeks each in turn, cheaper than a Get per id for a batch (an import's rows).
-func (s *Store) ContactsIn(tenant string, ids []string) (map[string]crec.Contact, error) {
-	out := make(map[string]crec.Contact)
-	if len(ids) == 0 {
-		return out, nil
-	}
-	prefix := contactKey(tenant, "")
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return nil, fmt.Errorf("read contacts: %w", err)
-	}
-	defer it.Close()
-	key := make([]byte, 0, len(prefix)+32)
-	for _, id := range ids {
-		key = append(append(key[:0], prefix...), id...)
-		// A prefix seek of the whole key: the tables' bloom filters skip those without it (most rows of an
-		// import are new contacts).
-		if !it.SeekPrefixGE(key) || string(it.Key()[len(prefix):]) != id {
-			continue
-		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return nil, fmt.Errorf("read contact %s: %w", id, err)
-		}
-		var c crec.Contact
-		if err := json.Unmarshal(v, &c); err != nil {
-			return nil, fmt.Errorf("decode contact %s: %w", id, err)
-		}
-		out[id] = c
-	}
-	return out, it.Error()
-}
-
 // PutContact writes c, keeping its search postings and the blocked index in step with prev (nil when c is new).
 func (b *Batch) PutContact(tenant string, prev, c *crec.Contact) error {
 	var old []string
