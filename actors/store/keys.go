@@ -29,6 +29,8 @@ package store
 //	t/<tenant>/m/<conv>/<seq:8>       conversation actor (PutMessage)        a message, JSON
 //	t/<tenant>/w/<message id>         conversation actor (PutMessage)        "<conv>/<seq:8>": both ids of a message
 //	t/<tenant>/s/<wamid>              conversation actor (ParkStatus)        a status that came before its message
+//	t/<tenant>/a/<media id>           conversation actor (PutMessage)        "<conv>/<seq:8>" of a message carrying
+//	                                                                         the media id (media.go)
 //	t/<tenant>/o/<operator>           tenant actor (PutOperator)             operator runtime state, JSON
 //	t/<tenant>/y/<channel>/<qseq:8>   conversation actor (PutSendJob);       an outbound message queued for the
 //	                                  deleted by the sender                  sender, encoded by the sender
@@ -173,6 +175,9 @@ func msgKey(tenant, conv string, seq uint64) []byte {
 
 func wamidKey(tenant, wamid string) []byte {
 	return append(tenantKey(len(wamid), tenant, 'w'), wamid...)
+}
+func mediaKey(tenant, id string) []byte {
+	return append(tenantKey(len(id), tenant, 'a'), id...)
 }
 func parkedKey(tenant, wamid string) []byte {
 	return append(tenantKey(len(wamid), tenant, 's'), wamid...)
