@@ -139,9 +139,6 @@ func (a *API) uploadMedia(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		ctx.SetConnectionClose()
 		return
 	}
-	if c := ctx.Conn(); c != nil {
-		_ = c.SetReadDeadline(time.Now().Add(uploadTimeout)) // the server's 30 s are for small bodies
-	}
 	var body io.Reader = ctx.RequestBodyStream()
 	if body == nil {
 		body = bytes.NewReader(ctx.PostBody())

@@ -5,11 +5,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,6 +50,12 @@ type Config struct {
 	Gatherer prometheus.Gatherer
 	// Ready lists what /readyz checks; /readyz is 200 only when all pass and the server is not draining.
 	Ready []Check
+	// StreamedPaths are the paths whose POST bodies the handler reads as a stream (ctx.RequestBodyStream) and bounds
+	// itself, with up to StreamedTimeout to arrive: uploads (api.MediaPath). Every other body is held to
+	// MaxBodySize, as without streaming.
+	StreamedPaths []string
+	// StreamedTimeout is how long a streamed body may take to arrive. Default 10 minutes.
+	StreamedTimeout time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -60,6 +69,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.StreamedTimeout == 0 {
+		c.StreamedTimeout = 10 * time.Minute
 	}
 }
 
@@ -103,6 +115,13 @@ func New(cfg Config) (*Server, error) {
 		NoDefaultDate:         true,
 		ErrorHandler:          errorHandler,
 		Logger:                debugLogger{cfg.Logger},
+	}
+	if len(cfg.StreamedPaths) > 0 {
+		// Bodies are handed over as streams; route bounds those of the other paths (limitBody). fasthttp reads up to
+		// 8 KiB of a body before the handler, and the oversized ones of other paths only that far.
+		s.srv.StreamRequestBody = true
+		s.srv.DisablePreParseMultipartForm = true
+		s.srv.HeaderReceived = s.requestConfig
 	}
 	return s, nil
 }
@@ -155,6 +174,9 @@ func (s *Server) Close() error {
 
 func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
+	if s.srv.StreamRequestBody && !s.streamed(ctx.IsPost(), path) && !limitBody(ctx) {
+		return
+	}
 	switch {
 	case path == "/webhooks/whatsapp" && s.cfg.WhatsApp != nil:
 		s.cfg.WhatsApp(ctx)
@@ -201,6 +223,48 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ctx.SetBodyString("ready\n")
+}
+
+// streamed reports whether a request's body is the handler's to read as a stream.
+func (s *Server) streamed(post bool, path string) bool {
+	return post && slices.Contains(s.cfg.StreamedPaths, path)
+}
+
+// requestConfig gives a streamed request StreamedTimeout to arrive, and one that limitBody refuses no pre-read.
+func (s *Server) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	path := h.RequestURI()
+	if i := bytes.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	if s.streamed(string(h.Method()) == fasthttp.MethodPost, string(path)) {
+		return fasthttp.RequestConfig{ReadTimeout: s.cfg.StreamedTimeout}
+	}
+	if h.ContentLength() > MaxBodySize {
+		// Refused by limitBody: read no more than a byte of it first.
+		return fasthttp.RequestConfig{MaxRequestBodySize: 1}
+	}
+	return fasthttp.RequestConfig{}
+}
+
+// limitBody holds a body that is not streamed to MaxBodySize, as fasthttp does without streaming: false (and 413
+// answered, the connection closed as the rest of the body is not read) when it is larger.
+func limitBody(ctx *fasthttp.RequestCtx) bool {
+	cl := ctx.Request.Header.ContentLength()
+	if cl > MaxBodySize {
+		ctx.SetConnectionClose()
+		errorHandler(ctx, fasthttp.ErrBodyTooLarge)
+		return false
+	}
+	if cl == -1 && ctx.RequestBodyStream() != nil { // chunked: read here, bounded
+		b, err := io.ReadAll(io.LimitReader(ctx.RequestBodyStream(), MaxBodySize+1))
+		if err != nil || len(b) > MaxBodySize {
+			ctx.SetConnectionClose()
+			errorHandler(ctx, fasthttp.ErrBodyTooLarge)
+			return false
+		}
+		ctx.Request.SetBody(b)
+	}
+	return true
 }
 
 // errorHandler answers requests fasthttp rejects before a handler runs, in the contract's error shape.

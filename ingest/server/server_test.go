@@ -457,3 +457,62 @@ func TestRunWaitsForServeWhenCloseFails(t *testing.T) {
 		t.Errorf("Run = %v, want the Close error and Serve's", err)
 	}
 }
+
+// With streamed paths, a streamed path's body reaches its handler as a stream however large, while every other
+// path keeps MaxBodySize: announced larger (refused after at most a byte), or chunked and larger.
+func TestStreamedPaths(t *testing.T) {
+	var got int64
+	stream := func(ctx *fasthttp.RequestCtx) {
+		if ctx.RequestBodyStream() == nil {
+			ctx.SetStatusCode(http.StatusTeapot)
+			return
+		}
+		n, _ := io.Copy(io.Discard, ctx.RequestBodyStream())
+		got = n
+		ctx.SetStatusCode(http.StatusCreated)
+	}
+	api := func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/v1/media" {
+			stream(ctx)
+			return
+		}
+		echo("api")(ctx)
+	}
+	r := startServer(t, Config{WhatsApp: echo("whatsapp"), API: api, StreamedPaths: []string{"/v1/media"}})
+	big := bytes.Repeat([]byte("x"), 3*MaxBodySize)
+	resp, err := http.Post(r.url+"/v1/media", "application/octet-stream", bytes.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || got != int64(len(big)) {
+		t.Errorf("streamed POST = %d, %d bytes read, want 201 and %d", resp.StatusCode, got, len(big))
+	}
+	for _, path := range []string{"/webhooks/whatsapp", "/v1/conversations/c1/messages"} {
+		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{",
+			path, MaxBodySize+1)
+		wantError(t, "POST "+path+" over MaxBodySize", rawRequest(t, r.s.Addr(), head), http.StatusRequestEntityTooLarge, "body_too_large")
+	}
+	// Chunked, so no length is announced: read up to the limit, then refused.
+	over := strings.Repeat("z", MaxBodySize+1)
+	head := fmt.Sprintf("POST /webhooks/whatsapp HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n",
+		len(over), over)
+	wantError(t, "chunked POST over MaxBodySize", rawRequest(t, r.s.Addr(), head), http.StatusRequestEntityTooLarge, "body_too_large")
+	// Exactly MaxBodySize, chunked or not, reaches the handler whole.
+	for _, chunked := range []bool{false, true} {
+		body := bytes.Repeat([]byte("y"), MaxBodySize)
+		req, _ := http.NewRequest(http.MethodPost, r.url+"/webhooks/whatsapp", io.MultiReader(bytes.NewReader(body)))
+		if !chunked {
+			req.ContentLength = int64(len(body))
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := fmt.Sprintf("whatsapp POST /webhooks/whatsapp %d", MaxBodySize); resp.StatusCode != http.StatusAccepted || string(b) != want {
+			t.Errorf("POST of MaxBodySize bytes (chunked %v) = %d %q, want 202 %q", chunked, resp.StatusCode, b, want)
+		}
+	}
+}
