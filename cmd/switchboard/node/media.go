@@ -83,7 +83,11 @@ func NewMedia(cfg MediaConfig) (*Media, error) {
 	}
 	m.cache = cache
 	m.graph = &graph.Client{BaseURL: cfg.GraphURL, HTTP: &http.Client{Timeout: 5 * time.Minute}}
-	m.links = linkClient(cfg.AllowPrivate)
+	check := privateKind
+	if cfg.AllowPrivate {
+		check = nil
+	}
+	m.links = linkClient(check)
 	return m, nil
 }
 
@@ -192,12 +196,12 @@ var errLinkScheme = errors.New("redirect to another scheme")
 const maxLinkRedirects = 5
 
 // linkClient is the HTTP client of operators' links: every connection it dials, redirects' included, goes through
-// a dialer that checks the resolved address (so a name that resolves to a private address is refused, whenever it
-// is resolved), and it uses no proxy (a proxy's address would be the one checked).
-func linkClient(allowPrivate bool) *http.Client {
+// a dialer that checks the resolved address with refuse (so a name that resolves to a private address is refused,
+// whenever it is resolved; nil checks nothing), and it uses no proxy (a proxy's address would be the one checked).
+func linkClient(refuse func(net.IP) string) *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	if !allowPrivate {
-		d.Control = refusePrivate
+	if refuse != nil {
+		d.Control = func(_, address string, _ syscall.RawConn) error { return checkAddr(address, refuse) }
 	}
 	tr := &http.Transport{
 		Proxy:                 nil,
@@ -230,9 +234,8 @@ func (e *refusedAddr) Error() string { return fmt.Sprintf("%s is a %s address", 
 // cgnat is the shared address space of carrier-grade NAT (RFC 6598), private in all but name.
 var cgnat = &net.IPNet{IP: net.IPv4(100, 64, 0, 0).To4(), Mask: net.CIDRMask(10, 32)}
 
-// refusePrivate is a net.Dialer Control: it runs on the resolved address of every connection, just before it is
-// made.
-func refusePrivate(network, address string, _ syscall.RawConn) error {
+// checkAddr is the dialer's Control: it runs on the resolved address of every connection, just before it is made.
+func checkAddr(address string, refuse func(net.IP) string) error {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return err
@@ -241,7 +244,7 @@ func refusePrivate(network, address string, _ syscall.RawConn) error {
 	if ip == nil {
 		return &refusedAddr{ip: ip, kind: "unparsable"}
 	}
-	if kind := privateKind(ip); kind != "" {
+	if kind := refuse(ip); kind != "" {
 		return &refusedAddr{ip: ip, kind: kind}
 	}
 	return nil
