@@ -106,6 +106,8 @@ type options struct {
 	insights api.InsightsFunc
 	// configure, when set, changes the API's config before it is built.
 	configure func(*api.Config)
+	// streamed serves api.MediaPath's bodies as streams, as the node's server does.
+	streamed bool
 }
 
 // start serves the API on a real fasthttp server on loopback, over a fresh store.
@@ -143,6 +145,9 @@ func start(t *testing.T, o options) *env {
 		t.Fatal(err)
 	}
 	srv := &fasthttp.Server{Handler: a.Serve}
+	if o.streamed {
+		srv.StreamRequestBody, srv.DisablePreParseMultipartForm = true, true
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {
