@@ -79,7 +79,7 @@ func classifyMedia(head []byte, size int64) mediaCheck {
 		ok = false // WhatsApp takes Ogg audio with the Opus codec only
 	}
 	if !ok {
-		return mediaCheck{mime: name, size: size, code: codeMediaTypeUnsupported, msg: fmt.Sprintf("the file's content is %s%s, "+
+		return mediaCheck{mime: name, size: size, code: codeMediaTypeUnsupported, msg: fmt.Sprintf("The file's content is %s%s, "+
 			"which WhatsApp does not take; it takes JPEG and PNG images, MP4 and 3GPP video, AAC, AMR, MP3, MP4 and "+
 			"Ogg Opus audio, WebP stickers and TXT, PDF, DOC(X), XLS(X) and PPT(X) documents", name, extOf(m))}
 	}
@@ -88,7 +88,7 @@ func classifyMedia(head []byte, size int64) mediaCheck {
 		c.limit = MaxAnimatedStickerSize
 	}
 	if size > c.limit {
-		c.code, c.msg = codeMediaTooLarge, fmt.Sprintf("the file is %s of %s; WhatsApp takes at most %s for %s",
+		c.code, c.msg = codeMediaTooLarge, fmt.Sprintf("The file is %s of %s; WhatsApp takes at most %s for %s",
 			sizeText(size), name, sizeText(c.limit), kindText(c))
 	}
 	return c

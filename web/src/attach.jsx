@@ -111,7 +111,7 @@ export function useAttachment(id) {
   const chip = att && (
     <div class={'attach-chip' + (att.error ? ' refused' : att.result ? ' ready' : '')} id="attach-chip" data-state={att.error ? 'refused' : att.result ? 'ready' : 'uploading'}>
       {att.preview ? (
-        <img class="attach-thumb" src={att.preview} alt="" />
+        <img class="attach-thumb" src={att.preview} alt="" onError={() => setAtt((a) => a && { ...a, preview: '' })} />
       ) : (
         <span class="attach-thumb icon-thumb">
           <Icon d="M6 3h8l4 4v14H6zM14 3v4h4" size={18} />

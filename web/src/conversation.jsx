@@ -253,7 +253,13 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
               : viewers.map((p) => p.operator_name || p.operator_id).join(', ') + (viewers.length > 1 ? ' are' : ' is') + ' viewing this conversation'}
           </div>
         )}
-        <div class="messages" ref={scroller} onScroll={onScroll} id="messages">
+        <div
+          class="messages"
+          ref={scroller}
+          onScroll={onScroll}
+          id="messages"
+          onLoadCapture={() => pinned.current && scroller.current && (scroller.current.scrollTop = scroller.current.scrollHeight)}
+        >
           {older && <div class="older muted">Loading earlier messages…</div>}
           {msgs.map((m, i) => {
             const prev = msgs[i - 1];
