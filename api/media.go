@@ -143,7 +143,7 @@ func (a *API) uploadMedia(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	if body == nil {
 		body = bytes.NewReader(ctx.PostBody())
 	}
-	up, ok := a.receiveUpload(ctx, multipart.NewReader(body, params["boundary"]))
+	up, ok := a.receiveUpload(ctx, body, params["boundary"])
 	if up.file != nil {
 		defer func() {
 			up.file.Close()
@@ -186,7 +186,8 @@ type upload struct {
 }
 
 // receiveUpload reads the parts, writing the file to a temporary file; false when it answered an error.
-func (a *API) receiveUpload(ctx *fasthttp.RequestCtx, mr *multipart.Reader) (upload, bool) {
+func (a *API) receiveUpload(ctx *fasthttp.RequestCtx, body io.Reader, boundary string) (upload, bool) {
+	mr := multipart.NewReader(body, boundary)
 	var up upload
 	for {
 		part, err := mr.NextPart()
@@ -233,6 +234,12 @@ func (a *API) receiveUpload(ctx *fasthttp.RequestCtx, mr *multipart.Reader) (upl
 			}
 		}
 		part.Close()
+	}
+	// What follows the closing boundary (an epilogue; a chunked body's last chunk) is read too, or the connection
+	// would take it for the next request.
+	if _, err := io.Copy(io.Discard, io.LimitReader(body, multipartSlack)); err != nil {
+		fail(ctx, codeInvalidUpload, "the multipart body could not be read: "+err.Error())
+		return up, false
 	}
 	if up.file == nil {
 		fail(ctx, codeInvalidUpload, "the upload has no field named file")
