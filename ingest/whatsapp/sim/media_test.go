@@ -97,3 +97,43 @@ func TestMediaStoreBound(t *testing.T) {
 		t.Errorf("total = %d, want 20", s.media.total)
 	}
 }
+
+// POST /sim/customers/media plays a customer sending the body as a file, for demos and scripts.
+func TestCustomerMediaHTTP(t *testing.T) {
+	got := make(chan []byte, 1)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- b
+	}))
+	defer rcv.Close()
+	s := start(t, Config{WebhookURL: rcv.URL, AppSecret: "secret"})
+	pdf := []byte("%PDF-1.4 a small file")
+	resp, err := client.Post(s.URL()+"/sim/customers/media?phone_number_id=100&from=15550001111&type=document&filename=a.pdf",
+		"application/pdf", bytes.NewReader(pdf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		MediaID string `json:"media_id"`
+		WAMID   string `json:"wamid"`
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || out.MediaID == "" || out.WAMID == "" {
+		t.Fatalf("POST /sim/customers/media = %d %+v", resp.StatusCode, out)
+	}
+	if m, ok := s.Media(out.MediaID); !ok || !bytes.Equal(m.Data, pdf) || m.MIMEType != "application/pdf" || m.Uploaded {
+		t.Errorf("stored %+v %v", m.ID, ok)
+	}
+	if b := <-got; !bytes.Contains(b, []byte(`"filename":"a.pdf"`)) || !bytes.Contains(b, []byte(out.MediaID)) {
+		t.Errorf("webhook %s", b)
+	}
+	bad, err := client.Post(s.URL()+"/sim/customers/media?phone_number_id=100&from=x", "image/png", bytes.NewReader(pdf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Body.Close()
+	if bad.StatusCode != http.StatusBadRequest {
+		t.Errorf("a bad customer = %d, want 400", bad.StatusCode)
+	}
+}
