@@ -35,6 +35,12 @@ import (
 // (fasthttp's StreamRequestBody): they may be up to MaxMediaBytes, far above the other endpoints' limit.
 const MediaPath = "/v1/media"
 
+// MediaStreamsBody reports the requests whose body the API reads as a stream (ingest/server's Config.StreamsBody):
+// POST MediaPath.
+func MediaStreamsBody(method, path []byte) bool {
+	return string(method) == fasthttp.MethodPost && string(path) == MediaPath
+}
+
 // Media moves files between the API and the channels' media stores (Meta's media endpoints). Implementations must
 // be safe for concurrent use.
 type Media interface {
@@ -138,6 +144,10 @@ func (a *API) uploadMedia(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 			sizeText(int64(cl)), sizeText(MaxMediaBytes)))
 		ctx.SetConnectionClose()
 		return
+	}
+	if c := ctx.Conn(); c != nil {
+		// The server's read timeout is for small bodies: an upload gets uploadTimeout from now.
+		_ = c.SetReadDeadline(time.Now().Add(uploadTimeout))
 	}
 	var body io.Reader = ctx.RequestBodyStream()
 	if body == nil {

@@ -311,13 +311,9 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 			return n, err
 		}
 	}
-	var streamed []string
-	if apiHandler != nil {
-		streamed = append(streamed, api.MediaPath)
-	}
 	n.server, err = server.New(server.Config{
 		Addr: cfg.HTTPAddr, WhatsApp: waHandler, API: apiHandler, Web: webHandler, Gatherer: n.reg, Ready: ready, Logger: n.log,
-		StreamedPaths: streamed,
+		StreamsBody: api.MediaStreamsBody,
 	})
 	if err != nil {
 		return n, err
