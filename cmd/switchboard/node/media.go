@@ -108,7 +108,7 @@ func (m *Media) Open(ctx context.Context, ch tenant.Channel, id string) (api.Med
 	key := cacheKey(ch.PhoneNumberID, id)
 	f, err := m.cache.open(key, func(w io.Writer) (string, error) {
 		info, err := m.graph.Info(ctx, id, ch.AccessToken)
-		var ae *graph.APIError
+		var ae *graph.Error
 		if errors.As(err, &ae) && ae.NotFound() {
 			return "", fmt.Errorf("media %s: %w", id, api.ErrNotFound)
 		}

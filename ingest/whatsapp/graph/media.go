@@ -1,9 +1,6 @@
-// Package graph is a client of Meta's Graph API for what Switchboard asks of it besides sending messages: the
-// template catalogue (graph.go) and media (this file): uploading a file to a phone number's media store, reading a
-// media id's download URL and fetching it.
-//
-// It imports only the standard library.
 package graph
+
+// Media: uploading a file to a phone number's media store, reading a media id's download URL and fetching it.
 
 import (
 	"context"
@@ -17,38 +14,9 @@ import (
 	"strings"
 )
 
-// Client calls the Graph API. Its methods are safe for concurrent use.
-//
-// H4's graph.go owns this type; until its branch is merged it is defined here.
-type Client struct {
-	// BaseURL is the Graph API root with its version, such as https://graph.facebook.com/v21.0. Required.
-	BaseURL string
-	// HTTP makes the requests. nil means http.DefaultClient.
-	HTTP *http.Client
-}
-
-func (c *Client) http() *http.Client {
-	if c.HTTP == nil {
-		return http.DefaultClient
-	}
-	return c.HTTP
-}
-
-// APIError is an answer of the Graph API that is not a success: its HTTP status and Meta's error object.
-type APIError struct {
-	Status  int
-	Code    int    `json:"code"`
-	Type    string `json:"type"`
-	Message string `json:"message"`
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("graph api: %d: code %d: %s", e.Status, e.Code, e.Message)
-}
-
 // NotFound reports whether the Graph API answered that the object does not exist (HTTP 404, or 400 with code 100:
 // an unknown or expired media id).
-func (e *APIError) NotFound() bool {
+func (e *Error) NotFound() bool {
 	return e.Status == http.StatusNotFound || e.Status == http.StatusBadRequest && e.Code == 100
 }
 
@@ -95,7 +63,7 @@ func (c *Client) Upload(ctx context.Context, phoneNumberID, token string, body i
 		}()
 		pw.CloseWithError(err)
 	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+"/"+phoneNumberID+"/media", pr)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.BaseURL, "/")+"/"+phoneNumberID+"/media", pr)
 	if err != nil {
 		pr.CloseWithError(err)
 		return "", err
@@ -105,7 +73,7 @@ func (c *Client) Upload(ctx context.Context, phoneNumberID, token string, body i
 	var out struct {
 		ID string `json:"id"`
 	}
-	err = c.doJSON(req, &out)
+	err = c.postJSON(req, &out)
 	pr.CloseWithError(errors.New("upload answered")) // ends the writer if the answer came before the body was read
 	if err != nil {
 		return "", fmt.Errorf("upload media to %s: %w", phoneNumberID, err)
@@ -117,15 +85,13 @@ func (c *Client) Upload(ctx context.Context, phoneNumberID, token string, body i
 }
 
 // Info reads where a media id can be downloaded and what it is (GET /{media-id}). An unknown or expired id is an
-// *APIError whose NotFound is true.
+// *Error whose NotFound is true.
 func (c *Client) Info(ctx context.Context, mediaID, token string) (MediaInfo, error) {
 	var info MediaInfo
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+"/"+mediaID, nil)
-	if err != nil {
-		return info, err
+	if mediaID == "" || strings.ContainsAny(mediaID, "/?#") {
+		return info, fmt.Errorf("graph api: invalid media id %q", mediaID)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if err := c.doJSON(req, &info); err != nil {
+	if err := c.get(ctx, strings.TrimSuffix(c.BaseURL, "/")+"/"+mediaID, token, &info); err != nil {
 		return info, fmt.Errorf("media %s: %w", mediaID, err)
 	}
 	if info.URL == "" {
@@ -142,7 +108,7 @@ func (c *Client) Download(ctx context.Context, url, token string, w io.Writer, m
 		return 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.http().Do(req)
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("download media: %w", err)
 	}
@@ -163,9 +129,16 @@ func (c *Client) Download(ctx context.Context, url, token string, w io.Writer, m
 	return n, nil
 }
 
-// doJSON sends req and decodes a 200 answer into v; any other status is an *APIError.
-func (c *Client) doJSON(req *http.Request, v any) error {
-	resp, err := c.http().Do(req)
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP == nil {
+		return http.DefaultClient
+	}
+	return c.HTTP
+}
+
+// postJSON sends req and decodes a 200 answer into v; any other status is an *Error.
+func (c *Client) postJSON(req *http.Request, v any) error {
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return err
 	}
@@ -180,9 +153,9 @@ func (c *Client) doJSON(req *http.Request, v any) error {
 }
 
 // apiError reads Meta's error shape {"error":{"message","type","code"}} from a failed answer.
-func apiError(resp *http.Response) *APIError {
+func apiError(resp *http.Response) *Error {
 	var body struct {
-		Error APIError `json:"error"`
+		Error Error `json:"error"`
 	}
 	_ = json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&body)
 	e := body.Error

@@ -68,7 +68,7 @@ func TestUploadInfoDownload(t *testing.T) {
 		t.Errorf("download over the bound: %v, want ErrTooLarge", err)
 	}
 	// Another number's token.
-	var ae *graph.APIError
+	var ae *graph.Error
 	if _, err := c.Info(ctx, id, "tok-200"); !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
 		t.Errorf("info with another token: %v", err)
 	}
