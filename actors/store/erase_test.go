@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,8 +39,12 @@ func TestEraseScrubsFiles(t *testing.T) {
 	)
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	receive := func(c conversation.Conversation, from, id, txt, name string, at time.Time) conversation.Conversation {
+		in := &inbox.Message{ID: id, From: from, ProfileName: name, Type: "text", Timestamp: at.Unix(), Text: txt}
+		if strings.HasPrefix(txt, "photo") {
+			in.Type, in.Content = "image", []byte(`{"id":"media-777","caption":"`+txt+`"}`)
+		}
 		next, m, effects := conversation.Receive(c, conversation.Inbound{TenantID: tenant, ChannelID: channel, At: at,
-			Message: &inbox.Message{ID: id, From: from, ProfileName: name, Type: "text", Timestamp: at.Unix(), Text: txt}}, conversation.Policy{})
+			Message: in}, conversation.Policy{})
 		commitWait(t, s, func(b *Batch) error {
 			if err := b.PutConversation(&c, &next); err != nil {
 				return err
@@ -65,6 +70,9 @@ func TestEraseScrubsFiles(t *testing.T) {
 	})
 	if err := s.DB().Flush(); err != nil {
 		t.Fatal(err)
+	}
+	if _, _, err := s.MediaRef(tenant, "media-777"); err != nil {
+		t.Fatalf("media reference before the erase: %v", err)
 	}
 	needles := []string{phone, text, word, "Xylophonist"}
 	// The test can fail: before the erase every needle is on disk.
@@ -102,6 +110,9 @@ func TestEraseScrubsFiles(t *testing.T) {
 	}
 	if _, _, err := s.MessageRef(tenant, "wamid.A1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("message id index after erase: %v", err)
+	}
+	if _, _, err := s.MediaRef(tenant, "media-777"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("media reference after erase: %v", err)
 	}
 	if _, err := s.ParkedStatus(tenant, "wamid.out"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("parked status after erase: %v", err)

@@ -236,12 +236,16 @@ func (b *Batch) PutConversation(prev, c *conversation.Conversation) error {
 	return b.putJSON(convKey(c.TenantID, c.ID), c)
 }
 
-// PutMessage writes m and indexes it by its ids and by the words of its text (search.go).
+// PutMessage writes m and indexes it by its ids, by the words of its text (search.go) and by the media id it
+// carries (media.go).
 func (b *Batch) PutMessage(tenant string, m *conversation.Message) error {
 	if err := b.putJSON(msgKey(tenant, m.ConversationID, m.Seq), m); err != nil {
 		return err
 	}
 	if err := b.indexText(tenant, m); err != nil {
+		return err
+	}
+	if err := b.putMediaRef(tenant, m); err != nil {
 		return err
 	}
 	ref := messageRef(m.ConversationID, m.Seq)
