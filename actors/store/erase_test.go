@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/store/forensic"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -146,5 +149,33 @@ func TestEraseScrubsFiles(t *testing.T) {
 	}
 	if m, err := s2.Message(tenant, other.ID, 1); err != nil || m.Text != keep {
 		t.Fatalf("other customer's message after reopening: %+v, %v", m, err)
+	}
+}
+
+// TestRequestScrub: a request runs a scrub on the scrubber goroutine, requests made while it runs are not lost, and
+// Close waits for the scrubber.
+func TestRequestScrub(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	scrubs := func() uint64 {
+		var m dto.Metric
+		if err := s.Metrics.ScrubSeconds.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetHistogram().GetSampleCount()
+	}
+	for i := range 3 {
+		s.RequestScrub("acme")
+		eventually.True(t, 30*time.Second, 5*time.Millisecond, func() bool { return scrubs() >= uint64(i+1) },
+			"scrub %d to run", i+1)
+	}
+	for range 100 {
+		s.RequestScrub("acme")
+		s.RequestScrub("globex")
+	}
+	before := scrubs()
+	eventually.True(t, 30*time.Second, 5*time.Millisecond, func() bool { return scrubs() > before },
+		"the requests made in a row to be served")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

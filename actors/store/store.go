@@ -40,6 +40,9 @@ type Config struct {
 	// full, which the router's in-flight bound keeps from happening.
 	PendingSyncs int
 	Logger       *slog.Logger
+	// NoScrub makes RequestScrub count the request and do nothing else (erase.go). For tests that run the store in a
+	// testing/synctest bubble: Pebble's flushes reuse pooled channels, which must not cross bubbles. Default false.
+	NoScrub bool
 	// Registerer receives the store's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
 }
@@ -79,10 +82,12 @@ type Store struct {
 	outboxSeqs, jobSeqs queueSeqs
 	outboxLen           atomic.Int64
 
-	// fs and dir are Pebble's filesystem and directory; scrub runs scrubs of erased data (erase.go).
-	fs    vfs.FS
-	dir   string
-	scrub scrubber
+	// fs and dir are Pebble's filesystem and directory; scrub runs scrubs of erased data (erase.go), unless
+	// noScrub.
+	fs      vfs.FS
+	dir     string
+	scrub   scrubber
+	noScrub bool
 }
 
 type pendingSync struct {
@@ -119,6 +124,7 @@ func Open(cfg Config) (*Store, error) {
 		Metrics: newMetrics(cfg.Registerer),
 		fs:      fs,
 		dir:     cfg.Dir,
+		noScrub: cfg.NoScrub,
 	}
 	if err := s.seedQueues(); err != nil {
 		_ = db.Close()
