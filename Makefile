@@ -13,7 +13,7 @@ DEMO_TOKEN := $(shell sed -n 's/^ *token: *"\(dev-token-alice[^"]*\)".*/\1/p' de
 # make test stays under 15 minutes on 2 cores; the Go test timeout is the backstop.
 TEST_TIMEOUT ?= 14m
 
-.PHONY: build web run demo-webhook test test-deps check-clickhouse-current bench bench-go vet clean
+.PHONY: build web run demo-webhook demo-photo test test-deps check-clickhouse-current bench bench-go vet clean
 
 # bin/switchboard is the production binary; `switchboard bench` and `switchboard whatsapp-sim` run the two built
 # beside it (bin/switchboard-bench, bin/switchboard-whatsapp-sim), which link the load generator, the simulator and
@@ -33,6 +33,7 @@ run: build
 	@echo "Embedded Kafka: $(KAFKA)  (kcat -b $(KAFKA) -L)   data: $(DATA)"
 	@echo "WhatsApp Cloud API simulator: http://$(SIM)  (what it received: curl -s http://$(SIM)/sim/messages)"
 	@echo "A sample customer writes once the node is ready (it waits in Unassigned); another one:  make demo-webhook"
+	@echo "A customer sends a photo (open it in the console):  make demo-photo"
 	@echo "Then list conversations:  curl -s -H 'Authorization: Bearer dev-token-alice-0001' http://$(HTTP)/v1/conversations"
 	@echo "ClickHouse (analytics): 127.0.0.1:$(CH_TCP)  (insights: $(BIN) insights --clickhouse-addr 127.0.0.1:$(CH_TCP))"
 	@mkdir -p $(DATA); ch=""; \
@@ -45,10 +46,15 @@ run: build
 	  $(BIN) send-webhook --url http://$(HTTP)/webhooks/whatsapp >/dev/null 2>&1 && \
 	  { echo "Sample customer posted: sign in to the console and go Online (bottom left): it is assigned to you"; break; }; done ) & \
 	$(BIN) serve --config deploy/dev/config.yaml --data-dir $(DATA) --http-addr $(HTTP) \
-		--embedded-kafka-addr $(KAFKA) --whatsapp-api-url http://$(SIM) $$ch
+		--embedded-kafka-addr $(KAFKA) --whatsapp-api-url http://$(SIM) --media-allow-private $$ch
 
 demo-webhook: build
 	$(BIN) send-webhook --url http://$(HTTP)/webhooks/whatsapp
+
+# A customer sends a photo: the simulator (started by make run) stores it and posts the inbound webhook naming it.
+demo-photo:
+	curl -sf -X POST -H 'Content-Type: image/png' --data-binary @deploy/dev/customer-photo.png \
+		'http://$(SIM)/sim/customers/media?phone_number_id=100200300&from=15550001234&name=Sam%20Rivera&caption=The%20view%20from%20our%20room'
 
 # The browser tests save their screenshots under bin/screenshots; this refreshes the README's copies.
 screenshots:

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,11 @@ type Config struct {
 	// Logger receives the internal errors behind 5xx answers, which clients see only as a code and a fixed
 	// message. Default slog.Default().
 	Logger *slog.Logger
+	// Media uploads, serves and fetches attachments (media.go); nil answers POST and GET /v1/media and replies
+	// with a media link 503 media_unavailable.
+	Media Media
+	// MediaTempDir holds uploads and fetched links while they are checked and sent on. Default os.TempDir().
+	MediaTempDir string
 	// EdgeConfig configures sign-in and the live stream (session.go).
 	EdgeConfig
 }
@@ -58,6 +64,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.MediaTempDir == "" {
+		c.MediaTempDir = os.TempDir()
 	}
 	c.EdgeConfig.setDefaults(c.Now)
 }
@@ -137,6 +146,10 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	}
 	// Contacts (contacts.go).
 	if a.serveContacts(ctx, op, parts) {
+		return
+	}
+	// Attachments (media.go).
+	if len(parts) >= 1 && parts[0] == "media" && a.serveMedia(ctx, op, parts) {
 		return
 	}
 	get, post := ctx.IsGet(), ctx.IsPost()

@@ -157,6 +157,9 @@ func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRe
 				return
 			}
 		}
+		if !a.resolveMediaLink(ctx, op, id, &b) { // media.go: a link is fetched here and sent by id
+			return
+		}
 		cmd.Type, cmd.Message, cmd.MessageID = "send", &b, "sb."+newID()
 		status = fasthttp.StatusCreated
 	case "notes":

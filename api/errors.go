@@ -91,6 +91,15 @@ var codeStatus = map[string]int{
 	codeCSRF:                 fasthttp.StatusForbidden,
 	codeTooManyStreams:       fasthttp.StatusTooManyRequests,
 	codeInvalidPresence:      fasthttp.StatusBadRequest,
+
+	// Attachments (media.go).
+	codeMediaTypeUnsupported: fasthttp.StatusBadRequest,
+	codeMediaTooLarge:        fasthttp.StatusRequestEntityTooLarge,
+	codeMediaNotFound:        fasthttp.StatusNotFound,
+	codeInvalidUpload:        fasthttp.StatusBadRequest,
+	codeMediaLinkRefused:     fasthttp.StatusBadRequest,
+	codeMediaUnavailable:     fasthttp.StatusServiceUnavailable,
+	codeMediaUpstream:        fasthttp.StatusBadGateway,
 }
 
 // The API's own error codes.

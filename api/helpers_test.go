@@ -108,6 +108,8 @@ type options struct {
 	configure func(*api.Config)
 	// tenants is the tenants file; default testdata/tenants.yaml.
 	tenants string
+	// streamed serves api.MediaPath's bodies as streams, as the node's server does.
+	streamed bool
 }
 
 // start serves the API on a real fasthttp server on loopback, over a fresh store.
@@ -148,6 +150,9 @@ func start(t *testing.T, o options) *env {
 		t.Fatal(err)
 	}
 	srv := &fasthttp.Server{Handler: a.Serve}
+	if o.streamed {
+		srv.StreamRequestBody, srv.DisablePreParseMultipartForm = true, true
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {

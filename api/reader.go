@@ -34,6 +34,8 @@ type Reader interface {
 	Search(tenant string, q SearchQuery) (hits []SearchHit, next string, err error)
 
 	ContactReader // contacts.go
+	// MediaReader finds the message carrying a media id (media.go).
+	MediaReader
 }
 
 // SearchQuery is a search for Reader.Search.

@@ -26,8 +26,9 @@ import (
 var dist embed.FS
 
 // CSP is the Content-Security-Policy of every console response: scripts, styles and connections only from the
-// node itself, no inline script, images also from data: URLs, and no framing.
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+// node itself, no inline script, images also from data: URLs and blob: URLs (the preview of a file being attached),
+// and no framing.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; " +
 	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
 
 // asset is one embedded file ready to serve.

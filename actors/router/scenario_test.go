@@ -293,7 +293,8 @@ func (h *harness) setup(a args) {
 	for _, o := range cfg.Tenants[0].Operators {
 		h.ops[o.ID] = o
 	}
-	h.st = storetest.Open(h.t, store.Config{})
+	// No scrubs after erases: Pebble's flushes must not run in more than one synctest bubble (store.Config.NoScrub).
+	h.st = storetest.Open(h.t, store.Config{NoScrub: true})
 	h.reg = prometheus.NewRegistry()
 	h.out = outcome.NewRegistry()
 	maxInFlight := 0

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/store/forensic"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -38,8 +42,12 @@ func TestEraseScrubsFiles(t *testing.T) {
 	)
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	receive := func(c conversation.Conversation, from, id, txt, name string, at time.Time) conversation.Conversation {
+		in := &inbox.Message{ID: id, From: from, ProfileName: name, Type: "text", Timestamp: at.Unix(), Text: txt}
+		if strings.HasPrefix(txt, "photo") {
+			in.Type, in.Content = "image", []byte(`{"id":"media-777","caption":"`+txt+`"}`)
+		}
 		next, m, effects := conversation.Receive(c, conversation.Inbound{TenantID: tenant, ChannelID: channel, At: at,
-			Message: &inbox.Message{ID: id, From: from, ProfileName: name, Type: "text", Timestamp: at.Unix(), Text: txt}}, conversation.Policy{})
+			Message: in}, conversation.Policy{})
 		commitWait(t, s, func(b *Batch) error {
 			if err := b.PutConversation(&c, &next); err != nil {
 				return err
@@ -65,6 +73,9 @@ func TestEraseScrubsFiles(t *testing.T) {
 	})
 	if err := s.DB().Flush(); err != nil {
 		t.Fatal(err)
+	}
+	if _, _, err := s.MediaRef(tenant, "media-777"); err != nil {
+		t.Fatalf("media reference before the erase: %v", err)
 	}
 	needles := []string{phone, text, word, "Xylophonist"}
 	// The test can fail: before the erase every needle is on disk.
@@ -103,6 +114,9 @@ func TestEraseScrubsFiles(t *testing.T) {
 	if _, _, err := s.MessageRef(tenant, "wamid.A1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("message id index after erase: %v", err)
 	}
+	if _, _, err := s.MediaRef(tenant, "media-777"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("media reference after erase: %v", err)
+	}
 	if _, err := s.ParkedStatus(tenant, "wamid.out"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("parked status after erase: %v", err)
 	}
@@ -135,5 +149,33 @@ func TestEraseScrubsFiles(t *testing.T) {
 	}
 	if m, err := s2.Message(tenant, other.ID, 1); err != nil || m.Text != keep {
 		t.Fatalf("other customer's message after reopening: %+v, %v", m, err)
+	}
+}
+
+// TestRequestScrub: a request runs a scrub on the scrubber goroutine, requests made while it runs are not lost, and
+// Close waits for the scrubber.
+func TestRequestScrub(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	scrubs := func() uint64 {
+		var m dto.Metric
+		if err := s.Metrics.ScrubSeconds.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetHistogram().GetSampleCount()
+	}
+	for i := range 3 {
+		s.RequestScrub("acme")
+		eventually.True(t, 30*time.Second, 5*time.Millisecond, func() bool { return scrubs() >= uint64(i+1) },
+			"scrub %d to run", i+1)
+	}
+	for range 100 {
+		s.RequestScrub("acme")
+		s.RequestScrub("globex")
+	}
+	before := scrubs()
+	eventually.True(t, 30*time.Second, 5*time.Millisecond, func() bool { return scrubs() > before },
+		"the requests made in a row to be served")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -29,6 +29,8 @@ package store
 //	t/<tenant>/m/<conv>/<seq:8>       conversation actor (PutMessage)        a message, JSON
 //	t/<tenant>/w/<message id>         conversation actor (PutMessage)        "<conv>/<seq:8>": both ids of a message
 //	t/<tenant>/s/<wamid>              conversation actor (ParkStatus)        a status that came before its message
+//	t/<tenant>/a/<media id>           conversation actor (PutMessage;        "<conv>/<seq:8>" of a message carrying
+//	                                  EraseConversation deletes it)          the media id (media.go)
 //	t/<tenant>/o/<operator>           tenant actor (PutOperator)             operator runtime state, JSON
 //	t/<tenant>/y/<channel>/<qseq:8>   conversation actor (PutSendJob);       an outbound message queued for the
 //	                                  deleted by the sender                  sender, encoded by the sender
@@ -46,8 +48,6 @@ package store
 //	t/<tenant>/r/<token>/<contact>    catalogue actor (with each contact)    nothing: a contact search posting
 //	                                                                         (contact.Tokens: name, phone, fields)
 //	t/<tenant>/u/<contact>            catalogue actor (with each contact)    the blocked contacts index: the wa_id
-//	t/<tenant>/a/<media id>           conversation actor (with the message;  "<conv>/<seq:8>": the message carrying
-//	                                  EraseConversation deletes it)          a media id
 //
 // Two prefixes are global, both node-local work queues over tenant state rather than state:
 //
@@ -97,11 +97,6 @@ const (
 
 // tenantPrefix is the prefix of every key of a tenant: "t/<tenant>/".
 func tenantPrefix(tenant string) []byte { return append(append([]byte("t/"), tenant...), '/') }
-
-// mediaRefKey names the reference of a media id to the message that carries it.
-func mediaRefKey(tenant, mediaID string) []byte {
-	return append(tenantKey(len(mediaID), tenant, 'a'), mediaID...)
-}
 
 // tenantKey starts a tenant-scoped key: "t/<tenant>/<kind>/".
 func tenantKey(extra int, tenant string, kind byte) []byte {
@@ -188,6 +183,9 @@ func msgKey(tenant, conv string, seq uint64) []byte {
 
 func wamidKey(tenant, wamid string) []byte {
 	return append(tenantKey(len(wamid), tenant, 'w'), wamid...)
+}
+func mediaKey(tenant, id string) []byte {
+	return append(tenantKey(len(id), tenant, 'a'), id...)
 }
 func parkedKey(tenant, wamid string) []byte {
 	return append(tenantKey(len(wamid), tenant, 's'), wamid...)

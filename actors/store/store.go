@@ -40,6 +40,9 @@ type Config struct {
 	// full, which the router's in-flight bound keeps from happening.
 	PendingSyncs int
 	Logger       *slog.Logger
+	// NoScrub makes RequestScrub count the request and do nothing else (erase.go). For tests that run the store in a
+	// testing/synctest bubble: Pebble's flushes reuse pooled channels, which must not cross bubbles. Default false.
+	NoScrub bool
 	// Registerer receives the store's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
 }
@@ -79,10 +82,12 @@ type Store struct {
 	outboxSeqs, jobSeqs queueSeqs
 	outboxLen           atomic.Int64
 
-	// fs and dir are Pebble's filesystem and directory; scrub runs scrubs of erased data (erase.go).
-	fs    vfs.FS
-	dir   string
-	scrub scrubber
+	// fs and dir are Pebble's filesystem and directory; scrub runs scrubs of erased data (erase.go), unless
+	// noScrub.
+	fs      vfs.FS
+	dir     string
+	scrub   scrubber
+	noScrub bool
 }
 
 type pendingSync struct {
@@ -119,6 +124,7 @@ func Open(cfg Config) (*Store, error) {
 		Metrics: newMetrics(cfg.Registerer),
 		fs:      fs,
 		dir:     cfg.Dir,
+		noScrub: cfg.NoScrub,
 	}
 	if err := s.seedQueues(); err != nil {
 		_ = db.Close()
@@ -236,12 +242,16 @@ func (b *Batch) PutConversation(prev, c *conversation.Conversation) error {
 	return b.putJSON(convKey(c.TenantID, c.ID), c)
 }
 
-// PutMessage writes m and indexes it by its ids and by the words of its text (search.go).
+// PutMessage writes m and indexes it by its ids, by the words of its text (search.go) and by the media id it
+// carries (media.go).
 func (b *Batch) PutMessage(tenant string, m *conversation.Message) error {
 	if err := b.putJSON(msgKey(tenant, m.ConversationID, m.Seq), m); err != nil {
 		return err
 	}
 	if err := b.indexText(tenant, m); err != nil {
+		return err
+	}
+	if err := b.putMediaRef(tenant, m); err != nil {
 		return err
 	}
 	ref := messageRef(m.ConversationID, m.Seq)

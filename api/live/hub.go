@@ -208,6 +208,9 @@ func (h *Hub) Publish(e Event) bool {
 		h.remember(t, e.ID)
 	}
 	t.head = e.Seq
+	if e.Type == TypeErased {
+		h.redact(t, e) // erase.go
+	}
 	en := entry{seq: e.Seq, typ: e.Type, operator: e.Operator, frame: frame}
 	switch {
 	case t.n < len(t.ring):

@@ -161,6 +161,8 @@ func (n *node) start() {
 		"--kafka-session-timeout", "2s",
 		// Tests never reach Meta: a node without a simulator sends to a closed loopback port.
 		"--whatsapp-api-url", "http://127.0.0.1:1",
+		// Tests serve operators' media links from loopback.
+		"--media-allow-private",
 	}, n.extra...)
 	n.cmd = exec.Command(binary, args...)
 	if n.logs == nil {

@@ -94,6 +94,8 @@ func serve(args []string) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log as JSON lines")
 	cookieSecure := fs.Bool("cookie-secure", false, "mark the session cookie Secure (the node is reached over TLS)")
+	mediaCache := fs.Int64("media-cache-bytes", node.DefaultMediaCacheBytes, "bound of the disk cache of media served to the console (under the data dir)")
+	mediaPrivate := fs.Bool("media-allow-private", false, "let operators' media links reach private, loopback and link-local addresses (tests, local demo; off in production: SSRF)")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
 	}
@@ -127,6 +129,8 @@ func serve(args []string) error {
 		IdleAfter:          *idle,
 		PprofAddr:          *pprofAddr,
 		CookieSecure:       *cookieSecure,
+		MediaCacheBytes:    *mediaCache,
+		MediaAllowPrivate:  *mediaPrivate,
 		Logger:             log,
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -196,11 +197,17 @@ func TestOutboundThroughSimulator(t *testing.T) {
 		last.sum("switchboard_records_applied_total", `kind="status_parked"`),
 		last.sum("switchboard_records_skipped_total", `reason="stale_status"`))
 
-	// Media by id and by link with a caption, a reaction to the customer's message, interactive reply buttons and
-	// a template with body parameters: the simulator validates each the way Meta does and accepts them.
+	// Media by id and by link with a caption (the node fetches the link, served here from loopback, which the
+	// harness's --media-allow-private lets it reach, and sends the file by id), a reaction to the customer's message,
+	// interactive reply buttons and a template with body parameters: the simulator validates each the way Meta does
+	// and accepts them.
+	invoice := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n%%EOF\n"))
+	}))
+	defer invoice.Close()
 	rich := []map[string]any{
 		{"type": "image", "image": map[string]string{"id": "media-1", "caption": "your receipt"}},
-		{"type": "document", "document": map[string]string{"link": "https://example.invalid/invoice.pdf", "caption": "invoice", "filename": "invoice.pdf"}},
+		{"type": "document", "document": map[string]string{"link": invoice.URL + "/invoice.pdf", "caption": "invoice", "filename": "invoice.pdf"}},
 		{"type": "reaction", "reaction": map[string]string{"message_id": "wamid.o0-0", "emoji": "👍"}},
 		{"type": "interactive", "interactive": map[string]any{"type": "button", "body": map[string]string{"text": "Was this helpful?"},
 			"action": map[string]any{"buttons": []map[string]any{{"type": "reply", "reply": map[string]string{"id": "yes", "title": "Yes"}},

@@ -8,6 +8,7 @@ import { Icon } from './icon.jsx';
 import { useNow } from './now.js';
 import { Message } from './message.jsx';
 import { ContactPanel } from './contact.jsx';
+import { useAttachment } from './attach.jsx';
 
 const PAGE = 50;
 
@@ -253,7 +254,13 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
               : viewers.map((p) => p.operator_name || p.operator_id).join(', ') + (viewers.length > 1 ? ' are' : ' is') + ' viewing this conversation'}
           </div>
         )}
-        <div class="messages" ref={scroller} onScroll={onScroll} id="messages">
+        <div
+          class="messages"
+          ref={scroller}
+          onScroll={onScroll}
+          id="messages"
+          onLoadCapture={() => pinned.current && scroller.current && (scroller.current.scrollTop = scroller.current.scrollHeight)}
+        >
           {older && <div class="older muted">Loading earlier messages…</div>}
           {msgs.map((m, i) => {
             const prev = msgs[i - 1];
@@ -362,6 +369,7 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
   const [tpl, setTpl] = useState(false);
   const [mention, setMention] = useState(null); // {start, q, i}
   const typedAt = useRef(0);
+  const attach = useAttachment(id);
   const locked = mode === 'reply' && !open;
   const closed = conv.status === 'closed';
 
@@ -401,10 +409,12 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
 
   const send = async () => {
     const t = text.trim();
-    if (!t || sending || locked) return;
+    const withFile = mode === 'reply' && attach.ready;
+    if ((!t && !withFile) || sending || locked || (mode === 'reply' && attach.att && !attach.ready)) return;
     setSending(true);
     try {
       if (mode === 'note') await api.post('/v1/conversations/' + id + '/notes', { text: t });
+      else if (withFile) await attach.send(t);
       else await api.post('/v1/conversations/' + id + '/messages', { type: 'text', text: t });
       setText('');
       onSent();
@@ -474,7 +484,8 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
       ) : mode === 'reply' && tpl ? (
         <TemplateForm id={id} flash={flash} onSent={onSent} />
       ) : (
-        <div class="composer-box">
+        <div class="composer-box" {...(mode === 'reply' ? attach.dropProps : {})}>
+          {mode === 'reply' && attach.chip}
           {mention && candidates.length > 0 && (
             <ul class="popover mentions" role="listbox" id="mention-list">
               {candidates.map((o, i) => (
@@ -501,11 +512,23 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
             value={text}
             onInput={onInput}
             onKeyDown={onKeyDown}
-            placeholder={mode === 'note' ? 'Private note, visible to your team only. @ to mention someone.' : 'Reply to the customer…  (Enter sends, Shift+Enter for a new line)'}
+            placeholder={
+              mode === 'note'
+                ? 'Private note, visible to your team only. @ to mention someone.'
+                : attach.att
+                  ? attach.noCaption ? 'A message to send after it (optional)…' : 'Add a caption (optional)…'
+                  : 'Reply to the customer…  (Enter sends, Shift+Enter for a new line)'
+            }
           />
           <div class="composer-foot">
-            <span class="muted small">{mode === 'note' ? 'Only operators see notes.' : 'Sent on WhatsApp.'}</span>
-            <button class={'btn ' + (mode === 'note' ? 'note-btn' : 'primary')} id="send" disabled={!text.trim() || sending} onClick={send}>
+            {mode === 'reply' && attach.button}
+            <span class="muted small grow">{mode === 'note' ? 'Only operators see notes.' : 'Sent on WhatsApp.'}</span>
+            <button
+              class={'btn ' + (mode === 'note' ? 'note-btn' : 'primary')}
+              id="send"
+              disabled={sending || (mode === 'note' || !attach.att ? !text.trim() : !attach.ready)}
+              onClick={send}
+            >
               {mode === 'note' ? 'Add note' : 'Send'}
             </button>
           </div>

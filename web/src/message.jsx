@@ -1,6 +1,7 @@
 // One message of a conversation, by direction (customer, operator, private note) and type (text, media cards,
 // location, contacts, buttons, interactive replies, reactions, templates), with delivery ticks. Everything a
 // customer wrote is rendered as text nodes: Preact escapes it, and nothing here sets HTML.
+import { useState, useEffect } from 'preact/hooks';
 import { clock, initials, hue } from './util.js';
 import { Icon } from './icon.jsx';
 
@@ -24,10 +25,104 @@ function obj(c) {
   return c;
 }
 
+/** mediaURL is where the console fetches a media id: the permission-checked proxy. */
+function mediaURL(id) {
+  return '/v1/media/' + encodeURIComponent(id);
+}
+
+/** Lightbox shows an image full size over the page; Esc or a click closes it. */
+function Lightbox({ src, alt, onClose }) {
+  useEffect(() => {
+    const k = (e) => {
+      if (e.key === 'Escape') {
+        e.stopPropagation();
+        onClose();
+      }
+    };
+    window.addEventListener('keydown', k, true);
+    return () => window.removeEventListener('keydown', k, true);
+  }, []);
+  return (
+    <div class="lightbox" id="lightbox" role="dialog" aria-label={alt} onClick={onClose}>
+      <img src={src} alt={alt} onClick={(e) => e.stopPropagation()} />
+      <div class="lightbox-bar" onClick={(e) => e.stopPropagation()}>
+        <a href={src} target="_blank" rel="noopener noreferrer" class="link-btn">
+          Open original
+        </a>
+        <button class="link-btn" id="lightbox-close" onClick={onClose}>
+          Close
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** Media shows a media message carried by id: images inline (click for full size), players for video and audio,
+ * a download link for documents. A media WhatsApp no longer has falls back to the card. */
+function Media({ m, c, t, card }) {
+  const [broken, setBroken] = useState(false);
+  const [open, setOpen] = useState(false);
+  const src = mediaURL(c.id);
+  const caption = c.caption || (m.text && m.text !== c.filename ? m.text : '');
+  if (broken) return card('Not available any more');
+  let body;
+  if (t === 'image' || t === 'sticker') {
+    const alt = caption || (t === 'sticker' ? 'Sticker' : 'Photo');
+    body = (
+      <>
+        <button class={'media-thumb ' + t} type="button" title="Open full size" onClick={() => setOpen(true)} data-media={c.id}>
+          <img src={src} alt={alt} loading="lazy" onError={() => setBroken(true)} />
+        </button>
+        {open && <Lightbox src={src} alt={alt} onClose={() => setOpen(false)} />}
+      </>
+    );
+  } else if (t === 'video') {
+    body = <video class="media-player" controls preload="metadata" src={src} data-media={c.id} onError={() => setBroken(true)} />;
+  } else if (t === 'audio') {
+    body = <audio class="media-player" controls preload="metadata" src={src} data-media={c.id} onError={() => setBroken(true)} />;
+  } else {
+    const name = c.filename || 'Document';
+    body = (
+      <a class="media-card document doc-link" href={src} download={c.filename || ''} data-media={c.id} title={'Download ' + name}>
+        <div class="media-icon">
+          <Icon d={MEDIA.document[1]} size={22} />
+        </div>
+        <div class="media-text">
+          <div class="media-label">{name}</div>
+          <div class="media-sub">{c.mime_type ? c.mime_type + ' · ' : ''}Download</div>
+        </div>
+      </a>
+    );
+  }
+  return (
+    <div class={'media ' + t} data-type={t}>
+      {body}
+      {caption && <div class="caption">{caption}</div>}
+    </div>
+  );
+}
+
 function Body({ m }) {
   const c = obj(m.content);
   const t = m.type;
   if (t === 'text') return <div class="text">{m.text}</div>;
+  if (MEDIA[t] && c.id && !c.link) {
+    const card = (sub) => {
+      const [label, icon] = MEDIA[t];
+      return (
+        <div class={'media-card ' + t} data-type={t}>
+          <div class="media-icon">
+            <Icon d={icon} size={22} />
+          </div>
+          <div class="media-text">
+            <div class="media-label">{label}</div>
+            <div class="media-sub">{sub}</div>
+          </div>
+        </div>
+      );
+    };
+    return <Media m={m} c={c} t={t} card={card} />;
+  }
   if (MEDIA[t]) {
     const [label, icon] = MEDIA[t];
     const sub = t === 'audio' && c.voice ? 'Voice message' : c.filename || c.mime_type || (c.link ? c.link : '');

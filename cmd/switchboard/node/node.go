@@ -88,7 +88,13 @@ type Config struct {
 	PprofAddr string
 	// CookieSecure marks the session cookie Secure: the node is reached over TLS. Default false.
 	CookieSecure bool
-	Logger       *slog.Logger
+	// MediaCacheBytes bounds the disk cache of media served to the console (DataDir/media-cache). 0 means
+	// DefaultMediaCacheBytes (1 GiB).
+	MediaCacheBytes int64
+	// MediaAllowPrivate lets operators' media links reach private, loopback and link-local addresses. Default
+	// false: such links are refused (SSRF); tests and the local demo set it.
+	MediaAllowPrivate bool
+	Logger            *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -262,6 +268,9 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	if cfg.has(RoleAPI) {
 		acfg := api.Config{Directory: n.dir, Reader: APIReader(n.store), Producer: n.producer, Outcomes: n.outcomes,
 			Logger: n.log}
+		if err := n.startMedia(&acfg); err != nil {
+			return n, err
+		}
 		if err := n.startLive(ctx, &acfg); err != nil {
 			return n, err
 		}
@@ -304,11 +313,31 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.server, err = server.New(server.Config{
 		Addr: cfg.HTTPAddr, WhatsApp: waHandler, API: apiHandler, Web: webHandler, Gatherer: n.reg, Ready: ready, Logger: n.log,
+		StreamsBody: api.MediaStreamsBody,
 	})
 	if err != nil {
 		return n, err
 	}
 	return n, nil
+}
+
+// startMedia gives the API its media store: Meta's media endpoints, the cache under the data dir, and a directory for
+// uploads in progress (emptied at start: what a killed node left there is of no use).
+func (n *Node) startMedia(acfg *api.Config) error {
+	tmp := filepath.Join(n.cfg.DataDir, "media-tmp")
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("media: %w", err)
+	}
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return fmt.Errorf("media: %w", err)
+	}
+	m, err := NewMedia(MediaConfig{GraphURL: n.cfg.WhatsAppAPIURL, CacheDir: filepath.Join(n.cfg.DataDir, "media-cache"),
+		CacheBytes: n.cfg.MediaCacheBytes, AllowPrivate: n.cfg.MediaAllowPrivate, Registerer: n.reg, Logger: n.log})
+	if err != nil {
+		return err
+	}
+	acfg.Media, acfg.MediaTempDir = m, tmp
+	return nil
 }
 
 // HTTPAddr is where the node's HTTP server listens.

@@ -12,6 +12,9 @@ import (
 func (s *Sim) route(ctx *fasthttp.RequestCtx) {
 	s.handling(ctx.Conn())
 	path := ctx.Path()
+	if s.routeMedia(ctx, path) {
+		return
+	}
 	switch string(path) {
 	case "/sim/messages":
 		s.serveMessages(ctx)

@@ -5,7 +5,8 @@
 // as Meta does, answers with Meta's success and error shapes, enforces Meta's per-phone-number throughput limit
 // with a token bucket (error 130429), injects 429s, 5xxs and permanent errors at configured rates, records what it
 // accepted (GET /sim/messages, GET /sim/reads, GET /sim/stats, DELETE /sim/messages) and posts signed status webhooks (sent,
-// delivered, read) back to a webhook URL, as Meta does. Customers plays customers writing in.
+// delivered, read) back to a webhook URL, as Meta does. Customers plays customers writing in. The media endpoints
+// (media.go) store uploads and serve them back, and SendCustomerMedia plays a customer sending a photo or a file.
 //
 // Some permanent errors are deterministic, so a test can trigger them without injection: a recipient starting with
 // "999" is undeliverable (131026), a free-form message to one starting with "998" is outside the customer service
@@ -100,6 +101,9 @@ type Config struct {
 	// later) before the message's remaining statuses are given up. Default DefaultWebhookRetries (3); negative
 	// means no retries.
 	WebhookRetries int
+	// MaxMediaBytes bounds the bytes of the files the media store keeps (uploads and customers' media, media.go);
+	// the oldest are forgotten first. Default DefaultMaxMediaBytes (256 MiB).
+	MaxMediaBytes int64
 	// OnAccepted, when set, is called with every accepted message as it is accepted, on the request's goroutine
 	// (it must be quick and safe for concurrent use): a load generator times delivery with it without keeping
 	// every message (MaxRecorded can then be small).
@@ -162,6 +166,9 @@ func (c *Config) setDefaults() {
 	case c.WebhookRetries < 0:
 		c.WebhookRetries = 0
 	}
+	if c.MaxMediaBytes == 0 {
+		c.MaxMediaBytes = DefaultMaxMediaBytes
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -182,6 +189,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: Latency %v is negative", ErrInvalidConfig, c.Latency)
 	case c.StatusDelay < 0:
 		return fmt.Errorf("%w: StatusDelay %v is negative", ErrInvalidConfig, c.StatusDelay)
+	case c.MaxMediaBytes < 0:
+		return fmt.Errorf("%w: MaxMediaBytes %d is negative", ErrInvalidConfig, c.MaxMediaBytes)
 	case c.MaxRecorded < 0:
 		return fmt.Errorf("%w: MaxRecorded %d is negative", ErrInvalidConfig, c.MaxRecorded)
 	case c.WebhookWorkers < 0 || c.WebhookQueue < 0:
@@ -226,6 +235,7 @@ type Sim struct {
 	rec      recorder
 	reads    readRecorder
 	hooks    *webhooks // nil without a WebhookURL
+	media    mediaStore
 	client   *http.Client
 	failFrom float64 // Fail.Rate429 + Fail.Rate5xx + Fail.RatePermanent; 0 draws nothing
 
@@ -272,6 +282,7 @@ func New(cfg Config) (*Sim, error) {
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
+	s.media.max = cfg.MaxMediaBytes
 	s.cfg.Tokens = maps.Clone(cfg.Tokens) // the caller may change its map while requests read this one
 	s.rec.reset()
 	s.base = s.c.load()
@@ -297,17 +308,20 @@ func New(cfg Config) (*Sim, error) {
 	}
 	s.ln = ln
 	s.srv = &fasthttp.Server{
-		Handler:               s.route,
-		Name:                  "switchboard-whatsapp-sim",
-		MaxRequestBodySize:    MaxBodyBytes,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           time.Minute,
-		NoDefaultServerHeader: true,
-		NoDefaultDate:         true,
-		ErrorHandler:          s.errorHandler,
-		ConnState:             s.connState,
-		Logger:                debugLogger{cfg.Logger},
+		Handler:            s.route,
+		Name:               "switchboard-whatsapp-sim",
+		MaxRequestBodySize: MaxBodyBytes,
+		// Media uploads may be larger (media.go: uploadConfig).
+		HeaderReceived:               uploadConfig,
+		DisablePreParseMultipartForm: true,
+		ReadTimeout:                  30 * time.Second,
+		WriteTimeout:                 30 * time.Second,
+		IdleTimeout:                  time.Minute,
+		NoDefaultServerHeader:        true,
+		NoDefaultDate:                true,
+		ErrorHandler:                 s.errorHandler,
+		ConnState:                    s.connState,
+		Logger:                       debugLogger{cfg.Logger},
 	}
 	return s, nil
 }

@@ -1,0 +1,234 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/api"
+	"github.com/switchboard-hq/switchboard/cmd/switchboard/node"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
+)
+
+var (
+	c1      = conversation.ID("acme-wa", "15550001111")
+	c9      = conversation.ID("globex-wa", "15550009999")
+	pngFile = append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"), make([]byte, 200)...)
+	pdfFile = []byte("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n%%EOF\n")
+	exeFile = append([]byte("MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"), make([]byte, 300)...)
+)
+
+// mediaEnv is the API with the node's media adapter over the WhatsApp simulator, links allowed to loopback.
+type mediaEnv struct {
+	*env
+	sim *sim.Sim
+}
+
+func startMedia(t *testing.T) mediaEnv {
+	t.Helper()
+	s, err := sim.New(sim.Config{Logger: slog.New(slog.DiscardHandler),
+		Tokens: map[string]string{"100200300": "acme-access", "900800700": "globex-access"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	m, err := node.NewMedia(node.MediaConfig{GraphURL: s.URL() + "/v21.0", CacheDir: t.TempDir() + "/cache",
+		AllowPrivate: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	e := start(t, options{streamed: true, configure: func(c *api.Config) { c.Media, c.MediaTempDir = m, tmp }})
+	return mediaEnv{env: e, sim: s}
+}
+
+// upload posts a multipart upload with the file under "file" and the given fields.
+func (e mediaEnv) upload(t *testing.T, token, filename, contentType string, data []byte, fields map[string]string) response {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	h := make(map[string][]string)
+	h["Content-Disposition"] = []string{fmt.Sprintf(`form-data; name="file"; filename=%q`, filename)}
+	h["Content-Type"] = []string{contentType}
+	pw, _ := mw.CreatePart(h)
+	pw.Write(data)
+	mw.Close()
+	return e.send(t, http.MethodPost, "/v1/media", map[string]string{"Authorization": "Bearer " + token,
+		"Content-Type": mw.FormDataContentType()}, b.String())
+}
+
+// An upload judged by its content goes to the channel's media store and is answered with its id; a renamed
+// executable, a file over its type's limit, a request without a file and one that is not multipart are refused
+// with the reason, and nothing reaches the store.
+func TestUploadMedia(t *testing.T) {
+	e := startMedia(t)
+	r := e.upload(t, aliceToken, "receipt.png", "image/png", pngFile, map[string]string{"channel_id": "acme-wa"})
+	if r.status != http.StatusCreated {
+		t.Fatalf("upload = %s", r)
+	}
+	var got struct {
+		ID, Type, Filename string
+		MIMEType           string `json:"mime_type"`
+		Size               int64
+	}
+	if err := json.Unmarshal(r.body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Type != "image" || got.MIMEType != "image/png" || got.Size != int64(len(pngFile)) || got.Filename != "receipt.png" {
+		t.Errorf("answer = %s", r.body)
+	}
+	stored, ok := e.sim.Media(got.ID)
+	if !ok || !bytes.Equal(stored.Data, pngFile) || stored.PhoneNumberID != "100200300" || stored.MIMEType != "image/png" {
+		t.Errorf("simulator stored %+v (%v)", stored.ID, ok)
+	}
+	// A conversation names the channel too; globex's conversation is not acme's.
+	e.putConvs(t, conv("acme", c1, conversation.Assigned, "alice"), conv("globex", c9, conversation.Assigned, "dave"))
+	if r := e.upload(t, aliceToken, "doc.pdf", "application/pdf", pdfFile, map[string]string{"conversation_id": c1}); r.status != http.StatusCreated {
+		t.Errorf("upload for a conversation = %s", r)
+	}
+	wantError(t, "another tenant's conversation", e.upload(t, aliceToken, "doc.pdf", "application/pdf", pdfFile,
+		map[string]string{"conversation_id": c9}), http.StatusNotFound, conversation.CodeNotFound)
+	wantError(t, "another tenant's channel", e.upload(t, aliceToken, "doc.pdf", "application/pdf", pdfFile,
+		map[string]string{"channel_id": "globex-wa"}), http.StatusBadRequest, "invalid_upload")
+	// Without a channel: the tenant's only one.
+	if r := e.upload(t, aliceToken, "r.png", "image/png", pngFile, nil); r.status != http.StatusCreated {
+		t.Errorf("upload without a channel = %s", r)
+	}
+
+	before := e.sim.Stats()
+	exe := e.upload(t, aliceToken, "photo.png", "image/png", exeFile, nil)
+	wantError(t, "an executable named .png", exe, http.StatusBadRequest, "media_type_unsupported")
+	if !bytes.Contains(exe.body, []byte("WhatsApp does not take")) {
+		t.Errorf("refusal does not say why: %s", exe.body)
+	}
+	big := append(append([]byte{}, pngFile...), make([]byte, api.MaxImageBytes)...)
+	wantError(t, "an image over 5 MiB", e.upload(t, aliceToken, "big.png", "image/png", big, nil),
+		http.StatusRequestEntityTooLarge, "media_too_large")
+	wantError(t, "an empty file", e.upload(t, aliceToken, "e.png", "image/png", nil, nil), http.StatusBadRequest, "invalid_upload")
+	wantError(t, "not multipart", e.do(t, http.MethodPost, "/v1/media", aliceToken, `{"file":"x"}`), http.StatusBadRequest, "invalid_upload")
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	mw.WriteField("channel_id", "acme-wa")
+	mw.Close()
+	wantError(t, "no file", e.send(t, http.MethodPost, "/v1/media", map[string]string{"Authorization": "Bearer " + aliceToken,
+		"Content-Type": mw.FormDataContentType()}, b.String()), http.StatusBadRequest, "invalid_upload")
+	if after := e.sim.Stats(); after.Requests != before.Requests {
+		t.Errorf("refused uploads reached the simulator: %d requests", after.Requests-before.Requests)
+	}
+	wantError(t, "no token", e.upload(t, "", "r.png", "image/png", pngFile, nil), http.StatusUnauthorized, "unauthorized")
+}
+
+// GET /v1/media/{id} serves a media a message of the caller's tenant carries, downloaded from the channel, with
+// headers that keep the browser from running it; another tenant's, an unknown and an ill-formed id are 404.
+func TestGetMedia(t *testing.T) {
+	e := startMedia(t)
+	ctx := context.Background()
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})) // takes the webhooks
+	defer rcv.Close()
+	imgID, _, err := e.sim.SendCustomerMedia(ctx, sim.CustomerMedia{WebhookURL: rcv.URL, AppSecret: "x", PhoneNumberID: "100200300",
+		From: "15550001111", MIMEType: "image/png", Data: pngFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docID, _, err := e.sim.SendCustomerMedia(ctx, sim.CustomerMedia{WebhookURL: rcv.URL, AppSecret: "x", PhoneNumberID: "100200300",
+		From: "15550001111", Type: "document", MIMEType: "application/pdf", Data: pdfFile, Filename: "Facture été.pdf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.putConvs(t, conv("acme", c1, conversation.Assigned, "alice"))
+	e.commit(t, func(b *store.Batch) error {
+		for i, m := range []conversation.Message{
+			{Type: "image", Content: json.RawMessage(`{"id":"` + imgID + `","mime_type":"image/png"}`)},
+			{Type: "document", Content: json.RawMessage(`{"id":"` + docID + `","mime_type":"application/pdf","filename":"Facture été.pdf"}`)},
+		} {
+			m.ConversationID, m.Seq, m.ID, m.Direction, m.Status = c1, uint64(i+1), fmt.Sprintf("wamid.m%d", i), conversation.DirIn, conversation.Received
+			if err := b.PutMessage("acme", &m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for range 2 { // downloaded, then from the cache
+		r := e.do(t, http.MethodGet, "/v1/media/"+imgID, aliceToken, "")
+		if r.status != 200 || !bytes.Equal(r.body, pngFile) {
+			t.Fatalf("GET image = %d, %d bytes", r.status, len(r.body))
+		}
+		for h, want := range map[string]string{"Content-Type": "image/png", "X-Content-Type-Options": "nosniff",
+			"Content-Security-Policy": "sandbox; default-src 'none'",
+			"Content-Disposition":     `inline; filename="media-` + imgID + `.png"; filename*=UTF-8''media-` + imgID + `.png`} {
+			if got := r.header.Get(h); got != want {
+				t.Errorf("image %s = %q, want %q", h, got, want)
+			}
+		}
+	}
+	r := e.do(t, http.MethodGet, "/v1/media/"+docID, bobToken, "")
+	if r.status != 200 || !bytes.Equal(r.body, pdfFile) {
+		t.Fatalf("GET document = %s", r)
+	}
+	if got, want := r.header.Get("Content-Disposition"), `attachment; filename="Facture _t_.pdf"; filename*=UTF-8''Facture%20%C3%A9t%C3%A9.pdf`; got != want {
+		t.Errorf("document Content-Disposition = %q, want %q", got, want)
+	}
+	wantError(t, "another tenant's media", e.do(t, http.MethodGet, "/v1/media/"+imgID, daveToken, ""), http.StatusNotFound, "media_not_found")
+	// A media uploaded but not yet sent is no message's: 404 too.
+	up := e.upload(t, aliceToken, "r.png", "image/png", pngFile, nil)
+	var u struct{ ID string }
+	json.Unmarshal(up.body, &u)
+	wantError(t, "an unsent upload", e.do(t, http.MethodGet, "/v1/media/"+u.ID, aliceToken, ""), http.StatusNotFound, "media_not_found")
+	wantError(t, "an unknown id", e.do(t, http.MethodGet, "/v1/media/424242", aliceToken, ""), http.StatusNotFound, "media_not_found")
+	wantError(t, "an ill-formed id", e.do(t, http.MethodGet, "/v1/media/%3Cscript%3E", aliceToken, ""), http.StatusNotFound, "media_not_found")
+	wantError(t, "DELETE", e.do(t, http.MethodDelete, "/v1/media/"+imgID, aliceToken, ""), http.StatusMethodNotAllowed, "method_not_allowed")
+}
+
+// A reply naming a media link is fetched by the node, judged, uploaded to the conversation's channel and sent by
+// id; a link to an executable, or to a file of another type than the reply's, is refused before any command.
+func TestMediaLinkReply(t *testing.T) {
+	e := startMedia(t)
+	files := map[string][]byte{"/photo.png": pngFile, "/setup.png": exeFile, "/doc.pdf": pdfFile}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(files[r.URL.Path]) }))
+	defer srv.Close()
+	e.putConvs(t, conv("acme", c1, conversation.Assigned, "alice"))
+	e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) { return outcome.Result{Body: "ok"}, true })
+	r := e.do(t, http.MethodPost, "/v1/conversations/"+c1+"/messages", aliceToken,
+		`{"type":"image","image":{"link":"`+srv.URL+`/photo.png","caption":"here"}}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("reply with a link = %s", r)
+	}
+	recs := e.prod.records()
+	msg := recs[len(recs)-1].Items[0].Command.Message
+	var content map[string]string
+	if err := json.Unmarshal(msg.Content, &content); err != nil {
+		t.Fatal(err)
+	}
+	if content["link"] != "" || content["caption"] != "here" || content["id"] == "" {
+		t.Fatalf("sent content = %s, want an id, the caption, no link", msg.Content)
+	}
+	if m, ok := e.sim.Media(content["id"]); !ok || !bytes.Equal(m.Data, pngFile) {
+		t.Errorf("the linked file did not reach the channel's media store")
+	}
+	n := len(e.prod.records())
+	wantError(t, "link to an executable", e.do(t, http.MethodPost, "/v1/conversations/"+c1+"/messages", aliceToken,
+		`{"type":"image","image":{"link":"`+srv.URL+`/setup.png"}}`), http.StatusBadRequest, "media_type_unsupported")
+	wantError(t, "link to a pdf as an image", e.do(t, http.MethodPost, "/v1/conversations/"+c1+"/messages", aliceToken,
+		`{"type":"image","image":{"link":"`+srv.URL+`/doc.pdf"}}`), http.StatusBadRequest, "media_type_unsupported")
+	wantError(t, "link to another scheme", e.do(t, http.MethodPost, "/v1/conversations/"+c1+"/messages", aliceToken,
+		`{"type":"document","document":{"link":"file:///etc/passwd"}}`), http.StatusBadRequest, "media_link_refused")
+	if len(e.prod.records()) != n {
+		t.Errorf("a refused link produced a command")
+	}
+}
