@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -22,8 +23,9 @@ import (
 	"github.com/switchboard-hq/switchboard/api"
 )
 
-// MaxBodySize is the largest request body fasthttp reads. It is twice the webhook limit (1 MiB), so the webhook
-// handler itself answers and counts the 413s of docs/contract.md; larger bodies are refused by fasthttp with 413 too.
+// MaxBodySize is the largest request body the server reads for a handler (except the paths of
+// Config.StreamsBody). It is twice the webhook limit (1 MiB), so the webhook handler itself answers and counts the
+// 413s of docs/contract.md; larger bodies are refused by the server with 413 too.
 const MaxBodySize = 2 << 20
 
 // Check is one readiness condition; it returns nil when satisfied.
@@ -45,6 +47,10 @@ type Config struct {
 	Web fasthttp.RequestHandler
 	// Gatherer is what /metrics exposes. Default prometheus.DefaultGatherer.
 	Gatherer prometheus.Gatherer
+	// StreamsBody reports the requests whose handler reads the body itself as a stream
+	// (fasthttp.RequestCtx.RequestBodyStream), of any length: the server applies no MaxBodySize to them, and closes
+	// their connection after the answer (the handler may answer before the body's end). Nil: none.
+	StreamsBody func(method, path []byte) bool
 	// Ready lists what /readyz checks; /readyz is 200 only when all pass and the server is not draining.
 	Ready []Check
 	// Logger defaults to slog.Default().
@@ -92,10 +98,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	// GET /v1/events takes over its connection (api/events.go), so WriteTimeout and IdleTimeout do not cut a stream,
 	// and Shutdown ends streams by closing RequestCtx.Done rather than waiting for them.
+	//
+	// Bodies are streamed (StreamRequestBody): fasthttp then calls the handler after the headers and a first 8 KiB
+	// whatever the body's length, and route enforces MaxBodySize itself on every path but those of StreamsBody.
+	// Multipart forms are not pre-parsed: fasthttp would do it before the handler, without a size limit.
 	s.srv = &fasthttp.Server{
-		Handler:               s.route,
-		Name:                  "switchboard",
-		MaxRequestBodySize:    MaxBodySize,
+		Handler:                      s.route,
+		Name:                         "switchboard",
+		MaxRequestBodySize:           MaxBodySize,
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
@@ -154,6 +166,11 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) route(ctx *fasthttp.RequestCtx) {
+	if s.cfg.StreamsBody != nil && s.cfg.StreamsBody(ctx.Method(), ctx.Path()) {
+		ctx.SetConnectionClose()
+	} else if !limitBody(ctx) {
+		return
+	}
 	path := string(ctx.Path())
 	switch {
 	case path == "/webhooks/whatsapp" && s.cfg.WhatsApp != nil:
@@ -201,6 +218,44 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ctx.SetBodyString("ready\n")
+}
+
+// limitBody refuses a body over MaxBodySize with 413, as fasthttp does without StreamRequestBody, and leaves a
+// smaller one readable with PostBody. A body of known length is read by PostBody itself, bounded by its length; a
+// chunked one is read here, to at most MaxBodySize+1 bytes.
+func limitBody(ctx *fasthttp.RequestCtx) bool {
+	stream := ctx.RequestBodyStream()
+	if stream == nil {
+		return true
+	}
+	n := ctx.Request.Header.ContentLength()
+	if n > MaxBodySize {
+		tooLarge(ctx)
+		return false
+	}
+	if n >= 0 {
+		return true
+	}
+	b, err := io.ReadAll(io.LimitReader(stream, MaxBodySize+1))
+	if err != nil {
+		ctx.SetConnectionClose()
+		api.WriteError(ctx, fasthttp.StatusBadRequest, "bad_request", "the body could not be read: "+err.Error())
+		return false
+	}
+	if len(b) > MaxBodySize {
+		// What is left of a body only a little too large is read, so the client reads the 413 rather than a reset.
+		_, _ = io.CopyN(io.Discard, stream, 64<<10)
+		tooLarge(ctx)
+		return false
+	}
+	ctx.Request.SetBody(b)
+	return true
+}
+
+// tooLarge answers 413 without reading the body, so the connection cannot carry another request.
+func tooLarge(ctx *fasthttp.RequestCtx) {
+	ctx.SetConnectionClose()
+	api.WriteError(ctx, fasthttp.StatusRequestEntityTooLarge, "body_too_large", "request body over 2 MiB")
 }
 
 // errorHandler answers requests fasthttp rejects before a handler runs, in the contract's error shape.

@@ -294,8 +294,10 @@ func rawRequest(t *testing.T, addr, head string) response {
 func TestBodyOverMaxBodySize(t *testing.T) {
 	r := startServer(t, Config{WhatsApp: echo("whatsapp"), API: echo("api")})
 	for _, path := range []string{"/webhooks/whatsapp", "/v1/conversations/c1/messages"} {
-		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
-			path, MaxBodySize+1)
+		// The server reads the first 8 KiB of a body before it answers (bodies are streamed): they are sent, as a
+		// client sends its body after the head, and the rest is not needed.
+		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+			path, MaxBodySize+1, strings.Repeat("x", 8<<10))
 		wantError(t, "POST "+path+" over MaxBodySize", rawRequest(t, r.s.Addr(), head), http.StatusRequestEntityTooLarge, "body_too_large")
 	}
 	// Exactly MaxBodySize reaches the handler, which decides for itself.
@@ -455,5 +457,71 @@ func TestRunWaitsForServeWhenCloseFails(t *testing.T) {
 	err = <-done
 	if !errors.Is(err, errCloseFailed) || !errors.Is(err, errServeFailed) {
 		t.Errorf("Run = %v, want the Close error and Serve's", err)
+	}
+}
+
+// Bodies are streamed to the handlers of Config.StreamsBody, of any length; every other path keeps MaxBodySize,
+// whether the body says its length or comes in chunks, and a body within it reaches the handler whole.
+func TestStreamedBodies(t *testing.T) {
+	streamed := func(ctx *fasthttp.RequestCtx) {
+		n, err := io.Copy(io.Discard, ctx.RequestBodyStream())
+		ctx.SetStatusCode(fasthttp.StatusAccepted)
+		ctx.SetBodyString(fmt.Sprintf("streamed %d %v", n, err))
+	}
+	r := startServer(t, Config{WhatsApp: echo("whatsapp"), API: func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/v1/big" {
+			streamed(ctx)
+			return
+		}
+		echo("api")(ctx)
+	}, StreamsBody: func(method, path []byte) bool { return string(path) == "/v1/big" }})
+	post := func(path string, body io.Reader) (int, string) {
+		t.Helper()
+		resp, err := http.Post(r.url+path, "text/csv", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	big := bytes.Repeat([]byte("x"), 3*MaxBodySize)
+	// io.MultiReader hides the length: net/http sends it chunked.
+	for _, body := range []func() io.Reader{func() io.Reader { return bytes.NewReader(big) }, func() io.Reader { return io.MultiReader(bytes.NewReader(big)) }} {
+		if code, got := post("/v1/big", body()); code != http.StatusAccepted || got != fmt.Sprintf("streamed %d <nil>", len(big)) {
+			t.Errorf("streamed path: %d %q", code, got)
+		}
+	}
+	// Over MaxBodySize elsewhere: with a length (the server reads 8 KiB of it), and in one chunk.
+	wantError(t, "a length over MaxBodySize", rawRequest(t, r.s.Addr(), fmt.Sprintf(
+		"POST /v1/other HTTP/1.1\r\nHost: test\r\nContent-Length: %d\r\n\r\n%s", len(big), big[:8<<10])),
+		http.StatusRequestEntityTooLarge, "body_too_large")
+	wantError(t, "a chunked body over MaxBodySize", rawRequest(t, r.s.Addr(), fmt.Sprintf(
+		"POST /v1/other HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", MaxBodySize+1, big[:MaxBodySize+1])),
+		http.StatusRequestEntityTooLarge, "body_too_large")
+	small := bytes.Repeat([]byte("y"), MaxBodySize)
+	if code, got := post("/v1/other", io.MultiReader(bytes.NewReader(small))); code != http.StatusAccepted || got != fmt.Sprintf("api POST /v1/other %d", len(small)) {
+		t.Errorf("chunked body of MaxBodySize: %d %q", code, got)
+	}
+	// Keep-alive still works for small bodies: two requests on one connection.
+	conn, err := net.Dial("tcp", r.s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	for i := 0; i < 2; i++ {
+		if _, err := fmt.Fprintf(conn, "POST /v1/x HTTP/1.1\r\nHost: test\r\nContent-Length: 20000\r\n\r\n%s", strings.Repeat("z", 20000)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "api POST /v1/x 20000" {
+			t.Errorf("request %d on one connection: %q", i, b)
+		}
 	}
 }
