@@ -207,9 +207,11 @@ func ValidID(id string) bool {
 	return true
 }
 
-// ContactID returns the contact id of a customer on a channel.
-func ContactID(channelID, customer string) string {
-	h := sha256.Sum256([]byte("contact\x00" + channelID + "\x00" + customer))
+// ContactID returns the id of the tenant's contact with WhatsApp address customer (the digits of the E.164 number,
+// no "+"). It is per phone, not per channel: one contact links its conversations on every channel of the tenant,
+// each of them ID(channel, customer). Derived, not allocated, like ID.
+func ContactID(customer string) string {
+	h := sha256.Sum256([]byte("contact\x00" + customer))
 	return "k" + idEncoding.EncodeToString(h[:10])
 }
 
