@@ -81,7 +81,15 @@ func (c *csvReader) Read() (line int, fields [][]byte, err error) {
 		}
 		for i, f := range c.fields {
 			if !utf8.Valid(f) {
-				return line, nil, &csvError{codeInvalidEncoding, fmt.Sprintf("column %d is not UTF-8 (%s)", i+1, guessEncoding(f))}
+				bad := 0
+				for bad < len(f) {
+					r, size := utf8.DecodeRune(f[bad:])
+					if r == utf8.RuneError && size <= 1 {
+						break
+					}
+					bad += size
+				}
+				return line, nil, &csvError{codeInvalidEncoding, fmt.Sprintf("column %d is not UTF-8: it has the byte 0x%02X, %s; save the file as CSV UTF-8", i+1, f[bad], guessEncoding(f[bad:]))}
 			}
 		}
 		return line, c.fields, nil
@@ -239,18 +247,19 @@ func (c *csvReader) finish(recErr *csvError, raw int) error {
 }
 
 // Start reads the beginning of the stream: it drops a UTF-8 byte order mark and refuses a file in another encoding
-// (a UTF-16 or UTF-32 BOM, UTF-16 without one, or bytes that are not UTF-8 in the first 64 KiB) with a message that
-// names what the file looks like.
+// (a UTF-16 or UTF-32 byte order mark, or UTF-16 without one) with a message that names it. Bytes that are not
+// UTF-8 are found field by field (Read).
 func (c *csvReader) Start() error {
-	head, err := c.br.Peek(c.br.Size())
-	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
+	_, err := c.br.Peek(4) // a byte order mark; a shorter file is read as it is
+	if err != nil && err != io.EOF {
 		return fmt.Errorf("read the CSV body: %w", err)
 	}
+	head, _ := c.br.Peek(c.br.Buffered())
 	switch {
 	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
 		_, _ = c.br.Discard(3)
 		c.off += 3
-		head = head[3:]
+		return nil
 	case bytes.HasPrefix(head, []byte{0xFF, 0xFE, 0, 0}):
 		return &csvError{codeInvalidEncoding, "the file is UTF-32 (little-endian byte order mark); save it as CSV UTF-8"}
 	case bytes.HasPrefix(head, []byte{0, 0, 0xFE, 0xFF}):
@@ -260,38 +269,10 @@ func (c *csvReader) Start() error {
 	case bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
 		return &csvError{codeInvalidEncoding, "the file is UTF-16 (big-endian byte order mark); save it as CSV UTF-8"}
 	}
-	if len(head) >= 4 && bytes.Count(head[:min(len(head), 512)], []byte{0}) > min(len(head), 512)/4 {
+	if n := min(len(head), 512); n >= 4 && bytes.Count(head[:n], []byte{0}) > n/4 {
 		return &csvError{codeInvalidEncoding, "the file looks like UTF-16 (every other byte is zero); save it as CSV UTF-8"}
 	}
-	// Only whole characters: the prefix may end inside one.
-	check := head
-	if len(check) == c.br.Size() {
-		for i := 0; i < utf8.UTFMax && len(check) > 0 && !utf8.FullRune(check[lastRuneStart(check):]); i++ {
-			check = check[:lastRuneStart(check)]
-		}
-	}
-	if !utf8.Valid(check) {
-		bad := 0
-		for bad < len(check) {
-			r, size := utf8.DecodeRune(check[bad:])
-			if r == utf8.RuneError && size <= 1 {
-				break
-			}
-			bad += size
-		}
-		line := 1 + bytes.Count(check[:bad], []byte{'\n'})
-		return &csvError{codeInvalidEncoding, fmt.Sprintf("the file is not UTF-8: line %d has the byte 0x%02X, %s; save it as CSV UTF-8", line, check[bad], guessEncoding(check[bad:]))}
-	}
 	return nil
-}
-
-func lastRuneStart(b []byte) int {
-	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
-		if utf8.RuneStart(b[i]) {
-			return i
-		}
-	}
-	return len(b) - 1
 }
 
 // guessEncoding names what bytes that are not UTF-8 probably are.

@@ -108,13 +108,13 @@ func New(cfg Config) (*Server, error) {
 		MaxRequestBodySize:           MaxBodySize,
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           2 * time.Minute,
-		NoDefaultServerHeader: true,
-		NoDefaultDate:         true,
-		ErrorHandler:          errorHandler,
-		Logger:                debugLogger{cfg.Logger},
+		ReadTimeout:                  30 * time.Second,
+		WriteTimeout:                 30 * time.Second,
+		IdleTimeout:                  2 * time.Minute,
+		NoDefaultServerHeader:        true,
+		NoDefaultDate:                true,
+		ErrorHandler:                 errorHandler,
+		Logger:                       debugLogger{cfg.Logger},
 	}
 	return s, nil
 }
