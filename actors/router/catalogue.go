@@ -353,6 +353,18 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 	res := &contact.ImportResult{Rows: make([]contact.ImportRow, 0, len(cmd.Contacts))}
 	// written holds the rows' contacts written in this batch: the store does not see them before the commit.
 	written := make(map[string]*contact.Contact, len(cmd.Contacts))
+	// The batch's stored contacts are read at once, in key order (H2: one Get per row was a quarter of an import's
+	// CPU).
+	ids := make([]string, 0, len(cmd.Contacts))
+	for i := range cmd.Contacts {
+		if _, wa, err := contact.NormalizePhone(cmd.Contacts[i].Phone); err == nil {
+			ids = append(ids, conversation.ContactID(wa))
+		}
+	}
+	stored, err := a.r.cfg.Store.ContactsByID(a.tenant, ids)
+	if err != nil {
+		return fmt.Errorf("load the contacts of an import batch: %w", err)
+	}
 	b := a.r.cfg.Store.NewBatch()
 	pos := posOf(m.pos)
 	for i := range cmd.Contacts {
@@ -371,10 +383,7 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 		row.ContactID = id
 		prev := written[id]
 		if prev == nil {
-			if prev, err = a.load(id); err != nil {
-				b.Discard()
-				return err
-			}
+			prev = stored[id]
 		}
 		if prev != nil && !prev.Applied.Less(pos) && written[id] == nil {
 			// This batch was applied before (a replay): its rows changed nothing this time.
