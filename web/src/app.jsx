@@ -7,6 +7,7 @@ import { ConversationList } from './list.jsx';
 import { ConversationPane } from './conversation.jsx';
 import { initials, hue } from './util.js';
 import { Icon } from './icon.jsx';
+import { ImportPage } from './import.jsx';
 
 /** The tabs of the inbox, each a list query (SPEC11: "The console's tabs map to list queries"). */
 export const TABS = [
@@ -29,6 +30,7 @@ const TAB_ICONS = {
 
 function parseRoute() {
   const parts = location.pathname.split('/').filter(Boolean);
+  if (parts[0] === 'people' && parts[1] === 'import') return { tab: 'unassigned', id: null, page: 'import' };
   const tab = TABS.find((t) => t.id === parts[0]) ? parts[0] : 'unassigned';
   const id = parts[1] && /^c[0-9a-v]{16}$/.test(parts[1]) ? parts[1] : null;
   return { tab, id };
@@ -359,6 +361,24 @@ function Console({ session, onSignOut }) {
               );
             })}
           </ul>
+          <div class="nav-section">People</div>
+          <ul class="tabs">
+            <li>
+              <a
+                href="/people/import"
+                id="nav-import"
+                class={'tab' + (route.page === 'import' ? ' active' : '')}
+                onClick={(e) => {
+                  e.preventDefault();
+                  if (location.pathname !== '/people/import') history.pushState(null, '', '/people/import');
+                  setRoute(parseRoute());
+                }}
+              >
+                <Icon d="M12 4v11M7 10l5 5 5-5M5 20h14" />
+                <span class="tab-label">Import contacts</span>
+              </a>
+            </li>
+          </ul>
           {counts && counts.unread > 0 && (
             <div class="nav-unread">
               {counts.unread} of your chats {counts.unread === 1 ? 'has' : 'have'} unread messages
@@ -399,42 +419,48 @@ function Console({ session, onSignOut }) {
             </button>
           </div>
         </nav>
-        <ConversationList
-          tab={tab}
-          sort={sort}
-          setSort={(s) => setSorts((all) => ({ ...all, [tab.id]: s }))}
-          query={query}
-          setQuery={setQuery}
-          searchRef={searchRef}
-          selected={route.id}
-          onSelect={(id) => navigate(route.tab, id)}
-          tick={ticks.list}
-          names={names}
-          presence={presence}
-          me={me}
-          idsRef={listRef}
-        />
-        {route.id ? (
-          <ConversationPane
-            key={route.id}
-            id={route.id}
-            me={me}
-            operators={operators}
-            names={names}
-            tick={ticks.conv}
-            resync={ticks.all}
-            touched={touched}
-            presence={presence[route.id] || {}}
-            command={command}
-          />
+        {route.page === 'import' ? (
+          <ImportPage />
         ) : (
-          <div class="pane empty-pane">
-            <div class="empty-art">
-              <Icon d="M4 5h16v11H8l-4 4z" size={40} />
-            </div>
-            <h2>No conversation open</h2>
-            <p class="muted">Pick one from the list, or press Alt J to open the first.</p>
-          </div>
+          <>
+            <ConversationList
+              tab={tab}
+              sort={sort}
+              setSort={(s) => setSorts((all) => ({ ...all, [tab.id]: s }))}
+              query={query}
+              setQuery={setQuery}
+              searchRef={searchRef}
+              selected={route.id}
+              onSelect={(id) => navigate(route.tab, id)}
+              tick={ticks.list}
+              names={names}
+              presence={presence}
+              me={me}
+              idsRef={listRef}
+            />
+            {route.id ? (
+              <ConversationPane
+                key={route.id}
+                id={route.id}
+                me={me}
+                operators={operators}
+                names={names}
+                tick={ticks.conv}
+                resync={ticks.all}
+                touched={touched}
+                presence={presence[route.id] || {}}
+                command={command}
+              />
+            ) : (
+              <div class="pane empty-pane">
+                <div class="empty-art">
+                  <Icon d="M4 5h16v11H8l-4 4z" size={40} />
+                </div>
+                <h2>No conversation open</h2>
+                <p class="muted">Pick one from the list, or press Alt J to open the first.</p>
+              </div>
+            )}
+          </>
         )}
       </div>
       {help && (
