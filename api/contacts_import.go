@@ -230,7 +230,7 @@ func (a *API) importContacts(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		fail(ctx, cerr.Code, cerr.Message)
 		return
 	}
-	imp := &importer{a: a, op: op, r: r, cols: cols, schema: schema, id: newID()}
+	imp := &importer{a: a, op: op, r: r, cols: cols, schema: schema, id: newID(), stopping: ctx.Done()}
 	// The first batch is read before answering: a file that is not UTF-8 shows it there, and is refused whole
 	// while nothing is sent (further down, such a row is refused alone).
 	first := &importBatch{}
@@ -314,6 +314,9 @@ type importer struct {
 	cols   []ImportColumn
 	schema contact.Schema
 	id     string
+	// stopping closes when the server shuts down: the import stops at the next batch (a long import would hold
+	// the shutdown otherwise).
+	stopping <-chan struct{}
 
 	batches int               // produced so far (reading goroutine)
 	read    atomic.Int64      // bytes of the file read so far
@@ -367,6 +370,9 @@ func (im *importer) fill(b *importBatch) (eof bool, line int, err error) {
 	return false, line, nil
 }
 
+// nextLine is the line of the next record to read.
+func (im *importer) nextLine() int { return im.r.line }
+
 // notUTF8 returns the first row of b refused for its encoding.
 func (b *importBatch) notUTF8() (ImportRowError, bool) {
 	for _, e := range b.local {
@@ -397,6 +403,15 @@ func (im *importer) run(b *importBatch, eof bool, progress func(ImportProgress))
 			}
 		}
 		if eof {
+			break
+		}
+		select {
+		case <-im.stopping:
+			stop = &importStop{line: im.nextLine(), code: codeUnavailable, msg: fmt.Sprintf(
+				"the import stopped at line %d: the node is shutting down; the rows before it are in this report, the rest were not imported: import the file again (rows already imported will be unchanged)", im.nextLine())}
+		default:
+		}
+		if stop != nil {
 			break
 		}
 		b = &importBatch{}

@@ -30,6 +30,7 @@ import (
 type importEnv struct {
 	url  string
 	prod *recorder
+	srv  *server.Server
 }
 
 func startImport(t *testing.T, commandTimeout time.Duration) *importEnv {
@@ -60,6 +61,7 @@ func startImport(t *testing.T, commandTimeout time.Duration) *importEnv {
 		<-done
 	})
 	e.url = "http://" + srv.Addr()
+	e.srv = srv
 	e.prod.set(nil, catalogue())
 	return e
 }
@@ -467,5 +469,44 @@ func TestImportProgressWhileUploading(t *testing.T) {
 	rep := decodeReport(t, response{body: []byte(lines[len(lines)-1])})
 	if rep.Rows != 700 || rep.Created != 700 {
 		t.Fatalf("report %+v after %s", rep, rest)
+	}
+}
+
+// A node that shuts down stops an import at the next batch, and says so: the server does not wait for the file's end.
+func TestImportStopsWhenTheNodeShutsDown(t *testing.T) {
+	e := startImport(t, 0)
+	pr, pw := io.Pipe()
+	go func() {
+		fmt.Fprintln(pw, "phone,name")
+		for i := 0; ; i++ {
+			if _, err := fmt.Fprintf(pw, "+1555%07d,P%d\n", i, i); err != nil {
+				return
+			}
+		}
+	}()
+	defer pw.Close()
+	req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/contacts/import", pr)
+	req.Header.Set("Authorization", "Bearer "+aliceToken)
+	req.Header.Set("Accept", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if _, err := br.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- e.srv.Close() }()
+	rest, _ := io.ReadAll(br)
+	lines := strings.Split(strings.TrimSpace(string(rest)), "\n")
+	rep := decodeReport(t, response{body: []byte(lines[len(lines)-1])})
+	if rep.Error == nil || rep.Error.Code != "unavailable" || !strings.Contains(rep.Error.Message, "shutting down") ||
+		rep.Rows == 0 || rep.Rows%500 != 0 || rep.StoppedAtLine != rep.Rows+2 {
+		t.Fatalf("report %+v %+v", rep, rep.Error)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
 	}
 }
