@@ -152,13 +152,7 @@ func (c *csvReader) readRecord() (line int, err error) {
 				default:
 					state = stUnquoted
 					if keep {
-						// Copy the run up to the next special byte at once.
-						j := i + 1
-						for j < len(chunk) && chunk[j] != ',' && chunk[j] != '\n' && chunk[j] != '\r' && chunk[j] != '"' {
-							j++
-						}
-						c.rec = append(c.rec, chunk[i:j]...)
-						i = j - 1
+						i = c.copyRun(chunk, i, &stopUnquoted)
 					}
 				}
 			case stQuoted:
@@ -175,12 +169,7 @@ func (c *csvReader) readRecord() (line int, err error) {
 					}
 				default:
 					if keep {
-						j := i + 1
-						for j < len(chunk) && chunk[j] != '"' && chunk[j] != '\n' {
-							j++
-						}
-						c.rec = append(c.rec, chunk[i:j]...)
-						i = j - 1
+						i = c.copyRun(chunk, i, &stopQuoted)
 					}
 				}
 			case stQuoteInQuoted:
@@ -233,6 +222,27 @@ func (c *csvReader) readRecord() (line int, err error) {
 			return line, fmt.Errorf("read the CSV body: %w", rerr)
 		}
 	}
+}
+
+// The bytes that end a run of field content: in an unquoted field and in a quoted one.
+var stopUnquoted, stopQuoted = byteSet(",\n\r\""), byteSet("\"\n")
+
+func byteSet(s string) (set [256]bool) {
+	for i := range len(s) {
+		set[s[i]] = true
+	}
+	return set
+}
+
+// copyRun appends chunk[i:] up to the next byte in stop to the record at once, and returns the index of the last
+// byte copied.
+func (c *csvReader) copyRun(chunk []byte, i int, stop *[256]bool) int {
+	j := i + 1
+	for j < len(chunk) && !stop[chunk[j]] {
+		j++
+	}
+	c.rec = append(c.rec, chunk[i:j]...)
+	return j - 1
 }
 
 // finish turns a record's pending error into its final form, now that its length is known.

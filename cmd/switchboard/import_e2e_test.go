@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/switchboard-hq/switchboard/api"
 )
 
 const (
@@ -52,26 +54,8 @@ const (
 `
 )
 
-// importReport is the node's report (api.ImportReport), read as a client reads it.
-type importReport struct {
-	ImportID  string `json:"import_id"`
-	Rows      int    `json:"rows"`
-	Created   int    `json:"created"`
-	Updated   int    `json:"updated"`
-	Unchanged int    `json:"unchanged"`
-	Refused   int    `json:"refused"`
-	Errors    []struct {
-		Line   int    `json:"line"`
-		Phone  string `json:"phone"`
-		Code   string `json:"code"`
-		Reason string `json:"reason"`
-	} `json:"errors"`
-	ErrorsTruncated bool `json:"errors_truncated"`
-	Error           *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
+// importReport is the node's report.
+type importReport = api.ImportReport
 
 // contactsCSV is n contacts, with a few rows wrong in every way a row can be, and a BOM.
 func contactsCSV(n int) string {
