@@ -85,6 +85,16 @@ func TestValidID(t *testing.T) {
 	}
 }
 
+func TestValidContactID(t *testing.T) {
+	for id, want := range map[string]bool{ContactID("15551230000"): true, "k9t94085rid4ev8r0": true,
+		ID("acme-wa", "15551230000"): false, "": false, "k": false, "k9t94085rid4ev8r": false, "K9t94085rid4ev8r0": false,
+		"k9t94085rid4ev8rw": false, "k9t94085rid4ev8r/": false} {
+		if got := ValidContactID(id); got != want {
+			t.Errorf("ValidContactID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
+
 func TestIDDistinct(t *testing.T) {
 	seen := map[string]string{}
 	add := func(id, what string) {

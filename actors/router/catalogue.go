@@ -134,6 +134,24 @@ func (a *catalogueActor) putEvent(b *store.Batch, typ, id string, m *catalogueMs
 	return b.PutOutbox(a.tenant, v)
 }
 
+// writeContact commits next (prev before it, nil if new) with its event of type typ ("" for none), and finishes m
+// with res once durable.
+func (a *catalogueActor) writeContact(m *catalogueMsg, prev, next *contact.Contact, typ string, res outcome.Result) error {
+	b := a.r.cfg.Store.NewBatch()
+	if err := b.PutContact(a.tenant, prev, next); err != nil {
+		b.Discard()
+		return fmt.Errorf("write contact %s: %w", next.ID, err)
+	}
+	if typ == "" {
+		return a.commit(b, m, res, 0)
+	}
+	if err := a.putEvent(b, typ, next.ID, m); err != nil {
+		b.Discard()
+		return err
+	}
+	return a.commit(b, m, res, 1)
+}
+
 func posOf(p conversation.Position) contact.Position {
 	return contact.Position{Offset: p.Offset, Index: p.Index}
 }
@@ -235,21 +253,12 @@ func (a *catalogueActor) upsert(m *catalogueMsg) error {
 		a.finish(m, outcome.Result{Body: next})
 		return nil
 	}
-	b := a.r.cfg.Store.NewBatch()
 	typ := contact.EventUpdated
 	if out.Result == contact.Created {
 		typ = contact.EventCreated
 	}
-	if err := b.PutContact(a.tenant, prev, &next); err != nil {
-		b.Discard()
-		return fmt.Errorf("write contact %s: %w", id, err)
-	}
-	if err := a.putEvent(b, typ, id, m); err != nil {
-		b.Discard()
-		return err
-	}
 	a.r.metrics.commands.WithLabelValues(cmd.Type, "ok").Inc()
-	return a.commit(b, m, outcome.Result{Body: next}, 1)
+	return a.writeContact(m, prev, &next, typ, outcome.Result{Body: next})
 }
 
 // Removed is the outcome body of contact_delete and contact_erase.
@@ -328,20 +337,11 @@ func (a *catalogueActor) block(m *catalogueMsg) error {
 		a.finish(m, outcome.Result{Body: next})
 		return nil
 	}
-	b := a.r.cfg.Store.NewBatch()
 	typ := contact.EventUnblocked
 	if blocked {
 		typ = contact.EventBlocked
 	}
-	if err := b.PutContact(a.tenant, prev, &next); err != nil {
-		b.Discard()
-		return fmt.Errorf("write contact %s: %w", prev.ID, err)
-	}
-	if err := a.putEvent(b, typ, prev.ID, m); err != nil {
-		b.Discard()
-		return err
-	}
-	return a.commit(b, m, outcome.Result{Body: next}, 1)
+	return a.writeContact(m, prev, &next, typ, outcome.Result{Body: next})
 }
 
 // importRows applies a contact_import batch: each row is upserted by phone, in order, and the batch is one Pebble
@@ -440,22 +440,16 @@ func (a *catalogueActor) observe(m *catalogueMsg) error {
 		a.finish(m, outcome.Result{})
 		return nil
 	}
-	b := a.r.cfg.Store.NewBatch()
 	typ := contact.EventUpdated
-	if prev == nil {
+	switch {
+	case prev == nil:
 		typ = contact.EventCreated
-	}
-	if err := b.PutContact(a.tenant, prev, &next); err != nil {
-		b.Discard()
-		return fmt.Errorf("write contact %s: %w", id, err)
-	}
-	if err := a.putEvent(b, typ, id, m); err != nil {
-		b.Discard()
-		return err
+	case prev.Blocked:
+		typ = "" // a blocked contact's messages are heard by nobody, their profile name's change neither
 	}
 	a.r.metrics.applied.WithLabelValues("contact").Inc()
 	a.remember(next.WaID, next.ProfileName)
-	return a.commit(b, m, outcome.Result{}, 1)
+	return a.writeContact(m, prev, &next, typ, outcome.Result{})
 }
 
 // remember notes the profile name stored for wa, within profileCacheMax.
