@@ -182,6 +182,9 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		a.setAvailability(ctx, op)
 	case len(parts) == 2 && parts[0] == "operators" && string(ctx.Method()) == fasthttp.MethodPatch:
 		a.updateOperator(ctx, op, parts[1])
+	// Contacts import (H2).
+	case len(parts) == 2 && parts[0] == "contacts" && parts[1] == "import" && post:
+		a.importContacts(ctx, op)
 	case len(parts) >= 1 && (parts[0] == "conversations" || parts[0] == "operators"):
 		fail(ctx, codeMethodNotAllowed, string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
 	default:

@@ -100,6 +100,15 @@ var codeStatus = map[string]int{
 	codeMediaLinkRefused:     fasthttp.StatusBadRequest,
 	codeMediaUnavailable:     fasthttp.StatusServiceUnavailable,
 	codeMediaUpstream:        fasthttp.StatusBadGateway,
+	// The contacts import's (api/contacts_import.go): the file's refusals; the row codes appear only in reports.
+	codeUnknownColumn:   fasthttp.StatusBadRequest,
+	codeMissingColumn:   fasthttp.StatusBadRequest,
+	codeDuplicateColumn: fasthttp.StatusBadRequest,
+	codeInvalidCSV:      fasthttp.StatusBadRequest,
+	codeInvalidEncoding: fasthttp.StatusBadRequest,
+	codeLineTooLong:     fasthttp.StatusBadRequest,
+	codeRowTooLarge:     fasthttp.StatusBadRequest,
+	codeTenantMismatch:  fasthttp.StatusForbidden,
 }
 
 // The API's own error codes.

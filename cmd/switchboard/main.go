@@ -33,6 +33,8 @@ Usage:
   switchboard insights --clickhouse-addr HOST:PORT [--tenant T] [--since 24h] [--json]
   switchboard whatsapp-sim [flags]  simulator of the WhatsApp Cloud API (tests, demos; runs switchboard-whatsapp-sim)
   switchboard send-webhook       post one signed sample customer message to a node (demo)
+  switchboard contacts import --tenant T --url NODE_URL --token TOKEN FILE.csv
+                                 import a CSV file of contacts into a running node, with progress
   switchboard bench [--scenario smoke|standard|memory|recovery|soak] [--out bench/results]
                                  start a node, load it like Meta and operators, write a report
                                  (runs switchboard-bench)
@@ -56,6 +58,8 @@ func main() {
 		err = sibling("whatsapp-sim", os.Args[2:])
 	case "send-webhook":
 		err = sendWebhook(os.Args[2:])
+	case "contacts":
+		err = contactsCmd(os.Args[2:])
 	case "bench":
 		err = sibling("bench", os.Args[2:])
 	case "version", "--version", "-v":

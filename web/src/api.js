@@ -37,6 +37,11 @@ export function upload(path, form, progress) {
   });
 }
 
+/** csrfToken is the session's CSRF token, for a write made with fetch itself (a streamed upload). */
+export function csrfToken() {
+  return csrf;
+}
+
 /** onUnauthorized sets what a 401 from any call does. */
 export function onUnauthorized(fn) {
   unauthorized = fn;

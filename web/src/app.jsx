@@ -8,6 +8,7 @@ import { ConversationPane } from './conversation.jsx';
 import { PeoplePage } from './people.jsx';
 import { initials, hue } from './util.js';
 import { Icon } from './icon.jsx';
+import { ImportPage } from './import.jsx';
 
 /** The tabs of the inbox, each a list query (SPEC11: "The console's tabs map to list queries"). */
 export const TABS = [
@@ -378,8 +379,8 @@ function Console({ session, onSignOut }) {
               <a
                 href="/people"
                 id="nav-people"
-                class={'tab' + (people ? ' active' : '')}
-                aria-current={people ? 'page' : undefined}
+                class={'tab' + (people && route.id !== 'import' ? ' active' : '')}
+                aria-current={people && route.id !== 'import' ? 'page' : undefined}
                 onClick={(e) => {
                   e.preventDefault();
                   navigate('people', null);
@@ -387,6 +388,21 @@ function Console({ session, onSignOut }) {
               >
                 <Icon d="M8 11a3 3 0 100-6 3 3 0 000 6zm-6 8a6 6 0 0112 0zM16 7h6M16 11h6M17 15h5" />
                 <span class="tab-label">People</span>
+              </a>
+            </li>
+            <li>
+              <a
+                href="/people/import"
+                id="nav-import"
+                class={'tab' + (people && route.id === 'import' ? ' active' : '')}
+                aria-current={people && route.id === 'import' ? 'page' : undefined}
+                onClick={(e) => {
+                  e.preventDefault();
+                  navigate('people', 'import');
+                }}
+              >
+                <Icon d="M12 4v11M7 10l5 5 5-5M5 20h14" />
+                <span class="tab-label">Import contacts</span>
               </a>
             </li>
           </ul>
@@ -431,48 +447,52 @@ function Console({ session, onSignOut }) {
           </div>
         </nav>
         {people ? (
-          <PeoplePage me={me} sub={route.id} tick={ticks.contacts} />
+          route.id === 'import' ? (
+            <ImportPage />
+          ) : (
+            <PeoplePage me={me} sub={route.id} tick={ticks.contacts} />
+          )
         ) : (
-        <>
-        <ConversationList
-          tab={tab}
-          sort={sort}
-          setSort={(s) => setSorts((all) => ({ ...all, [tab.id]: s }))}
-          query={query}
-          setQuery={setQuery}
-          searchRef={searchRef}
-          selected={route.id}
-          onSelect={(id) => navigate(route.tab, id)}
-          tick={ticks.list}
-          names={names}
-          presence={presence}
-          me={me}
-          idsRef={listRef}
-        />
-        {route.id ? (
-          <ConversationPane
-            key={route.id}
-            id={route.id}
-            me={me}
-            operators={operators}
-            names={names}
-            tick={ticks.conv}
-            resync={ticks.all}
-            touched={touched}
-            presence={presence[route.id] || {}}
-            command={command}
-            contactsTick={ticks.contacts}
-          />
-        ) : (
-          <div class="pane empty-pane">
-            <div class="empty-art">
-              <Icon d="M4 5h16v11H8l-4 4z" size={40} />
-            </div>
-            <h2>No conversation open</h2>
-            <p class="muted">Pick one from the list, or press Alt J to open the first.</p>
-          </div>
-        )}
-        </>
+          <>
+            <ConversationList
+              tab={tab}
+              sort={sort}
+              setSort={(s) => setSorts((all) => ({ ...all, [tab.id]: s }))}
+              query={query}
+              setQuery={setQuery}
+              searchRef={searchRef}
+              selected={route.id}
+              onSelect={(id) => navigate(route.tab, id)}
+              tick={ticks.list}
+              names={names}
+              presence={presence}
+              me={me}
+              idsRef={listRef}
+            />
+            {route.id ? (
+              <ConversationPane
+                key={route.id}
+                id={route.id}
+                me={me}
+                operators={operators}
+                names={names}
+                tick={ticks.conv}
+                resync={ticks.all}
+                touched={touched}
+                presence={presence[route.id] || {}}
+                command={command}
+                contactsTick={ticks.contacts}
+              />
+            ) : (
+              <div class="pane empty-pane">
+                <div class="empty-art">
+                  <Icon d="M4 5h16v11H8l-4 4z" size={40} />
+                </div>
+                <h2>No conversation open</h2>
+                <p class="muted">Pick one from the list, or press Alt J to open the first.</p>
+              </div>
+            )}
+          </>
         )}
       </div>
       {help && (
