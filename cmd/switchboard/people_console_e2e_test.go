@@ -151,6 +151,13 @@ func TestConsolePeople(t *testing.T) {
 		t.Fatalf("a contact's name made %d img elements", k)
 	}
 
+	// Import is the import page (import.jsx), under the same nav section.
+	b.click(`#people-import`)
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#import-page`)))
+	b.waitJS(`location.pathname === '/people/import' && document.getElementById('nav-import').classList.contains('active')`, "the import page")
+	b.click(`#nav-people`)
+	b.text(`#people-table`, "Thabo Nkosi")
+
 	// Search by name, then by the last 4 digits; the filter for blocked shows nobody yet.
 	b.run(chromedp.SendKeys(chromedp.CSS(`#people-search`), "lopez"))
 	b.waitJS(`(() => { const r = `+peopleRows+`; return r.length === 1 && r[0].includes('María López|+5215512345678|CDMX|premium|'); })()`,
