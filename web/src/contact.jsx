@@ -4,7 +4,7 @@
 // next to that field. It lists the contact's conversations, blocks and unblocks, and (admins only) erases after a
 // typed confirmation. Phone numbers are shown exactly as the API gives them: masked for an operator of a tenant that
 // hides them. Customer-written text (names, field values) is only ever rendered as text.
-import { useState, useEffect, useCallback } from 'preact/hooks';
+import { useState, useEffect, useCallback, useRef } from 'preact/hooks';
 import * as api from './api.js';
 import { initials, hue } from './util.js';
 import { Icon } from './icon.jsx';
@@ -109,23 +109,29 @@ export function ContactPanel({ id, fallback, me, flash, current, header, tick, o
   const [saving, setSaving] = useState(false);
   const [erasing, setErasing] = useState(false);
 
+  const fb = useRef(fallback);
+  fb.current = fallback;
   const load = useCallback(() => {
-    if (!id) {
+    const missing = () => {
+      setC(null);
       setState('missing');
-      return Promise.resolve();
-    }
-    return api.get('/v1/contacts/' + id).then(
-      (r) => {
-        setC(r);
-        setState('ok');
-      },
-      (e) => {
-        if (e.status === 404) {
-          setC(null);
-          setState('missing');
-        } else setState('error');
-      },
-    );
+    };
+    const found = (r) => {
+      setC(r);
+      setState('ok');
+    };
+    // A conversation not changed since contact ids became per phone still names its old id: find the contact by
+    // its number instead (never for a masked number, which is not digits).
+    const byNumber = () => {
+      const wa = /^\d{6,15}$/.test((fb.current && fb.current.wa_id) || '') ? fb.current.wa_id : '';
+      if (!wa) return missing();
+      return api.get('/v1/contacts' + api.qs({ q: wa, limit: 5 })).then((r) => {
+        const hit = ((r && r.contacts) || []).find((x) => x.wa_id === wa);
+        return hit && hit.id !== id ? api.get('/v1/contacts/' + hit.id).then(found) : missing();
+      }).catch(missing);
+    };
+    if (!id) return Promise.resolve(byNumber());
+    return api.get('/v1/contacts/' + id).then(found, (e) => (e.status === 404 ? byNumber() : setState('error')));
   }, [id]);
   useEffect(() => {
     setState('loading');
