@@ -344,4 +344,18 @@ func TestConsolePeopleMaskedForOperator(t *testing.T) {
 	admin.signIn(n, pplHank, "")
 	admin.run(chromedp.Navigate(n.url("/people/" + c.ID)))
 	admin.text(`#contact-phone`, full)
+
+	// A contact deleted while its conversation is open: the panel hears it on the live stream and offers to save
+	// the customer again.
+	admin.click(`#tab-unassigned`)
+	admin.openRow("Lena Fischer")
+	admin.waitJS(`document.getElementById('field-city')?.value === 'Berlin'`, "Lena's panel")
+	n.mustCall("DELETE", "/v1/contacts/"+c.ID, pplHank, nil, 200)
+	admin.text(`#contact-missing`, "Not in People")
+	admin.click(`#contact-create`)
+	admin.waitJS(`document.getElementById('contact-name-input')?.value === 'Lena Fischer' && document.getElementById('field-city')?.value === ''`,
+		"Lena saved again, without her old fields")
+	if code, again := n.contact(pplHank, c.ID); code != 200 || again.Phone != full {
+		t.Fatalf("saved again: %d %+v", code, again)
+	}
 }
