@@ -289,6 +289,11 @@ func (a *catalogueActor) remove(m *catalogueMsg) error {
 	typ := contact.EventDeleted
 	if erase {
 		typ = contact.EventErased
+		// The scrub of Pebble's files this erase owes (store/erase.go), durable with it.
+		if err := b.MarkScrub(a.tenant, cmd.ContactID); err != nil {
+			b.Discard()
+			return err
+		}
 	}
 	if err := a.putEvent(b, typ, cmd.ContactID, m); err != nil {
 		b.Discard()

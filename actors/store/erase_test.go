@@ -179,3 +179,28 @@ func TestRequestScrub(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestScrubMarks: an erase's mark outlives a store that stops before its scrub, and the reopened store scrubs it;
+// a finished scrub deletes the marks it covered.
+func TestScrubMarks(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Config{Dir: dir, NoScrub: true}) // stops "before the scrub": nothing scrubs
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitWait(t, s, func(b *Batch) error {
+		return b.EraseConversation("acme", &conversation.Erasure{ConversationID: "c0123456789abcdefg", WaID: "15550001"})
+	})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	eventually.True(t, 30*time.Second, 5*time.Millisecond, func() bool {
+		marks, err := s.scrubMarksOf(nil)
+		return err == nil && len(marks) == 0
+	}, "the reopened store to scrub and clear the mark")
+	var m dto.Metric
+	if err := s.Metrics.ScrubSeconds.Write(&m); err != nil || m.GetHistogram().GetSampleCount() == 0 {
+		t.Fatalf("no scrub ran at open: %v", err)
+	}
+}
