@@ -356,9 +356,30 @@ func (s *Store) Scrub(ctx context.Context, tenants []string) error {
 			ranges = append(ranges, [2][]byte{p, prefixEnd(p)})
 		}
 	}
-	for _, r := range ranges {
-		if err := s.db.Compact(ctx, r[0], r[1], false); err != nil {
-			return fmt.Errorf("scrub: compact %q: %w", r[0], err)
+	// A snapshot open while a compaction runs keeps the older values it can see: Pebble counts such keys
+	// (PinnedKeys). A pass that any compaction pinned keys during is run again, as the snapshot (a page of a list,
+	// short-lived) is gone by then.
+	for pass := 1; ; pass++ {
+		pinned := s.db.Metrics().Snapshots.PinnedKeys
+		for _, r := range ranges {
+			if err := s.db.Compact(ctx, r[0], r[1], false); err != nil {
+				return fmt.Errorf("scrub: compact %q: %w", r[0], err)
+			}
+		}
+		again := s.db.Metrics().Snapshots.PinnedKeys != pinned
+		if afterScrubPass != nil {
+			afterScrubPass(pass)
+		}
+		if !again {
+			break
+		}
+		if pass == scrubPasses {
+			return fmt.Errorf("scrub: open snapshots kept older values through %d compactions", pass)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	if err := s.waitObsoleteTables(ctx); err != nil {
@@ -372,6 +393,12 @@ func (s *Store) Scrub(ctx context.Context, tenants []string) error {
 	}
 	return nil
 }
+
+// afterScrubPass, when set (by tests), is called after each compaction pass of a scrub.
+var afterScrubPass func(pass int)
+
+// scrubPasses bounds the compactions of one scrub that open snapshots may defeat.
+const scrubPasses = 5
 
 // scrubWait bounds a scrub's wait for the replaced tables to be deleted: an open iterator keeps its tables until it
 // closes, and the store's iterators are short-lived.
