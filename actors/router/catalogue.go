@@ -436,6 +436,15 @@ func (a *catalogueActor) observe(m *catalogueMsg) error {
 		a.finish(m, outcome.Result{})
 		return nil
 	}
+	if prev == nil {
+		// An erased customer's old message, replayed, makes no contact (erase.go).
+		if replay, err := a.erasedReplay(m.item.Channel, msg.From, m.pos); err != nil || replay {
+			if err == nil {
+				a.finish(m, outcome.Result{})
+			}
+			return err
+		}
+	}
 	next, changed := contact.Observe(prev, id, msg.From, msg.ProfileName, m.at, posOf(m.pos))
 	if !changed {
 		if prev != nil {
