@@ -298,6 +298,11 @@ func (a *catalogueActor) remove(m *catalogueMsg) error {
 	typ := contact.EventDeleted
 	if erase {
 		typ = contact.EventErased
+		// The scrub of Pebble's files this erase owes (store/erase.go), durable with it.
+		if err := b.MarkScrub(a.tenant, cmd.ContactID); err != nil {
+			b.Discard()
+			return err
+		}
 	}
 	if err := a.putEvent(b, typ, cmd.ContactID, m); err != nil {
 		b.Discard()
@@ -439,6 +444,15 @@ func (a *catalogueActor) observe(m *catalogueMsg) error {
 	if prev != nil && !prev.Applied.Less(posOf(m.pos)) {
 		a.finish(m, outcome.Result{})
 		return nil
+	}
+	if prev == nil {
+		// An erased customer's old message, replayed, makes no contact (erase.go).
+		if replay, err := a.erasedReplay(m.item.Channel, msg.From, m.pos); err != nil || replay {
+			if err == nil {
+				a.finish(m, outcome.Result{})
+			}
+			return err
+		}
 	}
 	next, changed := contact.Observe(prev, id, msg.From, msg.ProfileName, m.at, posOf(m.pos))
 	if !changed {

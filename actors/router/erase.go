@@ -44,3 +44,18 @@ func (a *conversationActor) applyErase(c *actor.Context, m *itemMsg, cmd convers
 	return a.persist(c, change{prev: prev, next: next, effects: effects, item: m, result: res, scrub: true,
 		extra: func(b *store.Batch) error { return b.EraseConversation(a.tenant, er) }})
 }
+
+// erasedReplay reports whether an inbound message from `from` on channel, at pos, is a replay of a message the
+// customer sent before they were erased: their conversation on that channel is erased and has applied a later
+// input (the erase). The catalogue then does not make a contact of it again: a replay after a restart (Kafka
+// redelivers from the last committed offset) must not bring an erased customer's name and number back.
+func (a *catalogueActor) erasedReplay(channel, from string, pos conversation.Position) (bool, error) {
+	c, err := a.r.cfg.Store.Conversation(a.tenant, conversation.ID(channel, from))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return conversation.Erased(&c) && pos.Less(c.Applied), nil
+}

@@ -5,12 +5,15 @@ package store
 //  1. EraseConversation deletes, in the batch of the conversation's erase, every message of the conversation, their
 //     entries in the message id index, the conversation's search postings both ways and the statuses parked for the
 //     customer. The conversation record itself stays, without the customer (conversation.Erase).
-//  2. Once that batch is durable, RequestScrub asks the store's scrubber to make sure no copy survives in Pebble's
+//  2. The same batch holds a scrub mark (MarkScrub). Once that batch is durable, RequestScrub asks the store's scrubber to make sure no copy survives in Pebble's
 //     files: a deleted key's older values live on in older tables and in the WAL until a compaction drops them and
 //     the log is gone. The scrubber (one goroutine, off the actors) flushes the memtable, compacts the tenant's key
 //     range and the outbox (whose events carried message previews) to the bottom level, where the deletions drop
 //     the old values and then themselves, waits for the replaced tables to be deleted, and deletes the write-ahead
 //     logs Pebble keeps for recycling.
+//
+// A scrub deletes the marks it covered once it is done; a store that opens with marks left (it stopped between an
+// erase and its scrub) scrubs those tenants at once.
 //
 // Pebble recycles WAL files: an obsolete log is kept and later renamed and overwritten from its start, so the tail
 // of an old log — older batches, the customer's text among them — would survive in the new one. The store opens
@@ -33,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -87,10 +91,89 @@ func (b *Batch) EraseConversation(tenant string, er *conversation.Erasure) error
 	if err := b.erasePostings(tenant, conv); err != nil {
 		return err
 	}
+	if err := b.MarkScrub(tenant, conv); err != nil {
+		return err
+	}
 	if er.WaID == "" {
 		return nil
 	}
 	return b.eraseParked(tenant, er.WaID)
+}
+
+// scrubMarks numbers scrub marks, so a scrub deletes a mark only if no erase wrote it again since the scrub began.
+var scrubMarks atomic.Uint64
+
+// MarkScrub records in b that tenant's files must be scrubbed for the erase of id (a conversation or a contact): the
+// mark is durable with the erase, and deleted by the scrub that covers it. A store that opens with marks left scrubs
+// their tenants.
+func (b *Batch) MarkScrub(tenant, id string) error {
+	v := strconv.AppendUint(strconv.AppendInt(nil, time.Now().UnixNano(), 36), scrubMarks.Add(1), 36)
+	return b.b.Set(scrubMarkKey(tenant, id), v, nil)
+}
+
+// scrubMarksOf returns the scrub marks of tenants (every tenant's when nil), key to value.
+func (s *Store) scrubMarksOf(tenants []string) (map[string]string, error) {
+	marks := map[string]string{}
+	prefixes := [][]byte{[]byte(scrubMarkPrefix)}
+	if tenants != nil {
+		prefixes = prefixes[:0]
+		for _, t := range tenants {
+			prefixes = append(prefixes, scrubMarkKey(t, ""))
+		}
+	}
+	for _, p := range prefixes {
+		if err := s.eachKey(p, func(k, v []byte) error { marks[string(k)] = string(v); return nil }); err != nil {
+			return nil, fmt.Errorf("read scrub marks: %w", err)
+		}
+	}
+	return marks, nil
+}
+
+// clearScrubMarks deletes the marks a finished scrub covered: those still holding the value they had when it began.
+func (s *Store) clearScrubMarks(marks map[string]string) error {
+	if len(marks) == 0 {
+		return nil
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	for k, v := range marks {
+		cur, closer, err := s.db.Get([]byte(k))
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read scrub mark: %w", err)
+		}
+		same := string(cur) == v
+		_ = closer.Close()
+		if same {
+			if err := b.Delete([]byte(k), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return s.db.Apply(b, pebble.Sync)
+}
+
+// requestMarkedScrubs asks for a scrub of every tenant with a scrub mark left: the store stopped between an erase
+// and its scrub.
+func (s *Store) requestMarkedScrubs() error {
+	marks, err := s.scrubMarksOf(nil)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for k := range marks {
+		t, err := parseScrubMarkKey([]byte(k))
+		if err != nil {
+			return err
+		}
+		if !seen[t] {
+			seen[t] = true
+			s.RequestScrub(t)
+		}
+	}
+	return nil
 }
 
 // erasePostings deletes every search posting of a conversation: its forward postings list them all.
@@ -256,6 +339,10 @@ func (s *Store) runScrubs() {
 // scrubWait) for the tables that compaction replaced to be deleted, and deletes the write-ahead logs kept for
 // recycling. It returns once done; RequestScrub runs it in the background.
 func (s *Store) Scrub(ctx context.Context, tenants []string) error {
+	marks, err := s.scrubMarksOf(tenants)
+	if err != nil {
+		return fmt.Errorf("scrub: %w", err)
+	}
 	if err := s.db.Flush(); err != nil {
 		return fmt.Errorf("scrub: flush: %w", err)
 	}
@@ -269,16 +356,49 @@ func (s *Store) Scrub(ctx context.Context, tenants []string) error {
 			ranges = append(ranges, [2][]byte{p, prefixEnd(p)})
 		}
 	}
-	for _, r := range ranges {
-		if err := s.db.Compact(ctx, r[0], r[1], false); err != nil {
-			return fmt.Errorf("scrub: compact %q: %w", r[0], err)
+	// A snapshot open while a compaction runs keeps the older values it can see: Pebble counts such keys
+	// (PinnedKeys). A pass that any compaction pinned keys during is run again, as the snapshot (a page of a list,
+	// short-lived) is gone by then.
+	for pass := 1; ; pass++ {
+		pinned := s.db.Metrics().Snapshots.PinnedKeys
+		for _, r := range ranges {
+			if err := s.db.Compact(ctx, r[0], r[1], false); err != nil {
+				return fmt.Errorf("scrub: compact %q: %w", r[0], err)
+			}
+		}
+		again := s.db.Metrics().Snapshots.PinnedKeys != pinned
+		if afterScrubPass != nil {
+			afterScrubPass(pass)
+		}
+		if !again {
+			break
+		}
+		if pass == scrubPasses {
+			return fmt.Errorf("scrub: open snapshots kept older values through %d compactions", pass)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	if err := s.waitObsoleteTables(ctx); err != nil {
 		return err
 	}
-	return s.removeRecycledLogs()
+	if err := s.removeRecycledLogs(); err != nil {
+		return err
+	}
+	if err := s.clearScrubMarks(marks); err != nil {
+		return fmt.Errorf("scrub: %w", err)
+	}
+	return nil
 }
+
+// afterScrubPass, when set (by tests), is called after each compaction pass of a scrub.
+var afterScrubPass func(pass int)
+
+// scrubPasses bounds the compactions of one scrub that open snapshots may defeat.
+const scrubPasses = 5
 
 // scrubWait bounds a scrub's wait for the replaced tables to be deleted: an open iterator keeps its tables until it
 // closes, and the store's iterators are short-lived.

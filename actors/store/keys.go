@@ -65,6 +65,12 @@ package store
 //     gains a tenant can rebuild the index from the conversations instead of moving it (state does not move
 //     between nodes yet).
 //
+// One more is a node-local work queue: the scrubs of erased data still owed (erase.go). A mark is written in the
+// batch of an erase and deleted once a scrub covered it, so a node that stops in between scrubs when it opens again:
+//
+//	e/<tenant>/<id>                   conversation actor, catalogue (with    a unique value: which erase wrote it
+//	                                  an erase; MarkScrub); scrubber deletes
+//
 // Two more are global: the API's sign-in sessions (cmd/switchboard/node's StoreSessions), node-local records that
 // belong to no tenant's state and do not move with a partition (a browser signs in again on another node):
 //
@@ -363,6 +369,23 @@ func prefixEnd(p []byte) []byte {
 func keyAfter(k []byte) []byte { return append(append(make([]byte, 0, len(k)+1), k...), 0) }
 
 func timeOfMs(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+const scrubMarkPrefix = "e/"
+
+// scrubMarkKey names the scrub owed for an erase of id (a conversation or a contact) in tenant.
+func scrubMarkKey(tenant, id string) []byte {
+	return append(append(append([]byte(scrubMarkPrefix), tenant...), '/'), id...)
+}
+
+// parseScrubMarkKey returns the tenant of a scrub mark.
+func parseScrubMarkKey(k []byte) (tenant string, err error) {
+	rest := k[len(scrubMarkPrefix):]
+	i := bytes.IndexByte(rest, '/')
+	if i <= 0 {
+		return "", fmt.Errorf("BUG: scrub mark %q malformed", k)
+	}
+	return string(rest[:i]), nil
+}
 
 const (
 	sessionPrefix       = "a/"

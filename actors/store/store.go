@@ -134,6 +134,10 @@ func Open(cfg Config) (*Store, error) {
 	registerDBMetrics(cfg.Registerer, db)
 	go s.waitSyncs()
 	s.startScrubber()
+	if err := s.requestMarkedScrubs(); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("read scrub marks: %w", err)
+	}
 	return s, nil
 }
 
