@@ -1,7 +1,7 @@
 package api
 
 // POST /v1/contacts/import: a CSV file of contacts, read as a stream (the node's server leaves this path's body to
-// the handler: ImportStreamsBody), turned row by row into contact_import commands of at most importBatchRows rows,
+// the handler: StreamsBody), turned row by row into contact_import commands of at most importBatchRows rows,
 // with importWindow batches in flight, each answered by the tenant's catalogue once durable. The answer is a report
 // of every row, and with Accept: application/x-ndjson a progress line per batch before it.
 //

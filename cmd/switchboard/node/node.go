@@ -304,7 +304,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.server, err = server.New(server.Config{
 		Addr: cfg.HTTPAddr, WhatsApp: waHandler, API: apiHandler, Web: webHandler, Gatherer: n.reg, Ready: ready, Logger: n.log,
-		StreamsBody: api.ImportStreamsBody,
+		StreamsBody: api.StreamsBody,
 	})
 	if err != nil {
 		return n, err
