@@ -1,7 +1,7 @@
 package api
 
 // POST /v1/contacts/import: a CSV file of contacts, read as a stream (the node's server leaves this path's body to
-// the handler: ImportStreamsBody), turned row by row into contact_import commands of at most importBatchRows rows,
+// the handler: StreamsBody), turned row by row into contact_import commands of at most importBatchRows rows,
 // with importWindow batches in flight, each answered by the tenant's catalogue once durable. The answer is a report
 // of every row, and with Accept: application/x-ndjson a progress line per batch before it.
 //
@@ -218,7 +218,7 @@ func (a *API) importContacts(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		importBadFile(ctx, body, "the header (line 1): ", err)
 		return
 	}
-	schema := importSchema(op.Tenant)
+	schema := schemaOf(op.Tenant)
 	cols, cerr := importColumns(header, schema, ignoreUnknown)
 	if check == "header" {
 		drain(body)
@@ -659,15 +659,6 @@ func importOutcomes(body any, n int) ([]contact.ImportRow, error) {
 		return nil, fmt.Errorf("contact_import outcome has %d rows, the batch %d", len(res.Rows), n)
 	}
 	return res.Rows, nil
-}
-
-// importSchema is the tenant's contact field schema (settings.contact_fields).
-func importSchema(t *tenant.Tenant) contact.Schema {
-	s := make(contact.Schema, len(t.Settings.ContactFields))
-	for i, f := range t.Settings.ContactFields {
-		s[i] = contact.Field(f)
-	}
-	return s
 }
 
 func refusalCode(err error) string {

@@ -47,7 +47,7 @@ func startImport(t *testing.T, commandTimeout time.Duration) *importEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Addr: "127.0.0.1:0", API: a.Serve, StreamsBody: api.ImportStreamsBody,
+	srv, err := server.New(server.Config{Addr: "127.0.0.1:0", API: a.Serve, StreamsBody: api.StreamsBody,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -313,10 +313,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.server, err = server.New(server.Config{
 		Addr: cfg.HTTPAddr, WhatsApp: waHandler, API: apiHandler, Web: webHandler, Gatherer: n.reg, Ready: ready, Logger: n.log,
-		// Both streamed bodies: media uploads and contact imports.
-		StreamsBody: func(method, path []byte) bool {
-			return api.MediaStreamsBody(method, path) || api.ImportStreamsBody(method, path)
-		},
+		StreamsBody: api.StreamsBody,
 	})
 	if err != nil {
 		return n, err
