@@ -110,7 +110,8 @@ func exportHeader(keys []string) []string {
 }
 
 // exportCells fills row (reused from contact to contact; its length is len(keys)+5) with one contact's cells.
-func exportCells(row []string, id, phone, name string, fields map[string]json.RawMessage, keys []string, blocked bool, created time.Time) {
+func exportCells(row []string, id, phone, name string, fields map[string]json.RawMessage, keys []string, blocked bool,
+	created time.Time) {
 	row[0], row[1], row[2] = id, phone, neutralise(name)
 	for i, k := range keys {
 		row[3+i] = fieldCell(fields[k])
