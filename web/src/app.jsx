@@ -284,7 +284,13 @@ function Console({ session, onSignOut }) {
         return;
       }
       if (typing(e) || e.ctrlKey || e.metaKey) return;
-      if (people && e.key !== '?') return; // the inbox's shortcuts act on the inbox only
+      if (people && e.key === '/') {
+        e.preventDefault();
+        const box = document.getElementById('people-search');
+        if (box) box.focus();
+        return;
+      }
+      if (people && e.key !== '?') return; // the inbox's other shortcuts act on the inbox only
       const ids = listRef.current;
       const idx = ids.indexOf(route.id);
       if (e.altKey) {

@@ -242,7 +242,7 @@ export function ContactPanel({ id, fallback, me, flash, current, header, tick, o
       </form>
       <div class="card contact-convs">
         <h4>Conversations</h4>
-        <ul class="conv-links" id="contact-convs">
+        <ul class="tabs conv-links" id="contact-convs">
           {convs.map((v) => (
             <li key={v.id}>
               <a
