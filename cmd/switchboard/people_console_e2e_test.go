@@ -278,6 +278,9 @@ func TestConsolePeople(t *testing.T) {
 		t.Fatalf("the conversation still names María after the erase: %+v", cv)
 	}
 	b.waitJS(`!document.body.innerText.includes('María')`, "María's name gone from the page")
+	b.run(chromedp.Navigate(n.url("/people/" + maria.ID)))
+	b.text(`#contact-missing`, "No such contact")
+	b.waitJS(`!document.body.innerText.includes('María')`, "María not on People")
 }
 
 // TestConsolePeopleMaskedForOperator: in a tenant with hide_phone_numbers, an operator sees masked numbers on the

@@ -381,7 +381,8 @@ function EraseDialog({ c, onCancel, onErased }) {
   );
 }
 
-/** MissingContact is a customer who is not (or no longer) a contact: erased, or never saved. */
+/** MissingContact is a customer who is not (or no longer) a contact: erased, or never saved; without a fallback (the
+ * People page) an id no contact has. */
 function MissingContact({ fallback, flash, onCreated }) {
   const [busy, setBusy] = useState(false);
   const fb = fallback || {};
@@ -404,7 +405,9 @@ function MissingContact({ fallback, flash, onCreated }) {
   return (
     <div class="card contact-panel" id="contact-panel" data-contact="">
       <h4>Contact</h4>
-      {!fb.wa_id && !fb.name ? (
+      {!fallback ? (
+        <p class="muted small" id="contact-missing">No such contact: it was deleted or erased, or never existed.</p>
+      ) : !fb.wa_id && !fb.name ? (
         <p class="muted small" id="contact-missing">This customer was erased: nothing but anonymous counts remains.</p>
       ) : (
         <>
