@@ -356,3 +356,14 @@ func TestHashToken(t *testing.T) {
 		t.Error("HashToken is not deterministic")
 	}
 }
+
+// The demo config `make run` starts with stays valid, with its contact fields.
+func TestDevConfig(t *testing.T) {
+	c, err := Load("../../deploy/dev/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Tenants) == 0 || len(c.Tenants[0].Settings.ContactFields) != 4 || c.Tenants[0].Settings.HidePhoneNumbers {
+		t.Errorf("demo tenant settings %+v: want four contact fields and numbers shown", c.Tenants[0].Settings)
+	}
+}

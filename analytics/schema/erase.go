@@ -18,6 +18,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 )
 
@@ -25,7 +26,7 @@ import (
 // contact's conversations publishes conversation.erased. Neither is stored as a row (Decode refuses them with
 // ErrNotStored); both are erasures (ErasureOf).
 const (
-	EventContactErased      = "contact.erased"
+	EventContactErased      = contact.EventErased
 	EventConversationErased = conversation.EventErased
 )
 
