@@ -388,9 +388,9 @@ func (a *API) writeMedia(ctx *fasthttp.RequestCtx, f MediaFile, id string, msg c
 	_ = json.Unmarshal(msg.Content, &content)
 	name := cleanFilename(content.Filename)
 	if name == "" {
-		name = "media-" + id + mimetype.Lookup(typ).Extension()
-		if mimetype.Lookup(typ) == nil {
-			name = "media-" + id
+		name = "media-" + id
+		if m := mimetype.Lookup(typ); m != nil {
+			name += m.Extension()
 		}
 	}
 	disposition := "attachment"

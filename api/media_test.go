@@ -151,11 +151,17 @@ func TestGetMedia(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	oddID, _, err := e.sim.SendCustomerMedia(ctx, sim.CustomerMedia{WebhookURL: rcv.URL, AppSecret: "x", PhoneNumberID: "100200300",
+		From: "15550001111", Type: "document", MIMEType: "application/x-unheard-of", Data: []byte("?")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.putConvs(t, conv("acme", c1, conversation.Assigned, "alice"))
 	e.commit(t, func(b *store.Batch) error {
 		for i, m := range []conversation.Message{
 			{Type: "image", Content: json.RawMessage(`{"id":"` + imgID + `","mime_type":"image/png"}`)},
 			{Type: "document", Content: json.RawMessage(`{"id":"` + docID + `","mime_type":"application/pdf","filename":"Facture été.pdf"}`)},
+			{Type: "document", Content: json.RawMessage(`{"id":"` + oddID + `"}`)},
 		} {
 			m.ConversationID, m.Seq, m.ID, m.Direction, m.Status = c1, uint64(i+1), fmt.Sprintf("wamid.m%d", i), conversation.DirIn, conversation.Received
 			if err := b.PutMessage("acme", &m); err != nil {
@@ -183,6 +189,11 @@ func TestGetMedia(t *testing.T) {
 	}
 	if got, want := r.header.Get("Content-Disposition"), `attachment; filename="Facture _t_.pdf"; filename*=UTF-8''Facture%20%C3%A9t%C3%A9.pdf`; got != want {
 		t.Errorf("document Content-Disposition = %q, want %q", got, want)
+	}
+	// A type nobody knows, without a file name: an attachment named after the id.
+	r = e.do(t, http.MethodGet, "/v1/media/"+oddID, aliceToken, "")
+	if r.status != 200 || r.header.Get("Content-Disposition") != `attachment; filename="media-`+oddID+`"; filename*=UTF-8''media-`+oddID {
+		t.Errorf("GET an unknown type = %s %q", r, r.header.Get("Content-Disposition"))
 	}
 	wantError(t, "another tenant's media", e.do(t, http.MethodGet, "/v1/media/"+imgID, daveToken, ""), http.StatusNotFound, "media_not_found")
 	// A media uploaded but not yet sent is no message's: 404 too.
