@@ -139,6 +139,10 @@ func (a *API) uploadMedia(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		fail(ctx, codeInvalidUpload, "the body must be multipart/form-data with the file in a field named file")
 		return
 	}
+	if !a.startTransfer(ctx) {
+		return
+	}
+	defer a.endTransfer()
 	if cl := ctx.Request.Header.ContentLength(); cl > MaxMediaBytes+multipartSlack {
 		fail(ctx, codeMediaTooLarge, fmt.Sprintf("the upload is %s; WhatsApp takes at most %s (documents)",
 			sizeText(int64(cl)), sizeText(MaxMediaBytes)))
@@ -187,6 +191,21 @@ func (a *API) uploadMedia(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	}
 	a.writeJSON(ctx, fasthttp.StatusCreated, uploadAnswer{ID: id, Type: c.typ, MIMEType: c.mime, Size: up.size, Filename: up.filename})
 }
+
+// startTransfer takes a place among the MaxMediaTransfers; false when it answered 503.
+func (a *API) startTransfer(ctx *fasthttp.RequestCtx) bool {
+	select {
+	case a.transfers <- struct{}{}:
+		return true
+	default:
+		ctx.Response.Header.Set("Retry-After", "5")
+		ctx.SetConnectionClose() // the body is not read
+		fail(ctx, codeUnavailable, "too many uploads in progress on this node; retry shortly")
+		return false
+	}
+}
+
+func (a *API) endTransfer() { <-a.transfers }
 
 // upload is what a multipart upload held.
 type upload struct {
@@ -478,6 +497,10 @@ func (a *API) resolveMediaLink(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, 
 	if !ok {
 		return false
 	}
+	if !a.startTransfer(ctx) {
+		return false
+	}
+	defer a.endTransfer()
 	f, err := os.CreateTemp(a.cfg.MediaTempDir, "link-*")
 	if err != nil {
 		a.log.Error("create link file", "dir", a.cfg.MediaTempDir, "err", err)

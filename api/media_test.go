@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
@@ -241,5 +243,63 @@ func TestMediaLinkReply(t *testing.T) {
 		`{"type":"document","document":{"link":"file:///etc/passwd"}}`), http.StatusBadRequest, "media_link_refused")
 	if len(e.prod.records()) != n {
 		t.Errorf("a refused link produced a command")
+	}
+}
+
+// Uploads in progress are bounded: past MaxMediaTransfers one is answered 503 with Retry-After, before its body is
+// read.
+func TestUploadsBounded(t *testing.T) {
+	s, err := sim.New(sim.Config{Logger: slog.New(slog.DiscardHandler), Latency: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	m, err := node.NewMedia(node.MediaConfig{GraphURL: s.URL(), CacheDir: t.TempDir() + "/c", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := mediaEnv{env: start(t, options{streamed: true, configure: func(c *api.Config) { c.Media, c.MaxMediaTransfers = m, 1 }})}
+	// One upload holds the only place: its body never ends while the second arrives.
+	pr, pw := io.Pipe()
+	first := make(chan int, 1)
+	mw := multipart.NewWriter(pw)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/media", pr)
+		req.Header.Set("Authorization", "Bearer "+aliceToken)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	f, _ := mw.CreateFormFile("file", "a.png")
+	f.Write(pngFile[:16])
+	// The second is refused while the first is in progress (polled: the first must have reached the handler).
+	var r response
+	for i := 0; i < 200; i++ {
+		r = e.upload(t, aliceToken, "b.png", "image/png", pngFile, nil)
+		if r.status == http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wantError(t, "an upload past the bound", r, http.StatusServiceUnavailable, "unavailable")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	f.Write(pngFile[16:])
+	mw.Close()
+	pw.Close()
+	if code := <-first; code != http.StatusCreated {
+		t.Errorf("the first upload = %d", code)
+	}
+	if r := e.upload(t, aliceToken, "c.png", "image/png", pngFile, nil); r.status != http.StatusCreated {
+		t.Errorf("an upload after the first ended = %s", r)
 	}
 }
