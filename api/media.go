@@ -422,11 +422,34 @@ func (a *API) writeMedia(ctx *fasthttp.RequestCtx, f MediaFile, id string, msg c
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	h.Set("Cache-Control", "private, max-age=86400")
+	h.Set("Accept-Ranges", "bytes")
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	if ctx.IsHead() {
 		f.Body.Close()
 		h.SetContentLength(int(f.Size))
 		return
+	}
+	// One byte range, as a video player asks to seek; the body is a file of the cache, so it seeks.
+	if rng := ctx.Request.Header.Peek("Range"); len(rng) > 0 {
+		if rs, ok := f.Body.(io.ReadSeeker); ok {
+			start, end, err := fasthttp.ParseByteRange(rng, int(f.Size))
+			if err != nil {
+				f.Body.Close()
+				h.Set("Content-Range", fmt.Sprintf("bytes */%d", f.Size))
+				ctx.SetStatusCode(fasthttp.StatusRequestedRangeNotSatisfiable)
+				return
+			}
+			if _, err := rs.Seek(int64(start), io.SeekStart); err == nil {
+				h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, f.Size))
+				ctx.SetStatusCode(fasthttp.StatusPartialContent)
+				n := end - start + 1
+				ctx.SetBodyStream(struct {
+					io.Reader
+					io.Closer
+				}{io.LimitReader(f.Body, int64(n)), f.Body}, n)
+				return
+			}
+		}
 	}
 	ctx.SetBodyStream(f.Body, int(f.Size)) // fasthttp closes it once sent
 }

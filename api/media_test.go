@@ -192,6 +192,16 @@ func TestGetMedia(t *testing.T) {
 	if got, want := r.header.Get("Content-Disposition"), `attachment; filename="Facture _t_.pdf"; filename*=UTF-8''Facture%20%C3%A9t%C3%A9.pdf`; got != want {
 		t.Errorf("document Content-Disposition = %q, want %q", got, want)
 	}
+	// A byte range, as a video player seeks; one out of the file is 416.
+	part := e.send(t, http.MethodGet, "/v1/media/"+imgID, map[string]string{"Authorization": "Bearer " + aliceToken, "Range": "bytes=2-9"}, "")
+	if part.status != http.StatusPartialContent || !bytes.Equal(part.body, pngFile[2:10]) ||
+		part.header.Get("Content-Range") != fmt.Sprintf("bytes 2-9/%d", len(pngFile)) {
+		t.Errorf("GET a range = %d %q %q", part.status, part.body, part.header.Get("Content-Range"))
+	}
+	if r := e.send(t, http.MethodGet, "/v1/media/"+imgID, map[string]string{"Authorization": "Bearer " + aliceToken,
+		"Range": fmt.Sprintf("bytes=%d-", len(pngFile)+10)}, ""); r.status != http.StatusRequestedRangeNotSatisfiable {
+		t.Errorf("GET a range past the end = %d", r.status)
+	}
 	// A type nobody knows, without a file name: an attachment named after the id.
 	r = e.do(t, http.MethodGet, "/v1/media/"+oddID, aliceToken, "")
 	if r.status != 200 || r.header.Get("Content-Disposition") != `attachment; filename="media-`+oddID+`"; filename*=UTF-8''media-`+oddID {
