@@ -47,7 +47,7 @@ import (
 )
 
 // EraseConversation adds to b the deletion of what er names (conversation.Erasure): the conversation's messages up
-// to er.Through with their message id index entries and media references, every search posting of the
+// to er.Through with their message id index entries and media references (DeleteMediaRef), every search posting of the
 // conversation (both ways), and the statuses parked for er.WaID. The caller writes the erased conversation record
 // in the same batch (PutConversation). It reads the committed state: the conversation's single writer calls it.
 func (b *Batch) EraseConversation(tenant string, er *conversation.Erasure) error {
@@ -80,7 +80,7 @@ func (b *Batch) EraseConversation(tenant string, er *conversation.Erasure) error
 				return err
 			}
 		}
-		if err := b.eraseMediaRefs(tenant, &m); err != nil {
+		if err := b.DeleteMediaRef(b.s, tenant, &m); err != nil {
 			_ = it.Close()
 			return err
 		}
@@ -227,16 +227,6 @@ func (b *Batch) eraseParked(tenant, waID string) error {
 		}
 	}
 	return errors.Join(it.Error(), it.Close())
-}
-
-// eraseMediaRefs deletes the media reference a message carries (MediaID). References are keyed by media id alone,
-// so one that points at another message with the same id goes too: the file is gone with the customer anyway.
-func (b *Batch) eraseMediaRefs(tenant string, m *conversation.Message) error {
-	id := MediaID(m)
-	if id == "" {
-		return nil
-	}
-	return b.b.Delete(mediaKey(tenant, id), nil)
 }
 
 // noRecycleFS is the filesystem the store opens Pebble on: it never reuses a write-ahead log. Pebble renames an
