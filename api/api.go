@@ -48,6 +48,9 @@ type Config struct {
 	Media Media
 	// MediaTempDir holds uploads and fetched links while they are checked and sent on. Default os.TempDir().
 	MediaTempDir string
+	// MaxMediaTransfers bounds the uploads and link fetches in progress at once (each may hold up to 100 MiB in
+	// MediaTempDir); one more is answered 503 with Retry-After. Default 16.
+	MaxMediaTransfers int
 	// EdgeConfig configures sign-in and the live stream (session.go).
 	EdgeConfig
 }
@@ -68,6 +71,9 @@ func (c *Config) setDefaults() {
 	if c.MediaTempDir == "" {
 		c.MediaTempDir = os.TempDir()
 	}
+	if c.MaxMediaTransfers == 0 {
+		c.MaxMediaTransfers = 16
+	}
 	c.EdgeConfig.setDefaults(c.Now)
 }
 
@@ -84,9 +90,10 @@ func (c *Config) Validate() error {
 
 // API is the /v1 handler. It is safe for concurrent use.
 type API struct {
-	cfg  Config
-	log  *slog.Logger
-	edge *edge
+	cfg       Config
+	log       *slog.Logger
+	edge      *edge
+	transfers chan struct{} // media uploads and link fetches in progress (media.go)
 }
 
 // New builds the API.
@@ -99,7 +106,8 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &API{cfg: cfg, log: cfg.Logger.With("component", "api"), edge: e}, nil
+	return &API{cfg: cfg, log: cfg.Logger.With("component", "api"), edge: e,
+		transfers: make(chan struct{}, cfg.MaxMediaTransfers)}, nil
 }
 
 // Error is the contract's error body.

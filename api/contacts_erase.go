@@ -47,7 +47,8 @@ func (a *API) eraseContact(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 		return
 	}
 	items := make([]inbox.Item, 0, 1+len(op.Tenant.Channels))
-	items = append(items, inbox.Item{Kind: inbox.KindCommand, Command: &inbox.Command{Type: "contact_erase", ContactID: c.ID}})
+	items = append(items, inbox.Item{Kind: inbox.KindCommand,
+		Command: &inbox.Command{Type: "contact_erase", ContactID: c.ID}})
 	for _, ch := range op.Tenant.Channels {
 		items = append(items, inbox.Item{Kind: inbox.KindCommand, Channel: ch.ID, Command: &inbox.Command{
 			Type: string(conversation.CmdErase), ConversationID: conversation.ID(ch.ID, c.WaID)}})
@@ -81,7 +82,9 @@ func (a *API) eraseContact(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 				answer.Conversations++
 			}
 		case <-pctx.Done():
-			fail(ctx, codeOutcomeUnknown, fmt.Sprintf("the erase was queued but %d of its %d outcomes did not arrive in time; it may still apply", len(waits)-i, len(waits)))
+			fail(ctx, codeOutcomeUnknown, fmt.Sprintf(
+				"the erase was queued but %d of its %d outcomes did not arrive in time; it may still apply",
+				len(waits)-i, len(waits)))
 			return
 		}
 	}

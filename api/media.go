@@ -139,6 +139,10 @@ func (a *API) uploadMedia(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		fail(ctx, codeInvalidUpload, "the body must be multipart/form-data with the file in a field named file")
 		return
 	}
+	if !a.startTransfer(ctx) {
+		return
+	}
+	defer a.endTransfer()
 	if cl := ctx.Request.Header.ContentLength(); cl > MaxMediaBytes+multipartSlack {
 		fail(ctx, codeMediaTooLarge, fmt.Sprintf("the upload is %s; WhatsApp takes at most %s (documents)",
 			sizeText(int64(cl)), sizeText(MaxMediaBytes)))
@@ -187,6 +191,21 @@ func (a *API) uploadMedia(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	}
 	a.writeJSON(ctx, fasthttp.StatusCreated, uploadAnswer{ID: id, Type: c.typ, MIMEType: c.mime, Size: up.size, Filename: up.filename})
 }
+
+// startTransfer takes a place among the MaxMediaTransfers; false when it answered 503.
+func (a *API) startTransfer(ctx *fasthttp.RequestCtx) bool {
+	select {
+	case a.transfers <- struct{}{}:
+		return true
+	default:
+		ctx.Response.Header.Set("Retry-After", "5")
+		ctx.SetConnectionClose() // the body is not read
+		fail(ctx, codeUnavailable, "too many uploads in progress on this node; retry shortly")
+		return false
+	}
+}
+
+func (a *API) endTransfer() { <-a.transfers }
 
 // upload is what a multipart upload held.
 type upload struct {
@@ -388,9 +407,9 @@ func (a *API) writeMedia(ctx *fasthttp.RequestCtx, f MediaFile, id string, msg c
 	_ = json.Unmarshal(msg.Content, &content)
 	name := cleanFilename(content.Filename)
 	if name == "" {
-		name = "media-" + id + mimetype.Lookup(typ).Extension()
-		if mimetype.Lookup(typ) == nil {
-			name = "media-" + id
+		name = "media-" + id
+		if m := mimetype.Lookup(typ); m != nil {
+			name += m.Extension()
 		}
 	}
 	disposition := "attachment"
@@ -403,11 +422,34 @@ func (a *API) writeMedia(ctx *fasthttp.RequestCtx, f MediaFile, id string, msg c
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	h.Set("Cache-Control", "private, max-age=86400")
+	h.Set("Accept-Ranges", "bytes")
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	if ctx.IsHead() {
 		f.Body.Close()
 		h.SetContentLength(int(f.Size))
 		return
+	}
+	// One byte range, as a video player asks to seek; the body is a file of the cache, so it seeks.
+	if rng := ctx.Request.Header.Peek("Range"); len(rng) > 0 {
+		if rs, ok := f.Body.(io.ReadSeeker); ok {
+			start, end, err := fasthttp.ParseByteRange(rng, int(f.Size))
+			if err != nil {
+				f.Body.Close()
+				h.Set("Content-Range", fmt.Sprintf("bytes */%d", f.Size))
+				ctx.SetStatusCode(fasthttp.StatusRequestedRangeNotSatisfiable)
+				return
+			}
+			if _, err := rs.Seek(int64(start), io.SeekStart); err == nil {
+				h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, f.Size))
+				ctx.SetStatusCode(fasthttp.StatusPartialContent)
+				n := end - start + 1
+				ctx.SetBodyStream(struct {
+					io.Reader
+					io.Closer
+				}{io.LimitReader(f.Body, int64(n)), f.Body}, n)
+				return
+			}
+		}
 	}
 	ctx.SetBodyStream(f.Body, int(f.Size)) // fasthttp closes it once sent
 }
@@ -478,6 +520,10 @@ func (a *API) resolveMediaLink(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, 
 	if !ok {
 		return false
 	}
+	if !a.startTransfer(ctx) {
+		return false
+	}
+	defer a.endTransfer()
 	f, err := os.CreateTemp(a.cfg.MediaTempDir, "link-*")
 	if err != nil {
 		a.log.Error("create link file", "dir", a.cfg.MediaTempDir, "err", err)

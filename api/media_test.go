@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
@@ -151,11 +153,17 @@ func TestGetMedia(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	oddID, _, err := e.sim.SendCustomerMedia(ctx, sim.CustomerMedia{WebhookURL: rcv.URL, AppSecret: "x", PhoneNumberID: "100200300",
+		From: "15550001111", Type: "document", MIMEType: "application/x-unheard-of", Data: []byte("?")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.putConvs(t, conv("acme", c1, conversation.Assigned, "alice"))
 	e.commit(t, func(b *store.Batch) error {
 		for i, m := range []conversation.Message{
 			{Type: "image", Content: json.RawMessage(`{"id":"` + imgID + `","mime_type":"image/png"}`)},
 			{Type: "document", Content: json.RawMessage(`{"id":"` + docID + `","mime_type":"application/pdf","filename":"Facture été.pdf"}`)},
+			{Type: "document", Content: json.RawMessage(`{"id":"` + oddID + `"}`)},
 		} {
 			m.ConversationID, m.Seq, m.ID, m.Direction, m.Status = c1, uint64(i+1), fmt.Sprintf("wamid.m%d", i), conversation.DirIn, conversation.Received
 			if err := b.PutMessage("acme", &m); err != nil {
@@ -183,6 +191,21 @@ func TestGetMedia(t *testing.T) {
 	}
 	if got, want := r.header.Get("Content-Disposition"), `attachment; filename="Facture _t_.pdf"; filename*=UTF-8''Facture%20%C3%A9t%C3%A9.pdf`; got != want {
 		t.Errorf("document Content-Disposition = %q, want %q", got, want)
+	}
+	// A byte range, as a video player seeks; one out of the file is 416.
+	part := e.send(t, http.MethodGet, "/v1/media/"+imgID, map[string]string{"Authorization": "Bearer " + aliceToken, "Range": "bytes=2-9"}, "")
+	if part.status != http.StatusPartialContent || !bytes.Equal(part.body, pngFile[2:10]) ||
+		part.header.Get("Content-Range") != fmt.Sprintf("bytes 2-9/%d", len(pngFile)) {
+		t.Errorf("GET a range = %d %q %q", part.status, part.body, part.header.Get("Content-Range"))
+	}
+	if r := e.send(t, http.MethodGet, "/v1/media/"+imgID, map[string]string{"Authorization": "Bearer " + aliceToken,
+		"Range": fmt.Sprintf("bytes=%d-", len(pngFile)+10)}, ""); r.status != http.StatusRequestedRangeNotSatisfiable {
+		t.Errorf("GET a range past the end = %d", r.status)
+	}
+	// A type nobody knows, without a file name: an attachment named after the id.
+	r = e.do(t, http.MethodGet, "/v1/media/"+oddID, aliceToken, "")
+	if r.status != 200 || r.header.Get("Content-Disposition") != `attachment; filename="media-`+oddID+`"; filename*=UTF-8''media-`+oddID {
+		t.Errorf("GET an unknown type = %s %q", r, r.header.Get("Content-Disposition"))
 	}
 	wantError(t, "another tenant's media", e.do(t, http.MethodGet, "/v1/media/"+imgID, daveToken, ""), http.StatusNotFound, "media_not_found")
 	// A media uploaded but not yet sent is no message's: 404 too.
@@ -230,5 +253,63 @@ func TestMediaLinkReply(t *testing.T) {
 		`{"type":"document","document":{"link":"file:///etc/passwd"}}`), http.StatusBadRequest, "media_link_refused")
 	if len(e.prod.records()) != n {
 		t.Errorf("a refused link produced a command")
+	}
+}
+
+// Uploads in progress are bounded: past MaxMediaTransfers one is answered 503 with Retry-After, before its body is
+// read.
+func TestUploadsBounded(t *testing.T) {
+	s, err := sim.New(sim.Config{Logger: slog.New(slog.DiscardHandler), Latency: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	m, err := node.NewMedia(node.MediaConfig{GraphURL: s.URL(), CacheDir: t.TempDir() + "/c", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := mediaEnv{env: start(t, options{streamed: true, configure: func(c *api.Config) { c.Media, c.MaxMediaTransfers = m, 1 }})}
+	// One upload holds the only place: its body never ends while the second arrives.
+	pr, pw := io.Pipe()
+	first := make(chan int, 1)
+	mw := multipart.NewWriter(pw)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/media", pr)
+		req.Header.Set("Authorization", "Bearer "+aliceToken)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	f, _ := mw.CreateFormFile("file", "a.png")
+	f.Write(pngFile[:16])
+	// The second is refused while the first is in progress (polled: the first must have reached the handler).
+	var r response
+	for i := 0; i < 200; i++ {
+		r = e.upload(t, aliceToken, "b.png", "image/png", pngFile, nil)
+		if r.status == http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wantError(t, "an upload past the bound", r, http.StatusServiceUnavailable, "unavailable")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	f.Write(pngFile[16:])
+	mw.Close()
+	pw.Close()
+	if code := <-first; code != http.StatusCreated {
+		t.Errorf("the first upload = %d", code)
+	}
+	if r := e.upload(t, aliceToken, "c.png", "image/png", pngFile, nil); r.status != http.StatusCreated {
+		t.Errorf("an upload after the first ended = %s", r)
 	}
 }

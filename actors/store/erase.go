@@ -5,12 +5,12 @@ package store
 //  1. EraseConversation deletes, in the batch of the conversation's erase, every message of the conversation, their
 //     entries in the message id index, the conversation's search postings both ways and the statuses parked for the
 //     customer. The conversation record itself stays, without the customer (conversation.Erase).
-//  2. The same batch holds a scrub mark (MarkScrub). Once that batch is durable, RequestScrub asks the store's scrubber to make sure no copy survives in Pebble's
-//     files: a deleted key's older values live on in older tables and in the WAL until a compaction drops them and
-//     the log is gone. The scrubber (one goroutine, off the actors) flushes the memtable, compacts the tenant's key
-//     range and the outbox (whose events carried message previews) to the bottom level, where the deletions drop
-//     the old values and then themselves, waits for the replaced tables to be deleted, and deletes the write-ahead
-//     logs Pebble keeps for recycling.
+//  2. The same batch holds a scrub mark (MarkScrub). Once that batch is durable, RequestScrub asks the store's
+//     scrubber to make sure no copy survives in Pebble's files: a deleted key's older values live on in older
+//     tables and in the WAL until a compaction drops them and the log is gone. The scrubber (one goroutine, off the
+//     actors) flushes the memtable, compacts the tenant's key range and the outbox (whose events carried message
+//     previews) to the bottom level, where the deletions drop the old values and then themselves, waits for the
+//     replaced tables to be deleted, and deletes the write-ahead logs Pebble keeps for recycling.
 //
 // A scrub deletes the marks it covered once it is done; a store that opens with marks left (it stopped between an
 // erase and its scrub) scrubs those tenants at once.
@@ -47,9 +47,10 @@ import (
 )
 
 // EraseConversation adds to b the deletion of what er names (conversation.Erasure): the conversation's messages up
-// to er.Through with their message id index entries and media references, every search posting of the
-// conversation (both ways), and the statuses parked for er.WaID. The caller writes the erased conversation record
-// in the same batch (PutConversation). It reads the committed state: the conversation's single writer calls it.
+// to er.Through with their message id index entries and media references (DeleteMediaRef), every search posting of
+// the conversation (both ways), and the statuses parked for er.WaID; and the scrub mark of the erase (MarkScrub).
+// The caller writes the erased conversation record in the same batch (PutConversation). It reads the committed
+// state: the conversation's single writer calls it.
 func (b *Batch) EraseConversation(tenant string, er *conversation.Erasure) error {
 	conv := er.ConversationID
 	prefix := msgPrefix(tenant, conv)
@@ -80,7 +81,7 @@ func (b *Batch) EraseConversation(tenant string, er *conversation.Erasure) error
 				return err
 			}
 		}
-		if err := b.eraseMediaRefs(tenant, &m); err != nil {
+		if err := b.DeleteMediaRef(b.s, tenant, &m); err != nil {
 			_ = it.Close()
 			return err
 		}
@@ -190,7 +191,8 @@ func (b *Batch) erasePostings(tenant, conv string) error {
 			return fmt.Errorf("BUG: forward posting %q malformed", it.Key())
 		}
 		token, field := string(rest[:len(rest)-2]), rest[len(rest)-1]
-		if err := errors.Join(b.b.Delete(it.Key(), nil), b.b.Delete(postingKey(tenant, token, conv, field), nil)); err != nil {
+		err := errors.Join(b.b.Delete(it.Key(), nil), b.b.Delete(postingKey(tenant, token, conv, field), nil))
+		if err != nil {
 			_ = it.Close()
 			return err
 		}
@@ -227,16 +229,6 @@ func (b *Batch) eraseParked(tenant, waID string) error {
 		}
 	}
 	return errors.Join(it.Error(), it.Close())
-}
-
-// eraseMediaRefs deletes the media reference a message carries (MediaID). References are keyed by media id alone,
-// so one that points at another message with the same id goes too: the file is gone with the customer anyway.
-func (b *Batch) eraseMediaRefs(tenant string, m *conversation.Message) error {
-	id := MediaID(m)
-	if id == "" {
-		return nil
-	}
-	return b.b.Delete(mediaKey(tenant, id), nil)
 }
 
 // noRecycleFS is the filesystem the store opens Pebble on: it never reuses a write-ahead log. Pebble renames an

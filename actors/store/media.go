@@ -68,3 +68,23 @@ func (s *Store) MediaRef(tenant, id string) (conv string, seq uint64, err error)
 	defer closer.Close()
 	return parseMessageRef(val)
 }
+
+// DeleteMediaRef removes the index entry of the media id m carries, if it points at m (erasing a message: its media
+// is then nobody's to download). An entry a later message of the same id rewrote stays.
+func (b *Batch) DeleteMediaRef(s *Store, tenant string, m *conversation.Message) error {
+	id := MediaID(m)
+	if id == "" {
+		return nil
+	}
+	conv, seq, err := s.MediaRef(tenant, id)
+	if errors.Is(err, ErrNotFound) || err == nil && (conv != m.ConversationID || seq != m.Seq) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := b.b.Delete(mediaKey(tenant, id), nil); err != nil {
+		return fmt.Errorf("unindex media %s: %w", id, err)
+	}
+	return nil
+}

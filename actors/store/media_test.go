@@ -44,3 +44,31 @@ func TestMediaRef(t *testing.T) {
 		}
 	}
 }
+
+// Erasing a message's media reference makes the id nobody's; a reference rewritten by a later message stays.
+func TestDeleteMediaRef(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	a := conversation.Message{ConversationID: "c1", Seq: 1, Type: "image", Content: json.RawMessage(`{"id":"7"}`)}
+	b := conversation.Message{ConversationID: "c1", Seq: 2, Type: "image", Content: json.RawMessage(`{"id":"8"}`)}
+	c := conversation.Message{ConversationID: "c2", Seq: 1, Type: "image", Content: json.RawMessage(`{"id":"8"}`)}
+	commitWait(t, s, func(bt *Batch) error {
+		for _, m := range []*conversation.Message{&a, &b, &c} {
+			if err := bt.PutMessage("acme", m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	commitWait(t, s, func(bt *Batch) error {
+		if err := bt.DeleteMediaRef(s, "acme", &a); err != nil {
+			return err
+		}
+		return bt.DeleteMediaRef(s, "acme", &b) // 8 points at c now
+	})
+	if _, _, err := s.MediaRef("acme", "7"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("7 after its message's erasure: %v", err)
+	}
+	if conv, _, err := s.MediaRef("acme", "8"); err != nil || conv != "c2" {
+		t.Errorf("8 = %s %v, want c2's", conv, err)
+	}
+}

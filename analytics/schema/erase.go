@@ -18,6 +18,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 )
 
@@ -25,7 +26,7 @@ import (
 // contact's conversations publishes conversation.erased. Neither is stored as a row (Decode refuses them with
 // ErrNotStored); both are erasures (ErasureOf).
 const (
-	EventContactErased      = "contact.erased"
+	EventContactErased      = contact.EventErased
 	EventConversationErased = conversation.EventErased
 )
 
@@ -80,7 +81,8 @@ func Anonymise(ctx context.Context, conn driver.Conn, erasures []Erasure) error 
 // MutationsDone reports whether ClickHouse has finished every mutation of switchboard.events.
 func MutationsDone(ctx context.Context, conn driver.Conn) (bool, error) {
 	var pending uint64
-	row := conn.QueryRow(ctx, `SELECT count() FROM system.mutations WHERE database = 'switchboard' AND table = 'events' AND is_done = 0`)
+	row := conn.QueryRow(ctx, `SELECT count() FROM system.mutations
+		WHERE database = 'switchboard' AND table = 'events' AND is_done = 0`)
 	if err := row.Scan(&pending); err != nil {
 		return false, fmt.Errorf("read mutations: %w", err)
 	}

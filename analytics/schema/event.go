@@ -88,14 +88,15 @@ var KnownTypes = func() map[string]bool {
 var NotStoredTypes = map[string]bool{
 	operator.EventAvailability: true,
 	conversation.EventRead:     true,
-	EventContactErased:         true,
-	EventConversationErased:    true,
 	// A contact's changes are not conversations' (actors/contact).
 	contact.EventCreated:   true,
 	contact.EventUpdated:   true,
 	contact.EventDeleted:   true,
 	contact.EventBlocked:   true,
 	contact.EventUnblocked: true,
+	// Erasures (erase.go).
+	EventContactErased:      true,
+	EventConversationErased: true,
 }
 
 // typeEnum is the type column's type: Enum8('conversation.created' = 1, …).

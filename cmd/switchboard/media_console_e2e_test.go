@@ -53,6 +53,13 @@ func TestConsoleMedia(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	pdf := []byte("%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n%%EOF\n")
+	docID, _, err := s.SendCustomerMedia(context.Background(), sim.CustomerMedia{PhoneNumberID: conPhone, From: maya,
+		ProfileName: "Maya Ito", Type: "document", MIMEType: "application/pdf", Data: pdf, Filename: "order-5521.pdf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	b := newBrowser(t)
 	b.signIn(n, conAlice, "")
 	b.openRow("Maya Ito")
@@ -70,6 +77,14 @@ func TestConsoleMedia(t *testing.T) {
 	b.screenshot("media-lightbox")
 	b.click(`#lightbox-close`)
 	b.waitJS(`!document.getElementById('lightbox')`, "the lightbox closed")
+	// The customer's document is a download link through the same proxy, served as an attachment.
+	b.text(`.doc-link[data-media="`+docID+`"]`, "order-5521.pdf")
+	b.js(`fetch(document.querySelector('.doc-link[data-media="` + docID + `"]').href).then(async r =>
+		window.docFetch = r.status + ' ' + r.headers.get('Content-Disposition') + ' ' + (await r.text()).slice(0, 8))`)
+	b.waitJS(`window.docFetch !== undefined`, "the document fetched")
+	if got, want := jsValue[string](b, `window.docFetch`), `200 attachment; filename="order-5521.pdf"; filename*=UTF-8''order-5521.pdf %PDF-1.4`; got != want {
+		t.Errorf("the document link gives %q, want %q", got, want)
+	}
 
 	// The operator attaches a PNG: uploaded with progress, shown as a chip, sent by id with the text as caption.
 	dir := t.TempDir()
@@ -128,6 +143,29 @@ func TestConsoleMedia(t *testing.T) {
 	if len(s.Messages()) != before {
 		t.Errorf("a message was sent for the refused file")
 	}
+
+	// A file dropped on the composer is attached the same way (a PDF, sent as a document with its name).
+	b.js(`(() => {
+		const dt = new DataTransfer();
+		dt.items.add(new File([new TextEncoder().encode('%PDF-1.4\n1 0 obj\n<< >>\nendobj\n%%EOF\n')], 'terms.pdf', {type: 'application/pdf'}));
+		document.querySelector('.composer-box').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+	})()`)
+	b.waitJS(`document.querySelector('#attach-chip[data-state=ready]') !== null`, "the dropped file uploaded")
+	b.text(`#attach-chip`, "document · application/pdf")
+	b.click(`#send`)
+	eventually.True(t, 20*time.Second, 50*time.Millisecond, func() bool {
+		for _, m := range s.Messages()[before:] {
+			var p struct {
+				Document struct{ ID, Filename string } `json:"document"`
+			}
+			if m.Type == "document" && json.Unmarshal(m.Payload, &p) == nil && p.Document.Filename == "terms.pdf" {
+				_, ok := s.Media(p.Document.ID)
+				return ok
+			}
+		}
+		return false
+	}, "the simulator received the dropped document by id")
+	b.text(`.msg.out .doc-link`, "terms.pdf")
 	// The metrics count the upload and the downloads (the second view of a photo is a cache hit).
 	if n.metric("switchboard_media_uploads_total", `result="ok"`) < 1 || n.metric("switchboard_media_downloads_total", `source="whatsapp"`) < 1 {
 		t.Errorf("media metrics: uploads %v, downloads %v", n.metric("switchboard_media_uploads_total", `result="ok"`),

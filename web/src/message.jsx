@@ -102,42 +102,33 @@ function Media({ m, c, t, card }) {
   );
 }
 
+/** MediaCard names a media message without showing it: its kind, a line under it, its caption. */
+function MediaCard({ t, sub, caption }) {
+  const [label, icon] = MEDIA[t];
+  return (
+    <div class={'media-card ' + t} data-type={t}>
+      <div class="media-icon">
+        <Icon d={icon} size={22} />
+      </div>
+      <div class="media-text">
+        <div class="media-label">{label}</div>
+        {sub && <div class="media-sub">{sub}</div>}
+      </div>
+      {caption && <div class="caption">{caption}</div>}
+    </div>
+  );
+}
+
 function Body({ m }) {
   const c = obj(m.content);
   const t = m.type;
   if (t === 'text') return <div class="text">{m.text}</div>;
   if (MEDIA[t] && c.id && !c.link) {
-    const card = (sub) => {
-      const [label, icon] = MEDIA[t];
-      return (
-        <div class={'media-card ' + t} data-type={t}>
-          <div class="media-icon">
-            <Icon d={icon} size={22} />
-          </div>
-          <div class="media-text">
-            <div class="media-label">{label}</div>
-            <div class="media-sub">{sub}</div>
-          </div>
-        </div>
-      );
-    };
-    return <Media m={m} c={c} t={t} card={card} />;
+    return <Media m={m} c={c} t={t} card={(sub) => <MediaCard t={t} sub={sub} />} />;
   }
   if (MEDIA[t]) {
-    const [label, icon] = MEDIA[t];
     const sub = t === 'audio' && c.voice ? 'Voice message' : c.filename || c.mime_type || (c.link ? c.link : '');
-    return (
-      <div class={'media-card ' + t} data-type={t}>
-        <div class="media-icon">
-          <Icon d={icon} size={22} />
-        </div>
-        <div class="media-text">
-          <div class="media-label">{label}</div>
-          {sub && <div class="media-sub">{sub}</div>}
-        </div>
-        {(c.caption || (m.text && m.text !== c.filename)) && <div class="caption">{c.caption || m.text}</div>}
-      </div>
-    );
+    return <MediaCard t={t} sub={sub} caption={c.caption || (m.text && m.text !== c.filename ? m.text : '')} />;
   }
   if (t === 'location') {
     const has = c.latitude !== undefined && c.longitude !== undefined;

@@ -236,16 +236,22 @@ func (s *Sim) storeMedia(phone, typ, filename string, data []byte, uploaded bool
 	return f
 }
 
-// mediaInfo answers GET /{media-id}.
-func (s *Sim) mediaInfo(ctx *fasthttp.RequestCtx, id string) {
+// stored returns media id for a request bearing its phone number's token, answering the error itself otherwise.
+func (s *Sim) stored(ctx *fasthttp.RequestCtx, id string) (*StoredMedia, bool) {
 	f, ok := s.media.get(id)
 	if !ok {
 		if s.token(ctx, "") {
 			s.reject(ctx, unknownObject([]byte(id)))
 		}
-		return
+		return nil, false
 	}
-	if !s.token(ctx, f.PhoneNumberID) {
+	return f, s.token(ctx, f.PhoneNumberID)
+}
+
+// mediaInfo answers GET /{media-id}.
+func (s *Sim) mediaInfo(ctx *fasthttp.RequestCtx, id string) {
+	f, ok := s.stored(ctx, id)
+	if !ok {
 		return
 	}
 	writeJSON(ctx, map[string]any{"messaging_product": "whatsapp", "url": s.URL() + mediaPathPrefix + f.ID,
@@ -254,14 +260,8 @@ func (s *Sim) mediaInfo(ctx *fasthttp.RequestCtx, id string) {
 
 // serveMediaBytes answers the url of a media: its bytes, for the token of its phone number.
 func (s *Sim) serveMediaBytes(ctx *fasthttp.RequestCtx, id string) {
-	f, ok := s.media.get(id)
+	f, ok := s.stored(ctx, id)
 	if !ok {
-		if s.token(ctx, "") {
-			s.reject(ctx, unknownObject([]byte(id)))
-		}
-		return
-	}
-	if !s.token(ctx, f.PhoneNumberID) {
 		return
 	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
