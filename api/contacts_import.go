@@ -452,8 +452,23 @@ func (im *importer) run(b *importBatch, eof bool, progress func(ImportProgress))
 	return im.rep
 }
 
+// unneutralise undoes the export's guard against formula injection (api/contacts_export.go: a cell that starts
+// with = + - @ tab or carriage return is written after a '), so an exported file imports unchanged.
+func unneutralise(cell []byte) []byte {
+	if len(cell) > 1 && cell[0] == '\'' {
+		switch cell[1] {
+		case '=', '+', '-', '@', '\t', '\r':
+			return cell[1:]
+		}
+	}
+	return cell
+}
+
 // row checks one record and adds it to b, or refuses it there.
 func (im *importer) row(b *importBatch, line int, fields [][]byte) {
+	for i := range fields {
+		fields[i] = unneutralise(fields[i])
+	}
 	var phone string
 	for i, c := range im.cols {
 		if c.MapsTo == "phone" && i < len(fields) {

@@ -330,6 +330,14 @@ func TestImportExportedFile(t *testing.T) {
 	if c := e.contacts()[0]; *c.Name != "Ana" || len(c.Fields) != 1 || c.Phone != "+15551234567" {
 		t.Fatalf("row = %+v", c)
 	}
+	// The export writes a cell that starts like a formula after a '; the import reads it back as it was.
+	r = e.post(t, "", aliceToken, strings.NewReader("id,phone,name,city,score,blocked,created_at\nk1,+15551234568,'=SUM(A1),'@home,'-5,false,\n"), false)
+	if rep := decodeReport(t, r); r.status != 200 || rep.Created != 1 {
+		t.Fatalf("import = %s", r)
+	}
+	if c := e.contacts()[1]; *c.Name != "=SUM(A1)" || string(c.Fields["city"]) != `"@home"` || string(c.Fields["score"]) != "-5" {
+		t.Fatalf("neutralised cells read as %+v %s", c, c.Fields)
+	}
 }
 
 // A 10 MB line is that row's error; the file is read as a stream (more than the server's 2 MiB body limit) and
