@@ -42,8 +42,8 @@ const (
 	// importBatchRows and importBatchBytes bound one contact_import command (a Kafka record).
 	importBatchRows  = 500
 	importBatchBytes = 256 << 10
-	// importWindow is how many batches may wait for their outcome at once.
-	importWindow = 4
+	// importWindow is how many batches may be read and not yet answered at once.
+	importWindow = 8
 	// importMaxErrors is how many refused rows the report lists; it counts them all.
 	importMaxErrors = 1000
 	// importIdle is how long the body may stall before the import stops: the server's ReadTimeout and
@@ -305,8 +305,11 @@ func (ir *idleReader) Read(p []byte) (int, error) {
 	return ir.r.Read(p)
 }
 
-// importer runs one import: the reading goroutine parses rows into batches and produces them in file order; the
-// awaiting goroutine takes each batch's outcome in the same order into the report and the progress lines.
+// importer runs one import in three goroutines joined by channels, in file order: the reader parses rows into
+// batches; the producer sends them to Kafka, all the batches waiting at once in one produce call (so Kafka's
+// acknowledgement time is paid once per call, not once per batch, and the order holds); the awaiter takes each
+// batch's outcome into the report and the progress lines. At most importWindow batches are between the reader and
+// the report.
 type importer struct {
 	a      *API
 	op     tenant.OperatorRef
@@ -318,13 +321,15 @@ type importer struct {
 	// the shutdown otherwise).
 	stopping <-chan struct{}
 
-	batches int               // produced so far (reading goroutine)
-	read    atomic.Int64      // bytes of the file read so far
-	slots   chan struct{}     // one per batch in flight: importWindow
-	sent    chan *importBatch // produced, awaiting their outcome, in file order
-	failed  atomic.Bool       // the awaiter stopped: nothing more is produced
-	rep     ImportReport      // the awaiter's until it returns
-	stop    *importStop       // why the awaiter stopped
+	batches  int               // produced so far (producer)
+	read     atomic.Int64      // bytes of the file read so far
+	slots    chan struct{}     // one per batch in flight: importWindow
+	queue    chan *importBatch // read, to be produced
+	sent     chan *importBatch // produced, awaiting their outcome
+	failed   atomic.Bool       // the producer or the awaiter stopped: nothing more is produced
+	prodStop *importStop       // why the producer stopped (its own until it closes sent)
+	rep      ImportReport      // the awaiter's until it returns
+	stop     *importStop       // why the awaiter stopped
 }
 
 // importStop is where and why an import stopped.
@@ -389,8 +394,10 @@ func (b *importBatch) notUTF8() (ImportRowError, bool) {
 func (im *importer) run(b *importBatch, eof bool, progress func(ImportProgress)) ImportReport {
 	im.rep = ImportReport{ImportID: im.id, Errors: []ImportRowError{}}
 	im.slots = make(chan struct{}, importWindow)
+	im.queue = make(chan *importBatch, importWindow)
 	im.sent = make(chan *importBatch, importWindow)
 	awaited := make(chan struct{})
+	go im.produce()
 	go func() {
 		defer close(awaited)
 		im.await(progress)
@@ -398,7 +405,7 @@ func (im *importer) run(b *importBatch, eof bool, progress func(ImportProgress))
 	var stop *importStop
 	for {
 		if len(b.rows) > 0 || b.localRows > 0 {
-			if stop = im.send(b); stop != nil || im.failed.Load() {
+			if !im.send(b) {
 				break
 			}
 		}
@@ -419,21 +426,22 @@ func (im *importer) run(b *importBatch, eof bool, progress func(ImportProgress))
 		var err error
 		if eof, line, err = im.fill(b); err != nil {
 			// The body stopped: nothing after this line was read; the rows read before it are still sent.
-			if len(b.rows) > 0 || b.localRows > 0 {
-				if stop = im.send(b); stop != nil {
-					break
-				}
+			if (len(b.rows) > 0 || b.localRows > 0) && !im.send(b) {
+				break
 			}
 			stop = &importStop{line: line, code: codeInvalidCSV,
 				msg: fmt.Sprintf("the import stopped at line %d: the body could not be read past it (%v); the rows before it are in this report", line, err)}
 			break
 		}
 	}
-	close(im.sent)
+	close(im.queue)
 	<-awaited
-	// The awaiter's stop comes first in the file: the batches after it were not waited for.
-	if im.stop != nil {
+	// The awaiter's stop comes first in the file, then the producer's: the batches after either were not waited for.
+	switch {
+	case im.stop != nil:
 		stop = im.stop
+	case im.prodStop != nil:
+		stop = im.prodStop
 	}
 	im.rep.Bytes = im.r.Offset()
 	if stop != nil {
@@ -444,8 +452,23 @@ func (im *importer) run(b *importBatch, eof bool, progress func(ImportProgress))
 	return im.rep
 }
 
+// unneutralise undoes the export's guard against formula injection (api/contacts_export.go: a cell that starts
+// with = + - @ tab or carriage return is written after a '), so an exported file imports unchanged.
+func unneutralise(cell []byte) []byte {
+	if len(cell) > 1 && cell[0] == '\'' {
+		switch cell[1] {
+		case '=', '+', '-', '@', '\t', '\r':
+			return cell[1:]
+		}
+	}
+	return cell
+}
+
 // row checks one record and adds it to b, or refuses it there.
 func (im *importer) row(b *importBatch, line int, fields [][]byte) {
+	for i := range fields {
+		fields[i] = unneutralise(fields[i])
+	}
 	var phone string
 	for i, c := range im.cols {
 		if c.MapsTo == "phone" && i < len(fields) {
@@ -516,36 +539,88 @@ func (b *importBatch) refuse(line int, phone, code, reason string) {
 	b.local = append(b.local, ImportRowError{Line: line, Phone: clipCell(phone), Code: code, Reason: reason})
 }
 
-// send produces b and hands it to the awaiter, waiting while importWindow batches are in flight. A non-nil stop
-// means Kafka did not take it.
-func (im *importer) send(b *importBatch) *importStop {
+// send hands b to the producer once fewer than importWindow batches are in flight; false when the import stopped
+// meanwhile (b is not sent).
+func (im *importer) send(b *importBatch) bool {
 	im.slots <- struct{}{}
-	if im.failed.Load() { // the awaiter stopped while this batch waited for its slot: it is not sent
+	if im.failed.Load() {
 		<-im.slots
-		return nil
+		return false
 	}
-	if len(b.rows) > 0 {
-		im.batches++
-		cmd := inbox.Command{Type: "contact_import", RequestID: im.id + "." + strconv.Itoa(im.batches),
-			OperatorID: im.op.Operator.ID, Contacts: b.rows, ImportID: im.id}
-		b.result, b.cancel = im.a.cfg.Outcomes.Register(cmd.RequestID)
-		rec := inbox.Record{Tenant: im.op.Tenant.ID, IngestAt: im.a.cfg.Now().UnixMilli(),
-			Items: []inbox.Item{{Kind: inbox.KindCommand, Command: &cmd}}}
-		pctx, cancel := context.WithTimeout(context.Background(), im.a.cfg.CommandTimeout)
-		err := im.a.cfg.Producer.Produce(pctx, []inbox.Record{rec})
-		cancel()
-		if err != nil {
-			b.cancel()
-			<-im.slots
-			im.a.log.Warn("queue import batch", "tenant", im.op.Tenant.ID, "operator", im.op.Operator.ID, "import", im.id, "err", err)
-			return &importStop{line: b.firstLine, code: codeUnavailable, msg: fmt.Sprintf(
-				"the import stopped at line %d: the rows from line %d on could not be queued (Kafka did not take them) and were not imported; retry the import: rows already imported will be unchanged",
-				b.firstLine, b.firstLine)}
+	im.queue <- b
+	return true
+}
+
+// produce sends the queued batches to Kafka, every batch waiting at once in one call, in order, until the reader
+// closes the queue; then it closes sent. After a failed call nothing more is produced.
+func (im *importer) produce() {
+	defer close(im.sent)
+	var group []*importBatch
+	var recs []inbox.Record
+	for b := range im.queue {
+		group = append(group[:0], b)
+	more:
+		for len(group) < importWindow {
+			select {
+			case b, ok := <-im.queue:
+				if !ok {
+					break more
+				}
+				group = append(group, b)
+			default:
+				break more
+			}
 		}
-		b.sentAt = time.Now()
+		if im.failed.Load() {
+			for range group {
+				<-im.slots
+			}
+			continue
+		}
+		recs = recs[:0]
+		for _, b := range group {
+			if len(b.rows) == 0 {
+				continue
+			}
+			im.batches++
+			cmd := &inbox.Command{Type: "contact_import", RequestID: im.id + "." + strconv.Itoa(im.batches),
+				OperatorID: im.op.Operator.ID, Contacts: b.rows, ImportID: im.id}
+			b.result, b.cancel = im.a.cfg.Outcomes.Register(cmd.RequestID)
+			recs = append(recs, inbox.Record{Tenant: im.op.Tenant.ID, IngestAt: im.a.cfg.Now().UnixMilli(),
+				Items: []inbox.Item{{Kind: inbox.KindCommand, Command: cmd}}})
+		}
+		var err error
+		if len(recs) > 0 {
+			pctx, cancel := context.WithTimeout(context.Background(), im.a.cfg.CommandTimeout)
+			err = im.a.cfg.Producer.Produce(pctx, recs)
+			cancel()
+		}
+		if err != nil {
+			im.a.log.Warn("queue import batches", "tenant", im.op.Tenant.ID, "operator", im.op.Operator.ID, "import", im.id, "err", err)
+			first, rows := 0, 0
+			for _, b := range group {
+				if b.cancel != nil {
+					b.cancel()
+				}
+				if first == 0 {
+					first = b.firstLine
+				}
+				rows += len(b.rows)
+				<-im.slots
+			}
+			// A produce Kafka did not acknowledge may still have been written: its rows are unconfirmed.
+			im.prodStop = &importStop{line: first, code: codeUnavailable, unconfirmed: rows, msg: fmt.Sprintf(
+				"the import stopped at line %d: Kafka did not acknowledge the rows from line %d (they were most likely not imported, but may still apply), and nothing after them was sent; import the file again: rows already imported will be unchanged",
+				first, first)}
+			im.failed.Store(true)
+			continue
+		}
+		now := time.Now()
+		for _, b := range group {
+			b.sentAt = now
+			im.sent <- b
+		}
 	}
-	im.sent <- b
-	return nil
 }
 
 // await takes each batch's outcome into the report, in file order, until the reader closes sent. After a batch
