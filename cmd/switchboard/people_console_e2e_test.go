@@ -166,6 +166,12 @@ func TestConsolePeople(t *testing.T) {
 	b.waitJS(`(() => { const r = `+peopleRows+`; return r.length === 1 && r[0].includes('Tom Baker'); })()`, "Tom found by his last 4 digits")
 	b.setInput(`#people-search`, "")
 	b.waitJS(`document.querySelectorAll('#people-table tbody tr').length === 8`, "everyone again")
+	// A choice field's filter keeps exactly the contacts with that value.
+	b.setInput(`#people-filter-plan`, "premium")
+	b.waitJS(`(() => { const r = `+peopleRows+`; return r.length === 4 && r.every(x => x.includes('|premium|')); })()`,
+		"the four premium contacts")
+	b.setInput(`#people-filter-plan`, "")
+	b.waitJS(`document.querySelectorAll('#people-table tbody tr').length === 8`, "everyone again")
 
 	// The detail of a row, then its conversation from the panel's list.
 	b.js(`[...document.querySelectorAll('#people-table tbody tr')].find(r => r.innerText.includes('María López')).click()`)

@@ -1,7 +1,8 @@
 // The People page (/people, /people/<contact id>): the tenant's contacts from GET /v1/contacts, searched by name,
-// phone or field value (debounced), filtered by blocked, paged with the server's cursor, with the contact panel as
-// the detail of the one picked; links to Import (/people/import) and Export CSV (GET /v1/contacts/export.csv). Lists
-// are always the server's: a contact event heard on the live stream refetches the page shown.
+// phone or field value (debounced), filtered by blocked and by the value of a choice field, paged with the server's
+// cursor, with the contact panel as the detail of the one picked; links to Import (/people/import) and Export CSV
+// (GET /v1/contacts/export.csv). Lists are always the server's: a contact event heard on the live stream refetches
+// the page shown.
 import { useState, useEffect, useRef } from 'preact/hooks';
 import * as api from './api.js';
 import { ago, initials, hue } from './util.js';
@@ -20,6 +21,7 @@ export function PeoplePage({ me, sub, tick }) {
   const [typed, setTyped] = useState('');
   const [q, setQ] = useState('');
   const [blocked, setBlocked] = useState(''); // '' all, 'false' not blocked, 'true' blocked
+  const [only, setOnly] = useState({}); // choice field key → the one value kept ('' or absent: any)
   const [cursors, setCursors] = useState(['']); // the cursor of each page visited; the last is the one shown
   const [page, setPage] = useState({ contacts: [], next: '', loading: true, error: '' });
   const [reload, setReload] = useState(0);
@@ -34,16 +36,20 @@ export function PeoplePage({ me, sub, tick }) {
     const t = setTimeout(() => setQ(typed.trim()), 250);
     return () => clearTimeout(t);
   }, [typed]);
-  useEffect(() => setCursors(['']), [q, blocked]);
+  // A choice filter asks the server for contacts with the value's words (search covers choice fields), then keeps
+  // those whose field is exactly that value: exact, and pages stay the server's (a page may come back short).
+  const picked = Object.entries(only).filter(([, v]) => v);
+  const query = [q, ...picked.map(([, v]) => v)].filter(Boolean).join(' ');
+  useEffect(() => setCursors(['']), [query, blocked]);
 
   useEffect(() => {
     const g = ++gen.current;
     setPage((p) => ({ ...p, loading: true }));
-    api.get('/v1/contacts' + api.qs({ q, blocked, limit: PAGE, cursor })).then(
+    api.get('/v1/contacts' + api.qs({ q: query, blocked, limit: PAGE, cursor })).then(
       (r) => g === gen.current && setPage({ contacts: (r && r.contacts) || [], next: (r && r.next_cursor) || '', loading: false, error: '' }),
       (e) => g === gen.current && setPage({ contacts: [], next: '', loading: false, error: e.message }),
     );
-  }, [q, blocked, cursor, tick, reload]);
+  }, [query, blocked, cursor, tick, reload]);
 
   useEffect(() => {
     if (!toast) return;
@@ -53,7 +59,9 @@ export function PeoplePage({ me, sub, tick }) {
   const flash = (text, kind = 'error') => setToast({ text, kind });
 
   const cols = fields.slice(0, selected ? 1 : FIELD_COLUMNS); // the detail takes the room of two
-  const { contacts, next, loading, error } = page;
+  const { next, loading, error } = page;
+  const contacts = picked.length ? page.contacts.filter((c) => picked.every(([k, v]) => (c.fields || {})[k] === v)) : page.contacts;
+  const choices = fields.filter((f) => f.type === 'choice' && (f.choices || []).length).slice(0, 2);
   const open = (id) => go('/people' + (id ? '/' + id : ''));
 
   return (
@@ -95,6 +103,20 @@ export function PeoplePage({ me, sub, tick }) {
               <option value="false">Not blocked</option>
               <option value="true">Blocked</option>
             </select>
+            {choices.map((f) => (
+              <select
+                key={f.key}
+                id={'people-filter-' + f.key}
+                value={only[f.key] || ''}
+                onChange={(e) => setOnly((o) => ({ ...o, [f.key]: e.currentTarget.value }))}
+                aria-label={(f.label || f.key) + ' filter'}
+              >
+                <option value="">{'Any ' + (f.label || f.key).toLowerCase()}</option>
+                {f.choices.map((ch) => (
+                  <option key={ch} value={ch}>{ch}</option>
+                ))}
+              </select>
+            ))}
           </div>
         </header>
         <div class="people-body">
@@ -137,7 +159,7 @@ export function PeoplePage({ me, sub, tick }) {
           {!loading && !error && !contacts.length && (
             <div class="list-empty" id="people-empty">
               <Icon d="M12 12a4 4 0 100-8 4 4 0 000 8zm-7 8a7 7 0 0114 0z" size={28} />
-              <div>{q ? 'Nobody matches “' + q + '”.' : blocked === 'true' ? 'Nobody is blocked.' : 'No contacts yet. Import a CSV, or they appear as customers write.'}</div>
+              <div>{query ? 'Nobody matches “' + query + '”' + (next ? ' on this page.' : '.') : blocked === 'true' ? 'Nobody is blocked.' : 'No contacts yet. Import a CSV, or they appear as customers write.'}</div>
             </div>
           )}
           {error && <div class="list-empty error-text">{error}</div>}
