@@ -139,5 +139,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			}
 		}
 	}
+	// Every result exists from the start, so the series is exposed (and alertable) before the first import.
+	for _, r := range []string{"created", "updated", "unchanged", "refused"} {
+		m.importRows.WithLabelValues(r)
+	}
 	return m, nil
 }
