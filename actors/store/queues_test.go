@@ -414,7 +414,9 @@ func TestOutboxCursorNeverSkips(t *testing.T) {
 		}
 		mu.Unlock()
 		after = through
-		if finished && len(page) == 0 && s.outboxSeqs.watermark() == after {
+		// Done once every writer has returned and every batch it committed is resolved: a commit returns before its
+		// batch is synced, so the watermark can equal the cursor while a batch is still on its way.
+		if finished && len(page) == 0 && s.outboxSeqs.settled() && s.outboxSeqs.watermark() == after {
 			break
 		}
 	}
@@ -426,4 +428,11 @@ func TestOutboxCursorNeverSkips(t *testing.T) {
 	if len(seen) != len(committed) {
 		t.Errorf("read %d distinct entries, %d committed", len(seen), len(committed))
 	}
+}
+
+// settled reports whether no batch holds an unresolved sequence number.
+func (q *queueSeqs) settled() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.open) == 0
 }
