@@ -10,7 +10,7 @@ import "time"
 const CmdStart CommandType = "start"
 
 // Customer names the customer a start writes to: the tenant, the channel and the customer's address on it
-// (WhatsApp wa_id: the digits of the E.164 number). The conversation is ID(ChannelID, WaID).
+// (WhatsApp wa_id: the digits of the E.164 number, without "+"). The conversation is ID(ChannelID, WaID).
 type Customer struct {
 	TenantID  string
 	ChannelID string
@@ -38,8 +38,8 @@ func Start(c Conversation, to Customer, cmd Command, p Policy, at time.Time) (Co
 	if cmd.OperatorID == "" {
 		return c, nil, refuse(CodeInvalidOperator, "command without an operator")
 	}
-	if to.TenantID == "" || to.ChannelID == "" || !validWaID(to.WaID) {
-		return c, nil, refuse(CodeInvalidCommand, "start needs a channel and the customer's number (1 to 15 digits)")
+	if to.TenantID == "" || to.ChannelID == "" || to.WaID == "" || len(to.WaID) > maxAddress {
+		return c, nil, refuse(CodeInvalidCommand, "start needs a channel and the customer's address on it")
 	}
 	if c.ID != "" && (c.ID != ID(to.ChannelID, to.WaID) || c.TenantID != to.TenantID) {
 		return c, nil, refuse(CodeInvalidCommand, "conversation %s is not the customer's on channel %s", c.ID, to.ChannelID)
@@ -101,15 +101,12 @@ func Start(c Conversation, to Customer, cmd Command, p Policy, at time.Time) (Co
 	return next, effects, nil
 }
 
-// validWaID reports whether s is a WhatsApp address: the 1 to 15 digits of an E.164 number, without "+".
-func validWaID(s string) bool {
-	if len(s) == 0 || len(s) > 15 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+// Started is the outcome of an accepted start: the conversation after it and the message it queued.
+type Started struct {
+	Conversation Conversation `json:"conversation"`
+	Message      Message      `json:"message"`
 }
+
+// maxAddress is the longest customer address a start accepts, in bytes. The API checks the form of a WhatsApp
+// number (E.164 digits); the rule only bounds what it stores.
+const maxAddress = 64

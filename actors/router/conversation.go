@@ -438,26 +438,33 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 	}
 	refuseDurably := func(code, msg string) error {
 		a.r.metrics.commands.WithLabelValues(ic.Type, code).Inc()
+		if prev.ID == "" {
+			// A command for a conversation that does not exist (conversation_not_found, or a start refused):
+			// nothing to record, and recording the position would create the conversation. Nothing to keep in
+			// memory either: the tenant actor stops this actor at once unless more input is on its way to it, so
+			// commands for made-up ids do not fill memory until IdleAfter.
+			a.done(m, outcome.Result{Code: code, Message: msg})
+			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
+			return nil
+		}
 		// The refusal is recorded (the position), so a replay of the command cannot come out differently.
 		return a.persist(c, change{prev: prev, next: prev, item: m, result: outcome.Result{Code: code, Message: msg}})
 	}
 	// The rules decide first (existence, role, state, input, window); only a command they accept and that gives
 	// the conversation to an operator asks for capacity.
-	next, effects, err := conversation.ApplyCommand(prev, cmd, a.policy, m.at)
+	var next conversation.Conversation
+	var effects []conversation.Effect
+	var err error
+	if cmd.Type == conversation.CmdStart {
+		to := conversation.Customer{TenantID: a.tenant, ChannelID: m.item.Channel, WaID: ic.WaID}
+		next, effects, err = conversation.Start(prev, to, cmd, a.policy, m.at)
+	} else {
+		next, effects, err = conversation.ApplyCommand(prev, cmd, a.policy, m.at)
+	}
 	if err != nil {
 		var r *conversation.Refusal
 		if !errors.As(err, &r) {
 			return err
-		}
-		if prev.ID == "" {
-			// A command for a conversation that does not exist (conversation_not_found): nothing to record, and
-			// recording the position would create the conversation. Nothing to keep in memory either: the tenant
-			// actor stops this actor at once unless more input is on its way to it, so commands for made-up ids
-			// do not fill memory until IdleAfter.
-			a.r.metrics.commands.WithLabelValues(ic.Type, r.Code).Inc()
-			a.done(m, outcome.Result{Code: r.Code, Message: r.Message})
-			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
-			return nil
 		}
 		return refuseDurably(r.Code, r.Message)
 	}
@@ -479,8 +486,12 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 	a.r.metrics.commands.WithLabelValues(ic.Type, "ok").Inc()
 	res := outcome.Result{Body: view(next)}
 	for _, ef := range effects {
-		if ef.Message != nil && (cmd.Type == conversation.CmdSend || cmd.Type == conversation.CmdNote) {
+		switch {
+		case ef.Message == nil:
+		case cmd.Type == conversation.CmdSend || cmd.Type == conversation.CmdNote:
 			res = outcome.Result{Body: ef.Message}
+		case cmd.Type == conversation.CmdStart:
+			res = outcome.Result{Body: &conversation.Started{Conversation: view(next), Message: *ef.Message}}
 		}
 	}
 	ch := change{prev: prev, next: next, effects: effects, item: m, result: res}

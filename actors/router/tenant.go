@@ -263,6 +263,12 @@ func (t *tenantActor) route(c *actor.Context, m *recordMsg) {
 			// A timer's time is its due time; the record only carries it to the partition.
 			itemAt = time.UnixMilli(it.Timer.Due).UTC()
 		case inbox.KindCommand:
+			if it.Command.Type == string(conversation.CmdStart) {
+				// A start names its customer, not a conversation: the conversation is derived from them, whatever
+				// ConversationID says, so it can never be stored under another's id.
+				id = conversation.ID(it.Channel, it.Command.WaID)
+				break
+			}
 			if it.Command.ConversationID == "" {
 				t.operatorCommand(c, it.Command, pos, at, m.ack)
 				continue
