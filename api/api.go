@@ -159,6 +159,9 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		a.setAvailability(ctx, op)
 	case len(parts) == 2 && parts[0] == "operators" && string(ctx.Method()) == fasthttp.MethodPatch:
 		a.updateOperator(ctx, op, parts[1])
+	// Starting a conversation (start.go).
+	case len(parts) == 1 && parts[0] == "conversations" && post:
+		a.startConversation(ctx, op)
 	case len(parts) >= 1 && (parts[0] == "conversations" || parts[0] == "operators"):
 		fail(ctx, codeMethodNotAllowed, string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
 	default:

@@ -79,6 +79,10 @@ var codeStatus = map[string]int{
 	codeCSRF:                 fasthttp.StatusForbidden,
 	codeTooManyStreams:       fasthttp.StatusTooManyRequests,
 	codeInvalidPresence:      fasthttp.StatusBadRequest,
+
+	// Starting a conversation (start.go).
+	codeChannelNotFound: fasthttp.StatusNotFound,
+	codeInvalidPhone:    fasthttp.StatusBadRequest,
 }
 
 // The API's own error codes.
