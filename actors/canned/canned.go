@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/refusal"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -71,6 +72,11 @@ type Response struct {
 	UpdatedBy string `json:"updated_by,omitempty"`
 	// Version counts the changes; event ids derive from it.
 	Version uint64 `json:"version"`
+	// Applied is the position of the last command applied, so a replayed command is skipped.
+	Applied conversation.Position `json:"applied"`
+	// Deleted marks what a delete leaves: a tombstone, so that a create replayed after the delete does not bring
+	// the response back. Lists skip tombstones.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // Kinds of change.
@@ -89,8 +95,9 @@ type Command struct {
 	// Input is the response to create, the whole new response of an update (the API merges a partial change onto
 	// the stored one), or the id of a delete.
 	Input inbox.CannedInput
-	// At is the command record's time.
-	At time.Time
+	// At is the command record's time; Pos its position in the tenant's partition.
+	At  time.Time
+	Pos conversation.Position
 }
 
 // Event is the canned.changed event of a change, published on switchboard.events. ID is "<canned id>-<version>",
@@ -110,19 +117,27 @@ type Event struct {
 // EventChanged is the type of Event.
 const EventChanged = "canned.changed"
 
-// Apply applies cmd to prev, the stored response with the command's id (nil when there is none), given how many
-// responses the tenant has (count). It returns the response to store (nil for a delete) and the event to publish;
-// a command that changes nothing (a replayed create or update) returns prev and no event. A refusal is a *Refusal.
+// Apply applies cmd to prev, the stored response with the command's id (nil when there is none; it may be a
+// tombstone), given how many live responses the tenant has (count). It returns the response to store (a tombstone
+// for a delete) and the event to publish. A command that changes nothing returns prev and no event: one at or
+// before prev.Applied (a replay), a create or update to what is stored already. A refusal is a *Refusal.
 //
 // Checks run in this order: the caller's role (forbidden), the input (invalid_canned), the state (canned_not_found,
 // canned_exists, too_many_canned).
 func Apply(prev *Response, count int, tenant string, cmd Command) (*Response, *Event, error) {
+	if prev != nil && prev.Applied != (conversation.Position{}) && !prev.Applied.Less(cmd.Pos) {
+		return prev, nil, nil
+	}
 	if cmd.Role != "admin" && cmd.Role != "builder" {
 		return nil, nil, refuse(CodeForbidden, "only admins and builders manage canned responses")
 	}
 	in := cmd.Input
 	if !ValidID(in.ID) {
 		return nil, nil, refuse(CodeNotFound, "no canned response %q", cut(in.ID))
+	}
+	live := prev
+	if prev != nil && prev.Deleted {
+		live = nil
 	}
 	var next *Response
 	action := ""
@@ -135,7 +150,7 @@ func Apply(prev *Response, count int, tenant string, cmd Command) (*Response, *E
 			Text: in.Text, Media: in.Media, CreatedAt: cmd.At, UpdatedAt: cmd.At, UpdatedBy: cmd.OperatorID}
 		if cmd.Type == Create {
 			if prev != nil {
-				if prev.same(&r) {
+				if live != nil && live.same(&r) {
 					return prev, nil, nil
 				}
 				return nil, nil, refuse(CodeExists, "canned response %s exists", in.ID)
@@ -145,36 +160,28 @@ func Apply(prev *Response, count int, tenant string, cmd Command) (*Response, *E
 			}
 			r.Version, action = 1, "created"
 		} else {
-			if prev == nil {
+			if live == nil {
 				return nil, nil, refuse(CodeNotFound, "no canned response %s", in.ID)
 			}
-			if prev.same(&r) {
+			if live.same(&r) {
 				return prev, nil, nil
 			}
-			r.CreatedAt, r.Version, action = prev.CreatedAt, prev.Version+1, "updated"
+			r.CreatedAt, r.Version, action = live.CreatedAt, live.Version+1, "updated"
 		}
 		next = &r
 	case Delete:
-		if prev == nil {
+		if live == nil {
 			return nil, nil, refuse(CodeNotFound, "no canned response %s", in.ID)
 		}
+		next = &Response{ID: in.ID, CreatedAt: live.CreatedAt, UpdatedAt: cmd.At,
+			UpdatedBy: cmd.OperatorID, Version: live.Version + 1, Deleted: true}
 		action = "deleted"
 	default:
 		return nil, nil, refuse(CodeInvalid, "unknown canned response command %q", cut(cmd.Type))
 	}
-	version := prev.versionAfter()
-	if next != nil {
-		version = next.Version
-	}
-	return next, &Event{ID: in.ID + "-" + strconv.FormatUint(version, 10), Type: EventChanged, TenantID: tenant, At: cmd.At,
-		CannedID: in.ID, Action: action, ActorID: cmd.OperatorID}, nil
-}
-
-func (r *Response) versionAfter() uint64 {
-	if r == nil {
-		return 1
-	}
-	return r.Version + 1
+	next.Applied = cmd.Pos
+	return next, &Event{ID: in.ID + "-" + strconv.FormatUint(next.Version, 10), Type: EventChanged, TenantID: tenant,
+		At: cmd.At, CannedID: in.ID, Action: action, ActorID: cmd.OperatorID}, nil
 }
 
 // same reports whether r already says what n says (times and author aside).

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/refusal"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -81,15 +82,18 @@ func TestValidate(t *testing.T) {
 // The lifecycle: create, a replayed create, update, a replayed update, delete; each change one event whose id is
 // the same on every replay.
 func TestApply(t *testing.T) {
+	n := 0
 	admin := func(typ string, i inbox.CannedInput, at time.Time) Command {
-		return Command{Type: typ, OperatorID: "root", Role: "admin", Input: i, At: at}
+		n++
+		return Command{Type: typ, OperatorID: "root", Role: "admin", Input: i, At: at, Pos: conversation.Position{Offset: int64(n)}}
 	}
-	r, ev, err := Apply(nil, 0, "acme", admin(Create, in(" Greeting ", "Sales", "Hi {{contact.name}}"), t0))
+	create := admin(Create, in(" Greeting ", "Sales", "Hi {{contact.name}}"), t0)
+	r, ev, err := Apply(nil, 0, "acme", create)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := &Response{ID: id1, Title: "Greeting", Category: "Sales", Text: "Hi {{contact.name}}", CreatedAt: t0,
-		UpdatedAt: t0, UpdatedBy: "root", Version: 1}
+		UpdatedAt: t0, UpdatedBy: "root", Version: 1, Applied: create.Pos}
 	if !reflect.DeepEqual(r, want) {
 		t.Errorf("created %+v, want %+v", r, want)
 	}
@@ -97,18 +101,25 @@ func TestApply(t *testing.T) {
 	if !reflect.DeepEqual(ev, wantEv) {
 		t.Errorf("event %+v, want %+v", ev, wantEv)
 	}
-	// A replay of the create finds it stored and changes nothing.
-	if again, ev, err := Apply(r, 1, "acme", admin(Create, in("Greeting", "Sales", "Hi {{contact.name}}"), t0.Add(time.Minute))); err != nil || again != r || ev != nil {
+	// A replay of the create finds it applied and changes nothing; a create of the same response too.
+	if again, ev, err := Apply(r, 1, "acme", create); err != nil || again != r || ev != nil {
 		t.Errorf("replayed create = %+v, %+v, %v", again, ev, err)
+	}
+	if again, ev, err := Apply(r, 1, "acme", admin(Create, in("Greeting", "Sales", "Hi {{contact.name}}"), t0)); err != nil || again != r || ev != nil {
+		t.Errorf("repeated create = %+v, %+v, %v", again, ev, err)
 	}
 	if _, _, err := Apply(r, 1, "acme", admin(Create, in("Other", "", "x"), t0)); code(err) != CodeExists {
 		t.Errorf("create over another = %v, want %s", err, CodeExists)
 	}
-	u, ev, err := Apply(r, 1, "acme", Command{Type: Update, OperatorID: "carol", Role: "builder", Input: in("Greeting", "", "Hello {{contact.name}}"), At: t0.Add(time.Hour)})
+	n++
+	update := Command{Type: Update, OperatorID: "carol", Role: "builder", Input: in("Greeting", "", "Hello {{contact.name}}"),
+		At: t0.Add(time.Hour), Pos: conversation.Position{Offset: int64(n)}}
+	u, ev, err := Apply(r, 1, "acme", update)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Version != 2 || u.Category != "" || u.Text != "Hello {{contact.name}}" || !u.CreatedAt.Equal(t0) || !u.UpdatedAt.Equal(t0.Add(time.Hour)) || u.UpdatedBy != "carol" {
+	if u.Version != 2 || u.Category != "" || u.Text != "Hello {{contact.name}}" || !u.CreatedAt.Equal(t0) ||
+		!u.UpdatedAt.Equal(t0.Add(time.Hour)) || u.UpdatedBy != "carol" || u.Applied != update.Pos {
 		t.Errorf("updated %+v", u)
 	}
 	if ev == nil || ev.ID != id1+"-2" || ev.Action != "updated" {
@@ -118,8 +129,24 @@ func TestApply(t *testing.T) {
 		t.Errorf("update to the same = %+v, %+v, %v", same, ev, err)
 	}
 	gone, ev, err := Apply(u, 1, "acme", admin(Delete, inbox.CannedInput{ID: id1}, t0.Add(3*time.Hour)))
-	if err != nil || gone != nil || ev == nil || ev.ID != id1+"-3" || ev.Action != "deleted" {
+	if err != nil || gone == nil || !gone.Deleted || gone.Text != "" || gone.Version != 3 || ev == nil || ev.ID != id1+"-3" || ev.Action != "deleted" {
 		t.Errorf("delete = %+v, %+v, %v", gone, ev, err)
+	}
+	// Replayed after the delete, the create and the update change nothing: the tombstone is ahead of them.
+	for _, cmd := range []Command{create, update} {
+		if again, ev, err := Apply(gone, 0, "acme", cmd); err != nil || again != gone || ev != nil {
+			t.Errorf("%s replayed after the delete = %+v, %+v, %v", cmd.Type, again, ev, err)
+		}
+	}
+	// New commands see the tombstone as nothing, and its id as taken.
+	if _, _, err := Apply(gone, 0, "acme", admin(Update, in("t", "", "x"), t0)); code(err) != CodeNotFound {
+		t.Errorf("update of a deleted response = %v", err)
+	}
+	if _, _, err := Apply(gone, 0, "acme", admin(Delete, inbox.CannedInput{ID: id1}, t0)); code(err) != CodeNotFound {
+		t.Errorf("delete of a deleted response = %v", err)
+	}
+	if _, _, err := Apply(gone, 0, "acme", admin(Create, in("Greeting", "", "Hello {{contact.name}}"), t0)); code(err) != CodeExists {
+		t.Errorf("create over a tombstone = %v", err)
 	}
 }
 

@@ -41,6 +41,8 @@ package store
 //	t/<tenant>/g/<conv>/<token>/<fld> conversation actor (with each posting) the same posting, conversation first:
 //	                                                                         checks a candidate for a token prefix
 //	                                                                         in one seek
+//	t/<tenant>/d/<id>                 tenant catalogue (PutCanned,           a canned response, JSON
+//	                                  DeleteCanned)
 //
 // Two prefixes are global, both node-local work queues over tenant state rather than state:
 //
@@ -370,3 +372,8 @@ func parseSessionExpiryKey(k []byte) (expiresMs int64, hash [32]byte, err error)
 	copy(hash[:], k[11:])
 	return int64(binary.BigEndian.Uint64(k[2:10])), hash, nil
 }
+
+func cannedKey(tenant, id string) []byte { return append(tenantKey(len(id), tenant, 'd'), id...) }
+
+// cannedPrefix is the prefix of every canned response of a tenant.
+func cannedPrefix(tenant string) []byte { return tenantKey(0, tenant, 'd') }
