@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -268,6 +269,14 @@ func (t *tenantActor) route(c *actor.Context, m *recordMsg) {
 				// ConversationID says, so it can never be stored under another's id.
 				id = conversation.ID(it.Channel, it.Command.WaID)
 				break
+			}
+			if strings.HasPrefix(it.Command.Type, "canned_") {
+				var role string
+				if o := t.ops[it.Command.OperatorID]; o != nil {
+					role = o.Role
+				}
+				t.r.applyCanned(t.tenant, it.Command, role, pos, at, m.ack)
+				continue
 			}
 			if it.Command.ConversationID == "" {
 				t.operatorCommand(c, it.Command, pos, at, m.ack)
