@@ -159,6 +159,9 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		a.setAvailability(ctx, op)
 	case len(parts) == 2 && parts[0] == "operators" && string(ctx.Method()) == fasthttp.MethodPatch:
 		a.updateOperator(ctx, op, parts[1])
+	// Canned responses (canned.go).
+	case parts[0] == "canned-responses":
+		a.serveCanned(ctx, op, parts)
 	// Starting a conversation (start.go).
 	case len(parts) == 1 && parts[0] == "conversations" && post:
 		a.startConversation(ctx, op)

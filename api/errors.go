@@ -5,6 +5,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchboard-hq/switchboard/actors/canned"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
@@ -79,6 +80,12 @@ var codeStatus = map[string]int{
 	codeCSRF:                 fasthttp.StatusForbidden,
 	codeTooManyStreams:       fasthttp.StatusTooManyRequests,
 	codeInvalidPresence:      fasthttp.StatusBadRequest,
+
+	// Canned responses (actors/canned; forbidden is the conversation rules' code too).
+	canned.CodeInvalid:  fasthttp.StatusBadRequest,
+	canned.CodeNotFound: fasthttp.StatusNotFound,
+	canned.CodeExists:   fasthttp.StatusConflict,
+	canned.CodeTooMany:  fasthttp.StatusConflict,
 
 	// Starting a conversation (start.go).
 	codeChannelNotFound: fasthttp.StatusNotFound,
