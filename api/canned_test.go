@@ -185,7 +185,7 @@ func TestRenderCanned(t *testing.T) {
 	e := start(t, options{})
 	e.putConvs(t, conv("acme", "c0000000000000001", conversation.Assigned, "alice"), conv("globex", "c00000000000000g1", conversation.Unassigned, ""))
 	e.putCanned(t, "acme", canned.Response{ID: cannedA, Title: "Greeting",
-		Text: "Hi {{contact.name}} ({{contact.phone}}), {{operator.name}} here. Your city: {{contact.fields.city}}",
+		Text:  "Hi {{contact.name}} ({{contact.phone}}), {{operator.name}} here. Your city: {{contact.fields.city}}",
 		Media: json.RawMessage(`{"type":"image","id":"m1"}`), UpdatedAt: at})
 	r := e.do(t, "POST", "/v1/canned-responses/"+cannedA+"/render", aliceToken, `{"conversation_id":"c0000000000000001"}`)
 	var got struct {
