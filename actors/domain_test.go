@@ -22,6 +22,7 @@ var domain = []string{
 	module + "actors/conversation",
 	module + "actors/routing",
 	module + "actors/operator",
+	module + "actors/template",
 }
 
 // allowed are the project packages the domain may depend on: itself, the inbox record's types and encoding, and the
