@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -262,7 +263,14 @@ func (t *tenantActor) route(c *actor.Context, m *recordMsg) {
 			id = it.Timer.ConversationID
 			// A timer's time is its due time; the record only carries it to the partition.
 			itemAt = time.UnixMilli(it.Timer.Due).UTC()
+		case inbox.KindTemplate:
+			t.r.applyTemplates(t.tenant, it, pos, at, m.ack)
+			continue
 		case inbox.KindCommand:
+			if strings.HasPrefix(it.Command.Type, "template_") {
+				t.r.applyTemplates(t.tenant, it, pos, at, m.ack)
+				continue
+			}
 			if it.Command.ConversationID == "" {
 				t.operatorCommand(c, it.Command, pos, at, m.ack)
 				continue
