@@ -245,6 +245,7 @@ func (c *Config) Validate() error {
 	phones := map[string]string{}
 	tokens := map[string]string{}
 	wabas := map[string]string{}
+	wabaSecrets := map[string]string{}
 	for i, t := range c.Tenants {
 		tp := fmt.Sprintf("tenants[%d]", i)
 		if !idPattern.MatchString(t.ID) {
@@ -307,6 +308,11 @@ func (c *Config) Validate() error {
 					return bad(cp+".waba_id", "%q already belongs to tenant %q", ch.WABAID, prev)
 				}
 				wabas[ch.WABAID] = t.ID
+				// Meta signs an account's template webhooks with the app subscribed to it: one secret per account.
+				if prev, dup := wabaSecrets[ch.WABAID]; dup && prev != ch.AppSecret {
+					return bad(cp+".app_secret", "differs from the app_secret of another channel of waba_id %q", ch.WABAID)
+				}
+				wabaSecrets[ch.WABAID] = ch.AppSecret
 			}
 			if ch.RateLimit < 1 || ch.RateLimit > 1000 {
 				return bad(cp+".rate_limit", "%d must be between 1 and 1000 messages per second", ch.RateLimit)
