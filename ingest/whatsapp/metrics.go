@@ -45,8 +45,8 @@ type metrics struct {
 	webhooks *prometheus.CounterVec
 	// unknownAccounts counts template changes skipped because no channel has their business account as waba_id.
 	unknownAccounts prometheus.Counter
-	unknown  [numResults]prometheus.Counter  // webhooks{channel="unknown"}, resolved once
-	duration [numResults]prometheus.Observer // by result, resolved once
+	unknown         [numResults]prometheus.Counter  // webhooks{channel="unknown"}, resolved once
+	duration        [numResults]prometheus.Observer // by result, resolved once
 }
 
 func newMetrics(reg prometheus.Registerer) (metrics, error) {
