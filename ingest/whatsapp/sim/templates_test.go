@@ -107,7 +107,7 @@ tenants:
 		Data   []SeedTemplate `json:"data"`
 		Paging struct {
 			Cursors struct{ After string } `json:"cursors"`
-			Next    string               `json:"next"`
+			Next    string                 `json:"next"`
 		} `json:"paging"`
 	}
 	if err := json.Unmarshal(b, &page); err != nil || len(page.Data) != 5 || page.Paging.Next == "" || page.Paging.Cursors.After == "" {
