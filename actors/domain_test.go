@@ -23,6 +23,7 @@ var domain = []string{
 	module + "actors/routing",
 	module + "actors/operator",
 	module + "actors/canned",
+	module + "actors/template",
 }
 
 // allowed are the project packages the domain may depend on: itself, the inbox record's types and encoding, and the

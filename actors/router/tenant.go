@@ -263,6 +263,9 @@ func (t *tenantActor) route(c *actor.Context, m *recordMsg) {
 			id = it.Timer.ConversationID
 			// A timer's time is its due time; the record only carries it to the partition.
 			itemAt = time.UnixMilli(it.Timer.Due).UTC()
+		case inbox.KindTemplate:
+			t.r.applyTemplates(t.tenant, it, pos, at, m.ack)
+			continue
 		case inbox.KindCommand:
 			if it.Command.Type == string(conversation.CmdStart) {
 				// A start names its customer, not a conversation: the conversation is derived from them, whatever
@@ -276,6 +279,10 @@ func (t *tenantActor) route(c *actor.Context, m *recordMsg) {
 					role = o.Role
 				}
 				t.r.applyCanned(t.tenant, it.Command, role, pos, at, m.ack)
+				continue
+			}
+			if strings.HasPrefix(it.Command.Type, "template_") {
+				t.r.applyTemplates(t.tenant, it, pos, at, m.ack)
 				continue
 			}
 			if it.Command.ConversationID == "" {

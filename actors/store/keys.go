@@ -43,6 +43,8 @@ package store
 //	                                                                         in one seek
 //	t/<tenant>/d/<id>                 tenant catalogue (PutCanned,           a canned response, JSON
 //	                                  DeleteCanned)
+//	t/<tenant>/e/<waba>/<name>/<lang> catalogue actor (PutTemplate,          a message template of the tenant's
+//	                                  DeleteTemplate)                        business account, JSON (templates.go)
 //
 // Two prefixes are global, both node-local work queues over tenant state rather than state:
 //
@@ -277,6 +279,19 @@ func parsePosting(rest []byte) (token, conv []byte, field byte, err error) {
 		return nil, nil, 0, fmt.Errorf("BUG: search posting %q malformed", rest)
 	}
 	return rest[:i], rest[i+1 : len(rest)-2], rest[len(rest)-1], nil
+}
+
+// templatePrefix is the prefix of a business account's templates, or of every account's when waba is "".
+func templatePrefix(tenant, waba string) []byte {
+	k := tenantKey(len(waba)+1, tenant, 'e')
+	if waba == "" {
+		return k
+	}
+	return append(append(k, waba...), '/')
+}
+
+func templateKey(tenant, waba, name, lang string) []byte {
+	return append(append(append(templatePrefix(tenant, waba), name...), '/'), lang...)
 }
 
 // outboxKey is the key of the outbox entry seq of tenant.

@@ -194,6 +194,23 @@ type Template struct {
 	Language string           `json:"language"`
 	Params   []string         `json:"params,omitempty"`
 	Buttons  []TemplateButton `json:"buttons,omitempty"`
+	// ParamsFrom names, position by position, where a body parameter comes from: "contact.name",
+	// "contact.fields.<key>", or "" for Params' value at that position. The API resolves them into Params before
+	// the command is produced; a record never carries them.
+	ParamsFrom []string `json:"params_from,omitempty"`
+	// Header is the header's parameter: the media of an IMAGE, VIDEO or DOCUMENT header, or the text of a TEXT
+	// header with a parameter. nil for a template without one.
+	Header *TemplateHeader `json:"header,omitempty"`
+}
+
+// TemplateHeader is a template header's parameter: Type image, video or document with a Meta media ID or a Link
+// (and a document's Filename), or Type text with Text.
+type TemplateHeader struct {
+	Type     string `json:"type"`
+	ID       string `json:"id,omitempty"`
+	Link     string `json:"link,omitempty"`
+	Filename string `json:"filename,omitempty"`
+	Text     string `json:"text,omitempty"`
 }
 
 // TemplateButton gives one template button's parameters: sub_type quick_reply, url or copy_code, and its index.

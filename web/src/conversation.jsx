@@ -1,5 +1,5 @@
 // The open conversation: its header and actions, the messages (loaded backwards in pages), the composer (reply or
-// private note, locked outside the 24-hour window with a template form), and the details column on the right.
+// private note, locked outside the 24-hour window with the template picker), and the details column on the right.
 import { Fragment } from 'preact';
 import { useState, useEffect, useRef, useLayoutEffect, useCallback } from 'preact/hooks';
 import * as api from './api.js';
@@ -7,6 +7,7 @@ import { ago, clock, countdown, day, contactName, initials, hue, windowOpen, zer
 import { Icon } from './icon.jsx';
 import { useNow } from './now.js';
 import { Message } from './message.jsx';
+import { TemplatePicker } from './templates.jsx';
 
 const PAGE = 50;
 
@@ -464,10 +465,10 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
             The customer's last message is over 24 hours old: WhatsApp allows only an approved template until they
             write again.
           </div>
-          <TemplateForm id={id} flash={flash} onSent={onSent} locked />
+          <TemplateComposer id={id} conv={conv} flash={flash} onSent={onSent} locked />
         </>
       ) : mode === 'reply' && tpl ? (
-        <TemplateForm id={id} flash={flash} onSent={onSent} />
+        <TemplateComposer id={id} conv={conv} flash={flash} onSent={onSent} />
       ) : (
         <div class="composer-box">
           {mention && candidates.length > 0 && (
@@ -510,55 +511,35 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
   );
 }
 
-function TemplateForm({ id, flash, onSent, locked }) {
-  const [name, setName] = useState('');
-  const [language, setLanguage] = useState('en_US');
-  const [params, setParams] = useState('');
-  const [busy, setBusy] = useState(false);
-  const submit = async (e) => {
-    e.preventDefault();
-    if (!name.trim() || busy) return;
-    setBusy(true);
-    const ps = params.split('\n').map((p) => p.trim()).filter(Boolean);
+// TemplateComposer sends a template from the catalogue of the conversation's channel, its parameters prefilled from
+// the contact (with its custom fields when the contacts API has them).
+function TemplateComposer({ id, conv, flash, onSent, locked }) {
+  const ct = conv.contact || {};
+  const [contact, setContact] = useState({ name: ct.name || '', fields: {} });
+  useEffect(() => {
+    let live = true;
+    setContact({ name: ct.name || '', fields: {} });
+    if (ct.id) {
+      api
+        .get('/v1/contacts/' + encodeURIComponent(ct.id), { quiet401: true })
+        .then((c) => live && c && setContact({ name: c.name || ct.name || '', fields: c.fields || {} }))
+        .catch(() => {});
+    }
+    return () => {
+      live = false;
+    };
+  }, [ct.id, ct.name]);
+  const submit = async (template) => {
     try {
-      await api.post('/v1/conversations/' + id + '/messages', {
-        type: 'template',
-        template: { name: name.trim(), language: language.trim(), params: ps },
-      });
-      setName('');
-      setParams('');
+      await api.post('/v1/conversations/' + id + '/messages', { type: 'template', template });
       flash('Template sent', 'ok');
       onSent();
     } catch (err) {
-      flash(err.message);
-    } finally {
-      setBusy(false);
+      flash(REFUSALS[err.code] || err.message);
+      throw err;
     }
   };
-  return (
-    <form class={'template' + (locked ? ' locked-form' : '')} onSubmit={submit} id="template-form">
-      <div class="template-row">
-        <label>
-          Template name
-          <input id="tpl-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="order_update" required />
-        </label>
-        <label class="narrow">
-          Language
-          <input id="tpl-lang" value={language} onInput={(e) => setLanguage(e.currentTarget.value)} placeholder="en_US" required />
-        </label>
-      </div>
-      <label>
-        Parameters, one per line
-        <textarea id="tpl-params" rows={2} value={params} onInput={(e) => setParams(e.currentTarget.value)} placeholder={'{{1}}\n{{2}}'} />
-      </label>
-      <div class="composer-foot">
-        <span class="muted small">Approved templates may be sent at any time.</span>
-        <button class="btn primary" id="tpl-send" type="submit" disabled={!name.trim() || busy}>
-          Send template
-        </button>
-      </div>
-    </form>
-  );
+  return <TemplatePicker channelId={conv.channel_id} contact={contact} onSubmit={submit} locked={locked} />;
 }
 
 function Details({ conv, names, me, now, open, left, flash, setConv }) {

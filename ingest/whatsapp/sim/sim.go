@@ -225,7 +225,8 @@ type Sim struct {
 	c        *counters
 	rec      recorder
 	reads    readRecorder
-	hooks    *webhooks // nil without a WebhookURL
+	hooks    *webhooks  // nil without a WebhookURL
+	tpl      catalogues // the message template catalogues (templates.go)
 	client   *http.Client
 	failFrom float64 // Fail.Rate429 + Fail.Rate5xx + Fail.RatePermanent; 0 draws nothing
 
