@@ -165,6 +165,8 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	// Starting a conversation (start.go).
 	case len(parts) == 1 && parts[0] == "conversations" && post:
 		a.startConversation(ctx, op)
+	case len(parts) == 1 && parts[0] == "channels" && get:
+		a.listChannels(ctx, op)
 	case len(parts) >= 1 && (parts[0] == "conversations" || parts[0] == "operators"):
 		fail(ctx, codeMethodNotAllowed, string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
 	default:

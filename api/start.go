@@ -102,6 +102,24 @@ func (a *API) startAddress(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, b st
 	return "", false
 }
 
+// channelView is a channel as GET /v1/channels lists it: what an operator needs to pick one, nothing secret.
+type channelView struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
+}
+
+// listChannels answers GET /v1/channels: {"channels":[{"id","type"}]}, the caller's tenant's channels in
+// configuration order, for the console's Start conversation dialog.
+func (a *API) listChannels(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
+	out := make([]channelView, 0, len(op.Tenant.Channels))
+	for _, c := range op.Tenant.Channels {
+		out = append(out, channelView{ID: c.ID, Type: c.Type})
+	}
+	a.writeJSON(ctx, fasthttp.StatusOK, struct {
+		Channels []channelView `json:"channels"`
+	}{out})
+}
+
 // hasChannel reports whether id is one of t's channels.
 func hasChannel(t *tenant.Tenant, id string) bool {
 	for i := range t.Channels {

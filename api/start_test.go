@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
@@ -112,5 +113,17 @@ func TestStartCommand(t *testing.T) {
 		answer = outcome.Result{Code: tc.code, Message: "refused"}
 		wantError(t, tc.code, e.do(t, http.MethodPost, "/v1/conversations", aliceToken,
 			`{"channel_id":"acme-wa","wa_id":"15551234567","text":"hi"}`), tc.status, tc.code)
+	}
+}
+
+// GET /v1/channels lists the caller's tenant's channels, and nothing secret of them.
+func TestListChannels(t *testing.T) {
+	e := start(t, options{})
+	r := e.do(t, http.MethodGet, "/v1/channels", aliceToken, "")
+	if r.status != 200 || string(r.body) != `{"channels":[{"id":"acme-wa","type":"whatsapp"}]}` {
+		t.Errorf("GET /v1/channels = %s", r)
+	}
+	if r := e.do(t, http.MethodGet, "/v1/channels", daveToken, ""); !strings.Contains(string(r.body), "globex-wa") || strings.Contains(string(r.body), "acme") {
+		t.Errorf("globex's channels = %s", r)
 	}
 }
