@@ -7,6 +7,8 @@ import { ConversationList } from './list.jsx';
 import { ConversationPane } from './conversation.jsx';
 import { initials, hue } from './util.js';
 import { Icon } from './icon.jsx';
+import { StartButton } from './start.jsx';
+import { CannedPage } from './canned.jsx';
 
 /** The tabs of the inbox, each a list query (SPEC11: "The console's tabs map to list queries"). */
 export const TABS = [
@@ -29,6 +31,7 @@ const TAB_ICONS = {
 
 function parseRoute() {
   const parts = location.pathname.split('/').filter(Boolean);
+  if (parts[0] === 'settings' && parts[1] === 'canned') return { tab: 'unassigned', id: null, page: 'canned' };
   const tab = TABS.find((t) => t.id === parts[0]) ? parts[0] : 'unassigned';
   const id = parts[1] && /^c[0-9a-v]{16}$/.test(parts[1]) ? parts[1] : null;
   return { tab, id };
@@ -195,6 +198,11 @@ function Console({ session, onSignOut }) {
     if (location.pathname !== path) history.pushState(null, '', path);
     setRoute({ tab: tabId, id: id || null });
   }, []);
+  const openPage = useCallback((page) => {
+    const path = '/settings/' + page;
+    if (location.pathname !== path) history.pushState(null, '', path);
+    setRoute({ tab: 'unassigned', id: null, page });
+  }, []);
   useEffect(() => {
     const pop = () => setRoute(parseRoute());
     addEventListener('popstate', pop);
@@ -343,8 +351,8 @@ function Console({ session, onSignOut }) {
                     href={'/' + t.id}
                     role="tab"
                     id={'tab-' + t.id}
-                    aria-selected={t.id === route.tab}
-                    class={'tab' + (t.id === route.tab ? ' active' : '')}
+                    aria-selected={!route.page && t.id === route.tab}
+                    class={'tab' + (!route.page && t.id === route.tab ? ' active' : '')}
                     onClick={(e) => {
                       e.preventDefault();
                       setQuery('');
@@ -358,6 +366,23 @@ function Console({ session, onSignOut }) {
                 </li>
               );
             })}
+          </ul>
+          <div class="nav-section">Settings</div>
+          <ul class="tabs">
+            <li>
+              <a
+                href="/settings/canned"
+                id="nav-canned"
+                class={'tab' + (route.page === 'canned' ? ' active' : '')}
+                onClick={(e) => {
+                  e.preventDefault();
+                  openPage('canned');
+                }}
+              >
+                <Icon d="M5 4h14v16l-7-4-7 4z" />
+                <span class="tab-label">Canned responses</span>
+              </a>
+            </li>
           </ul>
           {counts && counts.unread > 0 && (
             <div class="nav-unread">
@@ -399,7 +424,12 @@ function Console({ session, onSignOut }) {
             </button>
           </div>
         </nav>
+        {route.page === 'canned' ? (
+          <CannedPage me={me} />
+        ) : (
+        <>
         <ConversationList
+          headAction={<StartButton onStarted={(id) => navigate('mine', id)} />}
           tab={tab}
           sort={sort}
           setSort={(s) => setSorts((all) => ({ ...all, [tab.id]: s }))}
@@ -435,6 +465,8 @@ function Console({ session, onSignOut }) {
             <h2>No conversation open</h2>
             <p class="muted">Pick one from the list, or press Alt J to open the first.</p>
           </div>
+        )}
+        </>
         )}
       </div>
       {help && (

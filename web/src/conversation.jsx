@@ -8,6 +8,7 @@ import { Icon } from './icon.jsx';
 import { useNow } from './now.js';
 import { Message } from './message.jsx';
 import { TemplatePicker } from './templates.jsx';
+import { useCannedPicker } from './canned.jsx';
 
 const PAGE = 50;
 
@@ -361,6 +362,21 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
   const locked = mode === 'reply' && !open;
   const closed = conv.status === 'closed';
 
+  // "/" at the start of the field opens the canned responses picker; the chosen one replaces the "/query".
+  const canned = useCannedPicker({
+    conversationId: id,
+    flash,
+    insert: (t) => {
+      const el = inputRef.current;
+      if (el) {
+        el.value = t;
+        el.focus();
+        el.setSelectionRange(t.length, t.length);
+      }
+      setText(t);
+    },
+  });
+
   const candidates = mention
     ? operators.filter((o) => (o.id + ' ' + (o.name || '')).toLowerCase().includes(mention.q.toLowerCase())).slice(0, 6)
     : [];
@@ -369,6 +385,7 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
     const el = e.currentTarget;
     const v = el.value;
     setText(v);
+    canned.onInput(v);
     if (Date.now() - typedAt.current > 3000) {
       typedAt.current = Date.now();
       api.post('/v1/conversations/' + id + '/presence', { state: 'typing' }).catch(() => {});
@@ -412,6 +429,7 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
   };
 
   const onKeyDown = (e) => {
+    if (canned.onKeyDown(e)) return;
     if (mention && candidates.length) {
       if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
         e.preventDefault();
@@ -471,6 +489,7 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
         <TemplateComposer id={id} conv={conv} flash={flash} onSent={onSent} />
       ) : (
         <div class="composer-box">
+          {canned.popup}
           {mention && candidates.length > 0 && (
             <ul class="popover mentions" role="listbox" id="mention-list">
               {candidates.map((o, i) => (
@@ -497,7 +516,7 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
             value={text}
             onInput={onInput}
             onKeyDown={onKeyDown}
-            placeholder={mode === 'note' ? 'Private note, visible to your team only. @ to mention someone.' : 'Reply to the customer…  (Enter sends, Shift+Enter for a new line)'}
+            placeholder={mode === 'note' ? 'Private note, visible to your team only. @ to mention someone.' : 'Reply to the customer…  (Enter sends, Shift+Enter for a new line, / for canned responses)'}
           />
           <div class="composer-foot">
             <span class="muted small">{mode === 'note' ? 'Only operators see notes.' : 'Sent on WhatsApp.'}</span>
