@@ -8,6 +8,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/template"
 )
 
 // ErrNotFound is wrapped by a Reader's error when the tenant has no such conversation.
@@ -50,6 +51,13 @@ var codeStatus = map[string]int{
 	operator.CodeAtCapacity:          fasthttp.StatusConflict,
 	operator.CodeNotOnline:           fasthttp.StatusConflict,
 	operator.CodeNotAssignable:       fasthttp.StatusConflict,
+
+	// The template catalogue's send check (actors/template) and the API's template codes (templates.go).
+	template.CodeNotFound:      fasthttp.StatusBadRequest,
+	template.CodeNotApproved:   fasthttp.StatusUnprocessableEntity,
+	template.CodeInvalidParams: fasthttp.StatusBadRequest,
+	codeChannelNotFound:        fasthttp.StatusNotFound,
+	codeGraphFailed:            fasthttp.StatusBadGateway,
 
 	// The router's outcomes that are not rules' refusals.
 	outcome.CodeReplayed: fasthttp.StatusConflict,
