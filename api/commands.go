@@ -161,6 +161,9 @@ func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRe
 				return
 			}
 		}
+		if b.Type == "template" && !a.checkConversationTemplate(ctx, op, id, b.Template) {
+			return
+		}
 		cmd.Type, cmd.Message, cmd.MessageID = "send", &b, "sb."+newID()
 		status = fasthttp.StatusCreated
 	case "notes":

@@ -9,6 +9,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/template"
 )
 
 // ErrNotFound is wrapped by a Reader's error when the tenant has no such conversation.
@@ -52,6 +53,13 @@ var codeStatus = map[string]int{
 	operator.CodeNotOnline:           fasthttp.StatusConflict,
 	operator.CodeNotAssignable:       fasthttp.StatusConflict,
 
+	// The template catalogue's send check (actors/template) and the API's template codes (templates.go).
+	template.CodeNotFound:      fasthttp.StatusBadRequest,
+	template.CodeNotApproved:   fasthttp.StatusUnprocessableEntity,
+	template.CodeInvalidParams: fasthttp.StatusBadRequest,
+	codeChannelNotFound:        fasthttp.StatusNotFound,
+	codeGraphFailed:            fasthttp.StatusBadGateway,
+
 	// The router's outcomes that are not rules' refusals.
 	outcome.CodeReplayed: fasthttp.StatusConflict,
 	outcome.CodeInternal: fasthttp.StatusInternalServerError,
@@ -87,9 +95,8 @@ var codeStatus = map[string]int{
 	canned.CodeExists:   fasthttp.StatusConflict,
 	canned.CodeTooMany:  fasthttp.StatusConflict,
 
-	// Starting a conversation (start.go).
-	codeChannelNotFound: fasthttp.StatusNotFound,
-	codeInvalidPhone:    fasthttp.StatusBadRequest,
+	// Starting a conversation (start.go); channel_not_found is the templates' code too.
+	codeInvalidPhone: fasthttp.StatusBadRequest,
 }
 
 // The API's own error codes.

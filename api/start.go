@@ -6,6 +6,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -17,8 +18,7 @@ import (
 
 // Error codes of starting a conversation.
 const (
-	codeChannelNotFound = "channel_not_found" // channel_id is not one of the caller's tenant's channels
-	codeInvalidPhone    = "invalid_phone"     // the number is not an E.164 number
+	codeInvalidPhone = "invalid_phone" // the number is not an E.164 number
 )
 
 // startBody is the body of POST /v1/conversations: the channel, exactly one of wa_id, phone and contact_id, and
@@ -39,7 +39,7 @@ func (a *API) startConversation(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 	if !decode(ctx, &b, false) {
 		return
 	}
-	if !hasChannel(op.Tenant, b.ChannelID) {
+	if _, ok := channelOf(op.Tenant, b.ChannelID); !ok {
 		fail(ctx, codeChannelNotFound, "no channel "+quoteID(b.ChannelID))
 		return
 	}
@@ -61,8 +61,22 @@ func (a *API) startConversation(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 		fail(ctx, conversation.CodeInvalidMessage, msg)
 		return
 	}
-	cmd := inbox.Command{Type: string(conversation.CmdStart), WaID: wa,
-		ConversationID: conversation.ID(b.ChannelID, wa), Message: &out, MessageID: "sb." + newID()}
+	id := conversation.ID(b.ChannelID, wa)
+	if out.Type == "template" {
+		// The catalogue check of a send (templates.go), with the contact the conversation knows if it exists.
+		var tc TemplateContact
+		if c, err := a.cfg.Reader.Conversation(op.Tenant.ID, id); err == nil {
+			tc = a.templateContact(op.Tenant.ID, &c)
+		} else if !errors.Is(err, ErrNotFound) {
+			a.storeFailed(ctx, op, err)
+			return
+		}
+		if !a.checkTemplate(ctx, op, b.ChannelID, out.Template, tc) {
+			return
+		}
+	}
+	cmd := inbox.Command{Type: string(conversation.CmdStart), WaID: wa, ConversationID: id, Message: &out,
+		MessageID: "sb." + newID()}
 	a.runOn(ctx, op, b.ChannelID, cmd, fasthttp.StatusCreated, func(body any) any {
 		if s, ok := body.(*conversation.Started); ok {
 			normalise(&s.Conversation)
@@ -118,16 +132,6 @@ func (a *API) listChannels(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	a.writeJSON(ctx, fasthttp.StatusOK, struct {
 		Channels []channelView `json:"channels"`
 	}{out})
-}
-
-// hasChannel reports whether id is one of t's channels.
-func hasChannel(t *tenant.Tenant, id string) bool {
-	for i := range t.Channels {
-		if t.Channels[i].ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // waIDOfPhone returns the WhatsApp address of an E.164 number written with "+" and, for readability, spaces,

@@ -120,10 +120,36 @@ func TestStartCommand(t *testing.T) {
 func TestListChannels(t *testing.T) {
 	e := start(t, options{})
 	r := e.do(t, http.MethodGet, "/v1/channels", aliceToken, "")
-	if r.status != 200 || string(r.body) != `{"channels":[{"id":"acme-wa","type":"whatsapp"}]}` {
+	if r.status != 200 || string(r.body) != `{"channels":[{"id":"acme-wa","type":"whatsapp"},{"id":"acme-tpl","type":"whatsapp"}]}` {
 		t.Errorf("GET /v1/channels = %s", r)
 	}
 	if r := e.do(t, http.MethodGet, "/v1/channels", daveToken, ""); !strings.Contains(string(r.body), "globex-wa") || strings.Contains(string(r.body), "acme") {
 		t.Errorf("globex's channels = %s", r)
+	}
+}
+
+// A start's template goes through the send path's catalogue check: not in the catalogue 400, not approved 422,
+// wrong parameter count 400, before anything is produced; an approved one is produced.
+func TestStartTemplateCheck(t *testing.T) {
+	e := start(t, options{})
+	putTemplates(t, e)
+	e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) { return outcome.Result{Body: "ok"}, true })
+	body := func(tpl string) string { return `{"channel_id":"acme-tpl","wa_id":"15551234567","template":` + tpl + `}` }
+	for _, tc := range []struct {
+		tpl    string
+		status int
+		code   string
+	}{
+		{`{"name":"nope","language":"en_US"}`, 400, "template_not_found"},
+		{`{"name":"paused_one","language":"en_US"}`, 422, "template_not_approved"},
+		{`{"name":"order_update","language":"en_US","params":["Ann"]}`, 400, "invalid_template_params"},
+	} {
+		wantError(t, tc.tpl, e.do(t, http.MethodPost, "/v1/conversations", aliceToken, body(tc.tpl)), tc.status, tc.code)
+	}
+	if n := len(e.prod.records()); n != 0 {
+		t.Fatalf("refused templates produced %d records", n)
+	}
+	if r := e.do(t, http.MethodPost, "/v1/conversations", aliceToken, body(`{"name":"order_update","language":"en_US","params":["Ann","5521"]}`)); r.status != 201 {
+		t.Errorf("approved template = %s", r)
 	}
 }
