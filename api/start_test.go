@@ -134,7 +134,9 @@ func TestStartTemplateCheck(t *testing.T) {
 	e := start(t, options{})
 	putTemplates(t, e)
 	e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) { return outcome.Result{Body: "ok"}, true })
-	body := func(tpl string) string { return `{"channel_id":"acme-tpl","wa_id":"15551234567","template":` + tpl + `}` }
+	body := func(tpl string) string {
+		return `{"channel_id":"acme-tpl","wa_id":"15551234567","template":` + tpl + `}`
+	}
 	for _, tc := range []struct {
 		tpl    string
 		status int
