@@ -1,0 +1,177 @@
+package main_test
+
+// The console's Start conversation dialog and canned responses in a real browser (see console_e2e_test.go for the
+// harness): an operator writes first to a number with an approved template, and answers a customer with a canned
+// response picked with "/" in the composer after an admin created it on the Settings page.
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
+)
+
+// startConsoleNodeWABA starts a console node whose channel has a business account, so its template catalogue is
+// the simulator's, and waits until the catalogue is synced.
+func startConsoleNodeWABA(t *testing.T) (*node, *sim.Sim) {
+	t.Helper()
+	cfg := strings.Replace(conConfig, `access_token: "acme-access"`, `access_token: "acme-access"
+        waba_id: "waba-acme"`, 1)
+	n := newNodeConfig(t, cfg)
+	s := startSim(t, n, sim.FailConfig{})
+	n.extra = []string{"--whatsapp-api-url", s.URL()}
+	n.start()
+	eventually.True(t, 30*time.Second, 100*time.Millisecond, func() bool {
+		if code, _ := n.call("POST", "/v1/templates/sync", conAlice, map[string]any{}); code != 200 {
+			// Without an answer now, the node's syncer fills the catalogue at start.
+			_ = code
+		}
+		_, b := n.get("/v1/templates?channel_id=acme-wa", conAlice)
+		return strings.Contains(string(b), `"order_update"`)
+	}, "the template catalogue synced")
+	return n, s
+}
+
+// TestConsoleStartConversation: the operator opens Start conversation, finds the country by its code, types the
+// number, picks an approved template, fills its parameters with the preview showing them, and sends: the console
+// opens the new conversation, assigned to the operator, and the simulator received the template.
+func TestConsoleStartConversation(t *testing.T) {
+	n, s := startConsoleNodeWABA(t)
+	b := newBrowser(t)
+	b.signIn(n, conAlice, "")
+	b.click(`#start-open`)
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#start-dialog`)))
+	b.text(`#start-wait`, "Enter the customer")
+	b.run(chromedp.SendKeys(chromedp.CSS(`#start-cc-search`), "+44"))
+	b.waitJS(`document.getElementById('start-cc').value === 'GB'`, "the country found by its code")
+	b.run(chromedp.SendKeys(chromedp.CSS(`#start-number`), "07700 900123"))
+	b.text(`#start-to`, "To +447700900123")
+	b.text(`#tpl-list`, "order_update")
+	b.click(`#tpl-list .tpl-row[data-name="order_update"][data-language="en_US"]`)
+	b.run(
+		chromedp.SendKeys(chromedp.CSS(`#tpl-param-1`), "Ann"),
+		chromedp.SendKeys(chromedp.CSS(`#tpl-param-2`), "R-1024"),
+	)
+	b.text(`#tpl-preview-body`, "Hi Ann, your order R-1024 has shipped")
+	b.screenshot("start-dialog")
+	b.click(`#tpl-send`)
+	wa := "447700900123"
+	id := conversation.ID("acme-wa", wa)
+	b.waitJS(`location.pathname === '/mine/`+id+`'`, "the new conversation opened")
+	b.text(`#conv-status`, "Open")
+	b.text(`.template-msg`, "order_update")
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		for _, m := range s.Messages() {
+			if m.To == wa && m.Type == "template" && strings.Contains(string(m.Payload), "R-1024") {
+				return true
+			}
+		}
+		return false
+	}, "the simulator received the template")
+	b.waitJS(`!document.getElementById('toast')`, "the toast gone")
+	b.screenshot("start-conversation")
+	if code, v := n.conversation(conAlice, id); code != 200 || v.AssigneeID != "alice" {
+		t.Fatalf("the started conversation: %d assignee %q", code, v.AssigneeID)
+	}
+
+	// A number that is not one is not offered a template; Esc closes the dialog.
+	b.click(`#start-open`)
+	b.run(chromedp.SendKeys(chromedp.CSS(`#start-number`), "12"))
+	b.text(`#start-to`, "Not a valid international number")
+	b.waitJS(`!document.getElementById('tpl-list')`, "no template list for a bad number")
+	b.run(chromedp.KeyEvent(kb.Escape))
+	b.waitJS(`!document.getElementById('start-dialog')`, "the dialog closed")
+}
+
+// TestConsoleCannedResponses: an admin creates a canned response with variables on Settings → Canned responses;
+// in a conversation, "/" opens the picker, typing filters it, the arrow keys move and Enter inserts the response
+// rendered for the customer and the operator; Enter again sends it. An operator sees the page read-only.
+func TestConsoleCannedResponses(t *testing.T) {
+	n, s := startConsoleNode(t)
+	maria := "5215512345678"
+	customerWrites(t, n, named(maria, "María López", "wamid.cr1", "Hola! Where is my order #1234?", time.Now()))
+	b := newBrowser(t)
+	b.signIn(n, conAlice, "")
+
+	b.click(`#nav-canned`)
+	b.waitJS(`location.pathname === '/settings/canned'`, "the settings page")
+	b.text(`#canned-empty`, "No canned responses yet")
+	for _, r := range []struct{ title, category, text string }{
+		{"Order delayed", "Shipping", "Hi {{contact.name}}, this is {{operator.name}}: your order ships tomorrow."},
+		{"Opening hours", "General", "We are open 9:00–18:00, Monday to Friday."},
+	} {
+		b.click(`#canned-new`)
+		b.run(
+			chromedp.SendKeys(chromedp.CSS(`#canned-title`), r.title),
+			chromedp.SendKeys(chromedp.CSS(`#canned-category`), r.category),
+			chromedp.SendKeys(chromedp.CSS(`#canned-text`), r.text),
+		)
+		b.click(`#canned-save`)
+		b.text(`.canned-card .canned-title`, r.title)
+	}
+	b.waitJS(`[...document.querySelectorAll('.canned-group-title')].map(e => e.textContent).join() === 'General,Shipping'`,
+		"the responses grouped by category")
+	b.screenshot("canned-settings")
+
+	b.click(`#tab-unassigned`)
+	b.openRow("María López")
+	b.click(`#attend`)
+	b.text(`#conv-status`, "Open")
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#composer`)))
+	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), "/"))
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#canned-picker`)))
+	b.text(`#canned-list`, "Opening hours")
+	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), "ship"))
+	b.waitJS(`document.querySelectorAll('#canned-list .canned-row').length === 1`, "the picker filtered to one")
+	b.text(`#canned-list .canned-row.active`, "Order delayed")
+	b.waitJS(`!document.getElementById('toast')`, "the toast gone")
+	b.screenshot("canned-picker")
+	// Esc closes the picker and leaves the text; "/" again reopens it; the arrows move; Enter inserts.
+	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), kb.Escape))
+	b.waitJS(`!document.getElementById('canned-picker')`, "the picker closed")
+	b.js(`(() => { const c = document.getElementById('composer'); c.value = ''; c.dispatchEvent(new Event('input', {bubbles: true})) })()`)
+	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), "/"))
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#canned-picker`)))
+	b.waitJS(`document.querySelectorAll('#canned-list .canned-row').length === 2`, "both responses listed")
+	first := jsValue[string](b, `document.querySelector('#canned-list .canned-row.active .canned-title').innerText`)
+	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), kb.ArrowDown))
+	b.waitJS(`document.querySelector('#canned-list .canned-row.active .canned-title').innerText !== `+quoteJS(first), "the arrow moved")
+	if first == "Order delayed" {
+		b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), kb.ArrowUp))
+	}
+	b.text(`#canned-list .canned-row.active`, "Order delayed")
+	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), "\t"))
+	want := "Hi María López, this is Alice Martin: your order ships tomorrow."
+	b.waitJS(`document.getElementById('composer').value === `+quoteJS(want), "the rendered response inserted")
+	b.waitJS(`!document.getElementById('canned-picker')`, "the picker closed")
+	b.screenshot("canned-inserted")
+	b.click(`#send`)
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		for _, m := range s.Messages() {
+			if m.To == maria && strings.Contains(string(m.Payload), "this is Alice Martin") {
+				return true
+			}
+		}
+		return false
+	}, "the simulator received the canned response")
+	b.text(`.msg.out`, "your order ships tomorrow")
+
+	// Bob, an operator, reads the responses but cannot change them.
+	bob := newBrowser(t)
+	bob.signIn(n, conBob, "")
+	bob.click(`#nav-canned`)
+	bob.text(`.canned-card .canned-title`, "Order delayed")
+	bob.waitJS(`!document.getElementById('canned-new') && !document.querySelector('.canned-edit')`, "no management for an operator")
+}
+
+func quoteJS(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
