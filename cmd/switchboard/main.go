@@ -94,6 +94,7 @@ func serve(args []string) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log as JSON lines")
 	cookieSecure := fs.Bool("cookie-secure", false, "mark the session cookie Secure (the node is reached over TLS)")
+	templateSync := fs.Duration("template-sync-interval", 15*time.Minute, "list every business account's message templates from the Graph API this often (and at start); negative: only at start")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
 	}
@@ -112,22 +113,23 @@ func serve(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	n, err := node.New(ctx, node.Config{
-		Tenants:            tenants,
-		DataDir:            *dataDir,
-		HTTPAddr:           *httpAddr,
-		KafkaBrokers:       flagenv.List(*brokers),
-		EmbeddedKafkaAddr:  *embeddedAddr,
-		EmbeddedKafkaFsync: *kafkaFsync,
-		Partitions:         *partitions,
-		Replication:        *replication,
-		Roles:              flagenv.List(*roles),
-		ClickHouseAddr:     *clickhouse,
-		WhatsAppAPIURL:     *waURL,
-		SessionTimeout:     *session,
-		IdleAfter:          *idle,
-		PprofAddr:          *pprofAddr,
-		CookieSecure:       *cookieSecure,
-		Logger:             log,
+		Tenants:              tenants,
+		DataDir:              *dataDir,
+		HTTPAddr:             *httpAddr,
+		KafkaBrokers:         flagenv.List(*brokers),
+		EmbeddedKafkaAddr:    *embeddedAddr,
+		EmbeddedKafkaFsync:   *kafkaFsync,
+		Partitions:           *partitions,
+		Replication:          *replication,
+		Roles:                flagenv.List(*roles),
+		ClickHouseAddr:       *clickhouse,
+		WhatsAppAPIURL:       *waURL,
+		SessionTimeout:       *session,
+		IdleAfter:            *idle,
+		PprofAddr:            *pprofAddr,
+		CookieSecure:         *cookieSecure,
+		TemplateSyncInterval: *templateSync,
+		Logger:               log,
 	})
 	if err != nil {
 		return err

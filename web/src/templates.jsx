@@ -107,10 +107,12 @@ export function TemplatePicker({ channelId, contact, onSubmit, submitLabel = 'Se
   const [header, setHeader] = useState('');
   const [sending, setSending] = useState(false);
 
+  const [loads, setLoads] = useState(0); // bumped by Refresh
   useEffect(() => {
     let live = true;
     setList(null);
     setSel(null);
+    setError('');
     api
       .get('/v1/templates' + api.qs({ channel_id: channelId }))
       .then((r) => live && setList((r && r.templates) || []))
@@ -122,7 +124,7 @@ export function TemplatePicker({ channelId, contact, onSubmit, submitLabel = 'Se
     return () => {
       live = false;
     };
-  }, [channelId]);
+  }, [channelId, loads]);
 
   const shown = useMemo(() => {
     const words = q.toLowerCase().split(/\s+/).filter(Boolean);
@@ -211,7 +213,12 @@ export function TemplatePicker({ channelId, contact, onSubmit, submitLabel = 'Se
             {list === null && <li class="muted small">Loading templates…</li>}
             {list !== null && shown.length === 0 && (
               <li class="muted small" id="tpl-none">
-                {list.length === 0 ? 'This channel has no templates (is its waba_id configured and synced?).' : 'No template matches.'}
+                {list.length === 0 ? 'This channel has no templates (is its waba_id configured and synced?). ' : 'No template matches.'}
+                {list.length === 0 && (
+                  <button type="button" class="link-btn" id="tpl-refresh" onClick={() => setLoads((n) => n + 1)}>
+                    Refresh
+                  </button>
+                )}
               </li>
             )}
             {shown.slice(0, 50).map((t) => (

@@ -1,0 +1,113 @@
+package main_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/switchboard-hq/switchboard/actors/eventually"
+)
+
+// TestConsoleTemplatePicker: the operator picks a template from the channel's catalogue by searching its name; its
+// first parameter comes prefilled with the contact's name, the preview shows the filled body, and it goes out; an
+// image header is given by link and previewed; a template that is not approved shows why and cannot be sent; one
+// Meta pauses meanwhile shows PAUSED and its reason.
+func TestConsoleTemplatePicker(t *testing.T) {
+	n, s := startConsoleNode(t)
+	from := "351912345678"
+	customerWrites(t, n, named(from, "Marta Silva", "wamid.tp1", "Where is my parcel?", time.Now().Add(-3*time.Minute)))
+	b := newBrowser(t)
+	b.signIn(n, conAlice, "")
+	b.openRow("Marta Silva")
+	b.click(`#attend`)
+	b.text(`#conv-status`, "Open")
+
+	b.click(`#template-toggle`)
+	b.text(`#tpl-list .tpl-row`, "order_update")
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "order"))
+	b.waitJS(`document.querySelectorAll('#tpl-list .tpl-row').length === 2`, "two order_update languages")
+	b.text(`#tpl-list .tpl-row[data-language="pt_BR"]`, "APPROVED")
+	b.screenshot("templates-picker")
+
+	b.click(`.tpl-row[data-name="order_update"][data-language="en_US"]`)
+	b.waitJS(`document.getElementById('tpl-param-1').value === 'Marta Silva'`, "{{1}} prefilled with the contact's name")
+	b.text(`label`, "from contact.name")
+	b.waitJS(`document.getElementById('tpl-send').disabled`, "send disabled while {{2}} is empty")
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-param-2`), "R-1024"))
+	b.text(`#tpl-preview-body`, "Hi Marta Silva, your order R-1024 has shipped and should arrive within 3 days.")
+	b.text(`#tpl-preview`, "Track my order")
+	b.waitJS(`!document.getElementById('toast')`, "no toast over the preview")
+	b.screenshot("templates-preview")
+	b.click(`#tpl-send`)
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		for _, m := range s.Messages() {
+			p := string(m.Payload)
+			if m.To == from && strings.Contains(p, `"name":"order_update"`) && strings.Contains(p, `"text":"Marta Silva"`) &&
+				strings.Contains(p, `"text":"R-1024"`) {
+				return true
+			}
+		}
+		return false
+	}, "the simulator received order_update with both parameters")
+	b.text(`.template-msg`, "order_update")
+
+	// An image header, by link, shown in the preview and carried to Meta.
+	b.click(`#template-toggle`) // back to the reply box
+	b.click(`#template-toggle`)
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "spring"))
+	b.click(`.tpl-row[data-name="spring_sale"]`)
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-header`), "https://cdn.example.com/spring.jpg"))
+	b.text(`.tpl-preview-media`, "Image: https://cdn.example.com/spring.jpg")
+	b.text(`#tpl-preview-body`, "Hi Marta Silva, our spring sale starts today")
+	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
+	b.screenshot("templates-image-header")
+	b.click(`#tpl-send`)
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		for _, m := range s.Messages() {
+			p := string(m.Payload)
+			if m.To == from && strings.Contains(p, `"name":"spring_sale"`) && strings.Contains(p, `"link":"https://cdn.example.com/spring.jpg"`) {
+				return true
+			}
+		}
+		return false
+	}, "the simulator received spring_sale with its image header")
+
+	// Not approved: the picker says why and will not send.
+	b.click(`#template-toggle`)
+	b.click(`#template-toggle`)
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "welcome"))
+	b.text(`.tpl-row[data-name="welcome_offer"] .tpl-status`, "PENDING")
+	b.click(`.tpl-row[data-name="welcome_offer"]`)
+	b.text(`#tpl-blocked`, "is waiting for Meta’s review")
+	b.waitJS(`document.getElementById('tpl-send').disabled && document.getElementById('tpl-param-1').disabled`, "nothing to send")
+	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
+	b.screenshot("templates-not-approved")
+
+	// Meta pauses order_update: the catalogue follows its webhook, and the picker shows it paused, with the reason.
+	resp, err := http.Post(s.URL()+"/sim/templates/order_update/status", "application/json",
+		strings.NewReader(`{"language":"en_US","status":"PAUSED","reason":"LOW_QUALITY","waba":"`+conWABA+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("pause: %d", resp.StatusCode)
+	}
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		_, body := n.get("/v1/templates?status=PAUSED", conAlice)
+		return strings.Contains(string(body), `"order_update"`)
+	}, "order_update paused in the catalogue")
+	b.click(`#tpl-back`)
+	b.click(`#template-toggle`)
+	b.click(`#template-toggle`)
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "order"))
+	b.text(`.tpl-row[data-name="order_update"][data-language="en_US"] .tpl-status`, "PAUSED")
+	b.click(`.tpl-row[data-name="order_update"][data-language="en_US"]`)
+	b.text(`#tpl-blocked`, "is paused by Meta for low quality (LOW_QUALITY)")
+	b.waitJS(`document.getElementById('tpl-send').disabled`, "paused cannot be sent")
+	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
+	b.screenshot("templates-paused")
+}
