@@ -15,35 +15,13 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
-	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
-
-// startConsoleNodeWABA starts a console node whose channel has a business account, so its template catalogue is
-// the simulator's, and waits until the catalogue is synced.
-func startConsoleNodeWABA(t *testing.T) (*node, *sim.Sim) {
-	t.Helper()
-	cfg := strings.Replace(conConfig, `access_token: "acme-access"`, `access_token: "acme-access"
-        waba_id: "waba-acme"`, 1)
-	n := newNodeConfig(t, cfg)
-	s := startSim(t, n, sim.FailConfig{})
-	n.extra = []string{"--whatsapp-api-url", s.URL()}
-	n.start()
-	eventually.True(t, 30*time.Second, 100*time.Millisecond, func() bool {
-		if code, _ := n.call("POST", "/v1/templates/sync", conAlice, map[string]any{}); code != 200 {
-			// Without an answer now, the node's syncer fills the catalogue at start.
-			_ = code
-		}
-		_, b := n.get("/v1/templates?channel_id=acme-wa", conAlice)
-		return strings.Contains(string(b), `"order_update"`)
-	}, "the template catalogue synced")
-	return n, s
-}
 
 // TestConsoleStartConversation: the operator opens Start conversation, finds the country by its code, types the
 // number, picks an approved template, fills its parameters with the preview showing them, and sends: the console
 // opens the new conversation, assigned to the operator, and the simulator received the template.
 func TestConsoleStartConversation(t *testing.T) {
-	n, s := startConsoleNodeWABA(t)
+	n, s := startConsoleNode(t)
 	b := newBrowser(t)
 	b.signIn(n, conAlice, "")
 	b.click(`#start-open`)
@@ -75,6 +53,8 @@ func TestConsoleStartConversation(t *testing.T) {
 		}
 		return false
 	}, "the simulator received the template")
+	b.text(`#composer-locked`, "has not written yet")
+	b.waitJS(`document.querySelector('#tab-mine .count')?.innerText === '1'`, "Mine counts 1")
 	b.waitJS(`!document.getElementById('toast')`, "the toast gone")
 	b.screenshot("start-conversation")
 	if code, v := n.conversation(conAlice, id); code != 200 || v.AssigneeID != "alice" {
@@ -85,7 +65,7 @@ func TestConsoleStartConversation(t *testing.T) {
 	b.click(`#start-open`)
 	b.run(chromedp.SendKeys(chromedp.CSS(`#start-number`), "12"))
 	b.text(`#start-to`, "Not a valid international number")
-	b.waitJS(`!document.getElementById('tpl-list')`, "no template list for a bad number")
+	b.waitJS(`!document.querySelector('#start-dialog #tpl-list') && !!document.getElementById('start-wait')`, "no template list for a bad number")
 	b.run(chromedp.KeyEvent(kb.Escape))
 	b.waitJS(`!document.getElementById('start-dialog')`, "the dialog closed")
 }

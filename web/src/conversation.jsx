@@ -480,8 +480,9 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
         <>
           <div class="locked" id="composer-locked">
             <Icon d="M7 11V7a5 5 0 0110 0v4M5 11h14v10H5z" size={14} />
-            The customer's last message is over 24 hours old: WhatsApp allows only an approved template until they
-            write again.
+            {zero(conv.last_inbound_at)
+              ? 'The customer has not written yet: WhatsApp allows only an approved template until they reply.'
+              : "The customer's last message is over 24 hours old: WhatsApp allows only an approved template until they write again."}
           </div>
           <TemplateComposer id={id} conv={conv} flash={flash} onSent={onSent} locked />
         </>
