@@ -274,11 +274,29 @@ func (a *API) renderCanned(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 	a.writeJSON(ctx, fasthttp.StatusOK, out)
 }
 
-// renderVars are the values a canned response may use in conversation c, for the caller.
+// renderVars are the values a canned response may use in conversation c, for the caller: the contact record's name
+// and fields where there is one (else the name the conversation knows), the number masked as the caller sees it.
 func (a *API) renderVars(op tenant.OperatorRef, c *conversation.Conversation) canned.Vars {
 	v := canned.Vars{ContactName: c.Contact.Name, OperatorName: op.Operator.Name}
 	if c.Contact.WaID != "" {
 		v.ContactPhone = "+" + c.Contact.WaID
+	}
+	if c.Contact.ID != "" {
+		if ct, err := a.cfg.Reader.Contact(op.Tenant.ID, c.Contact.ID); err == nil {
+			if ct.Name != "" {
+				v.ContactName = ct.Name
+			}
+			if ct.Phone != "" {
+				v.ContactPhone = ct.Phone
+			}
+			v.Fields = make(map[string]string, len(ct.Fields))
+			for k, f := range ct.Fields {
+				v.Fields[k] = fieldText(f)
+			}
+		}
+	}
+	if masks(op) {
+		v.ContactPhone = MaskPhone(v.ContactPhone)
 	}
 	if v.OperatorName == "" {
 		v.OperatorName = op.Operator.ID

@@ -208,3 +208,28 @@ func TestRenderCanned(t *testing.T) {
 		`{"conversation_id":"c00000000000000g1"}`), 404, "canned_not_found")
 	wantError(t, "no conversation", e.do(t, "POST", "/v1/canned-responses/"+cannedA+"/render", aliceToken, `{}`), 404, "conversation_not_found")
 }
+
+// Rendering uses the contact record's name and custom fields; an operator of a tenant that hides numbers gets the
+// number masked, an admin whole.
+func TestRenderCannedContactFields(t *testing.T) {
+	e := contactsEnv(t)
+	wa := "34600111222"
+	c := conv("acme", conversation.ID("acme-wa", wa), conversation.Assigned, "alice")
+	c.Contact = conversation.Contact{ID: conversation.ContactID(wa), WaID: wa, Name: "profile name"}
+	e.putConvs(t, c)
+	e.putContacts(t, "acme", person(wa, "Ana Pérez", map[string]string{"city": `"Lyon"`, "vip": `true`}))
+	e.putCanned(t, "acme", canned.Response{ID: cannedA, Title: "t", Text: "{{contact.name}} {{contact.phone}} {{contact.fields.city}} {{contact.fields.vip}} {{contact.fields.plan}}"})
+	for token, want := range map[string]string{
+		aliceToken: "Ana Pérez +3460•••1222 Lyon true {{contact.fields.plan}}",
+		bobToken:   "Ana Pérez +34600111222 Lyon true {{contact.fields.plan}}",
+	} {
+		r := e.do(t, "POST", "/v1/canned-responses/"+cannedA+"/render", token, `{"conversation_id":"`+c.ID+`"}`)
+		var got struct {
+			Text    string   `json:"text"`
+			Missing []string `json:"missing"`
+		}
+		if r.status != 200 || json.Unmarshal(r.body, &got) != nil || got.Text != want || !reflect.DeepEqual(got.Missing, []string{"contact.fields.plan"}) {
+			t.Errorf("render = %s, want %q", r, want)
+		}
+	}
+}

@@ -69,6 +69,7 @@ func (a *API) runOn(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, channel str
 		if present != nil {
 			body = present(body)
 		}
+		body = maskBody(op, body)
 		a.writeJSON(ctx, okStatus, body)
 	case <-pctx.Done():
 		fail(ctx, codeOutcomeUnknown,

@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/switchboard-hq/switchboard/actors/canned"
+	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
@@ -59,6 +60,15 @@ var codeStatus = map[string]int{
 	template.CodeInvalidParams: fasthttp.StatusBadRequest,
 	codeChannelNotFound:        fasthttp.StatusNotFound,
 	codeGraphFailed:            fasthttp.StatusBadGateway,
+	// The contact rules (the tenant's catalogue).
+	contact.CodeInvalidPhone:   fasthttp.StatusBadRequest,
+	contact.CodeInvalidField:   fasthttp.StatusBadRequest,
+	contact.CodeUnknownField:   fasthttp.StatusBadRequest,
+	contact.CodeContactExists:  fasthttp.StatusConflict,
+	contact.CodeNotFound:       fasthttp.StatusNotFound,
+	contact.CodeDuplicatePhone: fasthttp.StatusBadRequest,
+	contact.CodeContactBlocked: fasthttp.StatusConflict,
+	contact.CodeInvalidCommand: fasthttp.StatusBadRequest,
 
 	// The router's outcomes that are not rules' refusals.
 	outcome.CodeReplayed: fasthttp.StatusConflict,
@@ -94,9 +104,6 @@ var codeStatus = map[string]int{
 	canned.CodeNotFound: fasthttp.StatusNotFound,
 	canned.CodeExists:   fasthttp.StatusConflict,
 	canned.CodeTooMany:  fasthttp.StatusConflict,
-
-	// Starting a conversation (start.go); channel_not_found is the templates' code too.
-	codeInvalidPhone: fasthttp.StatusBadRequest,
 }
 
 // The API's own error codes.

@@ -35,6 +35,7 @@ type Reader interface {
 	Search(tenant string, q SearchQuery) (hits []SearchHit, next string, err error)
 
 	CannedReader // canned.go
+	ContactReader // contacts.go
 }
 
 // SearchQuery is a search for Reader.Search.

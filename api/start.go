@@ -11,14 +11,10 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
-)
-
-// Error codes of starting a conversation.
-const (
-	codeInvalidPhone = "invalid_phone" // the number is not an E.164 number
 )
 
 // startBody is the body of POST /v1/conversations: the channel, exactly one of wa_id, phone and contact_id, and
@@ -63,14 +59,8 @@ func (a *API) startConversation(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 	}
 	id := conversation.ID(b.ChannelID, wa)
 	if out.Type == "template" {
-		// The catalogue check of a send (templates.go), with the contact the conversation knows if it exists.
-		var tc TemplateContact
-		if c, err := a.cfg.Reader.Conversation(op.Tenant.ID, id); err == nil {
-			tc = a.templateContact(op.Tenant.ID, &c)
-		} else if !errors.Is(err, ErrNotFound) {
-			a.storeFailed(ctx, op, err)
-			return
-		}
+		// The catalogue check of a send (templates.go), with the customer's contact record if there is one.
+		tc := a.templateContact(op.Tenant.ID, &conversation.Conversation{Contact: conversation.Contact{ID: conversation.ContactID(wa)}})
 		if !a.checkTemplate(ctx, op, b.ChannelID, out.Template, tc) {
 			return
 		}
@@ -79,13 +69,17 @@ func (a *API) startConversation(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 		MessageID: "sb." + newID()}
 	a.runOn(ctx, op, b.ChannelID, cmd, fasthttp.StatusCreated, func(body any) any {
 		if s, ok := body.(*conversation.Started); ok {
-			normalise(&s.Conversation)
+			c := *s
+			normalise(&c.Conversation)
+			maskConversation(op, &c.Conversation)
+			return &c
 		}
 		return body
 	})
 }
 
-// startAddress returns the WhatsApp address a start writes to, from exactly one of wa_id, phone and contact_id.
+// startAddress returns the WhatsApp address a start writes to, from exactly one of wa_id, phone (E.164, checked as
+// contacts check it) and contact_id (a contact of the caller's tenant).
 func (a *API) startAddress(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, b startBody) (string, bool) {
 	n := 0
 	for _, v := range []string{b.WaID, b.Phone, b.ContactID} {
@@ -94,26 +88,40 @@ func (a *API) startAddress(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, b st
 		}
 	}
 	if n != 1 {
-		fail(ctx, codeInvalidPhone, "give exactly one of wa_id, phone and contact_id")
+		fail(ctx, contact.CodeInvalidPhone, "give exactly one of wa_id, phone and contact_id")
 		return "", false
 	}
-	switch {
-	case b.WaID != "":
-		if !validWaID(b.WaID) {
-			fail(ctx, codeInvalidPhone, "wa_id must be the 7 to 15 digits of an international number, without +")
+	if b.ContactID != "" {
+		c, err := a.cfg.Reader.Contact(op.Tenant.ID, b.ContactID)
+		if errors.Is(err, ErrNotFound) {
+			fail(ctx, contact.CodeNotFound, "no contact "+quoteID(b.ContactID))
 			return "", false
 		}
-		return b.WaID, true
-	case b.Phone != "":
-		wa, ok := waIDOfPhone(b.Phone)
-		if !ok {
-			fail(ctx, codeInvalidPhone, "phone must be an international number: + and 7 to 15 digits, such as +15551234567")
+		if err != nil {
+			a.storeFailed(ctx, op, err)
 			return "", false
 		}
-		return wa, true
+		return c.WaID, true
 	}
-	fail(ctx, codeNotFound, "starting by contact_id needs the contacts store")
-	return "", false
+	phone := b.Phone
+	if b.WaID != "" {
+		if strings.HasPrefix(b.WaID, "+") {
+			fail(ctx, contact.CodeInvalidPhone, "wa_id is the number's digits, without +")
+			return "", false
+		}
+		phone = "+" + b.WaID
+	}
+	_, wa, err := contact.NormalizePhone(phone)
+	if err != nil {
+		var r *contact.Refusal
+		if errors.As(err, &r) {
+			fail(ctx, r.Code, r.Message)
+		} else {
+			fail(ctx, contact.CodeInvalidPhone, err.Error())
+		}
+		return "", false
+	}
+	return wa, true
 }
 
 // channelView is a channel as GET /v1/channels lists it: what an operator needs to pick one, nothing secret.
@@ -132,41 +140,4 @@ func (a *API) listChannels(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	a.writeJSON(ctx, fasthttp.StatusOK, struct {
 		Channels []channelView `json:"channels"`
 	}{out})
-}
-
-// waIDOfPhone returns the WhatsApp address of an E.164 number written with "+" and, for readability, spaces,
-// dashes, dots or parentheses between its digits.
-func waIDOfPhone(phone string) (string, bool) {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(phone), "+")
-	if !ok {
-		return "", false
-	}
-	wa := make([]byte, 0, 15)
-	for i := 0; i < len(rest); i++ {
-		switch c := rest[i]; {
-		case c >= '0' && c <= '9':
-			wa = append(wa, c)
-		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
-		default:
-			return "", false
-		}
-	}
-	if !validWaID(string(wa)) {
-		return "", false
-	}
-	return string(wa), true
-}
-
-// validWaID reports whether s is a WhatsApp address: the 7 to 15 digits of an E.164 number (country code first,
-// which never starts with 0), without "+".
-func validWaID(s string) bool {
-	if len(s) < 7 || len(s) > 15 || s[0] == '0' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

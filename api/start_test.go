@@ -155,3 +155,35 @@ func TestStartTemplateCheck(t *testing.T) {
 		t.Errorf("approved template = %s", r)
 	}
 }
+
+// A start by contact_id writes to that contact's number; another tenant's contact is not found. An operator of a
+// tenant that hides numbers gets the answer masked.
+func TestStartByContact(t *testing.T) {
+	e := contactsEnv(t)
+	ana := person("34600111222", "Ana", nil)
+	e.putContacts(t, "acme", ana)
+	e.putContacts(t, "globex", person("34600999888", "Gina", nil))
+	wa := ana.WaID
+	id := conversation.ID("acme-wa2", wa)
+	e.prod.set(nil, func(c inbox.Command) (outcome.Result, bool) {
+		cv := conv("acme", id, conversation.Assigned, "alice")
+		cv.Contact = conversation.Contact{ID: ana.ID, WaID: wa, Name: "Ana"}
+		return outcome.Result{Body: &conversation.Started{Conversation: cv, Message: conversation.Message{Seq: 1, Type: "template"}}}, true
+	})
+	tpl := `"template":{"name":"welcome","language":"en"}`
+	r := e.do(t, http.MethodPost, "/v1/conversations", aliceToken, `{"channel_id":"acme-wa2","contact_id":"`+ana.ID+`",`+tpl+`}`)
+	if r.status != 201 || !strings.Contains(string(r.body), `"wa_id":"3460•••1222"`) || strings.Contains(string(r.body), wa) {
+		t.Errorf("start by contact as a masked operator = %s", r)
+	}
+	recs := e.prod.records()
+	if len(recs) != 1 || recs[0].Items[0].Command.WaID != wa || recs[0].Items[0].Command.ConversationID != id {
+		t.Fatalf("produced %+v", recs)
+	}
+	if r := e.do(t, http.MethodPost, "/v1/conversations", bobToken, `{"channel_id":"acme-wa2","contact_id":"`+ana.ID+`",`+tpl+`}`); !strings.Contains(string(r.body), `"wa_id":"`+wa+`"`) {
+		t.Errorf("an admin sees the number: %s", r)
+	}
+	for _, cid := range []string{conversation.ContactID("34600999888"), "nope"} {
+		wantError(t, "contact "+cid, e.do(t, http.MethodPost, "/v1/conversations", aliceToken,
+			`{"channel_id":"acme-wa","contact_id":"`+cid+`",`+tpl+`}`), 404, "contact_not_found")
+	}
+}

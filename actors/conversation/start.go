@@ -58,7 +58,7 @@ func Start(c Conversation, to Customer, cmd Command, p Policy, at time.Time) (Co
 			ID:             ID(to.ChannelID, to.WaID),
 			TenantID:       to.TenantID,
 			ChannelID:      to.ChannelID,
-			Contact:        Contact{ID: ContactID(to.ChannelID, to.WaID), WaID: to.WaID},
+			Contact:        Contact{ID: ContactID(to.WaID), WaID: to.WaID},
 			CreatedAt:      at,
 			CycleStartedAt: at,
 		}

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/anthdm/hollywood/actor"
+
 	"github.com/switchboard-hq/switchboard/actors/canned"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
@@ -17,46 +19,32 @@ import (
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
-// applyCanned applies a canned_* command of tenant at pos, by an operator of role. It is the catalogue's canned
-// response handler: it reads and writes the store only, and finishes the item (publishing the outcome: the
-// response after the change, or for a delete {"id","deleted":true}) once its batch is durable, or at once when
-// nothing changes.
-func (r *Router) applyCanned(tenant string, cmd *inbox.Command, role string, pos conversation.Position, at time.Time, ack *recordAck) {
-	finish := func(res outcome.Result) {
-		r.cfg.Outcomes.Publish(cmd.RequestID, res)
-		ack.itemDone()
-	}
+func init() { catalogueHandlers["canned_"] = (*catalogueActor).canned }
+
+// canned applies a canned_* command: the catalogue's canned response handler. It reads and writes the store only,
+// and finishes the item (publishing the outcome: the response after the change, or for a delete
+// {"id","deleted":true}) once its batch is durable, or at once when nothing changes.
+func (a *catalogueActor) canned(_ *actor.Context, m *catalogueMsg) error {
+	cmd := m.item.Command
 	if cmd.Canned == nil {
-		r.metrics.commands.WithLabelValues(cmd.Type, canned.CodeInvalid).Inc()
-		finish(outcome.Result{Code: canned.CodeInvalid, Message: cmd.Type + " without a canned response"})
-		return
+		a.r.metrics.commands.WithLabelValues(cmd.Type, canned.CodeInvalid).Inc()
+		a.finish(m, outcome.Result{Code: canned.CodeInvalid, Message: cmd.Type + " without a canned response"})
+		return nil
 	}
-	res, events, b, err := r.changeCanned(tenant, cmd, role, pos, at)
+	res, events, b, err := a.r.changeCanned(a.tenant, cmd, m.role, m.pos, m.at)
 	if err != nil {
-		r.fail(fmt.Errorf("apply canned responses of tenant %s: %w", tenant, err))
-		return
+		return fmt.Errorf("apply canned responses: %w", err)
 	}
 	code := res.Code
 	if code == "" {
 		code = "ok"
 	}
-	r.metrics.commands.WithLabelValues(cmd.Type, code).Inc()
+	a.r.metrics.commands.WithLabelValues(cmd.Type, code).Inc()
 	if b == nil {
-		finish(res)
-		return
+		a.finish(m, res)
+		return nil
 	}
-	if err := r.cfg.Store.Commit(b, func(err error) {
-		if err != nil {
-			r.fail(fmt.Errorf("persist canned responses of tenant %s: %w", tenant, err))
-			return
-		}
-		if relay := r.cfg.Relay; relay != nil && events > 0 {
-			relay.Notify()
-		}
-		finish(res)
-	}); err != nil {
-		r.fail(fmt.Errorf("commit canned responses of tenant %s: %w", tenant, err))
-	}
+	return a.commit(b, m, res, events)
 }
 
 // changeCanned decides a canned_* command: its outcome, and the batch holding the change and its event (nil when

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/anthdm/hollywood/actor"
+
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/store"
@@ -215,4 +217,15 @@ func (r *Router) templateEvent(b *store.Batch, tenant string, t *template.Templa
 	}
 	r.metrics.events.WithLabelValues(EventTemplateUpdated).Inc()
 	return nil
+}
+
+// The catalogue actor (catalogue.go) hands template_sync commands and KindTemplate items to applyTemplates.
+// (Added when h-start merged h-contacts, whose tenant actor routes them to the catalogue.)
+func init() {
+	h := func(a *catalogueActor, _ *actor.Context, m *catalogueMsg) error {
+		a.r.applyTemplates(a.tenant, m.item, m.pos, m.at, m.ack)
+		return nil
+	}
+	catalogueHandlers["template_"] = h
+	catalogueHandlers["kind:"+string(inbox.KindTemplate)] = h
 }
