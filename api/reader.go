@@ -34,7 +34,7 @@ type Reader interface {
 	// bounded work per call, so a page may hold fewer than q.Limit hits (even none) and still a cursor.
 	Search(tenant string, q SearchQuery) (hits []SearchHit, next string, err error)
 
-	CannedReader // canned.go
+	CannedReader  // canned.go
 	ContactReader // contacts.go
 }
 

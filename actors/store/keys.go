@@ -397,6 +397,7 @@ func cannedKey(tenant, id string) []byte { return append(tenantKey(len(id), tena
 
 // cannedPrefix is the prefix of every canned response of a tenant.
 func cannedPrefix(tenant string) []byte { return tenantKey(0, tenant, 'd') }
+
 // Contact keys (contacts.go).
 
 func contactKey(tenant, id string) []byte { return append(tenantKey(len(id), tenant, 'k'), id...) }
