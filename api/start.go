@@ -67,6 +67,11 @@ func (a *API) startConversation(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 	}
 	cmd := inbox.Command{Type: string(conversation.CmdStart), WaID: wa, ConversationID: id, Message: &out,
 		MessageID: "sb." + newID()}
+	// The contact's name names a conversation the start creates (the customer's profile name comes with their
+	// first message).
+	if c, err := a.cfg.Reader.Contact(op.Tenant.ID, conversation.ContactID(wa)); err == nil && c.Name != "" {
+		cmd.Contact = &inbox.ContactInput{Name: &c.Name}
+	}
 	a.runOn(ctx, op, b.ChannelID, cmd, fasthttp.StatusCreated, func(body any) any {
 		if s, ok := body.(*conversation.Started); ok {
 			c := *s

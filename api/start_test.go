@@ -176,7 +176,8 @@ func TestStartByContact(t *testing.T) {
 		t.Errorf("start by contact as a masked operator = %s", r)
 	}
 	recs := e.prod.records()
-	if len(recs) != 1 || recs[0].Items[0].Command.WaID != wa || recs[0].Items[0].Command.ConversationID != id {
+	if len(recs) != 1 || recs[0].Items[0].Command.WaID != wa || recs[0].Items[0].Command.ConversationID != id ||
+		recs[0].Items[0].Command.Contact == nil || *recs[0].Items[0].Command.Contact.Name != "Ana" {
 		t.Fatalf("produced %+v", recs)
 	}
 	if r := e.do(t, http.MethodPost, "/v1/conversations", bobToken, `{"channel_id":"acme-wa2","contact_id":"`+ana.ID+`",`+tpl+`}`); !strings.Contains(string(r.body), `"wa_id":"`+wa+`"`) {

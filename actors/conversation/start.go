@@ -15,14 +15,16 @@ type Customer struct {
 	TenantID  string
 	ChannelID string
 	WaID      string
+	// Name is the contact's name, given to a conversation that has none yet; "" leaves the name as it is.
+	Name string
 }
 
 // Start applies a start command at time at (the command record's time): c is the conversation ID(to.ChannelID,
 // to.WaID), the zero Conversation when it does not exist yet. It is pure: c is not modified.
 //
-//   - A conversation that does not exist is created for the customer (Contact{ID, WaID}, no name, no inbound
-//     message, so the window is closed) and assigned to the caller: conversation.created, then
-//     conversation.assigned.
+//   - A conversation that does not exist is created for the customer (Contact{ID, WaID, Name: to.Name}, no
+//     inbound message, so the window is closed) and assigned to the caller: conversation.created, then
+//     conversation.assigned. An existing conversation without a contact name gets to.Name.
 //   - A closed one is reopened with a new cycle and assigned to the caller (reopened, assigned); a waiting one is
 //     assigned to the caller; a snoozed one wakes up (unsnoozed) and goes to the caller.
 //   - One another operator holds (assigned, or snoozed with an assignee) is taken over when the caller's role is
@@ -91,6 +93,9 @@ func Start(c Conversation, to Customer, cmd Command, p Policy, at time.Time) (Co
 		}
 	default:
 		return c, nil, badStatus(c.Status)
+	}
+	if ch.c.Contact.Name == "" && to.Name != "" {
+		ch.c.Contact.Name = to.Name
 	}
 	send := cmd
 	send.Type = CmdSend

@@ -466,6 +466,9 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 	var err error
 	if cmd.Type == conversation.CmdStart {
 		to := conversation.Customer{TenantID: a.tenant, ChannelID: m.item.Channel, WaID: ic.WaID}
+		if ic.Contact != nil && ic.Contact.Name != nil {
+			to.Name = *ic.Contact.Name
+		}
 		next, effects, err = conversation.Start(prev, to, cmd, a.policy, m.at)
 	} else {
 		next, effects, err = conversation.ApplyCommand(prev, cmd, a.policy, m.at)

@@ -61,6 +61,31 @@ func TestConsoleStartConversation(t *testing.T) {
 		t.Fatalf("the started conversation: %d assignee %q", code, v.AssigneeID)
 	}
 
+	// By contact: found by name, the template's name parameter prefilled from the contact.
+	n.mustCall("POST", "/v1/contacts", conAlice, map[string]any{"phone": "+44 7700 900555", "name": "Priya Shah"}, 201)
+	b.click(`#start-open`)
+	b.click(`#start-by-contact`)
+	b.run(chromedp.SendKeys(chromedp.CSS(`#start-contact-search`), "priya"))
+	b.text(`#start-contact-list`, "Priya Shah")
+	b.click(`#start-contact-list li[role=option]`)
+	b.text(`#start-contact`, "Priya Shah")
+	b.click(`#start-dialog #tpl-list .tpl-row[data-name="order_update"][data-language="en_US"]`)
+	b.waitJS(`document.querySelector('#start-dialog #tpl-param-1').value === 'Priya Shah'`, "the name prefilled from the contact")
+	b.run(chromedp.SendKeys(chromedp.CSS(`#start-dialog #tpl-param-2`), "R-2048"))
+	b.screenshot("start-dialog-contact")
+	b.click(`#start-dialog #tpl-send`)
+	priya := conversation.ID("acme-wa", "447700900555")
+	b.waitJS(`location.pathname === '/mine/`+priya+`'`, "Priya's conversation opened")
+	b.text(`#conv-name`, "Priya Shah")
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		for _, m := range s.Messages() {
+			if m.To == "447700900555" && strings.Contains(string(m.Payload), "Priya Shah") {
+				return true
+			}
+		}
+		return false
+	}, "the simulator received Priya's template")
+
 	// A number that is not one is not offered a template; Esc closes the dialog.
 	b.click(`#start-open`)
 	b.run(chromedp.SendKeys(chromedp.CSS(`#start-number`), "12"))

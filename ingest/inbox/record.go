@@ -123,7 +123,8 @@ type Command struct {
 	// ContactID names the contact of contact_update, contact_delete, contact_block, contact_unblock and
 	// contact_erase (conversation-less commands, applied by the tenant's catalogue).
 	ContactID string `json:"contact_id,omitempty"`
-	// Contact is the contact of contact_create and the change of contact_update.
+	// Contact is the contact of contact_create and the change of contact_update; on start, its Name is the
+	// contact's name for a conversation that has none.
 	Contact *ContactInput `json:"contact,omitempty"`
 	// Contacts are the rows of one contact_import batch, upserted by phone in order; ImportID names the import
 	// they belong to, so a phone that appears twice in one file is refused the second time.
