@@ -250,17 +250,26 @@ type Vars struct {
 // Variables returns the variable names text uses, in order, with repeats: what is between "{{" and "}}", trimmed.
 func Variables(text string) []string {
 	var out []string
-	for rest := text; ; {
+	scan(text, func(_, _, name string) { out = append(out, name) })
+	return out
+}
+
+// scan calls fn for each variable of text with the text before it (since the previous one), the variable as written
+// ("{{ name }}") and its name, trimmed, and returns the text after the last one.
+func scan(text string, fn func(before, written, name string)) (rest string) {
+	rest = text
+	for {
 		i := strings.Index(rest, "{{")
 		if i < 0 {
-			return out
+			return rest
 		}
 		j := strings.Index(rest[i+2:], "}}")
 		if j < 0 {
-			return out
+			return rest
 		}
-		out = append(out, strings.TrimSpace(rest[i+2:i+2+j]))
-		rest = rest[i+2+j+2:]
+		end := i + 2 + j + 2
+		fn(rest[:i], rest[i:end], strings.TrimSpace(rest[i+2:i+2+j]))
+		rest = rest[end:]
 	}
 }
 
@@ -293,28 +302,17 @@ func validKey(k string) bool {
 func Render(text string, v Vars) (out string, missing []string) {
 	var b strings.Builder
 	b.Grow(len(text))
-	rest := text
-	for {
-		i := strings.Index(rest, "{{")
-		if i < 0 {
-			break
-		}
-		j := strings.Index(rest[i+2:], "}}")
-		if j < 0 {
-			break
-		}
-		b.WriteString(rest[:i])
-		name := strings.TrimSpace(rest[i+2 : i+2+j])
+	rest := scan(text, func(before, written, name string) {
+		b.WriteString(before)
 		if val := v.value(name); val != "" {
 			b.WriteString(val)
-		} else {
-			b.WriteString(rest[i : i+2+j+2])
-			if !slices.Contains(missing, name) {
-				missing = append(missing, name)
-			}
+			return
 		}
-		rest = rest[i+2+j+2:]
-	}
+		b.WriteString(written)
+		if !slices.Contains(missing, name) {
+			missing = append(missing, name)
+		}
+	})
 	b.WriteString(rest)
 	return b.String(), missing
 }
