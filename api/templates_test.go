@@ -134,6 +134,9 @@ func TestTemplateSendCheck(t *testing.T) {
 	if strings.Join(got.Params, "|") != "Ana Lima|R-7" || got.ParamsFrom != nil {
 		t.Errorf("resolved template = %+v", got)
 	}
+	if text := recs[0].Items[0].Command.Message.Text; text != "Hi Ana Lima, order R-7" {
+		t.Errorf("the message's text is %q, want the body filled in", text)
+	}
 	if h := recs[1].Items[0].Command.Message.Template.Header; h == nil || h.Type != "image" || h.Link != "https://cdn.example.com/sale.jpg" {
 		t.Errorf("header = %+v", h)
 	}

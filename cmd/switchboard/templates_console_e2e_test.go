@@ -53,6 +53,7 @@ func TestConsoleTemplatePicker(t *testing.T) {
 		return false
 	}, "the simulator received order_update with both parameters")
 	b.text(`.template-msg`, "order_update")
+	b.text(`.template-msg .template-body`, "Hi Marta Silva, your order R-1024 has shipped")
 
 	// An image header, by link, shown in the preview and carried to Meta.
 	b.click(`#template-toggle`) // back to the reply box
