@@ -23,12 +23,13 @@ var domain = []string{
 	module + "actors/routing",
 	module + "actors/operator",
 	module + "actors/template",
+	module + "actors/contact",
 }
 
-// allowed are the project packages the domain may depend on: itself, the inbox record's types and encoding, and the
-// refusal type the rules share, leaves that import only the standard library (checked here too, as dependencies of
-// the domain).
-var allowed = append([]string{module + "ingest/inbox", module + "actors/refusal"}, domain...)
+// allowed are the project packages the domain may depend on: itself, the inbox record's types and encoding, the
+// refusal type the rules share and the search tokenizer, leaves that import only the standard library (checked here
+// too, as dependencies of the domain).
+var allowed = append([]string{module + "ingest/inbox", module + "actors/refusal", module + "actors/search"}, domain...)
 
 // edgeOnly are standard library packages the domain must not link either: HTTP statuses and transports belong to
 // the API's edge, which maps the domain's refusal codes (api/errors.go).

@@ -137,6 +137,10 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	if a.serveLive(ctx, op, parts) {
 		return
 	}
+	// Contacts (contacts.go).
+	if a.serveContacts(ctx, op, parts) {
+		return
+	}
 	get, post := ctx.IsGet(), ctx.IsPost()
 	switch {
 	case len(parts) == 1 && parts[0] == "conversations" && get:
@@ -220,6 +224,7 @@ func (a *API) getConversation(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, i
 		return
 	}
 	reverse(msgs)
+	maskConversation(op, &c)
 	a.writeJSON(ctx, fasthttp.StatusOK, conversationView{Conversation: c, Messages: nonNil(msgs)})
 }
 

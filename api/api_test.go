@@ -259,7 +259,7 @@ func TestRouting404And405(t *testing.T) {
 	} {
 		wantError(t, tc.method+" "+tc.path, e.do(t, tc.method, tc.path, aliceToken, ""), http.StatusMethodNotAllowed, "method_not_allowed")
 	}
-	for _, p := range []string{"/v1/", "/v1/nothing", "/v1/contacts/x"} {
+	for _, p := range []string{"/v1/", "/v1/nothing", "/v1/nothing/x"} {
 		wantError(t, "GET "+p, e.do(t, http.MethodGet, p, aliceToken, ""), http.StatusNotFound, "not_found")
 	}
 	wantError(t, "unknown action", e.do(t, http.MethodPost, "/v1/conversations/c0000000000000001/explode", aliceToken, ""), http.StatusNotFound, "not_found")

@@ -64,6 +64,7 @@ func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Com
 		if present != nil {
 			body = present(body)
 		}
+		body = maskBody(op, body)
 		a.writeJSON(ctx, okStatus, body)
 	case <-pctx.Done():
 		fail(ctx, codeOutcomeUnknown,

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
@@ -349,7 +350,7 @@ func TestReadOnlyNode(t *testing.T) {
 // Every refusal code of the domain has its status in the API's one table, and a few the contract fixes keep theirs,
 // as do the router's own outcomes (internal is the one code whose status is 500 on purpose).
 func TestEveryCodeHasAStatus(t *testing.T) {
-	for _, code := range append(conversation.Codes(), operator.Codes()...) {
+	for _, code := range append(append(conversation.Codes(), operator.Codes()...), contact.Codes()...) {
 		if st := api.StatusOf(code); st == http.StatusInternalServerError {
 			t.Errorf("refusal code %s has no HTTP status", code)
 		}

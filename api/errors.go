@@ -5,6 +5,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
@@ -58,6 +59,16 @@ var codeStatus = map[string]int{
 	template.CodeInvalidParams: fasthttp.StatusBadRequest,
 	codeChannelNotFound:        fasthttp.StatusNotFound,
 	codeGraphFailed:            fasthttp.StatusBadGateway,
+
+	// The contact rules (the tenant's catalogue).
+	contact.CodeInvalidPhone:   fasthttp.StatusBadRequest,
+	contact.CodeInvalidField:   fasthttp.StatusBadRequest,
+	contact.CodeUnknownField:   fasthttp.StatusBadRequest,
+	contact.CodeContactExists:  fasthttp.StatusConflict,
+	contact.CodeNotFound:       fasthttp.StatusNotFound,
+	contact.CodeDuplicatePhone: fasthttp.StatusBadRequest,
+	contact.CodeContactBlocked: fasthttp.StatusConflict,
+	contact.CodeInvalidCommand: fasthttp.StatusBadRequest,
 
 	// The router's outcomes that are not rules' refusals.
 	outcome.CodeReplayed: fasthttp.StatusConflict,

@@ -71,6 +71,9 @@ func (a *API) streamEvents(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		}
 	}
 	sc.Valid = a.stillValid(ctx)
+	if masks(op) {
+		sc.Transform = maskFrame
+	}
 	ctx.HijackSetNoResponse(true)
 	stopping := ctx.Done()
 	ctx.Hijack(func(c net.Conn) {

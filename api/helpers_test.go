@@ -106,12 +106,17 @@ type options struct {
 	insights api.InsightsFunc
 	// configure, when set, changes the API's config before it is built.
 	configure func(*api.Config)
+	// tenants is the tenants file; default testdata/tenants.yaml.
+	tenants string
 }
 
 // start serves the API on a real fasthttp server on loopback, over a fresh store.
 func start(t *testing.T, o options) *env {
 	t.Helper()
-	cfg, err := tenant.Load("testdata/tenants.yaml")
+	if o.tenants == "" {
+		o.tenants = "testdata/tenants.yaml"
+	}
+	cfg, err := tenant.Load(o.tenants)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -168,6 +168,7 @@ func (a *API) listConversations(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 	}
 	items := make([]listItem, len(list))
 	for i := range list {
+		maskConversation(op, &list[i])
 		items[i] = itemOf(list[i], op.Operator.ID)
 	}
 	a.writeJSON(ctx, fasthttp.StatusOK, conversationList{Conversations: items, NextCursor: next})

@@ -33,6 +33,8 @@ type Reader interface {
 	// last term as a prefix), in id order, at most q.Limit, and the cursor of the next page ("" at the end). It does
 	// bounded work per call, so a page may hold fewer than q.Limit hits (even none) and still a cursor.
 	Search(tenant string, q SearchQuery) (hits []SearchHit, next string, err error)
+
+	ContactReader // contacts.go
 }
 
 // SearchQuery is a search for Reader.Search.

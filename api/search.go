@@ -53,6 +53,10 @@ func (a *API) search(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		if h.Conversation.TenantID != op.Tenant.ID {
 			continue // a Reader's bug must not show another tenant's conversation
 		}
+		maskConversation(op, &h.Conversation)
+		if h.Match.Field == "phone" && masks(op) {
+			h.Match.Snippet = MaskPhone(h.Match.Snippet)
+		}
 		page.Results = append(page.Results, searchResult{listItem: itemOf(h.Conversation, op.Operator.ID), Match: h.Match})
 	}
 	a.writeJSON(ctx, fasthttp.StatusOK, page)

@@ -238,24 +238,21 @@ func fieldText(v json.RawMessage) string {
 	return string(v)
 }
 
-// templateContact returns what params_from reads for conversation c: the contact record's name and fields where
-// the reader has contacts, else the name the conversation knows.
+// templateContact returns what params_from reads for conversation c: its contact record's name and fields, or the
+// name the conversation knows when there is no record (yet).
 func (a *API) templateContact(tenantID string, c *conversation.Conversation) TemplateContact {
 	tc := TemplateContact{Name: c.Contact.Name}
-	if cr, ok := a.cfg.Reader.(contactValues); ok && c.Contact.ID != "" {
-		if name, fields, err := cr.ContactValues(tenantID, c.Contact.ID); err == nil {
-			if name != "" {
-				tc.Name = name
-			}
-			tc.Fields = fields
+	if c.Contact.WaID == "" {
+		return tc
+	}
+	// The contact's id is derived from its address (a conversation stored before contacts has another one).
+	if k, err := a.cfg.Reader.Contact(tenantID, conversation.ContactID(c.Contact.WaID)); err == nil {
+		if k.Name != "" {
+			tc.Name = k.Name
 		}
+		tc.Fields = k.Fields
 	}
 	return tc
-}
-
-// contactValues is implemented by a Reader that has contact records.
-type contactValues interface {
-	ContactValues(tenant, id string) (name string, fields map[string]json.RawMessage, err error)
 }
 
 // checkConversationTemplate is the send path's check of template message out to conversation id: it reads the

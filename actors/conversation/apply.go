@@ -31,7 +31,7 @@ func ApplyInbound(c Conversation, in Inbound) (Conversation, Message) {
 			ID:        ID(in.ChannelID, m.From),
 			TenantID:  in.TenantID,
 			ChannelID: in.ChannelID,
-			Contact:   Contact{ID: ContactID(in.ChannelID, m.From), WaID: m.From},
+			Contact:   Contact{ID: ContactID(m.From), WaID: m.From},
 			Status:    Unassigned,
 			CreatedAt: in.At,
 		}

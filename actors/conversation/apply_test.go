@@ -50,7 +50,7 @@ func TestApplyInboundNew(t *testing.T) {
 		ID:              ID(channelID, customer),
 		TenantID:        tenantID,
 		ChannelID:       channelID,
-		Contact:         Contact{ID: ContactID(channelID, customer), WaID: customer, Name: "Ana"},
+		Contact:         Contact{ID: ContactID(customer), WaID: customer, Name: "Ana"},
 		Status:          Unassigned,
 		WindowExpiresAt: unix(t0).Add(24 * time.Hour),
 		CreatedAt:       in.At,
@@ -397,4 +397,23 @@ func TestApplyStatus(t *testing.T) {
 func with(m Message, f func(*Message)) Message {
 	f(&m)
 	return m
+}
+
+func TestReceiveBlocked(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	in := Inbound{TenantID: "acme", ChannelID: "acme-wa", At: at, Pos: Position{Offset: 4},
+		Message: &inbox.Message{ID: "wamid.1", From: "15551230000", ProfileName: "Ana", Type: "text", Text: "hi", Timestamp: at.Unix()}}
+	c, m := ReceiveBlocked(Conversation{}, in)
+	if c.ID != ID("acme-wa", "15551230000") || c.Status != Closed || c.Messages != 1 || m.Seq != 1 || m.Text != "hi" ||
+		!c.WaitingSince.IsZero() || c.Version != 0 || c.Timers != (Timers{}) || c.AwaitingReply {
+		t.Fatalf("new blocked conversation %+v, message %+v: want it closed, the message stored, nothing else", c, m)
+	}
+	// An assigned conversation stays as it is: same status, operator and version, one more message.
+	prev := Conversation{ID: c.ID, TenantID: "acme", ChannelID: "acme-wa", Contact: c.Contact, Status: Assigned,
+		AssigneeID: "alice", AssignedAt: at, Messages: 3, Version: 7}
+	in.Message = &inbox.Message{ID: "wamid.2", From: "15551230000", Type: "text", Text: "again", Timestamp: at.Unix()}
+	next, m := ReceiveBlocked(prev, in)
+	if next.Status != Assigned || next.AssigneeID != "alice" || next.Version != 7 || next.Messages != 4 || m.Seq != 4 {
+		t.Errorf("blocked message on an assigned conversation: %+v", next)
+	}
 }

@@ -195,8 +195,14 @@ const idLen = 17
 // ValidID reports whether id has the form ID returns: "c" and 16 characters of the lower-case base32hex alphabet
 // (0-9, a-v). It checks the form only, not that the conversation exists, so the API can refuse an id no
 // conversation can have without producing a record or reading the store.
-func ValidID(id string) bool {
-	if len(id) != idLen || id[0] != 'c' {
+func ValidID(id string) bool { return validID(id, 'c') }
+
+// ValidContactID reports whether id has the form ContactID returns: "k" and 16 characters of the lower-case
+// base32hex alphabet. Like ValidID, it checks the form only.
+func ValidContactID(id string) bool { return validID(id, 'k') }
+
+func validID(id string, kind byte) bool {
+	if len(id) != idLen || id[0] != kind {
 		return false
 	}
 	for i := 1; i < len(id); i++ {
@@ -207,9 +213,11 @@ func ValidID(id string) bool {
 	return true
 }
 
-// ContactID returns the contact id of a customer on a channel.
-func ContactID(channelID, customer string) string {
-	h := sha256.Sum256([]byte("contact\x00" + channelID + "\x00" + customer))
+// ContactID returns the id of the tenant's contact with WhatsApp address customer (the digits of the E.164 number,
+// no "+"). It is per phone, not per channel: one contact links its conversations on every channel of the tenant,
+// each of them ID(channel, customer). Derived, not allocated, like ID.
+func ContactID(customer string) string {
+	h := sha256.Sum256([]byte("contact\x00" + customer))
 	return "k" + idEncoding.EncodeToString(h[:10])
 }
 

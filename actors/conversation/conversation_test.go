@@ -10,7 +10,7 @@ func TestIDDeterministic(t *testing.T) {
 	if ID("acme-wa", "15551230000") != ID("acme-wa", "15551230000") {
 		t.Error("ID is not deterministic")
 	}
-	if ContactID("acme-wa", "15551230000") != ContactID("acme-wa", "15551230000") {
+	if ContactID("15551230000") != ContactID("15551230000") {
 		t.Error("ContactID is not deterministic")
 	}
 	// Pinned values (computed independently: "c"/"k" + base32hex-lower of the first 10 bytes of SHA-256): an id that
@@ -18,7 +18,7 @@ func TestIDDeterministic(t *testing.T) {
 	if got, want := ID("acme-wa", "15551230000"), "cfuc0vr4ebgp2qgtd"; got != want {
 		t.Errorf("ID = %q, want %q", got, want)
 	}
-	if got, want := ContactID("acme-wa", "15551230000"), "kh53est81dhqb8016"; got != want {
+	if got, want := ContactID("15551230000"), "k9t94085rid4ev8r0"; got != want {
 		t.Errorf("ContactID = %q, want %q", got, want)
 	}
 }
@@ -29,7 +29,7 @@ func TestIDShape(t *testing.T) {
 		name, id, prefix string
 	}{
 		{"ID", ID("acme-wa", "15551230000"), "c"},
-		{"ContactID", ContactID("acme-wa", "15551230000"), "k"},
+		{"ContactID", ContactID("15551230000"), "k"},
 	} {
 		// 10 bytes of SHA-256 in base32 are 16 characters, all safe in a URL path and a Pebble key.
 		if len(tc.id) != 17 || !strings.HasPrefix(tc.id, tc.prefix) {
@@ -58,7 +58,7 @@ func TestValidID(t *testing.T) {
 		{"the kind letter alone", "c", false},
 		{"one character short", "cfuc0vr4ebgp2qgt", false},
 		{"one character long", "cfuc0vr4ebgp2qgtdd", false},
-		{"a contact id", ContactID("acme-wa", "15551230000"), false},
+		{"a contact id", ContactID("15551230000"), false},
 		{"upper case", "CFUC0VR4EBGP2QGTD", false},
 		{"upper case after the kind", "cFUC0VR4EBGP2QGTD", false},
 		{"a letter past v", "cfuc0vr4ebgp2qgtw", false},
@@ -85,6 +85,16 @@ func TestValidID(t *testing.T) {
 	}
 }
 
+func TestValidContactID(t *testing.T) {
+	for id, want := range map[string]bool{ContactID("15551230000"): true, "k9t94085rid4ev8r0": true,
+		ID("acme-wa", "15551230000"): false, "": false, "k": false, "k9t94085rid4ev8r": false, "K9t94085rid4ev8r0": false,
+		"k9t94085rid4ev8rw": false, "k9t94085rid4ev8r/": false} {
+		if got := ValidContactID(id); got != want {
+			t.Errorf("ValidContactID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
+
 func TestIDDistinct(t *testing.T) {
 	seen := map[string]string{}
 	add := func(id, what string) {
@@ -99,11 +109,15 @@ func TestIDDistinct(t *testing.T) {
 		for u := range 500 {
 			customer := fmt.Sprintf("1555%07d", u)
 			add(ID(channel, customer), "conversation "+channel+"/"+customer)
-			add(ContactID(channel, customer), "contact "+channel+"/"+customer)
 		}
 	}
+	// A contact is per phone: the same on every channel, distinct from every conversation id.
+	for u := range 500 {
+		customer := fmt.Sprintf("1555%07d", u)
+		add(ContactID(customer), "contact "+customer)
+	}
 	// The separator keeps a channel/customer split from aliasing another split of the same characters.
-	if ID("ab", "c") == ID("a", "bc") || ContactID("ab", "c") == ContactID("a", "bc") {
+	if ID("ab", "c") == ID("a", "bc") {
 		t.Error("ids of (ab, c) and (a, bc) collide")
 	}
 }

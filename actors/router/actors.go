@@ -38,6 +38,8 @@ type itemMsg struct {
 	kid  *child
 	// role is the commanding operator's role, for commands.
 	role string
+	// blocked marks a customer message of a blocked contact: stored, never routed (blocked.go).
+	blocked bool
 }
 
 // proposeMsg tells a conversation actor that the dispatcher chose op for it; the conversation asks for the grant

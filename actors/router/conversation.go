@@ -68,6 +68,10 @@ func (a *conversationActor) guard(f func(), onPanic func()) {
 			a.r.fail(fmt.Errorf("load tenant %s conversation %s: %w", a.tenant, a.id, err))
 			return
 		}
+		if cv.Contact.WaID != "" {
+			// A conversation stored when contact ids were per channel gets its contact's id with its next change.
+			cv.Contact.ID = conversation.ContactID(cv.Contact.WaID)
+		}
 		a.conv, a.loaded = cv, true
 		a.reported = a.routingState(time.Time{})
 	}
@@ -297,9 +301,14 @@ func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
 		}
 	}
 	prev := a.conv
-	next, stored, effects := conversation.Receive(prev, conversation.Inbound{
-		TenantID: a.tenant, ChannelID: m.item.Channel, Message: msg, At: m.at, Pos: m.pos,
-	}, a.policy)
+	in := conversation.Inbound{TenantID: a.tenant, ChannelID: m.item.Channel, Message: msg, At: m.at, Pos: m.pos}
+	if m.blocked {
+		// A blocked contact's message is stored and nothing else: no event, no queue (blocked.go).
+		next, stored := conversation.ReceiveBlocked(prev, in)
+		a.r.metrics.applied.WithLabelValues("message_blocked").Inc()
+		return a.persist(c, change{prev: prev, next: next, messages: []conversation.Message{stored}, item: m})
+	}
+	next, stored, effects := conversation.Receive(prev, in, a.policy)
 	a.r.metrics.applied.WithLabelValues("message").Inc()
 	return a.persist(c, change{prev: prev, next: next, messages: []conversation.Message{stored}, effects: effects, item: m})
 }

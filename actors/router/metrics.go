@@ -20,6 +20,7 @@ type metrics struct {
 	operators    *prometheus.GaugeVec
 	events       *prometheus.CounterVec
 	commands     *prometheus.CounterVec
+	importRows   *prometheus.CounterVec
 	deadLetters  prometheus.Counter
 	restarts     prometheus.Counter
 	waitSeconds  prometheus.Histogram
@@ -96,8 +97,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"type"}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_commands_total",
-			Help: "Operator commands applied to conversations, by type and result (ok or the refusal code).",
+			Help: "Operator commands applied to conversations and tenants' catalogues, by type and result (ok or the refusal code).",
 		}, []string{"type", "result"}),
+		importRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_contact_import_rows_total",
+			Help: "Contact import rows applied by the tenants' catalogues, by result (created, updated, unchanged, refused).",
+		}, []string{"result"}),
 		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_actor_dead_letters_total",
 			Help: "Messages hollywood could not deliver to an actor.",
@@ -128,7 +133,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.fetched, m.applied, m.skipped, m.failed, m.lag, m.committed,
 			m.actorsActive, m.activations, m.passivated, m.rebuilds, m.grants, m.proposals, m.divergence, m.queueDepth,
-			m.operators, m.events, m.commands, m.deadLetters, m.restarts, m.waitSeconds, m.assignment, m.opLoad, m.opCapacity} {
+			m.operators, m.events, m.commands, m.importRows, m.deadLetters, m.restarts, m.waitSeconds, m.assignment, m.opLoad, m.opCapacity} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -14,14 +14,23 @@ package router
 // Commands (CUST is a customer's address on the channel and names its conversation; OP an operator):
 //
 //	setup OP=ROLE:CAPACITY... [tenants=a,b] [reopen=last_operator] [offline-releases] [routing=manual]
-//	      [max-in-flight=N]
+//	      [max-in-flight=N] [contact-fields] [channels=N]
 //	                                     start over: a new store and router; the first tenant is the default
-//	message CUST [id=WAMID]              a customer's text message (ids default to wamid.<offset>)
+//	message CUST [id=WAMID] [profile=NAME] [channel=CH]
+//	                                     a customer's text message (ids default to wamid.<offset>), with the
+//	                                     sender's WhatsApp profile name, on the tenant's first channel or CH
 //	online|away|offline OP               an operator's availability command
 //	capacity ADMIN OP N                  an admin's update_operator command
 //	take|close|unassign|reopen OP CUST   an operator's conversation command
 //	read OP CUST [seq=N]                 an operator's read mark (seq 0 or none: the latest message)
 //	assign OP CUST TARGET                an admin's assignment
+//	send OP CUST                         an operator's text reply
+//	contact-create CUST [name=NAME] [city=C] [plan=P]
+//	                                     an operator's contact_create for +CUST (fields with setup contact-fields)
+//	contact-update CUST [name=NAME] [city=C] [plan=P]
+//	contact-delete|contact-erase CUST    contact commands, by the contact id of CUST
+//	block|unblock CUST                   contact_block, contact_unblock
+//	import ID LINE:CUST[:NAME]...        a contact_import batch of import ID (CUST "-" is an invalid number)
 //	garbage                              a record that does not decode
 //	record ITEM; ITEM...                 one record of several items, which the tenant actor routes in order
 //	race ITEM; ITEM...                   as record, for items whose completion order is not determined: outcomes
@@ -39,6 +48,7 @@ package router
 //	                                     stops its actors; the new one rebuilds from the store and is fed offsets
 //	                                     N and later again, as Kafka does from a lagging commit
 //	conversations [t=TENANT]             the store's conversations
+//	contacts [t=TENANT]                  the store's contacts and blocked index
 //	operators [t=TENANT]                 the store's operators with the load the conversations give them, and the
 //	                                     load the held index gives them where it differs
 //	held drop|add CUST [OP] [t=TENANT]   tamper with the held index: drop CUST's entry, or add one saying CUST holds
@@ -53,6 +63,7 @@ package router
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -69,6 +80,7 @@ import (
 	"github.com/anthdm/hollywood/actor"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/routing"
@@ -222,6 +234,8 @@ func (h *harness) run(cmd string) (out string, err error) {
 		return strings.Join(lines, "\n"), nil
 	case "conversations":
 		lines = h.conversations(a.tenant(h))
+	case "contacts":
+		lines = h.contacts(a.tenant(h))
 	case "operators":
 		lines = h.operators(a.tenant(h))
 	default:
@@ -251,7 +265,17 @@ func (h *harness) setup(a args) {
 		if v, ok := a.KV["routing"]; ok {
 			fmt.Fprintf(&yaml, "      routing: %s\n", v)
 		}
+		if a.Has("contact-fields") {
+			yaml.WriteString("      contact_fields:\n        - {key: city, type: text}\n" +
+				"        - {key: plan, type: choice, choices: [basic, premium]}\n")
+		}
 		fmt.Fprintf(&yaml, "    channels:\n      - {id: %s-wa, type: whatsapp, phone_number_id: \"%s-1\", app_secret: s, verify_token: v}\n", tn, tn)
+		if v, ok := a.KV["channels"]; ok {
+			n, _ := strconv.Atoi(v)
+			for i := 2; i <= n; i++ {
+				fmt.Fprintf(&yaml, "      - {id: %s-wa%d, type: whatsapp, phone_number_id: \"%s-%d\", app_secret: s, verify_token: v}\n", tn, i, tn, i)
+			}
+		}
 		yaml.WriteString("    operators:\n")
 		for _, k := range slices.Sorted(maps.Keys(a.KV)) {
 			role, capacity, ok := strings.Cut(a.KV[k], ":")
@@ -512,9 +536,12 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 		if id == "" {
 			id = fmt.Sprintf("wamid.%d.%d", offset, index)
 		}
+		if v, ok := a.KV["channel"]; ok {
+			channel = v
+		}
 		conv(a.Pos[0])
 		return inbox.Item{Kind: inbox.KindMessage, Channel: channel, Message: &inbox.Message{ID: id, From: a.Pos[0],
-			Type: "text", Timestamp: h.at.Unix(), Text: "hello"}}
+			Type: "text", Timestamp: h.at.Unix(), Text: "hello", ProfileName: a.KV["profile"]}}
 	case "online", "away", "offline":
 		a.need(1)
 		it := cmd("availability")
@@ -551,6 +578,62 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 		it := cmd(verb)
 		it.Command.OperatorID, it.Command.ConversationID, it.Command.TargetID = a.Pos[0], conv(a.Pos[1]), a.Pos[2]
 		return it
+	case "send":
+		a.need(2)
+		it := cmd(verb)
+		it.Command.OperatorID, it.Command.ConversationID = a.Pos[0], conv(a.Pos[1])
+		it.Command.MessageID = "m" + req
+		it.Command.Message = &inbox.Outbound{Type: "text", Text: "hello from " + a.Pos[0]}
+		return it
+	case "contact-create", "contact-update", "contact-delete", "contact-erase", "block", "unblock":
+		a.need(1)
+		it := cmd(map[string]string{"block": "contact_block", "unblock": "contact_unblock"}[verb])
+		if it.Command.Type == "" {
+			it.Command.Type = strings.ReplaceAll(verb, "-", "_")
+		}
+		it.Channel = ""
+		it.Command.OperatorID = "admin"
+		it.Command.ContactID = conversation.ContactID(a.Pos[0])
+		if verb == "contact-create" || verb == "contact-update" {
+			in := &inbox.ContactInput{}
+			if verb == "contact-create" {
+				in.Phone = "+" + a.Pos[0]
+			}
+			if v, ok := a.KV["name"]; ok {
+				in.Name = &v
+			}
+			for _, k := range []string{"city", "plan"} {
+				if v, ok := a.KV[k]; ok {
+					if in.Fields == nil {
+						in.Fields = map[string]json.RawMessage{}
+					}
+					in.Fields[k] = json.RawMessage(strconv.Quote(v))
+				}
+			}
+			it.Command.Contact = in
+		}
+		return it
+	case "import":
+		a.need(2)
+		it := cmd("contact_import")
+		it.Channel = ""
+		it.Command.OperatorID, it.Command.ImportID = "admin", a.Pos[0]
+		for _, row := range a.Pos[1:] {
+			parts := strings.Split(row, ":")
+			line, err := strconv.Atoi(parts[0])
+			if err != nil || len(parts) < 2 {
+				panic("import rows are LINE:CUST[:NAME]")
+			}
+			in := inbox.ContactInput{Line: line, Phone: "+" + parts[1]}
+			if parts[1] == "-" {
+				in.Phone = "not a number"
+			}
+			if len(parts) > 2 {
+				in.Name = &parts[2]
+			}
+			it.Command.Contacts = append(it.Command.Contacts, in)
+		}
+		return it
 	}
 	panic("unknown command " + verb)
 }
@@ -583,6 +666,9 @@ func (h *harness) settleWith(edit func([]string) []string) []string {
 				o = fmt.Sprintf("outcome %s: refused %s", p.label, res.Code)
 			}
 			outs = append(outs, o)
+			if ir, ok := res.Body.(*contact.ImportResult); ok {
+				outs = append(outs, importTrace(ir)...)
+			}
 		default:
 			still = append(still, p)
 		}
@@ -838,6 +924,53 @@ func (h *harness) tamperHeld(a args) []string {
 
 // args is a command's words (scenariofile.Args) with this suite's readers.
 type args struct{ scenariofile.Args }
+
+// contacts prints the store's contacts of a tenant, and its blocked index.
+func (h *harness) contacts(tn string) []string {
+	list, _, err := h.st.Contacts(tn, store.ContactFilter{Limit: 1000})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var lines []string
+	for _, c := range list {
+		l := fmt.Sprintf("%s %q v%d", c.Phone, c.Name, c.Version)
+		for _, k := range slices.Sorted(maps.Keys(c.Fields)) {
+			l += fmt.Sprintf(" %s=%s", k, c.Fields[k])
+		}
+		if c.Blocked {
+			l += " blocked"
+		}
+		if c.ImportID != "" {
+			l += fmt.Sprintf(" import=%s:%d", c.ImportID, c.ImportLine)
+		}
+		lines = append(lines, l)
+	}
+	slices.Sort(lines)
+	blocked, err := h.st.BlockedContacts(tn)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, id := range slices.Sorted(maps.Keys(blocked)) {
+		lines = append(lines, "blocked index: +"+blocked[id])
+	}
+	if len(lines) == 0 {
+		return []string{"(none)"}
+	}
+	return lines
+}
+
+// importTrace prints an import batch's rows.
+func importTrace(r *contact.ImportResult) []string {
+	lines := []string{fmt.Sprintf("  created %d updated %d unchanged %d refused %d", r.Created, r.Updated, r.Unchanged, r.Refused)}
+	for _, row := range r.Rows {
+		l := fmt.Sprintf("  line %d %s: %s", row.Line, row.Phone, row.Result)
+		if row.Code != "" {
+			l += fmt.Sprintf(" %s (%s)", row.Code, row.Reason)
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
 
 func parseArgs(fields []string) args { return args{scenariofile.ParseArgs(fields)} }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -41,6 +40,13 @@ type tenantActor struct {
 	// proposed holds the proposals sent and not yet answered by a grant request: the dispatcher counts them
 	// already, and a report that the conversation is still unassigned must not undo them.
 	proposed map[string]string
+	// cat is the tenant's catalogue actor (catalogue.go): contacts, templates, canned responses.
+	cat *actor.PID
+	// blocked maps the conversation ids of blocked contacts (one per channel of the tenant) to their contact, and
+	// blockedConvs each blocked contact to those ids. Rebuilt from the store's blocked index, and changed when a
+	// contact_block or contact_unblock is routed, so every later item is judged by it (blocked.go).
+	blocked      map[string]string
+	blockedConvs map[string][]string
 	// lastQueue and lastAvail are this tenant's share of the node-wide gauges.
 	lastQueue int
 	lastAvail map[string]int
@@ -162,6 +168,14 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 		}
 		states = append(states, routing.ConvState{Waiting: waitingOf(cv), Status: st, Assignee: cv.AssigneeID})
 	}
+	if err := t.rebuildBlocked(); err != nil {
+		return err
+	}
+	if t.cat == nil {
+		t.cat = c.SpawnChild(func() actor.Receiver {
+			return &catalogueActor{r: t.r, tenant: t.tenant, schema: schemaOf(cfg)}
+		}, "catalogue", actor.WithID("catalogue"), actor.WithInboxSize(256))
+	}
 	d, as := routing.Rebuild(ops, states, routingPolicy(cfg))
 	t.d = d
 	t.r.metrics.rebuilds.Inc()
@@ -252,9 +266,18 @@ func (t *tenantActor) route(c *actor.Context, m *recordMsg) {
 		pos := conversation.Position{Offset: m.offset, Index: i}
 		var id string
 		itemAt := at
+		var blocked bool
 		switch it.Kind {
 		case inbox.KindMessage:
 			id = conversation.ID(it.Channel, it.Message.From)
+			_, blocked = t.blocked[id]
+			// The sender becomes (or stays) a contact: the catalogue sees every message too, as one more piece of
+			// the record's work, counted before the conversation can finish its own.
+			m.ack.remaining.Add(1)
+			c.Send(t.cat, &catalogueMsg{item: it, pos: pos, at: at, ack: m.ack})
+		case inbox.KindTemplate:
+			c.Send(t.cat, &catalogueMsg{item: it, pos: pos, at: at, ack: m.ack})
+			continue
 		case inbox.KindStatus:
 			id = conversation.ID(it.Channel, it.Status.RecipientID)
 		case inbox.KindDelivery:
@@ -263,15 +286,16 @@ func (t *tenantActor) route(c *actor.Context, m *recordMsg) {
 			id = it.Timer.ConversationID
 			// A timer's time is its due time; the record only carries it to the partition.
 			itemAt = time.UnixMilli(it.Timer.Due).UTC()
-		case inbox.KindTemplate:
-			t.r.applyTemplates(t.tenant, it, pos, at, m.ack)
-			continue
 		case inbox.KindCommand:
-			if strings.HasPrefix(it.Command.Type, "template_") {
-				t.r.applyTemplates(t.tenant, it, pos, at, m.ack)
+			if t.refuseBlocked(it) {
+				m.ack.itemDone()
 				continue
 			}
 			if it.Command.ConversationID == "" {
+				if catalogueCommand(it.Command.Type) {
+					t.catalogue(c, it, pos, at, m.ack)
+					continue
+				}
 				t.operatorCommand(c, it.Command, pos, at, m.ack)
 				continue
 			}
@@ -279,7 +303,7 @@ func (t *tenantActor) route(c *actor.Context, m *recordMsg) {
 		}
 		k := t.kid(c, id)
 		k.outstanding.Add(1)
-		msg := &itemMsg{item: it, pos: pos, at: itemAt, ack: m.ack, kid: k}
+		msg := &itemMsg{item: it, pos: pos, at: itemAt, ack: m.ack, kid: k, blocked: blocked}
 		if it.Kind == inbox.KindCommand {
 			if o := t.ops[it.Command.OperatorID]; o != nil {
 				msg.role = o.Role
@@ -531,6 +555,10 @@ func (t *tenantActor) stopKids(c *actor.Context) {
 	t.r.metrics.actorsActive.Sub(float64(len(t.kids)))
 	clear(t.kids)
 	clear(t.proposed)
+	if t.cat != nil {
+		done = append(done, c.Engine().Poison(t.cat))
+		t.cat = nil
+	}
 	c.Respond(&kidsStopping{done: done})
 }
 

@@ -43,6 +43,11 @@ package store
 //	                                                                         in one seek
 //	t/<tenant>/e/<waba>/<name>/<lang> catalogue actor (PutTemplate,          a message template of the tenant's
 //	                                  DeleteTemplate)                        business account, JSON (templates.go)
+//	t/<tenant>/k/<contact>            catalogue actor (PutContact,           a contact, JSON (actors/contact)
+//	                                  DeleteContact)
+//	t/<tenant>/r/<token>/<contact>    catalogue actor (with each contact)    nothing: a contact search posting
+//	                                                                         (contact.Tokens: name, phone, fields)
+//	t/<tenant>/u/<contact>            catalogue actor (with each contact)    the blocked contacts index: the wa_id
 //
 // Two prefixes are global, both node-local work queues over tenant state rather than state:
 //
@@ -385,3 +390,23 @@ func parseSessionExpiryKey(k []byte) (expiresMs int64, hash [32]byte, err error)
 	copy(hash[:], k[11:])
 	return int64(binary.BigEndian.Uint64(k[2:10])), hash, nil
 }
+
+// Contact keys (contacts.go).
+
+func contactKey(tenant, id string) []byte { return append(tenantKey(len(id), tenant, 'k'), id...) }
+
+func contactPostingKey(tenant, token, id string) []byte {
+	k := append(append(tenantKey(len(token)+1+len(id), tenant, 'r'), token...), '/')
+	return append(k, id...)
+}
+
+// contactTokenPrefix is the prefix of the postings of token, or of every token it begins when open is set.
+func contactTokenPrefix(tenant, token string, open bool) []byte {
+	k := append(tenantKey(len(token)+1, tenant, 'r'), token...)
+	if open {
+		return k
+	}
+	return append(k, '/')
+}
+
+func blockedKey(tenant, id string) []byte { return append(tenantKey(len(id), tenant, 'u'), id...) }

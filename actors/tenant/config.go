@@ -59,6 +59,86 @@ type Settings struct {
 	// ReadReceipts marks the customer's messages read on WhatsApp when an operator reads them (Meta's mark-as-read
 	// call, sent by the channel's sender). false (the default) sends no read receipts.
 	ReadReceipts bool `yaml:"read_receipts"`
+	// HidePhoneNumbers masks contacts' phone numbers for the operator role in the API, the event stream and the
+	// console ("+1555•••4567": the country code and the last four digits). false (the default) shows them.
+	HidePhoneNumbers bool `yaml:"hide_phone_numbers"`
+	// ContactFields are the custom fields of the tenant's contacts, in the order the console shows them. None by
+	// default.
+	ContactFields []ContactField `yaml:"contact_fields"`
+}
+
+// ContactField is one custom field of a tenant's contacts (actors/contact.Field has the same fields and converts
+// from it).
+type ContactField struct {
+	// Key names the field in the API and in CSV headers: [a-z][a-z0-9_]{0,31}, not a contact's own column (id,
+	// phone, wa_id, name, blocked, created_at, updated_at).
+	Key string `yaml:"key"`
+	// Label is how the console shows it; the key when empty.
+	Label string `yaml:"label"`
+	// Type is text, number, date (YYYY-MM-DD), boolean or choice.
+	Type string `yaml:"type"`
+	// Required fields must have a value on every contact. false by default.
+	Required bool `yaml:"required"`
+	// Choices are the allowed values of a choice field (and only of one).
+	Choices []string `yaml:"choices"`
+}
+
+// Contact field types of ContactField.Type.
+const (
+	FieldText    = "text"
+	FieldNumber  = "number"
+	FieldDate    = "date"
+	FieldBoolean = "boolean"
+	FieldChoice  = "choice"
+)
+
+var (
+	fieldKeyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+	// contactColumns cannot be custom field keys: they are a contact's own columns (in the API and CSV files).
+	contactColumns = []string{"id", "phone", "wa_id", "name", "blocked", "created_at", "updated_at"}
+	fieldKeys      = []string{"key", "label", "type", "required", "choices"}
+)
+
+// UnmarshalYAML refuses unknown keys in a contact field (the file decoder's KnownFields does not reach below a
+// custom unmarshaler).
+func (f *ContactField) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i].Value; !slices.Contains(fieldKeys, k) {
+				return fmt.Errorf("contact_fields: line %d: field %q not found (known: %s)", n.Content[i].Line, k, strings.Join(fieldKeys, ", "))
+			}
+		}
+	}
+	type plain ContactField
+	return n.Decode((*plain)(f))
+}
+
+// validate reports what is wrong with a field definition, or nil.
+func (f *ContactField) validate() (field string, err error) {
+	switch {
+	case !fieldKeyPattern.MatchString(f.Key):
+		return "key", fmt.Errorf("%q must match [a-z][a-z0-9_]{0,31}", f.Key)
+	case slices.Contains(contactColumns, f.Key):
+		return "key", fmt.Errorf("%q is a contact's own column (%s)", f.Key, strings.Join(contactColumns, ", "))
+	}
+	switch f.Type {
+	case FieldText, FieldNumber, FieldDate, FieldBoolean:
+		if len(f.Choices) > 0 {
+			return "choices", fmt.Errorf("only a choice field has choices, not a %s field", f.Type)
+		}
+	case FieldChoice:
+		if len(f.Choices) == 0 {
+			return "choices", errors.New("a choice field needs choices")
+		}
+		for i, c := range f.Choices {
+			if strings.TrimSpace(c) == "" || slices.Contains(f.Choices[:i], c) {
+				return fmt.Sprintf("choices[%d]", i), fmt.Errorf("%q is empty or repeated", c)
+			}
+		}
+	default:
+		return "type", fmt.Errorf("%q must be text, number, date, boolean or choice", f.Type)
+	}
+	return "", nil
 }
 
 // Routing modes of Settings.Routing.
@@ -132,20 +212,22 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // settingsFields are the keys a settings block may have.
-var settingsFields = []string{"auto_close_after", "reopen_to", "reservation_timeout", "window_warning", "takeover_roles", "offline_releases", "routing", "read_receipts"}
+var settingsFields = []string{"auto_close_after", "reopen_to", "reservation_timeout", "window_warning", "takeover_roles", "offline_releases", "routing", "read_receipts", "hide_phone_numbers", "contact_fields"}
 
 // UnmarshalYAML decodes settings so that an error in a field names it.
 func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
 	type plain Settings
 	var raw struct {
-		AutoCloseAfter     yaml.Node `yaml:"auto_close_after"`
-		ReopenTo           string    `yaml:"reopen_to"`
-		ReservationTimeout yaml.Node `yaml:"reservation_timeout"`
-		WindowWarning      yaml.Node `yaml:"window_warning"`
-		TakeoverRoles      []string  `yaml:"takeover_roles"`
-		OfflineReleases    bool      `yaml:"offline_releases"`
-		Routing            string    `yaml:"routing"`
-		ReadReceipts       bool      `yaml:"read_receipts"`
+		AutoCloseAfter     yaml.Node      `yaml:"auto_close_after"`
+		ReopenTo           string         `yaml:"reopen_to"`
+		ReservationTimeout yaml.Node      `yaml:"reservation_timeout"`
+		WindowWarning      yaml.Node      `yaml:"window_warning"`
+		TakeoverRoles      []string       `yaml:"takeover_roles"`
+		OfflineReleases    bool           `yaml:"offline_releases"`
+		Routing            string         `yaml:"routing"`
+		ReadReceipts       bool           `yaml:"read_receipts"`
+		HidePhoneNumbers   bool           `yaml:"hide_phone_numbers"`
+		ContactFields      []ContactField `yaml:"contact_fields"`
 	}
 	// n.Decode does not inherit the file decoder's KnownFields, so unknown keys are refused here.
 	if n.Kind == yaml.MappingNode {
@@ -159,7 +241,8 @@ func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
 		return fmt.Errorf("settings: %w", err)
 	}
 	p := plain{ReopenTo: raw.ReopenTo, TakeoverRoles: raw.TakeoverRoles, OfflineReleases: raw.OfflineReleases,
-		Routing: raw.Routing, ReadReceipts: raw.ReadReceipts}
+		Routing: raw.Routing, ReadReceipts: raw.ReadReceipts, HidePhoneNumbers: raw.HidePhoneNumbers,
+		ContactFields: raw.ContactFields}
 	for _, d := range []struct {
 		name string
 		node *yaml.Node
@@ -274,6 +357,18 @@ func (c *Config) Validate() error {
 		}
 		if t.Settings.Routing != RoutingAuto && t.Settings.Routing != RoutingManual {
 			return bad(tp+".settings.routing", "%q must be auto or manual", t.Settings.Routing)
+		}
+		fieldSeen := map[string]bool{}
+		for j := range t.Settings.ContactFields {
+			f := &t.Settings.ContactFields[j]
+			fp := fmt.Sprintf("%s.settings.contact_fields[%d]", tp, j)
+			if name, err := f.validate(); err != nil {
+				return bad(fp+"."+name, "%v", err)
+			}
+			if fieldSeen[f.Key] {
+				return bad(fp+".key", "duplicate field %q", f.Key)
+			}
+			fieldSeen[f.Key] = true
 		}
 		for j, ch := range t.Channels {
 			cp := fmt.Sprintf("%s.channels[%d]", tp, j)

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -155,6 +156,24 @@ const second = `  - id: globex
         token: bob-token-0123456789ab
 `
 
+func TestParseContactSettings(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(base, "reopen_to: queue\n", `reopen_to: queue
+      hide_phone_numbers: true
+      contact_fields:
+        - {key: city, label: City, type: text}
+        - {key: plan, type: choice, required: true, choices: [basic, premium]}
+`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Tenants[0].Settings
+	want := []ContactField{{Key: "city", Label: "City", Type: FieldText},
+		{Key: "plan", Type: FieldChoice, Required: true, Choices: []string{"basic", "premium"}}}
+	if !s.HidePhoneNumbers || !reflect.DeepEqual(s.ContactFields, want) {
+		t.Errorf("settings = %+v, want hide_phone_numbers and %+v", s, want)
+	}
+}
+
 func TestParseBaseIsValid(t *testing.T) {
 	if _, err := Parse([]byte(base)); err != nil {
 		t.Fatalf("base: %v", err)
@@ -221,6 +240,24 @@ func TestParseInvalid(t *testing.T) {
 		{"bad routing", "reopen_to: queue\n", "reopen_to: queue\n      routing: automatic\n",
 			[]string{"tenants[0].settings.routing", `"automatic" must be auto or manual`}},
 		{"read_receipts not a bool", "reopen_to: queue\n", "reopen_to: queue\n      read_receipts: sometimes\n",
+			[]string{"settings", "sometimes"}},
+		{"contact field bad key", "reopen_to: queue\n", "reopen_to: queue\n      contact_fields:\n        - {key: city, type: text}\n        - {key: City, type: text}\n",
+			[]string{"tenants[0].settings.contact_fields[1].key", `"City" must match`}},
+		{"contact field reserved key", "reopen_to: queue\n", "reopen_to: queue\n      contact_fields:\n        - {key: city, type: text}\n        - {key: phone, type: text}\n",
+			[]string{"tenants[0].settings.contact_fields[1].key", "own column"}},
+		{"contact field duplicate", "reopen_to: queue\n", "reopen_to: queue\n      contact_fields:\n        - {key: city, type: text}\n        - {key: city, type: date}\n",
+			[]string{"tenants[0].settings.contact_fields[1].key", `duplicate field "city"`}},
+		{"contact field bad type", "reopen_to: queue\n", "reopen_to: queue\n      contact_fields:\n        - {key: city, type: text}\n        - {key: age, type: integer}\n",
+			[]string{"tenants[0].settings.contact_fields[1].type", `"integer" must be text`}},
+		{"choice field without choices", "reopen_to: queue\n", "reopen_to: queue\n      contact_fields:\n        - {key: city, type: text}\n        - {key: plan, type: choice}\n",
+			[]string{"tenants[0].settings.contact_fields[1].choices", "needs choices"}},
+		{"choices on a text field", "reopen_to: queue\n", "reopen_to: queue\n      contact_fields:\n        - {key: city, type: text}\n        - {key: plan, type: text, choices: [a]}\n",
+			[]string{"tenants[0].settings.contact_fields[1].choices", "only a choice field"}},
+		{"repeated choice", "reopen_to: queue\n", "reopen_to: queue\n      contact_fields:\n        - {key: city, type: text}\n        - {key: plan, type: choice, choices: [a, a]}\n",
+			[]string{"tenants[0].settings.contact_fields[1].choices[1]", "repeated"}},
+		{"unknown contact field key", "reopen_to: queue\n", "reopen_to: queue\n      contact_fields:\n        - {key: city, type: text}\n        - {key: plan, type: text, requird: true}\n",
+			[]string{"requird", "not found"}},
+		{"hide_phone_numbers not a bool", "reopen_to: queue\n", "reopen_to: queue\n      hide_phone_numbers: sometimes\n",
 			[]string{"settings", "sometimes"}},
 		{"negative auto_close_after", "auto_close_after: 24h\n", "auto_close_after: -1h\n",
 			[]string{"tenants[0].settings.auto_close_after", "must not be negative"}},
@@ -322,5 +359,16 @@ func TestHashToken(t *testing.T) {
 	}
 	if a != HashToken("alice-token-0123456789") {
 		t.Error("HashToken is not deterministic")
+	}
+}
+
+// The demo config `make run` starts with stays valid, with its contact fields.
+func TestDevConfig(t *testing.T) {
+	c, err := Load("../../deploy/dev/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Tenants) == 0 || len(c.Tenants[0].Settings.ContactFields) != 4 || c.Tenants[0].Settings.HidePhoneNumbers {
+		t.Errorf("demo tenant settings %+v: want four contact fields and numbers shown", c.Tenants[0].Settings)
 	}
 }

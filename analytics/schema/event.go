@@ -11,6 +11,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
 )
@@ -77,13 +78,19 @@ var KnownTypes = func() map[string]bool {
 }()
 
 // NotStoredTypes are the event types of switchboard.events that the raw table (one row per change of a
-// conversation) does not keep: operator.availability is not about a conversation, and conversation.read is one
-// operator's read mark (the inbox's unread state, not a change the conversation went through). Decode refuses them
+// conversation) does not keep: operator.availability and contact.* changes are not about a conversation, and
+// conversation.read is one operator's read mark (the inbox's unread state, not a change the conversation went through). Decode refuses them
 // with ErrNotStored, and the sink skips them. An analysis that needs one adds a table of its own, not a row in
 // switchboard.events.
 var NotStoredTypes = map[string]bool{
 	operator.EventAvailability: true,
 	conversation.EventRead:     true,
+	// A contact's changes are not conversations' (actors/contact).
+	contact.EventCreated:   true,
+	contact.EventUpdated:   true,
+	contact.EventDeleted:   true,
+	contact.EventBlocked:   true,
+	contact.EventUnblocked: true,
 }
 
 // typeEnum is the type column's type: Enum8('conversation.created' = 1, …).

@@ -50,6 +50,9 @@ type StreamConfig struct {
 	// Valid reports whether the caller's credential still holds (the session not signed out nor expired, the token
 	// not removed); it is checked at every heartbeat, and the stream ends when it does not. nil: always valid.
 	Valid func() bool
+	// Transform rewrites each event frame before it is written (the API masks phone numbers with it); it must
+	// not modify its argument, which the hub shares between subscribers, but may return it. nil: none.
+	Transform func(frame []byte) []byte
 }
 
 // Stream writes the subscription to w as Server-Sent Events until the client goes (a write fails), the hub drops
@@ -73,7 +76,11 @@ func (s *Sub) Stream(w *bufio.Writer, c StreamConfig) {
 		if f.Durable {
 			durable++
 		}
-		_, _ = w.Write(f.Data) // a failed write shows in the flush
+		data := f.Data
+		if c.Transform != nil {
+			data = c.Transform(data)
+		}
+		_, _ = w.Write(data) // a failed write shows in the flush
 	}
 	touch()
 	_, _ = w.Write(retryLine)

@@ -46,7 +46,7 @@ func seedClosed(ctx context.Context, dataDir string, tenants []load.Tenant, n in
 		waID := load.ContactWAID(ti, i/len(tenants))
 		id := conversation.ID(t.ChannelID, waID)
 		c := conversation.Conversation{ID: id, TenantID: t.ID, ChannelID: t.ChannelID,
-			Contact: conversation.Contact{ID: conversation.ContactID(t.ChannelID, waID), WaID: waID, Name: "Customer " + waID},
+			Contact: conversation.Contact{ID: conversation.ContactID(waID), WaID: waID, Name: "Customer " + waID},
 			Status:  conversation.Closed, WindowExpiresAt: at.Add(24 * time.Hour), CreatedAt: at, UpdatedAt: at.Add(time.Hour),
 			LastInboundAt: at, Messages: 1, Applied: conversation.Position{Offset: -1}, LastOperatorID: "op0",
 			LastActivityAt: at.Add(time.Hour), CycleStartedAt: at, Version: 3}
