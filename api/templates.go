@@ -163,12 +163,19 @@ func channelOf(t *tenant.Tenant, id string) (*tenant.Channel, bool) {
 // checkTemplate makes template message t ready to queue on channel channelID of op's tenant: it fills the body
 // parameters params_from names from contact (ParamsFrom is cleared), then checks t against the channel's catalogue
 // (template.Check: unknown, not APPROVED, wrong parameters or header). A channel without a waba_id has no catalogue:
-// its templates go unchecked, as Meta will judge them. On a refusal it answers ctx and returns false. body is the
-// template's body filled in (for the message's text, so the conversation shows what the customer read), "" when
-// the catalogue does not have its components.
+// its templates go unchecked, as Meta will judge them. On a refusal it answers ctx and returns false.
 //
-// The send path of POST /v1/conversations/{id}/messages calls it, and so does starting a conversation.
-func (a *API) checkTemplate(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, channelID string, t *inbox.Template, contact TemplateContact) (body string, ok bool) {
+// The send path of POST /v1/conversations/{id}/messages calls it (through checkTemplateText), and so does starting
+// a conversation.
+func (a *API) checkTemplate(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, channelID string, t *inbox.Template, contact TemplateContact) bool {
+	_, ok := a.checkTemplateText(ctx, op, channelID, t, contact)
+	return ok
+}
+
+// checkTemplateText is checkTemplate that also returns the template's body filled in, for the message's text (so
+// the conversation shows what the customer read; set it as the Outbound's Text); "" when the channel has no
+// catalogue.
+func (a *API) checkTemplateText(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, channelID string, t *inbox.Template, contact TemplateContact) (body string, ok bool) {
 	if len(t.ParamsFrom) > 0 {
 		if msg := resolveParams(t, contact); msg != "" {
 			fail(ctx, template.CodeInvalidParams, msg)
@@ -239,14 +246,19 @@ func fieldText(v json.RawMessage) string {
 }
 
 // templateContact returns what params_from reads for conversation c: its contact record's name and fields, or the
-// name the conversation knows when there is no record (yet).
+// name the conversation knows when there is no record (yet). The record is found by c.Contact.WaID, else by
+// c.Contact.ID.
 func (a *API) templateContact(tenantID string, c *conversation.Conversation) TemplateContact {
 	tc := TemplateContact{Name: c.Contact.Name}
-	if c.Contact.WaID == "" {
+	id := c.Contact.ID
+	if c.Contact.WaID != "" {
+		// The contact's id is derived from its address (a conversation stored before contacts has another one).
+		id = conversation.ContactID(c.Contact.WaID)
+	}
+	if id == "" {
 		return tc
 	}
-	// The contact's id is derived from its address (a conversation stored before contacts has another one).
-	if k, err := a.cfg.Reader.Contact(tenantID, conversation.ContactID(c.Contact.WaID)); err == nil {
+	if k, err := a.cfg.Reader.Contact(tenantID, id); err == nil {
 		if k.Name != "" {
 			tc.Name = k.Name
 		}
@@ -271,7 +283,7 @@ func (a *API) checkConversationTemplate(ctx *fasthttp.RequestCtx, op tenant.Oper
 		a.storeFailed(ctx, op, err)
 		return false
 	}
-	body, ok := a.checkTemplate(ctx, op, c.ChannelID, out.Template, a.templateContact(op.Tenant.ID, &c))
+	body, ok := a.checkTemplateText(ctx, op, c.ChannelID, out.Template, a.templateContact(op.Tenant.ID, &c))
 	out.Text = body
 	return ok
 }
