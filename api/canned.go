@@ -281,8 +281,13 @@ func (a *API) renderVars(op tenant.OperatorRef, c *conversation.Conversation) ca
 	if c.Contact.WaID != "" {
 		v.ContactPhone = "+" + c.Contact.WaID
 	}
-	if c.Contact.ID != "" {
-		if ct, err := a.cfg.Reader.Contact(op.Tenant.ID, c.Contact.ID); err == nil {
+	id := c.Contact.ID
+	if c.Contact.WaID != "" {
+		// The contact's id derives from its address (a conversation stored before contacts holds another one).
+		id = conversation.ContactID(c.Contact.WaID)
+	}
+	if id != "" {
+		if ct, err := a.cfg.Reader.Contact(op.Tenant.ID, id); err == nil {
 			if ct.Name != "" {
 				v.ContactName = ct.Name
 			}

@@ -162,7 +162,7 @@ func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRe
 				return
 			}
 		}
-		if b.Type == "template" && !a.checkConversationTemplate(ctx, op, id, b.Template) {
+		if b.Type == "template" && !a.checkConversationTemplate(ctx, op, id, &b) {
 			return
 		}
 		cmd.Type, cmd.Message, cmd.MessageID = "send", &b, "sb."+newID()

@@ -60,6 +60,7 @@ var codeStatus = map[string]int{
 	template.CodeInvalidParams: fasthttp.StatusBadRequest,
 	codeChannelNotFound:        fasthttp.StatusNotFound,
 	codeGraphFailed:            fasthttp.StatusBadGateway,
+
 	// The contact rules (the tenant's catalogue).
 	contact.CodeInvalidPhone:   fasthttp.StatusBadRequest,
 	contact.CodeInvalidField:   fasthttp.StatusBadRequest,

@@ -60,10 +60,12 @@ func (a *API) startConversation(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 	id := conversation.ID(b.ChannelID, wa)
 	if out.Type == "template" {
 		// The catalogue check of a send (templates.go), with the customer's contact record if there is one.
-		tc := a.templateContact(op.Tenant.ID, &conversation.Conversation{Contact: conversation.Contact{ID: conversation.ContactID(wa)}})
-		if !a.checkTemplate(ctx, op, b.ChannelID, out.Template, tc) {
+		tc := a.templateContact(op.Tenant.ID, &conversation.Conversation{Contact: conversation.Contact{ID: conversation.ContactID(wa), WaID: wa}})
+		body, ok := a.checkTemplateText(ctx, op, b.ChannelID, out.Template, tc)
+		if !ok {
 			return
 		}
+		out.Text = body
 	}
 	cmd := inbox.Command{Type: string(conversation.CmdStart), WaID: wa, ConversationID: id, Message: &out,
 		MessageID: "sb." + newID()}

@@ -165,29 +165,42 @@ func channelOf(t *tenant.Tenant, id string) (*tenant.Channel, bool) {
 // (template.Check: unknown, not APPROVED, wrong parameters or header). A channel without a waba_id has no catalogue:
 // its templates go unchecked, as Meta will judge them. On a refusal it answers ctx and returns false.
 //
-// The send path of POST /v1/conversations/{id}/messages calls it, and so does starting a conversation.
+// The send path of POST /v1/conversations/{id}/messages calls it (through checkTemplateText), and so does starting
+// a conversation.
 func (a *API) checkTemplate(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, channelID string, t *inbox.Template, contact TemplateContact) bool {
+	_, ok := a.checkTemplateText(ctx, op, channelID, t, contact)
+	return ok
+}
+
+// checkTemplateText is checkTemplate that also returns the template's body filled in, for the message's text (so
+// the conversation shows what the customer read; set it as the Outbound's Text); "" when the channel has no
+// catalogue.
+func (a *API) checkTemplateText(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, channelID string, t *inbox.Template, contact TemplateContact) (body string, ok bool) {
 	if len(t.ParamsFrom) > 0 {
 		if msg := resolveParams(t, contact); msg != "" {
 			fail(ctx, template.CodeInvalidParams, msg)
-			return false
+			return "", false
 		}
 	}
-	ch, ok := channelOf(op.Tenant, channelID)
-	if !ok || ch.WABAID == "" {
-		return true
+	ch, known := channelOf(op.Tenant, channelID)
+	if !known || ch.WABAID == "" {
+		return "", true
 	}
 	rec, err := a.cfg.Reader.Template(op.Tenant.ID, ch.WABAID, t.Name, t.Language)
 	found := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		a.storeFailed(ctx, op, err)
-		return false
+		return "", false
 	}
 	if r := template.Check(&rec, found, t); r != nil {
 		fail(ctx, r.Code, r.Message)
-		return false
+		return "", false
 	}
-	return true
+	headerText := ""
+	if t.Header != nil && t.Header.Type == "text" {
+		headerText = t.Header.Text
+	}
+	return template.Render(&rec, t.Params, headerText).Body, true
 }
 
 // resolveParams fills t.Params from t.ParamsFrom: position i takes the contact value ParamsFrom[i] names
@@ -232,29 +245,32 @@ func fieldText(v json.RawMessage) string {
 	return string(v)
 }
 
-// templateContact returns what params_from reads for conversation c: the contact record's name and fields where
-// the reader has contacts, else the name the conversation knows.
+// templateContact returns what params_from reads for conversation c: its contact record's name and fields, or the
+// name the conversation knows when there is no record (yet). The record is found by c.Contact.WaID, else by
+// c.Contact.ID.
 func (a *API) templateContact(tenantID string, c *conversation.Conversation) TemplateContact {
 	tc := TemplateContact{Name: c.Contact.Name}
-	if cr, ok := a.cfg.Reader.(contactValues); ok && c.Contact.ID != "" {
-		if name, fields, err := cr.ContactValues(tenantID, c.Contact.ID); err == nil {
-			if name != "" {
-				tc.Name = name
-			}
-			tc.Fields = fields
+	id := c.Contact.ID
+	if c.Contact.WaID != "" {
+		// The contact's id is derived from its address (a conversation stored before contacts has another one).
+		id = conversation.ContactID(c.Contact.WaID)
+	}
+	if id == "" {
+		return tc
+	}
+	if k, err := a.cfg.Reader.Contact(tenantID, id); err == nil {
+		if k.Name != "" {
+			tc.Name = k.Name
 		}
+		tc.Fields = k.Fields
 	}
 	return tc
 }
 
-// contactValues is implemented by a Reader that has contact records.
-type contactValues interface {
-	ContactValues(tenant, id string) (name string, fields map[string]json.RawMessage, err error)
-}
-
-// checkConversationTemplate is the send path's check of a template message to conversation id: it reads the
-// conversation for its channel and contact (a template's catalogue is its channel's), then checkTemplate.
-func (a *API) checkConversationTemplate(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string, t *inbox.Template) bool {
+// checkConversationTemplate is the send path's check of template message out to conversation id: it reads the
+// conversation for its channel and contact (a template's catalogue is its channel's), then checkTemplate, and sets
+// out.Text to the filled body.
+func (a *API) checkConversationTemplate(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string, out *inbox.Outbound) bool {
 	if !conversation.ValidID(id) {
 		return true // the caller answers conversation_not_found
 	}
@@ -267,5 +283,7 @@ func (a *API) checkConversationTemplate(ctx *fasthttp.RequestCtx, op tenant.Oper
 		a.storeFailed(ctx, op, err)
 		return false
 	}
-	return a.checkTemplate(ctx, op, c.ChannelID, t, a.templateContact(op.Tenant.ID, &c))
+	body, ok := a.checkTemplateText(ctx, op, c.ChannelID, out.Template, a.templateContact(op.Tenant.ID, &c))
+	out.Text = body
+	return ok
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/store"
@@ -90,8 +91,13 @@ func TestTemplateSendCheck(t *testing.T) {
 	putTemplates(t, e)
 	c := conv("acme", "c0000000000000007", conversation.Assigned, "alice")
 	c.ChannelID = "acme-tpl"
-	c.Contact.Name = "Ana Lima"
+	c.Contact.Name = "ana (WhatsApp)"
 	e.putConvs(t, c)
+	// Its contact record has a city and another name than the conversation knows.
+	e.commit(t, func(b *store.Batch) error {
+		return b.PutContact("acme", nil, &contact.Contact{ID: conversation.ContactID(c.Contact.WaID), WaID: c.Contact.WaID,
+			Phone: "+" + c.Contact.WaID, Name: "Ana Lima", Fields: map[string]json.RawMessage{"city": json.RawMessage(`"Porto"`)}})
+	})
 	e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) { return outcome.Result{Body: map[string]any{}}, true })
 	path := "/v1/conversations/c0000000000000007/messages"
 	for _, tc := range []struct {
@@ -106,7 +112,7 @@ func TestTemplateSendCheck(t *testing.T) {
 		{"too few parameters", `{"type":"template","template":{"name":"order_update","language":"en_US","params":["a"]}}`, 400, template.CodeInvalidParams, "2 body parameters"},
 		{"media header missing", `{"type":"template","template":{"name":"promo","language":"en_US","params":["a"]}}`, 400, template.CodeInvalidParams, "image header"},
 		{"bad params_from", `{"type":"template","template":{"name":"order_update","language":"en_US","params":["","x"],"params_from":["contact.phone"]}}`, 400, template.CodeInvalidParams, "contact.phone"},
-		{"params_from without a value", `{"type":"template","template":{"name":"order_update","language":"en_US","params":["","x"],"params_from":["contact.fields.city"]}}`, 400, template.CodeInvalidParams, "contact.fields.city"},
+		{"params_from without a value", `{"type":"template","template":{"name":"order_update","language":"en_US","params":["","x"],"params_from":["contact.fields.plan"]}}`, 400, template.CodeInvalidParams, "contact.fields.plan"},
 	} {
 		r := e.do(t, "POST", path, aliceToken, tc.body)
 		wantError(t, tc.name, r, tc.status, tc.code)
@@ -122,19 +128,31 @@ func TestTemplateSendCheck(t *testing.T) {
 	if r.status != http.StatusCreated {
 		t.Fatalf("order_update: %s", r)
 	}
+	r = e.do(t, "POST", path, aliceToken, `{"type":"template","template":{"name":"order_update","language":"en_US","params":["","",""],"params_from":["contact.fields.city","","contact.name"]}}`)
+	wantError(t, "three parameters for two", r, 400, template.CodeInvalidParams)
+	r = e.do(t, "POST", path, aliceToken, `{"type":"template","template":{"name":"order_update","language":"en_US","params":["x"],"params_from":["contact.fields.city","contact.name"]}}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("order_update: %s", r)
+	}
 	r = e.do(t, "POST", path, aliceToken, `{"type":"template","template":{"name":"promo","language":"en_US","params":["Ana"],"header":{"type":"image","link":"https://cdn.example.com/sale.jpg"}}}`)
 	if r.status != http.StatusCreated {
 		t.Fatalf("promo: %s", r)
 	}
 	recs := e.prod.records()
-	if len(recs) != 2 {
+	if len(recs) != 3 {
 		t.Fatalf("%d records", len(recs))
 	}
 	got := recs[0].Items[0].Command.Message.Template
 	if strings.Join(got.Params, "|") != "Ana Lima|R-7" || got.ParamsFrom != nil {
 		t.Errorf("resolved template = %+v", got)
 	}
-	if h := recs[1].Items[0].Command.Message.Template.Header; h == nil || h.Type != "image" || h.Link != "https://cdn.example.com/sale.jpg" {
+	if text := recs[0].Items[0].Command.Message.Text; text != "Hi Ana Lima, order R-7" {
+		t.Errorf("the message's text is %q, want the body filled in", text)
+	}
+	if got := recs[1].Items[0].Command.Message.Template.Params; strings.Join(got, "|") != "Porto|Ana Lima" {
+		t.Errorf("params from the contact's field and name = %v", got)
+	}
+	if h := recs[2].Items[0].Command.Message.Template.Header; h == nil || h.Type != "image" || h.Link != "https://cdn.example.com/sale.jpg" {
 		t.Errorf("header = %+v", h)
 	}
 	// A channel without a catalogue sends templates unchecked (Meta judges them).

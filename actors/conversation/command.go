@@ -462,6 +462,8 @@ func outMessage(cmd Command) (Message, *Refusal) {
 			panic("BUG: encode template: " + err.Error())
 		}
 		m.Content = content
+		// The body as the customer reads it, when the API filled it in from the catalogue.
+		m.Text = cut(out.Text, MaxTextLength)
 	case "image", "audio", "video", "document", "sticker", "reaction", "interactive":
 		if r := validContent(out.Type, out.Content); r != nil {
 			return m, r

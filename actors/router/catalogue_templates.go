@@ -48,10 +48,18 @@ type templateEvent struct {
 	Cause string `json:"cause"`
 }
 
+func init() {
+	h := func(a *catalogueActor, _ *actor.Context, m *catalogueMsg) error {
+		return a.r.applyTemplates(a.tenant, m.item, m.pos, m.at, m.ack)
+	}
+	catalogueHandlers["template_"] = h
+	catalogueHandlers["kind:"+string(inbox.KindTemplate)] = h
+}
+
 // applyTemplates applies a template_sync command or a KindTemplate item of tenant at pos. It is the catalogue's
 // template handler: it reads and writes the store only, and finishes the item (publishing the command's outcome)
-// once its batch is durable, or at once when nothing changes.
-func (r *Router) applyTemplates(tenant string, it *inbox.Item, pos conversation.Position, at time.Time, ack *recordAck) {
+// once its batch is durable, or at once when nothing changes. An error (the store failed) stops the router.
+func (r *Router) applyTemplates(tenant string, it *inbox.Item, pos conversation.Position, at time.Time, ack *recordAck) error {
 	var cmd *inbox.Command
 	if it.Kind == inbox.KindCommand {
 		cmd = it.Command
@@ -79,13 +87,12 @@ func (r *Router) applyTemplates(tenant string, it *inbox.Item, pos conversation.
 	}
 	if err != nil {
 		b.Discard()
-		r.fail(fmt.Errorf("apply templates of tenant %s: %w", tenant, err))
-		return
+		return fmt.Errorf("apply templates: %w", err)
 	}
 	if b.Empty() {
 		b.Discard()
 		finish(res)
-		return
+		return nil
 	}
 	if err := r.cfg.Store.Commit(b, func(err error) {
 		if err != nil {
@@ -97,8 +104,9 @@ func (r *Router) applyTemplates(tenant string, it *inbox.Item, pos conversation.
 		}
 		finish(res)
 	}); err != nil {
-		r.fail(fmt.Errorf("commit templates of tenant %s: %w", tenant, err))
+		return fmt.Errorf("commit templates: %w", err)
 	}
+	return nil
 }
 
 // syncTemplates writes a business account's listing: each listed template whose record was not written by this
@@ -217,15 +225,4 @@ func (r *Router) templateEvent(b *store.Batch, tenant string, t *template.Templa
 	}
 	r.metrics.events.WithLabelValues(EventTemplateUpdated).Inc()
 	return nil
-}
-
-// The catalogue actor (catalogue.go) hands template_sync commands and KindTemplate items to applyTemplates.
-// (Added when h-start merged h-contacts, whose tenant actor routes them to the catalogue.)
-func init() {
-	h := func(a *catalogueActor, _ *actor.Context, m *catalogueMsg) error {
-		a.r.applyTemplates(a.tenant, m.item, m.pos, m.at, m.ack)
-		return nil
-	}
-	catalogueHandlers["template_"] = h
-	catalogueHandlers["kind:"+string(inbox.KindTemplate)] = h
 }

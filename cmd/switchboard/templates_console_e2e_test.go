@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/switchboard-hq/switchboard/actors/eventually"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
 // TestConsoleTemplatePicker: the operator picks a template from the channel's catalogue by searching its name; its
@@ -42,17 +43,9 @@ func TestConsoleTemplatePicker(t *testing.T) {
 	b.waitJS(`!document.getElementById('toast')`, "no toast over the preview")
 	b.screenshot("templates-preview")
 	b.click(`#tpl-send`)
-	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		for _, m := range s.Messages() {
-			p := string(m.Payload)
-			if m.To == from && strings.Contains(p, `"name":"order_update"`) && strings.Contains(p, `"text":"Marta Silva"`) &&
-				strings.Contains(p, `"text":"R-1024"`) {
-				return true
-			}
-		}
-		return false
-	}, "the simulator received order_update with both parameters")
+	simReceived(t, s, from, "order_update with both parameters", `"name":"order_update"`, `"text":"Marta Silva"`, `"text":"R-1024"`)
 	b.text(`.template-msg`, "order_update")
+	b.text(`.template-msg .template-body`, "Hi Marta Silva, your order R-1024 has shipped")
 
 	// An image header, by link, shown in the preview and carried to Meta.
 	b.click(`#template-toggle`) // back to the reply box
@@ -65,15 +58,8 @@ func TestConsoleTemplatePicker(t *testing.T) {
 	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
 	b.screenshot("templates-image-header")
 	b.click(`#tpl-send`)
-	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		for _, m := range s.Messages() {
-			p := string(m.Payload)
-			if m.To == from && strings.Contains(p, `"name":"spring_sale"`) && strings.Contains(p, `"link":"https://cdn.example.com/spring.jpg"`) {
-				return true
-			}
-		}
-		return false
-	}, "the simulator received spring_sale with its image header")
+	simReceived(t, s, from, "spring_sale with its image header", `"name":"spring_sale"`, `"type":"header"`,
+		`"link":"https://cdn.example.com/spring.jpg"`)
 
 	// Not approved: the picker says why and will not send.
 	b.click(`#template-toggle`)
@@ -110,4 +96,24 @@ func TestConsoleTemplatePicker(t *testing.T) {
 	b.waitJS(`document.getElementById('tpl-send').disabled`, "paused cannot be sent")
 	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
 	b.screenshot("templates-paused")
+}
+
+// simReceived waits until the simulator accepted a message to `to` whose payload holds every one of parts.
+func simReceived(t *testing.T, s *sim.Sim, to, what string, parts ...string) {
+	t.Helper()
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		for _, m := range s.Messages() {
+			if m.To != to {
+				continue
+			}
+			all := true
+			for _, p := range parts {
+				all = all && strings.Contains(string(m.Payload), p)
+			}
+			if all {
+				return true
+			}
+		}
+		return false
+	}, "the simulator received %s", what)
 }

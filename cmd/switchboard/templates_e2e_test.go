@@ -105,15 +105,9 @@ func TestTemplatesThroughSimulator(t *testing.T) {
 		"header": map[string]string{"type": "image", "link": "https://cdn.example.com/sale.jpg"}}); code != 201 {
 		t.Fatalf("spring_sale: %d %s", code, b)
 	}
-	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		var order, sale bool
-		for _, m := range s.Messages() {
-			p := string(m.Payload)
-			order = order || strings.Contains(p, `"name":"order_update"`) && strings.Contains(p, `"text":"Lucía Gómez"`) && strings.Contains(p, `"text":"R-77"`)
-			sale = sale || strings.Contains(p, `"name":"spring_sale"`) && strings.Contains(p, `"link":"https://cdn.example.com/sale.jpg"`) && strings.Contains(p, `"type":"header"`)
-		}
-		return order && sale
-	}, "the simulator received both templates with their parameters and header")
+	simReceived(t, s, from, "order_update with its parameters", `"name":"order_update"`, `"text":"Lucía Gómez"`, `"text":"R-77"`)
+	simReceived(t, s, from, "spring_sale with its image header", `"name":"spring_sale"`, `"type":"header"`,
+		`"link":"https://cdn.example.com/sale.jpg"`)
 
 	n.refused("POST", "/v1/conversations/"+id+"/messages", tplOp, map[string]any{"type": "template",
 		"template": map[string]any{"name": "no_such", "language": "en_US"}}, 400, "template_not_found")

@@ -180,7 +180,9 @@ type TemplateChange struct {
 // Outbound is a reply an operator sends: free-form text, an approved template, or media, a reaction or
 // interactive reply buttons with their Cloud API object as Content.
 type Outbound struct {
-	Type     string    `json:"type"`
+	Type string `json:"type"`
+	// Text is a text message's body; for a template, its body as the customer reads it, filled in by the API from
+	// the catalogue (shown in the conversation; what Meta receives is the Template).
 	Text     string    `json:"text,omitempty"`
 	Template *Template `json:"template,omitempty"`
 	// Content is the Cloud API object of the other types, as Meta defines it: media {"id"|"link", "caption",

@@ -18,7 +18,7 @@ const STATUS_TEXT = {
   LIMIT_EXCEEDED: 'is over Meta’s template limit',
 };
 
-const GREETING = /(^|\s)(hi|hello|hey|dear|hola|olá|ola|bonjour|hallo|ciao|oi)[\s,]*$/i;
+const GREETING = /(^|\s)(hi|hello|hey|dear|welcome|hola|olá|ola|bonjour|hallo|ciao|oi)[\s,]*$/i;
 
 /** components returns the template's components by type (HEADER, BODY, FOOTER, BUTTONS). */
 function parts(t) {
