@@ -6,7 +6,6 @@ package main_test
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
-	"github.com/switchboard-hq/switchboard/actors/eventually"
 )
 
 // TestConsoleStartConversation: the operator opens Start conversation, finds the country by its code, types the
@@ -45,14 +43,7 @@ func TestConsoleStartConversation(t *testing.T) {
 	b.waitJS(`location.pathname === '/mine/`+id+`'`, "the new conversation opened")
 	b.text(`#conv-status`, "Open")
 	b.text(`.template-msg`, "order_update")
-	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		for _, m := range s.Messages() {
-			if m.To == wa && m.Type == "template" && strings.Contains(string(m.Payload), "R-1024") {
-				return true
-			}
-		}
-		return false
-	}, "the simulator received the template")
+	simReceived(t, s, wa, "the template", `"type":"template"`, "R-1024")
 	b.text(`#composer-locked`, "has not written yet")
 	b.waitJS(`document.querySelector('#tab-mine .count')?.innerText === '1'`, "Mine counts 1")
 	b.waitJS(`!document.getElementById('toast')`, "the toast gone")
@@ -77,14 +68,7 @@ func TestConsoleStartConversation(t *testing.T) {
 	priya := conversation.ID("acme-wa", "447700900555")
 	b.waitJS(`location.pathname === '/mine/`+priya+`'`, "Priya's conversation opened")
 	b.text(`#conv-name`, "Priya Shah")
-	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		for _, m := range s.Messages() {
-			if m.To == "447700900555" && strings.Contains(string(m.Payload), "Priya Shah") {
-				return true
-			}
-		}
-		return false
-	}, "the simulator received Priya's template")
+	simReceived(t, s, "447700900555", "Priya's template", "Priya Shah")
 
 	// A number that is not one is not offered a template; Esc closes the dialog.
 	b.click(`#start-open`)
@@ -158,14 +142,7 @@ func TestConsoleCannedResponses(t *testing.T) {
 	b.waitJS(`!document.getElementById('canned-picker')`, "the picker closed")
 	b.screenshot("canned-inserted")
 	b.click(`#send`)
-	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		for _, m := range s.Messages() {
-			if m.To == maria && strings.Contains(string(m.Payload), "this is Alice Martin") {
-				return true
-			}
-		}
-		return false
-	}, "the simulator received the canned response")
+	simReceived(t, s, maria, "the canned response", "this is Alice Martin")
 	b.text(`.msg.out`, "your order ships tomorrow")
 
 	// Bob, an operator, reads the responses but cannot change them.

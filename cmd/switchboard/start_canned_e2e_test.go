@@ -33,14 +33,7 @@ func TestStartConversation(t *testing.T) {
 		started.Message.Type != "template" || started.Message.Seq != 1 || started.Message.Direction != conversation.DirOut {
 		t.Fatalf("start answered %s", b)
 	}
-	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		for _, m := range s.Messages() {
-			if m.To == wa && m.Type == "template" && strings.Contains(string(m.Payload), "order_update") {
-				return true
-			}
-		}
-		return false
-	}, "the simulator received the template")
+	simReceived(t, s, wa, "the template", `"type":"template"`, "order_update")
 
 	// Text to a customer who never wrote: the window is closed; nothing is created.
 	n.refused("POST", "/v1/conversations", conAlice, map[string]any{"channel_id": "acme-wa", "wa_id": "4915112345678", "text": "Hi"},
