@@ -65,6 +65,26 @@ func TestStartConversation(t *testing.T) {
 		t.Errorf("a start refused for capacity created a conversation: GET %d", code)
 	}
 
+	// A blocked contact: refused, and nothing created; by contact_id, the same.
+	b = n.mustCall("POST", "/v1/contacts", conAlice, map[string]any{"phone": "+34 600 111 222", "name": "Blocked Bea"}, 201)
+	var bea struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(b, &bea); err != nil {
+		t.Fatal(err)
+	}
+	n.mustCall("POST", "/v1/contacts/"+bea.ID+"/block", conAlice, nil, 200)
+	n.refused("POST", "/v1/conversations", conAlice, map[string]any{"channel_id": "acme-wa", "phone": "+34600111222", "template": tpl}, 409, "contact_blocked")
+	n.refused("POST", "/v1/conversations", conAlice, map[string]any{"channel_id": "acme-wa", "contact_id": bea.ID, "template": tpl}, 409, "contact_blocked")
+	if code, _ := n.conversation(conAlice, conversation.ID("acme-wa", "34600111222")); code != 404 {
+		t.Errorf("a start to a blocked contact created a conversation: GET %d", code)
+	}
+	n.mustCall("POST", "/v1/contacts/"+bea.ID+"/unblock", conAlice, nil, 200)
+	b = n.mustCall("POST", "/v1/conversations", conAlice, map[string]any{"channel_id": "acme-wa", "contact_id": bea.ID, "template": tpl}, 201)
+	if !strings.Contains(string(b), `"name":"Blocked Bea"`) {
+		t.Errorf("a start by contact is not named after the contact: %s", b)
+	}
+
 	n.refused("POST", "/v1/conversations", conAlice, map[string]any{"channel_id": "other-wa", "wa_id": wa, "template": tpl}, 404, "channel_not_found")
 	n.refused("POST", "/v1/conversations", conAlice, map[string]any{"channel_id": "acme-wa", "phone": "0044 7700", "template": tpl}, 400, "invalid_phone")
 }
