@@ -43,6 +43,9 @@ package store
 //	                                                                         in one seek
 //	t/<tenant>/d/<id>                 tenant catalogue (PutCanned,           a canned response, JSON
 //	                                  DeleteCanned)
+//	t/<tenant>/p/<conv>               conversation actor (PutRefusedStart,   <offset:8><index:8>: the latest start
+//	                                  DeleteRefusedStart)                    refused for a conversation that does
+//	                                                                         not exist, so a replay stays refused
 //	t/<tenant>/e/<waba>/<name>/<lang> catalogue actor (PutTemplate,          a message template of the tenant's
 //	                                  DeleteTemplate)                        business account, JSON (templates.go)
 //	t/<tenant>/k/<contact>            catalogue actor (PutContact,           a contact, JSON (actors/contact)
@@ -397,6 +400,8 @@ func cannedKey(tenant, id string) []byte { return append(tenantKey(len(id), tena
 
 // cannedPrefix is the prefix of every canned response of a tenant.
 func cannedPrefix(tenant string) []byte { return tenantKey(0, tenant, 'd') }
+
+func refusedStartKey(tenant, conv string) []byte { return append(tenantKey(len(conv), tenant, 'p'), conv...) }
 
 // Contact keys (contacts.go).
 
