@@ -401,7 +401,9 @@ func cannedKey(tenant, id string) []byte { return append(tenantKey(len(id), tena
 // cannedPrefix is the prefix of every canned response of a tenant.
 func cannedPrefix(tenant string) []byte { return tenantKey(0, tenant, 'd') }
 
-func refusedStartKey(tenant, conv string) []byte { return append(tenantKey(len(conv), tenant, 'p'), conv...) }
+func refusedStartKey(tenant, conv string) []byte {
+	return append(tenantKey(len(conv), tenant, 'p'), conv...)
+}
 
 // Contact keys (contacts.go).
 
