@@ -151,6 +151,15 @@ func TestConsoleCannedResponses(t *testing.T) {
 	bob.click(`#nav-canned`)
 	bob.text(`.canned-card .canned-title`, "Order delayed")
 	bob.waitJS(`!document.getElementById('canned-new') && !document.querySelector('.canned-edit')`, "no management for an operator")
+	// An admin's change reaches Bob's open page live (canned.changed).
+	var list struct {
+		CannedResponses []struct{ ID, Title string } `json:"canned_responses"`
+	}
+	if err := json.Unmarshal(n.mustCall("GET", "/v1/canned-responses?q=delayed", conAlice, nil, 200), &list); err != nil || len(list.CannedResponses) != 1 {
+		t.Fatalf("list: %+v, %v", list, err)
+	}
+	n.mustCall("PATCH", "/v1/canned-responses/"+list.CannedResponses[0].ID, conAlice, map[string]any{"title": "Order running late"}, 200)
+	bob.text(`.canned-card .canned-title`, "Order running late")
 }
 
 func quoteJS(s string) string {

@@ -8,7 +8,7 @@ import { ConversationPane } from './conversation.jsx';
 import { initials, hue } from './util.js';
 import { Icon } from './icon.jsx';
 import { StartButton } from './start.jsx';
-import { CannedPage } from './canned.jsx';
+import { CannedPage, cannedChanged } from './canned.jsx';
 
 /** The tabs of the inbox, each a list query (SPEC11: "The console's tabs map to list queries"). */
 export const TABS = [
@@ -241,6 +241,10 @@ function Console({ session, onSignOut }) {
     const close = connect({
       state: setConn,
       event: (type, ev) => {
+        if (type === 'canned.changed') {
+          cannedChanged();
+          return;
+        }
         const p = pending.current;
         if (type === 'operator.availability') p.operators = true;
         else p.list = true;

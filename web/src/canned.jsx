@@ -5,6 +5,21 @@ import { useState, useEffect, useMemo, useRef, useCallback } from 'preact/hooks'
 import * as api from './api.js';
 import { Icon } from './icon.jsx';
 
+// Who wants to hear that the canned responses changed (a canned.changed event): the pickers and the page reload.
+const listeners = new Set();
+
+/** cannedChanged tells every open picker and the Settings page to reload the canned responses. */
+export function cannedChanged() {
+  for (const f of listeners) f();
+}
+
+function useCannedChanges(f) {
+  useEffect(() => {
+    listeners.add(f);
+    return () => listeners.delete(f);
+  }, [f]);
+}
+
 /** VARIABLES are the variables a canned response may use, with what each becomes. */
 export const VARIABLES = [
   ['contact.name', 'the customer’s name'],
@@ -42,6 +57,15 @@ export function useCannedPicker({ conversationId, insert, flash }) {
       },
     );
   }, []);
+
+  // A change elsewhere: a list loaded already is loaded again.
+  useCannedChanges(
+    useCallback(() => {
+      if (!loaded.current) return;
+      loaded.current = false;
+      load();
+    }, [load]),
+  );
 
   const shown = useMemo(() => (open && list ? list.filter((r) => matches(r, open.q)).slice(0, 8) : []), [open, list]);
 
@@ -160,6 +184,7 @@ export function CannedPage({ me }) {
     );
   }, []);
   useEffect(load, []);
+  useCannedChanges(load);
 
   const shown = (list || []).filter((r) => matches(r, q));
   const remove = async (r) => {
