@@ -145,6 +145,21 @@ func TestConsoleCannedResponses(t *testing.T) {
 	simReceived(t, s, maria, "the canned response", "this is Alice Martin")
 	b.text(`.msg.out`, "your order ships tomorrow")
 
+	// A response with a file: the picker brings the file along (a chip), and Send sends it with the text as its
+	// caption, by its media id.
+	n.mustCall("POST", "/v1/canned-responses", conAlice, map[string]any{"title": "Return label", "category": "Shipping",
+		"text": "Here is your return label, {{contact.name}}.", "media": map[string]string{"type": "document", "id": "media-label-1"}}, 201)
+	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), "/return"))
+	b.text(`#canned-list .canned-row.active`, "Return label")
+	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), "\t"))
+	b.text(`#canned-media`, "document from the canned response")
+	b.waitJS(`document.getElementById('composer').value === 'Here is your return label, María López.'`, "the text inserted")
+	b.waitJS(`!document.getElementById('toast')`, "the toast gone")
+	b.screenshot("canned-media")
+	b.click(`#send`)
+	simReceived(t, s, maria, "the canned response's document", `"document"`, "media-label-1", "return label, María López")
+	b.waitJS(`!document.getElementById('canned-media')`, "the file sent with the reply")
+
 	// Bob, an operator, reads the responses but cannot change them.
 	bob := newBrowser(t)
 	bob.signIn(n, conBob, "")

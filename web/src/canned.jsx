@@ -37,7 +37,8 @@ function matches(r, q) {
 /**
  * useCannedPicker is the composer's side of the picker. The composer calls onInput(value) on every input and
  * onKeyDown(e) first on every key (true: the picker took the key), and renders popup above the field. When the
- * operator picks a response, it is rendered for the conversation and insert(text) replaces the "/query".
+ * operator picks a response, it is rendered for the conversation and insert(text, media) replaces the "/query"
+ * (media is the response's file, {type, id}, or null).
  */
 export function useCannedPicker({ conversationId, insert, flash }) {
   const [open, setOpen] = useState(null); // {q, i} while open
@@ -83,11 +84,9 @@ export function useCannedPicker({ conversationId, insert, flash }) {
     setOpen(null);
     try {
       const out = await api.post('/v1/canned-responses/' + r.id + '/render', { conversation_id: conversationId });
-      insert(out.text);
+      insert(out.text, out.media || null);
       if (out.missing && out.missing.length) {
         flash('Fill in by hand: ' + out.missing.map((v) => '{{' + v + '}}').join(', '), 'info');
-      } else if (out.media) {
-        flash('This response has a file: attach it to send it.', 'info');
       }
     } catch (e) {
       flash(e.message);
@@ -359,5 +358,35 @@ function CannedForm({ initial, onCancel, onSaved }) {
         </button>
       </div>
     </form>
+  );
+}
+
+// Media types WhatsApp sends without a caption: their text goes as a message of its own.
+const NO_CAPTION = { audio: true, sticker: true };
+
+/**
+ * sendWithMedia sends a reply that carries a canned response's file (media {type, id}) to conversation id: the file
+ * by its media id with text as its caption, or for audio the file and then the text.
+ */
+export async function sendWithMedia(id, media, text) {
+  const path = '/v1/conversations/' + id + '/messages';
+  const obj = { id: media.id };
+  if (text && !NO_CAPTION[media.type]) obj.caption = text;
+  await api.post(path, { type: media.type, [media.type]: obj });
+  if (text && NO_CAPTION[media.type]) await api.post(path, { type: 'text', text });
+}
+
+/** MediaChip shows the file a canned response brings into the composer, with a button to drop it. */
+export function MediaChip({ media, onRemove }) {
+  return (
+    <div class="canned-media" id="canned-media">
+      <Icon d="M21 12.5l-8.5 8.5a5.5 5.5 0 01-7.8-7.8l9.2-9.2a3.7 3.7 0 015.2 5.2l-9.2 9.2a1.8 1.8 0 01-2.6-2.6l8.5-8.5" size={14} />
+      <span>
+        {media.type} from the canned response <span class="muted mono">{media.id}</span>
+      </span>
+      <button class="icon-btn" title="Do not send the file" id="canned-media-remove" onClick={onRemove}>
+        <Icon d="M6 6l12 12M18 6L6 18" size={12} />
+      </button>
+    </div>
   );
 }

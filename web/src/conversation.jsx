@@ -8,7 +8,7 @@ import { Icon } from './icon.jsx';
 import { useNow } from './now.js';
 import { Message } from './message.jsx';
 import { TemplatePicker } from './templates.jsx';
-import { useCannedPicker } from './canned.jsx';
+import { useCannedPicker, sendWithMedia, MediaChip } from './canned.jsx';
 
 const PAGE = 50;
 
@@ -363,10 +363,12 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
   const closed = conv.status === 'closed';
 
   // "/" at the start of the field opens the canned responses picker; the chosen one replaces the "/query".
+  const [cannedMedia, setCannedMedia] = useState(null); // a canned response's file, sent with the reply
   const canned = useCannedPicker({
     conversationId: id,
     flash,
-    insert: (t) => {
+    insert: (t, media) => {
+      setCannedMedia(media);
       const el = inputRef.current;
       if (el) {
         el.value = t;
@@ -412,14 +414,17 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
     setMention(null);
   };
 
+  const withMedia = mode === 'reply' && cannedMedia;
   const send = async () => {
     const t = text.trim();
-    if (!t || sending || locked) return;
+    if ((!t && !withMedia) || sending || locked) return;
     setSending(true);
     try {
       if (mode === 'note') await api.post('/v1/conversations/' + id + '/notes', { text: t });
+      else if (withMedia) await sendWithMedia(id, cannedMedia, t);
       else await api.post('/v1/conversations/' + id + '/messages', { type: 'text', text: t });
       setText('');
+      if (withMedia) setCannedMedia(null);
       onSent();
     } catch (e) {
       flash(REFUSALS[e.code] || e.message);
@@ -491,6 +496,7 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
       ) : (
         <div class="composer-box">
           {canned.popup}
+          {withMedia && <MediaChip media={cannedMedia} onRemove={() => setCannedMedia(null)} />}
           {mention && candidates.length > 0 && (
             <ul class="popover mentions" role="listbox" id="mention-list">
               {candidates.map((o, i) => (
@@ -521,7 +527,7 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
           />
           <div class="composer-foot">
             <span class="muted small">{mode === 'note' ? 'Only operators see notes.' : 'Sent on WhatsApp.'}</span>
-            <button class={'btn ' + (mode === 'note' ? 'note-btn' : 'primary')} id="send" disabled={!text.trim() || sending} onClick={send}>
+            <button class={'btn ' + (mode === 'note' ? 'note-btn' : 'primary')} id="send" disabled={(!text.trim() && !withMedia) || sending} onClick={send}>
               {mode === 'note' ? 'Add note' : 'Send'}
             </button>
           </div>
