@@ -92,9 +92,9 @@ func TestConsoleCannedResponses(t *testing.T) {
 	b.click(`#nav-canned`)
 	b.waitJS(`location.pathname === '/settings/canned'`, "the settings page")
 	b.text(`#canned-empty`, "No canned responses yet")
-	for _, r := range []struct{ title, category, text string }{
-		{"Order delayed", "Shipping", "Hi {{contact.name}}, this is {{operator.name}}: your order ships tomorrow."},
-		{"Opening hours", "General", "We are open 9:00–18:00, Monday to Friday."},
+	for _, r := range []struct{ title, category, text, media string }{
+		{"Order delayed", "Shipping", "Hi {{contact.name}}, this is {{operator.name}}: your order ships tomorrow.", ""},
+		{"Opening hours", "General", "We are open 9:00–18:00, Monday to Friday.", "media-hours-1"},
 	} {
 		b.click(`#canned-new`)
 		b.run(
@@ -102,9 +102,15 @@ func TestConsoleCannedResponses(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS(`#canned-category`), r.category),
 			chromedp.SendKeys(chromedp.CSS(`#canned-text`), r.text),
 		)
+		if r.media != "" {
+			b.run(chromedp.SetValue(chromedp.CSS(`#canned-media-type`), "image"))
+			b.js(`document.getElementById('canned-media-type').dispatchEvent(new Event('change', {bubbles: true}))`)
+			b.run(chromedp.SendKeys(chromedp.CSS(`#canned-media-id`), r.media))
+		}
 		b.click(`#canned-save`)
 		b.text(`.canned-card .canned-title`, r.title)
 	}
+	b.text(`.canned-card[data-id] .canned-cat`, "image")
 	b.waitJS(`[...document.querySelectorAll('.canned-group-title')].map(e => e.textContent).join() === 'General,Shipping'`,
 		"the responses grouped by category")
 	b.screenshot("canned-settings")

@@ -283,6 +283,8 @@ function CannedForm({ initial, onCancel, onSaved }) {
   const [title, setTitle] = useState(initial.title || '');
   const [category, setCategory] = useState(initial.category || '');
   const [text, setText] = useState(initial.text || '');
+  const [mediaType, setMediaType] = useState((initial.media && initial.media.type) || '');
+  const [mediaId, setMediaId] = useState((initial.media && initial.media.id) || '');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const textRef = useRef(null);
@@ -306,7 +308,8 @@ function CannedForm({ initial, onCancel, onSaved }) {
     setBusy(true);
     setError('');
     try {
-      const body = { title, category, text };
+      // A file is a media id from POST /v1/media; none (or no id) sends null, which removes one.
+      const body = { title, category, text, media: mediaType && mediaId.trim() ? { type: mediaType, id: mediaId.trim() } : null };
       if (initial.id) await api.request('PATCH', '/v1/canned-responses/' + initial.id, body);
       else await api.post('/v1/canned-responses', body);
       onSaved();
@@ -334,6 +337,22 @@ function CannedForm({ initial, onCancel, onSaved }) {
         Text
         <textarea id="canned-text" ref={textRef} rows={5} value={text} maxLength={4096} onInput={(e) => setText(e.currentTarget.value)} required />
       </label>
+      <div class="canned-form-row">
+        <label>
+          File <span class="muted small">(optional)</span>
+          <select id="canned-media-type" value={mediaType} onChange={(e) => setMediaType(e.currentTarget.value)}>
+            <option value="">None</option>
+            <option value="image">Image</option>
+            <option value="document">Document</option>
+            <option value="video">Video</option>
+            <option value="audio">Audio</option>
+          </select>
+        </label>
+        <label>
+          Media id <span class="muted small">(from an upload)</span>
+          <input id="canned-media-id" value={mediaId} disabled={!mediaType} onInput={(e) => setMediaId(e.currentTarget.value)} />
+        </label>
+      </div>
       <div class="canned-vars small">
         <span class="muted">Insert:</span>
         {VARIABLES.map(([v, what]) => (
