@@ -461,6 +461,7 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
 
   return (
     <div class={'composer ' + mode}>
+      {canned.popup}
       <div class="composer-tabs" role="tablist">
         <button role="tab" id="mode-reply" aria-selected={mode === 'reply'} class={mode === 'reply' ? 'active' : ''} onClick={() => setMode('reply')}>
           Reply
@@ -495,7 +496,6 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
         <TemplateComposer id={id} conv={conv} flash={flash} onSent={onSent} />
       ) : (
         <div class="composer-box">
-          {canned.popup}
           {withMedia && <MediaChip media={cannedMedia} onRemove={() => setCannedMedia(null)} />}
           {mention && candidates.length > 0 && (
             <ul class="popover mentions" role="listbox" id="mention-list">
