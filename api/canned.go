@@ -127,7 +127,7 @@ func allContained(hay string, words []string) bool {
 
 // mayManageCanned answers 403 unless the caller is an admin or a builder.
 func mayManageCanned(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) bool {
-	if r := op.Operator.Role; r == "admin" || r == "builder" {
+	if r := op.Operator.Role; r == tenant.RoleAdmin || r == tenant.RoleBuilder {
 		return true
 	}
 	fail(ctx, canned.CodeForbidden, "only admins and builders manage canned responses")
@@ -275,33 +275,22 @@ func (a *API) renderCanned(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 }
 
 // renderVars are the values a canned response may use in conversation c, for the caller: the contact record's name
-// and fields where there is one (else the name the conversation knows), the number masked as the caller sees it.
+// and fields where there is one (else the name the conversation knows, templates.go's templateContact), the number
+// masked as the caller sees it.
 func (a *API) renderVars(op tenant.OperatorRef, c *conversation.Conversation) canned.Vars {
-	v := canned.Vars{ContactName: c.Contact.Name, OperatorName: op.Operator.Name}
+	tc := a.templateContact(op.Tenant.ID, c)
+	v := canned.Vars{ContactName: tc.Name, OperatorName: op.Operator.Name}
 	if c.Contact.WaID != "" {
 		v.ContactPhone = "+" + c.Contact.WaID
-	}
-	id := c.Contact.ID
-	if c.Contact.WaID != "" {
-		// The contact's id derives from its address (a conversation stored before contacts holds another one).
-		id = conversation.ContactID(c.Contact.WaID)
-	}
-	if id != "" {
-		if ct, err := a.cfg.Reader.Contact(op.Tenant.ID, id); err == nil {
-			if ct.Name != "" {
-				v.ContactName = ct.Name
-			}
-			if ct.Phone != "" {
-				v.ContactPhone = ct.Phone
-			}
-			v.Fields = make(map[string]string, len(ct.Fields))
-			for k, f := range ct.Fields {
-				v.Fields[k] = fieldText(f)
-			}
+		if masks(op) {
+			v.ContactPhone = MaskPhone(v.ContactPhone)
 		}
 	}
-	if masks(op) {
-		v.ContactPhone = MaskPhone(v.ContactPhone)
+	if len(tc.Fields) > 0 {
+		v.Fields = make(map[string]string, len(tc.Fields))
+		for k, f := range tc.Fields {
+			v.Fields[k] = fieldText(f)
+		}
 	}
 	if v.OperatorName == "" {
 		v.OperatorName = op.Operator.ID

@@ -58,9 +58,11 @@ func (a *API) startConversation(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 		return
 	}
 	id := conversation.ID(b.ChannelID, wa)
+	// The customer's contact record, if there is one: its values fill params_from, and its name names a
+	// conversation the start creates (the customer's profile name comes with their first message).
+	tc := a.templateContact(op.Tenant.ID, &conversation.Conversation{Contact: conversation.Contact{WaID: wa}})
 	if out.Type == "template" {
-		// The catalogue check of a send (templates.go), with the customer's contact record if there is one.
-		tc := a.templateContact(op.Tenant.ID, &conversation.Conversation{Contact: conversation.Contact{ID: conversation.ContactID(wa), WaID: wa}})
+		// The catalogue check of a send (templates.go).
 		body, ok := a.checkTemplateText(ctx, op, b.ChannelID, out.Template, tc)
 		if !ok {
 			return
@@ -69,10 +71,8 @@ func (a *API) startConversation(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 	}
 	cmd := inbox.Command{Type: string(conversation.CmdStart), WaID: wa, ConversationID: id, Message: &out,
 		MessageID: "sb." + newID()}
-	// The contact's name names a conversation the start creates (the customer's profile name comes with their
-	// first message).
-	if c, err := a.cfg.Reader.Contact(op.Tenant.ID, conversation.ContactID(wa)); err == nil && c.Name != "" {
-		cmd.Contact = &inbox.ContactInput{Name: &c.Name}
+	if tc.Name != "" {
+		cmd.Contact = &inbox.ContactInput{Name: &tc.Name}
 	}
 	a.runOn(ctx, op, b.ChannelID, cmd, fasthttp.StatusCreated, func(body any) any {
 		if s, ok := body.(*conversation.Started); ok {
