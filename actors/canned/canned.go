@@ -79,6 +79,12 @@ type Response struct {
 	Deleted bool `json:"deleted,omitempty"`
 }
 
+// The roles that manage canned responses, as in the tenant config (actors/tenant, which this package may not import).
+const (
+	roleAdmin   = "admin"
+	roleBuilder = "builder"
+)
+
 // Kinds of change.
 const (
 	Create = "canned_create"
@@ -128,7 +134,7 @@ func Apply(prev *Response, count int, tenant string, cmd Command) (*Response, *E
 	if prev != nil && prev.Applied != (conversation.Position{}) && !prev.Applied.Less(cmd.Pos) {
 		return prev, nil, nil
 	}
-	if cmd.Role != "admin" && cmd.Role != "builder" {
+	if cmd.Role != roleAdmin && cmd.Role != roleBuilder {
 		return nil, nil, refuse(CodeForbidden, "only admins and builders manage canned responses")
 	}
 	in := cmd.Input
