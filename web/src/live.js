@@ -8,6 +8,8 @@ export const DURABLE = [
   'operator.mentioned', 'conversation.assigned', 'conversation.unassigned', 'conversation.transferred',
   'conversation.closed', 'conversation.reopened', 'conversation.snoozed', 'conversation.unsnoozed',
   'conversation.labels_changed', 'window.closing', 'conversation.read', 'operator.availability',
+  'template.updated', 'contact.created', 'contact.updated', 'contact.deleted', 'contact.blocked', 'contact.unblocked',
+  'contact.erased',
 ];
 
 // seen keeps the ids of the last durable events received, newest last, for the browser tests (a replay after a
