@@ -278,3 +278,19 @@ func BenchmarkImportRow(b *testing.B) {
 		_ = Tokens(&c)
 	}
 }
+
+// BenchmarkNormalizePhone measures the check every import row pays. (github.com/nyaruka/phonenumbers v1.8.1's
+// Parse, IsValidNumber and Format took about 37 µs and 98 allocations per number on the same VM: most of a
+// 50,000 rows/s budget on one core, for a check that also refuses the 555 numbers tests use.)
+func BenchmarkNormalizePhone(b *testing.B) {
+	b.ReportAllocs()
+	phones := make([]string, 1024)
+	for i := range phones {
+		phones[i] = fmt.Sprintf("+1 555 %07d", i)
+	}
+	for i := 0; b.Loop(); i++ {
+		if _, _, err := NormalizePhone(phones[i%len(phones)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

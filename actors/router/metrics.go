@@ -37,7 +37,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		applied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_records_applied_total",
-			Help: "Inbox items applied to state, by kind (message, status, status_parked).",
+			Help: "Inbox items applied to state, by kind (message, message_blocked, status, status_parked, contact).",
 		}, []string{"kind"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_records_skipped_total",

@@ -127,6 +127,11 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 	}
 	t.cfg = cfg
 	t.policy = PolicyOf(cfg)
+	if t.cat == nil {
+		t.cat = c.SpawnChild(func() actor.Receiver {
+			return &catalogueActor{r: t.r, tenant: t.tenant, schema: schemaOf(cfg)}
+		}, "catalogue", actor.WithID("catalogue"), actor.WithInboxSize(256))
+	}
 	t.ops = map[string]*store.OperatorState{}
 	for _, o := range cfg.Operators {
 		t.ops[o.ID] = new(storedOf(operator.Initial(o.ID, o.Capacity, o.Role, o.Skills), conversation.Position{}))
@@ -170,11 +175,6 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 	}
 	if err := t.rebuildBlocked(); err != nil {
 		return err
-	}
-	if t.cat == nil {
-		t.cat = c.SpawnChild(func() actor.Receiver {
-			return &catalogueActor{r: t.r, tenant: t.tenant, schema: schemaOf(cfg)}
-		}, "catalogue", actor.WithID("catalogue"), actor.WithInboxSize(256))
 	}
 	d, as := routing.Rebuild(ops, states, routingPolicy(cfg))
 	t.d = d

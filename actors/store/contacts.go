@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -177,10 +178,21 @@ func (s *Store) contactsByIndex(tenant string, prefix []byte, f ContactFilter, k
 		return nil, "", fmt.Errorf("list contacts: %w", err)
 	}
 	defer it.Close()
-	var list []crec.Contact
+	list, next, err := s.contactPage(tenant, func(yield func(string) bool) {
+		for ok := it.First(); ok && yield(string(it.Key()[len(prefix):])); ok = it.Next() {
+		}
+	}, f.Limit, keep)
+	if err == nil {
+		err = it.Error()
+	}
+	return list, next, err
+}
+
+// contactPage reads the contacts of ids (in id order) and keeps those keep selects, up to limit, reading at most
+// contactScanLimit; next is the cursor to go on from, "" when ids ran out.
+func (s *Store) contactPage(tenant string, ids iter.Seq[string], limit int, keep func(*crec.Contact) bool) (list []crec.Contact, next string, err error) {
 	read, last := 0, ""
-	for ok := it.First(); ok; ok = it.Next() {
-		id := string(it.Key()[len(prefix):])
+	for id := range ids {
 		if read == contactScanLimit {
 			return list, last, nil
 		}
@@ -195,12 +207,12 @@ func (s *Store) contactsByIndex(tenant string, prefix []byte, f ContactFilter, k
 		if !keep(&c) {
 			continue
 		}
-		if len(list) == f.Limit {
+		if len(list) == limit {
 			return list, list[len(list)-1].ID, nil
 		}
 		list = append(list, c)
 	}
-	return list, "", it.Error()
+	return list, "", nil
 }
 
 // searchContacts finds the contacts matching f.Query. An exact term (a complete word, or a phone number's digits
@@ -248,25 +260,7 @@ func (s *Store) searchContacts(tenant string, f ContactFilter, keep func(*crec.C
 		return s.scanContacts(tenant, f, keep)
 	}
 	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	var list []crec.Contact
-	for _, id := range ids {
-		c, err := s.Contact(tenant, id)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, "", fmt.Errorf("search contacts: %w", err)
-		}
-		if !keep(&c) {
-			continue
-		}
-		if len(list) == f.Limit {
-			return list, list[len(list)-1].ID, nil
-		}
-		list = append(list, c)
-	}
-	return list, "", nil
+	return s.contactPage(tenant, slices.Values(slices.Compact(ids)), f.Limit, keep)
 }
 
 // lowerAfter is the first key after prefix+after (prefix itself when after is empty).

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+
+	crec "github.com/switchboard-hq/switchboard/actors/contact"
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+)
+
+// ContactsByID finds what Contact finds, for many ids at once: across a flush (memtable and tables), missing ids
+// and another tenant's contact left out, an id given twice read once.
+func TestContactsByID(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	put := func(tenant string, from, to int) {
+		commitWait(t, s, func(b *Batch) error {
+			for i := from; i < to; i++ {
+				c := person(fmt.Sprintf("1555123%04d", i), fmt.Sprintf("P%d", i), nil)
+				if err := b.PutContact(tenant, nil, &c); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	put("acme", 0, 300)
+	if err := s.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	put("acme", 300, 400) // in the memtable
+	put("globex", 1000, 1010)
+	var ids []string
+	for i := 0; i < 1010; i += 3 {
+		ids = append(ids, conversation.ContactID(fmt.Sprintf("1555123%04d", i)))
+	}
+	ids = append(ids, ids[0])
+	got, err := s.ContactsByID("acme", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, id := range ids[:len(ids)-1] {
+		c, err := s.Contact("acme", id)
+		if err != nil {
+			if got[id] != nil {
+				t.Errorf("%s: found %+v, Contact says %v", id, got[id], err)
+			}
+			continue
+		}
+		want++
+		if g := got[id]; g == nil || g.Name != c.Name || g.ID != id {
+			t.Errorf("%s = %+v, want %+v", id, g, c)
+		}
+	}
+	if len(got) != want || want != 134 {
+		t.Fatalf("%d found, want %d (134)", len(got), want)
+	}
+	var none map[string]*crec.Contact
+	if none, err = s.ContactsByID("acme", nil); err != nil || len(none) != 0 {
+		t.Fatalf("no ids: %v %v", none, err)
+	}
+}
