@@ -72,7 +72,13 @@ func TestConsoleTemplatePicker(t *testing.T) {
 	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
 	b.screenshot("templates-not-approved")
 
-	// Meta pauses order_update: the catalogue follows its webhook, and the picker shows it paused, with the reason.
+	// Meta pauses order_update while the operator has it open: the catalogue follows the webhook, and the open picker
+	// shows it paused, with the reason, without a reload.
+	b.click(`#tpl-back`)
+	b.js(`document.getElementById('tpl-search').select()`) // typing replaces the search "welcome"
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "order"))
+	b.click(`.tpl-row[data-name="order_update"][data-language="en_US"]`)
+	b.text(`#tpl-chosen-status`, "APPROVED")
 	resp, err := http.Post(s.URL()+"/sim/templates/order_update/status", "application/json",
 		strings.NewReader(`{"language":"en_US","status":"PAUSED","reason":"LOW_QUALITY","waba":"`+conWABA+`"}`))
 	if err != nil {
@@ -86,16 +92,13 @@ func TestConsoleTemplatePicker(t *testing.T) {
 		_, body := n.get("/v1/templates?status=PAUSED", conAlice)
 		return strings.Contains(string(body), `"order_update"`)
 	}, "order_update paused in the catalogue")
-	b.click(`#tpl-back`)
-	b.click(`#template-toggle`)
-	b.click(`#template-toggle`)
-	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "order"))
-	b.text(`.tpl-row[data-name="order_update"][data-language="en_US"] .tpl-status`, "PAUSED")
-	b.click(`.tpl-row[data-name="order_update"][data-language="en_US"]`)
+	b.text(`#tpl-chosen-status`, "PAUSED")
 	b.text(`#tpl-blocked`, "is paused by Meta for low quality (LOW_QUALITY)")
 	b.waitJS(`document.getElementById('tpl-send').disabled`, "paused cannot be sent")
 	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
 	b.screenshot("templates-paused")
+	b.click(`#tpl-back`)
+	b.text(`.tpl-row[data-name="order_update"][data-language="en_US"] .tpl-status`, "PAUSED")
 }
 
 // simReceived waits until the simulator accepted a message to `to` whose payload holds every one of parts.
