@@ -196,6 +196,9 @@ func (a *API) checkTemplateText(ctx *fasthttp.RequestCtx, op tenant.OperatorRef,
 		fail(ctx, r.Code, r.Message)
 		return "", false
 	}
+	if len(rec.ParamNames) == len(t.Params) && len(rec.ParamNames) > 0 {
+		t.ParamNames = rec.ParamNames
+	}
 	headerText := ""
 	if t.Header != nil && t.Header.Type == "text" {
 		headerText = t.Header.Text
