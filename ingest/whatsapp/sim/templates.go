@@ -90,7 +90,11 @@ type catalogues struct {
 	byWABA map[string][]SeedTemplate
 }
 
-// of returns waba's catalogue, seeding it on first use; the caller holds mu.
+// MaxCatalogues bounds the business accounts the simulator keeps a catalogue for; another one is listed the seeded
+// catalogue but its changes are not kept.
+const MaxCatalogues = 10_000
+
+// ofLocked returns waba's catalogue, seeding it on first use; the caller holds mu.
 func (c *catalogues) ofLocked(waba string) []SeedTemplate {
 	if c.byWABA == nil {
 		c.byWABA = map[string][]SeedTemplate{}
@@ -98,7 +102,9 @@ func (c *catalogues) ofLocked(waba string) []SeedTemplate {
 	l, ok := c.byWABA[waba]
 	if !ok {
 		l = slices.Clone(SeedTemplates)
-		c.byWABA[waba] = l
+		if len(c.byWABA) < MaxCatalogues {
+			c.byWABA[waba] = l
+		}
 	}
 	return l
 }
