@@ -150,7 +150,7 @@ func (a *API) runWait(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox
 	return body, ok
 }
 
-// channelOf returns the tenant's channel id.
+// channelOf returns the channel id of tenant t.
 func channelOf(t *tenant.Tenant, id string) (*tenant.Channel, bool) {
 	for i := range t.Channels {
 		if t.Channels[i].ID == id {
