@@ -66,6 +66,7 @@ func TestTemplateSyncer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sy.retry = time.Hour // one round only: the retry is checked below
 	rctx, rcancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- sy.Run(rctx) }()
@@ -79,6 +80,15 @@ func TestTemplateSyncer(t *testing.T) {
 	if ok, failed := testutil.ToFloat64(sy.syncs.WithLabelValues("ok")), testutil.ToFloat64(sy.syncs.WithLabelValues("failed")); ok != 2 || failed != 1 {
 		t.Errorf("syncs ok %v failed %v, want 2 and 1 (account 333's token is refused)", ok, failed)
 	}
+	// A failed round is tried again before the interval (an hour here, never reached).
+	sy.interval, sy.retry = time.Hour, 10*time.Millisecond
+	rctx, rcancel = context.WithCancel(context.Background())
+	go func() { ran <- sy.Run(rctx) }()
+	eventually.True(t, 10*time.Second, 10*time.Millisecond, func() bool {
+		return testutil.ToFloat64(sy.syncs.WithLabelValues("failed")) >= 4
+	}, "the failed account retried")
+	rcancel()
+	<-ran
 	got := map[string]string{}
 	for _, r := range p.records() {
 		c := r.Items[0].Command
