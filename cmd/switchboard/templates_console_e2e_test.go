@@ -47,6 +47,7 @@ func TestConsoleTemplatePicker(t *testing.T) {
 	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "order"))
 	b.waitJS(`document.querySelectorAll('#tpl-list .tpl-row').length === 2`, "two order_update languages")
 	b.text(`#tpl-list .tpl-row[data-language="pt_BR"]`, "APPROVED")
+	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
 	b.screenshot("templates-picker")
 
 	b.click(`.tpl-row[data-name="order_update"][data-language="en_US"]`)
