@@ -150,7 +150,7 @@ func (a *API) runWait(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox
 	return body, ok
 }
 
-// channelOf returns the tenant's channel id.
+// channelOf returns the channel id of tenant t.
 func channelOf(t *tenant.Tenant, id string) (*tenant.Channel, bool) {
 	for i := range t.Channels {
 		if t.Channels[i].ID == id {
@@ -162,8 +162,9 @@ func channelOf(t *tenant.Tenant, id string) (*tenant.Channel, bool) {
 
 // checkTemplate makes template message t ready to queue on channel channelID of op's tenant: it fills the body
 // parameters params_from names from contact (ParamsFrom is cleared), then checks t against the channel's catalogue
-// (template.Check: unknown, not APPROVED, wrong parameters or header). A channel without a waba_id has no catalogue:
-// its templates go unchecked, as Meta will judge them. On a refusal it answers ctx and returns false.
+// (template.Check: unknown, not APPROVED, wrong parameters or header). A channel without a waba_id has no catalogue,
+// nor has one whose account was never synced: their templates go unchecked, as Meta will judge them. On a refusal
+// it answers ctx and returns false.
 //
 // The send path of POST /v1/conversations/{id}/messages calls it (through checkTemplateText), and so does starting
 // a conversation.
@@ -192,9 +193,24 @@ func (a *API) checkTemplateText(ctx *fasthttp.RequestCtx, op tenant.OperatorRef,
 		a.storeFailed(ctx, op, err)
 		return "", false
 	}
+	if !found {
+		// An account never synced yet (the node's first start, or the Graph API down since) has no catalogue to
+		// refuse by: its templates go unchecked until the first sync.
+		all, err := a.cfg.Reader.Templates(op.Tenant.ID, ch.WABAID)
+		if err != nil {
+			a.storeFailed(ctx, op, err)
+			return "", false
+		}
+		if len(all) == 0 {
+			return "", true
+		}
+	}
 	if r := template.Check(&rec, found, t); r != nil {
 		fail(ctx, r.Code, r.Message)
 		return "", false
+	}
+	if len(rec.ParamNames) == len(t.Params) && len(rec.ParamNames) > 0 {
+		t.ParamNames = rec.ParamNames
 	}
 	headerText := ""
 	if t.Header != nil && t.Header.Type == "text" {

@@ -155,10 +155,22 @@ func TestTemplateSendCheck(t *testing.T) {
 	if h := recs[2].Items[0].Command.Message.Template.Header; h == nil || h.Type != "image" || h.Link != "https://cdn.example.com/sale.jpg" {
 		t.Errorf("header = %+v", h)
 	}
-	// A channel without a catalogue sends templates unchecked (Meta judges them).
+	// A channel without a catalogue sends templates unchecked (Meta judges them), and so does an account never
+	// synced (acme-tpl's after its templates are gone).
 	e.putConvs(t, conv("acme", "c0000000000000008", conversation.Assigned, "alice"))
 	if r := e.do(t, "POST", "/v1/conversations/c0000000000000008/messages", aliceToken, `{"type":"template","template":{"name":"anything","language":"en"}}`); r.status != http.StatusCreated {
 		t.Errorf("unchecked channel: %s", r)
+	}
+	e.commit(t, func(b *store.Batch) error {
+		for _, n := range []string{"order_update", "promo", "paused_one"} {
+			if err := b.DeleteTemplate("acme", tplWABA, n, "en_US"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if r := e.do(t, "POST", path, aliceToken, `{"type":"template","template":{"name":"anything","language":"en"}}`); r.status != http.StatusCreated {
+		t.Errorf("account never synced: %s", r)
 	}
 }
 

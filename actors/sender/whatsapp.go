@@ -47,8 +47,13 @@ func payload(j *Job) ([]byte, error) {
 		}
 		if len(t.Params) > 0 {
 			params := make([]obj, len(t.Params))
+			named := len(t.ParamNames) == len(t.Params)
 			for i, v := range t.Params {
 				params[i] = obj{"type": "text", "text": v}
+				if named {
+					// A template of named parameters ({{first_name}}) takes each by its name.
+					params[i]["parameter_name"] = t.ParamNames[i]
+				}
 			}
 			components = append(components, obj{"type": "body", "parameters": params})
 		}

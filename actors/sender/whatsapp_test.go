@@ -25,6 +25,9 @@ func TestPayload(t *testing.T) {
 		{"template with a text header parameter", Job{MessageID: "sb.7", To: "27", Type: "template",
 			Content: json.RawMessage(`{"name":"n","language":"en","header":{"type":"text","text":"R-1"}}`)},
 			`{"biz_opaque_callback_data":"sb.7","messaging_product":"whatsapp","recipient_type":"individual","template":{"components":[{"parameters":[{"text":"R-1","type":"text"}],"type":"header"}],"language":{"code":"en"},"name":"n"},"to":"27","type":"template"}`},
+		{"template of named parameters", Job{MessageID: "sb.8", To: "27", Type: "template",
+			Content: json.RawMessage(`{"name":"n","language":"en","params":["Ana","T-9"],"param_names":["first_name","ticket"]}`)},
+			`{"biz_opaque_callback_data":"sb.8","messaging_product":"whatsapp","recipient_type":"individual","template":{"components":[{"parameters":[{"parameter_name":"first_name","text":"Ana","type":"text"},{"parameter_name":"ticket","text":"T-9","type":"text"}],"type":"body"}],"language":{"code":"en"},"name":"n"},"to":"27","type":"template"}`},
 		{"image", Job{MessageID: "sb.3", To: "27", Type: "image", Content: json.RawMessage(`{"id":"m1","caption":"c"}`)},
 			`{"biz_opaque_callback_data":"sb.3","image":{"caption":"c","id":"m1"},"messaging_product":"whatsapp","recipient_type":"individual","to":"27","type":"image"}`},
 	} {

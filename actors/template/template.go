@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +78,9 @@ type Template struct {
 	Components json.RawMessage `json:"components"`
 	// Params is the number of body parameters ({{1}}, {{2}}, … or named ones, each counted once).
 	Params int `json:"params"`
+	// ParamNames are the names of a body with named parameters ({{first_name}}), in order of first appearance: the
+	// i-th value of a send is sent as parameter_name ParamNames[i]. Empty for positional parameters.
+	ParamNames []string `json:"param_names,omitempty"`
 	// Header is the header's format and, for a TEXT header, its parameter count; nil without a header.
 	Header *Header `json:"header,omitempty"`
 	// Partial is set for a template known only from a webhook (created after the last sync): its components are
@@ -154,6 +158,7 @@ func FromMeta(waba string, raw json.RawMessage, at time.Time) (Template, error) 
 		switch strings.ToUpper(c.Type) {
 		case "BODY":
 			t.Params = CountParams(c.Text)
+			t.ParamNames = namedParams(c.Text)
 		case "HEADER":
 			h := &Header{Format: strings.ToUpper(c.Format)}
 			if h.Format == HeaderText {
@@ -186,6 +191,24 @@ func CountParams(text string) int {
 		return highest
 	}
 	return len(named)
+}
+
+// namedParams returns the distinct named parameters of text in order of first appearance, or nil when it has
+// positional ones (Meta does not mix them).
+func namedParams(text string) []string {
+	var names []string
+	positional := false
+	forEachParam(text, func(name string) {
+		if _, err := strconv.Atoi(name); err == nil {
+			positional = true
+		} else if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	})
+	if positional {
+		return nil
+	}
+	return names
 }
 
 // forEachParam calls fn with the name inside each {{…}} of text, in order; a name is digits, or letters, digits

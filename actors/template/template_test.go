@@ -54,6 +54,9 @@ func TestFromMeta(t *testing.T) {
 		t.Errorf("spring_sale = %+v header %+v", s, s.Header)
 	}
 	n := ts["ticket_named"]
+	if strings.Join(n.ParamNames, ",") != "first_name,ticket" || o.ParamNames != nil {
+		t.Errorf("param names %v (named) and %v (positional)", n.ParamNames, o.ParamNames)
+	}
 	if n.Params != 2 || n.Header == nil || n.Header.Format != "TEXT" || n.Header.Params != 1 || n.Header.Media() ||
 		n.Status != "REJECTED" || n.Reason != "INVALID_FORMAT" {
 		t.Errorf("ticket_named = %+v header %+v", n, n.Header)

@@ -94,7 +94,7 @@ func serve(args []string) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log as JSON lines")
 	cookieSecure := fs.Bool("cookie-secure", false, "mark the session cookie Secure (the node is reached over TLS)")
-	templateSync := fs.Duration("template-sync-interval", 15*time.Minute, "list every business account's message templates from the Graph API this often (and at start); negative: only at start")
+	templateSync := fs.Duration("template-sync-interval", 15*time.Minute, "list every business account's message templates from the Graph API this often (and at start; a failed round is retried sooner); negative: only until a round succeeds")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
 	}

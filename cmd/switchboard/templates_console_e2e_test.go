@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
@@ -17,9 +18,24 @@ import (
 // image header is given by link and previewed; a template that is not approved shows why and cannot be sent; one
 // Meta pauses meanwhile shows PAUSED and its reason.
 func TestConsoleTemplatePicker(t *testing.T) {
-	n, s := startConsoleNode(t)
+	// The console's tenant with a custom field, so a template parameter can come from it.
+	n := newNodeConfig(t, strings.Replace(conConfig, "      routing: manual\n",
+		"      routing: manual\n      contact_fields:\n        - {key: city, label: City, type: text}\n", 1))
+	s := startSim(t, n, sim.FailConfig{})
+	n.extra = append(n.extra, "--whatsapp-api-url", s.URL())
+	n.start()
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		code, b := n.get("/v1/templates", conAlice)
+		return code == 200 && strings.Count(string(b), `"name":`) == len(sim.SeedTemplates)
+	}, "the template catalogue synced")
 	from := "351912345678"
 	customerWrites(t, n, named(from, "Marta Silva", "wamid.tp1", "Where is my parcel?", time.Now().Add(-3*time.Minute)))
+	contactID := conversation.ContactID(from)
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		code, _ := n.get("/v1/contacts/"+contactID, conAlice)
+		return code == 200
+	}, "the customer is a contact")
+	n.mustCall("PATCH", "/v1/contacts/"+contactID, conAlice, map[string]any{"fields": map[string]string{"city": "Lisbon"}}, 200)
 	b := newBrowser(t)
 	b.signIn(n, conAlice, "")
 	b.openRow("Marta Silva")
@@ -31,6 +47,7 @@ func TestConsoleTemplatePicker(t *testing.T) {
 	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "order"))
 	b.waitJS(`document.querySelectorAll('#tpl-list .tpl-row').length === 2`, "two order_update languages")
 	b.text(`#tpl-list .tpl-row[data-language="pt_BR"]`, "APPROVED")
+	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
 	b.screenshot("templates-picker")
 
 	b.click(`.tpl-row[data-name="order_update"][data-language="en_US"]`)
@@ -61,6 +78,21 @@ func TestConsoleTemplatePicker(t *testing.T) {
 	simReceived(t, s, from, "spring_sale with its image header", `"name":"spring_sale"`, `"type":"header"`,
 		`"link":"https://cdn.example.com/spring.jpg"`)
 
+	// Named parameters: {{first_name}} is the contact's name, {{city}} its custom field.
+	b.click(`#template-toggle`)
+	b.click(`#template-toggle`)
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "appointment"))
+	b.click(`.tpl-row[data-name="appointment_reminder"]`)
+	b.waitJS(`document.getElementById('tpl-param-1').value === 'Marta Silva' && document.getElementById('tpl-param-2').value === 'Lisbon'`,
+		"{{first_name}} and {{city}} prefilled from the contact")
+	b.text(`label`, "from contact.fields.city")
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-param-3`), "May 3"))
+	b.text(`#tpl-preview-body`, "Hello Marta Silva, your appointment at our Lisbon store is confirmed for May 3.")
+	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
+	b.screenshot("templates-contact-fields")
+	b.click(`#tpl-send`)
+	simReceived(t, s, from, "appointment_reminder with named parameters", `"parameter_name":"city"`, `"text":"Lisbon"`)
+
 	// Not approved: the picker says why and will not send.
 	b.click(`#template-toggle`)
 	b.click(`#template-toggle`)
@@ -72,7 +104,13 @@ func TestConsoleTemplatePicker(t *testing.T) {
 	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
 	b.screenshot("templates-not-approved")
 
-	// Meta pauses order_update: the catalogue follows its webhook, and the picker shows it paused, with the reason.
+	// Meta pauses order_update while the operator has it open: the catalogue follows the webhook, and the open picker
+	// shows it paused, with the reason, without a reload.
+	b.click(`#tpl-back`)
+	b.js(`document.getElementById('tpl-search').select()`) // typing replaces the search "welcome"
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "order"))
+	b.click(`.tpl-row[data-name="order_update"][data-language="en_US"]`)
+	b.text(`#tpl-chosen-status`, "APPROVED")
 	resp, err := http.Post(s.URL()+"/sim/templates/order_update/status", "application/json",
 		strings.NewReader(`{"language":"en_US","status":"PAUSED","reason":"LOW_QUALITY","waba":"`+conWABA+`"}`))
 	if err != nil {
@@ -86,16 +124,13 @@ func TestConsoleTemplatePicker(t *testing.T) {
 		_, body := n.get("/v1/templates?status=PAUSED", conAlice)
 		return strings.Contains(string(body), `"order_update"`)
 	}, "order_update paused in the catalogue")
-	b.click(`#tpl-back`)
-	b.click(`#template-toggle`)
-	b.click(`#template-toggle`)
-	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "order"))
-	b.text(`.tpl-row[data-name="order_update"][data-language="en_US"] .tpl-status`, "PAUSED")
-	b.click(`.tpl-row[data-name="order_update"][data-language="en_US"]`)
+	b.text(`#tpl-chosen-status`, "PAUSED")
 	b.text(`#tpl-blocked`, "is paused by Meta for low quality (LOW_QUALITY)")
 	b.waitJS(`document.getElementById('tpl-send').disabled`, "paused cannot be sent")
 	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
 	b.screenshot("templates-paused")
+	b.click(`#tpl-back`)
+	b.text(`.tpl-row[data-name="order_update"][data-language="en_US"] .tpl-status`, "PAUSED")
 }
 
 // simReceived waits until the simulator accepted a message to `to` whose payload holds every one of parts.

@@ -201,6 +201,9 @@ type Template struct {
 	// "contact.fields.<key>", or "" for Params' value at that position. The API resolves them into Params before
 	// the command is produced; a record never carries them.
 	ParamsFrom []string `json:"params_from,omitempty"`
+	// ParamNames, for a template whose body has named parameters, are their names in the order of Params: the API
+	// sets them from the catalogue, and Meta receives each value with its parameter_name.
+	ParamNames []string `json:"param_names,omitempty"`
 	// Header is the header's parameter: the media of an IMAGE, VIDEO or DOCUMENT header, or the text of a TEXT
 	// header with a parameter. nil for a template without one.
 	Header *TemplateHeader `json:"header,omitempty"`

@@ -61,7 +61,10 @@ export function connect(h) {
       es.addEventListener(t, (e) => {
         seen.push(e.lastEventId);
         if (seen.length > 2000) seen.splice(0, seen.length - 2000);
-        h.event(t, parse(e), e.lastEventId);
+        const data = parse(e);
+        h.event(t, data, e.lastEventId);
+        // Components that follow one kind of event listen for it on window (the template picker: template.updated).
+        if (t === 'template.updated') window.dispatchEvent(new CustomEvent('switchboard:' + t, { detail: data }));
       });
     }
     es.addEventListener('counts', (e) => h.counts(parse(e)));

@@ -2,7 +2,7 @@
 // its status and language; the chosen one's parameters (prefilled from the contact where the template says which),
 // its media header, and a live preview of what the customer will read. A template that is not APPROVED cannot be
 // sent, and the picker says why. Used by the composer and by the Start conversation dialog.
-import { useState, useEffect, useMemo } from 'preact/hooks';
+import { useState, useEffect, useMemo, useRef } from 'preact/hooks';
 import * as api from './api.js';
 
 /** STATUS_TEXT explains, for an operator, why a template that is not APPROVED cannot be sent. */
@@ -107,11 +107,12 @@ export function TemplatePicker({ channelId, contact, onSubmit, submitLabel = 'Se
   const [header, setHeader] = useState('');
   const [sending, setSending] = useState(false);
 
-  const [loads, setLoads] = useState(0); // bumped by Refresh
+  const [loads, setLoads] = useState(0); // bumped by Refresh and by a template the list does not have
+  const listRef = useRef(null);
+  listRef.current = list;
+  useEffect(() => setSel(null), [channelId]);
   useEffect(() => {
     let live = true;
-    setList(null);
-    setSel(null);
     setError('');
     api
       .get('/v1/templates' + api.qs({ channel_id: channelId }))
@@ -125,6 +126,25 @@ export function TemplatePicker({ channelId, contact, onSubmit, submitLabel = 'Se
       live = false;
     };
   }, [channelId, loads]);
+
+  // Meta's webhooks change templates while the picker is open: a changed one is updated in place (its status badge,
+  // and whether the chosen one may be sent), a new or deleted one makes the list reload.
+  useEffect(() => {
+    const onUpdate = (e) => {
+      const ev = e.detail || {};
+      const t = ev.template;
+      if (!t) return;
+      const same = (x) => x.waba === t.waba && x.name === t.name && x.language === t.language;
+      const l = listRef.current;
+      if (!l) return;
+      if (ev.deleted) setList(l.filter((x) => !same(x)));
+      else if (l.some(same)) setList(l.map((x) => (same(x) ? t : x)));
+      else setLoads((n) => n + 1);
+      setSel((s) => (s && same(s) ? (ev.deleted ? null : t) : s));
+    };
+    window.addEventListener('switchboard:template.updated', onUpdate);
+    return () => window.removeEventListener('switchboard:template.updated', onUpdate);
+  }, []);
 
   const shown = useMemo(() => {
     const words = q.toLowerCase().split(/\s+/).filter(Boolean);

@@ -89,8 +89,8 @@ type Config struct {
 	// CookieSecure marks the session cookie Secure: the node is reached over TLS. Default false.
 	CookieSecure bool
 	// TemplateSyncInterval is how often a router node lists every business account's message templates from the
-	// Graph API (WhatsAppAPIURL) into the catalogue; it also does at start. 0 means DefaultTemplateSyncInterval (15m);
-	// negative syncs only at start.
+	// Graph API (WhatsAppAPIURL) into the catalogue; it also does at start, and retries a failed round sooner (5 s,
+	// doubling). 0 means DefaultTemplateSyncInterval (15m); negative syncs only until a round succeeds.
 	TemplateSyncInterval time.Duration
 	Logger               *slog.Logger
 }

@@ -37,6 +37,7 @@ type templateSyncer struct {
 		Produce(ctx context.Context, recs []inbox.Record) error
 	}
 	interval time.Duration
+	retry    time.Duration // retryFirst; tests shorten it
 	now      func() time.Time
 	log      *slog.Logger
 	syncs    *prometheus.CounterVec
@@ -50,6 +51,7 @@ func newTemplateSyncer(dir *tenant.Directory, baseURL string, producer interface
 		graph:    &graph.Client{BaseURL: baseURL, HTTP: &http.Client{Timeout: 30 * time.Second}},
 		producer: producer,
 		interval: interval,
+		retry:    retryFirst,
 		now:      time.Now,
 		log:      log,
 		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_template_syncs_total",
@@ -102,27 +104,44 @@ func (s *templateSyncer) FetchTemplates(ctx context.Context, tenantID string) ([
 	return out, nil
 }
 
-// Run syncs every account at once and then every interval until ctx ends; a failed listing is logged and counted
-// and tried again at the next round. It returns nil when ctx ends. An interval of 0 syncs only at start.
+// retryFirst is the wait before a round that failed is tried again; it doubles after each failed round, up to the
+// interval.
+const retryFirst = 5 * time.Second
+
+// Run syncs every account at once and then every interval until ctx ends; a failed listing is logged and counted,
+// and the round is tried again sooner (5 s, then doubling up to the interval), so a Graph API that was down at start
+// does not leave the catalogue empty for a whole interval. It returns nil when ctx ends. A negative interval syncs
+// only until a round succeeds.
 func (s *templateSyncer) Run(ctx context.Context) error {
+	retry := s.retry
 	for {
-		s.syncAll(ctx)
-		if s.interval <= 0 {
+		wait := s.interval
+		if failed := s.syncAll(ctx); failed > 0 {
+			wait = retry
+			if s.interval > 0 {
+				wait = min(retry, s.interval)
+			}
+			retry *= 2
+		} else {
+			retry = s.retry
+		}
+		if wait <= 0 {
 			<-ctx.Done()
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(s.interval):
+		case <-time.After(wait):
 		}
 	}
 }
 
-func (s *templateSyncer) syncAll(ctx context.Context) {
+// syncAll lists and produces every account once and returns how many failed.
+func (s *templateSyncer) syncAll(ctx context.Context) (failed int) {
 	for _, w := range s.dir.WABAs() {
 		if ctx.Err() != nil {
-			return
+			return failed
 		}
 		fctx, cancel := context.WithTimeout(ctx, time.Minute)
 		c, err := s.fetch(fctx, w)
@@ -131,9 +150,11 @@ func (s *templateSyncer) syncAll(ctx context.Context) {
 		}
 		cancel()
 		if err != nil && !errors.Is(err, context.Canceled) {
+			failed++
 			s.log.Warn("template catalogue not synced; the next round tries again", "tenant", w.Tenant.ID, "waba", w.ID, "err", err)
 		}
 	}
+	return failed
 }
 
 // produce queues c as a template_sync command of tenant. Nobody waits for its outcome.

@@ -44,8 +44,9 @@ func comps(c ...string) []json.RawMessage {
 }
 
 // SeedTemplates is the catalogue every business account starts with: approved text templates (order_update with
-// two parameters, in two languages; refund_update; Meta's hello_world), approved ones with an IMAGE (spring_sale)
-// and a DOCUMENT (invoice_ready) header, a PENDING one (welcome_offer) and a REJECTED one (black_friday).
+// two parameters, in two languages; refund_update; Meta's hello_world; appointment_reminder, of named parameters),
+// approved ones with an IMAGE (spring_sale) and a DOCUMENT (invoice_ready) header, a PENDING one (welcome_offer) and
+// a REJECTED one (black_friday).
 var SeedTemplates = []SeedTemplate{
 	{ID: "1100000000000001", Name: "hello_world", Language: "en_US", Status: "APPROVED", Category: "UTILITY", Components: comps(
 		`{"type":"HEADER","format":"TEXT","text":"Hello World"}`,
@@ -68,13 +69,18 @@ var SeedTemplates = []SeedTemplate{
 		`{"type":"BODY","text":"Hi {{1}}, your invoice {{2}} is attached.","example":{"body_text":[["Ana","INV-7"]]}}`)},
 	{ID: "1100000000000007", Name: "welcome_offer", Language: "en_US", Status: "PENDING", Category: "MARKETING", Components: comps(
 		`{"type":"BODY","text":"Welcome {{1}}! Here is 10% off your first order: {{2}}","example":{"body_text":[["Ana","HELLO10"]]}}`)},
+	{ID: "1100000000000009", Name: "appointment_reminder", Language: "en_US", Status: "APPROVED", Category: "UTILITY",
+		ParameterFmt: "NAMED", Components: comps(
+			`{"type":"BODY","text":"Hello {{first_name}}, your appointment at our {{city}} store is confirmed for {{date}}.","example":{"body_text_named_params":[{"param_name":"first_name","example":"Ana"},{"param_name":"city","example":"Lisbon"},{"param_name":"date","example":"May 3"}]}}`)},
 	{ID: "1100000000000008", Name: "black_friday", Language: "en_US", Status: "REJECTED", Category: "MARKETING",
 		RejectedReason: "INVALID_FORMAT", Components: comps(`{"type":"BODY","text":"{{1}} BLACK FRIDAY!!! Buy now!!!"}`)},
 }
 
 func init() {
 	for i := range SeedTemplates {
-		SeedTemplates[i].ParameterFmt = "POSITIONAL"
+		if SeedTemplates[i].ParameterFmt == "" {
+			SeedTemplates[i].ParameterFmt = "POSITIONAL"
+		}
 	}
 }
 
@@ -84,7 +90,11 @@ type catalogues struct {
 	byWABA map[string][]SeedTemplate
 }
 
-// of returns waba's catalogue, seeding it on first use; the caller holds mu.
+// MaxCatalogues bounds the business accounts the simulator keeps a catalogue for; another one is listed the seeded
+// catalogue but its changes are not kept.
+const MaxCatalogues = 10_000
+
+// ofLocked returns waba's catalogue, seeding it on first use; the caller holds mu.
 func (c *catalogues) ofLocked(waba string) []SeedTemplate {
 	if c.byWABA == nil {
 		c.byWABA = map[string][]SeedTemplate{}
@@ -92,7 +102,9 @@ func (c *catalogues) ofLocked(waba string) []SeedTemplate {
 	l, ok := c.byWABA[waba]
 	if !ok {
 		l = slices.Clone(SeedTemplates)
-		c.byWABA[waba] = l
+		if len(c.byWABA) < MaxCatalogues {
+			c.byWABA[waba] = l
+		}
 	}
 	return l
 }
