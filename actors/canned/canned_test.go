@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -205,4 +206,45 @@ func TestRender(t *testing.T) {
 	if got := Variables("a {{ x }} b {{y}} {{x}} {{z"); !reflect.DeepEqual(got, []string{"x", "y", "x"}) {
 		t.Errorf("Variables = %q", got)
 	}
+}
+
+// With no values, rendering changes nothing and lists every variable once; with a value for every known variable
+// (a text holding braces itself), only unknown ones are left.
+func FuzzRender(f *testing.F) {
+	for _, s := range []string{"", "Hi {{contact.name}}", "{{a}}{{ a }}{{b", "}}{{", "{{{{x}}}}", "é {{contact.fields.city}} ü"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		out, missing := Render(text, Vars{})
+		if out != text {
+			t.Fatalf("Render(%q) without values = %q", text, out)
+		}
+		var want []string
+		for _, v := range Variables(text) {
+			if v != "" && !slices.Contains(want, v) {
+				want = append(want, v)
+			}
+		}
+		var got []string
+		for _, v := range missing {
+			if v != "" {
+				got = append(got, v)
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("Render(%q) missing %q, want %q", text, missing, want)
+		}
+		all := Vars{ContactName: "{{x}}", ContactPhone: "{{x}}", OperatorName: "{{x}}", Fields: map[string]string{}}
+		for _, v := range Variables(text) {
+			if k, ok := strings.CutPrefix(v, "contact.fields."); ok {
+				all.Fields[k] = "{{x}}"
+			}
+		}
+		_, missing = Render(text, all)
+		for _, v := range missing {
+			if knownVariable(v) {
+				t.Fatalf("Render(%q) left %q with a value for it", text, v)
+			}
+		}
+	})
 }
