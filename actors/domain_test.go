@@ -22,6 +22,8 @@ var domain = []string{
 	module + "actors/conversation",
 	module + "actors/routing",
 	module + "actors/operator",
+	module + "actors/canned",
+	module + "actors/template",
 	module + "actors/contact",
 }
 

@@ -40,6 +40,8 @@ type Config struct {
 	Now func() time.Time
 	// Insights answers GET /v1/insights; nil answers 503 (no ClickHouse configured).
 	Insights InsightsFunc
+	// Templates fetches template catalogues from Meta for POST /v1/templates/sync; nil answers it 503.
+	Templates TemplateFetcher
 	// Logger receives the internal errors behind 5xx answers, which clients see only as a code and a fixed
 	// message. Default slog.Default().
 	Logger *slog.Logger
@@ -193,6 +195,21 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	// Contacts import (H2).
 	case len(parts) == 2 && parts[0] == "contacts" && parts[1] == "import" && post:
 		a.importContacts(ctx, op)
+	// Canned responses (canned.go).
+	case parts[0] == "canned-responses":
+		a.serveCanned(ctx, op, parts)
+	// Starting a conversation (start.go).
+	case len(parts) == 1 && parts[0] == "conversations" && post:
+		a.startConversation(ctx, op)
+	case len(parts) == 1 && parts[0] == "channels" && get:
+		a.listChannels(ctx, op)
+	// Templates (api/templates.go).
+	case len(parts) == 1 && parts[0] == "templates" && get:
+		a.listTemplates(ctx, op)
+	case len(parts) == 2 && parts[0] == "templates" && parts[1] == "sync" && post:
+		a.syncTemplates(ctx, op)
+	case len(parts) >= 1 && parts[0] == "templates":
+		fail(ctx, codeMethodNotAllowed, string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
 	case len(parts) >= 1 && (parts[0] == "conversations" || parts[0] == "operators"):
 		fail(ctx, codeMethodNotAllowed, string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
 	default:

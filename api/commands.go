@@ -36,6 +36,11 @@ func newID() string {
 // okStatus and the outcome's body, passed through present when it is not nil. A success is durable once its outcome
 // arrived, so present cannot fail: it answers what it can (never a 5xx for a command that applied).
 func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Command, okStatus int, present func(body any) any) {
+	a.runOn(ctx, op, "", cmd, okStatus, present)
+}
+
+// runOn is run for a command whose item names its channel (a start).
+func (a *API) runOn(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, channel string, cmd inbox.Command, okStatus int, present func(body any) any) {
 	if a.cfg.Producer == nil || a.cfg.Outcomes == nil {
 		fail(ctx, codeUnavailable, "this node does not take commands")
 		return
@@ -45,7 +50,7 @@ func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Com
 	wait, cancel := a.cfg.Outcomes.Register(cmd.RequestID)
 	defer cancel()
 	rec := inbox.Record{Tenant: op.Tenant.ID, IngestAt: a.cfg.Now().UnixMilli(),
-		Items: []inbox.Item{{Kind: inbox.KindCommand, Command: &cmd}}}
+		Items: []inbox.Item{{Kind: inbox.KindCommand, Channel: channel, Command: &cmd}}}
 	pctx, pcancel := context.WithTimeout(context.Background(), a.cfg.CommandTimeout)
 	defer pcancel()
 	if err := a.cfg.Producer.Produce(pctx, []inbox.Record{rec}); err != nil {
@@ -156,6 +161,9 @@ func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRe
 				fail(ctx, codeInvalidJSON, "body: unknown field "+k+" for a "+b.Type+" message")
 				return
 			}
+		}
+		if b.Type == "template" && !a.checkConversationTemplate(ctx, op, id, &b) {
+			return
 		}
 		if !a.resolveMediaLink(ctx, op, id, &b) { // media.go: a link is fetched here and sent by id
 			return

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/switchboard-hq/switchboard/actors/canned"
 	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
@@ -350,7 +352,7 @@ func TestReadOnlyNode(t *testing.T) {
 // Every refusal code of the domain has its status in the API's one table, and a few the contract fixes keep theirs,
 // as do the router's own outcomes (internal is the one code whose status is 500 on purpose).
 func TestEveryCodeHasAStatus(t *testing.T) {
-	for _, code := range append(append(conversation.Codes(), operator.Codes()...), contact.Codes()...) {
+	for _, code := range slices.Concat(conversation.Codes(), operator.Codes(), canned.Codes(), contact.Codes()) {
 		if st := api.StatusOf(code); st == http.StatusInternalServerError {
 			t.Errorf("refusal code %s has no HTTP status", code)
 		}

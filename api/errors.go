@@ -5,10 +5,12 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchboard-hq/switchboard/actors/canned"
 	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/template"
 )
 
 // ErrNotFound is wrapped by a Reader's error when the tenant has no such conversation.
@@ -52,6 +54,13 @@ var codeStatus = map[string]int{
 	operator.CodeAtCapacity:          fasthttp.StatusConflict,
 	operator.CodeNotOnline:           fasthttp.StatusConflict,
 	operator.CodeNotAssignable:       fasthttp.StatusConflict,
+
+	// The template catalogue's send check (actors/template) and the API's template codes (templates.go).
+	template.CodeNotFound:      fasthttp.StatusBadRequest,
+	template.CodeNotApproved:   fasthttp.StatusUnprocessableEntity,
+	template.CodeInvalidParams: fasthttp.StatusBadRequest,
+	codeChannelNotFound:        fasthttp.StatusNotFound,
+	codeGraphFailed:            fasthttp.StatusBadGateway,
 
 	// The contact rules (the tenant's catalogue).
 	contact.CodeInvalidPhone:   fasthttp.StatusBadRequest,
@@ -109,6 +118,11 @@ var codeStatus = map[string]int{
 	codeLineTooLong:     fasthttp.StatusBadRequest,
 	codeRowTooLarge:     fasthttp.StatusBadRequest,
 	codeTenantMismatch:  fasthttp.StatusForbidden,
+	// Canned responses (actors/canned; forbidden is the conversation rules' code too).
+	canned.CodeInvalid:  fasthttp.StatusBadRequest,
+	canned.CodeNotFound: fasthttp.StatusNotFound,
+	canned.CodeExists:   fasthttp.StatusConflict,
+	canned.CodeTooMany:  fasthttp.StatusConflict,
 }
 
 // The API's own error codes.

@@ -15,7 +15,8 @@ func TestAPILinksNoStoreNorActors(t *testing.T) {
 	// allowed are the project packages the API may depend on: the domain, the outcome registry, the tenant
 	// directory and the inbox record.
 	allowed := []string{"api", "actors/conversation", "actors/operator", "actors/routing", "actors/refusal",
-		"actors/outcome", "actors/tenant", "ingest/inbox", "api/live", "actors/contact", "actors/search"}
+		"actors/outcome", "actors/tenant", "ingest/inbox", "api/live", "actors/canned", "actors/template",
+		"actors/contact", "actors/search"}
 	// forbidden are the third-party modules that belong to the store, the actors and the broker.
 	forbidden := []string{"github.com/cockroachdb/", "github.com/anthdm/hollywood", "github.com/segmentio/kafka-go",
 		"github.com/twmb/franz-go"}

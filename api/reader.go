@@ -10,6 +10,7 @@ import (
 // (cmd/switchboard/node); a node that does not could implement it by asking the one that does. Implementations must
 // be safe for concurrent use. Every method is scoped by tenant: another tenant's ids are not found.
 type Reader interface {
+	TemplateReader // api/templates.go
 	// Conversation returns a conversation, or an error wrapping ErrNotFound.
 	Conversation(tenant, id string) (conversation.Conversation, error)
 	// ListConversations returns a page of conversations in q's order; next is the opaque cursor of the following
@@ -33,6 +34,7 @@ type Reader interface {
 	// bounded work per call, so a page may hold fewer than q.Limit hits (even none) and still a cursor.
 	Search(tenant string, q SearchQuery) (hits []SearchHit, next string, err error)
 
+	CannedReader  // canned.go
 	ContactReader // contacts.go
 	// MediaReader finds the message carrying a media id (media.go).
 	MediaReader

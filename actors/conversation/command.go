@@ -141,7 +141,8 @@ func ApplyCommand(c Conversation, cmd Command, p Policy, at time.Time) (Conversa
 // AssignsTo reports which operator cmd, if accepted, would give c to, so the dispatcher can check that operator's
 // capacity before the command reaches ApplyCommand. ok is false when the command gives the conversation to nobody
 // new: other command types, and assign-like commands that change nothing or will be refused for c's state. An
-// unsnooze returns the conversation to its assignee, so it names the assignee.
+// unsnooze returns the conversation to its assignee, so it names the assignee; a start gives the conversation (c is
+// the zero Conversation when it does not exist) to the caller unless the caller holds it already.
 func AssignsTo(cmd Command, c Conversation) (operatorID string, ok bool) {
 	switch cmd.Type {
 	case CmdTake, CmdAttend:
@@ -159,6 +160,10 @@ func AssignsTo(cmd Command, c Conversation) (operatorID string, ok bool) {
 	case CmdUnsnooze:
 		if c.Status == Snoozed && c.AssigneeID != "" {
 			return c.AssigneeID, true
+		}
+	case CmdStart:
+		if cmd.OperatorID != "" && (c.Status != Assigned || c.AssigneeID != cmd.OperatorID) {
+			return cmd.OperatorID, true
 		}
 	}
 	return "", false
@@ -399,44 +404,11 @@ func validText(s string) bool {
 // of a cycle sets FirstResponseAt. Sending into a snoozed conversation is allowed and leaves it snoozed.
 func (ch *change) send(cmd Command) *Refusal {
 	c := &ch.c
+	m, r := outMessage(cmd)
+	if r != nil {
+		return r
+	}
 	out := cmd.Message
-	if out == nil {
-		return refuse(CodeInvalidMessage, "send without a message")
-	}
-	m := Message{Direction: DirOut, Type: out.Type, Status: Pending, ID: cmd.MessageID, OperatorID: cmd.OperatorID}
-	switch out.Type {
-	case "text":
-		if !validText(out.Text) {
-			return refuse(CodeInvalidMessage, "text must have 1 to %d characters", MaxTextLength)
-		}
-		m.Text = out.Text
-	case "template":
-		t := out.Template
-		if t == nil || t.Name == "" || t.Language == "" {
-			return refuse(CodeInvalidMessage, "template without name or language")
-		}
-		for _, b := range t.Buttons {
-			if (b.SubType != "quick_reply" && b.SubType != "url" && b.SubType != "copy_code") || b.Index < 0 || b.Index > 9 || len(b.Params) == 0 {
-				return refuse(CodeInvalidMessage, "template buttons need a sub_type (quick_reply, url, copy_code), an index from 0 to 9 and parameters")
-			}
-		}
-		content, err := json.Marshal(t)
-		if err != nil {
-			panic("BUG: encode template: " + err.Error())
-		}
-		m.Content = content
-	case "image", "audio", "video", "document", "sticker", "reaction", "interactive":
-		if r := validContent(out.Type, out.Content); r != nil {
-			return r
-		}
-		m.Content = out.Content
-		m.Text = captionOf(out.Type, out.Content)
-	default:
-		return refuse(CodeInvalidMessage, "message type %q is not text, template, image, audio, video, document, sticker, reaction or interactive", out.Type)
-	}
-	if cmd.MessageID == "" {
-		return refuse(CodeInvalidMessage, "send without a message id")
-	}
 	switch c.Status {
 	case Closed:
 		return refuse(CodeConversationClosed, "conversation is closed")
@@ -462,6 +434,52 @@ func (ch *change) send(cmd Command) *Refusal {
 	ch.emit(EventMessageQueued, Event{OperatorID: cmd.OperatorID, MessageID: m.ID, FirstResponseSeconds: first,
 		MessageType: m.Type, Preview: c.LastMessage.Preview})
 	return nil
+}
+
+// outMessage checks the reply of a send (or a start) as input, whatever the conversation's state, and returns the
+// message to store.
+func outMessage(cmd Command) (Message, *Refusal) {
+	out := cmd.Message
+	if out == nil {
+		return Message{}, refuse(CodeInvalidMessage, "send without a message")
+	}
+	m := Message{Direction: DirOut, Type: out.Type, Status: Pending, ID: cmd.MessageID, OperatorID: cmd.OperatorID}
+	switch out.Type {
+	case "text":
+		if !validText(out.Text) {
+			return m, refuse(CodeInvalidMessage, "text must have 1 to %d characters", MaxTextLength)
+		}
+		m.Text = out.Text
+	case "template":
+		t := out.Template
+		if t == nil || t.Name == "" || t.Language == "" {
+			return m, refuse(CodeInvalidMessage, "template without name or language")
+		}
+		for _, b := range t.Buttons {
+			if (b.SubType != "quick_reply" && b.SubType != "url" && b.SubType != "copy_code") || b.Index < 0 || b.Index > 9 || len(b.Params) == 0 {
+				return m, refuse(CodeInvalidMessage, "template buttons need a sub_type (quick_reply, url, copy_code), an index from 0 to 9 and parameters")
+			}
+		}
+		content, err := json.Marshal(t)
+		if err != nil {
+			panic("BUG: encode template: " + err.Error())
+		}
+		m.Content = content
+		// The body as the customer reads it, when the API filled it in from the catalogue.
+		m.Text = cut(out.Text, MaxTextLength)
+	case "image", "audio", "video", "document", "sticker", "reaction", "interactive":
+		if r := validContent(out.Type, out.Content); r != nil {
+			return m, r
+		}
+		m.Content = out.Content
+		m.Text = captionOf(out.Type, out.Content)
+	default:
+		return m, refuse(CodeInvalidMessage, "message type %q is not text, template, image, audio, video, document, sticker, reaction or interactive", out.Type)
+	}
+	if cmd.MessageID == "" {
+		return m, refuse(CodeInvalidMessage, "send without a message id")
+	}
+	return m, nil
 }
 
 // note stores a private note, in any status. Each operator it mentions (@id, see Mentions) but its author gets an

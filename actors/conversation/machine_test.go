@@ -614,6 +614,12 @@ func TestAssignsTo(t *testing.T) {
 		{"unsnooze to the queue", Command{Type: CmdUnsnooze, OperatorID: "bob"}, snq, ""},
 		{"reopen", Command{Type: CmdReopen, OperatorID: "bob"}, cl, ""},
 		{"close", Command{Type: CmdClose, OperatorID: "alice"}, as, ""},
+		{"start new", Command{Type: CmdStart, OperatorID: "bob"}, Conversation{}, "bob"},
+		{"start closed", Command{Type: CmdStart, OperatorID: "bob"}, cl, "bob"},
+		{"start another's", Command{Type: CmdStart, OperatorID: "bob", Role: "admin"}, as, "bob"},
+		{"start own", Command{Type: CmdStart, OperatorID: "alice"}, as, ""},
+		{"start snoozed", Command{Type: CmdStart, OperatorID: "alice"}, sn, "alice"},
+		{"start without operator", Command{Type: CmdStart}, un, ""},
 	} {
 		got, ok := AssignsTo(tc.cmd, tc.c)
 		if got != tc.want || ok != (tc.want != "") {

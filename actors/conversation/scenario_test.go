@@ -19,6 +19,9 @@ package conversation
 //	    [seq=N] [inbound=N]
 //	                                                       ApplyCommand; role defaults to operator, and sends and
 //	                                                       notes get ids m1, m2, … unless id= is given
+//	start ACTOR [role=R] [wa=DIGITS] [text="…"] [template=NAME] [id=ID]
+//	                                                       Start for the scenario's customer (or wa=) on its channel;
+//	                                                       role and message ids as for commands
 //
 // A step's trace is the conversation's status line and its timers, then one line per effect; "refused CODE"
 // for a refusal; "no change" when the step changed nothing.
@@ -203,6 +206,27 @@ func (s *scenarioRun) run(step string) (out string) {
 			due = smT0.Add(d)
 		}
 		s.c, effects, err = FireTimer(s.c, kind, due, s.p, s.at)
+	case "start":
+		need(1)
+		cmd := Command{Type: CmdStart, OperatorID: a.pos[0], Role: a.kv["role"], MessageID: a.kv["id"]}
+		if cmd.Role == "" {
+			cmd.Role = "operator"
+		}
+		if cmd.MessageID == "" {
+			s.ids++
+			cmd.MessageID = "m" + strconv.Itoa(s.ids)
+		}
+		if v, ok := a.kv["text"]; ok {
+			cmd.Message = &Outbound{Type: "text", Text: v}
+		}
+		if v, ok := a.kv["template"]; ok {
+			cmd.Message = &Outbound{Type: "template", Template: &Template{Name: v, Language: "en"}}
+		}
+		wa := smCustomer
+		if v, ok := a.kv["wa"]; ok {
+			wa = v
+		}
+		s.c, effects, err = Start(s.c, Customer{TenantID: smTenant, ChannelID: smChannel, WaID: wa}, cmd, s.p, s.at)
 	default:
 		need(1)
 		cmd := Command{

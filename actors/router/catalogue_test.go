@@ -18,6 +18,10 @@ func TestCatalogueHandlers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &harness{t: t}
 		t.Cleanup(h.shutdown)
+		// Without handlers first: the files that register theirs (catalogue_canned.go, …) are set aside.
+		saved := catalogueHandlers
+		t.Cleanup(func() { catalogueHandlers = saved })
+		catalogueHandlers = map[string]func(*catalogueActor, *actor.Context, *catalogueMsg) error{}
 		if _, err := h.run("setup alice=operator:1"); err != nil {
 			t.Fatal(err)
 		}
@@ -58,8 +62,6 @@ func TestCatalogueHandlers(t *testing.T) {
 		}
 		// Handlers are registered before any actor runs (init functions): start over with them.
 		h.shutdown()
-		saved := catalogueHandlers
-		t.Cleanup(func() { catalogueHandlers = saved })
 		kinds := make(chan string, 4)
 		catalogueHandlers = map[string]func(*catalogueActor, *actor.Context, *catalogueMsg) error{
 			"canned_": func(a *catalogueActor, _ *actor.Context, m *catalogueMsg) error {

@@ -35,6 +35,10 @@ type conversationActor struct {
 	loaded       bool
 	// reported is the routing state the tenant actor last heard of.
 	reported convReport
+	// refusedStart is the position of the latest start refused while the conversation did not exist (zero: none),
+	// read from the store once (refusedLoaded).
+	refusedStart  conversation.Position
+	refusedLoaded bool
 }
 
 func (a *conversationActor) Receive(c *actor.Context) {
@@ -93,6 +97,19 @@ func (a *conversationActor) handle(c *actor.Context, m *itemMsg) {
 		a.done(m, outcome.Result{Code: outcome.CodeReplayed, Message: "command already applied"})
 		return
 	}
+	if a.conv.ID == "" && m.item.Kind == inbox.KindCommand && m.item.Command.Type == string(conversation.CmdStart) {
+		replayed, err := a.startReplayed(m.pos)
+		if err != nil {
+			a.r.fail(fmt.Errorf("tenant %s conversation %s: %w", a.tenant, a.id, err))
+			return
+		}
+		if replayed {
+			a.r.metrics.skipped.WithLabelValues("replay").Inc()
+			a.done(m, outcome.Result{Code: outcome.CodeReplayed, Message: "command already applied"})
+			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
+			return
+		}
+	}
 	var err error
 	switch m.item.Kind {
 	case inbox.KindMessage:
@@ -111,6 +128,19 @@ func (a *conversationActor) handle(c *actor.Context, m *itemMsg) {
 	if err != nil {
 		a.r.fail(fmt.Errorf("tenant %s conversation %s: %w", a.tenant, a.id, err))
 	}
+}
+
+// startReplayed reports whether a start at pos, for a conversation that does not exist, is at or before the latest
+// start refused for it (store.PutRefusedStart): a replay, to be refused again without a second look.
+func (a *conversationActor) startReplayed(pos conversation.Position) (bool, error) {
+	if !a.refusedLoaded {
+		p, err := a.r.cfg.Store.RefusedStart(a.tenant, a.id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return false, err
+		}
+		a.refusedStart, a.refusedLoaded = p, true
+	}
+	return a.refusedStart != (conversation.Position{}) && !a.refusedStart.Less(pos), nil
 }
 
 // change is one durable step: the conversation before and after, messages to store, the effects to release.
@@ -455,26 +485,59 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 	}
 	refuseDurably := func(code, msg string) error {
 		a.r.metrics.commands.WithLabelValues(ic.Type, code).Inc()
+		if prev.ID == "" && cmd.Type == conversation.CmdStart {
+			// A start to a conversation that does not exist is refused for state that may differ on a replay
+			// (capacity, availability): its position is recorded apart, so a replay is skipped.
+			b := a.r.cfg.Store.NewBatch()
+			if err := b.PutRefusedStart(a.tenant, a.id, m.pos); err != nil {
+				b.Discard()
+				return err
+			}
+			a.refusedStart = m.pos
+			res, kid := outcome.Result{Code: code, Message: msg}, m.kid
+			engine, parent, forget := c.Engine(), c.Parent(), &forgetMsg{id: a.id, kid: m.kid}
+			return a.r.cfg.Store.Commit(b, func(err error) {
+				if err != nil {
+					a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
+					return
+				}
+				a.r.cfg.Outcomes.Publish(ic.RequestID, res)
+				kid.outstanding.Add(-1)
+				m.ack.itemDone()
+				// Nothing to keep in memory: the tenant actor stops this actor unless more input is on its way.
+				engine.Send(parent, forget)
+			})
+		}
+		if prev.ID == "" {
+			// A command for a conversation that does not exist (conversation_not_found, or a start refused):
+			// nothing to record, and recording the position would create the conversation. Nothing to keep in
+			// memory either: the tenant actor stops this actor at once unless more input is on its way to it, so
+			// commands for made-up ids do not fill memory until IdleAfter.
+			a.done(m, outcome.Result{Code: code, Message: msg})
+			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
+			return nil
+		}
 		// The refusal is recorded (the position), so a replay of the command cannot come out differently.
 		return a.persist(c, change{prev: prev, next: prev, item: m, result: outcome.Result{Code: code, Message: msg}})
 	}
 	// The rules decide first (existence, role, state, input, window); only a command they accept and that gives
 	// the conversation to an operator asks for capacity.
-	next, effects, err := conversation.ApplyCommand(prev, cmd, a.policy, m.at)
+	var next conversation.Conversation
+	var effects []conversation.Effect
+	var err error
+	if cmd.Type == conversation.CmdStart {
+		to := conversation.Customer{TenantID: a.tenant, ChannelID: m.item.Channel, WaID: ic.WaID}
+		if ic.Contact != nil && ic.Contact.Name != nil {
+			to.Name = *ic.Contact.Name
+		}
+		next, effects, err = conversation.Start(prev, to, cmd, a.policy, m.at)
+	} else {
+		next, effects, err = conversation.ApplyCommand(prev, cmd, a.policy, m.at)
+	}
 	if err != nil {
 		var r *conversation.Refusal
 		if !errors.As(err, &r) {
 			return err
-		}
-		if prev.ID == "" {
-			// A command for a conversation that does not exist (conversation_not_found): nothing to record, and
-			// recording the position would create the conversation. Nothing to keep in memory either: the tenant
-			// actor stops this actor at once unless more input is on its way to it, so commands for made-up ids
-			// do not fill memory until IdleAfter.
-			a.r.metrics.commands.WithLabelValues(ic.Type, r.Code).Inc()
-			a.done(m, outcome.Result{Code: r.Code, Message: r.Message})
-			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
-			return nil
 		}
 		return refuseDurably(r.Code, r.Message)
 	}
@@ -496,11 +559,19 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 	a.r.metrics.commands.WithLabelValues(ic.Type, "ok").Inc()
 	res := outcome.Result{Body: view(next)}
 	for _, ef := range effects {
-		if ef.Message != nil && (cmd.Type == conversation.CmdSend || cmd.Type == conversation.CmdNote) {
+		switch {
+		case ef.Message == nil:
+		case cmd.Type == conversation.CmdSend || cmd.Type == conversation.CmdNote:
 			res = outcome.Result{Body: ef.Message}
+		case cmd.Type == conversation.CmdStart:
+			res = outcome.Result{Body: &conversation.Started{Conversation: view(next), Message: *ef.Message}}
 		}
 	}
 	ch := change{prev: prev, next: next, effects: effects, item: m, result: res}
+	if prev.ID == "" && cmd.Type == conversation.CmdStart && a.refusedStart != (conversation.Position{}) {
+		// The conversation's Applied position takes over from the record of refused starts.
+		ch.extra = func(b *store.Batch) error { return b.DeleteRefusedStart(a.tenant, a.id) }
+	}
 	if cmd.Type == conversation.CmdRead && a.readReceipts {
 		wamid, err := a.receiptFor(prev, next, cmd.OperatorID)
 		if err != nil {

@@ -25,6 +25,7 @@ package router
 //	                                     an operator's conversation command
 //	read OP CUST [seq=N]                 an operator's read mark (seq 0 or none: the latest message)
 //	assign OP CUST TARGET                an admin's assignment
+//	start OP CUST [text=T]               an operator starts a conversation with CUST (a template, or text T)
 //	send OP CUST                         an operator's text reply
 //	contact-create CUST [name=NAME] [city=C] [plan=P]
 //	                                     an operator's contact_create for +CUST (fields with setup contact-fields)
@@ -573,6 +574,16 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 				panic(err)
 			}
 			it.Command.Seq = n
+		}
+		return it
+	case "start":
+		a.need(2)
+		it := cmd(verb)
+		conv(a.Pos[1])
+		it.Command.OperatorID, it.Command.WaID, it.Command.MessageID = a.Pos[0], a.Pos[1], "sb."+req
+		it.Command.Message = &inbox.Outbound{Type: "template", Template: &inbox.Template{Name: "welcome", Language: "en"}}
+		if v, ok := a.KV["text"]; ok {
+			it.Command.Message = &inbox.Outbound{Type: "text", Text: v}
 		}
 		return it
 	case "assign":

@@ -291,6 +291,12 @@ func (t *tenantActor) route(c *actor.Context, m *recordMsg) {
 				m.ack.itemDone()
 				continue
 			}
+			if it.Command.Type == string(conversation.CmdStart) {
+				// A start names its customer, not a conversation: the conversation is derived from them, whatever
+				// ConversationID says, so it can never be stored under another's id.
+				id = conversation.ID(it.Channel, it.Command.WaID)
+				break
+			}
 			if it.Command.ConversationID == "" {
 				if catalogueCommand(it.Command.Type) {
 					t.catalogue(c, it, pos, at, m.ack)

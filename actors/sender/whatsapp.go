@@ -28,10 +28,32 @@ func payload(j *Job) ([]byte, error) {
 		}
 		tpl := obj{"name": t.Name, "language": obj{"code": t.Language}}
 		var components []obj
+		if h := t.Header; h != nil {
+			// A media header by Meta media id or link (a document keeps its file name); a text header's parameter.
+			prm := obj{"type": "text", "text": h.Text}
+			if h.Type != "text" {
+				media := obj{}
+				if h.ID != "" {
+					media["id"] = h.ID
+				} else {
+					media["link"] = h.Link
+				}
+				if h.Type == "document" && h.Filename != "" {
+					media["filename"] = h.Filename
+				}
+				prm = obj{"type": h.Type, h.Type: media}
+			}
+			components = append(components, obj{"type": "header", "parameters": []obj{prm}})
+		}
 		if len(t.Params) > 0 {
 			params := make([]obj, len(t.Params))
+			named := len(t.ParamNames) == len(t.Params)
 			for i, v := range t.Params {
 				params[i] = obj{"type": "text", "text": v}
+				if named {
+					// A template of named parameters ({{first_name}}) takes each by its name.
+					params[i]["parameter_name"] = t.ParamNames[i]
+				}
 			}
 			components = append(components, obj{"type": "body", "parameters": params})
 		}

@@ -43,6 +43,13 @@ package store
 //	t/<tenant>/g/<conv>/<token>/<fld> conversation actor (with each posting) the same posting, conversation first:
 //	                                                                         checks a candidate for a token prefix
 //	                                                                         in one seek
+//	t/<tenant>/d/<id>                 tenant catalogue (PutCanned,           a canned response, JSON
+//	                                  DeleteCanned)
+//	t/<tenant>/p/<conv>               conversation actor (PutRefusedStart,   <offset:8><index:8>: the latest start
+//	                                  DeleteRefusedStart)                    refused for a conversation that does
+//	                                                                         not exist, so a replay stays refused
+//	t/<tenant>/e/<waba>/<name>/<lang> catalogue actor (PutTemplate,          a message template of the tenant's
+//	                                  DeleteTemplate)                        business account, JSON (templates.go)
 //	t/<tenant>/k/<contact>            catalogue actor (PutContact,           a contact, JSON (actors/contact)
 //	                                  DeleteContact)
 //	t/<tenant>/r/<token>/<contact>    catalogue actor (with each contact)    nothing: a contact search posting
@@ -296,6 +303,19 @@ func parsePosting(rest []byte) (token, conv []byte, field byte, err error) {
 	return rest[:i], rest[i+1 : len(rest)-2], rest[len(rest)-1], nil
 }
 
+// templatePrefix is the prefix of a business account's templates, or of every account's when waba is "".
+func templatePrefix(tenant, waba string) []byte {
+	k := tenantKey(len(waba)+1, tenant, 'e')
+	if waba == "" {
+		return k
+	}
+	return append(append(k, waba...), '/')
+}
+
+func templateKey(tenant, waba, name, lang string) []byte {
+	return append(append(append(templatePrefix(tenant, waba), name...), '/'), lang...)
+}
+
 // outboxKey is the key of the outbox entry seq of tenant.
 func outboxKey(seq uint64, tenant string) []byte {
 	return appendOutboxRest(append(make([]byte, 0, 11+len(tenant)), outboxPrefix...), seq, tenant)
@@ -405,6 +425,15 @@ func parseSessionExpiryKey(k []byte) (expiresMs int64, hash [32]byte, err error)
 	}
 	copy(hash[:], k[11:])
 	return int64(binary.BigEndian.Uint64(k[2:10])), hash, nil
+}
+
+func cannedKey(tenant, id string) []byte { return append(tenantKey(len(id), tenant, 'd'), id...) }
+
+// cannedPrefix is the prefix of every canned response of a tenant.
+func cannedPrefix(tenant string) []byte { return tenantKey(0, tenant, 'd') }
+
+func refusedStartKey(tenant, conv string) []byte {
+	return append(tenantKey(len(conv), tenant, 'p'), conv...)
 }
 
 // Contact keys (contacts.go).

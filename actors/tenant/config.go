@@ -161,6 +161,11 @@ type Channel struct {
 	AccessToken string `yaml:"access_token"`
 	// RateLimit is the outbound messages per second allowed on this number. 0 means Meta's default, 80.
 	RateLimit int `yaml:"rate_limit"`
+	// WABAID is Meta's id of the WhatsApp Business Account the number belongs to (digits): its message template
+	// catalogue is synced from the Graph API with AccessToken, and its template webhooks name it as entry.id.
+	// Several channels of one tenant may share an account; two tenants may not. "" (the default) gives the channel
+	// no catalogue: its template messages are sent unchecked.
+	WABAID string `yaml:"waba_id"`
 }
 
 // Operator is a human agent who answers conversations.
@@ -322,6 +327,8 @@ func (c *Config) Validate() error {
 	channels := map[string]string{}
 	phones := map[string]string{}
 	tokens := map[string]string{}
+	wabas := map[string]string{}
+	wabaSecrets := map[string]string{}
 	for i, t := range c.Tenants {
 		tp := fmt.Sprintf("tenants[%d]", i)
 		if !idPattern.MatchString(t.ID) {
@@ -388,6 +395,20 @@ func (c *Config) Validate() error {
 			if ch.VerifyToken == "" {
 				return bad(cp+".verify_token", "required for Meta's subscription check")
 			}
+			if ch.WABAID != "" {
+				if !digits(ch.WABAID) || len(ch.WABAID) > 32 {
+					return bad(cp+".waba_id", "%q must be Meta's numeric WhatsApp Business Account id", ch.WABAID)
+				}
+				if prev, dup := wabas[ch.WABAID]; dup && prev != t.ID {
+					return bad(cp+".waba_id", "%q already belongs to tenant %q", ch.WABAID, prev)
+				}
+				wabas[ch.WABAID] = t.ID
+				// Meta signs an account's template webhooks with the app subscribed to it: one secret per account.
+				if prev, dup := wabaSecrets[ch.WABAID]; dup && prev != ch.AppSecret {
+					return bad(cp+".app_secret", "differs from the app_secret of another channel of waba_id %q", ch.WABAID)
+				}
+				wabaSecrets[ch.WABAID] = ch.AppSecret
+			}
 			if ch.RateLimit < 1 || ch.RateLimit > 1000 {
 				return bad(cp+".rate_limit", "%d must be between 1 and 1000 messages per second", ch.RateLimit)
 			}
@@ -423,6 +444,15 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // HashToken is how operator tokens are kept: the hex-free raw SHA-256 digest.

@@ -76,7 +76,7 @@ func TestLoadValid(t *testing.T) {
 	}
 	ch := acme.Channels[0]
 	want := Channel{ID: "acme-wa", Type: "whatsapp", PhoneNumberID: "100200300", AppSecret: "acme-secret",
-		VerifyToken: "acme-verify", AccessToken: "acme-access", RateLimit: 80}
+		VerifyToken: "acme-verify", AccessToken: "acme-access", RateLimit: 80, WABAID: "102290129340398"}
 	if ch != want {
 		t.Errorf("acme-wa = %+v, want %+v", ch, want)
 	}
@@ -135,6 +135,7 @@ const base = `tenants:
         app_secret: s3cret
         verify_token: v3rify
         access_token: acc3ss
+        waba_id: "555"
     operators:
       - id: alice
         role: admin
@@ -216,6 +217,10 @@ func TestParseInvalid(t *testing.T) {
 			[]string{"tenants[0].channels[0].rate_limit", "1001 must be between 1 and 1000"}},
 		{"negative rate_limit", "access_token: acc3ss\n", "access_token: acc3ss\n        rate_limit: -1\n",
 			[]string{"tenants[0].channels[0].rate_limit", "-1 must be between 1 and 1000"}},
+		{"waba_id not digits", `waba_id: "555"`, "waba_id: waba-1",
+			[]string{"tenants[0].channels[0].waba_id", `"waba-1" must be Meta's numeric`}},
+		{"waba_id of another tenant", "verify_token: other\n", "verify_token: other\n        waba_id: \"555\"\n",
+			[]string{"tenants[1].channels[0].waba_id", `"555" already belongs to tenant "acme"`}},
 		{"bad operator id", "id: bob\n", "id: Bob\n",
 			[]string{"tenants[1].operators[0].id", `"Bob" must match`}},
 		{"duplicate operator", "      - id: bob\n", "      - id: bob\n        token: bob-token-other-0123\n      - id: bob\n",
@@ -257,7 +262,7 @@ func TestParseInvalid(t *testing.T) {
 		{"negative auto_close_after", "auto_close_after: 24h\n", "auto_close_after: -1h\n",
 			[]string{"tenants[0].settings.auto_close_after", "must not be negative"}},
 		{"unknown operator field", "capacity: 5\n", "capacty: 5\n",
-			[]string{"capacty", "not found", "line 16"}},
+			[]string{"capacty", "not found", "line 17"}},
 		{"unknown settings field", "reopen_to: queue\n", "reopen_too: queue\n",
 			[]string{"reopen_too", "not found"}},
 		{"unknown channel field", "access_token: acc3ss\n", "acces_token: acc3ss\n",
@@ -265,7 +270,7 @@ func TestParseInvalid(t *testing.T) {
 		{"unknown top-level field", "tenants:\n", "tenant:\n",
 			[]string{"tenant", "not found", "line 1"}},
 		{"wrong field type", "capacity: 5\n", "capacity: five\n",
-			[]string{"five", "line 16"}},
+			[]string{"five", "line 17"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			parseInvalid(t, tc.old, tc.new, tc.want)

@@ -1,5 +1,10 @@
 package tenant
 
+import (
+	"slices"
+	"strings"
+)
+
 // Directory answers the lookups the hot paths need: channel by phone number id, operator by token. It is built once
 // from a validated Config and is read-only afterwards, so it is safe for concurrent use.
 type Directory struct {
@@ -8,6 +13,15 @@ type Directory struct {
 	byToken  map[[32]byte]OperatorRef
 	secrets  [][]byte
 	verifies map[string]bool
+	byWABA   map[string]*WABARef
+	wabas    []WABARef
+}
+
+// WABARef is a WhatsApp Business Account with its tenant and the tenant's channels on it, in config order.
+type WABARef struct {
+	ID       string
+	Tenant   *Tenant
+	Channels []*Channel
 }
 
 // ChannelRef is a channel together with the tenant that owns it.
@@ -30,6 +44,7 @@ func NewDirectory(c *Config) *Directory {
 		byPhone:  map[string]ChannelRef{},
 		byToken:  map[[32]byte]OperatorRef{},
 		verifies: map[string]bool{},
+		byWABA:   map[string]*WABARef{},
 	}
 	if c == nil {
 		return d
@@ -46,6 +61,14 @@ func NewDirectory(c *Config) *Directory {
 				d.secrets = append(d.secrets, []byte(ch.AppSecret))
 			}
 			d.verifies[ch.VerifyToken] = true
+			if ch.WABAID != "" {
+				w := d.byWABA[ch.WABAID]
+				if w == nil {
+					w = &WABARef{ID: ch.WABAID, Tenant: t}
+					d.byWABA[ch.WABAID] = w
+				}
+				w.Channels = append(w.Channels, ch)
+			}
 		}
 		for j := range t.Operators {
 			o := &t.Operators[j]
@@ -75,6 +98,30 @@ func (d *Directory) Tenants() []*Tenant {
 func (d *Directory) ChannelByPhone(id string) (ChannelRef, bool) {
 	r, ok := d.byPhone[id]
 	return r, ok
+}
+
+// WABA returns the WhatsApp Business Account with Meta id id: its tenant and channels.
+func (d *Directory) WABA(id string) (WABARef, bool) {
+	w, ok := d.byWABA[id]
+	if !ok {
+		return WABARef{}, false
+	}
+	return *w, true
+}
+
+// WABAs returns every configured WhatsApp Business Account, ordered by tenant and account id.
+func (d *Directory) WABAs() []WABARef {
+	out := make([]WABARef, 0, len(d.byWABA))
+	for _, w := range d.byWABA {
+		out = append(out, *w)
+	}
+	slices.SortFunc(out, func(a, b WABARef) int {
+		if c := strings.Compare(a.Tenant.ID, b.Tenant.ID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
 }
 
 // OperatorByToken returns the operator whose API token is token.

@@ -189,3 +189,20 @@ func TestDirectoryConcurrentReads(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestDirectoryWABA(t *testing.T) {
+	d, c := loadDirectory(t)
+	w, ok := d.WABA("102290129340398")
+	if !ok || w.Tenant != &c.Tenants[0] || len(w.Channels) != 2 || w.Channels[0].ID != "acme-wa" || w.Channels[1].ID != "acme-wa-2" {
+		t.Fatalf("WABA = %+v, %v; want acme with both its channels", w, ok)
+	}
+	if _, ok := d.WABA("900800700"); ok {
+		t.Error("a phone number id found as an account")
+	}
+	if all := d.WABAs(); len(all) != 1 || all[0].ID != "102290129340398" {
+		t.Errorf("WABAs = %+v", all)
+	}
+	if len(NewDirectory(nil).WABAs()) != 0 {
+		t.Error("an empty directory has accounts")
+	}
+}

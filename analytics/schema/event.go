@@ -11,6 +11,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/switchboard-hq/switchboard/actors/canned"
 	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
@@ -97,6 +98,8 @@ var NotStoredTypes = map[string]bool{
 	// Erasures (erase.go).
 	EventContactErased:      true,
 	EventConversationErased: true,
+	// Canned responses are the tenant's content, not a conversation's (actors/canned).
+	canned.EventChanged: true,
 }
 
 // typeEnum is the type column's type: Enum8('conversation.created' = 1, …).

@@ -33,6 +33,7 @@ import (
 
 const (
 	conPhone  = "100200300"
+	conWABA   = "102290129340398" // its templates are the simulator's seeded catalogue
 	conAlice  = "console-alice-token-0001"
 	conBob    = "console-bob-token-00002"
 	conConfig = `tenants:
@@ -46,6 +47,7 @@ const (
         app_secret: "` + outSecret + `"
         verify_token: "v"
         access_token: "acme-access"
+        waba_id: "` + conWABA + `"
     operators:
       - {id: alice, name: Alice Martin, role: admin, capacity: 5, token: "` + conAlice + `"}
       - {id: bob, name: Bob Okafor, role: operator, capacity: 5, token: "` + conBob + `"}
@@ -199,6 +201,11 @@ func startConsoleNode(t *testing.T, extra ...string) (*node, *sim.Sim) {
 	s := startSim(t, n, sim.FailConfig{})
 	n.extra = append([]string{"--whatsapp-api-url", s.URL()}, extra...)
 	n.start()
+	// The template catalogue is synced from the simulator at start: the template picker lists it.
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		code, b := n.get("/v1/templates", conAlice)
+		return code == 200 && strings.Count(string(b), `"name":`) == len(sim.SeedTemplates)
+	}, "the template catalogue synced")
 	return n, s
 }
 
@@ -351,10 +358,10 @@ func TestConsoleWindowClosedTemplate(t *testing.T) {
 	b.text(`#window-chip`, "Window closed")
 	b.text(`#composer-locked`, "over 24 hours old")
 	b.waitJS(`!document.getElementById('composer')`, "no free-text composer")
-	b.run(
-		chromedp.SendKeys(chromedp.CSS(`#tpl-name`), "refund_update"),
-		chromedp.SendKeys(chromedp.CSS(`#tpl-params`), "Oliver\nR-2291"),
-	)
+	b.click(`.tpl-row[data-name="refund_update"]`)
+	b.waitJS(`document.getElementById('tpl-param-1').value === 'Oliver Smith'`, "{{1}} prefilled with the contact's name")
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-param-2`), "R-2291"))
+	b.text(`#tpl-preview-body`, "Hello Oliver Smith, your refund R-2291 has been processed.")
 	b.waitJS(`!document.getElementById('toast')`, "the toast gone")
 	b.screenshot("console-window-closed")
 	b.click(`#tpl-send`)

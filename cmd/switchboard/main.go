@@ -100,6 +100,7 @@ func serve(args []string) error {
 	cookieSecure := fs.Bool("cookie-secure", false, "mark the session cookie Secure (the node is reached over TLS)")
 	mediaCache := fs.Int64("media-cache-bytes", node.DefaultMediaCacheBytes, "bound of the disk cache of media served to the console (under the data dir)")
 	mediaPrivate := fs.Bool("media-allow-private", false, "let operators' media links reach private, loopback and link-local addresses (tests, local demo; off in production: SSRF)")
+	templateSync := fs.Duration("template-sync-interval", 15*time.Minute, "list every business account's message templates from the Graph API this often (and at start; a failed round is retried sooner); negative: only until a round succeeds")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
 	}
@@ -118,24 +119,25 @@ func serve(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	n, err := node.New(ctx, node.Config{
-		Tenants:            tenants,
-		DataDir:            *dataDir,
-		HTTPAddr:           *httpAddr,
-		KafkaBrokers:       flagenv.List(*brokers),
-		EmbeddedKafkaAddr:  *embeddedAddr,
-		EmbeddedKafkaFsync: *kafkaFsync,
-		Partitions:         *partitions,
-		Replication:        *replication,
-		Roles:              flagenv.List(*roles),
-		ClickHouseAddr:     *clickhouse,
-		WhatsAppAPIURL:     *waURL,
-		SessionTimeout:     *session,
-		IdleAfter:          *idle,
-		PprofAddr:          *pprofAddr,
-		CookieSecure:       *cookieSecure,
-		MediaCacheBytes:    *mediaCache,
-		MediaAllowPrivate:  *mediaPrivate,
-		Logger:             log,
+		Tenants:              tenants,
+		DataDir:              *dataDir,
+		HTTPAddr:             *httpAddr,
+		KafkaBrokers:         flagenv.List(*brokers),
+		EmbeddedKafkaAddr:    *embeddedAddr,
+		EmbeddedKafkaFsync:   *kafkaFsync,
+		Partitions:           *partitions,
+		Replication:          *replication,
+		Roles:                flagenv.List(*roles),
+		ClickHouseAddr:       *clickhouse,
+		WhatsAppAPIURL:       *waURL,
+		SessionTimeout:       *session,
+		IdleAfter:            *idle,
+		PprofAddr:            *pprofAddr,
+		CookieSecure:         *cookieSecure,
+		TemplateSyncInterval: *templateSync,
+		MediaCacheBytes:      *mediaCache,
+		MediaAllowPrivate:    *mediaPrivate,
+		Logger:               log,
 	})
 	if err != nil {
 		return err

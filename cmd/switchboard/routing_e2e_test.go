@@ -284,7 +284,8 @@ func TestRoutingThroughTheAPI(t *testing.T) {
 		}
 		ids[ev.ID] = string(e)
 		types[ev.Type]++
-		aboutConversation := ev.Type != operator.EventAvailability && !strings.HasPrefix(ev.Type, "contact.")
+		aboutConversation := ev.Type != operator.EventAvailability && !strings.HasPrefix(ev.Type, "contact.") &&
+			!strings.HasPrefix(ev.Type, "template.")
 		if ev.TenantID == "" || ev.ConversationID == "" && aboutConversation || ev.At.IsZero() {
 			t.Errorf("event without tenant, conversation or time: %s", e)
 		}

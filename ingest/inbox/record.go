@@ -123,7 +123,8 @@ type Command struct {
 	// ContactID names the contact of contact_update, contact_delete, contact_block, contact_unblock and
 	// contact_erase (conversation-less commands, applied by the tenant's catalogue).
 	ContactID string `json:"contact_id,omitempty"`
-	// Contact is the contact of contact_create and the change of contact_update.
+	// Contact is the contact of contact_create and the change of contact_update; on start, its Name is the
+	// contact's name for a conversation that has none.
 	Contact *ContactInput `json:"contact,omitempty"`
 	// Contacts are the rows of one contact_import batch, upserted by phone in order; ImportID names the import
 	// they belong to, so a phone that appears twice in one file is refused the second time.
@@ -179,7 +180,9 @@ type TemplateChange struct {
 // Outbound is a reply an operator sends: free-form text, an approved template, or media, a reaction or
 // interactive reply buttons with their Cloud API object as Content.
 type Outbound struct {
-	Type     string    `json:"type"`
+	Type string `json:"type"`
+	// Text is a text message's body; for a template, its body as the customer reads it, filled in by the API from
+	// the catalogue (shown in the conversation; what Meta receives is the Template).
 	Text     string    `json:"text,omitempty"`
 	Template *Template `json:"template,omitempty"`
 	// Content is the Cloud API object of the other types, as Meta defines it: media {"id"|"link", "caption",
@@ -194,6 +197,26 @@ type Template struct {
 	Language string           `json:"language"`
 	Params   []string         `json:"params,omitempty"`
 	Buttons  []TemplateButton `json:"buttons,omitempty"`
+	// ParamsFrom names, position by position, where a body parameter comes from: "contact.name",
+	// "contact.fields.<key>", or "" for Params' value at that position. The API resolves them into Params before
+	// the command is produced; a record never carries them.
+	ParamsFrom []string `json:"params_from,omitempty"`
+	// ParamNames, for a template whose body has named parameters, are their names in the order of Params: the API
+	// sets them from the catalogue, and Meta receives each value with its parameter_name.
+	ParamNames []string `json:"param_names,omitempty"`
+	// Header is the header's parameter: the media of an IMAGE, VIDEO or DOCUMENT header, or the text of a TEXT
+	// header with a parameter. nil for a template without one.
+	Header *TemplateHeader `json:"header,omitempty"`
+}
+
+// TemplateHeader is a template header's parameter: Type image, video or document with a Meta media ID or a Link
+// (and a document's Filename), or Type text with Text.
+type TemplateHeader struct {
+	Type     string `json:"type"`
+	ID       string `json:"id,omitempty"`
+	Link     string `json:"link,omitempty"`
+	Filename string `json:"filename,omitempty"`
+	Text     string `json:"text,omitempty"`
 }
 
 // TemplateButton gives one template button's parameters: sub_type quick_reply, url or copy_code, and its index.

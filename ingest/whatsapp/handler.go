@@ -188,7 +188,11 @@ func (h *Handler) receive(ctx *fasthttp.RequestCtx) result {
 	}
 
 	var chanBuf [4]*tenant.Channel
-	recs, chans, err := parse(body, h.dir, h.now(), chanBuf[:0])
+	var stats parseStats
+	recs, chans, err := parse(body, h.dir, h.now(), chanBuf[:0], &stats)
+	if stats.unknownAccounts > 0 {
+		h.m.unknownAccounts.Add(float64(stats.unknownAccounts))
+	}
 	if err != nil {
 		// The payload is correctly signed, so it comes from Meta: a rejection means a bug or a config gap here.
 		if errors.Is(err, ErrUnknownChannel) {

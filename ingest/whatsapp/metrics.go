@@ -43,8 +43,10 @@ const unknownChannel = "unknown"
 
 type metrics struct {
 	webhooks *prometheus.CounterVec
-	unknown  [numResults]prometheus.Counter  // webhooks{channel="unknown"}, resolved once
-	duration [numResults]prometheus.Observer // by result, resolved once
+	// unknownAccounts counts template changes skipped because no channel has their business account as waba_id.
+	unknownAccounts prometheus.Counter
+	unknown         [numResults]prometheus.Counter  // webhooks{channel="unknown"}, resolved once
+	duration        [numResults]prometheus.Observer // by result, resolved once
 }
 
 func newMetrics(reg prometheus.Registerer) (metrics, error) {
@@ -64,6 +66,14 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 	if err != nil {
 		return m, err
 	}
+	unknownAccounts, err := register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "switchboard_webhook_template_changes_ignored_total",
+		Help: "Template webhook changes (status, quality, category) skipped because no channel has their business account as waba_id.",
+	}))
+	if err != nil {
+		return m, err
+	}
+	m.unknownAccounts = unknownAccounts
 	m.webhooks = webhooks
 	for r := range numResults {
 		m.unknown[r] = webhooks.WithLabelValues(unknownChannel, resultNames[r])

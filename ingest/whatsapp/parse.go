@@ -161,8 +161,13 @@ type status struct {
 }
 
 // Parse normalises a WhatsApp Cloud API webhook payload into inbox records: one per tenant, holding that tenant's
-// messages and statuses in payload order, records ordered by the tenant's first appearance. Changes whose field is
-// not "messages" are ignored; a payload without messages or statuses gives no records and no error.
+// messages, statuses and template changes in payload order, records ordered by the tenant's first appearance.
+// Template changes (fields message_template_status_update, message_template_quality_update and
+// template_category_update) become KindTemplate items of the tenant whose channels have the entry's id as waba_id,
+// with the change's value as Meta sent it; those of an account no channel has are skipped (Meta sends a business
+// account's template webhooks to every app subscribed to it, and refusing them would make Meta retry the whole
+// payload, messages included, for days). Changes of other fields are ignored; a payload without messages,
+// statuses or template changes gives no records and no error.
 //
 // Message.Content is the object under the key named by the message's type; a type without such a key (Meta's
 // "unsupported" and "unknown" carry only errors[]) gets the whole message object instead. Types other than those
@@ -171,13 +176,27 @@ type status struct {
 // Validation is all-or-nothing: any bad part gives an error wrapping ErrMalformed or ErrUnknownChannel, and no
 // records. The records share no memory with body.
 func Parse(body []byte, dir *tenant.Directory, ingestAt time.Time) ([]inbox.Record, error) {
-	recs, _, err := parse(body, dir, ingestAt, nil)
+	recs, _, err := parse(body, dir, ingestAt, nil, nil)
 	return recs, err
 }
 
+// templateFields are the change fields of template webhooks.
+var templateFields = map[string]bool{
+	"message_template_status_update":  true,
+	"message_template_quality_update": true,
+	"template_category_update":        true,
+}
+
+// parseStats counts what parse skipped, for the handler's metrics.
+type parseStats struct {
+	// unknownAccounts counts template changes of business accounts no channel has.
+	unknownAccounts int
+}
+
 // parse is Parse that also appends to chans every channel the payload names, including those of changes without
-// messages or statuses, so the handler can check each one against the secret that signed the payload.
-func parse(body []byte, dir *tenant.Directory, ingestAt time.Time, chans []*tenant.Channel) ([]inbox.Record, []*tenant.Channel, error) {
+// messages or statuses (for a template change, its account's first channel), so the handler can check each one
+// against the secret that signed the payload; stats, when not nil, counts what was skipped.
+func parse(body []byte, dir *tenant.Directory, ingestAt time.Time, chans []*tenant.Channel, stats *parseStats) ([]inbox.Record, []*tenant.Channel, error) {
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		if err := decodeSlowly(body, &env); err != nil {
@@ -188,6 +207,7 @@ func parse(body []byte, dir *tenant.Directory, ingestAt time.Time, chans []*tena
 		return nil, chans, fmt.Errorf("%w: object is %q, want %q", ErrMalformed, env.Object, objectWABA)
 	}
 	var others *otherContents // rarely needed, so allocated on first use
+	var raws *rawEnvelope     // template changes' raw values, decoded on the first one
 	at := ingestAt.UnixMilli()
 	var recs []inbox.Record
 	for i := range env.Entry {
@@ -197,6 +217,34 @@ func parse(body []byte, dir *tenant.Directory, ingestAt time.Time, chans []*tena
 		}
 		for j := range e.Changes {
 			c := &e.Changes[j]
+			if templateFields[c.Field] {
+				w, ok := dir.WABA(e.ID)
+				if !ok {
+					if stats != nil {
+						stats.unknownAccounts++
+					}
+					continue
+				}
+				if raws == nil {
+					raws = new(rawEnvelope)
+					if err := json.Unmarshal(body, raws); err != nil {
+						return nil, chans, fmt.Errorf("%w: %w", ErrMalformed, err)
+					}
+				}
+				if i >= len(raws.Entry) || j >= len(raws.Entry[i].Changes) {
+					return nil, chans, errors.New("BUG: template change not found in the raw decoding")
+				}
+				v := raws.Entry[i].Changes[j].Value
+				if len(v) == 0 || v[0] != '{' {
+					return nil, chans, fmt.Errorf("%w: entry[%d].changes[%d].value: a %s value must be an object", ErrMalformed, i, j, c.Field)
+				}
+				ch := w.Channels[0]
+				chans = appendChannel(chans, ch)
+				r := recordIndex(&recs, w.Tenant.ID, at)
+				recs[r].Items = append(recs[r].Items, inbox.Item{Kind: inbox.KindTemplate, Channel: ch.ID,
+					Template: &inbox.TemplateChange{WABA: e.ID, Field: c.Field, Value: v}})
+				continue
+			}
 			if c.Field != "messages" {
 				continue
 			}

@@ -33,12 +33,14 @@ tenants:
         app_secret: ` + bspSecret + `
         verify_token: ` + acmeVerify + `
         access_token: acme-access-token
+        waba_id: "200300400500"
       - id: acme-wa-2
         type: whatsapp
         phone_number_id: "100200301"
         app_secret: ` + bspSecret + `
         verify_token: acme-verify-token-4567
         access_token: acme-access-token-2
+        waba_id: "200300400500"
     operators:
       - id: alice
         name: Alice
@@ -60,6 +62,7 @@ tenants:
         app_secret: ` + initechSecret + `
         verify_token: initech-verify-token-5555
         access_token: initech-access-token
+        waba_id: "700600500400"
 `
 
 func testDirectory(t testing.TB) *tenant.Directory {

@@ -9,6 +9,8 @@ import { PeoplePage } from './people.jsx';
 import { initials, hue } from './util.js';
 import { Icon } from './icon.jsx';
 import { ImportPage } from './import.jsx';
+import { StartButton } from './start.jsx';
+import { CannedPage, cannedChanged } from './canned.jsx';
 
 /** The tabs of the inbox, each a list query (SPEC11: "The console's tabs map to list queries"). */
 export const TABS = [
@@ -33,6 +35,7 @@ function parseRoute() {
   const parts = location.pathname.split('/').filter(Boolean);
   // People: /people, /people/<contact id>, /people/import (the page's own sub-route).
   if (parts[0] === 'people') return { tab: 'people', id: parts[1] || null };
+  if (parts[0] === 'settings' && parts[1] === 'canned') return { tab: 'unassigned', id: null, page: 'canned' };
   const tab = TABS.find((t) => t.id === parts[0]) ? parts[0] : 'unassigned';
   const id = parts[1] && /^c[0-9a-v]{16}$/.test(parts[1]) ? parts[1] : null;
   return { tab, id };
@@ -200,6 +203,11 @@ function Console({ session, onSignOut }) {
     if (location.pathname !== path) history.pushState(null, '', path);
     setRoute({ tab: tabId, id: id || null });
   }, []);
+  const openPage = useCallback((page) => {
+    const path = '/settings/' + page;
+    if (location.pathname !== path) history.pushState(null, '', path);
+    setRoute({ tab: 'unassigned', id: null, page });
+  }, []);
   useEffect(() => {
     const pop = () => setRoute(parseRoute());
     addEventListener('popstate', pop);
@@ -245,6 +253,10 @@ function Console({ session, onSignOut }) {
     const close = connect({
       state: setConn,
       event: (type, ev) => {
+        if (type === 'canned.changed') {
+          cannedChanged();
+          return;
+        }
         const p = pending.current;
         if (type === 'operator.availability') p.operators = true;
         else if (type.startsWith('contact.')) p.contacts = true;
@@ -363,8 +375,8 @@ function Console({ session, onSignOut }) {
                     href={'/' + t.id}
                     role="tab"
                     id={'tab-' + t.id}
-                    aria-selected={!people && t.id === route.tab}
-                    class={'tab' + (!people && t.id === route.tab ? ' active' : '')}
+                    aria-selected={!people && !route.page && t.id === route.tab}
+                    class={'tab' + (!people && !route.page && t.id === route.tab ? ' active' : '')}
                     onClick={(e) => {
                       e.preventDefault();
                       setQuery('');
@@ -412,6 +424,23 @@ function Console({ session, onSignOut }) {
               </a>
             </li>
           </ul>
+          <div class="nav-section">Settings</div>
+          <ul class="tabs">
+            <li>
+              <a
+                href="/settings/canned"
+                id="nav-canned"
+                class={'tab' + (route.page === 'canned' ? ' active' : '')}
+                onClick={(e) => {
+                  e.preventDefault();
+                  openPage('canned');
+                }}
+              >
+                <Icon d="M5 4h14v16l-7-4-7 4z" />
+                <span class="tab-label">Canned responses</span>
+              </a>
+            </li>
+          </ul>
           {counts && counts.unread > 0 && (
             <div class="nav-unread">
               {counts.unread} of your chats {counts.unread === 1 ? 'has' : 'have'} unread messages
@@ -452,7 +481,9 @@ function Console({ session, onSignOut }) {
             </button>
           </div>
         </nav>
-        {people ? (
+        {route.page === 'canned' ? (
+          <CannedPage me={me} />
+        ) : people ? (
           route.id === 'import' ? (
             <ImportPage />
           ) : (
@@ -461,6 +492,7 @@ function Console({ session, onSignOut }) {
         ) : (
           <>
             <ConversationList
+              headAction={<StartButton onStarted={(id) => navigate('mine', id)} />}
               tab={tab}
               sort={sort}
               setSort={(s) => setSorts((all) => ({ ...all, [tab.id]: s }))}

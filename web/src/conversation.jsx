@@ -1,5 +1,5 @@
 // The open conversation: its header and actions, the messages (loaded backwards in pages), the composer (reply or
-// private note, locked outside the 24-hour window with a template form), and the details column on the right.
+// private note, locked outside the 24-hour window with the template picker), and the details column on the right.
 import { Fragment } from 'preact';
 import { useState, useEffect, useRef, useLayoutEffect, useCallback } from 'preact/hooks';
 import * as api from './api.js';
@@ -9,6 +9,8 @@ import { useNow } from './now.js';
 import { Message } from './message.jsx';
 import { ContactPanel } from './contact.jsx';
 import { useAttachment } from './attach.jsx';
+import { TemplatePicker } from './templates.jsx';
+import { useCannedPicker, sendWithMedia, MediaChip } from './canned.jsx';
 
 const PAGE = 50;
 
@@ -373,6 +375,23 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
   const locked = mode === 'reply' && !open;
   const closed = conv.status === 'closed';
 
+  // "/" at the start of the field opens the canned responses picker; the chosen one replaces the "/query".
+  const [cannedMedia, setCannedMedia] = useState(null); // a canned response's file, sent with the reply
+  const canned = useCannedPicker({
+    conversationId: id,
+    flash,
+    insert: (t, media) => {
+      setCannedMedia(media);
+      const el = inputRef.current;
+      if (el) {
+        el.value = t;
+        el.focus();
+        el.setSelectionRange(t.length, t.length);
+      }
+      setText(t);
+    },
+  });
+
   const candidates = mention
     ? operators.filter((o) => (o.id + ' ' + (o.name || '')).toLowerCase().includes(mention.q.toLowerCase())).slice(0, 6)
     : [];
@@ -381,6 +400,7 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
     const el = e.currentTarget;
     const v = el.value;
     setText(v);
+    canned.onInput(v);
     if (Date.now() - typedAt.current > 3000) {
       typedAt.current = Date.now();
       api.post('/v1/conversations/' + id + '/presence', { state: 'typing' }).catch(() => {});
@@ -407,16 +427,19 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
     setMention(null);
   };
 
+  const withMedia = mode === 'reply' && cannedMedia;
   const send = async () => {
     const t = text.trim();
     const withFile = mode === 'reply' && attach.ready;
-    if ((!t && !withFile) || sending || locked || (mode === 'reply' && attach.att && !attach.ready)) return;
+    if ((!t && !withFile && !withMedia) || sending || locked || (mode === 'reply' && attach.att && !attach.ready)) return;
     setSending(true);
     try {
       if (mode === 'note') await api.post('/v1/conversations/' + id + '/notes', { text: t });
       else if (withFile) await attach.send(t);
+      else if (withMedia) await sendWithMedia(id, cannedMedia, t);
       else await api.post('/v1/conversations/' + id + '/messages', { type: 'text', text: t });
       setText('');
+      if (withMedia) setCannedMedia(null);
       onSent();
     } catch (e) {
       flash(REFUSALS[e.code] || e.message);
@@ -426,6 +449,7 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
   };
 
   const onKeyDown = (e) => {
+    if (canned.onKeyDown(e)) return;
     if (mention && candidates.length) {
       if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
         e.preventDefault();
@@ -452,6 +476,7 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
 
   return (
     <div class={'composer ' + mode}>
+      {canned.popup}
       <div class="composer-tabs" role="tablist">
         <button role="tab" id="mode-reply" aria-selected={mode === 'reply'} class={mode === 'reply' ? 'active' : ''} onClick={() => setMode('reply')}>
           Reply
@@ -476,16 +501,18 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
         <>
           <div class="locked" id="composer-locked">
             <Icon d="M7 11V7a5 5 0 0110 0v4M5 11h14v10H5z" size={14} />
-            The customer's last message is over 24 hours old: WhatsApp allows only an approved template until they
-            write again.
+            {zero(conv.last_inbound_at)
+              ? 'The customer has not written yet: WhatsApp allows only an approved template until they reply.'
+              : "The customer's last message is over 24 hours old: WhatsApp allows only an approved template until they write again."}
           </div>
-          <TemplateForm id={id} flash={flash} onSent={onSent} locked />
+          <TemplateComposer id={id} conv={conv} flash={flash} onSent={onSent} locked />
         </>
       ) : mode === 'reply' && tpl ? (
-        <TemplateForm id={id} flash={flash} onSent={onSent} />
+        <TemplateComposer id={id} conv={conv} flash={flash} onSent={onSent} />
       ) : (
         <div class="composer-box" {...(mode === 'reply' ? attach.dropProps : {})}>
           {mode === 'reply' && attach.chip}
+          {withMedia && <MediaChip media={cannedMedia} onRemove={() => setCannedMedia(null)} />}
           {mention && candidates.length > 0 && (
             <ul class="popover mentions" role="listbox" id="mention-list">
               {candidates.map((o, i) => (
@@ -517,7 +544,7 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
                 ? 'Private note, visible to your team only. @ to mention someone.'
                 : attach.att
                   ? attach.noCaption ? 'A message to send after it (optional)…' : 'Add a caption (optional)…'
-                  : 'Reply to the customer…  (Enter sends, Shift+Enter for a new line)'
+                  : 'Reply to the customer…  (Enter sends, Shift+Enter for a new line, / for canned responses)'
             }
           />
           <div class="composer-foot">
@@ -526,7 +553,7 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
             <button
               class={'btn ' + (mode === 'note' ? 'note-btn' : 'primary')}
               id="send"
-              disabled={sending || (mode === 'note' || !attach.att ? !text.trim() : !attach.ready)}
+              disabled={sending || (mode === 'note' ? !text.trim() : attach.att ? !attach.ready : !text.trim() && !withMedia)}
               onClick={send}
             >
               {mode === 'note' ? 'Add note' : 'Send'}
@@ -538,55 +565,35 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
   );
 }
 
-function TemplateForm({ id, flash, onSent, locked }) {
-  const [name, setName] = useState('');
-  const [language, setLanguage] = useState('en_US');
-  const [params, setParams] = useState('');
-  const [busy, setBusy] = useState(false);
-  const submit = async (e) => {
-    e.preventDefault();
-    if (!name.trim() || busy) return;
-    setBusy(true);
-    const ps = params.split('\n').map((p) => p.trim()).filter(Boolean);
+// TemplateComposer sends a template from the catalogue of the conversation's channel, its parameters prefilled from
+// the contact (with its custom fields when the contacts API has them).
+function TemplateComposer({ id, conv, flash, onSent, locked }) {
+  const ct = conv.contact || {};
+  const [contact, setContact] = useState({ name: ct.name || '', fields: {} });
+  useEffect(() => {
+    let live = true;
+    setContact({ name: ct.name || '', fields: {} });
+    if (ct.id) {
+      api
+        .get('/v1/contacts/' + encodeURIComponent(ct.id), { quiet401: true })
+        .then((c) => live && c && setContact({ name: c.name || ct.name || '', fields: c.fields || {} }))
+        .catch(() => {});
+    }
+    return () => {
+      live = false;
+    };
+  }, [ct.id, ct.name]);
+  const submit = async (template) => {
     try {
-      await api.post('/v1/conversations/' + id + '/messages', {
-        type: 'template',
-        template: { name: name.trim(), language: language.trim(), params: ps },
-      });
-      setName('');
-      setParams('');
+      await api.post('/v1/conversations/' + id + '/messages', { type: 'template', template });
       flash('Template sent', 'ok');
       onSent();
     } catch (err) {
-      flash(err.message);
-    } finally {
-      setBusy(false);
+      flash(REFUSALS[err.code] || err.message);
+      throw err;
     }
   };
-  return (
-    <form class={'template' + (locked ? ' locked-form' : '')} onSubmit={submit} id="template-form">
-      <div class="template-row">
-        <label>
-          Template name
-          <input id="tpl-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="order_update" required />
-        </label>
-        <label class="narrow">
-          Language
-          <input id="tpl-lang" value={language} onInput={(e) => setLanguage(e.currentTarget.value)} placeholder="en_US" required />
-        </label>
-      </div>
-      <label>
-        Parameters, one per line
-        <textarea id="tpl-params" rows={2} value={params} onInput={(e) => setParams(e.currentTarget.value)} placeholder={'{{1}}\n{{2}}'} />
-      </label>
-      <div class="composer-foot">
-        <span class="muted small">Approved templates may be sent at any time.</span>
-        <button class="btn primary" id="tpl-send" type="submit" disabled={!name.trim() || busy}>
-          Send template
-        </button>
-      </div>
-    </form>
-  );
+  return <TemplatePicker channelId={conv.channel_id} contact={contact} onSubmit={submit} locked={locked} />;
 }
 
 function Details({ conv, names, me, now, open, left, flash, setConv, reload, contactsTick }) {

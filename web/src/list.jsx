@@ -17,7 +17,7 @@ const SORTS = [
 ];
 
 export function ConversationList(props) {
-  const { tab, sort, setSort, query, setQuery, searchRef, selected, onSelect, tick, names, presence, me, idsRef } = props;
+  const { tab, sort, setSort, query, setQuery, searchRef, selected, onSelect, tick, names, presence, me, idsRef, headAction } = props;
   const [state, setState] = useState({ items: [], next: '', loading: true, error: '' });
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(600);
@@ -124,6 +124,7 @@ export function ConversationList(props) {
   return (
     <section class="list" aria-label="Conversations">
       <header class="list-head">
+        {headAction}
         <div class="list-title">
           <h2>{searching ? 'Search' : tab.label}</h2>
           {!searching && (

@@ -8,8 +8,8 @@ export const DURABLE = [
   'operator.mentioned', 'conversation.assigned', 'conversation.unassigned', 'conversation.transferred',
   'conversation.closed', 'conversation.reopened', 'conversation.snoozed', 'conversation.unsnoozed',
   'conversation.labels_changed', 'window.closing', 'conversation.read', 'operator.availability',
-  // People (issue 12): they refetch the People page and the open contact panel.
-  'contact.created', 'contact.updated', 'contact.deleted', 'contact.blocked', 'contact.unblocked', 'contact.erased',
+  'template.updated', 'contact.created', 'contact.updated', 'contact.deleted', 'contact.blocked', 'contact.unblocked',
+  'contact.erased', 'canned.changed',
 ];
 
 // seen keeps the ids of the last durable events received, newest last, for the browser tests (a replay after a
@@ -61,7 +61,10 @@ export function connect(h) {
       es.addEventListener(t, (e) => {
         seen.push(e.lastEventId);
         if (seen.length > 2000) seen.splice(0, seen.length - 2000);
-        h.event(t, parse(e), e.lastEventId);
+        const data = parse(e);
+        h.event(t, data, e.lastEventId);
+        // Components that follow one kind of event listen for it on window (the template picker: template.updated).
+        if (t === 'template.updated') window.dispatchEvent(new CustomEvent('switchboard:' + t, { detail: data }));
       });
     }
     es.addEventListener('counts', (e) => h.counts(parse(e)));

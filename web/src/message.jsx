@@ -208,7 +208,8 @@ function Body({ m }) {
           <Icon d="M5 4h14v16H5zM8 8h8M8 12h8M8 16h5" size={14} /> Template <span class="mono">{c.name}</span>{' '}
           <span class="muted small">({c.language})</span>
         </div>
-        {c.params && c.params.length > 0 && (
+        {m.text && <div class="template-body">{m.text}</div>}
+        {!m.text && c.params && c.params.length > 0 && (
           <div class="params">
             {c.params.map((p, i) => (
               <span class="param" key={i}>

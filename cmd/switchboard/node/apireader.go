@@ -10,6 +10,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/routing"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/template"
 	"github.com/switchboard-hq/switchboard/api"
 )
 
@@ -77,4 +78,24 @@ func (r storeReader) Search(tenant string, q api.SearchQuery) ([]api.SearchHit, 
 		out[i] = api.SearchHit{Conversation: h.Conversation, Match: api.SearchMatch{Field: h.Field, Snippet: h.Snippet, Seq: h.Seq}}
 	}
 	return out, next, nil
+}
+
+func (r storeReader) Templates(tenant, waba string) ([]template.Template, error) {
+	list, err := r.st.Templates(tenant, waba)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]template.Template, len(list))
+	for i := range list {
+		out[i] = list[i].Template
+	}
+	return out, nil
+}
+
+func (r storeReader) Template(tenant, waba, name, language string) (template.Template, error) {
+	t, err := r.st.Template(tenant, waba, name, language)
+	if errors.Is(err, store.ErrNotFound) {
+		return t.Template, fmt.Errorf("template %s/%s/%s of tenant %s: %w", waba, name, language, tenant, api.ErrNotFound)
+	}
+	return t.Template, err
 }

@@ -94,7 +94,11 @@ type Config struct {
 	// MediaAllowPrivate lets operators' media links reach private, loopback and link-local addresses. Default
 	// false: such links are refused (SSRF); tests and the local demo set it.
 	MediaAllowPrivate bool
-	Logger            *slog.Logger
+	// TemplateSyncInterval is how often a router node lists every business account's message templates from the
+	// Graph API (WhatsAppAPIURL) into the catalogue; it also does at start, and retries a failed round sooner (5 s,
+	// doubling). 0 means DefaultTemplateSyncInterval (15m); negative syncs only until a round succeeds.
+	TemplateSyncInterval time.Duration
+	Logger               *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -115,6 +119,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Replication == 0 {
 		c.Replication = 1
+	}
+	if c.TemplateSyncInterval == 0 {
+		c.TemplateSyncInterval = DefaultTemplateSyncInterval
 	}
 	if len(c.Roles) == 0 || slices.Contains(c.Roles, "all") {
 		c.Roles = AllRoles
@@ -157,7 +164,8 @@ type Node struct {
 	firer    *timers.Firer
 	outcomes *outcome.Registry
 	server   *server.Server
-	feed     *livefeed.Feed // GET /v1/events
+	feed     *livefeed.Feed  // GET /v1/events
+	syncer   *templateSyncer // template catalogues (templates.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -228,6 +236,11 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 		}
 	}
 	n.outcomes = outcome.NewRegistry()
+	if n.producer != nil {
+		if n.syncer, err = newTemplateSyncer(n.dir, cfg.WhatsAppAPIURL, n.producer, cfg.TemplateSyncInterval, n.reg, n.log); err != nil {
+			return n, err
+		}
+	}
 	if cfg.has(RoleRouter) {
 		n.relay, err = outbox.New(outbox.Config{Store: n.store, Brokers: n.brokers, Registerer: n.reg, Logger: n.log})
 		if err != nil {
@@ -270,6 +283,9 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 			Logger: n.log}
 		if err := n.startMedia(&acfg); err != nil {
 			return n, err
+		}
+		if n.syncer != nil {
+			acfg.Templates = n.syncer
 		}
 		if err := n.startLive(ctx, &acfg); err != nil {
 			return n, err
@@ -398,6 +414,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.router != nil {
 		producerUsers.run("sender", n.sender.Run)
 		producerUsers.run("timer firer", n.firer.Run)
+		producerUsers.run("template syncer", n.syncer.Run)
 		consumers.run("router", n.router.Run)
 		consumers.run("outbox relay", n.relay.Run)
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,25 +14,6 @@ import (
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/graph"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
-
-func startSim(t *testing.T, cfg sim.Config) *sim.Sim {
-	t.Helper()
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	s, err := sim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("sim: %v", err)
-		}
-	})
-	return s
-}
 
 // A file uploaded to a phone number's media store comes back, byte for byte, through Info's url and Download, with
 // the type and digest Meta reports; the token of another number is refused at every step.

@@ -26,6 +26,9 @@ func (s *Sim) route(ctx *fasthttp.RequestCtx) {
 		s.serveReads(ctx)
 		return
 	}
+	if s.routeTemplates(ctx, path) {
+		return
+	}
 	s.c.requests.Add(1)
 	phone, ok := sendPath(path)
 	switch {

@@ -236,6 +236,7 @@ type Sim struct {
 	reads    readRecorder
 	hooks    *webhooks // nil without a WebhookURL
 	media    mediaStore
+	tpl      catalogues // the message template catalogues (templates.go)
 	client   *http.Client
 	failFrom float64 // Fail.Rate429 + Fail.Rate5xx + Fail.RatePermanent; 0 draws nothing
 

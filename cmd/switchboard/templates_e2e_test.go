@@ -1,0 +1,164 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
+)
+
+const (
+	tplPhone = "100200388"
+	tplWABA  = "102290129340398"
+	tplAdmin = "templates-admin-token-01"
+	tplOp    = "templates-oper-token-001"
+)
+
+const tplConfig = `tenants:
+  - id: acme
+    settings:
+      routing: manual
+    channels:
+      - id: acme-wa
+        type: whatsapp
+        phone_number_id: "` + tplPhone + `"
+        app_secret: "` + outSecret + `"
+        verify_token: "v"
+        access_token: "acme-access"
+        waba_id: "` + tplWABA + `"
+    operators:
+      - {id: ana, name: Ana, role: admin, capacity: 5, token: "` + tplAdmin + `"}
+      - {id: omar, name: Omar, role: operator, capacity: 5, token: "` + tplOp + `"}
+`
+
+type tplView struct {
+	Name, Language, Status, Category, Reason string
+	Params                                   int
+	Header                                   *struct{ Format string }
+}
+
+func listTemplates(t *testing.T, n *node) map[string]tplView {
+	t.Helper()
+	code, b := n.get("/v1/templates?channel_id=acme-wa", tplOp)
+	if code != 200 {
+		t.Fatalf("GET /v1/templates: %d %s", code, b)
+	}
+	var body struct{ Templates []tplView }
+	if err := json.Unmarshal(b, &body); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]tplView{}
+	for _, v := range body.Templates {
+		out[v.Name+"/"+v.Language] = v
+	}
+	return out
+}
+
+// TestTemplatesThroughSimulator: the node syncs the simulator's catalogue at start; a template goes out with its
+// parameters and image header; Meta pauses it (the simulator posts the signed status webhook) and the next send is
+// refused 422 before it leaves; unknown and not-approved ones are refused; an admin syncs on demand.
+func TestTemplatesThroughSimulator(t *testing.T) {
+	n := newNodeConfig(t, tplConfig)
+	s := startSim(t, n, sim.FailConfig{})
+	n.extra = append(n.extra, "--whatsapp-api-url", s.URL())
+	n.start()
+
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		return len(listTemplates(t, n)) == len(sim.SeedTemplates)
+	}, "the catalogue synced at start")
+	ts := listTemplates(t, n)
+	if o := ts["order_update/en_US"]; o.Status != "APPROVED" || o.Params != 2 || o.Category != "UTILITY" {
+		t.Errorf("order_update = %+v", o)
+	}
+	if s := ts["spring_sale/en_US"]; s.Header == nil || s.Header.Format != "IMAGE" || s.Params != 1 {
+		t.Errorf("spring_sale = %+v", s)
+	}
+
+	from := "34600123456"
+	if code := n.post(meta.Payload(meta.Change{PhoneNumberID: tplPhone, Messages: []meta.Message{
+		named(from, "Lucía Gómez", "wamid.t1", "Hola", time.Now())}}), outSecret); code != 200 {
+		t.Fatalf("webhook: %d", code)
+	}
+	id := conversation.ID("acme-wa", from)
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		code, _ := n.conversation(tplOp, id)
+		return code == 200
+	}, "the conversation exists")
+	n.mustCall("POST", "/v1/conversations/"+id+"/take", tplOp, nil, 200)
+
+	send := func(tpl map[string]any) (int, []byte) {
+		return n.call("POST", "/v1/conversations/"+id+"/messages", tplOp, map[string]any{"type": "template", "template": tpl})
+	}
+	if code, b := send(map[string]any{"name": "order_update", "language": "en_US", "params": []string{"", "R-77"},
+		"params_from": []string{"contact.name"}}); code != 201 {
+		t.Fatalf("order_update: %d %s", code, b)
+	}
+	if code, b := send(map[string]any{"name": "spring_sale", "language": "en_US", "params": []string{"Lucía"},
+		"header": map[string]string{"type": "image", "link": "https://cdn.example.com/sale.jpg"}}); code != 201 {
+		t.Fatalf("spring_sale: %d %s", code, b)
+	}
+	simReceived(t, s, from, "order_update with its parameters", `"name":"order_update"`, `"text":"Lucía Gómez"`, `"text":"R-77"`)
+	simReceived(t, s, from, "spring_sale with its image header", `"name":"spring_sale"`, `"type":"header"`,
+		`"link":"https://cdn.example.com/sale.jpg"`)
+
+	// Named parameters go to Meta with their names.
+	if code, b := send(map[string]any{"name": "appointment_reminder", "language": "en_US",
+		"params": []string{"Lucía", "Madrid", "May 3"}}); code != 201 {
+		t.Fatalf("appointment_reminder: %d %s", code, b)
+	}
+	simReceived(t, s, from, "appointment_reminder with named parameters", `"name":"appointment_reminder"`,
+		`"parameter_name":"first_name"`, `"parameter_name":"city"`, `"text":"Madrid"`)
+
+	n.refused("POST", "/v1/conversations/"+id+"/messages", tplOp, map[string]any{"type": "template",
+		"template": map[string]any{"name": "no_such", "language": "en_US"}}, 400, "template_not_found")
+	n.refused("POST", "/v1/conversations/"+id+"/messages", tplOp, map[string]any{"type": "template",
+		"template": map[string]any{"name": "welcome_offer", "language": "en_US", "params": []string{"a", "b"}}}, 422, "template_not_approved")
+	n.refused("POST", "/v1/conversations/"+id+"/messages", tplOp, map[string]any{"type": "template",
+		"template": map[string]any{"name": "order_update", "language": "en_US", "params": []string{"a"}}}, 400, "invalid_template_params")
+
+	// Meta pauses order_update: the simulator posts the signed webhook, answered 200 once the node produced it.
+	resp, err := http.Post(s.URL()+"/sim/templates/order_update/status", "application/json",
+		strings.NewReader(`{"language":"en_US","status":"PAUSED","reason":"LOW_QUALITY","waba":"`+tplWABA+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"webhooks":[200]`)) {
+		t.Fatalf("sim status change: %d %s", resp.StatusCode, b)
+	}
+	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
+		return listTemplates(t, n)["order_update/en_US"].Status == "PAUSED"
+	}, "order_update paused in the catalogue")
+	code, b := send(map[string]any{"name": "order_update", "language": "en_US", "params": []string{"a", "b"}})
+	if code != 422 || !strings.Contains(string(b), "template_not_approved") || !strings.Contains(string(b), "PAUSED") {
+		t.Errorf("send of the paused template: %d %s, want 422 template_not_approved naming PAUSED", code, b)
+	}
+	// The other language of it is still approved.
+	if code, b := send(map[string]any{"name": "order_update", "language": "pt_BR", "params": []string{"a", "b"}}); code != 201 {
+		t.Errorf("order_update pt_BR: %d %s", code, b)
+	}
+
+	// An operator may not sync; an admin may, and the catalogue follows the listing again (Meta's listing says
+	// PAUSED too, so nothing changes).
+	n.refused("POST", "/v1/templates/sync", tplOp, nil, 403, "forbidden")
+	b = n.mustCall("POST", "/v1/templates/sync", tplAdmin, nil, 200)
+	if !strings.Contains(string(b), `"waba":"`+tplWABA+`"`) || !strings.Contains(string(b), fmt.Sprintf(`"templates":%d`, len(sim.SeedTemplates))) {
+		t.Errorf("sync: %s", b)
+	}
+	if got := listTemplates(t, n)["order_update/en_US"].Status; got != "PAUSED" {
+		t.Errorf("after the sync order_update is %s", got)
+	}
+	if v := n.metric("switchboard_template_syncs_total", "result", "ok"); v < 2 {
+		t.Errorf("switchboard_template_syncs_total{result=ok} = %v, want at least 2", v)
+	}
+}
