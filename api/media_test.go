@@ -53,7 +53,7 @@ func startMedia(t *testing.T) mediaEnv {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	e := start(t, options{streamed: true, configure: func(c *api.Config) { c.Media, c.MediaTempDir = m, tmp }})
+	e := start(t, options{tenants: "testdata/media_tenants.yaml", streamed: true, configure: func(c *api.Config) { c.Media, c.MediaTempDir = m, tmp }})
 	return mediaEnv{env: e, sim: s}
 }
 
@@ -271,7 +271,7 @@ func TestUploadsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := mediaEnv{env: start(t, options{streamed: true, configure: func(c *api.Config) { c.Media, c.MaxMediaTransfers = m, 1 }})}
+	e := mediaEnv{env: start(t, options{tenants: "testdata/media_tenants.yaml", streamed: true, configure: func(c *api.Config) { c.Media, c.MaxMediaTransfers = m, 1 }})}
 	// One upload holds the only place: its body never ends while the second arrives.
 	pr, pw := io.Pipe()
 	first := make(chan int, 1)
