@@ -120,7 +120,15 @@ func TestSignInAndLiveEventsSurviveARestart(t *testing.T) {
 		}
 		seen[f.id] = true
 	}
-	if got[0].event != "conversation.created" {
+	// The second conversation's events come first. The catalogue's contact.created for the new customer is
+	// published by another actor, so it may come before or after them.
+	var convEvents []string
+	for _, f := range got {
+		if !strings.HasPrefix(f.event, "contact.") {
+			convEvents = append(convEvents, f.event)
+		}
+	}
+	if len(convEvents) == 0 || convEvents[0] != "conversation.created" {
 		t.Errorf("resumed with %v, want the second conversation's events first", got)
 	}
 	n.stop()
