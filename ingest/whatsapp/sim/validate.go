@@ -100,7 +100,8 @@ type templateComponent struct {
 }
 
 type templateParameter struct {
-	Type       *string         `json:"type"`
+	Type          *string         `json:"type"`
+	ParameterName *string         `json:"parameter_name"`
 	Text       *string         `json:"text"`
 	Payload    *string         `json:"payload"`
 	CouponCode *string         `json:"coupon_code"`
@@ -173,7 +174,7 @@ type checked struct {
 }
 
 // validate checks a send request the way the Cloud API does and returns the error Meta would answer, or nil. It is
-// a pure function of the body.
+// a pure function of the body (and of SeedTemplates, which are never changed).
 func validate(body []byte) (checked, *apiError) {
 	var c checked
 	var r sendRequest
@@ -223,6 +224,7 @@ func validate(body []byte) (checked, *apiError) {
 		e = checkTemplate(r.Template)
 		if e == nil {
 			c.template = *r.Template.Name
+			e = matchSeeded(r.Template)
 		}
 	case "image":
 		e = checkMedia("image", r.Image)
