@@ -102,16 +102,16 @@ type templateComponent struct {
 type templateParameter struct {
 	Type          *string         `json:"type"`
 	ParameterName *string         `json:"parameter_name"`
-	Text       *string         `json:"text"`
-	Payload    *string         `json:"payload"`
-	CouponCode *string         `json:"coupon_code"`
-	Currency   *currencyObj    `json:"currency"`
-	DateTime   *dateTimeObj    `json:"date_time"`
-	Image      *mediaObj       `json:"image"`
-	Document   *mediaObj       `json:"document"`
-	Video      *mediaObj       `json:"video"`
-	Location   json.RawMessage `json:"location"`
-	Action     json.RawMessage `json:"action"`
+	Text          *string         `json:"text"`
+	Payload       *string         `json:"payload"`
+	CouponCode    *string         `json:"coupon_code"`
+	Currency      *currencyObj    `json:"currency"`
+	DateTime      *dateTimeObj    `json:"date_time"`
+	Image         *mediaObj       `json:"image"`
+	Document      *mediaObj       `json:"document"`
+	Video         *mediaObj       `json:"video"`
+	Location      json.RawMessage `json:"location"`
+	Action        json.RawMessage `json:"action"`
 }
 
 type currencyObj struct {
