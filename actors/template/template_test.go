@@ -235,14 +235,7 @@ func TestCheck(t *testing.T) {
 		{"partial: status only", &partial, true, inbox.Template{Name: "p", Language: "en", Params: []string{"x"}}, "", ""},
 	} {
 		r := template.Check(tc.t, tc.found, &tc.m)
-		switch {
-		case tc.code == "" && r != nil:
-			t.Errorf("%s: refused %v", tc.name, r)
-		case tc.code != "" && r == nil:
-			t.Errorf("%s: accepted, want %s", tc.name, tc.code)
-		case tc.code != "" && (r.Code != tc.code || !strings.Contains(r.Message, tc.in)):
-			t.Errorf("%s: %v, want %s containing %q", tc.name, r, tc.code, tc.in)
-		}
+		wantRefusal(t, tc.name, r, tc.code, tc.in)
 		if r != nil && !errors.Is(r, &refusal.Refusal{Code: r.Code}) {
 			t.Errorf("%s: not a refusal", tc.name)
 		}
@@ -343,14 +336,20 @@ func TestCheckHeadersAndButtons(t *testing.T) {
 		{"otp without its code", &l, inbox.Template{Name: l.Name, Language: l.Language, Params: []string{"123456"}},
 			template.CodeInvalidParams, "OTP"},
 	} {
-		r := template.Check(tc.t, true, &tc.m)
-		switch {
-		case tc.code == "" && r != nil:
-			t.Errorf("%s: refused %v", tc.name, r)
-		case tc.code != "" && r == nil:
-			t.Errorf("%s: accepted, want %s", tc.name, tc.code)
-		case tc.code != "" && (r.Code != tc.code || !strings.Contains(r.Message, tc.in)):
-			t.Errorf("%s: %v, want %s containing %q", tc.name, r, tc.code, tc.in)
-		}
+		wantRefusal(t, tc.name, template.Check(tc.t, true, &tc.m), tc.code, tc.in)
+	}
+}
+
+// wantRefusal checks the outcome of a send check: accepted when code is "", else refused with code, the message
+// containing in.
+func wantRefusal(t *testing.T, name string, r *template.Refusal, code, in string) {
+	t.Helper()
+	switch {
+	case code == "" && r != nil:
+		t.Errorf("%s: refused %v", name, r)
+	case code != "" && r == nil:
+		t.Errorf("%s: accepted, want %s", name, code)
+	case code != "" && (r.Code != code || !strings.Contains(r.Message, in)):
+		t.Errorf("%s: %v, want %s containing %q", name, r, code, in)
 	}
 }

@@ -137,13 +137,9 @@ func matchSeeded(t *templateObj) *apiError {
 	return nil
 }
 
-// buttonIndex is a checked button index (0 to 9, as a number or a string).
+// buttonIndex is a button index validIndex accepted.
 func buttonIndex(raw json.RawMessage) int {
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		s = string(raw)
-	}
-	n, _ := strconv.Atoi(s)
+	n, _ := strconv.Atoi(numberText(raw))
 	return n
 }
 
@@ -231,10 +227,6 @@ func checkLocation(raw json.RawMessage) *apiError {
 }
 
 func coordinate(raw json.RawMessage) (float64, bool) {
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		s = string(raw)
-	}
-	v, err := strconv.ParseFloat(s, 64)
+	v, err := strconv.ParseFloat(numberText(raw), 64)
 	return v, err == nil
 }

@@ -360,12 +360,17 @@ func checkTemplate(t *templateObj) *apiError {
 
 // validIndex accepts 0..9 as a number or a string, as Meta does.
 func validIndex(raw json.RawMessage) bool {
+	n, err := strconv.Atoi(numberText(raw))
+	return err == nil && n >= 0 && n <= 9
+}
+
+// numberText is a JSON number, or a number written as a JSON string (Meta takes either), as text.
+func numberText(raw json.RawMessage) string {
 	var s string
 	if json.Unmarshal(raw, &s) != nil {
 		s = string(raw)
 	}
-	n, err := strconv.Atoi(s)
-	return err == nil && n >= 0 && n <= 9
+	return s
 }
 
 func checkParameter(p string, prm *templateParameter) *apiError {
