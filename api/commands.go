@@ -228,7 +228,10 @@ func outboundOf(raw map[string]json.RawMessage) (b inbox.Outbound, msg string) {
 			return b, "text is required"
 		}
 	case "template":
-		if json.Unmarshal(raw["template"], &b.Template) != nil || b.Template == nil || b.Template.Name == "" || b.Template.Language == "" {
+		if err := json.Unmarshal(raw["template"], &b.Template); err != nil {
+			return b, "template: " + jsonProblem(err)
+		}
+		if b.Template == nil || b.Template.Name == "" || b.Template.Language == "" {
 			return b, "template needs name and language"
 		}
 	case "image", "audio", "video", "document", "sticker", "reaction", "interactive":

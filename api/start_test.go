@@ -145,6 +145,9 @@ func TestStartTemplateCheck(t *testing.T) {
 		{`{"name":"nope","language":"en_US"}`, 400, "template_not_found"},
 		{`{"name":"paused_one","language":"en_US"}`, 422, "template_not_approved"},
 		{`{"name":"order_update","language":"en_US","params":["Ann"]}`, 400, "invalid_template_params"},
+		// A dynamic URL button without its parameter, and a location header out of range.
+		{`{"name":"pickup","language":"en_US","params":["R-1"],"header":{"type":"location","location":{"latitude":1,"longitude":2,"name":"a","address":"b"}}}`, 400, "invalid_template_params"},
+		{`{"name":"pickup","language":"en_US","params":["R-1"],"header":{"type":"location","location":{"latitude":1,"longitude":200,"name":"a","address":"b"}},"buttons":[{"sub_type":"url","index":0,"params":["R-1"]}]}`, 400, "invalid_template_params"},
 	} {
 		wantError(t, tc.tpl, e.do(t, http.MethodPost, "/v1/conversations", aliceToken, body(tc.tpl)), tc.status, tc.code)
 	}
@@ -153,6 +156,10 @@ func TestStartTemplateCheck(t *testing.T) {
 	}
 	if r := e.do(t, http.MethodPost, "/v1/conversations", aliceToken, body(`{"name":"order_update","language":"en_US","params":["Ann","5521"]}`)); r.status != 201 {
 		t.Errorf("approved template = %s", r)
+	}
+	if r := e.do(t, http.MethodPost, "/v1/conversations", aliceToken, body(`{"name":"pickup","language":"en_US","params":["R-1"],`+
+		`"header":{"type":"location","location":{"latitude":1,"longitude":2,"name":"a","address":"b"}},"buttons":[{"sub_type":"url","index":0,"params":["R-1"]}]}`)); r.status != 201 {
+		t.Errorf("pickup with its location and URL suffix = %s", r)
 	}
 }
 

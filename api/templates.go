@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,6 +87,7 @@ func (a *API) listTemplates(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		}
 		for _, t := range list {
 			if status == "" || t.Status == status {
+				t.Derive() // a record stored before a field was derived
 				out = append(out, t)
 			}
 		}
@@ -162,7 +164,8 @@ func channelOf(t *tenant.Tenant, id string) (*tenant.Channel, bool) {
 
 // checkTemplate makes template message t ready to queue on channel channelID of op's tenant: it fills the body
 // parameters params_from names from contact (ParamsFrom is cleared), then checks t against the channel's catalogue
-// (template.Check: unknown, not APPROVED, wrong parameters or header). A channel without a waba_id has no catalogue,
+// (template.Check: unknown, not APPROVED, wrong parameters, header or buttons) and names a named TEXT header's
+// parameter as the catalogue does. A channel without a waba_id has no catalogue,
 // nor has one whose account was never synced: their templates go unchecked, as Meta will judge them. On a refusal
 // it answers ctx and returns false.
 //
@@ -189,6 +192,7 @@ func (a *API) checkTemplateText(ctx *fasthttp.RequestCtx, op tenant.OperatorRef,
 	}
 	rec, err := a.cfg.Reader.Template(op.Tenant.ID, ch.WABAID, t.Name, t.Language)
 	found := err == nil
+	rec.Derive()
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		a.storeFailed(ctx, op, err)
 		return "", false
@@ -211,6 +215,10 @@ func (a *API) checkTemplateText(ctx *fasthttp.RequestCtx, op tenant.OperatorRef,
 	}
 	if len(rec.ParamNames) == len(t.Params) && len(rec.ParamNames) > 0 {
 		t.ParamNames = rec.ParamNames
+	}
+	if h := t.Header; h != nil && h.Type == "text" && rec.Header != nil && rec.Header.ParamName != "" {
+		// Meta takes a named header parameter by its name, as it does the body's.
+		h.ParameterName = rec.Header.ParamName
 	}
 	headerText := ""
 	if t.Header != nil && t.Header.Type == "text" {
@@ -302,4 +310,23 @@ func (a *API) checkConversationTemplate(ctx *fasthttp.RequestCtx, op tenant.Oper
 	body, ok := a.checkTemplateText(ctx, op, c.ChannelID, out.Template, a.templateContact(op.Tenant.ID, &c))
 	out.Text = body
 	return ok
+}
+
+// jsonProblem says what is wrong with a template's JSON without echoing it: the field of the wrong type and the
+// type it takes ("header.location.latitude must be a number"), or that it is not a JSON object.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		want := "a " + te.Type.Kind().String()
+		switch te.Type.Kind() {
+		case reflect.Float32, reflect.Float64, reflect.Int, reflect.Int64:
+			want = "a number"
+		case reflect.Slice:
+			want = "an array"
+		case reflect.Struct, reflect.Map, reflect.Pointer:
+			want = "an object"
+		}
+		return te.Field + " must be " + want
+	}
+	return "must be a JSON object"
 }

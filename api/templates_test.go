@@ -19,29 +19,37 @@ import (
 
 const tplWABA = "555000111" // acme-tpl's business account in testdata/tenants.yaml
 
-// putTemplates stores a catalogue for acme-tpl: order_update (2 parameters), promo (IMAGE header), paused_one
-// (PAUSED), and another tenant's template under the same account id.
+// putTemplates stores a catalogue for acme-tpl, made from Meta's listing objects as a sync makes it: order_update
+// (2 parameters), promo (IMAGE header), paused_one (PAUSED), pickup (LOCATION header, a dynamic URL button, a
+// static one and a quick reply), sale_named (a named TEXT header and a COPY_CODE button), and another tenant's
+// template under the same account id.
 func putTemplates(t *testing.T, e *env) {
 	t.Helper()
-	mk := func(name, status string, params int, header *template.Template) store.StoredTemplate {
-		tp := template.Template{ID: name + "-id", WABA: tplWABA, Name: name, Language: "en_US", Category: "UTILITY",
-			Status: status, Params: params, Components: json.RawMessage(`[{"type":"BODY","text":"Hi {{1}}, order {{2}}"}]`), UpdatedAt: at}
-		if header != nil {
-			tp.Header = header.Header
+	mk := func(name, status, comps string) store.StoredTemplate {
+		tp, err := template.FromMeta(tplWABA, json.RawMessage(`{"id":"`+name+`-id","name":"`+name+`","language":"en_US",`+
+			`"category":"UTILITY","status":"`+status+`","components":`+comps+`}`), at)
+		if err != nil {
+			t.Fatal(err)
 		}
 		return store.StoredTemplate{Template: tp}
 	}
+	const body = `{"type":"BODY","text":"Hi {{1}}, order {{2}}"}`
 	e.commit(t, func(b *store.Batch) error {
 		for _, x := range []store.StoredTemplate{
-			mk("order_update", "APPROVED", 2, nil),
-			mk("promo", "APPROVED", 1, &template.Template{Header: &template.Header{Format: "IMAGE"}}),
-			mk("paused_one", "PAUSED", 0, nil),
+			mk("order_update", "APPROVED", `[`+body+`]`),
+			mk("promo", "APPROVED", `[{"type":"HEADER","format":"IMAGE"},{"type":"BODY","text":"Hi {{1}}"}]`),
+			mk("paused_one", "PAUSED", `[{"type":"BODY","text":"Hello"}]`),
+			mk("pickup", "APPROVED", `[{"type":"HEADER","format":"LOCATION"},{"type":"BODY","text":"Order {{1}} is ready here."},`+
+				`{"type":"BUTTONS","buttons":[{"type":"URL","text":"Track","url":"https://shop.example.com/t/{{1}}"},`+
+				`{"type":"URL","text":"Help","url":"https://shop.example.com/help"},{"type":"QUICK_REPLY","text":"Stop"}]}]`),
+			mk("sale_named", "APPROVED", `[{"type":"HEADER","format":"TEXT","text":"{{sale_name}} is here"},`+
+				`{"type":"BODY","text":"Hi {{first_name}}"},{"type":"BUTTONS","buttons":[{"type":"COPY_CODE","example":"SAVE20"}]}]`),
 		} {
 			if err := b.PutTemplate("acme", &x); err != nil {
 				return err
 			}
 		}
-		other := mk("globex_secret", "APPROVED", 0, nil)
+		other := mk("globex_secret", "APPROVED", `[{"type":"BODY","text":"Hello"}]`)
 		return b.PutTemplate("globex", &other)
 	})
 }
@@ -57,13 +65,21 @@ func TestListTemplates(t *testing.T) {
 	for _, tp := range body.Templates {
 		names = append(names, tp["name"].(string))
 	}
-	if strings.Join(names, ",") != "order_update,paused_one,promo" {
+	if strings.Join(names, ",") != "order_update,paused_one,pickup,promo,sale_named" {
 		t.Errorf("templates = %v", names)
 	}
-	promo := body.Templates[2]
+	promo := body.Templates[3]
 	if promo["status"] != "APPROVED" || promo["params"].(float64) != 1 || promo["header"].(map[string]any)["format"] != "IMAGE" ||
 		promo["waba"] != tplWABA || promo["language"] != "en_US" || promo["updated_at"] == nil || promo["components"] == nil {
 		t.Errorf("promo = %v", promo)
+	}
+	pickup := body.Templates[2]
+	if pickup["header"].(map[string]any)["format"] != "LOCATION" || len(pickup["buttons"].([]any)) != 3 ||
+		mustJSON(t, pickup["buttons"].([]any)[0]) != `{"required":true,"sub_type":"url","text":"Track","type":"URL","url":"https://shop.example.com/t/{{1}}"}` {
+		t.Errorf("pickup = %v", pickup)
+	}
+	if h := body.Templates[4]["header"].(map[string]any); h["param_name"] != "sale_name" || h["params"].(float64) != 1 {
+		t.Errorf("sale_named header = %v", h)
 	}
 	e.getJSON(t, "/v1/templates?status=paused", aliceToken, &body)
 	if len(body.Templates) != 1 || body.Templates[0]["name"] != "paused_one" {
@@ -100,6 +116,10 @@ func TestTemplateSendCheck(t *testing.T) {
 	})
 	e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) { return outcome.Result{Body: map[string]any{}}, true })
 	path := "/v1/conversations/c0000000000000007/messages"
+	const (
+		here  = `"header":{"type":"location","location":{"latitude":38.7223,"longitude":-9.1393,"name":"Depot","address":"Rua Augusta 1"}}`
+		track = `{"sub_type":"url","index":0,"params":["R-1"]}`
+	)
 	for _, tc := range []struct {
 		name, body string
 		status     int
@@ -113,6 +133,27 @@ func TestTemplateSendCheck(t *testing.T) {
 		{"media header missing", `{"type":"template","template":{"name":"promo","language":"en_US","params":["a"]}}`, 400, template.CodeInvalidParams, "image header"},
 		{"bad params_from", `{"type":"template","template":{"name":"order_update","language":"en_US","params":["","x"],"params_from":["contact.phone"]}}`, 400, template.CodeInvalidParams, "contact.phone"},
 		{"params_from without a value", `{"type":"template","template":{"name":"order_update","language":"en_US","params":["","x"],"params_from":["contact.fields.plan"]}}`, 400, template.CodeInvalidParams, "contact.fields.plan"},
+		{"dynamic URL button left out", `{"type":"template","template":{"name":"pickup","language":"en_US","params":["R-1"],` + here + `}}`,
+			400, template.CodeInvalidParams, `button 0 (URL \"Track\" https://shop.example.com/t/{{1}}) of template \"pickup\" needs its parameter`},
+		{"no such button", `{"type":"template","template":{"name":"pickup","language":"en_US","params":["R-1"],` + here + `,"buttons":[` + track + `,{"sub_type":"quick_reply","index":5,"params":["x"]}]}}`,
+			400, template.CodeInvalidParams, "has no button 5 (it has 3)"},
+		{"sub_type not the button's", `{"type":"template","template":{"name":"pickup","language":"en_US","params":["R-1"],` + here + `,"buttons":[` + track + `,{"sub_type":"url","index":2,"params":["x"]}]}}`,
+			400, template.CodeInvalidParams, `button 2 (QUICK_REPLY \"Stop\") of template \"pickup\" takes sub_type \"quick_reply\", not \"url\"`},
+		{"static URL button given a parameter", `{"type":"template","template":{"name":"pickup","language":"en_US","params":["R-1"],` + here + `,"buttons":[` + track + `,{"sub_type":"url","index":1,"params":["x"]}]}}`,
+			400, template.CodeInvalidParams, "takes no parameter"},
+		{"location header missing", `{"type":"template","template":{"name":"pickup","language":"en_US","params":["R-1"],"buttons":[` + track + `]}}`,
+			400, template.CodeInvalidParams, "location header"},
+		{"latitude out of range", `{"type":"template","template":{"name":"pickup","language":"en_US","params":["R-1"],"buttons":[` + track + `],` +
+			`"header":{"type":"location","location":{"latitude":91,"longitude":0,"name":"a","address":"b"}}}}`, 400, template.CodeInvalidParams, "latitude 91 is not between -90 and 90"},
+		{"longitude out of range", `{"type":"template","template":{"name":"pickup","language":"en_US","params":["R-1"],"buttons":[` + track + `],` +
+			`"header":{"type":"location","location":{"latitude":0,"longitude":-181,"name":"a","address":"b"}}}}`, 400, template.CodeInvalidParams, "longitude -181"},
+		{"latitude as text", `{"type":"template","template":{"name":"pickup","language":"en_US","params":["R-1"],` +
+			`"header":{"type":"location","location":{"latitude":"38.7","longitude":0,"name":"a","address":"b"}}}}`, 400, conversation.CodeInvalidMessage, "header.location.latitude must be a number"},
+		{"named header of another name", `{"type":"template","template":{"name":"sale_named","language":"en_US","params":["Ana"],` +
+			`"header":{"type":"text","text":"Black Friday","parameter_name":"sale"},"buttons":[{"sub_type":"copy_code","index":0,"params":["SAVE20"]}]}}`,
+			400, template.CodeInvalidParams, `named \"sale_name\", not \"sale\"`},
+		{"coupon code left out", `{"type":"template","template":{"name":"sale_named","language":"en_US","params":["Ana"],` +
+			`"header":{"type":"text","text":"Black Friday"}}}`, 400, template.CodeInvalidParams, "COPY_CODE"},
 	} {
 		r := e.do(t, "POST", path, aliceToken, tc.body)
 		wantError(t, tc.name, r, tc.status, tc.code)
@@ -138,9 +179,33 @@ func TestTemplateSendCheck(t *testing.T) {
 	if r.status != http.StatusCreated {
 		t.Fatalf("promo: %s", r)
 	}
+	// A location header with a dynamic URL button and a quick reply's payload; a named header by its name, and one
+	// the API names from the catalogue.
+	r = e.do(t, "POST", path, aliceToken, `{"type":"template","template":{"name":"pickup","language":"en_US","params":["R-1"],`+here+
+		`,"buttons":[{"sub_type":"quick_reply","index":2,"params":["stop-1"]},`+track+`]}}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("pickup: %s", r)
+	}
+	for _, name := range []string{`"parameter_name":"sale_name",`, ""} {
+		r = e.do(t, "POST", path, aliceToken, `{"type":"template","template":{"name":"sale_named","language":"en_US","params":["Ana"],`+
+			`"header":{"type":"text",`+name+`"text":"Black Friday"},"buttons":[{"sub_type":"copy_code","index":0,"params":["SAVE20"]}]}}`)
+		if r.status != http.StatusCreated {
+			t.Fatalf("sale_named: %s", r)
+		}
+	}
 	recs := e.prod.records()
-	if len(recs) != 3 {
+	if len(recs) != 6 {
 		t.Fatalf("%d records", len(recs))
+	}
+	p := recs[3].Items[0].Command.Message.Template
+	if l := p.Header.Location; l == nil || *l.Latitude != 38.7223 || *l.Longitude != -9.1393 || l.Name != "Depot" ||
+		len(p.Buttons) != 2 || p.Buttons[1].Params[0] != "R-1" {
+		t.Errorf("pickup = %+v header %+v", p, p.Header)
+	}
+	for _, rec := range recs[4:] {
+		if h := rec.Items[0].Command.Message.Template.Header; h.ParameterName != "sale_name" || h.Text != "Black Friday" {
+			t.Errorf("named header = %+v", h)
+		}
 	}
 	got := recs[0].Items[0].Command.Message.Template
 	if strings.Join(got.Params, "|") != "Ana Lima|R-7" || got.ParamsFrom != nil {
@@ -162,7 +227,7 @@ func TestTemplateSendCheck(t *testing.T) {
 		t.Errorf("unchecked channel: %s", r)
 	}
 	e.commit(t, func(b *store.Batch) error {
-		for _, n := range []string{"order_update", "promo", "paused_one"} {
+		for _, n := range []string{"order_update", "promo", "paused_one", "pickup", "sale_named"} {
 			if err := b.DeleteTemplate("acme", tplWABA, n, "en_US"); err != nil {
 				return err
 			}
@@ -212,3 +277,12 @@ func (f *fetcher) FetchTemplates(_ context.Context, tenant string) ([]inbox.Temp
 }
 
 var errBoom = errors.New("graph api: HTTP 500")
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -3,6 +3,7 @@ package sender
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,9 +30,29 @@ func payload(j *Job) ([]byte, error) {
 		tpl := obj{"name": t.Name, "language": obj{"code": t.Language}}
 		var components []obj
 		if h := t.Header; h != nil {
-			// A media header by Meta media id or link (a document keeps its file name); a text header's parameter.
+			// A media header by Meta media id or link (a document keeps its file name); a text header's parameter
+			// (by its name for a named one); a location header's place, its coordinates written as Meta's
+			// examples write them.
 			prm := obj{"type": "text", "text": h.Text}
-			if h.Type != "text" {
+			switch {
+			case h.Type == "text":
+				if h.ParameterName != "" {
+					prm["parameter_name"] = h.ParameterName
+				}
+			case h.Type == "location":
+				// Unchecked (a channel without a catalogue), a missing part stays missing for Meta to refuse.
+				loc := obj{}
+				if l := h.Location; l != nil {
+					if l.Latitude != nil {
+						loc["latitude"] = strconv.FormatFloat(*l.Latitude, 'f', -1, 64)
+					}
+					if l.Longitude != nil {
+						loc["longitude"] = strconv.FormatFloat(*l.Longitude, 'f', -1, 64)
+					}
+					loc["name"], loc["address"] = l.Name, l.Address
+				}
+				prm = obj{"type": "location", "location": loc}
+			default:
 				media := obj{}
 				if h.ID != "" {
 					media["id"] = h.ID

@@ -1,7 +1,7 @@
 // Package template holds the rules of a tenant's WhatsApp message template catalogue: the catalogue record of one
 // template (per business account, name and language) made from the object Meta's Graph API lists, how Meta's
-// template webhooks (status, quality, category) change it, how many body parameters it takes, a preview of it filled
-// in, and the check a template message must pass before it is sent.
+// template webhooks (status, quality, category) change it, how many body parameters it takes, what its header and
+// buttons take at send, a preview of it filled in, and the check a template message must pass before it is sent.
 //
 // It imports only the standard library, ingest/inbox and actors/refusal (actors/domain_test.go enforces it).
 package template
@@ -25,7 +25,8 @@ const (
 	CodeNotFound = "template_not_found"
 	// CodeNotApproved: the template exists but its status is not APPROVED; the message names the status. 422.
 	CodeNotApproved = "template_not_approved"
-	// CodeInvalidParams: the number of body parameters, or the header, does not fit the template. 400.
+	// CodeInvalidParams: the number of body parameters, the header or a button's parameters do not fit the
+	// template. 400.
 	CodeInvalidParams = "invalid_template_params"
 )
 
@@ -83,6 +84,9 @@ type Template struct {
 	ParamNames []string `json:"param_names,omitempty"`
 	// Header is the header's format and, for a TEXT header, its parameter count; nil without a header.
 	Header *Header `json:"header,omitempty"`
+	// Buttons are the template's buttons in Meta's order (a send's button index is a position here), with what
+	// each takes at send.
+	Buttons []Button `json:"buttons,omitempty"`
 	// Partial is set for a template known only from a webhook (created after the last sync): its components are
 	// unknown until the next sync, so its parameters are not checked.
 	Partial bool `json:"partial,omitempty"`
@@ -96,6 +100,33 @@ type Header struct {
 	Format string `json:"format"`
 	// Params is the number of parameters of a TEXT header (0 or 1 at Meta).
 	Params int `json:"params,omitempty"`
+	// ParamName is the name of a TEXT header's named parameter ({{sale_name}}); "" for a positional one ({{1}}).
+	ParamName string `json:"param_name,omitempty"`
+}
+
+// Button types of a template's BUTTONS component (Graph API "type").
+const (
+	ButtonQuickReply = "QUICK_REPLY"
+	ButtonURL        = "URL"
+	ButtonPhone      = "PHONE_NUMBER"
+	ButtonCopyCode   = "COPY_CODE"
+	ButtonOTP        = "OTP"
+)
+
+// Button is one of a template's buttons.
+type Button struct {
+	// Type is Meta's: QUICK_REPLY, URL, PHONE_NUMBER, COPY_CODE, OTP, FLOW, CATALOG, …
+	Type string `json:"type"`
+	Text string `json:"text,omitempty"`
+	// URL is a URL button's link; a dynamic one ends in {{1}}, which a send fills.
+	URL string `json:"url,omitempty"`
+	// SubType is the sub_type a send gives this button's parameter with: quick_reply (a payload), url (a dynamic
+	// URL's suffix, or an OTP button's code) or copy_code (the code); "" for a button that takes none (a static
+	// URL, a phone number, a flow, …).
+	SubType string `json:"sub_type,omitempty"`
+	// Required is set when a send must give the parameter: a dynamic URL, an OTP code, a COPY_CODE's code. A quick
+	// reply's payload may be left out (Meta then sends back the button's text).
+	Required bool `json:"required,omitempty"`
 }
 
 // Media reports whether the header needs a media parameter (image, video or document) at send.
@@ -122,9 +153,14 @@ type metaTemplate struct {
 }
 
 type component struct {
-	Type   string `json:"type"`
-	Format string `json:"format"`
-	Text   string `json:"text"`
+	Type    string `json:"type"`
+	Format  string `json:"format"`
+	Text    string `json:"text"`
+	Buttons []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+		URL  string `json:"url"`
+	} `json:"buttons"`
 }
 
 // ErrInvalid is wrapped by every error of FromMeta and ParseChange.
@@ -154,7 +190,26 @@ func FromMeta(waba string, raw json.RawMessage, at time.Time) (Template, error) 
 	if m.Status == StatusRejected && m.RejectedReason != "" && m.RejectedReason != "NONE" {
 		t.Reason = m.RejectedReason
 	}
-	for _, c := range m.Components {
+	t.derive(m.Components)
+	return t, nil
+}
+
+// Derive sets what t's Components say a send takes (Params, ParamNames, Header, Buttons), as FromMeta does; a
+// reader calls it on a stored record, so that one written before a field was derived has it too.
+func (t *Template) Derive() {
+	if len(t.Components) == 0 {
+		return
+	}
+	var comps []component
+	if json.Unmarshal(t.Components, &comps) != nil {
+		return // FromMeta decoded them when the record was made
+	}
+	t.derive(comps)
+}
+
+func (t *Template) derive(comps []component) {
+	t.Params, t.ParamNames, t.Header, t.Buttons = 0, nil, nil, nil
+	for _, c := range comps {
 		switch strings.ToUpper(c.Type) {
 		case "BODY":
 			t.Params = CountParams(c.Text)
@@ -163,11 +218,31 @@ func FromMeta(waba string, raw json.RawMessage, at time.Time) (Template, error) 
 			h := &Header{Format: strings.ToUpper(c.Format)}
 			if h.Format == HeaderText {
 				h.Params = CountParams(c.Text)
+				if names := namedParams(c.Text); len(names) > 0 {
+					h.ParamName = names[0]
+				}
 			}
 			t.Header = h
+		case "BUTTONS":
+			for _, b := range c.Buttons {
+				btn := Button{Type: strings.ToUpper(b.Type), Text: b.Text, URL: b.URL}
+				switch btn.Type {
+				case ButtonQuickReply:
+					btn.SubType = "quick_reply"
+				case ButtonURL:
+					if CountParams(b.URL) > 0 {
+						btn.SubType, btn.Required = "url", true
+					}
+				case ButtonOTP:
+					// Every OTP button (copy code, one tap, zero tap) takes the code as a url parameter.
+					btn.SubType, btn.Required = "url", true
+				case ButtonCopyCode:
+					btn.SubType, btn.Required = "copy_code", true
+				}
+				t.Buttons = append(t.Buttons, btn)
+			}
 		}
 	}
-	return t, nil
 }
 
 // Key is the catalogue key of a template: its business account, name and language.
@@ -348,8 +423,9 @@ func Apply(prev *Template, waba string, c Change, at time.Time) (next Template, 
 
 // Check is the send check of template message m against the catalogue's record t (found false when the catalogue
 // has none of m's name and language): it refuses an unknown template (CodeNotFound), one that is not APPROVED
-// (CodeNotApproved, naming the status), a wrong number of body parameters, a missing or needless media header and
-// a missing header text parameter (CodeInvalidParams). A Partial template is checked for its status only.
+// (CodeNotApproved, naming the status), and (CodeInvalidParams) a wrong number of body parameters, a header that
+// does not fit the template's (checkHeader) and button parameters that do not fit its buttons (checkButtons). A
+// Partial template is checked for its status only.
 func Check(t *Template, found bool, m *inbox.Template) *Refusal {
 	if !found {
 		return refusal.New(CodeNotFound, "no template %q in language %s in the channel's catalogue", m.Name, m.Language)
@@ -372,7 +448,16 @@ func Check(t *Template, found bool, m *inbox.Template) *Refusal {
 			return refusal.New(CodeInvalidParams, "body parameter %d of template %q is empty", i+1, t.Name)
 		}
 	}
-	h := m.Header
+	if r := checkHeader(t, m.Header); r != nil {
+		return r
+	}
+	return checkButtons(t, m.Buttons)
+}
+
+// checkHeader refuses a missing or needless media header, a TEXT header's missing parameter or one named other
+// than the template names it, and a LOCATION header without a place on Earth (latitude -90 to 90, longitude -180
+// to 180, with a name and an address, as Meta requires).
+func checkHeader(t *Template, h *inbox.TemplateHeader) *Refusal {
 	switch {
 	case t.Header.Media():
 		want := strings.ToLower(t.Header.Format)
@@ -384,12 +469,80 @@ func Check(t *Template, found bool, m *inbox.Template) *Refusal {
 		if h == nil || h.Type != "text" || strings.TrimSpace(h.Text) == "" {
 			return refusal.New(CodeInvalidParams, "template %q has a header parameter: give header {\"type\":\"text\",\"text\"}", t.Name)
 		}
+		if h.ParameterName != "" && h.ParameterName != t.Header.ParamName {
+			if t.Header.ParamName == "" {
+				return refusal.New(CodeInvalidParams, "the header parameter of template %q is positional: give no parameter_name", t.Name)
+			}
+			return refusal.New(CodeInvalidParams, "the header parameter of template %q is named %q, not %q",
+				t.Name, t.Header.ParamName, h.ParameterName)
+		}
+	case t.Header != nil && t.Header.Format == HeaderLocation:
+		const want = `give header {"type":"location","location":{"latitude","longitude","name","address"}}`
+		if h == nil || h.Type != "location" || h.Location == nil {
+			return refusal.New(CodeInvalidParams, "template %q has a location header: %s", t.Name, want)
+		}
+		l := h.Location
+		switch {
+		case l.Latitude == nil || l.Longitude == nil:
+			return refusal.New(CodeInvalidParams, "the location header of template %q needs a latitude and a longitude: %s", t.Name, want)
+		case !(*l.Latitude >= -90 && *l.Latitude <= 90):
+			return refusal.New(CodeInvalidParams, "the location header's latitude %v is not between -90 and 90", *l.Latitude)
+		case !(*l.Longitude >= -180 && *l.Longitude <= 180):
+			return refusal.New(CodeInvalidParams, "the location header's longitude %v is not between -180 and 180", *l.Longitude)
+		case strings.TrimSpace(l.Name) == "" || strings.TrimSpace(l.Address) == "":
+			return refusal.New(CodeInvalidParams, "the location header of template %q needs a name and an address: %s", t.Name, want)
+		}
 	default:
 		if h != nil {
 			return refusal.New(CodeInvalidParams, "template %q takes no header parameter", t.Name)
 		}
 	}
 	return nil
+}
+
+// checkButtons refuses a button parameter for a button the template does not have (by index), of another
+// sub_type than the button's, for a button that takes none (a static URL, a phone number), with other than one
+// non-empty value, or given twice; and a required one left out (a dynamic URL's suffix, an OTP or COPY_CODE
+// code). Each refusal names the button.
+func checkButtons(t *Template, given []inbox.TemplateButton) *Refusal {
+	var seen [10]bool
+	for _, b := range given {
+		if b.Index < 0 || b.Index >= len(t.Buttons) {
+			return refusal.New(CodeInvalidParams, "template %q has no button %d (it has %d)", t.Name, b.Index, len(t.Buttons))
+		}
+		tb := t.Buttons[b.Index]
+		switch {
+		case b.Index < len(seen) && seen[b.Index]:
+			return refusal.New(CodeInvalidParams, "button %d (%s) of template %q is given twice", b.Index, tb.label(), t.Name)
+		case tb.SubType == "":
+			return refusal.New(CodeInvalidParams, "button %d (%s) of template %q takes no parameter", b.Index, tb.label(), t.Name)
+		case b.SubType != tb.SubType:
+			return refusal.New(CodeInvalidParams, "button %d (%s) of template %q takes sub_type %q, not %q",
+				b.Index, tb.label(), t.Name, tb.SubType, b.SubType)
+		case len(b.Params) != 1 || strings.TrimSpace(b.Params[0]) == "":
+			return refusal.New(CodeInvalidParams, "button %d (%s) of template %q takes exactly one non-empty parameter, %d given",
+				b.Index, tb.label(), t.Name, len(b.Params))
+		}
+		if b.Index < len(seen) {
+			seen[b.Index] = true
+		}
+	}
+	for i, tb := range t.Buttons {
+		if tb.Required && (i >= len(seen) || !seen[i]) {
+			return refusal.New(CodeInvalidParams, "button %d (%s) of template %q needs its parameter: give buttons "+
+				"[{\"sub_type\":%q,\"index\":%d,\"params\":[…]}]", i, tb.label(), t.Name, tb.SubType, i)
+		}
+	}
+	return nil
+}
+
+// label names a button in a refusal: its type and text, and a URL's link.
+func (b Button) label() string {
+	s := b.Type + " " + strconv.Quote(b.Text)
+	if b.URL != "" {
+		s += " " + b.URL
+	}
+	return s
 }
 
 // Preview is a template filled in for display.

@@ -61,6 +61,42 @@ func TestFromMeta(t *testing.T) {
 		n.Status != "REJECTED" || n.Reason != "INVALID_FORMAT" {
 		t.Errorf("ticket_named = %+v header %+v", n, n.Header)
 	}
+	d := ts["delivery_pickup"]
+	if d.Header == nil || d.Header.Format != template.HeaderLocation || d.Header.Media() || len(d.Buttons) != 4 {
+		t.Fatalf("delivery_pickup = %+v header %+v", d, d.Header)
+	}
+	for i, want := range []template.Button{
+		{Type: "URL", Text: "Track", URL: "https://shop.example.com/track/{{1}}", SubType: "url", Required: true},
+		{Type: "URL", Text: "Help", URL: "https://shop.example.com/help"},
+		{Type: "PHONE_NUMBER", Text: "Call us"},
+		{Type: "QUICK_REPLY", Text: "Stop", SubType: "quick_reply"},
+	} {
+		if d.Buttons[i] != want {
+			t.Errorf("delivery_pickup button %d = %+v, want %+v", i, d.Buttons[i], want)
+		}
+	}
+	c := ts["coupon_named_header"]
+	if c.Header == nil || c.Header.Params != 1 || c.Header.ParamName != "sale_name" || len(c.Buttons) != 1 ||
+		c.Buttons[0] != (template.Button{Type: "COPY_CODE", SubType: "copy_code", Required: true}) {
+		t.Errorf("coupon_named_header = %+v header %+v", c, c.Header)
+	}
+	if n.Header.ParamName != "" {
+		t.Errorf("a positional header has no parameter name: %+v", n.Header)
+	}
+	if l := ts["login_code"]; len(l.Buttons) != 1 || l.Buttons[0].SubType != "url" || !l.Buttons[0].Required {
+		t.Errorf("login_code buttons = %+v: an OTP button takes its code as a url parameter", l.Buttons)
+	}
+	// A record stored before buttons were derived gets them from its components.
+	old := d
+	old.Buttons, old.Header = nil, nil
+	old.Derive()
+	if len(old.Buttons) != 4 || old.Header == nil || old.Header.Format != template.HeaderLocation || old.Params != 1 {
+		t.Errorf("Derive of a stored record = %+v", old)
+	}
+	partial := template.Template{Name: "p", Status: "APPROVED", Partial: true}
+	if partial.Derive(); partial.Buttons != nil || partial.Header != nil {
+		t.Errorf("Derive of a partial record = %+v", partial)
+	}
 	for _, bad := range []string{`{"name":"x"}`, `{"language":"en"}`, `[1]`, `{"name":"x","language":"en","components":"no"}`} {
 		if _, err := template.FromMeta("w", json.RawMessage(bad), at); !errors.Is(err, template.ErrInvalid) {
 			t.Errorf("FromMeta(%s) = %v, want ErrInvalid", bad, err)
@@ -199,14 +235,7 @@ func TestCheck(t *testing.T) {
 		{"partial: status only", &partial, true, inbox.Template{Name: "p", Language: "en", Params: []string{"x"}}, "", ""},
 	} {
 		r := template.Check(tc.t, tc.found, &tc.m)
-		switch {
-		case tc.code == "" && r != nil:
-			t.Errorf("%s: refused %v", tc.name, r)
-		case tc.code != "" && r == nil:
-			t.Errorf("%s: accepted, want %s", tc.name, tc.code)
-		case tc.code != "" && (r.Code != tc.code || !strings.Contains(r.Message, tc.in)):
-			t.Errorf("%s: %v, want %s containing %q", tc.name, r, tc.code, tc.in)
-		}
+		wantRefusal(t, tc.name, r, tc.code, tc.in)
 		if r != nil && !errors.Is(r, &refusal.Refusal{Code: r.Code}) {
 			t.Errorf("%s: not a refusal", tc.name)
 		}
@@ -232,5 +261,95 @@ func TestRender(t *testing.T) {
 	s := ts["spring_sale"]
 	if p := template.Render(&s, []string{"<b>Ana</b>"}, ""); p.HeaderFormat != "IMAGE" || p.Body != "<b>Ana</b>, our spring sale starts today!" {
 		t.Errorf("image preview = %+v", p)
+	}
+}
+
+func f(v float64) *float64 { return &v }
+
+// TestCheckHeadersAndButtons: a named TEXT header, a LOCATION header and button parameters against the template's
+// buttons.
+func TestCheckHeadersAndButtons(t *testing.T) {
+	ts := listed(t)
+	d, c, l, o, n := ts["delivery_pickup"], ts["coupon_named_header"], ts["login_code"], ts["order_update"], ts["ticket_named"]
+	n.Status = "APPROVED"
+	place := func(lat, long *float64, name, addr string) *inbox.TemplateHeader {
+		return &inbox.TemplateHeader{Type: "location", Location: &inbox.TemplateLocation{Latitude: lat, Longitude: long, Name: name, Address: addr}}
+	}
+	here := place(f(38.7223), f(-9.1393), "Depot", "Rua Augusta 1, Lisboa")
+	track := []inbox.TemplateButton{{SubType: "url", Index: 0, Params: []string{"R-1"}}}
+	dm := func(h *inbox.TemplateHeader, b ...inbox.TemplateButton) inbox.Template {
+		return inbox.Template{Name: d.Name, Language: d.Language, Params: []string{"R-1"}, Header: h, Buttons: b}
+	}
+	coupon := []inbox.TemplateButton{{SubType: "copy_code", Index: 0, Params: []string{"SAVE20"}}}
+	cm := func(h *inbox.TemplateHeader, b ...inbox.TemplateButton) inbox.Template {
+		return inbox.Template{Name: c.Name, Language: c.Language, Params: []string{"Ana"}, Header: h, Buttons: b}
+	}
+	text := func(v, name string) *inbox.TemplateHeader {
+		return &inbox.TemplateHeader{Type: "text", Text: v, ParameterName: name}
+	}
+	for _, tc := range []struct {
+		name string
+		t    *template.Template
+		m    inbox.Template
+		code string
+		in   string
+	}{
+		{"location and url button", &d, dm(here, track...), "", ""},
+		{"location at 0,0 and the edges", &d, dm(place(f(-90), f(180), "Pole", "South"), track...), "", ""},
+		{"location on the equator", &d, dm(place(f(0), f(0), "Null Island", "Gulf of Guinea"), track...), "", ""},
+		{"quick reply payload too", &d, dm(here, track[0], inbox.TemplateButton{SubType: "quick_reply", Index: 3, Params: []string{"stop"}}), "", ""},
+		{"location missing", &d, dm(nil, track...), template.CodeInvalidParams, "location header"},
+		{"location of another type", &d, dm(&inbox.TemplateHeader{Type: "image", Link: "https://x/a.png"}, track...),
+			template.CodeInvalidParams, "location header"},
+		{"location without coordinates", &d, dm(place(nil, f(1), "a", "b"), track...), template.CodeInvalidParams, "latitude and a longitude"},
+		{"latitude out of range", &d, dm(place(f(90.5), f(1), "a", "b"), track...), template.CodeInvalidParams, "latitude 90.5"},
+		{"longitude out of range", &d, dm(place(f(1), f(-180.01), "a", "b"), track...), template.CodeInvalidParams, "longitude -180.01"},
+		{"location without a name", &d, dm(place(f(1), f(1), " ", "b"), track...), template.CodeInvalidParams, "name and an address"},
+		{"location without an address", &d, dm(place(f(1), f(1), "a", ""), track...), template.CodeInvalidParams, "name and an address"},
+		{"dynamic url without its parameter", &d, dm(here), template.CodeInvalidParams, `button 0 (URL "Track" https://shop.example.com/track/{{1}}) of template "delivery_pickup" needs its parameter`},
+		{"url parameter empty", &d, dm(here, inbox.TemplateButton{SubType: "url", Index: 0, Params: []string{" "}}),
+			template.CodeInvalidParams, "button 0 (URL \"Track\""},
+		{"url with two parameters", &d, dm(here, inbox.TemplateButton{SubType: "url", Index: 0, Params: []string{"a", "b"}}),
+			template.CodeInvalidParams, "exactly one non-empty parameter, 2 given"},
+		{"sub_type not the button's", &d, dm(here, inbox.TemplateButton{SubType: "quick_reply", Index: 0, Params: []string{"a"}}),
+			template.CodeInvalidParams, `takes sub_type "url", not "quick_reply"`},
+		{"static url takes none", &d, dm(here, track[0], inbox.TemplateButton{SubType: "url", Index: 1, Params: []string{"x"}}),
+			template.CodeInvalidParams, `button 1 (URL "Help" https://shop.example.com/help) of template "delivery_pickup" takes no parameter`},
+		{"phone number takes none", &d, dm(here, track[0], inbox.TemplateButton{SubType: "url", Index: 2, Params: []string{"x"}}),
+			template.CodeInvalidParams, `button 2 (PHONE_NUMBER "Call us")`},
+		{"no such button", &d, dm(here, track[0], inbox.TemplateButton{SubType: "quick_reply", Index: 4, Params: []string{"x"}}),
+			template.CodeInvalidParams, "has no button 4 (it has 4)"},
+		{"button given twice", &d, dm(here, track[0], track[0]), template.CodeInvalidParams, "given twice"},
+		{"buttons on a template without", &o, inbox.Template{Name: o.Name, Language: o.Language, Params: []string{"a", "b"},
+			Buttons: []inbox.TemplateButton{{SubType: "url", Index: 1, Params: []string{"x"}}}}, template.CodeInvalidParams, "has no button 1 (it has 1)"},
+		{"named header by name", &c, cm(text("Black Friday", "sale_name"), coupon...), "", ""},
+		{"named header without its name (the API fills it)", &c, cm(text("Black Friday", ""), coupon...), "", ""},
+		{"named header of another name", &c, cm(text("Black Friday", "sale"), coupon...), template.CodeInvalidParams, `named "sale_name", not "sale"`},
+		{"named header missing", &c, cm(nil, coupon...), template.CodeInvalidParams, "header parameter"},
+		{"copy code missing", &c, cm(text("Black Friday", "")), template.CodeInvalidParams, `button 0 (COPY_CODE "") of template "coupon_named_header" needs its parameter`},
+		{"copy code as url", &c, cm(text("Black Friday", ""), inbox.TemplateButton{SubType: "url", Index: 0, Params: []string{"X"}}),
+			template.CodeInvalidParams, `takes sub_type "copy_code"`},
+		{"positional header given a name", &n, inbox.Template{Name: n.Name, Language: n.Language, Params: []string{"Ana", "T-9"},
+			Header: text("T-9", "ticket")}, template.CodeInvalidParams, "positional: give no parameter_name"},
+		{"otp code", &l, inbox.Template{Name: l.Name, Language: l.Language, Params: []string{"123456"},
+			Buttons: []inbox.TemplateButton{{SubType: "url", Index: 0, Params: []string{"123456"}}}}, "", ""},
+		{"otp without its code", &l, inbox.Template{Name: l.Name, Language: l.Language, Params: []string{"123456"}},
+			template.CodeInvalidParams, "OTP"},
+	} {
+		wantRefusal(t, tc.name, template.Check(tc.t, true, &tc.m), tc.code, tc.in)
+	}
+}
+
+// wantRefusal checks the outcome of a send check: accepted when code is "", else refused with code, the message
+// containing in.
+func wantRefusal(t *testing.T, name string, r *template.Refusal, code, in string) {
+	t.Helper()
+	switch {
+	case code == "" && r != nil:
+		t.Errorf("%s: refused %v", name, r)
+	case code != "" && r == nil:
+		t.Errorf("%s: accepted, want %s", name, code)
+	case code != "" && (r.Code != code || !strings.Contains(r.Message, in)):
+		t.Errorf("%s: %v, want %s containing %q", name, r, code, in)
 	}
 }

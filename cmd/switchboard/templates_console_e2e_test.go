@@ -15,7 +15,8 @@ import (
 
 // TestConsoleTemplatePicker: the operator picks a template from the channel's catalogue by searching its name; its
 // first parameter comes prefilled with the contact's name, the preview shows the filled body, and it goes out; an
-// image header is given by link and previewed; a template that is not approved shows why and cannot be sent; one
+// image header is given by link and previewed; a dynamic URL button's suffix and a location header are asked for,
+// previewed and sent; a template that is not approved shows why and cannot be sent; one
 // Meta pauses meanwhile shows PAUSED and its reason.
 func TestConsoleTemplatePicker(t *testing.T) {
 	// The console's tenant with a custom field, so a template parameter can come from it.
@@ -44,7 +45,7 @@ func TestConsoleTemplatePicker(t *testing.T) {
 
 	b.click(`#template-toggle`)
 	b.text(`#tpl-list .tpl-row`, "order_update")
-	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "order"))
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "order_update"))
 	b.waitJS(`document.querySelectorAll('#tpl-list .tpl-row').length === 2`, "two order_update languages")
 	b.text(`#tpl-list .tpl-row[data-language="pt_BR"]`, "APPROVED")
 	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
@@ -92,6 +93,47 @@ func TestConsoleTemplatePicker(t *testing.T) {
 	b.screenshot("templates-contact-fields")
 	b.click(`#tpl-send`)
 	simReceived(t, s, from, "appointment_reminder with named parameters", `"parameter_name":"city"`, `"text":"Lisbon"`)
+
+	// A dynamic URL button: its suffix is asked for, shown in the preview's button, and sent as the button's
+	// parameter; the send waits for it.
+	b.click(`#template-toggle`)
+	b.click(`#template-toggle`)
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "tracking"))
+	b.click(`.tpl-row[data-name="order_tracking"]`)
+	b.waitJS(`document.getElementById('tpl-param-1').value === 'Marta Silva'`, "{{1}} prefilled")
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-param-2`), "R-2048"))
+	b.text(`label`, "the end of https://shop.example.com/track/{{1}}")
+	b.waitJS(`document.getElementById('tpl-send').disabled`, "send disabled while the URL suffix is empty")
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-button-0`), "R-2048"))
+	b.text(`.btn-preview[data-index="0"]`, "Track order → https://shop.example.com/track/R-2048")
+	b.text(`.btn-preview[data-index="1"]`, "Talk to us")
+	b.waitJS(`!document.getElementById('tpl-send').disabled`, "send enabled once the suffix is given")
+	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
+	b.screenshot("templates-url-button")
+	b.click(`#tpl-send`)
+	simReceived(t, s, from, "order_tracking with its URL suffix", `"name":"order_tracking"`,
+		`{"index":"0","parameters":[{"text":"R-2048","type":"text"}],"sub_type":"url","type":"button"}`)
+
+	// A location header: its coordinates, name and address, in range before the send is allowed.
+	b.click(`#template-toggle`)
+	b.click(`#template-toggle`)
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "pickup"))
+	b.click(`.tpl-row[data-name="pickup_ready"]`)
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-param-2`), "R-2048"))
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-loc-lat`), "38.7223"))
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-loc-long`), "-190"))
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-loc-name`), "Baixa store"))
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-loc-address`), "Rua Augusta 1, Lisboa"))
+	b.waitJS(`document.getElementById('tpl-send').disabled`, "send disabled while the longitude is out of range")
+	b.js(`document.getElementById('tpl-loc-long').select()`)
+	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-loc-long`), "-9.1393"))
+	b.text(`.tpl-preview-location`, "Baixa store, Rua Augusta 1, Lisboa (38.7223, -9.1393)")
+	b.waitJS(`!document.getElementById('tpl-send').disabled`, "send enabled with a valid place")
+	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
+	b.screenshot("templates-location-header")
+	b.click(`#tpl-send`)
+	simReceived(t, s, from, "pickup_ready with its location", `"name":"pickup_ready"`,
+		`{"address":"Rua Augusta 1, Lisboa","latitude":"38.7223","longitude":"-9.1393","name":"Baixa store"}`)
 
 	// Not approved: the picker says why and will not send.
 	b.click(`#template-toggle`)

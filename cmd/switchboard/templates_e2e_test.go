@@ -64,7 +64,9 @@ func listTemplates(t *testing.T, n *node) map[string]tplView {
 }
 
 // TestTemplatesThroughSimulator: the node syncs the simulator's catalogue at start; a template goes out with its
-// parameters and image header; Meta pauses it (the simulator posts the signed status webhook) and the next send is
+// parameters and image header, named parameters, a dynamic URL button, a location header, a named header and a
+// coupon code, each as the simulator (playing Meta) accepts it; one whose buttons or location do not fit is refused
+// 400 before it leaves; Meta pauses it (the simulator posts the signed status webhook) and the next send is
 // refused 422 before it leaves; unknown and not-approved ones are refused; an admin syncs on demand.
 func TestTemplatesThroughSimulator(t *testing.T) {
 	n := newNodeConfig(t, tplConfig)
@@ -117,6 +119,46 @@ func TestTemplatesThroughSimulator(t *testing.T) {
 	}
 	simReceived(t, s, from, "appointment_reminder with named parameters", `"name":"appointment_reminder"`,
 		`"parameter_name":"first_name"`, `"parameter_name":"city"`, `"text":"Madrid"`)
+
+	// A dynamic URL button's suffix, a LOCATION header's place, a named TEXT header and a COPY_CODE's code: the
+	// simulator checks each against its template as Meta does and records only what it accepts.
+	if code, b := send(map[string]any{"name": "order_tracking", "language": "en_US", "params": []string{"Lucía", "R-77"},
+		"buttons": []map[string]any{{"sub_type": "url", "index": 0, "params": []string{"R-77"}}}}); code != 201 {
+		t.Fatalf("order_tracking: %d %s", code, b)
+	}
+	if code, b := send(map[string]any{"name": "pickup_ready", "language": "en_US", "params": []string{"Lucía", "R-77"},
+		"header": map[string]any{"type": "location", "location": map[string]any{"latitude": 40.4168, "longitude": -3.7038,
+			"name": "Madrid store", "address": "Gran Vía 1, Madrid"}}}); code != 201 {
+		t.Fatalf("pickup_ready: %d %s", code, b)
+	}
+	if code, b := send(map[string]any{"name": "flash_sale", "language": "en_US", "params": []string{"Lucía"},
+		"header":  map[string]any{"type": "text", "text": "Flash sale"},
+		"buttons": []map[string]any{{"sub_type": "copy_code", "index": 0, "params": []string{"SAVE20"}}}}); code != 201 {
+		t.Fatalf("flash_sale: %d %s", code, b)
+	}
+	simReceived(t, s, from, "order_tracking with its URL suffix", `"name":"order_tracking"`,
+		`{"index":"0","parameters":[{"text":"R-77","type":"text"}],"sub_type":"url","type":"button"}`)
+	simReceived(t, s, from, "pickup_ready with its location", `"name":"pickup_ready"`,
+		`{"address":"Gran Vía 1, Madrid","latitude":"40.4168","longitude":"-3.7038","name":"Madrid store"}`)
+	simReceived(t, s, from, "flash_sale with its named header and code", `"name":"flash_sale"`,
+		`"parameter_name":"sale_name","text":"Flash sale"`, `"coupon_code":"SAVE20"`)
+	for _, tc := range []struct {
+		tpl map[string]any
+		in  string
+	}{
+		{map[string]any{"name": "order_tracking", "language": "en_US", "params": []string{"a", "b"}}, `button 0 (URL \"Track order\"`},
+		{map[string]any{"name": "order_tracking", "language": "en_US", "params": []string{"a", "b"},
+			"buttons": []map[string]any{{"sub_type": "url", "index": 0, "params": []string{"R"}}, {"sub_type": "url", "index": 1, "params": []string{"x"}}}},
+			`takes sub_type \"quick_reply\", not \"url\"`},
+		{map[string]any{"name": "pickup_ready", "language": "en_US", "params": []string{"a", "b"},
+			"header": map[string]any{"type": "location", "location": map[string]any{"latitude": 95, "longitude": 0, "name": "x", "address": "y"}}},
+			"latitude 95 is not between -90 and 90"},
+	} {
+		code, b := send(tc.tpl)
+		if code != 400 || !strings.Contains(string(b), "invalid_template_params") || !strings.Contains(string(b), tc.in) {
+			t.Errorf("%v: %d %s, want 400 invalid_template_params saying %s", tc.tpl["name"], code, b, tc.in)
+		}
+	}
 
 	n.refused("POST", "/v1/conversations/"+id+"/messages", tplOp, map[string]any{"type": "template",
 		"template": map[string]any{"name": "no_such", "language": "en_US"}}, 400, "template_not_found")

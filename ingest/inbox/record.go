@@ -210,16 +210,32 @@ type Template struct {
 }
 
 // TemplateHeader is a template header's parameter: Type image, video or document with a Meta media ID or a Link
-// (and a document's Filename), or Type text with Text.
+// (and a document's Filename), Type text with Text (and, for a named parameter, its ParameterName), or Type
+// location with Location.
 type TemplateHeader struct {
 	Type     string `json:"type"`
 	ID       string `json:"id,omitempty"`
 	Link     string `json:"link,omitempty"`
 	Filename string `json:"filename,omitempty"`
 	Text     string `json:"text,omitempty"`
+	// ParameterName is the name of a TEXT header's named parameter ({{sale_name}}); the API sets it from the
+	// catalogue when the request leaves it out.
+	ParameterName string            `json:"parameter_name,omitempty"`
+	Location      *TemplateLocation `json:"location,omitempty"`
 }
 
-// TemplateButton gives one template button's parameters: sub_type quick_reply, url or copy_code, and its index.
+// TemplateLocation is the place a LOCATION header shows: Meta takes it at send, never at template creation.
+// Latitude and Longitude are pointers so that 0 (the equator, the prime meridian) differs from missing.
+type TemplateLocation struct {
+	Latitude  *float64 `json:"latitude"`
+	Longitude *float64 `json:"longitude"`
+	Name      string   `json:"name"`
+	Address   string   `json:"address"`
+}
+
+// TemplateButton gives one template button's parameters: sub_type quick_reply (the payload), url (the dynamic
+// suffix of a URL button, or an OTP button's code) or copy_code (the code), and its index among the template's
+// buttons.
 type TemplateButton struct {
 	SubType string   `json:"sub_type"`
 	Index   int      `json:"index"`

@@ -1,6 +1,7 @@
 // The template picker: the channel's WhatsApp template catalogue (GET /v1/templates) searchable by name, each with
 // its status and language; the chosen one's parameters (prefilled from the contact where the template says which),
-// its media header, and a live preview of what the customer will read. A template that is not APPROVED cannot be
+// its media or location header, the parameters of its buttons (a dynamic URL's suffix, a coupon code), and a live
+// preview of what the customer will read. A template that is not APPROVED cannot be
 // sent, and the picker says why. Used by the composer and by the Start conversation dialog.
 import { useState, useEffect, useMemo, useRef } from 'preact/hooks';
 import * as api from './api.js';
@@ -86,6 +87,24 @@ function guess(name, index, bodyText, contact) {
   return null;
 }
 
+/** buttonsOf returns the template's buttons as the API derives them ({type, text, url, sub_type, required}). */
+function buttonsOf(t) {
+  return (t && t.buttons) || [];
+}
+
+/** place reads the location header's inputs: {latitude, longitude, name, address} when valid, else null. */
+function place(loc) {
+  const lat = Number(loc.latitude);
+  const long = Number(loc.longitude);
+  const ok =
+    String(loc.latitude).trim() !== '' && String(loc.longitude).trim() !== '' &&
+    Number.isFinite(lat) && Number.isFinite(long) && lat >= -90 && lat <= 90 && long >= -180 && long <= 180 &&
+    loc.name.trim() !== '' && loc.address.trim() !== '';
+  return ok ? { latitude: lat, longitude: long, name: loc.name.trim(), address: loc.address.trim() } : null;
+}
+
+const NO_PLACE = { latitude: '', longitude: '', name: '', address: '' };
+
 /** statusClass is the badge class of a status. */
 function statusClass(s) {
   return 'tpl-status s-' + String(s || 'unknown').toLowerCase();
@@ -94,7 +113,7 @@ function statusClass(s) {
 /**
  * TemplatePicker lets the operator choose an approved template of a channel, fill it and send it.
  * Props: channelId (whose catalogue), contact ({name, fields} to prefill parameters; optional),
- * onSubmit(template) → Promise, where template is the API's {name, language, params, header?};
+ * onSubmit(template) → Promise, where template is the API's {name, language, params, header?, buttons?};
  * submitLabel (default "Send template"); busy (disables the button); locked (styles it as the only way to write).
  */
 export function TemplatePicker({ channelId, contact, onSubmit, submitLabel = 'Send template', busy, locked }) {
@@ -105,6 +124,8 @@ export function TemplatePicker({ channelId, contact, onSubmit, submitLabel = 'Se
   const [values, setValues] = useState([]);
   const [from, setFrom] = useState([]);
   const [header, setHeader] = useState('');
+  const [btnValues, setBtnValues] = useState({}); // button index → its parameter
+  const [loc, setLoc] = useState(NO_PLACE);
   const [sending, setSending] = useState(false);
 
   const [loads, setLoads] = useState(0); // bumped by Refresh and by a template the list does not have
@@ -160,6 +181,10 @@ export function TemplatePicker({ channelId, contact, onSubmit, submitLabel = 'Se
   const hdr = sel && sel.header ? String(sel.header.format || '').toUpperCase() : '';
   const media = hdr === 'IMAGE' || hdr === 'VIDEO' || hdr === 'DOCUMENT';
   const textParam = hdr === 'TEXT' && sel.header.params > 0;
+  const location = hdr === 'LOCATION';
+  const buttons = buttonsOf(sel);
+  // The buttons whose parameter the operator gives: a dynamic URL's suffix, an OTP or COPY_CODE code.
+  const asked = buttons.map((b, i) => ({ ...b, index: i })).filter((b) => b.required);
 
   const choose = (t) => {
     setSel(t);
@@ -169,10 +194,17 @@ export function TemplatePicker({ channelId, contact, onSubmit, submitLabel = 'Se
     setValues(gs.map((g) => (g ? g.value : '')));
     setFrom(gs.map((g) => (g ? g.from : '')));
     setHeader('');
+    setBtnValues({});
+    setLoc(NO_PLACE);
   };
 
   const approved = sel && sel.status === 'APPROVED';
-  const complete = names.every((_, i) => (values[i] || '').trim() !== '') && (!media && !textParam ? true : header.trim() !== '');
+  const spot = location ? place(loc) : null;
+  const complete =
+    names.every((_, i) => (values[i] || '').trim() !== '') &&
+    (!media && !textParam ? true : header.trim() !== '') &&
+    (!location || spot !== null) &&
+    asked.every((b) => (btnValues[b.index] || '').trim() !== '');
   const why = sel && !approved
     ? 'This template ' + (STATUS_TEXT[sel.status] || 'is ' + sel.status) + (sel.reason ? ' (' + sel.reason + ')' : '') +
       ': WhatsApp allows only APPROVED templates.'
@@ -189,6 +221,11 @@ export function TemplatePicker({ channelId, contact, onSubmit, submitLabel = 'Se
       else t.header.id = h;
     } else if (textParam) {
       t.header = { type: 'text', text: header.trim() };
+    } else if (location) {
+      t.header = { type: 'location', location: spot };
+    }
+    if (asked.length) {
+      t.buttons = asked.map((b) => ({ sub_type: b.sub_type, index: b.index, params: [btnValues[b.index].trim()] }));
     }
     setSending(true);
     try {
@@ -213,7 +250,28 @@ export function TemplatePicker({ channelId, contact, onSubmit, submitLabel = 'Se
       )
       : hdr === 'TEXT'
         ? <div class="tpl-preview-header">{fill((p.HEADER && p.HEADER.text) || '', [header.trim()])}</div>
-        : null;
+        : location
+          ? (
+            <div class="tpl-preview-media tpl-preview-location" data-format="LOCATION">
+              {'📍 '}
+              {spot ? spot.name + ', ' + spot.address + ' (' + spot.latitude + ', ' + spot.longitude + ')' : 'Location (give its coordinates, name and address)'}
+            </div>
+          )
+          : null;
+
+  // A button as the customer sees it: a dynamic URL with its suffix, a coupon with its code.
+  const buttonPreview = (b, i) => {
+    const v = (btnValues[i] || '').trim();
+    if (b.type === 'COPY_CODE') return 'Copy code' + (v ? ': ' + v : '');
+    if (b.type === 'URL' && b.required) return (b.text || 'Open') + ' → ' + fill(b.url || '', [v]);
+    return b.text || b.type;
+  };
+  const buttonLabel = (b) =>
+    b.type === 'URL'
+      ? 'Button “' + (b.text || 'link') + '”: the end of ' + (b.url || 'its link')
+      : b.type === 'COPY_CODE'
+        ? 'Coupon code (copy code button)'
+        : 'Button “' + (b.text || b.type) + '”: the code';
 
   return (
     <form class={'template picker' + (locked ? ' locked-form' : '')} onSubmit={submit} id="template-form">
@@ -286,6 +344,27 @@ export function TemplatePicker({ channelId, contact, onSubmit, submitLabel = 'Se
               <input id="tpl-header" value={header} onInput={(e) => setHeader(e.currentTarget.value)} disabled={!approved} />
             </label>
           )}
+          {location && (
+            <fieldset class="tpl-location" id="tpl-location" disabled={!approved}>
+              <legend>Header location</legend>
+              <label>
+                Latitude (−90 to 90)
+                <input id="tpl-loc-lat" inputMode="decimal" value={loc.latitude} onInput={(e) => setLoc({ ...loc, latitude: e.currentTarget.value })} />
+              </label>
+              <label>
+                Longitude (−180 to 180)
+                <input id="tpl-loc-long" inputMode="decimal" value={loc.longitude} onInput={(e) => setLoc({ ...loc, longitude: e.currentTarget.value })} />
+              </label>
+              <label>
+                Name
+                <input id="tpl-loc-name" value={loc.name} onInput={(e) => setLoc({ ...loc, name: e.currentTarget.value })} />
+              </label>
+              <label>
+                Address
+                <input id="tpl-loc-address" value={loc.address} onInput={(e) => setLoc({ ...loc, address: e.currentTarget.value })} />
+              </label>
+            </fieldset>
+          )}
           {names.map((n, i) => (
             <label key={n}>
               <span>
@@ -304,14 +383,28 @@ export function TemplatePicker({ channelId, contact, onSubmit, submitLabel = 'Se
               />
             </label>
           ))}
+          {asked.map((b) => (
+            <label key={'b' + b.index}>
+              {buttonLabel(b)}
+              <input
+                id={'tpl-button-' + b.index}
+                value={btnValues[b.index] || ''}
+                disabled={!approved}
+                onInput={(e) => {
+                  const v = e.currentTarget.value;
+                  setBtnValues((bv) => ({ ...bv, [b.index]: v }));
+                }}
+              />
+            </label>
+          ))}
           <div class="tpl-preview" id="tpl-preview" aria-label="Preview">
             {previewHeader}
             <div class="tpl-preview-body" id="tpl-preview-body">{fill(body, values.map((v) => (v || '').trim()))}</div>
             {p.FOOTER && p.FOOTER.text && <div class="tpl-preview-footer muted small">{p.FOOTER.text}</div>}
-            {p.BUTTONS && (p.BUTTONS.buttons || []).length > 0 && (
+            {buttons.length > 0 && (
               <div class="tpl-preview-buttons">
-                {p.BUTTONS.buttons.map((b, i) => (
-                  <span class="btn-preview" key={i}>{b.text}</span>
+                {buttons.map((b, i) => (
+                  <span class="btn-preview" key={i} data-index={i} data-type={b.type}>{buttonPreview(b, i)}</span>
                 ))}
               </div>
             )}

@@ -34,6 +34,14 @@ const (
 	CodeReengagement = 131047
 	// CodeTemplateMissing is sent for a template named "missing_template". HTTP 404.
 	CodeTemplateMissing = 132001
+	// CodeParamsMissing: a LOCATION header's parameter without its name or address. HTTP 400.
+	CodeParamsMissing = 131008
+	// CodeParamCount: a send of a seeded template with more or fewer body, header or button parameters than it
+	// takes (a dynamic URL button's suffix left out, say). HTTP 400.
+	CodeParamCount = 132000
+	// CodeParamFormat: a send of a seeded template whose parameter is of another kind than the template's (an image
+	// for a location header, a button's sub_type not its type, a parameter_name it does not have). HTTP 400.
+	CodeParamFormat = 132012
 )
 
 // Deterministic permanent errors, so tests can trigger them without injection.
@@ -73,7 +81,9 @@ var titles = map[int]string{
 	131049:                 "Meta chose not to deliver",
 	131050:                 "User stopped marketing messages",
 	131051:                 "Unsupported message type",
-	132000:                 "Number of parameters does not match the expected number of params",
+	CodeParamsMissing:      "Required parameter is missing",
+	CodeParamCount:         "Number of parameters does not match the expected number of params",
+	CodeParamFormat:        "Parameter format does not match format in the created template",
 	CodeTemplateMissing:    "Template name does not exist in the translation",
 	132015:                 "Template is paused",
 	132016:                 "Template is disabled",

@@ -45,8 +45,10 @@ func comps(c ...string) []json.RawMessage {
 
 // SeedTemplates is the catalogue every business account starts with: approved text templates (order_update with
 // two parameters, in two languages; refund_update; Meta's hello_world; appointment_reminder, of named parameters),
-// approved ones with an IMAGE (spring_sale) and a DOCUMENT (invoice_ready) header, a PENDING one (welcome_offer) and
-// a REJECTED one (black_friday).
+// approved ones with an IMAGE (spring_sale) and a DOCUMENT (invoice_ready) header, one with a dynamic URL button
+// (order_tracking), one with a LOCATION header (pickup_ready), one with a named TEXT header and a COPY_CODE button
+// (flash_sale), a PENDING one (welcome_offer) and a REJECTED one (black_friday). A send of one of them is checked
+// against it as Meta checks it (templates_send.go).
 var SeedTemplates = []SeedTemplate{
 	{ID: "1100000000000001", Name: "hello_world", Language: "en_US", Status: "APPROVED", Category: "UTILITY", Components: comps(
 		`{"type":"HEADER","format":"TEXT","text":"Hello World"}`,
@@ -72,6 +74,20 @@ var SeedTemplates = []SeedTemplate{
 	{ID: "1100000000000009", Name: "appointment_reminder", Language: "en_US", Status: "APPROVED", Category: "UTILITY",
 		ParameterFmt: "NAMED", Components: comps(
 			`{"type":"BODY","text":"Hello {{first_name}}, your appointment at our {{city}} store is confirmed for {{date}}.","example":{"body_text_named_params":[{"param_name":"first_name","example":"Ana"},{"param_name":"city","example":"Lisbon"},{"param_name":"date","example":"May 3"}]}}`)},
+	{ID: "1100000000000010", Name: "order_tracking", Language: "en_US", Status: "APPROVED", Category: "UTILITY", Components: comps(
+		`{"type":"BODY","text":"Hi {{1}}, your order {{2}} is on its way.","example":{"body_text":[["Ana","R-1024"]]}}`,
+		`{"type":"BUTTONS","buttons":[{"type":"URL","text":"Track order","url":"https://shop.example.com/track/{{1}}","example":["https://shop.example.com/track/R-1024"]},{"type":"QUICK_REPLY","text":"Talk to us"}]}`)},
+	{ID: "1100000000000011", Name: "pickup_ready", Language: "en_US", Status: "APPROVED", Category: "UTILITY",
+		ParameterFmt: "NAMED", Components: comps(
+			`{"type":"HEADER","format":"LOCATION"}`,
+			`{"type":"BODY","text":"Hi {{first_name}}, your order {{order}} is ready for pickup at the place above.","example":{"body_text_named_params":[{"param_name":"first_name","example":"Ana"},{"param_name":"order","example":"R-1024"}]}}`,
+			`{"type":"FOOTER","text":"Open 9:00 to 19:00"}`,
+			`{"type":"BUTTONS","buttons":[{"type":"URL","text":"All stores","url":"https://shop.example.com/stores"},{"type":"PHONE_NUMBER","text":"Call the store","phone_number":"+15550100200"}]}`)},
+	{ID: "1100000000000012", Name: "flash_sale", Language: "en_US", Status: "APPROVED", Category: "MARKETING",
+		ParameterFmt: "NAMED", Components: comps(
+			`{"type":"HEADER","format":"TEXT","text":"{{sale_name}} starts now","example":{"header_text_named_params":[{"param_name":"sale_name","example":"Flash sale"}]}}`,
+			`{"type":"BODY","text":"Hi {{first_name}}, copy your code below for 20% off today.","example":{"body_text_named_params":[{"param_name":"first_name","example":"Ana"}]}}`,
+			`{"type":"BUTTONS","buttons":[{"type":"COPY_CODE","example":"SAVE20"}]}`)},
 	{ID: "1100000000000008", Name: "black_friday", Language: "en_US", Status: "REJECTED", Category: "MARKETING",
 		RejectedReason: "INVALID_FORMAT", Components: comps(`{"type":"BODY","text":"{{1}} BLACK FRIDAY!!! Buy now!!!"}`)},
 }

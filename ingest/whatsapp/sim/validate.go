@@ -100,17 +100,18 @@ type templateComponent struct {
 }
 
 type templateParameter struct {
-	Type       *string         `json:"type"`
-	Text       *string         `json:"text"`
-	Payload    *string         `json:"payload"`
-	CouponCode *string         `json:"coupon_code"`
-	Currency   *currencyObj    `json:"currency"`
-	DateTime   *dateTimeObj    `json:"date_time"`
-	Image      *mediaObj       `json:"image"`
-	Document   *mediaObj       `json:"document"`
-	Video      *mediaObj       `json:"video"`
-	Location   json.RawMessage `json:"location"`
-	Action     json.RawMessage `json:"action"`
+	Type          *string         `json:"type"`
+	ParameterName *string         `json:"parameter_name"`
+	Text          *string         `json:"text"`
+	Payload       *string         `json:"payload"`
+	CouponCode    *string         `json:"coupon_code"`
+	Currency      *currencyObj    `json:"currency"`
+	DateTime      *dateTimeObj    `json:"date_time"`
+	Image         *mediaObj       `json:"image"`
+	Document      *mediaObj       `json:"document"`
+	Video         *mediaObj       `json:"video"`
+	Location      json.RawMessage `json:"location"`
+	Action        json.RawMessage `json:"action"`
 }
 
 type currencyObj struct {
@@ -173,7 +174,7 @@ type checked struct {
 }
 
 // validate checks a send request the way the Cloud API does and returns the error Meta would answer, or nil. It is
-// a pure function of the body.
+// a pure function of the body (and of SeedTemplates, which are never changed).
 func validate(body []byte) (checked, *apiError) {
 	var c checked
 	var r sendRequest
@@ -223,6 +224,7 @@ func validate(body []byte) (checked, *apiError) {
 		e = checkTemplate(r.Template)
 		if e == nil {
 			c.template = *r.Template.Name
+			e = matchSeeded(r.Template)
 		}
 	case "image":
 		e = checkMedia("image", r.Image)
@@ -358,12 +360,17 @@ func checkTemplate(t *templateObj) *apiError {
 
 // validIndex accepts 0..9 as a number or a string, as Meta does.
 func validIndex(raw json.RawMessage) bool {
+	n, err := strconv.Atoi(numberText(raw))
+	return err == nil && n >= 0 && n <= 9
+}
+
+// numberText is a JSON number, or a number written as a JSON string (Meta takes either), as text.
+func numberText(raw json.RawMessage) string {
 	var s string
 	if json.Unmarshal(raw, &s) != nil {
 		s = string(raw)
 	}
-	n, err := strconv.Atoi(s)
-	return err == nil && n >= 0 && n <= 9
+	return s
 }
 
 func checkParameter(p string, prm *templateParameter) *apiError {
