@@ -115,7 +115,7 @@ func TestConsoleIssue12Journey(t *testing.T) {
 	if len(people) != 4 || people[ana].Name != "Ana Souza" || string(people[ben].Fields["city"]) != `"Berlin"` {
 		t.Fatalf("after the import the API lists %+v", people)
 	}
-	b.click(`#nav-people`)
+	b.click(`#import-people`)
 	b.text(`#people-table`, "Chloé Martin")
 	b.waitJS(`document.querySelectorAll('#people-table tbody tr').length === 4`, "the four imported contacts on People")
 
@@ -241,6 +241,9 @@ func TestConsoleIssue12Journey(t *testing.T) {
 	}, "Ana's contact gone")
 	b.waitJS(`!document.body.innerText.includes('Ana Souza') && !document.body.innerText.includes('show me the replacement')`,
 		"Ana's name and words gone from the page")
+	b.text(`#conv-name`, "Erased customer")
+	b.text(`#composer-locked`, "reopens if they write again")
+	b.waitJS(`!document.getElementById('reopen')`, "no Reopen for an erased customer (the server refuses it)")
 	b.waitJS(`!document.getElementById('toast')`, "the toast gone")
 	b.screenshot("done12-10-erased")
 	_, cv := n.conversation(d12Admin, conv)
