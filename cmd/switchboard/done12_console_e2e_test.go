@@ -235,6 +235,7 @@ func TestConsoleIssue12Journey(t *testing.T) {
 	b.click(`#erase-confirm`)
 	b.waitJS(`!document.getElementById('erase-dialog')`, "the dialog closed")
 	b.text(`#contact-missing`, "erased")
+	b.text(`#toast`, "the messages of their conversation")
 	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
 		code, _ := n.contact(d12Admin, people[ana].ID)
 		return code == 404

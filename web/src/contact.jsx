@@ -305,13 +305,22 @@ export function ContactPanel({ id, fallback, me, flash, current, header, tick, o
           onErased={(r) => {
             setErasing(false);
             load();
-            flash('Erased: profile, fields and ' + (r && r.conversations !== undefined ? r.conversations + ' conversation(s)\u2019 messages' : 'messages'), 'ok');
+            flash(erasedText(r), 'ok');
             if (onErased) onErased();
           }}
         />
       )}
     </>
   );
+}
+
+/** erasedText is what the console says after an erase, from its answer's count of conversations. */
+function erasedText(r) {
+  const n = r && r.conversations;
+  if (n === 0) return 'Erased: their profile and fields (they had no conversations).';
+  if (n === 1) return 'Erased: their profile, fields and the messages of their conversation.';
+  if (n > 1) return 'Erased: their profile, fields and the messages of their ' + n + ' conversations.';
+  return 'Erased: their profile, fields and messages.';
 }
 
 /** FieldInput is one custom field's input, by its type; the server's refusal shows below it. */
