@@ -26,27 +26,15 @@ import (
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
-const (
-	d12Admin  = "done12-alice-token-0001"
-	d12Config = `tenants:
-  - id: acme
-    settings:
-      routing: manual
+// d12Config is the console tests' tenant (conConfig: manual routing, the simulator's WABA) with the custom fields
+// the imported file fills.
+var d12Config = strings.Replace(conConfig, "      routing: manual\n", `      routing: manual
       contact_fields:
         - {key: city, label: City, type: text}
         - {key: plan, label: Plan, type: choice, choices: [basic, premium]}
-    channels:
-      - id: acme-wa
-        type: whatsapp
-        phone_number_id: "` + conPhone + `"
-        app_secret: "` + outSecret + `"
-        verify_token: "v"
-        access_token: "acme-access"
-        waba_id: "` + conWABA + `"
-    operators:
-      - {id: alice, name: Alice Martin, role: admin, capacity: 5, token: "` + d12Admin + `"}
-`
-)
+`, 1)
+
+const d12Admin = conAlice
 
 // d12Contacts is the tenant's contacts as the API lists them, by phone.
 func d12Contacts(t *testing.T, n *node) map[string]e2eContact {
@@ -65,6 +53,9 @@ func d12Contacts(t *testing.T, n *node) map[string]e2eContact {
 }
 
 func TestConsoleIssue12Journey(t *testing.T) {
+	if !strings.Contains(d12Config, "contact_fields") {
+		t.Fatal("the console config changed: no place for the contact fields")
+	}
 	n := newNodeConfig(t, d12Config)
 	s := startSim(t, n, sim.FailConfig{})
 	n.extra = []string{"--whatsapp-api-url", s.URL()}
