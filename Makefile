@@ -34,6 +34,7 @@ run: build
 	@echo "WhatsApp Cloud API simulator: http://$(SIM)  (what it received: curl -s http://$(SIM)/sim/messages)"
 	@echo "A sample customer writes once the node is ready (it waits in Unassigned); another one:  make demo-webhook"
 	@echo "A customer sends a photo (open it in the console):  make demo-photo"
+	@echo "Contacts to import (People → Import contacts): deploy/dev/contacts.csv; a photo to attach: deploy/dev/customer-photo.png"
 	@echo "Then list conversations:  curl -s -H 'Authorization: Bearer dev-token-alice-0001' http://$(HTTP)/v1/conversations"
 	@echo "ClickHouse (analytics): 127.0.0.1:$(CH_TCP)  (insights: $(BIN) insights --clickhouse-addr 127.0.0.1:$(CH_TCP))"
 	@mkdir -p $(DATA); ch=""; \
@@ -44,7 +45,8 @@ run: build
 	sim=$$!; trap 'kill $$sim 2>/dev/null; deploy/clickhouse/start.sh stop $(abspath $(DATA))/clickhouse >/dev/null 2>&1' EXIT INT TERM; \
 	( for i in $$(seq 120); do sleep 0.5; \
 	  $(BIN) send-webhook --url http://$(HTTP)/webhooks/whatsapp >/dev/null 2>&1 && \
-	  { echo "Sample customer posted: sign in to the console and go Online (bottom left): it is assigned to you"; break; }; done ) & \
+	  { echo "Sample customer posted: sign in to the console and go Online (bottom left): it is assigned to you"; \
+	    deploy/dev/seed-canned.sh http://$(HTTP) $(DEMO_TOKEN) || echo "Canned responses not seeded"; break; }; done ) & \
 	$(BIN) serve --config deploy/dev/config.yaml --data-dir $(DATA) --http-addr $(HTTP) \
 		--embedded-kafka-addr $(KAFKA) --whatsapp-api-url http://$(SIM) --media-allow-private $$ch
 

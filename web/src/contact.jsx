@@ -8,6 +8,7 @@ import { useState, useEffect, useCallback, useRef } from 'preact/hooks';
 import * as api from './api.js';
 import { initials, hue } from './util.js';
 import { Icon } from './icon.jsx';
+import { StartDialog } from './start.jsx';
 
 let schemaPromise = null;
 
@@ -108,6 +109,7 @@ export function ContactPanel({ id, fallback, me, flash, current, header, tick, o
   const [errors, setErrors] = useState({});
   const [saving, setSaving] = useState(false);
   const [erasing, setErasing] = useState(false);
+  const [starting, setStarting] = useState(false);
 
   const fb = useRef(fallback);
   fb.current = fallback;
@@ -262,7 +264,22 @@ export function ContactPanel({ id, fallback, me, flash, current, header, tick, o
           ))}
           {!convs.length && <li class="muted small">No conversations yet.</li>}
         </ul>
+        {!current && !c.blocked && (
+          <button class="btn small" id="contact-start" onClick={() => setStarting(true)} title="Write first, with a template">
+            <Icon d="M12 5v14M5 12h14" size={14} /> Start conversation
+          </button>
+        )}
       </div>
+      {starting && (
+        <StartDialog
+          initialContact={c}
+          onClose={() => setStarting(false)}
+          onStarted={(conv) => {
+            setStarting(false);
+            go('/mine/' + conv);
+          }}
+        />
+      )}
       <div class="card contact-actions">
         <h4>Safety</h4>
         {c.blocked ? (
@@ -288,13 +305,22 @@ export function ContactPanel({ id, fallback, me, flash, current, header, tick, o
           onErased={(r) => {
             setErasing(false);
             load();
-            flash('Erased: profile, fields and ' + (r && r.conversations !== undefined ? r.conversations + ' conversation(s)\u2019 messages' : 'messages'), 'ok');
+            flash(erasedText(r), 'ok');
             if (onErased) onErased();
           }}
         />
       )}
     </>
   );
+}
+
+/** erasedText is what the console says after an erase, from its answer's count of conversations. */
+function erasedText(r) {
+  const n = r && r.conversations;
+  if (n === 0) return 'Erased: their profile and fields (they had no conversations).';
+  if (n === 1) return 'Erased: their profile, fields and the messages of their conversation.';
+  if (n > 1) return 'Erased: their profile, fields and the messages of their ' + n + ' conversations.';
+  return 'Erased: their profile, fields and messages.';
 }
 
 /** FieldInput is one custom field's input, by its type; the server's refusal shows below it. */

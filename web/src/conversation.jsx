@@ -3,7 +3,7 @@
 import { Fragment } from 'preact';
 import { useState, useEffect, useRef, useLayoutEffect, useCallback } from 'preact/hooks';
 import * as api from './api.js';
-import { ago, clock, countdown, day, contactName, initials, hue, windowOpen, zero, localInput } from './util.js';
+import { ago, clock, countdown, day, contactName, erased, initials, hue, windowOpen, zero, localInput } from './util.js';
 import { Icon } from './icon.jsx';
 import { useNow } from './now.js';
 import { Message } from './message.jsx';
@@ -196,7 +196,8 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
         <Icon d="M5 12l4 4 10-10" size={14} /> Close
       </button>,
     );
-  } else {
+  } else if (!erased(conv)) {
+    // An erased customer's conversation reopens only when they write again (the server refuses Reopen).
     actions.push(<button class="btn primary" id="reopen" onClick={() => act('reopen', {}, 'Conversation reopened')}>Reopen</button>);
   }
   // Less frequent moves live in the ⋯ menu: assign (admins, builders), transfer, unassign.
@@ -276,7 +277,11 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
               </Fragment>
             );
           })}
-          {!msgs.length && <div class="older muted">No messages yet.</div>}
+          {!msgs.length && (
+            <div class="older muted" id="no-messages">
+              {erased(conv) ? 'The customer was erased with their messages; only anonymous counts remain.' : 'No messages yet.'}
+            </div>
+          )}
         </div>
         <Composer
           id={id}
@@ -492,7 +497,9 @@ function Composer({ id, conv, open, mode, setMode, operators, holder, inputRef, 
         )}
       </div>
       {closed && mode === 'reply' ? (
-        <div class="locked" id="composer-locked">This conversation is closed. Reopen it to reply.</div>
+        <div class="locked" id="composer-locked">
+          {erased(conv) ? 'The customer was erased: the conversation reopens if they write again.' : 'This conversation is closed. Reopen it to reply.'}
+        </div>
       ) : holder && mode === 'reply' ? (
         <div class="locked info" id="composer-locked">
           {holder} is handling this conversation. Take over to reply, or write a private note.

@@ -4,6 +4,7 @@
 // Everything from the file is rendered as text.
 import { useState, useRef } from 'preact/hooks';
 import * as api from './api.js';
+import { go } from './contact.jsx';
 
 const HEADER_BYTES = 1 << 20; // the node's longest line
 
@@ -229,12 +230,27 @@ function Report({ report }) {
           ['unchanged', 'Unchanged'],
           ['refused', 'Refused'],
         ].map(([k, label]) => (
-          <div class={'import-count ' + k} key={k} id={'import-' + k}>
+          <div class={'import-count ' + k + (report[k] ? '' : ' zero')} key={k} id={'import-' + k}>
             <div class="n">{fmt(report[k])}</div>
             <div class="label">{label}</div>
           </div>
         ))}
       </div>
+      {report.created + report.updated > 0 && (
+        <p class="import-next">
+          <a
+            href="/people"
+            class="btn small"
+            id="import-people"
+            onClick={(e) => {
+              e.preventDefault();
+              go('/people');
+            }}
+          >
+            See them on People
+          </a>
+        </p>
+      )}
       {report.errors.length > 0 && (
         <>
           <h3>Refused rows</h3>

@@ -65,15 +65,15 @@ export function StartButton({ onStarted }) {
   );
 }
 
-/** StartDialog: channel, customer (number or contact), template with preview, Send. */
-export function StartDialog({ onClose, onStarted }) {
+/** StartDialog: channel, customer (number or contact, or the contact given), template with preview, Send. */
+export function StartDialog({ onClose, onStarted, initialContact = null }) {
   const [channels, setChannels] = useState(null);
   const [channel, setChannel] = useState('');
-  const [by, setBy] = useState('number'); // 'number' or 'contact'
+  const [by, setBy] = useState(initialContact ? 'contact' : 'number'); // 'number' or 'contact'
   const [cc, setCc] = useState('US');
   const [ccQuery, setCcQuery] = useState('');
   const [number, setNumber] = useState('');
-  const [contact, setContact] = useState(null); // {id, name, phone, fields}
+  const [contact, setContact] = useState(initialContact); // {id, name, phone, fields}
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const first = useRef(null);

@@ -71,10 +71,16 @@ export function hue(s) {
   return h;
 }
 
+/** erased reports whether a conversation's customer was erased and has not written since: it holds counts only. */
+export function erased(c) {
+  const ct = (c && c.contact) || {};
+  return !!(c && c.erased_at) && !ct.wa_id && !ct.name;
+}
+
 /** contactName is what the console calls a customer: their WhatsApp profile name, else their number. */
 export function contactName(c) {
   const ct = (c && c.contact) || {};
-  return ct.name || (ct.wa_id ? '+' + ct.wa_id : 'Unknown');
+  return ct.name || (ct.wa_id ? '+' + ct.wa_id : erased(c) ? 'Erased customer' : 'Unknown');
 }
 
 /** windowOpen reports whether a conversation's 24-hour window is open at now. */
