@@ -39,13 +39,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "switchboard")
-	// `switchboard bench` and `switchboard whatsapp-sim` run the binaries built beside it.
-	for _, pkg := range []string{".", "../switchboard-bench", "../switchboard-whatsapp-sim"} {
-		out, err := exec.Command("go", "build", "-o", dir+"/", pkg).CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
-			os.Exit(1)
-		}
+	// `switchboard bench` and `switchboard whatsapp-sim` run the binaries built beside it. One go build builds the
+	// three in parallel.
+	pkgs := []string{".", "../switchboard-bench", "../switchboard-whatsapp-sim"}
+	out, err := exec.Command("go", append([]string{"build", "-o", dir + "/"}, pkgs...)...).CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build %v: %v\n%s", pkgs, err, out)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -22,6 +22,8 @@ import (
 
 const (
 	pplHushPhone = "100200302"
+	pplAlice     = conAlice // acme's operators are the console tenant's (conOperatorsY); the older names stay
+	pplBob       = conBob
 	pplHank      = "people-hank-token-00003"
 	pplOlga      = "people-olga-token-00004"
 	pplConfig    = `tenants:

@@ -15,6 +15,15 @@ import (
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
+// The templates API test runs on the console tenant (startConsoleNode); the names it had for its own stay.
+const (
+	tplPhone  = conPhone
+	tplWABA   = conWABA
+	tplAdmin  = conAlice
+	tplOp     = conBob
+	tplConfig = conConfig
+)
+
 type tplView struct {
 	Name, Language, Status, Category, Reason string
 	Params                                   int
