@@ -1,7 +1,9 @@
 package main_test
 
 // The end-to-end harness: it builds the real binary once and runs nodes as child processes on loopback ports with
-// their own data dirs, so tests can post real webhooks, call the real API, SIGTERM and kill -9 them.
+// their own data dirs, so tests can post real webhooks, call the real API, SIGTERM and kill -9 them. It also holds
+// what the tests share: the pieces of their tenants files, the HTTP helpers, /metrics and the Cloud API simulator.
+// The browser's harness is console_harness_test.go.
 
 import (
 	"bufio"
