@@ -48,18 +48,12 @@ func (n *node) contact(token, id string) (int, e2eContact) {
 	return getJSON[e2eContact](n, "/v1/contacts/"+id, token)
 }
 
+// searchContacts lists the names of the contacts GET /v1/contacts?query finds.
 func (n *node) searchContacts(token, query string) []string {
 	n.t.Helper()
-	code, b := n.get("/v1/contacts?"+query, token)
-	if code != 200 {
-		n.t.Fatalf("GET /v1/contacts?%s = %d %s", query, code, b)
-	}
-	var p struct {
+	p := mustGetJSON[struct {
 		Contacts []e2eContact `json:"contacts"`
-	}
-	if err := json.Unmarshal(b, &p); err != nil {
-		n.t.Fatal(err)
-	}
+	}](n, "/v1/contacts?"+query, token)
 	var names []string
 	for _, c := range p.Contacts {
 		names = append(names, c.Name)

@@ -332,6 +332,20 @@ func (n *node) refused(method, path, token string, body any, wantStatus int, wan
 	}
 }
 
+// mustGetJSON GETs path, fails the test unless the answer is 200, and decodes it into a T.
+func mustGetJSON[T any](n *node, path, token string) T {
+	n.t.Helper()
+	code, b := n.get(path, token)
+	if code != 200 {
+		n.t.Fatalf("GET %s: %d %s", path, code, b)
+	}
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		n.t.Fatalf("GET %s: %v\n%s", path, err, b)
+	}
+	return v
+}
+
 // getJSON GETs path and, when the answer is 200, decodes it into a T (failing the test on a body that is not one);
 // any other status returns the zero T.
 func getJSON[T any](n *node, path, token string) (int, T) {
@@ -383,14 +397,7 @@ func (n *node) conversations(token string) []conversation.Conversation {
 	var all []conversation.Conversation
 	cursor := ""
 	for {
-		code, b := n.get("/v1/conversations?sort=created&order=asc&limit=500&cursor="+cursor, token)
-		if code != 200 {
-			n.t.Fatalf("list conversations: %d %s", code, b)
-		}
-		var l convList
-		if err := json.Unmarshal(b, &l); err != nil {
-			n.t.Fatal(err)
-		}
+		l := mustGetJSON[convList](n, "/v1/conversations?sort=created&order=asc&limit=500&cursor="+cursor, token)
 		all = append(all, l.Conversations...)
 		if l.NextCursor == "" {
 			return all
@@ -428,14 +435,7 @@ func (n *node) conversation(token, id string) (int, convView) {
 // listIDs lists the ids of the conversations a query of GET /v1/conversations finds (one page of up to 500), sorted.
 func (n *node) listIDs(token, query string) []string {
 	n.t.Helper()
-	code, b := n.get("/v1/conversations?limit=500&"+query, token)
-	if code != 200 {
-		n.t.Fatalf("list %s: %d %s", query, code, b)
-	}
-	var l convList
-	if err := json.Unmarshal(b, &l); err != nil {
-		n.t.Fatal(err)
-	}
+	l := mustGetJSON[convList](n, "/v1/conversations?limit=500&"+query, token)
 	ids := []string{}
 	for _, c := range l.Conversations {
 		ids = append(ids, c.ID)

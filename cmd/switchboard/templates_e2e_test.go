@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,16 +29,10 @@ type tplView struct {
 	Header                                   *struct{ Format string }
 }
 
+// listTemplates is acme-wa's template catalogue as its operator sees it, by "name/language".
 func listTemplates(t *testing.T, n *node) map[string]tplView {
 	t.Helper()
-	code, b := n.get("/v1/templates?channel_id=acme-wa", conBob)
-	if code != 200 {
-		t.Fatalf("GET /v1/templates: %d %s", code, b)
-	}
-	var body struct{ Templates []tplView }
-	if err := json.Unmarshal(b, &body); err != nil {
-		t.Fatal(err)
-	}
+	body := mustGetJSON[struct{ Templates []tplView }](n, "/v1/templates?channel_id=acme-wa", conBob)
 	out := map[string]tplView{}
 	for _, v := range body.Templates {
 		out[v.Name+"/"+v.Language] = v
