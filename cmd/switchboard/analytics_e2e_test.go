@@ -8,7 +8,6 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/analytics/chtest"
-	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
 
 // TestInsightsThroughTheNode runs a node with a real ClickHouse: a customer writes, an operator is assigned, replies
@@ -22,10 +21,7 @@ func TestInsightsThroughTheNode(t *testing.T) {
 	}
 	n.mustCall("PUT", "/v1/operators/me/availability", annToken, map[string]string{"availability": "online"}, 200)
 	from := "27930000001"
-	body := meta.Payload(meta.Change{PhoneNumberID: shopPhone, Messages: []meta.Message{textMsg(from, "wamid.an1", "help", time.Now().Unix())}})
-	if code := n.post(body, shopSecret); code != 200 {
-		t.Fatalf("webhook: %d", code)
-	}
+	n.deliver(shopPhone, shopSecret, textMsg(from, "wamid.an1", "help", time.Now().Unix()))
 	id := conversation.ID("shop-wa", from)
 	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		_, v := n.conversation(annToken, id)

@@ -16,7 +16,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -54,16 +53,8 @@ func budgetConfig() string {
   - id: acme
     settings:
       routing: manual
-    channels:
-      - id: acme-wa
-        type: whatsapp
-        phone_number_id: "` + conPhone + `"
-        app_secret: "` + outSecret + `"
-        verify_token: "v"
-        access_token: "acme-access"
-    operators:
-      - {id: alice, name: Alice Martin, role: admin, capacity: 5, token: "` + conAlice + `"}
-`)
+` + conChannelY + `    operators:
+` + conAliceY)
 	for i := range budgetOperators {
 		fmt.Fprintf(&sb, "      - {id: op%03d, name: Operator %03d, role: operator, capacity: 5, token: %q}\n", i, i, budgetToken(i))
 	}
@@ -110,23 +101,9 @@ type benchBrowser struct {
 	ctx context.Context
 }
 
+// newBenchBrowser starts a chromium (startChromium) that runs the injected script in every document.
 func newBenchBrowser(tb testing.TB) *benchBrowser {
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		tb.Fatal("no chromium on PATH: make test-deps installs Debian's chromium package")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.WindowSize(1280, 800),
-		chromedp.Flag("force-device-scale-factor", "1"),
-		chromedp.Flag("lang", "en-GB"),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	tb.Cleanup(func() { cancel(); acancel() })
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
-		tb.Fatalf("start chromium: %v", err)
-	}
+	ctx := startChromium(tb)
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
 		page.AddScriptToEvaluateOnNewDocumentParams{Source: injected}); err != nil {
 		tb.Fatalf("inject: %v", err)
@@ -165,18 +142,7 @@ func (b *benchBrowser) wait(expr string, timeout time.Duration) {
 }
 
 func BenchmarkConsoleBudgets(b *testing.B) {
-	n := newNodeConfig(b, budgetConfig())
-	s, err := sim.New(sim.Config{WebhookURL: n.url("/webhooks/whatsapp"), AppSecret: outSecret, Rate: outRate,
-		StatusDelay: 20 * time.Millisecond, Seed: 7})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sctx, scancel := context.WithCancel(context.Background())
-	sdone := make(chan struct{})
-	go func() { defer close(sdone); _ = s.Run(sctx) }()
-	b.Cleanup(func() { scancel(); <-sdone; s.Close() })
-	n.extra = []string{"--whatsapp-api-url", s.URL()}
-	n.start()
+	n, _ := startNodeWithSim(b, budgetConfig(), sim.Config{AppSecret: outSecret, Rate: outRate, StatusDelay: 20 * time.Millisecond, Seed: 7})
 
 	seedTab(b, n)
 	jsGzip(b, n)

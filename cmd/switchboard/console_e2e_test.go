@@ -8,14 +8,10 @@ package main_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -28,202 +24,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
-	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
-
-const (
-	conPhone  = "100200300"
-	conWABA   = "102290129340398" // its templates are the simulator's seeded catalogue
-	conAlice  = "console-alice-token-0001"
-	conBob    = "console-bob-token-00002"
-	conConfig = `tenants:
-  - id: acme
-    settings:
-      routing: manual
-    channels:
-      - id: acme-wa
-        type: whatsapp
-        phone_number_id: "` + conPhone + `"
-        app_secret: "` + outSecret + `"
-        verify_token: "v"
-        access_token: "acme-access"
-        waba_id: "` + conWABA + `"
-    operators:
-      - {id: alice, name: Alice Martin, role: admin, capacity: 5, token: "` + conAlice + `"}
-      - {id: bob, name: Bob Okafor, role: operator, capacity: 5, token: "` + conBob + `"}
-`
-)
-
-// browserPath is the browser chromedp drives: Debian's chromium.
-func browserPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	t.Fatal("no chromium on PATH: make test-deps installs Debian's chromium package")
-	return ""
-}
-
-// browser is one browser process with its own profile (cookies), showing a 1280×800 window.
-type browser struct {
-	t   *testing.T
-	ctx context.Context
-}
-
-func newBrowser(t *testing.T) *browser {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browserPath(t)),
-		chromedp.WindowSize(1280, 800),
-		chromedp.Flag("force-device-scale-factor", "1"),
-		chromedp.Flag("lang", "en-GB"),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); acancel() })
-	// The first run starts the browser, which lives as long as the context of that run: no timeout on this one.
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return &browser{t: t, ctx: ctx}
-}
-
-// run performs steps, failing the test after 30 s.
-func (b *browser) run(steps ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		b.t.Fatalf("browser: %v", err)
-	}
-}
-
-// js runs a JavaScript expression for its effect.
-func (b *browser) js(expr string) {
-	b.t.Helper()
-	b.run(chromedp.Evaluate[chromedp.Void](expr))
-}
-
-// jsValue runs a JavaScript expression and returns its value.
-func jsValue[T any](b *browser, expr string) T {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		b.t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
-}
-
-// waitJS waits until a JavaScript expression is true, polling the page.
-func (b *browser) waitJS(expr, what string) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
-		body, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		b.t.Fatalf("waiting for %s (%s): %v\npage text:\n%s", what, expr, err, body)
-	}
-}
-
-// text waits until the page shows s in an element matching the CSS selector sel.
-func (b *browser) text(sel, s string) {
-	b.t.Helper()
-	js, _ := json.Marshal(s)
-	q, _ := json.Marshal(sel)
-	b.waitJS(fmt.Sprintf(`[...document.querySelectorAll(%s)].some(e => e.innerText.includes(%s))`, q, js),
-		fmt.Sprintf("%q in %s", s, sel))
-}
-
-// screenshot saves the viewport to <dir>/<name>.png, dir being $SWITCHBOARD_SCREENSHOTS or bin/screenshots (out of
-// git, so a test run leaves the checkout clean); `make screenshots` refreshes the README's copies in
-// docs/screenshots.
-func (b *browser) screenshot(name string) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		b.t.Fatalf("screenshot: %v", err)
-	}
-	dir := os.Getenv("SWITCHBOARD_SCREENSHOTS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "bin", "screenshots")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
-}
-
-// signIn opens the console and signs in with token, then waits for the inbox.
-func (b *browser) signIn(n *node, token string, shot string) {
-	b.t.Helper()
-	b.run(chromedp.Navigate(n.url("/")), chromedp.WaitVisible(chromedp.CSS(`#token`)))
-	// The first load's time, reported (the budget is 1 s on loopback), never asserted.
-	b.waitJS(`performance.getEntriesByType('navigation')[0]?.loadEventEnd > 0`, "the page loaded")
-	b.t.Logf("console first load: %.0f ms (navigation start to the load event)",
-		jsValue[float64](b, `performance.getEntriesByType('navigation')[0].loadEventEnd`))
-	b.run(chromedp.SendKeys(chromedp.CSS(`#token`), token))
-	if shot != "" {
-		b.screenshot(shot)
-	}
-	b.click(`#signin button[type=submit]`)
-	b.run(chromedp.WaitVisible(chromedp.CSS(`#tab-unassigned`)))
-	b.waitJS(`!document.getElementById('conn-banner')`, "the live stream connected")
-}
-
-// click clicks the element matching a CSS selector once it is visible.
-func (b *browser) click(sel string) {
-	b.t.Helper()
-	b.run(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
-}
-
-// openRow opens the conversation whose row shows name in the list.
-func (b *browser) openRow(name string) {
-	b.t.Helper()
-	b.text(`#conv-list .row-name`, name)
-	js, _ := json.Marshal(name)
-	b.js(fmt.Sprintf(
-		`[...document.querySelectorAll('#conv-list .row')].find(r => r.querySelector('.row-name').innerText === %s).click()`, js))
-	b.text(`#conv-name`, name)
-}
-
-// startConsoleNode starts a node with the console test tenant and the simulator.
-func startConsoleNode(t *testing.T, extra ...string) (*node, *sim.Sim) {
-	t.Helper()
-	n := newNodeConfig(t, conConfig)
-	s := startSim(t, n, sim.FailConfig{})
-	n.extra = append([]string{"--whatsapp-api-url", s.URL()}, extra...)
-	n.start()
-	// The template catalogue is synced from the simulator at start: the template picker lists it.
-	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		code, b := n.get("/v1/templates", conAlice)
-		return code == 200 && strings.Count(string(b), `"name":`) == len(sim.SeedTemplates)
-	}, "the template catalogue synced")
-	return n, s
-}
-
-// customerWrites posts signed webhooks with msgs from one customer.
-func customerWrites(t *testing.T, n *node, msgs ...meta.Message) {
-	t.Helper()
-	if code := n.post(meta.Payload(meta.Change{PhoneNumberID: conPhone, Messages: msgs}), outSecret); code != 200 {
-		t.Fatalf("webhook: %d", code)
-	}
-}
-
-func named(from, name, id, text string, at time.Time) meta.Message {
-	return meta.Message{From: from, ProfileName: name, ID: id, Timestamp: at.Unix(), Text: text}
-}
-
-func typed(from, name, id, typ, content string, at time.Time) meta.Message {
-	return meta.Message{From: from, ProfileName: name, ID: id, Timestamp: at.Unix(), Type: typ, Content: json.RawMessage(content)}
-}
 
 // TestConsoleAttendReplyRead is the operator's day in one test: sign in; a customer's webhook appears live in
 // Unassigned; open it (every message type shown as such); Attend; reply; the simulator receives the reply and its
@@ -288,14 +89,7 @@ func TestConsoleAttendReplyRead(t *testing.T) {
 	b.click(`#mode-reply`)
 	reply := "Hi María, sorry about that! Your parcel is with the courier and arrives tomorrow."
 	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), reply+"\r"))
-	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		for _, m := range s.Messages() {
-			if m.To == maria && strings.Contains(string(m.Payload), "arrives tomorrow") {
-				return true
-			}
-		}
-		return false
-	}, "the simulator received the reply")
+	simReceived(t, s, maria, "the reply", "arrives tomorrow")
 	b.waitJS(`document.querySelector('.msg.out[data-status="read"] .ticks.read') !== null`, "the reply's ticks at read")
 	// The labels of the details column.
 	b.run(chromedp.SendKeys(chromedp.CSS(`#label-input`), "delivery\r"))
@@ -303,8 +97,7 @@ func TestConsoleAttendReplyRead(t *testing.T) {
 	b.run(chromedp.SendKeys(chromedp.CSS(`#label-input`), "vip\r"))
 	b.text(`#labels`, "vip")
 	b.run(chromedp.Click(chromedp.CSS(`#mode-reply`)))
-	b.waitJS(`!document.getElementById('toast')`, "the toast gone")
-	b.screenshot("console-conversation")
+	b.screenshotWithoutToast("console-conversation")
 
 	b.js(`document.getElementById('composer').blur()`)
 	b.run(chromedp.KeyEvent("?"))
@@ -362,8 +155,7 @@ func TestConsoleWindowClosedTemplate(t *testing.T) {
 	b.waitJS(`document.getElementById('tpl-param-1').value === 'Oliver Smith'`, "{{1}} prefilled with the contact's name")
 	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-param-2`), "R-2291"))
 	b.text(`#tpl-preview-body`, "Hello Oliver Smith, your refund R-2291 has been processed.")
-	b.waitJS(`!document.getElementById('toast')`, "the toast gone")
-	b.screenshot("console-window-closed")
+	b.screenshotWithoutToast("console-window-closed")
 	b.click(`#tpl-send`)
 	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
 		for _, m := range s.Messages() {
@@ -414,8 +206,7 @@ func TestConsoleUnknownSessionSignsOut(t *testing.T) {
 	b.text(`.alert.info`, "Sign in again")
 	b.screenshot("console-session-ended")
 	// Signing in again works.
-	b.run(chromedp.SendKeys(chromedp.CSS(`#token`), conAlice))
-	b.click(`#signin button[type=submit]`)
+	b.submitToken(conAlice)
 	b.run(chromedp.WaitVisible(chromedp.CSS(`#tab-unassigned`)))
 }
 
@@ -527,11 +318,7 @@ func TestConsoleStreamResumesExactly(t *testing.T) {
 	customerWrites(t, n, named("3531234567", "Aoife Byrne", "wamid.s1", "Hello?", time.Now()))
 
 	b := newBrowser(t)
-	b.run(chromedp.Navigate(p.url("/")), chromedp.WaitVisible(chromedp.CSS(`#token`)))
-	b.run(chromedp.SendKeys(chromedp.CSS(`#token`), conAlice))
-	b.click(`#signin button[type=submit]`)
-	b.run(chromedp.WaitVisible(chromedp.CSS(`#tab-unassigned`)))
-	b.waitJS(`!document.getElementById('conn-banner')`, "live")
+	b.signInAt(p.url("/"), conAlice, "")
 	b.text(`#conv-list .row-name`, "Aoife Byrne")
 	customerWrites(t, n, named("3531234567", "Aoife Byrne", "wamid.s2", "Anyone there?", time.Now()))
 	b.text(`#conv-list .row-preview`, "Anyone there?")
@@ -670,8 +457,7 @@ func TestConsoleSignInLimited(t *testing.T) {
 	n, _ := startConsoleNode(t)
 	b := newBrowser(t)
 	b.run(chromedp.Navigate(n.url("/")), chromedp.WaitVisible(chromedp.CSS(`#token`)))
-	b.run(chromedp.SendKeys(chromedp.CSS(`#token`), "not-a-token"))
-	b.click(`#signin button[type=submit]`)
+	b.submitToken("not-a-token")
 	b.text(`#signin-error`, "not valid")
 	for i := 0; i < 20 && !strings.Contains(jsValue[string](b, `document.getElementById('signin-error')?.innerText || ''`), "Try again in"); i++ {
 		b.waitJS(`!document.querySelector('#signin button[type=submit]').disabled`, "the button enabled")

@@ -9,7 +9,6 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
-	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
 
 // contactsConfigY: acme hides phone numbers from its operators (olga) and has contact fields; beta is another
@@ -23,26 +22,10 @@ const (
       contact_fields:
         - {key: city, label: City, type: text}
         - {key: plan, label: Plan, type: choice, choices: [basic, premium]}
-    channels:
-      - id: acme-wa
-        type: whatsapp
-        phone_number_id: "` + acmePhone + `"
-        app_secret: "` + acmeSecret + `"
-        verify_token: "` + acmeVerify + `"
-        access_token: "acme-access"
-    operators:
+` + acmeChannelY + `    operators:
       - {id: alice, name: Alice, role: admin, capacity: 5, token: "` + aliceToken + `"}
       - {id: olga, name: Olga, role: operator, capacity: 5, token: "` + olgaToken + `"}
-  - id: beta
-    channels:
-      - id: beta-wa
-        type: whatsapp
-        phone_number_id: "` + betaPhone + `"
-        app_secret: "` + betaSecret + `"
-        verify_token: "beta-verify-token"
-        access_token: "beta-access"
-    operators:
-      - {id: carol, role: admin, token: "` + betaToken + `"}
+` + betaTenantY + `      - {id: carol, role: admin, token: "` + betaToken + `"}
 `
 )
 
@@ -59,30 +42,18 @@ type e2eContact struct {
 	} `json:"conversations"`
 }
 
+// contact reads one contact; a status other than 200 returns an empty one.
 func (n *node) contact(token, id string) (int, e2eContact) {
 	n.t.Helper()
-	code, b := n.get("/v1/contacts/"+id, token)
-	var c e2eContact
-	if code == 200 {
-		if err := json.Unmarshal(b, &c); err != nil {
-			n.t.Fatal(err)
-		}
-	}
-	return code, c
+	return getJSON[e2eContact](n, "/v1/contacts/"+id, token)
 }
 
+// searchContacts lists the names of the contacts GET /v1/contacts?query finds.
 func (n *node) searchContacts(token, query string) []string {
 	n.t.Helper()
-	code, b := n.get("/v1/contacts?"+query, token)
-	if code != 200 {
-		n.t.Fatalf("GET /v1/contacts?%s = %d %s", query, code, b)
-	}
-	var p struct {
+	p := mustGetJSON[struct {
 		Contacts []e2eContact `json:"contacts"`
-	}
-	if err := json.Unmarshal(b, &p); err != nil {
-		n.t.Fatal(err)
-	}
+	}](n, "/v1/contacts?"+query, token)
 	var names []string
 	for _, c := range p.Contacts {
 		names = append(names, c.Name)
@@ -100,10 +71,7 @@ func TestContactsEndToEnd(t *testing.T) {
 	ts := time.Now().Add(-time.Minute).Unix()
 	write := func(from, id, text string) {
 		t.Helper()
-		body := meta.Payload(meta.Change{PhoneNumberID: acmePhone, Messages: []meta.Message{textMsg(from, id, text, ts)}})
-		if code := n.post(body, acmeSecret); code != 200 {
-			t.Fatalf("webhook from %s = %d", from, code)
-		}
+		n.deliver(acmePhone, acmeSecret, textMsg(from, id, text, ts))
 	}
 
 	// Created by the API.

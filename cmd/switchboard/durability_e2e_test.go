@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"sync"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
-	"github.com/switchboard-hq/switchboard/actors/store"
-	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
@@ -23,7 +20,7 @@ import (
 // storedMessages opens a stopped node's store and counts its messages by wamid, scanning every message record.
 func storedMessages(t *testing.T, n *node, tenant string) map[string]int {
 	t.Helper()
-	s := storetest.Open(t, store.Config{Dir: filepath.Join(n.dir, "data", "store")})
+	s := n.openStore()
 	defer s.Close() // now: the directory is the node's, which may start again
 	counts, err := s.CountMessagesByID(tenant)
 	if err != nil {
@@ -36,7 +33,7 @@ func storedMessages(t *testing.T, n *node, tenant string) map[string]int {
 // (store.MissingPostings).
 func missingPostings(t *testing.T, n *node, tenant string) []string {
 	t.Helper()
-	s := storetest.Open(t, store.Config{Dir: filepath.Join(n.dir, "data", "store")})
+	s := n.openStore()
 	defer s.Close()
 	missing, err := s.MissingPostings(tenant)
 	if err != nil {
@@ -52,12 +49,7 @@ func TestRestartKeepsConversations(t *testing.T) {
 	n.start()
 	ts := time.Now().Add(-time.Minute).Unix()
 	for i := 0; i < 20; i++ {
-		body := meta.Payload(meta.Change{PhoneNumberID: acmePhone, Messages: []meta.Message{
-			textMsg(fmt.Sprintf("2782%07d", i%7), fmt.Sprintf("wamid.restart-%d", i), "hello", ts+int64(i)),
-		}})
-		if code := n.post(body, acmeSecret); code != 200 {
-			t.Fatalf("webhook %d: %d", i, code)
-		}
+		n.deliver(acmePhone, acmeSecret, textMsg(fmt.Sprintf("2782%07d", i%7), fmt.Sprintf("wamid.restart-%d", i), "hello", ts+int64(i)))
 	}
 	eventually.True(t, 20*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_records_applied_total", `kind="message"`) == 20
@@ -75,10 +67,7 @@ func TestRestartKeepsConversations(t *testing.T) {
 	}
 	// New input after the restart lands in the existing conversation. Every record here is acme's, so on acme's
 	// partition: once this one, the partition's last, is applied, the router has fetched all it would replay.
-	body := meta.Payload(meta.Change{PhoneNumberID: acmePhone, Messages: []meta.Message{textMsg("27820000000", "wamid.restart-new", "again", ts+100)}})
-	if code := n.post(body, acmeSecret); code != 200 {
-		t.Fatalf("webhook after restart: %d", code)
-	}
+	n.deliver(acmePhone, acmeSecret, textMsg("27820000000", "wamid.restart-new", "again", ts+100))
 	eventually.True(t, 60*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_records_applied_total", `kind="message"`) == 1
 	}, "new message applied")
@@ -157,11 +146,7 @@ func TestKill9DuringBurst(t *testing.T) {
 	n.start()
 	// Wait until every acknowledged message is applied: the restarted node replays what was not committed.
 	eventually.True(t, 90*time.Second, 20*time.Millisecond, func() bool {
-		c := 0
-		for _, cv := range n.conversations(aliceToken) {
-			c += int(cv.Messages)
-		}
-		return c >= ackedN
+		return n.messageCount(aliceToken, false) >= ackedN
 	}, "acknowledged messages applied after restart")
 	n.stop()
 
@@ -259,12 +244,7 @@ func TestIdleActorsPassivate(t *testing.T) {
 	n.start()
 	ts := time.Now().Add(-time.Minute).Unix()
 	for i := 0; i < 10; i++ {
-		body := meta.Payload(meta.Change{PhoneNumberID: acmePhone, Messages: []meta.Message{
-			textMsg(fmt.Sprintf("2784%07d", i), fmt.Sprintf("wamid.idle-%d", i), "first", ts),
-		}})
-		if code := n.post(body, acmeSecret); code != 200 {
-			t.Fatalf("webhook %d: %d", i, code)
-		}
+		n.deliver(acmePhone, acmeSecret, textMsg(fmt.Sprintf("2784%07d", i), fmt.Sprintf("wamid.idle-%d", i), "first", ts))
 	}
 	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_conversation_actors_active") == 10
@@ -273,10 +253,7 @@ func TestIdleActorsPassivate(t *testing.T) {
 		return n.metric("switchboard_conversation_actors_active") == 0 &&
 			n.metric("switchboard_conversation_actors_passivated_total") == 10
 	}, "idle actors passivated")
-	body := meta.Payload(meta.Change{PhoneNumberID: acmePhone, Messages: []meta.Message{textMsg("27840000003", "wamid.idle-again", "second", ts+1)}})
-	if code := n.post(body, acmeSecret); code != 200 {
-		t.Fatalf("webhook: %d", code)
-	}
+	n.deliver(acmePhone, acmeSecret, textMsg("27840000003", "wamid.idle-again", "second", ts+1))
 	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_records_applied_total", `kind="message"`) == 11
 	}, "re-activated actor applied the message")
@@ -331,11 +308,7 @@ func TestGracefulStopUnderLoad(t *testing.T) {
 	wg.Wait()
 	n.start()
 	eventually.True(t, 60*time.Second, 20*time.Millisecond, func() bool {
-		c := 0
-		for _, cv := range n.conversations(aliceToken) {
-			c += int(cv.Messages)
-		}
-		return c >= int(nAck.Load())
+		return n.messageCount(aliceToken, false) >= int(nAck.Load())
 	}, "acknowledged messages applied")
 	if got := n.metric("switchboard_records_skipped_total", `reason="replay"`); got != 0 {
 		t.Errorf("after a graceful stop %v items were replayed: offsets were not committed for everything applied", got)

@@ -15,7 +15,6 @@ import (
 	"github.com/switchboard-hq/switchboard/analytics/chtest"
 	"github.com/switchboard-hq/switchboard/analytics/schema"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
-	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
 // Two channels of one tenant, so a contact has a conversation on each; another tenant to ask for the first one's
@@ -25,35 +24,14 @@ const (
 	eraseY      = `tenants:
   - id: shop
     channels:
-      - id: shop-wa
-        type: whatsapp
-        phone_number_id: "` + shopPhone + `"
-        app_secret: "` + shopSecret + `"
-        verify_token: "shop-verify"
-        access_token: "shop-access"
-      - id: shop-wa2
+` + shopChannelY + `      - id: shop-wa2
         type: whatsapp
         phone_number_id: "` + erasePhone2 + `"
         app_secret: "` + shopSecret + `"
         verify_token: "shop-verify2"
         access_token: "shop-access"
-    operators:
-      - id: ann
-        role: admin
-        capacity: 2
-        token: "` + annToken + `"
-      - id: ben
-        role: operator
-        capacity: 1
-        token: "` + benToken + `"
-  - id: quick
-    channels:
-      - id: quick-wa
-        type: whatsapp
-        phone_number_id: "` + quickPhone + `"
-        app_secret: "` + shopSecret + `"
-        verify_token: "quick-verify"
-    operators:
+` + shopOperatorsY + `  - id: quick
+` + quickChannelY + `    operators:
       - id: qop
         role: admin
         token: "` + quickToken + `"
@@ -68,17 +46,8 @@ const (
 // still count in the insights, the contact is gone (404), and the customer writing again starts clean.
 func TestEraseContact(t *testing.T) {
 	ch := chtest.StartServer(t)
-	n := newNodeConfig(t, eraseY, "--clickhouse-addr", ch.Addr())
-	s, err := sim.New(sim.Config{WebhookURL: n.url("/webhooks/whatsapp"), AppSecret: shopSecret, Rate: 80, StatusDelay: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { _ = s.Run(ctx) }()
-	defer func() { cancel(); s.Close() }()
-	n.extra = append(n.extra, "--whatsapp-api-url", s.URL())
-	n.start()
-	storeDir := filepath.Join(n.dir, "data", "store")
+	n, _ := startNodeWithSim(t, eraseY, shopSimConfig, "--clickhouse-addr", ch.Addr())
+	storeDir := n.storeDir()
 
 	const (
 		phone = "27987654321"
@@ -92,10 +61,7 @@ func TestEraseContact(t *testing.T) {
 	now := time.Now().Unix()
 	write := func(phoneID, wamid, text string) {
 		t.Helper()
-		m := meta.Message{From: phone, ProfileName: name, ID: wamid, Timestamp: now, Text: text}
-		if code := n.post(meta.Payload(meta.Change{PhoneNumberID: phoneID, Messages: []meta.Message{m}}), shopSecret); code != 200 {
-			t.Fatalf("webhook: %d", code)
-		}
+		n.deliver(phoneID, shopSecret, meta.Message{From: phone, ProfileName: name, ID: wamid, Timestamp: now, Text: text})
 	}
 	write(shopPhone, "wamid.erase1", text1)
 	write(erasePhone2, "wamid.erase2", text2)
@@ -230,10 +196,7 @@ func TestEraseContact(t *testing.T) {
 
 	// The customer writes again: a new, clean contact and conversation history.
 	const again = "Back again with Frobnitzer question"
-	m := meta.Message{From: phone, ProfileName: "Zed", ID: "wamid.erase3", Timestamp: time.Now().Unix(), Text: again}
-	if code := n.post(meta.Payload(meta.Change{PhoneNumberID: shopPhone, Messages: []meta.Message{m}}), shopSecret); code != 200 {
-		t.Fatalf("webhook: %d", code)
-	}
+	n.deliver(shopPhone, shopSecret, meta.Message{From: phone, ProfileName: "Zed", ID: "wamid.erase3", Timestamp: time.Now().Unix(), Text: again})
 	eventually.True(t, 20*time.Second, 20*time.Millisecond, func() bool {
 		_, v := n.conversation(annToken, c1)
 		return v.Contact.WaID == phone && len(v.Messages) == 1 && v.Messages[0].Text == again

@@ -28,30 +28,12 @@ const (
         - {key: plan, label: Plan, type: choice, choices: [basic, premium]}
         - {key: birthday, label: Birthday, type: date}
         - {key: vip, label: VIP, type: boolean}
-    channels:
-      - id: acme-wa
-        type: whatsapp
-        phone_number_id: "` + acmePhone + `"
-        app_secret: "` + acmeSecret + `"
-        verify_token: "` + acmeVerify + `"
-        access_token: "acme-access"
-    operators:
+` + acmeChannelY + `    operators:
       - id: alice
         name: Alice
         role: admin
         token: "` + importToken + `"
-  - id: beta
-    channels:
-      - id: beta-wa
-        type: whatsapp
-        phone_number_id: "` + betaPhone + `"
-        app_secret: "` + betaSecret + `"
-        verify_token: "beta-verify-token"
-        access_token: "beta-access"
-    operators:
-      - id: carol
-        token: "` + betaToken + `"
-`
+` + betaTenantY + carolY
 )
 
 // importReport is the node's report.
@@ -78,18 +60,10 @@ func contactsCSV(n int) string {
 	return b.String()
 }
 
+// postImport sends a CSV file to POST /v1/contacts/import (query: "" or "?…").
 func postImport(t *testing.T, n *node, token, query string, body io.Reader) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, n.url("/v1/contacts/import"+query), body)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "text/csv")
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return n.send(http.MethodPost, "/v1/contacts/import"+query, token, "text/csv", body)
 }
 
 func TestImportContactsHTTPAndCLI(t *testing.T) {

@@ -46,9 +46,7 @@ func TestWebhooksBecomeConversations(t *testing.T) {
 		}
 		msgs = append(msgs, m)
 	}
-	if code := n.post(meta.Payload(meta.Change{PhoneNumberID: acmePhone, Messages: msgs}), acmeSecret); code != 200 {
-		t.Fatalf("all-types webhook: %d", code)
-	}
+	n.deliver(acmePhone, acmeSecret, msgs...)
 	convID := conversation.ID("acme-wa", "27820000001")
 	var v convView
 	eventually.True(t, 20*time.Second, 20*time.Millisecond, func() bool {
@@ -80,9 +78,7 @@ func TestWebhooksBecomeConversations(t *testing.T) {
 	}
 
 	// The same wamid posted again (Meta retries) is stored once.
-	if code := n.post(meta.Payload(meta.Change{PhoneNumberID: acmePhone, Messages: msgs[:1]}), acmeSecret); code != 200 {
-		t.Fatalf("duplicate webhook: %d", code)
-	}
+	n.deliver(acmePhone, acmeSecret, msgs[:1]...)
 	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_records_skipped_total", `reason="duplicate"`) >= 1
 	}, "duplicate counted")
@@ -158,9 +154,7 @@ func TestWebhooksBecomeConversations(t *testing.T) {
 	if code := n.post(two, acmeSecret); code != 200 {
 		t.Fatalf("two-entry payload: %d", code)
 	}
-	if code := n.post(meta.Payload(meta.Change{PhoneNumberID: betaPhone, Messages: []meta.Message{textMsg("27820000005", "wamid.beta-1", "hi beta", ts)}}), betaSecret); code != 200 {
-		t.Fatalf("beta webhook: %d", code)
-	}
+	n.deliver(betaPhone, betaSecret, textMsg("27820000005", "wamid.beta-1", "hi beta", ts))
 	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		c1, _ := n.conversation(aliceToken, conversation.ID("acme-wa", "27820000005"))
 		c2, _ := n.conversation(aliceToken, conversation.ID("acme-wa", "27820000006"))

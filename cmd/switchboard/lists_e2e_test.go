@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
-	"github.com/switchboard-hq/switchboard/actors/store"
-	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
 
@@ -25,7 +22,7 @@ const bobToken = "bob-token-000000000001"
 // records.
 func checkIndexes(t *testing.T, n *node, when string) {
 	t.Helper()
-	s := storetest.Open(t, store.Config{Dir: filepath.Join(n.dir, "data", "store")})
+	s := n.openStore()
 	defer s.Close() // now: the node starts again on this directory
 	if err := s.CheckIndexes("acme"); err != nil {
 		t.Fatalf("%s: %v", when, err)
@@ -77,16 +74,11 @@ func TestKill9KeepsListIndexes(t *testing.T) {
 	}
 	// The operators' side: take a waiting conversation, note with a mention, read, label, close.
 	do := func(method, path, token, body string) (int, []byte) {
-		req, _ := http.NewRequestWithContext(ctx, method, n.url(path), strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := hc.Do(req)
+		code, b, err := sendRequest(ctx, hc, method, n.url(path), token, "", strings.NewReader(body))
 		if err != nil {
 			return 0, nil
 		}
-		defer resp.Body.Close()
-		var b json.RawMessage
-		_ = json.NewDecoder(resp.Body).Decode(&b)
-		return resp.StatusCode, b
+		return code, b
 	}
 	wg.Add(1)
 	go func() {
@@ -128,11 +120,7 @@ func TestKill9KeepsListIndexes(t *testing.T) {
 
 	n.start()
 	eventually.True(t, 90*time.Second, 20*time.Millisecond, func() bool {
-		c := 0
-		for _, cv := range n.conversations(aliceToken) {
-			c += int(cv.InboundCount)
-		}
-		return c >= int(acked.Load())
+		return n.messageCount(aliceToken, true) >= int(acked.Load())
 	}, "acknowledged messages applied after restart")
 	all := n.conversations(aliceToken)
 	seen := map[string]int{}

@@ -11,7 +11,6 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/operator"
-	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
 
 const (
@@ -52,10 +51,7 @@ func TestManualRouting(t *testing.T) {
 
 	webhook := func(from, wamid string) string {
 		t.Helper()
-		body := meta.Payload(meta.Change{PhoneNumberID: deskPhone, Messages: []meta.Message{textMsg(from, wamid, "hello", time.Now().Unix())}})
-		if code := n.post(body, deskSecret); code != 200 {
-			t.Fatalf("webhook: %d", code)
-		}
+		n.deliver(deskPhone, deskSecret, textMsg(from, wamid, "hello", time.Now().Unix()))
 		return conversation.ID("desk-wa", from)
 	}
 	first := webhook("27830000001", "wamid.manual-1")

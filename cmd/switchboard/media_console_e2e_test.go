@@ -65,16 +65,16 @@ func TestConsoleMedia(t *testing.T) {
 	b.openRow("Maya Ito")
 	b.click(`#attend`)
 	b.text(`#conv-status`, "Open")
-	b.waitJS(`!document.getElementById('toast')`, "the toast gone") // not to cover the screenshots
+	// (The screenshots leave out the toast Attend flashes, which would cover them.)
 	// The customer's photo, fetched through GET /v1/media/{id} from the simulator, shows inline with its caption.
 	b.waitJS(`(() => { const i = document.querySelector('.msg.in .media-thumb[data-media="`+custID+`"] img');
 		return i && i.complete && i.naturalWidth === 640 })()`, "the customer's photo shown")
 	b.text(`.msg.in .media .caption`, "the cracked base")
-	b.screenshot("media-inbound")
+	b.screenshotWithoutToast("media-inbound")
 	b.click(`.msg.in .media-thumb[data-media="` + custID + `"]`)
 	b.waitJS(`(() => { const i = document.querySelector('#lightbox img'); return i && i.complete && i.naturalWidth === 640 })()`,
 		"the photo opened full size")
-	b.screenshot("media-lightbox")
+	b.screenshotWithoutToast("media-lightbox")
 	b.click(`#lightbox-close`)
 	b.waitJS(`!document.getElementById('lightbox')`, "the lightbox closed")
 	// The customer's document is a download link through the same proxy, served as an attachment.
@@ -98,7 +98,7 @@ func TestConsoleMedia(t *testing.T) {
 	b.text(`#attach-chip`, "replacement-label.png")
 	b.text(`#attach-chip`, "image/png")
 	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), "Here is your return label"))
-	b.screenshot("media-attach-chip")
+	b.screenshotWithoutToast("media-attach-chip")
 	b.click(`#send`)
 	b.waitJS(`!document.getElementById('attach-chip')`, "the chip cleared after sending")
 
@@ -122,7 +122,7 @@ func TestConsoleMedia(t *testing.T) {
 	// The sent image shows in the conversation, through the same proxy.
 	b.waitJS(`(() => { const i = document.querySelector('.msg.out .media-thumb[data-media="`+sentID+`"] img');
 		return i && i.complete && i.naturalWidth === 320 })()`, "the sent photo shown")
-	b.screenshot("media-sent")
+	b.screenshotWithoutToast("media-sent")
 
 	// An executable renamed .png: refused by content, the reason shown on the chip; nothing sent.
 	exe := filepath.Join(dir, "invoice.png")
@@ -136,7 +136,7 @@ func TestConsoleMedia(t *testing.T) {
 	if jsValue[bool](b, `!document.getElementById('send').disabled`) {
 		t.Error("the send button is enabled with a refused attachment")
 	}
-	b.screenshot("media-refused")
+	b.screenshotWithoutToast("media-refused")
 	t.Logf("refusal shown: %s", jsValue[string](b, `document.getElementById('attach-error').innerText`))
 	b.click(`#attach-remove`)
 	b.waitJS(`!document.getElementById('attach-chip')`, "the refused chip removed")

@@ -48,23 +48,11 @@ func uploadFile(t *testing.T, n *node, token, name string, data []byte) (int, []
 		f.Write(data)
 		pw.CloseWithError(mw.Close())
 	}()
-	req, _ := http.NewRequest(http.MethodPost, n.url("/v1/media"), pr)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("upload %s: %v", name, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return n.send(http.MethodPost, "/v1/media", token, mw.FormDataContentType(), pr)
 }
 
 func TestMediaThroughTheNode(t *testing.T) {
-	n := newNodeConfig(t, medConfig)
-	s := startSim(t, n, sim.FailConfig{})
-	n.extra = []string{"--whatsapp-api-url", s.URL()}
-	n.start()
+	n, s := startNodeWithSim(t, medConfig, simConfig(sim.FailConfig{}))
 
 	mp4 := append([]byte("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom\x00\x00\x00\x08free"), make([]byte, 10<<20)...)
 	code, b := uploadFile(t, n, medAcme, "tour.mp4", mp4)

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"regexp"
@@ -12,8 +11,6 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/analytics/chtest"
-	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
-	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
 // documentedMetrics reads the metric names of the README's Metrics tables.
@@ -45,27 +42,16 @@ func documentedMetrics(t *testing.T) []string {
 // exposed on /metrics, and that the ones tied to those events moved.
 func TestEveryDocumentedMetricIsExposedAndMoves(t *testing.T) {
 	ch := chtest.Start(t)
-	n := newNodeConfig(t, routingY, "--clickhouse-addr", ch)
-	s, err := sim.New(sim.Config{WebhookURL: n.url("/webhooks/whatsapp"), AppSecret: shopSecret, Rate: 80, StatusDelay: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { _ = s.Run(ctx) }()
-	defer func() { cancel(); s.Close() }()
-	n.extra = append(n.extra, "--whatsapp-api-url", s.URL())
-	n.start()
+	n, _ := startNodeWithSim(t, routingY, shopSimConfig, "--clickhouse-addr", ch)
 
 	// Nobody online: the customer waits, and the queue shows it.
-	body := meta.Payload(meta.Change{PhoneNumberID: shopPhone, Messages: []meta.Message{textMsg("27940000001", "wamid.m1", "hi", time.Now().Unix())}})
-	if code := n.post(body, shopSecret); code != 200 {
-		t.Fatalf("webhook: %d", code)
-	}
+	first := textMsg("27940000001", "wamid.m1", "hi", time.Now().Unix())
+	n.deliver(shopPhone, shopSecret, first)
 	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool { return n.metric("switchboard_queue_depth") == 1 }, "queue depth 1")
 	if got := n.metric("switchboard_webhooks_total", `result="ok"`); got != 1 {
 		t.Errorf("webhooks ok = %v, want 1", got)
 	}
-	n.post(body, shopSecret) // a repeat: counted as a duplicate
+	n.deliver(shopPhone, shopSecret, first) // a repeat: counted as a duplicate
 	n.mustCall("PUT", "/v1/operators/me/availability", annToken, map[string]string{"availability": "online"}, 200)
 	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		return n.metric("switchboard_queue_depth") == 0 && n.metric("switchboard_operators", `availability="online"`) == 1 &&
@@ -88,10 +74,7 @@ func TestEveryDocumentedMetricIsExposedAndMoves(t *testing.T) {
 		t.Errorf("status records applied or parked = %v, want 1 to 3", got)
 	}
 	// A reply Meta cannot deliver fails for good.
-	bad := meta.Payload(meta.Change{PhoneNumberID: shopPhone, Messages: []meta.Message{textMsg("99940000002", "wamid.m2", "hi", time.Now().Unix())}})
-	if code := n.post(bad, shopSecret); code != 200 {
-		t.Fatalf("webhook: %d", code)
-	}
+	n.deliver(shopPhone, shopSecret, textMsg("99940000002", "wamid.m2", "hi", time.Now().Unix()))
 	badID := conversation.ID("shop-wa", "99940000002")
 	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		_, v := n.conversation(annToken, badID)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
-	"github.com/switchboard-hq/switchboard/actors/store"
-	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
 
@@ -184,11 +181,7 @@ func TestKill9DuringMixedLoad(t *testing.T) {
 
 	n.start()
 	eventually.True(t, 60*time.Second, 20*time.Millisecond, func() bool {
-		c := 0
-		for _, cv := range n.conversations(mixOps["o1"]) {
-			c += int(cv.Messages)
-		}
-		return c >= len(ackedMsgs)+len(ackedSends)
+		return n.messageCount(mixOps["o1"], false) >= len(ackedMsgs)+len(ackedSends)
 	}, "acknowledged messages applied after restart")
 	// Every acknowledged close's event was in the durable outbox before the kill: wait until the relay has sent
 	// all of it, not for a while.
@@ -224,7 +217,7 @@ func TestKill9DuringMixedLoad(t *testing.T) {
 		}
 	}
 
-	s := storetest.Open(t, store.Config{Dir: filepath.Join(n.dir, "data", "store")})
+	s := n.openStore()
 	defer s.Close() // now: the directory is the node's, which may start again
 	counts, err := s.CountMessagesByID("mix")
 	if err != nil {
@@ -274,34 +267,4 @@ func TestKill9DuringMixedLoad(t *testing.T) {
 		t.Errorf("during the load: %s", o)
 	}
 	t.Logf("after restart: %d messages stored, %d events, loads %v", len(counts), len(events), load)
-}
-
-func apiCall(ctx context.Context, hc *http.Client, url, method, token string, body any) (int, []byte, error) {
-	var b []byte
-	if body != nil {
-		var err error
-		if b, err = json.Marshal(body); err != nil {
-			return 0, nil, err
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, bytesReader(b))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	rb := make([]byte, 0, 512)
-	buf := make([]byte, 4096)
-	for {
-		k, err := resp.Body.Read(buf)
-		rb = append(rb, buf[:k]...)
-		if err != nil {
-			break
-		}
-	}
-	return resp.StatusCode, rb, nil
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,17 +15,11 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
-	"github.com/switchboard-hq/switchboard/actors/store"
-	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
-const (
-	outSecret = "out-app-secret"
-	outToken  = "out-token-000000000001"
-	outRate   = 500
-)
+const outToken = "out-token-000000000001"
 
 var outPhones = []string{"800100200", "800100201"}
 
@@ -39,24 +32,6 @@ func outConfig() string {
     operators:
       - {id: sam, role: admin, capacity: 10000, token: "%s"}
 `, outPhones[0], outSecret, outRate, outPhones[1], outSecret, outRate, outToken)
-}
-
-// startSim runs the Cloud API simulator on loopback, posting status webhooks to the node.
-func startSim(t *testing.T, n *node, fail sim.FailConfig) *sim.Sim {
-	t.Helper()
-	s, err := sim.New(sim.Config{WebhookURL: n.url("/webhooks/whatsapp"), AppSecret: outSecret, Rate: outRate,
-		Fail: fail, StatusDelay: 20 * time.Millisecond, Seed: 7,
-		// Every status webhook must reach the node, even when a busy machine makes the node answer slowly: a queue
-		// that holds all of them (the simulator drops webhooks past its queue rather than block its send endpoint).
-		WebhookQueue: 100000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; s.Close() })
-	return s
 }
 
 // openConversations makes customers per channel write once and waits until sam holds all of them.
@@ -73,9 +48,7 @@ func openConversations(t *testing.T, n *node, perChannel int) []string {
 			ids = append(ids, conversation.ID([]string{"out-a", "out-b"}[ci], from))
 		}
 		for k := 0; k < len(msgs); k += 50 {
-			if code := n.post(meta.Payload(meta.Change{PhoneNumberID: ph, Messages: msgs[k:min(k+50, len(msgs))]}), outSecret); code != 200 {
-				t.Fatalf("webhook: %d", code)
-			}
+			n.deliver(ph, outSecret, msgs[k:min(k+50, len(msgs))]...)
 		}
 	}
 	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
@@ -125,10 +98,7 @@ func TestOutboundThroughSimulator(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("SWITCHBOARD_TEST_REPLIES")); err == nil && v > 0 {
 		total = v
 	}
-	n := newNodeConfig(t, outConfig())
-	s := startSim(t, n, sim.FailConfig{Rate429: 0.05, Rate5xx: 0.05})
-	n.extra = []string{"--whatsapp-api-url", s.URL()}
-	n.start()
+	n, s := startNodeWithSim(t, outConfig(), simConfig(sim.FailConfig{Rate429: 0.05, Rate5xx: 0.05}))
 	convs := openConversations(t, n, 200)
 	acked, nAck := reply(context.Background(), t, n, convs, total)
 	if int(nAck.Load()) != total {
@@ -233,9 +203,7 @@ func TestOutboundThroughSimulator(t *testing.T) {
 
 	// A permanent error: a recipient Meta cannot deliver to.
 	bad := "99900000001"
-	if code := n.post(meta.Payload(meta.Change{PhoneNumberID: outPhones[0], Messages: []meta.Message{textMsg(bad, "wamid.bad", "hi", time.Now().Unix())}}), outSecret); code != 200 {
-		t.Fatalf("webhook: %d", code)
-	}
+	n.deliver(outPhones[0], outSecret, textMsg(bad, "wamid.bad", "hi", time.Now().Unix()))
 	badID := conversation.ID("out-a", bad)
 	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		_, v := n.conversation(outToken, badID)
@@ -259,7 +227,7 @@ func TestOutboundThroughSimulator(t *testing.T) {
 	}
 	n.stop()
 
-	st2 := storetest.Open(t, store.Config{Dir: filepath.Join(n.dir, "data", "store")})
+	st2 := n.openStore()
 	defer st2.Close() // now: the directory is the node's, which may start again
 	notRead := 0
 	acked.Range(func(k, v any) bool {
@@ -301,10 +269,7 @@ func TestOutboundThroughSimulator(t *testing.T) {
 // TestOutboundKill9 kills the node while it sends replies; after a restart every acknowledged reply reaches the
 // simulator, and the number sent twice is at most what was in flight at the kill (one per sender worker).
 func TestOutboundKill9(t *testing.T) {
-	n := newNodeConfig(t, outConfig())
-	s := startSim(t, n, sim.FailConfig{})
-	n.extra = []string{"--whatsapp-api-url", s.URL()}
-	n.start()
+	n, s := startNodeWithSim(t, outConfig(), simConfig(sim.FailConfig{}))
 	convs := openConversations(t, n, 100)
 	const total = 3000
 	acked, nAck := reply(context.Background(), t, n, convs, total)

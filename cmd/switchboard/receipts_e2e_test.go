@@ -9,7 +9,6 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
-	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
@@ -61,17 +60,11 @@ const (
 // (switchboard_outbound_read_receipts_total) and then compares the simulator's list, so "no more calls" is a
 // condition, not a pause.
 func TestReadReceipts(t *testing.T) {
-	n := newNodeConfig(t, receiptsY)
-	s := startSim(t, n, sim.FailConfig{})
-	n.extra = []string{"--whatsapp-api-url", s.URL()}
-	n.start()
+	n, s := startNodeWithSim(t, receiptsY, simConfig(sim.FailConfig{}))
 
 	webhook := func(phone, from, wamid, text string) string {
 		t.Helper()
-		body := meta.Payload(meta.Change{PhoneNumberID: phone, Messages: []meta.Message{textMsg(from, wamid, text, time.Now().Unix())}})
-		if code := n.post(body, outSecret); code != 200 {
-			t.Fatalf("webhook: %d", code)
-		}
+		n.deliver(phone, outSecret, textMsg(from, wamid, text, time.Now().Unix()))
 		return map[string]string{rcptPhone: "rcpt-wa", quietPhone: "quiet-wa"}[phone]
 	}
 	// stored waits until the conversation holds the customer's message wamid.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/operator"
-	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
 const (
@@ -26,16 +25,17 @@ const (
 	quickToken = "quick-token-0000000001"
 	resvPhone  = "700800902"
 	resvToken  = "resv-token-00000000001"
-	routingY   = `tenants:
-  - id: shop
-    channels:
-      - id: shop-wa
+
+	// shopChannelY is tenant shop's channel shop-wa (shopPhone), an entry of its channels list.
+	shopChannelY = `      - id: shop-wa
         type: whatsapp
         phone_number_id: "` + shopPhone + `"
         app_secret: "` + shopSecret + `"
         verify_token: "shop-verify"
         access_token: "shop-access"
-    operators:
+`
+	// shopOperatorsY is tenant shop's operators list: ann, an admin who holds 2, and ben, an operator who holds 1.
+	shopOperatorsY = `    operators:
       - id: ann
         role: admin
         capacity: 2
@@ -44,16 +44,22 @@ const (
         role: operator
         capacity: 1
         token: "` + benToken + `"
-  - id: quick
-    settings:
-      auto_close_after: 2s
-    channels:
+`
+	// quickChannelY is tenant quick's channels list (quickPhone, signed with shopSecret).
+	quickChannelY = `    channels:
       - id: quick-wa
         type: whatsapp
         phone_number_id: "` + quickPhone + `"
         app_secret: "` + shopSecret + `"
         verify_token: "quick-verify"
-    operators:
+`
+	routingY = `tenants:
+  - id: shop
+    channels:
+` + shopChannelY + shopOperatorsY + `  - id: quick
+    settings:
+      auto_close_after: 2s
+` + quickChannelY + `    operators:
       - id: qop
         token: "` + quickToken + `"
   - id: resv
@@ -72,44 +78,9 @@ const (
 `
 )
 
-func (n *node) listIDs(token, query string) []string {
-	n.t.Helper()
-	code, b := n.get("/v1/conversations?limit=500&"+query, token)
-	if code != 200 {
-		n.t.Fatalf("list %s: %d %s", query, code, b)
-	}
-	var l convList
-	if err := json.Unmarshal(b, &l); err != nil {
-		n.t.Fatal(err)
-	}
-	ids := []string{}
-	for _, c := range l.Conversations {
-		ids = append(ids, c.ID)
-	}
-	sort.Strings(ids)
-	return ids
-}
-
-func (n *node) mustCall(method, path, token string, body any, want int) []byte {
-	n.t.Helper()
-	code, b := n.call(method, path, token, body)
-	if code != want {
-		n.t.Fatalf("%s %s: %d %s, want %d", method, path, code, b, want)
-	}
-	return b
-}
-
-func (n *node) refused(method, path, token string, body any, wantStatus int, wantCode string) {
-	n.t.Helper()
-	code, b := n.call(method, path, token, body)
-	var e struct {
-		Error struct{ Code string } `json:"error"`
-	}
-	_ = json.Unmarshal(b, &e)
-	if code != wantStatus || e.Error.Code != wantCode {
-		n.t.Errorf("%s %s: %d %s, want %d %s", method, path, code, b, wantStatus, wantCode)
-	}
-}
+// shopSimConfig is the simulator for tenant shop: it signs with shopSecret, allows 80 messages a second per number
+// and answers statuses 10 ms after a send.
+var shopSimConfig = sim.Config{AppSecret: shopSecret, Rate: 80, StatusDelay: 10 * time.Millisecond}
 
 // TestRoutingThroughTheAPI runs the routing core end to end: capacity-aware assignment, assignment the moment
 // capacity frees, the transitions and their refusals, the 24-hour window, snooze wake-up, auto-close, and the events
@@ -121,13 +92,19 @@ func TestRoutingThroughTheAPI(t *testing.T) {
 		n.mustCall("PUT", "/v1/operators/me/availability", tok, map[string]string{"availability": "online"}, 200)
 	}
 	now := time.Now()
+	// The timers of tenants quick and resv start first and run while shop's part goes on; their outcomes are
+	// checked at the end. In quick a conversation closes after 2 s of inactivity. In resv, rop gets the
+	// conversation and does not answer within 1 s; it goes back to the queue (and, rop being the only operator,
+	// comes back to rop). The window warning is set to 23h59m58s before the window closes, so it fires 2 s after the
+	// customer's message.
+	n.deliver(quickPhone, shopSecret, textMsg("27900000777", "wamid.q1", "hello", now.Unix()))
+	n.mustCall("PUT", "/v1/operators/me/availability", resvToken, map[string]string{"availability": "online"}, 200)
+	n.deliver(resvPhone, shopSecret, textMsg("27900000888", "wamid.rv1", "anyone?", time.Now().Unix()))
+
 	var convs []string
 	for i := 0; i < 5; i++ {
 		from := fmt.Sprintf("2790000000%d", i)
-		body := meta.Payload(meta.Change{PhoneNumberID: shopPhone, Messages: []meta.Message{textMsg(from, "wamid.r"+from, "help", now.Unix())}})
-		if code := n.post(body, shopSecret); code != 200 {
-			t.Fatalf("webhook: %d", code)
-		}
+		n.deliver(shopPhone, shopSecret, textMsg(from, "wamid.r"+from, "help", now.Unix()))
 		convs = append(convs, conversation.ID("shop-wa", from))
 		time.Sleep(5 * time.Millisecond) // distinct arrival times: the queue is first come, first served
 	}
@@ -206,10 +183,7 @@ func TestRoutingThroughTheAPI(t *testing.T) {
 
 	// The 24-hour window: a customer whose last message is 25 h old gets templates only.
 	old := "27900000099"
-	body := meta.Payload(meta.Change{PhoneNumberID: shopPhone, Messages: []meta.Message{textMsg(old, "wamid.old", "old", now.Add(-25*time.Hour).Unix())}})
-	if code := n.post(body, shopSecret); code != 200 {
-		t.Fatalf("old webhook: %d", code)
-	}
+	n.deliver(shopPhone, shopSecret, textMsg(old, "wamid.old", "old", now.Add(-25*time.Hour).Unix()))
 	oldID := conversation.ID("shop-wa", old)
 	eventually.True(t, 5*time.Second, 20*time.Millisecond, func() bool { c, _ := n.conversation(annToken, oldID); return c == 200 }, "old conversation stored")
 	n.refused("POST", "/v1/conversations/"+oldID+"/messages", annToken, map[string]string{"type": "text", "text": "late"}, 422, "window_closed")
@@ -233,24 +207,13 @@ func TestRoutingThroughTheAPI(t *testing.T) {
 	}, "snooze wake-up")
 
 	// Auto-close after 2 s of inactivity, in tenant quick.
-	qb := meta.Payload(meta.Change{PhoneNumberID: quickPhone, Messages: []meta.Message{textMsg("27900000777", "wamid.q1", "hello", now.Unix())}})
-	if code := n.post(qb, shopSecret); code != 200 {
-		t.Fatalf("quick webhook: %d", code)
-	}
 	qid := conversation.ID("quick-wa", "27900000777")
 	eventually.True(t, 15*time.Second, 20*time.Millisecond, func() bool {
 		c, v := n.conversation(quickToken, qid)
 		return c == 200 && v.Status == conversation.Closed
 	}, "auto-close")
 
-	// Reservation timeout: rop gets the conversation and does not answer within 1 s; it goes back to the queue
-	// (and, rop being the only operator, comes back to rop). The window warning is set to 23h59m58s before the
-	// window closes, so it fires 2 s after the customer's message.
-	n.mustCall("PUT", "/v1/operators/me/availability", resvToken, map[string]string{"availability": "online"}, 200)
-	rb := meta.Payload(meta.Change{PhoneNumberID: resvPhone, Messages: []meta.Message{textMsg("27900000888", "wamid.rv1", "anyone?", time.Now().Unix())}})
-	if code := n.post(rb, shopSecret); code != 200 {
-		t.Fatalf("resv webhook: %d", code)
-	}
+	// Reservation timeout and window warning, in tenant resv.
 	rid := conversation.ID("resv-wa", "27900000888")
 	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		seen := map[string]bool{}

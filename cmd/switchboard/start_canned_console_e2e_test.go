@@ -46,8 +46,7 @@ func TestConsoleStartConversation(t *testing.T) {
 	simReceived(t, s, wa, "the template", `"type":"template"`, "R-1024")
 	b.text(`#composer-locked`, "has not written yet")
 	b.waitJS(`document.querySelector('#tab-mine .count')?.innerText === '1'`, "Mine counts 1")
-	b.waitJS(`!document.getElementById('toast')`, "the toast gone")
-	b.screenshot("start-conversation")
+	b.screenshotWithoutToast("start-conversation")
 	if code, v := n.conversation(conAlice, id); code != 200 || v.AssigneeID != "alice" {
 		t.Fatalf("the started conversation: %d assignee %q", code, v.AssigneeID)
 	}
@@ -126,8 +125,7 @@ func TestConsoleCannedResponses(t *testing.T) {
 	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), "ship"))
 	b.waitJS(`document.querySelectorAll('#canned-list .canned-row').length === 1`, "the picker filtered to one")
 	b.text(`#canned-list .canned-row.active`, "Order delayed")
-	b.waitJS(`!document.getElementById('toast')`, "the toast gone")
-	b.screenshot("canned-picker")
+	b.screenshotWithoutToast("canned-picker")
 	// Esc closes the picker and leaves the text; "/" again reopens it; the arrows move; Enter inserts.
 	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), kb.Escape))
 	b.waitJS(`!document.getElementById('canned-picker')`, "the picker closed")
@@ -160,8 +158,7 @@ func TestConsoleCannedResponses(t *testing.T) {
 	b.run(chromedp.SendKeys(chromedp.CSS(`#composer`), "\t"))
 	b.text(`#canned-media`, "document from the canned response")
 	b.waitJS(`document.getElementById('composer').value === 'Here is your return label, María López.'`, "the text inserted")
-	b.waitJS(`!document.getElementById('toast')`, "the toast gone")
-	b.screenshot("canned-media")
+	b.screenshotWithoutToast("canned-media")
 	b.click(`#send`)
 	simReceived(t, s, maria, "the canned response's document", `"document"`, "media-label-1", "return label, María López")
 	b.waitJS(`!document.getElementById('canned-media')`, "the file sent with the reply")
@@ -181,9 +178,4 @@ func TestConsoleCannedResponses(t *testing.T) {
 	}
 	n.mustCall("PATCH", "/v1/canned-responses/"+list.CannedResponses[0].ID, conAlice, map[string]any{"title": "Order running late"}, 200)
 	bob.text(`.canned-card .canned-title`, "Order running late")
-}
-
-func quoteJS(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
-	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
 // TestConsoleTemplatePicker: the operator picks a template from the channel's catalogue by searching its name; its
@@ -20,15 +19,8 @@ import (
 // Meta pauses meanwhile shows PAUSED and its reason.
 func TestConsoleTemplatePicker(t *testing.T) {
 	// The console's tenant with a custom field, so a template parameter can come from it.
-	n := newNodeConfig(t, strings.Replace(conConfig, "      routing: manual\n",
+	n, s := startConsoleNodeConfig(t, strings.Replace(conConfig, "      routing: manual\n",
 		"      routing: manual\n      contact_fields:\n        - {key: city, label: City, type: text}\n", 1))
-	s := startSim(t, n, sim.FailConfig{})
-	n.extra = append(n.extra, "--whatsapp-api-url", s.URL())
-	n.start()
-	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		code, b := n.get("/v1/templates", conAlice)
-		return code == 200 && strings.Count(string(b), `"name":`) == len(sim.SeedTemplates)
-	}, "the template catalogue synced")
 	from := "351912345678"
 	customerWrites(t, n, named(from, "Marta Silva", "wamid.tp1", "Where is my parcel?", time.Now().Add(-3*time.Minute)))
 	contactID := conversation.ContactID(from)
@@ -48,8 +40,7 @@ func TestConsoleTemplatePicker(t *testing.T) {
 	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-search`), "order_update"))
 	b.waitJS(`document.querySelectorAll('#tpl-list .tpl-row').length === 2`, "two order_update languages")
 	b.text(`#tpl-list .tpl-row[data-language="pt_BR"]`, "APPROVED")
-	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
-	b.screenshot("templates-picker")
+	b.screenshotWithoutToast("templates-picker")
 
 	b.click(`.tpl-row[data-name="order_update"][data-language="en_US"]`)
 	b.waitJS(`document.getElementById('tpl-param-1').value === 'Marta Silva'`, "{{1}} prefilled with the contact's name")
@@ -58,8 +49,7 @@ func TestConsoleTemplatePicker(t *testing.T) {
 	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-param-2`), "R-1024"))
 	b.text(`#tpl-preview-body`, "Hi Marta Silva, your order R-1024 has shipped and should arrive within 3 days.")
 	b.text(`#tpl-preview`, "Track my order")
-	b.waitJS(`!document.getElementById('toast')`, "no toast over the preview")
-	b.screenshot("templates-preview")
+	b.screenshotWithoutToast("templates-preview")
 	b.click(`#tpl-send`)
 	simReceived(t, s, from, "order_update with both parameters", `"name":"order_update"`, `"text":"Marta Silva"`, `"text":"R-1024"`)
 	b.text(`.template-msg`, "order_update")
@@ -73,8 +63,7 @@ func TestConsoleTemplatePicker(t *testing.T) {
 	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-header`), "https://cdn.example.com/spring.jpg"))
 	b.text(`.tpl-preview-media`, "Image: https://cdn.example.com/spring.jpg")
 	b.text(`#tpl-preview-body`, "Hi Marta Silva, our spring sale starts today")
-	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
-	b.screenshot("templates-image-header")
+	b.screenshotWithoutToast("templates-image-header")
 	b.click(`#tpl-send`)
 	simReceived(t, s, from, "spring_sale with its image header", `"name":"spring_sale"`, `"type":"header"`,
 		`"link":"https://cdn.example.com/spring.jpg"`)
@@ -89,8 +78,7 @@ func TestConsoleTemplatePicker(t *testing.T) {
 	b.text(`label`, "from contact.fields.city")
 	b.run(chromedp.SendKeys(chromedp.CSS(`#tpl-param-3`), "May 3"))
 	b.text(`#tpl-preview-body`, "Hello Marta Silva, your appointment at our Lisbon store is confirmed for May 3.")
-	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
-	b.screenshot("templates-contact-fields")
+	b.screenshotWithoutToast("templates-contact-fields")
 	b.click(`#tpl-send`)
 	simReceived(t, s, from, "appointment_reminder with named parameters", `"parameter_name":"city"`, `"text":"Lisbon"`)
 
@@ -143,8 +131,7 @@ func TestConsoleTemplatePicker(t *testing.T) {
 	b.click(`.tpl-row[data-name="welcome_offer"]`)
 	b.text(`#tpl-blocked`, "is waiting for Meta’s review")
 	b.waitJS(`document.getElementById('tpl-send').disabled && document.getElementById('tpl-param-1').disabled`, "nothing to send")
-	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
-	b.screenshot("templates-not-approved")
+	b.screenshotWithoutToast("templates-not-approved")
 
 	// Meta pauses order_update while the operator has it open: the catalogue follows the webhook, and the open picker
 	// shows it paused, with the reason, without a reload.
@@ -169,28 +156,7 @@ func TestConsoleTemplatePicker(t *testing.T) {
 	b.text(`#tpl-chosen-status`, "PAUSED")
 	b.text(`#tpl-blocked`, "is paused by Meta for low quality (LOW_QUALITY)")
 	b.waitJS(`document.getElementById('tpl-send').disabled`, "paused cannot be sent")
-	b.waitJS(`!document.getElementById('toast')`, "no toast over the picker")
-	b.screenshot("templates-paused")
+	b.screenshotWithoutToast("templates-paused")
 	b.click(`#tpl-back`)
 	b.text(`.tpl-row[data-name="order_update"][data-language="en_US"] .tpl-status`, "PAUSED")
-}
-
-// simReceived waits until the simulator accepted a message to `to` whose payload holds every one of parts.
-func simReceived(t *testing.T, s *sim.Sim, to, what string, parts ...string) {
-	t.Helper()
-	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		for _, m := range s.Messages() {
-			if m.To != to {
-				continue
-			}
-			all := true
-			for _, p := range parts {
-				all = all && strings.Contains(string(m.Payload), p)
-			}
-			if all {
-				return true
-			}
-		}
-		return false
-	}, "the simulator received %s", what)
 }

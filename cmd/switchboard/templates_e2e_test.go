@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,33 +11,17 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
-	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
+// The templates API test runs on the console tenant (startConsoleNode); the names it had for its own stay.
 const (
-	tplPhone = "100200388"
-	tplWABA  = "102290129340398"
-	tplAdmin = "templates-admin-token-01"
-	tplOp    = "templates-oper-token-001"
+	tplPhone  = conPhone
+	tplWABA   = conWABA
+	tplAdmin  = conAlice
+	tplOp     = conBob
+	tplConfig = conConfig
 )
-
-const tplConfig = `tenants:
-  - id: acme
-    settings:
-      routing: manual
-    channels:
-      - id: acme-wa
-        type: whatsapp
-        phone_number_id: "` + tplPhone + `"
-        app_secret: "` + outSecret + `"
-        verify_token: "v"
-        access_token: "acme-access"
-        waba_id: "` + tplWABA + `"
-    operators:
-      - {id: ana, name: Ana, role: admin, capacity: 5, token: "` + tplAdmin + `"}
-      - {id: omar, name: Omar, role: operator, capacity: 5, token: "` + tplOp + `"}
-`
 
 type tplView struct {
 	Name, Language, Status, Category, Reason string
@@ -46,16 +29,10 @@ type tplView struct {
 	Header                                   *struct{ Format string }
 }
 
+// listTemplates is acme-wa's template catalogue as its operator sees it, by "name/language".
 func listTemplates(t *testing.T, n *node) map[string]tplView {
 	t.Helper()
-	code, b := n.get("/v1/templates?channel_id=acme-wa", tplOp)
-	if code != 200 {
-		t.Fatalf("GET /v1/templates: %d %s", code, b)
-	}
-	var body struct{ Templates []tplView }
-	if err := json.Unmarshal(b, &body); err != nil {
-		t.Fatal(err)
-	}
+	body := mustGetJSON[struct{ Templates []tplView }](n, "/v1/templates?channel_id=acme-wa", conBob)
 	out := map[string]tplView{}
 	for _, v := range body.Templates {
 		out[v.Name+"/"+v.Language] = v
@@ -69,10 +46,7 @@ func listTemplates(t *testing.T, n *node) map[string]tplView {
 // 400 before it leaves; Meta pauses it (the simulator posts the signed status webhook) and the next send is
 // refused 422 before it leaves; unknown and not-approved ones are refused; an admin syncs on demand.
 func TestTemplatesThroughSimulator(t *testing.T) {
-	n := newNodeConfig(t, tplConfig)
-	s := startSim(t, n, sim.FailConfig{})
-	n.extra = append(n.extra, "--whatsapp-api-url", s.URL())
-	n.start()
+	n, s := startConsoleNode(t)
 
 	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
 		return len(listTemplates(t, n)) == len(sim.SeedTemplates)
@@ -86,19 +60,16 @@ func TestTemplatesThroughSimulator(t *testing.T) {
 	}
 
 	from := "34600123456"
-	if code := n.post(meta.Payload(meta.Change{PhoneNumberID: tplPhone, Messages: []meta.Message{
-		named(from, "Lucía Gómez", "wamid.t1", "Hola", time.Now())}}), outSecret); code != 200 {
-		t.Fatalf("webhook: %d", code)
-	}
+	customerWrites(t, n, named(from, "Lucía Gómez", "wamid.t1", "Hola", time.Now()))
 	id := conversation.ID("acme-wa", from)
 	eventually.True(t, 30*time.Second, 20*time.Millisecond, func() bool {
-		code, _ := n.conversation(tplOp, id)
+		code, _ := n.conversation(conBob, id)
 		return code == 200
 	}, "the conversation exists")
-	n.mustCall("POST", "/v1/conversations/"+id+"/take", tplOp, nil, 200)
+	n.mustCall("POST", "/v1/conversations/"+id+"/take", conBob, nil, 200)
 
 	send := func(tpl map[string]any) (int, []byte) {
-		return n.call("POST", "/v1/conversations/"+id+"/messages", tplOp, map[string]any{"type": "template", "template": tpl})
+		return n.call("POST", "/v1/conversations/"+id+"/messages", conBob, map[string]any{"type": "template", "template": tpl})
 	}
 	if code, b := send(map[string]any{"name": "order_update", "language": "en_US", "params": []string{"", "R-77"},
 		"params_from": []string{"contact.name"}}); code != 201 {
@@ -160,16 +131,16 @@ func TestTemplatesThroughSimulator(t *testing.T) {
 		}
 	}
 
-	n.refused("POST", "/v1/conversations/"+id+"/messages", tplOp, map[string]any{"type": "template",
+	n.refused("POST", "/v1/conversations/"+id+"/messages", conBob, map[string]any{"type": "template",
 		"template": map[string]any{"name": "no_such", "language": "en_US"}}, 400, "template_not_found")
-	n.refused("POST", "/v1/conversations/"+id+"/messages", tplOp, map[string]any{"type": "template",
+	n.refused("POST", "/v1/conversations/"+id+"/messages", conBob, map[string]any{"type": "template",
 		"template": map[string]any{"name": "welcome_offer", "language": "en_US", "params": []string{"a", "b"}}}, 422, "template_not_approved")
-	n.refused("POST", "/v1/conversations/"+id+"/messages", tplOp, map[string]any{"type": "template",
+	n.refused("POST", "/v1/conversations/"+id+"/messages", conBob, map[string]any{"type": "template",
 		"template": map[string]any{"name": "order_update", "language": "en_US", "params": []string{"a"}}}, 400, "invalid_template_params")
 
 	// Meta pauses order_update: the simulator posts the signed webhook, answered 200 once the node produced it.
 	resp, err := http.Post(s.URL()+"/sim/templates/order_update/status", "application/json",
-		strings.NewReader(`{"language":"en_US","status":"PAUSED","reason":"LOW_QUALITY","waba":"`+tplWABA+`"}`))
+		strings.NewReader(`{"language":"en_US","status":"PAUSED","reason":"LOW_QUALITY","waba":"`+conWABA+`"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,9 +163,9 @@ func TestTemplatesThroughSimulator(t *testing.T) {
 
 	// An operator may not sync; an admin may, and the catalogue follows the listing again (Meta's listing says
 	// PAUSED too, so nothing changes).
-	n.refused("POST", "/v1/templates/sync", tplOp, nil, 403, "forbidden")
-	b = n.mustCall("POST", "/v1/templates/sync", tplAdmin, nil, 200)
-	if !strings.Contains(string(b), `"waba":"`+tplWABA+`"`) || !strings.Contains(string(b), fmt.Sprintf(`"templates":%d`, len(sim.SeedTemplates))) {
+	n.refused("POST", "/v1/templates/sync", conBob, nil, 403, "forbidden")
+	b = n.mustCall("POST", "/v1/templates/sync", conAlice, nil, 200)
+	if !strings.Contains(string(b), `"waba":"`+conWABA+`"`) || !strings.Contains(string(b), fmt.Sprintf(`"templates":%d`, len(sim.SeedTemplates))) {
 		t.Errorf("sync: %s", b)
 	}
 	if got := listTemplates(t, n)["order_update/en_US"].Status; got != "PAUSED" {
