@@ -301,6 +301,37 @@ func TestContactChanges(t *testing.T) {
 	wantError(t, "update of another tenant's id", e.do(t, http.MethodPatch, "/v1/contacts/"+ana.ID, daveToken, `{"name":"x"}`), 404, contact.CodeNotFound)
 }
 
+// A masked operator trying to change a contact's number is refused without being told the number (the rule's
+// message names only the number given), and a refusal that names a number reaches them masked.
+func TestMaskedRefusalHidesNumber(t *testing.T) {
+	e := contactsEnv(t)
+	ana := person("15551230001", "Ana", nil)
+	e.putContacts(t, "acme", ana)
+	e.prod.set(nil, func(cmd inbox.Command) (outcome.Result, bool) {
+		// The catalogue's rule, as the router applies it.
+		_, o := contact.Upsert(&ana, ana.ID, cmd.Contact, contact.Schema{}, contact.Change{Mode: contact.Update, At: at})
+		return outcome.Result{Code: o.Code, Message: o.Reason}, true
+	})
+	for _, tok := range []string{aliceToken, bobToken} {
+		r := e.do(t, http.MethodPatch, "/v1/contacts/"+ana.ID, tok, `{"phone":"+15559990000"}`)
+		wantError(t, "PATCH phone", r, 400, contact.CodeInvalidPhone)
+		if strings.Contains(string(r.body), "1230001") || strings.Contains(string(r.body), "15551230") {
+			t.Errorf("PATCH phone refused with the contact's number: %s", r)
+		}
+	}
+	e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) {
+		return outcome.Result{Code: contact.CodeInvalidPhone, Message: "+15551230001 says no"}, true
+	})
+	r := e.do(t, http.MethodPatch, "/v1/contacts/"+ana.ID, aliceToken, `{"name":"x"}`)
+	if !strings.Contains(string(r.body), "+1555•••0001 says no") {
+		t.Errorf("a refusal naming a number, to a masked operator: %s", r)
+	}
+	r = e.do(t, http.MethodPatch, "/v1/contacts/"+ana.ID, bobToken, `{"name":"x"}`)
+	if !strings.Contains(string(r.body), "+15551230001 says no") {
+		t.Errorf("a refusal naming a number, to an admin: %s", r)
+	}
+}
+
 // Operators of a tenant that hides phone numbers see them masked in conversations too: GET one, the lists, search.
 func TestMaskedConversations(t *testing.T) {
 	e := contactsEnv(t)

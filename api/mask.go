@@ -110,3 +110,15 @@ func maskFrame(frame []byte) []byte {
 		return []byte(`"` + string(sub[1]) + `":"` + MaskPhone(string(sub[2])) + `"`)
 	})
 }
+
+// digitRun matches what may be a phone number in free text: 7 digits or more, "+" first or not.
+var digitRun = regexp.MustCompile(`\+?[0-9]{7,20}`)
+
+// maskText masks what may be a phone number in a message for op, such as a refusal's: the rules' messages are
+// written for everyone, and one that quoted a stored number would hand it to a masked operator.
+func maskText(op tenant.OperatorRef, msg string) string {
+	if !masks(op) || !digitRun.MatchString(msg) {
+		return msg
+	}
+	return digitRun.ReplaceAllStringFunc(msg, MaskPhone)
+}
