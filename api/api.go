@@ -50,8 +50,8 @@ type Config struct {
 	Media Media
 	// MediaTempDir holds uploads and fetched links while they are checked and sent on. Default os.TempDir().
 	MediaTempDir string
-	// MaxMediaTransfers bounds the uploads and link fetches in progress at once (each may hold up to 100 MiB in
-	// MediaTempDir); one more is answered 503 with Retry-After. Default 16.
+	// MaxMediaTransfers bounds the uploads, link fetches and media downloads into the node's cache in progress at
+	// once (each may hold up to 100 MiB on disk); one more is answered 503 with Retry-After. Default 16.
 	MaxMediaTransfers int
 	// EdgeConfig configures sign-in and the live stream (session.go).
 	EdgeConfig
@@ -95,7 +95,7 @@ type API struct {
 	cfg       Config
 	log       *slog.Logger
 	edge      *edge
-	transfers chan struct{} // media uploads and link fetches in progress (media.go)
+	transfers chan struct{} // media uploads, link fetches and downloads in progress (media.go)
 }
 
 // New builds the API.

@@ -48,8 +48,12 @@ type Media interface {
 	// the media id a message can send.
 	Upload(ctx context.Context, ch tenant.Channel, body io.Reader, size int64, mimeType, filename string) (id string, err error)
 	// Open returns a media of the channel's store to serve, with its size and type as the channel reports them. A
-	// media the channel does not know (any more) is an error wrapping ErrNotFound. The caller closes Body.
-	Open(ctx context.Context, ch tenant.Channel, id string) (MediaFile, error)
+	// media the channel does not know (any more) is an error wrapping ErrNotFound. The caller closes Body. A media
+	// that must be downloaded (not cached) is downloaded only if admit, called once before, returns true; else Open
+	// returns an error wrapping ErrMediaBusy. admit is called on the caller's goroutine.
+	Open(ctx context.Context, ch tenant.Channel, id string, admit func() bool) (MediaFile, error)
+	// Forget drops what the node keeps of a media of the channel's store (its cache), as an erase requires.
+	Forget(ch tenant.Channel, id string)
 	// Fetch downloads an operator's link into w, at most max bytes. A link it must not fetch (not http or https,
 	// or an address it refuses) is an error wrapping ErrLinkRefused; a file over max one wrapping ErrMediaTooLarge.
 	Fetch(ctx context.Context, link string, w io.Writer, max int64) error
@@ -76,6 +80,8 @@ var (
 	ErrLinkRefused = errors.New("link refused")
 	// ErrMediaTooLarge is wrapped by Media.Fetch's error for a file over its bound.
 	ErrMediaTooLarge = errors.New("media too large")
+	// ErrMediaBusy is wrapped by Media.Open's error for a download its admit refused.
+	ErrMediaBusy = errors.New("media transfers busy")
 )
 
 // Error codes of attachments.
@@ -381,7 +387,25 @@ func (a *API) getMedia(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id strin
 	}
 	octx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	defer cancel()
-	f, err := a.cfg.Media.Open(octx, ch, id)
+	// A download takes a transfer place, as an upload does: each holds up to MaxMediaBytes on disk while it runs.
+	took := false
+	f, err := a.cfg.Media.Open(octx, ch, id, func() bool {
+		select {
+		case a.transfers <- struct{}{}:
+			took = true
+			return true
+		default:
+			return false
+		}
+	})
+	if took {
+		a.endTransfer()
+	}
+	if errors.Is(err, ErrMediaBusy) {
+		ctx.Response.Header.Set("Retry-After", "5")
+		fail(ctx, codeUnavailable, "too many media transfers in progress on this node; retry shortly")
+		return
+	}
 	if errors.Is(err, ErrNotFound) {
 		fail(ctx, codeMediaNotFound, "WhatsApp no longer has media "+quoteID(id)+" (media expire after 30 days)")
 		return

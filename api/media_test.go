@@ -10,12 +10,15 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/api"
 	"github.com/switchboard-hq/switchboard/cmd/switchboard/node"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -36,7 +39,10 @@ type mediaEnv struct {
 	sim *sim.Sim
 }
 
-func startMedia(t *testing.T) mediaEnv {
+func startMedia(t *testing.T) mediaEnv { return startMediaWith(t, nil) }
+
+// startMediaWith is startMedia with configure's changes to the API's configuration (after Media is set).
+func startMediaWith(t *testing.T, configure func(*api.Config)) mediaEnv {
 	t.Helper()
 	s, err := sim.New(sim.Config{Logger: slog.New(slog.DiscardHandler),
 		Tokens: map[string]string{"100200300": "acme-access", "900800700": "globex-access"}})
@@ -53,8 +59,129 @@ func startMedia(t *testing.T) mediaEnv {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	e := start(t, options{tenants: "testdata/media_tenants.yaml", streamed: true, configure: func(c *api.Config) { c.Media, c.MediaTempDir = m, tmp }})
+	e := start(t, options{tenants: "testdata/media_tenants.yaml", streamed: true, configure: func(c *api.Config) {
+		c.Media, c.MediaTempDir = m, tmp
+		if configure != nil {
+			configure(c)
+		}
+	}})
 	return mediaEnv{env: e, sim: s}
+}
+
+// customerMedia has the simulator send a customer's image on acme's channel and stores the message carrying it in
+// c1, at seq; it returns the media id.
+func (e mediaEnv) customerMedia(t *testing.T, seq uint64) string {
+	t.Helper()
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})) // takes the webhook
+	defer rcv.Close()
+	id, _, err := e.sim.SendCustomerMedia(context.Background(), sim.CustomerMedia{WebhookURL: rcv.URL, AppSecret: "x",
+		PhoneNumberID: "100200300", From: "15550001111", MIMEType: "image/png", Data: pngFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.commit(t, func(b *store.Batch) error {
+		m := conversation.Message{ConversationID: c1, Seq: seq, ID: fmt.Sprintf("wamid.m%d", seq), Direction: conversation.DirIn,
+			Status: conversation.Received, Type: "image", Content: json.RawMessage(`{"id":"` + id + `","mime_type":"image/png"}`)}
+		return b.PutMessage("acme", &m)
+	})
+	return id
+}
+
+// forgetting records the media an erase makes the node forget.
+type forgetting struct {
+	*node.Media
+	mu     sync.Mutex
+	forgot []string
+}
+
+func (f *forgetting) Forget(ch tenant.Channel, id string) {
+	f.mu.Lock()
+	f.forgot = append(f.forgot, ch.ID+"/"+id)
+	f.mu.Unlock()
+	f.Media.Forget(ch, id)
+}
+
+// An erase makes the node's media cache forget the files of the contact's messages, once it succeeded.
+func TestEraseForgetsMedia(t *testing.T) {
+	var rec *forgetting
+	e := startMediaWith(t, func(c *api.Config) {
+		rec = &forgetting{Media: c.Media.(*node.Media)}
+		c.Media = rec
+	})
+	e.putConvs(t, conv("acme", c1, conversation.Assigned, "alice"))
+	e.putContacts(t, "acme", person("15550001111", "Ana", nil))
+	img := e.customerMedia(t, 1)
+	if r := e.do(t, http.MethodGet, "/v1/media/"+img, aliceToken, ""); r.status != 200 {
+		t.Fatalf("GET media = %s", r)
+	}
+	e.prod.set(nil, func(cmd inbox.Command) (outcome.Result, bool) {
+		return outcome.Result{Code: outcome.CodeInternal, Message: "internal error"}, true
+	})
+	path := "/v1/contacts/" + conversation.ContactID("15550001111") + "/erase"
+	if r := e.do(t, http.MethodPost, path, bobToken, ""); r.status == 200 || len(rec.forgot) != 0 {
+		t.Fatalf("a failed erase = %s, forgot %v: want nothing forgotten", r, rec.forgot)
+	}
+	e.prod.set(nil, func(cmd inbox.Command) (outcome.Result, bool) {
+		return outcome.Result{Body: conversation.EraseOutcome{ConversationID: cmd.ConversationID, Existed: true, Erased: true}}, true
+	})
+	if r := e.do(t, http.MethodPost, path, bobToken, ""); r.status != 200 {
+		t.Fatalf("erase = %s", r)
+	}
+	if want := []string{"acme-wa/" + img}; !slices.Equal(rec.forgot, want) {
+		t.Errorf("forgot %v, want %v", rec.forgot, want)
+	}
+}
+
+// Downloads into the cache take a transfer place, as uploads do: with every place taken a media not cached is
+// answered 503 with Retry-After, and a cached one is still served.
+func TestMediaDownloadsBounded(t *testing.T) {
+	e := startMediaWith(t, func(c *api.Config) { c.MaxMediaTransfers = 1 })
+	e.putConvs(t, conv("acme", c1, conversation.Assigned, "alice"))
+	cached, missing := e.customerMedia(t, 1), e.customerMedia(t, 2)
+	if r := e.do(t, http.MethodGet, "/v1/media/"+cached, aliceToken, ""); r.status != 200 {
+		t.Fatalf("GET media = %s", r)
+	}
+	// An upload holds the only place: its body never ends while the downloads are asked for.
+	pr, pw := io.Pipe()
+	first := make(chan int, 1)
+	mw := multipart.NewWriter(pw)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/media", pr)
+		req.Header.Set("Authorization", "Bearer "+aliceToken)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	f, _ := mw.CreateFormFile("file", "a.png")
+	f.Write(pngFile[:16])
+	var r response
+	for i := 0; i < 200; i++ { // polled: the upload must have reached the handler
+		if r = e.do(t, http.MethodGet, "/v1/media/"+missing, aliceToken, ""); r.status == http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wantError(t, "a download past the bound", r, http.StatusServiceUnavailable, "unavailable")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	if r := e.do(t, http.MethodGet, "/v1/media/"+cached, aliceToken, ""); r.status != 200 || !bytes.Equal(r.body, pngFile) {
+		t.Errorf("a cached media with every place taken = %s", r)
+	}
+	f.Write(pngFile[16:])
+	mw.Close()
+	pw.Close()
+	if code := <-first; code != http.StatusCreated {
+		t.Errorf("the upload = %d", code)
+	}
+	if r := e.do(t, http.MethodGet, "/v1/media/"+missing, aliceToken, ""); r.status != 200 {
+		t.Errorf("the download after the upload ended = %s", r)
+	}
 }
 
 // upload posts a multipart upload with the file under "file" and the given fields.
