@@ -560,15 +560,19 @@ func (a *API) resolveMediaLink(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, 
 	}()
 	fctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	defer cancel()
+	// The client learns the kind of failure, never its detail (a resolved address, a dial or TLS error): that would
+	// map the node's network for whoever can send a reply. The detail is logged.
 	switch err := a.cfg.Media.Fetch(fctx, link, f, MaxMediaBytes); {
 	case errors.Is(err, ErrLinkRefused):
-		fail(ctx, codeMediaLinkRefused, "the link cannot be fetched: "+err.Error())
+		a.log.Info("media link refused", "tenant", op.Tenant.ID, "conversation", convID, "err", err)
+		fail(ctx, codeMediaLinkRefused, "the link is refused: only http and https links to public addresses are fetched")
 		return false
 	case errors.Is(err, ErrMediaTooLarge):
 		fail(ctx, codeMediaTooLarge, "the linked file is over "+sizeText(MaxMediaBytes)+", the most WhatsApp takes")
 		return false
 	case err != nil:
-		fail(ctx, codeMediaLinkRefused, "the link could not be fetched: "+err.Error())
+		a.log.Info("media link fetch failed", "tenant", op.Tenant.ID, "conversation", convID, "err", err)
+		fail(ctx, codeMediaLinkRefused, "the link could not be fetched")
 		return false
 	}
 	size, err := f.Seek(0, io.SeekEnd)

@@ -8,9 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -380,6 +382,47 @@ func TestMediaLinkReply(t *testing.T) {
 		`{"type":"document","document":{"link":"file:///etc/passwd"}}`), http.StatusBadRequest, "media_link_refused")
 	if len(e.prod.records()) != n {
 		t.Errorf("a refused link produced a command")
+	}
+}
+
+// A refused or failing media link is answered without its detail: no resolved address, no dial error.
+func TestMediaLinkErrorsRevealNothing(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	addr := closed.Listener.Addr().String()
+	closed.Close() // nothing listens there any more: the dial fails
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(pngFile) }))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	for _, tc := range []struct {
+		name, link, want string
+		allowPrivate     bool
+	}{
+		{"a private address", srv.URL + "/photo.png", "the link is refused: only http and https links to public addresses are fetched", false},
+		{"a name resolving to loopback", strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/p.png", "the link is refused: only http and https links to public addresses are fetched", false},
+		{"a dial failure", "http://" + addr + "/photo.png", "the link could not be fetched", true},
+	} {
+		e := startMediaWith(t, func(c *api.Config) {
+			m, err := node.NewMedia(node.MediaConfig{GraphURL: "http://127.0.0.1:1/v21.0", CacheDir: t.TempDir() + "/cache",
+				AllowPrivate: tc.allowPrivate, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Media = m
+		})
+		e.putConvs(t, conv("acme", c1, conversation.Assigned, "alice"))
+		r := e.do(t, http.MethodPost, "/v1/conversations/"+c1+"/messages", aliceToken,
+			`{"type":"image","image":{"link":"`+tc.link+`"}}`)
+		wantError(t, tc.name, r, http.StatusBadRequest, "media_link_refused")
+		var body struct{ Error struct{ Message string } }
+		json.Unmarshal(r.body, &body)
+		if body.Error.Message != tc.want {
+			t.Errorf("%s: message %q, want %q", tc.name, body.Error.Message, tc.want)
+		}
+		for _, leak := range []string{"127.0.0.1", "::1", "loopback", "connection refused", "dial", port} {
+			if strings.Contains(body.Error.Message, leak) {
+				t.Errorf("%s: message %q reveals %q", tc.name, body.Error.Message, leak)
+			}
+		}
 	}
 }
 
