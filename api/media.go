@@ -328,14 +328,14 @@ func (a *API) mediaChannel(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, conv
 	return tenant.Channel{}, false
 }
 
-// validMediaID accepts what a channel's media id can be: 1 to 128 letters, digits, '.', '_' or '-'.
+// validMediaID accepts what a channel's media id is: Meta's are numeric (as the simulator's), so 1 to 64 digits;
+// anything else never reaches the store's index or Meta.
 func validMediaID(id string) bool {
-	if id == "" || len(id) > 128 {
+	if id == "" || len(id) > 64 {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '_' || c == '-') {
+		if c := id[i]; c < '0' || c > '9' {
 			return false
 		}
 	}

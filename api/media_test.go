@@ -344,6 +344,13 @@ func TestGetMedia(t *testing.T) {
 	wantError(t, "an unsent upload", e.do(t, http.MethodGet, "/v1/media/"+u.ID, aliceToken, ""), http.StatusNotFound, "media_not_found")
 	wantError(t, "an unknown id", e.do(t, http.MethodGet, "/v1/media/424242", aliceToken, ""), http.StatusNotFound, "media_not_found")
 	wantError(t, "an ill-formed id", e.do(t, http.MethodGet, "/v1/media/%3Cscript%3E", aliceToken, ""), http.StatusNotFound, "media_not_found")
+	wantError(t, "an id not of digits", e.do(t, http.MethodGet, "/v1/media/"+imgID+"a", aliceToken, ""), http.StatusNotFound, "media_not_found")
+	wantError(t, "an id of 65 digits", e.do(t, http.MethodGet, "/v1/media/"+strings.Repeat("1", 65), aliceToken, ""), http.StatusNotFound, "media_not_found")
+	for _, id := range []string{imgID, docID, oddID} {
+		if strings.Trim(id, "0123456789") != "" {
+			t.Errorf("the simulator's media id %q is not numeric, as Meta's are", id)
+		}
+	}
 	wantError(t, "DELETE", e.do(t, http.MethodDelete, "/v1/media/"+imgID, aliceToken, ""), http.StatusMethodNotAllowed, "method_not_allowed")
 }
 
