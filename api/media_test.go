@@ -89,6 +89,35 @@ func (e mediaEnv) customerMedia(t *testing.T, seq uint64) string {
 	return id
 }
 
+// holdUpload starts an upload of pngFile whose body stops after 16 bytes, holding a transfer place; finish sends
+// the rest and returns the upload's status.
+func (e mediaEnv) holdUpload(t *testing.T) (finish func() int) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	first := make(chan int, 1)
+	mw := multipart.NewWriter(pw)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/media", pr)
+		req.Header.Set("Authorization", "Bearer "+aliceToken)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	f, _ := mw.CreateFormFile("file", "a.png")
+	f.Write(pngFile[:16])
+	return func() int {
+		f.Write(pngFile[16:])
+		mw.Close()
+		pw.Close()
+		return <-first
+	}
+}
+
 // forgetting records the media an erase makes the node forget.
 type forgetting struct {
 	*node.Media
@@ -144,23 +173,7 @@ func TestMediaDownloadsBounded(t *testing.T) {
 		t.Fatalf("GET media = %s", r)
 	}
 	// An upload holds the only place: its body never ends while the downloads are asked for.
-	pr, pw := io.Pipe()
-	first := make(chan int, 1)
-	mw := multipart.NewWriter(pw)
-	go func() {
-		req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/media", pr)
-		req.Header.Set("Authorization", "Bearer "+aliceToken)
-		req.Header.Set("Content-Type", mw.FormDataContentType())
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			first <- 0
-			return
-		}
-		resp.Body.Close()
-		first <- resp.StatusCode
-	}()
-	f, _ := mw.CreateFormFile("file", "a.png")
-	f.Write(pngFile[:16])
+	finish := e.holdUpload(t)
 	var r response
 	for i := 0; i < 200; i++ { // polled: the upload must have reached the handler
 		if r = e.do(t, http.MethodGet, "/v1/media/"+missing, aliceToken, ""); r.status == http.StatusServiceUnavailable {
@@ -175,10 +188,7 @@ func TestMediaDownloadsBounded(t *testing.T) {
 	if r := e.do(t, http.MethodGet, "/v1/media/"+cached, aliceToken, ""); r.status != 200 || !bytes.Equal(r.body, pngFile) {
 		t.Errorf("a cached media with every place taken = %s", r)
 	}
-	f.Write(pngFile[16:])
-	mw.Close()
-	pw.Close()
-	if code := <-first; code != http.StatusCreated {
+	if code := finish(); code != http.StatusCreated {
 		t.Errorf("the upload = %d", code)
 	}
 	if r := e.do(t, http.MethodGet, "/v1/media/"+missing, aliceToken, ""); r.status != 200 {
@@ -450,23 +460,7 @@ func TestUploadsBounded(t *testing.T) {
 	}
 	e := mediaEnv{env: start(t, options{tenants: "testdata/media_tenants.yaml", streamed: true, configure: func(c *api.Config) { c.Media, c.MaxMediaTransfers = m, 1 }})}
 	// One upload holds the only place: its body never ends while the second arrives.
-	pr, pw := io.Pipe()
-	first := make(chan int, 1)
-	mw := multipart.NewWriter(pw)
-	go func() {
-		req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/media", pr)
-		req.Header.Set("Authorization", "Bearer "+aliceToken)
-		req.Header.Set("Content-Type", mw.FormDataContentType())
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			first <- 0
-			return
-		}
-		resp.Body.Close()
-		first <- resp.StatusCode
-	}()
-	f, _ := mw.CreateFormFile("file", "a.png")
-	f.Write(pngFile[:16])
+	finish := e.holdUpload(t)
 	// The second is refused while the first is in progress (polled: the first must have reached the handler).
 	var r response
 	for i := 0; i < 200; i++ {
@@ -480,10 +474,7 @@ func TestUploadsBounded(t *testing.T) {
 	if r.header.Get("Retry-After") == "" {
 		t.Error("no Retry-After")
 	}
-	f.Write(pngFile[16:])
-	mw.Close()
-	pw.Close()
-	if code := <-first; code != http.StatusCreated {
+	if code := finish(); code != http.StatusCreated {
 		t.Errorf("the first upload = %d", code)
 	}
 	if r := e.upload(t, aliceToken, "c.png", "image/png", pngFile, nil); r.status != http.StatusCreated {
