@@ -229,7 +229,7 @@ type Sim struct {
 	ln       net.Listener
 	srv      *fasthttp.Server
 	start    time.Time
-	nonce    uint64 // first half of every wamid, so two simulators never answer the same one
+	nonce    uint64 // in every wamid's id, so two simulators never answer the same one
 	seq      atomic.Uint64
 	c        *counters
 	rec      recorder
