@@ -50,9 +50,13 @@ type Config struct {
 	Media Media
 	// MediaTempDir holds uploads and fetched links while they are checked and sent on. Default os.TempDir().
 	MediaTempDir string
-	// MaxMediaTransfers bounds the uploads and link fetches in progress at once (each may hold up to 100 MiB in
-	// MediaTempDir); one more is answered 503 with Retry-After. Default 16.
+	// MaxMediaTransfers bounds the uploads, link fetches and media downloads into the node's cache in progress at
+	// once (each may hold up to 100 MiB on disk); one more is answered 503 with Retry-After. Default 16.
 	MaxMediaTransfers int
+	// MaxImports bounds the contact imports (POST /v1/contacts/import) running at once on the node, over every
+	// tenant: each holds a CSV reader, importWindow batches in flight and a connection for as long as its file.
+	// One more is answered 503 too_many_imports with Retry-After. Default 4.
+	MaxImports int
 	// EdgeConfig configures sign-in and the live stream (session.go).
 	EdgeConfig
 }
@@ -76,6 +80,9 @@ func (c *Config) setDefaults() {
 	if c.MaxMediaTransfers == 0 {
 		c.MaxMediaTransfers = 16
 	}
+	if c.MaxImports == 0 {
+		c.MaxImports = 4
+	}
 	c.EdgeConfig.setDefaults(c.Now)
 }
 
@@ -95,7 +102,8 @@ type API struct {
 	cfg       Config
 	log       *slog.Logger
 	edge      *edge
-	transfers chan struct{} // media uploads and link fetches in progress (media.go)
+	transfers chan struct{} // media uploads, link fetches and downloads in progress (media.go)
+	imports   chan struct{} // contact imports running (contacts_import.go)
 }
 
 // New builds the API.
@@ -109,7 +117,7 @@ func New(cfg Config) (*API, error) {
 		return nil, err
 	}
 	return &API{cfg: cfg, log: cfg.Logger.With("component", "api"), edge: e,
-		transfers: make(chan struct{}, cfg.MaxMediaTransfers)}, nil
+		transfers: make(chan struct{}, cfg.MaxMediaTransfers), imports: make(chan struct{}, cfg.MaxImports)}, nil
 }
 
 // Error is the contract's error body.

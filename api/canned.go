@@ -280,11 +280,10 @@ func (a *API) renderCanned(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 func (a *API) renderVars(op tenant.OperatorRef, c *conversation.Conversation) canned.Vars {
 	tc := a.templateContact(op.Tenant.ID, c)
 	v := canned.Vars{ContactName: tc.Name, OperatorName: op.Operator.Name}
-	if c.Contact.WaID != "" {
+	// A masked caller's {{contact.phone}} stays unfilled (listed in missing): the masked number would go to the
+	// customer as the reply's text, and the whole one is hidden from the caller.
+	if c.Contact.WaID != "" && !masks(op) {
 		v.ContactPhone = "+" + c.Contact.WaID
-		if masks(op) {
-			v.ContactPhone = MaskPhone(v.ContactPhone)
-		}
 	}
 	if len(tc.Fields) > 0 {
 		v.Fields = make(map[string]string, len(tc.Fields))

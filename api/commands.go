@@ -62,7 +62,7 @@ func (a *API) runOn(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, channel str
 	select {
 	case res := <-wait:
 		if res.Code != "" {
-			fail(ctx, res.Code, res.Message)
+			fail(ctx, res.Code, maskText(op, res.Message))
 			return
 		}
 		body := res.Body

@@ -130,6 +130,12 @@ func (a *API) listContacts(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		fail(ctx, codeInvalidQuery, "q must be at most 200 characters of UTF-8")
 		return
 	}
+	text, ok := searchText(op, q.Text)
+	if !ok {
+		fail(ctx, codeInvalidQuery, errHiddenDigits)
+		return
+	}
+	q.Text = text
 	if q.After != "" && !conversation.ValidContactID(q.After) {
 		fail(ctx, codeInvalidCursor, "cursor is not one this listing returned")
 		return

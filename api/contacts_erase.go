@@ -4,6 +4,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/valyala/fasthttp"
@@ -28,7 +29,8 @@ type ContactErased struct {
 // search postings and blocked entry; contact.erased) and an erase of each conversation the contact can have — one
 // per channel of the tenant, conversation.ID(channel, wa_id) — each with its own request id. A channel where the
 // contact never wrote answers ok and creates nothing. It answers once every outcome arrived; the first refusal
-// among them, if any, is the answer.
+// among them, if any, is the answer. Once the erase succeeded, the node's media cache forgets the files of the
+// contact's messages (their ids read before the erase).
 func (a *API) eraseContact(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
 	if op.Operator.Role != tenant.RoleAdmin {
 		fail(ctx, conversation.CodeForbidden, "only an admin may erase a contact")
@@ -61,6 +63,7 @@ func (a *API) eraseContact(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 		defer cancel()
 		waits[i] = wait
 	}
+	media := a.contactMedia(op, c.WaID)
 	rec := inbox.Record{Tenant: op.Tenant.ID, IngestAt: a.cfg.Now().UnixMilli(), Items: items}
 	pctx, pcancel := context.WithTimeout(context.Background(), a.cfg.CommandTimeout)
 	defer pcancel()
@@ -92,5 +95,56 @@ func (a *API) eraseContact(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 		fail(ctx, refused.Code, refused.Message)
 		return
 	}
+	if a.cfg.Media != nil {
+		for _, m := range media {
+			a.cfg.Media.Forget(m.ch, m.id)
+		}
+	}
 	a.writeJSON(ctx, fasthttp.StatusOK, answer)
+}
+
+// maxEraseMediaScan bounds the messages per conversation an erase reads for the media ids the node may cache.
+const maxEraseMediaScan = 5000
+
+// channelMedia is a media id of a channel's store.
+type channelMedia struct {
+	ch tenant.Channel
+	id string
+}
+
+// contactMedia returns the media ids of the messages of waID's conversations (the newest maxEraseMediaScan of
+// each), read before the erase deletes them, so the node's cache forgets the files once it is done. A read error
+// leaves the rest out: the cache's bound evicts them in time.
+func (a *API) contactMedia(op tenant.OperatorRef, waID string) []channelMedia {
+	if a.cfg.Media == nil {
+		return nil
+	}
+	var out []channelMedia
+	for _, ch := range op.Tenant.Channels {
+		conv := conversation.ID(ch.ID, waID)
+		var before uint64
+		for scanned := 0; scanned < maxEraseMediaScan; {
+			msgs, err := a.cfg.Reader.Messages(op.Tenant.ID, conv, before, 500)
+			if err != nil || len(msgs) == 0 {
+				break
+			}
+			for _, m := range msgs {
+				var content struct {
+					ID string `json:"id"`
+				}
+				switch m.Type {
+				case "image", "audio", "video", "document", "sticker":
+					if json.Unmarshal(m.Content, &content) == nil && validMediaID(content.ID) {
+						out = append(out, channelMedia{ch: ch, id: content.ID})
+					}
+				}
+			}
+			scanned += len(msgs)
+			before = msgs[len(msgs)-1].Seq
+			if before <= 1 {
+				break
+			}
+		}
+	}
+	return out
 }

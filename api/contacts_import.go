@@ -60,6 +60,7 @@ const (
 	codeDuplicateColumn = "duplicate_column" // the same column twice in the header
 	codeTenantMismatch  = "tenant_mismatch"  // ?tenant= names another tenant than the token's
 	codeRowTooLarge     = "row_too_large"    // a row's values over importRowBytes
+	codeTooManyImports  = "too_many_imports" // Config.MaxImports imports already running on the node
 )
 
 // ImportReport is the answer of POST /v1/contacts/import (and the last NDJSON line).
@@ -230,6 +231,21 @@ func (a *API) importContacts(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		fail(ctx, cerr.Code, cerr.Message)
 		return
 	}
+	select {
+	case a.imports <- struct{}{}:
+	default:
+		drain(body)
+		ctx.Response.Header.Set("Retry-After", "30")
+		fail(ctx, codeTooManyImports, fmt.Sprintf("%d imports are running on this node; retry shortly", cap(a.imports)))
+		return
+	}
+	// The place is given back when the import ends: in the handler, or in the stream writer that runs after it.
+	streamed := false
+	defer func() {
+		if !streamed {
+			<-a.imports
+		}
+	}()
 	imp := &importer{a: a, op: op, r: r, cols: cols, schema: schema, id: newID(), stopping: ctx.Done()}
 	// The first batch is read before answering: a file that is not UTF-8 shows it there, and is refused whole
 	// while nothing is sent (further down, such a row is refused alone).
@@ -250,7 +266,9 @@ func (a *API) importContacts(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		ctx.Response.Header.Set("Cache-Control", "no-store")
 		// The stream writer runs after the handler returns, while fasthttp still holds the request's body stream
 		// (it is released once the response is written).
+		streamed = true
 		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+			defer func() { <-a.imports }()
 			enc := json.NewEncoder(w)
 			line := func(v any) {
 				if conn != nil {

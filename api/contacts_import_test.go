@@ -42,6 +42,12 @@ func startImport(t *testing.T, commandTimeout time.Duration) *importEnv {
 // startImportWith serves the import with the Producer wrap makes of the recorder (the recorder itself when nil).
 func startImportWith(t *testing.T, commandTimeout time.Duration, wrap func(*recorder) api.Producer) *importEnv {
 	t.Helper()
+	return startImportConfig(t, commandTimeout, wrap, nil)
+}
+
+// startImportConfig is startImportWith with configure's changes to the API's configuration.
+func startImportConfig(t *testing.T, commandTimeout time.Duration, wrap func(*recorder) api.Producer, configure func(*api.Config)) *importEnv {
+	t.Helper()
 	cfg, err := tenant.Load("testdata/import_tenants.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -52,9 +58,13 @@ func startImportWith(t *testing.T, commandTimeout time.Duration, wrap func(*reco
 	if wrap != nil {
 		prod = wrap(e.prod)
 	}
-	a, err := api.New(api.Config{Directory: tenant.NewDirectory(cfg), Reader: node.APIReader(storetest.Open(t, store.Config{})),
+	acfg := api.Config{Directory: tenant.NewDirectory(cfg), Reader: node.APIReader(storetest.Open(t, store.Config{})),
 		Outcomes: reg, Producer: prod, CommandTimeout: commandTimeout, Now: func() time.Time { return now },
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler)}
+	if configure != nil {
+		configure(&acfg)
+	}
+	a, err := api.New(acfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,6 +507,54 @@ func TestImportProgressWhileUploading(t *testing.T) {
 	rep := decodeReport(t, response{body: []byte(lines[len(lines)-1])})
 	if rep.Rows != 700 || rep.Created != 700 {
 		t.Fatalf("report %+v after %s", rep, rest)
+	}
+}
+
+// Imports running at once on a node are bounded (Config.MaxImports): one more is answered 503 too_many_imports with
+// Retry-After; the place comes back when an import ends, streamed or not.
+func TestImportsBounded(t *testing.T) {
+	e := startImportConfig(t, 0, nil, func(c *api.Config) { c.MaxImports = 1 })
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/contacts/import", pr)
+	req.Header.Set("Authorization", "Bearer "+aliceToken)
+	req.Header.Set("Accept", "application/x-ndjson")
+	go func() {
+		fmt.Fprintln(pw, "phone,name")
+		for i := 0; i < 600; i++ {
+			fmt.Fprintf(pw, "+1555%07d,P%d\n", i, i)
+		}
+	}()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if line, err := br.ReadString('\n'); err != nil || !strings.Contains(line, `"rows":500`) {
+		t.Fatalf("first line %q %v", line, err)
+	}
+	// The first import is running (its file not finished): a second is refused.
+	r := e.post(t, "", aliceToken, strings.NewReader("phone,name\n+15559990001,A\n"), false)
+	wantError(t, "an import past the bound", r, http.StatusServiceUnavailable, "too_many_imports")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	pw.Close()
+	if _, err := io.ReadAll(br); err != nil {
+		t.Fatal(err)
+	}
+	// Streamed or not, an import that ended gives its place back.
+	for i := range 3 {
+		var r response
+		for range 200 { // the stream writer gives the place back just after the last line
+			if r = e.post(t, "", aliceToken, strings.NewReader(fmt.Sprintf("phone,name\n+1555888%04d,A\n", i)), i == 1); r.status != http.StatusServiceUnavailable {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if r.status != http.StatusOK {
+			t.Fatalf("import %d after the first ended = %s", i, r)
+		}
 	}
 }
 

@@ -301,13 +301,94 @@ func TestContactChanges(t *testing.T) {
 	wantError(t, "update of another tenant's id", e.do(t, http.MethodPatch, "/v1/contacts/"+ana.ID, daveToken, `{"name":"x"}`), 404, contact.CodeNotFound)
 }
 
+// A masked operator cannot learn hidden digits by searching: a number's digits match as a prefix, so each query
+// of one more digit would reveal one. Terms of more than four digits are refused; four or fewer match whole tokens
+// only (the last four, which the mask shows), since a short number shows fewer than four of its first digits. An
+// admin searches by the whole number.
+func TestMaskedSearchIsNoOracle(t *testing.T) {
+	e := contactsEnv(t)
+	ana := person("4930123456", "Ana", nil) // masked "+493•••3456": its fourth digit is hidden
+	e.putContacts(t, "acme", ana)
+	cv := conv("acme", conversation.ID("acme-wa", ana.WaID), conversation.Unassigned, "")
+	cv.Contact = conversation.Contact{ID: ana.ID, WaID: ana.WaID, Name: "Ana"}
+	e.putConvs(t, cv)
+	if MaskPhone := "+493•••3456"; !strings.Contains(string(e.do(t, http.MethodGet, "/v1/contacts/"+ana.ID, aliceToken, "").body), MaskPhone) {
+		t.Fatalf("the contact is not masked as %s: the test assumes it", MaskPhone)
+	}
+	found := func(path, token string) bool {
+		t.Helper()
+		r := e.do(t, http.MethodGet, path, token, "")
+		if r.status != 200 {
+			t.Fatalf("GET %s = %s", path, r)
+		}
+		return strings.Contains(string(r.body), ana.ID) || strings.Contains(string(r.body), cv.ID)
+	}
+	for _, base := range []string{"/v1/contacts?q=", "/v1/search?q="} {
+		for _, q := range []string{"4930123456", "49301", "+49 301", "ana 4930123"} {
+			wantError(t, "masked search "+q, e.do(t, http.MethodGet, base+url.QueryEscape(q), aliceToken, ""), 400, "invalid_query")
+			if !found(base+url.QueryEscape(q), bobToken) {
+				t.Errorf("admin's search %s%s finds nothing", base, q)
+			}
+		}
+		// The hidden fourth digit: "4930" matches as a prefix for an admin, and not at all for the operator.
+		for _, q := range []string{"4930", "+49 30", "ana 4930"} {
+			if found(base+url.QueryEscape(q), aliceToken) {
+				t.Errorf("masked search %s%s finds the contact: it reveals a hidden digit", base, q)
+			}
+		}
+		if !found(base+"4930", bobToken) {
+			t.Errorf("admin's search %s4930 finds nothing", base)
+		}
+		for _, q := range []string{"3456", "ana 3456", "3456 an", "ana"} {
+			if !found(base+url.QueryEscape(q), aliceToken) {
+				t.Errorf("masked search %s%s finds nothing: the last four and names still work", base, q)
+			}
+		}
+	}
+	r := e.do(t, http.MethodGet, "/v1/contacts?q=49301", aliceToken, "")
+	if !strings.Contains(string(r.body), "search by the last four digits or a name") {
+		t.Errorf("the refusal does not say what to do: %s", r)
+	}
+}
+
+// A masked operator trying to change a contact's number is refused without being told the number (the rule's
+// message names only the number given), and a refusal that names a number reaches them masked.
+func TestMaskedRefusalHidesNumber(t *testing.T) {
+	e := contactsEnv(t)
+	ana := person("15551230001", "Ana", nil)
+	e.putContacts(t, "acme", ana)
+	e.prod.set(nil, func(cmd inbox.Command) (outcome.Result, bool) {
+		// The catalogue's rule, as the router applies it.
+		_, o := contact.Upsert(&ana, ana.ID, cmd.Contact, contact.Schema{}, contact.Change{Mode: contact.Update, At: at})
+		return outcome.Result{Code: o.Code, Message: o.Reason}, true
+	})
+	for _, tok := range []string{aliceToken, bobToken} {
+		r := e.do(t, http.MethodPatch, "/v1/contacts/"+ana.ID, tok, `{"phone":"+15559990000"}`)
+		wantError(t, "PATCH phone", r, 400, contact.CodeInvalidPhone)
+		if strings.Contains(string(r.body), "1230001") || strings.Contains(string(r.body), "15551230") {
+			t.Errorf("PATCH phone refused with the contact's number: %s", r)
+		}
+	}
+	e.prod.set(nil, func(inbox.Command) (outcome.Result, bool) {
+		return outcome.Result{Code: contact.CodeInvalidPhone, Message: "+15551230001 says no"}, true
+	})
+	r := e.do(t, http.MethodPatch, "/v1/contacts/"+ana.ID, aliceToken, `{"name":"x"}`)
+	if !strings.Contains(string(r.body), "+1555•••0001 says no") {
+		t.Errorf("a refusal naming a number, to a masked operator: %s", r)
+	}
+	r = e.do(t, http.MethodPatch, "/v1/contacts/"+ana.ID, bobToken, `{"name":"x"}`)
+	if !strings.Contains(string(r.body), "+15551230001 says no") {
+		t.Errorf("a refusal naming a number, to an admin: %s", r)
+	}
+}
+
 // Operators of a tenant that hides phone numbers see them masked in conversations too: GET one, the lists, search.
 func TestMaskedConversations(t *testing.T) {
 	e := contactsEnv(t)
 	cv := conv("acme", conversation.ID("acme-wa", "15551230001"), conversation.Unassigned, "")
 	cv.Contact = conversation.Contact{ID: conversation.ContactID("15551230001"), WaID: "15551230001", Name: "Ana"}
 	e.putConvs(t, cv)
-	for _, path := range []string{"/v1/conversations/" + cv.ID, "/v1/conversations", "/v1/search?q=ana", "/v1/search?q=1555123"} {
+	for _, path := range []string{"/v1/conversations/" + cv.ID, "/v1/conversations", "/v1/search?q=ana", "/v1/search?q=0001"} {
 		r := e.do(t, http.MethodGet, path, aliceToken, "")
 		if r.status != 200 || strings.Contains(string(r.body), "15551230001") || !strings.Contains(string(r.body), "1555•••0001") {
 			t.Errorf("GET %s as operator = %s, want the number masked", path, r)

@@ -118,6 +118,7 @@ var codeStatus = map[string]int{
 	codeLineTooLong:     fasthttp.StatusBadRequest,
 	codeRowTooLarge:     fasthttp.StatusBadRequest,
 	codeTenantMismatch:  fasthttp.StatusForbidden,
+	codeTooManyImports:  fasthttp.StatusServiceUnavailable,
 	// Canned responses (actors/canned; forbidden is the conversation rules' code too).
 	canned.CodeInvalid:  fasthttp.StatusBadRequest,
 	canned.CodeNotFound: fasthttp.StatusNotFound,

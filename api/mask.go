@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/search"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 )
 
@@ -109,4 +110,49 @@ func maskFrame(frame []byte) []byte {
 		sub := phoneField.FindSubmatch(m)
 		return []byte(`"` + string(sub[1]) + `":"` + MaskPhone(string(sub[2])) + `"`)
 	})
+}
+
+// digitRun matches what may be a phone number in free text: 7 digits or more, "+" first or not.
+var digitRun = regexp.MustCompile(`\+?[0-9]{7,20}`)
+
+// maskText masks what may be a phone number in a message for op, such as a refusal's: the rules' messages are
+// written for everyone, and one that quoted a stored number would hand it to a masked operator.
+func maskText(op tenant.OperatorRef, msg string) string {
+	if !masks(op) || !digitRun.MatchString(msg) {
+		return msg
+	}
+	return digitRun.ReplaceAllStringFunc(msg, MaskPhone)
+}
+
+// maskedDigits is the longest term of digits a masked caller may search by: a number's last four.
+const maskedDigits = 4
+
+// errHiddenDigits is the message of a masked caller's search by more digits than maskedDigits.
+const errHiddenDigits = "numbers are hidden for your role: search by the last four digits or a name"
+
+// searchText returns the search text q as op may run it; ok is false when op must be refused (400 invalid_query,
+// errHiddenDigits). The search matches a number's digits from its start as a prefix, so a masked caller could
+// otherwise learn the hidden digits one query at a time ("1555 1", "1555 2", …). A masked caller's term of digits
+// may have at most four, and matches whole tokens only: a number's last four (which the mask shows) or a word of
+// text. Four digits as a prefix would not do: a short number shows fewer than four of its first digits (MaskPhone).
+func searchText(op tenant.OperatorRef, q string) (text string, ok bool) {
+	if !masks(op) || q == "" {
+		return q, true
+	}
+	pq := search.ParseQuery(q)
+	lastDigits := false
+	for i, t := range pq.Terms {
+		if strings.Trim(t, "0123456789") != "" {
+			continue
+		}
+		if len(t) > maskedDigits {
+			return "", false
+		}
+		lastDigits = i == len(pq.Terms)-1
+	}
+	if !lastDigits || !pq.Prefix {
+		return q, true
+	}
+	// The same terms, none a prefix: a query ending in punctuation other than a phone number's is complete.
+	return strings.Join(pq.Terms, " ") + ",", true
 }

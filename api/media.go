@@ -48,8 +48,12 @@ type Media interface {
 	// the media id a message can send.
 	Upload(ctx context.Context, ch tenant.Channel, body io.Reader, size int64, mimeType, filename string) (id string, err error)
 	// Open returns a media of the channel's store to serve, with its size and type as the channel reports them. A
-	// media the channel does not know (any more) is an error wrapping ErrNotFound. The caller closes Body.
-	Open(ctx context.Context, ch tenant.Channel, id string) (MediaFile, error)
+	// media the channel does not know (any more) is an error wrapping ErrNotFound. The caller closes Body. A media
+	// that must be downloaded (not cached) is downloaded only if admit, called once before, returns true; else Open
+	// returns an error wrapping ErrMediaBusy. admit is called on the caller's goroutine.
+	Open(ctx context.Context, ch tenant.Channel, id string, admit func() bool) (MediaFile, error)
+	// Forget drops what the node keeps of a media of the channel's store (its cache), as an erase requires.
+	Forget(ch tenant.Channel, id string)
 	// Fetch downloads an operator's link into w, at most max bytes. A link it must not fetch (not http or https,
 	// or an address it refuses) is an error wrapping ErrLinkRefused; a file over max one wrapping ErrMediaTooLarge.
 	Fetch(ctx context.Context, link string, w io.Writer, max int64) error
@@ -76,6 +80,8 @@ var (
 	ErrLinkRefused = errors.New("link refused")
 	// ErrMediaTooLarge is wrapped by Media.Fetch's error for a file over its bound.
 	ErrMediaTooLarge = errors.New("media too large")
+	// ErrMediaBusy is wrapped by Media.Open's error for a download its admit refused.
+	ErrMediaBusy = errors.New("media transfers busy")
 )
 
 // Error codes of attachments.
@@ -322,14 +328,14 @@ func (a *API) mediaChannel(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, conv
 	return tenant.Channel{}, false
 }
 
-// validMediaID accepts what a channel's media id can be: 1 to 128 letters, digits, '.', '_' or '-'.
+// validMediaID accepts what a channel's media id is: Meta's are numeric (as the simulator's), so 1 to 64 digits;
+// anything else never reaches the store's index or Meta.
 func validMediaID(id string) bool {
-	if id == "" || len(id) > 128 {
+	if id == "" || len(id) > 64 {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '_' || c == '-') {
+		if c := id[i]; c < '0' || c > '9' {
 			return false
 		}
 	}
@@ -381,7 +387,25 @@ func (a *API) getMedia(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id strin
 	}
 	octx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	defer cancel()
-	f, err := a.cfg.Media.Open(octx, ch, id)
+	// A download takes a transfer place, as an upload does: each holds up to MaxMediaBytes on disk while it runs.
+	took := false
+	f, err := a.cfg.Media.Open(octx, ch, id, func() bool {
+		select {
+		case a.transfers <- struct{}{}:
+			took = true
+			return true
+		default:
+			return false
+		}
+	})
+	if took {
+		a.endTransfer()
+	}
+	if errors.Is(err, ErrMediaBusy) {
+		ctx.Response.Header.Set("Retry-After", "5")
+		fail(ctx, codeUnavailable, "too many media transfers in progress on this node; retry shortly")
+		return
+	}
 	if errors.Is(err, ErrNotFound) {
 		fail(ctx, codeMediaNotFound, "WhatsApp no longer has media "+quoteID(id)+" (media expire after 30 days)")
 		return
@@ -536,15 +560,19 @@ func (a *API) resolveMediaLink(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, 
 	}()
 	fctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	defer cancel()
+	// The client learns the kind of failure, never its detail (a resolved address, a dial or TLS error): that would
+	// map the node's network for whoever can send a reply. The detail is logged.
 	switch err := a.cfg.Media.Fetch(fctx, link, f, MaxMediaBytes); {
 	case errors.Is(err, ErrLinkRefused):
-		fail(ctx, codeMediaLinkRefused, "the link cannot be fetched: "+err.Error())
+		a.log.Info("media link refused", "tenant", op.Tenant.ID, "conversation", convID, "err", err)
+		fail(ctx, codeMediaLinkRefused, "the link is refused: only http and https links to public addresses are fetched")
 		return false
 	case errors.Is(err, ErrMediaTooLarge):
 		fail(ctx, codeMediaTooLarge, "the linked file is over "+sizeText(MaxMediaBytes)+", the most WhatsApp takes")
 		return false
 	case err != nil:
-		fail(ctx, codeMediaLinkRefused, "the link could not be fetched: "+err.Error())
+		a.log.Info("media link fetch failed", "tenant", op.Tenant.ID, "conversation", convID, "err", err)
+		fail(ctx, codeMediaLinkRefused, "the link could not be fetched")
 		return false
 	}
 	size, err := f.Seek(0, io.SeekEnd)

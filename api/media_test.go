@@ -8,14 +8,19 @@ import (
 	"io"
 	"log/slog"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/api"
 	"github.com/switchboard-hq/switchboard/cmd/switchboard/node"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -36,7 +41,10 @@ type mediaEnv struct {
 	sim *sim.Sim
 }
 
-func startMedia(t *testing.T) mediaEnv {
+func startMedia(t *testing.T) mediaEnv { return startMediaWith(t, nil) }
+
+// startMediaWith is startMedia with configure's changes to the API's configuration (after Media is set).
+func startMediaWith(t *testing.T, configure func(*api.Config)) mediaEnv {
 	t.Helper()
 	s, err := sim.New(sim.Config{Logger: slog.New(slog.DiscardHandler),
 		Tokens: map[string]string{"100200300": "acme-access", "900800700": "globex-access"}})
@@ -53,8 +61,139 @@ func startMedia(t *testing.T) mediaEnv {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	e := start(t, options{tenants: "testdata/media_tenants.yaml", streamed: true, configure: func(c *api.Config) { c.Media, c.MediaTempDir = m, tmp }})
+	e := start(t, options{tenants: "testdata/media_tenants.yaml", streamed: true, configure: func(c *api.Config) {
+		c.Media, c.MediaTempDir = m, tmp
+		if configure != nil {
+			configure(c)
+		}
+	}})
 	return mediaEnv{env: e, sim: s}
+}
+
+// customerMedia has the simulator send a customer's image on acme's channel and stores the message carrying it in
+// c1, at seq; it returns the media id.
+func (e mediaEnv) customerMedia(t *testing.T, seq uint64) string {
+	t.Helper()
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})) // takes the webhook
+	defer rcv.Close()
+	id, _, err := e.sim.SendCustomerMedia(context.Background(), sim.CustomerMedia{WebhookURL: rcv.URL, AppSecret: "x",
+		PhoneNumberID: "100200300", From: "15550001111", MIMEType: "image/png", Data: pngFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.commit(t, func(b *store.Batch) error {
+		m := conversation.Message{ConversationID: c1, Seq: seq, ID: fmt.Sprintf("wamid.m%d", seq), Direction: conversation.DirIn,
+			Status: conversation.Received, Type: "image", Content: json.RawMessage(`{"id":"` + id + `","mime_type":"image/png"}`)}
+		return b.PutMessage("acme", &m)
+	})
+	return id
+}
+
+// holdUpload starts an upload of pngFile whose body stops after 16 bytes, holding a transfer place; finish sends
+// the rest and returns the upload's status.
+func (e mediaEnv) holdUpload(t *testing.T) (finish func() int) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	first := make(chan int, 1)
+	mw := multipart.NewWriter(pw)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/media", pr)
+		req.Header.Set("Authorization", "Bearer "+aliceToken)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	f, _ := mw.CreateFormFile("file", "a.png")
+	f.Write(pngFile[:16])
+	return func() int {
+		f.Write(pngFile[16:])
+		mw.Close()
+		pw.Close()
+		return <-first
+	}
+}
+
+// forgetting records the media an erase makes the node forget.
+type forgetting struct {
+	*node.Media
+	mu     sync.Mutex
+	forgot []string
+}
+
+func (f *forgetting) Forget(ch tenant.Channel, id string) {
+	f.mu.Lock()
+	f.forgot = append(f.forgot, ch.ID+"/"+id)
+	f.mu.Unlock()
+	f.Media.Forget(ch, id)
+}
+
+// An erase makes the node's media cache forget the files of the contact's messages, once it succeeded.
+func TestEraseForgetsMedia(t *testing.T) {
+	var rec *forgetting
+	e := startMediaWith(t, func(c *api.Config) {
+		rec = &forgetting{Media: c.Media.(*node.Media)}
+		c.Media = rec
+	})
+	e.putConvs(t, conv("acme", c1, conversation.Assigned, "alice"))
+	e.putContacts(t, "acme", person("15550001111", "Ana", nil))
+	img := e.customerMedia(t, 1)
+	if r := e.do(t, http.MethodGet, "/v1/media/"+img, aliceToken, ""); r.status != 200 {
+		t.Fatalf("GET media = %s", r)
+	}
+	e.prod.set(nil, func(cmd inbox.Command) (outcome.Result, bool) {
+		return outcome.Result{Code: outcome.CodeInternal, Message: "internal error"}, true
+	})
+	path := "/v1/contacts/" + conversation.ContactID("15550001111") + "/erase"
+	if r := e.do(t, http.MethodPost, path, bobToken, ""); r.status == 200 || len(rec.forgot) != 0 {
+		t.Fatalf("a failed erase = %s, forgot %v: want nothing forgotten", r, rec.forgot)
+	}
+	e.prod.set(nil, func(cmd inbox.Command) (outcome.Result, bool) {
+		return outcome.Result{Body: conversation.EraseOutcome{ConversationID: cmd.ConversationID, Existed: true, Erased: true}}, true
+	})
+	if r := e.do(t, http.MethodPost, path, bobToken, ""); r.status != 200 {
+		t.Fatalf("erase = %s", r)
+	}
+	if want := []string{"acme-wa/" + img}; !slices.Equal(rec.forgot, want) {
+		t.Errorf("forgot %v, want %v", rec.forgot, want)
+	}
+}
+
+// Downloads into the cache take a transfer place, as uploads do: with every place taken a media not cached is
+// answered 503 with Retry-After, and a cached one is still served.
+func TestMediaDownloadsBounded(t *testing.T) {
+	e := startMediaWith(t, func(c *api.Config) { c.MaxMediaTransfers = 1 })
+	e.putConvs(t, conv("acme", c1, conversation.Assigned, "alice"))
+	cached, missing := e.customerMedia(t, 1), e.customerMedia(t, 2)
+	if r := e.do(t, http.MethodGet, "/v1/media/"+cached, aliceToken, ""); r.status != 200 {
+		t.Fatalf("GET media = %s", r)
+	}
+	// An upload holds the only place: its body never ends while the downloads are asked for.
+	finish := e.holdUpload(t)
+	var r response
+	for i := 0; i < 200; i++ { // polled: the upload must have reached the handler
+		if r = e.do(t, http.MethodGet, "/v1/media/"+missing, aliceToken, ""); r.status == http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wantError(t, "a download past the bound", r, http.StatusServiceUnavailable, "unavailable")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	if r := e.do(t, http.MethodGet, "/v1/media/"+cached, aliceToken, ""); r.status != 200 || !bytes.Equal(r.body, pngFile) {
+		t.Errorf("a cached media with every place taken = %s", r)
+	}
+	if code := finish(); code != http.StatusCreated {
+		t.Errorf("the upload = %d", code)
+	}
+	if r := e.do(t, http.MethodGet, "/v1/media/"+missing, aliceToken, ""); r.status != 200 {
+		t.Errorf("the download after the upload ended = %s", r)
+	}
 }
 
 // upload posts a multipart upload with the file under "file" and the given fields.
@@ -215,6 +354,13 @@ func TestGetMedia(t *testing.T) {
 	wantError(t, "an unsent upload", e.do(t, http.MethodGet, "/v1/media/"+u.ID, aliceToken, ""), http.StatusNotFound, "media_not_found")
 	wantError(t, "an unknown id", e.do(t, http.MethodGet, "/v1/media/424242", aliceToken, ""), http.StatusNotFound, "media_not_found")
 	wantError(t, "an ill-formed id", e.do(t, http.MethodGet, "/v1/media/%3Cscript%3E", aliceToken, ""), http.StatusNotFound, "media_not_found")
+	wantError(t, "an id not of digits", e.do(t, http.MethodGet, "/v1/media/"+imgID+"a", aliceToken, ""), http.StatusNotFound, "media_not_found")
+	wantError(t, "an id of 65 digits", e.do(t, http.MethodGet, "/v1/media/"+strings.Repeat("1", 65), aliceToken, ""), http.StatusNotFound, "media_not_found")
+	for _, id := range []string{imgID, docID, oddID} {
+		if strings.Trim(id, "0123456789") != "" {
+			t.Errorf("the simulator's media id %q is not numeric, as Meta's are", id)
+		}
+	}
 	wantError(t, "DELETE", e.do(t, http.MethodDelete, "/v1/media/"+imgID, aliceToken, ""), http.StatusMethodNotAllowed, "method_not_allowed")
 }
 
@@ -256,6 +402,47 @@ func TestMediaLinkReply(t *testing.T) {
 	}
 }
 
+// A refused or failing media link is answered without its detail: no resolved address, no dial error.
+func TestMediaLinkErrorsRevealNothing(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	addr := closed.Listener.Addr().String()
+	closed.Close() // nothing listens there any more: the dial fails
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(pngFile) }))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	for _, tc := range []struct {
+		name, link, want string
+		allowPrivate     bool
+	}{
+		{"a private address", srv.URL + "/photo.png", "the link is refused: only http and https links to public addresses are fetched", false},
+		{"a name resolving to loopback", strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/p.png", "the link is refused: only http and https links to public addresses are fetched", false},
+		{"a dial failure", "http://" + addr + "/photo.png", "the link could not be fetched", true},
+	} {
+		e := startMediaWith(t, func(c *api.Config) {
+			m, err := node.NewMedia(node.MediaConfig{GraphURL: "http://127.0.0.1:1/v21.0", CacheDir: t.TempDir() + "/cache",
+				AllowPrivate: tc.allowPrivate, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Media = m
+		})
+		e.putConvs(t, conv("acme", c1, conversation.Assigned, "alice"))
+		r := e.do(t, http.MethodPost, "/v1/conversations/"+c1+"/messages", aliceToken,
+			`{"type":"image","image":{"link":"`+tc.link+`"}}`)
+		wantError(t, tc.name, r, http.StatusBadRequest, "media_link_refused")
+		var body struct{ Error struct{ Message string } }
+		json.Unmarshal(r.body, &body)
+		if body.Error.Message != tc.want {
+			t.Errorf("%s: message %q, want %q", tc.name, body.Error.Message, tc.want)
+		}
+		for _, leak := range []string{"127.0.0.1", "::1", "loopback", "connection refused", "dial", port} {
+			if strings.Contains(body.Error.Message, leak) {
+				t.Errorf("%s: message %q reveals %q", tc.name, body.Error.Message, leak)
+			}
+		}
+	}
+}
+
 // Uploads in progress are bounded: past MaxMediaTransfers one is answered 503 with Retry-After, before its body is
 // read.
 func TestUploadsBounded(t *testing.T) {
@@ -273,23 +460,7 @@ func TestUploadsBounded(t *testing.T) {
 	}
 	e := mediaEnv{env: start(t, options{tenants: "testdata/media_tenants.yaml", streamed: true, configure: func(c *api.Config) { c.Media, c.MaxMediaTransfers = m, 1 }})}
 	// One upload holds the only place: its body never ends while the second arrives.
-	pr, pw := io.Pipe()
-	first := make(chan int, 1)
-	mw := multipart.NewWriter(pw)
-	go func() {
-		req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/media", pr)
-		req.Header.Set("Authorization", "Bearer "+aliceToken)
-		req.Header.Set("Content-Type", mw.FormDataContentType())
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			first <- 0
-			return
-		}
-		resp.Body.Close()
-		first <- resp.StatusCode
-	}()
-	f, _ := mw.CreateFormFile("file", "a.png")
-	f.Write(pngFile[:16])
+	finish := e.holdUpload(t)
 	// The second is refused while the first is in progress (polled: the first must have reached the handler).
 	var r response
 	for i := 0; i < 200; i++ {
@@ -303,10 +474,7 @@ func TestUploadsBounded(t *testing.T) {
 	if r.header.Get("Retry-After") == "" {
 		t.Error("no Retry-After")
 	}
-	f.Write(pngFile[16:])
-	mw.Close()
-	pw.Close()
-	if code := <-first; code != http.StatusCreated {
+	if code := finish(); code != http.StatusCreated {
 		t.Errorf("the first upload = %d", code)
 	}
 	if r := e.upload(t, aliceToken, "c.png", "image/png", pngFile, nil); r.status != http.StatusCreated {

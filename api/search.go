@@ -35,6 +35,12 @@ func (a *API) search(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		fail(ctx, codeInvalidQuery, "q must be 1 to 200 characters of UTF-8")
 		return
 	}
+	text, ok := searchText(op, q.Text)
+	if !ok {
+		fail(ctx, codeInvalidQuery, errHiddenDigits)
+		return
+	}
+	q.Text = text
 	if l := args.Peek("limit"); len(l) > 0 {
 		n, err := strconv.Atoi(string(l))
 		if err != nil || n < 1 || n > 100 {

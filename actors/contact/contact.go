@@ -144,7 +144,7 @@ func Upsert(prev *Contact, id string, in *inbox.ContactInput, s Schema, ch Chang
 			return refused(refuse(CodeNotFound, "no contact %s", id))
 		}
 		if phone != "" && phone != prev.Phone {
-			return refused(refuse(CodeInvalidPhone, "a contact's phone number cannot change (%s): create a contact for %s", prev.Phone, phone))
+			return refused(refuse(CodeInvalidPhone, "a contact's phone number cannot change: create a contact for %s", phone))
 		}
 	case Import:
 		if prev != nil && ch.ImportID != "" && prev.ImportID == ch.ImportID && prev.ImportLine != in.Line {

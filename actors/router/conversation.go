@@ -352,6 +352,14 @@ func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 	st := m.item.Status
 	conv, seq, err := a.r.cfg.Store.MessageRef(a.tenant, st.ID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && conv != a.id) {
+		if conversation.Erased(&a.conv) {
+			// The erase deleted the message and its id: this status is for a message sent before it (the customer
+			// read the reply the next day). Parking it would store the customer's number (recipient_id) again,
+			// with nothing left to delete it; and nothing was sent since, as an erased conversation has no address.
+			a.r.metrics.skipped.WithLabelValues("erased").Inc()
+			a.done(m, outcome.Result{})
+			return nil
+		}
 		// Meta can report a status before the send that produced the wamid is recorded: keep the furthest one.
 		parked, perr := a.r.cfg.Store.ParkedStatus(a.tenant, st.ID)
 		if perr != nil && !errors.Is(perr, store.ErrNotFound) {

@@ -41,7 +41,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"kind"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_records_skipped_total",
-			Help: "Inbox items or records not applied, by reason (replay, duplicate, stale_status, bad_record).",
+			Help: "Inbox items or records not applied, by reason (replay, duplicate, stale_status, erased, bad_record, bad_template_change).",
 		}, []string{"reason"}),
 		failed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_records_failed_total",
@@ -143,5 +143,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []string{"created", "updated", "unchanged", "refused"} {
 		m.importRows.WithLabelValues(r)
 	}
+	// A status dropped because its customer was erased is rare and worth seeing at zero.
+	m.skipped.WithLabelValues("erased")
 	return m, nil
 }

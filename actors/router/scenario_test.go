@@ -27,6 +27,7 @@ package router
 //	assign OP CUST TARGET                an admin's assignment
 //	start OP CUST [text=T]               an operator starts a conversation with CUST (a template, or text T)
 //	send OP CUST                         an operator's text reply
+//	status CUST WAMID [status=S]         a delivery status (default read) of message WAMID sent to CUST
 //	contact-create CUST [name=NAME] [city=C] [plan=P]
 //	                                     an operator's contact_create for +CUST (fields with setup contact-fields)
 //	contact-update CUST [name=NAME] [city=C] [plan=P]
@@ -51,6 +52,7 @@ package router
 //	                                     N and later again, as Kafka does from a lagging commit
 //	conversations [t=TENANT]             the store's conversations
 //	contacts [t=TENANT]                  the store's contacts and blocked index
+//	parked WAMID [t=TENANT]              the status parked for WAMID (its message unknown), or (none)
 //	operators [t=TENANT]                 the store's operators with the load the conversations give them, and the
 //	                                     load the held index gives them where it differs
 //	held drop|add CUST [OP] [t=TENANT]   tamper with the held index: drop CUST's entry, or add one saying CUST holds
@@ -238,6 +240,17 @@ func (h *harness) run(cmd string) (out string, err error) {
 		lines = h.conversations(a.tenant(h))
 	case "contacts":
 		lines = h.contacts(a.tenant(h))
+	case "parked":
+		a.need(1)
+		st, err := h.st.ParkedStatus(a.tenant(h), a.Pos[0])
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			lines = append(lines, "(none)")
+		case err != nil:
+			return "", err
+		default:
+			lines = append(lines, fmt.Sprintf("%s %s recipient=%s", st.ID, st.Status, st.RecipientID))
+		}
 	case "operators":
 		lines = h.operators(a.tenant(h))
 	default:
@@ -591,6 +604,15 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 		it := cmd(verb)
 		it.Command.OperatorID, it.Command.ConversationID, it.Command.TargetID = a.Pos[0], conv(a.Pos[1]), a.Pos[2]
 		return it
+	case "status":
+		a.need(2)
+		conv(a.Pos[0])
+		st := a.KV["status"]
+		if st == "" {
+			st = "read"
+		}
+		return inbox.Item{Kind: inbox.KindStatus, Channel: channel, Status: &inbox.Status{ID: a.Pos[1],
+			RecipientID: a.Pos[0], Status: st, Timestamp: h.at.Unix()}}
 	case "send":
 		a.need(2)
 		it := cmd(verb)

@@ -60,7 +60,10 @@ type Settings struct {
 	// call, sent by the channel's sender). false (the default) sends no read receipts.
 	ReadReceipts bool `yaml:"read_receipts"`
 	// HidePhoneNumbers masks contacts' phone numbers for the operator role in the API, the event stream and the
-	// console ("+1555•••4567": the country code and the last four digits). false (the default) shows them.
+	// console ("+1555•••4567": the first four digits and the last four), and limits their searches by digits to a
+	// number's last four. false (the default) shows them. It hides the number on screen and in the API's number
+	// fields only: contact and conversation ids are hashes of the number and WhatsApp message ids carry it, so an
+	// operator with the API and some effort can recover it (keyed ids are planned).
 	HidePhoneNumbers bool `yaml:"hide_phone_numbers"`
 	// ContactFields are the custom fields of the tenant's contacts, in the order the console shows them. None by
 	// default.

@@ -1,10 +1,11 @@
 package schema
 
-// Erasing a contact from the analytics tables (issue 12). switchboard.events holds no text, no phone number and no
-// name: a row's only personal datum is contact_id, a hash of the contact's phone number (conversation.ContactID),
-// which anyone holding the number can compute. Erasing a contact therefore blanks contact_id on the contact's rows
-// (a mutation, ALTER TABLE … UPDATE), and keeps the rows: every figure of the insights (waits, first responses,
-// handling, counts) stays exact, since none reads contact_id. conversation_id is kept too, as the conversations
+// Erasing a contact from the analytics tables (issue 12). switchboard.events holds no text and no name; a row's
+// personal data are contact_id, a hash of the contact's phone number (conversation.ContactID), which anyone holding
+// the number can compute, and message_id: a WhatsApp message id (wamid) is the base64 of a record holding the
+// customer's number itself. Erasing a contact therefore blanks contact_id and message_id on the contact's rows (a
+// mutation, ALTER TABLE … UPDATE), and keeps the rows: every figure of the insights (waits, first responses,
+// handling, counts) stays exact, since none reads contact_id or message_id. conversation_id is kept too, as the conversations
 // aggregate is keyed by it; it is a hash of the channel and the phone number, so it stays linkable to a number by
 // whoever holds the number and the channel id — the README says so.
 
@@ -50,7 +51,7 @@ func ErasureOf(data []byte) (Erasure, bool) {
 	return Erasure{TenantID: e.TenantID, ContactID: e.ContactID}, true
 }
 
-// Anonymise blanks the contact_id of every row of the erased contacts in switchboard.events: one mutation per
+// Anonymise blanks the contact_id and message_id of every row of the erased contacts in switchboard.events: one mutation per
 // tenant. ClickHouse runs mutations in the background, on the parts that exist when it is submitted, so the caller
 // submits it after inserting every event that came before the erasure. Running it again is harmless.
 func Anonymise(ctx context.Context, conn driver.Conn, erasures []Erasure) error {
@@ -69,7 +70,7 @@ func Anonymise(ctx context.Context, conn driver.Conn, erasures []Erasure) error 
 		for _, id := range ids {
 			args = append(args, id)
 		}
-		q := `ALTER TABLE switchboard.events UPDATE contact_id = '' WHERE tenant_id = ? AND contact_id IN (?` +
+		q := `ALTER TABLE switchboard.events UPDATE contact_id = '', message_id = '' WHERE tenant_id = ? AND contact_id IN (?` +
 			strings.Repeat(", ?", len(ids)-1) + `)`
 		if err := conn.Exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("anonymise %d contacts of tenant %s: %w", len(ids), tenant, err)

@@ -34,7 +34,8 @@ func TestErasureOf(t *testing.T) {
 	}
 }
 
-// TestAnonymise erases one contact of one tenant on a real ClickHouse: its rows lose their contact id and stay
+// TestAnonymise erases one contact of one tenant on a real ClickHouse: its rows lose their contact id and message id
+// and stay
 // (the figures do not move); another tenant's contact of the same id and another contact keep theirs.
 func TestAnonymise(t *testing.T) {
 	ctx := context.Background()
@@ -47,9 +48,11 @@ func TestAnonymise(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	// Meta's documented example wamid: the base64 of a record holding the number 16505076520.
+	const wamid = "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA"
 	row := func(id, tenant, conv, contact string) schema.Event {
-		return schema.Event{ID: id, Type: "conversation.created", At: at, TenantID: tenant, ConversationID: conv,
-			ContactID: contact, Status: "unassigned", Seq: 1}
+		return schema.Event{ID: id, Type: "message.received", At: at, TenantID: tenant, ConversationID: conv,
+			ContactID: contact, MessageID: wamid, Status: "unassigned", Seq: 1}
 	}
 	if err := schema.Insert(ctx, conn, []schema.Event{
 		row("c1-1-0", "acme", "c1", "kgone"), row("c1-2-0", "acme", "c1", "kgone"), row("c2-1-0", "acme", "c2", "kstay"),
@@ -76,6 +79,12 @@ func TestAnonymise(t *testing.T) {
 	}, "the mutation to finish")
 	if n := count(`SELECT count() FROM switchboard.events WHERE tenant_id = 'acme' AND contact_id = 'kgone'`); n != 0 {
 		t.Fatalf("%d rows still name the erased contact", n)
+	}
+	if n := count(`SELECT count() FROM switchboard.events WHERE tenant_id = 'acme' AND contact_id = '' AND message_id != ''`); n != 0 {
+		t.Fatalf("%d rows of the erased contact keep their wamid, which holds the number", n)
+	}
+	if n := count(`SELECT count() FROM switchboard.events WHERE message_id = ?`, wamid); n != 2 {
+		t.Fatalf("%d rows of the other contacts keep their message id, want 2", n)
 	}
 	if n := count(`SELECT count() FROM switchboard.events WHERE tenant_id = 'acme'`); n != 3 {
 		t.Fatalf("acme has %d rows after the erasure, want 3: rows are kept", n)

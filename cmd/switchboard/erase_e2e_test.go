@@ -56,15 +56,17 @@ func TestEraseContact(t *testing.T) {
 		text2 = "Vortigaunt hello from the second channel"
 		reply = "Sorry, ticket QPL-90417 is open for Gorbunova"
 	)
-	needles := []string{phone, name, text1, text2, reply, "gorbunova", "vortigaunt"}
+	// Meta's message ids carry the customer's number (sim.WAMID): they must go too.
+	wamid1, wamid2 := sim.WAMID(phone, "9A3CA5B3D4CD6E67E7"), sim.WAMID(phone, "5B3D4CD6E67E79A3CA")
+	needles := []string{phone, name, text1, text2, reply, "gorbunova", "vortigaunt", wamid1, wamid2}
 	n.mustCall("PUT", "/v1/operators/me/availability", annToken, map[string]string{"availability": "online"}, 200)
 	now := time.Now().Unix()
 	write := func(phoneID, wamid, text string) {
 		t.Helper()
 		n.deliver(phoneID, shopSecret, meta.Message{From: phone, ProfileName: name, ID: wamid, Timestamp: now, Text: text})
 	}
-	write(shopPhone, "wamid.erase1", text1)
-	write(erasePhone2, "wamid.erase2", text2)
+	write(shopPhone, wamid1, text1)
+	write(erasePhone2, wamid2, text2)
 	c1, c2 := conversation.ID("shop-wa", phone), conversation.ID("shop-wa2", phone)
 	eventually.True(t, 20*time.Second, 20*time.Millisecond, func() bool {
 		_, v1 := n.conversation(annToken, c1)
@@ -82,6 +84,14 @@ func TestEraseContact(t *testing.T) {
 		}
 		return false
 	}, "the reply delivered")
+	for _, r := range s.Messages() {
+		if r.To == phone {
+			needles = append(needles, r.WAMID) // the simulator's wamid of the reply, holding the number too
+		}
+	}
+	if len(needles) != 10 {
+		t.Fatalf("the simulator recorded no reply to %s: %+v", phone, s.Messages())
+	}
 
 	contactID := conversation.ContactID(phone)
 	conn, err := schema.Open(ch.Addr())
@@ -98,8 +108,9 @@ func TestEraseContact(t *testing.T) {
 		return c
 	}
 	eventually.True(t, 30*time.Second, 50*time.Millisecond, func() bool {
-		return chCount(`SELECT count() FROM switchboard.events WHERE contact_id = ? AND type = 'message.queued'`, contactID) == 1
-	}, "the contact's events in ClickHouse")
+		return chCount(`SELECT count() FROM switchboard.events WHERE contact_id = ? AND type = 'message.queued'`, contactID) == 1 &&
+			chCount(`SELECT count() FROM switchboard.events WHERE message_id = ?`, wamid1) > 0
+	}, "the contact's events, with their wamids, in ClickHouse")
 	insights := func() (in, finished int) {
 		var rep struct {
 			Finished   int `json:"finished"`

@@ -104,9 +104,9 @@ func (m *Media) Upload(ctx context.Context, ch tenant.Channel, body io.Reader, s
 }
 
 // Open implements api.Media: from the cache, or downloaded from Meta with the channel's token into it.
-func (m *Media) Open(ctx context.Context, ch tenant.Channel, id string) (api.MediaFile, error) {
+func (m *Media) Open(ctx context.Context, ch tenant.Channel, id string, admit func() bool) (api.MediaFile, error) {
 	key := cacheKey(ch.PhoneNumberID, id)
-	f, err := m.cache.open(key, func(w io.Writer) (string, error) {
+	f, err := m.cache.open(key, admit, func(w io.Writer) (string, error) {
 		info, err := m.graph.Info(ctx, id, ch.AccessToken)
 		var ae *graph.Error
 		if errors.As(err, &ae) && ae.NotFound() {
@@ -134,6 +134,9 @@ func (m *Media) Open(ctx context.Context, ch tenant.Channel, id string) (api.Med
 	}
 	return api.MediaFile{Body: f.file, Size: f.size, MIMEType: f.mime}, nil
 }
+
+// Forget implements api.Media: the media's cached file is deleted. A download of it in progress is kept.
+func (m *Media) Forget(ch tenant.Channel, id string) { m.cache.forget(cacheKey(ch.PhoneNumberID, id)) }
 
 // Fetch implements api.Media: the link is fetched through the guarded dialer, redirects included.
 func (m *Media) Fetch(ctx context.Context, link string, w io.Writer, max int64) error {
@@ -320,9 +323,10 @@ func newMediaCache(dir string, max int64, m mediaMetrics) (*mediaCache, error) {
 		inflight: map[string]*fill{}}, nil
 }
 
-// open returns key's file from the cache, or writes it with download (which returns its MIME type) and keeps it.
-// Concurrent opens of a key being downloaded wait for that download.
-func (c *mediaCache) open(key string, download func(io.Writer) (string, error)) (cachedFile, error) {
+// open returns key's file from the cache, or writes it with download (which returns its MIME type) and keeps it,
+// if admit (nil: always) lets it download; else the error wraps api.ErrMediaBusy. Concurrent opens of a key being
+// downloaded wait for that download.
+func (c *mediaCache) open(key string, admit func() bool, download func(io.Writer) (string, error)) (cachedFile, error) {
 	for {
 		c.mu.Lock()
 		if el, ok := c.entries[key]; ok {
@@ -348,6 +352,10 @@ func (c *mediaCache) open(key string, download func(io.Writer) (string, error)) 
 				return cachedFile{}, fl.err
 			}
 			continue
+		}
+		if admit != nil && !admit() {
+			c.mu.Unlock()
+			return cachedFile{}, fmt.Errorf("media cache: %w", api.ErrMediaBusy)
 		}
 		fl := &fill{done: make(chan struct{})}
 		c.inflight[key] = fl
@@ -412,6 +420,15 @@ func (c *mediaCache) remove(el *list.Element) {
 	c.total -= e.size
 	c.m.cacheBytes.Set(float64(c.total))
 	os.Remove(filepath.Join(c.dir, e.key))
+}
+
+// forget deletes key's file, if cached.
+func (c *mediaCache) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[key]; ok {
+		c.remove(el)
+	}
 }
 
 // size is the bytes the cache holds.

@@ -138,7 +138,7 @@ func TestMediaCacheBound(t *testing.T) {
 	var mu sync.Mutex
 	open := func(key string, size int) cachedFile {
 		t.Helper()
-		f, err := c.open(key, func(w io.Writer) (string, error) {
+		f, err := c.open(key, nil, func(w io.Writer) (string, error) {
 			mu.Lock()
 			downloads[key]++
 			mu.Unlock()
@@ -192,7 +192,7 @@ func TestMediaCacheBound(t *testing.T) {
 	var started atomic.Int64
 	for i := 0; i < 8; i++ {
 		wg.Go(func() {
-			f, err := c.open("d", func(w io.Writer) (string, error) {
+			f, err := c.open("d", nil, func(w io.Writer) (string, error) {
 				started.Add(1)
 				<-release
 				_, err := w.Write([]byte("dddd"))
@@ -214,7 +214,8 @@ func TestMediaCacheBound(t *testing.T) {
 }
 
 // Through the simulator: an upload is served back from Meta on the first open and from the cache on the next; an
-// id Meta does not know is ErrNotFound.
+// id Meta does not know is ErrNotFound; a download needs admit's leave, a cache hit does not; Forget drops the
+// cached file.
 func TestMediaWithSimulator(t *testing.T) {
 	s, err := sim.New(sim.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -232,7 +233,7 @@ func TestMediaWithSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, want := range []float64{1, 1} {
-		f, err := m.Open(context.Background(), ch, id)
+		f, err := m.Open(context.Background(), ch, id, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,8 +247,32 @@ func TestMediaWithSimulator(t *testing.T) {
 			t.Errorf("open %d: %s serves = %v, want %v", i, source, got, want)
 		}
 	}
-	if _, err := m.Open(context.Background(), ch, "4242"); !errors.Is(err, api.ErrNotFound) {
+	if _, err := m.Open(context.Background(), ch, "4242", nil); !errors.Is(err, api.ErrNotFound) {
 		t.Errorf("unknown id: %v, want ErrNotFound", err)
+	}
+
+	// A cached media is served without a transfer place; one to download is not downloaded without one.
+	refuse := func() bool { return false }
+	f, err := m.Open(context.Background(), ch, id, refuse)
+	if err != nil {
+		t.Fatalf("a cached media refused without a transfer place: %v", err)
+	}
+	f.Body.Close()
+	// Forget (an erase) drops it from the cache: the next open must download it again.
+	m.Forget(ch, id)
+	if _, err := m.Open(context.Background(), ch, id, refuse); !errors.Is(err, api.ErrMediaBusy) {
+		t.Fatalf("open after Forget without a transfer place: %v, want ErrMediaBusy (a download)", err)
+	}
+	if entries, _ := os.ReadDir(m.cache.dir); len(entries) != 0 || m.cache.size() != 0 {
+		t.Errorf("after Forget the cache holds %d files, %d bytes", len(entries), m.cache.size())
+	}
+	f, err = m.Open(context.Background(), ch, id, func() bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Body.Close()
+	if got := counterValue(t, m.m.serves.WithLabelValues("whatsapp")); got != 2 {
+		t.Errorf("whatsapp serves after Forget = %v, want 2", got)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	neturl "net/url"
 	"strings"
 )
 
@@ -22,6 +23,9 @@ func (e *Error) NotFound() bool {
 
 // ErrTooLarge is returned by Download when the media is larger than its bound.
 var ErrTooLarge = errors.New("media larger than allowed")
+
+// ErrURLRefused is Download's error for a URL it will not send the token to.
+var ErrURLRefused = errors.New("not https and not the Graph API's host")
 
 // maxAnswer bounds the JSON answers read (ids, media infos, errors).
 const maxAnswer = 64 << 10
@@ -102,10 +106,18 @@ func (c *Client) Info(ctx context.Context, mediaID, token string) (MediaInfo, er
 
 // Download copies the media at url (from Info; it needs the same token) to w and returns how many bytes it wrote. A
 // media of more than max bytes, by its Content-Length or by what arrives, is ErrTooLarge; w may then hold a part.
+//
+// The token goes only to an https URL or to BaseURL's own scheme and host (Meta's download URLs are https on
+// another host; the simulator serves them on its own): a URL that is neither, as a compromised or mistaken Info
+// answer could give, is ErrURLRefused and is not requested, so the channel's token never travels in clear to a
+// host the node was not configured with.
 func (c *Client) Download(ctx context.Context, url, token string, w io.Writer, max int64) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
+	}
+	if !c.trusted(req.URL) {
+		return 0, fmt.Errorf("download media from %s://%s: %w", req.URL.Scheme, req.URL.Host, ErrURLRefused)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.httpClient().Do(req)
@@ -127,6 +139,15 @@ func (c *Client) Download(ctx context.Context, url, token string, w io.Writer, m
 		return n, fmt.Errorf("download media over %d bytes: %w", max, ErrTooLarge)
 	}
 	return n, nil
+}
+
+// trusted reports whether Download may send the token to u: https, or BaseURL's scheme and host.
+func (c *Client) trusted(u *neturl.URL) bool {
+	if u.Scheme == "https" && u.Host != "" {
+		return true
+	}
+	base, err := neturl.Parse(c.BaseURL)
+	return err == nil && base.Host != "" && u.Scheme == base.Scheme && u.Host == base.Host
 }
 
 func (c *Client) httpClient() *http.Client {

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,6 +63,16 @@ func TestUploadInfoDownload(t *testing.T) {
 	// An unknown id is NotFound.
 	if _, err := c.Info(ctx, "999999", "tok-100"); !errors.As(err, &ae) || !ae.NotFound() {
 		t.Errorf("unknown id: %v", err)
+	}
+	// The token goes to no plain-http host but the Graph API's: such a URL is not even requested.
+	var asked atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.Write(data)
+	}))
+	defer other.Close()
+	if _, err := c.Download(ctx, other.URL+"/media", "tok-100", &bytes.Buffer{}, 1<<20); !errors.Is(err, graph.ErrURLRefused) || asked.Load() != 0 {
+		t.Errorf("download from another http host: %v, %d requests; want ErrURLRefused and none", err, asked.Load())
 	}
 }
 

@@ -136,7 +136,7 @@ loop:
 		m := meta.Message{
 			From:        CustomerWAID(sent % cfg.Contacts),
 			ProfileName: "Customer " + strconv.Itoa(sent%cfg.Contacts),
-			ID:          s.newWAMID(),
+			ID:          s.newWAMID(CustomerWAID(sent % cfg.Contacts)),
 			Timestamp:   s.clk.Now().Unix(),
 			Text:        cfg.Text,
 		}

@@ -321,7 +321,7 @@ func (s *Sim) SendCustomerMedia(ctx context.Context, m CustomerMedia) (mediaID, 
 	if err != nil {
 		return "", "", err
 	}
-	msg := meta.Message{From: m.From, ProfileName: m.ProfileName, ID: s.newWAMID(), Timestamp: s.clk.Now().Unix(),
+	msg := meta.Message{From: m.From, ProfileName: m.ProfileName, ID: s.newWAMID(m.From), Timestamp: s.clk.Now().Unix(),
 		Type: m.Type, Content: raw}
 	if err := s.postCustomer(ctx, cfg, msg); err != nil {
 		s.c.custFailed.Add(1)

@@ -173,7 +173,7 @@ func (s *Sim) accept(ctx *fasthttp.RequestCtx, phone []byte, num *number, req ch
 	num.window.add(s.clock())
 	num.mu.Unlock()
 	m := Received{
-		WAMID:         s.newWAMID(),
+		WAMID:         s.newWAMID(req.to),
 		PhoneNumberID: string(phone),
 		To:            req.to,
 		Type:          req.typ,

@@ -229,7 +229,7 @@ type Sim struct {
 	ln       net.Listener
 	srv      *fasthttp.Server
 	start    time.Time
-	nonce    uint64 // first half of every wamid, so two simulators never answer the same one
+	nonce    uint64 // in every wamid's id, so two simulators never answer the same one
 	seq      atomic.Uint64
 	c        *counters
 	rec      recorder
@@ -495,17 +495,25 @@ func (s *Sim) Reset() {
 // timers' time.
 func (s *Sim) clock() time.Duration { return s.clk.Now().Sub(s.start) }
 
-// newWAMID returns a message id unique to this simulator and unlikely to repeat across simulators:
-// "wamid." and the URL-safe base64 of a per-simulator nonce and a sequence number.
-func (s *Sim) newWAMID() string {
-	var raw [16]byte
-	binary.BigEndian.PutUint64(raw[:8], s.nonce)
-	binary.BigEndian.PutUint64(raw[8:], s.seq.Add(1))
-	const prefix = "wamid."
-	var buf [len(prefix) + 22]byte
-	copy(buf[:], prefix)
-	base64.RawURLEncoding.Encode(buf[len(prefix):], raw[:])
-	return string(buf[:])
+// newWAMID returns a message id for a message from or to waID, unique to this simulator and unlikely to repeat
+// across simulators: WAMID of the per-simulator nonce and a sequence number.
+func (s *Sim) newWAMID(waID string) string {
+	return WAMID(waID, fmt.Sprintf("%016X%016X", s.nonce, s.seq.Add(1)))
+}
+
+// WAMID returns a message id shaped as Meta's: "wamid." and the base64 of a record holding the customer's number
+// waID and id (Meta's is 18 or 32 hex digits). Meta's documented example wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTND…
+// decodes to 1c 18 0b "16505076520" 15 02 00 11 18 12 "9A3C…" 00: a wamid carries the number, which is why an erase
+// drops wamids as well as numbers, and the simulator's carry it too so tests see it.
+func WAMID(waID, id string) string {
+	waID, id = waID[:min(len(waID), 0x7f)], id[:min(len(id), 0x7f)]
+	raw := make([]byte, 0, 3+len(waID)+6+len(id)+1)
+	raw = append(raw, 0x1c, 0x18, byte(len(waID)))
+	raw = append(raw, waID...)
+	raw = append(raw, 0x15, 0x02, 0x00, 0x12, 0x18, byte(len(id)))
+	raw = append(raw, id...)
+	raw = append(raw, 0)
+	return "wamid." + base64.StdEncoding.EncodeToString(raw)
 }
 
 // traceID returns an fbtrace_id, which Meta adds to every error so support can find the request.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -292,6 +293,11 @@ func TestSuccessShape(t *testing.T) {
 		}
 		if !strings.HasPrefix(a.wamid(), "wamid.") || seen[a.wamid()] {
 			t.Fatalf("wamid %q: not wamid.… or given twice", a.wamid())
+		}
+		// As Meta's, the wamid carries the customer's number (an erase must drop wamids too).
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(a.wamid(), "wamid."))
+		if err != nil || !bytes.HasPrefix(raw, append([]byte{0x1c, 0x18, byte(len(to))}, to...)) {
+			t.Fatalf("wamid %q decodes to %q (%v): want Meta's record naming %s", a.wamid(), raw, err, to)
 		}
 		seen[a.wamid()] = true
 	}
