@@ -69,12 +69,18 @@ type catalogueActor struct {
 	// profiles is the profile name stored on the contact of each wa_id seen lately, so the messages of a known
 	// sender cost no store read; the catalogue is the only writer of contacts, so it stays true.
 	profiles map[string]string
+	// pipe applies import batches (catalogue_pipe.go); nil until the first.
+	pipe *importPipe
 }
 
 func (a *catalogueActor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case actor.Started:
 		a.profiles = map[string]string{}
+	case actor.Stopped:
+		if a.pipe != nil {
+			a.pipe.close()
+		}
 	case *catalogueMsg:
 		a.guard(m, func() error { return a.handle(c, m) })
 		if m.decide {
@@ -157,6 +163,9 @@ func posOf(p conversation.Position) contact.Position {
 }
 
 func (a *catalogueActor) handle(c *actor.Context, m *catalogueMsg) error {
+	if a.pipe != nil && (m.item.Kind != inbox.KindCommand || m.item.Command.Type != "contact_import") {
+		a.pipe.drain()
+	}
 	switch m.item.Kind {
 	case inbox.KindMessage:
 		return a.observe(m)
@@ -374,11 +383,21 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 			ids = append(ids, conversation.ContactID(wa))
 		}
 	}
+	if a.pipe == nil {
+		a.pipe = newImportPipe()
+	}
+	a.pipe.prune()
 	stored, err := a.r.cfg.Store.ContactsByID(a.tenant, ids)
 	if err != nil {
 		return fmt.Errorf("load the contacts of an import batch: %w", err)
 	}
-	b := a.r.cfg.Store.NewBatch()
+	for _, id := range ids {
+		// The batches still in the pipe are newer than the store.
+		if c := a.pipe.lookup(id); c != nil {
+			stored[id] = c
+		}
+	}
+	b := a.r.cfg.Store.NewSortedBatch()
 	pos := posOf(m.pos)
 	for i := range cmd.Contacts {
 		in := &cmd.Contacts[i]
@@ -426,7 +445,12 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 		a.finish(m, outcome.Result{Body: res})
 		return nil
 	}
-	return a.commit(b, m, outcome.Result{Body: res}, 0)
+	a.pipe.send(written, func() {
+		if err := a.commit(b, m, outcome.Result{Body: res}, 0); err != nil {
+			a.r.fail(fmt.Errorf("tenant %s catalogue: %w", a.tenant, err))
+		}
+	})
+	return nil
 }
 
 // observe makes the sender of an inbound message a contact, or updates its WhatsApp profile name.

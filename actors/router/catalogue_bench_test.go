@@ -59,5 +59,8 @@ func BenchmarkCatalogueImport(b *testing.B) {
 		rows += batch
 	}
 	wg.Wait()
+	if a.pipe != nil {
+		a.pipe.close()
+	}
 	b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
 }

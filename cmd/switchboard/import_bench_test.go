@@ -32,7 +32,11 @@ func BenchmarkImportContacts(b *testing.B) {
 		}
 		rows = n
 	}
-	n := newNodeConfig(b, importConfig)
+	var extra []string
+	if a := os.Getenv("SWITCHBOARD_IMPORT_PPROF"); a != "" {
+		extra = append(extra, "-pprof-addr", a) // go tool pprof http://<a>/debug/pprof/profile while it runs
+	}
+	n := newNodeConfig(b, importConfig, extra...)
 	n.start()
 	pid := n.cmd.Process.Pid
 
