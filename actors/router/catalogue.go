@@ -71,12 +71,20 @@ type catalogueActor struct {
 	profiles map[string]string
 	// pipe applies import batches (catalogue_pipe.go); nil until the first.
 	pipe *importPipe
+	// erased is the input position of the latest erase of each contact id ever erased (store.ErasedContacts): an
+	// older input that Kafka delivers again makes no contact of it.
+	erased map[string]contact.Position
 }
 
 func (a *catalogueActor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case actor.Started:
 		a.profiles = map[string]string{}
+		erased, err := a.r.cfg.Store.ErasedContacts(a.tenant)
+		if err != nil {
+			a.r.fail(fmt.Errorf("tenant %s catalogue: %w", a.tenant, err))
+		}
+		a.erased = erased
 	case actor.Stopped:
 		if a.pipe != nil {
 			a.pipe.close()
@@ -216,9 +224,17 @@ func (a *catalogueActor) load(id string) (*contact.Contact, error) {
 	return &c, nil
 }
 
-// replayed reports (and answers) a command whose record was applied to the contact already.
-func (a *catalogueActor) replayed(m *catalogueMsg, prev *contact.Contact) bool {
-	if prev == nil || prev.Applied.Less(posOf(m.pos)) {
+// erasedBefore reports whether contact id was erased by an input after pos: an input at pos is older than the
+// erase, delivered again (store/contacts_erased.go).
+func (a *catalogueActor) erasedBefore(id string, pos conversation.Position) bool {
+	at, ok := a.erased[id]
+	return ok && posOf(pos).Less(at)
+}
+
+// replayed reports (and answers) a command whose record was applied to the contact already, or that comes from
+// before the contact's erase.
+func (a *catalogueActor) replayed(m *catalogueMsg, id string, prev *contact.Contact) bool {
+	if prev == nil && !a.erasedBefore(id, m.pos) || prev != nil && prev.Applied.Less(posOf(m.pos)) {
 		return false
 	}
 	a.r.metrics.skipped.WithLabelValues("replay").Inc()
@@ -249,7 +265,7 @@ func (a *catalogueActor) upsert(m *catalogueMsg) error {
 	if err != nil {
 		return err
 	}
-	if a.replayed(m, prev) {
+	if a.replayed(m, id, prev) {
 		return nil
 	}
 	next, out := contact.Upsert(prev, id, cmd.Contact, a.schema, contact.Change{Mode: mode, At: m.at, Pos: posOf(m.pos)})
@@ -292,6 +308,13 @@ func (a *catalogueActor) remove(m *catalogueMsg) error {
 		return err
 	}
 	erase := cmd.Type == "contact_erase"
+	if prev != nil && !prev.Applied.Less(posOf(m.pos)) {
+		// Delivered again after the contact was written anew (the customer wrote after the erase): the contact
+		// is not this command's.
+		a.r.metrics.skipped.WithLabelValues("replay").Inc()
+		a.finish(m, outcome.Result{Code: outcome.CodeReplayed, Message: "command already applied"})
+		return nil
+	}
 	if prev == nil && !erase {
 		a.refuse(m, contact.CodeNotFound, "no contact %s", cmd.ContactID)
 		return nil
@@ -312,6 +335,15 @@ func (a *catalogueActor) remove(m *catalogueMsg) error {
 			b.Discard()
 			return err
 		}
+		// The mark that keeps older inputs, replayed, from making the contact again (store/contacts_erased.go).
+		if err := b.PutContactErased(a.tenant, cmd.ContactID, posOf(m.pos)); err != nil {
+			b.Discard()
+			return err
+		}
+		if a.erased == nil {
+			a.erased = map[string]contact.Position{}
+		}
+		a.erased[cmd.ContactID] = posOf(m.pos)
 	}
 	if err := a.putEvent(b, typ, cmd.ContactID, m); err != nil {
 		b.Discard()
@@ -343,7 +375,7 @@ func (a *catalogueActor) block(m *catalogueMsg) error {
 		a.refuse(m, contact.CodeNotFound, "no contact %s", cmd.ContactID)
 		return nil
 	}
-	if a.replayed(m, prev) {
+	if a.replayed(m, cmd.ContactID, prev) {
 		// A replay leaves the tenant's set as the store says (the blocked index it was rebuilt from).
 		if blocked && prev.Blocked {
 			m.blockedWa = prev.WaID
@@ -417,8 +449,9 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 		if prev == nil {
 			prev = stored[id]
 		}
-		if prev != nil && !prev.Applied.Less(pos) && written[id] == nil {
-			// This batch was applied before (a replay): its rows changed nothing this time.
+		if prev != nil && !prev.Applied.Less(pos) && written[id] == nil || prev == nil && a.erasedBefore(id, m.pos) {
+			// This batch was applied before (a replay), or comes from before the contact's erase: its rows
+			// changed nothing this time.
 			row.Result = contact.Unchanged
 			res.Add(row)
 			continue
@@ -466,6 +499,11 @@ func (a *catalogueActor) observe(m *catalogueMsg) error {
 		return err
 	}
 	if prev != nil && !prev.Applied.Less(posOf(m.pos)) {
+		a.finish(m, outcome.Result{})
+		return nil
+	}
+	if prev == nil && a.erasedBefore(id, m.pos) {
+		// An erased customer's old message, replayed, makes no contact (store/contacts_erased.go).
 		a.finish(m, outcome.Result{})
 		return nil
 	}
