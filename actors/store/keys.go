@@ -460,4 +460,6 @@ func contactTokenPrefix(tenant, token string, open bool) []byte {
 func blockedKey(tenant, id string) []byte { return append(tenantKey(len(id), tenant, 'u'), id...) }
 
 // erasedContactKey is the mark an erase leaves of a contact (contacts_erased.go).
-func erasedContactKey(tenant, id string) []byte { return append(tenantKey(len(id), tenant, 't'), id...) }
+func erasedContactKey(tenant, id string) []byte {
+	return append(tenantKey(len(id), tenant, 't'), id...)
+}
