@@ -429,7 +429,9 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 			stored[id] = c
 		}
 	}
-	b := a.r.cfg.Store.NewSortedBatch()
+	// writes are encoded and applied on the pipe's goroutine.
+	type write struct{ prev, next *contact.Contact }
+	writes := make([]write, 0, len(cmd.Contacts))
 	pos := posOf(m.pos)
 	for i := range cmd.Contacts {
 		in := &cmd.Contacts[i]
@@ -460,10 +462,7 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 			ImportID: cmd.ImportID})
 		row.Result, row.Code, row.Reason = out.Result, out.Code, out.Reason
 		if out.Write {
-			if err := b.PutContact(a.tenant, prev, &next); err != nil {
-				b.Discard()
-				return fmt.Errorf("write contact %s: %w", id, err)
-			}
+			writes = append(writes, write{prev, &next})
 			written[id] = &next
 		}
 		res.Add(row)
@@ -473,12 +472,20 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 	a.r.metrics.importRows.WithLabelValues(string(contact.Unchanged)).Add(float64(res.Unchanged))
 	a.r.metrics.importRows.WithLabelValues(string(contact.Refused)).Add(float64(res.Refused))
 	a.r.metrics.commands.WithLabelValues(cmd.Type, "ok").Inc()
-	if b.Empty() {
-		b.Discard()
+	if len(writes) == 0 {
 		a.finish(m, outcome.Result{Body: res})
 		return nil
 	}
 	a.pipe.send(written, func() {
+		// The contacts are not changed once decided (Upsert copies), so this goroutine reads them safely.
+		b := a.r.cfg.Store.NewSortedBatch()
+		for _, w := range writes {
+			if err := b.PutContact(a.tenant, w.prev, w.next); err != nil {
+				b.Discard()
+				a.r.fail(fmt.Errorf("tenant %s catalogue: write contact %s: %w", a.tenant, w.next.ID, err))
+				return
+			}
+		}
 		if err := a.commit(b, m, outcome.Result{Body: res}, 0); err != nil {
 			a.r.fail(fmt.Errorf("tenant %s catalogue: %w", a.tenant, err))
 		}
