@@ -7,7 +7,8 @@ package main_test
 //
 //	go test -run '^$' -bench ImportContacts -benchtime 1x ./cmd/switchboard/
 //
-// The figures are in the README's "Importing contacts".
+// SWITCHBOARD_IMPORT_PPROF=127.0.0.1:6061 serves the node's pprof there (--pprof-addr) for a CPU profile taken while
+// it runs. The figures are in the README's "Importing contacts".
 
 import (
 	"bufio"
