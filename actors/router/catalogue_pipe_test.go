@@ -1,18 +1,12 @@
 package router
 
 import (
-	"log/slog"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
-	"github.com/switchboard-hq/switchboard/actors/store"
-	"github.com/switchboard-hq/switchboard/actors/store/storetest"
-	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
@@ -20,15 +14,7 @@ import (
 // applied yet: the second batch must see the first's contacts (a phone the first wrote is a duplicate of its line),
 // and no outcome comes before its batch is applied.
 func TestImportPipeReadsPending(t *testing.T) {
-	st := storetest.Open(t, store.Config{})
-	outcomes := outcome.NewRegistry()
-	r, err := New(Config{Brokers: []string{"127.0.0.1:1"}, Store: st, Directory: tenant.NewDirectory(nil),
-		Outcomes: outcomes, Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	a := &catalogueActor{r: r, tenant: "acme", profiles: map[string]string{}}
+	a, st, outcomes := newTestCatalogue(t, nil)
 	a.pipe = newImportPipe()
 	defer a.pipe.close()
 
