@@ -43,7 +43,7 @@ const (
 	importBatchRows  = 500
 	importBatchBytes = 256 << 10
 	// importWindow is how many batches may be read and not yet answered at once.
-	importWindow = 8
+	importWindow = 16
 	// importMaxErrors is how many refused rows the report lists; it counts them all.
 	importMaxErrors = 1000
 	// importIdle is how long the body may stall before the import stops: the server's ReadTimeout and

@@ -13,6 +13,7 @@ package contact
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/refusal"
@@ -266,19 +267,20 @@ func SetBlocked(c Contact, blocked bool, at time.Time, pos Position) (Contact, b
 }
 
 // Tokens returns the search tokens of a contact: its name's and profile name's words, its phone number (all its
-// digits, and its last four), and the words of its text and choice field values; distinct, in that order.
-func Tokens(c *Contact) []string {
+// digits, and its last four), and the words of its text and choice field values; distinct, in that order. A value
+// of the form YYYY-MM-DD (a date field's) gives none: its parts (1980, 01, 05) would be postings of most of a tenant
+// for no useful search, a third of what an import writes (H-speed).
+func Tokens(c *Contact) []string { return tokens(c, false) }
+
+// WrittenTokens returns the tokens whose postings c may have in the store: Tokens, and the parts of its date values,
+// which were indexed before (a contact written then still has them). Deleting them keeps an erase complete.
+func WrittenTokens(c *Contact) []string { return tokens(c, true) }
+
+func tokens(c *Contact, dates bool) []string {
 	out := make([]string, 0, 8)
 	add := func(toks []string) {
 		for _, t := range toks {
-			dup := false
-			for _, o := range out {
-				if o == t {
-					dup = true
-					break
-				}
-			}
-			if !dup {
+			if !slices.Contains(out, t) {
 				out = append(out, t)
 			}
 		}
@@ -291,12 +293,25 @@ func Tokens(c *Contact) []string {
 	for _, v := range c.Fields {
 		if len(v) > 0 && v[0] == '"' {
 			var s string
-			if json.Unmarshal(v, &s) == nil {
+			if json.Unmarshal(v, &s) == nil && (dates || !isDate(s)) {
 				add(search.Tokens(s))
 			}
 		}
 	}
 	return out
+}
+
+// isDate reports whether s has the form YYYY-MM-DD.
+func isDate(s string) bool {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if i != 4 && i != 7 && (s[i] < '0' || s[i] > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // Matches reports whether c matches every term of q (the last as a prefix of a token when q.Prefix).

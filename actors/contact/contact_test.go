@@ -264,6 +264,17 @@ func TestTokensAndMatches(t *testing.T) {
 			t.Errorf("Matches(%q) = %v, want %v", q, got, want)
 		}
 	}
+	// A date value gives no tokens (but its parts are among those an older version wrote, which a delete removes).
+	d := &Contact{Name: "Rita", WaID: "351912345678", Fields: raw(map[string]string{"birthday": `"1980-01-05"`, "note": `"1980 club"`})}
+	if got := strings.Join(Tokens(d), " "); strings.Contains(got, "05") || !strings.Contains(got, "1980") || !strings.Contains(got, "club") {
+		t.Errorf("tokens %q: want the text field's words and none of the date's", got)
+	}
+	if got := strings.Join(WrittenTokens(d), " "); !strings.Contains(got, "05") {
+		t.Errorf("written tokens %q lack the date's parts", got)
+	}
+	if Matches(d, search.ParseQuery("05")) {
+		t.Error("a date's part matched")
+	}
 }
 
 func BenchmarkImportRow(b *testing.B) {

@@ -69,12 +69,26 @@ type catalogueActor struct {
 	// profiles is the profile name stored on the contact of each wa_id seen lately, so the messages of a known
 	// sender cost no store read; the catalogue is the only writer of contacts, so it stays true.
 	profiles map[string]string
+	// pipe applies import batches (catalogue_pipe.go); nil until the first.
+	pipe *importPipe
+	// erased is the input position of the latest erase of each contact id ever erased (store.ErasedContacts): an
+	// older input that Kafka delivers again makes no contact of it.
+	erased map[string]contact.Position
 }
 
 func (a *catalogueActor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case actor.Started:
 		a.profiles = map[string]string{}
+		erased, err := a.r.cfg.Store.ErasedContacts(a.tenant)
+		if err != nil {
+			a.r.fail(fmt.Errorf("tenant %s catalogue: %w", a.tenant, err))
+		}
+		a.erased = erased
+	case actor.Stopped:
+		if a.pipe != nil {
+			a.pipe.close()
+		}
 	case *catalogueMsg:
 		a.guard(m, func() error { return a.handle(c, m) })
 		if m.decide {
@@ -157,6 +171,9 @@ func posOf(p conversation.Position) contact.Position {
 }
 
 func (a *catalogueActor) handle(c *actor.Context, m *catalogueMsg) error {
+	if a.pipe != nil && (m.item.Kind != inbox.KindCommand || m.item.Command.Type != "contact_import") {
+		a.pipe.drain()
+	}
 	switch m.item.Kind {
 	case inbox.KindMessage:
 		return a.observe(m)
@@ -207,9 +224,17 @@ func (a *catalogueActor) load(id string) (*contact.Contact, error) {
 	return &c, nil
 }
 
-// replayed reports (and answers) a command whose record was applied to the contact already.
-func (a *catalogueActor) replayed(m *catalogueMsg, prev *contact.Contact) bool {
-	if prev == nil || prev.Applied.Less(posOf(m.pos)) {
+// erasedBefore reports whether contact id was erased by an input after pos: an input at pos is older than the
+// erase, delivered again (store/contacts_erased.go).
+func (a *catalogueActor) erasedBefore(id string, pos conversation.Position) bool {
+	at, ok := a.erased[id]
+	return ok && posOf(pos).Less(at)
+}
+
+// replayed reports (and answers) a command whose record was applied to the contact already, or that comes from
+// before the contact's erase.
+func (a *catalogueActor) replayed(m *catalogueMsg, id string, prev *contact.Contact) bool {
+	if prev == nil && !a.erasedBefore(id, m.pos) || prev != nil && prev.Applied.Less(posOf(m.pos)) {
 		return false
 	}
 	a.r.metrics.skipped.WithLabelValues("replay").Inc()
@@ -240,7 +265,7 @@ func (a *catalogueActor) upsert(m *catalogueMsg) error {
 	if err != nil {
 		return err
 	}
-	if a.replayed(m, prev) {
+	if a.replayed(m, id, prev) {
 		return nil
 	}
 	next, out := contact.Upsert(prev, id, cmd.Contact, a.schema, contact.Change{Mode: mode, At: m.at, Pos: posOf(m.pos)})
@@ -283,6 +308,13 @@ func (a *catalogueActor) remove(m *catalogueMsg) error {
 		return err
 	}
 	erase := cmd.Type == "contact_erase"
+	if prev != nil && !prev.Applied.Less(posOf(m.pos)) {
+		// Delivered again after the contact was written anew (the customer wrote after the erase): the contact
+		// is not this command's.
+		a.r.metrics.skipped.WithLabelValues("replay").Inc()
+		a.finish(m, outcome.Result{Code: outcome.CodeReplayed, Message: "command already applied"})
+		return nil
+	}
 	if prev == nil && !erase {
 		a.refuse(m, contact.CodeNotFound, "no contact %s", cmd.ContactID)
 		return nil
@@ -303,6 +335,15 @@ func (a *catalogueActor) remove(m *catalogueMsg) error {
 			b.Discard()
 			return err
 		}
+		// The mark that keeps older inputs, replayed, from making the contact again (store/contacts_erased.go).
+		if err := b.PutContactErased(a.tenant, cmd.ContactID, posOf(m.pos)); err != nil {
+			b.Discard()
+			return err
+		}
+		if a.erased == nil {
+			a.erased = map[string]contact.Position{}
+		}
+		a.erased[cmd.ContactID] = posOf(m.pos)
 	}
 	if err := a.putEvent(b, typ, cmd.ContactID, m); err != nil {
 		b.Discard()
@@ -334,7 +375,7 @@ func (a *catalogueActor) block(m *catalogueMsg) error {
 		a.refuse(m, contact.CodeNotFound, "no contact %s", cmd.ContactID)
 		return nil
 	}
-	if a.replayed(m, prev) {
+	if a.replayed(m, cmd.ContactID, prev) {
 		// A replay leaves the tenant's set as the store says (the blocked index it was rebuilt from).
 		if blocked && prev.Blocked {
 			m.blockedWa = prev.WaID
@@ -374,11 +415,23 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 			ids = append(ids, conversation.ContactID(wa))
 		}
 	}
+	if a.pipe == nil {
+		a.pipe = newImportPipe()
+	}
+	a.pipe.prune()
 	stored, err := a.r.cfg.Store.ContactsByID(a.tenant, ids)
 	if err != nil {
 		return fmt.Errorf("load the contacts of an import batch: %w", err)
 	}
-	b := a.r.cfg.Store.NewBatch()
+	for _, id := range ids {
+		// The batches still in the pipe are newer than the store.
+		if c := a.pipe.lookup(id); c != nil {
+			stored[id] = c
+		}
+	}
+	// writes are encoded and applied on the pipe's goroutine.
+	type write struct{ prev, next *contact.Contact }
+	writes := make([]write, 0, len(cmd.Contacts))
 	pos := posOf(m.pos)
 	for i := range cmd.Contacts {
 		in := &cmd.Contacts[i]
@@ -398,8 +451,9 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 		if prev == nil {
 			prev = stored[id]
 		}
-		if prev != nil && !prev.Applied.Less(pos) && written[id] == nil {
-			// This batch was applied before (a replay): its rows changed nothing this time.
+		if prev != nil && !prev.Applied.Less(pos) && written[id] == nil || prev == nil && a.erasedBefore(id, m.pos) {
+			// This batch was applied before (a replay), or comes from before the contact's erase: its rows
+			// changed nothing this time.
 			row.Result = contact.Unchanged
 			res.Add(row)
 			continue
@@ -408,10 +462,7 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 			ImportID: cmd.ImportID})
 		row.Result, row.Code, row.Reason = out.Result, out.Code, out.Reason
 		if out.Write {
-			if err := b.PutContact(a.tenant, prev, &next); err != nil {
-				b.Discard()
-				return fmt.Errorf("write contact %s: %w", id, err)
-			}
+			writes = append(writes, write{prev, &next})
 			written[id] = &next
 		}
 		res.Add(row)
@@ -421,12 +472,25 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 	a.r.metrics.importRows.WithLabelValues(string(contact.Unchanged)).Add(float64(res.Unchanged))
 	a.r.metrics.importRows.WithLabelValues(string(contact.Refused)).Add(float64(res.Refused))
 	a.r.metrics.commands.WithLabelValues(cmd.Type, "ok").Inc()
-	if b.Empty() {
-		b.Discard()
+	if len(writes) == 0 {
 		a.finish(m, outcome.Result{Body: res})
 		return nil
 	}
-	return a.commit(b, m, outcome.Result{Body: res}, 0)
+	a.pipe.send(written, func() {
+		// The contacts are not changed once decided (Upsert copies), so this goroutine reads them safely.
+		b := a.r.cfg.Store.NewSortedBatch()
+		for _, w := range writes {
+			if err := b.PutContact(a.tenant, w.prev, w.next); err != nil {
+				b.Discard()
+				a.r.fail(fmt.Errorf("tenant %s catalogue: write contact %s: %w", a.tenant, w.next.ID, err))
+				return
+			}
+		}
+		if err := a.commit(b, m, outcome.Result{Body: res}, 0); err != nil {
+			a.r.fail(fmt.Errorf("tenant %s catalogue: %w", a.tenant, err))
+		}
+	})
+	return nil
 }
 
 // observe makes the sender of an inbound message a contact, or updates its WhatsApp profile name.
@@ -442,6 +506,11 @@ func (a *catalogueActor) observe(m *catalogueMsg) error {
 		return err
 	}
 	if prev != nil && !prev.Applied.Less(posOf(m.pos)) {
+		a.finish(m, outcome.Result{})
+		return nil
+	}
+	if prev == nil && a.erasedBefore(id, m.pos) {
+		// An erased customer's old message, replayed, makes no contact (store/contacts_erased.go).
 		a.finish(m, outcome.Result{})
 		return nil
 	}

@@ -24,16 +24,9 @@ import (
 // store on disk, as the catalogue does, and reports rows/s: the router's share of an import's budget (issue 12:
 // 50,000 rows/s). Batches commit without waiting for each other's fsync, as in the router.
 func BenchmarkCatalogueImport(b *testing.B) {
-	st := storetest.Open(b, store.Config{})
-	r, err := New(Config{Brokers: []string{"127.0.0.1:1"}, Store: st, Directory: tenant.NewDirectory(nil),
-		Outcomes: outcome.NewRegistry(), Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.Close()
-	a := &catalogueActor{r: r, tenant: "acme", profiles: map[string]string{}, schema: contact.Schema{
+	a, _, _ := newTestCatalogue(b, contact.Schema{
 		{Key: "city", Type: contact.TypeText}, {Key: "plan", Type: contact.TypeChoice, Choices: []string{"basic", "premium"}},
-		{Key: "vip", Type: contact.TypeBoolean}}}
+		{Key: "vip", Type: contact.TypeBoolean}})
 	const batch = 500
 	name := "Ana Maria Souza"
 	var wg sync.WaitGroup
@@ -59,5 +52,22 @@ func BenchmarkCatalogueImport(b *testing.B) {
 		rows += batch
 	}
 	wg.Wait()
+	if a.pipe != nil {
+		a.pipe.close()
+	}
 	b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
+}
+
+// newTestCatalogue is tenant acme's catalogue on a store on disk, outside any actor system: the tests and the
+// benchmark call its handlers directly.
+func newTestCatalogue(tb testing.TB, schema contact.Schema) (*catalogueActor, *store.Store, *outcome.Registry) {
+	st := storetest.Open(tb, store.Config{})
+	outcomes := outcome.NewRegistry()
+	r, err := New(Config{Brokers: []string{"127.0.0.1:1"}, Store: st, Directory: tenant.NewDirectory(nil),
+		Outcomes: outcomes, Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = r.Close() })
+	return &catalogueActor{r: r, tenant: "acme", profiles: map[string]string{}, schema: schema}, st, outcomes
 }

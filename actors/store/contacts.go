@@ -35,12 +35,13 @@ func (s *Store) Contact(tenant, id string) (crec.Contact, error) {
 
 // PutContact writes c, keeping its search postings and the blocked index in step with prev (nil when c is new).
 func (b *Batch) PutContact(tenant string, prev, c *crec.Contact) error {
-	var old []string
+	// posted are prev's postings; stale may hold more: those an older version indexed (crec.WrittenTokens).
+	var posted, stale []string
 	if prev != nil {
-		old = crec.Tokens(prev)
+		posted, stale = crec.Tokens(prev), crec.WrittenTokens(prev)
 	}
 	now := crec.Tokens(c)
-	for _, t := range old {
+	for _, t := range stale {
 		if !slices.Contains(now, t) {
 			if err := b.b.Delete(contactPostingKey(tenant, t, c.ID), nil); err != nil {
 				return err
@@ -48,7 +49,7 @@ func (b *Batch) PutContact(tenant string, prev, c *crec.Contact) error {
 		}
 	}
 	for _, t := range now {
-		if !slices.Contains(old, t) {
+		if !slices.Contains(posted, t) {
 			if err := b.b.Set(contactPostingKey(tenant, t, c.ID), nil, nil); err != nil {
 				return err
 			}
@@ -70,7 +71,7 @@ func (b *Batch) PutContact(tenant string, prev, c *crec.Contact) error {
 
 // DeleteContact deletes c's record, its search postings and its blocked index entry.
 func (b *Batch) DeleteContact(tenant string, c *crec.Contact) error {
-	for _, t := range crec.Tokens(c) {
+	for _, t := range crec.WrittenTokens(c) {
 		if err := b.b.Delete(contactPostingKey(tenant, t, c.ID), nil); err != nil {
 			return err
 		}

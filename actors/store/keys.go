@@ -55,6 +55,9 @@ package store
 //	t/<tenant>/r/<token>/<contact>    catalogue actor (with each contact)    nothing: a contact search posting
 //	                                                                         (contact.Tokens: name, phone, fields)
 //	t/<tenant>/u/<contact>            catalogue actor (with each contact)    the blocked contacts index: the wa_id
+//	t/<tenant>/t/<contact>            catalogue actor (contact_erase:        <offset:8><index:8>: the input position
+//	                                  PutContactErased)                      of the contact's latest erase, so an
+//	                                                                         older input replayed makes no contact
 //
 // Two prefixes are global, both node-local work queues over tenant state rather than state:
 //
@@ -455,3 +458,8 @@ func contactTokenPrefix(tenant, token string, open bool) []byte {
 }
 
 func blockedKey(tenant, id string) []byte { return append(tenantKey(len(id), tenant, 'u'), id...) }
+
+// erasedContactKey is the mark an erase leaves of a contact (contacts_erased.go).
+func erasedContactKey(tenant, id string) []byte {
+	return append(tenantKey(len(id), tenant, 't'), id...)
+}

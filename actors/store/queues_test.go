@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	crec "github.com/switchboard-hq/switchboard/actors/contact"
+
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -34,6 +36,7 @@ func TestKeyspace(t *testing.T) {
 				b.PutDeliveryNote(tn, NoteRef{Conversation: "c1", Seq: 1}, []byte(`{}`)),
 				b.PutOutbox(tn, []byte(`{}`)),
 				b.PutTimer(TimerKey{Due: at, Tenant: tn, Conversation: "c1", Kind: "auto_close"}),
+				b.PutContactErased(tn, "k1", crec.Position{Offset: 7}),
 			)
 		})
 	}
@@ -60,9 +63,9 @@ func TestKeyspace(t *testing.T) {
 	}
 	for _, tn := range tenants {
 		// conversation, search postings (by token, by conversation), held index, lists' index, owner index, message, parked status, operator, status index, delivery note,
-		// message id index, send job
-		if got := strings.Join(slices.Compact(kinds[tn]), ""); got != "cfghijmosvwxy" {
-			t.Errorf("tenant %s has keys of kinds %q, want %q", tn, got, "cfghijmosvwxy")
+		// erased contact, message id index, send job
+		if got := strings.Join(slices.Compact(kinds[tn]), ""); got != "cfghijmostvwxy" {
+			t.Errorf("tenant %s has keys of kinds %q, want %q", tn, got, "cfghijmostvwxy")
 		}
 	}
 	if global["q/"] != 2 || global["z/"] != 2 {

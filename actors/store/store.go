@@ -186,6 +186,8 @@ type Batch struct {
 	outboxHold, jobHold seqHold
 	// outbox counts the outbox entries in the batch, added to the store's count once it is applied.
 	outbox int64
+	// sorted has Commit apply the writes in key order (sorted.go).
+	sorted bool
 }
 
 // NewBatch starts a batch.
@@ -194,6 +196,15 @@ func (s *Store) NewBatch() *Batch { return &Batch{s: s, b: s.db.NewBatch()} }
 // Commit applies b and returns once its writes are visible to reads; done is called from the store's sync goroutine
 // after they are durable (or with the error that kept them from being durable). done must not block.
 func (s *Store) Commit(b *Batch, done func(error)) error {
+	if b.sorted {
+		sb, err := sortBatch(s.db, b.b)
+		if err != nil {
+			b.Discard()
+			return err
+		}
+		_ = b.b.Close()
+		b.b = sb
+	}
 	if err := s.db.ApplyNoSyncWait(b.b, pebble.Sync); err != nil {
 		_ = b.b.Close()
 		b.releaseSeqs()

@@ -7,7 +7,8 @@ package main_test
 //
 //	go test -run '^$' -bench ImportContacts -benchtime 1x ./cmd/switchboard/
 //
-// The figures are in the README's "Importing contacts".
+// SWITCHBOARD_IMPORT_PPROF=127.0.0.1:6061 serves the node's pprof there (--pprof-addr) for a CPU profile taken while
+// it runs. The figures are in the README's "Importing contacts".
 
 import (
 	"bufio"
@@ -32,7 +33,11 @@ func BenchmarkImportContacts(b *testing.B) {
 		}
 		rows = n
 	}
-	n := newNodeConfig(b, importConfig)
+	var extra []string
+	if a := os.Getenv("SWITCHBOARD_IMPORT_PPROF"); a != "" {
+		extra = append(extra, "-pprof-addr", a) // go tool pprof http://<a>/debug/pprof/profile while it runs
+	}
+	n := newNodeConfig(b, importConfig, extra...)
 	n.start()
 	pid := n.cmd.Process.Pid
 
