@@ -96,6 +96,16 @@ var Migrations = []Migration{
 			GROUP BY tenant_id, conversation_id`,
 		},
 	},
+	{
+		Version:    3,
+		Name:       "hourly insight roll-ups",
+		Statements: rollupStatements,
+		// Back-fill: roll up every settled hour already stored.
+		Func: func(ctx context.Context, conn driver.Conn) error {
+			_, err := Roll(ctx, conn, time.Now())
+			return err
+		},
+	},
 }
 
 const (
