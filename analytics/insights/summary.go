@@ -109,11 +109,7 @@ func QuerySummary(ctx context.Context, conn Querier, r Range) (Summary, error) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		f := Filter{Tenant: r.Tenant}
-		if !live {
-			f.Now = time.Unix(to, 0)
-		}
-		states, stateErr = queryState(ctx, conn, f, to)
+		states, stateErr = queryOpen(ctx, conn, r.Tenant, live, to)
 	}()
 	cells, factsErr := hourlyCells(ctx, conn, r.Tenant, from, to)
 	wg.Wait()
@@ -148,9 +144,7 @@ func QuerySummary(ctx context.Context, conn Querier, r Range) (Summary, error) {
 		}
 	}
 	for _, s := range states {
-		if s.dim == dimTotal || s.dim == dimOperator {
-			b.state(s.dim, s.key, s.active, s.unanswered, s.awaiting)
-		}
+		b.state(s.dim, s.key, s.active, s.unanswered, s.awaiting)
 	}
 	return SummaryOf(b.report(r.Tenant, from, to)), nil
 }
@@ -267,9 +261,9 @@ func currentRollups(ctx context.Context, conn Querier, tc string, targs []any, f
 			WHERE hour >= toDateTime(%[1]d) AND hour < toDateTime(%[2]d)
 			GROUP BY h
 		) ANY LEFT JOIN (
-			SELECT toUInt32(intDiv(toUInt32(at), 3600) * 3600) AS h, max(toUInt32(inserted_at)) AS m
-			FROM switchboard.events
-			WHERE %[3]s AND at >= toDateTime(%[1]d) AND at < toDateTime(%[2]d)
+			SELECT toUInt32(hour) AS h, toUInt32(maxMerge(inserted_at)) AS m
+			FROM switchboard.insights_arrivals
+			WHERE %[3]s AND hour >= toDateTime(%[1]d) AND hour < toDateTime(%[2]d)
 			GROUP BY h
 		) USING h
 		WHERE m < r`, first, end, tc)
@@ -291,6 +285,58 @@ func currentRollups(ctx context.Context, conn Querier, tc string, targs []any, f
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("insights: read roll-ups: %w", err)
+	}
+	return out, nil
+}
+
+// The point-in-time counts in total and by assignee, for the summary: as stateSQL without the channel and label
+// groups, reading three columns of the conversations aggregate instead of all of them.
+const openSQL = `
+SELECT g.1 AS dim, g.2 AS key, countIf(s_status = 'assigned') AS active, countIf(s_status = 'unassigned') AS unanswered,
+	countIf(s_last = 'message.received') AS awaiting
+FROM (SELECT s_status, s_assignee, s_last FROM ({state}) WHERE s_status != 'closed')
+ARRAY JOIN [('total', ''), ('operator', s_assignee)] AS g
+WHERE g.2 != '' OR g.1 = 'total'
+GROUP BY dim, key`
+
+const openAggSQL = `
+SELECT finalizeAggregation(status) AS s_status, finalizeAggregation(assignee_id) AS s_assignee,
+	finalizeAggregation(last_message) AS s_last
+FROM switchboard.conversations FINAL
+WHERE {tenant}`
+
+const openRawSQL = `
+SELECT argMax(status, seq) AS s_status, argMax(assignee_id, seq) AS s_assignee,
+	argMax(type, if(type IN ('message.received', 'message.queued'), seq, toUInt64(0))) AS s_last
+FROM switchboard.events
+WHERE {tenant} AND at <= toDateTime(?)
+GROUP BY tenant_id, conversation_id`
+
+// queryOpen returns the point-in-time counts at to: from the conversations aggregate when live, else from the raw
+// events up to to.
+func queryOpen(ctx context.Context, conn Querier, tenant string, live bool, to int64) ([]stateRow, error) {
+	tc, args := tenantCond(tenant)
+	inner := openAggSQL
+	if !live {
+		inner = openRawSQL
+		args = append(args, to)
+	}
+	q := strings.ReplaceAll(strings.ReplaceAll(openSQL, "{state}", inner), "{tenant}", tc)
+	rows, err := conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("insights: query open conversations: %w", err)
+	}
+	defer rows.Close()
+	var out []stateRow
+	for rows.Next() {
+		var s stateRow
+		if err := rows.Scan(&s.dim, &s.key, &s.active, &s.unanswered, &s.awaiting); err != nil {
+			return nil, fmt.Errorf("insights: read open conversations: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insights: read open conversations: %w", err)
 	}
 	return out, nil
 }

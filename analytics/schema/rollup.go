@@ -10,8 +10,10 @@ package schema
 // raw events and records each rolled hour in switchboard.insights_rolled with the time up to which the hour's
 // inserts are in it (rolled_at). A reader uses an hour's roll-up only when the tenant has no event in that hour
 // inserted at or after rolled_at; any later arrival (a backlog, a ClickHouse outage, a repeat) sends that hour back
-// to the raw events until the next Roll, so the figures stay exact. Neither table holds a contact or message id:
-// erasure (Anonymise) has nothing to do there.
+// to the raw events until the next Roll, so the figures stay exact. What a reader checks that against is
+// switchboard.insights_arrivals, kept by a materialized view: per tenant and hour of the events' time, the latest
+// inserted_at (max is idempotent, so a repeat or a retried insert changes nothing that matters). None of these tables
+// holds a contact or message id: erasure (Anonymise) has nothing to do there.
 
 import (
 	"context"
@@ -81,6 +83,18 @@ var rollupStatements = []string{
 	) ENGINE = MergeTree()
 	PARTITION BY toYYYYMM(hour)
 	ORDER BY (tenant_id, hour, version, operator_id, metric)`,
+	// Per tenant and hour of event time, the latest insert time of its events.
+	`CREATE TABLE IF NOT EXISTS switchboard.insights_arrivals (
+		tenant_id String,
+		hour DateTime,
+		inserted_at AggregateFunction(max, DateTime)
+	) ENGINE = AggregatingMergeTree()
+	PARTITION BY toYYYYMM(hour)
+	ORDER BY (tenant_id, hour)`,
+	`CREATE MATERIALIZED VIEW IF NOT EXISTS switchboard.insights_arrivals_mv TO switchboard.insights_arrivals AS
+	SELECT tenant_id, toDateTime(intDiv(toUInt32(at), 3600) * 3600) AS hour, maxState(inserted_at) AS inserted_at
+	FROM switchboard.events
+	GROUP BY tenant_id, hour`,
 	// One row per roll of an hour (every tenant at once): its version, and rolled_at, the insert time before which
 	// every event of the hour is in the roll.
 	`CREATE TABLE IF NOT EXISTS switchboard.insights_rolled (
@@ -99,8 +113,8 @@ func Roll(ctx context.Context, conn driver.Conn, now time.Time) (int, error) {
 	end := settled / 3600 * 3600
 	rows, err := conn.Query(ctx, `
 		SELECT h FROM (
-			SELECT toUInt32(intDiv(toUInt32(at), 3600) * 3600) AS h, max(toUInt32(inserted_at)) AS m
-			FROM switchboard.events WHERE at < toDateTime(?) GROUP BY h
+			SELECT toUInt32(hour) AS h, toUInt32(maxMerge(inserted_at)) AS m
+			FROM switchboard.insights_arrivals WHERE hour < toDateTime(?) GROUP BY h
 		) ANY LEFT JOIN (
 			SELECT toUInt32(hour) AS h, max(toUInt32(rolled_at)) AS r FROM switchboard.insights_rolled GROUP BY h
 		) USING h
@@ -162,3 +176,9 @@ func rollHours(ctx context.Context, conn driver.Conn, hours []uint32, version ui
 	}
 	return nil
 }
+
+// backfillArrivals fills switchboard.insights_arrivals from the events stored before its view existed.
+const backfillArrivals = `INSERT INTO switchboard.insights_arrivals (tenant_id, hour, inserted_at)
+	SELECT tenant_id, toDateTime(intDiv(toUInt32(at), 3600) * 3600) AS hour, maxState(inserted_at)
+	FROM switchboard.events
+	GROUP BY tenant_id, hour`
