@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/switchboard-hq/switchboard/analytics/schema"
 )
 
 // Querier runs a query, binding ? arguments on the client, as clickhouse-go's driver.Conn does; driver.Conn is the
@@ -62,20 +64,10 @@ FROM (
 	SELECT id, tenant_id, type, at, conversation_id, channel_id, operator_id, previous_operator_id, assignee_id,
 		wait_seconds, first_response_seconds, handling_seconds
 	FROM switchboard.events
-	WHERE {tenant} AND at >= toDateTime(?) AND at <= toDateTime(?)
-		AND type IN ('conversation.closed', 'conversation.transferred', 'conversation.unassigned',
-			'message.received', 'message.queued', 'conversation.assigned')
+	WHERE {tenant} AND at >= toDateTime(?) AND at <= toDateTime(?) AND ` + schema.FactTypes + `
 	LIMIT 1 BY tenant_id, id
 )
-ARRAY JOIN multiIf(
-	type = 'conversation.closed',
-		[(1, 0., previous_operator_id), (if(previous_operator_id != '', 6, 0), handling_seconds, previous_operator_id)],
-	type = 'message.received', [(2, 0., assignee_id)],
-	type = 'message.queued',
-		[(3, 0., operator_id), (if(first_response_seconds > 0, 4, 0), first_response_seconds, operator_id)],
-	type = 'conversation.assigned', [(5, wait_seconds, operator_id)],
-	[(if(previous_operator_id != '', 6, 0), handling_seconds, previous_operator_id)]
-) AS m
+` + schema.FactsJoin + `
 WHERE metric != 0`
 
 // Reply facts. Per conversation with a reply in the window, its messages and closes (k: 0 in, 1 out, 2 closed) in
@@ -210,13 +202,21 @@ type stateRow struct {
 }
 
 func queryState(ctx context.Context, conn Querier, f Filter, to int64) ([]stateRow, error) {
-	tc, args := tenantCond(f.Tenant)
 	inner := stateAggSQL
 	if f.Raw || !f.Now.IsZero() {
 		inner = stateRawSQL
+	}
+	return readStates(ctx, conn, stateSQL, inner, f.Tenant, inner == stateRawSQL, to)
+}
+
+// readStates runs outer over inner (the state of each conversation, {state}) for tenant, with to bound when raw,
+// and reads its rows (dim, key, active, unanswered, awaiting).
+func readStates(ctx context.Context, conn Querier, outer, inner, tenant string, raw bool, to int64) ([]stateRow, error) {
+	tc, args := tenantCond(tenant)
+	if raw {
 		args = append(args, to)
 	}
-	q := strings.ReplaceAll(strings.ReplaceAll(stateSQL, "{state}", inner), "{tenant}", tc)
+	q := strings.ReplaceAll(strings.ReplaceAll(outer, "{state}", inner), "{tenant}", tc)
 	rows, err := conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("insights: query state: %w", err)

@@ -315,28 +315,8 @@ GROUP BY tenant_id, conversation_id`
 // queryOpen returns the point-in-time counts at to: from the conversations aggregate when live, else from the raw
 // events up to to.
 func queryOpen(ctx context.Context, conn Querier, tenant string, live bool, to int64) ([]stateRow, error) {
-	tc, args := tenantCond(tenant)
-	inner := openAggSQL
-	if !live {
-		inner = openRawSQL
-		args = append(args, to)
+	if live {
+		return readStates(ctx, conn, openSQL, openAggSQL, tenant, false, to)
 	}
-	q := strings.ReplaceAll(strings.ReplaceAll(openSQL, "{state}", inner), "{tenant}", tc)
-	rows, err := conn.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("insights: query open conversations: %w", err)
-	}
-	defer rows.Close()
-	var out []stateRow
-	for rows.Next() {
-		var s stateRow
-		if err := rows.Scan(&s.dim, &s.key, &s.active, &s.unanswered, &s.awaiting); err != nil {
-			return nil, fmt.Errorf("insights: read open conversations: %w", err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("insights: read open conversations: %w", err)
-	}
-	return out, nil
+	return readStates(ctx, conn, openSQL, openRawSQL, tenant, true, to)
 }

@@ -138,7 +138,7 @@ func assertSameJSON(t *testing.T, what string, got, want any) {
 		if len(diffs) > 20 {
 			diffs = append(diffs[:20], fmt.Sprintf("… and %d more", len(diffs)-20))
 		}
-		t.Errorf("%s: QuerySummary and Compute differ:\n%s", what, joinLines(diffs))
+		t.Errorf("%s: ClickHouse and Compute differ:\n%s", what, joinLines(diffs))
 	}
 }
 

@@ -40,22 +40,14 @@ const (
 	MetricHandling      = 6
 )
 
-// HourlyFactsSQL aggregates the additive facts of the events that {where} selects (a condition on switchboard.events'
-// columns, tenant and time included), deduplicated by (tenant_id, id), into (tenant_id, hour, op, metric, n, total)
-// rows: hour is the Unix time of the hour's start. Roll fills the roll-ups with it and the insights read the raw
-// edges of a range with it, so the two count alike.
-const HourlyFactsSQL = `
-SELECT tenant_id, toUInt32(intDiv(toUInt32(at), 3600) * 3600) AS hour, m.3 AS op, m.1 AS metric, count() AS n, sum(m.2) AS total
-FROM (
-	SELECT id, tenant_id, type, at, operator_id, previous_operator_id, assignee_id,
-		wait_seconds, first_response_seconds, handling_seconds
-	FROM switchboard.events
-	WHERE ({where})
-		AND type IN ('conversation.closed', 'conversation.transferred', 'conversation.unassigned',
-			'message.received', 'message.queued', 'conversation.assigned')
-	LIMIT 1 BY tenant_id, id
-)
-ARRAY JOIN multiIf(
+// FactTypes selects the event types that carry insight facts, and FactsJoin turns each such event (with columns
+// type, operator_id, previous_operator_id, assignee_id, wait_seconds, first_response_seconds, handling_seconds) into
+// its facts m = (metric, value, operator) through ARRAY JOIN; rows with metric 0 are none and must be filtered out.
+// Metric codes are the Metric constants. The insights' queries and the roll-ups share them, so they count alike.
+const (
+	FactTypes = `type IN ('conversation.closed', 'conversation.transferred', 'conversation.unassigned',
+			'message.received', 'message.queued', 'conversation.assigned')`
+	FactsJoin = `ARRAY JOIN multiIf(
 	type = 'conversation.closed',
 		[(1, 0., previous_operator_id), (if(previous_operator_id != '', 6, 0), handling_seconds, previous_operator_id)],
 	type = 'message.received', [(2, 0., assignee_id)],
@@ -63,7 +55,23 @@ ARRAY JOIN multiIf(
 		[(3, 0., operator_id), (if(first_response_seconds > 0, 4, 0), first_response_seconds, operator_id)],
 	type = 'conversation.assigned', [(5, wait_seconds, operator_id)],
 	[(if(previous_operator_id != '', 6, 0), handling_seconds, previous_operator_id)]
-) AS m
+) AS m`
+)
+
+// HourlyFactsSQL aggregates the additive facts of the events that {where} selects (a condition on switchboard.events'
+// columns, tenant and time included), deduplicated by (tenant_id, id), into (tenant_id, hour, op, metric, n, total)
+// rows: hour is the Unix time of the hour's start. Roll fills the roll-ups with it and the insights read the raw
+// edges of a range with it.
+const HourlyFactsSQL = `
+SELECT tenant_id, toUInt32(intDiv(toUInt32(at), 3600) * 3600) AS hour, m.3 AS op, m.1 AS metric, count() AS n, sum(m.2) AS total
+FROM (
+	SELECT id, tenant_id, type, at, operator_id, previous_operator_id, assignee_id,
+		wait_seconds, first_response_seconds, handling_seconds
+	FROM switchboard.events
+	WHERE ({where}) AND ` + FactTypes + `
+	LIMIT 1 BY tenant_id, id
+)
+` + FactsJoin + `
 WHERE metric != 0
 GROUP BY tenant_id, hour, op, metric`
 
