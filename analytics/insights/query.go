@@ -206,15 +206,23 @@ func queryState(ctx context.Context, conn Querier, f Filter, to int64) ([]stateR
 	if f.Raw || !f.Now.IsZero() {
 		inner = stateRawSQL
 	}
-	return readStates(ctx, conn, stateSQL, inner, f.Tenant, inner == stateRawSQL, to)
+	if inner == stateRawSQL {
+		return readStates(ctx, conn, stateSQL, inner, f.Tenant, to)
+	}
+	return readStates(ctx, conn, stateSQL, inner, f.Tenant)
 }
 
-// readStates runs outer over inner (the state of each conversation, {state}) for tenant, with to bound when raw,
-// and reads its rows (dim, key, active, unanswered, awaiting).
-func readStates(ctx context.Context, conn Querier, outer, inner, tenant string, raw bool, to int64) ([]stateRow, error) {
-	tc, args := tenantCond(tenant)
-	if raw {
-		args = append(args, to)
+// readStates runs outer over inner (the state of each conversation, {state}) for tenant and reads its rows (dim, key,
+// active, unanswered, awaiting). Each {tenant} of inner is followed by one of bind's values, in order.
+func readStates(ctx context.Context, conn Querier, outer, inner, tenant string, bind ...any) ([]stateRow, error) {
+	tc, targs := tenantCond(tenant)
+	var args []any
+	for _, b := range bind {
+		args = append(args, targs...)
+		args = append(args, b)
+	}
+	if len(bind) == 0 {
+		args = targs
 	}
 	q := strings.ReplaceAll(strings.ReplaceAll(outer, "{state}", inner), "{tenant}", tc)
 	rows, err := conn.Query(ctx, q, args...)

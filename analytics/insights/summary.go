@@ -305,18 +305,27 @@ SELECT finalizeAggregation(status) AS s_status, finalizeAggregation(assignee_id)
 FROM switchboard.conversations FINAL
 WHERE {tenant}`
 
-const openRawSQL = `
+// The state at a past to: a conversation with no event after to is in its latest state, read from the aggregate;
+// the others (those with events after to) are recomputed from their raw events up to to. The history is scanned
+// only for the ids of those few, not aggregated whole.
+const openPastSQL = `
+SELECT finalizeAggregation(status) AS s_status, finalizeAggregation(assignee_id) AS s_assignee,
+	finalizeAggregation(last_message) AS s_last
+FROM switchboard.conversations FINAL
+WHERE {tenant} AND finalizeAggregation(last_at) <= toDateTime(?)
+UNION ALL
 SELECT argMax(status, seq) AS s_status, argMax(assignee_id, seq) AS s_assignee,
-	argMax(type, if(type IN ('message.received', 'message.queued'), seq, toUInt64(0))) AS s_last
+	CAST(argMax(type, if(type IN ('message.received', 'message.queued'), seq, toUInt64(0))) AS String) AS s_last
 FROM switchboard.events
-WHERE {tenant} AND at <= toDateTime(?)
+WHERE {tenant} AND at <= toDateTime(?) AND (tenant_id, conversation_id) IN (
+	SELECT tenant_id, conversation_id FROM switchboard.events WHERE {tenant} AND at > toDateTime(?))
 GROUP BY tenant_id, conversation_id`
 
 // queryOpen returns the point-in-time counts at to: from the conversations aggregate when live, else from the raw
 // events up to to.
 func queryOpen(ctx context.Context, conn Querier, tenant string, live bool, to int64) ([]stateRow, error) {
 	if live {
-		return readStates(ctx, conn, openSQL, openAggSQL, tenant, false, to)
+		return readStates(ctx, conn, openSQL, openAggSQL, tenant, to)
 	}
-	return readStates(ctx, conn, openSQL, openRawSQL, tenant, true, to)
+	return readStates(ctx, conn, openSQL, openPastSQL, tenant, to, to, to)
 }
