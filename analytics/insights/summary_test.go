@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/analytics/insights"
 	"github.com/switchboard-hq/switchboard/analytics/scenario"
 	"github.com/switchboard-hq/switchboard/analytics/schema"
@@ -93,6 +94,29 @@ func TestSummaryMatchesCompute(t *testing.T) {
 		}
 	}
 	check("rolled")
+
+	// Erasing a contact blanks contact_id on its rows (a mutation): the roll-ups hold no contact id, stay current,
+	// and the figures do not move.
+	contactRows := func() (n uint64) {
+		if err := conn.QueryRow(ctx, `SELECT count() FROM switchboard.events WHERE contact_id = ?`, rows[0].ContactID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if rows[0].ContactID == "" || contactRows() == 0 {
+		t.Fatalf("no rows of contact %q to erase", rows[0].ContactID)
+	}
+	if err := schema.Anonymise(ctx, conn, []schema.Erasure{{TenantID: "acme", ContactID: rows[0].ContactID}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually.True(t, 30*time.Second, 50*time.Millisecond, func() bool {
+		done, err := schema.MutationsDone(ctx, conn)
+		return err == nil && done && contactRows() == 0
+	}, "the erasure applied")
+	if n, err := schema.Roll(ctx, conn, rollAt); err != nil || n != 0 {
+		t.Fatalf("an erasure made %d hours stale (err %v)", n, err)
+	}
+	check("erased")
 
 	// Late events in rolled hours: a copy of some of acme's conversations under new ids, stored after the roll (an
 	// insert time past rolled_at), and repeats of a fifth of the events.
