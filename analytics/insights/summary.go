@@ -260,12 +260,12 @@ func currentRollups(ctx context.Context, conn Querier, tc string, targs []any, f
 			FROM switchboard.insights_rolled
 			WHERE hour >= toDateTime(%[1]d) AND hour < toDateTime(%[2]d)
 			GROUP BY h
-		) ANY LEFT JOIN (
+		) AS rolled ANY LEFT JOIN (
 			SELECT toUInt32(hour) AS h, toUInt32(maxMerge(inserted_at)) AS m
 			FROM switchboard.insights_arrivals
 			WHERE %[3]s AND hour >= toDateTime(%[1]d) AND hour < toDateTime(%[2]d)
 			GROUP BY h
-		) USING h
+		) AS arrived USING h
 		WHERE m < r`, first, end, tc)
 	rows, err := conn.Query(ctx, q, targs...)
 	if err != nil {
@@ -325,7 +325,7 @@ GROUP BY tenant_id, conversation_id`
 // events up to to.
 func queryOpen(ctx context.Context, conn Querier, tenant string, live bool, to int64) ([]stateRow, error) {
 	if live {
-		return readStates(ctx, conn, openSQL, openAggSQL, tenant, to)
+		return readStates(ctx, conn, openSQL, openAggSQL, tenant)
 	}
 	return readStates(ctx, conn, openSQL, openPastSQL, tenant, to, to, to)
 }

@@ -123,9 +123,9 @@ func Roll(ctx context.Context, conn driver.Conn, now time.Time) (int, error) {
 		SELECT h FROM (
 			SELECT toUInt32(hour) AS h, toUInt32(maxMerge(inserted_at)) AS m
 			FROM switchboard.insights_arrivals WHERE hour < toDateTime(?) GROUP BY h
-		) ANY LEFT JOIN (
+		) AS arrived ANY LEFT JOIN (
 			SELECT toUInt32(hour) AS h, max(toUInt32(rolled_at)) AS r FROM switchboard.insights_rolled GROUP BY h
-		) USING h
+		) AS rolled USING h
 		WHERE m < ? AND m >= r
 		ORDER BY h`, end, settled)
 	if err != nil {
