@@ -145,8 +145,9 @@ func Roll(ctx context.Context, conn driver.Conn, now time.Time) (int, error) {
 		return 0, fmt.Errorf("roll up: find hours: %w", err)
 	}
 	version := uint64(now.UnixNano())
-	for i := 0; i < len(hours); i += 744 { // a month of hours per statement
-		batch := hours[i:min(i+744, len(hours))]
+	// A day of hours per statement: the deduplication holds a statement's event ids in memory.
+	for i := 0; i < len(hours); i += 24 {
+		batch := hours[i:min(i+24, len(hours))]
 		if err := rollHours(ctx, conn, batch, version, settled); err != nil {
 			return i, err
 		}
