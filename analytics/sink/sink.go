@@ -61,6 +61,8 @@ type Config struct {
 	SessionTimeout time.Duration
 	// RollInterval is how often the sink rolls up settled hours for the insights (schema.Roll). Default 1 min.
 	RollInterval time.Duration
+	// Now is the roll-ups' clock (schema.Roll's now). Default time.Now; tests move it past schema.RollMargin.
+	Now func() time.Time
 	// Registerer registers the sink's metrics; nil registers them nowhere.
 	Registerer prometheus.Registerer
 	// Logger defaults to slog.Default().
@@ -88,6 +90,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RollInterval == 0 {
 		c.RollInterval = time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -279,7 +284,7 @@ func (s *Sink) rollEvery(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		if n, err := schema.Roll(ctx, conn, time.Now()); err != nil {
+		if n, err := schema.Roll(ctx, conn, s.cfg.Now()); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
