@@ -26,19 +26,11 @@ func Query(ctx context.Context, conn Querier, f Filter) (Report, error) {
 	from, to := f.window()
 	b := newBuilder()
 	// The two queries run at once: their sum is most of the answer's time.
-	var (
-		wg       sync.WaitGroup
-		states   []stateRow
-		stateErr error
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		states, stateErr = queryState(ctx, conn, f, to)
-	}()
-	factsErr := queryFacts(ctx, conn, f.Tenant, from, to, b)
-	wg.Wait()
-	if err := errors.Join(factsErr, stateErr); err != nil {
+	var states []stateRow
+	if err := withStates(func() (err error) {
+		states, err = queryState(ctx, conn, f, to)
+		return err
+	}, func() error { return queryFacts(ctx, conn, f.Tenant, from, to, b) }); err != nil {
 		return Report{}, err
 	}
 	for _, s := range states {
@@ -242,4 +234,20 @@ func readStates(ctx context.Context, conn Querier, outer, inner, tenant string, 
 		return nil, fmt.Errorf("insights: read state: %w", err)
 	}
 	return out, nil
+}
+
+// withStates runs states in a goroutine while facts runs, and returns their errors joined.
+func withStates(states, facts func() error) error {
+	var (
+		wg       sync.WaitGroup
+		stateErr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		stateErr = states()
+	}()
+	factsErr := facts()
+	wg.Wait()
+	return errors.Join(factsErr, stateErr)
 }

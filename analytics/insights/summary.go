@@ -2,13 +2,11 @@ package insights
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/switchboard-hq/switchboard/analytics/schema"
@@ -102,18 +100,16 @@ func QuerySummary(ctx context.Context, conn Querier, r Range) (Summary, error) {
 		return Summary{}, fmt.Errorf("insights: range from %v after to %v", r.From, to)
 	}
 	var (
-		wg       sync.WaitGroup
-		states   []stateRow
-		stateErr error
+		states []stateRow
+		cells  []cell
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		states, stateErr = queryOpen(ctx, conn, r.Tenant, live, to)
-	}()
-	cells, factsErr := hourlyCells(ctx, conn, r.Tenant, from, to)
-	wg.Wait()
-	if err := errors.Join(factsErr, stateErr); err != nil {
+	if err := withStates(func() (err error) {
+		states, err = queryOpen(ctx, conn, r.Tenant, live, to)
+		return err
+	}, func() (err error) {
+		cells, err = hourlyCells(ctx, conn, r.Tenant, from, to)
+		return err
+	}); err != nil {
 		return Summary{}, err
 	}
 	acc := map[[2]string]*metricSums{}
