@@ -38,8 +38,10 @@ type Config struct {
 	CommandTimeout time.Duration
 	// Now is the clock that stamps commands with their ingest time. Default time.Now.
 	Now func() time.Time
-	// Insights answers GET /v1/insights; nil answers 503 (no ClickHouse configured).
+	// Insights answers GET /v1/insights?since=; nil answers 503 (no ClickHouse configured).
 	Insights InsightsFunc
+	// InsightsRange answers GET /v1/insights?from=&to= and GET /v1/insights.csv (insights.go); nil answers 503.
+	InsightsRange InsightsRangeFunc
 	// Templates fetches template catalogues from Meta for POST /v1/templates/sync; nil answers it 503.
 	Templates TemplateFetcher
 	// Logger receives the internal errors behind 5xx answers, which clients see only as a code and a fixed
@@ -61,8 +63,9 @@ type Config struct {
 	EdgeConfig
 }
 
-// InsightsFunc computes a tenant's insight figures over the last since.
-type InsightsFunc func(ctx context.Context, tenant string, since time.Duration) (any, error)
+// InsightsFunc computes a tenant's insight figures over the last since; byOperator false leaves the per-operator
+// figures out (an empty by_operator).
+type InsightsFunc func(ctx context.Context, tenant string, since time.Duration, byOperator bool) (any, error)
 
 func (c *Config) setDefaults() {
 	if c.CommandTimeout == 0 {
@@ -194,6 +197,8 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		a.search(ctx, op)
 	case len(parts) == 1 && parts[0] == "insights" && get:
 		a.insights(ctx, op)
+	case len(parts) == 1 && parts[0] == "insights.csv" && get:
+		a.insightsCSV(ctx, op)
 	case len(parts) == 1 && parts[0] == "operators" && get:
 		a.listOperators(ctx, op)
 	case len(parts) == 3 && parts[0] == "operators" && parts[1] == "me" && parts[2] == "availability" && ctx.IsPut():
@@ -343,31 +348,6 @@ func reverse(m []conversation.Message) {
 	for i, j := 0, len(m)-1; i < j; i, j = i+1, j-1 {
 		m[i], m[j] = m[j], m[i]
 	}
-}
-
-func (a *API) insights(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
-	if a.cfg.Insights == nil {
-		fail(ctx, codeAnalyticsUnavailable, "this node has no --clickhouse-addr")
-		return
-	}
-	since := 24 * time.Hour
-	if v := string(ctx.QueryArgs().Peek("since")); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 || d > 400*24*time.Hour {
-			fail(ctx, codeInvalidSince, "since must be a Go duration such as 24h or 168h")
-			return
-		}
-		since = d
-	}
-	qctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rep, err := a.cfg.Insights(qctx, op.Tenant.ID, since)
-	if err != nil {
-		a.log.Error("query insights", "tenant", op.Tenant.ID, "err", err)
-		fail(ctx, codeAnalyticsUnavailable, "the analytics store could not be queried; retry later")
-		return
-	}
-	a.writeJSON(ctx, fasthttp.StatusOK, rep)
 }
 
 // storeFailed answers a failed read 503 store_unavailable with a fixed message and logs the error: its text (store

@@ -91,6 +91,10 @@ var codeStatus = map[string]int{
 	codeInvalidQuery:         fasthttp.StatusBadRequest,
 	codeInvalidBefore:        fasthttp.StatusBadRequest,
 	codeInvalidSince:         fasthttp.StatusBadRequest,
+	codeInvalidFrom:          fasthttp.StatusBadRequest,
+	codeInvalidTo:            fasthttp.StatusBadRequest,
+	codeInvalidRange:         fasthttp.StatusBadRequest,
+	codeInvalidRows:          fasthttp.StatusBadRequest,
 	codeStoreUnavailable:     fasthttp.StatusServiceUnavailable,
 	codeAnalyticsUnavailable: fasthttp.StatusServiceUnavailable,
 	codeUnavailable:          fasthttp.StatusServiceUnavailable,
@@ -142,6 +146,10 @@ const (
 	codeInvalidQuery         = "invalid_query" // the q of GET /v1/search
 	codeInvalidBefore        = "invalid_before"
 	codeInvalidSince         = "invalid_since"
+	codeInvalidFrom          = "invalid_from"  // the from of GET /v1/insights
+	codeInvalidTo            = "invalid_to"    // the to of GET /v1/insights
+	codeInvalidRange         = "invalid_range" // from not before to, or a range over MaxInsightsRange
+	codeInvalidRows          = "invalid_rows"  // the rows of GET /v1/insights.csv
 	codeStoreUnavailable     = "store_unavailable"
 	codeAnalyticsUnavailable = "analytics_unavailable"
 	codeUnavailable          = "unavailable"

@@ -145,7 +145,7 @@ func TestInternalErrorsAreLoggedNotAnswered(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			log := &logRecords{}
 			e := start(t, options{reader: failing(tc.methods...), logger: slog.New(log),
-				insights: func(context.Context, string, time.Duration) (any, error) { return nil, errQuery }})
+				insights: func(context.Context, string, time.Duration, bool) (any, error) { return nil, errQuery }})
 			e.putConvs(t, conv("acme", id, conversation.Assigned, "alice"))
 			e.prod.set(tc.producer, nil)
 			r := e.do(t, tc.method, tc.path, aliceToken, tc.body)

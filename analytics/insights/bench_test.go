@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -26,8 +27,8 @@ import (
 // benchmark uses that server, loading the events only when its switchboard.events is empty (one dataset per server).
 func BenchmarkQuery10M(b *testing.B) {
 	conn := benchConn(b, func(conn driver.Conn) {
-		load(b, conn, "acme", 30000, []string{"acme"}, 30)
-		load(b, conn, "globex", 3000, []string{"globex"}, 1)
+		load(b, conn, "acme", 30000, []string{"acme"}, 30, 30)
+		load(b, conn, "globex", 3000, []string{"globex"}, 1, 1)
 	})
 	benchQueries(b, conn, []string{"acme", "globex"})
 }
@@ -39,7 +40,7 @@ func BenchmarkQuery10MTenants(b *testing.B) {
 	for i := range tenants {
 		tenants[i] = fmt.Sprintf("t%d", i)
 	}
-	conn := benchConn(b, func(conn driver.Conn) { load(b, conn, "t0", 3000, tenants, 30) })
+	conn := benchConn(b, func(conn driver.Conn) { load(b, conn, "t0", 3000, tenants, 30, 30) })
 	benchQueries(b, conn, []string{"t0"})
 }
 
@@ -113,8 +114,9 @@ func benchQueries(b *testing.B, conn driver.Conn, tenants []string) {
 	}
 }
 
-// load stores, for each of tenants, days days of the same day of tenant base's random conversations (n of them).
-func load(b *testing.B, conn driver.Conn, base string, n int, tenants []string, days int) {
+// load stores, for each of tenants, copies copies of the same day of tenant base's random conversations (n of them),
+// spread over the last days days (copy k of a tenant k % days days earlier).
+func load(b *testing.B, conn driver.Conn, base string, n int, tenants []string, copiesEach, days int) {
 	ctx := context.Background()
 	now := time.Now()
 	sim := scenario.New(b, base, base+"-wa")
@@ -132,8 +134,8 @@ func load(b *testing.B, conn driver.Conn, base string, n int, tenants []string, 
 			b.Fatal(err)
 		}
 	}
-	// Copy k (1 ≤ k < days × tenants) goes to tenant k / days, day k % days earlier.
-	if copies := days * len(tenants); copies > 1 {
+	// Copy k (1 ≤ k < copiesEach × tenants) goes to tenant k / copiesEach, day k % copiesEach % days earlier.
+	if copies := copiesEach * len(tenants); copies > 1 {
 		tlist := "["
 		for i, t := range tenants {
 			if i > 0 {
@@ -146,12 +148,12 @@ func load(b *testing.B, conn driver.Conn, base string, n int, tenants []string, 
 		conversation_id, contact_id, actor_id, operator_id, previous_operator_id, assignee_id, message_id, status, labels,
 		wait_seconds, first_response_seconds, handling_seconds, message_status, error_code, error_title, inserted_at)
 		SELECT concat(conversation_id, 'k', toString(k), substring(id, length(conversation_id) + 1)), type,
-			at - ((k %% %[1]d) * 86400), at_ns, seq, %[2]s[intDiv(k, %[1]d) + 1], channel_id,
+			at - ((k %% %[1]d %% %[5]d) * 86400), at_ns, seq, %[2]s[intDiv(k, %[1]d) + 1], channel_id,
 			concat(conversation_id, 'k', toString(k)), contact_id, actor_id, operator_id, previous_operator_id,
 			assignee_id, message_id, status, labels, wait_seconds, first_response_seconds, handling_seconds,
 			message_status, error_code, error_title, inserted_at
 		FROM switchboard.events ARRAY JOIN arrayMap(x -> x + 1, range(%[3]d)) AS k WHERE tenant_id = '%[4]s'`,
-			days, tlist, copies-1, base)
+			copiesEach, tlist, copies-1, base, days)
 		if err := conn.Exec(ctx, q); err != nil {
 			b.Fatal(err)
 		}
@@ -171,4 +173,60 @@ func joinQuoted(ss []string) string {
 		out += s
 	}
 	return out
+}
+
+// BenchmarkSummary7d measures the insights screen's query (QuerySummary) over seven days of ONE tenant holding 10M
+// events: 30 copies of a day of 30k random conversations spread over the last 7 days (~1.4M events a day), beside
+// three other tenants' 7 days of 3,000 conversations a day, and 5% of all events stored twice. The hours are rolled
+// up as the sink would once they settled (schema.Roll as of RollMargin later: the load's inserts are all "now").
+// It reports the median and 95th percentile of 20 runs of each case.
+func BenchmarkSummary7d(b *testing.B) {
+	ctx := context.Background()
+	conn := benchConn(b, func(conn driver.Conn) {
+		load(b, conn, "acme", 30000, []string{"acme"}, 30, 7)
+		load(b, conn, "t1", 3000, []string{"t1", "t2", "t3"}, 7, 7)
+	})
+	start := time.Now()
+	n, err := schema.Roll(ctx, conn, time.Now().Add(schema.RollMargin+time.Minute))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("rolled up %d hours in %v", n, time.Since(start).Round(time.Millisecond))
+	var acme uint64
+	if err := conn.QueryRow(ctx, `SELECT count() FROM switchboard.events WHERE tenant_id = 'acme'`).Scan(&acme); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("acme holds %d events", acme)
+	now := time.Now()
+	cases := []struct {
+		name string
+		r    insights.Range
+	}{
+		{"acme-7d-live", insights.Range{Tenant: "acme", From: now.Add(-7 * 24 * time.Hour)}},
+		{"acme-7d-ragged-past", insights.Range{Tenant: "acme", From: now.Add(-7*24*time.Hour - 17*time.Minute), To: now.Add(-3*time.Hour - 13*time.Minute)}},
+		{"acme-24h-live", insights.Range{Tenant: "acme", From: now.Add(-24 * time.Hour)}},
+		{"t1-7d-live", insights.Range{Tenant: "t1", From: now.Add(-7 * 24 * time.Hour)}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			var ds []time.Duration
+			var s insights.Summary
+			for b.Loop() {
+				for range 20 {
+					t0 := time.Now()
+					if s, err = insights.QuerySummary(ctx, conn, c.r); err != nil {
+						b.Fatal(err)
+					}
+					ds = append(ds, time.Since(t0))
+				}
+			}
+			slices.Sort(ds)
+			b.ReportMetric(float64(ds[len(ds)/2].Milliseconds()), "p50-ms")
+			b.ReportMetric(float64(ds[len(ds)*95/100].Milliseconds()), "p95-ms")
+			b.ReportMetric(float64(s.Totals.MessagesIn+s.Totals.MessagesOut), "messages")
+			if s.Totals.Finished == 0 {
+				b.Fatalf("empty summary %+v", s.Totals)
+			}
+		})
+	}
 }

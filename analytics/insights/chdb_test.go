@@ -47,6 +47,9 @@ func TestCurrentEngine(t *testing.T) {
 	db.exec(t, "TRUNCATE TABLE switchboard.events")
 	db.exec(t, "TRUNCATE TABLE switchboard.conversations")
 	t.Run("random", func(t *testing.T) { checkRandom(t, db, insert) })
+	db.exec(t, "TRUNCATE TABLE switchboard.events")
+	db.exec(t, "TRUNCATE TABLE switchboard.conversations")
+	t.Run("summary", func(t *testing.T) { checkSummaryUnrolled(t, db, insert) })
 }
 
 // chdb is an insights.Querier over a node process running chdb.
@@ -162,7 +165,7 @@ func (c *chdb) Query(_ context.Context, query string, args ...any) (driver.Rows,
 		b.WriteRune(r)
 	}
 	if len(args) > 0 {
-		return nil, errors.New("chdb: more arguments than ?")
+		return nil, fmt.Errorf("chdb: more arguments than ? (%d left) in %s", len(args), query)
 	}
 	out, err := c.run(b.String())
 	if err != nil {
@@ -218,6 +221,10 @@ func (r *chRows) Scan(dest ...any) error {
 			var n uint64
 			n, err = strconv.ParseUint(s, 10, 8)
 			*d = uint8(n)
+		case *uint32:
+			var n uint64
+			n, err = strconv.ParseUint(s, 10, 32)
+			*d = uint32(n)
 		case *uint64:
 			*d, err = strconv.ParseUint(s, 10, 64)
 		case *float64:

@@ -110,27 +110,7 @@ func assertRich(t *testing.T, r insights.Report) {
 // assertSame compares two reports through their JSON, numbers to 1e-9 relative.
 func assertSame(t *testing.T, what string, got, want insights.Report) {
 	t.Helper()
-	var g, w any
-	for _, p := range []struct {
-		r   insights.Report
-		dst *any
-	}{{got, &g}, {want, &w}} {
-		b, err := json.Marshal(p.r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, p.dst); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var diffs []string
-	diff("", g, w, &diffs)
-	if len(diffs) > 0 {
-		if len(diffs) > 20 {
-			diffs = append(diffs[:20], fmt.Sprintf("… and %d more", len(diffs)-20))
-		}
-		t.Errorf("%s: Query and Compute differ:\n%s", what, strings.Join(diffs, "\n"))
-	}
+	assertSameJSON(t, what, got, want)
 }
 
 func diff(path string, g, w any, out *[]string) {

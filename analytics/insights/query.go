@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/switchboard-hq/switchboard/analytics/schema"
 )
 
 // Querier runs a query, binding ? arguments on the client, as clickhouse-go's driver.Conn does; driver.Conn is the
@@ -24,19 +26,11 @@ func Query(ctx context.Context, conn Querier, f Filter) (Report, error) {
 	from, to := f.window()
 	b := newBuilder()
 	// The two queries run at once: their sum is most of the answer's time.
-	var (
-		wg       sync.WaitGroup
-		states   []stateRow
-		stateErr error
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		states, stateErr = queryState(ctx, conn, f, to)
-	}()
-	factsErr := queryFacts(ctx, conn, f.Tenant, from, to, b)
-	wg.Wait()
-	if err := errors.Join(factsErr, stateErr); err != nil {
+	var states []stateRow
+	if err := withStates(func() (err error) {
+		states, err = queryState(ctx, conn, f, to)
+		return err
+	}, func() error { return queryFacts(ctx, conn, f.Tenant, from, to, b) }); err != nil {
 		return Report{}, err
 	}
 	for _, s := range states {
@@ -62,20 +56,10 @@ FROM (
 	SELECT id, tenant_id, type, at, conversation_id, channel_id, operator_id, previous_operator_id, assignee_id,
 		wait_seconds, first_response_seconds, handling_seconds
 	FROM switchboard.events
-	WHERE {tenant} AND at >= toDateTime(?) AND at <= toDateTime(?)
-		AND type IN ('conversation.closed', 'conversation.transferred', 'conversation.unassigned',
-			'message.received', 'message.queued', 'conversation.assigned')
+	WHERE {tenant} AND at >= toDateTime(?) AND at <= toDateTime(?) AND ` + schema.FactTypes + `
 	LIMIT 1 BY tenant_id, id
 )
-ARRAY JOIN multiIf(
-	type = 'conversation.closed',
-		[(1, 0., previous_operator_id), (if(previous_operator_id != '', 6, 0), handling_seconds, previous_operator_id)],
-	type = 'message.received', [(2, 0., assignee_id)],
-	type = 'message.queued',
-		[(3, 0., operator_id), (if(first_response_seconds > 0, 4, 0), first_response_seconds, operator_id)],
-	type = 'conversation.assigned', [(5, wait_seconds, operator_id)],
-	[(if(previous_operator_id != '', 6, 0), handling_seconds, previous_operator_id)]
-) AS m
+` + schema.FactsJoin + `
 WHERE metric != 0`
 
 // Reply facts. Per conversation with a reply in the window, its messages and closes (k: 0 in, 1 out, 2 closed) in
@@ -210,13 +194,29 @@ type stateRow struct {
 }
 
 func queryState(ctx context.Context, conn Querier, f Filter, to int64) ([]stateRow, error) {
-	tc, args := tenantCond(f.Tenant)
 	inner := stateAggSQL
 	if f.Raw || !f.Now.IsZero() {
 		inner = stateRawSQL
-		args = append(args, to)
 	}
-	q := strings.ReplaceAll(strings.ReplaceAll(stateSQL, "{state}", inner), "{tenant}", tc)
+	if inner == stateRawSQL {
+		return readStates(ctx, conn, stateSQL, inner, f.Tenant, to)
+	}
+	return readStates(ctx, conn, stateSQL, inner, f.Tenant)
+}
+
+// readStates runs outer over inner (the state of each conversation, {state}) for tenant and reads its rows (dim, key,
+// active, unanswered, awaiting). Each {tenant} of inner is followed by one of bind's values, in order.
+func readStates(ctx context.Context, conn Querier, outer, inner, tenant string, bind ...any) ([]stateRow, error) {
+	tc, targs := tenantCond(tenant)
+	var args []any
+	for _, b := range bind {
+		args = append(args, targs...)
+		args = append(args, b)
+	}
+	if len(bind) == 0 {
+		args = targs
+	}
+	q := strings.ReplaceAll(strings.ReplaceAll(outer, "{state}", inner), "{tenant}", tc)
 	rows, err := conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("insights: query state: %w", err)
@@ -234,4 +234,20 @@ func queryState(ctx context.Context, conn Querier, f Filter, to int64) ([]stateR
 		return nil, fmt.Errorf("insights: read state: %w", err)
 	}
 	return out, nil
+}
+
+// withStates runs states in a goroutine while facts runs, and returns their errors joined.
+func withStates(states, facts func() error) error {
+	var (
+		wg       sync.WaitGroup
+		stateErr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		stateErr = states()
+	}()
+	factsErr := facts()
+	wg.Wait()
+	return errors.Join(factsErr, stateErr)
 }

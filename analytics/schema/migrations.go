@@ -96,6 +96,20 @@ var Migrations = []Migration{
 			GROUP BY tenant_id, conversation_id`,
 		},
 	},
+	{
+		Version:    3,
+		Name:       "hourly insight roll-ups",
+		Statements: rollupStatements,
+		// Back-fill: the arrivals of the events already stored (the view only sees later inserts; an insert
+		// seen by both counts once, max being idempotent), then a roll-up of every settled hour.
+		Func: func(ctx context.Context, conn driver.Conn) error {
+			if err := conn.Exec(ctx, backfillArrivals); err != nil {
+				return fmt.Errorf("back-fill insight arrivals: %w", err)
+			}
+			_, err := Roll(ctx, conn, time.Now())
+			return err
+		},
+	},
 }
 
 const (

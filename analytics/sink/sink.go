@@ -12,6 +12,9 @@
 // came in is stored, the sink blanks the erased contacts' ids on their rows (schema.Anonymise), retrying like an
 // insert, before it commits the batch's offsets.
 //
+// Every RollInterval it also rolls up the settled hours of the insights (schema.Roll); several sinks doing so at once
+// is harmless, and a failed roll only leaves those hours to the raw events until the next.
+//
 // It may import analytics/schema, ingest/inbox, kafka-go, clickhouse-go's driver and the Prometheus client.
 package sink
 
@@ -56,6 +59,10 @@ type Config struct {
 	FlushInterval time.Duration
 	// SessionTimeout is the consumer group session timeout: how long a dead sink holds its partitions. Default 6 s.
 	SessionTimeout time.Duration
+	// RollInterval is how often the sink rolls up settled hours for the insights (schema.Roll). Default 1 min.
+	RollInterval time.Duration
+	// Now is the roll-ups' clock (schema.Roll's now). Default time.Now; tests move it past schema.RollMargin.
+	Now func() time.Time
 	// Registerer registers the sink's metrics; nil registers them nowhere.
 	Registerer prometheus.Registerer
 	// Logger defaults to slog.Default().
@@ -80,6 +87,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = 6 * time.Second
+	}
+	if c.RollInterval == 0 {
+		c.RollInterval = time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -222,6 +235,16 @@ func (s *Sink) Run(ctx context.Context) error {
 		return err
 	}
 	s.log.Info("analytics sink running", "topic", s.cfg.Topic, "group", s.cfg.Group, "clickhouse", s.cfg.ClickHouseAddr)
+	rctx, stopRolling := context.WithCancel(ctx)
+	rolled := make(chan struct{})
+	go func() {
+		defer close(rolled)
+		s.rollEvery(rctx)
+	}()
+	defer func() {
+		stopRolling()
+		<-rolled
+	}()
 	for {
 		msgs, err := s.fill(ctx)
 		if err != nil {
@@ -244,6 +267,32 @@ func (s *Sink) Run(ctx context.Context) error {
 			return err
 		}
 		s.commit(ctx)
+	}
+}
+
+// rollEvery rolls up the settled hours every RollInterval until ctx ends.
+func (s *Sink) rollEvery(ctx context.Context) {
+	t := time.NewTicker(s.cfg.RollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		conn, err := s.connection()
+		if err != nil {
+			return
+		}
+		if n, err := schema.Roll(ctx, conn, s.cfg.Now()); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.errs.WithLabelValues("rollup").Inc()
+			s.log.Warn("roll up insights; retrying at the next interval", "err", err)
+		} else if n > 0 {
+			s.log.Debug("insights rolled up", "hours", n)
+		}
 	}
 }
 

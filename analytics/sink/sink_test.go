@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -118,11 +119,14 @@ func (e *env) produce(tenant string, values ...[]byte) {
 	}
 }
 
-// startSink runs a sink in this process until the test ends.
-func (e *env) startSink(reg prometheus.Registerer) {
+// startSink runs a sink in this process until the test ends; configure, when given, changes its configuration.
+func (e *env) startSink(reg prometheus.Registerer, configure ...func(*sink.Config)) {
 	e.t.Helper()
 	cfg := testConfig(e.brokers, e.ch.Addr())
 	cfg.Registerer = reg
+	for _, c := range configure {
+		c(&cfg)
+	}
 	s, err := sink.New(cfg)
 	if err != nil {
 		e.t.Fatal(err)
@@ -230,6 +234,59 @@ func TestScriptedThroughKafka(t *testing.T) {
 	waitMetric(t, reg, "switchboard_analytics_rows_total", "", float64(n+10))
 	for p := range 4 {
 		waitMetric(t, reg, "switchboard_analytics_lag", fmt.Sprintf(`partition="%d"`, p), 0)
+	}
+}
+
+// TestSinkRollsUp: the sink rolls up the settled hours of what it stored (its clock moved past schema.RollMargin),
+// and the insights summary read through those roll-ups equals the reference computed from the stored rows.
+func TestSinkRollsUp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	t0 := scenario.ScriptedT0(time.Now())
+	acme, globex := scripted(t, t0)
+	e.startSink(prometheus.NewRegistry(), func(c *sink.Config) {
+		c.RollInterval = 50 * time.Millisecond
+		c.Now = func() time.Time { return time.Now().Add(schema.RollMargin + 3*time.Hour) }
+	})
+	e.produce("acme", scenario.JSON(t, acme)...)
+	e.produce("globex", scenario.JSON(t, globex)...)
+	n := uint64(len(acme) + len(globex))
+	e.waitStored("every event", func(rows, distinct uint64) bool { return distinct == n })
+	ctx := context.Background()
+	eventually.NoError(t, time.Minute, 50*time.Millisecond, func() error {
+		var rolled, cells uint64
+		if err := e.conn.QueryRow(ctx, `SELECT count() FROM switchboard.insights_rolled`).Scan(&rolled); err != nil {
+			return err
+		}
+		if err := e.conn.QueryRow(ctx, `SELECT count() FROM switchboard.insights_hourly WHERE tenant_id = 'acme'`).Scan(&cells); err != nil {
+			return err
+		}
+		if rolled == 0 || cells == 0 {
+			return fmt.Errorf("%d hours rolled, %d cells of acme", rolled, cells)
+		}
+		return nil
+	}, "the sink rolls up")
+	stored, err := schema.ReadAll(ctx, e.conn, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := insights.Range{Tenant: "acme", From: t0.Add(-2 * time.Hour).Truncate(time.Hour), To: t0.Add(3 * time.Hour).Truncate(time.Hour)}
+	got, err := insights.QuerySummary(ctx, e.conn, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := insights.SummaryOf(insights.Compute(stored, r.Filter()))
+	// Averages are sums in another order: equal to 1e-9.
+	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+	g, w := got.Totals, want.Totals
+	if !near(g.AvgFirstResponseSeconds, w.AvgFirstResponseSeconds) || !near(g.AvgWaitSeconds, w.AvgWaitSeconds) ||
+		!near(g.AvgHandlingSeconds, w.AvgHandlingSeconds) {
+		t.Errorf("averages through the roll-ups %+v, reference %+v", g, w)
+	}
+	g.AvgFirstResponseSeconds, g.AvgWaitSeconds, g.AvgHandlingSeconds = 0, 0, 0
+	w.AvgFirstResponseSeconds, w.AvgWaitSeconds, w.AvgHandlingSeconds = 0, 0, 0
+	if g != w || g.Finished == 0 {
+		t.Errorf("summary through the roll-ups %+v, reference %+v", got.Totals, want.Totals)
 	}
 }
 

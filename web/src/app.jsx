@@ -11,6 +11,7 @@ import { Icon } from './icon.jsx';
 import { ImportPage } from './import.jsx';
 import { StartButton } from './start.jsx';
 import { CannedPage, cannedChanged } from './canned.jsx';
+import { InsightsPage } from './insights.jsx';
 
 /** The tabs of the inbox, each a list query (SPEC11: "The console's tabs map to list queries"). */
 export const TABS = [
@@ -36,6 +37,7 @@ function parseRoute() {
   // People: /people, /people/<contact id>, /people/import (the page's own sub-route).
   if (parts[0] === 'people') return { tab: 'people', id: parts[1] || null };
   if (parts[0] === 'settings' && parts[1] === 'canned') return { tab: 'unassigned', id: null, page: 'canned' };
+  if (parts[0] === 'insights') return { tab: 'unassigned', id: null, page: 'insights' };
   const tab = TABS.find((t) => t.id === parts[0]) ? parts[0] : 'unassigned';
   const id = parts[1] && /^c[0-9a-v]{16}$/.test(parts[1]) ? parts[1] : null;
   return { tab, id };
@@ -204,7 +206,7 @@ function Console({ session, onSignOut }) {
     setRoute({ tab: tabId, id: id || null });
   }, []);
   const openPage = useCallback((page) => {
-    const path = '/settings/' + page;
+    const path = page === 'insights' ? '/insights' : '/settings/' + page;
     if (location.pathname !== path) history.pushState(null, '', path);
     setRoute({ tab: 'unassigned', id: null, page });
   }, []);
@@ -424,6 +426,24 @@ function Console({ session, onSignOut }) {
               </a>
             </li>
           </ul>
+          <div class="nav-section">Reports</div>
+          <ul class="tabs">
+            <li>
+              <a
+                href="/insights"
+                id="nav-insights"
+                class={'tab' + (route.page === 'insights' ? ' active' : '')}
+                aria-current={route.page === 'insights' ? 'page' : undefined}
+                onClick={(e) => {
+                  e.preventDefault();
+                  openPage('insights');
+                }}
+              >
+                <Icon d="M4 20V10M10 20V4M16 20v-7M22 20H2" />
+                <span class="tab-label">Insights</span>
+              </a>
+            </li>
+          </ul>
           <div class="nav-section">Settings</div>
           <ul class="tabs">
             <li>
@@ -483,6 +503,8 @@ function Console({ session, onSignOut }) {
         </nav>
         {route.page === 'canned' ? (
           <CannedPage me={me} />
+        ) : route.page === 'insights' ? (
+          <InsightsPage me={me} />
         ) : people ? (
           route.id === 'import' ? (
             <ImportPage />

@@ -297,6 +297,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 			}
 			n.chAPI = conn
 			acfg.Insights = insightsOf(conn)
+			acfg.InsightsRange = insightsRangeOf(conn)
 			if !cfg.has(RoleAnalytics) {
 				// The sink migrates the schema where it runs; a node that only answers insights does it too, so its
 				// queries never meet missing tables.
@@ -575,9 +576,32 @@ func (n *Node) Close() error {
 	return n.closeErr
 }
 
-// insightsOf answers GET /v1/insights from ClickHouse.
+// insightsOf answers GET /v1/insights?since= from ClickHouse.
 func insightsOf(conn driver.Conn) api.InsightsFunc {
-	return func(ctx context.Context, tenant string, since time.Duration) (any, error) {
-		return insights.Query(ctx, conn, insights.Filter{Tenant: tenant, Since: since})
+	return func(ctx context.Context, tenant string, since time.Duration, byOperator bool) (any, error) {
+		r, err := insights.Query(ctx, conn, insights.Filter{Tenant: tenant, Since: since})
+		if !byOperator {
+			r.ByOperator = []insights.OperatorFigures{}
+		}
+		return r, err
+	}
+}
+
+// insightsRangeOf answers GET /v1/insights?from=&to= and GET /v1/insights.csv from ClickHouse's roll-ups.
+func insightsRangeOf(conn driver.Conn) api.InsightsRangeFunc {
+	return func(ctx context.Context, tenant string, from, to time.Time) (api.InsightsSummary, error) {
+		s, err := insights.QuerySummary(ctx, conn, insights.Range{Tenant: tenant, From: from, To: to})
+		if err != nil {
+			return api.InsightsSummary{}, err
+		}
+		out := api.InsightsSummary{From: s.From, To: s.To, Totals: api.InsightsTotals(s.Totals),
+			ByOperator: make([]api.InsightsOperator, len(s.ByOperator)), ByHour: make([]api.InsightsHour, len(s.ByHour))}
+		for i, o := range s.ByOperator {
+			out.ByOperator[i] = api.InsightsOperator{OperatorID: o.OperatorID, InsightsTotals: api.InsightsTotals(o.Totals)}
+		}
+		for i, h := range s.ByHour {
+			out.ByHour[i] = api.InsightsHour{Start: h.Start, InsightsTotals: api.InsightsTotals(h.Totals)}
+		}
+		return out, nil
 	}
 }

@@ -1,0 +1,327 @@
+package insights
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchboard-hq/switchboard/analytics/schema"
+)
+
+// Range selects what a Summary covers: one tenant (empty: every tenant) and the window [From, To], both inclusive at
+// one-second resolution. A zero To means now, and then the point-in-time figures (active, unanswered, awaiting reply)
+// come from the conversations aggregate; a given To recomputes them from the raw events as of To, which is slower.
+type Range struct {
+	Tenant   string
+	From, To time.Time
+}
+
+// Totals are the figures of the insights screen for one slice of a range: the counts, and the average of each
+// duration with its number of samples. Active, unanswered and awaiting reply are at the range's end (zero by hour).
+type Totals struct {
+	Finished                uint64  `json:"finished"`
+	Active                  uint64  `json:"active"`
+	Unanswered              uint64  `json:"unanswered"`
+	AwaitingReply           uint64  `json:"awaiting_reply"`
+	MessagesIn              uint64  `json:"messages_in"`
+	MessagesOut             uint64  `json:"messages_out"`
+	FirstResponses          uint64  `json:"first_responses"`
+	AvgFirstResponseSeconds float64 `json:"avg_first_response_seconds"`
+	Assignments             uint64  `json:"assignments"`
+	AvgWaitSeconds          float64 `json:"avg_wait_seconds"`
+	Handlings               uint64  `json:"handlings"`
+	AvgHandlingSeconds      float64 `json:"avg_handling_seconds"`
+}
+
+// OperatorTotals are one operator's Totals.
+type OperatorTotals struct {
+	OperatorID string `json:"operator_id"`
+	Totals
+}
+
+// HourTotals are the Totals of the facts in [Start, Start+1h) ∩ the range.
+type HourTotals struct {
+	Start time.Time `json:"start"`
+	Totals
+}
+
+// Summary is the answer of GET /v1/insights?from=&to= (README, "Analytics"): the totals of the range, by operator
+// (operators with any figure, by id) and by hour (every hour from the one holding From to the one holding To).
+type Summary struct {
+	Tenant     string           `json:"tenant,omitempty"`
+	From       time.Time        `json:"from"`
+	To         time.Time        `json:"to"`
+	Totals     Totals           `json:"totals"`
+	ByOperator []OperatorTotals `json:"by_operator"`
+	ByHour     []HourTotals     `json:"by_hour"`
+}
+
+// SummaryOf projects a Report on the Summary's figures: Compute's report gives the reference QuerySummary is held to.
+func SummaryOf(r Report) Summary {
+	s := Summary{Tenant: r.Tenant, From: r.From, To: r.To, Totals: totalsOf(r.Figures),
+		ByOperator: []OperatorTotals{}, ByHour: []HourTotals{}}
+	for _, o := range r.ByOperator {
+		s.ByOperator = append(s.ByOperator, OperatorTotals{OperatorID: o.OperatorID, Totals: totalsOf(o.Figures)})
+	}
+	for _, b := range r.Hourly {
+		s.ByHour = append(s.ByHour, HourTotals{Start: b.Start, Totals: totalsOf(b.Figures)})
+	}
+	return s
+}
+
+func totalsOf(f Figures) Totals {
+	return Totals{Finished: f.Finished, Active: f.Active, Unanswered: f.Unanswered, AwaitingReply: f.AwaitingReply,
+		MessagesIn: f.MessagesIn, MessagesOut: f.MessagesOut,
+		FirstResponses: f.FirstResponse.Count, AvgFirstResponseSeconds: f.FirstResponse.Avg,
+		Assignments: f.Wait.Count, AvgWaitSeconds: f.Wait.Avg, Handlings: f.Handling.Count, AvgHandlingSeconds: f.Handling.Avg}
+}
+
+// Filter returns the Filter of the same window, for Compute.
+func (r Range) Filter() Filter {
+	return Filter{Tenant: r.Tenant, Now: r.To, Since: r.To.Sub(r.From)}
+}
+
+// QuerySummary computes the Summary of r in ClickHouse: the whole hours of the range from the hourly roll-ups
+// (schema.Roll) where they are current, the rest (the range's ragged edges, hours not rolled up yet or that
+// received events since) from the raw events, deduplicated by id; and the point-in-time figures like Query.
+// It equals SummaryOf(Compute(events, r.Filter())) (a test holds it to that).
+func QuerySummary(ctx context.Context, conn Querier, r Range) (Summary, error) {
+	live := r.To.IsZero()
+	to := r.To.Unix()
+	if live {
+		to = time.Now().Unix()
+	}
+	from := r.From.Unix()
+	if from > to {
+		return Summary{}, fmt.Errorf("insights: range from %v after to %v", r.From, to)
+	}
+	var (
+		states []stateRow
+		cells  []cell
+	)
+	if err := withStates(func() (err error) {
+		states, err = queryOpen(ctx, conn, r.Tenant, live, to)
+		return err
+	}, func() (err error) {
+		cells, err = hourlyCells(ctx, conn, r.Tenant, from, to)
+		return err
+	}); err != nil {
+		return Summary{}, err
+	}
+	acc := map[[2]string]*metricSums{}
+	add := func(dim, key string, c cell) {
+		k := [2]string{dim, key}
+		s := acc[k]
+		if s == nil {
+			s = &metricSums{}
+			acc[k] = s
+		}
+		s.n[c.metric] += c.n
+		s.total[c.metric] += c.total
+	}
+	for _, c := range cells {
+		add(dimTotal, "", c)
+		if c.op != "" {
+			add(dimOperator, c.op, c)
+		}
+		add(dimHour, itoa(c.hour), c)
+	}
+	b := newBuilder()
+	for k, s := range acc {
+		fg := b.figures(k[0], k[1])
+		for m := mFinished; m <= mHandling; m++ {
+			if s.n[m] > 0 {
+				fg.set(m, Stats{Count: s.n[m], Avg: s.total[m] / float64(s.n[m])})
+			}
+		}
+	}
+	for _, s := range states {
+		b.state(s.dim, s.key, s.active, s.unanswered, s.awaiting)
+	}
+	return SummaryOf(b.report(r.Tenant, from, to)), nil
+}
+
+type metricSums struct {
+	n     [mHandling + 1]uint64
+	total [mHandling + 1]float64
+}
+
+// cell is the count and sum of one metric's facts of one tenant, hour and operator.
+type cell struct {
+	hour   int64
+	op     string
+	metric metric
+	n      uint64
+	total  float64
+}
+
+// hourlyCells returns the facts of [from, to] by hour, operator and metric: whole hours from current roll-ups, the
+// rest from the raw events.
+func hourlyCells(ctx context.Context, conn Querier, tenant string, from, to int64) ([]cell, error) {
+	tc, targs := tenantCond(tenant)
+	first, end := (from+3599)/3600*3600, (to+1)/3600*3600 // the whole hours: [first, end)
+	rolled := map[int64]uint64{}                          // hour → version of its current roll-up
+	if first < end {
+		var err error
+		if rolled, err = currentRollups(ctx, conn, tc, targs, first, end); err != nil {
+			return nil, err
+		}
+	}
+	// The raw intervals [a, b): everything in [from, to] outside the current roll-ups.
+	var raw [][2]int64
+	addRaw := func(a, b int64) {
+		if a >= b {
+			return
+		}
+		if n := len(raw); n > 0 && raw[n-1][1] == a {
+			raw[n-1][1] = b
+			return
+		}
+		raw = append(raw, [2]int64{a, b})
+	}
+	if first >= end {
+		addRaw(from, to+1)
+	} else {
+		addRaw(from, first)
+		for h := first; h < end; h += 3600 {
+			if _, ok := rolled[h]; !ok {
+				addRaw(h, h+3600)
+			}
+		}
+		addRaw(end, to+1)
+	}
+	var out []cell
+	read := func(q string, args ...any) error {
+		rows, err := conn.Query(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("insights: query hourly facts: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				c     cell
+				tnt   string
+				hour  uint32
+				m     uint8
+				total float64
+			)
+			if err := rows.Scan(&tnt, &hour, &c.op, &m, &c.n, &total); err != nil {
+				return fmt.Errorf("insights: read hourly facts: %w", err)
+			}
+			c.hour, c.metric, c.total = int64(hour), metric(m), clean(total)
+			out = append(out, c)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("insights: read hourly facts: %w", err)
+		}
+		return nil
+	}
+	if len(raw) > 0 {
+		conds := make([]string, len(raw))
+		for i, iv := range raw {
+			conds[i] = fmt.Sprintf("(at >= toDateTime(%d) AND at < toDateTime(%d))", iv[0], iv[1])
+		}
+		where := fmt.Sprintf("%s AND at >= toDateTime(%d) AND at < toDateTime(%d) AND (%s)", tc, raw[0][0],
+			raw[len(raw)-1][1], strings.Join(conds, " OR "))
+		if err := read(strings.Replace(schema.HourlyFactsSQL, "{where}", where, 1), targs...); err != nil {
+			return nil, err
+		}
+	}
+	if len(rolled) > 0 {
+		pairs := make([]string, 0, len(rolled))
+		for _, h := range slices.Sorted(maps.Keys(rolled)) {
+			pairs = append(pairs, "("+itoa(h)+", "+strconv.FormatUint(rolled[h], 10)+")")
+		}
+		q := fmt.Sprintf(`SELECT tenant_id, toUInt32(hour), operator_id, metric, sum(n), sum(total)
+			FROM switchboard.insights_hourly
+			WHERE %s AND hour >= toDateTime(%d) AND hour < toDateTime(%d) AND (toUInt32(hour), version) IN (%s)
+			GROUP BY tenant_id, hour, operator_id, metric`, tc, first, end, strings.Join(pairs, ", "))
+		if err := read(q, targs...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// currentRollups returns, of the hours in [first, end), those whose latest roll-up holds every event of the tenant
+// (none inserted at or after its rolled_at), with that roll-up's version.
+func currentRollups(ctx context.Context, conn Querier, tc string, targs []any, first, end int64) (map[int64]uint64, error) {
+	q := fmt.Sprintf(`
+		SELECT h, v FROM (
+			SELECT toUInt32(hour) AS h, argMax(toUInt32(rolled_at), version) AS r, max(version) AS v
+			FROM switchboard.insights_rolled
+			WHERE hour >= toDateTime(%[1]d) AND hour < toDateTime(%[2]d)
+			GROUP BY h
+		) AS rolled ANY LEFT JOIN (
+			SELECT toUInt32(hour) AS h, toUInt32(maxMerge(inserted_at)) AS m
+			FROM switchboard.insights_arrivals
+			WHERE %[3]s AND hour >= toDateTime(%[1]d) AND hour < toDateTime(%[2]d)
+			GROUP BY h
+		) AS arrived USING h
+		WHERE m < r`, first, end, tc)
+	rows, err := conn.Query(ctx, q, targs...)
+	if err != nil {
+		return nil, fmt.Errorf("insights: query roll-ups: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]uint64{}
+	for rows.Next() {
+		var (
+			h uint32
+			v uint64
+		)
+		if err := rows.Scan(&h, &v); err != nil {
+			return nil, fmt.Errorf("insights: read roll-ups: %w", err)
+		}
+		out[int64(h)] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insights: read roll-ups: %w", err)
+	}
+	return out, nil
+}
+
+// The point-in-time counts in total and by assignee, for the summary: as stateSQL without the channel and label
+// groups, reading three columns of the conversations aggregate instead of all of them.
+const openSQL = `
+SELECT g.1 AS dim, g.2 AS key, countIf(s_status = 'assigned') AS active, countIf(s_status = 'unassigned') AS unanswered,
+	countIf(s_last = 'message.received') AS awaiting
+FROM (SELECT s_status, s_assignee, s_last FROM ({state}) WHERE s_status != 'closed')
+ARRAY JOIN [('total', ''), ('operator', s_assignee)] AS g
+WHERE g.2 != '' OR g.1 = 'total'
+GROUP BY dim, key`
+
+const openAggSQL = `
+SELECT finalizeAggregation(status) AS s_status, finalizeAggregation(assignee_id) AS s_assignee,
+	finalizeAggregation(last_message) AS s_last
+FROM switchboard.conversations FINAL
+WHERE {tenant}`
+
+// The state at a past to: a conversation with no event after to is in its latest state, read from the aggregate;
+// the others (those with events after to) are recomputed from their raw events up to to. The history is scanned
+// only for the ids of those few, not aggregated whole.
+const openPastSQL = `
+SELECT finalizeAggregation(status) AS s_status, finalizeAggregation(assignee_id) AS s_assignee,
+	finalizeAggregation(last_message) AS s_last
+FROM switchboard.conversations FINAL
+WHERE {tenant} AND finalizeAggregation(last_at) <= toDateTime(?)
+UNION ALL
+SELECT argMax(status, seq) AS s_status, argMax(assignee_id, seq) AS s_assignee,
+	CAST(argMax(type, if(type IN ('message.received', 'message.queued'), seq, toUInt64(0))) AS String) AS s_last
+FROM switchboard.events
+WHERE {tenant} AND at <= toDateTime(?) AND (tenant_id, conversation_id) IN (
+	SELECT tenant_id, conversation_id FROM switchboard.events WHERE {tenant} AND at > toDateTime(?))
+GROUP BY tenant_id, conversation_id`
+
+// queryOpen returns the point-in-time counts at to: from the conversations aggregate when live, else from the raw
+// events up to to.
+func queryOpen(ctx context.Context, conn Querier, tenant string, live bool, to int64) ([]stateRow, error) {
+	if live {
+		return readStates(ctx, conn, openSQL, openAggSQL, tenant)
+	}
+	return readStates(ctx, conn, openSQL, openPastSQL, tenant, to, to, to)
+}

@@ -1,0 +1,243 @@
+package api
+
+// The insights (README, "Analytics"):
+//
+//   - GET /v1/insights?since=24h — the full report of the last since (docs/contract.md), as before.
+//   - GET /v1/insights?from=&to= — the insights screen's summary of any range: from and to are RFC 3339 times; to
+//     absent means now (active and unanswered are then the live counts), from absent means 24 h before to. The
+//     range is [from, to] at one-second resolution, from before to, at most MaxInsightsRange long.
+//   - GET /v1/insights.csv?from=&to=&rows=hour|operator — the same summary as CSV: one row per hour (default) or per
+//     operator, then a total row.
+//
+// Always the caller's tenant. Per-operator figures are for admins and builders (issue 13): an operator's summary
+// has no by_operator field, the since report's by_operator is empty for them, and rows=operator answers them 403
+// forbidden. The rule is mayReadOperatorInsights, in one place.
+
+import (
+	"context"
+	"encoding/csv"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
+)
+
+// MaxInsightsRange is the longest range GET /v1/insights answers.
+const MaxInsightsRange = 92 * 24 * time.Hour
+
+// InsightsRangeFunc computes a tenant's summary of [from, to]; a zero to means now.
+type InsightsRangeFunc func(ctx context.Context, tenant string, from, to time.Time) (InsightsSummary, error)
+
+// InsightsTotals are the figures of one slice of a range (analytics/insights.Totals, in the API's terms).
+type InsightsTotals struct {
+	Finished                uint64  `json:"finished"`
+	Active                  uint64  `json:"active"`
+	Unanswered              uint64  `json:"unanswered"`
+	AwaitingReply           uint64  `json:"awaiting_reply"`
+	MessagesIn              uint64  `json:"messages_in"`
+	MessagesOut             uint64  `json:"messages_out"`
+	FirstResponses          uint64  `json:"first_responses"`
+	AvgFirstResponseSeconds float64 `json:"avg_first_response_seconds"`
+	Assignments             uint64  `json:"assignments"`
+	AvgWaitSeconds          float64 `json:"avg_wait_seconds"`
+	Handlings               uint64  `json:"handlings"`
+	AvgHandlingSeconds      float64 `json:"avg_handling_seconds"`
+}
+
+// InsightsOperator are one operator's figures.
+type InsightsOperator struct {
+	OperatorID string `json:"operator_id"`
+	InsightsTotals
+}
+
+// InsightsHour are one hour's figures.
+type InsightsHour struct {
+	Start time.Time `json:"start"`
+	InsightsTotals
+}
+
+// InsightsSummary is the answer of GET /v1/insights?from=&to=. ByOperator is left out for whoever may not read it.
+type InsightsSummary struct {
+	From       time.Time          `json:"from"`
+	To         time.Time          `json:"to"`
+	Totals     InsightsTotals     `json:"totals"`
+	ByOperator []InsightsOperator `json:"by_operator,omitempty"`
+	ByHour     []InsightsHour     `json:"by_hour"`
+}
+
+// mayReadOperatorInsights reports whether op may read per-operator figures: admins and builders.
+func mayReadOperatorInsights(op tenant.OperatorRef) bool {
+	return op.Operator.Role == tenant.RoleAdmin || op.Operator.Role == tenant.RoleBuilder
+}
+
+// insights answers GET /v1/insights: the summary of a range when from or to is given, else the since report.
+func (a *API) insights(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
+	args := ctx.QueryArgs()
+	if args.Has("from") || args.Has("to") {
+		if args.Has("since") {
+			fail(ctx, codeInvalidSince, "since cannot be combined with from and to")
+			return
+		}
+		sum, ok := a.insightsSummary(ctx, op)
+		if !ok {
+			return
+		}
+		if !mayReadOperatorInsights(op) {
+			sum.ByOperator = nil // and omitempty leaves the field out
+			a.writeJSON(ctx, fasthttp.StatusOK, sum)
+			return
+		}
+		if sum.ByOperator == nil {
+			sum.ByOperator = []InsightsOperator{}
+		}
+		// The outer by_operator, without omitempty, shadows the embedded one: an admin's empty list is [].
+		a.writeJSON(ctx, fasthttp.StatusOK, struct {
+			InsightsSummary
+			ByOperator []InsightsOperator `json:"by_operator"`
+		}{sum, sum.ByOperator})
+		return
+	}
+	if a.cfg.Insights == nil {
+		fail(ctx, codeAnalyticsUnavailable, "this node has no --clickhouse-addr")
+		return
+	}
+	since := 24 * time.Hour
+	if v := string(args.Peek("since")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > 400*24*time.Hour {
+			fail(ctx, codeInvalidSince, "since must be a Go duration such as 24h or 168h")
+			return
+		}
+		since = d
+	}
+	qctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := a.cfg.Insights(qctx, op.Tenant.ID, since, mayReadOperatorInsights(op))
+	if err != nil {
+		a.log.Error("query insights", "tenant", op.Tenant.ID, "err", err)
+		fail(ctx, codeAnalyticsUnavailable, "the analytics store could not be queried; retry later")
+		return
+	}
+	a.writeJSON(ctx, fasthttp.StatusOK, rep)
+}
+
+// insightsRange parses from and to. A to at or after now is now (the zero time: the live counts).
+func (a *API) insightsRange(ctx *fasthttp.RequestCtx) (from, to time.Time, ok bool) {
+	args := ctx.QueryArgs()
+	now := a.cfg.Now()
+	end := now
+	if v := string(args.Peek("to")); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			fail(ctx, codeInvalidTo, "to must be an RFC 3339 time such as 2026-12-01T00:00:00Z")
+			return from, to, false
+		}
+		if t.Before(now) {
+			to, end = t, t
+		}
+	} else if args.Has("to") {
+		fail(ctx, codeInvalidTo, "to must be an RFC 3339 time such as 2026-12-01T00:00:00Z")
+		return from, to, false
+	}
+	from = end.Add(-24 * time.Hour)
+	if v := string(args.Peek("from")); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			fail(ctx, codeInvalidFrom, "from must be an RFC 3339 time such as 2026-12-01T00:00:00Z")
+			return from, to, false
+		}
+		from = t
+	} else if args.Has("from") {
+		fail(ctx, codeInvalidFrom, "from must be an RFC 3339 time such as 2026-12-01T00:00:00Z")
+		return from, to, false
+	}
+	switch {
+	case !from.Before(end):
+		fail(ctx, codeInvalidRange, "from must be before to (and before now)")
+		return from, to, false
+	case end.Sub(from) > MaxInsightsRange:
+		fail(ctx, codeInvalidRange, "the range from to to may be at most 92 days")
+		return from, to, false
+	}
+	return from, to, true
+}
+
+// insightsSummary parses the range and queries its summary, answering the error itself when it fails.
+func (a *API) insightsSummary(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) (InsightsSummary, bool) {
+	from, to, ok := a.insightsRange(ctx)
+	if !ok {
+		return InsightsSummary{}, false
+	}
+	if a.cfg.InsightsRange == nil {
+		fail(ctx, codeAnalyticsUnavailable, "this node has no --clickhouse-addr")
+		return InsightsSummary{}, false
+	}
+	qctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sum, err := a.cfg.InsightsRange(qctx, op.Tenant.ID, from, to)
+	if err != nil {
+		a.log.Error("query insights", "tenant", op.Tenant.ID, "err", err)
+		fail(ctx, codeAnalyticsUnavailable, "the analytics store could not be queried; retry later")
+		return InsightsSummary{}, false
+	}
+	return sum, true
+}
+
+// insightsCSV answers GET /v1/insights.csv.
+func (a *API) insightsCSV(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
+	rows := string(ctx.QueryArgs().Peek("rows"))
+	switch rows {
+	case "", "hour":
+		rows = "hour"
+	case "operator":
+		if !mayReadOperatorInsights(op) {
+			fail(ctx, conversation.CodeForbidden, "per-operator insights are for admins and builders")
+			return
+		}
+	default:
+		fail(ctx, codeInvalidRows, "rows must be hour or operator")
+		return
+	}
+	if ctx.QueryArgs().Has("since") {
+		fail(ctx, codeInvalidSince, "the CSV takes from and to, not since")
+		return
+	}
+	sum, ok := a.insightsSummary(ctx, op)
+	if !ok {
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("text/csv; charset=utf-8")
+	ctx.Response.Header.Set("Content-Disposition", `attachment; filename="insights-`+op.Tenant.ID+`-by-`+rows+`.csv"`)
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	cw := csv.NewWriter(ctx)
+	_ = cw.Write(append([]string{rows}, insightsColumns...))
+	if rows == "hour" {
+		for _, h := range sum.ByHour {
+			_ = cw.Write(insightsRow(h.Start.UTC().Format(time.RFC3339), h.InsightsTotals))
+		}
+	} else {
+		for _, o := range sum.ByOperator {
+			// Operator ids come from the configuration, but a cell is neutralised all the same.
+			_ = cw.Write(insightsRow(neutralise(o.OperatorID), o.InsightsTotals))
+		}
+	}
+	_ = cw.Write(insightsRow("total", sum.Totals))
+	cw.Flush()
+}
+
+// insightsColumns are the CSV's columns after the row's key.
+var insightsColumns = []string{"finished", "active", "unanswered", "awaiting_reply", "messages_in", "messages_out",
+	"first_responses", "avg_first_response_seconds", "assignments", "avg_wait_seconds", "handlings",
+	"avg_handling_seconds"}
+
+func insightsRow(key string, t InsightsTotals) []string {
+	u := func(n uint64) string { return strconv.FormatUint(n, 10) }
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', 3, 64) }
+	return []string{key, u(t.Finished), u(t.Active), u(t.Unanswered), u(t.AwaitingReply), u(t.MessagesIn),
+		u(t.MessagesOut), u(t.FirstResponses), f(t.AvgFirstResponseSeconds), u(t.Assignments), f(t.AvgWaitSeconds),
+		u(t.Handlings), f(t.AvgHandlingSeconds)}
+}
