@@ -240,11 +240,18 @@ type OperatorChange struct {
 
 // Codes of a Refusal of a change.
 const (
-	CodeInvalidSetting = "invalid_setting"
-	CodeLastAdmin      = "last_admin"
-	CodeNotFound       = "not_found"
-	CodeExists         = "conflict"
+	CodeInvalidSetting   = "invalid_setting"
+	CodeLastAdmin        = "last_admin"
+	CodeOperatorNotFound = "operator_not_found" // the same code as actors/operator's
+	CodeChannelNotFound  = "channel_not_found"
+	CodeChannelExists    = "channel_exists"
+	CodeForbidden        = "forbidden"
 )
+
+// MayConfigure reports whether an operator of role may change the tenant's configuration: admins only, for now. It
+// is the one place this is decided (the API checks it before producing a change, the tenant actor again when it
+// applies one); issue 13's permission matrix will replace it.
+func MayConfigure(role string) bool { return role == RoleAdmin }
 
 // Refusal is why ApplyChange refused a change; nothing of it applied. Field names the setting at fault for
 // invalid_setting.
@@ -362,7 +369,7 @@ func applyChannel(t *Tenant, c *ChannelChange) error {
 	i := slices.IndexFunc(t.Channels, func(x Channel) bool { return x.ID == c.ID })
 	switch {
 	case c.Create && i >= 0:
-		return &Refusal{Code: CodeExists, Message: "channel " + c.ID + " exists"}
+		return &Refusal{Code: CodeChannelExists, Message: "channel " + c.ID + " exists"}
 	case c.Create:
 		typ := c.Type
 		if typ == "" {
@@ -371,7 +378,7 @@ func applyChannel(t *Tenant, c *ChannelChange) error {
 		t.Channels = append(t.Channels, Channel{ID: c.ID, Type: typ, PhoneNumberID: c.PhoneNumberID, RateLimit: 80})
 		i = len(t.Channels) - 1
 	case i < 0:
-		return &Refusal{Code: CodeNotFound, Message: "no channel " + c.ID}
+		return &Refusal{Code: CodeChannelNotFound, Message: "no channel " + c.ID}
 	case c.Type != "" || c.PhoneNumberID != "":
 		return invalid("phone_number_id", "a channel's type and number are set when it is added; add another channel")
 	}
@@ -397,7 +404,7 @@ func applyChannel(t *Tenant, c *ChannelChange) error {
 func applyOperator(t *Tenant, c *OperatorChange) error {
 	i := slices.IndexFunc(t.Operators, func(x Operator) bool { return x.ID == c.ID })
 	if i < 0 {
-		return &Refusal{Code: CodeNotFound, Message: "no operator " + c.ID}
+		return &Refusal{Code: CodeOperatorNotFound, Message: "no operator " + c.ID}
 	}
 	o := &t.Operators[i]
 	if c.Name != nil {

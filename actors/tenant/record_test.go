@@ -66,7 +66,7 @@ func TestApplyChange(t *testing.T) {
 			code: CodeInvalidSetting, field: "operators[1].capacity"},
 		{name: "role unknown", ch: Change{Operator: &OperatorChange{ID: "bob", Role: ptr("owner")}},
 			code: CodeInvalidSetting, field: "operators[1].role"},
-		{name: "unknown operator", ch: Change{Operator: &OperatorChange{ID: "zed", Capacity: ptr(2)}}, code: CodeNotFound},
+		{name: "unknown operator", ch: Change{Operator: &OperatorChange{ID: "zed", Capacity: ptr(2)}}, code: CodeOperatorNotFound},
 		{name: "demote last admin", ch: Change{Operator: &OperatorChange{ID: "ada", Role: ptr("builder")}}, code: CodeLastAdmin},
 		{name: "promote then", ch: Change{Operator: &OperatorChange{ID: "bob", Role: ptr("admin")}},
 			check: func(t *testing.T, n *Tenant) {
@@ -87,7 +87,7 @@ func TestApplyChange(t *testing.T) {
 			PhoneNumberID: "100", AppSecret: ptr("s2"), VerifyToken: ptr("v2")}}, code: CodeInvalidSetting,
 			field: "channels[1].phone_number_id"},
 		{name: "add channel twice", ch: Change{Channel: &ChannelChange{ID: "acme-wa", Create: true, PhoneNumberID: "300",
-			AppSecret: ptr("s"), VerifyToken: ptr("v")}}, code: CodeExists},
+			AppSecret: ptr("s"), VerifyToken: ptr("v")}}, code: CodeChannelExists},
 		{name: "disable and rotate", ch: Change{Channel: &ChannelChange{ID: "acme-wa", Disabled: ptr(true), AppSecret: ptr("s9")}},
 			check: func(t *testing.T, n *Tenant) {
 				if c := n.Channels[0]; !c.Disabled || c.AppSecret != "s9" || c.AccessToken != "a1" {
