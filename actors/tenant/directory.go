@@ -139,6 +139,18 @@ func index(c *Config, gen uint64) *snapshot {
 	return d
 }
 
+// ForgetTokens replaces the operators' plaintext tokens in c by their hashes (Operator.TokenHash). A nil c is fine.
+func (c *Config) ForgetTokens() {
+	if c == nil {
+		return
+	}
+	for i := range c.Tenants {
+		for j := range c.Tenants[i].Operators {
+			c.Tenants[i].Operators[j].hashToken()
+		}
+	}
+}
+
 // Tenant returns the tenant with the given id.
 func (d *Directory) Tenant(id string) (*Tenant, bool) {
 	t, ok := d.cur.Load().tenants[id]
