@@ -47,8 +47,8 @@ type metrics struct {
 	unknownAccounts prometheus.Counter
 	// disabled counts customer messages dropped on a disabled channel (tenant.Channel.Disabled).
 	disabled prometheus.Counter
-	unknown         [numResults]prometheus.Counter  // webhooks{channel="unknown"}, resolved once
-	duration        [numResults]prometheus.Observer // by result, resolved once
+	unknown  [numResults]prometheus.Counter  // webhooks{channel="unknown"}, resolved once
+	duration [numResults]prometheus.Observer // by result, resolved once
 }
 
 func newMetrics(reg prometheus.Registerer) (metrics, error) {
