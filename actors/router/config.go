@@ -29,13 +29,6 @@ type storedConfig struct {
 	Applied conversation.Position `json:"applied"`
 }
 
-// ConfigApplied is the outcome body of an applied config_set: the tenant's configuration version after it, which the
-// API waits for its node's directory to reach before answering, and the records written.
-type ConfigApplied struct {
-	Version uint64
-	Records []tenant.Record
-}
-
 // settingsMsg gives a conversation actor its tenant's settings after a change. The tenant actor sends it before any
 // input it routes after the change, so the conversation applies that input under the new settings.
 type settingsMsg struct {
@@ -103,7 +96,7 @@ func (t *tenantActor) configCommand(c *actor.Context, cmd *inbox.Command, pos co
 	}
 	if !t.cfgApplied.Less(pos) && t.cfgApplied != (conversation.Position{}) {
 		t.r.metrics.skipped.WithLabelValues("replay").Inc()
-		answer(outcome.Result{Body: ConfigApplied{Version: t.cfg.Version}})
+		answer(outcome.Result{Body: tenant.Applied{Version: t.cfg.Version}})
 		return
 	}
 	caller := t.ops[cmd.OperatorID]
@@ -136,7 +129,7 @@ func (t *tenantActor) configCommand(c *actor.Context, cmd *inbox.Command, pos co
 		t.r.fail(err)
 		return
 	}
-	res := outcome.Result{Body: ConfigApplied{Version: next.Version, Records: recs}}
+	res := outcome.Result{Body: tenant.Applied{Version: next.Version, Records: recs}}
 	if err := t.r.cfg.Store.Commit(b, func(err error) {
 		if err != nil {
 			t.r.fail(fmt.Errorf("persist configuration of tenant %s: %w", t.tenant, err))

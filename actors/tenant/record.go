@@ -238,6 +238,13 @@ type OperatorChange struct {
 	Teams    *[]string `json:"teams,omitempty"`
 }
 
+// Applied is the outcome of an applied change (the tenant actor publishes it): the tenant's configuration version
+// after it, which the API waits for its own node's directory to reach before answering, and the records written.
+type Applied struct {
+	Version uint64
+	Records []Record
+}
+
 // Codes of a Refusal of a change.
 const (
 	CodeInvalidSetting   = "invalid_setting"

@@ -285,7 +285,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	if cfg.has(RoleAPI) {
 		acfg := api.Config{Directory: n.dir, Reader: APIReader(n.store), Producer: n.producer, Outcomes: n.outcomes,
-			Logger: n.log}
+			WaitConfig: true, Logger: n.log}
 		if err := n.startMedia(&acfg); err != nil {
 			return n, err
 		}
