@@ -74,12 +74,12 @@ var codeStatus = map[string]int{
 	contact.CodeInvalidCommand: fasthttp.StatusBadRequest,
 
 	// The router's outcomes that are not rules' refusals.
-	tenant.CodeInvalidSetting:  fasthttp.StatusBadRequest,
-	tenant.CodeLastAdmin:       fasthttp.StatusConflict,
+	tenant.CodeInvalidSetting: fasthttp.StatusBadRequest,
+	tenant.CodeLastAdmin:      fasthttp.StatusConflict,
 	// tenant.CodeChannelNotFound is codeChannelNotFound (templates.go), a 404 too.
-	tenant.CodeChannelExists:   fasthttp.StatusConflict,
-	outcome.CodeReplayed:       fasthttp.StatusConflict,
-	outcome.CodeInternal:       fasthttp.StatusInternalServerError,
+	tenant.CodeChannelExists: fasthttp.StatusConflict,
+	outcome.CodeReplayed:     fasthttp.StatusConflict,
+	outcome.CodeInternal:     fasthttp.StatusInternalServerError,
 
 	// The API's own.
 	codeUnauthorized:         fasthttp.StatusUnauthorized,
