@@ -1,0 +1,194 @@
+package main_test
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
+)
+
+const (
+	cfgPhone  = "700800960"
+	cfgSecret = "cfg-app-secret"
+	cfgAda    = "cfg-ada-token-000000001" // admin
+	cfgBo     = "cfg-bo-token-0000000001" // operator, capacity 1
+	configY   = `tenants:
+  - id: cfg
+    channels:
+      - id: cfg-wa
+        type: whatsapp
+        phone_number_id: "` + cfgPhone + `"
+        app_secret: "` + cfgSecret + `"
+        verify_token: "cfg-verify"
+        access_token: "cfg-access"
+    operators:
+      - id: ada
+        role: admin
+        token: "` + cfgAda + `"
+      - id: bo
+        capacity: 1
+        token: "` + cfgBo + `"
+`
+)
+
+type opView struct {
+	ID           string   `json:"id"`
+	Role         string   `json:"role"`
+	Capacity     int      `json:"capacity"`
+	Availability string   `json:"availability"`
+	Skills       []string `json:"skills"`
+	Load         *int     `json:"load"`
+}
+
+func (n *node) operator(id string) opView {
+	n.t.Helper()
+	var v opView
+	if err := json.Unmarshal(n.mustCall("GET", "/v1/operators/"+id, cfgAda, nil, 200), &v); err != nil {
+		n.t.Fatal(err)
+	}
+	return v
+}
+
+func (n *node) settings() map[string]any {
+	n.t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(n.mustCall("GET", "/v1/settings", cfgAda, nil, 200), &v); err != nil {
+		n.t.Fatal(err)
+	}
+	return v
+}
+
+// TestConfigurationAtRuntime changes a tenant's configuration through the API with no restart — routing to manual
+// and back, an operator's capacity after the operator changed their availability (the change the stored state used
+// to shadow), a new WhatsApp number that receives a signed webhook at once, a rotated app secret — then restarts the
+// node with an edited YAML file: the configuration topic wins, and every difference is logged once, naming the
+// field (no silent shadowing).
+func TestConfigurationAtRuntime(t *testing.T) {
+	n := newNodeConfig(t, configY)
+	n.start()
+	webhook := func(phone, secret, from, wamid string) int {
+		t.Helper()
+		body := meta.Payload(meta.Change{PhoneNumberID: phone, Messages: []meta.Message{textMsg(from, wamid, "hello", time.Now().Unix())}})
+		return n.post(body, secret)
+	}
+	waitIn := func(query, id string) {
+		t.Helper()
+		eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
+			return slices.Contains(n.listIDs(cfgAda, query), id)
+		}, "%s in %s", id, query)
+	}
+
+	// Seeded from the YAML file: the settings have their defaults, version 4 (settings, one channel, two operators: one record each).
+	if s := n.settings(); s["routing"] != "auto" || s["version"] != float64(4) {
+		t.Fatalf("settings = %v", s)
+	}
+	n.mustCall("PUT", "/v1/operators/me/availability", cfgBo, map[string]string{"availability": "online"}, 200)
+
+	// Routing manual: a conversation waits while Bo, online, has room; back to auto it is offered to him at once.
+	b := n.mustCall("PATCH", "/v1/settings", cfgAda, map[string]string{"routing": "manual"}, 200)
+	if !strings.Contains(string(b), `"routing":"manual"`) {
+		t.Fatalf("PATCH settings answered %s", b)
+	}
+	if s := n.settings(); s["routing"] != "manual" {
+		t.Fatalf("the next read on this node does not see the change: %v", s)
+	}
+	first := conversation.ID("cfg-wa", "27840000001")
+	if code := webhook(cfgPhone, cfgSecret, "27840000001", "wamid.cfg-1"); code != 200 {
+		t.Fatalf("webhook: %d", code)
+	}
+	waitIn("status=unassigned", first)
+	n.refused("PATCH", "/v1/settings", cfgAda, map[string]string{"routing": "round-robin"}, 400, "invalid_setting")
+	n.refused("PATCH", "/v1/settings", cfgBo, map[string]string{"routing": "auto"}, 403, "forbidden")
+	n.mustCall("PATCH", "/v1/settings", cfgAda, map[string]string{"routing": "auto"}, 200)
+	waitIn("status=assigned&assignee=bo", first)
+
+	// Capacity: Bo is full (1/1); a second conversation waits until the admin gives him a second place. Bo changed
+	// his availability above, so his stored state exists: it must not shadow the new capacity.
+	second := conversation.ID("cfg-wa", "27840000002")
+	if code := webhook(cfgPhone, cfgSecret, "27840000002", "wamid.cfg-2"); code != 200 {
+		t.Fatalf("webhook: %d", code)
+	}
+	waitIn("status=unassigned", second)
+	n.mustCall("PATCH", "/v1/operators/bo", cfgAda, map[string]any{"capacity": 3, "skills": []string{"billing"}}, 200)
+	waitIn("status=assigned&assignee=bo", second)
+	if o := n.operator("bo"); o.Capacity != 3 || o.Availability != "online" || !slices.Equal(o.Skills, []string{"billing"}) {
+		t.Fatalf("bo = %+v", o)
+	}
+	n.refused("PATCH", "/v1/operators/ada", cfgAda, map[string]string{"role": "operator"}, 409, "last_admin")
+	n.refused("PATCH", "/v1/operators/bo", cfgBo, map[string]int{"capacity": 9}, 403, "forbidden")
+
+	// A new WhatsApp number: its signed webhooks are accepted at once and open a conversation on it.
+	const newPhone, newSecret = "700800961", "cfg-second-secret"
+	if code := webhook(newPhone, newSecret, "27840000003", "wamid.cfg-3"); code != 404 && code != 401 {
+		t.Fatalf("webhook to a number not yet added: %d", code)
+	}
+	b = n.mustCall("POST", "/v1/channels", cfgAda, map[string]string{"id": "cfg-wa-2", "phone_number_id": newPhone,
+		"app_secret": newSecret, "verify_token": "cfg-verify-2", "access_token": "cfg-access-2"}, 201)
+	if strings.Contains(string(b), newSecret) || strings.Contains(string(b), "cfg-access-2") {
+		t.Fatalf("the channel's answer shows a secret: %s", b)
+	}
+	third := conversation.ID("cfg-wa-2", "27840000003")
+	if code := webhook(newPhone, newSecret, "27840000003", "wamid.cfg-3b"); code != 200 {
+		t.Fatalf("webhook to the new number: %d", code)
+	}
+	waitIn("status=assigned&assignee=bo", third)
+	// Rotating its app secret: the old one is refused from the answer on, the new one accepted.
+	n.mustCall("PATCH", "/v1/channels/cfg-wa-2", cfgAda, map[string]string{"app_secret": "cfg-rotated-secret"}, 200)
+	if code := webhook(newPhone, newSecret, "27840000004", "wamid.cfg-4"); code != 401 {
+		t.Fatalf("webhook signed with the old secret: %d, want 401", code)
+	}
+	if code := webhook(newPhone, "cfg-rotated-secret", "27840000004", "wamid.cfg-4b"); code != 200 {
+		t.Fatalf("webhook signed with the rotated secret: %d", code)
+	}
+	code, body := n.get("/v1/channels", cfgAda)
+	if code != 200 || strings.Contains(string(body), "rotated") || !strings.Contains(string(body), `"has_app_secret":true`) {
+		t.Fatalf("GET /v1/channels = %d %s", code, body)
+	}
+	if strings.Contains(n.logs.String(), "cfg-rotated-secret") || strings.Contains(n.logs.String(), newSecret) {
+		t.Fatal("a channel secret is in the node's log")
+	}
+
+	// Restart with an edited YAML file: Bo's capacity 5, routing manual, and the channel's access token changed.
+	n.stop()
+	edited := strings.Replace(configY, "capacity: 1", "capacity: 5", 1)
+	edited = strings.Replace(edited, "  - id: cfg\n", "  - id: cfg\n    settings:\n      routing: manual\n", 1)
+	edited = strings.Replace(edited, "cfg-access", "cfg-access-edited", 1)
+	writeConfig(t, n, edited)
+	n.start()
+	// The topic wins: capacity 3 (set through the API), routing auto, the added channel still there.
+	if o := n.operator("bo"); o.Capacity != 3 || o.Availability != "online" {
+		t.Fatalf("after the restart bo = %+v, want the topic's capacity 3", o)
+	}
+	if s := n.settings(); s["routing"] != "auto" {
+		t.Fatalf("after the restart settings = %v, want the topic's routing auto", s)
+	}
+	if code := webhook(newPhone, "cfg-rotated-secret", "27840000005", "wamid.cfg-5"); code != 200 {
+		t.Fatalf("webhook to the added number after the restart: %d", code)
+	}
+	// No silent shadowing: each difference is logged, naming the tenant, item, field and both values; a secret is
+	// named, never shown.
+	logs := n.logs.String()
+	for _, want := range []string{
+		"config: tenant cfg operator bo capacity: YAML says 5, the configuration topic says 3",
+		"config: tenant cfg settings routing: YAML says manual, the configuration topic says auto",
+		"config: tenant cfg channel cfg-wa access_token: YAML says (a secret), the configuration topic says (another secret)",
+		"the topic wins",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log does not say %q", want)
+		}
+	}
+	if strings.Contains(logs, "cfg-access-edited") {
+		t.Error("the edited access token is in the log")
+	}
+	// And a change through the API still applies after the restart (Bo's stored availability shadows nothing).
+	n.mustCall("PATCH", "/v1/operators/bo", cfgAda, map[string]int{"capacity": 4}, 200)
+	if o := n.operator("bo"); o.Capacity != 4 {
+		t.Fatalf("bo = %+v after raising the capacity to 4", o)
+	}
+}
