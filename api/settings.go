@@ -204,11 +204,7 @@ func (a *API) configure(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, change 
 	if _, _, err := tenant.ApplyChange(op.Tenant, change, a.cfg.Now()); err != nil {
 		var r *tenant.Refusal
 		if errors.As(err, &r) {
-			msg := r.Message
-			if r.Field != "" {
-				msg = r.Field + ": " + msg
-			}
-			fail(ctx, r.Code, msg)
+			fail(ctx, r.Code, r.Text())
 			return
 		}
 	}

@@ -116,11 +116,7 @@ func (t *tenantActor) configCommand(c *actor.Context, cmd *inbox.Command, pos co
 			t.r.fail(fmt.Errorf("BUG: configuration rule failed without a refusal: %w", err))
 			return
 		}
-		msg := r.Message
-		if r.Field != "" {
-			msg = r.Field + ": " + msg
-		}
-		answer(outcome.Result{Code: r.Code, Message: msg})
+		answer(outcome.Result{Code: r.Code, Message: r.Text()})
 		return
 	}
 	b := t.r.cfg.Store.NewBatch()

@@ -186,14 +186,7 @@ func (d *Dispatcher) Policy() Policy { return d.policy }
 // back. What the other fields govern (Sticky, OfflineReleases) applies to what happens from now on.
 func (d *Dispatcher) SetPolicy(p Policy) []Assignment {
 	d.policy = p
-	d.freeOps = d.freeOps[:0]
-	for k := range d.ops {
-		d.freeAt[k] = -1
-		if d.isFree(k) {
-			d.freeAt[k] = len(d.freeOps)
-			d.freeOps = append(d.freeOps, k)
-		}
-	}
+	d.relistFree()
 	return d.result(d.drain(d.out[:0]))
 }
 
@@ -501,6 +494,12 @@ func (d *Dispatcher) putOperator(o Operator) int {
 		return pos
 	}
 	// Positions moved: list the free operators again. Operators are added rarely, and Rebuild adds them in order.
+	d.relistFree()
+	return pos
+}
+
+// relistFree lists the free operators again from scratch.
+func (d *Dispatcher) relistFree() {
 	d.freeOps = d.freeOps[:0]
 	for k := range d.ops {
 		d.freeAt[k] = -1
@@ -509,7 +508,6 @@ func (d *Dispatcher) putOperator(o Operator) int {
 			d.freeOps = append(d.freeOps, k)
 		}
 	}
-	return pos
 }
 
 // isFree reports whether operator i is Online with room for one more conversation, so that it can be offered one.

@@ -268,6 +268,14 @@ type Refusal struct {
 	Message string
 }
 
+// Text is the refusal's message for a caller: the field first when there is one ("settings.routing: …").
+func (r *Refusal) Text() string {
+	if r.Field != "" {
+		return r.Field + ": " + r.Message
+	}
+	return r.Message
+}
+
 func (r *Refusal) Error() string {
 	if r.Field != "" {
 		return r.Code + ": " + r.Field + ": " + r.Message
@@ -342,34 +350,25 @@ func admins(t *Tenant) int {
 	return n
 }
 
+// setIf sets *dst to *v when v is not nil: a change names only what changes.
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
 func applySettings(s *Settings, c *SettingsChange) {
-	if c.AutoCloseAfter != nil {
-		s.AutoCloseAfter = *c.AutoCloseAfter
-	}
-	if c.ReopenTo != nil {
-		s.ReopenTo = *c.ReopenTo
-	}
-	if c.ReservationTimeout != nil {
-		s.ReservationTimeout = *c.ReservationTimeout
-	}
-	if c.WindowWarning != nil {
-		s.WindowWarning = *c.WindowWarning
-	}
+	setIf(&s.AutoCloseAfter, c.AutoCloseAfter)
+	setIf(&s.ReopenTo, c.ReopenTo)
+	setIf(&s.ReservationTimeout, c.ReservationTimeout)
+	setIf(&s.WindowWarning, c.WindowWarning)
 	if c.TakeoverRoles != nil {
 		s.TakeoverRoles = slices.Clone(*c.TakeoverRoles)
 	}
-	if c.OfflineReleases != nil {
-		s.OfflineReleases = *c.OfflineReleases
-	}
-	if c.Routing != nil {
-		s.Routing = *c.Routing
-	}
-	if c.ReadReceipts != nil {
-		s.ReadReceipts = *c.ReadReceipts
-	}
-	if c.HidePhoneNumbers != nil {
-		s.HidePhoneNumbers = *c.HidePhoneNumbers
-	}
+	setIf(&s.OfflineReleases, c.OfflineReleases)
+	setIf(&s.Routing, c.Routing)
+	setIf(&s.ReadReceipts, c.ReadReceipts)
+	setIf(&s.HidePhoneNumbers, c.HidePhoneNumbers)
 }
 
 func applyChannel(t *Tenant, c *ChannelChange) error {
@@ -390,21 +389,12 @@ func applyChannel(t *Tenant, c *ChannelChange) error {
 		return invalid("phone_number_id", "a channel's type and number are set when it is added; add another channel")
 	}
 	ch := &t.Channels[i]
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&ch.AppSecret, c.AppSecret)
-	set(&ch.VerifyToken, c.VerifyToken)
-	set(&ch.AccessToken, c.AccessToken)
-	set(&ch.WABAID, c.WABAID)
-	if c.RateLimit != nil {
-		ch.RateLimit = *c.RateLimit
-	}
-	if c.Disabled != nil {
-		ch.Disabled = *c.Disabled
-	}
+	setIf(&ch.AppSecret, c.AppSecret)
+	setIf(&ch.VerifyToken, c.VerifyToken)
+	setIf(&ch.AccessToken, c.AccessToken)
+	setIf(&ch.WABAID, c.WABAID)
+	setIf(&ch.RateLimit, c.RateLimit)
+	setIf(&ch.Disabled, c.Disabled)
 	return nil
 }
 
@@ -414,12 +404,8 @@ func applyOperator(t *Tenant, c *OperatorChange) error {
 		return &Refusal{Code: CodeOperatorNotFound, Message: "no operator " + c.ID}
 	}
 	o := &t.Operators[i]
-	if c.Name != nil {
-		o.Name = *c.Name
-	}
-	if c.Role != nil {
-		o.Role = *c.Role
-	}
+	setIf(&o.Name, c.Name)
+	setIf(&o.Role, c.Role)
 	if c.Capacity != nil {
 		if *c.Capacity == 0 {
 			return invalid("capacity", "must be at least 1 (0 is the YAML file's way of saying the default, %d)", DefaultCapacity)
