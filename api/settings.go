@@ -7,6 +7,7 @@ package api
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
@@ -158,15 +159,33 @@ func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id
 		fail(ctx, tenant.CodeOperatorNotFound, "no operator "+id)
 		return
 	}
-	var ch tenant.OperatorChange
-	if !decode(ctx, &ch, false) {
+	var body struct {
+		Name     *string   `json:"name"`
+		Role     *string   `json:"role"`
+		Capacity *int      `json:"capacity"`
+		Skills   *[]string `json:"skills"`
+		Teams    *[]string `json:"teams"`
+		// Token is a new API token: only its hash goes further, and the old token (and every session signed in
+		// with it) stops working.
+		Token *string `json:"token"`
+	}
+	if !decode(ctx, &body, false) {
 		return
 	}
-	if ch.ID != "" && ch.ID != id {
-		fail(ctx, tenant.CodeInvalidSetting, "id: the operator is named by the path")
-		return
+	ch := tenant.OperatorChange{ID: id, Name: body.Name, Role: body.Role, Capacity: body.Capacity, Skills: body.Skills,
+		Teams: body.Teams}
+	if body.Token != nil {
+		if len(*body.Token) < 16 {
+			fail(ctx, tenant.CodeInvalidSetting, "token: must be at least 16 characters")
+			return
+		}
+		if _, taken := a.cfg.Directory.OperatorByToken(*body.Token); taken {
+			fail(ctx, tenant.CodeInvalidSetting, "token: already in use; choose another")
+			return
+		}
+		h := tenant.HashToken(*body.Token)
+		ch.TokenHash = new(hex.EncodeToString(h[:]))
 	}
-	ch.ID = id
 	a.configure(ctx, op, tenant.Change{Operator: &ch}, fasthttp.StatusOK, func(r *tenant.Record) any {
 		o := r.Operator
 		loads, err := a.cfg.Reader.OperatorLoads(op.Tenant.ID)

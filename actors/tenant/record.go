@@ -88,7 +88,8 @@ type folded struct {
 // NewFold starts an empty fold.
 func NewFold() *Fold { return &Fold{tenants: map[string]*folded{}} }
 
-// Add folds one record in.
+// Add folds one record in. A record older (by version) than the one the fold holds for its key is ignored: a seed
+// written late by a node that started while another seeded and changed the tenant does not undo the change.
 func (f *Fold) Add(r Record) {
 	t := f.tenants[r.Tenant]
 	if t == nil {
@@ -98,12 +99,17 @@ func (f *Fold) Add(r Record) {
 	}
 	t.version = max(t.version, r.Version)
 	if r.Kind == KindSettings {
-		t.settings = &r
+		if t.settings == nil || t.settings.Version <= r.Version {
+			t.settings = &r
+		}
 		return
 	}
 	k := r.Key()
-	if _, ok := t.items[k]; !ok {
+	prev, ok := t.items[k]
+	if !ok {
 		t.keys = append(t.keys, k)
+	} else if prev.Version > r.Version {
+		return
 	}
 	t.items[k] = &r
 }
@@ -228,14 +234,17 @@ type ChannelChange struct {
 	Disabled      *bool   `json:"disabled,omitempty"`
 }
 
-// OperatorChange changes an operator's name, role, capacity, skills or teams.
+// OperatorChange changes an operator's name, role, capacity, skills or teams, or gives it a new API token.
 type OperatorChange struct {
-	ID       string    `json:"id"`
-	Name     *string   `json:"name,omitempty"`
-	Role     *string   `json:"role,omitempty"`
-	Capacity *int      `json:"capacity,omitempty"`
-	Skills   *[]string `json:"skills,omitempty"`
-	Teams    *[]string `json:"teams,omitempty"`
+	ID string `json:"id"`
+	// TokenHash is the hex SHA-256 of a new API token (the API hashes the token it is given: the plaintext never
+	// travels further); the old token stops working on every node as soon as each has the record.
+	TokenHash *string   `json:"token_sha256,omitempty"`
+	Name      *string   `json:"name,omitempty"`
+	Role      *string   `json:"role,omitempty"`
+	Capacity  *int      `json:"capacity,omitempty"`
+	Skills    *[]string `json:"skills,omitempty"`
+	Teams     *[]string `json:"teams,omitempty"`
 }
 
 // Applied is the outcome of an applied change (the tenant actor publishes it): the tenant's configuration version
@@ -406,6 +415,12 @@ func applyOperator(t *Tenant, c *OperatorChange) error {
 	o := &t.Operators[i]
 	setIf(&o.Name, c.Name)
 	setIf(&o.Role, c.Role)
+	if c.TokenHash != nil {
+		if len(*c.TokenHash) != 64 || strings.Trim(*c.TokenHash, "0123456789abcdef") != "" {
+			return invalid("token", "the token's hash is not a hex SHA-256")
+		}
+		o.Token, o.TokenHash = "", *c.TokenHash
+	}
 	if c.Capacity != nil {
 		if *c.Capacity == 0 {
 			return invalid("capacity", "must be at least 1 (0 is the YAML file's way of saying the default, %d)", DefaultCapacity)

@@ -153,6 +153,19 @@ func TestConfigurationAtRuntime(t *testing.T) {
 		t.Fatal("a channel secret is in the node's log")
 	}
 
+	// A new token for Bo: the old one is refused at once, the new one works; neither is answered or logged.
+	const boNew = "cfg-bo-token-rotated-01"
+	b = n.mustCall("PATCH", "/v1/operators/bo", cfgAda, map[string]string{"token": boNew}, 200)
+	if strings.Contains(string(b), boNew) || strings.Contains(n.logs.String(), boNew) {
+		t.Fatalf("the new token is answered or logged: %s", b)
+	}
+	if code, _ := n.get("/v1/operators/me", cfgBo); code != 401 {
+		t.Fatalf("bo's old token after the rotation: %d, want 401", code)
+	}
+	if code, _ := n.get("/v1/operators/me", boNew); code != 200 {
+		t.Fatalf("bo's new token: %d", code)
+	}
+
 	// Restart with an edited YAML file: Bo's capacity 5, routing manual, and the channel's access token changed.
 	n.stop()
 	edited := strings.Replace(configY, "capacity: 1", "capacity: 5", 1)
@@ -167,6 +180,13 @@ func TestConfigurationAtRuntime(t *testing.T) {
 	if s := n.settings(); s["routing"] != "auto" {
 		t.Fatalf("after the restart settings = %v, want the topic's routing auto", s)
 	}
+	// The YAML file still has Bo's old token: the topic's wins, so the old token stays refused.
+	if code, _ := n.get("/v1/operators/me", cfgBo); code != 401 {
+		t.Fatalf("bo's old token (still in the YAML file) after the restart: %d, want 401", code)
+	}
+	if code, _ := n.get("/v1/operators/me", boNew); code != 200 {
+		t.Fatalf("bo's new token after the restart: %d", code)
+	}
 	if code := webhook(newPhone, "cfg-rotated-secret", "27840000005", "wamid.cfg-5"); code != 200 {
 		t.Fatalf("webhook to the added number after the restart: %d", code)
 	}
@@ -177,6 +197,7 @@ func TestConfigurationAtRuntime(t *testing.T) {
 		"config: tenant cfg operator bo capacity: YAML says 5, the configuration topic says 3",
 		"config: tenant cfg settings routing: YAML says manual, the configuration topic says auto",
 		"config: tenant cfg channel cfg-wa access_token: YAML says (a secret), the configuration topic says (another secret)",
+		"config: tenant cfg operator bo token: YAML says (a secret)",
 		"the topic wins",
 	} {
 		if !strings.Contains(logs, want) {
