@@ -42,7 +42,7 @@ type configWatcher struct {
 	closeErr  error
 
 	applied prometheus.Counter
-	lag     prometheus.Gauge
+	offset  prometheus.Gauge
 }
 
 func newConfigWatcher(brokers []string, dir *tenant.Directory, reg prometheus.Registerer, log *slog.Logger) (*configWatcher, error) {
@@ -51,13 +51,13 @@ func newConfigWatcher(brokers []string, dir *tenant.Directory, reg prometheus.Re
 			Name: "switchboard_config_records_applied_total",
 			Help: "Records of switchboard.config this node applied to its directory.",
 		}),
-		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+		offset: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "switchboard_config_applied_offset",
 			Help: "The offset of the last switchboard.config record this node applied (-1 before any).",
 		}),
 	}
-	w.lag.Set(-1)
-	for _, c := range []prometheus.Collector{w.applied, w.lag} {
+	w.offset.Set(-1)
+	for _, c := range []prometheus.Collector{w.applied, w.offset} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("config watcher metrics: %w", err)
 		}
@@ -116,7 +116,7 @@ func (w *configWatcher) catchUp(ctx context.Context) error {
 // add folds one message in (under mu).
 func (w *configWatcher) add(m kafka.Message) {
 	w.next = m.Offset + 1
-	w.lag.Set(float64(m.Offset))
+	w.offset.Set(float64(m.Offset))
 	var r tenant.Record
 	if err := json.Unmarshal(m.Value, &r); err != nil || r.Tenant == "" || r.Key() != string(m.Key) {
 		w.log.Error("config: skipping a record that does not decode or whose key is not its item's",
