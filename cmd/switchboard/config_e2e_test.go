@@ -238,6 +238,17 @@ func TestConfigurationReachesEveryNode(t *testing.T) {
 	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		return slices.Contains(a.listIDs(cfgAda, "status=unassigned"), conversation.ID("cfg-wa-3", "27840000009"))
 	}, "the conversation B ingested")
+	// How long a change takes to answer on A: the command's round trip through the inbox and the tenant actor, the
+	// outbox relay to switchboard.config and A's own watcher (the answer waits for it).
+	var took []time.Duration
+	for i := range 9 {
+		start := time.Now()
+		a.mustCall("PATCH", "/v1/settings", cfgAda, map[string]string{"auto_close_after": []string{"1h", "2h"}[i%2]}, 200)
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	t.Logf("PATCH /v1/settings answered in %v (median of 9; min %v, max %v)", took[4].Round(100*time.Microsecond),
+		took[0].Round(100*time.Microsecond), took[8].Round(100*time.Microsecond))
 	// B seeded nothing: the tenant was in the topic already, and the YAML files agree.
 	if strings.Contains(b.logs.String(), "seeding tenant") || strings.Contains(b.logs.String(), "the topic wins") {
 		t.Errorf("node B seeded or found differences:\n%s", b.logs)
