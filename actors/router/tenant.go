@@ -486,11 +486,8 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 		// The dispatcher reuses its result slices, so each call's are copied before the next.
 		var more []routing.Assignment
 		var rel []string
-		switch e.Kind {
-		case operator.EffectAvailability:
+		if e.Kind == operator.EffectAvailability {
 			more, rel, err = t.d.SetAvailability(next.ID, next.Availability, at.UnixMilli())
-		case operator.EffectRouting:
-			more, err = t.d.UpsertOperator(next.Routing())
 		}
 		if err != nil {
 			// The rules accepted what the dispatcher refuses: they and the dispatcher disagree.
@@ -561,8 +558,7 @@ func storedOf(s operator.State, pos conversation.Position) store.OperatorState {
 
 // commandOf is an operator command record as the rules take it.
 func commandOf(ic *inbox.Command) operator.Command {
-	return operator.Command{Type: operator.CommandType(ic.Type), Availability: routing.Availability(ic.Availability),
-		Capacity: ic.Capacity, Role: ic.Role, Skills: ic.Skills}
+	return operator.Command{Type: operator.CommandType(ic.Type), Availability: routing.Availability(ic.Availability)}
 }
 
 // stopKids stops every conversation actor without waiting (the partition consumer waits for them) and turns the
