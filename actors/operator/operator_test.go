@@ -11,7 +11,6 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/routing"
 )
 
-
 func TestApply(t *testing.T) {
 	alice := State{ID: "alice", Availability: routing.Offline, Capacity: 2, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5}
 	admin := Caller{ID: "bob", Role: RoleAdmin}
