@@ -38,27 +38,57 @@ type settingsMsg struct {
 
 // loadConfig is the tenant's configuration: the one this node's tenant actor stored, or the directory's (the
 // configuration topic as the node's watcher read it, or the YAML file without one) when that is newer — a
-// configuration seeded or changed while the tenant's partition was elsewhere.
-func (t *tenantActor) loadConfig() (*tenant.Tenant, conversation.Position, error) {
-	cfg, ok := t.r.cfg.Directory.Tenant(t.tenant)
+// configuration seeded or changed while the tenant's partition was elsewhere. behind reports that the directory is
+// older than what was stored: the topic has not got the latest records yet (the relay had not produced them when the
+// node stopped, or the topic was recreated).
+func (t *tenantActor) loadConfig() (cfg *tenant.Tenant, applied conversation.Position, behind bool, err error) {
+	dir, ok := t.r.cfg.Directory.Tenant(t.tenant)
 	if !ok {
-		cfg = &tenant.Tenant{ID: t.tenant}
+		dir = &tenant.Tenant{ID: t.tenant}
 	}
 	b, err := t.r.cfg.Store.TenantConfig(t.tenant)
 	if errors.Is(err, store.ErrNotFound) {
-		return cfg.Clone(), conversation.Position{}, nil
+		return dir.Clone(), conversation.Position{}, false, nil
 	}
 	if err != nil {
-		return nil, conversation.Position{}, err
+		return nil, conversation.Position{}, false, err
 	}
 	var sc storedConfig
 	if err := json.Unmarshal(b, &sc); err != nil || sc.Tenant == nil {
-		return nil, conversation.Position{}, fmt.Errorf("decode stored configuration of tenant %s: %v", t.tenant, err)
+		return nil, conversation.Position{}, false, fmt.Errorf("decode stored configuration of tenant %s: %v", t.tenant, err)
 	}
-	if sc.Tenant.Version < cfg.Version {
-		return cfg.Clone(), sc.Applied, nil
+	if sc.Tenant.Version < dir.Version {
+		return dir.Clone(), sc.Applied, false, nil
 	}
-	return sc.Tenant, sc.Applied, nil
+	return sc.Tenant, sc.Applied, sc.Tenant.Version > dir.Version, nil
+}
+
+// republish queues the records of the tenant's whole configuration for switchboard.config again, at its version, so
+// a topic that lags what this tenant actor applied catches up (a repeat of a record the relay did produce is
+// harmless: same key, same version, same item).
+func (t *tenantActor) republish(cfg *tenant.Tenant) error {
+	b := t.r.cfg.Store.NewBatch()
+	for _, r := range tenant.Records(cfg, cfg.Version, time.Now().UTC()) {
+		v, err := json.Marshal(&r)
+		if err == nil {
+			err = b.PutConfigRecord(t.tenant, r.Key(), v)
+		}
+		if err != nil {
+			b.Discard()
+			return fmt.Errorf("republish configuration of tenant %s: %w", t.tenant, err)
+		}
+	}
+	t.r.log.Warn("config: the configuration topic lags this tenant's stored configuration; its records are produced again",
+		"tenant", t.tenant, "version", cfg.Version)
+	return t.r.cfg.Store.Commit(b, func(err error) {
+		if err != nil {
+			t.r.fail(fmt.Errorf("republish configuration of tenant %s: %w", t.tenant, err))
+			return
+		}
+		if relay := t.r.cfg.Relay; relay != nil {
+			relay.Notify()
+		}
+	})
 }
 
 // isConfigCommand reports whether a command changes the tenant's configuration. update_operator is the record an

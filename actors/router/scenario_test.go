@@ -59,6 +59,8 @@ package router
 //	contacts [t=TENANT]                  the store's contacts and blocked index
 //	operators [t=TENANT]                 the store's operators with the load the conversations give them, and the
 //	                                     load the held index gives them where it differs
+//	config-records                       the configuration records in the outbox (for switchboard.config), in
+//	                                     order: key and version; they stay there (no relay runs)
 //	held drop|add CUST [OP] [t=TENANT]   tamper with the held index: drop CUST's entry, or add one saying CUST holds
 //	                                     OP; the invariants are checked again from the next step on
 //
@@ -261,6 +263,8 @@ func (h *harness) run(cmd string) (out string, err error) {
 		lines = h.contacts(a.tenant(h))
 	case "operators":
 		lines = h.operators(a.tenant(h))
+	case "config-records":
+		lines = h.configRecords()
 	default:
 		return h.record(cmd, fields[0] == "race")
 	}
@@ -1181,4 +1185,28 @@ func TestStopWhileProposing(t *testing.T) {
 			})
 		})
 	}
+}
+
+// configRecords lists the configuration records waiting in the outbox: "key vN".
+func (h *harness) configRecords() []string {
+	page, _, err := h.st.Outbox(nil, 0, 10000)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var lines []string
+	for i := range page {
+		k, v, ok := page[i].ConfigRecord()
+		if !ok {
+			continue
+		}
+		var r tenant.Record
+		if err := json.Unmarshal(v, &r); err != nil {
+			h.t.Fatal(err)
+		}
+		lines = append(lines, fmt.Sprintf("%s v%d", k, r.Version))
+	}
+	if len(lines) == 0 {
+		lines = append(lines, "none")
+	}
+	return lines
 }

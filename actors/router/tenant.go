@@ -125,9 +125,14 @@ func (t *tenantActor) Receive(c *actor.Context) {
 // configuration, their availability from their stored runtime state) and the open conversations (docs/design.md,
 // invariant 6: loads and the queue are derived, never stored).
 func (t *tenantActor) rebuild(c *actor.Context) error {
-	cfg, applied, err := t.loadConfig()
+	cfg, applied, behind, err := t.loadConfig()
 	if err != nil {
 		return err
+	}
+	if behind {
+		if err := t.republish(cfg); err != nil {
+			return err
+		}
 	}
 	t.cfg, t.cfgApplied = cfg, applied
 	t.policy = PolicyOf(cfg)
