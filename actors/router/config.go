@@ -68,15 +68,9 @@ func (t *tenantActor) loadConfig() (cfg *tenant.Tenant, applied conversation.Pos
 // harmless: same key, same version, same item).
 func (t *tenantActor) republish(cfg *tenant.Tenant) error {
 	b := t.r.cfg.Store.NewBatch()
-	for _, r := range tenant.Records(cfg, cfg.Version, time.Now().UTC()) {
-		v, err := json.Marshal(&r)
-		if err == nil {
-			err = b.PutConfigRecord(t.tenant, r.Key(), v)
-		}
-		if err != nil {
-			b.Discard()
-			return fmt.Errorf("republish configuration of tenant %s: %w", t.tenant, err)
-		}
+	if err := putRecords(b, tenant.Records(cfg, cfg.Version, time.Now().UTC())); err != nil {
+		b.Discard()
+		return fmt.Errorf("republish configuration of tenant %s: %w", t.tenant, err)
 	}
 	t.r.log.Warn("config: the configuration topic lags this tenant's stored configuration; its records are produced again",
 		"tenant", t.tenant, "version", cfg.Version)
@@ -180,14 +174,25 @@ func (t *tenantActor) writeConfig(b *store.Batch, next *tenant.Tenant, pos conve
 	if err == nil {
 		err = b.PutTenantConfig(t.tenant, v)
 	}
-	for i := 0; err == nil && i < len(recs); i++ {
-		var rv []byte
-		if rv, err = json.Marshal(&recs[i]); err == nil {
-			err = b.PutConfigRecord(t.tenant, recs[i].Key(), rv)
-		}
+	if err == nil {
+		err = putRecords(b, recs)
 	}
 	if err != nil {
 		return fmt.Errorf("write configuration of tenant %s: %w", t.tenant, err)
+	}
+	return nil
+}
+
+// putRecords queues configuration records for switchboard.config in b.
+func putRecords(b *store.Batch, recs []tenant.Record) error {
+	for i := range recs {
+		v, err := json.Marshal(&recs[i])
+		if err == nil {
+			err = b.PutConfigRecord(recs[i].Tenant, recs[i].Key(), v)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -20,6 +20,17 @@ function show(v) {
   return v === 0 || v === '0' || v === undefined ? '0' : String(v).replace(/(\D)0s$/, '$1').replace(/(\D)0m$/, '$1');
 }
 
+function Head() {
+  return (
+    <header class="settings-head">
+      <div>
+        <div class="muted small">Settings</div>
+        <h2>General</h2>
+      </div>
+    </header>
+  );
+}
+
 export function GeneralSettingsPage() {
   const [saved, setSaved] = useState(null); // the settings as the server last answered
   const [form, setForm] = useState(null);
@@ -40,12 +51,7 @@ export function GeneralSettingsPage() {
   if (!form) {
     return (
       <section class="settings-page" id="general-page">
-        <header class="settings-head">
-          <div>
-            <div class="muted small">Settings</div>
-            <h2>General</h2>
-          </div>
-        </header>
+        <Head />
         {error ? <div class="alert error" role="alert">{error}</div> : <div class="muted">Loading…</div>}
       </section>
     );
@@ -81,12 +87,7 @@ export function GeneralSettingsPage() {
 
   return (
     <section class="settings-page" id="general-page">
-      <header class="settings-head">
-        <div>
-          <div class="muted small">Settings</div>
-          <h2>General</h2>
-        </div>
-      </header>
+      <Head />
       <p class="settings-intro muted">How conversations are routed and closed in your workspace.</p>
       <form class="canned-form settings-form" id="general-form" onSubmit={save}>
         <div class="canned-form-row">
