@@ -254,3 +254,31 @@ func TestConfigurationReachesEveryNode(t *testing.T) {
 		t.Errorf("node B seeded or found differences:\n%s", b.logs)
 	}
 }
+
+// TestConfigurationSurvivesKill9: a change answered is durable — after a kill -9 the node starts with it, and the
+// router routes by it (Bo's raised capacity takes a second conversation).
+func TestConfigurationSurvivesKill9(t *testing.T) {
+	n := newNodeConfig(t, configY)
+	n.start()
+	n.mustCall("PUT", "/v1/operators/me/availability", cfgBo, map[string]string{"availability": "online"}, 200)
+	n.mustCall("PATCH", "/v1/operators/bo", cfgAda, map[string]int{"capacity": 2}, 200)
+	n.kill()
+	n.start()
+	if o := n.operator("bo"); o.Capacity != 2 || o.Availability != "online" {
+		t.Fatalf("after kill -9 bo = %+v, want capacity 2, online", o)
+	}
+	for i, from := range []string{"27840000021", "27840000022"} {
+		body := meta.Payload(meta.Change{PhoneNumberID: cfgPhone, Messages: []meta.Message{textMsg(from, "wamid.k9-"+from, "hi", time.Now().Unix())}})
+		if code := n.post(body, cfgSecret); code != 200 {
+			t.Fatalf("webhook %d: %d", i, code)
+		}
+	}
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
+		return len(n.listIDs(cfgAda, "status=assigned&assignee=bo")) == 2
+	}, "both conversations assigned to bo (capacity 2)")
+	// The one difference from the YAML file, Bo's capacity, is logged at the start after the kill, and nothing else.
+	if got := strings.Count(n.logs.String(), "the topic wins"); got != 1 ||
+		!strings.Contains(n.logs.String(), "operator bo capacity: YAML says 1, the configuration topic says 2") {
+		t.Errorf("%d differences logged, want only bo's capacity:\n%s", got, n.logs)
+	}
+}
