@@ -217,6 +217,8 @@ type channel struct {
 	tenant  string
 	cfg     *tenant.Channel
 	limiter *rate.Limiter
+	// rate is the rate_limit the limiter was last set for: a configuration change resets it (send).
+	rate    atomic.Int64
 	workers []*worker
 	rescan  chan struct{}
 }
@@ -256,10 +258,8 @@ func New(cfg Config) (*Sender, error) {
 }
 
 func (s *Sender) newChannel(tenantID string, ch *tenant.Channel) *channel {
-	// Meta counts messages per second; a bucket of the channel's rate with no burst never sends more in any
-	// second. The rate is trimmed by one message so that a window straddling two ticks cannot hold rate+1.
-	r := float64(ch.RateLimit) * float64(ch.RateLimit) / float64(ch.RateLimit+1)
-	c := &channel{tenant: tenantID, cfg: ch, limiter: rate.NewLimiter(rate.Limit(r), 1), rescan: make(chan struct{}, 1)}
+	c := &channel{tenant: tenantID, cfg: ch, limiter: rate.NewLimiter(limitOf(ch.RateLimit), 1), rescan: make(chan struct{}, 1)}
+	c.rate.Store(int64(ch.RateLimit))
 	// Every worker starts in overflow, with a rescan due: the jobs an earlier process left in the store, and
 	// those handed to Notify before Run, are queued from the store in pages and in order.
 	for w := 0; w < s.cfg.Workers; w++ {
@@ -298,8 +298,24 @@ func (s *Sender) channel(id string) *channel {
 	return nil
 }
 
-// current is the channel's configuration now: its access token may have been rotated since the channel started.
+// limitOf is the limiter rate of a channel's rate_limit. Meta counts messages per second; a bucket of the channel's
+// rate with no burst never sends more in any second. The rate is trimmed by one message so that a window straddling
+// two ticks cannot hold rate+1.
+func limitOf(perSecond int) rate.Limit {
+	return rate.Limit(float64(perSecond) * float64(perSecond) / float64(perSecond+1))
+}
+
+// current is the channel's configuration now: its access token or rate limit may have changed since the channel
+// started; a changed rate limit is applied to the channel's limiter here.
 func (s *Sender) current(c *channel) *tenant.Channel {
+	cfg := s.currentConfig(c)
+	if r := int64(cfg.RateLimit); r > 0 && c.rate.Swap(r) != r {
+		c.limiter.SetLimit(limitOf(cfg.RateLimit))
+	}
+	return cfg
+}
+
+func (s *Sender) currentConfig(c *channel) *tenant.Channel {
 	if t, ok := s.cfg.Directory.Tenant(c.tenant); ok {
 		for i := range t.Channels {
 			if t.Channels[i].ID == c.cfg.ID {
