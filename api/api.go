@@ -59,6 +59,10 @@ type Config struct {
 	// tenant: each holds a CSV reader, importWindow batches in flight and a connection for as long as its file.
 	// One more is answered 503 too_many_imports with Retry-After. Default 4.
 	MaxImports int
+	// WaitConfig makes a configuration change wait, before it is answered, until Directory has applied its version
+	// (a configuration watcher feeds Directory). Default false: the directory is static (tests, a node without the
+	// watcher), and the answer does not wait.
+	WaitConfig bool
 	// EdgeConfig configures sign-in and the live stream (session.go).
 	EdgeConfig
 }
@@ -205,6 +209,19 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		a.setAvailability(ctx, op)
 	case len(parts) == 2 && parts[0] == "operators" && string(ctx.Method()) == fasthttp.MethodPatch:
 		a.updateOperator(ctx, op, parts[1])
+	case len(parts) == 2 && parts[0] == "operators" && get:
+		a.getOperator(ctx, op, parts[1])
+	// Configuration at runtime (settings.go).
+	case len(parts) == 1 && parts[0] == "settings" && get:
+		a.getSettings(ctx, op)
+	case len(parts) == 1 && parts[0] == "settings" && string(ctx.Method()) == fasthttp.MethodPatch:
+		a.patchSettings(ctx, op)
+	case len(parts) == 1 && parts[0] == "channels" && get && tenant.MayConfigure(op.Operator.Role):
+		a.listAdminChannels(ctx, op)
+	case len(parts) == 1 && parts[0] == "channels" && post:
+		a.addChannel(ctx, op)
+	case len(parts) == 2 && parts[0] == "channels" && string(ctx.Method()) == fasthttp.MethodPatch:
+		a.patchChannel(ctx, op, parts[1])
 	// Contacts import (H2).
 	case len(parts) == 2 && parts[0] == "contacts" && parts[1] == "import" && post:
 		a.importContacts(ctx, op)
@@ -223,7 +240,8 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		a.syncTemplates(ctx, op)
 	case len(parts) >= 1 && parts[0] == "templates":
 		fail(ctx, codeMethodNotAllowed, string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
-	case len(parts) >= 1 && (parts[0] == "conversations" || parts[0] == "operators"):
+	case len(parts) >= 1 && (parts[0] == "conversations" || parts[0] == "operators" || parts[0] == "settings" ||
+		parts[0] == "channels"):
 		fail(ctx, codeMethodNotAllowed, string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
 	default:
 		fail(ctx, codeNotFound, "no such endpoint: "+string(ctx.Method())+" "+string(ctx.Path()))

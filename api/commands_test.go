@@ -65,9 +65,20 @@ func TestCommandValidation(t *testing.T) {
 		{"PATCH", "/v1/operators/alice", carolToken, `{"capacity":9}`, 403, "forbidden"},
 		{"PATCH", "/v1/operators/zed", bobToken, `{"capacity":9}`, 404, "operator_not_found"},
 		{"PATCH", "/v1/operators/dave", bobToken, `{"capacity":9}`, 404, "operator_not_found"},
-		{"PATCH", "/v1/operators/alice", bobToken, `{"capacity":-1}`, 400, "invalid_operator"},
-		{"PATCH", "/v1/operators/alice", bobToken, `{"capacity":10001}`, 400, "invalid_operator"},
-		{"PATCH", "/v1/operators/alice", bobToken, `{"role":"root"}`, 400, "invalid_operator"},
+		{"PATCH", "/v1/operators/alice", bobToken, `{"capacity":-1}`, 400, "invalid_setting"},
+		{"PATCH", "/v1/operators/alice", bobToken, `{"capacity":0}`, 400, "invalid_setting"},
+		{"PATCH", "/v1/operators/alice", bobToken, `{"capacity":10001}`, 400, "invalid_setting"},
+		{"PATCH", "/v1/operators/alice", bobToken, `{"role":"root"}`, 400, "invalid_setting"},
+		{"PATCH", "/v1/operators/bob", bobToken, `{"role":"operator"}`, 409, "last_admin"},
+		{"PATCH", "/v1/settings", bobToken, `{"routing":"round-robin"}`, 400, "invalid_setting"},
+		{"PATCH", "/v1/settings", bobToken, `{"window_warning":"25h"}`, 400, "invalid_setting"},
+		{"PATCH", "/v1/settings", bobToken, `{"auto_close_after":"soon"}`, 400, "invalid_json"},
+		{"PATCH", "/v1/settings", aliceToken, `{"routing":"manual"}`, 403, "forbidden"},
+		{"GET", "/v1/settings", aliceToken, ``, 403, "forbidden"},
+		{"POST", "/v1/channels", aliceToken, `{"id":"x","phone_number_id":"1","app_secret":"s","verify_token":"v"}`, 403, "forbidden"},
+		{"POST", "/v1/channels", bobToken, `{"id":"x","phone_number_id":"1","verify_token":"v"}`, 400, "invalid_setting"},
+		{"PATCH", "/v1/channels/nope", bobToken, `{"disabled":true}`, 404, "channel_not_found"},
+		{"PATCH", "/v1/channels/acme-wa", bobToken, `{"app_secret":""}`, 400, "invalid_setting"},
 		{"PATCH", "/v1/operators/alice", bobToken, `{"team":"x"}`, 400, "invalid_json"},
 		{"PATCH", "/v1/operators/alice", bobToken, `{"capacity":"9"}`, 400, "invalid_json"},
 	} {
@@ -192,8 +203,11 @@ func TestCommandsProducedAndAnswered(t *testing.T) {
 			inbox.Command{Type: "note", OperatorID: "alice", ConversationID: "c0000000000000001", Note: "ask @bob about billing"}, true, 201},
 		{"availability", "PUT", "/v1/operators/me/availability", carolToken, `{"availability":"away"}`,
 			inbox.Command{Type: "availability", OperatorID: "carol", TargetID: "carol", Availability: "away"}, false, 200},
-		{"update operator", "PATCH", "/v1/operators/alice", bobToken, `{"capacity":0,"role":"builder","skills":["es"]}`,
-			inbox.Command{Type: "update_operator", OperatorID: "bob", TargetID: "alice", Capacity: intp(0), Role: "builder", Skills: []string{"es"}}, false, 200},
+		{"update operator", "PATCH", "/v1/operators/alice", bobToken, `{"capacity":1,"role":"builder","skills":["es"]}`,
+			inbox.Command{Type: "config_set", OperatorID: "bob",
+				Config: json.RawMessage(`{"operator":{"id":"alice","role":"builder","capacity":1,"skills":["es"]}}`)}, false, 200},
+		{"settings", "PATCH", "/v1/settings", bobToken, `{"routing":"manual"}`,
+			inbox.Command{Type: "config_set", OperatorID: "bob", Config: json.RawMessage(`{"settings":{"routing":"manual"}}`)}, false, 200},
 	} {
 		result = outcome.Result{Body: body}
 		before := len(e.prod.records())
@@ -383,7 +397,8 @@ func TestOperatorCommandAnswersView(t *testing.T) {
 	if r.status != http.StatusOK || json.Unmarshal(r.body, &got) != nil {
 		t.Fatalf("PUT availability = %s", r)
 	}
-	want := api.OperatorView{ID: "carol", Name: "Carol", Role: "builder", Availability: "away", Capacity: 7, Skills: []string{}, Load: new(2)}
+	// The availability is the outcome's; the capacity the configuration's (the default), whatever the state says.
+	want := api.OperatorView{ID: "carol", Name: "Carol", Role: "builder", Availability: "away", Capacity: 5, Skills: []string{}, Load: new(2)}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("view %+v, want %+v", got, want)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/template"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
 )
 
 // ErrNotFound is wrapped by a Reader's error when the tenant has no such conversation.
@@ -73,8 +74,12 @@ var codeStatus = map[string]int{
 	contact.CodeInvalidCommand: fasthttp.StatusBadRequest,
 
 	// The router's outcomes that are not rules' refusals.
-	outcome.CodeReplayed: fasthttp.StatusConflict,
-	outcome.CodeInternal: fasthttp.StatusInternalServerError,
+	tenant.CodeInvalidSetting: fasthttp.StatusBadRequest,
+	tenant.CodeLastAdmin:      fasthttp.StatusConflict,
+	// tenant.CodeChannelNotFound is codeChannelNotFound (templates.go), a 404 too.
+	tenant.CodeChannelExists: fasthttp.StatusConflict,
+	outcome.CodeReplayed:     fasthttp.StatusConflict,
+	outcome.CodeInternal:     fasthttp.StatusInternalServerError,
 
 	// The API's own.
 	codeUnauthorized:         fasthttp.StatusUnauthorized,

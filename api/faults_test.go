@@ -181,7 +181,7 @@ func TestAppliedOperatorChangeAnsweredWithoutLoad(t *testing.T) {
 	if _, ok := raw["load"]; ok {
 		t.Errorf("body %s has a load although it could not be read", r.body)
 	}
-	if string(raw["availability"]) != `"away"` || string(raw["capacity"]) != "7" || string(raw["name"]) != `"Carol"` {
+	if string(raw["availability"]) != `"away"` || string(raw["capacity"]) != "5" || string(raw["name"]) != `"Carol"` {
 		t.Errorf("body %s is not carol's new state", r.body)
 	}
 	if !log.has(errDisk.Error()) {

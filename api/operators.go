@@ -20,6 +20,7 @@ type OperatorView struct {
 	Availability string   `json:"availability"`
 	Capacity     int      `json:"capacity"`
 	Skills       []string `json:"skills"`
+	Teams        []string `json:"teams,omitempty"`
 	// Load is how many conversations the operator holds (routing.Holds): what its capacity is measured against.
 	// It is absent (nil) only in the answer to a change that applied when the loads could not be read afterwards:
 	// a durable change is never answered with an error.
@@ -52,14 +53,11 @@ func Operators(r Reader, t *tenant.Tenant) ([]OperatorView, error) {
 	return out, nil
 }
 
-// viewOf is the view of the configured operator o in state s; load is nil when unknown.
+// viewOf is the view of the configured operator o in state s; load is nil when unknown. Role, capacity, skills and
+// teams are the configuration's (o), the availability the runtime state's (s).
 func viewOf(o *tenant.Operator, s operator.State, load *int) OperatorView {
-	skills := s.Skills
-	if skills == nil {
-		skills = []string{}
-	}
-	return OperatorView{ID: o.ID, Name: o.Name, Role: s.Role, Availability: string(s.Availability), Capacity: s.Capacity,
-		Skills: skills, Load: load}
+	return OperatorView{ID: o.ID, Name: o.Name, Role: o.Role, Availability: string(s.Availability), Capacity: o.Capacity,
+		Skills: nonNilStrings(o.Skills), Teams: o.Teams, Load: load}
 }
 
 func (a *API) listOperators(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
@@ -112,33 +110,6 @@ func (a *API) setAvailability(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		return
 	}
 	a.run(ctx, op, inbox.Command{Type: string(cmd.Type), TargetID: op.Operator.ID, Availability: b.Availability},
-		fasthttp.StatusOK, a.presentOperator(op.Tenant))
-}
-
-func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
-	// The role is checked before the operator is looked up, so a non-admin learns nothing of who exists.
-	if r := operator.Validate(operator.Command{Type: operator.CmdUpdate}, callerOf(op), id); r != nil {
-		refuse(ctx, r)
-		return
-	}
-	if _, ok := findOperator(op.Tenant, id); !ok {
-		fail(ctx, operator.CodeNotFound, "no operator "+id)
-		return
-	}
-	var b struct {
-		Capacity *int     `json:"capacity"`
-		Role     string   `json:"role"`
-		Skills   []string `json:"skills"`
-	}
-	if !decode(ctx, &b, false) {
-		return
-	}
-	cmd := operator.Command{Type: operator.CmdUpdate, Capacity: b.Capacity, Role: b.Role, Skills: b.Skills}
-	if r := operator.Validate(cmd, callerOf(op), id); r != nil {
-		refuse(ctx, r)
-		return
-	}
-	a.run(ctx, op, inbox.Command{Type: string(cmd.Type), TargetID: id, Capacity: b.Capacity, Role: b.Role, Skills: b.Skills},
 		fasthttp.StatusOK, a.presentOperator(op.Tenant))
 }
 

@@ -1,5 +1,6 @@
-// Package operator holds an operator's runtime state (availability, role, capacity, skills) and the pure rules that
-// change it, as actors/conversation does for conversations: Apply(state, command, caller) returns the new state, the
+// Package operator holds an operator's state as routing sees it (availability, with the capacity, role and skills of
+// the tenant's configuration) and the pure rules that change its availability, as actors/conversation does for
+// conversations: Apply(state, command, caller) returns the new state, the
 // effects routing must hear of, or a Refusal with a domain code. It does no I/O and reads no clock: times are unix
 // milliseconds taken from records.
 //
@@ -26,9 +27,6 @@ const (
 	RoleBuilder  = "builder"
 	RoleOperator = "operator"
 )
-
-// MaxCapacity is the largest capacity an admin may give an operator.
-const MaxCapacity = 10000
 
 // State is an operator's runtime state.
 type State struct {
@@ -71,19 +69,16 @@ type CommandType string
 const (
 	// CmdAvailability sets the caller's own availability.
 	CmdAvailability CommandType = "availability"
-	// CmdUpdate changes an operator's capacity, role or skills (admins only).
-	CmdUpdate CommandType = "update_operator"
 )
+
+// An operator's capacity, role and skills are tenant configuration, changed by a config_set (actors/tenant's
+// ApplyChange, applied by the tenant actor), not by a command of these rules.
 
 // Command is a request to change an operator.
 type Command struct {
 	Type CommandType
 	// Availability is the availability CmdAvailability sets.
 	Availability routing.Availability
-	// Capacity, Role and Skills are what CmdUpdate sets; nil or "" keeps the current value.
-	Capacity *int
-	Role     string
-	Skills   []string
 }
 
 // Caller is the operator who issues a command.
@@ -99,17 +94,12 @@ const (
 	// EffectAvailability: the availability changed; the dispatcher's SetAvailability may release the operator's
 	// conversations or offer it waiting ones.
 	EffectAvailability EffectKind = iota + 1
-	// EffectRouting: the capacity or the skills changed; the dispatcher's UpsertOperator may offer waiting
-	// conversations.
-	EffectRouting
 )
 
 func (k EffectKind) String() string {
 	switch k {
 	case EffectAvailability:
 		return "availability"
-	case EffectRouting:
-		return "routing"
 	}
 	return "unknown"
 }
@@ -130,16 +120,6 @@ func Validate(cmd Command, caller Caller, target string) *Refusal {
 		}
 		if !cmd.Availability.Valid() {
 			return refuse(CodeInvalidAvailability, "availability must be online, away or offline")
-		}
-	case CmdUpdate:
-		if caller.Role != RoleAdmin {
-			return refuse(CodeForbidden, "only an admin can change operators")
-		}
-		if cmd.Capacity != nil && (*cmd.Capacity < 0 || *cmd.Capacity > MaxCapacity) {
-			return refuse(CodeInvalidOperator, "capacity must be between 0 and %d", MaxCapacity)
-		}
-		if cmd.Role != "" && cmd.Role != RoleAdmin && cmd.Role != RoleBuilder && cmd.Role != RoleOperator {
-			return refuse(CodeInvalidOperator, "role must be admin, builder or operator")
 		}
 	default:
 		return refuse(CodeInvalidCommand, "unknown operator command %q", cmd.Type)
@@ -180,22 +160,6 @@ func Apply(s State, cmd Command, caller Caller, at int64) (State, []Effect, erro
 		}
 		next.Availability = cmd.Availability
 		effects = append(effects, Effect{Kind: EffectAvailability})
-	case CmdUpdate:
-		if cmd.Role != "" {
-			next.Role = cmd.Role
-		}
-		if cmd.Capacity != nil {
-			next.Capacity = *cmd.Capacity
-		}
-		if cmd.Skills != nil {
-			next.Skills = slices.Clone(cmd.Skills)
-		}
-		if next.Capacity != s.Capacity || !slices.Equal(next.Skills, s.Skills) {
-			effects = append(effects, Effect{Kind: EffectRouting})
-		}
-		if next.Role == s.Role && len(effects) == 0 {
-			next.Version = s.Version
-		}
 	}
 	return next, effects, nil
 }

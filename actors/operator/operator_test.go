@@ -11,8 +11,6 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/routing"
 )
 
-func intp(n int) *int { return &n }
-
 func TestApply(t *testing.T) {
 	alice := State{ID: "alice", Availability: routing.Offline, Capacity: 2, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5}
 	admin := Caller{ID: "bob", Role: RoleAdmin}
@@ -36,34 +34,9 @@ func TestApply(t *testing.T) {
 		{"another's availability", alice, Command{Type: CmdAvailability, Availability: routing.Online}, admin, alice, nil, CodeForbidden},
 		{"bad availability", alice, Command{Type: CmdAvailability, Availability: "busy"}, self, alice, nil, CodeInvalidAvailability},
 		{"empty availability", alice, Command{Type: CmdAvailability}, self, alice, nil, CodeInvalidAvailability},
-		{"capacity", alice, Command{Type: CmdUpdate, Capacity: intp(4)}, admin,
-			State{ID: "alice", Availability: routing.Offline, Capacity: 4, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5, Version: 1},
-			[]EffectKind{EffectRouting}, ""},
-		{"capacity 0", alice, Command{Type: CmdUpdate, Capacity: intp(0)}, admin,
-			State{ID: "alice", Availability: routing.Offline, Capacity: 0, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5, Version: 1},
-			[]EffectKind{EffectRouting}, ""},
-		{"skills", alice, Command{Type: CmdUpdate, Skills: []string{"es", "en"}}, admin,
-			State{ID: "alice", Availability: routing.Offline, Capacity: 2, Role: RoleOperator, Skills: []string{"es", "en"}, IdleSince: 5, Version: 1},
-			[]EffectKind{EffectRouting}, ""},
-		{"no skills", alice, Command{Type: CmdUpdate, Skills: []string{}}, admin,
-			State{ID: "alice", Availability: routing.Offline, Capacity: 2, Role: RoleOperator, Skills: []string{}, IdleSince: 5, Version: 1},
-			[]EffectKind{EffectRouting}, ""},
-		{"role only: routing unchanged", alice, Command{Type: CmdUpdate, Role: RoleBuilder}, admin,
-			State{ID: "alice", Availability: routing.Offline, Capacity: 2, Role: RoleBuilder, Skills: []string{"en"}, IdleSince: 5, Version: 1},
-			nil, ""},
-		{"update to the same", alice, Command{Type: CmdUpdate, Capacity: intp(2), Skills: []string{"en"}}, admin, alice, nil, ""},
-		{"update by an operator", alice, Command{Type: CmdUpdate, Capacity: intp(9)}, self, alice, nil, CodeForbidden},
-		{"update by a builder", alice, Command{Type: CmdUpdate, Capacity: intp(9)}, Caller{ID: "carol", Role: RoleBuilder}, alice, nil, CodeForbidden},
-		{"negative capacity", alice, Command{Type: CmdUpdate, Capacity: intp(-1)}, admin, alice, nil, CodeInvalidOperator},
-		{"capacity too large", alice, Command{Type: CmdUpdate, Capacity: intp(MaxCapacity + 1)}, admin, alice, nil, CodeInvalidOperator},
-		{"largest capacity", alice, Command{Type: CmdUpdate, Capacity: intp(MaxCapacity)}, admin,
-			State{ID: "alice", Availability: routing.Offline, Capacity: MaxCapacity, Role: RoleOperator, Skills: []string{"en"}, IdleSince: 5, Version: 1},
-			[]EffectKind{EffectRouting}, ""},
-		{"unknown role", alice, Command{Type: CmdUpdate, Role: "root"}, admin, alice, nil, CodeInvalidOperator},
-		{"role checked before input", alice, Command{Type: CmdUpdate, Role: "root"}, self, alice, nil, CodeForbidden},
 		{"unknown command", alice, Command{Type: "dance"}, admin, alice, nil, CodeInvalidCommand},
 		{"no operator", State{}, Command{Type: CmdAvailability, Availability: routing.Online}, self, State{}, nil, CodeNotFound},
-		{"no caller", alice, Command{Type: CmdUpdate, Capacity: intp(1)}, Caller{}, alice, nil, CodeNotFound},
+		{"no caller", alice, Command{Type: CmdAvailability, Availability: routing.Online}, Caller{}, alice, nil, CodeNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			keep := tc.s
@@ -102,19 +75,16 @@ func TestApply(t *testing.T) {
 	}
 }
 
-// The state Apply returns shares no slice with its input or the command, so a later change of either cannot reach
-// it.
+// The state Apply returns shares no slice with its input, so a later change of the input cannot reach it.
 func TestApplyCopiesSkills(t *testing.T) {
 	s := State{ID: "alice", Role: RoleOperator, Skills: []string{"en"}}
-	cmd := Command{Type: CmdUpdate, Skills: []string{"es"}}
-	next, _, err := Apply(s, cmd, Caller{ID: "bob", Role: RoleAdmin}, 0)
+	next, _, err := Apply(s, Command{Type: CmdAvailability, Availability: routing.Online}, Caller{ID: "alice", Role: RoleOperator}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Skills[0] = "fr"
 	s.Skills[0] = "de"
-	if next.Skills[0] != "es" {
-		t.Errorf("skills %v share memory with the command or the input", next.Skills)
+	if next.Skills[0] != "en" {
+		t.Errorf("skills %v share memory with the input", next.Skills)
 	}
 }
 
@@ -139,8 +109,8 @@ func TestValidate(t *testing.T) {
 	if r := Validate(Command{Type: CmdAvailability, Availability: routing.Away}, Caller{ID: "a", Role: RoleOperator}, "a"); r != nil {
 		t.Errorf("own availability refused: %v", r)
 	}
-	if r := Validate(Command{Type: CmdUpdate, Capacity: intp(3), Role: RoleBuilder}, Caller{ID: "b", Role: RoleAdmin}, "a"); r != nil {
-		t.Errorf("admin update refused: %v", r)
+	if r := Validate(Command{Type: "update_operator"}, Caller{ID: "b", Role: RoleAdmin}, "a"); r == nil || r.Code != CodeInvalidCommand {
+		t.Errorf("update_operator is a configuration change now, not an operator command: %v", r)
 	}
 }
 

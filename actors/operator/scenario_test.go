@@ -8,7 +8,6 @@ package operator
 //
 //	operator ID [role=R] [capacity=N] [skills=a,b] [online|away|offline] [idle=N]   set an operator's state
 //	availability CALLER [TARGET] online|away|offline at=N   CmdAvailability; TARGET defaults to CALLER
-//	update CALLER TARGET [capacity=N] [role=R] [skills=a,b|skills=-]              CmdUpdate (skills=- clears them)
 //	state ID                                                print the operator
 //
 // A caller's role is its own state's role, as the tenant actor gives it. A step's output is the operator's state,
@@ -107,17 +106,6 @@ func (s *scenario) run(cmd string) (out string) {
 			target, av = pos[1], pos[2]
 		}
 		return s.apply(target, Command{Type: CmdAvailability, Availability: routing.Availability(av)}, caller(pos[0]), num("at"))
-	case "update":
-		need(2)
-		c := Command{Type: CmdUpdate, Role: kv["role"]}
-		if _, ok := kv["capacity"]; ok {
-			n := int(num("capacity"))
-			c.Capacity = &n
-		}
-		if _, ok := kv["skills"]; ok {
-			c.Skills = skills()
-		}
-		return s.apply(pos[1], c, caller(pos[0]), 0)
 	}
 	panic("unknown command " + fields[0])
 }

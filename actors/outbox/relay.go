@@ -1,4 +1,5 @@
-// Package outbox relays the events that actors queued in the store's outbox to the switchboard.events topic. It is
+// Package outbox relays the events that actors queued in the store's outbox to the switchboard.events topic, and the
+// configuration records among them to switchboard.config. It is
 // at-least-once: an event is deleted from the outbox only after Kafka acknowledged it, so a crash can only make it be
 // sent again, with the same id and content.
 //
@@ -6,7 +7,7 @@
 // from the store in pages of BatchSize from a cursor. While Kafka is down the relay retries one page and holds
 // nothing else; the backlog waits in Pebble, on disk.
 //
-// It imports the store, the record leaf ingest/inbox, kafka-go and the Prometheus client; never the rules' callers
+// It imports the store, the record leaf ingest/inbox, actors/tenant (the topic's name), kafka-go and the Prometheus client; never the rules' callers
 // (router, api).
 package outbox
 
@@ -23,6 +24,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
@@ -34,6 +36,9 @@ type Config struct {
 	Brokers []string
 	// Topic is where events go. Default inbox.EventsTopic.
 	Topic string
+	// ConfigTopic is where configuration records go (store.Batch.PutConfigRecord), keyed by their own key. Default
+	// tenant.ConfigTopic.
+	ConfigTopic string
 	// BatchSize is the most events read from the store and produced at once: the relay's whole memory of the
 	// outbox. Default 1,000.
 	BatchSize int
@@ -51,6 +56,9 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.Topic == "" {
 		c.Topic = inbox.EventsTopic
+	}
+	if c.ConfigTopic == "" {
+		c.ConfigTopic = tenant.ConfigTopic
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = 1000
@@ -80,9 +88,13 @@ func (c *Config) Validate() error {
 // Relay moves durable outbox entries to Kafka. Notify is safe for concurrent use and never blocks; Run is called
 // once; Close is idempotent and safe from any goroutine.
 type Relay struct {
-	cfg  Config
-	w    *kafka.Writer
-	wake chan struct{}
+	cfg Config
+	w   *kafka.Writer
+	// cw produces configuration records; they are rare, so it is separate rather than one writer naming a topic per
+	// message.
+	cw    *kafka.Writer
+	cmsgs []kafka.Message
+	wake  chan struct{}
 
 	stop      chan struct{} // closed by Close
 	stopOnce  sync.Once
@@ -120,6 +132,10 @@ func New(cfg Config) (*Relay, error) {
 			Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.Topic, Balancer: &kafka.Murmur2Balancer{},
 			RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, BatchSize: cfg.BatchSize,
 			WriteTimeout: 10 * time.Second,
+		},
+		cw: &kafka.Writer{
+			Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.ConfigTopic, Balancer: &kafka.Murmur2Balancer{},
+			RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, WriteTimeout: 10 * time.Second,
 		},
 		page: make([]store.OutboxEntry, 0, cfg.BatchSize),
 		keys: map[string][]byte{},
@@ -229,6 +245,9 @@ func (r *Relay) closeWriter() {
 		if err := r.w.Close(); err != nil {
 			r.closeErr = fmt.Errorf("close events writer: %w", err)
 		}
+		if err := r.cw.Close(); err != nil && r.closeErr == nil {
+			r.closeErr = fmt.Errorf("close configuration writer: %w", err)
+		}
 	})
 }
 
@@ -247,8 +266,13 @@ func (r *Relay) flush(deadline time.Time) (int, error) {
 		r.held.Store(0)
 	}()
 	if n > 0 {
-		msgs := r.msgs[:0]
-		for _, e := range page {
+		msgs, cmsgs := r.msgs[:0], r.cmsgs[:0]
+		for i := range page {
+			e := &page[i]
+			if k, v, ok := e.ConfigRecord(); ok {
+				cmsgs = append(cmsgs, kafka.Message{Key: k, Value: v})
+				continue
+			}
 			key, ok := r.keys[e.Tenant]
 			if !ok {
 				key = []byte(e.Tenant)
@@ -256,16 +280,25 @@ func (r *Relay) flush(deadline time.Time) (int, error) {
 			}
 			msgs = append(msgs, kafka.Message{Key: key, Value: e.Value})
 		}
-		r.msgs = msgs
+		r.msgs, r.cmsgs = msgs, cmsgs
 		defer clear(r.msgs)
+		defer clear(r.cmsgs)
 		limit := time.Now().Add(10 * time.Second)
 		if !deadline.IsZero() && deadline.Before(limit) {
 			limit = deadline
 		}
 		wctx, cancel := context.WithDeadline(context.Background(), limit)
 		defer cancel()
-		if err := r.w.WriteMessages(wctx, msgs...); err != nil {
-			return n, fmt.Errorf("produce %d events: %w", n, err)
+		// Configuration records first: an event that reports a change never reaches a reader before the change.
+		if len(cmsgs) > 0 {
+			if err := r.cw.WriteMessages(wctx, cmsgs...); err != nil {
+				return n, fmt.Errorf("produce %d configuration records: %w", len(cmsgs), err)
+			}
+		}
+		if len(msgs) > 0 {
+			if err := r.w.WriteMessages(wctx, msgs...); err != nil {
+				return n, fmt.Errorf("produce %d events: %w", len(msgs), err)
+			}
 		}
 		if err := r.cfg.Store.DeleteOutbox(page); err != nil {
 			return n, fmt.Errorf("delete relayed events: %w", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/lifecycletest"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/store/storetest"
+	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/broker/brokertest"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -489,4 +490,71 @@ func TestLifecycle(t *testing.T) {
 	if _, err := New(Config{Store: s, Brokers: []string{"127.0.0.1:1"}, BatchSize: -1}); err == nil {
 		t.Error("New with a negative BatchSize: want an error")
 	}
+}
+
+// Configuration records in the outbox go to switchboard.config under their own key, events to switchboard.events,
+// and each entry leaves the outbox once produced.
+func TestConfigRecordsGoToTheConfigTopic(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config{Topics: []string{inbox.EventsTopic, tenant.ConfigTopic}})
+	s := storetest.Open(t, store.Config{})
+	batch := s.NewBatch()
+	for _, err := range []error{
+		batch.PutOutbox("acme", eventJSON("acme", 0)),
+		batch.PutConfigRecord("acme", "acme/operator/bob", []byte(`{"version":2}`)),
+		batch.PutConfigRecord("acme", "acme/tenant/settings", []byte(`{"version":3}`)),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	if err := s.Commit(batch, func(err error) { done <- err }); err != nil || <-done != nil {
+		t.Fatal("commit", err)
+	}
+	_, _, stop := runRelay(t, Config{Store: s, Brokers: []string{b.Addr()}})
+	waitOutboxEmpty(t, s)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{b.Addr()}, Topic: tenant.ConfigTopic, Partition: 0})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var got []string
+	for range 2 {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(m.Key)+" "+string(m.Value))
+	}
+	if want := []string{`acme/operator/bob {"version":2}`, `acme/tenant/settings {"version":3}`}; !slices.Equal(got, want) {
+		t.Errorf("config topic = %q, want %q", got, want)
+	}
+	ev := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{b.Addr()}, Topic: inbox.EventsTopic, Partition: 0})
+	defer ev.Close()
+	m, err := ev.ReadMessage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.Key) != "acme" || string(m.Value) != string(eventJSON("acme", 0)) {
+		t.Errorf("events topic got %s %s", m.Key, m.Value)
+	}
+	if n := topicSizeOf(t, b.Addr(), inbox.EventsTopic); n != 1 {
+		t.Errorf("events topic holds %d records, want only the event", n)
+	}
+}
+
+func topicSizeOf(t *testing.T, addr, topic string) int64 {
+	t.Helper()
+	c, err := kafka.DialLeader(context.Background(), "tcp", addr, topic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	last, err := c.ReadLastOffset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last
 }

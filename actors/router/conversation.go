@@ -51,6 +51,8 @@ func (a *conversationActor) Receive(c *actor.Context) {
 		a.guard(func() { a.propose(c, m) }, nil)
 	case *releaseMsg:
 		a.guard(func() { a.release(c, m) }, nil)
+	case *settingsMsg:
+		a.policy, a.readReceipts = m.policy, m.readReceipts
 	}
 }
 

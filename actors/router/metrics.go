@@ -16,17 +16,19 @@ type metrics struct {
 	grants       *prometheus.CounterVec
 	proposals    *prometheus.CounterVec
 	divergence   prometheus.Counter
-	queueDepth   prometheus.Gauge
-	operators    *prometheus.GaugeVec
-	events       *prometheus.CounterVec
-	commands     *prometheus.CounterVec
-	importRows   *prometheus.CounterVec
-	deadLetters  prometheus.Counter
-	restarts     prometheus.Counter
-	waitSeconds  prometheus.Histogram
-	assignment   prometheus.Histogram
-	opLoad       prometheus.Gauge
-	opCapacity   prometheus.Gauge
+	// configChanges counts the configuration changes applied (config_set).
+	configChanges prometheus.Counter
+	queueDepth    prometheus.Gauge
+	operators     *prometheus.GaugeVec
+	events        *prometheus.CounterVec
+	commands      *prometheus.CounterVec
+	importRows    *prometheus.CounterVec
+	deadLetters   prometheus.Counter
+	restarts      prometheus.Counter
+	waitSeconds   prometheus.Histogram
+	assignment    prometheus.Histogram
+	opLoad        prometheus.Gauge
+	opCapacity    prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -83,6 +85,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "switchboard_routing_divergence_total",
 			Help: "Conversations found assigned beyond what the dispatcher granted (a bug; should stay 0).",
 		}),
+		configChanges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_config_changes_total",
+			Help: "Tenant configuration changes applied by this node's tenant actors.",
+		}),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "switchboard_queue_depth",
 			Help: "Conversations waiting for an operator, over the tenants of this node.",
@@ -132,7 +138,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.fetched, m.applied, m.skipped, m.failed, m.lag, m.committed,
-			m.actorsActive, m.activations, m.passivated, m.rebuilds, m.grants, m.proposals, m.divergence, m.queueDepth,
+			m.actorsActive, m.activations, m.passivated, m.rebuilds, m.grants, m.proposals, m.divergence, m.configChanges, m.queueDepth,
 			m.operators, m.events, m.commands, m.importRows, m.deadLetters, m.restarts, m.waitSeconds, m.assignment, m.opLoad, m.opCapacity} {
 			if err := reg.Register(c); err != nil {
 				return nil, err

@@ -16,11 +16,17 @@ package router
 //	setup OP=ROLE:CAPACITY... [tenants=a,b] [reopen=last_operator] [offline-releases] [routing=manual]
 //	      [max-in-flight=N] [contact-fields] [channels=N]
 //	                                     start over: a new store and router; the first tenant is the default
+//	edit OP=ROLE:CAPACITY... [reopen=...] [offline-releases] [routing=manual] [contact-fields] [channels=N]
+//	                                     the directory's configuration changes to this (as the configuration
+//	                                     topic changes it: a newer version); a tenant actor sees it when it
+//	                                     rebuilds (restart)
 //	message CUST [id=WAMID] [profile=NAME] [channel=CH]
 //	                                     a customer's text message (ids default to wamid.<offset>), with the
 //	                                     sender's WhatsApp profile name, on the tenant's first channel or CH
 //	online|away|offline OP               an operator's availability command
-//	capacity ADMIN OP N                  an admin's update_operator command
+//	capacity ADMIN OP N                  an admin's config_set of the operator's capacity
+//	routing ADMIN auto|manual            an admin's config_set of the tenant's routing mode
+//	role ADMIN OP ROLE                   an admin's config_set of the operator's role
 //	take|close|unassign|reopen|erase OP CUST
 //	                                     an operator's conversation command
 //	read OP CUST [seq=N]                 an operator's read mark (seq 0 or none: the latest message)
@@ -55,6 +61,8 @@ package router
 //	parked WAMID [t=TENANT]              the status parked for WAMID (its message unknown), or (none)
 //	operators [t=TENANT]                 the store's operators with the load the conversations give them, and the
 //	                                     load the held index gives them where it differs
+//	config-records                       the configuration records in the outbox (for switchboard.config), in
+//	                                     order: key and version; they stay there (no relay runs)
 //	held drop|add CUST [OP] [t=TENANT]   tamper with the held index: drop CUST's entry, or add one saying CUST holds
 //	                                     OP; the invariants are checked again from the next step on
 //
@@ -137,10 +145,15 @@ type harness struct {
 	t       *testing.T
 	tenants []string
 	ops     map[string]tenant.Operator // by id; every tenant has the same operators
-	st      *store.Store
-	reg     *prometheus.Registry
-	r       *Router
-	out     *outcome.Registry
+	dir     *tenant.Directory
+	// maxCap is the highest capacity each operator ("tenant/operator") has had in the scenario.
+	maxCap map[string]int
+	// editVersion is the configuration version the last edit gave.
+	editVersion uint64
+	st          *store.Store
+	reg         *prometheus.Registry
+	r           *Router
+	out         *outcome.Registry
 
 	gen     int32
 	pc      *partitionConsumer
@@ -228,6 +241,16 @@ func (h *harness) run(cmd string) (out string, err error) {
 		}
 		lines = append(lines, fmt.Sprintf("generation %d replays offsets %d-%d", h.gen, n, len(h.log)-1))
 		lines = append(lines, h.settle()...)
+	case "edit":
+		// The configuration the directory gives changes, as a record of the configuration topic would change it:
+		// a newer version than anything applied before.
+		cfg := h.config(a)
+		h.editVersion += 100
+		for i := range cfg.Tenants {
+			cfg.Tenants[i].Version = h.editVersion
+		}
+		h.dir.Replace(cfg)
+		return "ok", nil
 	case "actors":
 		lines = append(lines, fmt.Sprintf("actors active %v", gauge(h.r.metrics.actorsActive)))
 	case "held":
@@ -253,6 +276,8 @@ func (h *harness) run(cmd string) (out string, err error) {
 		}
 	case "operators":
 		lines = h.operators(a.tenant(h))
+	case "config-records":
+		lines = h.configRecords()
 	default:
 		return h.record(cmd, fields[0] == "race")
 	}
@@ -266,7 +291,40 @@ func (h *harness) setup(a args) {
 	if v, ok := a.KV["tenants"]; ok {
 		h.tenants = strings.Split(v, ",")
 	}
+	cfg := h.config(a)
 	h.ops = map[string]tenant.Operator{}
+	for _, o := range cfg.Tenants[0].Operators {
+		h.ops[o.ID] = o
+	}
+	h.dir = tenant.NewDirectory(cfg)
+	h.maxCap = map[string]int{}
+	// No scrubs after erases: Pebble's flushes must not run in more than one synctest bubble (store.Config.NoScrub).
+	h.st = storetest.Open(h.t, store.Config{NoScrub: true})
+	h.reg = prometheus.NewRegistry()
+	h.out = outcome.NewRegistry()
+	maxInFlight := 0
+	if v, ok := a.KV["max-in-flight"]; ok {
+		maxInFlight, _ = strconv.Atoi(v)
+	}
+	var err error
+	h.r, err = New(Config{Brokers: []string{"127.0.0.1:1"}, Store: h.st, Directory: h.dir,
+		Outcomes: h.out, MaxInFlight: maxInFlight, Registerer: h.reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.gen, h.log, h.pushed, h.at, h.committed = 0, nil, 0, scenarioEpoch, -1
+	h.gates, h.names, h.pending, h.broken = map[string]chan struct{}{}, map[string]string{}, nil, nil
+	for _, tn := range h.tenants {
+		g := make(chan struct{})
+		close(g)
+		h.gates[tn] = g
+	}
+	h.counters = h.snapshot()
+	h.startConsumer()
+}
+
+// config is the tenants' configuration that setup's (or edit's) arguments describe.
+func (h *harness) config(a args) *tenant.Config {
 	var yaml strings.Builder
 	yaml.WriteString("tenants:\n")
 	for _, tn := range h.tenants {
@@ -304,31 +362,7 @@ func (h *harness) setup(a args) {
 	if err != nil {
 		panic(fmt.Sprintf("tenant config: %v\n%s", err, yaml.String()))
 	}
-	for _, o := range cfg.Tenants[0].Operators {
-		h.ops[o.ID] = o
-	}
-	// No scrubs after erases: Pebble's flushes must not run in more than one synctest bubble (store.Config.NoScrub).
-	h.st = storetest.Open(h.t, store.Config{NoScrub: true})
-	h.reg = prometheus.NewRegistry()
-	h.out = outcome.NewRegistry()
-	maxInFlight := 0
-	if v, ok := a.KV["max-in-flight"]; ok {
-		maxInFlight, _ = strconv.Atoi(v)
-	}
-	h.r, err = New(Config{Brokers: []string{"127.0.0.1:1"}, Store: h.st, Directory: tenant.NewDirectory(cfg),
-		Outcomes: h.out, MaxInFlight: maxInFlight, Registerer: h.reg, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.gen, h.log, h.pushed, h.at, h.committed = 0, nil, 0, scenarioEpoch, -1
-	h.gates, h.names, h.pending, h.broken = map[string]chan struct{}{}, map[string]string{}, nil, nil
-	for _, tn := range h.tenants {
-		g := make(chan struct{})
-		close(g)
-		h.gates[tn] = g
-	}
-	h.counters = h.snapshot()
-	h.startConsumer()
+	return cfg
 }
 
 // startConsumer starts a partition consumer for the next generation and the goroutine that feeds it.
@@ -569,8 +603,21 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 		if err != nil {
 			panic(err)
 		}
-		it := cmd("update_operator")
-		it.Command.OperatorID, it.Command.TargetID, it.Command.Capacity = a.Pos[0], a.Pos[1], &n
+		ch, _ := json.Marshal(tenant.Change{Operator: &tenant.OperatorChange{ID: a.Pos[1], Capacity: &n}})
+		it := cmd(inbox.CmdConfigSet)
+		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
+		return it
+	case "role":
+		a.need(3)
+		ch, _ := json.Marshal(tenant.Change{Operator: &tenant.OperatorChange{ID: a.Pos[1], Role: &a.Pos[2]}})
+		it := cmd(inbox.CmdConfigSet)
+		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
+		return it
+	case "routing":
+		a.need(2)
+		ch, _ := json.Marshal(tenant.Change{Settings: &tenant.SettingsChange{Routing: &a.Pos[1]}})
+		it := cmd(inbox.CmdConfigSet)
+		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
 		return it
 	case "take", "close", "unassign", "reopen", "erase":
 		a.need(2)
@@ -816,9 +863,10 @@ func (h *harness) check() error {
 			return err
 		}
 		for _, o := range ops {
-			if loads[o.ID] > o.Capacity {
+			// A lowered capacity takes nothing back: the load is bounded by the highest capacity the operator had.
+			if c := h.maxCap[tn+"/"+o.ID]; loads[o.ID] > c {
 				return fmt.Errorf("tenant %s: operator %s holds %d conversations over its capacity %d", tn, o.ID,
-					loads[o.ID], o.Capacity)
+					loads[o.ID], c)
 			}
 		}
 		indexed, err := h.st.OperatorLoads(tn)
@@ -860,12 +908,27 @@ func (h *harness) loads(tn string) (map[string]int, []store.OperatorState, error
 	if err != nil {
 		return nil, nil, err
 	}
+	// Capacity and role are the configuration's: the one the tenant actor stored, or the directory's when newer.
+	cfg, _ := h.dir.Tenant(tn)
+	if b, err := h.st.TenantConfig(tn); err == nil {
+		var sc storedConfig
+		if err := json.Unmarshal(b, &sc); err != nil {
+			return nil, nil, err
+		}
+		if sc.Tenant.Version >= cfg.Version {
+			cfg = sc.Tenant
+		}
+	}
 	byID := map[string]store.OperatorState{}
-	for _, o := range h.ops {
+	for _, o := range cfg.Operators {
 		byID[o.ID] = store.OperatorState{ID: o.ID, Availability: "offline", Capacity: o.Capacity, Role: o.Role}
+		h.maxCap[tn+"/"+o.ID] = max(h.maxCap[tn+"/"+o.ID], o.Capacity)
 	}
 	for _, o := range stored {
-		byID[o.ID] = o
+		if c, ok := byID[o.ID]; ok {
+			c.Availability = o.Availability
+			byID[o.ID] = c
+		}
 	}
 	ops := make([]store.OperatorState, 0, len(byID))
 	for _, id := range slices.Sorted(maps.Keys(byID)) {
@@ -1144,4 +1207,28 @@ func TestStopWhileProposing(t *testing.T) {
 			})
 		})
 	}
+}
+
+// configRecords lists the configuration records waiting in the outbox: "key vN".
+func (h *harness) configRecords() []string {
+	page, _, err := h.st.Outbox(nil, 0, 10000)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var lines []string
+	for i := range page {
+		k, v, ok := page[i].ConfigRecord()
+		if !ok {
+			continue
+		}
+		var r tenant.Record
+		if err := json.Unmarshal(v, &r); err != nil {
+			h.t.Fatal(err)
+		}
+		lines = append(lines, fmt.Sprintf("%s v%d", k, r.Version))
+	}
+	if len(lines) == 0 {
+		lines = append(lines, "none")
+	}
+	return lines
 }

@@ -24,9 +24,12 @@ import (
 type tenantActor struct {
 	r      *Router
 	tenant string
-	cfg    *tenant.Tenant
-	kids   map[string]*child
-	ticker actor.SendRepeater
+	// cfg is the tenant's configuration (config.go), and cfgApplied the position of the last config_set applied to
+	// it: later ones are applied, earlier ones are replays.
+	cfg        *tenant.Tenant
+	cfgApplied conversation.Position
+	kids       map[string]*child
+	ticker     actor.SendRepeater
 	// spawned counts the conversation actors started; each one's actor id ends with it (see kid).
 	spawned uint64
 	// stopping is set by stopKidsMsg: the partition is stopping, the conversation actors are on their way out.
@@ -118,14 +121,20 @@ func (t *tenantActor) Receive(c *actor.Context) {
 	}
 }
 
-// rebuild derives the dispatcher from the store: operators (config, overlaid with their runtime state) and the
-// open conversations (docs/design.md, invariant 6: loads and the queue are derived, never stored).
+// rebuild derives the dispatcher from the store: operators (their capacity, role and skills from the tenant's
+// configuration, their availability from their stored runtime state) and the open conversations (docs/design.md,
+// invariant 6: loads and the queue are derived, never stored).
 func (t *tenantActor) rebuild(c *actor.Context) error {
-	cfg, ok := t.r.cfg.Directory.Tenant(t.tenant)
-	if !ok {
-		cfg = &tenant.Tenant{ID: t.tenant}
+	cfg, applied, behind, err := t.loadConfig()
+	if err != nil {
+		return err
 	}
-	t.cfg = cfg
+	if behind {
+		if err := t.republish(cfg); err != nil {
+			return err
+		}
+	}
+	t.cfg, t.cfgApplied = cfg, applied
 	t.policy = PolicyOf(cfg)
 	if t.cat == nil {
 		t.cat = c.SpawnChild(func() actor.Receiver {
@@ -133,16 +142,19 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 		}, "catalogue", actor.WithID("catalogue"), actor.WithInboxSize(256))
 	}
 	t.ops = map[string]*store.OperatorState{}
-	for _, o := range cfg.Operators {
-		t.ops[o.ID] = new(storedOf(operator.Initial(o.ID, o.Capacity, o.Role, o.Skills), conversation.Position{}))
+	for i := range cfg.Operators {
+		t.ops[cfg.Operators[i].ID] = new(storedOf(initialOf(&cfg.Operators[i]), conversation.Position{}))
 	}
 	stored, err := t.r.cfg.Store.Operators(t.tenant)
 	if err != nil {
 		return err
 	}
+	// The stored state gives the runtime state only: what the configuration says of the operator is the
+	// configuration's, whatever an earlier version stored with it.
 	for i := range stored {
-		if _, known := t.ops[stored[i].ID]; known {
-			t.ops[stored[i].ID] = &stored[i]
+		if o, known := t.ops[stored[i].ID]; known {
+			s := &stored[i]
+			o.Availability, o.IdleSince, o.Applied, o.Version = s.Availability, s.IdleSince, s.Applied, s.Version
 		}
 	}
 	convs, err := t.r.cfg.Store.OpenConversations(t.tenant, conversation.Unassigned, conversation.Assigned, conversation.Snoozed)
@@ -298,6 +310,10 @@ func (t *tenantActor) route(c *actor.Context, m *recordMsg) {
 				break
 			}
 			if it.Command.ConversationID == "" {
+				if isConfigCommand(it.Command.Type) {
+					t.configCommand(c, it.Command, pos, at, m.ack)
+					continue
+				}
 				if catalogueCommand(it.Command.Type) {
 					t.catalogue(c, it, pos, at, m.ack)
 					continue
@@ -475,11 +491,8 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 		// The dispatcher reuses its result slices, so each call's are copied before the next.
 		var more []routing.Assignment
 		var rel []string
-		switch e.Kind {
-		case operator.EffectAvailability:
+		if e.Kind == operator.EffectAvailability {
 			more, rel, err = t.d.SetAvailability(next.ID, next.Availability, at.UnixMilli())
-		case operator.EffectRouting:
-			more, err = t.d.UpsertOperator(next.Routing())
 		}
 		if err != nil {
 			// The rules accepted what the dispatcher refuses: they and the dispatcher disagree.
@@ -531,6 +544,11 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 	t.utilisation()
 }
 
+// initialOf is the state of a configured operator that has not changed its availability.
+func initialOf(o *tenant.Operator) operator.State {
+	return operator.Initial(o.ID, o.Capacity, o.Role, o.Skills)
+}
+
 // stateOf is a stored operator as the rules see it.
 func stateOf(o *store.OperatorState) operator.State {
 	return operator.State{ID: o.ID, Availability: routing.Availability(o.Availability), Capacity: o.Capacity,
@@ -545,8 +563,7 @@ func storedOf(s operator.State, pos conversation.Position) store.OperatorState {
 
 // commandOf is an operator command record as the rules take it.
 func commandOf(ic *inbox.Command) operator.Command {
-	return operator.Command{Type: operator.CommandType(ic.Type), Availability: routing.Availability(ic.Availability),
-		Capacity: ic.Capacity, Role: ic.Role, Skills: ic.Skills}
+	return operator.Command{Type: operator.CommandType(ic.Type), Availability: routing.Availability(ic.Availability)}
 }
 
 // stopKids stops every conversation actor without waiting (the partition consumer waits for them) and turns the

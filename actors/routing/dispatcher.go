@@ -181,6 +181,15 @@ func Rebuild(ops []Operator, convs []ConvState, p Policy) (*Dispatcher, []Assign
 // Policy returns the routing policy the Dispatcher was made with.
 func (d *Dispatcher) Policy() Policy { return d.policy }
 
+// SetPolicy changes the routing policy (a tenant's settings changed) and returns the assignments that follow: leaving
+// Policy.Manual offers the queue to the free operators at once; entering it offers nothing more and takes nothing
+// back. What the other fields govern (Sticky, OfflineReleases) applies to what happens from now on.
+func (d *Dispatcher) SetPolicy(p Policy) []Assignment {
+	d.policy = p
+	d.relistFree()
+	return d.result(d.drain(d.out[:0]))
+}
+
 // UpsertOperator adds an operator, or replaces the Capacity and Skills of a known one (an admin's PATCH of the
 // operator), and returns the assignments that follow from it. A new operator's Availability and IdleSince are
 // taken from o ("" counts as Offline); a known operator's are kept, because they change only through
@@ -485,6 +494,12 @@ func (d *Dispatcher) putOperator(o Operator) int {
 		return pos
 	}
 	// Positions moved: list the free operators again. Operators are added rarely, and Rebuild adds them in order.
+	d.relistFree()
+	return pos
+}
+
+// relistFree lists the free operators again from scratch.
+func (d *Dispatcher) relistFree() {
 	d.freeOps = d.freeOps[:0]
 	for k := range d.ops {
 		d.freeAt[k] = -1
@@ -493,7 +508,6 @@ func (d *Dispatcher) putOperator(o Operator) int {
 			d.freeOps = append(d.freeOps, k)
 		}
 	}
-	return pos
 }
 
 // isFree reports whether operator i is Online with room for one more conversation, so that it can be offered one.

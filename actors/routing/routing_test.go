@@ -351,3 +351,33 @@ func TestManual(t *testing.T) {
 		t.Errorf("queue holds %d, want 1 (c3; the released c1 is the caller's to enqueue)", n)
 	}
 }
+
+// TestSetPolicy: leaving manual routing offers the waiting conversations to the free operators at once; entering it
+// takes nothing back and offers nothing more.
+func TestSetPolicy(t *testing.T) {
+	d := New(Policy{Manual: true})
+	if _, err := d.UpsertOperator(Operator{ID: "a", Capacity: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if as, _, err := d.SetAvailability("a", Online, 1); err != nil || len(as) != 0 {
+		t.Fatalf("online under manual: %v %v", as, err)
+	}
+	for _, id := range []string{"c1", "c2", "c3"} {
+		if as, err := d.Enqueue(Waiting{ConversationID: id, EnqueuedAt: 2}); err != nil || len(as) != 0 {
+			t.Fatalf("enqueue under manual: %v %v", as, err)
+		}
+	}
+	as := d.SetPolicy(Policy{})
+	if len(as) != 2 || as[0].ConversationID != "c1" || as[1].ConversationID != "c2" || d.QueueLen() != 1 {
+		t.Fatalf("auto again: %v, queue %d", as, d.QueueLen())
+	}
+	if as := d.SetPolicy(Policy{Manual: true}); len(as) != 0 {
+		t.Fatalf("manual again: %v", as)
+	}
+	if _, held := d.Assignee("c1"); !held {
+		t.Error("entering manual routing took a conversation back")
+	}
+	if as := d.Released("c1", 3); len(as) != 0 || d.QueueLen() != 1 {
+		t.Errorf("a release under manual offered the queue: %v, queue %d", as, d.QueueLen())
+	}
+}

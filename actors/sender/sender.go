@@ -196,8 +196,12 @@ func (j *Job) ref() store.SendRef {
 // Sender sends the queued outbound messages of every WhatsApp channel in the directory. Notify is safe for
 // concurrent use and never blocks; Run is called once; Close is idempotent and safe from any goroutine.
 type Sender struct {
-	cfg      Config
+	cfg Config
+	// chMu guards channels and runCtx: a channel added to the configuration at runtime gets its workers when its
+	// first job comes (channel).
+	chMu     sync.RWMutex
 	channels map[string]*channel
+	runCtx   context.Context
 	stop     chan struct{} // closed by Close
 	stopOnce sync.Once
 	started  atomic.Bool
@@ -213,6 +217,8 @@ type channel struct {
 	tenant  string
 	cfg     *tenant.Channel
 	limiter *rate.Limiter
+	// rate is the rate_limit the limiter was last set for: a configuration change resets it (send).
+	rate    atomic.Int64
 	workers []*worker
 	rescan  chan struct{}
 }
@@ -245,21 +251,79 @@ func New(cfg Config) (*Sender, error) {
 	}
 	for _, t := range cfg.Directory.Tenants() {
 		for i := range t.Channels {
-			ch := &t.Channels[i]
-			// Meta counts messages per second; a bucket of the channel's rate with no burst never sends more in any
-			// second. The rate is trimmed by one message so that a window straddling two ticks cannot hold rate+1.
-			r := float64(ch.RateLimit) * float64(ch.RateLimit) / float64(ch.RateLimit+1)
-			c := &channel{tenant: t.ID, cfg: ch, limiter: rate.NewLimiter(rate.Limit(r), 1), rescan: make(chan struct{}, 1)}
-			// Every worker starts in overflow, with a rescan due: the jobs an earlier process left in the store, and
-			// those handed to Notify before Run, are queued from the store in pages and in order.
-			for w := 0; w < cfg.Workers; w++ {
-				c.workers = append(c.workers, &worker{q: make(chan *Job, cfg.QueueLen), overflow: true})
-			}
-			c.rescan <- struct{}{}
-			s.channels[ch.ID] = c
+			s.channels[t.Channels[i].ID] = s.newChannel(t.ID, &t.Channels[i])
 		}
 	}
 	return s, nil
+}
+
+func (s *Sender) newChannel(tenantID string, ch *tenant.Channel) *channel {
+	c := &channel{tenant: tenantID, cfg: ch, limiter: rate.NewLimiter(limitOf(ch.RateLimit), 1), rescan: make(chan struct{}, 1)}
+	c.rate.Store(int64(ch.RateLimit))
+	// Every worker starts in overflow, with a rescan due: the jobs an earlier process left in the store, and
+	// those handed to Notify before Run, are queued from the store in pages and in order.
+	for w := 0; w < s.cfg.Workers; w++ {
+		c.workers = append(c.workers, &worker{q: make(chan *Job, s.cfg.QueueLen), overflow: true})
+	}
+	c.rescan <- struct{}{}
+	return c
+}
+
+// channel returns the channel id, adding it (and, once Run runs, starting its workers) when the configuration
+// gained it since; nil if the configuration has no such channel.
+func (s *Sender) channel(id string) *channel {
+	s.chMu.RLock()
+	c := s.channels[id]
+	s.chMu.RUnlock()
+	if c != nil {
+		return c
+	}
+	for _, t := range s.cfg.Directory.Tenants() {
+		for i := range t.Channels {
+			if t.Channels[i].ID != id {
+				continue
+			}
+			s.chMu.Lock()
+			defer s.chMu.Unlock()
+			if c = s.channels[id]; c == nil {
+				c = s.newChannel(t.ID, &t.Channels[i])
+				s.channels[id] = c
+				if s.runCtx != nil {
+					s.startChannel(s.runCtx, id, c)
+				}
+			}
+			return c
+		}
+	}
+	return nil
+}
+
+// limitOf is the limiter rate of a channel's rate_limit. Meta counts messages per second; a bucket of the channel's
+// rate with no burst never sends more in any second. The rate is trimmed by one message so that a window straddling
+// two ticks cannot hold rate+1.
+func limitOf(perSecond int) rate.Limit {
+	return rate.Limit(float64(perSecond) * float64(perSecond) / float64(perSecond+1))
+}
+
+// current is the channel's configuration now: its access token or rate limit may have changed since the channel
+// started; a changed rate limit is applied to the channel's limiter here.
+func (s *Sender) current(c *channel) *tenant.Channel {
+	cfg := s.currentConfig(c)
+	if r := int64(cfg.RateLimit); r > 0 && c.rate.Swap(r) != r {
+		c.limiter.SetLimit(limitOf(cfg.RateLimit))
+	}
+	return cfg
+}
+
+func (s *Sender) currentConfig(c *channel) *tenant.Channel {
+	if t, ok := s.cfg.Directory.Tenant(c.tenant); ok {
+		for i := range t.Channels {
+			if t.Channels[i].ID == c.cfg.ID {
+				return &t.Channels[i]
+			}
+		}
+	}
+	return c.cfg
 }
 
 // recoverNotes produces again the answers an earlier process recorded and did not see applied, tenant by tenant in
@@ -303,7 +367,7 @@ func (s *Sender) recoverNotes(ctx context.Context) error {
 // (it is in the store), puts its worker in overflow and schedules a rescan of the store.
 func (s *Sender) Notify(jobs ...Job) {
 	for _, j := range jobs {
-		c := s.channels[j.Channel]
+		c := s.channel(j.Channel)
 		if c == nil {
 			s.m.failed.WithLabelValues("unknown_channel").Inc()
 			continue
@@ -470,34 +534,46 @@ func (s *Sender) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("sender: recover recorded answers: %w", err)
 	}
+	s.chMu.Lock()
+	s.runCtx = ctx
 	for id, c := range s.channels {
-		for _, w := range c.workers {
-			s.wg.Add(1)
-			go s.work(ctx, c, w.q)
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-c.rescan:
-					if err := s.refill(ctx, c); err != nil && ctx.Err() == nil {
-						s.cfg.Logger.Error("rescan send jobs", "tenant", c.tenant, "channel", id, "err", err)
-						select { // try again later
-						case c.rescan <- struct{}{}:
-						default:
-						}
-						sleep(ctx, time.Second)
-					}
-				}
-			}
-		}()
+		s.startChannel(ctx, id, c)
 	}
+	s.chMu.Unlock()
 	<-ctx.Done()
+	// No channel starts from now on, and one starting meanwhile has added itself to wg: the wait sees every goroutine.
+	s.chMu.Lock()
+	s.runCtx = nil
+	s.chMu.Unlock()
 	s.wg.Wait()
 	return nil
+}
+
+// startChannel starts the workers and the rescan loop of channel id (under chMu).
+func (s *Sender) startChannel(ctx context.Context, id string, c *channel) {
+	for _, w := range c.workers {
+		s.wg.Add(1)
+		go s.work(ctx, c, w.q)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.rescan:
+				if err := s.refill(ctx, c); err != nil && ctx.Err() == nil {
+					s.cfg.Logger.Error("rescan send jobs", "tenant", c.tenant, "channel", id, "err", err)
+					select { // try again later
+					case c.rescan <- struct{}{}:
+					default:
+					}
+					sleep(ctx, time.Second)
+				}
+			}
+		}
+	}()
 }
 
 // Close stops Run if it is running and waits for it to return. It is idempotent; a Run after Close returns at once.
@@ -582,7 +658,8 @@ func (s *Sender) send(ctx context.Context, c *channel, j *Job) (d inbox.Delivery
 	if err != nil {
 		return inbox.Delivery{ErrorCode: 0, ErrorTitle: "cannot build the request: " + err.Error()}, true
 	}
-	url := strings.TrimSuffix(s.cfg.BaseURL, "/") + "/" + c.cfg.PhoneNumberID + "/messages"
+	cfg := s.current(c)
+	url := strings.TrimSuffix(s.cfg.BaseURL, "/") + "/" + cfg.PhoneNumberID + "/messages"
 	idem := j.MessageID
 	if j.Kind == KindRead {
 		idem = "read:" + j.MessageID // a wamid of the customer's, never one of our message ids, but kept apart
@@ -593,7 +670,7 @@ func (s *Sender) send(ctx context.Context, c *channel, j *Job) (d inbox.Delivery
 			return d, false
 		}
 		start := time.Now()
-		status, resp, err := s.post(ctx, url, c.cfg.AccessToken, idem, body)
+		status, resp, err := s.post(ctx, url, cfg.AccessToken, idem, body)
 		s.m.latency.Observe(time.Since(start).Seconds())
 		if ctx.Err() != nil {
 			return d, false

@@ -322,3 +322,35 @@ func producer(t *testing.T, addr string) *broker.Producer {
 	t.Cleanup(func() { _ = p.Close() })
 	return p
 }
+
+// The sender follows the directory: a channel added at runtime gets workers when its first job comes, and a channel's
+// rotated access token and changed rate limit are what its next send uses.
+func TestChannelsFollowTheDirectory(t *testing.T) {
+	st := storetest.Open(t, store.Config{})
+	dir := tenant.NewDirectory(directory(t, `{id: t-wa, type: whatsapp, phone_number_id: "1", app_secret: "s", verify_token: "v", access_token: "a", rate_limit: 10}`))
+	s, err := New(Config{Store: st, Directory: dir, BaseURL: "http://127.0.0.1:1", Producer: &broker.Producer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.channel("t-wa-2") != nil {
+		t.Fatal("a channel the configuration does not have")
+	}
+	cfg, err := tenant.Parse([]byte(`tenants:
+  - id: t
+    channels:
+      - {id: t-wa, type: whatsapp, phone_number_id: "1", app_secret: "s", verify_token: "v", access_token: "rotated", rate_limit: 40}
+      - {id: t-wa-2, type: whatsapp, phone_number_id: "2", app_secret: "s", verify_token: "v", access_token: "b"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir.Replace(cfg)
+	if c := s.channel("t-wa-2"); c == nil || c.tenant != "t" || len(c.workers) != s.cfg.Workers {
+		t.Fatalf("the added channel: %+v", c)
+	}
+	c := s.channel("t-wa")
+	if got := s.current(c); got.AccessToken != "rotated" || c.limiter.Limit() != limitOf(40) {
+		t.Errorf("after the change the channel sends with token %q at %v/s, want rotated at %v", got.AccessToken,
+			c.limiter.Limit(), limitOf(40))
+	}
+}

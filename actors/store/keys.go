@@ -58,11 +58,14 @@ package store
 //	t/<tenant>/t/<contact>            catalogue actor (contact_erase:        <offset:8><index:8>: the input position
 //	                                  PutContactErased)                      of the contact's latest erase, so an
 //	                                                                         older input replayed makes no contact
+//	t/<tenant>/b/config               tenant actor (PutTenantConfig, with    the tenant's configuration as applied
+//	                                  each configuration change)             in partition order (config.go), JSON
 //
 // Two prefixes are global, both node-local work queues over tenant state rather than state:
 //
-//	q/<qseq:8>/<tenant>               conversation actor (PutOutbox);        an event waiting for the relay, JSON
-//	                                  deleted by the outbox relay
+//	q/<qseq:8>/<tenant>               conversation actor (PutOutbox), tenant an event waiting for the relay, JSON; or
+//	                                  actor (PutConfigRecord); deleted by    0x01, uvarint key length, key, record:
+//	                                  the outbox relay                       a record for switchboard.config
 //	z/<due ms:8>/<tenant>/<conv>/<k>  conversation actor (PutTimer,          nothing: the due-timer index
 //	                                  DeleteTimer)
 //
@@ -206,6 +209,8 @@ func mediaKey(tenant, id string) []byte {
 func parkedKey(tenant, wamid string) []byte {
 	return append(tenantKey(len(wamid), tenant, 's'), wamid...)
 }
+func tenantConfigKey(tenant string) []byte { return append(tenantKey(6, tenant, 'b'), "config"...) }
+
 func operatorKey(tenant, id string) []byte { return append(tenantKey(len(id), tenant, 'o'), id...) }
 
 // operatorPrefix is the prefix of every operator state of a tenant.

@@ -274,13 +274,16 @@ func (s *Store) DueTimers(now time.Time, after TimerKey, limit int) ([]TimerKey,
 	return out, it.Error()
 }
 
-// OperatorState is an operator's runtime state: what the API changed since the config was loaded.
+// OperatorState is an operator's runtime state: its availability and when it became idle. Capacity, Role and Skills
+// are the tenant's configuration's (actors/tenant): the tenant actor keeps them here in memory, and they are never
+// stored — a state stored by an earlier version with them has them ignored when it is read, so it cannot shadow a
+// later change of the configuration.
 type OperatorState struct {
 	ID           string   `json:"id"`
 	Availability string   `json:"availability"`
-	Capacity     int      `json:"capacity"`
-	Role         string   `json:"role"`
-	Skills       []string `json:"skills"`
+	Capacity     int      `json:"-"`
+	Role         string   `json:"-"`
+	Skills       []string `json:"-"`
 	// IdleSince is when the operator last came online or last had a conversation end (Unix ms): routing's tie-break.
 	IdleSince int64 `json:"idle_since"`
 	// Applied is the position of the last command applied to the operator, so a replayed command is skipped.

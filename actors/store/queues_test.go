@@ -35,6 +35,8 @@ func TestKeyspace(t *testing.T) {
 				err,
 				b.PutDeliveryNote(tn, NoteRef{Conversation: "c1", Seq: 1}, []byte(`{}`)),
 				b.PutOutbox(tn, []byte(`{}`)),
+				b.PutTenantConfig(tn, []byte(`{}`)),
+				b.PutConfigRecord(tn, tn+"/tenant/settings", []byte(`{}`)),
 				b.PutTimer(TimerKey{Due: at, Tenant: tn, Conversation: "c1", Kind: "auto_close"}),
 				b.PutContactErased(tn, "k1", crec.Position{Offset: 7}),
 			)
@@ -62,14 +64,14 @@ func TestKeyspace(t *testing.T) {
 		kinds[string(tn)] = append(kinds[string(tn)], string(rest[:1]))
 	}
 	for _, tn := range tenants {
-		// conversation, search postings (by token, by conversation), held index, lists' index, owner index, message, parked status, operator, status index, delivery note,
+		// configuration, conversation, search postings (by token, by conversation), held index, lists' index, owner index, message, parked status, operator, status index, delivery note,
 		// erased contact, message id index, send job
-		if got := strings.Join(slices.Compact(kinds[tn]), ""); got != "cfghijmostvwxy" {
-			t.Errorf("tenant %s has keys of kinds %q, want %q", tn, got, "cfghijmostvwxy")
+		if got := strings.Join(slices.Compact(kinds[tn]), ""); got != "bcfghijmostvwxy" {
+			t.Errorf("tenant %s has keys of kinds %q, want %q", tn, got, "bcfghijmostvwxy")
 		}
 	}
-	if global["q/"] != 2 || global["z/"] != 2 {
-		t.Errorf("global keys %v, want one outbox entry and one timer per tenant", global)
+	if global["q/"] != 4 || global["z/"] != 2 {
+		t.Errorf("global keys %v, want two outbox entries (an event, a configuration record) and one timer per tenant", global)
 	}
 }
 
@@ -438,4 +440,32 @@ func (q *queueSeqs) settled() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.open) == 0
+}
+
+// TestConfigRecordInOutbox: a configuration record comes out of the outbox with its key and value, in order with the
+// tenant's events, and an event is never taken for one; the tenant's configuration reads back.
+func TestConfigRecordInOutbox(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	commitWait(t, s, func(b *Batch) error {
+		return firstErr(b.PutOutbox("acme", []byte(`{"id":"e1"}`)),
+			b.PutConfigRecord("acme", "acme/operator/bob", []byte(`{"version":2}`)),
+			b.PutTenantConfig("acme", []byte(`{"id":"acme"}`)))
+	})
+	page, _, err := s.Outbox(nil, 0, 10)
+	if err != nil || len(page) != 2 {
+		t.Fatalf("outbox = %v, %v", page, err)
+	}
+	if _, _, ok := page[0].ConfigRecord(); ok {
+		t.Error("an event was read as a configuration record")
+	}
+	k, v, ok := page[1].ConfigRecord()
+	if !ok || string(k) != "acme/operator/bob" || string(v) != `{"version":2}` || page[1].Tenant != "acme" {
+		t.Errorf("config record = %q %q %v", k, v, ok)
+	}
+	if got, err := s.TenantConfig("acme"); err != nil || string(got) != `{"id":"acme"}` {
+		t.Errorf("TenantConfig = %q, %v", got, err)
+	}
+	if _, err := s.TenantConfig("ac"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("TenantConfig of another tenant: %v, want ErrNotFound", err)
+	}
 }

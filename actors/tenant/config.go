@@ -7,6 +7,8 @@ package tenant
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,53 +23,56 @@ import (
 
 // Config is the whole config file.
 type Config struct {
-	Tenants []Tenant `yaml:"tenants"`
+	Tenants []Tenant `yaml:"tenants" json:"tenants"`
 }
 
 // Tenant is one organisation with its own channels, operators and settings.
 type Tenant struct {
 	// ID is [a-z0-9-]{1,64}; it keys the tenant's records on Kafka and prefixes its state in Pebble.
-	ID        string     `yaml:"id"`
-	Settings  Settings   `yaml:"settings"`
-	Channels  []Channel  `yaml:"channels"`
-	Operators []Operator `yaml:"operators"`
+	ID        string     `yaml:"id" json:"id"`
+	Settings  Settings   `yaml:"settings" json:"settings"`
+	Channels  []Channel  `yaml:"channels" json:"channels"`
+	Operators []Operator `yaml:"operators" json:"operators"`
+	// Version is the tenant's configuration sequence: the version of the last record of the switchboard.config
+	// topic that changed it (record.go). 0 for a tenant read from YAML and not yet in the topic.
+	Version uint64 `yaml:"-" json:"version"`
 }
 
 // Settings are a tenant's routing and lifecycle policies.
 type Settings struct {
 	// AutoCloseAfter closes a conversation with no activity for this long. 0 (the default) never closes.
-	AutoCloseAfter Duration `yaml:"auto_close_after"`
+	AutoCloseAfter Duration `yaml:"auto_close_after" json:"auto_close_after"`
 	// ReopenTo says where a customer message sends a closed or snoozed conversation: "queue" (the default) or
 	// "last_operator".
-	ReopenTo string `yaml:"reopen_to"`
+	ReopenTo string `yaml:"reopen_to" json:"reopen_to"`
 	// ReservationTimeout sends an assigned conversation back to the queue when its operator has not replied this
 	// long after the assignment. 0 (the default) turns it off.
-	ReservationTimeout Duration `yaml:"reservation_timeout"`
+	ReservationTimeout Duration `yaml:"reservation_timeout" json:"reservation_timeout"`
 	// WindowWarning emits a window.closing event this long before a conversation's 24-hour window closes. 0 (the
 	// default) turns it off; it must be less than 24h.
-	WindowWarning Duration `yaml:"window_warning"`
+	WindowWarning Duration `yaml:"window_warning" json:"window_warning"`
 	// TakeoverRoles are the roles that may take a conversation another operator holds. Empty means admin and
 	// builder.
-	TakeoverRoles []string `yaml:"takeover_roles"`
+	TakeoverRoles []string `yaml:"takeover_roles" json:"takeover_roles"`
 	// OfflineReleases sends an operator's conversations back to the queue when it goes offline. false (the
 	// default) lets the operator keep them.
-	OfflineReleases bool `yaml:"offline_releases"`
+	OfflineReleases bool `yaml:"offline_releases" json:"offline_releases"`
 	// Routing is "auto" (the default): the dispatcher offers waiting conversations to online operators with free
 	// capacity; or "manual": it offers nothing, conversations wait in Unassigned until an operator takes (attends)
 	// one, online or not, within its capacity.
-	Routing string `yaml:"routing"`
+	Routing string `yaml:"routing" json:"routing"`
 	// ReadReceipts marks the customer's messages read on WhatsApp when an operator reads them (Meta's mark-as-read
 	// call, sent by the channel's sender). false (the default) sends no read receipts.
-	ReadReceipts bool `yaml:"read_receipts"`
+	ReadReceipts bool `yaml:"read_receipts" json:"read_receipts"`
 	// HidePhoneNumbers masks contacts' phone numbers for the operator role in the API, the event stream and the
 	// console ("+1555•••4567": the first four digits and the last four), and limits their searches by digits to a
 	// number's last four. false (the default) shows them. It hides the number on screen and in the API's number
 	// fields only: contact and conversation ids are hashes of the number and WhatsApp message ids carry it, so an
 	// operator with the API and some effort can recover it (keyed ids are planned).
-	HidePhoneNumbers bool `yaml:"hide_phone_numbers"`
+	HidePhoneNumbers bool `yaml:"hide_phone_numbers" json:"hide_phone_numbers"`
 	// ContactFields are the custom fields of the tenant's contacts, in the order the console shows them. None by
 	// default.
-	ContactFields []ContactField `yaml:"contact_fields"`
+	ContactFields []ContactField `yaml:"contact_fields" json:"contact_fields"`
 }
 
 // ContactField is one custom field of a tenant's contacts (actors/contact.Field has the same fields and converts
@@ -75,15 +80,15 @@ type Settings struct {
 type ContactField struct {
 	// Key names the field in the API and in CSV headers: [a-z][a-z0-9_]{0,31}, not a contact's own column (id,
 	// phone, wa_id, name, blocked, created_at, updated_at).
-	Key string `yaml:"key"`
+	Key string `yaml:"key" json:"key"`
 	// Label is how the console shows it; the key when empty.
-	Label string `yaml:"label"`
+	Label string `yaml:"label" json:"label,omitempty"`
 	// Type is text, number, date (YYYY-MM-DD), boolean or choice.
-	Type string `yaml:"type"`
+	Type string `yaml:"type" json:"type"`
 	// Required fields must have a value on every contact. false by default.
-	Required bool `yaml:"required"`
+	Required bool `yaml:"required" json:"required,omitempty"`
 	// Choices are the allowed values of a choice field (and only of one).
-	Choices []string `yaml:"choices"`
+	Choices []string `yaml:"choices" json:"choices,omitempty"`
 }
 
 // Contact field types of ContactField.Type.
@@ -152,36 +157,53 @@ const (
 
 // Channel is one customer-facing number or endpoint of a tenant.
 type Channel struct {
-	ID   string `yaml:"id"`
-	Type string `yaml:"type"` // "whatsapp"
+	ID   string `yaml:"id" json:"id"`
+	Type string `yaml:"type" json:"type"` // "whatsapp"
 	// PhoneNumberID is Meta's id of the WhatsApp number; webhooks name it in metadata.phone_number_id.
-	PhoneNumberID string `yaml:"phone_number_id"`
+	PhoneNumberID string `yaml:"phone_number_id" json:"phone_number_id"`
 	// AppSecret verifies X-Hub-Signature-256 on webhooks.
-	AppSecret string `yaml:"app_secret"`
+	AppSecret string `yaml:"app_secret" json:"app_secret"`
 	// VerifyToken answers Meta's GET subscription check.
-	VerifyToken string `yaml:"verify_token"`
+	VerifyToken string `yaml:"verify_token" json:"verify_token"`
 	// AccessToken is the Bearer token for the Cloud API send endpoint.
-	AccessToken string `yaml:"access_token"`
+	AccessToken string `yaml:"access_token" json:"access_token"`
 	// RateLimit is the outbound messages per second allowed on this number. 0 means Meta's default, 80.
-	RateLimit int `yaml:"rate_limit"`
+	RateLimit int `yaml:"rate_limit" json:"rate_limit"`
 	// WABAID is Meta's id of the WhatsApp Business Account the number belongs to (digits): its message template
 	// catalogue is synced from the Graph API with AccessToken, and its template webhooks name it as entry.id.
 	// Several channels of one tenant may share an account; two tenants may not. "" (the default) gives the channel
 	// no catalogue: its template messages are sent unchecked.
-	WABAID string `yaml:"waba_id"`
+	WABAID string `yaml:"waba_id" json:"waba_id,omitempty"`
+	// Disabled turns two-way chat off on the channel: its inbound messages are acknowledged to Meta and dropped
+	// (counted), so no conversation starts or continues there. false (the default) is enabled.
+	Disabled bool `yaml:"disabled" json:"disabled,omitempty"`
 }
 
 // Operator is a human agent who answers conversations.
 type Operator struct {
-	ID   string `yaml:"id"`
-	Name string `yaml:"name"`
+	ID   string `yaml:"id" json:"id"`
+	Name string `yaml:"name" json:"name"`
 	// Role is admin, builder or operator (the default).
-	Role string `yaml:"role"`
+	Role string `yaml:"role" json:"role"`
 	// Capacity is the most open conversations the operator holds at once. 0 means the default, 5.
-	Capacity int `yaml:"capacity"`
-	// Token is the API bearer token. It is kept in memory only as its SHA-256 hash (see Directory).
-	Token  string   `yaml:"token"`
-	Skills []string `yaml:"skills"`
+	Capacity int `yaml:"capacity" json:"capacity"`
+	// Token is the API bearer token as the YAML file gives it. NewDirectory replaces it by TokenHash: it is never
+	// kept, logged or written to the configuration topic.
+	Token string `yaml:"token" json:"-"`
+	// TokenHash is the hex SHA-256 of the token: what the configuration topic and the directory hold.
+	TokenHash string   `yaml:"-" json:"token_sha256,omitempty"`
+	Skills    []string `yaml:"skills" json:"skills"`
+	// Teams the operator belongs to; none by default.
+	Teams []string `yaml:"teams" json:"teams,omitempty"`
+}
+
+// hashToken replaces a plaintext Token by its TokenHash.
+func (o *Operator) hashToken() {
+	if o.Token != "" {
+		h := HashToken(o.Token)
+		o.TokenHash = hex.EncodeToString(h[:])
+		o.Token = ""
+	}
 }
 
 // Roles an operator can have.
@@ -209,6 +231,32 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: not a Go duration (e.g. 24h, 90s): %q", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as a Go duration string ("24h0m0s"), or 0.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	if d == 0 {
+		return []byte("0"), nil
+	}
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a Go duration string ("24h", "90s") or 0.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "0" || string(b) == `"0"` {
+		*d = 0
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("want a Go duration such as \"24h\" or \"90s\", or 0")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("not a Go duration (e.g. 24h, 90s): %q", s)
 	}
 	*d = Duration(v)
 	return nil
@@ -264,6 +312,21 @@ func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
 
 // ErrInvalid is wrapped by every validation error of a config file.
 var ErrInvalid = errors.New("invalid config")
+
+// FieldError is a validation error naming the field by its path (tenants[0].channels[1].app_secret). It wraps
+// ErrInvalid.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%v: %s: %s", ErrInvalid, e.Field, e.Message) }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// MaxCapacity is the largest capacity an operator may have (actors/operator has the same bound).
+const MaxCapacity = 10000
 
 var idPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
 
@@ -324,7 +387,7 @@ func (c *Config) setDefaults() {
 // Validate reports the first problem found, naming the field by its path (tenants[0].channels[1].app_secret).
 func (c *Config) Validate() error {
 	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...))
+		return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
 	}
 	tenants := map[string]bool{}
 	channels := map[string]string{}
@@ -434,16 +497,24 @@ func (c *Config) Validate() error {
 			if o.Capacity < 0 {
 				return bad(op+".capacity", "%d must not be negative", o.Capacity)
 			}
-			if o.Token == "" {
+			if o.Capacity > MaxCapacity {
+				return bad(op+".capacity", "%d must not be above %d", o.Capacity, MaxCapacity)
+			}
+			if o.Token == "" && o.TokenHash == "" {
 				return bad(op+".token", "required: the operator could not call the API")
 			}
-			if len(o.Token) < 16 {
+			if o.Token != "" && len(o.Token) < 16 {
 				return bad(op+".token", "must be at least 16 characters")
 			}
-			if prev, dup := tokens[o.Token]; dup {
+			tok := o.TokenHash
+			if o.Token != "" {
+				h := HashToken(o.Token)
+				tok = hex.EncodeToString(h[:])
+			}
+			if prev, dup := tokens[tok]; dup {
 				return bad(op+".token", "same token as operator %q", prev)
 			}
-			tokens[o.Token] = t.ID + "/" + o.ID
+			tokens[tok] = t.ID + "/" + o.ID
 		}
 	}
 	return nil

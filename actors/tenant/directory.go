@@ -1,13 +1,30 @@
 package tenant
 
 import (
+	"context"
+	"encoding/hex"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
-// Directory answers the lookups the hot paths need: channel by phone number id, operator by token. It is built once
-// from a validated Config and is read-only afterwards, so it is safe for concurrent use.
+// Directory answers the lookups the hot paths need: channel by phone number id, operator by token. It holds an
+// immutable snapshot of the configuration that Replace swaps atomically (the node's configuration watcher does, as
+// records of the switchboard.config topic arrive), so every method answers from one consistent snapshot, and what a
+// method returned (a *Tenant, a ref) must be treated as read-only: it belongs to that snapshot. It is safe for
+// concurrent use.
 type Directory struct {
+	cur atomic.Pointer[snapshot]
+	// mu guards changed, which Replace closes and renews: WaitVersion waits on it.
+	mu      sync.Mutex
+	changed chan struct{}
+}
+
+// snapshot is one configuration, indexed; never modified once built.
+type snapshot struct {
+	// gen counts the snapshots of a Directory, so a user can tell that its cache of one is stale (Generation).
+	gen      uint64
 	tenants  map[string]*Tenant
 	byPhone  map[string]ChannelRef
 	byToken  map[[32]byte]OperatorRef
@@ -37,9 +54,48 @@ type OperatorRef struct {
 }
 
 // NewDirectory indexes c. c must have passed Validate; a nil c gives an empty directory. It clears the operators'
-// plaintext tokens in c: from then on only their hashes exist.
+// plaintext tokens in c: from then on only their hashes (Operator.TokenHash) exist.
 func NewDirectory(c *Config) *Directory {
-	d := &Directory{
+	d := &Directory{changed: make(chan struct{})}
+	d.cur.Store(index(c, 1))
+	return d
+}
+
+// Replace makes c the directory's configuration: every later call answers from it. c must have passed Validate and
+// must not be modified afterwards. Like NewDirectory, it clears c's plaintext tokens.
+func (d *Directory) Replace(c *Config) {
+	d.mu.Lock()
+	d.cur.Store(index(c, d.cur.Load().gen+1))
+	close(d.changed)
+	d.changed = make(chan struct{})
+	d.mu.Unlock()
+}
+
+// Generation numbers the directory's configurations: it changes whenever Replace does, so a user that derives
+// something from the configuration (the webhook handler's MACs) knows when to derive it again.
+func (d *Directory) Generation() uint64 { return d.cur.Load().gen }
+
+// WaitVersion waits until the configuration of tenant id is at version v or later (Tenant.Version), or ctx ends.
+func (d *Directory) WaitVersion(ctx context.Context, id string, v uint64) error {
+	for {
+		d.mu.Lock()
+		ch := d.changed
+		d.mu.Unlock()
+		if t, ok := d.Tenant(id); ok && t.Version >= v {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// index builds the snapshot of c.
+func index(c *Config, gen uint64) *snapshot {
+	d := &snapshot{
+		gen:      gen,
 		tenants:  map[string]*Tenant{},
 		byPhone:  map[string]ChannelRef{},
 		byToken:  map[[32]byte]OperatorRef{},
@@ -72,23 +128,40 @@ func NewDirectory(c *Config) *Directory {
 		}
 		for j := range t.Operators {
 			o := &t.Operators[j]
-			d.byToken[HashToken(o.Token)] = OperatorRef{Tenant: t, Operator: o}
-			o.Token = "" // only the hash is kept
+			o.hashToken()
+			var h [32]byte
+			if n, err := hex.Decode(h[:], []byte(o.TokenHash)); err != nil || n != len(h) {
+				continue // an operator without a token cannot call the API
+			}
+			d.byToken[h] = OperatorRef{Tenant: t, Operator: o}
 		}
 	}
 	return d
 }
 
+// ForgetTokens replaces the operators' plaintext tokens in c by their hashes (Operator.TokenHash). A nil c is fine.
+func (c *Config) ForgetTokens() {
+	if c == nil {
+		return
+	}
+	for i := range c.Tenants {
+		for j := range c.Tenants[i].Operators {
+			c.Tenants[i].Operators[j].hashToken()
+		}
+	}
+}
+
 // Tenant returns the tenant with the given id.
 func (d *Directory) Tenant(id string) (*Tenant, bool) {
-	t, ok := d.tenants[id]
+	t, ok := d.cur.Load().tenants[id]
 	return t, ok
 }
 
-// Tenants returns every tenant, in config order is not guaranteed.
+// Tenants returns every tenant, in no particular order.
 func (d *Directory) Tenants() []*Tenant {
-	out := make([]*Tenant, 0, len(d.tenants))
-	for _, t := range d.tenants {
+	s := d.cur.Load()
+	out := make([]*Tenant, 0, len(s.tenants))
+	for _, t := range s.tenants {
 		out = append(out, t)
 	}
 	return out
@@ -96,13 +169,13 @@ func (d *Directory) Tenants() []*Tenant {
 
 // ChannelByPhone returns the WhatsApp channel whose phone_number_id is id.
 func (d *Directory) ChannelByPhone(id string) (ChannelRef, bool) {
-	r, ok := d.byPhone[id]
+	r, ok := d.cur.Load().byPhone[id]
 	return r, ok
 }
 
 // WABA returns the WhatsApp Business Account with Meta id id: its tenant and channels.
 func (d *Directory) WABA(id string) (WABARef, bool) {
-	w, ok := d.byWABA[id]
+	w, ok := d.cur.Load().byWABA[id]
 	if !ok {
 		return WABARef{}, false
 	}
@@ -111,8 +184,9 @@ func (d *Directory) WABA(id string) (WABARef, bool) {
 
 // WABAs returns every configured WhatsApp Business Account, ordered by tenant and account id.
 func (d *Directory) WABAs() []WABARef {
-	out := make([]WABARef, 0, len(d.byWABA))
-	for _, w := range d.byWABA {
+	s := d.cur.Load()
+	out := make([]WABARef, 0, len(s.byWABA))
+	for _, w := range s.byWABA {
 		out = append(out, *w)
 	}
 	slices.SortFunc(out, func(a, b WABARef) int {
@@ -126,20 +200,22 @@ func (d *Directory) WABAs() []WABARef {
 
 // OperatorByToken returns the operator whose API token is token.
 func (d *Directory) OperatorByToken(token string) (OperatorRef, bool) {
-	r, ok := d.byToken[HashToken(token)]
+	r, ok := d.cur.Load().byToken[HashToken(token)]
 	return r, ok
 }
 
 // OperatorByTokenHash is OperatorByToken given the token's HashToken: a session keeps the hash of the token it was
 // signed in with, never the token.
 func (d *Directory) OperatorByTokenHash(h [32]byte) (OperatorRef, bool) {
-	r, ok := d.byToken[h]
+	r, ok := d.cur.Load().byToken[h]
 	return r, ok
 }
 
 // AppSecrets returns the distinct app secrets of all channels; a webhook signature must match one of them. The
 // slice must not be modified.
-func (d *Directory) AppSecrets() [][]byte { return d.secrets }
+func (d *Directory) AppSecrets() [][]byte { return d.cur.Load().secrets }
 
 // VerifyTokenKnown reports whether token is the verify token of a configured channel.
-func (d *Directory) VerifyTokenKnown(token string) bool { return token != "" && d.verifies[token] }
+func (d *Directory) VerifyTokenKnown(token string) bool {
+	return token != "" && d.cur.Load().verifies[token]
+}

@@ -1,9 +1,11 @@
 package tenant
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 // loadDirectory builds a Directory from testdata/valid.yaml and returns it with the config it indexes.
@@ -204,5 +206,40 @@ func TestDirectoryWABA(t *testing.T) {
 	}
 	if len(NewDirectory(nil).WABAs()) != 0 {
 		t.Error("an empty directory has accounts")
+	}
+}
+
+// Replace swaps the whole configuration at once: lookups answer from the new one, the generation moves, and
+// WaitVersion returns once the tenant has the version asked for.
+func TestDirectoryReplaceAndWait(t *testing.T) {
+	d, _ := loadDirectory(t)
+	gen := d.Generation()
+	c, err := Load("testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Tenants[0].Channels = c.Tenants[0].Channels[:1] // acme-wa-2 removed
+	c.Tenants[0].Version = 9
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	waited := make(chan error, 1)
+	go func() { waited <- d.WaitVersion(ctx, "acme", 9) }()
+	d.Replace(c)
+	if err := <-waited; err != nil {
+		t.Fatalf("WaitVersion: %v", err)
+	}
+	if d.Generation() == gen {
+		t.Error("the generation did not change")
+	}
+	if _, ok := d.ChannelByPhone("100200301"); ok {
+		t.Error("a removed channel is still found")
+	}
+	if _, ok := d.OperatorByToken("alice-token-0123456789"); !ok {
+		t.Error("tokens are not found after Replace")
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancelShort()
+	if err := d.WaitVersion(short, "acme", 10); err == nil {
+		t.Error("WaitVersion returned for a version the directory does not have")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard-hq/switchboard/analytics/chtest"
 	"github.com/switchboard-hq/switchboard/analytics/schema"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
+	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
 // Two channels of one tenant, so a contact has a conversation on each; another tenant to ask for the first one's
@@ -46,7 +47,7 @@ const (
 // still count in the insights, the contact is gone (404), and the customer writing again starts clean.
 func TestEraseContact(t *testing.T) {
 	ch := chtest.StartServer(t)
-	n, _ := startNodeWithSim(t, eraseY, shopSimConfig, "--clickhouse-addr", ch.Addr())
+	n, s := startNodeWithSim(t, eraseY, shopSimConfig, "--clickhouse-addr", ch.Addr())
 	storeDir := n.storeDir()
 
 	const (

@@ -152,11 +152,8 @@ func newNode(t testing.TB, extra ...string) *node {
 // newNodeConfig prepares a node with a fresh data dir and the given config file.
 func newNodeConfig(t testing.TB, config string, extra ...string) *node {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n := &node{t: t, dir: dir, http: freeAddr(t), kafka: freeAddr(t), extra: extra}
+	n := &node{t: t, dir: t.TempDir(), http: freeAddr(t), kafka: freeAddr(t), extra: extra}
+	writeConfig(t, n, config)
 	t.Cleanup(func() {
 		n.kill()
 		if t.Failed() {
@@ -164,6 +161,14 @@ func newNodeConfig(t testing.TB, config string, extra ...string) *node {
 		}
 	})
 	return n
+}
+
+// writeConfig writes the node's config file; a running node reads it at its next start.
+func writeConfig(t testing.TB, n *node, config string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(n.dir, "config.yaml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // start runs the node and waits until /readyz says ready.

@@ -17,6 +17,15 @@ const (
 	EventsTopic = "switchboard.events"
 )
 
+// Configuration command types (the tenant actor applies them: actors/router/config.go).
+const (
+	// CmdConfigSet changes the tenant's configuration: Config holds the change (actors/tenant.Change).
+	CmdConfigSet = "config_set"
+	// CmdUpdateOperator is what PATCH /v1/operators/{id} produced before configuration changes had their own
+	// command (TargetID, Capacity, Role, Skills); it is applied as a config_set of that operator.
+	CmdUpdateOperator = "update_operator"
+)
+
 // Version is written in every record; a consumer rejects records of a version it does not know.
 const Version = 1
 
@@ -95,7 +104,8 @@ type Command struct {
 	// RequestID names the API call waiting for the outcome; unique per call.
 	RequestID string `json:"request_id"`
 	// Type is take, assign, unassign, transfer, close, reopen, snooze, unsnooze, labels, send, note, read, start,
-	// erase (conversation commands, with ConversationID); availability, update_operator (operator commands);
+	// erase (conversation commands, with ConversationID); availability (operator command); config_set, update_operator
+	// (configuration changes);
 	// contact_create, contact_update, contact_delete, contact_block, contact_unblock, contact_erase,
 	// contact_import, canned_create, canned_update, canned_delete, template_sync (the tenant's catalogue).
 	Type string `json:"type"`
@@ -135,6 +145,8 @@ type Command struct {
 	// Catalogue is the template catalogue of one WhatsApp business account for template_sync: it replaces what
 	// was stored for that account.
 	Catalogue *TemplateCatalogue `json:"catalogue,omitempty"`
+	// Config is the change of config_set, as actors/tenant.Change encodes it.
+	Config json.RawMessage `json:"config,omitempty"`
 }
 
 // ContactInput is a contact as a command gives it. On update only what is present changes.

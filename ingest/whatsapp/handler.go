@@ -11,6 +11,7 @@ import (
 	"hash"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -102,10 +103,9 @@ type Handler struct {
 	timeout  time.Duration
 	log      *slog.Logger
 
-	// secrets[i] is checked with a MAC from macs[i]: an HMAC costs several allocations to build, and the directory
-	// is read-only, so each secret keeps a pool of ready ones.
-	secrets [][]byte
-	macs    []sync.Pool
+	// keys are the app secrets of the directory's current configuration with their MACs; rebuilt when the
+	// directory's generation changes (a channel added, a secret rotated).
+	keys atomic.Pointer[macKeys]
 
 	m metrics
 }
@@ -126,13 +126,9 @@ func New(cfg Config) (*Handler, error) {
 		now:      cfg.Now,
 		timeout:  cfg.ProduceTimeout,
 		log:      cfg.Logger,
-		secrets:  cfg.Directory.AppSecrets(),
 		m:        m,
 	}
-	h.macs = make([]sync.Pool, len(h.secrets))
-	for i, s := range h.secrets {
-		h.macs[i].New = func() any { return hmac.New(sha256.New, s) }
-	}
+	h.keys.Store(newMACKeys(cfg.Directory))
 	return h, nil
 }
 
@@ -193,6 +189,9 @@ func (h *Handler) receive(ctx *fasthttp.RequestCtx) result {
 	if stats.unknownAccounts > 0 {
 		h.m.unknownAccounts.Add(float64(stats.unknownAccounts))
 	}
+	if stats.disabled > 0 {
+		h.m.disabled.Add(float64(stats.disabled))
+	}
 	if err != nil {
 		// The payload is correctly signed, so it comes from Meta: a rejection means a bug or a config gap here.
 		if errors.Is(err, ErrUnknownChannel) {
@@ -246,18 +245,41 @@ func decodeSignature(sig []byte, sum *[sha256.Size]byte) bool {
 // signedBy returns the app secret whose HMAC of body is want, or nil. Each comparison is constant-time; the cost is
 // one HMAC of the body per distinct app secret in the config.
 func (h *Handler) signedBy(body []byte, want *[sha256.Size]byte) []byte {
+	k := h.keys.Load()
+	if k.gen != h.dir.Generation() {
+		k = newMACKeys(h.dir)
+		h.keys.Store(k)
+	}
 	var got [sha256.Size]byte
-	for i := range h.secrets {
-		mac := h.macs[i].Get().(hash.Hash)
+	for i := range k.secrets {
+		mac := k.macs[i].Get().(hash.Hash)
 		mac.Reset()
 		mac.Write(body)
 		mac.Sum(got[:0])
-		h.macs[i].Put(mac)
+		k.macs[i].Put(mac)
 		if hmac.Equal(got[:], want[:]) {
-			return h.secrets[i]
+			return k.secrets[i]
 		}
 	}
 	return nil
+}
+
+// macKeys are the app secrets of one configuration of the directory: secrets[i] is checked with a MAC from macs[i]
+// (an HMAC costs several allocations to build, so each secret keeps a pool of ready ones).
+type macKeys struct {
+	gen     uint64
+	secrets [][]byte
+	macs    []sync.Pool
+}
+
+func newMACKeys(d *tenant.Directory) *macKeys {
+	// The generation is read first: a configuration replaced meanwhile makes the next request rebuild again.
+	k := &macKeys{gen: d.Generation(), secrets: d.AppSecrets()}
+	k.macs = make([]sync.Pool, len(k.secrets))
+	for i, s := range k.secrets {
+		k.macs[i].New = func() any { return hmac.New(sha256.New, s) }
+	}
+	return k
 }
 
 // fail writes a static error body and counts the request under channel "unknown".

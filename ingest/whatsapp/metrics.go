@@ -45,8 +45,10 @@ type metrics struct {
 	webhooks *prometheus.CounterVec
 	// unknownAccounts counts template changes skipped because no channel has their business account as waba_id.
 	unknownAccounts prometheus.Counter
-	unknown         [numResults]prometheus.Counter  // webhooks{channel="unknown"}, resolved once
-	duration        [numResults]prometheus.Observer // by result, resolved once
+	// disabled counts customer messages dropped on a disabled channel (tenant.Channel.Disabled).
+	disabled prometheus.Counter
+	unknown  [numResults]prometheus.Counter  // webhooks{channel="unknown"}, resolved once
+	duration [numResults]prometheus.Observer // by result, resolved once
 }
 
 func newMetrics(reg prometheus.Registerer) (metrics, error) {
@@ -74,6 +76,12 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 		return m, err
 	}
 	m.unknownAccounts = unknownAccounts
+	if m.disabled, err = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "switchboard_webhook_messages_disabled_total",
+		Help: "Customer messages dropped because their channel has two-way chat disabled.",
+	})); err != nil {
+		return m, err
+	}
 	m.webhooks = webhooks
 	for r := range numResults {
 		m.unknown[r] = webhooks.WithLabelValues(unknownChannel, resultNames[r])

@@ -191,6 +191,8 @@ var templateFields = map[string]bool{
 type parseStats struct {
 	// unknownAccounts counts template changes of business accounts no channel has.
 	unknownAccounts int
+	// disabled counts customer messages of channels with two-way chat disabled: acknowledged and dropped.
+	disabled int
 }
 
 // parse is Parse that also appends to chans every channel the payload names, including those of changes without
@@ -258,6 +260,14 @@ func parse(body []byte, dir *tenant.Directory, ingestAt time.Time, chans []*tena
 				return nil, chans, fmt.Errorf("%w: phone_number_id %q (entry[%d].changes[%d])", ErrUnknownChannel, pid, i, j)
 			}
 			chans = appendChannel(chans, ref.Channel)
+			if ref.Channel.Disabled && len(v.Messages) > 0 {
+				// Two-way chat is off on the channel: its customers' messages start or continue nothing. The
+				// statuses of what was sent before still apply.
+				if stats != nil {
+					stats.disabled += len(v.Messages)
+				}
+				v.Messages = nil
+			}
 			n := len(v.Messages) + len(v.Statuses)
 			if n == 0 {
 				continue

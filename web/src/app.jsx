@@ -6,6 +6,7 @@ import { connect } from './live.js';
 import { ConversationList } from './list.jsx';
 import { ConversationPane } from './conversation.jsx';
 import { PeoplePage } from './people.jsx';
+import { GeneralSettingsPage } from './settings.jsx';
 import { initials, hue } from './util.js';
 import { Icon } from './icon.jsx';
 import { ImportPage } from './import.jsx';
@@ -38,6 +39,7 @@ function parseRoute() {
   if (parts[0] === 'people') return { tab: 'people', id: parts[1] || null };
   if (parts[0] === 'settings' && parts[1] === 'canned') return { tab: 'unassigned', id: null, page: 'canned' };
   if (parts[0] === 'insights') return { tab: 'unassigned', id: null, page: 'insights' };
+  if (parts[0] === 'settings' && parts[1] === 'general') return { tab: 'unassigned', id: null, page: 'general' };
   const tab = TABS.find((t) => t.id === parts[0]) ? parts[0] : 'unassigned';
   const id = parts[1] && /^c[0-9a-v]{16}$/.test(parts[1]) ? parts[1] : null;
   return { tab, id };
@@ -460,6 +462,22 @@ function Console({ session, onSignOut }) {
                 <span class="tab-label">Canned responses</span>
               </a>
             </li>
+            {me.role === 'admin' && (
+              <li>
+                <a
+                  href="/settings/general"
+                  id="nav-general"
+                  class={'tab' + (route.page === 'general' ? ' active' : '')}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    openPage('general');
+                  }}
+                >
+                  <Icon d="M12 9a3 3 0 100 6 3 3 0 000-6zM4 12h2M18 12h2M12 4v2M12 18v2M6.3 6.3l1.4 1.4M16.3 16.3l1.4 1.4M6.3 17.7l1.4-1.4M16.3 7.7l1.4-1.4" />
+                  <span class="tab-label">General</span>
+                </a>
+              </li>
+            )}
           </ul>
           {counts && counts.unread > 0 && (
             <div class="nav-unread">
@@ -505,6 +523,8 @@ function Console({ session, onSignOut }) {
           <CannedPage me={me} />
         ) : route.page === 'insights' ? (
           <InsightsPage me={me} />
+        ) : route.page === 'general' && me.role === 'admin' ? (
+          <GeneralSettingsPage />
         ) : people ? (
           route.id === 'import' ? (
             <ImportPage />

@@ -166,6 +166,7 @@ type Node struct {
 	server   *server.Server
 	feed     *livefeed.Feed  // GET /v1/events
 	syncer   *templateSyncer // template catalogues (templates.go)
+	config   *configWatcher  // the live directory (config.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -178,7 +179,8 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n = &Node{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), dir: tenant.NewDirectory(cfg.Tenants)}
+	// The directory starts empty: the configuration topic fills it (config.go) before any component uses it.
+	n = &Node{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry(), dir: tenant.NewDirectory(nil)}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -215,6 +217,9 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 		return n, err
 	}
 	n.log.Info("topics ready", "took", time.Since(phase))
+	if err := n.startConfig(tctx, replication); err != nil {
+		return n, err
+	}
 
 	var ready []server.Check
 	ready = append(ready, server.Check{Name: "kafka", Fn: n.pingKafka})
@@ -280,7 +285,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	if cfg.has(RoleAPI) {
 		acfg := api.Config{Directory: n.dir, Reader: APIReader(n.store), Producer: n.producer, Outcomes: n.outcomes,
-			Logger: n.log}
+			WaitConfig: true, Logger: n.log}
 		if err := n.startMedia(&acfg); err != nil {
 			return n, err
 		}
@@ -422,6 +427,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.sink != nil {
 		consumers.run("analytics sink", n.runSink)
 	}
+	consumers.run("config watcher", n.config.Run)
 	if n.cfg.PprofAddr != "" {
 		ps := n.servePprof()
 		defer func() {
@@ -564,6 +570,9 @@ func (n *Node) Close() error {
 		}
 		if n.chAPI != nil {
 			closeOne("insights clickhouse pool", n.chAPI)
+		}
+		if n.config != nil {
+			closeOne("config watcher", n.config)
 		}
 		if n.store != nil {
 			closeOne("store", n.store)
