@@ -28,7 +28,7 @@ func TestAppendJSON(t *testing.T) {
 		c := Contact{ID: str(), Phone: str(), WaID: str(), Name: str(), ProfileName: str(), Blocked: rng.IntN(2) == 0,
 			CreatedAt: time.Unix(rng.Int64N(1<<33), rng.Int64N(1e9)*int64(rng.IntN(2))).In(zones[rng.IntN(len(zones))]),
 			UpdatedAt: time.Unix(rng.Int64N(1<<33)-1<<32, 0).UTC(), Version: rng.Uint64N(1 << 40),
-			Applied:  Position{Offset: rng.Int64N(1<<40) - 5, Index: rng.IntN(100)}, ImportID: str(), ImportLine: rng.IntN(3)}
+			Applied: Position{Offset: rng.Int64N(1<<40) - 5, Index: rng.IntN(100)}, ImportID: str(), ImportLine: rng.IntN(3)}
 		switch rng.IntN(3) {
 		case 0:
 		case 1:
