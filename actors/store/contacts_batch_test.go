@@ -12,17 +12,7 @@ import (
 // and another tenant's contact left out, an id given twice read once.
 func TestContactsByID(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	put := func(tenant string, from, to int) {
-		commitWait(t, s, func(b *Batch) error {
-			for i := from; i < to; i++ {
-				c := person(fmt.Sprintf("1555123%04d", i), fmt.Sprintf("P%d", i), nil)
-				if err := b.PutContact(tenant, nil, &c); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
+	put := func(tenant string, from, to int) { putPeople(t, s, tenant, from, to) }
 	put("acme", 0, 300)
 	if err := s.db.Flush(); err != nil {
 		t.Fatal(err)
@@ -65,26 +55,16 @@ func TestContactsByID(t *testing.T) {
 func TestEachContactID(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	want := map[string]bool{}
-	put := func(tenant string, from, to int) {
-		commitWait(t, s, func(b *Batch) error {
-			for i := from; i < to; i++ {
-				c := person(fmt.Sprintf("1555123%04d", i), fmt.Sprintf("P%d", i), nil)
-				if tenant == "acme" {
-					want[c.ID] = true
-				}
-				if err := b.PutContact(tenant, nil, &c); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+	for _, id := range putPeople(t, s, "acme", 0, 300) {
+		want[id] = true
 	}
-	put("acme", 0, 300)
 	if err := s.db.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	put("acme", 300, 400)
-	put("acmex", 1000, 1010) // a tenant whose name extends acme's
+	for _, id := range putPeople(t, s, "acme", 300, 400) {
+		want[id] = true
+	}
+	putPeople(t, s, "acmex", 1000, 1010) // a tenant whose name extends acme's
 	got := map[string]bool{}
 	if err := s.EachContactID("acme", func(id string) { got[id] = true }); err != nil {
 		t.Fatal(err)
@@ -125,4 +105,20 @@ func BenchmarkEachContactID(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/contact")
+}
+
+// putPeople writes the tenant's contacts +1555123<i> for i in [from, to) and returns their ids.
+func putPeople(t *testing.T, s *Store, tenant string, from, to int) []string {
+	var ids []string
+	commitWait(t, s, func(b *Batch) error {
+		for i := from; i < to; i++ {
+			c := person(fmt.Sprintf("1555123%04d", i), fmt.Sprintf("P%d", i), nil)
+			ids = append(ids, c.ID)
+			if err := b.PutContact(tenant, nil, &c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return ids
 }
