@@ -222,6 +222,9 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		a.addChannel(ctx, op)
 	case len(parts) == 2 && parts[0] == "channels" && string(ctx.Method()) == fasthttp.MethodPatch:
 		a.patchChannel(ctx, op, parts[1])
+	// The audit log (audit.go).
+	case len(parts) == 1 && parts[0] == "audit" && get:
+		a.listAudit(ctx, op)
 	// Contacts import (H2).
 	case len(parts) == 2 && parts[0] == "contacts" && parts[1] == "import" && post:
 		a.importContacts(ctx, op)

@@ -47,23 +47,25 @@ func adminChannelOf(c *tenant.Channel) adminChannelView {
 
 // mayConfigure answers 403 and returns false unless the caller may change (and read) the tenant's configuration.
 // It is the one place the API decides it (tenant.MayConfigure).
-func mayConfigure(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) bool {
+// A refused change is recorded in the audit log (recordDenied).
+func (a *API) mayConfigure(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) bool {
 	if tenant.MayConfigure(op.Operator.Role) {
 		return true
 	}
+	a.recordDenied(ctx, op)
 	fail(ctx, tenant.CodeForbidden, "only an admin can read or change the configuration")
 	return false
 }
 
 func (a *API) getSettings(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
-	if !mayConfigure(ctx, op) {
+	if !a.mayConfigure(ctx, op) {
 		return
 	}
 	a.writeJSON(ctx, fasthttp.StatusOK, settingsView{Settings: op.Tenant.Settings, Version: op.Tenant.Version})
 }
 
 func (a *API) patchSettings(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
-	if !mayConfigure(ctx, op) {
+	if !a.mayConfigure(ctx, op) {
 		return
 	}
 	var ch tenant.SettingsChange
@@ -87,7 +89,7 @@ func (a *API) listAdminChannels(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 }
 
 func (a *API) addChannel(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
-	if !mayConfigure(ctx, op) {
+	if !a.mayConfigure(ctx, op) {
 		return
 	}
 	var ch tenant.ChannelChange
@@ -108,7 +110,7 @@ func (a *API) addChannel(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 }
 
 func (a *API) patchChannel(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
-	if !mayConfigure(ctx, op) {
+	if !a.mayConfigure(ctx, op) {
 		return
 	}
 	var ch tenant.ChannelChange
@@ -130,7 +132,7 @@ func (a *API) getOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id st
 	if id == "me" {
 		id = op.Operator.ID
 	}
-	if id != op.Operator.ID && !mayConfigure(ctx, op) {
+	if id != op.Operator.ID && !a.mayConfigure(ctx, op) {
 		return
 	}
 	list, err := Operators(a.cfg.Reader, op.Tenant)
@@ -152,7 +154,7 @@ func (a *API) getOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id st
 // under.
 func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
 	// The role is checked before the operator is looked up, so a non-admin learns nothing of who exists.
-	if !mayConfigure(ctx, op) {
+	if !a.mayConfigure(ctx, op) {
 		return
 	}
 	if _, ok := findOperator(op.Tenant, id); !ok {
