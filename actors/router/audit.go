@@ -91,20 +91,58 @@ func (t *tenantActor) baseEntry(cmd *inbox.Command, at time.Time) audit.Entry {
 
 // putAudit writes entries and their audit.recorded events in b.
 func (t *tenantActor) putAudit(b *store.Batch, entries []audit.Entry) error {
+	return writeAudit(t.r, b, t.tenant, entries)
+}
+
+// writeAudit writes entries of tenant and their audit.recorded events in b.
+func writeAudit(r *Router, b *store.Batch, tenant string, entries []audit.Entry) error {
 	for i := range entries {
-		if err := b.PutAudit(t.tenant, &entries[i]); err != nil {
-			return fmt.Errorf("write audit entry %s of tenant %s: %w", entries[i].ID, t.tenant, err)
+		if err := b.PutAudit(tenant, &entries[i]); err != nil {
+			return fmt.Errorf("write audit entry %s of tenant %s: %w", entries[i].ID, tenant, err)
 		}
 		v, err := json.Marshal(audit.NewEvent(entries[i]))
 		if err == nil {
-			err = b.PutOutbox(t.tenant, v)
+			err = b.PutOutbox(tenant, v)
 		}
 		if err != nil {
-			return fmt.Errorf("write audit event %s of tenant %s: %w", entries[i].ID, t.tenant, err)
+			return fmt.Errorf("write audit event %s of tenant %s: %w", entries[i].ID, tenant, err)
 		}
-		t.r.metrics.events.WithLabelValues(audit.EventRecorded).Inc()
+		r.metrics.events.WithLabelValues(audit.EventRecorded).Inc()
 	}
 	return nil
+}
+
+// conversationEntry is the audit entry of a conversation change an operator's command made, if it is one the log
+// keeps: a take-over (a take that transferred the conversation from another operator) or an erase.
+func conversationEntry(tenant, conv string, m *itemMsg, effects []conversation.Effect) (audit.Entry, bool) {
+	if m == nil || m.item.Command == nil {
+		return audit.Entry{}, false
+	}
+	cmd := m.item.Command
+	e := audit.Entry{ID: audit.ID(m.pos.Offset, m.pos.Index, 0), TenantID: tenant, At: m.at, ActorID: cmd.OperatorID,
+		ActorRole: m.role, Target: "conversation/" + conv, RequestID: cmd.RequestID}
+	for _, ef := range effects {
+		switch {
+		case ef.Event == nil:
+		case ef.Event.Type == conversation.EventTransferred && cmd.Type == string(conversation.CmdTake):
+			e.Action = audit.ActionTakenOver
+			from, _ := json.Marshal(ef.Event.PreviousOperatorID)
+			to, _ := json.Marshal(ef.Event.OperatorID)
+			e.Changes = []audit.Change{{Field: "assignee_id", From: from, To: to}}
+			return e, true
+		case ef.Event.Type == conversation.EventErased:
+			e.Action = audit.ActionConversationErase
+			return e, true
+		}
+	}
+	return audit.Entry{}, false
+}
+
+// contactErasedEntry is the audit entry of a contact_erase.
+func contactErasedEntry(tenant string, m *catalogueMsg) audit.Entry {
+	cmd := m.item.Command
+	return audit.Entry{ID: audit.ID(m.pos.Offset, m.pos.Index, 0), TenantID: tenant, At: m.at, ActorID: cmd.OperatorID,
+		ActorRole: m.role, Action: audit.ActionContactErased, Target: "contact/" + cmd.ContactID, RequestID: cmd.RequestID}
 }
 
 // denied records that cmd's caller was refused target ("PATCH /v1/settings", or the command type when the tenant
