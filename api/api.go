@@ -166,6 +166,19 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	}
 	path := strings.TrimPrefix(string(ctx.Path()), "/v1/")
 	parts := strings.Split(strings.TrimSuffix(path, "/"), "/")
+	// The permissions matrix (permissions.go), in this one place: no route, no handler; no permission, 403.
+	rt, known := MatchRoute(string(ctx.Method()), string(ctx.Path()))
+	switch {
+	case rt == nil && known:
+		fail(ctx, codeMethodNotAllowed, string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
+		return
+	case rt == nil:
+		fail(ctx, codeNotFound, "no such endpoint: "+string(ctx.Method())+" "+string(ctx.Path()))
+		return
+	case !permits(op, rt, parts):
+		a.forbid(ctx, op, rt)
+		return
+	}
 	if a.serveLive(ctx, op, parts) {
 		return
 	}
@@ -216,7 +229,7 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		a.getSettings(ctx, op)
 	case len(parts) == 1 && parts[0] == "settings" && string(ctx.Method()) == fasthttp.MethodPatch:
 		a.patchSettings(ctx, op)
-	case len(parts) == 1 && parts[0] == "channels" && get && tenant.MayConfigure(op.Operator.Role):
+	case len(parts) == 1 && parts[0] == "channels" && get && may(op, PermChannelsManage):
 		a.listAdminChannels(ctx, op)
 	case len(parts) == 1 && parts[0] == "channels" && post:
 		a.addChannel(ctx, op)

@@ -276,10 +276,6 @@ func (a *API) updateContact(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id 
 }
 
 func (a *API) deleteContact(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
-	if op.Operator.Role != tenant.RoleAdmin {
-		fail(ctx, conversation.CodeForbidden, "only an admin may delete a contact")
-		return
-	}
 	a.run(ctx, op, inbox.Command{Type: "contact_delete", ContactID: id}, fasthttp.StatusOK, func(body any) any {
 		return struct {
 			ID      string `json:"id"`
