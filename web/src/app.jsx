@@ -7,6 +7,7 @@ import { ConversationList } from './list.jsx';
 import { ConversationPane } from './conversation.jsx';
 import { PeoplePage } from './people.jsx';
 import { GeneralSettingsPage } from './settings.jsx';
+import { AuditLogPage } from './audit.jsx';
 import { initials, hue } from './util.js';
 import { Icon } from './icon.jsx';
 import { ImportPage } from './import.jsx';
@@ -40,6 +41,7 @@ function parseRoute() {
   if (parts[0] === 'settings' && parts[1] === 'canned') return { tab: 'unassigned', id: null, page: 'canned' };
   if (parts[0] === 'insights') return { tab: 'unassigned', id: null, page: 'insights' };
   if (parts[0] === 'settings' && parts[1] === 'general') return { tab: 'unassigned', id: null, page: 'general' };
+  if (parts[0] === 'settings' && parts[1] === 'audit') return { tab: 'unassigned', id: null, page: 'audit' };
   const tab = TABS.find((t) => t.id === parts[0]) ? parts[0] : 'unassigned';
   const id = parts[1] && /^c[0-9a-v]{16}$/.test(parts[1]) ? parts[1] : null;
   return { tab, id };
@@ -478,6 +480,22 @@ function Console({ session, onSignOut }) {
                 </a>
               </li>
             )}
+            {me.role === 'admin' && (
+              <li>
+                <a
+                  href="/settings/audit"
+                  id="nav-audit"
+                  class={'tab' + (route.page === 'audit' ? ' active' : '')}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    openPage('audit');
+                  }}
+                >
+                  <Icon d="M6 3h9l4 4v14H6zM9 11h7M9 15h7M9 7h3" />
+                  <span class="tab-label">Audit log</span>
+                </a>
+              </li>
+            )}
           </ul>
           {counts && counts.unread > 0 && (
             <div class="nav-unread">
@@ -525,6 +543,8 @@ function Console({ session, onSignOut }) {
           <InsightsPage me={me} />
         ) : route.page === 'general' && me.role === 'admin' ? (
           <GeneralSettingsPage />
+        ) : route.page === 'audit' && me.role === 'admin' ? (
+          <AuditLogPage />
         ) : people ? (
           route.id === 'import' ? (
             <ImportPage />
