@@ -154,8 +154,8 @@ var Routes = []Route{
 	{Method: "POST", Pattern: "/v1/channels", Permission: PermChannelsManage, Doc: "add a channel"},
 	{Method: "PATCH", Pattern: "/v1/channels/{id}", Permission: PermChannelsManage, Doc: "change a channel"},
 	{Method: "GET", Pattern: "/v1/settings", Permission: PermSettingsManage, Doc: "the tenant's settings"},
-	{Method: "GET", Pattern: "/v1/audit", Permission: PermAuditRead, Doc: "the audit log (README \"Audit log\")"},
 	{Method: "PATCH", Pattern: "/v1/settings", Permission: PermSettingsManage, Doc: "change them"},
+	{Method: "GET", Pattern: "/v1/audit", Permission: PermAuditRead, Doc: "the audit log (README \"Audit log\")"},
 
 	{Method: "GET", Pattern: "/v1/insights", Permission: PermInsightsRead, Doc: "insights, per operator included"},
 	{Method: "GET", Pattern: "/v1/insights.csv", Permission: PermInsightsRead, Doc: "insights as CSV"},
