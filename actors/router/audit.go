@@ -7,6 +7,7 @@ package router
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -71,9 +72,13 @@ func configEntries(cur *tenant.Tenant, recs []tenant.Record, base audit.Entry, p
 		if len(changes) == 0 && existed && !r.Deleted {
 			continue
 		}
+		// A token is revoked by setting its revoked_at (it stays, to answer 401 for it): a revocation, not a change.
+		revoked := r.Deleted || (r.Kind == "token" && slices.ContainsFunc(changes, func(c audit.Change) bool {
+			return c.Field == "revoked_at" && string(c.To) != "null"
+		}))
 		e := base
 		e.ID = audit.ID(pos.Offset, pos.Index, len(out))
-		e.Action, e.Target = audit.ConfigAction(r.Kind, r.ID, !existed, r.Deleted)
+		e.Action, e.Target = audit.ConfigAction(r.Kind, r.ID, !existed, revoked)
 		e.Changes = changes
 		out = append(out, e)
 	}

@@ -80,7 +80,26 @@ func (s *Store) Audit(tenant string, q AuditQuery) ([]audit.Entry, string, error
 // ms is t in Unix milliseconds, times before 1970 as 0.
 func ms(t time.Time) uint64 { return uint64(max(t.UnixMilli(), 0)) }
 
+// auditKey is an entry's key. Entries of one millisecond sort by input position: an id of the form
+// "<offset>-<index>-<n>" is written with its numbers zero-padded (so "10-0-0" sorts after "9-0-0").
 func auditKey(tenant string, at uint64, id string) []byte {
-	k := binary.BigEndian.AppendUint64(tenantKey(9+len(id), tenant, 'z'), at)
-	return append(append(k, '/'), id...)
+	sid := sortableID(id)
+	k := binary.BigEndian.AppendUint64(tenantKey(9+len(sid), tenant, 'z'), at)
+	return append(append(k, '/'), sid...)
+}
+
+func sortableID(id string) string {
+	parts := strings.Split(id, "-")
+	if len(parts) != 3 {
+		return id
+	}
+	var n [3]uint64
+	for i, p := range parts {
+		v, err := strconv.ParseUint(p, 10, 64)
+		if err != nil {
+			return id
+		}
+		n[i] = v
+	}
+	return fmt.Sprintf("%020d-%010d-%05d", n[0], n[1], n[2])
 }

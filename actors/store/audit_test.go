@@ -72,6 +72,19 @@ func TestAuditPagesNewestFirst(t *testing.T) {
 	if es, _, _ := s.Audit("ab", AuditQuery{}); fmt.Sprint(ids(es)) != "[1-0-0]" {
 		t.Errorf("tenant ab sees %v", ids(es))
 	}
+	// Within one millisecond, entries sort by input position, numerically.
+	t1 := t0.Add(time.Hour)
+	commitWait(t, s, func(b *Batch) error {
+		for _, id := range []string{"9-0-0", "10-0-0", "10-1-0", "100-0-0"} {
+			if err := b.PutAudit("c", &audit.Entry{ID: id, TenantID: "c", At: t1}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if es, _, _ := s.Audit("c", AuditQuery{}); fmt.Sprint(ids(es)) != "[100-0-0 10-1-0 10-0-0 9-0-0]" {
+		t.Errorf("one millisecond's entries, newest first: %v", ids(es))
+	}
 	if _, _, err := s.Audit("a", AuditQuery{Cursor: "nope"}); !errors.Is(err, ErrBadCursor) {
 		t.Errorf("bad cursor: %v", err)
 	}
