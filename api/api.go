@@ -327,14 +327,9 @@ func (a *API) listMessages(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 		}
 		before = n
 	}
-	limit := 50
-	if l := args.Peek("limit"); len(l) > 0 {
-		n, err := strconv.Atoi(string(l))
-		if err != nil || n < 1 || n > 500 {
-			fail(ctx, codeInvalidLimit, "limit must be a number from 1 to 500")
-			return
-		}
-		limit = n
+	limit, ok := queryLimit(ctx, 50)
+	if !ok {
+		return
 	}
 	msgs, err := a.cfg.Reader.Messages(op.Tenant.ID, id, before, limit)
 	if err != nil {
@@ -389,4 +384,19 @@ func reverse(m []conversation.Message) {
 func (a *API) storeFailed(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, err error) {
 	a.log.Error("read state", "tenant", op.Tenant.ID, "path", string(ctx.Path()), "err", err)
 	fail(ctx, codeStoreUnavailable, "the state could not be read; retry later")
+}
+
+// queryLimit is the query's limit (1 to 500), def when absent; it answers invalid_limit and reports false for any
+// other value.
+func queryLimit(ctx *fasthttp.RequestCtx, def int) (int, bool) {
+	l := ctx.QueryArgs().Peek("limit")
+	if len(l) == 0 {
+		return def, true
+	}
+	n, err := strconv.Atoi(string(l))
+	if err != nil || n < 1 || n > 500 {
+		fail(ctx, codeInvalidLimit, "limit must be a number from 1 to 500")
+		return 0, false
+	}
+	return n, true
 }

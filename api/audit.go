@@ -7,7 +7,6 @@ package api
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -60,25 +59,16 @@ func (a *API) listAudit(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 			*p.dst = t
 		}
 	}
-	if l := args.Peek("limit"); len(l) > 0 {
-		n, err := strconv.Atoi(string(l))
-		if err != nil || n < 1 || n > 500 {
-			fail(ctx, codeInvalidLimit, "limit must be a number from 1 to 500")
-			return
-		}
-		q.Limit = n
+	if q.Limit, ok = queryLimit(ctx, q.Limit); !ok {
+		return
 	}
 	if len(q.Actor) > 64 || len(q.Action) > 64 {
 		fail(ctx, codeInvalidFilter, "actor and action are at most 64 characters")
 		return
 	}
 	entries, next, err := rd.Audit(op.Tenant.ID, q)
-	if errors.Is(err, ErrBadCursor) {
-		fail(ctx, codeInvalidCursor, "cursor is not one this listing returned")
-		return
-	}
 	if err != nil {
-		a.storeFailed(ctx, op, err)
+		a.pageFailed(ctx, op, err)
 		return
 	}
 	if entries == nil {
@@ -111,4 +101,14 @@ func (a *API) recordDenied(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, targ
 	if err := a.cfg.Producer.Produce(pctx, []inbox.Record{rec}); err != nil {
 		a.log.Warn("audit: queue access.denied", "tenant", op.Tenant.ID, "operator", op.Operator.ID, "err", err)
 	}
+}
+
+// pageFailed answers a paged read's error: invalid_cursor for a cursor the listing did not make (ErrBadCursor), else
+// the store's failure.
+func (a *API) pageFailed(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, err error) {
+	if errors.Is(err, ErrBadCursor) {
+		fail(ctx, codeInvalidCursor, "cursor is not one this listing returned")
+		return
+	}
+	a.storeFailed(ctx, op, err)
 }

@@ -140,13 +140,8 @@ func (a *API) listContacts(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		fail(ctx, codeInvalidCursor, "cursor is not one this listing returned")
 		return
 	}
-	if l := args.Peek("limit"); len(l) > 0 {
-		n, err := strconv.Atoi(string(l))
-		if err != nil || n < 1 || n > 500 {
-			fail(ctx, codeInvalidLimit, "limit must be a number from 1 to 500")
-			return
-		}
-		q.Limit = n
+	if q.Limit, ok = queryLimit(ctx, q.Limit); !ok {
+		return
 	}
 	switch v := string(args.Peek("blocked")); v {
 	case "":
