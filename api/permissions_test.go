@@ -127,7 +127,7 @@ func TestPermissionsTable(t *testing.T) {
 			if rt.Public {
 				token = ""
 			}
-			allowed := slices.Contains(rt.Roles(), role) || rt.Own
+			allowed := slices.Contains(rt.Roles(), role)
 			n, d := len(e.prod.changes()), len(e.prod.denials())
 			r := e.do(t, rt.Method, rq.own, token, rq.body)
 			switch {
@@ -181,6 +181,28 @@ func TestPermissionsTable(t *testing.T) {
 				t.Errorf("%s %s as %s (another tenant's id, not allowed) = %s, want 403", rt.Method, rq.other, role, r)
 			}
 		}
+	}
+}
+
+// An operator may read themselves by id (operators.self), not another operator (operators.read).
+func TestPermissionsOwnOperator(t *testing.T) {
+	e := start(t, options{})
+	var me struct {
+		ID string `json:"id"`
+	}
+	e.getJSON(t, "/v1/operators/alice", aliceToken, &me)
+	if me.ID != "alice" {
+		t.Errorf("GET /v1/operators/alice as alice = %+v", me)
+	}
+	e.getJSON(t, "/v1/operators/me", aliceToken, &me)
+	if me.ID != "alice" {
+		t.Errorf("GET /v1/operators/me as alice = %+v", me)
+	}
+	wantError(t, "GET /v1/operators/bob as alice", e.do(t, http.MethodGet, "/v1/operators/bob", aliceToken, ""),
+		http.StatusForbidden, "forbidden")
+	e.getJSON(t, "/v1/operators/bob", carolToken, &me) // a builder reads anyone
+	if me.ID != "bob" {
+		t.Errorf("GET /v1/operators/bob as carol = %+v", me)
 	}
 }
 
