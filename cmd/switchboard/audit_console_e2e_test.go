@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
 )
 
@@ -87,6 +88,10 @@ func TestConsoleAuditLog(t *testing.T) {
 	// The operator has no audit log, in the console or the API.
 	bob := newBrowser(t)
 	bob.signIn(n, conBob, "")
-	bob.waitJS(`document.getElementById('nav-canned') && !document.getElementById('nav-audit')`, "no Audit log entry for an operator")
+	bob.waitJS(`document.getElementById('tab-unassigned') && !document.getElementById('nav-audit')`, "no Audit log entry for an operator")
 	n.refused("GET", "/v1/audit", conBob, nil, 403, "forbidden")
+	// A direct link to the page says there is no access, and lists nothing.
+	bob.run(chromedp.Navigate(n.url("/settings/audit")))
+	bob.text(`#no-access`, "You do not have access")
+	bob.waitJS(`!document.getElementById('audit-page')`, "nothing of the audit log page")
 }
