@@ -23,6 +23,8 @@ func TestDiff(t *testing.T) {
 		{"secret rotated never shown", `{"app_secret":"s1","access_token":"t1"}`, `{"app_secret":"s2","access_token":"t1"}`, nil,
 			`[{"field":"app_secret","from":null,"to":"(changed)"}]`},
 		{"secret set on a new item", ``, `{"token_sha256":"ab12"}`, nil, `[{"field":"token_sha256","from":null,"to":"(changed)"}]`},
+		{"token hash and password hash never shown", `{"sha256":"aa","password_hash":"$argon2id$x"}`, `{"sha256":"bb","password_hash":"$argon2id$y"}`, nil,
+			`[{"field":"password_hash","from":null,"to":"(changed)"},{"field":"sha256","from":null,"to":"(changed)"}]`},
 		{"secret cleared", `{"token_sha256":"ab12"}`, `{}`, nil, `[{"field":"token_sha256","from":null,"to":null}]`},
 		{"empty equals absent", `{"skills":[],"teams":null}`, `{}`, nil, `null`},
 		{"arrays", `{"skills":["en"]}`, `{"skills":["en","es"]}`, nil, `[{"field":"skills","from":["en"],"to":["en","es"]}]`},
