@@ -12,6 +12,9 @@
 // came in is stored, the sink blanks the erased contacts' ids on their rows (schema.Anonymise), retrying like an
 // insert, before it commits the batch's offsets.
 //
+// Audit events (audit.recorded; schema.AuditOf) are stored in switchboard.audit, the audit log's own table, with the
+// batch's events and retried with them (schema.InsertAudit).
+//
 // Every RollInterval it also rolls up the settled hours of the insights (schema.Roll); several sinks doing so at once
 // is harmless, and a failed roll only leaves those hours to the raw events until the next.
 //
