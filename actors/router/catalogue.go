@@ -19,6 +19,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
+	"github.com/switchboard-hq/switchboard/actors/audit"
 	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
@@ -354,6 +355,13 @@ func (a *catalogueActor) remove(m *catalogueMsg) error {
 	if err := a.putEvent(b, typ, cmd.ContactID, m); err != nil {
 		b.Discard()
 		return err
+	}
+	if erase {
+		// The audit log's entry, in the erase's batch (audit.go).
+		if err := writeAudit(a.r, b, a.tenant, []audit.Entry{contactErasedEntry(a.tenant, m)}); err != nil {
+			b.Discard()
+			return err
+		}
 	}
 	a.r.metrics.commands.WithLabelValues(cmd.Type, "ok").Inc()
 	if err := a.commit(b, m, outcome.Result{Body: Removed{ID: cmd.ContactID, Existed: prev != nil}}, 1); err != nil {
