@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
@@ -174,13 +175,13 @@ func TestMediaDownloadsBounded(t *testing.T) {
 	}
 	// An upload holds the only place: its body never ends while the downloads are asked for.
 	finish := e.holdUpload(t)
-	var r response
-	for i := 0; i < 200; i++ { // polled: the upload must have reached the handler
-		if r = e.do(t, http.MethodGet, "/v1/media/"+missing, aliceToken, ""); r.status == http.StatusServiceUnavailable {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// Wait until the held upload has its place, probing with uploads (they cache nothing): a download asked before
+	// would succeed and fill the cache, and the one below would then be a hit.
+	eventually.True(t, 30*time.Second, 10*time.Millisecond, func() bool {
+		return e.upload(t, aliceToken, "p.png", "image/png", pngFile, map[string]string{"channel_id": "acme-wa"}).status ==
+			http.StatusServiceUnavailable
+	}, "the held upload taking the only place")
+	r := e.do(t, http.MethodGet, "/v1/media/"+missing, aliceToken, "")
 	wantError(t, "a download past the bound", r, http.StatusServiceUnavailable, "unavailable")
 	if r.header.Get("Retry-After") == "" {
 		t.Error("no Retry-After")
