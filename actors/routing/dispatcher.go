@@ -642,3 +642,33 @@ func compareWaiting(a, b Waiting) int {
 	}
 	return strings.Compare(a.ConversationID, b.ConversationID)
 }
+
+// Withdraw takes an operator out of routing for good (removed or disabled, issue 13): it is set Offline and every
+// conversation it holds goes back to the queue whatever Policy.OfflineReleases says, as SetAvailability's releases
+// do (returned sorted by id, waiting again with EnqueuedAt = at and LastOperator = opID). The result also holds the
+// assignments of those conversations to other operators. An unknown operator is an error; nothing changes then.
+func (d *Dispatcher) Withdraw(opID string, at int64) (assigned []Assignment, released []string, err error) {
+	i, ok := d.index[opID]
+	if !ok {
+		return nil, nil, fmt.Errorf("withdraw operator %s: %w", opID, ErrOperatorUnknown)
+	}
+	was := d.isFree(i)
+	d.ops[i].Availability = Offline
+	d.refree(i, was)
+	for id, h := range d.held {
+		if h.op == opID {
+			released = append(released, id)
+		}
+	}
+	slices.Sort(released)
+	for _, id := range released {
+		h := d.held[id]
+		delete(d.held, id)
+		w := h.w
+		w.EnqueuedAt = at
+		w.LastOperator = opID
+		d.enqueue(w)
+	}
+	d.ops[i].Load = 0 // offline: not free whatever its load
+	return d.result(d.drain(d.out[:0])), released, nil
+}
