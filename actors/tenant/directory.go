@@ -25,10 +25,10 @@ type Directory struct {
 // snapshot is one configuration, indexed; never modified once built.
 type snapshot struct {
 	// gen counts the snapshots of a Directory, so a user can tell that its cache of one is stale (Generation).
-	gen      uint64
-	tenants  map[string]*Tenant
-	byPhone  map[string]ChannelRef
-	byToken  map[[32]byte]OperatorRef
+	gen     uint64
+	tenants map[string]*Tenant
+	byPhone map[string]ChannelRef
+	byToken map[[32]byte]OperatorRef
 	// byInvite holds the invites that can still be accepted (by id: their secret's SHA-256); expiry is checked on
 	// lookup.
 	byInvite map[[32]byte]InviteRef
