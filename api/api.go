@@ -111,6 +111,7 @@ type API struct {
 	edge      *edge
 	transfers chan struct{} // media uploads, link fetches and downloads in progress (media.go)
 	imports   chan struct{} // contact imports running (contacts_import.go)
+	tokenUse  tokenUse      // when this node last saw each API token used (team.go)
 }
 
 // New builds the API.
@@ -160,12 +161,24 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	if a.serveSession(ctx) {
 		return
 	}
+	// Invites need no credential: their secret is one (team.go).
+	if a.servePublicTeam(ctx) {
+		return
+	}
 	op, ok := a.authenticate(ctx)
 	if !ok {
 		return
 	}
 	path := strings.TrimPrefix(string(ctx.Path()), "/v1/")
 	parts := strings.Split(strings.TrimSuffix(path, "/"), "/")
+	// An API token acts within its scopes (team.go).
+	if !a.checkScope(ctx, op, parts) {
+		return
+	}
+	// The team: invites, passwords, removal, API tokens (team.go).
+	if a.serveTeam(ctx, op, parts) {
+		return
+	}
 	if a.serveLive(ctx, op, parts) {
 		return
 	}

@@ -168,12 +168,15 @@ func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id
 		// Token is a new API token: only its hash goes further, and the old token (and every session signed in
 		// with it) stops working.
 		Token *string `json:"token"`
+		// Disabled disables or enables the operator (team.go): a disabled one's sessions and tokens stop at once
+		// on every node that has the record.
+		Disabled *bool `json:"disabled"`
 	}
 	if !decode(ctx, &body, false) {
 		return
 	}
 	ch := tenant.OperatorChange{ID: id, Name: body.Name, Role: body.Role, Capacity: body.Capacity, Skills: body.Skills,
-		Teams: body.Teams}
+		Teams: body.Teams, Disabled: body.Disabled}
 	if body.Token != nil {
 		if len(*body.Token) < 16 {
 			fail(ctx, tenant.CodeInvalidSetting, "token: must be at least 16 characters")
