@@ -84,8 +84,8 @@ var codeStatus = map[string]int{
 	tenant.CodeTokenNotFound:  fasthttp.StatusNotFound,
 	codeWeakPassword:          fasthttp.StatusBadRequest,
 	codeInsufficientScope:     fasthttp.StatusForbidden,
-	outcome.CodeReplayed:     fasthttp.StatusConflict,
-	outcome.CodeInternal:     fasthttp.StatusInternalServerError,
+	outcome.CodeReplayed:      fasthttp.StatusConflict,
+	outcome.CodeInternal:      fasthttp.StatusInternalServerError,
 
 	// The API's own.
 	codeUnauthorized:         fasthttp.StatusUnauthorized,

@@ -13,7 +13,7 @@ func TestPasswordPolicy(t *testing.T) {
 		{"short", "erin", false},
 		{"elevenchars", "erin", false},
 		{"twelve chars", "erin", true},
-		{"ÄÖÜäöüßÄÖÜäö", "erin", true}, // twelve characters, more bytes
+		{"ÄÖÜäöüßÄÖÜäö", "erin", true},  // twelve characters, more bytes
 		{"Password1234", "erin", false}, // common, whatever the case
 		{"my name is ERIN really", "erin", false},
 		{strings.Repeat("x", 257), "erin", false},
