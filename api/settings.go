@@ -205,7 +205,8 @@ func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id
 			}
 		}
 		return OperatorView{ID: o.ID, Name: o.Name, Role: o.Role, Availability: avail, Capacity: o.Capacity,
-			Skills: nonNilStrings(o.Skills), Teams: o.Teams, Load: load}
+			Skills: nonNilStrings(o.Skills), Teams: o.Teams, Load: load, Disabled: o.Disabled,
+			HasPassword: o.PasswordHash != ""}
 	})
 }
 
