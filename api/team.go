@@ -192,8 +192,9 @@ func (a *API) acceptInvite(ctx *fasthttp.RequestCtx, secret string) {
 		return
 	}
 	hash := HashPassword(body.Password)
-	// Nobody is signed in: the command carries no operator, and the rule accepts only an invite's acceptance so.
-	anon := tenant.OperatorRef{Tenant: r.Tenant, Operator: &tenant.Operator{}}
+	// Nobody is signed in: the command names the operator it creates, whom the configuration does not have yet, and
+	// the rule accepts only an invite's acceptance from someone it does not know (tenant.MayChange).
+	anon := tenant.OperatorRef{Tenant: r.Tenant, Operator: &tenant.Operator{ID: r.Invite.Operator}}
 	ch := tenant.Change{Invite: &tenant.InviteChange{ID: r.Invite.ID, Accept: true, PasswordHash: hash}}
 	a.configure(ctx, anon, ch, fasthttp.StatusCreated, func(rec *tenant.Record) any {
 		o := r.Invite

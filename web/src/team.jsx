@@ -19,6 +19,9 @@ function Head({ title }) {
   );
 }
 
+/** weakReason is why the server refused a password ("it is shorter than 12 characters"), from its message. */
+const weakReason = (msg) => (msg || '').replace(/^.*too weak: /, '').replace(/; the policy.*$/, '');
+
 const list = (s) =>
   s
     .split(',')
@@ -341,7 +344,15 @@ export function ProfilePage({ me, availability, setAvailability }) {
       setPw({ current: '', next: '' });
       setPwMsg({ ok: true, text: 'Password changed. Your other sessions are signed out.' });
     } catch (err) {
-      setPwMsg({ ok: false, text: err.code === 'invalid_credentials' ? 'The current password is wrong.' : err.message });
+      setPwMsg({
+        ok: false,
+        text:
+          err.code === 'invalid_credentials'
+            ? 'The current password is wrong.'
+            : err.code === 'weak_password'
+              ? 'That password is too weak: ' + weakReason(err.message) + '.'
+              : err.message,
+      });
     }
   };
   const create = async (e) => {
@@ -499,7 +510,7 @@ export function InvitePage({ secret, onSignedIn }) {
       history.replaceState(null, '', '/');
       onSignedIn(s);
     } catch (err) {
-      setError(err.code === 'weak_password' ? 'That password is too weak. ' + POLICY : err.message);
+      setError(err.code === 'weak_password' ? 'That password is too weak: ' + weakReason(err.message) + '.' : err.message);
       setBusy(false);
     }
   };
