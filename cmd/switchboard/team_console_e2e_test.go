@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 )
 
 // TestConsoleTeam: Alice (admin) invites Erin on Settings → Team; Erin opens the link in her own browser, sets a
@@ -98,4 +101,43 @@ func TestConsoleTeam(t *testing.T) {
 	admin.screenshot("team-page-disabled")
 	erin.run(chromedp.Reload())
 	erin.run(chromedp.WaitVisible(chromedp.CSS(`#operator-id`)))
+}
+
+// TestTeamCredentialsStopOnEveryNode: an API token issued through node A authenticates on node B (API only, on A's
+// broker); revoked through A, it is 401 on B as soon as B's directory has the record, and so is the configured token
+// of an operator disabled through A. The test logs how long B took after A answered.
+func TestTeamCredentialsStopOnEveryNode(t *testing.T) {
+	a := newNodeConfig(t, configY)
+	a.start()
+	b := newNodeConfig(t, configY, "--kafka-brokers", a.kafka, "--roles", "api")
+	b.start()
+	var tok struct{ ID, Token string }
+	if err := json.Unmarshal(a.mustCall("POST", "/v1/operators/me/tokens", cfgAda,
+		map[string]any{"name": "ops", "scopes": []string{"admin"}}, 201), &tok); err != nil {
+		t.Fatal(err)
+	}
+	eventually.True(t, 10*time.Second, 5*time.Millisecond, func() bool {
+		code, _ := b.get("/v1/settings", tok.Token)
+		return code == 200
+	}, "node B accepts the new token")
+	a.mustCall("DELETE", "/v1/tokens/"+tok.ID, cfgAda, nil, 200)
+	answered := time.Now()
+	eventually.True(t, 10*time.Second, 5*time.Millisecond, func() bool {
+		code, _ := b.get("/v1/settings", tok.Token)
+		return code == 401
+	}, "node B refuses the revoked token")
+	t.Logf("node B refused the revoked token %v after node A answered", time.Since(answered).Round(100*time.Microsecond))
+	if code, body := a.get("/v1/settings", tok.Token); code != 401 {
+		t.Fatalf("node A, revoked token: %d %s", code, body)
+	}
+	// Bo, disabled through A: his token stops on B too.
+	if code, body := b.get("/v1/conversations", cfgBo); code != 200 {
+		t.Fatalf("node B, bo before: %d %s", code, body)
+	}
+	a.mustCall("PATCH", "/v1/operators/bo", cfgAda, map[string]any{"disabled": true}, 200)
+	eventually.True(t, 10*time.Second, 5*time.Millisecond, func() bool {
+		code, _ := b.get("/v1/conversations", cfgBo)
+		return code == 401
+	}, "node B refuses a disabled operator's token")
+	a.refused("DELETE", "/v1/operators/ada", cfgAda, nil, 409, "last_admin")
 }
