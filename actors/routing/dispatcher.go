@@ -260,21 +260,7 @@ func (d *Dispatcher) SetAvailability(opID string, a Availability, at int64) (
 	d.refree(i, was)
 	rel := d.rel[:0]
 	if a == Offline && d.policy.OfflineReleases && d.ops[i].Load > 0 {
-		for id, h := range d.held {
-			if h.op == opID {
-				rel = append(rel, id)
-			}
-		}
-		slices.Sort(rel)
-		for _, id := range rel {
-			h := d.held[id]
-			delete(d.held, id)
-			w := h.w
-			w.EnqueuedAt = at
-			w.LastOperator = opID
-			d.enqueue(w)
-		}
-		d.ops[i].Load = 0 // offline: not free whatever its load, so free is unchanged
+		rel = d.releaseAll(rel, i, at)
 	}
 	d.rel = rel
 	if len(rel) == 0 {
@@ -655,13 +641,21 @@ func (d *Dispatcher) Withdraw(opID string, at int64) (assigned []Assignment, rel
 	was := d.isFree(i)
 	d.ops[i].Availability = Offline
 	d.refree(i, was)
+	released = d.releaseAll(nil, i, at)
+	return d.result(d.drain(d.out[:0])), released, nil
+}
+
+// releaseAll sends every conversation operator i (Offline) holds back to the queue at unix ms at, appending their
+// ids, sorted, to rel: they wait again with EnqueuedAt = at and LastOperator the operator.
+func (d *Dispatcher) releaseAll(rel []string, i int, at int64) []string {
+	opID := d.ops[i].ID
 	for id, h := range d.held {
 		if h.op == opID {
-			released = append(released, id)
+			rel = append(rel, id)
 		}
 	}
-	slices.Sort(released)
-	for _, id := range released {
+	slices.Sort(rel)
+	for _, id := range rel {
 		h := d.held[id]
 		delete(d.held, id)
 		w := h.w
@@ -669,6 +663,6 @@ func (d *Dispatcher) Withdraw(opID string, at int64) (assigned []Assignment, rel
 		w.LastOperator = opID
 		d.enqueue(w)
 	}
-	d.ops[i].Load = 0 // offline: not free whatever its load
-	return d.result(d.drain(d.out[:0])), released, nil
+	d.ops[i].Load = 0 // offline: not free whatever its load, so free is unchanged
+	return rel
 }

@@ -169,6 +169,51 @@ export function TeamPage({ me }) {
   );
 }
 
+/** ProfileFields are the name, role and capacity fields of the invite and edit dialogs (ids prefix-name…). */
+function ProfileFields({ prefix, form, set }) {
+  return (
+    <>
+      <label>
+        Name
+        <input id={prefix + '-name'} value={form.name} onInput={(e) => set('name', e.currentTarget.value)} />
+      </label>
+      <label>
+        Role
+        <select id={prefix + '-role'} value={form.role} onChange={(e) => set('role', e.currentTarget.value)}>
+          {ROLES.map((r) => (
+            <option key={r}>{r}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Capacity
+        <input id={prefix + '-capacity'} type="number" min="1" value={form.capacity} onInput={(e) => set('capacity', e.currentTarget.value)} />
+      </label>
+    </>
+  );
+}
+
+/** DialogFoot is a dialog form's error and its Cancel and submit buttons. */
+function DialogFoot({ error, onClose, id, label, disabled = false }) {
+  return (
+    <>
+      {error && (
+        <div class="alert error" role="alert">
+          {error}
+        </div>
+      )}
+      <div class="cf-actions">
+        <button type="button" class="btn" onClick={onClose}>
+          Cancel
+        </button>
+        <button class="btn primary" id={id} disabled={disabled}>
+          {label}
+        </button>
+      </div>
+    </>
+  );
+}
+
 function InviteDialog({ onClose }) {
   const [form, setForm] = useState({ id: '', name: '', role: 'operator', capacity: 5 });
   const [link, setLink] = useState(null);
@@ -217,35 +262,8 @@ function InviteDialog({ onClose }) {
               Operator id <span class="muted small">(a-z, 0-9, -)</span>
               <input id="invite-id" value={form.id} onInput={(e) => set('id', e.currentTarget.value)} autofocus />
             </label>
-            <label>
-              Name
-              <input id="invite-name" value={form.name} onInput={(e) => set('name', e.currentTarget.value)} />
-            </label>
-            <label>
-              Role
-              <select id="invite-role" value={form.role} onChange={(e) => set('role', e.currentTarget.value)}>
-                {ROLES.map((r) => (
-                  <option key={r}>{r}</option>
-                ))}
-              </select>
-            </label>
-            <label>
-              Capacity
-              <input id="invite-capacity" type="number" min="1" value={form.capacity} onInput={(e) => set('capacity', e.currentTarget.value)} />
-            </label>
-            {error && (
-              <div class="alert error" role="alert">
-                {error}
-              </div>
-            )}
-            <div class="cf-actions">
-              <button type="button" class="btn" onClick={onClose}>
-                Cancel
-              </button>
-              <button class="btn primary" id="invite-submit" disabled={!form.id.trim()}>
-                Create link
-              </button>
-            </div>
+            <ProfileFields prefix="invite" form={form} set={set} />
+            <DialogFoot error={error} onClose={onClose} id="invite-submit" label="Create link" disabled={!form.id.trim()} />
           </>
         )}
       </form>
@@ -277,22 +295,7 @@ function EditDialog({ op, onClose }) {
     <div class="overlay" onClick={onClose}>
       <form class="popover erase-dialog team-dialog" role="dialog" id="edit-dialog" aria-label={'Edit ' + op.id} onClick={(e) => e.stopPropagation()} onSubmit={submit}>
         <h3>Edit {op.name || op.id}</h3>
-        <label>
-          Name
-          <input id="edit-name" value={form.name} onInput={(e) => set('name', e.currentTarget.value)} />
-        </label>
-        <label>
-          Role
-          <select id="edit-role" value={form.role} onChange={(e) => set('role', e.currentTarget.value)}>
-            {ROLES.map((r) => (
-              <option key={r}>{r}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Capacity
-          <input id="edit-capacity" type="number" min="1" value={form.capacity} onInput={(e) => set('capacity', e.currentTarget.value)} />
-        </label>
+        <ProfileFields prefix="edit" form={form} set={set} />
         <label>
           Skills <span class="muted small">(comma-separated)</span>
           <input id="edit-skills" value={form.skills} onInput={(e) => set('skills', e.currentTarget.value)} />
@@ -301,19 +304,7 @@ function EditDialog({ op, onClose }) {
           Teams <span class="muted small">(comma-separated)</span>
           <input id="edit-teams" value={form.teams} onInput={(e) => set('teams', e.currentTarget.value)} />
         </label>
-        {error && (
-          <div class="alert error" role="alert">
-            {error}
-          </div>
-        )}
-        <div class="cf-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button class="btn primary" id="edit-save">
-            Save
-          </button>
-        </div>
+        <DialogFoot error={error} onClose={onClose} id="edit-save" label="Save" />
       </form>
     </div>
   );
