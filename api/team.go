@@ -289,7 +289,13 @@ func (a *API) serveTeam(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, parts [
 	case len(parts) == 3 && parts[0] == "operators" && parts[2] == "tokens" && m == fasthttp.MethodGet:
 		a.listTokens(ctx, op, parts[1])
 	case len(parts) == 2 && parts[0] == "tokens" && m == fasthttp.MethodDelete:
-		a.revokeToken(ctx, op, parts[1])
+		a.revokeToken(ctx, op, "", parts[1])
+	// The contract's spellings (docs/contract.md, "Team"): creating an operator is inviting one; a token is also
+	// revoked under its operator.
+	case len(parts) == 1 && parts[0] == "operators" && m == fasthttp.MethodPost:
+		a.createInvite(ctx, op)
+	case len(parts) == 4 && parts[0] == "operators" && parts[2] == "tokens" && m == fasthttp.MethodDelete:
+		a.revokeToken(ctx, op, parts[1], parts[3])
 	default:
 		return false
 	}
@@ -506,8 +512,12 @@ func (a *API) listTokens(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, who st
 	}{out})
 }
 
-func (a *API) revokeToken(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
-	i := slices.IndexFunc(op.Tenant.Tokens, func(k tenant.APIToken) bool { return k.ID == id })
+// revokeToken answers DELETE /v1/tokens/{id} (owner "") and DELETE /v1/operators/{owner}/tokens/{id}.
+func (a *API) revokeToken(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, owner, id string) {
+	if owner == "me" {
+		owner = op.Operator.ID
+	}
+	i := slices.IndexFunc(op.Tenant.Tokens, func(k tenant.APIToken) bool { return k.ID == id && (owner == "" || k.Operator == owner) })
 	// Someone else's token is not found, unless the caller is an admin: nobody learns which ids exist.
 	if i < 0 || op.Tenant.Tokens[i].Operator != op.Operator.ID && !tenant.MayConfigure(op.Operator.Role) {
 		fail(ctx, tenant.CodeTokenNotFound, "no token "+quoteID(id))

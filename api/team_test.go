@@ -329,6 +329,19 @@ func TestAPITokens(t *testing.T) {
 		t.Fatal(r)
 	}
 	wantError(t, "the token of a removed operator", e.do(t, "GET", "/v1/contacts", tok.Token, ""), 401, "unauthorized")
+	// The contract's spelling of a revocation: under its operator, whose id must be the token's.
+	r = e.do(t, "POST", "/v1/operators/me/tokens", carolToken, `{"name":"x","scopes":["admin"]}`)
+	decodeBody(t, r, &tok)
+	wantError(t, "revoke under another operator", e.do(t, "DELETE", "/v1/operators/bob/tokens/"+tok.ID, bobToken, ""), 404, "token_not_found")
+	if r := e.do(t, "DELETE", "/v1/operators/carol/tokens/"+tok.ID, bobToken, ""); r.status != 200 {
+		t.Fatalf("admin revokes under the operator = %s", r)
+	}
+	wantError(t, "revoked", e.do(t, "GET", "/v1/settings", tok.Token, ""), 401, "unauthorized")
+	// POST /v1/operators is an invite.
+	r = e.do(t, "POST", "/v1/operators", bobToken, `{"id":"gil","name":"Gil"}`)
+	if r.status != 201 || !strings.Contains(string(r.body), `"invite_url":"`) {
+		t.Fatalf("POST /v1/operators = %s", r)
+	}
 	if got := e.do(t, "GET", "/v1/operators/alice/tokens", bobToken, ""); got.status != http.StatusNotFound {
 		t.Fatalf("tokens of a removed operator = %s", got)
 	}

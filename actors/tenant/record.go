@@ -593,6 +593,7 @@ func Diff(yaml, topic *Tenant, at func(kind, id string) time.Time) []Difference 
 		add(KindOperator, y.ID, "capacity", fmt.Sprint(y.Capacity), fmt.Sprint(t.Capacity))
 		add(KindOperator, y.ID, "skills", strings.Join(y.Skills, ","), strings.Join(t.Skills, ","))
 		add(KindOperator, y.ID, "teams", strings.Join(y.Teams, ","), strings.Join(t.Teams, ","))
+		add(KindOperator, y.ID, "disabled", fmt.Sprint(y.Disabled), fmt.Sprint(t.Disabled))
 		secret(KindOperator, y.ID, "token", y.TokenHash, t.TokenHash)
 	}
 	return out
