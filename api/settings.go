@@ -151,8 +151,12 @@ func (a *API) getOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id st
 // teams. The caller's role is the live directory's, the same configuration the tenant actor applies the change
 // under.
 func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
-	// The role is checked before the operator is looked up, so a non-admin learns nothing of who exists.
-	if !mayConfigure(ctx, op) {
+	if id == "me" {
+		id = op.Operator.ID
+	}
+	// The role is checked before the operator is looked up, so a non-admin learns nothing of who exists. Anyone may
+	// change their own name (team.go, tenant.MayChange), checked once the body says what changes.
+	if id != op.Operator.ID && !mayConfigure(ctx, op) {
 		return
 	}
 	if _, ok := findOperator(op.Tenant, id); !ok {
@@ -188,6 +192,9 @@ func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id
 		}
 		h := tenant.HashToken(*body.Token)
 		ch.TokenHash = new(hex.EncodeToString(h[:]))
+	}
+	if !mayChange(ctx, op, tenant.Change{Operator: &ch}) {
+		return
 	}
 	a.configure(ctx, op, tenant.Change{Operator: &ch}, fasthttp.StatusOK, func(r *tenant.Record) any {
 		o := r.Operator

@@ -264,6 +264,11 @@ func TestDisableAndRemoveOperators(t *testing.T) {
 	if r := e.do(t, "GET", "/v1/conversations", aliceToken, ""); r.status != 200 {
 		t.Fatalf("enabled again = %s", r)
 	}
+	// Anyone changes their own name, nothing else of themselves.
+	if r := e.do(t, "PATCH", "/v1/operators/me", aliceToken, `{"name":"Alice B."}`); r.status != 200 || !strings.Contains(string(r.body), `"name":"Alice B."`) {
+		t.Fatalf("own name = %s", r)
+	}
+	wantError(t, "own capacity", e.do(t, "PATCH", "/v1/operators/me", aliceToken, `{"capacity":9}`), 403, "forbidden")
 	wantError(t, "disable the last admin", e.do(t, "PATCH", "/v1/operators/bob", bobToken, `{"disabled":true}`), 409, "last_admin")
 	wantError(t, "remove the last admin", e.do(t, "DELETE", "/v1/operators/bob", bobToken, ""), 409, "last_admin")
 	wantError(t, "a builder removes", e.do(t, "DELETE", "/v1/operators/alice", carolToken, ""), 403, "forbidden")

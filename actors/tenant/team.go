@@ -119,7 +119,7 @@ func (ch *Change) count() int {
 }
 
 // MayChange reports whether caller (an operator of cur; nil for nobody signed in) may make ch: an admin anything
-// (MayConfigure); an operator its own password and its own tokens; anyone the acceptance of an invite (the invite's
+// (MayConfigure); an operator its own name, its own password and its own tokens; anyone the acceptance of an invite (the invite's
 // secret is the credential: ApplyChange checks it). The API checks it before producing a change and the tenant
 // actor again when it applies one.
 func MayChange(cur *Tenant, caller *Operator, ch Change) bool {
@@ -133,7 +133,7 @@ func MayChange(cur *Tenant, caller *Operator, ch Change) bool {
 		return false
 	case ch.Operator != nil:
 		o := ch.Operator
-		return o.ID == caller.ID && o.PasswordHash != nil && !o.Delete && o.Name == nil && o.Role == nil &&
+		return o.ID == caller.ID && (o.PasswordHash != nil || o.Name != nil) && !o.Delete && o.Role == nil &&
 			o.Capacity == nil && o.Skills == nil && o.Teams == nil && o.TokenHash == nil && o.Disabled == nil
 	case ch.Token != nil && ch.Token.Create:
 		return ch.Token.Operator == caller.ID

@@ -162,6 +162,9 @@ func TestMayChangeAndScopes(t *testing.T) {
 	}{
 		{"admin anything", root, Change{Operator: &OperatorChange{ID: "alice", Delete: true}}, true},
 		{"own password", alice, Change{Operator: &OperatorChange{ID: "alice", PasswordHash: &argon}}, true},
+		{"own name", alice, Change{Operator: &OperatorChange{ID: "alice", Name: new("Al")}}, true},
+		{"another's name", alice, Change{Operator: &OperatorChange{ID: "root", Name: new("Al")}}, false},
+		{"own capacity", alice, Change{Operator: &OperatorChange{ID: "alice", Capacity: new(9)}}, false},
 		{"another's password", alice, Change{Operator: &OperatorChange{ID: "root", PasswordHash: &argon}}, false},
 		{"own password and role", alice, Change{Operator: &OperatorChange{ID: "alice", PasswordHash: &argon, Role: new(RoleAdmin)}}, false},
 		{"own token", alice, Change{Token: &TokenChange{ID: "x", Create: true, Operator: "alice"}}, true},

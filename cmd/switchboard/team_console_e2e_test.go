@@ -70,6 +70,9 @@ func TestConsoleTeam(t *testing.T) {
 	// Erin's API token: shown once, reads the API, revoked: 401 at once.
 	erin.click(`#nav-profile`)
 	erin.waitJS(`location.pathname === '/settings/profile'`, "my profile")
+	erin.setInput(`#profile-name`, "Erin V.")
+	erin.click(`#name-save`)
+	erin.text(`#name-msg`, "Saved")
 	erin.setInput(`#token-name`, "CRM sync")
 	erin.click(`#token-create`)
 	erin.waitJS(`document.getElementById('token-secret') && document.getElementById('token-secret').value.startsWith('sbt_')`, "the token shown")
@@ -98,6 +101,7 @@ func TestConsoleTeam(t *testing.T) {
 	admin.click(`#team-disable-erin`)
 	admin.click(`#team-confirm-ok`)
 	admin.text(`#team-row-erin`, "Disabled")
+	admin.text(`#team-row-erin`, "Erin V.")
 	admin.screenshot("team-page-disabled")
 	erin.run(chromedp.Reload())
 	erin.run(chromedp.WaitVisible(chromedp.CSS(`#operator-id`)))

@@ -319,7 +319,19 @@ export function ProfilePage({ me, availability, setAvailability }) {
   const [tok, setTok] = useState({ name: '', scopes: ['conversations:read'] });
   const [created, setCreated] = useState(null);
   const [error, setError] = useState('');
+  const [name, setName] = useState(me.name || '');
+  const [nameMsg, setNameMsg] = useState('');
 
+  const saveName = async (e) => {
+    e.preventDefault();
+    try {
+      const v = await api.request('PATCH', '/v1/operators/me', { name: name.trim() });
+      setSelf(v);
+      setNameMsg('Saved.');
+    } catch (err) {
+      setNameMsg(err.message);
+    }
+  };
   const loadTokens = () => api.get('/v1/operators/me/tokens').then((r) => setTokens(r.tokens), (e) => setError(e.message));
   useEffect(() => {
     api.get('/v1/operators/me').then(setSelf, (e) => setError(e.message));
@@ -371,7 +383,13 @@ export function ProfilePage({ me, availability, setAvailability }) {
     <section class="settings-page" id="profile-page">
       <Head title="My profile" />
       <div class="profile-card">
-        <div class="team-name">{me.name || me.id}</div>
+        <form class="profile-name" id="name-form" onSubmit={saveName}>
+          <input id="profile-name" value={name} onInput={(e) => (setName(e.currentTarget.value), setNameMsg(''))} aria-label="Your name" />
+          <button class="btn small" id="name-save" disabled={!name.trim() || name.trim() === ((self && self.name) || me.name)}>
+            Save name
+          </button>
+          {nameMsg && <span class="muted small" id="name-msg">{nameMsg}</span>}
+        </form>
         <div class="muted small">
           <span class="mono">{me.id}</span> · {me.role}
           {self && <> · capacity {self.capacity}</>}
