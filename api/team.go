@@ -184,6 +184,11 @@ func (a *API) acceptInvite(ctx *fasthttp.RequestCtx, secret string) {
 	var body struct {
 		Password string `json:"password"`
 	}
+	// JSON only, as sign-in: a cross-site form cannot sign a browser into an account someone else set up.
+	if ct := string(ctx.Request.Header.ContentType()); !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		fail(ctx, codeInvalidJSON, "the body must be JSON (Content-Type: application/json): {\"password\":\"…\"}")
+		return
+	}
 	if !decode(ctx, &body, false) {
 		return
 	}

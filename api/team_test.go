@@ -135,6 +135,8 @@ func TestInviteAcceptAndSignIn(t *testing.T) {
 	for _, weak := range []string{"short", "password1234", "i-am-erin-the-operator"} {
 		wantError(t, "weak "+weak, e.do(t, "POST", "/v1/invites/"+secret+"/accept", "", `{"password":"`+weak+`"}`), 400, "weak_password")
 	}
+	wantError(t, "accept from a form", e.send(t, "POST", "/v1/invites/"+secret+"/accept", map[string]string{"Content-Type": "text/plain"},
+		`{"password":"`+goodPassword+`"}`), 400, "invalid_json")
 	r = e.do(t, "POST", "/v1/invites/"+secret+"/accept", "", `{"password":"`+goodPassword+`"}`)
 	if r.status != 201 || !strings.Contains(r.header.Get("Set-Cookie"), "sb_session=") {
 		t.Fatalf("accept = %s", r)

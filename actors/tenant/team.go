@@ -231,15 +231,18 @@ func applyInvite(t *Tenant, c *InviteChange, at time.Time) (string, []Record, er
 		if capacity < 0 || capacity > MaxCapacity {
 			return "", nil, invalid("capacity", "%d must be between 1 and %d", capacity, MaxCapacity)
 		}
-		// Another pending invite for the same id is replaced: the latest link is the one that works.
+		// Another pending invite for the same id is replaced: the latest link is the one that works (the replaced
+		// one's record is published too, so no node accepts it any more).
+		var replaced []Record
 		for j := range t.Invites {
-			if t.Invites[j].Operator == c.Operator && t.Invites[j].Valid(at) {
-				t.Invites[j].UsedAt = new(at.UTC())
+			if n := &t.Invites[j]; n.Operator == c.Operator && n.Valid(at) {
+				n.UsedAt = new(at.UTC())
+				replaced = append(replaced, Record{Kind: KindInvite, ID: n.ID, Invite: new(*n)})
 			}
 		}
 		t.Invites = append(t.Invites, Invite{ID: c.ID, Operator: c.Operator, Name: c.Name, Role: role,
 			Capacity: capacity, ExpiresAt: c.ExpiresAt.UTC(), By: c.By})
-		return c.ID, nil, nil
+		return c.ID, replaced, nil
 	}
 	if i < 0 || !t.Invites[i].Valid(at) {
 		return "", nil, &Refusal{Code: CodeInviteNotFound, Message: "the invite is unknown, expired or used"}

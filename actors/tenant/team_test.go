@@ -21,7 +21,9 @@ func teamTenant() *Tenant {
 		Tokens: []APIToken{{ID: "t1", Operator: "alice", Name: "ci", Scopes: []string{ScopeConversationsRead},
 			Hash: hexHash("sbt_alice_one")}},
 		Invites: []Invite{{ID: hexHash("old-secret"), Operator: "old", Role: RoleOperator, Capacity: 5,
-			ExpiresAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}},
+			ExpiresAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+			{ID: hexHash("dan-secret"), Operator: "dan", Role: RoleOperator, Capacity: 5,
+				ExpiresAt: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}},
 	}
 }
 
@@ -36,6 +38,7 @@ func TestTeamChanges(t *testing.T) {
 		recs int
 	}{
 		{"invite", Change{Invite: &InviteChange{ID: hexHash("s1"), Create: true, Operator: "carol", ExpiresAt: later}}, "", 1},
+		{"invite again (the pending link is replaced)", Change{Invite: &InviteChange{ID: hexHash("s1"), Create: true, Operator: "dan", ExpiresAt: later}}, "", 2},
 		{"invite an existing operator", Change{Invite: &InviteChange{ID: hexHash("s1"), Create: true, Operator: "alice", ExpiresAt: later}}, CodeOperatorExists, 0},
 		{"invite a bad id", Change{Invite: &InviteChange{ID: hexHash("s1"), Create: true, Operator: "Carol!", ExpiresAt: later}}, CodeInvalidSetting, 0},
 		{"invite a bad role", Change{Invite: &InviteChange{ID: hexHash("s1"), Create: true, Operator: "carol", Role: "boss", ExpiresAt: later}}, CodeInvalidSetting, 0},
