@@ -25,6 +25,7 @@ var domain = []string{
 	module + "actors/canned",
 	module + "actors/template",
 	module + "actors/contact",
+	module + "actors/audit",
 }
 
 // allowed are the project packages the domain may depend on: itself, the inbox record's types and encoding, the

@@ -171,8 +171,21 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	}
 	path := strings.TrimPrefix(string(ctx.Path()), "/v1/")
 	parts := strings.Split(strings.TrimSuffix(path, "/"), "/")
-	// An API token acts within its scopes (team.go).
-	if !a.checkScope(ctx, op, parts) {
+	// The permissions matrix (permissions.go), in this one place: no route, no handler; no permission, 403.
+	rt, known := MatchRoute(string(ctx.Method()), string(ctx.Path()))
+	switch {
+	case rt == nil && known:
+		fail(ctx, codeMethodNotAllowed, string(ctx.Method())+" is not allowed on "+string(ctx.Path()))
+		return
+	case rt == nil:
+		fail(ctx, codeNotFound, "no such endpoint: "+string(ctx.Method())+" "+string(ctx.Path()))
+		return
+	case !permits(op, rt, parts):
+		a.forbid(ctx, op, rt)
+		return
+	}
+	// An API token acts within its scopes (the matrix's Scope column, team.go).
+	if !a.checkScope(ctx, op, rt) {
 		return
 	}
 	// The team: invites, passwords, removal, API tokens (team.go).
@@ -229,12 +242,15 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		a.getSettings(ctx, op)
 	case len(parts) == 1 && parts[0] == "settings" && string(ctx.Method()) == fasthttp.MethodPatch:
 		a.patchSettings(ctx, op)
-	case len(parts) == 1 && parts[0] == "channels" && get && tenant.MayConfigure(op.Operator.Role):
+	case len(parts) == 1 && parts[0] == "channels" && get && may(op, PermChannelsManage):
 		a.listAdminChannels(ctx, op)
 	case len(parts) == 1 && parts[0] == "channels" && post:
 		a.addChannel(ctx, op)
 	case len(parts) == 2 && parts[0] == "channels" && string(ctx.Method()) == fasthttp.MethodPatch:
 		a.patchChannel(ctx, op, parts[1])
+	// The audit log (audit.go).
+	case len(parts) == 1 && parts[0] == "audit" && get:
+		a.listAudit(ctx, op)
 	// Contacts import (H2).
 	case len(parts) == 2 && parts[0] == "contacts" && parts[1] == "import" && post:
 		a.importContacts(ctx, op)
@@ -324,14 +340,9 @@ func (a *API) listMessages(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 		}
 		before = n
 	}
-	limit := 50
-	if l := args.Peek("limit"); len(l) > 0 {
-		n, err := strconv.Atoi(string(l))
-		if err != nil || n < 1 || n > 500 {
-			fail(ctx, codeInvalidLimit, "limit must be a number from 1 to 500")
-			return
-		}
-		limit = n
+	limit, ok := queryLimit(ctx, 50)
+	if !ok {
+		return
 	}
 	msgs, err := a.cfg.Reader.Messages(op.Tenant.ID, id, before, limit)
 	if err != nil {
@@ -386,4 +397,19 @@ func reverse(m []conversation.Message) {
 func (a *API) storeFailed(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, err error) {
 	a.log.Error("read state", "tenant", op.Tenant.ID, "path", string(ctx.Path()), "err", err)
 	fail(ctx, codeStoreUnavailable, "the state could not be read; retry later")
+}
+
+// queryLimit is the query's limit (1 to 500), def when absent; it answers invalid_limit and reports false for any
+// other value.
+func queryLimit(ctx *fasthttp.RequestCtx, def int) (int, bool) {
+	l := ctx.QueryArgs().Peek("limit")
+	if len(l) == 0 {
+		return def, true
+	}
+	n, err := strconv.Atoi(string(l))
+	if err != nil || n < 1 || n > 500 {
+		fail(ctx, codeInvalidLimit, "limit must be a number from 1 to 500")
+		return 0, false
+	}
+	return n, true
 }

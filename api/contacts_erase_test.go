@@ -35,7 +35,7 @@ func TestContactErase(t *testing.T) {
 	wantError(t, "erase of another tenant's contact", e.do(t, http.MethodPost, path, daveToken, ""), 404, contact.CodeNotFound)
 	wantError(t, "erase of an unknown contact", e.do(t, http.MethodPost, "/v1/contacts/"+conversation.ContactID("1999")+"/erase", bobToken, ""), 404, contact.CodeNotFound)
 	wantError(t, "erase of an ill-formed id", e.do(t, http.MethodPost, "/v1/contacts/x/erase", bobToken, ""), 404, contact.CodeNotFound)
-	if n := len(e.prod.records()); n != 0 {
+	if n := len(e.prod.changes()); n != 0 {
 		t.Fatalf("refused erases produced %d records", n)
 	}
 
@@ -47,7 +47,7 @@ func TestContactErase(t *testing.T) {
 	if err := json.Unmarshal(r.body, &got); err != nil || r.status != 200 || !got.Erased || got.Conversations != 1 {
 		t.Fatalf("erase = %s, want erased with 1 conversation", r)
 	}
-	recs := e.prod.records()
+	recs := e.prod.changes()
 	if len(recs) != 1 || recs[0].Tenant != "acme" || len(recs[0].Items) != 3 {
 		t.Fatalf("erase produced %+v, want one acme record of 3 items", recs)
 	}

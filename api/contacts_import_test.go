@@ -188,7 +188,7 @@ func TestImportRefusesTheFile(t *testing.T) {
 		{"bad ignore_unknown", "?ignore_unknown=maybe", "phone\n+15551234567\n", 400, "invalid_query", "ignore_unknown"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := e.post(t, tc.query, aliceToken, strings.NewReader(tc.body), false)
+			r := e.post(t, tc.query, carolToken, strings.NewReader(tc.body), false)
 			wantError(t, tc.name, r, tc.status, tc.code)
 			if !strings.Contains(string(r.body), tc.msg) {
 				t.Errorf("%s: message %s does not say %q", tc.name, r.body, tc.msg)
@@ -204,7 +204,7 @@ func TestImportRefusesTheFile(t *testing.T) {
 // The header's mapping without importing: ?check=header.
 func TestImportCheckHeader(t *testing.T) {
 	e := startImport(t, 0)
-	r := e.post(t, "?check=header", aliceToken, strings.NewReader("\xEF\xBB\xBFPhone, name ,city,plan,shoe_size\n+15551234567,Ana,Lisbon,basic,42\n"), false)
+	r := e.post(t, "?check=header", carolToken, strings.NewReader("\xEF\xBB\xBFPhone, name ,city,plan,shoe_size\n+15551234567,Ana,Lisbon,basic,42\n"), false)
 	if r.status != 200 {
 		t.Fatalf("check = %s", r)
 	}
@@ -243,7 +243,7 @@ func TestImportBatchesAndReport(t *testing.T) {
 		}
 		return fmt.Sprintf("+1555%07d,Person %d,\"Lisbon, PT\",premium,yes,1990-01-02,%d.5", i, i, i)
 	})
-	r := e.post(t, "", aliceToken, strings.NewReader(body), false)
+	r := e.post(t, "", carolToken, strings.NewReader(body), false)
 	if r.status != 200 {
 		t.Fatalf("import = %s", r)
 	}
@@ -274,7 +274,7 @@ func TestImportBatchesAndReport(t *testing.T) {
 	line := 0
 	for i, rec := range recs {
 		cmd := rec.Items[0].Command
-		if rec.Tenant != "acme" || cmd.Type != "contact_import" || cmd.ImportID != rep.ImportID || cmd.OperatorID != "alice" || len(cmd.Contacts) > 500 {
+		if rec.Tenant != "acme" || cmd.Type != "contact_import" || cmd.ImportID != rep.ImportID || cmd.OperatorID != "carol" || len(cmd.Contacts) > 500 {
 			t.Fatalf("record %d: %+v", i, cmd)
 		}
 		for _, c := range cmd.Contacts {
@@ -308,7 +308,7 @@ func TestImportBatchesAndReport(t *testing.T) {
 // A phone cell or field cell left empty leaves what is stored: the row does not carry it.
 func TestImportEmptyCells(t *testing.T) {
 	e := startImport(t, 0)
-	r := e.post(t, "", aliceToken, strings.NewReader("phone,name,city\n+15551234567,,\n"), false)
+	r := e.post(t, "", carolToken, strings.NewReader("phone,name,city\n+15551234567,,\n"), false)
 	if rep := decodeReport(t, r); r.status != 200 || rep.Created != 1 {
 		t.Fatalf("import = %s", r)
 	}
@@ -321,7 +321,7 @@ func TestImportEmptyCells(t *testing.T) {
 // With ?ignore_unknown=true, unknown columns are left out.
 func TestImportIgnoreUnknown(t *testing.T) {
 	e := startImport(t, 0)
-	r := e.post(t, "?ignore_unknown=true&tenant=acme", aliceToken, strings.NewReader("phone,shoe_size,name\n+15551234567,42,Ana\n"), false)
+	r := e.post(t, "?ignore_unknown=true&tenant=acme", carolToken, strings.NewReader("phone,shoe_size,name\n+15551234567,42,Ana\n"), false)
 	if rep := decodeReport(t, r); r.status != 200 || rep.Created != 1 {
 		t.Fatalf("import = %s", r)
 	}
@@ -333,7 +333,7 @@ func TestImportIgnoreUnknown(t *testing.T) {
 // The columns of an export that an import does not set are left out without ignore_unknown.
 func TestImportExportedFile(t *testing.T) {
 	e := startImport(t, 0)
-	r := e.post(t, "", aliceToken, strings.NewReader("id,phone,wa_id,name,city,blocked,created_at,updated_at\nk123,+15551234567,15551234567,Ana,Porto,false,2025-01-01T00:00:00Z,2025-01-01T00:00:00Z\n"), false)
+	r := e.post(t, "", carolToken, strings.NewReader("id,phone,wa_id,name,city,blocked,created_at,updated_at\nk123,+15551234567,15551234567,Ana,Porto,false,2025-01-01T00:00:00Z,2025-01-01T00:00:00Z\n"), false)
 	if rep := decodeReport(t, r); r.status != 200 || rep.Created != 1 {
 		t.Fatalf("import = %s", r)
 	}
@@ -341,7 +341,7 @@ func TestImportExportedFile(t *testing.T) {
 		t.Fatalf("row = %+v", c)
 	}
 	// The export writes a cell that starts like a formula after a '; the import reads it back as it was.
-	r = e.post(t, "", aliceToken, strings.NewReader("id,phone,name,city,score,blocked,created_at\nk1,+15551234568,'=SUM(A1),'@home,'-5,false,\n"), false)
+	r = e.post(t, "", carolToken, strings.NewReader("id,phone,name,city,score,blocked,created_at\nk1,+15551234568,'=SUM(A1),'@home,'-5,false,\n"), false)
 	if rep := decodeReport(t, r); r.status != 200 || rep.Created != 1 {
 		t.Fatalf("import = %s", r)
 	}
@@ -363,7 +363,7 @@ func TestImportLongLineAndLargeFile(t *testing.T) {
 	}
 	body := b.String()
 	// io.MultiReader hides the length: the client sends it chunked, as a pipe would.
-	r := e.post(t, "", aliceToken, io.MultiReader(strings.NewReader(body)), false)
+	r := e.post(t, "", carolToken, io.MultiReader(strings.NewReader(body)), false)
 	rep := decodeReport(t, r)
 	if r.status != 200 || rep.Rows != 40002 || rep.Created != 40001 || rep.Refused != 1 || rep.Errors[0].Line != 3 || rep.Errors[0].Code != "line_too_long" {
 		t.Fatalf("import = %d %+v", r.status, rep)
@@ -374,7 +374,7 @@ func TestImportLongLineAndLargeFile(t *testing.T) {
 func TestImportProgress(t *testing.T) {
 	e := startImport(t, 0)
 	body := csvRows("phone,name", 1500, func(i int) string { return fmt.Sprintf("+1555%07d,P%d", i, i) })
-	r := e.post(t, "", aliceToken, strings.NewReader(body), true)
+	r := e.post(t, "", carolToken, strings.NewReader(body), true)
 	if r.status != 200 || r.header.Get("Content-Type") != "application/x-ndjson" {
 		t.Fatalf("import = %d %v", r.status, r.header)
 	}
@@ -415,7 +415,7 @@ func (f *failFrom) Produce(ctx context.Context, recs []inbox.Record) error {
 func TestImportStopsWhenKafkaFails(t *testing.T) {
 	e := startImportWith(t, 0, func(p *recorder) api.Producer { return &failFrom{line: 1002, next: p} })
 	body := csvRows("phone,name", 1700, func(i int) string { return fmt.Sprintf("+1555%07d,P%d", i, i) })
-	r := e.post(t, "", aliceToken, strings.NewReader(body), false)
+	r := e.post(t, "", carolToken, strings.NewReader(body), false)
 	if r.status != 503 {
 		t.Fatalf("import = %s", r)
 	}
@@ -450,7 +450,7 @@ func TestImportStopsWhenAnOutcomeDoesNotCome(t *testing.T) {
 		return cat(cmd)
 	})
 	body := csvRows("phone,name", 5000, func(i int) string { return fmt.Sprintf("+1555%07d,P%d", i, i) })
-	r := e.post(t, "", aliceToken, strings.NewReader(body), true)
+	r := e.post(t, "", carolToken, strings.NewReader(body), true)
 	lines := strings.Split(strings.TrimSpace(string(r.body)), "\n")
 	rep := decodeReport(t, response{body: []byte(lines[len(lines)-1])})
 	// Batches 1 and 2 answered; 3 (lines 1002–1501) never; 4 to 10 were in flight behind it (a window of 8).
@@ -467,7 +467,7 @@ func TestImportProgressWhileUploading(t *testing.T) {
 	e := startImport(t, 0)
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/contacts/import", pr)
-	req.Header.Set("Authorization", "Bearer "+aliceToken)
+	req.Header.Set("Authorization", "Bearer "+carolToken)
 	req.Header.Set("Accept", "application/x-ndjson")
 	wrote := make(chan struct{})
 	go func() {
@@ -516,7 +516,7 @@ func TestImportsBounded(t *testing.T) {
 	e := startImportConfig(t, 0, nil, func(c *api.Config) { c.MaxImports = 1 })
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/contacts/import", pr)
-	req.Header.Set("Authorization", "Bearer "+aliceToken)
+	req.Header.Set("Authorization", "Bearer "+carolToken)
 	req.Header.Set("Accept", "application/x-ndjson")
 	go func() {
 		fmt.Fprintln(pw, "phone,name")
@@ -534,7 +534,7 @@ func TestImportsBounded(t *testing.T) {
 		t.Fatalf("first line %q %v", line, err)
 	}
 	// The first import is running (its file not finished): a second is refused.
-	r := e.post(t, "", aliceToken, strings.NewReader("phone,name\n+15559990001,A\n"), false)
+	r := e.post(t, "", carolToken, strings.NewReader("phone,name\n+15559990001,A\n"), false)
 	wantError(t, "an import past the bound", r, http.StatusServiceUnavailable, "too_many_imports")
 	if r.header.Get("Retry-After") == "" {
 		t.Error("no Retry-After")
@@ -547,7 +547,7 @@ func TestImportsBounded(t *testing.T) {
 	for i := range 3 {
 		var r response
 		for range 200 { // the stream writer gives the place back just after the last line
-			if r = e.post(t, "", aliceToken, strings.NewReader(fmt.Sprintf("phone,name\n+1555888%04d,A\n", i)), i == 1); r.status != http.StatusServiceUnavailable {
+			if r = e.post(t, "", carolToken, strings.NewReader(fmt.Sprintf("phone,name\n+1555888%04d,A\n", i)), i == 1); r.status != http.StatusServiceUnavailable {
 				break
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -572,7 +572,7 @@ func TestImportStopsWhenTheNodeShutsDown(t *testing.T) {
 	}()
 	defer pw.Close()
 	req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/contacts/import", pr)
-	req.Header.Set("Authorization", "Bearer "+aliceToken)
+	req.Header.Set("Authorization", "Bearer "+carolToken)
 	req.Header.Set("Accept", "application/x-ndjson")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

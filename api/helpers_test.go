@@ -63,7 +63,8 @@ func (r *recorder) Produce(ctx context.Context, recs []inbox.Record) error {
 	}
 	for _, rec := range recs {
 		for _, it := range rec.Items {
-			if it.Command == nil || answer == nil {
+			// The audit log's record of a refusal (audit.go) is not waited for: nothing answers it here.
+			if it.Command == nil || answer == nil || it.Command.Type == inbox.CmdAudit {
 				continue
 			}
 			if res, ok := answer(*it.Command); ok {
@@ -79,6 +80,30 @@ func (r *recorder) records() []inbox.Record {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]inbox.Record(nil), r.recs...)
+}
+
+// changes are the records produced but the audit log's records of refusals (audit commands): what a refused
+// call must not produce.
+func (r *recorder) changes() []inbox.Record {
+	var out []inbox.Record
+	for _, rec := range r.records() {
+		if len(rec.Items) == 1 && rec.Items[0].Command != nil && rec.Items[0].Command.Type == inbox.CmdAudit {
+			continue
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// denials are the targets of the audit commands produced (the refused routes), in order.
+func (r *recorder) denials() []string {
+	var out []string
+	for _, rec := range r.records() {
+		if len(rec.Items) == 1 && rec.Items[0].Command != nil && rec.Items[0].Command.Type == inbox.CmdAudit {
+			out = append(out, rec.Items[0].Command.OperatorID+" "+rec.Items[0].Command.Audit.Target)
+		}
+	}
+	return out
 }
 
 func (r *recorder) set(err error, answer func(inbox.Command) (outcome.Result, bool)) {

@@ -9,9 +9,8 @@ package api
 //   - GET /v1/insights.csv?from=&to=&rows=hour|operator — the same summary as CSV: one row per hour (default) or per
 //     operator, then a total row.
 //
-// Always the caller's tenant. Per-operator figures are for admins and builders (issue 13): an operator's summary
-// has no by_operator field, the since report's by_operator is empty for them, and rows=operator answers them 403
-// forbidden. The rule is mayReadOperatorInsights, in one place.
+// Always the caller's tenant. Insights, per-operator figures included, are for admins and builders (issue 13): the
+// permission insights.read of the matrix (permissions.go) keeps operators out of these routes altogether.
 
 import (
 	"context"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 )
 
@@ -68,11 +66,6 @@ type InsightsSummary struct {
 	ByHour     []InsightsHour     `json:"by_hour"`
 }
 
-// mayReadOperatorInsights reports whether op may read per-operator figures: admins and builders.
-func mayReadOperatorInsights(op tenant.OperatorRef) bool {
-	return op.Operator.Role == tenant.RoleAdmin || op.Operator.Role == tenant.RoleBuilder
-}
-
 // insights answers GET /v1/insights: the summary of a range when from or to is given, else the since report.
 func (a *API) insights(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	args := ctx.QueryArgs()
@@ -85,15 +78,10 @@ func (a *API) insights(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		if !ok {
 			return
 		}
-		if !mayReadOperatorInsights(op) {
-			sum.ByOperator = nil // and omitempty leaves the field out
-			a.writeJSON(ctx, fasthttp.StatusOK, sum)
-			return
-		}
 		if sum.ByOperator == nil {
 			sum.ByOperator = []InsightsOperator{}
 		}
-		// The outer by_operator, without omitempty, shadows the embedded one: an admin's empty list is [].
+		// The outer by_operator, without omitempty, shadows the embedded one: an empty list is [].
 		a.writeJSON(ctx, fasthttp.StatusOK, struct {
 			InsightsSummary
 			ByOperator []InsightsOperator `json:"by_operator"`
@@ -115,7 +103,7 @@ func (a *API) insights(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	}
 	qctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rep, err := a.cfg.Insights(qctx, op.Tenant.ID, since, mayReadOperatorInsights(op))
+	rep, err := a.cfg.Insights(qctx, op.Tenant.ID, since, true)
 	if err != nil {
 		a.log.Error("query insights", "tenant", op.Tenant.ID, "err", err)
 		fail(ctx, codeAnalyticsUnavailable, "the analytics store could not be queried; retry later")
@@ -193,10 +181,6 @@ func (a *API) insightsCSV(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	case "", "hour":
 		rows = "hour"
 	case "operator":
-		if !mayReadOperatorInsights(op) {
-			fail(ctx, conversation.CodeForbidden, "per-operator insights are for admins and builders")
-			return
-		}
 	default:
 		fail(ctx, codeInvalidRows, "rows must be hour or operator")
 		return

@@ -4,7 +4,6 @@ package api
 // POST /v1/conversations/{id}/read (the caller's read mark, which unread counts derive from).
 
 import (
-	"errors"
 	"slices"
 	"strconv"
 	"time"
@@ -158,12 +157,8 @@ func (a *API) listConversations(ctx *fasthttp.RequestCtx, op tenant.OperatorRef)
 		return
 	}
 	list, next, err := a.cfg.Reader.ListConversations(op.Tenant.ID, q)
-	if errors.Is(err, ErrBadCursor) {
-		fail(ctx, codeInvalidCursor, "cursor is not one this listing returned")
-		return
-	}
 	if err != nil {
-		a.storeFailed(ctx, op, err)
+		a.pageFailed(ctx, op, err)
 		return
 	}
 	items := make([]listItem, len(list))

@@ -311,7 +311,7 @@ func TestInboxCounts(t *testing.T) {
 			t.Errorf("counts as %s = %v, want %v", tc.token[:5], got, tc.want)
 		}
 	}
-	wantError(t, "POST counts", e.do(t, http.MethodPost, "/v1/inbox/counts", aliceToken, ""), http.StatusNotFound, "not_found")
+	wantError(t, "POST counts", e.do(t, http.MethodPost, "/v1/inbox/counts", aliceToken, ""), http.StatusMethodNotAllowed, "method_not_allowed")
 }
 
 // POST /read produces a read command for the caller, and answers its mark and unread count from the outcome, which

@@ -53,7 +53,7 @@ func TestRequiredScope(t *testing.T) {
 		method, path, want string
 	}{
 		{"GET", "conversations", "conversations:read"},
-		{"POST", "conversations/c1/reply", "conversations:write"},
+		{"POST", "conversations/c1/messages", "conversations:write"},
 		{"GET", "events", "conversations:read"},
 		{"GET", "operators", "conversations:read"},
 		{"PUT", "operators/me/availability", "conversations:write"},
@@ -69,8 +69,12 @@ func TestRequiredScope(t *testing.T) {
 		{"GET", "insights", ""},
 		{"POST", "operators/me/tokens", ""},
 		{"POST", "team/invites", ""},
+		{"DELETE", "contacts/k1", ""},
+		{"GET", "channels", "conversations:read"},
+		{"GET", "templates", "conversations:read"},
+		{"GET", "nosuch", ""},
 	} {
-		if got := RequiredScope(tc.method, strings.Split(tc.path, "/")); got != tc.want {
+		if got := RequiredScope(tc.method, "/v1/"+tc.path); got != tc.want {
 			t.Errorf("RequiredScope(%s %s) = %q, want %q", tc.method, tc.path, got, tc.want)
 		}
 	}

@@ -180,7 +180,7 @@ func TestSearchValidation(t *testing.T) {
 	var body searchBody
 	e.getJSON(t, "/v1/search?q="+strings.Repeat("é", 200), aliceToken, &body) // 200 characters, 400 bytes: accepted
 	wantError(t, "no token", e.do(t, http.MethodGet, "/v1/search?q=ana", "", ""), http.StatusUnauthorized, "unauthorized")
-	wantError(t, "POST", e.do(t, http.MethodPost, "/v1/search?q=ana", aliceToken, ""), http.StatusNotFound, "not_found")
+	wantError(t, "POST", e.do(t, http.MethodPost, "/v1/search?q=ana", aliceToken, ""), http.StatusMethodNotAllowed, "method_not_allowed")
 	// A cursor is opaque but cannot reach another tenant: globex's match sorts after it, and stays unseen.
 	e.getJSON(t, "/v1/search?q=ana&cursor="+url.QueryEscape("c0000000000000003/../../globex"), aliceToken, &body)
 	if len(body.Results) != 0 {

@@ -109,15 +109,18 @@ type sessionView struct {
 		Name string `json:"name"`
 		Role string `json:"role"`
 	} `json:"operator"`
-	TenantID  string    `json:"tenant_id"`
-	CSRFToken string    `json:"csrf_token,omitempty"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	TenantID string `json:"tenant_id"`
+	// Permissions are the caller's permission names (permissions.go): the console shows what they allow.
+	Permissions []string  `json:"permissions"`
+	CSRFToken   string    `json:"csrf_token,omitempty"`
+	ExpiresAt   time.Time `json:"expires_at,omitzero"`
 }
 
 func viewSession(op tenant.OperatorRef, s Session) sessionView {
 	var v sessionView
 	v.Operator.ID, v.Operator.Name, v.Operator.Role = op.Operator.ID, op.Operator.Name, op.Operator.Role
 	v.TenantID, v.CSRFToken, v.ExpiresAt = op.Tenant.ID, s.CSRF, s.ExpiresAt
+	v.Permissions = PermissionsOf(op.Operator.Role)
 	return v
 }
 

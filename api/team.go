@@ -53,55 +53,23 @@ func (u *tokenUse) get(id string) (time.Time, bool) {
 	return t, ok
 }
 
-// RequiredScope is the API token scope a request needs (tenant.Scopes): conversations:read or :write for the inbox
-// (conversations, messages, counts, search, the live feed, media, canned responses, templates, the operators list),
-// contacts:read or :write for contacts; "" — only the admin scope — for everything else (settings, channels, the
-// team, tokens, insights, imports and erasure). A session or an operator's configured token has every scope.
-func RequiredScope(method string, parts []string) string {
-	write := method != fasthttp.MethodGet && method != fasthttp.MethodHead
-	pick := func(read, w string) string {
-		if write {
-			return w
-		}
-		return read
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	switch parts[0] {
-	case "conversations", "inbox", "search", "events", "presence", "media", "canned-responses", "templates":
-		if parts[0] == "templates" && len(parts) > 1 && parts[1] == "sync" {
-			return ""
-		}
-		return pick(tenant.ScopeConversationsRead, tenant.ScopeConversationsWrite)
-	case "operators":
-		if len(parts) == 1 && !write {
-			return tenant.ScopeConversationsRead
-		}
-		if len(parts) == 3 && parts[1] == "me" && parts[2] == "availability" {
-			return tenant.ScopeConversationsWrite
-		}
-	case "channels":
-		if !write {
-			return tenant.ScopeConversationsRead
-		}
-	case "contacts", "contact-fields", "lists":
-		if len(parts) >= 2 && (parts[1] == "import" || parts[1] == "export.csv") || len(parts) == 3 && parts[2] == "erase" {
-			return ""
-		}
-		return pick(tenant.ScopeContactsRead, tenant.ScopeContactsWrite)
+// RequiredScope is the API token scope a request needs: the Scope of its route in the matrix (permissions.go);
+// "" — only the admin scope — for a route of none. path starts /v1/.
+func RequiredScope(method, path string) string {
+	if rt, _ := MatchRoute(method, path); rt != nil {
+		return rt.Scope
 	}
 	return ""
 }
 
-// checkScope answers 403 insufficient_scope and returns false when the caller's API token lacks the scope the
-// request needs.
-func (a *API) checkScope(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, parts []string) bool {
+// checkScope answers 403 insufficient_scope and returns false when the caller's API token lacks the scope rt
+// needs.
+func (a *API) checkScope(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, rt *Route) bool {
 	if op.Token == nil {
 		return true
 	}
 	a.tokenUse.touch(op.Token.ID, a.cfg.Now())
-	need := RequiredScope(string(ctx.Method()), parts)
+	need := rt.Scope
 	if tenant.ScopeAllows(op.Scopes(), need) {
 		return true
 	}
@@ -366,9 +334,6 @@ func (a *API) createInvite(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 
 // listInvites answers GET /v1/team/invites: the invites that can still be accepted (never their links).
 func (a *API) listInvites(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
-	if !mayConfigure(ctx, op) {
-		return
-	}
 	now := a.cfg.Now()
 	out := []invitePendingView{}
 	for _, n := range op.Tenant.Invites {
@@ -426,6 +391,10 @@ func (a *API) changePassword(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 }
 
 func (a *API) removeOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
+	if _, ok := findOperator(op.Tenant, id); !ok {
+		fail(ctx, tenant.CodeOperatorNotFound, "no operator "+id)
+		return
+	}
 	ch := tenant.Change{Operator: &tenant.OperatorChange{ID: id, Delete: true}}
 	if !mayChange(ctx, op, ch) {
 		return
@@ -457,13 +426,11 @@ func (a *API) viewToken(k *tenant.APIToken) tokenView {
 	return v
 }
 
-// tokenOwner resolves "me" and answers 403 unless the caller may manage id's tokens (its own, or an admin's).
+// tokenOwner resolves "me" and answers 404 when id is no operator of the tenant. Whether the caller may manage
+// id's tokens (its own: tokens.own; anyone's: tokens.manage) the matrix decided.
 func tokenOwner(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) (string, bool) {
 	if id == "me" || id == op.Operator.ID {
 		return op.Operator.ID, true
-	}
-	if !mayConfigure(ctx, op) {
-		return "", false
 	}
 	if _, ok := findOperator(op.Tenant, id); !ok {
 		fail(ctx, tenant.CodeOperatorNotFound, "no operator "+id)
@@ -523,8 +490,8 @@ func (a *API) revokeToken(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, owner
 		owner = op.Operator.ID
 	}
 	i := slices.IndexFunc(op.Tenant.Tokens, func(k tenant.APIToken) bool { return k.ID == id && (owner == "" || k.Operator == owner) })
-	// Someone else's token is not found, unless the caller is an admin: nobody learns which ids exist.
-	if i < 0 || op.Tenant.Tokens[i].Operator != op.Operator.ID && !tenant.MayConfigure(op.Operator.Role) {
+	// Someone else's token is not found, unless the caller manages everyone's: nobody learns which ids exist.
+	if i < 0 || op.Tenant.Tokens[i].Operator != op.Operator.ID && !may(op, PermTokensManageOther) {
 		fail(ctx, tenant.CodeTokenNotFound, "no token "+quoteID(id))
 		return
 	}

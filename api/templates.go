@@ -108,10 +108,6 @@ func (a *API) listTemplates(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 // Meta now and queues one template_sync per business account, answering {"synced":[{"waba","templates","changed",
 // "deleted","invalid"}]} once each is applied.
 func (a *API) syncTemplates(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
-	if op.Operator.Role != tenant.RoleAdmin && op.Operator.Role != tenant.RoleBuilder {
-		fail(ctx, conversation.CodeForbidden, "only admins and builders sync templates")
-		return
-	}
 	if a.cfg.Templates == nil || a.cfg.Producer == nil || a.cfg.Outcomes == nil {
 		fail(ctx, codeUnavailable, "this node does not sync templates")
 		return

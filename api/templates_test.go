@@ -252,7 +252,7 @@ func TestSyncTemplates(t *testing.T) {
 	if r.status != 200 || !strings.Contains(string(r.body), `"synced":[{"templates":1,"waba":"555000111"}]`) {
 		t.Fatalf("sync: %s", r)
 	}
-	recs := e.prod.records()
+	recs := e.prod.changes()
 	if len(recs) != 1 || recs[0].Tenant != "acme" || recs[0].Items[0].Command.Type != "template_sync" ||
 		recs[0].Items[0].Command.OperatorID != "carol" {
 		t.Errorf("records %+v", recs)

@@ -292,8 +292,7 @@ func tokens(c *Contact, dates bool) []string {
 	add(search.PhoneTokens(c.WaID))
 	for _, v := range c.Fields {
 		if len(v) > 0 && v[0] == '"' {
-			var s string
-			if json.Unmarshal(v, &s) == nil && (dates || !isDate(s)) {
+			if s, ok := unquoteJSON(v); ok && (dates || !isDate(s)) {
 				add(search.Tokens(s))
 			}
 		}

@@ -69,7 +69,8 @@ func (s Schema) Check(k string, raw json.RawMessage) (json.RawMessage, error) {
 	var str string
 	isStr := raw[0] == '"'
 	if isStr {
-		if err := json.Unmarshal(raw, &str); err != nil {
+		var ok bool
+		if str, ok = unquoteJSON(raw); !ok {
 			return nil, bad("not a valid JSON string")
 		}
 		if !utf8.ValidString(str) {
@@ -129,6 +130,5 @@ func (s Schema) Check(k string, raw json.RawMessage) (json.RawMessage, error) {
 }
 
 func jsonString(s string) json.RawMessage {
-	b, _ := json.Marshal(s)
-	return b
+	return appendJSONString(nil, s)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
+	"github.com/switchboard-hq/switchboard/actors/audit"
 	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
@@ -71,6 +72,9 @@ type catalogueActor struct {
 	profiles map[string]string
 	// pipe applies import batches (catalogue_pipe.go); nil until the first.
 	pipe *importPipe
+	// ids may hold every contact id of the tenant's store (catalogue_filter.go): built from the store at the first
+	// import batch, then every contact the catalogue writes is added; nil until then.
+	ids *idFilter
 	// erased is the input position of the latest erase of each contact id ever erased (store.ErasedContacts): an
 	// older input that Kafka delivers again makes no contact of it.
 	erased map[string]contact.Position
@@ -151,6 +155,9 @@ func (a *catalogueActor) putEvent(b *store.Batch, typ, id string, m *catalogueMs
 // writeContact commits next (prev before it, nil if new) with its event of type typ ("" for none), and finishes m
 // with res once durable.
 func (a *catalogueActor) writeContact(m *catalogueMsg, prev, next *contact.Contact, typ string, res outcome.Result) error {
+	if a.ids != nil && prev == nil {
+		a.ids.add(next.ID)
+	}
 	b := a.r.cfg.Store.NewBatch()
 	if err := b.PutContact(a.tenant, prev, next); err != nil {
 		b.Discard()
@@ -349,6 +356,13 @@ func (a *catalogueActor) remove(m *catalogueMsg) error {
 		b.Discard()
 		return err
 	}
+	if erase {
+		// The audit log's entry, in the erase's batch (audit.go).
+		if err := writeAudit(a.r, b, a.tenant, []audit.Entry{contactErasedEntry(a.tenant, m)}); err != nil {
+			b.Discard()
+			return err
+		}
+	}
 	a.r.metrics.commands.WithLabelValues(cmd.Type, "ok").Inc()
 	if err := a.commit(b, m, outcome.Result{Body: Removed{ID: cmd.ContactID, Existed: prev != nil}}, 1); err != nil {
 		return err
@@ -419,12 +433,26 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 		a.pipe = newImportPipe()
 	}
 	a.pipe.prune()
-	stored, err := a.r.cfg.Store.ContactsByID(a.tenant, ids)
+	if a.ids == nil {
+		// Everything written so far is in the store: the pipe is new, and other writes are applied before
+		// their handler returns.
+		if err := a.buildIDFilter(); err != nil {
+			return err
+		}
+	}
+	// Only the ids the filter may hold are read; the batches still in the pipe are newer than the store.
+	read := ids[:0:0]
+	for _, id := range ids {
+		if a.pipe.lookup(id) == nil && a.ids.mayHave(id) {
+			read = append(read, id)
+		}
+	}
+	stored, err := a.r.cfg.Store.ContactsByID(a.tenant, read)
 	if err != nil {
 		return fmt.Errorf("load the contacts of an import batch: %w", err)
 	}
+	a.r.metrics.importReads.Add(float64(len(read)))
 	for _, id := range ids {
-		// The batches still in the pipe are newer than the store.
 		if c := a.pipe.lookup(id); c != nil {
 			stored[id] = c
 		}
@@ -464,6 +492,9 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 		if out.Write {
 			writes = append(writes, write{prev, &next})
 			written[id] = &next
+			if prev == nil {
+				a.ids.add(id)
+			}
 		}
 		res.Add(row)
 	}
@@ -490,6 +521,16 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 			a.r.fail(fmt.Errorf("tenant %s catalogue: %w", a.tenant, err))
 		}
 	})
+	return nil
+}
+
+// buildIDFilter fills a.ids with the contact ids of the tenant's store.
+func (a *catalogueActor) buildIDFilter() error {
+	f := newIDFilter(0)
+	if err := a.r.cfg.Store.EachContactID(a.tenant, f.add); err != nil {
+		return fmt.Errorf("build the contact id filter: %w", err)
+	}
+	a.ids = f
 	return nil
 }
 

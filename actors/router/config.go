@@ -136,7 +136,8 @@ func (t *tenantActor) configCommand(c *actor.Context, cmd *inbox.Command, pos co
 		caller = &t.cfg.Operators[i]
 	}
 	if !tenant.MayChange(t.cfg, caller, change) {
-		answer(outcome.Result{Code: tenant.CodeForbidden, Message: "only an admin can change the configuration"})
+		// Refused here (the API checks first; this is the second check): audited like a refusal at the API.
+		t.denied(cmd, cmd.Type, pos, at, outcome.Result{Code: tenant.CodeForbidden, Message: "only an admin can change the configuration"}, ack)
 		return
 	}
 	next, recs, err := tenant.ApplyChange(t.cfg, change, at)
@@ -149,8 +150,17 @@ func (t *tenantActor) configCommand(c *actor.Context, cmd *inbox.Command, pos co
 		answer(outcome.Result{Code: r.Code, Message: r.Text()})
 		return
 	}
+	entries, err := configEntries(t.cfg, recs, t.baseEntry(cmd, at), pos)
+	if err != nil {
+		t.r.fail(fmt.Errorf("audit configuration change of tenant %s: %w", t.tenant, err))
+		return
+	}
 	b := t.r.cfg.Store.NewBatch()
-	if err := t.writeConfig(b, next, pos, recs); err != nil {
+	err = t.writeConfig(b, next, pos, recs)
+	if err == nil {
+		err = t.putAudit(b, entries)
+	}
+	if err != nil {
 		b.Discard()
 		t.r.fail(err)
 		return

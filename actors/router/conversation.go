@@ -8,6 +8,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
+	"github.com/switchboard-hq/switchboard/actors/audit"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
@@ -207,6 +208,13 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 				a.r.metrics.waitSeconds.Observe(ef.Event.WaitSeconds)
 			}
 		}
+	}
+	// The audit log keeps take-overs and erasures, in the change's batch (audit.go).
+	if e, ok := conversationEntry(a.tenant, ch.next.ID, ch.item, ch.effects); ok {
+		if err := writeAudit(a.r, b, a.tenant, []audit.Entry{e}); err != nil {
+			return fail(err)
+		}
+		events++
 	}
 	if ch.readReceipt != "" {
 		j, err := sender.QueueRead(b, a.tenant, ch.next.ChannelID, ch.readReceipt)

@@ -23,6 +23,7 @@ type metrics struct {
 	events        *prometheus.CounterVec
 	commands      *prometheus.CounterVec
 	importRows    *prometheus.CounterVec
+	importReads   prometheus.Counter
 	deadLetters   prometheus.Counter
 	restarts      prometheus.Counter
 	waitSeconds   prometheus.Histogram
@@ -109,6 +110,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "switchboard_contact_import_rows_total",
 			Help: "Contact import rows applied by the tenants' catalogues, by result (created, updated, unchanged, refused).",
 		}, []string{"result"}),
+		importReads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_contact_import_reads_total",
+			Help: "Contacts the import batches read from the store: the rows whose id the catalogue's filter may hold (the others are new contacts, read from nowhere).",
+		}),
 		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_actor_dead_letters_total",
 			Help: "Messages hollywood could not deliver to an actor.",
@@ -139,7 +144,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.fetched, m.applied, m.skipped, m.failed, m.lag, m.committed,
 			m.actorsActive, m.activations, m.passivated, m.rebuilds, m.grants, m.proposals, m.divergence, m.configChanges, m.queueDepth,
-			m.operators, m.events, m.commands, m.importRows, m.deadLetters, m.restarts, m.waitSeconds, m.assignment, m.opLoad, m.opCapacity} {
+			m.operators, m.events, m.commands, m.importRows, m.importReads, m.deadLetters, m.restarts, m.waitSeconds, m.assignment, m.opLoad, m.opCapacity} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

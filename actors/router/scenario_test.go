@@ -65,6 +65,9 @@ package router
 //	                                     load the held index gives them where it differs
 //	config-records                       the configuration records in the outbox (for switchboard.config), in
 //	                                     order: key and version; they stay there (no relay runs)
+//	audit [t=TENANT]                     the store's audit log, newest first: id, actor (role), action, target,
+//	                                     changes; and the audit.recorded events in the outbox
+//	deny OP TARGET                       the API's audit command: OP was refused TARGET (a route, e.g. PATCH_/v1/x)
 //	held drop|add CUST [OP] [t=TENANT]   tamper with the held index: drop CUST's entry, or add one saying CUST holds
 //	                                     OP; the invariants are checked again from the next step on
 //
@@ -280,6 +283,8 @@ func (h *harness) run(cmd string) (out string, err error) {
 		lines = h.operators(a.tenant(h))
 	case "config-records":
 		lines = h.configRecords()
+	case "audit":
+		lines = h.audit(a.tenant(h))
 	default:
 		return h.record(cmd, fields[0] == "race")
 	}
@@ -608,6 +613,12 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 		ch, _ := json.Marshal(tenant.Change{Operator: &tenant.OperatorChange{ID: a.Pos[1], Capacity: &n}})
 		it := cmd(inbox.CmdConfigSet)
 		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
+		return it
+	case "deny":
+		a.need(2)
+		it := cmd(inbox.CmdAudit)
+		it.Command.OperatorID = a.Pos[0]
+		it.Command.Audit = &inbox.AuditInput{Action: "access.denied", Target: strings.ReplaceAll(a.Pos[1], "_", " ")}
 		return it
 	case "role":
 		a.need(3)
@@ -1242,5 +1253,39 @@ func (h *harness) configRecords() []string {
 	if len(lines) == 0 {
 		lines = append(lines, "none")
 	}
+	return lines
+}
+
+func (h *harness) audit(tn string) []string {
+	es, _, err := h.st.Audit(tn, store.AuditQuery{Limit: 1000})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var lines []string
+	for _, e := range es {
+		line := fmt.Sprintf("%s %s (%s) %s %s", e.ID, e.ActorID, e.ActorRole, e.Action, e.Target)
+		for _, c := range e.Changes {
+			line += fmt.Sprintf(" %s:%s->%s", c.Field, c.From, c.To)
+		}
+		lines = append(lines, line)
+	}
+	page, _, err := h.st.Outbox(nil, 0, 10000)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	events := 0
+	for i := range page {
+		if _, _, ok := page[i].ConfigRecord(); ok {
+			continue
+		}
+		var ev struct {
+			Type     string `json:"type"`
+			TenantID string `json:"tenant_id"`
+		}
+		if json.Unmarshal(page[i].Value, &ev) == nil && ev.Type == "audit.recorded" && ev.TenantID == tn {
+			events++
+		}
+	}
+	lines = append(lines, fmt.Sprintf("%d entries, %d audit.recorded events in the outbox", len(es), events))
 	return lines
 }

@@ -319,6 +319,10 @@ func (t *tenantActor) route(c *actor.Context, m *recordMsg) {
 					t.configCommand(c, it.Command, pos, at, m.ack)
 					continue
 				}
+				if it.Command.Type == inbox.CmdAudit {
+					t.auditCommand(c, it.Command, pos, at, m.ack)
+					continue
+				}
 				if catalogueCommand(it.Command.Type) {
 					t.catalogue(c, it, pos, at, m.ack)
 					continue

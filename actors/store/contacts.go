@@ -66,7 +66,11 @@ func (b *Batch) PutContact(tenant string, prev, c *crec.Contact) error {
 			return err
 		}
 	}
-	return b.putJSON(contactKey(tenant, c.ID), c)
+	var err error
+	if b.scratch, err = c.AppendJSON(b.scratch[:0]); err != nil {
+		return fmt.Errorf("encode contact %s: %w", c.ID, err)
+	}
+	return b.b.Set(contactKey(tenant, c.ID), b.scratch, nil) // Set copies the value
 }
 
 // DeleteContact deletes c's record, its search postings and its blocked index entry.

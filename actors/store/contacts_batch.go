@@ -53,3 +53,20 @@ func (s *Store) ContactsByID(tenant string, ids []string) (map[string]*crec.Cont
 	}
 	return found, nil
 }
+
+// EachContactID calls fn with the id of every contact of the tenant, in id order, reading only the keys.
+func (s *Store) EachContactID(tenant string, fn func(id string)) error {
+	prefix := contactKey(tenant, "")
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return fmt.Errorf("list the contact ids of %s: %w", tenant, err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		fn(string(it.Key()[len(prefix):]))
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("list the contact ids of %s: %w", tenant, err)
+	}
+	return nil
+}

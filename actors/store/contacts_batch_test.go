@@ -12,17 +12,7 @@ import (
 // and another tenant's contact left out, an id given twice read once.
 func TestContactsByID(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	put := func(tenant string, from, to int) {
-		commitWait(t, s, func(b *Batch) error {
-			for i := from; i < to; i++ {
-				c := person(fmt.Sprintf("1555123%04d", i), fmt.Sprintf("P%d", i), nil)
-				if err := b.PutContact(tenant, nil, &c); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
+	put := func(tenant string, from, to int) { putPeople(t, s, tenant, from, to) }
 	put("acme", 0, 300)
 	if err := s.db.Flush(); err != nil {
 		t.Fatal(err)
@@ -59,4 +49,76 @@ func TestContactsByID(t *testing.T) {
 	if none, err = s.ContactsByID("acme", nil); err != nil || len(none) != 0 {
 		t.Fatalf("no ids: %v %v", none, err)
 	}
+}
+
+// EachContactID lists the tenant's contact ids, in the memtable and the tables, and no other tenant's.
+func TestEachContactID(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	want := map[string]bool{}
+	for _, id := range putPeople(t, s, "acme", 0, 300) {
+		want[id] = true
+	}
+	if err := s.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range putPeople(t, s, "acme", 300, 400) {
+		want[id] = true
+	}
+	putPeople(t, s, "acmex", 1000, 1010) // a tenant whose name extends acme's
+	got := map[string]bool{}
+	if err := s.EachContactID("acme", func(id string) { got[id] = true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d ids, want %d", len(got), len(want))
+	}
+	for id := range want {
+		if !got[id] {
+			t.Errorf("id %s missing", id)
+		}
+	}
+}
+
+// BenchmarkEachContactID is the scan the catalogue's id filter starts from, over a million flushed contacts.
+func BenchmarkEachContactID(b *testing.B) {
+	const n = 1_000_000
+	s := openStore(b, b.TempDir())
+	for from := 0; from < n; from += 10_000 {
+		commitWait(b, s, func(bt *Batch) error {
+			for i := from; i < from+10_000; i++ {
+				c := person(fmt.Sprintf("49151%08d", i), fmt.Sprintf("Person %d", i), nil)
+				if err := bt.PutContact("acme", nil, &c); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := s.db.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		count := 0
+		if err := s.EachContactID("acme", func(string) { count++ }); err != nil || count != n {
+			b.Fatalf("%d ids, %v", count, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/contact")
+}
+
+// putPeople writes the tenant's contacts +1555123<i> for i in [from, to) and returns their ids.
+func putPeople(t *testing.T, s *Store, tenant string, from, to int) []string {
+	var ids []string
+	commitWait(t, s, func(b *Batch) error {
+		for i := from; i < to; i++ {
+			c := person(fmt.Sprintf("1555123%04d", i), fmt.Sprintf("P%d", i), nil)
+			ids = append(ids, c.ID)
+			if err := b.PutContact(tenant, nil, &c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return ids
 }

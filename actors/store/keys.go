@@ -60,6 +60,9 @@ package store
 //	                                                                         older input replayed makes no contact
 //	t/<tenant>/b/config               tenant actor (PutTenantConfig, with    the tenant's configuration as applied
 //	                                  each configuration change)             in partition order (config.go), JSON
+//	t/<tenant>/z/<at ms:8>/<id>       tenant actor (config changes, refused  an audit log entry (actors/audit), JSON
+//	                                  actions), conversation actor, catalogue
+//	                                  (PutAudit, in the change's batch)
 //
 // Two prefixes are global, both node-local work queues over tenant state rather than state:
 //

@@ -13,6 +13,7 @@ import (
 
 	crec "github.com/switchboard-hq/switchboard/actors/contact"
 
+	"github.com/switchboard-hq/switchboard/actors/audit"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -39,6 +40,7 @@ func TestKeyspace(t *testing.T) {
 				b.PutConfigRecord(tn, tn+"/tenant/settings", []byte(`{}`)),
 				b.PutTimer(TimerKey{Due: at, Tenant: tn, Conversation: "c1", Kind: "auto_close"}),
 				b.PutContactErased(tn, "k1", crec.Position{Offset: 7}),
+				b.PutAudit(tn, &audit.Entry{ID: "7-0-0", TenantID: tn, At: at, Action: audit.ActionSettingsChanged}),
 			)
 		})
 	}
@@ -65,9 +67,9 @@ func TestKeyspace(t *testing.T) {
 	}
 	for _, tn := range tenants {
 		// configuration, conversation, search postings (by token, by conversation), held index, lists' index, owner index, message, parked status, operator, status index, delivery note,
-		// erased contact, message id index, send job
-		if got := strings.Join(slices.Compact(kinds[tn]), ""); got != "bcfghijmostvwxy" {
-			t.Errorf("tenant %s has keys of kinds %q, want %q", tn, got, "bcfghijmostvwxy")
+		// erased contact, message id index, send job, audit entry
+		if got := strings.Join(slices.Compact(kinds[tn]), ""); got != "bcfghijmostvwxyz" {
+			t.Errorf("tenant %s has keys of kinds %q, want %q", tn, got, "bcfghijmostvwxyz")
 		}
 	}
 	if global["q/"] != 4 || global["z/"] != 2 {

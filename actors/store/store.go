@@ -188,6 +188,8 @@ type Batch struct {
 	outbox int64
 	// sorted has Commit apply the writes in key order (sorted.go).
 	sorted bool
+	// scratch is reused by the writes that encode a value (PutContact).
+	scratch []byte
 }
 
 // NewBatch starts a batch.

@@ -100,6 +100,8 @@ var NotStoredTypes = map[string]bool{
 	EventConversationErased: true,
 	// Canned responses are the tenant's content, not a conversation's (actors/canned).
 	canned.EventChanged: true,
+	// The audit log has a table of its own (audit.go).
+	EventAuditRecorded: true,
 }
 
 // typeEnum is the type column's type: Enum8('conversation.created' = 1, …).

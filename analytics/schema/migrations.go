@@ -110,6 +110,11 @@ var Migrations = []Migration{
 			return err
 		},
 	},
+	{
+		Version:    4,
+		Name:       "audit log",
+		Statements: []string{createAudit},
+	},
 }
 
 const (

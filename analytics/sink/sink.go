@@ -12,6 +12,9 @@
 // came in is stored, the sink blanks the erased contacts' ids on their rows (schema.Anonymise), retrying like an
 // insert, before it commits the batch's offsets.
 //
+// Audit events (audit.recorded; schema.AuditOf) are stored in switchboard.audit, the audit log's own table, with the
+// batch's events and retried with them (schema.InsertAudit).
+//
 // Every RollInterval it also rolls up the settled hours of the insights (schema.Roll); several sinks doing so at once
 // is harmless, and a failed roll only leaves those hours to the raw events until the next.
 //
@@ -134,6 +137,7 @@ type Sink struct {
 	// Reused between batches.
 	events   []schema.Event
 	erasures []schema.Erasure
+	audits   []schema.AuditRow // audit.recorded events of the batch, for switchboard.audit
 	last     map[int]kafka.Message
 	parts    map[int]*partition
 }
@@ -301,6 +305,7 @@ func (s *Sink) rollEvery(ctx context.Context) {
 func (s *Sink) fill(ctx context.Context) ([]kafka.Message, error) {
 	s.events = s.events[:0]
 	s.erasures = s.erasures[:0]
+	s.audits = s.audits[:0]
 	clear(s.last)
 	var msgs []kafka.Message
 	fctx := ctx
@@ -340,6 +345,14 @@ func (s *Sink) fill(ctx context.Context) ([]kafka.Message, error) {
 		case errors.Is(err, schema.ErrUnknownType):
 			s.skipped.WithLabelValues("unknown_type").Inc()
 		case errors.Is(err, schema.ErrNotStored):
+			if row, ok, err := schema.AuditOf(m.Value); ok {
+				if err != nil {
+					s.skipped.WithLabelValues("malformed").Inc()
+					break
+				}
+				s.audits = append(s.audits, row)
+				break
+			}
 			if er, ok := schema.ErasureOf(m.Value); ok {
 				s.erasures = append(s.erasures, er)
 				break
@@ -363,6 +376,10 @@ func (s *Sink) store(ctx context.Context, msgs []kafka.Message) error {
 			return err
 		}
 		err = schema.Insert(ctx, conn, s.events)
+		if err == nil {
+			// The audit log's own table (schema/audit.go); a retry stores the events again, which queries dedupe.
+			err = schema.InsertAudit(ctx, conn, s.audits)
+		}
 		if err == nil {
 			break
 		}

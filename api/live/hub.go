@@ -20,6 +20,8 @@ import (
 const (
 	TypeMentioned = "operator.mentioned"
 	TypeRead      = "conversation.read"
+	// TypeAuditRecorded is never streamed: the audit log is for admins, through GET /v1/audit (api/audit.go).
+	TypeAuditRecorded = "audit.recorded"
 )
 
 // Reasons a subscriber is sent `reset` (the label of switchboard_sse_resets_total).
@@ -192,8 +194,11 @@ func (h *Hub) Head(tenant string) int64 {
 
 // Publish adds a durable event to its tenant's log and sends it to the tenant's subscribers that may see it. It
 // never blocks on a subscriber. It reports false for a repeat (an id already seen) or an event not newer than the
-// tenant's last, which it drops.
+// tenant's last, which it drops, and for an audit.recorded event, which no stream carries.
 func (h *Hub) Publish(e Event) bool {
+	if e.Type == TypeAuditRecorded {
+		return false
+	}
 	frame := formatFrame(strconv.FormatInt(e.Seq, 10), e.Type, e.Data)
 	h.mu.Lock()
 	defer h.mu.Unlock()

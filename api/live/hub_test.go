@@ -176,3 +176,41 @@ func TestTheReplayRingGrowsThenKeepsTheNewest(t *testing.T) {
 		t.Errorf("full ring, resume after 1 (evicted 2 follows it) = %q, want reset", got)
 	}
 }
+
+// The audit log's events are never streamed, live or replayed: operators subscribe to the tenant's stream too.
+func TestAuditEventsAreNotStreamed(t *testing.T) {
+	h, err := New(Config{ReplaySize: 8, Bounds: func(string) (int64, int64, bool) { return 4, 9, true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := h.Subscribe("acme", "alice", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	h.Publish(ev(5, "e5"))
+	if h.Publish(Event{Seq: 6, ID: "6-0-0", Type: TypeAuditRecorded, Tenant: "acme", Data: []byte(`{"type":"audit.recorded"}`)}) {
+		t.Error("an audit event was published")
+	}
+	h.Publish(ev(7, "e7"))
+	var got []Frame
+	for len(got) < 2 {
+		select {
+		case f := <-live.C():
+			got = append(got, f)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("live frames %q", ids(got))
+		}
+	}
+	if ids(got) != "5,7" {
+		t.Errorf("live frames %q, want 5,7", ids(got))
+	}
+	s, err := h.Subscribe("acme", "alice", "4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := ids(s.Initial); got != "5,7" {
+		t.Errorf("replay %q, want 5,7", got)
+	}
+}

@@ -77,13 +77,12 @@ func TestConsoleInsights(t *testing.T) {
 	if len(api.ByOperator) != 2 || api.ByOperator[0].ID != "alice" || api.ByOperator[0].Finished != 3 || len(api.ByHour) < 24 {
 		t.Fatalf("by operator / hour: %+v, %d hours", api.ByOperator, len(api.ByHour))
 	}
-	// An operator's answer has no per-operator figures, and the by-operator CSV is refused.
-	if code, b := n.get("/v1/insights?from="+from, conBob); code != 200 || strings.Contains(string(b), "by_operator") ||
-		!strings.Contains(string(b), `"finished":3`) {
+	// Insights are for admins and builders (insights.read): an operator is refused them, figures and CSV alike.
+	if code, b := n.get("/v1/insights?from="+from, conBob); code != 403 || strings.Contains(string(b), "finished") {
 		t.Errorf("bob's insights: %d %s", code, b)
 	}
-	if code, b := n.get("/v1/insights.csv?rows=operator&from="+from, conBob); code != 403 {
-		t.Errorf("bob's by-operator CSV: %d %s", code, b)
+	if code, b := n.get("/v1/insights.csv?from="+from, conBob); code != 403 {
+		t.Errorf("bob's CSV: %d %s", code, b)
 	}
 	if code, b := n.get("/v1/insights?from=tomorrow", conAlice); code != 400 || !strings.Contains(string(b), "invalid_from") {
 		t.Errorf("a bad from: %d %s", code, b)
@@ -139,16 +138,20 @@ func TestConsoleInsights(t *testing.T) {
 	b.text(`#ins-chart-empty`, "No finished")
 	b.screenshot("insights-empty")
 
-	// bob, an operator: the cards, no per-operator table nor CSV.
+	// bob, an operator: insights are for admins and builders (the permission insights.read): no entry, and the
+	// page's address says so.
 	ob := newBrowser(t)
 	ob.signIn(n, conBob, "")
-	ob.click(`#nav-insights`)
-	ob.waitJS(`document.querySelector('#ins-finished')?.dataset.value === '3'`, "bob's finished card")
-	ob.waitJS(`!document.querySelector('#ins-operators') && !document.querySelector('#ins-csv-operator')`, "no by-operator figures for bob")
+	ob.waitJS(`document.getElementById('tab-unassigned') && !document.getElementById('nav-insights')`, "no Insights entry for bob")
+	ob.run(chromedp.Navigate(n.url("/insights")))
+	ob.text(`#no-access`, "You do not have access")
+	if k := jsValue[int](ob, `document.querySelectorAll('#ins-finished').length`); k != 0 {
+		t.Fatal("bob is shown the insights")
+	}
 
 	// ClickHouse gone: the page says insights are unavailable.
 	ch.Stop()
-	ob.click(`#ins-refresh`)
-	ob.text(`#ins-error`, "Insights are unavailable")
-	ob.screenshot("insights-unavailable")
+	b.click(`#ins-refresh`)
+	b.text(`#ins-error`, "Insights are unavailable")
+	b.screenshot("insights-unavailable")
 }

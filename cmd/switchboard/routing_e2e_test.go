@@ -60,7 +60,9 @@ const (
     settings:
       auto_close_after: 2s
 ` + quickChannelY + `    operators:
+      # A builder: insights are for admins and builders, and the analytics test reads quick's (none of shop's).
       - id: qop
+        role: builder
         token: "` + quickToken + `"
   - id: resv
     settings:

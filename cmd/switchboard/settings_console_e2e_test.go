@@ -49,7 +49,7 @@ func TestConsoleGeneralSettings(t *testing.T) {
 	// An operator sees no General settings and the API refuses them.
 	bob := newBrowser(t)
 	bob.signIn(n, conBob, "")
-	bob.waitJS(`document.getElementById('nav-canned') && !document.getElementById('nav-general')`, "no General entry for an operator")
+	bob.waitJS(`document.getElementById('tab-unassigned') && !document.getElementById('nav-general')`, "no General entry for an operator")
 	n.refused("GET", "/v1/settings", conBob, nil, 403, "forbidden")
 }
 

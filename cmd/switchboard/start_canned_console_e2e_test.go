@@ -163,13 +163,17 @@ func TestConsoleCannedResponses(t *testing.T) {
 	simReceived(t, s, maria, "the canned response's document", `"document"`, "media-label-1", "return label, María López")
 	b.waitJS(`!document.getElementById('canned-media')`, "the file sent with the reply")
 
-	// Bob, an operator, reads the responses but cannot change them.
+	// Bob, an operator, uses the responses in the composer but has no page to manage them (canned.manage).
 	bob := newBrowser(t)
 	bob.signIn(n, conBob, "")
-	bob.click(`#nav-canned`)
-	bob.text(`.canned-card .canned-title`, "Order delayed")
-	bob.waitJS(`!document.getElementById('canned-new') && !document.querySelector('.canned-edit')`, "no management for an operator")
-	// An admin's change reaches Bob's open page live (canned.changed).
+	bob.waitJS(`document.getElementById('tab-unassigned') && !document.getElementById('nav-canned')`, "no Canned responses entry for an operator")
+	bob.run(chromedp.Navigate(n.url("/settings/canned")))
+	bob.text(`#no-access`, "You do not have access")
+	// An admin's change reaches another admin's open page live (canned.changed).
+	other := newBrowser(t)
+	other.signIn(n, conAlice, "")
+	other.click(`#nav-canned`)
+	other.text(`.canned-card .canned-title`, "Order delayed")
 	var list struct {
 		CannedResponses []struct{ ID, Title string } `json:"canned_responses"`
 	}
@@ -177,5 +181,5 @@ func TestConsoleCannedResponses(t *testing.T) {
 		t.Fatalf("list: %+v, %v", list, err)
 	}
 	n.mustCall("PATCH", "/v1/canned-responses/"+list.CannedResponses[0].ID, conAlice, map[string]any{"title": "Order running late"}, 200)
-	bob.text(`.canned-card .canned-title`, "Order running late")
+	other.text(`.canned-card .canned-title`, "Order running late")
 }

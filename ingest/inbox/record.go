@@ -24,6 +24,9 @@ const (
 	// CmdUpdateOperator is what PATCH /v1/operators/{id} produced before configuration changes had their own
 	// command (TargetID, Capacity, Role, Skills); it is applied as a config_set of that operator.
 	CmdUpdateOperator = "update_operator"
+	// CmdAudit records an action the API refused (a 403) in the tenant's audit log: Audit says what was tried.
+	// Nothing else changes; the tenant actor stores the entry (actors/router/audit.go).
+	CmdAudit = "audit"
 )
 
 // Version is written in every record; a consumer rejects records of a version it does not know.
@@ -147,6 +150,16 @@ type Command struct {
 	Catalogue *TemplateCatalogue `json:"catalogue,omitempty"`
 	// Config is the change of config_set, as actors/tenant.Change encodes it.
 	Config json.RawMessage `json:"config,omitempty"`
+	// Audit is what an audit command records.
+	Audit *AuditInput `json:"audit,omitempty"`
+}
+
+// AuditInput is a refused action as the API reports it for the audit log.
+type AuditInput struct {
+	// Action is "access.denied".
+	Action string `json:"action"`
+	// Target is the refused request: method and route pattern ("PATCH /v1/settings"), never its body.
+	Target string `json:"target"`
 }
 
 // ContactInput is a contact as a command gives it. On update only what is present changes.

@@ -8,6 +8,7 @@ import { ConversationPane } from './conversation.jsx';
 import { PeoplePage } from './people.jsx';
 import { GeneralSettingsPage } from './settings.jsx';
 import { TeamPage, ProfilePage, InvitePage } from './team.jsx';
+import { AuditLogPage } from './audit.jsx';
 import { initials, hue } from './util.js';
 import { Icon } from './icon.jsx';
 import { ImportPage } from './import.jsx';
@@ -43,6 +44,7 @@ function parseRoute() {
   if (parts[0] === 'settings' && parts[1] === 'general') return { tab: 'unassigned', id: null, page: 'general' };
   if (parts[0] === 'settings' && parts[1] === 'team') return { tab: 'unassigned', id: null, page: 'team' };
   if (parts[0] === 'settings' && parts[1] === 'profile') return { tab: 'unassigned', id: null, page: 'profile' };
+  if (parts[0] === 'settings' && parts[1] === 'audit') return { tab: 'unassigned', id: null, page: 'audit' };
   const tab = TABS.find((t) => t.id === parts[0]) ? parts[0] : 'unassigned';
   const id = parts[1] && /^c[0-9a-v]{16}$/.test(parts[1]) ? parts[1] : null;
   return { tab, id };
@@ -200,8 +202,30 @@ function typing(e) {
   return t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName);
 }
 
+// PAGE_PERMISSION is the permission each page needs (the session's "permissions", api/permissions.go): the nav shows
+// only what the caller holds, and a direct URL to another page says so.
+const PAGE_PERMISSION = {
+  people: 'contacts.manage',
+  canned: 'canned.manage',
+  insights: 'insights.read',
+  general: 'settings.manage',
+  audit: 'audit.read',
+  team: 'team.manage',
+  profile: 'operators.self',
+};
+
+function NoAccess() {
+  return (
+    <div class="pane empty-pane no-access" id="no-access">
+      <h2>You do not have access</h2>
+      <p class="muted">Your role does not include this page. Ask an admin if you need it.</p>
+    </div>
+  );
+}
+
 function Console({ session, onSignOut }) {
-  const me = session.operator;
+  const me = useMemo(() => ({ ...session.operator, permissions: session.permissions || [] }), [session]);
+  const can = (p) => me.permissions.includes(p);
   const [route, setRoute] = useState(parseRoute);
   const [counts, setCounts] = useState(null);
   const [conn, setConn] = useState('connecting');
@@ -414,88 +438,102 @@ function Console({ session, onSignOut }) {
               );
             })}
           </ul>
-          <div class="nav-section">Contacts</div>
+          {can('contacts.manage') && (
+            <>
+              <div class="nav-section">Contacts</div>
+              <ul class="tabs">
+                <li>
+                  <a
+                    href="/people"
+                    id="nav-people"
+                    class={'tab' + (people && route.id !== 'import' ? ' active' : '')}
+                    aria-current={people && route.id !== 'import' ? 'page' : undefined}
+                    onClick={(e) => {
+                      e.preventDefault();
+                      navigate('people', null);
+                    }}
+                  >
+                    <Icon d="M8 11a3 3 0 100-6 3 3 0 000 6zm-6 8a6 6 0 0112 0zM16 7h6M16 11h6M17 15h5" />
+                    <span class="tab-label">People</span>
+                  </a>
+                </li>
+                <li>
+                  <a
+                    href="/people/import"
+                    id="nav-import"
+                    class={'tab' + (people && route.id === 'import' ? ' active' : '')}
+                    aria-current={people && route.id === 'import' ? 'page' : undefined}
+                    onClick={(e) => {
+                      e.preventDefault();
+                      navigate('people', 'import');
+                    }}
+                  >
+                    <Icon d="M12 4v11M7 10l5 5 5-5M5 20h14" />
+                    <span class="tab-label">Import contacts</span>
+                  </a>
+                </li>
+              </ul>
+            </>
+          )}
+          {can('insights.read') && (
+            <>
+              <div class="nav-section">Reports</div>
+              <ul class="tabs">
+                <li>
+                  <a
+                    href="/insights"
+                    id="nav-insights"
+                    class={'tab' + (route.page === 'insights' ? ' active' : '')}
+                    aria-current={route.page === 'insights' ? 'page' : undefined}
+                    onClick={(e) => {
+                      e.preventDefault();
+                      openPage('insights');
+                    }}
+                  >
+                    <Icon d="M4 20V10M10 20V4M16 20v-7M22 20H2" />
+                    <span class="tab-label">Insights</span>
+                  </a>
+                </li>
+              </ul>
+            </>
+          )}
+          {(can('canned.manage') || can('settings.manage') || can('operators.self') || can('team.manage')) && (
+            <div class="nav-section">Settings</div>
+          )}
           <ul class="tabs">
-            <li>
-              <a
-                href="/people"
-                id="nav-people"
-                class={'tab' + (people && route.id !== 'import' ? ' active' : '')}
-                aria-current={people && route.id !== 'import' ? 'page' : undefined}
-                onClick={(e) => {
-                  e.preventDefault();
-                  navigate('people', null);
-                }}
-              >
-                <Icon d="M8 11a3 3 0 100-6 3 3 0 000 6zm-6 8a6 6 0 0112 0zM16 7h6M16 11h6M17 15h5" />
-                <span class="tab-label">People</span>
-              </a>
-            </li>
-            <li>
-              <a
-                href="/people/import"
-                id="nav-import"
-                class={'tab' + (people && route.id === 'import' ? ' active' : '')}
-                aria-current={people && route.id === 'import' ? 'page' : undefined}
-                onClick={(e) => {
-                  e.preventDefault();
-                  navigate('people', 'import');
-                }}
-              >
-                <Icon d="M12 4v11M7 10l5 5 5-5M5 20h14" />
-                <span class="tab-label">Import contacts</span>
-              </a>
-            </li>
-          </ul>
-          <div class="nav-section">Reports</div>
-          <ul class="tabs">
-            <li>
-              <a
-                href="/insights"
-                id="nav-insights"
-                class={'tab' + (route.page === 'insights' ? ' active' : '')}
-                aria-current={route.page === 'insights' ? 'page' : undefined}
-                onClick={(e) => {
-                  e.preventDefault();
-                  openPage('insights');
-                }}
-              >
-                <Icon d="M4 20V10M10 20V4M16 20v-7M22 20H2" />
-                <span class="tab-label">Insights</span>
-              </a>
-            </li>
-          </ul>
-          <div class="nav-section">Settings</div>
-          <ul class="tabs">
-            <li>
-              <a
-                href="/settings/canned"
-                id="nav-canned"
-                class={'tab' + (route.page === 'canned' ? ' active' : '')}
-                onClick={(e) => {
-                  e.preventDefault();
-                  openPage('canned');
-                }}
-              >
-                <Icon d="M5 4h14v16l-7-4-7 4z" />
-                <span class="tab-label">Canned responses</span>
-              </a>
-            </li>
-            <li>
-              <a
-                href="/settings/profile"
-                id="nav-profile"
-                class={'tab' + (route.page === 'profile' ? ' active' : '')}
-                onClick={(e) => {
-                  e.preventDefault();
-                  openPage('profile');
-                }}
-              >
-                <Icon d="M12 12a4 4 0 100-8 4 4 0 000 8zM4 21a8 8 0 0116 0" />
-                <span class="tab-label">My profile</span>
-              </a>
-            </li>
-            {me.role === 'admin' && (
+            {can('canned.manage') && (
+              <li>
+                <a
+                  href="/settings/canned"
+                  id="nav-canned"
+                  class={'tab' + (route.page === 'canned' ? ' active' : '')}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    openPage('canned');
+                  }}
+                >
+                  <Icon d="M5 4h14v16l-7-4-7 4z" />
+                  <span class="tab-label">Canned responses</span>
+                </a>
+              </li>
+            )}
+            {can('operators.self') && (
+              <li>
+                <a
+                  href="/settings/profile"
+                  id="nav-profile"
+                  class={'tab' + (route.page === 'profile' ? ' active' : '')}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    openPage('profile');
+                  }}
+                >
+                  <Icon d="M12 12a4 4 0 100-8 4 4 0 000 8zM4 21a8 8 0 0116 0" />
+                  <span class="tab-label">My profile</span>
+                </a>
+              </li>
+            )}
+            {can('team.manage') && (
               <li>
                 <a
                   href="/settings/team"
@@ -511,7 +549,7 @@ function Console({ session, onSignOut }) {
                 </a>
               </li>
             )}
-            {me.role === 'admin' && (
+            {can('settings.manage') && (
               <li>
                 <a
                   href="/settings/general"
@@ -524,6 +562,22 @@ function Console({ session, onSignOut }) {
                 >
                   <Icon d="M12 9a3 3 0 100 6 3 3 0 000-6zM4 12h2M18 12h2M12 4v2M12 18v2M6.3 6.3l1.4 1.4M16.3 16.3l1.4 1.4M6.3 17.7l1.4-1.4M16.3 7.7l1.4-1.4" />
                   <span class="tab-label">General</span>
+                </a>
+              </li>
+            )}
+            {can('audit.read') && (
+              <li>
+                <a
+                  href="/settings/audit"
+                  id="nav-audit"
+                  class={'tab' + (route.page === 'audit' ? ' active' : '')}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    openPage('audit');
+                  }}
+                >
+                  <Icon d="M6 3h9l4 4v14H6zM9 11h7M9 15h7M9 7h3" />
+                  <span class="tab-label">Audit log</span>
                 </a>
               </li>
             )}
@@ -568,16 +622,21 @@ function Console({ session, onSignOut }) {
             </button>
           </div>
         </nav>
-        {route.page === 'canned' ? (
+        {(route.page && PAGE_PERMISSION[route.page] && !can(PAGE_PERMISSION[route.page])) ||
+        (people && !can(PAGE_PERMISSION.people)) ? (
+          <NoAccess />
+        ) : route.page === 'canned' ? (
           <CannedPage me={me} />
         ) : route.page === 'insights' ? (
           <InsightsPage me={me} />
-        ) : route.page === 'general' && me.role === 'admin' ? (
+        ) : route.page === 'general' ? (
           <GeneralSettingsPage />
-        ) : route.page === 'team' && me.role === 'admin' ? (
+        ) : route.page === 'team' ? (
           <TeamPage me={me} />
         ) : route.page === 'profile' ? (
           <ProfilePage me={me} availability={availability} setAvailability={setAvailability} />
+        ) : route.page === 'audit' ? (
+          <AuditLogPage />
         ) : people ? (
           route.id === 'import' ? (
             <ImportPage />

@@ -169,7 +169,7 @@ function group(list) {
 
 /** CannedPage is Settings → Canned responses: the list by category, and for admins and builders create, edit, delete. */
 export function CannedPage({ me }) {
-  const manage = me.role === 'admin' || me.role === 'builder';
+  const manage = me.permissions.includes('canned.manage');
   const [list, setList] = useState(null);
   const [q, setQ] = useState('');
   const [editing, setEditing] = useState(null); // null, {} for new, or a response

@@ -208,7 +208,7 @@ export function ContactPanel({ id, fallback, me, flash, current, header, tick, o
   };
 
   const convs = c.conversations || [];
-  const admin = me && me.role === 'admin';
+  const admin = !!me && (me.permissions || []).includes('contacts.erase');
   return (
     <>
       {header && (

@@ -20,8 +20,8 @@ const SERIES = [
   { id: 'first_responses', label: 'First responses' },
 ];
 
-/** mayReadOperators mirrors the API's rule: per-operator figures are for admins and builders. */
-const mayReadOperators = (me) => me.role === 'admin' || me.role === 'builder';
+/** mayReadOperators: per-operator figures come with the permission insights.read (the session's permissions). */
+const mayReadOperators = (me) => me.permissions.includes('insights.read');
 
 /** duration formats seconds for a card: 0.4s, 42s, 4m 12s, 1h 05m; a dash when there were no samples. */
 export function duration(secs, n) {

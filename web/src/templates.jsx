@@ -198,6 +198,18 @@ export function TemplatePicker({ channelId, contact, onSubmit, submitLabel = 'Se
     setLoc(NO_PLACE);
   };
 
+  // The contact may arrive after a template was chosen (the composer fetches it as it opens): fill the parameters
+  // still empty from it, never one the operator typed.
+  useEffect(() => {
+    if (!sel || !contact) return;
+    const b = (parts(sel).BODY || {}).text || '';
+    const gs = paramNames(b, sel.params).map((n, i) => guess(n, i, b, contact));
+    const fill = gs.map((g, i) => (values[i] || '') === '' && g !== null);
+    if (!fill.some(Boolean)) return;
+    setValues(gs.map((g, i) => (fill[i] ? g.value : values[i] || '')));
+    setFrom(gs.map((g, i) => (fill[i] ? g.from : from[i] || '')));
+  }, [contact]);
+
   const approved = sel && sel.status === 'APPROVED';
   const spot = location ? place(loc) : null;
   const complete =

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/switchboard-hq/switchboard/actors/audit"
 	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/search"
 	"github.com/switchboard-hq/switchboard/actors/store"
@@ -27,4 +28,13 @@ func (r storeReader) Contacts(tenant string, q api.ContactQuery) ([]contact.Cont
 		}
 	}
 	return r.st.Contacts(tenant, f)
+}
+
+func (r storeReader) Audit(tenant string, q api.AuditQuery) ([]audit.Entry, string, error) {
+	es, next, err := r.st.Audit(tenant, store.AuditQuery{From: q.From, To: q.To, Actor: q.Actor, Action: q.Action,
+		Cursor: q.Cursor, Limit: q.Limit})
+	if errors.Is(err, store.ErrBadCursor) {
+		return nil, "", fmt.Errorf("%w: %v", api.ErrBadCursor, err)
+	}
+	return es, next, err
 }
