@@ -166,7 +166,7 @@ func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id
 		h := tenant.HashToken(*body.Token)
 		ch.TokenHash = new(hex.EncodeToString(h[:]))
 	}
-	if !mayChange(ctx, op, tenant.Change{Operator: &ch}) {
+	if !a.mayChange(ctx, op, tenant.Change{Operator: &ch}) {
 		return
 	}
 	a.configure(ctx, op, tenant.Change{Operator: &ch}, fasthttp.StatusOK, func(r *tenant.Record) any {
