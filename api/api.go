@@ -111,6 +111,7 @@ type API struct {
 	edge      *edge
 	transfers chan struct{} // media uploads, link fetches and downloads in progress (media.go)
 	imports   chan struct{} // contact imports running (contacts_import.go)
+	tokenUse  tokenUse      // when this node last saw each API token used (team.go)
 }
 
 // New builds the API.
@@ -160,6 +161,10 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	if a.serveSession(ctx) {
 		return
 	}
+	// Invites need no credential: their secret is one (team.go).
+	if a.servePublicTeam(ctx) {
+		return
+	}
 	op, ok := a.authenticate(ctx)
 	if !ok {
 		return
@@ -177,6 +182,14 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		return
 	case !permits(op, rt, parts):
 		a.forbid(ctx, op, rt)
+		return
+	}
+	// An API token acts within its scopes (the matrix's Scope column, team.go).
+	if !a.checkScope(ctx, op, rt) {
+		return
+	}
+	// The team: invites, passwords, removal, API tokens (team.go).
+	if a.serveTeam(ctx, op, parts) {
 		return
 	}
 	if a.serveLive(ctx, op, parts) {

@@ -78,8 +78,14 @@ var codeStatus = map[string]int{
 	tenant.CodeLastAdmin:      fasthttp.StatusConflict,
 	// tenant.CodeChannelNotFound is codeChannelNotFound (templates.go), a 404 too.
 	tenant.CodeChannelExists: fasthttp.StatusConflict,
-	outcome.CodeReplayed:     fasthttp.StatusConflict,
-	outcome.CodeInternal:     fasthttp.StatusInternalServerError,
+	// The team (team.go).
+	tenant.CodeInviteNotFound: fasthttp.StatusNotFound,
+	tenant.CodeOperatorExists: fasthttp.StatusConflict,
+	tenant.CodeTokenNotFound:  fasthttp.StatusNotFound,
+	codeWeakPassword:          fasthttp.StatusBadRequest,
+	codeInsufficientScope:     fasthttp.StatusForbidden,
+	outcome.CodeReplayed:      fasthttp.StatusConflict,
+	outcome.CodeInternal:      fasthttp.StatusInternalServerError,
 
 	// The API's own.
 	codeUnauthorized:         fasthttp.StatusUnauthorized,

@@ -25,6 +25,10 @@ type OperatorView struct {
 	// It is absent (nil) only in the answer to a change that applied when the loads could not be read afterwards:
 	// a durable change is never answered with an error.
 	Load *int `json:"load,omitempty"`
+	// Disabled operators cannot sign in (README "## Team").
+	Disabled bool `json:"disabled,omitempty"`
+	// HasPassword says the operator can sign in with a password.
+	HasPassword bool `json:"has_password,omitempty"`
 }
 
 // Operators returns the operators of t as configured, with the runtime state r holds and their loads.
@@ -57,7 +61,7 @@ func Operators(r Reader, t *tenant.Tenant) ([]OperatorView, error) {
 // teams are the configuration's (o), the availability the runtime state's (s).
 func viewOf(o *tenant.Operator, s operator.State, load *int) OperatorView {
 	return OperatorView{ID: o.ID, Name: o.Name, Role: o.Role, Availability: string(s.Availability), Capacity: o.Capacity,
-		Skills: nonNilStrings(o.Skills), Teams: o.Teams, Load: load}
+		Skills: nonNilStrings(o.Skills), Teams: o.Teams, Load: load, Disabled: o.Disabled, HasPassword: o.PasswordHash != ""}
 }
 
 func (a *API) listOperators(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {

@@ -38,7 +38,7 @@ const (
 	PermOperatorsList     = "operators.list"  // the team as the inbox needs it (names, availability, load)
 	PermOperatorsSelf     = "operators.self"  // one's own profile and availability
 	PermOperatorsRead     = "operators.read"  // any operator's profile
-	PermTeamManage        = "team.manage"     // change operators: name, role, capacity, skills, teams, tokens
+	PermTeamManage        = "team.manage"     // the team: invite, change (role, capacity, skills, teams), disable and remove operators
 	PermContactsRead      = "contacts.read"   // read and search contacts, the contact fields
 	PermContactsEdit      = "contacts.edit"   // edit a contact's name and fields, block and unblock (the inbox's panel)
 	PermContactsManage    = "contacts.manage" // the People page: create, import and export contacts
@@ -52,8 +52,8 @@ const (
 	PermSettingsManage    = "settings.manage" // read and change the tenant's settings
 	PermInsightsRead      = "insights.read"   // the insights page, per operator included, and its CSV
 	PermAuditRead         = "audit.read"      // the audit log (GET /v1/audit)
-	PermTokensOwn         = "tokens.own"      // one's own API tokens (reserved)
-	PermTokensManageOther = "tokens.manage"   // every operator's API tokens (reserved)
+	PermTokensOwn         = "tokens.own"      // one's own API tokens: list, create, revoke
+	PermTokensManageOther = "tokens.manage"   // every operator's API tokens
 )
 
 var (
@@ -72,8 +72,8 @@ var (
 	}
 )
 
-// Route is one row of the matrix: a method and a path pattern under /v1/ ("{id}" matches any one segment; a
-// literal segment wins over {id}), the permission it needs and what it is.
+// Route is one row of the matrix: a method and a path pattern under /v1/ ("{id}", "{tid}" match any one segment;
+// a literal segment wins over them), the permission it needs and what it is.
 type Route struct {
 	Method  string
 	Pattern string
@@ -83,9 +83,13 @@ type Route struct {
 	// it when the caller lacks Permission (GET /v1/operators/{id} for an operator reading themselves).
 	Own  bool
 	Self string
-	// Public routes are served before authentication (signing in).
+	// Public routes are served before authentication (signing in, invites).
 	Public bool
-	Doc    string
+	// Scope is the API token scope the route needs (tenant.Scopes): a token acts within its scopes and its
+	// operator's permissions both. "" is the admin scope only. Sessions and an operator's configured token have
+	// every scope.
+	Scope string
+	Doc   string
 }
 
 // Roles are the roles Permission allows.
@@ -97,60 +101,75 @@ var Routes = []Route{
 	{Method: "GET", Pattern: "/v1/session", Permission: PermSession, Public: true, Doc: "the session and its permissions"},
 	{Method: "DELETE", Pattern: "/v1/session", Permission: PermSession, Public: true, Doc: "sign out"},
 
-	{Method: "GET", Pattern: "/v1/conversations", Permission: PermInboxRead, Doc: "list conversations"},
-	{Method: "POST", Pattern: "/v1/conversations", Permission: PermInboxWork, Doc: "start a conversation"},
-	{Method: "GET", Pattern: "/v1/conversations/{id}", Permission: PermInboxRead, Doc: "a conversation"},
-	{Method: "GET", Pattern: "/v1/conversations/{id}/messages", Permission: PermInboxRead, Doc: "its messages"},
-	{Method: "POST", Pattern: "/v1/conversations/{id}/messages", Permission: PermInboxWork, Doc: "reply"},
-	{Method: "POST", Pattern: "/v1/conversations/{id}/notes", Permission: PermInboxWork, Doc: "internal note"},
-	{Method: "POST", Pattern: "/v1/conversations/{id}/take", Permission: PermInboxWork, Doc: "take (takeover: tenant setting takeover_roles)"},
-	{Method: "POST", Pattern: "/v1/conversations/{id}/attend", Permission: PermInboxWork, Doc: "take from the queue"},
-	{Method: "POST", Pattern: "/v1/conversations/{id}/assign", Permission: PermInboxWork, Doc: "assign (domain rules)"},
-	{Method: "POST", Pattern: "/v1/conversations/{id}/transfer", Permission: PermInboxWork, Doc: "transfer (domain rules)"},
-	{Method: "POST", Pattern: "/v1/conversations/{id}/unassign", Permission: PermInboxWork, Doc: "back to unassigned"},
-	{Method: "POST", Pattern: "/v1/conversations/{id}/snooze", Permission: PermInboxWork, Doc: "snooze"},
-	{Method: "POST", Pattern: "/v1/conversations/{id}/unsnooze", Permission: PermInboxWork, Doc: "unsnooze"},
-	{Method: "POST", Pattern: "/v1/conversations/{id}/close", Permission: PermInboxWork, Doc: "close"},
-	{Method: "POST", Pattern: "/v1/conversations/{id}/reopen", Permission: PermInboxWork, Doc: "reopen"},
-	{Method: "POST", Pattern: "/v1/conversations/{id}/labels", Permission: PermInboxWork, Doc: "labels"},
-	{Method: "POST", Pattern: "/v1/conversations/{id}/read", Permission: PermInboxWork, Doc: "mark read"},
-	{Method: "POST", Pattern: "/v1/conversations/{id}/presence", Permission: PermInboxWork, Doc: "viewing/typing presence"},
-	{Method: "GET", Pattern: "/v1/inbox/counts", Permission: PermInboxRead, Doc: "tab counts"},
-	{Method: "GET", Pattern: "/v1/search", Permission: PermInboxRead, Doc: "search conversations"},
-	{Method: "GET", Pattern: "/v1/events", Permission: PermInboxRead, Doc: "the live feed (SSE)"},
+	{Method: "GET", Pattern: "/v1/conversations", Permission: PermInboxRead, Scope: tenant.ScopeConversationsRead, Doc: "list conversations"},
+	{Method: "POST", Pattern: "/v1/conversations", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "start a conversation"},
+	{Method: "GET", Pattern: "/v1/conversations/{id}", Permission: PermInboxRead, Scope: tenant.ScopeConversationsRead, Doc: "a conversation"},
+	{Method: "GET", Pattern: "/v1/conversations/{id}/messages", Permission: PermInboxRead, Scope: tenant.ScopeConversationsRead, Doc: "its messages"},
+	{Method: "POST", Pattern: "/v1/conversations/{id}/messages", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "reply"},
+	{Method: "POST", Pattern: "/v1/conversations/{id}/notes", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "internal note"},
+	{Method: "POST", Pattern: "/v1/conversations/{id}/take", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "take (takeover: tenant setting takeover_roles)"},
+	{Method: "POST", Pattern: "/v1/conversations/{id}/attend", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "take from the queue"},
+	{Method: "POST", Pattern: "/v1/conversations/{id}/assign", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "assign (domain rules)"},
+	{Method: "POST", Pattern: "/v1/conversations/{id}/transfer", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "transfer (domain rules)"},
+	{Method: "POST", Pattern: "/v1/conversations/{id}/unassign", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "back to unassigned"},
+	{Method: "POST", Pattern: "/v1/conversations/{id}/snooze", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "snooze"},
+	{Method: "POST", Pattern: "/v1/conversations/{id}/unsnooze", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "unsnooze"},
+	{Method: "POST", Pattern: "/v1/conversations/{id}/close", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "close"},
+	{Method: "POST", Pattern: "/v1/conversations/{id}/reopen", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "reopen"},
+	{Method: "POST", Pattern: "/v1/conversations/{id}/labels", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "labels"},
+	{Method: "POST", Pattern: "/v1/conversations/{id}/read", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "mark read"},
+	{Method: "POST", Pattern: "/v1/conversations/{id}/presence", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "viewing/typing presence"},
+	{Method: "GET", Pattern: "/v1/inbox/counts", Permission: PermInboxRead, Scope: tenant.ScopeConversationsRead, Doc: "tab counts"},
+	{Method: "GET", Pattern: "/v1/search", Permission: PermInboxRead, Scope: tenant.ScopeConversationsRead, Doc: "search conversations"},
+	{Method: "GET", Pattern: "/v1/events", Permission: PermInboxRead, Scope: tenant.ScopeConversationsRead, Doc: "the live feed (SSE)"},
 
-	{Method: "POST", Pattern: "/v1/media", Permission: PermMedia, Doc: "upload an attachment"},
-	{Method: "GET", Pattern: "/v1/media/{id}", Permission: PermMedia, Doc: "an attachment (and HEAD)"},
+	{Method: "POST", Pattern: "/v1/media", Permission: PermMedia, Scope: tenant.ScopeConversationsWrite, Doc: "upload an attachment"},
+	{Method: "GET", Pattern: "/v1/media/{id}", Permission: PermMedia, Scope: tenant.ScopeConversationsRead, Doc: "an attachment (and HEAD)"},
 
-	{Method: "GET", Pattern: "/v1/operators", Permission: PermOperatorsList, Doc: "the team, for assigning"},
+	{Method: "GET", Pattern: "/v1/operators", Permission: PermOperatorsList, Scope: tenant.ScopeConversationsRead, Doc: "the team, for assigning"},
 	{Method: "GET", Pattern: "/v1/operators/me", Permission: PermOperatorsSelf, Own: true, Doc: "one's own profile"},
-	{Method: "PUT", Pattern: "/v1/operators/me/availability", Permission: PermOperatorsSelf, Own: true, Doc: "one's own availability"},
+	{Method: "PUT", Pattern: "/v1/operators/me/availability", Permission: PermOperatorsSelf, Own: true, Scope: tenant.ScopeConversationsWrite, Doc: "one's own availability"},
 	{Method: "GET", Pattern: "/v1/operators/{id}", Permission: PermOperatorsRead, Self: PermOperatorsSelf, Doc: "an operator (anyone may read themselves)"},
-	{Method: "PATCH", Pattern: "/v1/operators/{id}", Permission: PermTeamManage, Doc: "change an operator: role, capacity, skills, teams, token"},
+	{Method: "PATCH", Pattern: "/v1/operators/me", Permission: PermOperatorsSelf, Own: true, Doc: "change one's own name"},
+	{Method: "PUT", Pattern: "/v1/operators/me/password", Permission: PermOperatorsSelf, Own: true, Doc: "change one's own password"},
+	{Method: "PATCH", Pattern: "/v1/operators/{id}", Permission: PermTeamManage, Self: PermOperatorsSelf, Doc: "change an operator: name, role, capacity, skills, teams, token, disabled (anyone their own name)"},
+	{Method: "POST", Pattern: "/v1/operators", Permission: PermTeamManage, Doc: "invite an operator (as POST /v1/team/invites)"},
+	{Method: "DELETE", Pattern: "/v1/operators/{id}", Permission: PermTeamManage, Doc: "remove an operator"},
+	{Method: "POST", Pattern: "/v1/team/invites", Permission: PermTeamManage, Doc: "invite an operator: a one-time link"},
+	{Method: "GET", Pattern: "/v1/team/invites", Permission: PermTeamManage, Doc: "the invites still open"},
+	{Method: "GET", Pattern: "/v1/invites/{id}", Permission: PermSession, Public: true, Doc: "an invite (its secret is the credential)"},
+	{Method: "POST", Pattern: "/v1/invites/{id}/accept", Permission: PermSession, Public: true, Doc: "accept an invite: set a password, signed in"},
 
-	{Method: "GET", Pattern: "/v1/contacts", Permission: PermContactsRead, Doc: "list and search contacts"},
-	{Method: "POST", Pattern: "/v1/contacts", Permission: PermContactsManage, Doc: "create a contact"},
-	{Method: "GET", Pattern: "/v1/contacts/fields", Permission: PermContactsRead, Doc: "the contact fields"},
+	{Method: "GET", Pattern: "/v1/operators/me/tokens", Permission: PermTokensOwn, Own: true, Doc: "one's own API tokens"},
+	{Method: "POST", Pattern: "/v1/operators/me/tokens", Permission: PermTokensOwn, Own: true, Doc: "create an API token (its secret shown once)"},
+	{Method: "GET", Pattern: "/v1/operators/{id}/tokens", Permission: PermTokensManageOther, Self: PermTokensOwn, Doc: "an operator's API tokens"},
+	{Method: "POST", Pattern: "/v1/operators/{id}/tokens", Permission: PermTokensManageOther, Self: PermTokensOwn, Doc: "create an operator's API token"},
+	{Method: "DELETE", Pattern: "/v1/operators/{id}/tokens/{tid}", Permission: PermTokensManageOther, Self: PermTokensOwn, Doc: "revoke an operator's API token"},
+	{Method: "DELETE", Pattern: "/v1/tokens/{id}", Permission: PermTokensOwn, Doc: "revoke an API token: one's own (tokens.manage: anyone's)"},
+
+	{Method: "GET", Pattern: "/v1/contacts", Permission: PermContactsRead, Scope: tenant.ScopeContactsRead, Doc: "list and search contacts"},
+	{Method: "POST", Pattern: "/v1/contacts", Permission: PermContactsManage, Scope: tenant.ScopeContactsWrite, Doc: "create a contact"},
+	{Method: "GET", Pattern: "/v1/contacts/fields", Permission: PermContactsRead, Scope: tenant.ScopeContactsRead, Doc: "the contact fields"},
 	{Method: "POST", Pattern: "/v1/contacts/import", Permission: PermContactsManage, Doc: "import a CSV"},
 	{Method: "GET", Pattern: "/v1/contacts/export.csv", Permission: PermContactsManage, Doc: "export a CSV"},
-	{Method: "GET", Pattern: "/v1/contacts/{id}", Permission: PermContactsRead, Doc: "a contact"},
-	{Method: "PATCH", Pattern: "/v1/contacts/{id}", Permission: PermContactsEdit, Doc: "edit a contact"},
+	{Method: "GET", Pattern: "/v1/contacts/{id}", Permission: PermContactsRead, Scope: tenant.ScopeContactsRead, Doc: "a contact"},
+	{Method: "PATCH", Pattern: "/v1/contacts/{id}", Permission: PermContactsEdit, Scope: tenant.ScopeContactsWrite, Doc: "edit a contact"},
 	{Method: "DELETE", Pattern: "/v1/contacts/{id}", Permission: PermContactsErase, Doc: "delete a contact"},
-	{Method: "POST", Pattern: "/v1/contacts/{id}/block", Permission: PermContactsEdit, Doc: "block"},
-	{Method: "POST", Pattern: "/v1/contacts/{id}/unblock", Permission: PermContactsEdit, Doc: "unblock"},
+	{Method: "POST", Pattern: "/v1/contacts/{id}/block", Permission: PermContactsEdit, Scope: tenant.ScopeContactsWrite, Doc: "block"},
+	{Method: "POST", Pattern: "/v1/contacts/{id}/unblock", Permission: PermContactsEdit, Scope: tenant.ScopeContactsWrite, Doc: "unblock"},
 	{Method: "POST", Pattern: "/v1/contacts/{id}/erase", Permission: PermContactsErase, Doc: "erase a contact and their conversations"},
 
-	{Method: "GET", Pattern: "/v1/canned-responses", Permission: PermCannedRead, Doc: "list canned responses"},
-	{Method: "POST", Pattern: "/v1/canned-responses", Permission: PermCannedManage, Doc: "create one"},
-	{Method: "GET", Pattern: "/v1/canned-responses/{id}", Permission: PermCannedRead, Doc: "one"},
-	{Method: "PATCH", Pattern: "/v1/canned-responses/{id}", Permission: PermCannedManage, Doc: "change one"},
-	{Method: "DELETE", Pattern: "/v1/canned-responses/{id}", Permission: PermCannedManage, Doc: "delete one"},
-	{Method: "POST", Pattern: "/v1/canned-responses/{id}/render", Permission: PermCannedRead, Doc: "render for a conversation"},
+	{Method: "GET", Pattern: "/v1/canned-responses", Permission: PermCannedRead, Scope: tenant.ScopeConversationsRead, Doc: "list canned responses"},
+	{Method: "POST", Pattern: "/v1/canned-responses", Permission: PermCannedManage, Scope: tenant.ScopeConversationsWrite, Doc: "create one"},
+	{Method: "GET", Pattern: "/v1/canned-responses/{id}", Permission: PermCannedRead, Scope: tenant.ScopeConversationsRead, Doc: "one"},
+	{Method: "PATCH", Pattern: "/v1/canned-responses/{id}", Permission: PermCannedManage, Scope: tenant.ScopeConversationsWrite, Doc: "change one"},
+	{Method: "DELETE", Pattern: "/v1/canned-responses/{id}", Permission: PermCannedManage, Scope: tenant.ScopeConversationsWrite, Doc: "delete one"},
+	{Method: "POST", Pattern: "/v1/canned-responses/{id}/render", Permission: PermCannedRead, Scope: tenant.ScopeConversationsWrite, Doc: "render for a conversation"},
 
-	{Method: "GET", Pattern: "/v1/templates", Permission: PermTemplatesRead, Doc: "message templates"},
+	{Method: "GET", Pattern: "/v1/templates", Permission: PermTemplatesRead, Scope: tenant.ScopeConversationsRead, Doc: "message templates"},
 	{Method: "POST", Pattern: "/v1/templates/sync", Permission: PermTemplatesSync, Doc: "sync templates from Meta"},
 
-	{Method: "GET", Pattern: "/v1/channels", Permission: PermChannelsRead, Doc: "channels (every field for channels.manage)"},
+	{Method: "GET", Pattern: "/v1/channels", Permission: PermChannelsRead, Scope: tenant.ScopeConversationsRead, Doc: "channels (every field for channels.manage)"},
 	{Method: "POST", Pattern: "/v1/channels", Permission: PermChannelsManage, Doc: "add a channel"},
 	{Method: "PATCH", Pattern: "/v1/channels/{id}", Permission: PermChannelsManage, Doc: "change a channel"},
 	{Method: "GET", Pattern: "/v1/settings", Permission: PermSettingsManage, Doc: "the tenant's settings"},
@@ -216,7 +235,7 @@ func matchScore(pattern string, segs []string) int {
 	for i, p := range ps {
 		score <<= 1
 		switch {
-		case p == "{id}":
+		case strings.HasPrefix(p, "{"):
 			if segs[i] == "" {
 				return -1
 			}

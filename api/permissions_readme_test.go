@@ -18,7 +18,7 @@ const (
 // permissionsTable renders the matrix as the README shows it.
 func permissionsTable() string {
 	var b strings.Builder
-	b.WriteString("| Route | Permission | admin | builder | operator | What |\n|---|---|:-:|:-:|:-:|---|\n")
+	b.WriteString("| Route | Permission | admin | builder | operator | Token scope | What |\n|---|---|:-:|:-:|:-:|---|---|\n")
 	for _, rt := range api.Routes {
 		b.WriteString("| `" + rt.Method + " " + rt.Pattern + "` | `" + rt.Permission + "` |")
 		for _, role := range []string{tenant.RoleAdmin, tenant.RoleBuilder, tenant.RoleOperator} {
@@ -30,6 +30,14 @@ func permissionsTable() string {
 			default:
 				b.WriteString(" — |")
 			}
+		}
+		switch {
+		case rt.Public:
+			b.WriteString(" — |")
+		case rt.Scope == "":
+			b.WriteString(" `" + tenant.ScopeAdmin + "` |")
+		default:
+			b.WriteString(" `" + rt.Scope + "` |")
 		}
 		b.WriteString(" " + rt.Doc + " |\n")
 	}

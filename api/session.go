@@ -152,6 +152,11 @@ func (a *API) signIn(ctx *fasthttp.RequestCtx) {
 	}
 	var body struct {
 		Token string `json:"token"`
+		// Operator and Password sign in by password (team.go); Tenant is needed only when two tenants have an
+		// operator of that id.
+		Operator string `json:"operator"`
+		Password string `json:"password"`
+		Tenant   string `json:"tenant"`
 	}
 	// JSON only: a cross-site form (text/plain, no preflight) cannot sign a browser into someone else's session.
 	if ct := string(ctx.Request.Header.ContentType()); !strings.HasPrefix(strings.ToLower(ct), "application/json") {
@@ -160,6 +165,10 @@ func (a *API) signIn(ctx *fasthttp.RequestCtx) {
 	}
 	if err := json.Unmarshal(ctx.PostBody(), &body); err != nil {
 		fail(ctx, codeInvalidJSON, "the body must be {\"token\":\"…\"}")
+		return
+	}
+	if body.Token == "" && body.Operator != "" {
+		a.signInPassword(ctx, body.Tenant, body.Operator, body.Password)
 		return
 	}
 	op, ok := a.cfg.Directory.OperatorByToken(body.Token)
@@ -281,7 +290,14 @@ func csrfValid(ctx *fasthttp.RequestCtx, s Session) bool {
 func (a *API) sessionOperator(s Session) (tenant.OperatorRef, bool) {
 	if s.Credential != ([32]byte{}) {
 		op, ok := a.cfg.Directory.OperatorByTokenHash(s.Credential)
-		if !ok || op.Tenant.ID != s.Tenant || op.Operator.ID != s.Operator {
+		if !ok {
+			// Signed in by password: valid while the operator's password is the one it was signed in with.
+			op, ok = a.operator(s.Tenant, s.Operator)
+			if !ok || op.Operator.PasswordHash == "" || passwordCredential(op.Operator.PasswordHash) != s.Credential {
+				return tenant.OperatorRef{}, false
+			}
+		}
+		if op.Tenant.ID != s.Tenant || op.Operator.ID != s.Operator {
 			return tenant.OperatorRef{}, false
 		}
 		return op, true
@@ -295,7 +311,7 @@ func (a *API) operator(tenantID, id string) (tenant.OperatorRef, bool) {
 		return tenant.OperatorRef{}, false
 	}
 	for i := range t.Operators {
-		if t.Operators[i].ID == id {
+		if t.Operators[i].ID == id && !t.Operators[i].Disabled { // a disabled operator is refused everywhere
 			return tenant.OperatorRef{Tenant: t, Operator: &t.Operators[i]}, true
 		}
 	}

@@ -126,8 +126,12 @@ func (a *API) getOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id st
 // teams. The caller's role is the live directory's, the same configuration the tenant actor applies the change
 // under.
 func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
-	// The role is checked (permissions.go, team.manage) before the operator is looked up, so a non-admin learns
-	// nothing of who exists.
+	if id == "me" {
+		id = op.Operator.ID
+	}
+	// The role is checked (permissions.go: team.manage, or operators.self for one's own record) before the operator
+	// is looked up, so a non-admin learns nothing of who exists. What one may change of oneself (the name) is
+	// tenant.MayChange's, checked once the body says what changes.
 	if _, ok := findOperator(op.Tenant, id); !ok {
 		fail(ctx, tenant.CodeOperatorNotFound, "no operator "+id)
 		return
@@ -141,12 +145,15 @@ func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id
 		// Token is a new API token: only its hash goes further, and the old token (and every session signed in
 		// with it) stops working.
 		Token *string `json:"token"`
+		// Disabled disables or enables the operator (team.go): a disabled one's sessions and tokens stop at once
+		// on every node that has the record.
+		Disabled *bool `json:"disabled"`
 	}
 	if !decode(ctx, &body, false) {
 		return
 	}
 	ch := tenant.OperatorChange{ID: id, Name: body.Name, Role: body.Role, Capacity: body.Capacity, Skills: body.Skills,
-		Teams: body.Teams}
+		Teams: body.Teams, Disabled: body.Disabled}
 	if body.Token != nil {
 		if len(*body.Token) < 16 {
 			fail(ctx, tenant.CodeInvalidSetting, "token: must be at least 16 characters")
@@ -158,6 +165,9 @@ func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id
 		}
 		h := tenant.HashToken(*body.Token)
 		ch.TokenHash = new(hex.EncodeToString(h[:]))
+	}
+	if !a.mayChange(ctx, op, tenant.Change{Operator: &ch}) {
+		return
 	}
 	a.configure(ctx, op, tenant.Change{Operator: &ch}, fasthttp.StatusOK, func(r *tenant.Record) any {
 		o := r.Operator
@@ -175,7 +185,8 @@ func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id
 			}
 		}
 		return OperatorView{ID: o.ID, Name: o.Name, Role: o.Role, Availability: avail, Capacity: o.Capacity,
-			Skills: nonNilStrings(o.Skills), Teams: o.Teams, Load: load}
+			Skills: nonNilStrings(o.Skills), Teams: o.Teams, Load: load, Disabled: o.Disabled,
+			HasPassword: o.PasswordHash != ""}
 	})
 }
 

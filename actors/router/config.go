@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -123,15 +125,19 @@ func (t *tenantActor) configCommand(c *actor.Context, cmd *inbox.Command, pos co
 		answer(outcome.Result{Body: tenant.Applied{Version: t.cfg.Version}})
 		return
 	}
-	caller := t.ops[cmd.OperatorID]
-	if caller == nil || !tenant.MayConfigure(caller.Role) {
-		// Refused here (the API checks first; this is the second check): audited like a refusal at the API.
-		t.denied(cmd, cmd.Type, pos, at, outcome.Result{Code: tenant.CodeForbidden, Message: "only an admin can change the configuration"}, ack)
-		return
-	}
 	change, err := changeOf(cmd)
 	if err != nil {
 		answer(outcome.Result{Code: tenant.CodeInvalidSetting, Message: "the change does not decode: " + err.Error()})
+		return
+	}
+	// The caller as this configuration has it (nil for nobody signed in: only an invite's acceptance is allowed).
+	var caller *tenant.Operator
+	if i := slices.IndexFunc(t.cfg.Operators, func(o tenant.Operator) bool { return o.ID == cmd.OperatorID }); i >= 0 && cmd.OperatorID != "" {
+		caller = &t.cfg.Operators[i]
+	}
+	if !tenant.MayChange(t.cfg, caller, change) {
+		// Refused here (the API checks first; this is the second check): audited like a refusal at the API.
+		t.denied(cmd, cmd.Type, pos, at, outcome.Result{Code: tenant.CodeForbidden, Message: "only an admin can change the configuration"}, ack)
 		return
 	}
 	next, recs, err := tenant.ApplyChange(t.cfg, change, at)
@@ -158,6 +164,18 @@ func (t *tenantActor) configCommand(c *actor.Context, cmd *inbox.Command, pos co
 		b.Discard()
 		t.r.fail(err)
 		return
+	}
+	// A withdrawn operator's offline state is durable with the change, before any of its conversations moves.
+	for id, st := range t.ops {
+		if _, out := withdrawn(next, id); out {
+			s := *st
+			s.Availability, s.Applied = string(routing.Offline), pos
+			if err := b.PutOperator(t.tenant, &s); err != nil {
+				b.Discard()
+				t.r.fail(fmt.Errorf("write withdrawn operator %s of tenant %s: %w", id, t.tenant, err))
+				return
+			}
+		}
 	}
 	res := outcome.Result{Body: tenant.Applied{Version: next.Version, Records: recs}}
 	if err := t.r.cfg.Store.Commit(b, func(err error) {
@@ -226,6 +244,9 @@ func (t *tenantActor) applyConfig(c *actor.Context, next *tenant.Tenant, pos con
 			t.ops[o.ID] = st
 		}
 		st.Capacity, st.Role, st.Skills = o.Capacity, o.Role, o.Skills
+		if o.Disabled {
+			continue // withdrawn below
+		}
 		more, err := t.d.UpsertOperator(stateOf(st).Routing())
 		if err != nil {
 			t.r.metrics.divergence.Inc()
@@ -235,8 +256,44 @@ func (t *tenantActor) applyConfig(c *actor.Context, next *tenant.Tenant, pos con
 		}
 		as = append(as, more...)
 	}
+	// A removed or disabled operator is withdrawn from routing: its conversations go back to the queue (assigned
+	// ones unassigned, snoozed ones lose their assignee), whatever offline_releases says, and it is offered nothing.
+	var released []string
+	for id, st := range t.ops {
+		gone, out := withdrawn(next, id)
+		if !out {
+			continue
+		}
+		st.Availability, st.Applied = string(routing.Offline), pos
+		if gone {
+			delete(t.ops, id)
+		}
+		more, rel, err := t.d.Withdraw(id, at.UnixMilli())
+		if err != nil {
+			continue // never routed
+		}
+		as = append(as, more...)
+		for _, cid := range rel {
+			released = append(released, id+"\x00"+cid)
+		}
+	}
+	slices.Sort(released)
+	for _, r := range released {
+		op, cid, _ := strings.Cut(r, "\x00")
+		k := t.kid(c, cid)
+		c.Send(k.pid, &releaseMsg{op: op, cause: pos, at: at})
+	}
 	t.propose(c, as, at)
 	t.observe()
 	t.countOperators()
 	t.utilisation()
+}
+
+// withdrawn reports whether operator id is out of routing under next: removed (gone) or disabled.
+func withdrawn(next *tenant.Tenant, id string) (gone, out bool) {
+	i := slices.IndexFunc(next.Operators, func(o tenant.Operator) bool { return o.ID == id })
+	if i < 0 {
+		return true, true
+	}
+	return false, next.Operators[i].Disabled
 }

@@ -27,6 +27,8 @@ package router
 //	capacity ADMIN OP N                  an admin's config_set of the operator's capacity
 //	routing ADMIN auto|manual            an admin's config_set of the tenant's routing mode
 //	role ADMIN OP ROLE                   an admin's config_set of the operator's role
+//	remove ADMIN OP                      an admin's config_set removing the operator
+//	disable ADMIN OP                     an admin's config_set disabling the operator
 //	take|close|unassign|reopen|erase OP CUST
 //	                                     an operator's conversation command
 //	read OP CUST [seq=N]                 an operator's read mark (seq 0 or none: the latest message)
@@ -621,6 +623,16 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 	case "role":
 		a.need(3)
 		ch, _ := json.Marshal(tenant.Change{Operator: &tenant.OperatorChange{ID: a.Pos[1], Role: &a.Pos[2]}})
+		it := cmd(inbox.CmdConfigSet)
+		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
+		return it
+	case "remove", "disable":
+		a.need(2)
+		oc := &tenant.OperatorChange{ID: a.Pos[1], Delete: verb == "remove"}
+		if verb == "disable" {
+			oc.Disabled = new(true)
+		}
+		ch, _ := json.Marshal(tenant.Change{Operator: oc})
 		it := cmd(inbox.CmdConfigSet)
 		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
 		return it

@@ -157,6 +157,11 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 			o.Availability, o.IdleSince, o.Applied, o.Version = s.Availability, s.IdleSince, s.Applied, s.Version
 		}
 	}
+	for i := range cfg.Operators { // a disabled operator is offered nothing (config.go, applyConfig)
+		if cfg.Operators[i].Disabled {
+			t.ops[cfg.Operators[i].ID].Availability = string(routing.Offline)
+		}
+	}
 	convs, err := t.r.cfg.Store.OpenConversations(t.tenant, conversation.Unassigned, conversation.Assigned, conversation.Snoozed)
 	if err != nil {
 		return err

@@ -260,21 +260,7 @@ func (d *Dispatcher) SetAvailability(opID string, a Availability, at int64) (
 	d.refree(i, was)
 	rel := d.rel[:0]
 	if a == Offline && d.policy.OfflineReleases && d.ops[i].Load > 0 {
-		for id, h := range d.held {
-			if h.op == opID {
-				rel = append(rel, id)
-			}
-		}
-		slices.Sort(rel)
-		for _, id := range rel {
-			h := d.held[id]
-			delete(d.held, id)
-			w := h.w
-			w.EnqueuedAt = at
-			w.LastOperator = opID
-			d.enqueue(w)
-		}
-		d.ops[i].Load = 0 // offline: not free whatever its load, so free is unchanged
+		rel = d.releaseAll(rel, i, at)
 	}
 	d.rel = rel
 	if len(rel) == 0 {
@@ -641,4 +627,42 @@ func compareWaiting(a, b Waiting) int {
 		return c
 	}
 	return strings.Compare(a.ConversationID, b.ConversationID)
+}
+
+// Withdraw takes an operator out of routing for good (removed or disabled, issue 13): it is set Offline and every
+// conversation it holds goes back to the queue whatever Policy.OfflineReleases says, as SetAvailability's releases
+// do (returned sorted by id, waiting again with EnqueuedAt = at and LastOperator = opID). The result also holds the
+// assignments of those conversations to other operators. An unknown operator is an error; nothing changes then.
+func (d *Dispatcher) Withdraw(opID string, at int64) (assigned []Assignment, released []string, err error) {
+	i, ok := d.index[opID]
+	if !ok {
+		return nil, nil, fmt.Errorf("withdraw operator %s: %w", opID, ErrOperatorUnknown)
+	}
+	was := d.isFree(i)
+	d.ops[i].Availability = Offline
+	d.refree(i, was)
+	released = d.releaseAll(nil, i, at)
+	return d.result(d.drain(d.out[:0])), released, nil
+}
+
+// releaseAll sends every conversation operator i (Offline) holds back to the queue at unix ms at, appending their
+// ids, sorted, to rel: they wait again with EnqueuedAt = at and LastOperator the operator.
+func (d *Dispatcher) releaseAll(rel []string, i int, at int64) []string {
+	opID := d.ops[i].ID
+	for id, h := range d.held {
+		if h.op == opID {
+			rel = append(rel, id)
+		}
+	}
+	slices.Sort(rel)
+	for _, id := range rel {
+		h := d.held[id]
+		delete(d.held, id)
+		w := h.w
+		w.EnqueuedAt = at
+		w.LastOperator = opID
+		d.enqueue(w)
+	}
+	d.ops[i].Load = 0 // offline: not free whatever its load, so free is unchanged
+	return rel
 }

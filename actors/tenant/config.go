@@ -33,6 +33,10 @@ type Tenant struct {
 	Settings  Settings   `yaml:"settings" json:"settings"`
 	Channels  []Channel  `yaml:"channels" json:"channels"`
 	Operators []Operator `yaml:"operators" json:"operators"`
+	// Tokens are the API tokens issued to operators (team.go); only the configuration topic holds them.
+	Tokens []APIToken `yaml:"-" json:"tokens,omitempty"`
+	// Invites are the one-time invitation links issued to future operators (team.go); topic only.
+	Invites []Invite `yaml:"-" json:"invites,omitempty"`
 	// Version is the tenant's configuration sequence: the version of the last record of the switchboard.config
 	// topic that changed it (record.go). 0 for a tenant read from YAML and not yet in the topic.
 	Version uint64 `yaml:"-" json:"version"`
@@ -195,6 +199,11 @@ type Operator struct {
 	Skills    []string `yaml:"skills" json:"skills"`
 	// Teams the operator belongs to; none by default.
 	Teams []string `yaml:"teams" json:"teams,omitempty"`
+	// PasswordHash is the argon2id hash (PHC string) of the operator's password, set when it accepts an invite or
+	// changes its password; "" means no password sign-in. Never the password.
+	PasswordHash string `yaml:"-" json:"password_hash,omitempty"`
+	// Disabled operators cannot sign in or call the API: every node's directory refuses their tokens and sessions.
+	Disabled bool `yaml:"disabled" json:"disabled,omitempty"`
 }
 
 // hashToken replaces a plaintext Token by its TokenHash.
@@ -500,7 +509,7 @@ func (c *Config) Validate() error {
 			if o.Capacity > MaxCapacity {
 				return bad(op+".capacity", "%d must not be above %d", o.Capacity, MaxCapacity)
 			}
-			if o.Token == "" && o.TokenHash == "" {
+			if o.Token == "" && o.TokenHash == "" && o.PasswordHash == "" {
 				return bad(op+".token", "required: the operator could not call the API")
 			}
 			if o.Token != "" && len(o.Token) < 16 {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Directory answers the lookups the hot paths need: channel by phone number id, operator by token. It holds an
@@ -24,10 +25,13 @@ type Directory struct {
 // snapshot is one configuration, indexed; never modified once built.
 type snapshot struct {
 	// gen counts the snapshots of a Directory, so a user can tell that its cache of one is stale (Generation).
-	gen      uint64
-	tenants  map[string]*Tenant
-	byPhone  map[string]ChannelRef
-	byToken  map[[32]byte]OperatorRef
+	gen     uint64
+	tenants map[string]*Tenant
+	byPhone map[string]ChannelRef
+	byToken map[[32]byte]OperatorRef
+	// byInvite holds the invites that can still be accepted (by id: their secret's SHA-256); expiry is checked on
+	// lookup.
+	byInvite map[[32]byte]InviteRef
 	secrets  [][]byte
 	verifies map[string]bool
 	byWABA   map[string]*WABARef
@@ -51,6 +55,23 @@ type ChannelRef struct {
 type OperatorRef struct {
 	Tenant   *Tenant
 	Operator *Operator
+	// Token is the API token (team.go) the caller authenticated with; nil for a session or the operator's own
+	// configured token, which carry every permission of its role.
+	Token *APIToken
+}
+
+// Scopes are the scopes the caller's credential carries: nil for all (tenant.ScopeAllows).
+func (r OperatorRef) Scopes() []string {
+	if r.Token == nil {
+		return nil
+	}
+	return r.Token.Scopes
+}
+
+// InviteRef is an invite together with its tenant.
+type InviteRef struct {
+	Tenant *Tenant
+	Invite *Invite
 }
 
 // NewDirectory indexes c. c must have passed Validate; a nil c gives an empty directory. It clears the operators'
@@ -99,6 +120,7 @@ func index(c *Config, gen uint64) *snapshot {
 		tenants:  map[string]*Tenant{},
 		byPhone:  map[string]ChannelRef{},
 		byToken:  map[[32]byte]OperatorRef{},
+		byInvite: map[[32]byte]InviteRef{},
 		verifies: map[string]bool{},
 		byWABA:   map[string]*WABARef{},
 	}
@@ -126,14 +148,42 @@ func index(c *Config, gen uint64) *snapshot {
 				w.Channels = append(w.Channels, ch)
 			}
 		}
+		ops := map[string]*Operator{}
 		for j := range t.Operators {
 			o := &t.Operators[j]
 			o.hashToken()
+			ops[o.ID] = o
 			var h [32]byte
+			if o.Disabled {
+				continue // a disabled operator cannot call the API, on any node that has the record
+			}
 			if n, err := hex.Decode(h[:], []byte(o.TokenHash)); err != nil || n != len(h) {
 				continue // an operator without a token cannot call the API
 			}
 			d.byToken[h] = OperatorRef{Tenant: t, Operator: o}
+		}
+		for j := range t.Tokens {
+			k := &t.Tokens[j]
+			o := ops[k.Operator]
+			var h [32]byte
+			if k.RevokedAt != nil || o == nil || o.Disabled {
+				continue
+			}
+			if n, err := hex.Decode(h[:], []byte(k.Hash)); err != nil || n != len(h) {
+				continue
+			}
+			d.byToken[h] = OperatorRef{Tenant: t, Operator: o, Token: k}
+		}
+		for j := range t.Invites {
+			n := &t.Invites[j]
+			var h [32]byte
+			if n.UsedAt != nil {
+				continue
+			}
+			if k, err := hex.Decode(h[:], []byte(n.ID)); err != nil || k != len(h) {
+				continue
+			}
+			d.byInvite[h] = InviteRef{Tenant: t, Invite: n}
 		}
 	}
 	return d
@@ -202,6 +252,15 @@ func (d *Directory) WABAs() []WABARef {
 func (d *Directory) OperatorByToken(token string) (OperatorRef, bool) {
 	r, ok := d.cur.Load().byToken[HashToken(token)]
 	return r, ok
+}
+
+// InviteBySecret returns the invite whose link's secret is secret, if it can still be accepted at time at.
+func (d *Directory) InviteBySecret(secret string, at time.Time) (InviteRef, bool) {
+	r, ok := d.cur.Load().byInvite[HashToken(secret)]
+	if !ok || !r.Invite.Valid(at) {
+		return InviteRef{}, false
+	}
+	return r, true
 }
 
 // OperatorByTokenHash is OperatorByToken given the token's HashToken: a session keeps the hash of the token it was

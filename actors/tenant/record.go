@@ -21,6 +21,8 @@ const (
 	KindSettings = "tenant"   // the tenant's Settings; id "settings"
 	KindChannel  = "channel"  // a Channel; id the channel id
 	KindOperator = "operator" // an Operator; id the operator id
+	KindToken    = "token"    // an APIToken; id the token id
+	KindInvite   = "invite"   // an Invite; id the hex SHA-256 of its secret
 )
 
 // SettingsID is the id of the settings record.
@@ -44,6 +46,8 @@ type Record struct {
 	Settings *Settings `json:"settings,omitempty"`
 	Channel  *Channel  `json:"channel,omitempty"`
 	Operator *Operator `json:"operator,omitempty"`
+	Token    *APIToken `json:"token,omitempty"`
+	Invite   *Invite   `json:"invite,omitempty"`
 }
 
 // Key is the record's key in the topic.
@@ -66,6 +70,14 @@ func Records(t *Tenant, v uint64, at time.Time) []Record {
 		o := t.Operators[i]
 		o.hashToken()
 		out = append(out, Record{Tenant: t.ID, Kind: KindOperator, ID: o.ID, Version: v, At: at, Operator: &o})
+	}
+	for i := range t.Tokens {
+		k := t.Tokens[i]
+		out = append(out, Record{Tenant: t.ID, Kind: KindToken, ID: k.ID, Version: v, At: at, Token: &k})
+	}
+	for i := range t.Invites {
+		n := t.Invites[i]
+		out = append(out, Record{Tenant: t.ID, Kind: KindInvite, ID: n.ID, Version: v, At: at, Invite: &n})
 	}
 	return out
 }
@@ -165,6 +177,12 @@ func (f *Fold) Tenant(id string) (*Tenant, bool) {
 			o := *r.Operator
 			o.Skills, o.Teams = slices.Clone(o.Skills), slices.Clone(o.Teams)
 			t.Operators = append(t.Operators, o)
+		case r.Kind == KindToken && r.Token != nil:
+			k := *r.Token
+			k.Scopes = slices.Clone(k.Scopes)
+			t.Tokens = append(t.Tokens, k)
+		case r.Kind == KindInvite && r.Invite != nil:
+			t.Invites = append(t.Invites, *r.Invite)
 		}
 	}
 	return t, true
@@ -194,6 +212,11 @@ func (t *Tenant) Clone() *Tenant {
 		c.Operators[i].Skills = slices.Clone(c.Operators[i].Skills)
 		c.Operators[i].Teams = slices.Clone(c.Operators[i].Teams)
 	}
+	c.Tokens = slices.Clone(t.Tokens)
+	for i := range c.Tokens {
+		c.Tokens[i].Scopes = slices.Clone(c.Tokens[i].Scopes)
+	}
+	c.Invites = slices.Clone(t.Invites)
 	return &c
 }
 
@@ -203,6 +226,10 @@ type Change struct {
 	Settings *SettingsChange `json:"settings,omitempty"`
 	Channel  *ChannelChange  `json:"channel,omitempty"`
 	Operator *OperatorChange `json:"operator,omitempty"`
+	// Token issues or revokes an API token (team.go).
+	Token *TokenChange `json:"token,omitempty"`
+	// Invite issues an invitation or accepts one (team.go).
+	Invite *InviteChange `json:"invite,omitempty"`
 }
 
 // SettingsChange changes tenant settings. Contact fields are not changed here (their schema is part of issue 13's
@@ -245,6 +272,14 @@ type OperatorChange struct {
 	Capacity  *int      `json:"capacity,omitempty"`
 	Skills    *[]string `json:"skills,omitempty"`
 	Teams     *[]string `json:"teams,omitempty"`
+	// PasswordHash is a new argon2id hash of the operator's password (the API hashes it; the password never
+	// travels further).
+	PasswordHash *string `json:"password_hash,omitempty"`
+	// Disabled disables (true) or enables (false) the operator.
+	Disabled *bool `json:"disabled,omitempty"`
+	// Delete removes the operator (team.go: its tokens are revoked with it; the tenant actor releases its
+	// conversations to the queue).
+	Delete bool `json:"delete,omitempty"`
 }
 
 // Applied is the outcome of an applied change (the tenant actor publishes it): the tenant's configuration version
@@ -305,7 +340,28 @@ func ApplyChange(cur *Tenant, ch Change, at time.Time) (*Tenant, []Record, error
 	next := cur.Clone()
 	next.Version = cur.Version + 1
 	var kind, id string
-	switch {
+	var extra []Record
+	switch n := ch.count(); {
+	case n != 1:
+		return nil, nil, invalid("", "a change names exactly one of settings, channel, operator, token and invite")
+	case ch.Operator != nil && ch.Operator.Delete:
+		more, err := deleteOperator(next, ch.Operator, at)
+		if err != nil {
+			return nil, nil, err
+		}
+		kind, id, extra = KindOperator, ch.Operator.ID, more
+	case ch.Token != nil:
+		tid, err := applyToken(next, ch.Token, at)
+		if err != nil {
+			return nil, nil, err
+		}
+		kind, id = KindToken, tid
+	case ch.Invite != nil:
+		iid, more, err := applyInvite(next, ch.Invite, at)
+		if err != nil {
+			return nil, nil, err
+		}
+		kind, id, extra = KindInvite, iid, more
 	case ch.Settings != nil && ch.Channel == nil && ch.Operator == nil:
 		applySettings(&next.Settings, ch.Settings)
 		kind, id = KindSettings, SettingsID
@@ -330,10 +386,18 @@ func ApplyChange(cur *Tenant, ch Change, at time.Time) (*Tenant, []Record, error
 		return nil, nil, invalid("", "%v", err)
 	}
 	if admins(cur) > 0 && admins(next) == 0 {
-		return nil, nil, &Refusal{Code: CodeLastAdmin, Message: "the tenant must keep at least one admin"}
+		return nil, nil, &Refusal{Code: CodeLastAdmin, Message: "the tenant must keep at least one enabled admin"}
 	}
 	rec := Record{Tenant: next.ID, Kind: kind, ID: id, Version: next.Version, At: at.UTC()}
 	switch kind {
+	case KindToken:
+		i := slices.IndexFunc(next.Tokens, func(k APIToken) bool { return k.ID == id })
+		k := next.Tokens[i]
+		rec.Token = &k
+	case KindInvite:
+		i := slices.IndexFunc(next.Invites, func(n Invite) bool { return n.ID == id })
+		n := next.Invites[i]
+		rec.Invite = &n
 	case KindSettings:
 		s := next.Settings
 		rec.Settings = &s
@@ -343,16 +407,25 @@ func ApplyChange(cur *Tenant, ch Change, at time.Time) (*Tenant, []Record, error
 		rec.Channel = &c
 	case KindOperator:
 		i := slices.IndexFunc(next.Operators, func(o Operator) bool { return o.ID == id })
+		if i < 0 { // removed
+			rec.Deleted = true
+			break
+		}
 		o := next.Operators[i]
 		rec.Operator = &o
 	}
-	return next, []Record{rec}, nil
+	recs := []Record{rec}
+	for _, e := range extra {
+		e.Tenant, e.Version, e.At = next.ID, next.Version, at.UTC()
+		recs = append(recs, e)
+	}
+	return next, recs, nil
 }
 
 func admins(t *Tenant) int {
 	n := 0
 	for i := range t.Operators {
-		if t.Operators[i].Role == RoleAdmin {
+		if t.Operators[i].Role == RoleAdmin && !t.Operators[i].Disabled {
 			n++
 		}
 	}
@@ -433,6 +506,13 @@ func applyOperator(t *Tenant, c *OperatorChange) error {
 	if c.Teams != nil {
 		o.Teams = slices.Clone(*c.Teams)
 	}
+	if c.PasswordHash != nil {
+		if !strings.HasPrefix(*c.PasswordHash, "$argon2id$") {
+			return invalid("password", "the password's hash is not an argon2id hash")
+		}
+		o.PasswordHash = *c.PasswordHash
+	}
+	setIf(&o.Disabled, c.Disabled)
 	return nil
 }
 
@@ -513,6 +593,7 @@ func Diff(yaml, topic *Tenant, at func(kind, id string) time.Time) []Difference 
 		add(KindOperator, y.ID, "capacity", fmt.Sprint(y.Capacity), fmt.Sprint(t.Capacity))
 		add(KindOperator, y.ID, "skills", strings.Join(y.Skills, ","), strings.Join(t.Skills, ","))
 		add(KindOperator, y.ID, "teams", strings.Join(y.Teams, ","), strings.Join(t.Teams, ","))
+		add(KindOperator, y.ID, "disabled", fmt.Sprint(y.Disabled), fmt.Sprint(t.Disabled))
 		secret(KindOperator, y.ID, "token", y.TokenHash, t.TokenHash)
 	}
 	return out

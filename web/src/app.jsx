@@ -7,6 +7,7 @@ import { ConversationList } from './list.jsx';
 import { ConversationPane } from './conversation.jsx';
 import { PeoplePage } from './people.jsx';
 import { GeneralSettingsPage } from './settings.jsx';
+import { TeamPage, ProfilePage, InvitePage } from './team.jsx';
 import { AuditLogPage } from './audit.jsx';
 import { initials, hue } from './util.js';
 import { Icon } from './icon.jsx';
@@ -41,6 +42,8 @@ function parseRoute() {
   if (parts[0] === 'settings' && parts[1] === 'canned') return { tab: 'unassigned', id: null, page: 'canned' };
   if (parts[0] === 'insights') return { tab: 'unassigned', id: null, page: 'insights' };
   if (parts[0] === 'settings' && parts[1] === 'general') return { tab: 'unassigned', id: null, page: 'general' };
+  if (parts[0] === 'settings' && parts[1] === 'team') return { tab: 'unassigned', id: null, page: 'team' };
+  if (parts[0] === 'settings' && parts[1] === 'profile') return { tab: 'unassigned', id: null, page: 'profile' };
   if (parts[0] === 'settings' && parts[1] === 'audit') return { tab: 'unassigned', id: null, page: 'audit' };
   const tab = TABS.find((t) => t.id === parts[0]) ? parts[0] : 'unassigned';
   const id = parts[1] && /^c[0-9a-v]{16}$/.test(parts[1]) ? parts[1] : null;
@@ -67,6 +70,19 @@ export function App() {
       .catch(() => setSession(null));
   }, []);
 
+  // An invite link (team.jsx) is opened signed out: it signs the new operator in.
+  const invite = /^\/invite\/([A-Za-z0-9_-]+)$/.exec(location.pathname);
+  if (invite && session !== undefined) {
+    return (
+      <InvitePage
+        secret={invite[1]}
+        onSignedIn={(s) => {
+          api.setCSRF(s.csrf_token);
+          setSession(s);
+        }}
+      />
+    );
+  }
   if (session === undefined) return <div class="boot">Loading…</div>;
   if (!session) {
     return (
@@ -98,6 +114,7 @@ export function App() {
 
 function SignIn({ notice, onSignedIn }) {
   const [token, setToken] = useState('');
+  const [opID, setOpID] = useState(''); // set: sign in with operator id and password
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const [retryAt, setRetryAt] = useState(0);
@@ -115,7 +132,8 @@ function SignIn({ notice, onSignedIn }) {
     setBusy(true);
     setError('');
     try {
-      const s = await api.request('POST', '/v1/session', { token: token.trim() }, { quiet401: true });
+      const body = opID.trim() ? { operator: opID.trim(), password: token } : { token: token.trim() };
+      const s = await api.request('POST', '/v1/session', body, { quiet401: true });
       onSignedIn(s);
     } catch (err) {
       if (err.status === 429) {
@@ -124,7 +142,7 @@ function SignIn({ notice, onSignedIn }) {
         setNow(Date.now());
         setError('Too many failed attempts.');
       } else if (err.status === 401) {
-        setError('That token is not valid. Check it and try again.');
+        setError(opID.trim() ? 'That operator id and password do not match.' : 'That token is not valid. Check it and try again.');
       } else {
         setError(err.message || 'Sign-in failed.');
       }
@@ -138,17 +156,18 @@ function SignIn({ notice, onSignedIn }) {
       <form class="signin-card" onSubmit={submit} id="signin">
         <div class="brand-mark big">S</div>
         <h1>Sign in to Switchboard</h1>
-        <p class="muted">Use the operator token your administrator gave you.</p>
+        <p class="muted">Use your operator id and password, or leave the id empty and paste an operator token.</p>
         {notice && <div class="alert info">{notice}</div>}
-        <label for="token">Operator token</label>
+        <label for="operator-id">Operator id</label>
+        <input id="operator-id" autocomplete="username" value={opID} onInput={(e) => setOpID(e.currentTarget.value)} placeholder="e.g. alice" autofocus />
+        <label for="token">{opID.trim() ? 'Password' : 'Operator token'}</label>
         <input
           id="token"
           type="password"
           autocomplete="current-password"
           value={token}
           onInput={(e) => setToken(e.currentTarget.value)}
-          placeholder="Paste your token"
-          autofocus
+          placeholder={opID.trim() ? 'Your password' : 'Paste your token'}
         />
         {error && (
           <div class="alert error" role="alert" id="signin-error">
@@ -191,6 +210,8 @@ const PAGE_PERMISSION = {
   insights: 'insights.read',
   general: 'settings.manage',
   audit: 'audit.read',
+  team: 'team.manage',
+  profile: 'operators.self',
 };
 
 function NoAccess() {
@@ -476,7 +497,9 @@ function Console({ session, onSignOut }) {
               </ul>
             </>
           )}
-          {(can('canned.manage') || can('settings.manage')) && <div class="nav-section">Settings</div>}
+          {(can('canned.manage') || can('settings.manage') || can('operators.self') || can('team.manage')) && (
+            <div class="nav-section">Settings</div>
+          )}
           <ul class="tabs">
             {can('canned.manage') && (
               <li>
@@ -491,6 +514,38 @@ function Console({ session, onSignOut }) {
                 >
                   <Icon d="M5 4h14v16l-7-4-7 4z" />
                   <span class="tab-label">Canned responses</span>
+                </a>
+              </li>
+            )}
+            {can('operators.self') && (
+              <li>
+                <a
+                  href="/settings/profile"
+                  id="nav-profile"
+                  class={'tab' + (route.page === 'profile' ? ' active' : '')}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    openPage('profile');
+                  }}
+                >
+                  <Icon d="M12 12a4 4 0 100-8 4 4 0 000 8zM4 21a8 8 0 0116 0" />
+                  <span class="tab-label">My profile</span>
+                </a>
+              </li>
+            )}
+            {can('team.manage') && (
+              <li>
+                <a
+                  href="/settings/team"
+                  id="nav-team"
+                  class={'tab' + (route.page === 'team' ? ' active' : '')}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    openPage('team');
+                  }}
+                >
+                  <Icon d="M8 11a3 3 0 100-6 3 3 0 000 6zm8 0a3 3 0 100-6 3 3 0 000 6zM2 19a6 6 0 0112 0zm10 0a6 6 0 0110 0z" />
+                  <span class="tab-label">Team</span>
                 </a>
               </li>
             )}
@@ -576,6 +631,10 @@ function Console({ session, onSignOut }) {
           <InsightsPage me={me} />
         ) : route.page === 'general' ? (
           <GeneralSettingsPage />
+        ) : route.page === 'team' ? (
+          <TeamPage me={me} />
+        ) : route.page === 'profile' ? (
+          <ProfilePage me={me} availability={availability} setAvailability={setAvailability} />
         ) : route.page === 'audit' ? (
           <AuditLogPage />
         ) : people ? (
