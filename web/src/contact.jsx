@@ -97,11 +97,12 @@ function lastDigits(phone) {
  *  id        the contact id (conversation records carry it as contact.id)
  *  fallback  what to show when the contact is unknown: {name, wa_id} of the conversation's customer
  *  current   the conversation open beside it, marked in the list of conversations
+ *  currentStatus  its live status, shown for it instead of the one read with the contact
  *  header    show the avatar, name and phone on top (the People page; the conversation shows its own)
  *  tick      changes when the live stream says contacts changed: the panel refetches
  *  onChange  called after a change was stored; onErased after an erase
  */
-export function ContactPanel({ id, fallback, me, flash, current, header, tick, onChange, onErased }) {
+export function ContactPanel({ id, fallback, me, flash, current, currentStatus, header, tick, onChange, onErased }) {
   const fields = useFieldSchema();
   const [c, setC] = useState(null);
   const [state, setState] = useState('loading'); // loading | ok | missing | error
@@ -245,7 +246,10 @@ export function ContactPanel({ id, fallback, me, flash, current, header, tick, o
       <div class="card contact-convs">
         <h4>Conversations</h4>
         <ul class="tabs conv-links" id="contact-convs">
-          {convs.map((v) => (
+          {convs
+            // The open conversation's status is the live one, not the one read with the contact.
+            .map((v) => (v.id === current && currentStatus ? { ...v, status: currentStatus } : v))
+            .map((v) => (
             <li key={v.id}>
               <a
                 href={'/' + (STATUS_TAB[v.status] || 'all') + '/' + v.id}

@@ -623,7 +623,7 @@ function Details({ conv, names, me, now, open, left, flash, setConv, reload, con
         {ct.wa_id && <div class="muted">+{ct.wa_id}</div>}
         <div class="muted small">WhatsApp · {conv.channel_id}</div>
       </div>
-      <ContactPanel key={ct.id} id={ct.id} fallback={ct} me={me} flash={flash} current={conv.id} tick={contactsTick} onErased={reload} />
+      <ContactPanel key={ct.id} id={ct.id} fallback={ct} me={me} flash={flash} current={conv.id} currentStatus={conv.status} tick={contactsTick} onErased={reload} />
       <div class="card">
         <h4>Assignee</h4>
         <div class="assignee" id="assignee">
