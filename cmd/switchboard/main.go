@@ -30,6 +30,9 @@ const usage = `switchboard — helpdesk message router
 
 Usage:
   switchboard serve [flags]      run a node (all roles by default)
+  switchboard broker [--kafka-addr HOST:PORT] [--data-dir DIR] [--partitions N]
+                                 run the embedded Kafka-protocol broker as its own process, for
+                                 several nodes started with --kafka-brokers HOST:PORT
   switchboard insights --clickhouse-addr HOST:PORT [--tenant T] [--since 24h] [--json]
   switchboard whatsapp-sim [flags]  simulator of the WhatsApp Cloud API (tests, demos; runs switchboard-whatsapp-sim)
   switchboard send-webhook       post one signed sample customer message to a node (demo)
@@ -52,6 +55,8 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "broker":
+		err = brokerCmd(os.Args[2:])
 	case "insights":
 		err = insightsCmd(os.Args[2:])
 	case "whatsapp-sim":

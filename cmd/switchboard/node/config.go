@@ -21,11 +21,28 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
 // configTopicConfig is how switchboard.config is created: compacted (the latest record of each key is the
 // configuration) and never deleted by time or size, unlike the embedded broker's other topics.
 var configTopicConfig = map[string]string{"cleanup.policy": "compact"}
+
+// CreateTopics creates the topics a node needs on brokers unless they exist: switchboard.inbox and
+// switchboard.events with the given partitions, and switchboard.config (one partition, compacted). With embedded,
+// the inbox and events topics get the embedded broker's retention (broker.EmbeddedTopicConfig): a broker that is not
+// a real cluster keeps its records in memory too. `switchboard serve` and `switchboard broker` both call it, so a
+// broker run as its own process has the same topics as a node's embedded one.
+func CreateTopics(ctx context.Context, brokers []string, partitions, replication int, embedded bool) error {
+	var retention map[string]string
+	if embedded {
+		retention = broker.EmbeddedTopicConfig
+	}
+	if err := broker.EnsureTopicsWith(ctx, brokers, partitions, replication, retention, inbox.Topic, inbox.EventsTopic); err != nil {
+		return err
+	}
+	return broker.EnsureTopicsWith(ctx, brokers, 1, replication, configTopicConfig, tenant.ConfigTopic)
+}
 
 // configWatcher keeps a Directory equal to what the configuration topic says.
 type configWatcher struct {
@@ -221,12 +238,9 @@ func (w *configWatcher) Close() error {
 	return w.closeErr
 }
 
-// startConfig creates switchboard.config, catches the directory up with it and seeds the YAML file's new tenants.
-func (n *Node) startConfig(ctx context.Context, replication int) error {
+// startConfig catches the directory up with switchboard.config (CreateTopics made it) and seeds the YAML file's new tenants.
+func (n *Node) startConfig(ctx context.Context) error {
 	phase := time.Now()
-	if err := broker.EnsureTopicsWith(ctx, n.brokers, 1, replication, configTopicConfig, tenant.ConfigTopic); err != nil {
-		return err
-	}
 	w, err := newConfigWatcher(n.brokers, n.dir, n.reg, n.log)
 	if err != nil {
 		return err

@@ -36,7 +36,6 @@ import (
 	"github.com/switchboard-hq/switchboard/api"
 	"github.com/switchboard-hq/switchboard/api/livefeed"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
-	"github.com/switchboard-hq/switchboard/ingest/inbox"
 	"github.com/switchboard-hq/switchboard/ingest/server"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp"
 	"github.com/switchboard-hq/switchboard/web"
@@ -208,16 +207,12 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var topicConfig map[string]string
-	if n.embedded != nil {
-		topicConfig = broker.EmbeddedTopicConfig
-	}
 	phase := time.Now()
-	if err := broker.EnsureTopicsWith(tctx, n.brokers, cfg.Partitions, replication, topicConfig, inbox.Topic, inbox.EventsTopic); err != nil {
+	if err := CreateTopics(tctx, n.brokers, cfg.Partitions, replication, n.embedded != nil); err != nil {
 		return n, err
 	}
 	n.log.Info("topics ready", "took", time.Since(phase))
-	if err := n.startConfig(tctx, replication); err != nil {
+	if err := n.startConfig(tctx); err != nil {
 		return n, err
 	}
 
