@@ -11,7 +11,7 @@ func ssoTenant() *Tenant {
 	t := teamTenant()
 	t.SSO = &SSO{Enabled: true, Issuer: "https://login.example.com/realms/acme", ClientID: "switchboard",
 		ClientSecret: "s3cret", Scopes: []string{"email", "profile"}, GroupsClaim: "groups",
-		Groups: []GroupRole{{"helpdesk-admins", RoleAdmin}, {"helpdesk-builders", RoleBuilder}, {"helpdesk", RoleOperator}},
+		Groups:        []GroupRole{{"helpdesk-admins", RoleAdmin}, {"helpdesk-builders", RoleBuilder}, {"helpdesk", RoleOperator}},
 		OperatorClaim: "email", Provision: true, Capacity: 3}
 	return t
 }
