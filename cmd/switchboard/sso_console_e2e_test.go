@@ -99,6 +99,14 @@ func TestConsoleSingleSignOn(t *testing.T) {
 		t.Errorf("jane as created: %+v (%v)", op, err)
 	}
 
+	// Jane's creation is in the audit log, made by her sign-in.
+	if err := json.Unmarshal(n.mustCall("GET", "/v1/audit?action=operator.added", conAlice, nil, 200), &audit); err != nil {
+		t.Fatal(err)
+	}
+	if len(audit.Entries) != 1 || audit.Entries[0].Target != "operator/jane-doe-example-com" {
+		t.Errorf("audit entries of Jane's creation: %+v", audit.Entries)
+	}
+
 	// Someone in none of the mapped groups: back on the sign-in page, told why, not signed in.
 	sam := newBrowser(t)
 	sam.run(chromedp.Navigate(n.url("/")), chromedp.WaitVisible(chromedp.CSS(`#sso-start`)))

@@ -75,7 +75,8 @@ export function SSOSignIn() {
     }
   };
 
-  if (!methods) return null;
+  // The node's only tenant has no SSO: nothing to offer (unless a sign-in just came back with an error).
+  if (!methods || (methods.tenant && !methods.sso && !error)) return null;
   const direct = methods.sso && methods.sso_start;
   return (
     <div class="sso-signin" id="sso-signin">
