@@ -173,20 +173,23 @@ func (s *ssoState) provider(issuer string, now time.Time) (*oidc.Provider, *http
 	defer cancel()
 	p, err := oidc.NewProvider(ctx, issuer)
 	if err == nil {
-		if why := checkEndpoints(p); why != "" {
+		if why := checkEndpoints(p, hc.Transport.(*issuerTransport).host); why != "" {
 			err = errors.New(why)
 			p = nil
 		}
 	}
 	s.mu.Lock()
 	if len(s.providers) >= oidcMaxProviders {
-		for k, old := range s.providers {
-			if len(s.providers) < oidcMaxProviders || now.Sub(old.at) >= oidcProviderTTL {
+		for k, old := range s.providers { // the stale first
+			if now.Sub(old.at) >= oidcProviderTTL || old.err != nil {
 				delete(s.providers, k)
 			}
-			if len(s.providers) < oidcMaxProviders/2 {
+		}
+		for k := range s.providers { // still full: arbitrary ones (fetched again when used)
+			if len(s.providers) < oidcMaxProviders {
 				break
 			}
+			delete(s.providers, k)
 		}
 	}
 	s.providers[issuer] = &providerEntry{p: p, err: err, at: now}
@@ -194,13 +197,22 @@ func (s *ssoState) provider(issuer string, now time.Time) (*oidc.Provider, *http
 	return p, hc, err
 }
 
-// checkEndpoints says what is wrong with the endpoints a discovery document names, or "".
-func checkEndpoints(p *oidc.Provider) string {
+// checkEndpoints says what is wrong with the endpoints a discovery document of the issuer on host names, or "": the
+// node fetches the token endpoint and the keys, so they must be on the issuer's host (the browser goes to the
+// authorization endpoint, which may be anywhere).
+func checkEndpoints(p *oidc.Provider, host string) string {
+	var doc struct {
+		JWKS string `json:"jwks_uri"`
+	}
+	_ = p.Claims(&doc)
 	ep := p.Endpoint()
-	for _, raw := range []string{ep.AuthURL, ep.TokenURL} {
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return "oidc: the discovery document names no usable authorization or token endpoint"
+	for _, e := range []struct{ name, raw string }{{"authorization", ep.AuthURL}, {"token", ep.TokenURL}, {"keys (jwks_uri)", doc.JWKS}} {
+		u, err := url.Parse(e.raw)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			return "oidc: the discovery document names no usable " + e.name + " endpoint"
+		case e.name != "authorization" && !strings.EqualFold(u.Host, host):
+			return "oidc: the discovery document's " + e.name + " endpoint is on " + u.Host + ", not on the issuer's host " + host
 		}
 	}
 	return ""
