@@ -2,11 +2,16 @@ package main_test
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/oauth2-proxy/mockoidc"
+
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 )
 
 // TestConsoleSingleSignOn: Alice (admin) configures single sign-on on Settings → Single sign-on against an OpenID
@@ -125,4 +130,56 @@ func TestConsoleSingleSignOn(t *testing.T) {
 func (b *browser) hasElement(sel string) bool {
 	b.t.Helper()
 	return jsValue[bool](b, `document.querySelector(`+quoteJS(sel)+`) !== null`)
+}
+
+// TestSingleSignOnRoleOnEveryNode: the role a sign-in's groups give is a configuration change every node applies. Bo
+// (an operator of the YAML file) signs in by SSO on node A in the admin group: node B, which shares A's broker, lets
+// his token change the settings soon after; signed in again out of that group, node B refuses him again.
+func TestSingleSignOnRoleOnEveryNode(t *testing.T) {
+	idp, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = idp.Shutdown() })
+	a := newNodeConfig(t, configY, "--oidc-allow-loopback")
+	a.start()
+	b := newNodeConfig(t, configY, "--kafka-brokers", a.kafka, "--roles", "api")
+	b.start()
+	a.mustCall("PUT", "/v1/settings/sso", cfgAda, map[string]any{"enabled": true, "issuer": idp.Issuer(),
+		"client_id": idp.ClientID, "client_secret": idp.ClientSecret, "scopes": []string{"email", "groups"},
+		"allowed_domains": []string{"example.com"},
+		"groups": []map[string]string{{"group": "admins", "role": "admin"}, {"group": "staff", "role": "operator"}}}, 200)
+
+	signIn := func(groups ...string) {
+		t.Helper()
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		get := func(u string) string {
+			t.Helper()
+			resp, err := c.Get(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.Header.Get("Location")
+		}
+		idp.QueueUser(&mockoidc.MockUser{Subject: "bo-1", Email: "bo@example.com", EmailVerified: true, Groups: groups})
+		landing := get(get(get(a.url("/v1/auth/oidc/start?tenant=cfg"))))
+		if landing != a.url("/") {
+			t.Fatalf("bo's sign-in in %v landed on %s", groups, landing)
+		}
+	}
+	settingsOnB := func() int {
+		code, _ := b.get("/v1/settings", cfgBo)
+		return code
+	}
+	if code := settingsOnB(); code != 403 {
+		t.Fatalf("bo, an operator, reads the settings on node B: %d", code)
+	}
+	signIn("admins", "staff")
+	eventually.True(t, 10*time.Second, 5*time.Millisecond, func() bool { return settingsOnB() == 200 },
+		"node B lets bo, made admin by his groups, read the settings")
+	signIn("staff")
+	eventually.True(t, 10*time.Second, 5*time.Millisecond, func() bool { return settingsOnB() == 403 },
+		"node B refuses bo again once out of the admin group")
 }
