@@ -79,6 +79,11 @@ func TestConsoleSingleSignOn(t *testing.T) {
 		t.Errorf("audit entries of the SSO change: %+v", audit.Entries)
 	}
 
+	admin.click(`#nav-audit`)
+	admin.text(`#audit-table`, "Set up single sign-on")
+	admin.text(`#audit-table`, "(changed)")
+	admin.screenshot("sso-audit")
+
 	// A fresh browser: the sign-in page offers single sign-on (the node serves one tenant: no tenant field).
 	jane := newBrowser(t)
 	jane.run(chromedp.Navigate(n.url("/")), chromedp.WaitVisible(chromedp.CSS(`#sso-start`)))
