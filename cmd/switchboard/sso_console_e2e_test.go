@@ -188,3 +188,41 @@ func TestSingleSignOnRoleOnEveryNode(t *testing.T) {
 	eventually.True(t, 10*time.Second, 5*time.Millisecond, func() bool { return settingsOnB() == 403 },
 		"node B refuses bo again once out of the admin group")
 }
+
+// TestConsoleSingleSignOnTenantField: on a node of several tenants the sign-in page cannot know the tenant, so
+// "Sign in with single sign-on" asks for the organisation first: one without SSO is told so, one with it goes to its
+// IdP; the browser remembers it and offers its button straight away the next time.
+func TestConsoleSingleSignOnTenantField(t *testing.T) {
+	idp, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = idp.Shutdown() })
+	n := newNodeConfig(t, conConfig+`  - id: globex
+    channels:
+      - {id: globex-wa, type: whatsapp, phone_number_id: "900800700", app_secret: "globex-secret", verify_token: gv, access_token: globex-access}
+    operators:
+      - {id: gina, name: Gina, role: admin, token: "globex-gina-token-0001"}
+`, "--oidc-allow-loopback")
+	n.start()
+	n.mustCall("PUT", "/v1/settings/sso", conAlice, map[string]any{"enabled": true, "issuer": idp.Issuer(),
+		"client_id": idp.ClientID, "client_secret": idp.ClientSecret, "scopes": []string{"email", "groups"},
+		"groups": []map[string]string{{"group": "staff", "role": "operator"}}}, 200)
+
+	b := newBrowser(t)
+	b.run(chromedp.Navigate(n.url("/")), chromedp.WaitVisible(chromedp.CSS(`#sso-ask`)))
+	b.click(`#sso-ask`)
+	b.setInput(`#sso-tenant`, "globex")
+	b.click(`#sso-continue`)
+	b.text(`#sso-error`, "not set up for “globex”")
+	b.screenshot("sso-tenant-field")
+	b.setInput(`#sso-tenant`, "acme")
+	idp.QueueUser(&mockoidc.MockUser{Subject: "kim-1", Email: "kim@example.org", EmailVerified: true, Groups: []string{"staff"}})
+	b.click(`#sso-continue`)
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#tab-unassigned`)))
+	b.waitJS(`document.querySelector('.me-role')?.textContent === 'operator'`, "Kim in acme's inbox as an operator")
+	b.click(`#signout`)
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#sso-start`)))
+	b.text(`#sso-signin`, "Not acme? Choose another organisation")
+	b.screenshot("sso-remembered")
+}
