@@ -153,7 +153,7 @@ func TestSingleSignOnRoleOnEveryNode(t *testing.T) {
 	a.mustCall("PUT", "/v1/settings/sso", cfgAda, map[string]any{"enabled": true, "issuer": idp.Issuer(),
 		"client_id": idp.ClientID, "client_secret": idp.ClientSecret, "scopes": []string{"email", "groups"},
 		"allowed_domains": []string{"example.com"},
-		"groups": []map[string]string{{"group": "admins", "role": "admin"}, {"group": "staff", "role": "operator"}}}, 200)
+		"groups":          []map[string]string{{"group": "admins", "role": "admin"}, {"group": "staff", "role": "operator"}}}, 200)
 
 	signIn := func(groups ...string) {
 		t.Helper()
