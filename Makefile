@@ -48,7 +48,7 @@ run: build
 	  { echo "Sample customer posted: sign in to the console and go Online (bottom left): it is assigned to you"; \
 	    deploy/dev/seed-canned.sh http://$(HTTP) $(DEMO_TOKEN) || echo "Canned responses not seeded"; break; }; done ) & \
 	$(BIN) serve --config deploy/dev/config.yaml --data-dir $(DATA) --http-addr $(HTTP) \
-		--embedded-kafka-addr $(KAFKA) --whatsapp-api-url http://$(SIM) --media-allow-private $$ch
+		--embedded-kafka-addr $(KAFKA) --whatsapp-api-url http://$(SIM) --media-allow-private --oidc-allow-loopback $$ch
 
 demo-webhook: build
 	$(BIN) send-webhook --url http://$(HTTP)/webhooks/whatsapp

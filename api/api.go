@@ -63,6 +63,10 @@ type Config struct {
 	// (a configuration watcher feeds Directory). Default false: the directory is static (tests, a node without the
 	// watcher), and the answer does not wait.
 	WaitConfig bool
+	// OIDCAllowLoopback lets the node reach a tenant's OpenID Connect provider on a loopback address (a local IdP
+	// in development and tests). Default false: loopback, link-local (cloud metadata) and unspecified addresses are
+	// refused, so a tenant's SSO issuer cannot point the node at its own services.
+	OIDCAllowLoopback bool
 	// EdgeConfig configures sign-in and the live stream (session.go).
 	EdgeConfig
 }
@@ -112,6 +116,7 @@ type API struct {
 	transfers chan struct{} // media uploads, link fetches and downloads in progress (media.go)
 	imports   chan struct{} // contact imports running (contacts_import.go)
 	tokenUse  tokenUse      // when this node last saw each API token used (team.go)
+	sso       *ssoState     // single sign-on (oidc.go)
 }
 
 // New builds the API.
@@ -125,7 +130,8 @@ func New(cfg Config) (*API, error) {
 		return nil, err
 	}
 	return &API{cfg: cfg, log: cfg.Logger.With("component", "api"), edge: e,
-		transfers: make(chan struct{}, cfg.MaxMediaTransfers), imports: make(chan struct{}, cfg.MaxImports)}, nil
+		transfers: make(chan struct{}, cfg.MaxMediaTransfers), imports: make(chan struct{}, cfg.MaxImports),
+		sso: newSSOState(cfg.OIDCAllowLoopback)}, nil
 }
 
 // Error is the contract's error body.
@@ -163,6 +169,10 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	}
 	// Invites need no credential: their secret is one (team.go).
 	if a.servePublicTeam(ctx) {
+		return
+	}
+	// Sign-in methods and single sign-on need no credential either (oidc.go).
+	if a.serveAuth(ctx) {
 		return
 	}
 	op, ok := a.authenticate(ctx)
@@ -242,6 +252,11 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		a.getSettings(ctx, op)
 	case len(parts) == 1 && parts[0] == "settings" && string(ctx.Method()) == fasthttp.MethodPatch:
 		a.patchSettings(ctx, op)
+	// Single sign-on (oidc.go).
+	case len(parts) == 2 && parts[0] == "settings" && parts[1] == "sso" && get:
+		a.getSSOSettings(ctx, op)
+	case len(parts) == 2 && parts[0] == "settings" && parts[1] == "sso" && ctx.IsPut():
+		a.putSSOSettings(ctx, op)
 	case len(parts) == 1 && parts[0] == "channels" && get && may(op, PermChannelsManage):
 		a.listAdminChannels(ctx, op)
 	case len(parts) == 1 && parts[0] == "channels" && post:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
+	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -41,9 +42,31 @@ func (a *API) run(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, cmd inbox.Com
 
 // runOn is run for a command whose item names its channel (a start).
 func (a *API) runOn(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, channel string, cmd inbox.Command, okStatus int, present func(body any) any) {
+	res, code, msg := a.submit(op, channel, cmd)
+	switch {
+	case code == codeUnavailable:
+		ctx.Response.Header.Set("Retry-After", "1")
+		fail(ctx, code, msg)
+	case code != "":
+		fail(ctx, code, msg)
+	case res.Code != "":
+		fail(ctx, res.Code, maskText(op, res.Message))
+	default:
+		body := res.Body
+		if present != nil {
+			body = present(body)
+		}
+		body = maskBody(op, body)
+		a.writeJSON(ctx, okStatus, body)
+	}
+}
+
+// submit produces cmd as op's and waits for its outcome. code is set, with a message for the caller, when there is
+// none: codeUnavailable when the command could not be queued (or the node takes none), codeOutcomeUnknown when its
+// outcome did not arrive within the command timeout.
+func (a *API) submit(op tenant.OperatorRef, channel string, cmd inbox.Command) (res outcome.Result, code, msg string) {
 	if a.cfg.Producer == nil || a.cfg.Outcomes == nil {
-		fail(ctx, codeUnavailable, "this node does not take commands")
-		return
+		return res, codeUnavailable, "this node does not take commands"
 	}
 	cmd.RequestID = newID()
 	cmd.OperatorID = op.Operator.ID
@@ -55,25 +78,13 @@ func (a *API) runOn(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, channel str
 	defer pcancel()
 	if err := a.cfg.Producer.Produce(pctx, []inbox.Record{rec}); err != nil {
 		a.log.Warn("queue command", "tenant", op.Tenant.ID, "operator", op.Operator.ID, "command", cmd.Type, "err", err)
-		ctx.Response.Header.Set("Retry-After", "1")
-		fail(ctx, codeUnavailable, "the command could not be queued; retry later")
-		return
+		return res, codeUnavailable, "the command could not be queued; retry later"
 	}
 	select {
-	case res := <-wait:
-		if res.Code != "" {
-			fail(ctx, res.Code, maskText(op, res.Message))
-			return
-		}
-		body := res.Body
-		if present != nil {
-			body = present(body)
-		}
-		body = maskBody(op, body)
-		a.writeJSON(ctx, okStatus, body)
+	case res = <-wait:
+		return res, "", ""
 	case <-pctx.Done():
-		fail(ctx, codeOutcomeUnknown,
-			"the command was queued but its outcome did not arrive in time; it may still apply")
+		return res, codeOutcomeUnknown, "the command was queued but its outcome did not arrive in time; it may still apply"
 	}
 }
 

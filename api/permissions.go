@@ -100,6 +100,9 @@ var Routes = []Route{
 	{Method: "POST", Pattern: "/v1/session", Permission: PermSession, Public: true, Doc: "sign in"},
 	{Method: "GET", Pattern: "/v1/session", Permission: PermSession, Public: true, Doc: "the session and its permissions"},
 	{Method: "DELETE", Pattern: "/v1/session", Permission: PermSession, Public: true, Doc: "sign out"},
+	{Method: "GET", Pattern: "/v1/auth/methods", Permission: PermSession, Public: true, Doc: "the sign-in methods a tenant offers"},
+	{Method: "GET", Pattern: "/v1/auth/oidc/start", Permission: PermSession, Public: true, Doc: "single sign-on: to the tenant's IdP"},
+	{Method: "GET", Pattern: "/v1/auth/oidc/callback", Permission: PermSession, Public: true, Doc: "single sign-on: back from the IdP, signed in"},
 
 	{Method: "GET", Pattern: "/v1/conversations", Permission: PermInboxRead, Scope: tenant.ScopeConversationsRead, Doc: "list conversations"},
 	{Method: "POST", Pattern: "/v1/conversations", Permission: PermInboxWork, Scope: tenant.ScopeConversationsWrite, Doc: "start a conversation"},
@@ -175,6 +178,8 @@ var Routes = []Route{
 	{Method: "GET", Pattern: "/v1/settings", Permission: PermSettingsManage, Doc: "the tenant's settings"},
 	{Method: "PATCH", Pattern: "/v1/settings", Permission: PermSettingsManage, Doc: "change them"},
 	{Method: "GET", Pattern: "/v1/audit", Permission: PermAuditRead, Doc: "the audit log (README \"Audit log\")"},
+	{Method: "GET", Pattern: "/v1/settings/sso", Permission: PermSettingsManage, Doc: "single sign-on settings (README \"Single sign-on\"); never the client secret"},
+	{Method: "PUT", Pattern: "/v1/settings/sso", Permission: PermSettingsManage, Doc: "change them"},
 
 	{Method: "GET", Pattern: "/v1/insights", Permission: PermInsightsRead, Doc: "insights, per operator included"},
 	{Method: "GET", Pattern: "/v1/insights.csv", Permission: PermInsightsRead, Doc: "insights as CSV"},

@@ -103,6 +103,11 @@ func permRequests() map[string]permRequest {
 		"POST /v1/operators/{id}/tokens":         {own: "/v1/operators/bob/tokens", other: "/v1/operators/dave/tokens", body: `{"name":"t","scopes":["conversations:read"]}`},
 		"DELETE /v1/operators/{id}/tokens/{tid}": {own: "/v1/operators/bob/tokens/tok-none", other: "/v1/operators/dave/tokens/tok-none"},
 		"DELETE /v1/tokens/{id}":                 {own: "/v1/tokens/tok-none"},
+		"GET /v1/auth/methods":                   {own: "/v1/auth/methods?tenant=acme"},
+		"GET /v1/auth/oidc/start":                {own: "/v1/auth/oidc/start?tenant=acme"},
+		"GET /v1/auth/oidc/callback":             {own: "/v1/auth/oidc/callback?code=x&state=y"},
+		"GET /v1/settings/sso":                   {own: "/v1/settings/sso"},
+		"PUT /v1/settings/sso":                   {own: "/v1/settings/sso", body: `{"capacity":0}`},
 	}
 	for _, a := range []string{"take", "attend", "assign", "transfer", "unassign", "snooze", "unsnooze", "close", "reopen", "labels"} {
 		m["POST /v1/conversations/{id}/"+a] = permRequest{own: c + "/" + a, other: g + "/" + a, body: `{}`}

@@ -89,7 +89,7 @@ type edge struct {
 func newEdge(c *Config) (*edge, error) {
 	e := &edge{limits: newLimiter(c.SignInFailures, c.SignInWindow, c.Now),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_signin_attempts_total",
-			Help: "POST /v1/session attempts by result: ok, failed (bad credential), limited (answered 429)."},
+			Help: "Sign-in attempts (POST /v1/session, single sign-on) by result: ok, failed (bad credential, refused SSO sign-in), limited (answered 429)."},
 			[]string{"result"})}
 	for _, r := range []string{"ok", "failed", "limited"} {
 		e.attempts.WithLabelValues(r)
@@ -291,9 +291,12 @@ func (a *API) sessionOperator(s Session) (tenant.OperatorRef, bool) {
 	if s.Credential != ([32]byte{}) {
 		op, ok := a.cfg.Directory.OperatorByTokenHash(s.Credential)
 		if !ok {
-			// Signed in by password: valid while the operator's password is the one it was signed in with.
+			// Signed in by password: valid while the operator's password is the one it was signed in with. Signed
+			// in by single sign-on (oidc.go): valid while the tenant's SSO is on, with the same issuer and client.
 			op, ok = a.operator(s.Tenant, s.Operator)
-			if !ok || op.Operator.PasswordHash == "" || passwordCredential(op.Operator.PasswordHash) != s.Credential {
+			byPassword := ok && op.Operator.PasswordHash != "" && passwordCredential(op.Operator.PasswordHash) == s.Credential
+			bySSO := ok && op.Tenant.SSO != nil && op.Tenant.SSO.Enabled && tenant.SSOSessionCredential(op.Tenant.SSO) == s.Credential
+			if !byPassword && !bySSO {
 				return tenant.OperatorRef{}, false
 			}
 		}

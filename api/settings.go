@@ -221,15 +221,22 @@ func (a *API) configure(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, change 
 		if !ok || len(res.Records) == 0 {
 			return body // a replay's answer: the change applied before
 		}
-		if a.cfg.WaitConfig {
-			wctx, cancel := context.WithTimeout(context.Background(), a.cfg.CommandTimeout)
-			start := time.Now()
-			if err := a.cfg.Directory.WaitVersion(wctx, op.Tenant.ID, res.Version); err != nil {
-				a.log.Warn("config: the change applied, but this node's directory has not caught up yet",
-					"tenant", op.Tenant.ID, "version", res.Version, "waited", time.Since(start))
-			}
-			cancel()
-		}
+		a.awaitConfig(op.Tenant.ID, res.Version)
 		return present(&res.Records[0])
 	})
+}
+
+// awaitConfig waits, with WaitConfig, until this node's directory has tenant's configuration at version, at most the
+// command timeout; a directory still behind then is logged, not an error (the change is durable).
+func (a *API) awaitConfig(tenantID string, version uint64) {
+	if !a.cfg.WaitConfig {
+		return
+	}
+	wctx, cancel := context.WithTimeout(context.Background(), a.cfg.CommandTimeout)
+	defer cancel()
+	start := time.Now()
+	if err := a.cfg.Directory.WaitVersion(wctx, tenantID, version); err != nil {
+		a.log.Warn("config: the change applied, but this node's directory has not caught up yet",
+			"tenant", tenantID, "version", version, "waited", time.Since(start))
+	}
 }

@@ -27,7 +27,7 @@ type teamEnv struct {
 	reg   *prometheus.Registry
 }
 
-func startTeam(t *testing.T) *teamEnv {
+func startTeam(t *testing.T, more ...func(*api.Config)) *teamEnv {
 	t.Helper()
 	c := sessiontest.NewClock(now)
 	reg := prometheus.NewRegistry()
@@ -35,6 +35,9 @@ func startTeam(t *testing.T) *teamEnv {
 		withClock(c)(cfg)
 		cfg.Registerer = reg
 		cfg.SignInFailures = 5
+		for _, f := range more {
+			f(cfg)
+		}
 	}})
 	var mu sync.Mutex
 	e.prod.set(nil, func(cmd inbox.Command) (outcome.Result, bool) {

@@ -71,6 +71,7 @@ func ID(offset int64, index, n int) string { return fmt.Sprintf("%d-%d-%d", offs
 var secrets = map[string]bool{
 	"app_secret": true, "verify_token": true, "access_token": true, "token": true, "token_sha256": true,
 	"secret_sha256": true, "password": true, "password_hash": true, "sha256": true, "secret": true,
+	"client_secret": true,
 }
 
 // IsSecret reports whether field holds a secret.

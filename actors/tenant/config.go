@@ -37,6 +37,8 @@ type Tenant struct {
 	Tokens []APIToken `yaml:"-" json:"tokens,omitempty"`
 	// Invites are the one-time invitation links issued to future operators (team.go); topic only.
 	Invites []Invite `yaml:"-" json:"invites,omitempty"`
+	// SSO is the tenant's single sign-on configuration (sso.go); only the configuration topic holds it. nil: none.
+	SSO *SSO `yaml:"-" json:"sso,omitempty"`
 	// Version is the tenant's configuration sequence: the version of the last record of the switchboard.config
 	// topic that changed it (record.go). 0 for a tenant read from YAML and not yet in the topic.
 	Version uint64 `yaml:"-" json:"version"`
@@ -204,6 +206,9 @@ type Operator struct {
 	PasswordHash string `yaml:"-" json:"password_hash,omitempty"`
 	// Disabled operators cannot sign in or call the API: every node's directory refuses their tokens and sessions.
 	Disabled bool `yaml:"disabled" json:"disabled,omitempty"`
+	// SSO says the operator was created by a single sign-on (sso.go): it signs in through the tenant's IdP and
+	// needs neither token nor password.
+	SSO bool `yaml:"-" json:"sso,omitempty"`
 }
 
 // hashToken replaces a plaintext Token by its TokenHash.
@@ -509,7 +514,7 @@ func (c *Config) Validate() error {
 			if o.Capacity > MaxCapacity {
 				return bad(op+".capacity", "%d must not be above %d", o.Capacity, MaxCapacity)
 			}
-			if o.Token == "" && o.TokenHash == "" && o.PasswordHash == "" {
+			if o.Token == "" && o.TokenHash == "" && o.PasswordHash == "" && !o.SSO {
 				return bad(op+".token", "required: the operator could not call the API")
 			}
 			if o.Token != "" && len(o.Token) < 16 {

@@ -23,6 +23,7 @@ const (
 	KindOperator = "operator" // an Operator; id the operator id
 	KindToken    = "token"    // an APIToken; id the token id
 	KindInvite   = "invite"   // an Invite; id the hex SHA-256 of its secret
+	// KindSSO (sso.go): the tenant's OpenID Connect configuration; id SSOID.
 )
 
 // SettingsID is the id of the settings record.
@@ -48,6 +49,7 @@ type Record struct {
 	Operator *Operator `json:"operator,omitempty"`
 	Token    *APIToken `json:"token,omitempty"`
 	Invite   *Invite   `json:"invite,omitempty"`
+	SSO      *SSO      `json:"sso,omitempty"`
 }
 
 // Key is the record's key in the topic.
@@ -78,6 +80,9 @@ func Records(t *Tenant, v uint64, at time.Time) []Record {
 	for i := range t.Invites {
 		n := t.Invites[i]
 		out = append(out, Record{Tenant: t.ID, Kind: KindInvite, ID: n.ID, Version: v, At: at, Invite: &n})
+	}
+	if t.SSO != nil {
+		out = append(out, Record{Tenant: t.ID, Kind: KindSSO, ID: SSOID, Version: v, At: at, SSO: t.SSO.Clone()})
 	}
 	return out
 }
@@ -183,6 +188,8 @@ func (f *Fold) Tenant(id string) (*Tenant, bool) {
 			t.Tokens = append(t.Tokens, k)
 		case r.Kind == KindInvite && r.Invite != nil:
 			t.Invites = append(t.Invites, *r.Invite)
+		case r.Kind == KindSSO && r.SSO != nil:
+			t.SSO = r.SSO.Clone()
 		}
 	}
 	return t, true
@@ -217,6 +224,7 @@ func (t *Tenant) Clone() *Tenant {
 		c.Tokens[i].Scopes = slices.Clone(c.Tokens[i].Scopes)
 	}
 	c.Invites = slices.Clone(t.Invites)
+	c.SSO = t.SSO.Clone()
 	return &c
 }
 
@@ -230,6 +238,9 @@ type Change struct {
 	Token *TokenChange `json:"token,omitempty"`
 	// Invite issues an invitation or accepts one (team.go).
 	Invite *InviteChange `json:"invite,omitempty"`
+	// SSO changes the single sign-on configuration; SSOSignIn applies a verified SSO sign-in (sso.go).
+	SSO       *SSOChange `json:"sso,omitempty"`
+	SSOSignIn *SSOSignIn `json:"sso_sign_in,omitempty"`
 }
 
 // SettingsChange changes tenant settings. Contact fields are not changed here (their schema is part of issue 13's
@@ -362,6 +373,17 @@ func ApplyChange(cur *Tenant, ch Change, at time.Time) (*Tenant, []Record, error
 			return nil, nil, err
 		}
 		kind, id, extra = KindInvite, iid, more
+	case ch.SSO != nil:
+		if err := applySSO(next, ch.SSO); err != nil {
+			return nil, nil, err
+		}
+		kind, id = KindSSO, SSOID
+	case ch.SSOSignIn != nil:
+		oid, err := applySSOSignIn(next, ch.SSOSignIn)
+		if err != nil {
+			return nil, nil, err
+		}
+		kind, id = KindOperator, oid
 	case ch.Settings != nil && ch.Channel == nil && ch.Operator == nil:
 		applySettings(&next.Settings, ch.Settings)
 		kind, id = KindSettings, SettingsID
@@ -398,6 +420,8 @@ func ApplyChange(cur *Tenant, ch Change, at time.Time) (*Tenant, []Record, error
 		i := slices.IndexFunc(next.Invites, func(n Invite) bool { return n.ID == id })
 		n := next.Invites[i]
 		rec.Invite = &n
+	case KindSSO:
+		rec.SSO = next.SSO.Clone()
 	case KindSettings:
 		s := next.Settings
 		rec.Settings = &s

@@ -110,7 +110,8 @@ const MaxTokensPerOperator = 20
 // count is how many parts a change names.
 func (ch *Change) count() int {
 	n := 0
-	for _, set := range []bool{ch.Settings != nil, ch.Channel != nil, ch.Operator != nil, ch.Token != nil, ch.Invite != nil} {
+	for _, set := range []bool{ch.Settings != nil, ch.Channel != nil, ch.Operator != nil, ch.Token != nil, ch.Invite != nil,
+		ch.SSO != nil, ch.SSOSignIn != nil} {
 		if set {
 			n++
 		}
@@ -128,6 +129,10 @@ func MayChange(cur *Tenant, caller *Operator, ch Change) bool {
 	}
 	switch {
 	case ch.Invite != nil && ch.Invite.Accept && ch.count() == 1:
+		return true
+	// An SSO sign-in is produced by the API only for an ID token it verified, for the operator it names (nobody is
+	// signed in yet); the rule checks it against the tenant's SSO configuration (sso.go).
+	case ch.SSOSignIn != nil && ch.count() == 1:
 		return true
 	case caller == nil || caller.Disabled || ch.count() != 1:
 		return false

@@ -105,6 +105,7 @@ func serve(args []string) error {
 	cookieSecure := fs.Bool("cookie-secure", false, "mark the session cookie Secure (the node is reached over TLS)")
 	mediaCache := fs.Int64("media-cache-bytes", node.DefaultMediaCacheBytes, "bound of the disk cache of media served to the console (under the data dir)")
 	mediaPrivate := fs.Bool("media-allow-private", false, "let operators' media links reach private, loopback and link-local addresses (tests, local demo; off in production: SSRF)")
+	oidcLoopback := fs.Bool("oidc-allow-loopback", false, "let tenants' single sign-on issuers be on loopback addresses (a local IdP: development, tests; off in production)")
 	templateSync := fs.Duration("template-sync-interval", 15*time.Minute, "list every business account's message templates from the Graph API this often (and at start; a failed round is retried sooner); negative: only until a round succeeds")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
@@ -142,6 +143,7 @@ func serve(args []string) error {
 		TemplateSyncInterval: *templateSync,
 		MediaCacheBytes:      *mediaCache,
 		MediaAllowPrivate:    *mediaPrivate,
+		OIDCAllowLoopback:    *oidcLoopback,
 		Logger:               log,
 	})
 	if err != nil {

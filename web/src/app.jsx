@@ -15,6 +15,7 @@ import { ImportPage } from './import.jsx';
 import { StartButton } from './start.jsx';
 import { CannedPage, cannedChanged } from './canned.jsx';
 import { InsightsPage } from './insights.jsx';
+import { SSOSignIn, SSOSettingsPage } from './sso.jsx';
 
 /** The tabs of the inbox, each a list query (SPEC11: "The console's tabs map to list queries"). */
 export const TABS = [
@@ -45,6 +46,7 @@ function parseRoute() {
   if (parts[0] === 'settings' && parts[1] === 'team') return { tab: 'unassigned', id: null, page: 'team' };
   if (parts[0] === 'settings' && parts[1] === 'profile') return { tab: 'unassigned', id: null, page: 'profile' };
   if (parts[0] === 'settings' && parts[1] === 'audit') return { tab: 'unassigned', id: null, page: 'audit' };
+  if (parts[0] === 'settings' && parts[1] === 'sso') return { tab: 'unassigned', id: null, page: 'sso' };
   const tab = TABS.find((t) => t.id === parts[0]) ? parts[0] : 'unassigned';
   const id = parts[1] && /^c[0-9a-v]{16}$/.test(parts[1]) ? parts[1] : null;
   return { tab, id };
@@ -178,6 +180,7 @@ function SignIn({ notice, onSignedIn }) {
         <button class="btn primary wide" type="submit" disabled={busy || wait > 0 || !token.trim()}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
+        <SSOSignIn />
       </form>
     </div>
   );
@@ -210,6 +213,7 @@ const PAGE_PERMISSION = {
   insights: 'insights.read',
   general: 'settings.manage',
   audit: 'audit.read',
+  sso: 'settings.manage',
   team: 'team.manage',
   profile: 'operators.self',
 };
@@ -565,6 +569,22 @@ function Console({ session, onSignOut }) {
                 </a>
               </li>
             )}
+            {can('settings.manage') && (
+              <li>
+                <a
+                  href="/settings/sso"
+                  id="nav-sso"
+                  class={'tab' + (route.page === 'sso' ? ' active' : '')}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    openPage('sso');
+                  }}
+                >
+                  <Icon d="M7 11V8a5 5 0 0110 0v3M5 11h14v10H5zM12 15v2" />
+                  <span class="tab-label">Single sign-on</span>
+                </a>
+              </li>
+            )}
             {can('audit.read') && (
               <li>
                 <a
@@ -637,6 +657,8 @@ function Console({ session, onSignOut }) {
           <ProfilePage me={me} availability={availability} setAvailability={setAvailability} />
         ) : route.page === 'audit' ? (
           <AuditLogPage />
+        ) : route.page === 'sso' ? (
+          <SSOSettingsPage />
         ) : people ? (
           route.id === 'import' ? (
             <ImportPage />

@@ -10,6 +10,7 @@ const ACTIONS = [
   ['operator.', 'Team and roles'],
   ['channel.', 'Channels'],
   ['token.', 'API tokens'],
+  ['sso.', 'Single sign-on'],
   ['conversation.taken_over', 'Take-overs'],
   ['conversation.erased', 'Conversation erasures'],
   ['contact.erased', 'Contact erasures'],
@@ -26,6 +27,8 @@ const LABELS = {
   'channel.removed': 'Removed a channel',
   'token.created': 'Created an API token',
   'token.revoked': 'Revoked an API token',
+  'sso.added': 'Set up single sign-on',
+  'sso.changed': 'Changed single sign-on',
   'conversation.taken_over': 'Took over a conversation',
   'conversation.erased': 'Erased a conversation',
   'contact.erased': 'Erased a contact',
@@ -36,7 +39,7 @@ const LABELS = {
 function value(v) {
   if (v === null || v === undefined) return '—';
   if (typeof v === 'string') return v === '' ? '""' : v;
-  if (Array.isArray(v)) return v.length ? v.join(', ') : '[]';
+  if (Array.isArray(v)) return v.length ? v.map((x) => (typeof x === 'object' && x !== null ? JSON.stringify(x) : x)).join(', ') : '[]';
   return JSON.stringify(v);
 }
 

@@ -93,6 +93,8 @@ type Config struct {
 	// MediaAllowPrivate lets operators' media links reach private, loopback and link-local addresses. Default
 	// false: such links are refused (SSRF); tests and the local demo set it.
 	MediaAllowPrivate bool
+	// OIDCAllowLoopback lets tenants' single sign-on issuers be on loopback addresses (api.Config). Default false.
+	OIDCAllowLoopback bool
 	// TemplateSyncInterval is how often a router node lists every business account's message templates from the
 	// Graph API (WhatsAppAPIURL) into the catalogue; it also does at start, and retries a failed round sooner (5 s,
 	// doubling). 0 means DefaultTemplateSyncInterval (15m); negative syncs only until a round succeeds.
@@ -280,7 +282,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	if cfg.has(RoleAPI) {
 		acfg := api.Config{Directory: n.dir, Reader: APIReader(n.store), Producer: n.producer, Outcomes: n.outcomes,
-			WaitConfig: true, Logger: n.log}
+			WaitConfig: true, Logger: n.log, OIDCAllowLoopback: n.cfg.OIDCAllowLoopback}
 		if err := n.startMedia(&acfg); err != nil {
 			return n, err
 		}

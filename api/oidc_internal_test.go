@@ -1,0 +1,73 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// discovery serves a discovery document naming the given token and keys endpoints (issuer: the server itself), padded
+// to pad bytes.
+func discovery(t *testing.T, token, jwks func(base string) string, pad int) *httptest.Server {
+	t.Helper()
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		base := srv.URL
+		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"jwks_uri":%q,"padding":%q}`,
+			base, base+"/authorize", token(base), jwks(base), strings.Repeat("x", pad))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func same(path string) func(string) string { return func(base string) string { return base + path } }
+
+// The node's requests to an IdP: only the issuer's host, bounded answers, no loopback unless allowed.
+func TestOIDCIssuerOnly(t *testing.T) {
+	now := time.Now()
+	ok := discovery(t, same("/token"), same("/keys"), 0)
+	if _, _, err := newSSOState(true).provider(ok.URL, now); err != nil {
+		t.Fatalf("a well-formed issuer: %v", err)
+	}
+	// Loopback refused unless allowed (the dialer's check, before any byte is sent).
+	if _, _, err := newSSOState(false).provider(ok.URL, now); !errors.Is(err, errAddressRefused) {
+		t.Errorf("a loopback issuer without --oidc-allow-loopback: %v", err)
+	}
+	// Endpoints on another host than the issuer's: refused at discovery.
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(ok.URL, "http://"))
+	other := func(string) string { return "http://localhost:" + port + "/keys" }
+	for name, srv := range map[string]*httptest.Server{
+		"token": discovery(t, other, same("/keys"), 0),
+		"keys":  discovery(t, same("/token"), other, 0),
+	} {
+		_, _, err := newSSOState(true).provider(srv.URL, now)
+		if err == nil || !strings.Contains(err.Error(), "not on the issuer's host") {
+			t.Errorf("%s endpoint on another host: %v", name, err)
+		}
+	}
+	// The client refuses another host whatever asks it.
+	hc, err := newSSOState(true).client(ok.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hc.Get("http://localhost:" + port + "/"); err == nil || !strings.Contains(err.Error(), "not the issuer's host") {
+		t.Errorf("a request to another host: %v", err)
+	}
+	// An answer over the bound.
+	big := discovery(t, same("/token"), same("/keys"), oidcMaxBody)
+	if _, _, err := newSSOState(true).provider(big.URL, now); err == nil || !strings.Contains(err.Error(), "over") {
+		t.Errorf("a discovery document over %d bytes: %v", oidcMaxBody, err)
+	}
+	// A failed discovery is remembered for a while: the broken issuer is not asked again at once.
+	s := newSSOState(true)
+	_, _, err1 := s.provider(big.URL, now)
+	big.Close()
+	if _, _, err2 := s.provider(big.URL, now.Add(time.Second)); err2 != err1 {
+		t.Errorf("asked again within %v: %v", oidcFailureTTL, err2)
+	}
+}

@@ -1,0 +1,399 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/oauth2-proxy/mockoidc"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/api"
+)
+
+// ssoEnv is the team's API with single sign-on configured against an OpenID Connect provider served by the test on
+// loopback (mockoidc: its authorization endpoint signs in the next queued user at once, with no login page).
+type ssoEnv struct {
+	*teamEnv
+	idp *mockoidc.MockOIDC
+}
+
+const ssoSecret = "the-client-secret-never-shown"
+
+func startSSO(t *testing.T) *ssoEnv {
+	t.Helper()
+	m, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Shutdown() })
+	m.ClientSecret = ssoSecret
+	e := startTeam(t, func(cfg *api.Config) { cfg.OIDCAllowLoopback = true })
+	body, _ := json.Marshal(map[string]any{"enabled": true, "issuer": m.Issuer(), "client_id": m.ClientID,
+		"client_secret": ssoSecret, "scopes": []string{"email", "profile", "groups"},
+		"groups":          []map[string]string{{"group": "helpdesk-admins", "role": "admin"}, {"group": "helpdesk", "role": "operator"}},
+		"allowed_domains": []string{"example.com"}, "capacity": 4})
+	r := e.do(t, "PUT", "/v1/settings/sso", bobToken, string(body))
+	if r.status != 200 {
+		t.Fatalf("PUT /v1/settings/sso = %s", r)
+	}
+	if strings.Contains(string(r.body), ssoSecret) {
+		t.Fatalf("the answer shows the client secret: %s", r.body)
+	}
+	return &ssoEnv{teamEnv: e, idp: m}
+}
+
+// browser is a browser's cookies and a client that follows no redirect, so each step is seen.
+type browser struct {
+	c *http.Client
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &browser{c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+// get answers the status and Location of a GET.
+func (b *browser) get(t *testing.T, u string) (int, string) {
+	t.Helper()
+	resp, err := b.c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Location")
+}
+
+// signIn runs a whole sign-in as user: start, the IdP, the callback. It returns the callback's redirect (the
+// console, or the sign-in page with sso_error) and the callback's URL.
+func (e *ssoEnv) signIn(t *testing.T, b *browser, user mockoidc.User) (landing, callback string) {
+	t.Helper()
+	st, loc := b.get(t, e.url+"/v1/auth/oidc/start?tenant=acme")
+	if st != http.StatusFound || !strings.HasPrefix(loc, e.idp.AuthorizationEndpoint()+"?") {
+		t.Fatalf("start = %d %s, want a redirect to the IdP", st, loc)
+	}
+	q, _ := url.Parse(loc)
+	for _, k := range []string{"state", "nonce", "code_challenge"} {
+		if q.Query().Get(k) == "" {
+			t.Fatalf("the authorization request lacks %s: %s", k, loc)
+		}
+	}
+	if q.Query().Get("code_challenge_method") != "S256" || q.Query().Get("redirect_uri") != e.url+api.CallbackPath {
+		t.Fatalf("authorization request %s", loc)
+	}
+	e.idp.QueueUser(user)
+	st, callback = b.get(t, loc)
+	if st != http.StatusFound || !strings.HasPrefix(callback, e.url+api.CallbackPath+"?") {
+		t.Fatalf("IdP = %d %s, want a redirect to the callback", st, callback)
+	}
+	st, landing = b.get(t, callback)
+	if st != http.StatusSeeOther {
+		t.Fatalf("callback = %d %s, want 303", st, landing)
+	}
+	return landing, callback
+}
+
+// session is the browser's session as GET /v1/session answers it ("" role when there is none).
+func (e *ssoEnv) session(t *testing.T, b *browser) (id, role string) {
+	t.Helper()
+	resp, err := b.c.Get(e.url + "/v1/session")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return "", ""
+	}
+	var v struct {
+		Operator struct{ ID, Role string } `json:"operator"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v.Operator.ID, v.Operator.Role
+}
+
+func user(email string, groups ...string) *mockoidc.MockUser {
+	return &mockoidc.MockUser{Subject: "sub-" + email, Email: email, EmailVerified: true, Groups: groups}
+}
+
+// forged is a user whose ID token the IdP signs with a nonce or an audience of its choosing.
+type forged struct {
+	*mockoidc.MockUser
+	nonce, aud string
+}
+
+func (u forged) Claims(scope []string, c *mockoidc.IDTokenClaims) (jwt.Claims, error) {
+	if u.nonce != "" {
+		c.Nonce = u.nonce
+	}
+	if u.aud != "" {
+		c.Audience = jwt.ClaimStrings{u.aud}
+	}
+	return u.MockUser.Claims(scope, c)
+}
+
+func wantLanding(t *testing.T, what, landing, code string) {
+	t.Helper()
+	want := "/"
+	if code != "" {
+		want = "/?" + url.Values{"sso_error": {code}, "tenant": {"acme"}}.Encode()
+	}
+	if u, err := url.Parse(landing); err != nil || u.RequestURI() != want {
+		t.Errorf("%s: landed on %s, want %s", what, landing, want)
+	}
+}
+
+func TestSSOSignIn(t *testing.T) {
+	e := startSSO(t)
+
+	// The settings never show the secret; the callback URL to register is this node's.
+	var v map[string]any
+	e.getJSON(t, "/v1/settings/sso", bobToken, &v)
+	if v["has_client_secret"] != true || v["callback_url"] != e.url+api.CallbackPath || strings.Contains(
+		func() string { b, _ := json.Marshal(v); return string(b) }(), ssoSecret) {
+		t.Errorf("GET /v1/settings/sso = %v", v)
+	}
+	// The public methods say whether SSO is on, and nothing else.
+	var m struct {
+		SSO      bool   `json:"sso"`
+		SSOStart string `json:"sso_start"`
+		Tenant   string `json:"tenant"`
+	}
+	e.getJSON(t, "/v1/auth/methods?tenant=acme", "", &m)
+	if !m.SSO || m.SSOStart != "/v1/auth/oidc/start?tenant=acme" {
+		t.Errorf("methods of acme = %+v", m)
+	}
+	for _, q := range []string{"?tenant=globex", "?tenant=nosuch", ""} {
+		m.SSO, m.Tenant = false, ""
+		e.getJSON(t, "/v1/auth/methods"+q, "", &m)
+		if m.SSO || m.Tenant != "" {
+			t.Errorf("methods %s = %+v, want no SSO and no tenant named", q, m)
+		}
+	}
+
+	// bob, an admin of the YAML file, in the admin group: signed in as admin, nothing changed.
+	n := len(e.prod.changes())
+	b := newBrowser(t)
+	landing, callback := e.signIn(t, b, user("Bob@Example.com", "helpdesk-admins", "helpdesk"))
+	wantLanding(t, "bob", landing, "")
+	if id, role := e.session(t, b); id != "bob" || role != tenant.RoleAdmin {
+		t.Errorf("bob's session: %q %q", id, role)
+	}
+	if got := len(e.prod.changes()); got != n {
+		t.Errorf("bob's sign-in produced %d changes, want none (his role is the one his groups give)", got-n)
+	}
+	// The same callback again (its state bound to a cookie the callback cleared): refused.
+	st, loc := b.get(t, callback)
+	if st != http.StatusSeeOther {
+		t.Fatalf("replay = %d", st)
+	}
+	if u, _ := url.Parse(loc); u.RequestURI() != "/?sso_error=sso_state" { // no flow cookie: no tenant known
+		t.Errorf("replayed callback: landed on %s", loc)
+	}
+
+	// jane, unknown, in the operator group: created just in time, as an operator with the configured capacity.
+	jb := newBrowser(t)
+	landing, _ = e.signIn(t, jb, user("jane.doe@example.com", "helpdesk"))
+	wantLanding(t, "jane", landing, "")
+	if id, role := e.session(t, jb); id != "jane-doe" || role != tenant.RoleOperator {
+		t.Errorf("jane's session: %q %q", id, role)
+	}
+	acme, _ := e.dir.Tenant("acme")
+	var jane *tenant.Operator
+	for i := range acme.Operators {
+		if acme.Operators[i].ID == "jane-doe" {
+			jane = &acme.Operators[i]
+		}
+	}
+	if jane == nil || !jane.SSO || jane.Capacity != 4 || jane.Role != tenant.RoleOperator || jane.PasswordHash != "" {
+		t.Fatalf("jane in the directory: %+v", jane)
+	}
+
+	// alice, an operator, put in the admin group: admin from this sign-in on (a config_set, audited by the
+	// tenant actor like any role change); taken out of it, operator again at the next sign-in.
+	ab := newBrowser(t)
+	landing, _ = e.signIn(t, ab, user("alice@example.com", "helpdesk-admins"))
+	wantLanding(t, "alice promoted", landing, "")
+	if _, role := e.session(t, ab); role != tenant.RoleAdmin {
+		t.Errorf("alice in the admin group: role %q", role)
+	}
+	landing, _ = e.signIn(t, ab, user("alice@example.com", "helpdesk"))
+	wantLanding(t, "alice demoted", landing, "")
+	if _, role := e.session(t, ab); role != tenant.RoleOperator {
+		t.Errorf("alice out of the admin group: role %q", role)
+	}
+	var changes []tenant.Change
+	for _, rec := range e.prod.changes()[n:] {
+		var ch tenant.Change
+		if err := json.Unmarshal(rec.Items[0].Command.Config, &ch); err != nil {
+			t.Fatal(err)
+		}
+		changes = append(changes, ch)
+	}
+	if len(changes) != 3 || changes[0].SSOSignIn == nil || !changes[0].SSOSignIn.Create ||
+		changes[1].SSOSignIn.Role != tenant.RoleAdmin || changes[2].SSOSignIn.Role != tenant.RoleOperator {
+		t.Errorf("changes of the sign-ins: %+v", changes)
+	}
+
+	// No group mapped: refused, with a clear code, and no session.
+	e.clock.Add(6 * time.Minute) // a fresh limiter window for the refusals below
+	nb := newBrowser(t)
+	landing, _ = e.signIn(t, nb, user("sam@example.com", "sales"))
+	wantLanding(t, "no matching group", landing, tenant.CodeSSONoGroup)
+	if id, _ := e.session(t, nb); id != "" {
+		t.Errorf("refused, yet signed in as %q", id)
+	}
+	// Another domain than the allowed one: refused.
+	landing, _ = e.signIn(t, nb, user("mallory@evil.example", "helpdesk-admins"))
+	wantLanding(t, "another domain", landing, tenant.CodeSSODomain)
+
+	// A token with another nonce, for another audience, or expired: refused.
+	landing, _ = e.signIn(t, nb, forged{MockUser: user("bob@example.com", "helpdesk-admins"), nonce: "forged"})
+	wantLanding(t, "bad nonce", landing, "sso_failed")
+	landing, _ = e.signIn(t, nb, forged{MockUser: user("bob@example.com", "helpdesk-admins"), aud: "another-client"})
+	wantLanding(t, "other audience", landing, "sso_failed")
+	if id, _ := e.session(t, nb); id != "" {
+		t.Errorf("refused, yet signed in as %q", id)
+	}
+	// An expired ID token (the IdP's clock an hour behind: issued then, expired since): refused.
+	e.idp.FastForward(-time.Hour)
+	landing, _ = e.signIn(t, nb, user("bob@example.com", "helpdesk-admins"))
+	e.idp.FastForward(time.Hour)
+	wantLanding(t, "expired token", landing, "sso_failed")
+	// Counted: the replayed callback and these five.
+	if got := testutil.ToFloat64(mustCounter(t, e.reg, "failed")); got != 6 {
+		t.Errorf("failed sign-ins counted: %v, want 6", got)
+	}
+	// Five failures from this address: the next sign-in is limited, whoever it is, until the window ends.
+	landing, _ = e.callbackOf(t, nb, user("bob@example.com", "helpdesk-admins"))
+	wantLanding(t, "limited", landing, "too_many_attempts")
+	if testutil.ToFloat64(mustCounter(t, e.reg, "limited")) < 1 {
+		t.Error("the limited sign-in is not counted")
+	}
+	e.clock.Add(6 * time.Minute)
+
+	// A wrong state (a callback this browser did not start): refused, and the code is not tried.
+	st, loc = nb.get(t, e.url+"/v1/auth/oidc/start?tenant=acme")
+	if st != http.StatusFound {
+		t.Fatal(st)
+	}
+	e.idp.QueueUser(user("bob@example.com", "helpdesk-admins"))
+	_, cb := nb.get(t, loc)
+	u, _ := url.Parse(cb)
+	q := u.Query()
+	q.Set("state", "not-"+q.Get("state"))
+	u.RawQuery = q.Encode()
+	_, landing = nb.get(t, u.String())
+	wantLanding(t, "wrong state", landing, "sso_state")
+	if id, _ := e.session(t, nb); id != "" {
+		t.Errorf("a wrong state signed in %q", id)
+	}
+
+	// A replayed code by someone who kept the flow cookie: refused (the state was used once).
+	kb := newBrowser(t)
+	st, loc = kb.get(t, e.url+"/v1/auth/oidc/start?tenant=acme")
+	if st != http.StatusFound {
+		t.Fatal(st)
+	}
+	base, _ := url.Parse(e.url + "/v1/auth/oidc/")
+	kept := kb.c.Jar.Cookies(base)
+	e.idp.QueueUser(user("bob@example.com", "helpdesk-admins"))
+	_, cb = kb.get(t, loc)
+	if _, landing = kb.get(t, cb); landing != "/" && !strings.HasSuffix(landing, "/") {
+		t.Fatalf("first use of the code landed on %s", landing)
+	}
+	rb := newBrowser(t)
+	rb.c.Jar.SetCookies(base, kept)
+	_, landing = rb.get(t, cb)
+	wantLanding(t, "replayed code with the flow cookie", landing, "sso_state")
+	if id, _ := e.session(t, rb); id != "" {
+		t.Errorf("a replayed code signed in %q", id)
+	}
+
+	// A disabled operator cannot sign in by SSO either.
+	if r := e.do(t, "PATCH", "/v1/operators/jane-doe", bobToken, `{"disabled":true}`); r.status != 200 {
+		t.Fatalf("disable jane = %s", r)
+	}
+	if id, _ := e.session(t, jb); id != "" {
+		t.Errorf("jane's session outlived her disabling: %q", id)
+	}
+	db := newBrowser(t)
+	landing, _ = e.signIn(t, db, user("jane.doe@example.com", "helpdesk"))
+	wantLanding(t, "disabled operator", landing, "sso_operator_disabled")
+	if id, _ := e.session(t, db); id != "" {
+		t.Errorf("a disabled operator signed in as %q", id)
+	}
+
+	// Sign-in by password keeps working beside SSO.
+	if r := e.do(t, "PUT", "/v1/operators/me/password", carolToken, `{"new":"`+goodPassword+`"}`); r.status != 200 {
+		t.Fatalf("carol sets a password: %s", r)
+	}
+	if r := e.send(t, "POST", "/v1/session", nil, `{"operator":"carol","password":"`+goodPassword+`"}`); r.status != 200 {
+		t.Errorf("password sign-in = %s", r)
+	}
+
+	// Turning SSO off ends the sessions it signed in (on every node: the check reads the configuration) and sends
+	// the next start back to the sign-in page.
+	if r := e.do(t, "PUT", "/v1/settings/sso", bobToken, `{"enabled":false}`); r.status != 200 {
+		t.Fatalf("disable SSO = %s", r)
+	}
+	if id, _ := e.session(t, b); id != "" {
+		t.Errorf("bob's SSO session outlived SSO: %q", id)
+	}
+	st, loc = newBrowser(t).get(t, e.url+"/v1/auth/oidc/start?tenant=acme")
+	if st != http.StatusSeeOther || !strings.Contains(loc, "sso_error=sso_disabled") {
+		t.Errorf("start with SSO off = %d %s", st, loc)
+	}
+}
+
+// callbackOf runs a sign-in up to the IdP and returns where the callback sends the browser, whatever it is.
+func (e *ssoEnv) callbackOf(t *testing.T, b *browser, u mockoidc.User) (string, string) {
+	t.Helper()
+	st, loc := b.get(t, e.url+"/v1/auth/oidc/start?tenant=acme")
+	if st != http.StatusFound {
+		// Limited before the IdP: the start itself answers with the sign-in page.
+		return loc, ""
+	}
+	e.idp.QueueUser(u)
+	_, cb := b.get(t, loc)
+	_, landing := b.get(t, cb)
+	return landing, cb
+}
+
+// Invalid SSO settings are answered 400 naming the field; nothing is applied.
+func TestSSOSettingsInvalid(t *testing.T) {
+	e := startTeam(t)
+	n := len(e.prod.changes())
+	for body, field := range map[string]string{
+		`{"enabled":true}`:                         "sso.issuer",
+		`{"issuer":"http://idp.example.com"}`:      "sso.issuer",
+		`{"groups":[{"group":"g","role":"boss"}]}`: "sso.groups[0].role",
+		`{"capacity":0}`:                           "sso.capacity",
+		`{"enabled":true,"issuer":"https://idp.example.com","client_id":"c"}`: "sso.groups",
+	} {
+		r := e.do(t, "PUT", "/v1/settings/sso", bobToken, body)
+		wantError(t, body, r, 400, "invalid_setting")
+		if !strings.Contains(string(r.body), field) {
+			t.Errorf("%s: %s does not name %s", body, r.body, field)
+		}
+	}
+	wantError(t, "unknown field", e.do(t, "PUT", "/v1/settings/sso", bobToken, `{"secret":"x"}`), 400, "invalid_json")
+	if got := len(e.prod.changes()); got != n {
+		t.Errorf("%d changes produced", got-n)
+	}
+	if acme, _ := e.dir.Tenant("acme"); acme.SSO != nil {
+		t.Errorf("SSO configured: %+v", acme.SSO)
+	}
+}
