@@ -103,6 +103,13 @@ func permRequests() map[string]permRequest {
 		"POST /v1/operators/{id}/tokens":         {own: "/v1/operators/bob/tokens", other: "/v1/operators/dave/tokens", body: `{"name":"t","scopes":["conversations:read"]}`},
 		"DELETE /v1/operators/{id}/tokens/{tid}": {own: "/v1/operators/bob/tokens/tok-none", other: "/v1/operators/dave/tokens/tok-none"},
 		"DELETE /v1/tokens/{id}":                 {own: "/v1/tokens/tok-none"},
+		"PUT /v1/contacts/fields":                {own: "/v1/contacts/fields", body: `{"fields":[{"key":"city","type":"text"}]}`},
+		"GET /v1/labels":                         {own: "/v1/labels"},
+		"POST /v1/labels":                        {own: "/v1/labels", body: `{"name":"new-label"}`},
+		"PATCH /v1/labels/{id}":                  {own: "/v1/labels/vip", other: "/v1/labels/globex-only", body: `{"color":"#00ff00"}`},
+		"DELETE /v1/labels/{id}":                 {own: "/v1/labels/vip", other: "/v1/labels/globex-only"},
+		"GET /v1/routing/rules":                  {own: "/v1/routing/rules"},
+		"PUT /v1/routing/rules":                  {own: "/v1/routing/rules", body: `{"rules":[]}`},
 	}
 	for _, a := range []string{"take", "attend", "assign", "transfer", "unassign", "snooze", "unsnooze", "close", "reopen", "labels"} {
 		m["POST /v1/conversations/{id}/"+a] = permRequest{own: c + "/" + a, other: g + "/" + a, body: `{}`}

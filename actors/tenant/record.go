@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/routing"
 )
 
 // ConfigTopic is the compacted topic of tenant configuration: one partition, so one total order; key
@@ -48,6 +50,9 @@ type Record struct {
 	Operator *Operator `json:"operator,omitempty"`
 	Token    *APIToken `json:"token,omitempty"`
 	Invite   *Invite   `json:"invite,omitempty"`
+	// Label and Rules are the records of the labels catalogue and the routing rules (labels.go).
+	Label *Label          `json:"label,omitempty"`
+	Rules *[]routing.Rule `json:"rules,omitempty"`
 }
 
 // Key is the record's key in the topic.
@@ -78,6 +83,14 @@ func Records(t *Tenant, v uint64, at time.Time) []Record {
 	for i := range t.Invites {
 		n := t.Invites[i]
 		out = append(out, Record{Tenant: t.ID, Kind: KindInvite, ID: n.ID, Version: v, At: at, Invite: &n})
+	}
+	for i := range t.Labels {
+		l := t.Labels[i]
+		out = append(out, Record{Tenant: t.ID, Kind: KindLabel, ID: l.Name, Version: v, At: at, Label: &l})
+	}
+	if len(t.Rules) > 0 {
+		rs := cloneRules(t.Rules)
+		out = append(out, Record{Tenant: t.ID, Kind: KindRules, ID: RulesID, Version: v, At: at, Rules: &rs})
 	}
 	return out
 }
@@ -183,6 +196,10 @@ func (f *Fold) Tenant(id string) (*Tenant, bool) {
 			t.Tokens = append(t.Tokens, k)
 		case r.Kind == KindInvite && r.Invite != nil:
 			t.Invites = append(t.Invites, *r.Invite)
+		case r.Kind == KindLabel && r.Label != nil:
+			t.Labels = append(t.Labels, *r.Label)
+		case r.Kind == KindRules && r.Rules != nil:
+			t.Rules = cloneRules(*r.Rules)
 		}
 	}
 	return t, true
@@ -217,6 +234,7 @@ func (t *Tenant) Clone() *Tenant {
 		c.Tokens[i].Scopes = slices.Clone(c.Tokens[i].Scopes)
 	}
 	c.Invites = slices.Clone(t.Invites)
+	cloneCatalogue(&c)
 	return &c
 }
 
@@ -230,6 +248,11 @@ type Change struct {
 	Token *TokenChange `json:"token,omitempty"`
 	// Invite issues an invitation or accepts one (team.go).
 	Invite *InviteChange `json:"invite,omitempty"`
+	// Label adds, changes or removes a label of the catalogue; Fields replaces the contact fields; Rules replaces
+	// the routing rules (labels.go).
+	Label  *LabelChange  `json:"label,omitempty"`
+	Fields *FieldsChange `json:"fields,omitempty"`
+	Rules  *RulesChange  `json:"rules,omitempty"`
 }
 
 // SettingsChange changes tenant settings. Contact fields are not changed here (their schema is part of issue 13's
@@ -362,6 +385,20 @@ func ApplyChange(cur *Tenant, ch Change, at time.Time) (*Tenant, []Record, error
 			return nil, nil, err
 		}
 		kind, id, extra = KindInvite, iid, more
+	case ch.Label != nil:
+		if err := applyLabel(next, ch.Label); err != nil {
+			return nil, nil, err
+		}
+		kind, id = KindLabel, ch.Label.Name
+	case ch.Fields != nil:
+		next.Settings.ContactFields = slices.Clone(ch.Fields.Fields)
+		kind, id = KindSettings, SettingsID
+	case ch.Rules != nil:
+		next.Rules = cloneRules(ch.Rules.Rules)
+		if len(next.Rules) == 0 {
+			next.Rules = nil
+		}
+		kind, id = KindRules, RulesID
 	case ch.Settings != nil && ch.Channel == nil && ch.Operator == nil:
 		applySettings(&next.Settings, ch.Settings)
 		kind, id = KindSettings, SettingsID
@@ -390,6 +427,20 @@ func ApplyChange(cur *Tenant, ch Change, at time.Time) (*Tenant, []Record, error
 	}
 	rec := Record{Tenant: next.ID, Kind: kind, ID: id, Version: next.Version, At: at.UTC()}
 	switch kind {
+	case KindLabel:
+		i := slices.IndexFunc(next.Labels, func(l Label) bool { return l.Name == id })
+		if i < 0 { // removed
+			rec.Deleted = true
+			break
+		}
+		l := next.Labels[i]
+		rec.Label = &l
+	case KindRules:
+		rs := cloneRules(next.Rules)
+		if rs == nil {
+			rs = []routing.Rule{}
+		}
+		rec.Rules = &rs
 	case KindToken:
 		i := slices.IndexFunc(next.Tokens, func(k APIToken) bool { return k.ID == id })
 		k := next.Tokens[i]
@@ -562,6 +613,7 @@ func Diff(yaml, topic *Tenant, at func(kind, id string) time.Time) []Difference 
 	} {
 		add(KindSettings, SettingsID, f.name, f.y, f.t)
 	}
+	diffCatalogue(yaml, topic, add)
 	for i := range yaml.Channels {
 		y := &yaml.Channels[i]
 		j := slices.IndexFunc(topic.Channels, func(c Channel) bool { return c.ID == y.ID })

@@ -110,7 +110,8 @@ const MaxTokensPerOperator = 20
 // count is how many parts a change names.
 func (ch *Change) count() int {
 	n := 0
-	for _, set := range []bool{ch.Settings != nil, ch.Channel != nil, ch.Operator != nil, ch.Token != nil, ch.Invite != nil} {
+	for _, set := range []bool{ch.Settings != nil, ch.Channel != nil, ch.Operator != nil, ch.Token != nil, ch.Invite != nil,
+		ch.Label != nil, ch.Fields != nil, ch.Rules != nil} {
 		if set {
 			n++
 		}
@@ -131,6 +132,10 @@ func MayChange(cur *Tenant, caller *Operator, ch Change) bool {
 		return true
 	case caller == nil || caller.Disabled || ch.count() != 1:
 		return false
+	case ch.Label != nil || ch.Fields != nil || ch.Rules != nil:
+		// The labels catalogue, the contact fields and the routing rules are what the inbox works with, which
+		// builders build (labels.go).
+		return caller.Role == RoleBuilder
 	case ch.Operator != nil:
 		o := ch.Operator
 		return o.ID == caller.ID && (o.PasswordHash != nil || o.Name != nil) && !o.Delete && o.Role == nil &&
