@@ -65,7 +65,7 @@ func (a *API) serveCatalogue(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, pa
 			return true
 		}
 		a.configure(ctx, op, tenant.Change{Rules: &body}, fasthttp.StatusOK, func(r *tenant.Record) any {
-			return rulesView{Rules: nonNilRules(*r.Rules), Version: r.Version}
+			return rulesView{Rules: nonNilRules(r.Rules.Rules), Version: r.Version}
 		})
 	default:
 		return false

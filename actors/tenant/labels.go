@@ -72,6 +72,11 @@ type RulesChange struct {
 	Rules []routing.Rule `json:"rules"`
 }
 
+// RuleSet is the item of the routing rules' record: the ordered list.
+type RuleSet struct {
+	Rules []routing.Rule `json:"rules"`
+}
+
 // Codes of refusals of this file's changes.
 const (
 	CodeLabelNotFound = "label_not_found"

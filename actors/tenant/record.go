@@ -52,7 +52,7 @@ type Record struct {
 	Invite   *Invite   `json:"invite,omitempty"`
 	// Label and Rules are the records of the labels catalogue and the routing rules (labels.go).
 	Label *Label          `json:"label,omitempty"`
-	Rules *[]routing.Rule `json:"rules,omitempty"`
+	Rules *RuleSet `json:"rules,omitempty"`
 }
 
 // Key is the record's key in the topic.
@@ -89,8 +89,8 @@ func Records(t *Tenant, v uint64, at time.Time) []Record {
 		out = append(out, Record{Tenant: t.ID, Kind: KindLabel, ID: l.Name, Version: v, At: at, Label: &l})
 	}
 	if len(t.Rules) > 0 {
-		rs := cloneRules(t.Rules)
-		out = append(out, Record{Tenant: t.ID, Kind: KindRules, ID: RulesID, Version: v, At: at, Rules: &rs})
+		out = append(out, Record{Tenant: t.ID, Kind: KindRules, ID: RulesID, Version: v, At: at,
+			Rules: &RuleSet{Rules: cloneRules(t.Rules)}})
 	}
 	return out
 }
@@ -199,7 +199,7 @@ func (f *Fold) Tenant(id string) (*Tenant, bool) {
 		case r.Kind == KindLabel && r.Label != nil:
 			t.Labels = append(t.Labels, *r.Label)
 		case r.Kind == KindRules && r.Rules != nil:
-			t.Rules = cloneRules(*r.Rules)
+			t.Rules = cloneRules(r.Rules.Rules)
 		}
 	}
 	return t, true
@@ -440,7 +440,7 @@ func ApplyChange(cur *Tenant, ch Change, at time.Time) (*Tenant, []Record, error
 		if rs == nil {
 			rs = []routing.Rule{}
 		}
-		rec.Rules = &rs
+		rec.Rules = &RuleSet{Rules: rs}
 	case KindToken:
 		i := slices.IndexFunc(next.Tokens, func(k APIToken) bool { return k.ID == id })
 		k := next.Tokens[i]
