@@ -51,7 +51,7 @@ type Record struct {
 	Token    *APIToken `json:"token,omitempty"`
 	Invite   *Invite   `json:"invite,omitempty"`
 	// Label and Rules are the records of the labels catalogue and the routing rules (labels.go).
-	Label *Label          `json:"label,omitempty"`
+	Label *Label   `json:"label,omitempty"`
 	Rules *RuleSet `json:"rules,omitempty"`
 }
 
