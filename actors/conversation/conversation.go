@@ -2,8 +2,9 @@
 // these functions, persist the result and release effects; refusals carry domain codes, which the API maps to HTTP
 // statuses.
 //
-// It imports only the standard library, the inbox record's types (ingest/inbox) and the shared refusal type
-// (actors/refusal), both standard library only; actors/domain_test.go checks it.
+// It imports only the standard library, the inbox record's types (ingest/inbox), the shared refusal type
+// (actors/refusal) and the routing rules' name check (actors/routing), all standard library only;
+// actors/domain_test.go checks it.
 package conversation
 
 import (

@@ -120,9 +120,10 @@ func (ch *Change) count() int {
 }
 
 // MayChange reports whether caller (an operator of cur; nil for nobody signed in) may make ch: an admin anything
-// (MayConfigure); an operator its own name, its own password and its own tokens; anyone the acceptance of an invite (the invite's
-// secret is the credential: ApplyChange checks it). The API checks it before producing a change and the tenant
-// actor again when it applies one.
+// (MayConfigure); a builder the labels catalogue, the contact fields and the routing rules (labels.go); an operator
+// its own name, its own password and its own tokens; anyone the acceptance of an invite (the invite's secret is the
+// credential: ApplyChange checks it). The API checks it before producing a change and the tenant actor again when
+// it applies one.
 func MayChange(cur *Tenant, caller *Operator, ch Change) bool {
 	if caller != nil && !caller.Disabled && MayConfigure(caller.Role) {
 		return true
