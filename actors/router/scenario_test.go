@@ -602,6 +602,13 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 	cmd := func(typ string) inbox.Item {
 		return inbox.Item{Kind: inbox.KindCommand, Channel: channel, Command: &inbox.Command{RequestID: req, Type: typ}}
 	}
+	// configSet is the config_set of change by the admin a names first.
+	configSet := func(change tenant.Change) inbox.Item {
+		ch, _ := json.Marshal(change)
+		it := cmd(inbox.CmdConfigSet)
+		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
+		return it
+	}
 	switch verb {
 	case "message":
 		a.need(1)
@@ -623,10 +630,7 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 		if err != nil {
 			panic(err)
 		}
-		ch, _ := json.Marshal(tenant.Change{Operator: &tenant.OperatorChange{ID: a.Pos[1], Capacity: &n}})
-		it := cmd(inbox.CmdConfigSet)
-		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
-		return it
+		return configSet(tenant.Change{Operator: &tenant.OperatorChange{ID: a.Pos[1], Capacity: &n}})
 	case "deny":
 		a.need(2)
 		it := cmd(inbox.CmdAudit)
@@ -635,37 +639,25 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 		return it
 	case "role":
 		a.need(3)
-		ch, _ := json.Marshal(tenant.Change{Operator: &tenant.OperatorChange{ID: a.Pos[1], Role: &a.Pos[2]}})
-		it := cmd(inbox.CmdConfigSet)
-		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
-		return it
+		return configSet(tenant.Change{Operator: &tenant.OperatorChange{ID: a.Pos[1], Role: &a.Pos[2]}})
 	case "remove", "disable":
 		a.need(2)
 		oc := &tenant.OperatorChange{ID: a.Pos[1], Delete: verb == "remove"}
 		if verb == "disable" {
 			oc.Disabled = new(true)
 		}
-		ch, _ := json.Marshal(tenant.Change{Operator: oc})
-		it := cmd(inbox.CmdConfigSet)
-		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
-		return it
+		return configSet(tenant.Change{Operator: oc})
 	case "rules":
 		a.need(2)
 		var rc tenant.RulesChange
 		if err := json.Unmarshal([]byte(strings.Join(a.Pos[1:], " ")), &rc.Rules); err != nil {
 			panic(err)
 		}
-		ch, _ := json.Marshal(tenant.Change{Rules: &rc})
-		it := cmd(inbox.CmdConfigSet)
-		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
-		return it
+		return configSet(tenant.Change{Rules: &rc})
 	case "label-add", "label-delete":
 		a.need(2)
-		ch, _ := json.Marshal(tenant.Change{Label: &tenant.LabelChange{Name: a.Pos[1], Create: verb == "label-add",
+		return configSet(tenant.Change{Label: &tenant.LabelChange{Name: a.Pos[1], Create: verb == "label-add",
 			Delete: verb == "label-delete"}})
-		it := cmd(inbox.CmdConfigSet)
-		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
-		return it
 	case "fields":
 		a.need(2)
 		var fc tenant.FieldsChange
@@ -673,20 +665,14 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 			k, typ, _ := strings.Cut(f, ":")
 			fc.Fields = append(fc.Fields, tenant.ContactField{Key: k, Type: typ})
 		}
-		ch, _ := json.Marshal(tenant.Change{Fields: &fc})
-		it := cmd(inbox.CmdConfigSet)
-		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
-		return it
+		return configSet(tenant.Change{Fields: &fc})
 	case "skills":
 		a.need(3)
 		skills := strings.Split(a.Pos[2], ",")
 		if a.Pos[2] == "-" {
 			skills = []string{}
 		}
-		ch, _ := json.Marshal(tenant.Change{Operator: &tenant.OperatorChange{ID: a.Pos[1], Skills: &skills}})
-		it := cmd(inbox.CmdConfigSet)
-		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
-		return it
+		return configSet(tenant.Change{Operator: &tenant.OperatorChange{ID: a.Pos[1], Skills: &skills}})
 	case "label":
 		a.need(2)
 		it := cmd("labels")
@@ -700,10 +686,7 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 		return it
 	case "routing":
 		a.need(2)
-		ch, _ := json.Marshal(tenant.Change{Settings: &tenant.SettingsChange{Routing: &a.Pos[1]}})
-		it := cmd(inbox.CmdConfigSet)
-		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
-		return it
+		return configSet(tenant.Change{Settings: &tenant.SettingsChange{Routing: &a.Pos[1]}})
 	case "take", "close", "unassign", "reopen", "erase":
 		a.need(2)
 		it := cmd(verb)
