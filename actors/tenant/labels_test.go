@@ -63,8 +63,21 @@ func TestCatalogueFromYAML(t *testing.T) {
 	if d := Diff(tn, got, func(string, string) time.Time { return time.Time{} }); len(d) != 0 {
 		t.Errorf("the seed differs from the YAML: %+v", d)
 	}
+	// After a change at runtime, the YAML's seed differs, and the start says so (no silent shadowing).
+	next, _, err := ApplyChange(got, Change{Label: &LabelChange{Name: "vip", Delete: true}}, time.Unix(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _, err = ApplyChange(next, Change{Rules: &RulesChange{}}, time.Unix(2, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Diff(tn, next, func(string, string) time.Time { return time.Time{} })
+	if len(d) != 2 || d[0].Item != "label vip" || d[0].Topic != "absent" || d[1].Item != "rules rules" || d[1].Topic != "null" {
+		t.Errorf("differences after removing vip and the rules: %+v", d)
+	}
 	// A YAML file naming a label outside its catalogue in a rule is refused at start.
-	_, err := Parse([]byte(`
+	_, err = Parse([]byte(`
 tenants:
   - id: acme
     labels: [{name: vip}]

@@ -138,6 +138,8 @@ func TestConsoleLabelsFieldsAndRoutingRules(t *testing.T) {
 	if c := waitConversationOf(t, n, "15550101002", func(c ruleConv) bool { return c.Status == "assigned" }); c.AssigneeID != "bob" {
 		t.Fatalf("the second conversation = %+v, want bob's", c)
 	}
+	// With a catalogue, a label outside it is refused.
+	n.refused("POST", "/v1/conversations/"+second.ID+"/labels", conBob, map[string]any{"add": []string{"gold"}}, 400, "unknown_label")
 	// An operator has none of these pages, and the API refuses them.
 	n.refused("PUT", "/v1/routing/rules", conCarol, map[string]any{"rules": []any{}}, 403, "forbidden")
 	n.refused("POST", "/v1/labels", conCarol, map[string]any{"name": "x"}, 403, "forbidden")
