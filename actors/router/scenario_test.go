@@ -920,6 +920,11 @@ func (h *harness) check() error {
 	if len(broken) > 0 {
 		return errors.New(strings.Join(broken, "; "))
 	}
+	// A router that stopped on an error (a write or an encoding that failed) leaves records pending: the traces
+	// would show it only as outcomes that never come.
+	if err := h.r.failErr.Load(); err != nil {
+		return fmt.Errorf("the router failed: %v", *err)
+	}
 	for _, k := range []string{"failed", "divergence", "restarts"} {
 		if v := h.counters[k]; v != 0 {
 			return fmt.Errorf("counter %s = %v", k, v)
