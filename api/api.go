@@ -209,6 +209,10 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	if a.serveContacts(ctx, op, parts) {
 		return
 	}
+	// The labels catalogue, the contact fields and the routing rules (labels.go).
+	if a.serveCatalogue(ctx, op, parts) {
+		return
+	}
 	// Attachments (media.go).
 	if len(parts) >= 1 && parts[0] == "media" && a.serveMedia(ctx, op, parts) {
 		return

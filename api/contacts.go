@@ -69,7 +69,10 @@ type contactConversation struct {
 // contactViewOf is c as op sees it.
 func contactViewOf(op tenant.OperatorRef, c contact.Contact) contactView {
 	maskContact(op, &c)
-	v := contactView{ID: c.ID, Phone: c.Phone, WaID: c.WaID, Name: c.Name, ProfileName: c.ProfileName, Fields: c.Fields,
+	// A value the live schema does not show (its field removed, or its type or choices changed) is kept in the
+	// record and hidden here (actors/tenant/labels.go).
+	v := contactView{ID: c.ID, Phone: c.Phone, WaID: c.WaID, Name: c.Name, ProfileName: c.ProfileName,
+		Fields:  schemaOf(op.Tenant).Visible(c.Fields),
 		Blocked: c.Blocked, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if v.Fields == nil {
 		v.Fields = map[string]json.RawMessage{}

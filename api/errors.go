@@ -31,6 +31,7 @@ var codeStatus = map[string]int{
 	conversation.CodeInvalidOperator:     fasthttp.StatusBadRequest,
 	conversation.CodeInvalidUntil:        fasthttp.StatusBadRequest,
 	conversation.CodeInvalidLabel:        fasthttp.StatusBadRequest,
+	conversation.CodeUnknownLabel:        fasthttp.StatusBadRequest,
 	conversation.CodeInvalidMessage:      fasthttp.StatusBadRequest,
 	conversation.CodeInvalidSeq:          fasthttp.StatusBadRequest,
 	conversation.CodeForbidden:           fasthttp.StatusForbidden,
@@ -78,6 +79,9 @@ var codeStatus = map[string]int{
 	tenant.CodeLastAdmin:      fasthttp.StatusConflict,
 	// tenant.CodeChannelNotFound is codeChannelNotFound (templates.go), a 404 too.
 	tenant.CodeChannelExists: fasthttp.StatusConflict,
+	// The labels catalogue (labels.go).
+	tenant.CodeLabelNotFound: fasthttp.StatusNotFound,
+	tenant.CodeLabelExists:   fasthttp.StatusConflict,
 	// The team (team.go).
 	tenant.CodeInviteNotFound: fasthttp.StatusNotFound,
 	tenant.CodeOperatorExists: fasthttp.StatusConflict,

@@ -54,6 +54,9 @@ const (
 	PermAuditRead         = "audit.read"      // the audit log (GET /v1/audit)
 	PermTokensOwn         = "tokens.own"      // one's own API tokens: list, create, revoke
 	PermTokensManageOther = "tokens.manage"   // every operator's API tokens
+	PermLabelsManage      = "labels.manage"   // add, change and remove labels of the catalogue
+	PermFieldsManage      = "fields.manage"   // add, change and remove the contact fields
+	PermRulesManage       = "rules.manage"    // read and change the routing rules
 )
 
 var (
@@ -68,7 +71,8 @@ var (
 		PermCannedManage: adminBuild, PermTemplatesRead: everyone, PermTemplatesSync: adminBuild,
 		PermChannelsRead: everyone, PermChannelsManage: adminOnly, PermSettingsManage: adminOnly,
 		PermInsightsRead: adminBuild, PermAuditRead: adminOnly, PermTokensOwn: everyone,
-		PermTokensManageOther: adminOnly,
+		PermTokensManageOther: adminOnly, PermLabelsManage: adminBuild, PermFieldsManage: adminBuild,
+		PermRulesManage: adminBuild,
 	}
 )
 
@@ -153,6 +157,7 @@ var Routes = []Route{
 	{Method: "GET", Pattern: "/v1/contacts", Permission: PermContactsRead, Scope: tenant.ScopeContactsRead, Doc: "list and search contacts"},
 	{Method: "POST", Pattern: "/v1/contacts", Permission: PermContactsManage, Scope: tenant.ScopeContactsWrite, Doc: "create a contact"},
 	{Method: "GET", Pattern: "/v1/contacts/fields", Permission: PermContactsRead, Scope: tenant.ScopeContactsRead, Doc: "the contact fields"},
+	{Method: "PUT", Pattern: "/v1/contacts/fields", Permission: PermFieldsManage, Doc: "replace the contact fields (values kept, hidden)"},
 	{Method: "POST", Pattern: "/v1/contacts/import", Permission: PermContactsManage, Doc: "import a CSV"},
 	{Method: "GET", Pattern: "/v1/contacts/export.csv", Permission: PermContactsManage, Doc: "export a CSV"},
 	{Method: "GET", Pattern: "/v1/contacts/{id}", Permission: PermContactsRead, Scope: tenant.ScopeContactsRead, Doc: "a contact"},
@@ -177,6 +182,13 @@ var Routes = []Route{
 	{Method: "PATCH", Pattern: "/v1/channels/{id}", Permission: PermChannelsManage, Doc: "change a channel"},
 	{Method: "GET", Pattern: "/v1/settings", Permission: PermSettingsManage, Doc: "the tenant's settings"},
 	{Method: "PATCH", Pattern: "/v1/settings", Permission: PermSettingsManage, Doc: "change them"},
+
+	{Method: "GET", Pattern: "/v1/labels", Permission: PermInboxRead, Scope: tenant.ScopeConversationsRead, Doc: "the labels catalogue"},
+	{Method: "POST", Pattern: "/v1/labels", Permission: PermLabelsManage, Doc: "add a label"},
+	{Method: "PATCH", Pattern: "/v1/labels/{id}", Permission: PermLabelsManage, Doc: "change a label's colour or description"},
+	{Method: "DELETE", Pattern: "/v1/labels/{id}", Permission: PermLabelsManage, Doc: "remove a label (conversations keep it as text)"},
+	{Method: "GET", Pattern: "/v1/routing/rules", Permission: PermRulesManage, Doc: "the routing rules"},
+	{Method: "PUT", Pattern: "/v1/routing/rules", Permission: PermRulesManage, Doc: "replace the routing rules"},
 	{Method: "GET", Pattern: "/v1/audit", Permission: PermAuditRead, Doc: "the audit log (README \"Audit log\")"},
 	{Method: "GET", Pattern: "/v1/settings/sso", Permission: PermSettingsManage, Doc: "single sign-on settings (README \"Single sign-on\"); never the client secret"},
 	{Method: "PUT", Pattern: "/v1/settings/sso", Permission: PermSettingsManage, Doc: "change them"},

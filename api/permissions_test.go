@@ -108,6 +108,13 @@ func permRequests() map[string]permRequest {
 		"GET /v1/auth/oidc/callback":             {own: "/v1/auth/oidc/callback?code=x&state=y"},
 		"GET /v1/settings/sso":                   {own: "/v1/settings/sso"},
 		"PUT /v1/settings/sso":                   {own: "/v1/settings/sso", body: `{"capacity":0}`},
+		"PUT /v1/contacts/fields":                {own: "/v1/contacts/fields", body: `{"fields":[{"key":"city","type":"text"}]}`},
+		"GET /v1/labels":                         {own: "/v1/labels"},
+		"POST /v1/labels":                        {own: "/v1/labels", body: `{"name":"new-label"}`},
+		"PATCH /v1/labels/{id}":                  {own: "/v1/labels/vip", other: "/v1/labels/globex-only", body: `{"color":"#00ff00"}`},
+		"DELETE /v1/labels/{id}":                 {own: "/v1/labels/vip", other: "/v1/labels/globex-only"},
+		"GET /v1/routing/rules":                  {own: "/v1/routing/rules"},
+		"PUT /v1/routing/rules":                  {own: "/v1/routing/rules", body: `{"rules":[]}`},
 	}
 	for _, a := range []string{"take", "attend", "assign", "transfer", "unassign", "snooze", "unsnooze", "close", "reopen", "labels"} {
 		m["POST /v1/conversations/{id}/"+a] = permRequest{own: c + "/" + a, other: g + "/" + a, body: `{}`}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/switchboard-hq/switchboard/actors/routing"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
@@ -364,6 +365,13 @@ func (ch *change) labels(cmd Command) *Refusal {
 			return refuse(CodeInvalidLabel, "label %q is not [a-z0-9_-]{1,64}", l)
 		}
 	}
+	if len(ch.p.Labels) > 0 {
+		for _, l := range cmd.AddLabels {
+			if !slices.Contains(ch.p.Labels, l) && !slices.Contains(ch.c.Labels, l) {
+				return refuse(CodeUnknownLabel, "label %q is not in the labels catalogue", l)
+			}
+		}
+	}
 	next := slices.Concat(ch.c.Labels, cmd.AddLabels)
 	next = slices.DeleteFunc(next, func(l string) bool { return slices.Contains(cmd.RemoveLabels, l) })
 	slices.Sort(next)
@@ -379,19 +387,8 @@ func (ch *change) labels(cmd Command) *Refusal {
 	return nil
 }
 
-// ValidLabel reports whether l is a label: [a-z0-9_-]{1,64}.
-func ValidLabel(l string) bool {
-	if len(l) == 0 || len(l) > 64 {
-		return false
-	}
-	for i := 0; i < len(l); i++ {
-		b := l[i]
-		if !(b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
-			return false
-		}
-	}
-	return true
-}
+// ValidLabel reports whether l is a label: [a-z0-9_-]{1,64}, the form of a skill too (routing.ValidName).
+func ValidLabel(l string) bool { return routing.ValidName(l) }
 
 // validText reports whether s is a message or note text: 1 to MaxTextLength characters, not all blank.
 func validText(s string) bool {

@@ -2,8 +2,9 @@
 // these functions, persist the result and release effects; refusals carry domain codes, which the API maps to HTTP
 // statuses.
 //
-// It imports only the standard library, the inbox record's types (ingest/inbox) and the shared refusal type
-// (actors/refusal), both standard library only; actors/domain_test.go checks it.
+// It imports only the standard library, the inbox record's types (ingest/inbox), the shared refusal type
+// (actors/refusal) and the routing rules' name check (actors/routing), all standard library only;
+// actors/domain_test.go checks it.
 package conversation
 
 import (
@@ -68,8 +69,14 @@ type Conversation struct {
 	// The fields below are kept by the state machine (Receive, ApplyCommand, Assign, FireTimer); every time is a
 	// record's time, never the wall clock (docs/design.md, invariant 7).
 
-	// Priority orders the tenant's queue: higher first. The zero value is the ordinary priority.
+	// Priority orders the tenant's queue: higher first. The zero value is the ordinary priority. The tenant's
+	// routing rules set it, with RequiredSkills, when the conversation enters the queue and while it waits
+	// (actors/router, routing.Evaluate); it keeps the last value while the conversation is assigned or closed.
 	Priority int `json:"priority"`
+	// RequiredSkills are the skills an operator needs (all of them) to be offered the conversation by the
+	// dispatcher, from the routing rules like Priority. nil: any operator. A person's choice (take, assign) does
+	// not need them.
+	RequiredSkills []string `json:"required_skills,omitempty"`
 	// LastOperatorID is the operator who held the conversation last (or holds it now). It survives unassign, close
 	// and reopen: it is the sticky hint the dispatcher uses when the tenant reopens to the last operator.
 	LastOperatorID string `json:"last_operator_id,omitempty"`

@@ -18,6 +18,8 @@ const (
 	CodeInvalidUntil = "invalid_until"
 	// CodeInvalidLabel [input]: a label is not [a-z0-9_-]{1,64}.
 	CodeInvalidLabel = "invalid_label"
+	// CodeUnknownLabel [input]: a label added is not in the tenant's labels catalogue (Policy.Labels).
+	CodeUnknownLabel = "unknown_label"
 	// CodeInvalidMessage [input]: a message or note is empty, blank, too long, of an unknown type, a template without
 	// name or language, or comes without the message id the caller must allocate.
 	CodeInvalidMessage = "invalid_message"
@@ -57,8 +59,8 @@ const (
 // Codes returns every refusal code of this package, so the API's edge can check that it maps each one to an HTTP
 // status.
 func Codes() []string {
-	return []string{CodeInvalidCommand, CodeInvalidOperator, CodeInvalidUntil, CodeInvalidLabel, CodeInvalidMessage,
-		CodeInvalidSeq, CodeForbidden, CodeNotFound, CodeAlreadyAssigned, CodeConversationClosed, CodeConversationSnoozed,
+	return []string{CodeInvalidCommand, CodeInvalidOperator, CodeInvalidUntil, CodeInvalidLabel, CodeUnknownLabel,
+		CodeInvalidMessage, CodeInvalidSeq, CodeForbidden, CodeNotFound, CodeAlreadyAssigned, CodeConversationClosed, CodeConversationSnoozed,
 		CodeNotAssigned, CodeNotUnassigned, CodeAlreadyClosed, CodeNotClosed, CodeSnoozeClosed, CodeNotSnoozed,
 		CodeInvalidStatus, CodeWindowClosed, CodeErased}
 }

@@ -43,6 +43,10 @@ type Policy struct {
 	// WindowWarning emits window.closing this long before the 24-hour window expires. 0 disables it; it must be
 	// less than the window.
 	WindowWarning time.Duration
+	// Labels are the tenant's labels catalogue. When it is not empty, a label added to a conversation must be one of
+	// them (CodeUnknownLabel); removing any label is allowed, so a label removed from the catalogue can still be
+	// taken off the conversations that carry it. nil (no catalogue) allows any label.
+	Labels []string
 }
 
 // Validate reports the first setting that is out of range.

@@ -93,6 +93,8 @@ func (a *catalogueActor) Receive(c *actor.Context) {
 		if a.pipe != nil {
 			a.pipe.close()
 		}
+	case *schemaMsg:
+		a.schema = m.schema
 	case *catalogueMsg:
 		a.guard(m, func() error { return a.handle(c, m) })
 		if m.decide {

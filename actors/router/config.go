@@ -16,6 +16,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
+	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/routing"
@@ -36,6 +37,8 @@ type storedConfig struct {
 type settingsMsg struct {
 	policy       conversation.Policy
 	readReceipts bool
+	rules        []routing.Rule
+	schema       contact.Schema
 }
 
 // loadConfig is the tenant's configuration: the one this node's tenant actor stored, or the directory's (the
@@ -229,10 +232,19 @@ func putRecords(b *store.Batch, recs []tenant.Record) error {
 // dispatcher the new policy and the operators' capacities and skills (a lowered capacity takes nothing back; it only
 // stops new offers until the load is below it), and what that frees is proposed.
 func (t *tenantActor) applyConfig(c *actor.Context, next *tenant.Tenant, pos conversation.Position, at time.Time) {
+	prev := t.cfg
 	t.cfg, t.cfgApplied = next, pos
 	t.policy = PolicyOf(next)
+	schema := schemaOf(next)
 	for _, k := range t.kids {
-		c.Send(k.pid, &settingsMsg{policy: t.policy, readReceipts: next.Settings.ReadReceipts})
+		c.Send(k.pid, &settingsMsg{policy: t.policy, readReceipts: next.Settings.ReadReceipts, rules: next.Rules,
+			schema: schema})
+	}
+	if fieldsChanged(prev, next) && t.cat != nil {
+		c.Send(t.cat, &schemaMsg{schema: schema})
+	}
+	if rulesChanged(prev, next) {
+		t.rerouteWaiting(c)
 	}
 	var as []routing.Assignment
 	as = append(as, t.d.SetPolicy(routingPolicy(next))...)

@@ -4,14 +4,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/switchboard-hq/switchboard/actors/audit"
+	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/routing"
 	"github.com/switchboard-hq/switchboard/actors/sender"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -32,8 +35,12 @@ type conversationActor struct {
 	// readReceipts is the tenant setting read_receipts: a read command marks the customer's messages read on
 	// WhatsApp (change.readReceipt).
 	readReceipts bool
-	conv         conversation.Conversation
-	loaded       bool
+	// rules are the tenant's routing rules and schema its contact fields, which the rules' field conditions read
+	// (rules.go).
+	rules  []routing.Rule
+	schema contact.Schema
+	conv   conversation.Conversation
+	loaded bool
 	// reported is the routing state the tenant actor last heard of.
 	reported convReport
 	// refusedStart is the position of the latest start refused while the conversation did not exist (zero: none),
@@ -53,7 +60,9 @@ func (a *conversationActor) Receive(c *actor.Context) {
 	case *releaseMsg:
 		a.guard(func() { a.release(c, m) }, nil)
 	case *settingsMsg:
-		a.policy, a.readReceipts = m.policy, m.readReceipts
+		a.policy, a.readReceipts, a.rules, a.schema = m.policy, m.readReceipts, m.rules, m.schema
+	case *rerouteMsg:
+		a.guard(func() { a.reroute(c) }, nil)
 	}
 }
 
@@ -302,7 +311,7 @@ func (a *conversationActor) report(c *actor.Context, at time.Time, force bool) {
 	}
 	r := a.routingState(at)
 	if !force && r.status == a.reported.status && r.assignee == a.reported.assignee && r.waiting.EnqueuedAt == a.reported.waiting.EnqueuedAt &&
-		r.waiting.Priority == a.reported.waiting.Priority {
+		r.waiting.Priority == a.reported.waiting.Priority && slices.Equal(r.waiting.Skills, a.reported.waiting.Skills) {
 		return
 	}
 	a.reported = r
@@ -354,6 +363,10 @@ func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
 		return a.persist(c, change{prev: prev, next: next, messages: []conversation.Message{stored}, item: m})
 	}
 	next, stored, effects := conversation.Receive(prev, in, a.policy)
+	next, err := a.routed(prev, next)
+	if err != nil {
+		return err
+	}
 	a.r.metrics.applied.WithLabelValues("message").Inc()
 	return a.persist(c, change{prev: prev, next: next, messages: []conversation.Message{stored}, effects: effects, item: m})
 }
@@ -477,6 +490,9 @@ func (a *conversationActor) applyTimer(c *actor.Context, m *itemMsg) error {
 		a.r.log.Warn("dropping timer", "tenant", a.tenant, "conversation", a.id, "kind", tm.Kind, "err", err)
 		next, effects = prev, nil
 	}
+	if next, err = a.routed(prev, next); err != nil {
+		return err
+	}
 	a.r.metrics.applied.WithLabelValues("timer").Inc()
 	return a.persist(c, change{prev: prev, next: next, effects: effects, item: m, extra: func(b *store.Batch) error {
 		// The fired entry leaves the index even when the timer was stale and the state did not move.
@@ -558,6 +574,9 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 			return err
 		}
 		return refuseDurably(r.Code, r.Message)
+	}
+	if next, err = a.routed(prev, next); err != nil {
+		return err
 	}
 	if op, ok := conversation.AssignsTo(cmd, prev); ok && next.AssigneeID == op {
 		if err := a.askGrant(c, op, false, m.at); err != nil {
@@ -690,6 +709,11 @@ func (a *conversationActor) release(c *actor.Context, m *releaseMsg) {
 	next, effects := conversation.Release(prev, m.op, a.policy, m.at)
 	if len(effects) == 0 {
 		a.report(c, m.at, true)
+		return
+	}
+	next, err := a.routed(prev, next)
+	if err != nil {
+		a.r.fail(err)
 		return
 	}
 	if err := a.persist(c, change{prev: prev, next: next, effects: effects}); err != nil {

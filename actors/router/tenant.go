@@ -237,6 +237,7 @@ func PolicyOf(t *tenant.Tenant) conversation.Policy {
 		ReservationTimeout: time.Duration(t.Settings.ReservationTimeout),
 		WindowWarning:      time.Duration(t.Settings.WindowWarning),
 		TakeoverRoles:      t.Settings.TakeoverRoles,
+		Labels:             t.LabelNames(),
 	}
 }
 
@@ -250,7 +251,7 @@ func routingPolicy(t *tenant.Tenant) routing.Policy {
 
 func waitingOf(c *conversation.Conversation) routing.Waiting {
 	return routing.Waiting{ConversationID: c.ID, Priority: c.Priority, EnqueuedAt: c.WaitingSince.UnixMilli(),
-		LastOperator: c.LastOperatorID}
+		LastOperator: c.LastOperatorID, Skills: c.RequiredSkills}
 }
 
 // kid returns the actor of conversation id, starting it if none runs.
@@ -267,7 +268,7 @@ func (t *tenantActor) kid(c *actor.Context, id string) *child {
 			actor.WithInboxSize(8)}, t.convOpts...)
 		k.pid = c.SpawnChild(func() actor.Receiver {
 			return &conversationActor{r: t.r, tenant: t.tenant, id: id, policy: t.policy,
-				readReceipts: t.cfg.Settings.ReadReceipts}
+				readReceipts: t.cfg.Settings.ReadReceipts, rules: t.cfg.Rules, schema: schemaOf(t.cfg)}
 		}, "c", opts...)
 		t.kids[id] = k
 		t.r.metrics.actorsActive.Inc()

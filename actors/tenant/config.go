@@ -1,7 +1,8 @@
 // Package tenant holds the directory of tenants, their channels and operators as read from the YAML config file
 // (docs/contract.md, "Config file"), with the validation that stops a node from starting on a wrong config.
 //
-// It imports the standard library and gopkg.in/yaml.v3 only.
+// It imports the standard library, gopkg.in/yaml.v3 and the routing rules' types (actors/routing, standard library
+// only).
 package tenant
 
 import (
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard-hq/switchboard/actors/routing"
 )
 
 // Config is the whole config file.
@@ -33,6 +36,10 @@ type Tenant struct {
 	Settings  Settings   `yaml:"settings" json:"settings"`
 	Channels  []Channel  `yaml:"channels" json:"channels"`
 	Operators []Operator `yaml:"operators" json:"operators"`
+	// Labels are the tenant's labels catalogue (labels.go); none by default: then any label may be used.
+	Labels []Label `yaml:"labels" json:"labels,omitempty"`
+	// Rules are the tenant's routing rules, in order (labels.go, routing.Evaluate); none by default.
+	Rules []routing.Rule `yaml:"routing_rules" json:"routing_rules,omitempty"`
 	// Tokens are the API tokens issued to operators (team.go); only the configuration topic holds them.
 	Tokens []APIToken `yaml:"-" json:"tokens,omitempty"`
 	// Invites are the one-time invitation links issued to future operators (team.go); topic only.
@@ -381,6 +388,7 @@ func (c *Config) setDefaults() {
 		if t.Settings.Routing == "" {
 			t.Settings.Routing = RoutingAuto
 		}
+		setLabelDefaults(t)
 		for j := range t.Channels {
 			if t.Channels[j].RateLimit == 0 {
 				t.Channels[j].RateLimit = 80
@@ -529,6 +537,9 @@ func (c *Config) Validate() error {
 				return bad(op+".token", "same token as operator %q", prev)
 			}
 			tokens[tok] = t.ID + "/" + o.ID
+		}
+		if err := validateCatalogue(&t, tp); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/routing"
 )
 
 // ConfigTopic is the compacted topic of tenant configuration: one partition, so one total order; key
@@ -50,6 +52,9 @@ type Record struct {
 	Token    *APIToken `json:"token,omitempty"`
 	Invite   *Invite   `json:"invite,omitempty"`
 	SSO      *SSO      `json:"sso,omitempty"`
+	// Label and Rules are the records of the labels catalogue and the routing rules (labels.go).
+	Label *Label   `json:"label,omitempty"`
+	Rules *RuleSet `json:"rules,omitempty"`
 }
 
 // Key is the record's key in the topic.
@@ -83,6 +88,14 @@ func Records(t *Tenant, v uint64, at time.Time) []Record {
 	}
 	if t.SSO != nil {
 		out = append(out, Record{Tenant: t.ID, Kind: KindSSO, ID: SSOID, Version: v, At: at, SSO: t.SSO.Clone()})
+	}
+	for i := range t.Labels {
+		l := t.Labels[i]
+		out = append(out, Record{Tenant: t.ID, Kind: KindLabel, ID: l.Name, Version: v, At: at, Label: &l})
+	}
+	if len(t.Rules) > 0 {
+		out = append(out, Record{Tenant: t.ID, Kind: KindRules, ID: RulesID, Version: v, At: at,
+			Rules: &RuleSet{Rules: cloneRules(t.Rules)}})
 	}
 	return out
 }
@@ -190,6 +203,10 @@ func (f *Fold) Tenant(id string) (*Tenant, bool) {
 			t.Invites = append(t.Invites, *r.Invite)
 		case r.Kind == KindSSO && r.SSO != nil:
 			t.SSO = r.SSO.Clone()
+		case r.Kind == KindLabel && r.Label != nil:
+			t.Labels = append(t.Labels, *r.Label)
+		case r.Kind == KindRules && r.Rules != nil:
+			t.Rules = cloneRules(r.Rules.Rules)
 		}
 	}
 	return t, true
@@ -225,6 +242,7 @@ func (t *Tenant) Clone() *Tenant {
 	}
 	c.Invites = slices.Clone(t.Invites)
 	c.SSO = t.SSO.Clone()
+	cloneCatalogue(&c)
 	return &c
 }
 
@@ -241,6 +259,11 @@ type Change struct {
 	// SSO changes the single sign-on configuration; SSOSignIn applies a verified SSO sign-in (sso.go).
 	SSO       *SSOChange `json:"sso,omitempty"`
 	SSOSignIn *SSOSignIn `json:"sso_sign_in,omitempty"`
+	// Label adds, changes or removes a label of the catalogue; Fields replaces the contact fields; Rules replaces
+	// the routing rules (labels.go).
+	Label  *LabelChange  `json:"label,omitempty"`
+	Fields *FieldsChange `json:"fields,omitempty"`
+	Rules  *RulesChange  `json:"rules,omitempty"`
 }
 
 // SettingsChange changes tenant settings. Contact fields are not changed here (their schema is part of issue 13's
@@ -384,6 +407,20 @@ func ApplyChange(cur *Tenant, ch Change, at time.Time) (*Tenant, []Record, error
 			return nil, nil, err
 		}
 		kind, id = KindOperator, oid
+	case ch.Label != nil:
+		if err := applyLabel(next, ch.Label); err != nil {
+			return nil, nil, err
+		}
+		kind, id = KindLabel, ch.Label.Name
+	case ch.Fields != nil:
+		next.Settings.ContactFields = slices.Clone(ch.Fields.Fields)
+		kind, id = KindSettings, SettingsID
+	case ch.Rules != nil:
+		next.Rules = cloneRules(ch.Rules.Rules)
+		if len(next.Rules) == 0 {
+			next.Rules = nil
+		}
+		kind, id = KindRules, RulesID
 	case ch.Settings != nil && ch.Channel == nil && ch.Operator == nil:
 		applySettings(&next.Settings, ch.Settings)
 		kind, id = KindSettings, SettingsID
@@ -412,6 +449,20 @@ func ApplyChange(cur *Tenant, ch Change, at time.Time) (*Tenant, []Record, error
 	}
 	rec := Record{Tenant: next.ID, Kind: kind, ID: id, Version: next.Version, At: at.UTC()}
 	switch kind {
+	case KindLabel:
+		i := slices.IndexFunc(next.Labels, func(l Label) bool { return l.Name == id })
+		if i < 0 { // removed
+			rec.Deleted = true
+			break
+		}
+		l := next.Labels[i]
+		rec.Label = &l
+	case KindRules:
+		rs := cloneRules(next.Rules)
+		if rs == nil {
+			rs = []routing.Rule{}
+		}
+		rec.Rules = &RuleSet{Rules: rs}
 	case KindToken:
 		i := slices.IndexFunc(next.Tokens, func(k APIToken) bool { return k.ID == id })
 		k := next.Tokens[i]
@@ -586,6 +637,7 @@ func Diff(yaml, topic *Tenant, at func(kind, id string) time.Time) []Difference 
 	} {
 		add(KindSettings, SettingsID, f.name, f.y, f.t)
 	}
+	diffCatalogue(yaml, topic, add)
 	for i := range yaml.Channels {
 		y := &yaml.Channels[i]
 		j := slices.IndexFunc(topic.Channels, func(c Channel) bool { return c.ID == y.ID })

@@ -111,7 +111,7 @@ const MaxTokensPerOperator = 20
 func (ch *Change) count() int {
 	n := 0
 	for _, set := range []bool{ch.Settings != nil, ch.Channel != nil, ch.Operator != nil, ch.Token != nil, ch.Invite != nil,
-		ch.SSO != nil, ch.SSOSignIn != nil} {
+		ch.SSO != nil, ch.SSOSignIn != nil, ch.Label != nil, ch.Fields != nil, ch.Rules != nil} {
 		if set {
 			n++
 		}
@@ -120,9 +120,10 @@ func (ch *Change) count() int {
 }
 
 // MayChange reports whether caller (an operator of cur; nil for nobody signed in) may make ch: an admin anything
-// (MayConfigure); an operator its own name, its own password and its own tokens; anyone the acceptance of an invite (the invite's
-// secret is the credential: ApplyChange checks it). The API checks it before producing a change and the tenant
-// actor again when it applies one.
+// (MayConfigure); a builder the labels catalogue, the contact fields and the routing rules (labels.go); an operator
+// its own name, its own password and its own tokens; anyone the acceptance of an invite (the invite's secret is the
+// credential: ApplyChange checks it). The API checks it before producing a change and the tenant actor again when
+// it applies one.
 func MayChange(cur *Tenant, caller *Operator, ch Change) bool {
 	if caller != nil && !caller.Disabled && MayConfigure(caller.Role) {
 		return true
@@ -136,6 +137,10 @@ func MayChange(cur *Tenant, caller *Operator, ch Change) bool {
 		return true
 	case caller == nil || caller.Disabled || ch.count() != 1:
 		return false
+	case ch.Label != nil || ch.Fields != nil || ch.Rules != nil:
+		// The labels catalogue, the contact fields and the routing rules are what the inbox works with, which
+		// builders build (labels.go).
+		return caller.Role == RoleBuilder
 	case ch.Operator != nil:
 		o := ch.Operator
 		return o.ID == caller.ID && (o.PasswordHash != nil || o.Name != nil) && !o.Delete && o.Role == nil &&

@@ -7,6 +7,7 @@ import { ConversationList } from './list.jsx';
 import { ConversationPane } from './conversation.jsx';
 import { PeoplePage } from './people.jsx';
 import { GeneralSettingsPage } from './settings.jsx';
+import { LabelsPage, FieldsPage, RulesPage } from './catalogue.jsx';
 import { TeamPage, ProfilePage, InvitePage } from './team.jsx';
 import { AuditLogPage } from './audit.jsx';
 import { initials, hue } from './util.js';
@@ -47,6 +48,7 @@ function parseRoute() {
   if (parts[0] === 'settings' && parts[1] === 'profile') return { tab: 'unassigned', id: null, page: 'profile' };
   if (parts[0] === 'settings' && parts[1] === 'audit') return { tab: 'unassigned', id: null, page: 'audit' };
   if (parts[0] === 'settings' && parts[1] === 'sso') return { tab: 'unassigned', id: null, page: 'sso' };
+  if (parts[0] === 'settings' && ['labels', 'fields', 'rules'].includes(parts[1])) return { tab: 'unassigned', id: null, page: parts[1] };
   const tab = TABS.find((t) => t.id === parts[0]) ? parts[0] : 'unassigned';
   const id = parts[1] && /^c[0-9a-v]{16}$/.test(parts[1]) ? parts[1] : null;
   return { tab, id };
@@ -216,6 +218,9 @@ const PAGE_PERMISSION = {
   sso: 'settings.manage',
   team: 'team.manage',
   profile: 'operators.self',
+  labels: 'labels.manage',
+  fields: 'fields.manage',
+  rules: 'rules.manage',
 };
 
 function NoAccess() {
@@ -501,7 +506,7 @@ function Console({ session, onSignOut }) {
               </ul>
             </>
           )}
-          {(can('canned.manage') || can('settings.manage') || can('operators.self') || can('team.manage')) && (
+          {(can('canned.manage') || can('settings.manage') || can('operators.self') || can('team.manage') || can('labels.manage')) && (
             <div class="nav-section">Settings</div>
           )}
           <ul class="tabs">
@@ -585,6 +590,29 @@ function Console({ session, onSignOut }) {
                 </a>
               </li>
             )}
+            {[
+              ['labels', 'labels.manage', 'Labels', 'M4 4h8l8 8-8 8-8-8zM8 8h.01'],
+              ['fields', 'fields.manage', 'Contact fields', 'M4 6h16M4 12h16M4 18h10'],
+              ['rules', 'rules.manage', 'Routing rules', 'M4 6h6l4 6-4 6H4M14 12h6'],
+            ].map(
+              ([page, perm, label, d]) =>
+                can(perm) && (
+                  <li key={page}>
+                    <a
+                      href={'/settings/' + page}
+                      id={'nav-' + page}
+                      class={'tab' + (route.page === page ? ' active' : '')}
+                      onClick={(e) => {
+                        e.preventDefault();
+                        openPage(page);
+                      }}
+                    >
+                      <Icon d={d} />
+                      <span class="tab-label">{label}</span>
+                    </a>
+                  </li>
+                ),
+            )}
             {can('audit.read') && (
               <li>
                 <a
@@ -655,6 +683,12 @@ function Console({ session, onSignOut }) {
           <TeamPage me={me} />
         ) : route.page === 'profile' ? (
           <ProfilePage me={me} availability={availability} setAvailability={setAvailability} />
+        ) : route.page === 'labels' ? (
+          <LabelsPage />
+        ) : route.page === 'fields' ? (
+          <FieldsPage />
+        ) : route.page === 'rules' ? (
+          <RulesPage />
         ) : route.page === 'audit' ? (
           <AuditLogPage />
         ) : route.page === 'sso' ? (

@@ -10,6 +10,7 @@ import { Message } from './message.jsx';
 import { ContactPanel } from './contact.jsx';
 import { useAttachment } from './attach.jsx';
 import { TemplatePicker } from './templates.jsx';
+import { LabelChip, useLabels } from './catalogue.jsx';
 import { useCannedPicker, sendWithMedia, MediaChip } from './canned.jsx';
 
 const PAGE = 50;
@@ -226,6 +227,16 @@ export function ConversationPane({ id, me, operators, names, tick, resync, touch
             <div class="pane-sub">
               <span class={'status-chip ' + conv.status} id="conv-status">{STATUS_LABEL[conv.status] || conv.status}</span>
               {conv.assignee_id && <span class="muted">· {conv.assignee_id === me.id ? 'You' : names[conv.assignee_id] || conv.assignee_id}</span>}
+              {conv.priority ? (
+                <span class={'chip prio' + (conv.priority < 0 ? ' low' : '')} id="conv-priority" title={'Queue priority ' + conv.priority + ', from the routing rules'}>
+                  P{conv.priority}
+                </span>
+              ) : null}
+              {(conv.required_skills || []).length > 0 && (
+                <span class="chip skill" id="conv-skills" title="Only operators with these skills are offered it">
+                  needs {conv.required_skills.join(' + ')}
+                </span>
+              )}
               <span class={'window-chip ' + (open ? 'open' : 'shut')} id="window-chip">
                 <Icon d="M12 3a9 9 0 100 18 9 9 0 000-18zm0 4v5l3 2" size={12} />
                 {open ? left + ' left' : 'Window closed'}
@@ -606,6 +617,8 @@ function TemplateComposer({ id, conv, flash, onSent, locked }) {
 function Details({ conv, names, me, now, open, left, flash, setConv, reload, contactsTick }) {
   const [label, setLabel] = useState('');
   const labels = conv.labels || [];
+  const catalogue = useLabels();
+  const choices = catalogue.filter((l) => !labels.includes(l.name));
   const change = async (body) => {
     try {
       const r = await api.post('/v1/conversations/' + conv.id + '/labels', body);
@@ -641,27 +654,49 @@ function Details({ conv, names, me, now, open, left, flash, setConv, reload, con
         <h4>Labels</h4>
         <div class="labels" id="labels">
           {labels.map((l) => (
-            <span class="chip label" key={l}>
-              {l}
+            <LabelChip key={l} name={l} labels={catalogue}>
               <button class="chip-x" title={'Remove ' + l} aria-label={'Remove label ' + l} onClick={() => change({ remove: [l] })}>
                 ×
               </button>
-            </span>
+            </LabelChip>
           ))}
           {!labels.length && <span class="muted small">No labels</span>}
         </div>
-        <form
-          class="label-add"
-          onSubmit={(e) => {
-            e.preventDefault();
-            const l = label.trim();
-            if (!l) return;
-            setLabel('');
-            change({ add: [l] });
-          }}
-        >
-          <input id="label-input" value={label} onInput={(e) => setLabel(e.currentTarget.value)} placeholder="Add a label…" />
-        </form>
+        {catalogue.length ? (
+          // The tenant has a catalogue: only its labels can be added (the server refuses others, unknown_label).
+          <select
+            id="label-select"
+            class="label-add"
+            value=""
+            disabled={!choices.length}
+            onChange={(e) => {
+              const l = e.currentTarget.value;
+              e.currentTarget.value = '';
+              if (l) change({ add: [l] });
+            }}
+          >
+            <option value="">{choices.length ? 'Add a label…' : 'Every label is on'}</option>
+            {choices.map((l) => (
+              <option key={l.name} value={l.name}>
+                {l.name}
+                {l.description ? ' — ' + l.description : ''}
+              </option>
+            ))}
+          </select>
+        ) : (
+          <form
+            class="label-add"
+            onSubmit={(e) => {
+              e.preventDefault();
+              const l = label.trim();
+              if (!l) return;
+              setLabel('');
+              change({ add: [l] });
+            }}
+          >
+            <input id="label-input" value={label} onInput={(e) => setLabel(e.currentTarget.value)} placeholder="Add a label…" />
+          </form>
+        )}
       </div>
       <div class="card">
         <h4>24-hour window</h4>
@@ -697,6 +732,18 @@ function Details({ conv, names, me, now, open, left, flash, setConv, reload, con
             <>
               <dt>Customer wrote</dt>
               <dd>{ago(conv.last_inbound_at, now) === 'now' ? 'just now' : ago(conv.last_inbound_at, now) + ' ago'}</dd>
+            </>
+          )}
+          {conv.priority ? (
+            <>
+              <dt>Priority</dt>
+              <dd id="fact-priority">{conv.priority}</dd>
+            </>
+          ) : null}
+          {(conv.required_skills || []).length > 0 && (
+            <>
+              <dt>Needs</dt>
+              <dd id="fact-skills">{conv.required_skills.join(', ')}</dd>
             </>
           )}
           {!zero(conv.waiting_since) && conv.status !== 'closed' && (

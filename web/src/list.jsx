@@ -5,6 +5,7 @@ import * as api from './api.js';
 import { ago, contactName, initials, hue, windowOpen, zero } from './util.js';
 import { Icon } from './icon.jsx';
 import { useNow } from './now.js';
+import { LabelChip, useLabels } from './catalogue.jsx';
 
 const ROW = 76; // px, fixed so the visible range is arithmetic
 const PAGE = 50;
@@ -19,6 +20,7 @@ const SORTS = [
 export function ConversationList(props) {
   const { tab, sort, setSort, query, setQuery, searchRef, selected, onSelect, tick, names, presence, me, idsRef, headAction } = props;
   const [state, setState] = useState({ items: [], next: '', loading: true, error: '' });
+  const labels = useLabels();
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(600);
   const [typed, setTyped] = useState(query);
@@ -117,7 +119,7 @@ export function ConversationList(props) {
     const c = items[i];
     rows.push(
       <Row key={c.id} c={c} top={i * ROW} active={c.id === selected} onSelect={onSelect} now={now} names={names}
-        presence={presence[c.id]} me={me} tab={tab.id} />,
+        presence={presence[c.id]} me={me} tab={tab.id} labels={labels} />,
     );
   }
 
@@ -175,7 +177,7 @@ export function ConversationList(props) {
   );
 }
 
-function Row({ c, top, active, onSelect, now, names, presence, me, tab }) {
+function Row({ c, top, active, onSelect, now, names, presence, me, tab, labels }) {
   const name = contactName(c);
   const lm = c.last_message || {};
   const open = windowOpen(c, now);
@@ -219,10 +221,18 @@ function Row({ c, top, active, onSelect, now, names, presence, me, tab }) {
           )}
           {assignee && tab !== 'mine' && <span class="chip">{assignee}</span>}
           {!open && <span class="chip warn">Window closed</span>}
-          {(c.labels || []).slice(0, 2).map((l) => (
-            <span class="chip label" key={l}>
-              {l}
+          {c.priority ? (
+            <span class={'chip prio' + (c.priority < 0 ? ' low' : '')} title="Queue priority (routing rules)">
+              P{c.priority}
             </span>
+          ) : null}
+          {(c.required_skills || []).length > 0 && c.status === 'unassigned' && (
+            <span class="chip skill" title="Needs an operator with these skills">
+              needs {c.required_skills.join(' + ')}
+            </span>
+          )}
+          {(c.labels || []).slice(0, 2).map((l) => (
+            <LabelChip key={l} name={l} labels={labels} />
           ))}
           {c.match && c.match.field !== 'message' && <span class="chip">matched {c.match.field.replace('_', ' ')}</span>}
         </div>
