@@ -37,6 +37,8 @@ type adminChannelView struct {
 	HasAppSecret   bool   `json:"has_app_secret"`
 	HasVerifyToken bool   `json:"has_verify_token"`
 	HasAccessToken bool   `json:"has_access_token"`
+	// WebhookURL is the callback URL to give Meta for the number (channels.go).
+	WebhookURL string `json:"webhook_url,omitempty"`
 }
 
 func adminChannelOf(c *tenant.Channel) adminChannelView {
@@ -63,7 +65,7 @@ func (a *API) patchSettings(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 func (a *API) listAdminChannels(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	out := make([]adminChannelView, 0, len(op.Tenant.Channels))
 	for i := range op.Tenant.Channels {
-		out = append(out, adminChannelOf(&op.Tenant.Channels[i]))
+		out = append(out, adminChannelAt(ctx, &op.Tenant.Channels[i]))
 	}
 	a.writeJSON(ctx, fasthttp.StatusOK, struct {
 		Channels []adminChannelView `json:"channels"`
@@ -83,9 +85,7 @@ func (a *API) addChannel(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		fail(ctx, tenant.CodeInvalidSetting, "phone_number_id: already used by another tenant")
 		return
 	}
-	a.configure(ctx, op, tenant.Change{Channel: &ch}, fasthttp.StatusCreated, func(r *tenant.Record) any {
-		return adminChannelOf(r.Channel)
-	})
+	a.configureChannel(ctx, op, &ch, false, fasthttp.StatusCreated)
 }
 
 func (a *API) patchChannel(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
@@ -98,9 +98,7 @@ func (a *API) patchChannel(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 		return
 	}
 	ch.ID = id
-	a.configure(ctx, op, tenant.Change{Channel: &ch}, fasthttp.StatusOK, func(r *tenant.Record) any {
-		return adminChannelOf(r.Channel)
-	})
+	a.configureChannel(ctx, op, &ch, false, fasthttp.StatusOK)
 }
 
 // getOperator answers GET /v1/operators/{id}: admins and builders read anyone, anyone themselves (permissions.go).

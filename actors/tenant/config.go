@@ -37,6 +37,9 @@ type Tenant struct {
 	Tokens []APIToken `yaml:"-" json:"tokens,omitempty"`
 	// Invites are the one-time invitation links issued to future operators (team.go); topic only.
 	Invites []Invite `yaml:"-" json:"invites,omitempty"`
+	// RemovedChannels are the ids of the channels removed at runtime (channels.go), kept so that what a customer's
+	// conversations on them hold is still found (erasing a contact, the contact's conversations); topic only.
+	RemovedChannels []string `yaml:"-" json:"removed_channels,omitempty"`
 	// Version is the tenant's configuration sequence: the version of the last record of the switchboard.config
 	// topic that changed it (record.go). 0 for a tenant read from YAML and not yet in the topic.
 	Version uint64 `yaml:"-" json:"version"`

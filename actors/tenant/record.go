@@ -79,6 +79,9 @@ func Records(t *Tenant, v uint64, at time.Time) []Record {
 		n := t.Invites[i]
 		out = append(out, Record{Tenant: t.ID, Kind: KindInvite, ID: n.ID, Version: v, At: at, Invite: &n})
 	}
+	for _, id := range t.RemovedChannels {
+		out = append(out, Record{Tenant: t.ID, Kind: KindChannel, ID: id, Version: v, At: at, Deleted: true})
+	}
 	return out
 }
 
@@ -171,6 +174,9 @@ func (f *Fold) Tenant(id string) (*Tenant, bool) {
 		r := ft.items[k]
 		switch {
 		case r.Deleted:
+			if r.Kind == KindChannel {
+				t.RemovedChannels = append(t.RemovedChannels, r.ID)
+			}
 		case r.Kind == KindChannel && r.Channel != nil:
 			t.Channels = append(t.Channels, *r.Channel)
 		case r.Kind == KindOperator && r.Operator != nil:
@@ -217,6 +223,7 @@ func (t *Tenant) Clone() *Tenant {
 		c.Tokens[i].Scopes = slices.Clone(c.Tokens[i].Scopes)
 	}
 	c.Invites = slices.Clone(t.Invites)
+	c.RemovedChannels = slices.Clone(t.RemovedChannels)
 	return &c
 }
 
@@ -259,6 +266,8 @@ type ChannelChange struct {
 	RateLimit     *int    `json:"rate_limit,omitempty"`
 	WABAID        *string `json:"waba_id,omitempty"`
 	Disabled      *bool   `json:"disabled,omitempty"`
+	// Delete removes the channel (channels.go): its record on the topic says deleted, and every node forgets it.
+	Delete bool `json:"delete,omitempty"`
 }
 
 // OperatorChange changes an operator's name, role, capacity, skills or teams, or gives it a new API token.
@@ -350,6 +359,11 @@ func ApplyChange(cur *Tenant, ch Change, at time.Time) (*Tenant, []Record, error
 			return nil, nil, err
 		}
 		kind, id, extra = KindOperator, ch.Operator.ID, more
+	case ch.Channel != nil && ch.Channel.Delete:
+		if err := deleteChannel(next, ch.Channel); err != nil {
+			return nil, nil, err
+		}
+		kind, id = KindChannel, ch.Channel.ID
 	case ch.Token != nil:
 		tid, err := applyToken(next, ch.Token, at)
 		if err != nil {
@@ -403,6 +417,10 @@ func ApplyChange(cur *Tenant, ch Change, at time.Time) (*Tenant, []Record, error
 		rec.Settings = &s
 	case KindChannel:
 		i := slices.IndexFunc(next.Channels, func(c Channel) bool { return c.ID == id })
+		if i < 0 { // removed
+			rec.Deleted = true
+			break
+		}
 		c := next.Channels[i]
 		rec.Channel = &c
 	case KindOperator:
@@ -464,6 +482,7 @@ func applyChannel(t *Tenant, c *ChannelChange) error {
 			typ = "whatsapp"
 		}
 		t.Channels = append(t.Channels, Channel{ID: c.ID, Type: typ, PhoneNumberID: c.PhoneNumberID, RateLimit: 80})
+		t.RemovedChannels = slices.DeleteFunc(t.RemovedChannels, func(id string) bool { return id == c.ID })
 		i = len(t.Channels) - 1
 	case i < 0:
 		return &Refusal{Code: CodeChannelNotFound, Message: "no channel " + c.ID}
