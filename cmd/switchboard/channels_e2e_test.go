@@ -15,7 +15,8 @@ import (
 // only); removed through A, B refuses its webhooks (as a number it never had: 401 when signed by the app secret no
 // channel has any more, 404 when by the app of a channel that remains) and its subscription check as soon as B's
 // directory has the record, and nothing of them reaches the conversation; the conversation stays readable on
-// A, a reply on it is refused naming the channel, and the audit log has the removal with who did it.
+// A, a reply on it is refused naming the channel, erasing the customer erases it too, and the audit log has the
+// removal with who did it.
 func TestRemovedChannelRefusedOnEveryNode(t *testing.T) {
 	a := newNodeConfig(t, configY)
 	a.start()
@@ -75,6 +76,18 @@ func TestRemovedChannelRefusedOnEveryNode(t *testing.T) {
 	// The channel is gone from the list, and the audit log says who removed it.
 	if _, body := a.get("/v1/channels", cfgAda); strings.Contains(string(body), "cfg-wa-7") {
 		t.Errorf("GET /v1/channels lists the removed channel: %s", body)
+	}
+	// Erasing the customer erases their conversation on the removed channel too.
+	var erased struct {
+		Erased        bool `json:"erased"`
+		Conversations int  `json:"conversations"`
+	}
+	if err := json.Unmarshal(a.mustCall("POST", "/v1/contacts/"+conversation.ContactID(from)+"/erase", cfgAda, nil, 200), &erased); err != nil ||
+		!erased.Erased || erased.Conversations != 1 {
+		t.Fatalf("erase answered %+v (%v), want 1 conversation erased", erased, err)
+	}
+	if code, v := a.conversation(cfgAda, conv); code != 200 || v.Contact.WaID != "" || len(v.Messages) != 0 {
+		t.Fatalf("the removed channel's conversation after the erase: %d %+v", code, v)
 	}
 	var audit struct {
 		Entries []struct {
