@@ -84,16 +84,12 @@ func (a *API) removeChannel(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id 
 // tenant. An unknown conversation passes: its actor answers conversation_not_found in order. A reply accepted just
 // before a removal is failed by the sender instead (actors/sender), with the same reason.
 func (a *API) checkChannelLive(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) bool {
-	if !conversation.ValidID(id) || len(op.Tenant.RemovedChannels) == 0 {
+	if len(op.Tenant.RemovedChannels) == 0 {
 		return true
 	}
-	c, err := a.cfg.Reader.Conversation(op.Tenant.ID, id)
-	if errors.Is(err, ErrNotFound) {
-		return true
-	}
-	if err != nil {
-		a.storeFailed(ctx, op, err)
-		return false
+	c, found, ok := a.storedConversation(ctx, op, id)
+	if !found {
+		return ok
 	}
 	if slices.Contains(op.Tenant.RemovedChannels, c.ChannelID) &&
 		!slices.ContainsFunc(op.Tenant.Channels, func(ch tenant.Channel) bool { return ch.ID == c.ChannelID }) {
@@ -102,4 +98,22 @@ func (a *API) checkChannelLive(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, 
 		return false
 	}
 	return true
+}
+
+// storedConversation reads conversation id of the caller's tenant before a command about it is produced. found is
+// false for an invalid or unknown id (the conversation actor answers conversation_not_found, in order with the
+// tenant's records); ok is false when the store failed, and the answer is written.
+func (a *API) storedConversation(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) (c conversation.Conversation, found, ok bool) {
+	if !conversation.ValidID(id) {
+		return c, false, true
+	}
+	c, err := a.cfg.Reader.Conversation(op.Tenant.ID, id)
+	if errors.Is(err, ErrNotFound) {
+		return c, false, true
+	}
+	if err != nil {
+		a.storeFailed(ctx, op, err)
+		return c, false, false
+	}
+	return c, true, true
 }

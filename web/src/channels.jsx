@@ -4,6 +4,7 @@
 // its message names ("app_secret: required …").
 import { useEffect, useState } from 'preact/hooks';
 import * as api from './api.js';
+import { Head, DialogFoot } from './team.jsx';
 
 // The fields of the add form, in order: [key, label, hint, input type].
 const ADD_FIELDS = [
@@ -21,21 +22,10 @@ const SECRET_FIELDS = [
 ];
 
 /** fieldError splits a refusal's message into the field it names and the rest, when it names one of fields. */
-export function fieldError(err, fields) {
+function fieldError(err, fields) {
   const m = /^([a-z_]+): (.*)$/s.exec((err && err.message) || '');
   if (m && fields.includes(m[1])) return { field: m[1], message: m[2] };
   return { field: '', message: (err && err.message) || 'The change was refused.' };
-}
-
-function Head() {
-  return (
-    <header class="settings-head">
-      <div>
-        <div class="muted small">Settings</div>
-        <h2>Channels</h2>
-      </div>
-    </header>
-  );
 }
 
 function SetState({ set }) {
@@ -84,7 +74,7 @@ export function ChannelsPage() {
 
   return (
     <section class="settings-page" id="channels-page">
-      <Head />
+      <Head title="Channels" />
       <div class="team-bar">
         <p class="settings-intro muted">The WhatsApp numbers your customers write to. Changes apply at once, on every node.</p>
         <button class="btn primary" id="channel-add-open" onClick={() => setAdding(true)}>
@@ -274,19 +264,7 @@ function AddDialog({ onClose }) {
         {ADD_FIELDS.map(([k, label, hint, type]) => (
           <Field key={k} prefix="channel-add" name={k} label={label} hint={hint} type={type} value={form[k]} set={set} error={err.field === k ? err.message : ''} />
         ))}
-        {err.message && !err.field && (
-          <div class="alert error" role="alert" id="channel-add-error">
-            {err.message}
-          </div>
-        )}
-        <div class="cf-actions">
-          <button type="button" class="btn" onClick={() => onClose(null)}>
-            Cancel
-          </button>
-          <button class="btn primary" id="channel-add-submit" disabled={busy || !form.id.trim()}>
-            Add number
-          </button>
-        </div>
+        <DialogFoot error={err.field ? '' : err.message} onClose={() => onClose(null)} id="channel-add-submit" label="Add number" disabled={busy || !form.id.trim()} />
       </form>
     </div>
   );
@@ -326,19 +304,7 @@ function RotateDialog({ ch, onClose }) {
         {SECRET_FIELDS.map(([k, label]) => (
           <Field key={k} prefix="channel-rotate" name={k} label={'New ' + label.toLowerCase()} type="password" value={form[k]} set={set} error={err.field === k ? err.message : ''} />
         ))}
-        {err.message && !err.field && (
-          <div class="alert error" role="alert" id="channel-rotate-error">
-            {err.message}
-          </div>
-        )}
-        <div class="cf-actions">
-          <button type="button" class="btn" onClick={() => onClose(null)}>
-            Cancel
-          </button>
-          <button class="btn primary" id="channel-rotate-submit" disabled={names.length === 0}>
-            Replace
-          </button>
-        </div>
+        <DialogFoot error={err.field ? '' : err.message} onClose={() => onClose(null)} id="channel-rotate-submit" label="Replace" disabled={names.length === 0} />
       </form>
     </div>
   );
