@@ -115,6 +115,8 @@ func TestChannelBadInputNamesTheField(t *testing.T) {
 		{"POST", "/v1/channels", `{"id":"acme-wa-3","phone_number_id":"555","app_secret":"s","verify_token":"v","rate_limit":5000}`, "rate_limit: "},
 		{"PATCH", "/v1/channels/acme-wa", `{"app_secret":""}`, "app_secret: "},
 		{"PATCH", "/v1/channels/acme-wa", `{"waba_id":"abc"}`, "waba_id: "},
+		{"PATCH", "/v1/channels/acme-wa", `{"name":"` + strings.Repeat("x", 65) + `"}`, "name: "},
+		{"PATCH", "/v1/channels/acme-wa", `{"name":"two\nlines"}`, "name: "},
 	} {
 		r := e.do(t, tc.method, tc.path, bobToken, tc.body)
 		wantError(t, tc.body, r, 400, "invalid_setting")

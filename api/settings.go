@@ -31,6 +31,7 @@ type adminChannelView struct {
 	ID             string `json:"id"`
 	Type           string `json:"type"`
 	PhoneNumberID  string `json:"phone_number_id"`
+	Name           string `json:"name,omitempty"`
 	RateLimit      int    `json:"rate_limit"`
 	WABAID         string `json:"waba_id,omitempty"`
 	Disabled       bool   `json:"disabled"`
@@ -42,7 +43,7 @@ type adminChannelView struct {
 }
 
 func adminChannelOf(c *tenant.Channel) adminChannelView {
-	return adminChannelView{ID: c.ID, Type: c.Type, PhoneNumberID: c.PhoneNumberID, RateLimit: c.RateLimit,
+	return adminChannelView{ID: c.ID, Type: c.Type, PhoneNumberID: c.PhoneNumberID, Name: c.Name, RateLimit: c.RateLimit,
 		WABAID: c.WABAID, Disabled: c.Disabled, HasAppSecret: c.AppSecret != "", HasVerifyToken: c.VerifyToken != "",
 		HasAccessToken: c.AccessToken != ""}
 }

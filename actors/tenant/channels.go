@@ -13,7 +13,7 @@ func deleteChannel(t *Tenant, c *ChannelChange) error {
 	if i < 0 {
 		return &Refusal{Code: CodeChannelNotFound, Message: "no channel " + c.ID}
 	}
-	if c.Create || c.Type != "" || c.PhoneNumberID != "" || c.AppSecret != nil || c.VerifyToken != nil ||
+	if c.Create || c.Type != "" || c.PhoneNumberID != "" || c.Name != nil || c.AppSecret != nil || c.VerifyToken != nil ||
 		c.AccessToken != nil || c.RateLimit != nil || c.WABAID != nil || c.Disabled != nil {
 		return invalid("delete", "a removal changes nothing else of the channel")
 	}

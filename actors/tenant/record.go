@@ -260,6 +260,7 @@ type ChannelChange struct {
 	// Type and PhoneNumberID are given on Create only.
 	Type          string  `json:"type,omitempty"`
 	PhoneNumberID string  `json:"phone_number_id,omitempty"`
+	Name          *string `json:"name,omitempty"`
 	AppSecret     *string `json:"app_secret,omitempty"`
 	VerifyToken   *string `json:"verify_token,omitempty"`
 	AccessToken   *string `json:"access_token,omitempty"`
@@ -490,6 +491,7 @@ func applyChannel(t *Tenant, c *ChannelChange) error {
 		return invalid("phone_number_id", "a channel's type and number are set when it is added; add another channel")
 	}
 	ch := &t.Channels[i]
+	setIf(&ch.Name, c.Name)
 	setIf(&ch.AppSecret, c.AppSecret)
 	setIf(&ch.VerifyToken, c.VerifyToken)
 	setIf(&ch.AccessToken, c.AccessToken)
@@ -590,6 +592,7 @@ func Diff(yaml, topic *Tenant, at func(kind, id string) time.Time) []Difference 
 		}
 		t := &topic.Channels[j]
 		add(KindChannel, y.ID, "phone_number_id", y.PhoneNumberID, t.PhoneNumberID)
+		add(KindChannel, y.ID, "name", y.Name, t.Name)
 		add(KindChannel, y.ID, "rate_limit", fmt.Sprint(y.RateLimit), fmt.Sprint(t.RateLimit))
 		add(KindChannel, y.ID, "waba_id", y.WABAID, t.WABAID)
 		add(KindChannel, y.ID, "disabled", fmt.Sprint(y.Disabled), fmt.Sprint(t.Disabled))

@@ -14,7 +14,7 @@ import (
 
 // TestConsoleChannels: on Settings → Channels an admin sees the tenant's number with the webhook URL to give Meta and
 // its secrets only as "set"; adds a number (a missing app secret refused beside its field first), which takes a signed
-// webhook at once; rotates its app secret (the old one refused from then on); turns two-way chat off and on; and
+// webhook at once; renames it and rotates its app secret (the old one refused from then on); turns two-way chat off and on; and
 // removes it after typing its id — its webhooks refused, its conversation kept. No secret is ever in the page. An
 // operator has no Channels page.
 func TestConsoleChannels(t *testing.T) {
@@ -44,9 +44,11 @@ func TestConsoleChannels(t *testing.T) {
 		t.Fatal("a refused channel was added")
 	}
 	b.setInput(`#channel-add-app_secret`, secret)
+	b.setInput(`#channel-add-name`, "Support UK")
 	b.click(`#channel-add-submit`)
 	b.text(`#channels-notice`, "acme-wa-2 added")
 	b.text(`#channel-acme-wa-2`, phone)
+	b.text(`#channel-name-acme-wa-2`, "Support UK")
 	b.text(`#channel-token-acme-wa-2`, "set")
 	b.screenshot("channels-added")
 	msg := func(id, text string) []byte {
@@ -56,12 +58,15 @@ func TestConsoleChannels(t *testing.T) {
 		t.Fatalf("the new number's webhook: %d", code)
 	}
 
-	// Rotate its app secret: the old one is refused from the answer on.
+	// Edit: a new display name and app secret; the old secret is refused from the answer on.
 	b.click(`#channel-rotate-acme-wa-2`)
+	b.waitJS(`document.getElementById('channel-rotate-name').value === 'Support UK'`, "the display name in the form")
+	b.setInput(`#channel-rotate-name`, "Support UK +44 20 7946 0388")
 	b.setInput(`#channel-rotate-app_secret`, "rotated-app-secret")
 	b.screenshot("channels-rotate")
 	b.click(`#channel-rotate-submit`)
-	b.text(`#channels-notice`, "app secret replaced")
+	b.text(`#channels-notice`, "display name, app secret changed")
+	b.text(`#channel-name-acme-wa-2`, "Support UK +44 20 7946 0388")
 	if code := n.post(msg("wamid.ch-2", "old secret"), secret); code != 401 {
 		t.Errorf("the old app secret after rotation: %d, want 401", code)
 	}

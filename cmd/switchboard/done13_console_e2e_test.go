@@ -125,9 +125,11 @@ func TestConsoleIssue13Journey(t *testing.T) {
 	admin.setInput(`#channel-add-app_secret`, secret)
 	admin.setInput(`#channel-add-verify_token`, "second-number-verify")
 	admin.setInput(`#channel-add-access_token`, "second-number-access")
+	admin.setInput(`#channel-add-name`, "+44 7700 900301")
 	admin.screenshot("done13-5-add-number")
 	admin.click(`#channel-add-submit`)
 	admin.text(`#channel-acme-wa-2`, phone)
+	admin.text(`#channel-name-acme-wa-2`, "+44 7700 900301")
 	admin.text(`#channels-notice`, "acme-wa-2 added")
 	admin.screenshot("done13-6-number-added")
 	const priya = "447700900313"

@@ -9,11 +9,12 @@ import { Head, DialogFoot } from './team.jsx';
 // The fields of the add form, in order: [key, label, hint, input type].
 const ADD_FIELDS = [
   ['id', 'Channel id', 'a-z, 0-9 and -; how the API and the inbox name it', 'text'],
-  ['phone_number_id', 'Phone number id', 'Meta’s id of the number (WhatsApp Manager → API setup), not the number itself', 'text'],
-  ['app_secret', 'App secret', 'your Meta app’s secret: webhooks signed with it are accepted', 'password'],
-  ['verify_token', 'Verify token', 'any string; give Meta the same one when you subscribe the webhook', 'password'],
-  ['access_token', 'Access token', 'a system user’s token: replies are sent with it', 'password'],
+  ['phone_number_id', 'Phone number id', 'Meta’s id of the number (WhatsApp Manager → API setup)', 'text'],
+  ['name', 'Display name', 'optional, e.g. +44 20 7946 0000 or Support UK', 'text'],
   ['waba_id', 'WhatsApp Business Account id', 'optional: its message templates are synced', 'text'],
+  ['app_secret', 'App secret', 'your Meta app’s secret: webhooks signed with it are accepted', 'password'],
+  ['verify_token', 'Verify token', 'any string; give Meta the same one with the webhook URL', 'password'],
+  ['access_token', 'Access token', 'a system user’s token: replies are sent with it', 'password'],
 ];
 const SECRET_FIELDS = [
   ['app_secret', 'App secret'],
@@ -103,8 +104,11 @@ export function ChannelsPage() {
             <article class={'channel-card' + (ch.disabled ? ' disabled' : '')} key={ch.id} id={'channel-' + ch.id} data-channel={ch.id}>
               <header class="channel-card-head">
                 <div>
-                  <div class="team-name">{ch.id}</div>
+                  <div class="team-name" id={'channel-name-' + ch.id}>
+                    {ch.name || ch.id}
+                  </div>
                   <div class="muted small">
+                    {ch.name && <span class="mono">{ch.id} · </span>}
                     {ch.type === 'whatsapp' ? 'WhatsApp' : ch.type} · number id <span class="mono">{ch.phone_number_id}</span>
                   </div>
                 </div>
@@ -140,7 +144,7 @@ export function ChannelsPage() {
               </dl>
               <div class="channel-actions">
                 <button class="btn small" id={'channel-rotate-' + ch.id} onClick={() => setRotating(ch)}>
-                  Rotate secrets…
+                  Edit…
                 </button>
                 {ch.disabled ? (
                   <button class="btn small" id={'channel-enable-' + ch.id} onClick={() => twoWay(ch, true)}>
@@ -172,7 +176,7 @@ export function ChannelsPage() {
           ch={rotating}
           onClose={(done) => {
             setRotating(null);
-            if (done) say(`${rotating.id}: ${done} replaced.`);
+            if (done) say(`${rotating.id}: ${done} changed.`);
           }}
         />
       )}
@@ -232,7 +236,7 @@ function Field({ name, label, hint, type, value, set, error, prefix }) {
 }
 
 function AddDialog({ onClose }) {
-  const [form, setForm] = useState({ id: '', phone_number_id: '', app_secret: '', verify_token: '', access_token: '', waba_id: '' });
+  const [form, setForm] = useState(Object.fromEntries(ADD_FIELDS.map(([k]) => [k, ''])));
   const [err, setErr] = useState({ field: '', message: '' });
   const [busy, setBusy] = useState(false);
   const set = (k, v) => setForm((f) => ({ ...f, [k]: v }));
@@ -253,7 +257,7 @@ function AddDialog({ onClose }) {
   return (
     <div class="overlay" onClick={() => onClose(null)}>
       <form
-        class="popover erase-dialog team-dialog channel-dialog"
+        class="popover erase-dialog team-dialog channel-dialog wide"
         role="dialog"
         id="channel-add-dialog"
         aria-label="Add WhatsApp number"
@@ -261,30 +265,35 @@ function AddDialog({ onClose }) {
         onSubmit={submit}
       >
         <h3>Add WhatsApp number</h3>
-        {ADD_FIELDS.map(([k, label, hint, type]) => (
-          <Field key={k} prefix="channel-add" name={k} label={label} hint={hint} type={type} value={form[k]} set={set} error={err.field === k ? err.message : ''} />
-        ))}
+        <div class="channel-fields">
+          {ADD_FIELDS.map(([k, label, hint, type]) => (
+            <Field key={k} prefix="channel-add" name={k} label={label} hint={hint} type={type} value={form[k]} set={set} error={err.field === k ? err.message : ''} />
+          ))}
+        </div>
         <DialogFoot error={err.field ? '' : err.message} onClose={() => onClose(null)} id="channel-add-submit" label="Add number" disabled={busy || !form.id.trim()} />
       </form>
     </div>
   );
 }
 
+/** RotateDialog changes a channel's display name and replaces any of its secrets (write-only: never shown). */
 function RotateDialog({ ch, onClose }) {
-  const [form, setForm] = useState({ app_secret: '', verify_token: '', access_token: '' });
+  const [form, setForm] = useState({ name: ch.name || '', app_secret: '', verify_token: '', access_token: '' });
   const [err, setErr] = useState({ field: '', message: '' });
   const set = (k, v) => setForm((f) => ({ ...f, [k]: v }));
   const names = SECRET_FIELDS.filter(([k]) => form[k] !== '');
+  const renamed = form.name.trim() !== (ch.name || '');
   const submit = async (e) => {
     e.preventDefault();
     setErr({ field: '', message: '' });
     const body = {};
+    if (renamed) body.name = form.name.trim();
     for (const [k] of names) body[k] = form[k];
     try {
       await api.request('PATCH', '/v1/channels/' + ch.id, body);
-      onClose(names.map(([, label]) => label.toLowerCase()).join(', '));
+      onClose([...(renamed ? ['display name'] : []), ...names.map(([, label]) => label.toLowerCase())].join(', '));
     } catch (e2) {
-      setErr(fieldError(e2, SECRET_FIELDS.map(([k]) => k)));
+      setErr(fieldError(e2, ['name', ...SECRET_FIELDS.map(([k]) => k)]));
     }
   };
   return (
@@ -293,18 +302,20 @@ function RotateDialog({ ch, onClose }) {
         class="popover erase-dialog team-dialog channel-dialog"
         role="dialog"
         id="channel-rotate-dialog"
-        aria-label={'Rotate secrets of ' + ch.id}
+        aria-label={'Edit ' + ch.id}
         onClick={(e) => e.stopPropagation()}
         onSubmit={submit}
       >
-        <h3>Rotate secrets of {ch.id}</h3>
+        <h3>Edit {ch.id}</h3>
+        <Field prefix="channel-rotate" name="name" label="Display name" type="text" value={form.name} set={set} error={err.field === 'name' ? err.message : ''} />
         <p class="muted small">
-          Fill only what you replace. The current values are never shown; a replaced app secret is refused from the moment this is saved, on every node.
+          Secrets: fill only what you replace. The current values are never shown; a replaced app secret is refused from the moment this is saved, on every
+          node.
         </p>
         {SECRET_FIELDS.map(([k, label]) => (
           <Field key={k} prefix="channel-rotate" name={k} label={'New ' + label.toLowerCase()} type="password" value={form[k]} set={set} error={err.field === k ? err.message : ''} />
         ))}
-        <DialogFoot error={err.field ? '' : err.message} onClose={() => onClose(null)} id="channel-rotate-submit" label="Replace" disabled={names.length === 0} />
+        <DialogFoot error={err.field ? '' : err.message} onClose={() => onClose(null)} id="channel-rotate-submit" label="Save" disabled={names.length === 0 && !renamed} />
       </form>
     </div>
   );
