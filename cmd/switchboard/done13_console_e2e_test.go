@@ -46,6 +46,24 @@ type d13AuditEntry struct {
 	} `json:"changes"`
 }
 
+// invite fills Invite an operator on the Team page the browser shows, saves a screenshot shot of the link shown,
+// and returns the link, failing unless it is under node n's address.
+func (b *browser) invite(n *node, id, name, capacity, shot string) string {
+	b.t.Helper()
+	b.click(`#invite-open`)
+	b.setInput(`#invite-id`, id)
+	b.setInput(`#invite-name`, name)
+	b.setInput(`#invite-capacity`, capacity)
+	b.click(`#invite-submit`)
+	b.waitJS(`(document.getElementById('invite-link')?.value || '').includes('/invite/')`, "the invite link shown")
+	b.screenshot(shot)
+	link := jsValue[string](b, `document.getElementById('invite-link').value`)
+	if !strings.HasPrefix(link, n.url("/invite/")) {
+		b.t.Fatalf("invite link %q, want under %s", link, n.url("/invite/"))
+	}
+	return link
+}
+
 func TestConsoleIssue13Journey(t *testing.T) {
 	demo, err := os.ReadFile(filepath.Join("..", "..", "deploy", "dev", "config.yaml"))
 	if err != nil {
@@ -64,17 +82,7 @@ func TestConsoleIssue13Journey(t *testing.T) {
 	admin.click(`#nav-team`)
 	admin.waitJS(`location.pathname === '/settings/team'`, "the team page")
 	admin.text(`#team-row-bob`, "Bob")
-	admin.click(`#invite-open`)
-	admin.setInput(`#invite-id`, "erin")
-	admin.setInput(`#invite-name`, "Erin Vale")
-	admin.setInput(`#invite-capacity`, "2")
-	admin.click(`#invite-submit`)
-	admin.waitJS(`(document.getElementById('invite-link')?.value || '').includes('/invite/')`, "the invite link shown")
-	admin.screenshot("done13-1-invite-link")
-	link := jsValue[string](admin, `document.getElementById('invite-link').value`)
-	if !strings.HasPrefix(link, n.url("/invite/")) {
-		t.Fatalf("invite link %q", link)
-	}
+	link := admin.invite(n, "erin", "Erin Vale", "2", "done13-1-invite-link")
 	admin.click(`#invite-done`)
 	admin.text(`#team-table`, "Invited")
 
