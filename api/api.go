@@ -267,6 +267,8 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 		a.addChannel(ctx, op)
 	case len(parts) == 2 && parts[0] == "channels" && string(ctx.Method()) == fasthttp.MethodPatch:
 		a.patchChannel(ctx, op, parts[1])
+	case len(parts) == 2 && parts[0] == "channels" && string(ctx.Method()) == fasthttp.MethodDelete:
+		a.removeChannel(ctx, op, parts[1])
 	// The audit log (audit.go).
 	case len(parts) == 1 && parts[0] == "audit" && get:
 		a.listAudit(ctx, op)

@@ -256,7 +256,7 @@ func TestRouting404And405(t *testing.T) {
 		{http.MethodPost, "/v1/operators/me/availability"},
 		{http.MethodPut, "/v1/operators/alice"},
 		{http.MethodPut, "/v1/settings"},
-		{http.MethodDelete, "/v1/channels/acme-wa"},
+		{http.MethodPut, "/v1/channels/acme-wa"},
 	} {
 		wantError(t, tc.method+" "+tc.path, e.do(t, tc.method, tc.path, aliceToken, ""), http.StatusMethodNotAllowed, "method_not_allowed")
 	}

@@ -173,6 +173,9 @@ func (a *API) conversationCommand(ctx *fasthttp.RequestCtx, op tenant.OperatorRe
 				return
 			}
 		}
+		if !a.checkChannelLive(ctx, op, id) { // channels.go
+			return
+		}
 		if b.Type == "template" && !a.checkConversationTemplate(ctx, op, id, &b) {
 			return
 		}

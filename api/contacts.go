@@ -191,9 +191,9 @@ func (a *API) getContact(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id str
 	}
 	v := contactViewOf(op, c)
 	v.Conversations = []contactConversation{}
-	// A contact's conversations are derived, one possible per channel of the tenant.
-	for _, ch := range op.Tenant.Channels {
-		cv, err := a.cfg.Reader.Conversation(op.Tenant.ID, conversation.ID(ch.ID, c.WaID))
+	// A contact's conversations are derived, one possible per channel of the tenant (removed ones included).
+	for _, ch := range op.Tenant.ChannelIDs() {
+		cv, err := a.cfg.Reader.Conversation(op.Tenant.ID, conversation.ID(ch, c.WaID))
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}

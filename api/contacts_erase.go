@@ -44,12 +44,15 @@ func (a *API) eraseContact(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 		fail(ctx, codeUnavailable, "this node does not take commands")
 		return
 	}
-	items := make([]inbox.Item, 0, 1+len(op.Tenant.Channels))
+	// Every channel the contact may have written on, removed ones included: a removed channel's conversations keep
+	// what the customer wrote until they are erased.
+	chs := op.Tenant.ChannelIDs()
+	items := make([]inbox.Item, 0, 1+len(chs))
 	items = append(items, inbox.Item{Kind: inbox.KindCommand,
 		Command: &inbox.Command{Type: "contact_erase", ContactID: c.ID}})
-	for _, ch := range op.Tenant.Channels {
-		items = append(items, inbox.Item{Kind: inbox.KindCommand, Channel: ch.ID, Command: &inbox.Command{
-			Type: string(conversation.CmdErase), ConversationID: conversation.ID(ch.ID, c.WaID)}})
+	for _, ch := range chs {
+		items = append(items, inbox.Item{Kind: inbox.KindCommand, Channel: ch, Command: &inbox.Command{
+			Type: string(conversation.CmdErase), ConversationID: conversation.ID(ch, c.WaID)}})
 	}
 	waits := make([]<-chan outcome.Result, len(items))
 	for i := range items {

@@ -62,6 +62,7 @@ var codeStatus = map[string]int{
 	template.CodeNotApproved:   fasthttp.StatusUnprocessableEntity,
 	template.CodeInvalidParams: fasthttp.StatusBadRequest,
 	codeChannelNotFound:        fasthttp.StatusNotFound,
+	codeChannelRemoved:         fasthttp.StatusConflict, // channels.go: a reply on a removed channel
 	codeGraphFailed:            fasthttp.StatusBadGateway,
 
 	// The contact rules (the tenant's catalogue).

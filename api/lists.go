@@ -105,7 +105,7 @@ func listQuery(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) (q ListQuery, ok
 		q.Label = v
 	}
 	if v := string(args.Peek("channel")); v != "" {
-		if !slices.ContainsFunc(op.Tenant.Channels, func(c tenant.Channel) bool { return c.ID == v }) {
+		if !slices.Contains(op.Tenant.ChannelIDs(), v) { // a removed channel's conversations are listed too
 			return bad(codeInvalidFilter, "channel must be a channel of your tenant")
 		}
 		q.Channel = v

@@ -254,15 +254,6 @@ type flow struct {
 	Exp      int64  `json:"e"`
 }
 
-// nodeURL is the address this request came to (scheme and host): the console's and the callback's base.
-func nodeURL(ctx *fasthttp.RequestCtx) string {
-	scheme := "http"
-	if ctx.IsTLS() || strings.EqualFold(string(ctx.Request.Header.Peek("X-Forwarded-Proto")), "https") {
-		scheme = "https"
-	}
-	return scheme + "://" + string(ctx.Host())
-}
-
 // ssoSettingsView is the SSO configuration as GET and PUT /v1/settings/sso answer it: never the client secret,
 // only whether one is set; and the callback URL to register at the IdP.
 type ssoSettingsView struct {
@@ -289,7 +280,7 @@ func viewSSO(ctx *fasthttp.RequestCtx, s *tenant.SSO, version uint64) ssoSetting
 	v := ssoSettingsView{Enabled: s.Enabled, Issuer: s.Issuer, ClientID: s.ClientID, HasClientSecret: s.ClientSecret != "",
 		Scopes: nonNilStrings(s.Scopes), GroupsClaim: s.GroupsClaim, Groups: s.Groups, OperatorClaim: s.OperatorClaim,
 		Provision: s.Provision, Capacity: s.Capacity, AllowedDomains: nonNilStrings(s.AllowedDomains),
-		CallbackURL: nodeURL(ctx) + CallbackPath, Version: version}
+		CallbackURL: publicBase(ctx) + CallbackPath, Version: version}
 	if v.Groups == nil {
 		v.Groups = []tenant.GroupRole{}
 	}
@@ -410,7 +401,7 @@ func oauthConfig(ctx *fasthttp.RequestCtx, s *tenant.SSO, p *oidc.Provider) *oau
 		}
 	}
 	return &oauth2.Config{ClientID: s.ClientID, ClientSecret: s.ClientSecret, Endpoint: p.Endpoint(),
-		RedirectURL: nodeURL(ctx) + CallbackPath, Scopes: scopes}
+		RedirectURL: publicBase(ctx) + CallbackPath, Scopes: scopes}
 }
 
 // oidcStart answers GET /v1/auth/oidc/start?tenant=T: a redirect to the tenant's IdP with a fresh state, nonce and

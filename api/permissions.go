@@ -180,6 +180,7 @@ var Routes = []Route{
 	{Method: "GET", Pattern: "/v1/channels", Permission: PermChannelsRead, Scope: tenant.ScopeConversationsRead, Doc: "channels (every field for channels.manage)"},
 	{Method: "POST", Pattern: "/v1/channels", Permission: PermChannelsManage, Doc: "add a channel"},
 	{Method: "PATCH", Pattern: "/v1/channels/{id}", Permission: PermChannelsManage, Doc: "change a channel"},
+	{Method: "DELETE", Pattern: "/v1/channels/{id}", Permission: PermChannelsManage, Doc: "remove a channel (its webhooks refused; its conversations kept, replies refused)"},
 	{Method: "GET", Pattern: "/v1/settings", Permission: PermSettingsManage, Doc: "the tenant's settings"},
 	{Method: "PATCH", Pattern: "/v1/settings", Permission: PermSettingsManage, Doc: "change them"},
 

@@ -84,6 +84,7 @@ func permRequests() map[string]permRequest {
 		"GET /v1/channels":                       {own: "/v1/channels"},
 		"POST /v1/channels":                      {own: "/v1/channels", body: `{"id":"new"}`},
 		"PATCH /v1/channels/{id}":                {own: "/v1/channels/acme-wa", other: "/v1/channels/globex-wa", body: `{"rate_limit":5}`},
+		"DELETE /v1/channels/{id}":               {own: "/v1/channels/acme-wa", other: "/v1/channels/globex-wa"},
 		"GET /v1/settings":                       {own: "/v1/settings"},
 		"GET /v1/audit":                          {own: "/v1/audit"},
 		"PATCH /v1/settings":                     {own: "/v1/settings", body: `{"reopen_to":"queue"}`},

@@ -31,16 +31,19 @@ type adminChannelView struct {
 	ID             string `json:"id"`
 	Type           string `json:"type"`
 	PhoneNumberID  string `json:"phone_number_id"`
+	Name           string `json:"name,omitempty"`
 	RateLimit      int    `json:"rate_limit"`
 	WABAID         string `json:"waba_id,omitempty"`
 	Disabled       bool   `json:"disabled"`
 	HasAppSecret   bool   `json:"has_app_secret"`
 	HasVerifyToken bool   `json:"has_verify_token"`
 	HasAccessToken bool   `json:"has_access_token"`
+	// WebhookURL is the callback URL to give Meta for the number (channels.go).
+	WebhookURL string `json:"webhook_url,omitempty"`
 }
 
 func adminChannelOf(c *tenant.Channel) adminChannelView {
-	return adminChannelView{ID: c.ID, Type: c.Type, PhoneNumberID: c.PhoneNumberID, RateLimit: c.RateLimit,
+	return adminChannelView{ID: c.ID, Type: c.Type, PhoneNumberID: c.PhoneNumberID, Name: c.Name, RateLimit: c.RateLimit,
 		WABAID: c.WABAID, Disabled: c.Disabled, HasAppSecret: c.AppSecret != "", HasVerifyToken: c.VerifyToken != "",
 		HasAccessToken: c.AccessToken != ""}
 }
@@ -63,7 +66,7 @@ func (a *API) patchSettings(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 func (a *API) listAdminChannels(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	out := make([]adminChannelView, 0, len(op.Tenant.Channels))
 	for i := range op.Tenant.Channels {
-		out = append(out, adminChannelOf(&op.Tenant.Channels[i]))
+		out = append(out, adminChannelAt(ctx, &op.Tenant.Channels[i]))
 	}
 	a.writeJSON(ctx, fasthttp.StatusOK, struct {
 		Channels []adminChannelView `json:"channels"`
@@ -83,9 +86,7 @@ func (a *API) addChannel(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		fail(ctx, tenant.CodeInvalidSetting, "phone_number_id: already used by another tenant")
 		return
 	}
-	a.configure(ctx, op, tenant.Change{Channel: &ch}, fasthttp.StatusCreated, func(r *tenant.Record) any {
-		return adminChannelOf(r.Channel)
-	})
+	a.configureChannel(ctx, op, &ch, false, fasthttp.StatusCreated)
 }
 
 func (a *API) patchChannel(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string) {
@@ -98,9 +99,7 @@ func (a *API) patchChannel(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id s
 		return
 	}
 	ch.ID = id
-	a.configure(ctx, op, tenant.Change{Channel: &ch}, fasthttp.StatusOK, func(r *tenant.Record) any {
-		return adminChannelOf(r.Channel)
-	})
+	a.configureChannel(ctx, op, &ch, false, fasthttp.StatusOK)
 }
 
 // getOperator answers GET /v1/operators/{id}: admins and builders read anyone, anyone themselves (permissions.go).

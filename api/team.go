@@ -282,7 +282,7 @@ func (a *API) serveTeam(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, parts [
 
 // inviteURL is the console's address of an invite: the address this request came to.
 func inviteURL(ctx *fasthttp.RequestCtx, secret string) string {
-	return nodeURL(ctx) + "/invite/" + secret
+	return publicBase(ctx) + "/invite/" + secret
 }
 
 type invitePendingView struct {

@@ -291,17 +291,9 @@ func (a *API) templateContact(tenantID string, c *conversation.Conversation) Tem
 // conversation for its channel and contact (a template's catalogue is its channel's), then checkTemplate, and sets
 // out.Text to the filled body.
 func (a *API) checkConversationTemplate(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id string, out *inbox.Outbound) bool {
-	if !conversation.ValidID(id) {
-		return true // the caller answers conversation_not_found
-	}
-	c, err := a.cfg.Reader.Conversation(op.Tenant.ID, id)
-	if errors.Is(err, ErrNotFound) {
-		// The conversation actor answers conversation_not_found, in order with the tenant's records.
-		return true
-	}
-	if err != nil {
-		a.storeFailed(ctx, op, err)
-		return false
+	c, found, ok := a.storedConversation(ctx, op, id) // channels.go
+	if !found {
+		return ok
 	}
 	body, ok := a.checkTemplateText(ctx, op, c.ChannelID, out.Template, a.templateContact(op.Tenant.ID, &c))
 	out.Text = body

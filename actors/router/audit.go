@@ -62,6 +62,7 @@ func configEntries(cur *tenant.Tenant, recs []tenant.Record, base audit.Entry, p
 			return nil, err
 		}
 		prev, existed := before[r.Key()]
+		existed = existed && prev != nil // a removed channel's record holds no item: adding it again is an addition
 		if r.Deleted {
 			after = nil
 		}

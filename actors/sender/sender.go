@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -313,6 +314,12 @@ func (s *Sender) current(c *channel) *tenant.Channel {
 		c.limiter.SetLimit(limitOf(cfg.RateLimit))
 	}
 	return cfg
+}
+
+// removed reports whether c's tenant no longer has the channel (its configuration removed it).
+func (s *Sender) removed(c *channel) bool {
+	t, ok := s.cfg.Directory.Tenant(c.tenant)
+	return ok && !slices.ContainsFunc(t.Channels, func(x tenant.Channel) bool { return x.ID == c.cfg.ID })
 }
 
 func (s *Sender) currentConfig(c *channel) *tenant.Channel {
@@ -657,6 +664,14 @@ func (s *Sender) send(ctx context.Context, c *channel, j *Job) (d inbox.Delivery
 	body, err := payload(j)
 	if err != nil {
 		return inbox.Delivery{ErrorCode: 0, ErrorTitle: "cannot build the request: " + err.Error()}, true
+	}
+	if s.removed(c) {
+		// The channel was removed from its tenant (README "Channels"): nothing more leaves on it, and the message
+		// fails with a reason that says why, instead of going out with a credential the tenant took back.
+		if j.Kind != KindRead {
+			s.m.failed.WithLabelValues("channel_removed").Inc()
+		}
+		return inbox.Delivery{ErrorTitle: "channel " + c.cfg.ID + " was removed: the message was not sent"}, true
 	}
 	cfg := s.current(c)
 	url := strings.TrimSuffix(s.cfg.BaseURL, "/") + "/" + cfg.PhoneNumberID + "/messages"

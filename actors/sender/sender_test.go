@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -352,5 +353,50 @@ func TestChannelsFollowTheDirectory(t *testing.T) {
 	if got := s.current(c); got.AccessToken != "rotated" || c.limiter.Limit() != limitOf(40) {
 		t.Errorf("after the change the channel sends with token %q at %v/s, want rotated at %v", got.AccessToken,
 			c.limiter.Limit(), limitOf(40))
+	}
+}
+
+// A channel removed from its tenant sends nothing more: a job still queued for it fails at once with a reason naming
+// the channel (the conversation shows the message failed), and never reaches the API with the credential the tenant
+// took back; the tenant's other channel keeps sending.
+func TestRemovedChannelFailsItsJobs(t *testing.T) {
+	st := storetest.Open(t, store.Config{})
+	meta := startSim(t)
+	both := `tenants:
+  - id: t
+    channels:
+      - {id: t-wa, type: whatsapp, phone_number_id: "1", app_secret: "s", verify_token: "v", access_token: "a"}
+      - {id: t-wa-2, type: whatsapp, phone_number_id: "2", app_secret: "s", verify_token: "v", access_token: "b"}
+`
+	cfg, err := tenant.Parse([]byte(both))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := tenant.NewDirectory(cfg)
+	s, err := New(Config{Store: st, Directory: dir, BaseURL: meta.URL(), Producer: &broker.Producer{}, MaxAttempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed, kept := s.channel("t-wa-2"), s.channel("t-wa")
+	next, _, err := tenant.ApplyChange(&cfg.Tenants[0], tenant.Change{Channel: &tenant.ChannelChange{ID: "t-wa-2", Delete: true}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir.Replace(&tenant.Config{Tenants: []tenant.Tenant{*next}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	job := func(ch string) *Job {
+		return &Job{Tenant: "t", Channel: ch, ConversationID: "c-" + ch, Seq: 1, MessageID: "m-" + ch, To: "27000000001",
+			Type: "text", Text: "hello"}
+	}
+	d, ok := s.send(ctx, removed, job("t-wa-2"))
+	if !ok || d.WAMID != "" || !strings.Contains(d.ErrorTitle, "channel t-wa-2 was removed") {
+		t.Fatalf("a send on the removed channel: %+v (ok %v)", d, ok)
+	}
+	if d, ok := s.send(ctx, kept, job("t-wa")); !ok || d.WAMID == "" {
+		t.Fatalf("a send on the remaining channel: %+v (ok %v)", d, ok)
+	}
+	if got := meta.Messages(); len(got) != 1 || got[0].IdempotencyKey != "m-t-wa" {
+		t.Errorf("the API received %+v, want only the remaining channel's message", got)
 	}
 }

@@ -124,7 +124,7 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 		sent: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_outbound_sent_total",
 			Help: "Outbound messages accepted by the WhatsApp API."}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_outbound_failed_total",
-			Help: "Outbound messages refused for good, by Meta's error code (or retries_exhausted, unknown_channel)."}, []string{"reason"}),
+			Help: "Outbound messages refused for good, by Meta's error code (or retries_exhausted, unknown_channel, channel_removed)."}, []string{"reason"}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_outbound_retries_total",
 			Help: "Send attempts retried after a 429, a 5xx or a network error."}),
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_outbound_rate_limited_total",

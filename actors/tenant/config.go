@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -46,6 +48,9 @@ type Tenant struct {
 	Invites []Invite `yaml:"-" json:"invites,omitempty"`
 	// SSO is the tenant's single sign-on configuration (sso.go); only the configuration topic holds it. nil: none.
 	SSO *SSO `yaml:"-" json:"sso,omitempty"`
+	// RemovedChannels are the ids of the channels removed at runtime (channels.go), kept so that what a customer's
+	// conversations on them hold is still found (erasing a contact, the contact's conversations); topic only.
+	RemovedChannels []string `yaml:"-" json:"removed_channels,omitempty"`
 	// Version is the tenant's configuration sequence: the version of the last record of the switchboard.config
 	// topic that changed it (record.go). 0 for a tenant read from YAML and not yet in the topic.
 	Version uint64 `yaml:"-" json:"version"`
@@ -174,6 +179,9 @@ type Channel struct {
 	Type string `yaml:"type" json:"type"` // "whatsapp"
 	// PhoneNumberID is Meta's id of the WhatsApp number; webhooks name it in metadata.phone_number_id.
 	PhoneNumberID string `yaml:"phone_number_id" json:"phone_number_id"`
+	// Name is how the console shows the number, such as its display number ("+44 20 7946 0000") or "Support UK";
+	// at most 64 characters. "" (the default) shows the id.
+	Name string `yaml:"name" json:"name,omitempty"`
 	// AppSecret verifies X-Hub-Signature-256 on webhooks.
 	AppSecret string `yaml:"app_secret" json:"app_secret"`
 	// VerifyToken answers Meta's GET subscription check.
@@ -467,6 +475,9 @@ func (c *Config) Validate() error {
 				return bad(cp+".id", "channel %q already defined in tenant %q", ch.ID, prev)
 			}
 			channels[ch.ID] = t.ID
+			if utf8.RuneCountInString(ch.Name) > 64 || strings.ContainsFunc(ch.Name, unicode.IsControl) {
+				return bad(cp+".name", "must be at most 64 characters, without control characters")
+			}
 			if ch.Type != "whatsapp" {
 				return bad(cp+".type", "%q is not a supported channel type (whatsapp)", ch.Type)
 			}

@@ -97,6 +97,9 @@ func Records(t *Tenant, v uint64, at time.Time) []Record {
 		out = append(out, Record{Tenant: t.ID, Kind: KindRules, ID: RulesID, Version: v, At: at,
 			Rules: &RuleSet{Rules: cloneRules(t.Rules)}})
 	}
+	for _, id := range t.RemovedChannels {
+		out = append(out, Record{Tenant: t.ID, Kind: KindChannel, ID: id, Version: v, At: at, Deleted: true})
+	}
 	return out
 }
 
@@ -189,6 +192,9 @@ func (f *Fold) Tenant(id string) (*Tenant, bool) {
 		r := ft.items[k]
 		switch {
 		case r.Deleted:
+			if r.Kind == KindChannel {
+				t.RemovedChannels = append(t.RemovedChannels, r.ID)
+			}
 		case r.Kind == KindChannel && r.Channel != nil:
 			t.Channels = append(t.Channels, *r.Channel)
 		case r.Kind == KindOperator && r.Operator != nil:
@@ -243,6 +249,7 @@ func (t *Tenant) Clone() *Tenant {
 	c.Invites = slices.Clone(t.Invites)
 	c.SSO = t.SSO.Clone()
 	cloneCatalogue(&c)
+	c.RemovedChannels = slices.Clone(t.RemovedChannels)
 	return &c
 }
 
@@ -287,12 +294,15 @@ type ChannelChange struct {
 	// Type and PhoneNumberID are given on Create only.
 	Type          string  `json:"type,omitempty"`
 	PhoneNumberID string  `json:"phone_number_id,omitempty"`
+	Name          *string `json:"name,omitempty"`
 	AppSecret     *string `json:"app_secret,omitempty"`
 	VerifyToken   *string `json:"verify_token,omitempty"`
 	AccessToken   *string `json:"access_token,omitempty"`
 	RateLimit     *int    `json:"rate_limit,omitempty"`
 	WABAID        *string `json:"waba_id,omitempty"`
 	Disabled      *bool   `json:"disabled,omitempty"`
+	// Delete removes the channel (channels.go): its record on the topic says deleted, and every node forgets it.
+	Delete bool `json:"delete,omitempty"`
 }
 
 // OperatorChange changes an operator's name, role, capacity, skills or teams, or gives it a new API token.
@@ -384,6 +394,11 @@ func ApplyChange(cur *Tenant, ch Change, at time.Time) (*Tenant, []Record, error
 			return nil, nil, err
 		}
 		kind, id, extra = KindOperator, ch.Operator.ID, more
+	case ch.Channel != nil && ch.Channel.Delete:
+		if err := deleteChannel(next, ch.Channel); err != nil {
+			return nil, nil, err
+		}
+		kind, id = KindChannel, ch.Channel.ID
 	case ch.Token != nil:
 		tid, err := applyToken(next, ch.Token, at)
 		if err != nil {
@@ -478,6 +493,10 @@ func ApplyChange(cur *Tenant, ch Change, at time.Time) (*Tenant, []Record, error
 		rec.Settings = &s
 	case KindChannel:
 		i := slices.IndexFunc(next.Channels, func(c Channel) bool { return c.ID == id })
+		if i < 0 { // removed
+			rec.Deleted = true
+			break
+		}
 		c := next.Channels[i]
 		rec.Channel = &c
 	case KindOperator:
@@ -539,6 +558,7 @@ func applyChannel(t *Tenant, c *ChannelChange) error {
 			typ = "whatsapp"
 		}
 		t.Channels = append(t.Channels, Channel{ID: c.ID, Type: typ, PhoneNumberID: c.PhoneNumberID, RateLimit: 80})
+		t.RemovedChannels = slices.DeleteFunc(t.RemovedChannels, func(id string) bool { return id == c.ID })
 		i = len(t.Channels) - 1
 	case i < 0:
 		return &Refusal{Code: CodeChannelNotFound, Message: "no channel " + c.ID}
@@ -546,6 +566,7 @@ func applyChannel(t *Tenant, c *ChannelChange) error {
 		return invalid("phone_number_id", "a channel's type and number are set when it is added; add another channel")
 	}
 	ch := &t.Channels[i]
+	setIf(&ch.Name, c.Name)
 	setIf(&ch.AppSecret, c.AppSecret)
 	setIf(&ch.VerifyToken, c.VerifyToken)
 	setIf(&ch.AccessToken, c.AccessToken)
@@ -647,6 +668,7 @@ func Diff(yaml, topic *Tenant, at func(kind, id string) time.Time) []Difference 
 		}
 		t := &topic.Channels[j]
 		add(KindChannel, y.ID, "phone_number_id", y.PhoneNumberID, t.PhoneNumberID)
+		add(KindChannel, y.ID, "name", y.Name, t.Name)
 		add(KindChannel, y.ID, "rate_limit", fmt.Sprint(y.RateLimit), fmt.Sprint(t.RateLimit))
 		add(KindChannel, y.ID, "waba_id", y.WABAID, t.WABAID)
 		add(KindChannel, y.ID, "disabled", fmt.Sprint(y.Disabled), fmt.Sprint(t.Disabled))

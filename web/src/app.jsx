@@ -17,6 +17,7 @@ import { StartButton } from './start.jsx';
 import { CannedPage, cannedChanged } from './canned.jsx';
 import { InsightsPage } from './insights.jsx';
 import { SSOSignIn, SSOSettingsPage } from './sso.jsx';
+import { ChannelsPage } from './channels.jsx';
 
 /** The tabs of the inbox, each a list query (SPEC11: "The console's tabs map to list queries"). */
 export const TABS = [
@@ -44,6 +45,7 @@ function parseRoute() {
   if (parts[0] === 'settings' && parts[1] === 'canned') return { tab: 'unassigned', id: null, page: 'canned' };
   if (parts[0] === 'insights') return { tab: 'unassigned', id: null, page: 'insights' };
   if (parts[0] === 'settings' && parts[1] === 'general') return { tab: 'unassigned', id: null, page: 'general' };
+  if (parts[0] === 'settings' && parts[1] === 'channels') return { tab: 'unassigned', id: null, page: 'channels' };
   if (parts[0] === 'settings' && parts[1] === 'team') return { tab: 'unassigned', id: null, page: 'team' };
   if (parts[0] === 'settings' && parts[1] === 'profile') return { tab: 'unassigned', id: null, page: 'profile' };
   if (parts[0] === 'settings' && parts[1] === 'audit') return { tab: 'unassigned', id: null, page: 'audit' };
@@ -214,6 +216,7 @@ const PAGE_PERMISSION = {
   canned: 'canned.manage',
   insights: 'insights.read',
   general: 'settings.manage',
+  channels: 'channels.manage',
   audit: 'audit.read',
   sso: 'settings.manage',
   team: 'team.manage',
@@ -613,6 +616,22 @@ function Console({ session, onSignOut }) {
                   </li>
                 ),
             )}
+            {can('channels.manage') && (
+              <li>
+                <a
+                  href="/settings/channels"
+                  id="nav-channels"
+                  class={'tab' + (route.page === 'channels' ? ' active' : '')}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    openPage('channels');
+                  }}
+                >
+                  <Icon d="M5 4h14a1 1 0 011 1v10a1 1 0 01-1 1H9l-4 4V5a1 1 0 011-1zM9 9h6M9 12h4" />
+                  <span class="tab-label">Channels</span>
+                </a>
+              </li>
+            )}
             {can('audit.read') && (
               <li>
                 <a
@@ -679,6 +698,8 @@ function Console({ session, onSignOut }) {
           <InsightsPage me={me} />
         ) : route.page === 'general' ? (
           <GeneralSettingsPage />
+        ) : route.page === 'channels' ? (
+          <ChannelsPage />
         ) : route.page === 'team' ? (
           <TeamPage me={me} />
         ) : route.page === 'profile' ? (

@@ -8,7 +8,8 @@ const ROLES = ['operator', 'builder', 'admin'];
 const SCOPES = ['conversations:read', 'conversations:write', 'contacts:read', 'contacts:write', 'admin'];
 const POLICY = 'At least 12 characters, not a common password, and not containing your operator id.';
 
-function Head({ title }) {
+/** Head is a settings page's heading (also channels.jsx). */
+export function Head({ title }) {
   return (
     <header class="settings-head">
       <div>
@@ -193,8 +194,8 @@ function ProfileFields({ prefix, form, set }) {
   );
 }
 
-/** DialogFoot is a dialog form's error and its Cancel and submit buttons. */
-function DialogFoot({ error, onClose, id, label, disabled = false }) {
+/** DialogFoot is a dialog form's error and its Cancel and submit buttons (also channels.jsx). */
+export function DialogFoot({ error, onClose, id, label, disabled = false }) {
   return (
     <>
       {error && (
