@@ -558,21 +558,31 @@ func (a *API) ssoSignIn(ctx *fasthttp.RequestCtx, t *tenant.Tenant, claims map[s
 		refuse(tenant.CodeSSONoGroup, opKey, "none of the user's groups is mapped to a role", "operator", id)
 		return
 	}
+	sub, _ := claims["sub"].(string)
+	subject := tenant.SSOSubjectOf(s, sub)
 	cur, exists := findOperator(t, id)
 	switch {
+	case sub == "":
+		refuse(tenant.CodeSSOClaim, opKey, "the ID token has no sub", "operator", id)
+		return
 	case exists && cur.Disabled:
 		refuse(codeSSODisabledOp, opKey, "the operator is disabled", "operator", id)
 		return
-	case !exists && !s.Provision:
+	case exists:
+		if r := tenant.SSOMayBind(s, cur, subject); r != nil {
+			refuse(r.Code, opKey, r.Message, "operator", id)
+			return
+		}
+	case !s.Provision:
 		refuse(tenant.CodeSSONoOperator, opKey, "no such operator and just-in-time provisioning is off", "operator", id)
 		return
 	}
-	if !exists || cur.Role != role {
+	if !exists || cur.Role != role || cur.SSOSubject != subject {
 		name, _ := claims["name"].(string)
 		if name == "" {
 			name, _ = claims["preferred_username"].(string)
 		}
-		ch := tenant.Change{SSOSignIn: &tenant.SSOSignIn{Operator: id, Create: !exists, Name: name, Role: role}}
+		ch := tenant.Change{SSOSignIn: &tenant.SSOSignIn{Operator: id, Subject: subject, Create: !exists, Name: name, Role: role}}
 		if code, msg := a.applyChange(tenant.OperatorRef{Tenant: t, Operator: &tenant.Operator{ID: id}}, ch); code != "" {
 			if code == tenant.CodeLastAdmin || code == codeUnavailable || code == codeOutcomeUnknown {
 				a.log.Warn("sso: the sign-in's change was not applied", "tenant", t.ID, "operator", id, "code", code, "reason", msg)
@@ -584,7 +594,7 @@ func (a *API) ssoSignIn(ctx *fasthttp.RequestCtx, t *tenant.Tenant, claims map[s
 		}
 	}
 	op, ok := a.operator(t.ID, id)
-	if !ok || op.Operator.Role != role || op.Tenant.SSO == nil || !op.Tenant.SSO.Enabled {
+	if !ok || op.Operator.Role != role || op.Operator.SSOSubject != subject || op.Tenant.SSO == nil || !op.Tenant.SSO.Enabled {
 		// The change applied but this node's directory does not show it yet, or SSO was turned off meanwhile.
 		a.log.Warn("sso: the operator is not in this node's directory as signed in yet", "tenant", t.ID, "operator", id)
 		a.ssoFail(ctx, t.ID, codeSSOUnavailable, false, "")

@@ -183,16 +183,23 @@ func TestSSOSignIn(t *testing.T) {
 		}
 	}
 
-	// bob, an admin of the YAML file, in the admin group: signed in as admin, nothing changed.
+	// An IdP account whose address gives "bob", the YAML file's admin: not bob's to sign in as (he signs in by
+	// token or password), whatever its groups; nothing changes.
 	n := len(e.prod.changes())
 	b := newBrowser(t)
-	landing, callback := e.signIn(t, b, user("Bob@Example.com", "helpdesk-admins", "helpdesk"))
-	wantLanding(t, "bob", landing, "")
-	if id, role := e.session(t, b); id != "bob" || role != tenant.RoleAdmin {
-		t.Errorf("bob's session: %q %q", id, role)
+	landing, callback := e.signIn(t, b, user("Bob@Example.com", "helpdesk"))
+	wantLanding(t, "bob of the YAML file", landing, tenant.CodeSSOConflict)
+	if id, _ := e.session(t, b); id != "" {
+		t.Errorf("an IdP account signed in as the YAML file's %q", id)
 	}
 	if got := len(e.prod.changes()); got != n {
-		t.Errorf("bob's sign-in produced %d changes, want none (his role is the one his groups give)", got-n)
+		t.Errorf("the refused sign-in produced %d changes", got-n)
+	}
+	acme, _ := e.dir.Tenant("acme")
+	for _, o := range acme.Operators {
+		if o.ID == "bob" && (o.Role != tenant.RoleAdmin || o.SSO || o.SSOSubject != "") {
+			t.Errorf("bob after the refused sign-in: %+v", o)
+		}
 	}
 	// The same callback again (its state bound to a cookie the callback cleared): refused.
 	st, loc := b.get(t, callback)
@@ -210,19 +217,31 @@ func TestSSOSignIn(t *testing.T) {
 	if id, role := e.session(t, jb); id != "jane-doe" || role != tenant.RoleOperator {
 		t.Errorf("jane's session: %q %q", id, role)
 	}
-	acme, _ := e.dir.Tenant("acme")
+	acme, _ = e.dir.Tenant("acme")
 	var jane *tenant.Operator
 	for i := range acme.Operators {
 		if acme.Operators[i].ID == "jane-doe" {
 			jane = &acme.Operators[i]
 		}
 	}
-	if jane == nil || !jane.SSO || jane.Capacity != 4 || jane.Role != tenant.RoleOperator || jane.PasswordHash != "" {
+	if jane == nil || !jane.SSO || jane.Capacity != 4 || jane.Role != tenant.RoleOperator || jane.PasswordHash != "" ||
+		jane.SSOSubject != e.idp.Issuer()+" sub-jane.doe@example.com" {
 		t.Fatalf("jane in the directory: %+v", jane)
 	}
+	// Another account of the IdP whose address folds to the same id: not jane's.
+	xb := newBrowser(t)
+	landing, _ = e.signIn(t, xb, user("Jane_Doe@example.com", "helpdesk-admins"))
+	wantLanding(t, "another account giving jane-doe", landing, tenant.CodeSSOConflict)
+	if id, _ := e.session(t, xb); id != "" {
+		t.Errorf("another IdP account signed in as %q", id)
+	}
 
-	// alice, an operator, put in the admin group: admin from this sign-in on (a config_set, audited by the
-	// tenant actor like any role change); taken out of it, operator again at the next sign-in.
+	// alice, an operator of the YAML file an admin marks SSO, put in the admin group: admin from this sign-in on
+	// (a config_set, audited by the tenant actor like any role change); taken out of it, operator again at the next
+	// sign-in.
+	if r := e.do(t, "PATCH", "/v1/operators/alice", bobToken, `{"sso":true}`); r.status != 200 || !strings.Contains(string(r.body), `"sso":true`) {
+		t.Fatalf("mark alice SSO = %s", r)
+	}
 	ab := newBrowser(t)
 	landing, _ = e.signIn(t, ab, user("alice@example.com", "helpdesk-admins"))
 	wantLanding(t, "alice promoted", landing, "")
@@ -240,7 +259,9 @@ func TestSSOSignIn(t *testing.T) {
 		if err := json.Unmarshal(rec.Items[0].Command.Config, &ch); err != nil {
 			t.Fatal(err)
 		}
-		changes = append(changes, ch)
+		if ch.SSOSignIn != nil {
+			changes = append(changes, ch)
+		}
 	}
 	if len(changes) != 3 || changes[0].SSOSignIn == nil || !changes[0].SSOSignIn.Create ||
 		changes[1].SSOSignIn.Role != tenant.RoleAdmin || changes[2].SSOSignIn.Role != tenant.RoleOperator {
@@ -272,9 +293,9 @@ func TestSSOSignIn(t *testing.T) {
 	landing, _ = e.signIn(t, nb, user("bob@example.com", "helpdesk-admins"))
 	e.idp.FastForward(time.Hour)
 	wantLanding(t, "expired token", landing, "sso_failed")
-	// Counted: the replayed callback and these five.
-	if got := testutil.ToFloat64(mustCounter(t, e.reg, "failed")); got != 6 {
-		t.Errorf("failed sign-ins counted: %v, want 6", got)
+	// Counted: the two conflicts, the replayed callback and these five.
+	if got := testutil.ToFloat64(mustCounter(t, e.reg, "failed")); got != 8 {
+		t.Errorf("failed sign-ins counted: %v, want 8", got)
 	}
 	// Five failures from this address: the next sign-in is limited, whoever it is, until the window ends.
 	landing, _ = e.callbackOf(t, nb, user("bob@example.com", "helpdesk-admins"))
@@ -309,7 +330,7 @@ func TestSSOSignIn(t *testing.T) {
 	}
 	base, _ := url.Parse(e.url + "/v1/auth/oidc/")
 	kept := kb.c.Jar.Cookies(base)
-	e.idp.QueueUser(user("bob@example.com", "helpdesk-admins"))
+	e.idp.QueueUser(user("alice@example.com", "helpdesk-admins"))
 	_, cb = kb.get(t, loc)
 	if _, landing = kb.get(t, cb); landing != "/" && !strings.HasSuffix(landing, "/") {
 		t.Fatalf("first use of the code landed on %s", landing)
@@ -349,8 +370,8 @@ func TestSSOSignIn(t *testing.T) {
 	if r := e.do(t, "PUT", "/v1/settings/sso", bobToken, `{"enabled":false}`); r.status != 200 {
 		t.Fatalf("disable SSO = %s", r)
 	}
-	if id, _ := e.session(t, b); id != "" {
-		t.Errorf("bob's SSO session outlived SSO: %q", id)
+	if id, _ := e.session(t, ab); id != "" {
+		t.Errorf("alice's SSO session outlived SSO: %q", id)
 	}
 	st, loc = newBrowser(t).get(t, e.url+"/v1/auth/oidc/start?tenant=acme")
 	if st != http.StatusSeeOther || !strings.Contains(loc, "sso_error=sso_disabled") {

@@ -18,6 +18,7 @@ const SSO_ERRORS = {
   sso_domain_not_allowed: 'Accounts of your e-mail domain may not sign in to this organisation.',
   sso_claim_missing: 'Your identity provider did not send what Switchboard needs to know who you are (e.g. a verified e-mail address).',
   sso_operator_disabled: 'Your operator account is disabled. Ask an admin.',
+  sso_operator_conflict: 'Your account’s operator id belongs to an operator who signs in with a password or token, or to another account of your identity provider. Sign in with your password, or ask an admin.',
   too_many_attempts: 'Too many failed sign-ins. Wait a few minutes and try again.',
   last_admin: 'Your groups now give you a lower role, and you are the organisation’s last admin. Ask your IdP admin to restore your group.',
 };
