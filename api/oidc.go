@@ -70,7 +70,10 @@ const (
 )
 
 // errAddressRefused is the dial error for an address an IdP may not have.
-var errAddressRefused = errors.New("oidc: the IdP's address is loopback, link-local or unspecified")
+var errAddressRefused = errors.New("oidc: the IdP's address is loopback, private, link-local or unspecified")
+
+// cgnat is the shared address space of carrier-grade NAT (RFC 6598), private in all but name.
+var cgnat = &net.IPNet{IP: net.IPv4(100, 64, 0, 0).To4(), Mask: net.CIDRMask(10, 32)}
 
 // ssoState is the API's single sign-on state: discovery documents by issuer and the states of finished sign-ins.
 type ssoState struct {
@@ -87,7 +90,7 @@ type providerEntry struct {
 	at  time.Time
 }
 
-func newSSOState(allowLoopback bool) *ssoState {
+func newSSOState(allowLoopback, allowPrivate bool) *ssoState {
 	d := &net.Dialer{Timeout: 5 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
 		host, _, err := net.SplitHostPort(address)
 		if err != nil {
@@ -95,12 +98,13 @@ func newSSOState(allowLoopback bool) *ssoState {
 		}
 		ip := net.ParseIP(host)
 		if ip == nil || ip.IsUnspecified() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() ||
-			(ip.IsLoopback() && !allowLoopback) {
+			ip.Equal(net.IPv4bcast) || (ip.IsLoopback() && !allowLoopback) || ((ip.IsPrivate() || cgnat.Contains(ip)) && !allowPrivate) {
 			return errAddressRefused
 		}
 		return nil
 	}}
-	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: d.DialContext, TLSHandshakeTimeout: 5 * time.Second,
+	// No proxy: the dialer's check would see the proxy's address, not the IdP's.
+	tr := &http.Transport{Proxy: nil, DialContext: d.DialContext, TLSHandshakeTimeout: 5 * time.Second,
 		ResponseHeaderTimeout: oidcTimeout, MaxResponseHeaderBytes: 64 << 10, MaxIdleConns: 16, IdleConnTimeout: time.Minute}
 	return &ssoState{transport: tr, providers: map[string]*providerEntry{}, used: map[[32]byte]time.Time{}}
 }

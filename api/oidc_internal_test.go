@@ -31,12 +31,22 @@ func same(path string) func(string) string { return func(base string) string { r
 func TestOIDCIssuerOnly(t *testing.T) {
 	now := time.Now()
 	ok := discovery(t, same("/token"), same("/keys"), 0)
-	if _, _, err := newSSOState(true).provider(ok.URL, now); err != nil {
+	if _, _, err := newSSOState(true, false).provider(ok.URL, now); err != nil {
 		t.Fatalf("a well-formed issuer: %v", err)
 	}
 	// Loopback refused unless allowed (the dialer's check, before any byte is sent).
-	if _, _, err := newSSOState(false).provider(ok.URL, now); !errors.Is(err, errAddressRefused) {
+	if _, _, err := newSSOState(false, false).provider(ok.URL, now); !errors.Is(err, errAddressRefused) {
 		t.Errorf("a loopback issuer without --oidc-allow-loopback: %v", err)
+	}
+	// Private addresses (the network the node runs in) refused unless allowed, and no proxy is used (the dialer
+	// would check the proxy's address instead of the IdP's).
+	for _, issuer := range []string{"https://10.255.255.1", "https://192.168.255.254", "https://100.64.0.1", "https://[fd00::1]"} {
+		if _, _, err := newSSOState(false, false).provider(issuer, now); !errors.Is(err, errAddressRefused) {
+			t.Errorf("a private issuer %s: %v", issuer, err)
+		}
+	}
+	if tr, ok := newSSOState(false, false).transport.(*http.Transport); !ok || tr.Proxy != nil {
+		t.Error("the IdP's requests may go through a proxy")
 	}
 	// Endpoints on another host than the issuer's: refused at discovery.
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(ok.URL, "http://"))
@@ -45,13 +55,13 @@ func TestOIDCIssuerOnly(t *testing.T) {
 		"token": discovery(t, other, same("/keys"), 0),
 		"keys":  discovery(t, same("/token"), other, 0),
 	} {
-		_, _, err := newSSOState(true).provider(srv.URL, now)
+		_, _, err := newSSOState(true, false).provider(srv.URL, now)
 		if err == nil || !strings.Contains(err.Error(), "not on the issuer's host") {
 			t.Errorf("%s endpoint on another host: %v", name, err)
 		}
 	}
 	// The client refuses another host whatever asks it.
-	hc, err := newSSOState(true).client(ok.URL)
+	hc, err := newSSOState(true, false).client(ok.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +70,11 @@ func TestOIDCIssuerOnly(t *testing.T) {
 	}
 	// An answer over the bound.
 	big := discovery(t, same("/token"), same("/keys"), oidcMaxBody)
-	if _, _, err := newSSOState(true).provider(big.URL, now); err == nil || !strings.Contains(err.Error(), "over") {
+	if _, _, err := newSSOState(true, false).provider(big.URL, now); err == nil || !strings.Contains(err.Error(), "over") {
 		t.Errorf("a discovery document over %d bytes: %v", oidcMaxBody, err)
 	}
 	// A failed discovery is remembered for a while: the broken issuer is not asked again at once.
-	s := newSSOState(true)
+	s := newSSOState(true, false)
 	_, _, err1 := s.provider(big.URL, now)
 	big.Close()
 	if _, _, err2 := s.provider(big.URL, now.Add(time.Second)); err2 != err1 {
