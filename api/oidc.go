@@ -67,6 +67,7 @@ const (
 	codeSSOFailed      = "sso_failed"      // the code exchange or the ID token's verification failed
 	codeSSOIdP         = "sso_idp_error"   // the IdP answered with an error (e.g. the user cancelled)
 	codeSSODisabledOp  = "sso_operator_disabled"
+	codeSSOCrossSite   = "sso_cross_site" // the sign-in was started from another site: start it on the console
 )
 
 // errAddressRefused is the dial error for an address an IdP may not have.
@@ -420,6 +421,13 @@ func oauthConfig(ctx *fasthttp.RequestCtx, s *tenant.SSO, p *oidc.Provider) *oau
 // oidcStart answers GET /v1/auth/oidc/start?tenant=T: a redirect to the tenant's IdP with a fresh state, nonce and
 // PKCE challenge, the state bound to this browser by the flow cookie.
 func (a *API) oidcStart(ctx *fasthttp.RequestCtx) {
+	// Only the console's button (same-origin) or a typed address or bookmark (none) starts a sign-in: a link on
+	// another site would sign the browser in to whichever tenant it names (login CSRF), and redirect it to whatever
+	// that tenant's discovery document names. A client that sends no Sec-Fetch-Site is not a browser's navigation.
+	if s := string(ctx.Request.Header.Peek("Sec-Fetch-Site")); s != "" && s != "same-origin" && s != "none" {
+		a.ssoFail(ctx, "", codeSSOCrossSite, false, "")
+		return
+	}
 	id := string(ctx.QueryArgs().Peek("tenant"))
 	t, ok := a.cfg.Directory.Tenant(id)
 	if !ok || t.SSO == nil || !t.SSO.Enabled {

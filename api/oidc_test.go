@@ -418,3 +418,36 @@ func TestSSOSettingsInvalid(t *testing.T) {
 		t.Errorf("SSO configured: %+v", acme.SSO)
 	}
 }
+
+// A sign-in started from another site is refused before the IdP: a link elsewhere cannot send a browser through a
+// tenant's IdP and back signed in to that tenant (login CSRF, e.g. into a tenant whose IdP signs anyone in), nor use
+// the node's address to redirect to whatever a tenant's discovery document names. The console's own button
+// (same-origin) and a typed address or bookmark (none) start it; so does a client sending no Sec-Fetch-Site.
+func TestSSOStartCrossSite(t *testing.T) {
+	e := startSSO(t)
+	for site, want := range map[string]int{"cross-site": 303, "same-site": 303, "same-origin": 302, "none": 302, "": 302} {
+		req, _ := http.NewRequest("GET", e.url+"/v1/auth/oidc/start?tenant=acme", nil)
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		b := newBrowser(t)
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != want {
+			t.Errorf("Sec-Fetch-Site %q: %d %s, want %d", site, resp.StatusCode, loc, want)
+			continue
+		}
+		base, _ := url.Parse(e.url + "/v1/auth/oidc/")
+		if want == 303 {
+			if u, _ := url.Parse(loc); u.RequestURI() != "/?sso_error=sso_cross_site" || len(b.c.Jar.Cookies(base)) != 0 {
+				t.Errorf("Sec-Fetch-Site %q: refused to %s with cookies %v", site, loc, b.c.Jar.Cookies(base))
+			}
+		} else if !strings.HasPrefix(loc, e.idp.AuthorizationEndpoint()+"?") {
+			t.Errorf("Sec-Fetch-Site %q: %s, want the IdP", site, loc)
+		}
+	}
+}
