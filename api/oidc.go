@@ -536,6 +536,12 @@ func (a *API) exchange(ctx *fasthttp.RequestCtx, s *tenant.SSO, p *oidc.Provider
 	if err := idt.Claims(&claims); err != nil {
 		return nil, fmt.Errorf("decode the ID token's claims: %w", err)
 	}
+	// go-oidc checks only that the client is one of the audiences. A token for several must name the client it
+	// was issued to (azp), and it must be this one (OpenID Connect Core 3.1.3.7).
+	azp, _ := claims["azp"].(string)
+	if _, set := claims["azp"]; set && azp != s.ClientID || !set && len(idt.Audience) > 1 {
+		return nil, fmt.Errorf("the ID token's authorized party %q is not the client %q (audience %q)", azp, s.ClientID, idt.Audience)
+	}
 	return claims, nil
 }
 

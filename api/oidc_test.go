@@ -128,10 +128,13 @@ func user(email string, groups ...string) *mockoidc.MockUser {
 	return &mockoidc.MockUser{Subject: "sub-" + email, Email: email, EmailVerified: true, Groups: groups}
 }
 
-// forged is a user whose ID token the IdP signs with a nonce or an audience of its choosing.
+// forged is a user whose ID token the IdP signs with a nonce, an audience (or several) or an authorized party (azp)
+// of its choosing.
 type forged struct {
 	*mockoidc.MockUser
 	nonce, aud string
+	auds       []string
+	azp        string
 }
 
 func (u forged) Claims(scope []string, c *mockoidc.IDTokenClaims) (jwt.Claims, error) {
@@ -141,7 +144,23 @@ func (u forged) Claims(scope []string, c *mockoidc.IDTokenClaims) (jwt.Claims, e
 	if u.aud != "" {
 		c.Audience = jwt.ClaimStrings{u.aud}
 	}
-	return u.MockUser.Claims(scope, c)
+	if u.auds != nil {
+		c.Audience = u.auds
+	}
+	claims, err := u.MockUser.Claims(scope, c)
+	if err != nil || u.azp == "" {
+		return claims, err
+	}
+	b, err := json.Marshal(claims)
+	if err != nil {
+		return nil, err
+	}
+	var m jwt.MapClaims
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	m["azp"] = u.azp
+	return m, nil
 }
 
 func wantLanding(t *testing.T, what, landing, code string) {
@@ -448,6 +467,32 @@ func TestSSOStartCrossSite(t *testing.T) {
 			}
 		} else if !strings.HasPrefix(loc, e.idp.AuthorizationEndpoint()+"?") {
 			t.Errorf("Sec-Fetch-Site %q: %s, want the IdP", site, loc)
+		}
+	}
+}
+
+// An ID token for several audiences must name this client as its authorized party (azp), and one that names another
+// client as azp is refused even when this client is in its audience: such a token was issued to another client.
+func TestSSOAuthorizedParty(t *testing.T) {
+	e := startSSO(t)
+	id := e.idp.ClientID
+	for _, tt := range []struct {
+		name string
+		u    forged
+		code string
+	}{
+		{"several audiences, no azp", forged{auds: []string{id, "another-client"}}, "sso_failed"},
+		{"several audiences, another azp", forged{auds: []string{id, "another-client"}, azp: "another-client"}, "sso_failed"},
+		{"this audience, another azp", forged{azp: "another-client"}, "sso_failed"},
+		{"several audiences, this azp", forged{auds: []string{"another-client", id}, azp: id}, ""},
+		{"this audience and azp", forged{azp: id}, ""},
+	} {
+		tt.u.MockUser = user("jane.doe@example.com", "helpdesk")
+		b := newBrowser(t)
+		landing, _ := e.signIn(t, b, tt.u)
+		wantLanding(t, tt.name, landing, tt.code)
+		if got, _ := e.session(t, b); (got != "") != (tt.code == "") {
+			t.Errorf("%s: signed in as %q", tt.name, got)
 		}
 	}
 }
