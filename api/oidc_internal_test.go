@@ -1,6 +1,10 @@
 package api
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/valyala/fasthttp"
 )
 
 // discovery serves a discovery document naming the given token and keys endpoints (issuer: the server itself), padded
@@ -79,5 +86,50 @@ func TestOIDCIssuerOnly(t *testing.T) {
 	big.Close()
 	if _, _, err2 := s.provider(big.URL, now.Add(time.Second)); err2 != err1 {
 		t.Errorf("asked again within %v: %v", oidcFailureTTL, err2)
+	}
+}
+
+// An ID token signed with alg none, or with HS256 keyed by the client secret (which the node knows, and an attacker
+// who learns it could forge), is refused: only the issuer's asymmetric keys sign.
+func TestOIDCTokenAlgorithms(t *testing.T) {
+	const secret = "the-client-secret-of-this-test"
+	b64 := func(v any) string { b, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(b) }
+	var srv *httptest.Server
+	var idToken string
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/.well-known/openid-configuration":
+			fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"jwks_uri":%q,
+				"id_token_signing_alg_values_supported":["RS256","HS256","none"]}`, srv.URL, srv.URL+"/authorize", srv.URL+"/token", srv.URL+"/keys")
+		case "/keys":
+			fmt.Fprint(w, `{"keys":[]}`)
+		case "/token":
+			fmt.Fprintf(w, `{"access_token":"a","token_type":"Bearer","id_token":%q}`, idToken)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	claims := b64(map[string]any{"iss": srv.URL, "aud": "client", "sub": "jane", "nonce": "n",
+		"exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix()})
+	mac := hmac.New(sha256.New, []byte(secret))
+	hsHead := b64(map[string]string{"alg": "HS256", "typ": "JWT"})
+	mac.Write([]byte(hsHead + "." + claims))
+	s := &tenant.SSO{Enabled: true, Issuer: srv.URL, ClientID: "client", ClientSecret: secret}
+	st := newSSOState(true, false)
+	p, hc, err := st.provider(srv.URL, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{
+		"none":  b64(map[string]string{"alg": "none", "typ": "JWT"}) + "." + claims + ".",
+		"HS256": hsHead + "." + claims + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)),
+	} {
+		idToken = tok
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI("http://node.example.com/v1/auth/oidc/callback")
+		if _, err := (&API{}).exchange(&ctx, s, p, hc, "code", flow{Nonce: "n", Verifier: "v"}); err == nil ||
+			!strings.Contains(err.Error(), "verify the ID token") || !strings.Contains(err.Error(), "signature algorithm") {
+			t.Errorf("an ID token signed with %s: %v", name, err)
+		}
 	}
 }
