@@ -495,6 +495,14 @@ func (a *API) oidcCallback(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s := t.SSO
+	if iss := args.Peek("iss"); len(iss) > 0 && string(iss) != s.Issuer {
+		// RFC 9207: the browser comes back from another IdP than this sign-in's (a mix-up): its code is not sent
+		// to this tenant's token endpoint.
+		a.log.Info("sso: sign-in refused", "tenant", t.ID, "reason", "the authorization response names another issuer",
+			"iss", truncate(string(iss), 256))
+		a.ssoFail(ctx, t.ID, codeSSOFailed, true, "")
+		return
+	}
 	p, hc, err := a.sso.provider(s.Issuer, a.cfg.Now())
 	if err != nil {
 		a.log.Warn("sso: the IdP's discovery failed", "tenant", t.ID, "issuer", s.Issuer, "err", err)

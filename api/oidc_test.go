@@ -496,3 +496,29 @@ func TestSSOAuthorizedParty(t *testing.T) {
 		}
 	}
 }
+
+// An authorization response naming another issuer (RFC 9207's iss) is refused before its code is sent anywhere: in
+// a mix-up, the browser comes back from another IdP than the one this sign-in's tenant configured, and its code
+// must not go to this tenant's token endpoint (nor this tenant's code to another's). An answer naming this issuer,
+// or none (Entra ID sends none), goes on.
+func TestSSOAuthorizationResponseIssuer(t *testing.T) {
+	e := startSSO(t)
+	for _, tt := range []struct{ iss, code string }{{"https://idp.evil.example", "sso_failed"}, {e.idp.Issuer(), ""}} {
+		b := newBrowser(t)
+		st, loc := b.get(t, e.url+"/v1/auth/oidc/start?tenant=acme")
+		if st != http.StatusFound {
+			t.Fatal(st, loc)
+		}
+		e.idp.QueueUser(user("jane.doe@example.com", "helpdesk"))
+		_, cb := b.get(t, loc)
+		u, _ := url.Parse(cb)
+		q := u.Query()
+		q.Set("iss", tt.iss)
+		u.RawQuery = q.Encode()
+		_, landing := b.get(t, u.String())
+		wantLanding(t, "iss "+tt.iss, landing, tt.code)
+		if id, _ := e.session(t, b); (id != "") != (tt.code == "") {
+			t.Errorf("iss %s: signed in as %q", tt.iss, id)
+		}
+	}
+}
