@@ -133,3 +133,22 @@ func TestOIDCTokenAlgorithms(t *testing.T) {
 		}
 	}
 }
+
+// An issuer that ends with a slash (Auth0's do) is kept as the admin typed it: ID tokens and the discovery document
+// must name it exactly, so a configuration without the slash could never sign anyone in.
+func TestOIDCIssuerTrailingSlash(t *testing.T) {
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"jwks_uri":%q}`,
+			srv.URL+"/", srv.URL+"/authorize", srv.URL+"/oauth/token", srv.URL+"/.well-known/jwks.json")
+	}))
+	t.Cleanup(srv.Close)
+	cur := &tenant.Tenant{ID: "acme", Settings: tenant.Settings{ReopenTo: "queue", Routing: tenant.RoutingAuto}, Operators: []tenant.Operator{{ID: "root", Role: tenant.RoleAdmin, TokenHash: strings.Repeat("a", 64)}}}
+	next, _, err := tenant.ApplyChange(cur, tenant.Change{SSO: &tenant.SSOChange{Issuer: new(srv.URL + "/")}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := newSSOState(true, false).provider(next.SSO.Issuer, time.Now()); err != nil {
+		t.Errorf("issuer %q: %v", next.SSO.Issuer, err)
+	}
+}

@@ -125,7 +125,7 @@ func applySSO(t *Tenant, c *SSOChange) error {
 	}
 	setIf(&s.Enabled, c.Enabled)
 	if c.Issuer != nil {
-		s.Issuer = strings.TrimSuffix(strings.TrimSpace(*c.Issuer), "/")
+		s.Issuer = strings.TrimSpace(*c.Issuer) // exactly: ID tokens name it (Auth0's end with "/")
 	}
 	if c.ClientID != nil {
 		s.ClientID = strings.TrimSpace(*c.ClientID)

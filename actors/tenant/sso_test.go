@@ -81,7 +81,7 @@ func TestSSODefaultsAndFold(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := next.SSO
-	if s.Issuer != "https://idp.example.com" || s.GroupsClaim != "groups" || s.OperatorClaim != "email" || !s.Provision ||
+	if s.Issuer != "https://idp.example.com/" || s.GroupsClaim != "groups" || s.OperatorClaim != "email" || !s.Provision ||
 		s.Capacity != DefaultCapacity || s.Enabled || strings.Join(s.Scopes, " ") != "email profile" ||
 		strings.Join(s.AllowedDomains, ",") != "example.com" {
 		t.Fatalf("defaults: %+v", s)
