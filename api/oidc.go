@@ -563,7 +563,9 @@ func (a *API) ssoSignIn(ctx *fasthttp.RequestCtx, t *tenant.Tenant, claims map[s
 	}
 	value, _ := claimValue(claims, s.OperatorClaim).(string)
 	if s.OperatorClaim == "email" {
-		if v, ok := claims["email_verified"].(bool); ok && !v {
+		// A boolean, or a string for some IdPs ("false"): anything but true is not verified; no claim is taken as
+		// verified (Entra ID sends none).
+		if v, ok := claims["email_verified"]; ok && !isTrue(v) {
 			refuse(tenant.CodeSSOClaim, "", "the IdP says the e-mail address is not verified")
 			return
 		}
@@ -695,6 +697,12 @@ func claimStrings(v any) []string {
 		return slices.Clip(out)
 	}
 	return nil
+}
+
+// isTrue is a claim's true: the boolean, or the string "true" (case aside).
+func isTrue(v any) bool {
+	s, ok := v.(string)
+	return v == true || ok && strings.EqualFold(s, "true")
 }
 
 func truncate(s string, n int) string {

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -135,6 +136,7 @@ type forged struct {
 	nonce, aud string
 	auds       []string
 	azp        string
+	extra      map[string]any // more claims, or other values of the user's
 }
 
 func (u forged) Claims(scope []string, c *mockoidc.IDTokenClaims) (jwt.Claims, error) {
@@ -148,7 +150,7 @@ func (u forged) Claims(scope []string, c *mockoidc.IDTokenClaims) (jwt.Claims, e
 		c.Audience = u.auds
 	}
 	claims, err := u.MockUser.Claims(scope, c)
-	if err != nil || u.azp == "" {
+	if err != nil || u.azp == "" && u.extra == nil {
 		return claims, err
 	}
 	b, err := json.Marshal(claims)
@@ -159,7 +161,12 @@ func (u forged) Claims(scope []string, c *mockoidc.IDTokenClaims) (jwt.Claims, e
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err
 	}
-	m["azp"] = u.azp
+	if u.azp != "" {
+		m["azp"] = u.azp
+	}
+	for k, v := range u.extra {
+		m[k] = v
+	}
 	return m, nil
 }
 
@@ -520,5 +527,20 @@ func TestSSOAuthorizationResponseIssuer(t *testing.T) {
 		if id, _ := e.session(t, b); (id != "") != (tt.code == "") {
 			t.Errorf("iss %s: signed in as %q", tt.iss, id)
 		}
+	}
+}
+
+// With the e-mail address as the operator claim, an IdP's "email_verified" of false is refused whether it is sent as
+// a boolean or as a string (some IdPs send "false"); true, "true" or no claim at all (Entra ID sends none) go on.
+func TestSSOEmailVerified(t *testing.T) {
+	e := startSSO(t)
+	for _, tt := range []struct {
+		v    any
+		code string
+	}{{false, tenant.CodeSSOClaim}, {"false", tenant.CodeSSOClaim}, {"FALSE", tenant.CodeSSOClaim}, {"true", ""}, {true, ""}} {
+		b := newBrowser(t)
+		landing, _ := e.signIn(t, b, forged{MockUser: user("jane.doe@example.com", "helpdesk"),
+			extra: map[string]any{"email_verified": tt.v}})
+		wantLanding(t, fmt.Sprintf("email_verified %#v", tt.v), landing, tt.code)
 	}
 }
