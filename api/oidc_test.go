@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -542,5 +543,36 @@ func TestSSOEmailVerified(t *testing.T) {
 		landing, _ := e.signIn(t, b, forged{MockUser: user("jane.doe@example.com", "helpdesk"),
 			extra: map[string]any{"email_verified": tt.v}})
 		wantLanding(t, fmt.Sprintf("email_verified %#v", tt.v), landing, tt.code)
+	}
+}
+
+// Another tenant's admin cannot end a tenant's SSO sessions by giving an operator of theirs the token whose hash is
+// the SSO sessions' credential (its issuer and client id are no secret): a session is its own operator's, whichever
+// operator a token of that hash names.
+func TestSSOSessionCredentialNotATokenOfAnotherTenant(t *testing.T) {
+	e := startSSO(t)
+	b := newBrowser(t)
+	landing, _ := e.signIn(t, b, user("jane.doe@example.com", "helpdesk"))
+	wantLanding(t, "jane", landing, "")
+	acme, _ := e.dir.Tenant("acme")
+	cred := tenant.SSOSessionCredential(acme.SSO)
+	// globex's admin sets dave's token to "oidc:<acme's issuer>\x00<acme's client id>" (PATCH /v1/operators/dave).
+	cfg := &tenant.Config{}
+	for _, id := range []string{"acme", "globex"} {
+		tn, _ := e.dir.Tenant(id)
+		tn = tn.Clone()
+		for i := range tn.Operators {
+			if id == "globex" && tn.Operators[i].ID == "dave" {
+				tn.Operators[i].Token, tn.Operators[i].TokenHash = "", hex.EncodeToString(cred[:])
+			}
+		}
+		cfg.Tenants = append(cfg.Tenants, *tn)
+	}
+	e.dir.Replace(cfg)
+	if op, ok := e.dir.OperatorByTokenHash(cred); !ok || op.Tenant.ID != "globex" {
+		t.Fatalf("the token of that hash names %+v", op)
+	}
+	if id, _ := e.session(t, b); id != "jane-doe" {
+		t.Errorf("jane's SSO session after another tenant's token took its credential's hash: %q", id)
 	}
 }
