@@ -384,6 +384,16 @@ func TestSSOSignIn(t *testing.T) {
 		t.Errorf("a disabled operator signed in as %q", id)
 	}
 
+	// A removed one, still in a mapped group, is created again at its next sign-in (README: disable, not remove).
+	if r := e.do(t, "DELETE", "/v1/operators/jane-doe", bobToken, ""); r.status != 200 {
+		t.Fatalf("remove jane = %s", r)
+	}
+	landing, _ = e.signIn(t, db, user("jane.doe@example.com", "helpdesk"))
+	wantLanding(t, "removed operator", landing, "")
+	if id, _ := e.session(t, db); id != "jane-doe" {
+		t.Errorf("removed jane signed in again as %q", id)
+	}
+
 	// Sign-in by password keeps working beside SSO.
 	if r := e.do(t, "PUT", "/v1/operators/me/password", carolToken, `{"new":"`+goodPassword+`"}`); r.status != 200 {
 		t.Fatalf("carol sets a password: %s", r)
