@@ -586,3 +586,24 @@ func TestSSOSessionCredentialNotATokenOfAnotherTenant(t *testing.T) {
 		t.Errorf("jane's SSO session after another tenant's token took its credential's hash: %q", id)
 	}
 }
+
+// Unmarking an operator (PATCH {"sso":false}) ends its SSO sessions at once, as a new password ends the password's:
+// single sign-on no longer vouches for it.
+func TestSSOUnmarkEndsSessions(t *testing.T) {
+	e := startSSO(t)
+	if r := e.do(t, "PATCH", "/v1/operators/alice", bobToken, `{"sso":true}`); r.status != 200 {
+		t.Fatalf("mark alice = %s", r)
+	}
+	b := newBrowser(t)
+	landing, _ := e.signIn(t, b, user("alice@example.com", "helpdesk"))
+	wantLanding(t, "alice", landing, "")
+	if id, _ := e.session(t, b); id != "alice" {
+		t.Fatalf("alice's session: %q", id)
+	}
+	if r := e.do(t, "PATCH", "/v1/operators/alice", bobToken, `{"sso":false}`); r.status != 200 {
+		t.Fatalf("unmark alice = %s", r)
+	}
+	if id, _ := e.session(t, b); id != "" {
+		t.Errorf("alice's SSO session outlived her unmarking: %q", id)
+	}
+}
