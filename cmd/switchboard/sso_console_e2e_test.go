@@ -220,6 +220,9 @@ func TestConsoleSingleSignOnTenantField(t *testing.T) {
 	if jsValue[bool](b, `document.getElementById('sso-start') !== null || location.search !== ''`) {
 		t.Error("the sign-in page took its tenant from the address")
 	}
+	// A code the page does not know, even one naming a property every object has, gets the general message.
+	b.run(chromedp.Navigate(n.url("/?sso_error=constructor")), chromedp.WaitVisible(chromedp.CSS(`#sso-ask`)))
+	b.text(`#sso-error`, "Single sign-on did not sign you in.")
 	b.run(chromedp.Navigate(n.url("/")), chromedp.WaitVisible(chromedp.CSS(`#sso-ask`)))
 	b.click(`#sso-ask`)
 	b.setInput(`#sso-tenant`, "globex")

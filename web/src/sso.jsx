@@ -47,7 +47,9 @@ export function SSOSignIn() {
   const [tenant, setTenant] = useState(localStorage.getItem(TENANT_KEY) || '');
   const [methods, setMethods] = useState(null);
   const [asking, setAsking] = useState(false); // the tenant field is open
-  const [error, setError] = useState(back.code ? SSO_ERRORS[back.code] || 'Single sign-on did not sign you in.' : '');
+  const [error, setError] = useState(
+    back.code ? (Object.hasOwn(SSO_ERRORS, back.code) && SSO_ERRORS[back.code]) || 'Single sign-on did not sign you in.' : '',
+  );
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
