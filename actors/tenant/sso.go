@@ -371,8 +371,9 @@ func applySSOSignIn(t *Tenant, c *SSOSignIn) (string, error) {
 		return "", &Refusal{Code: CodeSSONoGroup, Message: "no IdP group gives the role " + c.Role}
 	case !idPattern.MatchString(c.Operator):
 		return "", invalid("operator", "%q must match [a-z0-9-]{1,64}", c.Operator)
-	case !strings.HasPrefix(c.Subject, s.Issuer+" ") || len(c.Subject) == len(s.Issuer)+1:
-		return "", invalid("subject", "the sign-in names no account of the issuer")
+	case !strings.HasPrefix(c.Subject, s.Issuer+" ") || len(c.Subject) == len(s.Issuer)+1 || len(c.Subject) > len(s.Issuer)+1+255:
+		// sub is at most 255 ASCII characters (OpenID Connect Core 2): kept on the operator's record.
+		return "", invalid("subject", "the sign-in names no account of the issuer, or a sub over 255 characters")
 	}
 	i := slices.IndexFunc(t.Operators, func(o Operator) bool { return o.ID == c.Operator })
 	switch {

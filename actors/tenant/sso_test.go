@@ -190,6 +190,7 @@ func TestSSOSignIn(t *testing.T) {
 		{"root of the YAML file", ssoTenant(), SSOSignIn{Operator: "root", Subject: iss + "root-1", Role: RoleAdmin}, CodeSSOConflict, ""},
 		{"another account named jane", withJane, SSOSignIn{Operator: "jane", Subject: iss + "jane-2", Role: RoleAdmin}, CodeSSOConflict, ""},
 		{"no subject", ssoTenant(), SSOSignIn{Operator: "jane", Create: true, Role: RoleOperator}, CodeInvalidSetting, ""},
+		{"a subject over 255 characters", ssoTenant(), SSOSignIn{Operator: "jane", Subject: iss + strings.Repeat("s", 256), Create: true, Role: RoleOperator}, CodeInvalidSetting, ""},
 		{"another issuer's subject", ssoTenant(), SSOSignIn{Operator: "jane", Subject: "https://evil.example.com jane-1", Create: true, Role: RoleOperator}, CodeInvalidSetting, ""},
 		{"the last admin is demoted", withAdminJane(), SSOSignIn{Operator: "jane", Subject: iss + "jane-1", Role: RoleOperator}, CodeLastAdmin, ""},
 		{"a role no group gives", ssoTenant(), SSOSignIn{Operator: "jane", Subject: iss + "jane-1", Create: true, Role: "root"}, CodeSSONoGroup, ""},
