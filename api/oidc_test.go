@@ -594,6 +594,8 @@ func TestSSOUnmarkEndsSessions(t *testing.T) {
 	if r := e.do(t, "PATCH", "/v1/operators/alice", bobToken, `{"sso":true}`); r.status != 200 {
 		t.Fatalf("mark alice = %s", r)
 	}
+	wantError(t, "mark another tenant's operator", e.do(t, "PATCH", "/v1/operators/dave", bobToken, `{"sso":true}`), 404, "operator_not_found")
+	wantError(t, "an operator marks itself", e.do(t, "PATCH", "/v1/operators/me", aliceToken, `{"name":"Alice","sso":false}`), 403, "forbidden")
 	b := newBrowser(t)
 	landing, _ := e.signIn(t, b, user("alice@example.com", "helpdesk"))
 	wantLanding(t, "alice", landing, "")
