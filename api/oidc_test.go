@@ -28,7 +28,7 @@ type ssoEnv struct {
 
 const ssoSecret = "the-client-secret-never-shown"
 
-func startSSO(t *testing.T) *ssoEnv {
+func startSSO(t *testing.T, more ...func(*api.Config)) *ssoEnv {
 	t.Helper()
 	m, err := mockoidc.Run()
 	if err != nil {
@@ -36,7 +36,7 @@ func startSSO(t *testing.T) *ssoEnv {
 	}
 	t.Cleanup(func() { _ = m.Shutdown() })
 	m.ClientSecret = ssoSecret
-	e := startTeam(t, func(cfg *api.Config) { cfg.OIDCAllowLoopback = true })
+	e := startTeam(t, append([]func(*api.Config){func(cfg *api.Config) { cfg.OIDCAllowLoopback = true }}, more...)...)
 	body, _ := json.Marshal(map[string]any{"enabled": true, "issuer": m.Issuer(), "client_id": m.ClientID,
 		"client_secret": ssoSecret, "scopes": []string{"email", "profile", "groups"},
 		"groups":          []map[string]string{{"group": "helpdesk-admins", "role": "admin"}, {"group": "helpdesk", "role": "operator"}},
@@ -607,5 +607,28 @@ func TestSSOUnmarkEndsSessions(t *testing.T) {
 	}
 	if id, _ := e.session(t, b); id != "" {
 		t.Errorf("alice's SSO session outlived her unmarking: %q", id)
+	}
+}
+
+// The flow cookie: HttpOnly, SameSite=Lax (the IdP's redirect back is a cross-site navigation), scoped to the SSO
+// paths, for the flow's 10 minutes, and Secure with --cookie-secure.
+func TestSSOFlowCookie(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		e := startSSO(t, func(cfg *api.Config) { cfg.CookieSecure = secure })
+		resp, err := newBrowser(t).c.Get(e.url + "/v1/auth/oidc/start?tenant=acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var c *http.Cookie
+		for _, k := range resp.Cookies() {
+			if k.Name == "sb_oidc" {
+				c = k
+			}
+		}
+		if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/v1/auth/oidc/" || c.MaxAge != 600 ||
+			c.Secure != secure {
+			t.Errorf("secure %v: flow cookie %+v", secure, c)
+		}
 	}
 }
