@@ -67,6 +67,10 @@ type Config struct {
 	// in development and tests). Default false: loopback, link-local (cloud metadata) and unspecified addresses are
 	// refused, so a tenant's SSO issuer cannot point the node at its own services.
 	OIDCAllowLoopback bool
+	// OIDCAllowPrivate lets the node reach a tenant's OpenID Connect provider on a private address (RFC 1918, RFC
+	// 4193, carrier-grade NAT): an IdP on the organisation's own network. Default false: a tenant's admin cannot
+	// point the node at the services of the network it runs in.
+	OIDCAllowPrivate bool
 	// EdgeConfig configures sign-in and the live stream (session.go).
 	EdgeConfig
 }
@@ -131,7 +135,7 @@ func New(cfg Config) (*API, error) {
 	}
 	return &API{cfg: cfg, log: cfg.Logger.With("component", "api"), edge: e,
 		transfers: make(chan struct{}, cfg.MaxMediaTransfers), imports: make(chan struct{}, cfg.MaxImports),
-		sso: newSSOState(cfg.OIDCAllowLoopback)}, nil
+		sso: newSSOState(cfg.OIDCAllowLoopback, cfg.OIDCAllowPrivate)}, nil
 }
 
 // Error is the contract's error body.

@@ -67,10 +67,14 @@ const (
 	codeSSOFailed      = "sso_failed"      // the code exchange or the ID token's verification failed
 	codeSSOIdP         = "sso_idp_error"   // the IdP answered with an error (e.g. the user cancelled)
 	codeSSODisabledOp  = "sso_operator_disabled"
+	codeSSOCrossSite   = "sso_cross_site" // the sign-in was started from another site: start it on the console
 )
 
 // errAddressRefused is the dial error for an address an IdP may not have.
-var errAddressRefused = errors.New("oidc: the IdP's address is loopback, link-local or unspecified")
+var errAddressRefused = errors.New("oidc: the IdP's address is loopback, private, link-local or unspecified")
+
+// cgnat is the shared address space of carrier-grade NAT (RFC 6598), private in all but name.
+var cgnat = &net.IPNet{IP: net.IPv4(100, 64, 0, 0).To4(), Mask: net.CIDRMask(10, 32)}
 
 // ssoState is the API's single sign-on state: discovery documents by issuer and the states of finished sign-ins.
 type ssoState struct {
@@ -87,7 +91,7 @@ type providerEntry struct {
 	at  time.Time
 }
 
-func newSSOState(allowLoopback bool) *ssoState {
+func newSSOState(allowLoopback, allowPrivate bool) *ssoState {
 	d := &net.Dialer{Timeout: 5 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
 		host, _, err := net.SplitHostPort(address)
 		if err != nil {
@@ -95,12 +99,13 @@ func newSSOState(allowLoopback bool) *ssoState {
 		}
 		ip := net.ParseIP(host)
 		if ip == nil || ip.IsUnspecified() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() ||
-			(ip.IsLoopback() && !allowLoopback) {
+			ip.Equal(net.IPv4bcast) || (ip.IsLoopback() && !allowLoopback) || ((ip.IsPrivate() || cgnat.Contains(ip)) && !allowPrivate) {
 			return errAddressRefused
 		}
 		return nil
 	}}
-	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: d.DialContext, TLSHandshakeTimeout: 5 * time.Second,
+	// No proxy: the dialer's check would see the proxy's address, not the IdP's.
+	tr := &http.Transport{Proxy: nil, DialContext: d.DialContext, TLSHandshakeTimeout: 5 * time.Second,
 		ResponseHeaderTimeout: oidcTimeout, MaxResponseHeaderBytes: 64 << 10, MaxIdleConns: 16, IdleConnTimeout: time.Minute}
 	return &ssoState{transport: tr, providers: map[string]*providerEntry{}, used: map[[32]byte]time.Time{}}
 }
@@ -407,6 +412,13 @@ func oauthConfig(ctx *fasthttp.RequestCtx, s *tenant.SSO, p *oidc.Provider) *oau
 // oidcStart answers GET /v1/auth/oidc/start?tenant=T: a redirect to the tenant's IdP with a fresh state, nonce and
 // PKCE challenge, the state bound to this browser by the flow cookie.
 func (a *API) oidcStart(ctx *fasthttp.RequestCtx) {
+	// Only the console's button (same-origin) or a typed address or bookmark (none) starts a sign-in: a link on
+	// another site would sign the browser in to whichever tenant it names (login CSRF), and redirect it to whatever
+	// that tenant's discovery document names. A client that sends no Sec-Fetch-Site is not a browser's navigation.
+	if s := string(ctx.Request.Header.Peek("Sec-Fetch-Site")); s != "" && s != "same-origin" && s != "none" {
+		a.ssoFail(ctx, "", codeSSOCrossSite, false, "")
+		return
+	}
 	id := string(ctx.QueryArgs().Peek("tenant"))
 	t, ok := a.cfg.Directory.Tenant(id)
 	if !ok || t.SSO == nil || !t.SSO.Enabled {
@@ -474,6 +486,14 @@ func (a *API) oidcCallback(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s := t.SSO
+	if iss := args.Peek("iss"); len(iss) > 0 && string(iss) != s.Issuer {
+		// RFC 9207: the browser comes back from another IdP than this sign-in's (a mix-up): its code is not sent
+		// to this tenant's token endpoint.
+		a.log.Info("sso: sign-in refused", "tenant", t.ID, "reason", "the authorization response names another issuer",
+			"iss", truncate(string(iss), 256))
+		a.ssoFail(ctx, t.ID, codeSSOFailed, true, "")
+		return
+	}
 	p, hc, err := a.sso.provider(s.Issuer, a.cfg.Now())
 	if err != nil {
 		a.log.Warn("sso: the IdP's discovery failed", "tenant", t.ID, "issuer", s.Issuer, "err", err)
@@ -515,6 +535,12 @@ func (a *API) exchange(ctx *fasthttp.RequestCtx, s *tenant.SSO, p *oidc.Provider
 	if err := idt.Claims(&claims); err != nil {
 		return nil, fmt.Errorf("decode the ID token's claims: %w", err)
 	}
+	// go-oidc checks only that the client is one of the audiences. A token for several must name the client it
+	// was issued to (azp), and it must be this one (OpenID Connect Core 3.1.3.7).
+	azp, _ := claims["azp"].(string)
+	if _, set := claims["azp"]; set && azp != s.ClientID || !set && len(idt.Audience) > 1 {
+		return nil, fmt.Errorf("the ID token's authorized party %q is not the client %q (audience %q)", azp, s.ClientID, idt.Audience)
+	}
 	return claims, nil
 }
 
@@ -528,7 +554,9 @@ func (a *API) ssoSignIn(ctx *fasthttp.RequestCtx, t *tenant.Tenant, claims map[s
 	}
 	value, _ := claimValue(claims, s.OperatorClaim).(string)
 	if s.OperatorClaim == "email" {
-		if v, ok := claims["email_verified"].(bool); ok && !v {
+		// A boolean, or a string for some IdPs ("false"): anything but true is not verified; no claim is taken as
+		// verified (Entra ID sends none).
+		if v, ok := claims["email_verified"]; ok && !isTrue(v) {
 			refuse(tenant.CodeSSOClaim, "", "the IdP says the e-mail address is not verified")
 			return
 		}
@@ -549,21 +577,31 @@ func (a *API) ssoSignIn(ctx *fasthttp.RequestCtx, t *tenant.Tenant, claims map[s
 		refuse(tenant.CodeSSONoGroup, opKey, "none of the user's groups is mapped to a role", "operator", id)
 		return
 	}
+	sub, _ := claims["sub"].(string)
+	subject := tenant.SSOSubjectOf(s, sub)
 	cur, exists := findOperator(t, id)
 	switch {
+	case sub == "":
+		refuse(tenant.CodeSSOClaim, opKey, "the ID token has no sub", "operator", id)
+		return
 	case exists && cur.Disabled:
 		refuse(codeSSODisabledOp, opKey, "the operator is disabled", "operator", id)
 		return
-	case !exists && !s.Provision:
+	case exists:
+		if r := tenant.SSOMayBind(s, cur, subject); r != nil {
+			refuse(r.Code, opKey, r.Message, "operator", id)
+			return
+		}
+	case !s.Provision:
 		refuse(tenant.CodeSSONoOperator, opKey, "no such operator and just-in-time provisioning is off", "operator", id)
 		return
 	}
-	if !exists || cur.Role != role {
+	if !exists || cur.Role != role || cur.SSOSubject != subject {
 		name, _ := claims["name"].(string)
 		if name == "" {
 			name, _ = claims["preferred_username"].(string)
 		}
-		ch := tenant.Change{SSOSignIn: &tenant.SSOSignIn{Operator: id, Create: !exists, Name: name, Role: role}}
+		ch := tenant.Change{SSOSignIn: &tenant.SSOSignIn{Operator: id, Subject: subject, Create: !exists, Name: name, Role: role}}
 		if code, msg := a.applyChange(tenant.OperatorRef{Tenant: t, Operator: &tenant.Operator{ID: id}}, ch); code != "" {
 			if code == tenant.CodeLastAdmin || code == codeUnavailable || code == codeOutcomeUnknown {
 				a.log.Warn("sso: the sign-in's change was not applied", "tenant", t.ID, "operator", id, "code", code, "reason", msg)
@@ -575,7 +613,7 @@ func (a *API) ssoSignIn(ctx *fasthttp.RequestCtx, t *tenant.Tenant, claims map[s
 		}
 	}
 	op, ok := a.operator(t.ID, id)
-	if !ok || op.Operator.Role != role || op.Tenant.SSO == nil || !op.Tenant.SSO.Enabled {
+	if !ok || op.Operator.Role != role || op.Operator.SSOSubject != subject || op.Tenant.SSO == nil || !op.Tenant.SSO.Enabled {
 		// The change applied but this node's directory does not show it yet, or SSO was turned off meanwhile.
 		a.log.Warn("sso: the operator is not in this node's directory as signed in yet", "tenant", t.ID, "operator", id)
 		a.ssoFail(ctx, t.ID, codeSSOUnavailable, false, "")
@@ -650,6 +688,12 @@ func claimStrings(v any) []string {
 		return slices.Clip(out)
 	}
 	return nil
+}
+
+// isTrue is a claim's true: the boolean, or the string "true" (case aside).
+func isTrue(v any) bool {
+	s, ok := v.(string)
+	return v == true || ok && strings.EqualFold(s, "true")
 }
 
 func truncate(s string, n int) string {

@@ -29,6 +29,8 @@ type OperatorView struct {
 	Disabled bool `json:"disabled,omitempty"`
 	// HasPassword says the operator can sign in with a password.
 	HasPassword bool `json:"has_password,omitempty"`
+	// SSO says single sign-on may sign the operator in (created by it, or marked so by an admin).
+	SSO bool `json:"sso,omitempty"`
 }
 
 // Operators returns the operators of t as configured, with the runtime state r holds and their loads.
@@ -61,7 +63,7 @@ func Operators(r Reader, t *tenant.Tenant) ([]OperatorView, error) {
 // teams are the configuration's (o), the availability the runtime state's (s).
 func viewOf(o *tenant.Operator, s operator.State, load *int) OperatorView {
 	return OperatorView{ID: o.ID, Name: o.Name, Role: o.Role, Availability: string(s.Availability), Capacity: o.Capacity,
-		Skills: nonNilStrings(o.Skills), Teams: o.Teams, Load: load, Disabled: o.Disabled, HasPassword: o.PasswordHash != ""}
+		Skills: nonNilStrings(o.Skills), Teams: o.Teams, Load: load, Disabled: o.Disabled, HasPassword: o.PasswordHash != "", SSO: o.SSO}
 }
 
 func (a *API) listOperators(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {

@@ -139,7 +139,7 @@ var Routes = []Route{
 	{Method: "GET", Pattern: "/v1/operators/{id}", Permission: PermOperatorsRead, Self: PermOperatorsSelf, Doc: "an operator (anyone may read themselves)"},
 	{Method: "PATCH", Pattern: "/v1/operators/me", Permission: PermOperatorsSelf, Own: true, Doc: "change one's own name"},
 	{Method: "PUT", Pattern: "/v1/operators/me/password", Permission: PermOperatorsSelf, Own: true, Doc: "change one's own password"},
-	{Method: "PATCH", Pattern: "/v1/operators/{id}", Permission: PermTeamManage, Self: PermOperatorsSelf, Doc: "change an operator: name, role, capacity, skills, teams, token, disabled (anyone their own name)"},
+	{Method: "PATCH", Pattern: "/v1/operators/{id}", Permission: PermTeamManage, Self: PermOperatorsSelf, Doc: "change an operator: name, role, capacity, skills, teams, token, disabled, sso (anyone their own name)"},
 	{Method: "POST", Pattern: "/v1/operators", Permission: PermTeamManage, Doc: "invite an operator (as POST /v1/team/invites)"},
 	{Method: "DELETE", Pattern: "/v1/operators/{id}", Permission: PermTeamManage, Doc: "remove an operator"},
 	{Method: "POST", Pattern: "/v1/team/invites", Permission: PermTeamManage, Doc: "invite an operator: a one-time link"},

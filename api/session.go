@@ -290,12 +290,16 @@ func csrfValid(ctx *fasthttp.RequestCtx, s Session) bool {
 func (a *API) sessionOperator(s Session) (tenant.OperatorRef, bool) {
 	if s.Credential != ([32]byte{}) {
 		op, ok := a.cfg.Directory.OperatorByTokenHash(s.Credential)
-		if !ok {
+		// A token of that hash that names another operator is not this session's credential: an admin may choose
+		// any token, even one hashing like another tenant's SSO credential (public: its issuer and client id).
+		if !ok || op.Tenant.ID != s.Tenant || op.Operator.ID != s.Operator {
 			// Signed in by password: valid while the operator's password is the one it was signed in with. Signed
-			// in by single sign-on (oidc.go): valid while the tenant's SSO is on, with the same issuer and client.
+			// in by single sign-on (oidc.go): valid while the tenant's SSO is on, with the same issuer and client,
+			// and the operator is one SSO may sign in.
 			op, ok = a.operator(s.Tenant, s.Operator)
 			byPassword := ok && op.Operator.PasswordHash != "" && passwordCredential(op.Operator.PasswordHash) == s.Credential
-			bySSO := ok && op.Tenant.SSO != nil && op.Tenant.SSO.Enabled && tenant.SSOSessionCredential(op.Tenant.SSO) == s.Credential
+			bySSO := ok && op.Operator.SSO && op.Tenant.SSO != nil && op.Tenant.SSO.Enabled &&
+				tenant.SSOSessionCredential(op.Tenant.SSO) == s.Credential
 			if !byPassword && !bySSO {
 				return tenant.OperatorRef{}, false
 			}

@@ -147,12 +147,14 @@ func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id
 		// Disabled disables or enables the operator (team.go): a disabled one's sessions and tokens stop at once
 		// on every node that has the record.
 		Disabled *bool `json:"disabled"`
+		// SSO lets single sign-on sign the operator in (oidc.go: only operators it created, or marked so).
+		SSO *bool `json:"sso"`
 	}
 	if !decode(ctx, &body, false) {
 		return
 	}
 	ch := tenant.OperatorChange{ID: id, Name: body.Name, Role: body.Role, Capacity: body.Capacity, Skills: body.Skills,
-		Teams: body.Teams, Disabled: body.Disabled}
+		Teams: body.Teams, Disabled: body.Disabled, SSO: body.SSO}
 	if body.Token != nil {
 		if len(*body.Token) < 16 {
 			fail(ctx, tenant.CodeInvalidSetting, "token: must be at least 16 characters")
@@ -185,7 +187,7 @@ func (a *API) updateOperator(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id
 		}
 		return OperatorView{ID: o.ID, Name: o.Name, Role: o.Role, Availability: avail, Capacity: o.Capacity,
 			Skills: nonNilStrings(o.Skills), Teams: o.Teams, Load: load, Disabled: o.Disabled,
-			HasPassword: o.PasswordHash != ""}
+			HasPassword: o.PasswordHash != "", SSO: o.SSO}
 	})
 }
 

@@ -224,6 +224,10 @@ type Operator struct {
 	// SSO says the operator was created by a single sign-on (sso.go): it signs in through the tenant's IdP and
 	// needs neither token nor password.
 	SSO bool `yaml:"-" json:"sso,omitempty"`
+	// SSOSubject is the IdP account the operator is bound to: "<issuer> <sub>" of its first single sign-on after
+	// it was created by SSO or marked SSO by an admin (sso.go). Another account of that issuer whose claim gives the
+	// same operator id is refused.
+	SSOSubject string `yaml:"-" json:"sso_subject,omitempty"`
 }
 
 // hashToken replaces a plaintext Token by its TokenHash.

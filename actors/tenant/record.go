@@ -321,6 +321,9 @@ type OperatorChange struct {
 	PasswordHash *string `json:"password_hash,omitempty"`
 	// Disabled disables (true) or enables (false) the operator.
 	Disabled *bool `json:"disabled,omitempty"`
+	// SSO marks the operator as one single sign-on may sign in (sso.go: SSOMayBind), bound to the IdP account of
+	// its next SSO sign-in; false unmarks it and forgets the account.
+	SSO *bool `json:"sso,omitempty"`
 	// Delete removes the operator (team.go: its tokens are revoked with it; the tenant actor releases its
 	// conversations to the queue).
 	Delete bool `json:"delete,omitempty"`
@@ -609,6 +612,9 @@ func applyOperator(t *Tenant, c *OperatorChange) error {
 		o.PasswordHash = *c.PasswordHash
 	}
 	setIf(&o.Disabled, c.Disabled)
+	if c.SSO != nil {
+		o.SSO, o.SSOSubject = *c.SSO, ""
+	}
 	return nil
 }
 

@@ -92,9 +92,11 @@ type SSOChange struct {
 // against the tenant's SSO configuration again (enabled, a role the groups give, provisioning on for a new operator).
 type SSOSignIn struct {
 	Operator string `json:"operator"`
-	Create   bool   `json:"create,omitempty"`
-	Name     string `json:"name,omitempty"`
-	Role     string `json:"role"`
+	// Subject is the IdP account signing in (SSOSubjectOf: the issuer and the ID token's sub).
+	Subject string `json:"subject"`
+	Create  bool   `json:"create,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Role    string `json:"role"`
 }
 
 // Clone is a deep copy of s (nil for nil).
@@ -123,7 +125,7 @@ func applySSO(t *Tenant, c *SSOChange) error {
 	}
 	setIf(&s.Enabled, c.Enabled)
 	if c.Issuer != nil {
-		s.Issuer = strings.TrimSuffix(strings.TrimSpace(*c.Issuer), "/")
+		s.Issuer = strings.TrimSpace(*c.Issuer) // exactly: ID tokens name it (Auth0's end with "/")
 	}
 	if c.ClientID != nil {
 		s.ClientID = strings.TrimSpace(*c.ClientID)
@@ -297,7 +299,28 @@ const (
 	CodeSSONoOperator = "sso_unknown_operator"
 	CodeSSODomain     = "sso_domain_not_allowed"
 	CodeSSOClaim      = "sso_claim_missing"
+	// CodeSSOConflict: the operator id is an operator single sign-on may not sign in: one it did not create (nor
+	// an admin mark SSO), or one bound to another account of the IdP.
+	CodeSSOConflict = "sso_operator_conflict"
 )
+
+// SSOSubjectOf is the IdP account of an ID token of s with subject sub, as Operator.SSOSubject holds it.
+func SSOSubjectOf(s *SSO, sub string) string { return s.Issuer + " " + sub }
+
+// SSOMayBind says why the IdP account subject (SSOSubjectOf) may not sign in as o, an existing operator, under s:
+// single sign-on signs in only operators it created or an admin marked SSO (an operator of the YAML file, of an
+// invite or of a password is someone else's id: the id rule folds case and punctuation, so another person's
+// address can give it), and only the account such an operator is bound to. An operator bound under another
+// issuer (the admin pointed SSO at another IdP) is bound again. nil when it may.
+func SSOMayBind(s *SSO, o *Operator, subject string) *Refusal {
+	switch {
+	case !o.SSO:
+		return &Refusal{Code: CodeSSOConflict, Message: "operator " + o.ID + " signs in by password or token, not by single sign-on"}
+	case o.SSOSubject != "" && o.SSOSubject != subject && strings.HasPrefix(o.SSOSubject, s.Issuer+" "):
+		return &Refusal{Code: CodeSSOConflict, Message: "operator " + o.ID + " belongs to another account of the IdP"}
+	}
+	return nil
+}
 
 // SSOOperatorID derives the operator id from the value of the operator claim (README, "Single sign-on"):
 // lower-cased; when it is an e-mail address, it must be in one of the allowed domains (if any are set), and an
@@ -348,13 +371,19 @@ func applySSOSignIn(t *Tenant, c *SSOSignIn) (string, error) {
 		return "", &Refusal{Code: CodeSSONoGroup, Message: "no IdP group gives the role " + c.Role}
 	case !idPattern.MatchString(c.Operator):
 		return "", invalid("operator", "%q must match [a-z0-9-]{1,64}", c.Operator)
+	case !strings.HasPrefix(c.Subject, s.Issuer+" ") || len(c.Subject) == len(s.Issuer)+1 || len(c.Subject) > len(s.Issuer)+1+255:
+		// sub is at most 255 ASCII characters (OpenID Connect Core 2): kept on the operator's record.
+		return "", invalid("subject", "the sign-in names no account of the issuer, or a sub over 255 characters")
 	}
 	i := slices.IndexFunc(t.Operators, func(o Operator) bool { return o.ID == c.Operator })
 	switch {
 	case i >= 0 && t.Operators[i].Disabled:
 		return "", &Refusal{Code: CodeForbidden, Message: "operator " + c.Operator + " is disabled"}
 	case i >= 0:
-		t.Operators[i].Role = c.Role
+		if r := SSOMayBind(s, &t.Operators[i], c.Subject); r != nil {
+			return "", r
+		}
+		t.Operators[i].Role, t.Operators[i].SSOSubject = c.Role, c.Subject
 		return c.Operator, nil
 	case !c.Create:
 		return "", &Refusal{Code: CodeOperatorNotFound, Message: "no operator " + c.Operator}
@@ -368,7 +397,7 @@ func applySSOSignIn(t *Tenant, c *SSOSignIn) (string, error) {
 	if name == "" {
 		name = c.Operator
 	}
-	t.Operators = append(t.Operators, Operator{ID: c.Operator, Name: name, Role: c.Role, Capacity: s.Capacity, SSO: true})
+	t.Operators = append(t.Operators, Operator{ID: c.Operator, Name: name, Role: c.Role, Capacity: s.Capacity, SSO: true, SSOSubject: c.Subject})
 	return c.Operator, nil
 }
 

@@ -81,7 +81,7 @@ func TestSSODefaultsAndFold(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := next.SSO
-	if s.Issuer != "https://idp.example.com" || s.GroupsClaim != "groups" || s.OperatorClaim != "email" || !s.Provision ||
+	if s.Issuer != "https://idp.example.com/" || s.GroupsClaim != "groups" || s.OperatorClaim != "email" || !s.Provision ||
 		s.Capacity != DefaultCapacity || s.Enabled || strings.Join(s.Scopes, " ") != "email profile" ||
 		strings.Join(s.AllowedDomains, ",") != "example.com" {
 		t.Fatalf("defaults: %+v", s)
@@ -163,6 +163,16 @@ func TestSSOSignIn(t *testing.T) {
 	noJIT.SSO.Provision = false
 	offAlice := ssoTenant()
 	offAlice.Operators[1].Disabled = true
+	// alice marked SSO by an admin (bound at her next sign-in), jane created by SSO and bound to her account.
+	const iss = "https://login.example.com/realms/acme "
+	ssoAlice := ssoTenant()
+	ssoAlice.Operators[1].SSO = true
+	withJane := ssoTenant()
+	withJane.Operators = append(withJane.Operators, Operator{ID: "jane", Name: "Jane", Role: RoleOperator, Capacity: 3,
+		SSO: true, SSOSubject: iss + "jane-1"})
+	janeElsewhere := ssoTenant()
+	janeElsewhere.Operators = append(janeElsewhere.Operators, Operator{ID: "jane", Name: "Jane", Role: RoleOperator,
+		Capacity: 3, SSO: true, SSOSubject: "https://old-idp.example.com jane-0"})
 	tests := []struct {
 		name string
 		cur  *Tenant
@@ -170,15 +180,25 @@ func TestSSOSignIn(t *testing.T) {
 		code string
 		role string
 	}{
-		{"a new operator is provisioned", ssoTenant(), SSOSignIn{Operator: "jane", Create: true, Name: "Jane", Role: RoleOperator}, "", RoleOperator},
-		{"alice becomes admin", ssoTenant(), SSOSignIn{Operator: "alice", Role: RoleAdmin}, "", RoleAdmin},
-		{"the last admin is demoted", ssoTenant(), SSOSignIn{Operator: "root", Role: RoleOperator}, CodeLastAdmin, ""},
-		{"a role no group gives", ssoTenant(), SSOSignIn{Operator: "jane", Create: true, Role: "root"}, CodeSSONoGroup, ""},
-		{"sso disabled", disabled, SSOSignIn{Operator: "jane", Create: true, Role: RoleOperator}, CodeSSODisabled, ""},
-		{"no sso at all", teamTenant(), SSOSignIn{Operator: "jane", Create: true, Role: RoleOperator}, CodeSSODisabled, ""},
-		{"provisioning off", noJIT, SSOSignIn{Operator: "jane", Create: true, Role: RoleOperator}, CodeSSONoOperator, ""},
-		{"a disabled operator", offAlice, SSOSignIn{Operator: "alice", Role: RoleOperator}, CodeForbidden, ""},
-		{"a bad id", ssoTenant(), SSOSignIn{Operator: "Jane!", Create: true, Role: RoleOperator}, CodeInvalidSetting, ""},
+		{"a new operator is provisioned", ssoTenant(), SSOSignIn{Operator: "jane", Subject: iss + "jane-1", Create: true, Name: "Jane", Role: RoleOperator}, "", RoleOperator},
+		{"alice, marked SSO, becomes admin", ssoAlice, SSOSignIn{Operator: "alice", Subject: iss + "alice-1", Role: RoleAdmin}, "", RoleAdmin},
+		{"jane's account becomes admin", withJane, SSOSignIn{Operator: "jane", Subject: iss + "jane-1", Role: RoleAdmin}, "", RoleAdmin},
+		{"jane bound again after the issuer changed", janeElsewhere, SSOSignIn{Operator: "jane", Subject: iss + "jane-1", Role: RoleOperator}, "", RoleOperator},
+		// The takeovers: an operator of the YAML file (or an invite, or a password) is not SSO's to sign in, nor
+		// is one bound to another account of the IdP whose claim folds to the same id (jane_doe, Jane.Doe…).
+		{"alice of the YAML file", ssoTenant(), SSOSignIn{Operator: "alice", Subject: iss + "alice-1", Role: RoleAdmin}, CodeSSOConflict, ""},
+		{"root of the YAML file", ssoTenant(), SSOSignIn{Operator: "root", Subject: iss + "root-1", Role: RoleAdmin}, CodeSSOConflict, ""},
+		{"another account named jane", withJane, SSOSignIn{Operator: "jane", Subject: iss + "jane-2", Role: RoleAdmin}, CodeSSOConflict, ""},
+		{"no subject", ssoTenant(), SSOSignIn{Operator: "jane", Create: true, Role: RoleOperator}, CodeInvalidSetting, ""},
+		{"a subject over 255 characters", ssoTenant(), SSOSignIn{Operator: "jane", Subject: iss + strings.Repeat("s", 256), Create: true, Role: RoleOperator}, CodeInvalidSetting, ""},
+		{"another issuer's subject", ssoTenant(), SSOSignIn{Operator: "jane", Subject: "https://evil.example.com jane-1", Create: true, Role: RoleOperator}, CodeInvalidSetting, ""},
+		{"the last admin is demoted", withAdminJane(), SSOSignIn{Operator: "jane", Subject: iss + "jane-1", Role: RoleOperator}, CodeLastAdmin, ""},
+		{"a role no group gives", ssoTenant(), SSOSignIn{Operator: "jane", Subject: iss + "jane-1", Create: true, Role: "root"}, CodeSSONoGroup, ""},
+		{"sso disabled", disabled, SSOSignIn{Operator: "jane", Subject: iss + "jane-1", Create: true, Role: RoleOperator}, CodeSSODisabled, ""},
+		{"no sso at all", teamTenant(), SSOSignIn{Operator: "jane", Subject: iss + "jane-1", Create: true, Role: RoleOperator}, CodeSSODisabled, ""},
+		{"provisioning off", noJIT, SSOSignIn{Operator: "jane", Subject: iss + "jane-1", Create: true, Role: RoleOperator}, CodeSSONoOperator, ""},
+		{"a disabled operator", offAlice, SSOSignIn{Operator: "alice", Subject: iss + "alice-1", Role: RoleOperator}, CodeForbidden, ""},
+		{"a bad id", ssoTenant(), SSOSignIn{Operator: "Jane!", Subject: iss + "jane-1", Create: true, Role: RoleOperator}, CodeInvalidSetting, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,10 +223,28 @@ func TestSSOSignIn(t *testing.T) {
 			if tt.in.Create && (!recs[0].Operator.SSO || recs[0].Operator.Capacity != 3 || recs[0].Operator.Name != "Jane") {
 				t.Fatalf("provisioned %+v", recs[0].Operator)
 			}
+			if recs[0].Operator.SSOSubject != tt.in.Subject {
+				t.Fatalf("%s bound to %q, want %q", tt.in.Operator, recs[0].Operator.SSOSubject, tt.in.Subject)
+			}
 			if err := (&Config{Tenants: []Tenant{*next}}).Validate(); err != nil {
 				t.Fatal(err)
 			}
 		})
+	}
+	// An admin marks an operator SSO (or unmarks it, which forgets its account); an operator may not mark itself.
+	next, _, err := ApplyChange(ssoTenant(), Change{Operator: &OperatorChange{ID: "alice", SSO: new(true)}}, at)
+	if err != nil || !next.Operators[1].SSO {
+		t.Fatalf("mark alice: %v", err)
+	}
+	next.Operators[1].SSOSubject = iss + "alice-1"
+	if next, _, err = ApplyChange(next, Change{Operator: &OperatorChange{ID: "alice", SSO: new(false)}}, at); err != nil {
+		t.Fatal(err)
+	}
+	if next.Operators[1].SSO || next.Operators[1].SSOSubject != "" {
+		t.Fatalf("unmark alice: %+v", next.Operators[1])
+	}
+	if MayChange(ssoTenant(), &ssoTenant().Operators[1], Change{Operator: &OperatorChange{ID: "alice", Name: new("A"), SSO: new(true)}}) {
+		t.Fatal("an operator may mark itself SSO")
 	}
 	// An SSO change is an admin's: an operator may not make one.
 	alice := &ssoTenant().Operators[1]
@@ -217,4 +255,13 @@ func TestSSOSignIn(t *testing.T) {
 	if MayChange(ssoTenant(), nil, Change{SSOSignIn: &SSOSignIn{Operator: "x", Role: RoleAdmin}, SSO: &SSOChange{}}) {
 		t.Fatal("a sign-in carrying an SSO change is allowed")
 	}
+}
+
+// withAdminJane is ssoTenant with jane, created by SSO, its only enabled admin.
+func withAdminJane() *Tenant {
+	t := ssoTenant()
+	t.Operators[0].Disabled = true
+	t.Operators = append(t.Operators, Operator{ID: "jane", Name: "Jane", Role: RoleAdmin, Capacity: 3, SSO: true,
+		SSOSubject: "https://login.example.com/realms/acme jane-1"})
+	return t
 }

@@ -144,7 +144,7 @@ func MayChange(cur *Tenant, caller *Operator, ch Change) bool {
 	case ch.Operator != nil:
 		o := ch.Operator
 		return o.ID == caller.ID && (o.PasswordHash != nil || o.Name != nil) && !o.Delete && o.Role == nil &&
-			o.Capacity == nil && o.Skills == nil && o.Teams == nil && o.TokenHash == nil && o.Disabled == nil
+			o.Capacity == nil && o.Skills == nil && o.Teams == nil && o.TokenHash == nil && o.Disabled == nil && o.SSO == nil
 	case ch.Token != nil && ch.Token.Create:
 		return ch.Token.Operator == caller.ID
 	case ch.Token != nil && ch.Token.Revoke:

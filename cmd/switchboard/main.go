@@ -106,6 +106,7 @@ func serve(args []string) error {
 	mediaCache := fs.Int64("media-cache-bytes", node.DefaultMediaCacheBytes, "bound of the disk cache of media served to the console (under the data dir)")
 	mediaPrivate := fs.Bool("media-allow-private", false, "let operators' media links reach private, loopback and link-local addresses (tests, local demo; off in production: SSRF)")
 	oidcLoopback := fs.Bool("oidc-allow-loopback", false, "let tenants' single sign-on issuers be on loopback addresses (a local IdP: development, tests; off in production)")
+	oidcPrivate := fs.Bool("oidc-allow-private", false, "let tenants' single sign-on issuers be on private addresses (an IdP on the organisation's network; off when tenants' admins are not the node's: SSRF)")
 	templateSync := fs.Duration("template-sync-interval", 15*time.Minute, "list every business account's message templates from the Graph API this often (and at start; a failed round is retried sooner); negative: only until a round succeeds")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
@@ -144,6 +145,7 @@ func serve(args []string) error {
 		MediaCacheBytes:      *mediaCache,
 		MediaAllowPrivate:    *mediaPrivate,
 		OIDCAllowLoopback:    *oidcLoopback,
+		OIDCAllowPrivate:     *oidcPrivate,
 		Logger:               log,
 	})
 	if err != nil {

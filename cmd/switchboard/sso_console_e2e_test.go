@@ -138,8 +138,9 @@ func (b *browser) hasElement(sel string) bool {
 }
 
 // TestSingleSignOnRoleOnEveryNode: the role a sign-in's groups give is a configuration change every node applies. Bo
-// (an operator of the YAML file) signs in by SSO on node A in the admin group: node B, which shares A's broker, lets
-// his token change the settings soon after; signed in again out of that group, node B refuses him again.
+// (an operator of the YAML file, refused by SSO until an admin marks him SSO) signs in by SSO on node A in the admin
+// group: node B, which shares A's broker, lets his token change the settings soon after; signed in again out of that
+// group, node B refuses him again.
 func TestSingleSignOnRoleOnEveryNode(t *testing.T) {
 	idp, err := mockoidc.Run()
 	if err != nil {
@@ -155,7 +156,7 @@ func TestSingleSignOnRoleOnEveryNode(t *testing.T) {
 		"allowed_domains": []string{"example.com"},
 		"groups":          []map[string]string{{"group": "admins", "role": "admin"}, {"group": "staff", "role": "operator"}}}, 200)
 
-	signIn := func(groups ...string) {
+	signIn := func(want string, groups ...string) {
 		t.Helper()
 		jar, _ := cookiejar.New(nil)
 		c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -170,7 +171,7 @@ func TestSingleSignOnRoleOnEveryNode(t *testing.T) {
 		}
 		idp.QueueUser(&mockoidc.MockUser{Subject: "bo-1", Email: "bo@example.com", EmailVerified: true, Groups: groups})
 		landing := get(get(get(a.url("/v1/auth/oidc/start?tenant=cfg"))))
-		if landing != a.url("/") {
+		if landing != a.url(want) {
 			t.Fatalf("bo's sign-in in %v landed on %s", groups, landing)
 		}
 	}
@@ -181,10 +182,12 @@ func TestSingleSignOnRoleOnEveryNode(t *testing.T) {
 	if code := settingsOnB(); code != 403 {
 		t.Fatalf("bo, an operator, reads the settings on node B: %d", code)
 	}
-	signIn("admins", "staff")
+	signIn("/?sso_error=sso_operator_conflict&tenant=cfg", "admins", "staff")
+	a.mustCall("PATCH", "/v1/operators/bo", cfgAda, map[string]any{"sso": true}, 200)
+	signIn("/", "admins", "staff")
 	eventually.True(t, 10*time.Second, 5*time.Millisecond, func() bool { return settingsOnB() == 200 },
 		"node B lets bo, made admin by his groups, read the settings")
-	signIn("staff")
+	signIn("/", "staff")
 	eventually.True(t, 10*time.Second, 5*time.Millisecond, func() bool { return settingsOnB() == 403 },
 		"node B refuses bo again once out of the admin group")
 }
@@ -210,6 +213,16 @@ func TestConsoleSingleSignOnTenantField(t *testing.T) {
 		"groups": []map[string]string{{"group": "staff", "role": "operator"}}}, 200)
 
 	b := newBrowser(t)
+	// A link naming a tenant (here acme, whose IdP could as well be a look-alike of another's) does not make the page
+	// offer that tenant's IdP: the page asks, says what came back, and clears its address.
+	b.run(chromedp.Navigate(n.url("/?sso_error=sso_state&tenant=acme")), chromedp.WaitVisible(chromedp.CSS(`#sso-ask`)))
+	b.text(`#sso-error`, "Start it again")
+	if jsValue[bool](b, `document.getElementById('sso-start') !== null || location.search !== ''`) {
+		t.Error("the sign-in page took its tenant from the address")
+	}
+	// A code the page does not know, even one naming a property every object has, gets the general message.
+	b.run(chromedp.Navigate(n.url("/?sso_error=constructor")), chromedp.WaitVisible(chromedp.CSS(`#sso-ask`)))
+	b.text(`#sso-error`, "Single sign-on did not sign you in.")
 	b.run(chromedp.Navigate(n.url("/")), chromedp.WaitVisible(chromedp.CSS(`#sso-ask`)))
 	b.click(`#sso-ask`)
 	b.setInput(`#sso-tenant`, "globex")

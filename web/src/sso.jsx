@@ -17,20 +17,25 @@ const SSO_ERRORS = {
   sso_unknown_operator: 'Your account has no Switchboard operator, and new ones are not created automatically. Ask your admin.',
   sso_domain_not_allowed: 'Accounts of your e-mail domain may not sign in to this organisation.',
   sso_claim_missing: 'Your identity provider did not send what Switchboard needs to know who you are (e.g. a verified e-mail address).',
+  sso_cross_site: 'The sign-in was started from another site. Start it here.',
   sso_operator_disabled: 'Your operator account is disabled. Ask an admin.',
+  sso_operator_conflict: 'Your account’s operator id belongs to an operator who signs in with a password or token, or to another account of your identity provider. Sign in with your password, or ask an admin.',
   too_many_attempts: 'Too many failed sign-ins. Wait a few minutes and try again.',
   last_admin: 'Your groups now give you a lower role, and you are the organisation’s last admin. Ask your IdP admin to restore your group.',
 };
 
 const TENANT_KEY = 'sb_sso_tenant';
 
-/** ssoReturn reads (and clears from the address bar) what a single sign-on sent back: an error code and tenant. */
+/**
+ * ssoReturn reads (and clears from the address bar) what a single sign-on sent back: an error code. The address's
+ * tenant is not taken: a link from anyone would otherwise offer its tenant's IdP (a look-alike login page) on this
+ * node's page; the tenant is the node's only one, or the one this browser chose.
+ */
 function ssoReturn() {
   const q = new URLSearchParams(location.search);
   const code = q.get('sso_error');
-  const tenant = q.get('tenant') || '';
-  if (code) history.replaceState(null, '', location.pathname);
-  return { code, tenant };
+  if (code || q.has('tenant')) history.replaceState(null, '', location.pathname);
+  return { code };
 }
 
 /**
@@ -39,14 +44,16 @@ function ssoReturn() {
  */
 export function SSOSignIn() {
   const [back] = useState(ssoReturn);
-  const [tenant, setTenant] = useState(back.tenant || localStorage.getItem(TENANT_KEY) || '');
+  const [tenant, setTenant] = useState(localStorage.getItem(TENANT_KEY) || '');
   const [methods, setMethods] = useState(null);
   const [asking, setAsking] = useState(false); // the tenant field is open
-  const [error, setError] = useState(back.code ? SSO_ERRORS[back.code] || 'Single sign-on did not sign you in.' : '');
+  const [error, setError] = useState(
+    back.code ? (Object.hasOwn(SSO_ERRORS, back.code) && SSO_ERRORS[back.code]) || 'Single sign-on did not sign you in.' : '',
+  );
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    // A node of one tenant names it; otherwise the tenant this browser used (or was sent back with) is asked about.
+    // A node of one tenant names it; otherwise the tenant this browser used is asked about.
     (async () => {
       let m = await api.get('/v1/auth/methods', { quiet401: true });
       if (m.tenant) setTenant(m.tenant);

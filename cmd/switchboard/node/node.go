@@ -95,6 +95,8 @@ type Config struct {
 	MediaAllowPrivate bool
 	// OIDCAllowLoopback lets tenants' single sign-on issuers be on loopback addresses (api.Config). Default false.
 	OIDCAllowLoopback bool
+	// OIDCAllowPrivate lets tenants' single sign-on issuers be on private addresses (api.Config). Default false.
+	OIDCAllowPrivate bool
 	// TemplateSyncInterval is how often a router node lists every business account's message templates from the
 	// Graph API (WhatsAppAPIURL) into the catalogue; it also does at start, and retries a failed round sooner (5 s,
 	// doubling). 0 means DefaultTemplateSyncInterval (15m); negative syncs only until a round succeeds.
@@ -282,7 +284,8 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	if cfg.has(RoleAPI) {
 		acfg := api.Config{Directory: n.dir, Reader: APIReader(n.store), Producer: n.producer, Outcomes: n.outcomes,
-			WaitConfig: true, Logger: n.log, OIDCAllowLoopback: n.cfg.OIDCAllowLoopback}
+			WaitConfig: true, Logger: n.log, OIDCAllowLoopback: n.cfg.OIDCAllowLoopback,
+			OIDCAllowPrivate: n.cfg.OIDCAllowPrivate}
 		if err := n.startMedia(&acfg); err != nil {
 			return n, err
 		}
