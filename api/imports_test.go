@@ -13,10 +13,10 @@ import (
 func TestAPILinksNoStoreNorActors(t *testing.T) {
 	const module = "github.com/switchboard-hq/switchboard/"
 	// allowed are the project packages the API may depend on: the domain, the outcome registry, the tenant
-	// directory and the inbox record.
+	// directory, the inbox record and the address rule of outgoing requests (api/egress, standard library only).
 	allowed := []string{"api", "actors/conversation", "actors/operator", "actors/routing", "actors/refusal",
 		"actors/outcome", "actors/tenant", "ingest/inbox", "api/live", "actors/canned", "actors/template",
-		"actors/contact", "actors/search", "actors/audit"}
+		"actors/contact", "actors/search", "actors/audit", "api/egress"}
 	// forbidden are the third-party modules that belong to the store, the actors and the broker.
 	forbidden := []string{"github.com/cockroachdb/", "github.com/anthdm/hollywood", "github.com/segmentio/kafka-go",
 		"github.com/twmb/franz-go"}

@@ -23,7 +23,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -31,6 +30,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/api/egress"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
@@ -70,12 +70,6 @@ const (
 	codeSSOCrossSite   = "sso_cross_site" // the sign-in was started from another site: start it on the console
 )
 
-// errAddressRefused is the dial error for an address an IdP may not have.
-var errAddressRefused = errors.New("oidc: the IdP's address is loopback, private, link-local or unspecified")
-
-// cgnat is the shared address space of carrier-grade NAT (RFC 6598), private in all but name.
-var cgnat = &net.IPNet{IP: net.IPv4(100, 64, 0, 0).To4(), Mask: net.CIDRMask(10, 32)}
-
 // ssoState is the API's single sign-on state: discovery documents by issuer and the states of finished sign-ins.
 type ssoState struct {
 	transport http.RoundTripper
@@ -92,18 +86,14 @@ type providerEntry struct {
 }
 
 func newSSOState(allowLoopback, allowPrivate bool) *ssoState {
-	d := &net.Dialer{Timeout: 5 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
-		host, _, err := net.SplitHostPort(address)
-		if err != nil {
-			return err
-		}
-		ip := net.ParseIP(host)
-		if ip == nil || ip.IsUnspecified() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() ||
-			ip.Equal(net.IPv4bcast) || (ip.IsLoopback() && !allowLoopback) || ((ip.IsPrivate() || cgnat.Contains(ip)) && !allowPrivate) {
-			return errAddressRefused
-		}
-		return nil
-	}}
+	var allowed []string
+	if allowLoopback {
+		allowed = append(allowed, "loopback")
+	}
+	if allowPrivate {
+		allowed = append(allowed, "private")
+	}
+	d := &net.Dialer{Timeout: 5 * time.Second, Control: egress.Control(egress.Except(allowed...))}
 	// No proxy: the dialer's check would see the proxy's address, not the IdP's.
 	tr := &http.Transport{Proxy: nil, DialContext: d.DialContext, TLSHandshakeTimeout: 5 * time.Second,
 		ResponseHeaderTimeout: oidcTimeout, MaxResponseHeaderBytes: 64 << 10, MaxIdleConns: 16, IdleConnTimeout: time.Minute}

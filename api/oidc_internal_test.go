@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/api/egress"
 	"github.com/valyala/fasthttp"
 )
 
@@ -42,13 +43,13 @@ func TestOIDCIssuerOnly(t *testing.T) {
 		t.Fatalf("a well-formed issuer: %v", err)
 	}
 	// Loopback refused unless allowed (the dialer's check, before any byte is sent).
-	if _, _, err := newSSOState(false, false).provider(ok.URL, now); !errors.Is(err, errAddressRefused) {
+	if _, _, err := newSSOState(false, false).provider(ok.URL, now); !errors.As(err, new(*egress.Refused)) {
 		t.Errorf("a loopback issuer without --oidc-allow-loopback: %v", err)
 	}
 	// Private addresses (the network the node runs in) refused unless allowed, and no proxy is used (the dialer
 	// would check the proxy's address instead of the IdP's).
 	for _, issuer := range []string{"https://10.255.255.1", "https://192.168.255.254", "https://100.64.0.1", "https://[fd00::1]"} {
-		if _, _, err := newSSOState(false, false).provider(issuer, now); !errors.Is(err, errAddressRefused) {
+		if _, _, err := newSSOState(false, false).provider(issuer, now); !errors.As(err, new(*egress.Refused)) {
 			t.Errorf("a private issuer %s: %v", issuer, err)
 		}
 	}

@@ -19,13 +19,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/api"
+	"github.com/switchboard-hq/switchboard/api/egress"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/graph"
 )
 
@@ -83,7 +83,7 @@ func NewMedia(cfg MediaConfig) (*Media, error) {
 	}
 	m.cache = cache
 	m.graph = &graph.Client{BaseURL: cfg.GraphURL, HTTP: &http.Client{Timeout: 5 * time.Minute}}
-	check := privateKind
+	check := egress.Kind
 	if cfg.AllowPrivate {
 		check = nil
 	}
@@ -165,7 +165,7 @@ func (m *Media) fetch(ctx context.Context, link string, w io.Writer, max int64) 
 	}
 	resp, err := m.links.Do(req)
 	if err != nil {
-		var re *refusedAddr
+		var re *egress.Refused
 		if errors.As(err, &re) {
 			return fmt.Errorf("%w: %s", api.ErrLinkRefused, re)
 		}
@@ -204,7 +204,7 @@ const maxLinkRedirects = 5
 func linkClient(refuse func(net.IP) string) *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if refuse != nil {
-		d.Control = func(_, address string, _ syscall.RawConn) error { return checkAddr(address, refuse) }
+		d.Control = egress.Control(refuse)
 	}
 	tr := &http.Transport{
 		Proxy:                 nil,
@@ -224,52 +224,6 @@ func linkClient(refuse func(net.IP) string) *http.Client {
 		}
 		return nil
 	}}
-}
-
-// refusedAddr is the dial error of an address operators' links may not reach.
-type refusedAddr struct {
-	ip   net.IP
-	kind string
-}
-
-func (e *refusedAddr) Error() string { return fmt.Sprintf("%s is a %s address", e.ip, e.kind) }
-
-// cgnat is the shared address space of carrier-grade NAT (RFC 6598), private in all but name.
-var cgnat = &net.IPNet{IP: net.IPv4(100, 64, 0, 0).To4(), Mask: net.CIDRMask(10, 32)}
-
-// checkAddr is the dialer's Control: it runs on the resolved address of every connection, just before it is made.
-func checkAddr(address string, refuse func(net.IP) string) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip := net.ParseIP(host)
-	if ip == nil {
-		return &refusedAddr{ip: ip, kind: "unparsable"}
-	}
-	if kind := refuse(ip); kind != "" {
-		return &refusedAddr{ip: ip, kind: kind}
-	}
-	return nil
-}
-
-// privateKind names why ip is not a public unicast address, "" when it is one.
-func privateKind(ip net.IP) string {
-	switch {
-	case ip.IsLoopback():
-		return "loopback"
-	case ip.IsUnspecified():
-		return "unspecified"
-	case ip.IsPrivate(), cgnat.Contains(ip):
-		return "private"
-	case ip.IsLinkLocalUnicast():
-		return "link-local"
-	case ip.IsMulticast(), ip.IsLinkLocalMulticast(), ip.IsInterfaceLocalMulticast():
-		return "multicast"
-	case ip.Equal(net.IPv4bcast):
-		return "broadcast"
-	}
-	return ""
 }
 
 // cacheKey names a channel's media in the cache: media ids are Meta's, and each number reads its own.
