@@ -1,0 +1,316 @@
+package kafkalog
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/switchboard-hq/switchboard/actors/audit"
+	"github.com/switchboard-hq/switchboard/actors/changelog"
+	crec "github.com/switchboard-hq/switchboard/actors/contact"
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/ingest/broker"
+	"github.com/switchboard-hq/switchboard/ingest/broker/brokertest"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
+)
+
+const partitions = 4
+
+var at = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+// startBroker starts the embedded broker over TCP with the changelog topic created as the node creates it.
+func startBroker(t testing.TB) []string {
+	t.Helper()
+	b := brokertest.Start(t, brokertest.Config{Partitions: partitions})
+	brokers := []string{b.Addr()}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := broker.EnsureTopicsWith(ctx, brokers, partitions, 1, TopicConfig, changelog.Topic); err != nil {
+		t.Fatal(err)
+	}
+	return brokers
+}
+
+func newReplicator(t testing.TB, brokers []string) *Replicator {
+	t.Helper()
+	r, err := New(Config{Brokers: brokers, Partitions: partitions, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+// openStore opens a store in dir replicating to r (nil: none). Close it before r.
+func openStore(t testing.TB, dir string, r *Replicator) *store.Store {
+	t.Helper()
+	cfg := store.Config{Dir: dir, Logger: slog.New(slog.DiscardHandler), Partition: broker.Partitioner(partitions)}
+	if r != nil {
+		cfg.Replicator = r
+	}
+	s, err := store.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func commit(t testing.TB, s *store.Store, fill func(b *store.Batch) error) {
+	t.Helper()
+	b := s.NewBatch()
+	if err := fill(b); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	if err := s.Commit(b, func(err error) { done <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeState writes some of every kind of tenant state: conversations moving through statuses with timers,
+// messages, operators, contacts, audit entries, outbox entries (some relayed), parked statuses, deletes.
+func writeState(t testing.TB, s *store.Store, tenants, convs int) {
+	t.Helper()
+	for ti := range tenants {
+		tenant := fmt.Sprintf("tenant-%d", ti)
+		commit(t, s, func(b *store.Batch) error {
+			return errors.Join(
+				b.PutOperator(tenant, &store.OperatorState{ID: "op1", Availability: "online", IdleSince: 5}),
+				b.PutAudit(tenant, &audit.Entry{ID: "1-0-0", TenantID: tenant, At: at, ActorID: "op1", Action: "settings.change", Target: "settings"}),
+				b.PutContact(tenant, nil, &crec.Contact{ID: "k1", Phone: "+15550001", WaID: "15550001", Name: "Ada Lovelace",
+					Fields: map[string]json.RawMessage{"tier": json.RawMessage(`"gold"`)}, CreatedAt: at, UpdatedAt: at}))
+		})
+		for ci := range convs {
+			c := conversation.Conversation{ID: fmt.Sprintf("c%d", ci), TenantID: tenant, ChannelID: "wa",
+				Contact: conversation.Contact{ID: "k1", WaID: "15550001", Name: "Ada Lovelace"}, Status: conversation.Unassigned,
+				CreatedAt: at, UpdatedAt: at}
+			c.Timers.AutoClose = at.Add(time.Duration(ci+1) * time.Hour)
+			commit(t, s, func(b *store.Batch) error {
+				return errors.Join(b.PutConversation(&conversation.Conversation{}, &c),
+					b.PutTimer(store.TimerKey{Due: c.Timers.AutoClose, Tenant: tenant, Conversation: c.ID, Kind: string(conversation.TimerAutoClose)}),
+					b.PutMessage(tenant, &conversation.Message{ID: fmt.Sprintf("m%d", ci), WAMID: fmt.Sprintf("wamid.%d", ci),
+						ConversationID: c.ID, Seq: 1, Text: "where is my parcel", CreatedAt: at}),
+					b.ParkStatus(tenant, &inboxStatus),
+					b.PutOutbox(tenant, []byte(fmt.Sprintf(`{"conversation":%q}`, c.ID))))
+			})
+			if ci%2 == 0 {
+				prev := c
+				c.Status, c.AssigneeID, c.Timers.AutoClose = conversation.Assigned, "op1", time.Time{}
+				c.Timers.Reservation = at.Add(time.Minute)
+				commit(t, s, func(b *store.Batch) error {
+					return errors.Join(b.PutConversation(&prev, &c),
+						b.DeleteTimer(store.TimerKey{Due: prev.Timers.AutoClose, Tenant: tenant, Conversation: c.ID, Kind: string(conversation.TimerAutoClose)}),
+						b.PutTimer(store.TimerKey{Due: c.Timers.Reservation, Tenant: tenant, Conversation: c.ID, Kind: string(conversation.TimerReservation)}),
+						b.DeleteParkedStatus(tenant, inboxStatus.ID))
+				})
+			}
+		}
+	}
+	entries, _, err := s.Outbox(nil, 0, tenants*convs/3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteOutbox(entries); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshot is every replicated key of a store with its value, and its timer index.
+func snapshot(t testing.TB, s *store.Store) (state map[string][]byte, timers []store.TimerKey) {
+	t.Helper()
+	state = map[string][]byte{}
+	if err := s.EachReplicated(-1, func(k, v []byte) error { state[string(k)] = bytes.Clone(v); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	timers, err := s.DueTimers(at.Add(1000*time.Hour), store.TimerKey{}, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state, timers
+}
+
+func compare(t *testing.T, what string, want, got map[string][]byte, wantTimers, gotTimers []store.TimerKey) {
+	t.Helper()
+	for k, v := range want {
+		g, ok := got[k]
+		if !ok {
+			t.Errorf("%s: key %q missing", what, k)
+		} else if !bytes.Equal(g, v) {
+			t.Errorf("%s: key %q = %q, want %q", what, k, g, v)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s: key %q not in the original", what, k)
+		}
+	}
+	if fmt.Sprint(wantTimers) != fmt.Sprint(gotTimers) {
+		t.Errorf("%s: timers\n%v\nwant\n%v", what, gotTimers, wantTimers)
+	}
+}
+
+func restoreAll(t *testing.T, r *Replicator, s *store.Store) []Restored {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []Restored
+	for p := range partitions {
+		res, err := r.Restore(ctx, s, p, 7)
+		if err != nil {
+			t.Fatalf("restore partition %d: %v", p, err)
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+var inboxStatus = inbox.Status{ID: "wamid.out1", RecipientID: "15550001", Status: "delivered", Timestamp: 1}
+
+// TestRestoreFromChangelog: a store writes state through a replicator to the changelog on the embedded broker over
+// TCP; its directory is deleted; a new store restores every partition and holds every replicated key with the same
+// value, byte for byte, and the same timer index. Then a clean close and reopen restores only the tail.
+func TestRestoreFromChangelog(t *testing.T) {
+	brokers := startBroker(t)
+	r := newReplicator(t, brokers)
+	dir := t.TempDir()
+	s := openStore(t, dir, r)
+	// The node restores (an empty changelog: nothing to seed) before it writes.
+	restoreAll(t, r, s)
+	writeState(t, s, 8, 6)
+	want, wantTimers := snapshot(t, s)
+	if len(want) < 300 {
+		t.Fatalf("only %d keys written", len(want))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := openStore(t, dir, r)
+	got, _ := snapshot(t, s2)
+	if len(got) != 0 {
+		t.Fatalf("the new store holds %d keys", len(got))
+	}
+	records := 0
+	for p, res := range restoreAll(t, r, s2) {
+		if !res.Scratch || res.From != 0 || res.Records == 0 {
+			t.Errorf("partition %d: %+v, want a restore from scratch", p, res)
+		}
+		records += res.Records
+	}
+	got, gotTimers := snapshot(t, s2)
+	compare(t, "restored", want, got, wantTimers, gotTimers)
+	t.Logf("restored %d keys from %d records", len(got), records)
+
+	// The restored store writes on; a clean close leaves checkpoints, so the next start reads only the tail.
+	commit(t, s2, func(b *store.Batch) error {
+		return b.PutOperator("tenant-3", &store.OperatorState{ID: "op2", Availability: "away"})
+	})
+	want, wantTimers = snapshot(t, s2)
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s3 := openStore(t, dir, r)
+	for p, res := range restoreAll(t, r, s3) {
+		if res.Scratch || res.From != res.To || res.Records != 0 {
+			t.Errorf("partition %d after a clean close: %+v, want nothing to read", p, res)
+		}
+	}
+	got, gotTimers = snapshot(t, s3)
+	compare(t, "after a clean close", want, got, wantTimers, gotTimers)
+}
+
+// TestRestoreSeedsAnEmptyChangelog: a store that ran without the changelog seeds it when it is empty, and a store
+// restored from it then holds the same.
+func TestRestoreSeedsAnEmptyChangelog(t *testing.T) {
+	brokers := startBroker(t)
+	dir := t.TempDir()
+	old := openStore(t, dir, nil)
+	writeState(t, old, 4, 3)
+	want, wantTimers := snapshot(t, old)
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := newReplicator(t, brokers)
+	s := openStore(t, dir, r)
+	seeded := 0
+	for p, res := range restoreAll(t, r, s) {
+		if res.Scratch || res.Records != 0 {
+			t.Errorf("partition %d: %+v, want a seed", p, res)
+		}
+		seeded += res.Seeded
+	}
+	if seeded != len(want) {
+		t.Fatalf("seeded %d keys, the store holds %d", seeded, len(want))
+	}
+	got, gotTimers := snapshot(t, s)
+	compare(t, "seeding store", want, got, wantTimers, gotTimers)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openStore(t, t.TempDir(), r)
+	restoreAll(t, r, s2)
+	got, gotTimers = snapshot(t, s2)
+	compare(t, "restored from the seed", want, got, wantTimers, gotTimers)
+}
+
+// TestCorruptRecordStopsRestore: a record that does not decode stops the restore with an error naming the partition
+// and offset, and the records before it are not reported restored.
+func TestCorruptRecordStopsRestore(t *testing.T) {
+	brokers := startBroker(t)
+	r := newReplicator(t, brokers)
+	s := openStore(t, t.TempDir(), r)
+	restoreAll(t, r, s)
+	writeState(t, s, 4, 2)
+	part := broker.Partitioner(partitions)("tenant-0")
+	// A record of the right key whose value is flipped on the way: the checksum catches it.
+	env := changelog.Append(nil, []byte("t/tenant-0/o/op9"), []byte(`{"id":"op9"}`), 7, false)
+	env[len(env)-2] ^= 0x20
+	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}
+	res, err := c.Produce(context.Background(), &kafka.ProduceRequest{Topic: changelog.Topic, Partition: part,
+		RequiredAcks: kafka.RequireAll, Records: kafka.NewRecordReader(kafka.Record{Key: kafka.NewBytes([]byte("t/tenant-0/o/op9")), Value: kafka.NewBytes(env)})})
+	if err != nil || res.Error != nil {
+		t.Fatalf("produce the corrupt record: %v %v", err, res.Error)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openStore(t, t.TempDir(), r)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = r.Restore(ctx, s2, part, 8)
+	var de *changelog.DecodeError
+	if !errors.As(err, &de) {
+		t.Fatalf("restore of partition %d returned %v, want a *changelog.DecodeError", part, err)
+	}
+	if de.Partition != part || de.Offset != res.BaseOffset || !strings.Contains(err.Error(), "checksum") {
+		t.Fatalf("error %v, want partition %d offset %d", err, part, res.BaseOffset)
+	}
+	// The restore stopped before applying the corrupt record and did not finish: the operator it carries is not
+	// there, and the store has no completed restore to checkpoint.
+	if _, err := s2.Operators("tenant-0"); err != nil {
+		t.Fatal(err)
+	}
+	ops, _ := s2.Operators("tenant-0")
+	for _, o := range ops {
+		if o.ID == "op9" {
+			t.Fatal("the corrupt record was applied")
+		}
+	}
+}
