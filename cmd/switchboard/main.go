@@ -105,6 +105,7 @@ func serve(args []string) error {
 	cookieSecure := fs.Bool("cookie-secure", false, "mark the session cookie Secure (the node is reached over TLS)")
 	mediaCache := fs.Int64("media-cache-bytes", node.DefaultMediaCacheBytes, "bound of the disk cache of media served to the console (under the data dir)")
 	mediaPrivate := fs.Bool("media-allow-private", false, "let operators' media links reach private, loopback and link-local addresses (tests, local demo; off in production: SSRF)")
+	changelogOn := fs.Bool("changelog", false, "copy every durable write of the router's partitions to switchboard.changelog and restore a partition from it when assigned (issue 14, in progress: off by default until failover uses it)")
 	templateSync := fs.Duration("template-sync-interval", 15*time.Minute, "list every business account's message templates from the Graph API this often (and at start; a failed round is retried sooner); negative: only until a round succeeds")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
@@ -132,6 +133,7 @@ func serve(args []string) error {
 		EmbeddedKafkaFsync:   *kafkaFsync,
 		Partitions:           *partitions,
 		Replication:          *replication,
+		Changelog:            *changelogOn,
 		Roles:                flagenv.List(*roles),
 		ClickHouseAddr:       *clickhouse,
 		WhatsAppAPIURL:       *waURL,
