@@ -42,7 +42,8 @@ func documentedMetrics(t *testing.T) []string {
 // exposed on /metrics, and that the ones tied to those events moved.
 func TestEveryDocumentedMetricIsExposedAndMoves(t *testing.T) {
 	ch := chtest.Start(t)
-	n, _ := startNodeWithSim(t, routingY, shopSimConfig, "--clickhouse-addr", ch)
+	// With the changelog on, so that its metrics are exposed and move too.
+	n, _ := startNodeWithSim(t, routingY, shopSimConfig, "--clickhouse-addr", ch, "--changelog")
 
 	// Nobody online: the customer waits, and the queue shows it.
 	first := textMsg("27940000001", "wamid.m1", "hi", time.Now().Unix())
@@ -91,21 +92,23 @@ func TestEveryDocumentedMetricIsExposedAndMoves(t *testing.T) {
 	}, "events stored in ClickHouse")
 
 	moved := map[string][]string{
-		"switchboard_records_skipped_total":       {`reason="duplicate"`},
-		"switchboard_commands_total":              {`type="close"`, `result="ok"`},
-		"switchboard_events_total":                {`type="conversation.assigned"`},
-		"switchboard_events_published_total":      nil,
-		"switchboard_routing_grants_total":        {`result="ok"`},
-		"switchboard_routing_proposals_total":     {`result="assigned"`},
-		"switchboard_routing_wait_seconds_count":  nil,
-		"switchboard_kafka_produce_seconds_count": nil,
-		"switchboard_store_commit_seconds_count":  nil,
-		"switchboard_outbound_queued_total":       nil,
-		"switchboard_conversation_actors_active":  nil,
-		"switchboard_dispatcher_rebuilds_total":   nil,
-		"switchboard_operator_capacity":           nil,
-		"switchboard_store_disk_bytes":            nil,
-		"switchboard_analytics_batches_total":     nil,
+		"switchboard_records_skipped_total":           {`reason="duplicate"`},
+		"switchboard_commands_total":                  {`type="close"`, `result="ok"`},
+		"switchboard_events_total":                    {`type="conversation.assigned"`},
+		"switchboard_events_published_total":          nil,
+		"switchboard_routing_grants_total":            {`result="ok"`},
+		"switchboard_routing_proposals_total":         {`result="assigned"`},
+		"switchboard_routing_wait_seconds_count":      nil,
+		"switchboard_kafka_produce_seconds_count":     nil,
+		"switchboard_store_commit_seconds_count":      nil,
+		"switchboard_outbound_queued_total":           nil,
+		"switchboard_conversation_actors_active":      nil,
+		"switchboard_dispatcher_rebuilds_total":       nil,
+		"switchboard_operator_capacity":               nil,
+		"switchboard_store_disk_bytes":                nil,
+		"switchboard_analytics_batches_total":         nil,
+		"switchboard_changelog_records_total":         nil,
+		"switchboard_changelog_restore_seconds_count": nil,
 	}
 	for name, labels := range moved {
 		if got := n.metric(name, labels...); got <= 0 {
