@@ -418,6 +418,13 @@ func TestRestoreFromReplicatedLog(t *testing.T) {
 		t.Fatalf("the new outbox entry sorts before a restored one: last %q", last.Value)
 	}
 
+	// Assigned again in the same run, the partition is current up to its last acknowledged write.
+	if ck, ok := r.Checkpoint(0); !ok || ck.Next != int64(len(f.log[0])) {
+		t.Fatalf("checkpoint of partition 0 in the run that restored it: %+v %v, want %d", ck, ok, len(f.log[0]))
+	}
+	if _, ok := r.Checkpoint(1); ok {
+		t.Fatal("a checkpoint of partition 1, which the store did not restore")
+	}
 	// A clean Close leaves the checkpoint of the restored partition (and only of it), counting the write since.
 	if err := r.Close(); err != nil {
 		t.Fatal(err)

@@ -54,10 +54,12 @@ func (c *checkpoints) acked(part int, next int64) {
 	c.mu.Unlock()
 }
 
-// broken forgets that the store holds part in full: one of its writes may be missing from the changelog.
+// broken forgets that the store holds part in full: one of its writes may be missing from the changelog, so the
+// next restore of part starts from scratch.
 func (c *checkpoints) broken(part int) {
 	c.mu.Lock()
 	delete(c.complete, part)
+	delete(c.loaded, part)
 	c.mu.Unlock()
 }
 
@@ -112,10 +114,15 @@ func (s *Store) saveCheckpoints() error {
 	return s.db.Apply(b, pebble.Sync)
 }
 
-// Checkpoint returns the checkpoint of part the store found when it opened, if any.
+// Checkpoint returns how far the store holds partition part of the changelog: the position of its last
+// acknowledged write when it restored (or seeded) part in this run — a partition assigned again after a rebalance
+// reads only the tail — or else the checkpoint it found when it opened, if any.
 func (s *Store) Checkpoint(part int) (Checkpoint, bool) {
 	s.ckpt.mu.Lock()
 	defer s.ckpt.mu.Unlock()
+	if next, ok := s.ckpt.complete[part]; ok {
+		return Checkpoint{Next: next, At: time.Now()}, true
+	}
 	c, ok := s.ckpt.loaded[part]
 	return c, ok
 }
