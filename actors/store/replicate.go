@@ -132,20 +132,26 @@ func (s *Store) groupChanges(b *pebble.Batch) ([]changeGroup, error) {
 		if lastPart < 0 || !bytes.Equal(tenant, lastTenant) {
 			lastTenant, lastPart = tenant, s.partOf(string(tenant))
 		}
-		i := 0
-		for i < len(groups) && groups[i].part != lastPart {
-			i++
-		}
-		if i == len(groups) {
-			groups = append(groups, changeGroup{part: lastPart})
-		}
 		c := Change{Key: key, Delete: kind == pebble.InternalKeyKindDelete}
 		if !c.Delete {
 			c.Value = value
 		}
-		groups[i].changes = append(groups[i].changes, c)
+		groups = addChange(groups, lastPart, c)
 	}
 	return groups, nil
+}
+
+// addChange appends c to the group of partition part, which it adds if there is none yet (a batch touches few).
+func addChange(groups []changeGroup, part int, c Change) []changeGroup {
+	i := 0
+	for i < len(groups) && groups[i].part != part {
+		i++
+	}
+	if i == len(groups) {
+		groups = append(groups, changeGroup{part: part})
+	}
+	groups[i].changes = append(groups[i].changes, c)
+	return groups
 }
 
 // replicatedTenant returns the tenant a replicated key belongs to, or nil for a node-local key.
@@ -173,15 +179,7 @@ func (s *Store) replicateDeletes(keys [][]byte) {
 		if tenant == nil {
 			continue
 		}
-		part := s.partOf(string(tenant))
-		i := 0
-		for i < len(groups) && groups[i].part != part {
-			i++
-		}
-		if i == len(groups) {
-			groups = append(groups, changeGroup{part: part})
-		}
-		groups[i].changes = append(groups[i].changes, Change{Key: k, Delete: true})
+		groups = addChange(groups, s.partOf(string(tenant)), Change{Key: k, Delete: true})
 	}
 	for _, g := range groups {
 		part := g.part

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -95,16 +94,7 @@ func partitionOf(tenant string) int {
 
 func openReplicated(tb testing.TB, dir string, r Replicator) *Store {
 	tb.Helper()
-	s, err := Open(Config{Dir: dir, Logger: slog.New(slog.DiscardHandler), Replicator: r, Partition: partitionOf})
-	if err != nil {
-		tb.Fatalf("Open(%s): %v", dir, err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Errorf("Close: %v", err)
-		}
-	})
-	return s
+	return openStoreConfig(tb, Config{Dir: dir, Replicator: r, Partition: partitionOf})
 }
 
 func commitAsync(t *testing.T, s *Store, fill func(b *Batch) error) <-chan error {

@@ -19,6 +19,7 @@ import (
 	crec "github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/broker/brokertest"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -54,31 +55,21 @@ func newReplicator(t testing.TB, brokers []string) *Replicator {
 // openStore opens a store in dir replicating to r (nil: none). Close it before r.
 func openStore(t testing.TB, dir string, r *Replicator) *store.Store {
 	t.Helper()
-	cfg := store.Config{Dir: dir, Logger: slog.New(slog.DiscardHandler), Partition: broker.Partitioner(partitions)}
+	cfg := store.Config{Dir: dir, Partition: broker.Partitioner(partitions)}
 	if r != nil {
 		cfg.Replicator = r
 	}
-	s, err := store.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return storetest.Open(t, cfg)
 }
 
+// commit fills a batch and commits it, waiting until it is durable.
 func commit(t testing.TB, s *store.Store, fill func(b *store.Batch) error) {
 	t.Helper()
 	b := s.NewBatch()
 	if err := fill(b); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	if err := s.Commit(b, func(err error) { done <- err }); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	storetest.Commit(t, s, b)
 }
 
 // writeState writes some of every kind of tenant state: conversations moving through statuses with timers,
