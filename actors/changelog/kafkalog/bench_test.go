@@ -1,6 +1,7 @@
 package kafkalog
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/store"
 )
 
 // BenchmarkCommitReplicated measures what the changelog costs a store commit: 16 committers (actors) each commit a
@@ -84,4 +86,60 @@ func BenchmarkCommitReplicated(b *testing.B) {
 			_ = s.Close()
 		})
 	}
+}
+
+// BenchmarkRestore measures restore throughput: a store writes 10,000 conversations (each with its indexes, a
+// message with its postings and an outbox event) through the changelog on the embedded broker; each iteration
+// restores every partition into an empty store. It reports changelog records restored per second.
+//
+//	go test ./actors/changelog/kafkalog -run '^$' -bench Restore -benchtime 3x -count 5
+func BenchmarkRestore(b *testing.B) {
+	r := newReplicator(b, startBroker(b))
+	src := openStore(b, b.TempDir(), r)
+	for p := range partitions {
+		if _, err := r.Restore(context.Background(), src, p, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	const convs, perBatch = 10_000, 100
+	for i := 0; i < convs; i += perBatch {
+		commit(b, src, func(batch *store.Batch) error {
+			var errs []error
+			for j := i; j < i+perBatch; j++ {
+				tenant := fmt.Sprintf("tenant-%d", j%16)
+				c := conversation.Conversation{ID: fmt.Sprintf("c%05d", j), TenantID: tenant, ChannelID: "wa",
+					Contact: conversation.Contact{ID: fmt.Sprintf("k%05d", j), WaID: fmt.Sprintf("1555%06d", j), Name: "Ada Lovelace"},
+					Status:  conversation.Unassigned, CreatedAt: at, UpdatedAt: at}
+				c.Timers.AutoClose = at.Add(time.Hour)
+				errs = append(errs, batch.PutConversation(&conversation.Conversation{}, &c),
+					batch.PutMessage(tenant, &conversation.Message{ID: fmt.Sprintf("m%05d", j), ConversationID: c.ID, Seq: 1,
+						Text: "where is my parcel, order 5531", CreatedAt: at}),
+					batch.PutOutbox(tenant, []byte(`{"type":"message.received","conversation_id":"`+c.ID+`"}`)))
+			}
+			return errors.Join(errs...)
+		})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	records := 0
+	var took time.Duration
+	for range b.N {
+		b.StopTimer()
+		dst := openStore(b, b.TempDir(), r)
+		b.StartTimer()
+		start := time.Now()
+		for p := range partitions {
+			res, err := r.Restore(context.Background(), dst, p, 2)
+			if err != nil {
+				b.Fatal(err)
+			}
+			records += res.Records
+		}
+		took += time.Since(start)
+		b.StopTimer()
+		_ = dst.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(records)/took.Seconds(), "records/s")
+	b.ReportMetric(float64(records)/float64(b.N), "records/restore")
 }
