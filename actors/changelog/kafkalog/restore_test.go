@@ -7,17 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/switchboard-hq/switchboard/actors/audit"
 	"github.com/switchboard-hq/switchboard/actors/changelog"
 	crec "github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
@@ -302,6 +305,83 @@ func TestCorruptRecordStopsRestore(t *testing.T) {
 	for _, o := range ops {
 		if o.ID == "op9" {
 			t.Fatal("the corrupt record was applied")
+		}
+	}
+}
+
+// TestRestoreAfterCompaction: once the broker has compacted the changelog (superseded values and tombstones gone,
+// offsets with gaps), a restore from scratch still rebuilds exactly what the writing store holds.
+func TestRestoreAfterCompaction(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1),
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, "127.0.0.1:0") }),
+		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "50"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Tombstones are removed as soon as they are compacted, the harshest case.
+	if err := broker.EnsureTopicsWith(ctx, brokers, partitions, 1,
+		map[string]string{"cleanup.policy": "compact", "delete.retention.ms": "0"}, changelog.Topic); err != nil {
+		t.Fatal(err)
+	}
+	r := newReplicator(t, brokers)
+	s := openStore(t, t.TempDir(), r)
+	restoreAll(t, r, s)
+	for range 3 { // the same keys written again and again, parked statuses set and deleted
+		writeState(t, s, 4, 4)
+	}
+	// Wait until compaction dropped records: fewer records than offsets in some partition.
+	eventually.NoError(t, 30*time.Second, 100*time.Millisecond, func() error {
+		// A write after the compaction closes the previous batch, which then becomes compactable.
+		commit(t, s, func(b *store.Batch) error { return b.PutOperator("tenant-0", &store.OperatorState{ID: "tick"}) })
+		for p := range partitions {
+			first, end, err := r.bounds(ctx, p)
+			if err != nil {
+				return err
+			}
+			n, err := countRecords(ctx, brokers, p, first, end)
+			if err != nil {
+				return err
+			}
+			if int64(n) < end-first {
+				t.Logf("partition %d: %d records left of offsets %d to %d", p, n, first, end)
+				return nil
+			}
+		}
+		return fmt.Errorf("nothing compacted yet")
+	}, "the changelog compacted")
+	want, wantTimers := snapshot(t, s)
+	s2 := openStore(t, t.TempDir(), r)
+	restoreAll(t, r, s2)
+	got, gotTimers := snapshot(t, s2)
+	compare(t, "restored after compaction", want, got, wantTimers, gotTimers)
+}
+
+// countRecords counts the records of changelog partition p in [first, end).
+func countRecords(ctx context.Context, brokers []string, p int, first, end int64) (int, error) {
+	if first >= end {
+		return 0, nil
+	}
+	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: changelog.Topic, Partition: p, MaxWait: 100 * time.Millisecond})
+	defer rd.Close()
+	if err := rd.SetOffset(first); err != nil {
+		return 0, err
+	}
+	n := 0
+	for {
+		m, err := rd.FetchMessage(ctx)
+		if err != nil {
+			return n, err
+		}
+		if m.Offset >= end {
+			return n, nil
+		}
+		n++
+		if m.Offset+1 >= end {
+			return n, nil
 		}
 	}
 }
