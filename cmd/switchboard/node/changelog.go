@@ -47,6 +47,19 @@ func (n *Node) restoreFunc() func(ctx context.Context, partition int, gen int32)
 		}
 		n.log.Info("partition restored from the changelog", "partition", partition, "generation", gen,
 			"from", res.From, "to", res.To, "scratch", res.Scratch, "records", res.Records, "seeded", res.Seeded)
+		if res.Records == 0 || n.sender == nil {
+			return nil
+		}
+		// The restore wrote send jobs and recorded answers behind the sender's back.
+		tenants, err := n.store.PartitionTenants(partition)
+		if err != nil {
+			return err
+		}
+		for _, t := range tenants {
+			if err := n.sender.Rescan(ctx, t); err != nil {
+				return fmt.Errorf("sender rescan of tenant %s: %w", t, err)
+			}
+		}
 		return nil
 	}
 }
