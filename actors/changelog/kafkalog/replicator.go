@@ -34,6 +34,10 @@ type Config struct {
 	Partitions int
 	// MaxBatch is the most records of one produce request. Default 2,048.
 	MaxBatch int
+	// MaxBytes bounds the keys and envelopes of one produce request (Kafka refuses a record batch above the
+	// broker's message.max.bytes, 1 MiB by default); a batch of the store larger than that spans several requests.
+	// Default 768 KiB.
+	MaxBytes int
 	// MaxQueued bounds the changes handed over and not yet acknowledged, per partition: Replicate blocks while
 	// it is reached. Default 65,536.
 	MaxQueued int
@@ -51,6 +55,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 2048
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = 768 << 10
 	}
 	if c.MaxQueued == 0 {
 		c.MaxQueued = 65536
@@ -70,8 +77,8 @@ func (c *Config) Validate() error {
 		return errors.New("changelog: no brokers")
 	case c.Partitions < 1:
 		return errors.New("changelog: Partitions must be positive")
-	case c.MaxBatch < 1 || c.MaxQueued < 1:
-		return errors.New("changelog: MaxBatch and MaxQueued must be positive")
+	case c.MaxBatch < 1 || c.MaxBytes < 1 || c.MaxQueued < 1:
+		return errors.New("changelog: MaxBatch, MaxBytes and MaxQueued must be positive")
 	}
 	return nil
 }
@@ -188,47 +195,12 @@ func (r *Replicator) produceLoop(part int, q *partitionQueue) {
 		batch := append([]call{}, q.calls[:n]...)
 		q.mu.Unlock()
 
-		gen := r.gens[part].Load()
-		recs, buf = recs[:0], buf[:0]
-		// One buffer for every envelope of the request: grown first, so the records' slices into it stay valid.
-		size := 0
-		for _, c := range batch {
-			for _, ch := range c.changes {
-				size += changelog.HeaderLen + len(ch.Value)
-			}
-		}
-		if cap(buf) < size {
-			buf = make([]byte, 0, size)
-		}
-		bytes, now := 0, time.Now()
-		for _, c := range batch {
-			for _, ch := range c.changes {
-				start := len(buf)
-				buf = changelog.Append(buf, ch.Key, ch.Value, gen, ch.Delete)
-				env := buf[start:len(buf):len(buf)]
-				rec := kafka.Record{Key: kafka.NewBytes(ch.Key), Time: now}
-				if ch.Delete {
-					rec.Headers = []kafka.Header{{Key: changelog.DeleteHeader, Value: env}}
-				} else {
-					rec.Value = kafka.NewBytes(env)
+		if err := r.produceCalls(part, batch, &recs, &buf); err != nil {
+			for _, c := range batch {
+				if c.done != nil {
+					c.done(0, err)
 				}
-				recs = append(recs, rec)
-				bytes += len(ch.Key) + len(env)
 			}
-		}
-		base, err := r.produce(part, recs)
-		next := base
-		for _, c := range batch {
-			next += int64(len(c.changes))
-			if err != nil {
-				c.done(0, err)
-			} else {
-				c.done(next, nil)
-			}
-		}
-		if err == nil {
-			r.m.records.Add(float64(count))
-			r.m.bytes.Add(float64(bytes))
 		}
 		q.mu.Lock()
 		clear(q.calls[:n])
@@ -238,6 +210,73 @@ func (r *Replicator) produceLoop(part int, q *partitionQueue) {
 		q.cond.Broadcast()
 		q.mu.Unlock()
 	}
+}
+
+// produceCalls produces the changes of calls in order, in requests of at most MaxBatch records and MaxBytes bytes
+// (a call larger than that spans several), and calls each call's done once its last change is acknowledged,
+// setting it to nil. On an error it returns at once: the calls left with a done are failed by the caller. recs and
+// buf are reused across calls.
+func (r *Replicator) produceCalls(part int, calls []call, recs *[]kafka.Record, buf *[]byte) error {
+	gen := r.gens[part].Load()
+	ci, chi := 0, 0 // the next change to produce: calls[ci].changes[chi]
+	for ci < len(calls) {
+		// Plan the request: from (ci, chi), as many changes as fit.
+		n, size := 0, 0
+		for pc, pch := ci, chi; pc < len(calls); {
+			if pch == len(calls[pc].changes) {
+				pc, pch = pc+1, 0
+				continue
+			}
+			ch := calls[pc].changes[pch]
+			sz := len(ch.Key) + changelog.HeaderLen + len(ch.Value)
+			if n > 0 && (n == r.cfg.MaxBatch || size+sz > r.cfg.MaxBytes) {
+				break
+			}
+			n, size, pch = n+1, size+sz, pch+1
+		}
+		// One buffer for the request's envelopes, grown first, so the records' slices into it stay valid.
+		if cap(*buf) < size {
+			*buf = make([]byte, 0, size)
+		}
+		b, rs, now := (*buf)[:0], (*recs)[:0], time.Now()
+		for pc, pch := ci, chi; len(rs) < n; {
+			if pch == len(calls[pc].changes) {
+				pc, pch = pc+1, 0
+				continue
+			}
+			ch := calls[pc].changes[pch]
+			start := len(b)
+			b = changelog.Append(b, ch.Key, ch.Value, gen, ch.Delete)
+			env := b[start:len(b):len(b)]
+			rec := kafka.Record{Key: kafka.NewBytes(ch.Key), Time: now}
+			if ch.Delete {
+				rec.Headers = []kafka.Header{{Key: changelog.DeleteHeader, Value: env}}
+			} else {
+				rec.Value = kafka.NewBytes(env)
+			}
+			rs = append(rs, rec)
+			pch++
+		}
+		*buf, *recs = b, rs
+		base, err := r.produce(part, rs)
+		if err != nil {
+			return err
+		}
+		r.m.records.Add(float64(n))
+		r.m.bytes.Add(float64(size))
+		// Acknowledge the calls whose last change this request carried.
+		off := base
+		for k := 0; k < n || (ci < len(calls) && chi == len(calls[ci].changes)); {
+			if chi == len(calls[ci].changes) {
+				calls[ci].done(off, nil)
+				calls[ci].done = nil
+				ci, chi = ci+1, 0
+				continue
+			}
+			chi, off, k = chi+1, off+1, k+1
+		}
+	}
+	return nil
 }
 
 // produce writes recs to partition part with acks=all, retrying within Timeout, and returns the offset of the first.

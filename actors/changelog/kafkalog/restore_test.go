@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -47,7 +48,14 @@ func startBroker(t testing.TB) []string {
 
 func newReplicator(t testing.TB, brokers []string) *Replicator {
 	t.Helper()
-	r, err := New(Config{Brokers: brokers, Partitions: partitions, Logger: slog.New(slog.DiscardHandler)})
+	return newReplicatorConfig(t, Config{Brokers: brokers})
+}
+
+// newReplicatorConfig is newReplicator with cfg (its Partitions and Logger set here).
+func newReplicatorConfig(t testing.TB, cfg Config) *Replicator {
+	t.Helper()
+	cfg.Partitions, cfg.Logger = partitions, slog.New(slog.DiscardHandler)
+	r, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,4 +392,34 @@ func countRecords(ctx context.Context, brokers []string, p int, first, end int64
 			return n, nil
 		}
 	}
+}
+
+// TestLargeBatchesSpanRequests: with produce requests bounded to 5 records and 600 bytes, a store batch of hundreds
+// of writes spans many requests, and several small batches share one; each batch is acknowledged once all its
+// writes are, and a restore rebuilds the same store.
+func TestLargeBatchesSpanRequests(t *testing.T) {
+	brokers := startBroker(t)
+	r := newReplicatorConfig(t, Config{Brokers: brokers, MaxBatch: 5, MaxBytes: 600})
+	s := openStore(t, t.TempDir(), r)
+	restoreAll(t, r, s)
+	writeState(t, s, 3, 3)
+	commit(t, s, func(b *store.Batch) error {
+		var errs []error
+		for i := range 300 {
+			errs = append(errs, b.PutOutbox(fmt.Sprintf("tenant-%d", i%3), bytes.Repeat([]byte{'e'}, 100+i)))
+		}
+		return errors.Join(errs...)
+	})
+	var m dto.Metric
+	if err := r.m.produceSeconds.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.GetHistogram().GetSampleCount(); n < 300/5 {
+		t.Fatalf("%d produce requests, fewer than the 300-write batch alone needs at 5 records each", n)
+	}
+	want, wantTimers := snapshot(t, s)
+	s2 := openStore(t, t.TempDir(), r)
+	restoreAll(t, r, s2)
+	got, gotTimers := snapshot(t, s2)
+	compare(t, "restored from small requests", want, got, wantTimers, gotTimers)
 }
