@@ -56,16 +56,7 @@ func TestRescanSendsRestoredJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runDone := make(chan error, 1)
-	go func() { runDone <- s.Run(context.Background()) }()
-	defer func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-		if err := <-runDone; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	runSender(t, s)
 	eventually.NoError(t, time.Minute, 10*time.Millisecond, func() error { return accepted(meta, 10) }, "the node's own jobs sent")
 
 	// The restore: the other store's replicated keys applied as a restore applies them.
@@ -113,4 +104,19 @@ func TestRescanSendsRestoredJobs(t *testing.T) {
 			break
 		}
 	}
+}
+
+// runSender runs s until the test ends, then closes it and checks that Run returned nil.
+func runSender(t *testing.T, s *Sender) {
+	t.Helper()
+	runDone := make(chan error, 1)
+	go func() { runDone <- s.Run(context.Background()) }()
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-runDone; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
 }
