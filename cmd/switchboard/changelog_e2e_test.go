@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,19 @@ func TestChangelogRestoresADeletedStore(t *testing.T) {
 	}
 	if !strings.Contains(n.logs.String(), "partition restored from the changelog") || !strings.Contains(n.logs.String(), "scratch=true") {
 		t.Fatalf("no restore from scratch in the logs:\n%s", n.logs)
+	}
+
+	// A clean stop leaves checkpoints: the next start reads nothing from the changelog and answers the same.
+	n.stop()
+	mark := len(n.logs.String())
+	n.start()
+	if again := settledSnapshot(t, n); again != before {
+		t.Fatalf("after a clean restart the node answers\n%s\nwant\n%s", again, before)
+	}
+	restarted := n.logs.String()[mark:]
+	if strings.Count(restarted, "partition restored from the changelog") != 4 || strings.Contains(restarted, "scratch=true") ||
+		regexp.MustCompile(`(records|seeded)=[1-9]`).MatchString(restarted) {
+		t.Fatalf("after a clean stop the restores were not from the checkpoints:\n%s", restarted)
 	}
 }
 
