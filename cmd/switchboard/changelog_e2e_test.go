@@ -16,7 +16,8 @@ import (
 // stopped, and its store directory is deleted. The inbox offsets are committed, so the inbox will not bring anything
 // back: only the changelog can. Started again, the node restores every partition from the changelog before it
 // consumes, and answers every read as before: conversations with their messages, operator state, contacts,
-// settings and the audit log, of both tenants.
+// settings and the audit log, of both tenants. Stopped cleanly and started again, it restores from its checkpoints:
+// nothing to read.
 func TestChangelogRestoresADeletedStore(t *testing.T) {
 	n := newNode(t, "--changelog")
 	n.start()
