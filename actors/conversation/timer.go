@@ -16,6 +16,9 @@ const (
 	TimerWindowWarning TimerKind = "window_warning"
 )
 
+// TimerKinds are every timer kind, in the order of the fields of Timers.
+var TimerKinds = []TimerKind{TimerAutoClose, TimerSnoozeWake, TimerReservation, TimerWindowWarning}
+
 // Due returns the due time of the timer of kind k, zero when there is none or k is unknown.
 func (t Timers) Due(k TimerKind) time.Time {
 	switch k {

@@ -276,7 +276,7 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 
 // moveTimers keeps the store's timer index in step with the conversation's due times.
 func (a *conversationActor) moveTimers(b *store.Batch, old, next conversation.Timers) error {
-	for _, k := range timerKinds {
+	for _, k := range conversation.TimerKinds {
 		o, n := old.Due(k), next.Due(k)
 		if o.Equal(n) {
 			continue
@@ -294,9 +294,6 @@ func (a *conversationActor) moveTimers(b *store.Batch, old, next conversation.Ti
 	}
 	return nil
 }
-
-var timerKinds = []conversation.TimerKind{conversation.TimerAutoClose, conversation.TimerSnoozeWake,
-	conversation.TimerReservation, conversation.TimerWindowWarning}
 
 // routingState is what the tenant actor needs to know of the conversation.
 func (a *conversationActor) routingState(at time.Time) convReport {

@@ -57,6 +57,11 @@ type Config struct {
 	SessionTimeout time.Duration
 	// RebalanceTimeout bounds how long a rebalance waits for members to rejoin. Default 6 s.
 	RebalanceTimeout time.Duration
+	// Restore, when set, is called for each partition the group assigns, before any of its inbox records is
+	// consumed (and before its tenant actors are rebuilt from the store): it makes the store hold the partition's
+	// state (the changelog restore, actors/changelog/kafkalog). An error stops the router, so a partition whose
+	// restore failed is never consumed. Nil (the default) restores nothing.
+	Restore func(ctx context.Context, partition int, generation int32) error
 	// Registerer registers the router's metrics; nil registers them nowhere.
 	Registerer prometheus.Registerer
 	// Logger defaults to slog.Default().
@@ -257,9 +262,10 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 		assigned := gen.Assignments[r.cfg.Topic]
 		r.log.Info("partitions assigned", "generation", gen.ID, "count", len(assigned))
-		var wg sync.WaitGroup
+		var wg, restored sync.WaitGroup
 		for _, pa := range assigned {
 			wg.Add(1)
+			restored.Add(1)
 			gen.Start(func(gctx context.Context) {
 				defer wg.Done()
 				// A partition stops on a rebalance (gctx) or on shutdown (ctx); either way it drains and commits
@@ -268,11 +274,19 @@ func (r *Router) Run(ctx context.Context) error {
 				defer pcancel()
 				stop := context.AfterFunc(ctx, pcancel)
 				defer stop()
+				if err := r.restore(pctx, pa.ID, gen.ID, &restored); err != nil {
+					if pctx.Err() == nil {
+						r.fail(err)
+					}
+					return
+				}
 				if err := r.consumePartition(pctx, gen, pa.ID, pa.Offset); err != nil {
 					r.fail(err)
 				}
 			})
 		}
+		// Ready once every assigned partition holds its state: the API reads the store.
+		restored.Wait()
 		r.ready.Store(true)
 		wg.Wait()
 		r.ready.Store(false)
@@ -283,6 +297,18 @@ func (r *Router) Run(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// restore runs Config.Restore for a newly assigned partition, if set, and marks it restored either way.
+func (r *Router) restore(ctx context.Context, partition int, gen int32, restored *sync.WaitGroup) error {
+	defer restored.Done()
+	if r.cfg.Restore == nil {
+		return nil
+	}
+	if err := r.cfg.Restore(ctx, partition, gen); err != nil {
+		return fmt.Errorf("partition %d: restore from the changelog: %w", partition, err)
+	}
+	return nil
 }
 
 // Close stops the router for good: it stops a Run in progress (which drains and commits, as when its context

@@ -222,6 +222,8 @@ type channel struct {
 	rate    atomic.Int64
 	workers []*worker
 	rescan  chan struct{}
+	// fromStart has the next rescan read every worker's queue from its start (Rescan).
+	fromStart atomic.Bool
 }
 
 // worker is one sending goroutine's queue. When the queue is full a job is dropped from memory (it is in the
@@ -338,33 +340,72 @@ func (s *Sender) currentConfig(c *channel) *tenant.Channel {
 // crash under load thousands of answers can be waiting, and one produce round trip each kept a restarting node
 // from serving for seconds.
 func (s *Sender) recoverNotes(ctx context.Context) error {
-	recs := make([]inbox.Record, 0, noteBatch)
 	for _, t := range s.cfg.Directory.Tenants() {
-		var after store.NoteRef
-		for {
-			notes, err := s.cfg.Store.DeliveryNotes(t.ID, after, noteBatch)
-			if err != nil {
-				return err
+		if err := s.recoverTenantNotes(ctx, t.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recoverTenantNotes produces again the answers recorded for tenant and not yet seen applied.
+func (s *Sender) recoverTenantNotes(ctx context.Context, tenantID string) error {
+	recs := make([]inbox.Record, 0, noteBatch)
+	var after store.NoteRef
+	for {
+		notes, err := s.cfg.Store.DeliveryNotes(tenantID, after, noteBatch)
+		if err != nil {
+			return err
+		}
+		if len(notes) == 0 {
+			return nil
+		}
+		recs = recs[:0]
+		for _, n := range notes {
+			var rec inbox.Record
+			if err := json.Unmarshal(n.Record, &rec); err != nil {
+				s.cfg.Logger.Error("dropping undecodable delivery note", "tenant", tenantID,
+					"conversation", n.Conversation, "seq", n.Seq, "err", err)
+				continue
 			}
-			if len(notes) == 0 {
-				break
+			recs = append(recs, rec)
+		}
+		if len(recs) > 0 {
+			if err := s.produceRecords(ctx, recs); err != nil {
+				return fmt.Errorf("re-produce deliveries of %s: %w", tenantID, err)
 			}
-			recs = recs[:0]
-			for _, n := range notes {
-				var rec inbox.Record
-				if err := json.Unmarshal(n.Record, &rec); err != nil {
-					s.cfg.Logger.Error("dropping undecodable delivery note", "tenant", t.ID,
-						"conversation", n.Conversation, "seq", n.Seq, "err", err)
-					continue
-				}
-				recs = append(recs, rec)
-			}
-			if len(recs) > 0 {
-				if err := s.produceRecords(ctx, recs); err != nil {
-					return fmt.Errorf("re-produce deliveries of %s: %w", t.ID, err)
-				}
-			}
-			after = notes[len(notes)-1].NoteRef
+		}
+		after = notes[len(notes)-1].NoteRef
+	}
+}
+
+// Rescan is for a tenant whose stored state was just replaced (a restore from the changelog wrote its send jobs and
+// recorded answers into the store without Notify): it produces the tenant's recorded answers again, and has the
+// workers of its channels queue every stored job from the start of their queues. A job queued twice is sent once:
+// a worker skips a job that is no longer stored. Safe for concurrent use; before Run, it only produces the answers
+// (Run reads the queues anyway).
+func (s *Sender) Rescan(ctx context.Context, tenantID string) error {
+	if err := s.recoverTenantNotes(ctx, tenantID); err != nil {
+		return err
+	}
+	s.chMu.RLock()
+	var chans []*channel
+	for _, c := range s.channels {
+		if c.tenant == tenantID {
+			chans = append(chans, c)
+		}
+	}
+	s.chMu.RUnlock()
+	for _, c := range chans {
+		for _, w := range c.workers {
+			w.mu.Lock()
+			w.overflow = true
+			w.mu.Unlock()
+		}
+		c.fromStart.Store(true)
+		select {
+		case c.rescan <- struct{}{}:
+		default:
 		}
 	}
 	return nil
@@ -420,6 +461,11 @@ const refillBatch = 1024
 // job Notify dropped (a Notify that dropped a job did so under that lock, after the job was durable; the store
 // shows it once every batch that took an earlier queue position is durable or discarded too).
 func (s *Sender) refill(ctx context.Context, c *channel) error {
+	if c.fromStart.Swap(false) {
+		for _, w := range c.workers {
+			w.refilled = 0
+		}
+	}
 	for i, w := range c.workers {
 		w.mu.Lock()
 		over := w.overflow

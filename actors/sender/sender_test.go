@@ -202,16 +202,7 @@ func TestRunSendsJobsLeftInTheStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runDone := make(chan error, 1)
-	go func() { runDone <- s.Run(context.Background()) }()
-	defer func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-		if err := <-runDone; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	runSender(t, s)
 	eventually.NoError(t, time.Minute, 10*time.Millisecond, func() error { return accepted(meta, n) },
 		"Meta accepts the replies")
 	var got []string

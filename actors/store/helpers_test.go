@@ -16,9 +16,16 @@ import (
 // earlier).
 func openStore(tb testing.TB, dir string) *Store {
 	tb.Helper()
-	s, err := Open(Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	return openStoreConfig(tb, Config{Dir: dir})
+}
+
+// openStoreConfig is openStore with cfg (its Logger discards).
+func openStoreConfig(tb testing.TB, cfg Config) *Store {
+	tb.Helper()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	s, err := Open(cfg)
 	if err != nil {
-		tb.Fatalf("Open(%s): %v", dir, err)
+		tb.Fatalf("Open(%s): %v", cfg.Dir, err)
 	}
 	tb.Cleanup(func() {
 		if err := s.Close(); err != nil {

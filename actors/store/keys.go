@@ -94,6 +94,21 @@ package store
 //	                                  DeleteSession, TrimSessions)           node encodes it
 //	b/<expiry ms:8>/<sha256:32>       api sessions (as above)                nothing: sessions by expiry, to trim
 //
+// One more is node-local: the changelog checkpoints (restore.go), how far this store holds a partition of
+// switchboard.changelog exactly; in Pebble only during a restore and after a clean Close:
+//
+//	c/<partition:4>                   changelog restore (ApplyRestored),     <next offset:8><written at ms:8>
+//	                                  Close (every partition held in full)
+//
+// Replication (replicate.go, README "Changelog"): with a Replicator, every write to a "t/<tenant>/…" key and to the
+// outbox "q/<qseq:8>/<tenant>" goes to switchboard.changelog, partition = the tenant's inbox partition; a restore
+// applies them back. The outbox moves with its partition because its entries are decided effects not yet relayed;
+// its qseq is node-wide, so a restore moves the node's sequence past the restored entries. Node-local, never
+// replicated: a/ and b/ (sessions: a browser signs in again on another node), e/ (scrub marks: each node scrubs its
+// own files), z/ (the timer index: derived, rebuilt from the restored conversations) and c/ (this node's
+// checkpoints). Deletes are point deletes: no batch holds a range delete (erase.go deletes key by key), and a
+// replicated batch with one fails (replicate.go); only WipePartition, which is not replicated, deletes ranges.
+//
 // Nothing else is stored: Kafka consumer offsets live in Kafka (the consumer group), and the position of the last
 // record applied to a conversation or an operator is a field of that record; the sender's rate limits and pacing
 // live in memory only.
@@ -112,9 +127,10 @@ import (
 )
 
 const (
-	outboxPrefix = "q/"
-	outboxEnd    = "q0" // the first key after every "q/…"
-	timerPrefix  = "z/"
+	checkpointPrefix = "c/"
+	outboxPrefix     = "q/"
+	outboxEnd        = "q0" // the first key after every "q/…"
+	timerPrefix      = "z/"
 )
 
 // tenantPrefix is the prefix of every key of a tenant: "t/<tenant>/".

@@ -174,6 +174,9 @@ func (b *Batch) PutOutbox(tenant string, event []byte) error {
 // the sequence number the next call passes as after (every entry up to it has been returned, now or before). The
 // values of one call share a few buffers rather than one allocation each.
 func (s *Store) Outbox(dst []OutboxEntry, after uint64, limit int) (entries []OutboxEntry, through uint64, err error) {
+	if rw := s.outboxRewind.Swap(0); rw != 0 && rw <= after {
+		after = rw - 1 // a restore wrote entries before the cursor (restore.go)
+	}
 	w := s.outboxSeqs.watermark()
 	if after >= w {
 		return dst, after, nil
@@ -223,17 +226,24 @@ func (s *Store) DeleteOutbox(entries []OutboxEntry) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	var k []byte
+	var keys [][]byte // for the replicator, which holds them until acknowledged
 	for _, e := range entries {
 		k = append(k[:0], outboxPrefix...)
 		k = appendOutboxRest(k, e.Seq, e.Tenant)
 		if err := b.Delete(k, nil); err != nil { // Delete copies k
 			return fmt.Errorf("delete outbox entry %d: %w", e.Seq, err)
 		}
+		if s.repl != nil {
+			keys = append(keys, append([]byte{}, k...))
+		}
 	}
 	if err := s.db.Apply(b, pebble.NoSync); err != nil {
 		return fmt.Errorf("delete %d outbox entries: %w", len(entries), err)
 	}
 	s.outboxLen.Add(-int64(len(entries)))
+	if s.repl != nil {
+		s.replicateDeletes(keys)
+	}
 	return nil
 }
 

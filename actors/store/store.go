@@ -45,6 +45,12 @@ type Config struct {
 	NoScrub bool
 	// Registerer receives the store's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
+	// Replicator, when set, receives every committed batch's replicated writes after the Pebble sync, and a
+	// batch's done callback runs only once it acknowledged them (replicate.go). Nil (the default) replicates
+	// nothing and costs nothing.
+	Replicator Replicator
+	// Partition maps a tenant to its partition (the inbox's partitioner). Required with Replicator.
+	Partition func(tenant string) int
 }
 
 func (c *Config) setDefaults() {
@@ -63,6 +69,9 @@ func (c *Config) setDefaults() {
 func (c *Config) Validate() error {
 	if c.Dir == "" {
 		return errors.New("store: Dir is required")
+	}
+	if c.Replicator != nil && c.Partition == nil {
+		return errors.New("store: a Replicator needs Partition")
 	}
 	return nil
 }
@@ -88,6 +97,16 @@ type Store struct {
 	dir     string
 	scrub   scrubber
 	noScrub bool
+
+	// repl and partOf replicate committed batches (replicate.go); acks carries synced batches to waitAcks, which
+	// closes acksDone when it ends. ckpt holds the changelog checkpoints (restore.go). outboxRewind, when not 0, is
+	// the first outbox sequence number a restore wrote: the relay's next read starts there.
+	repl         Replicator
+	partOf       func(string) int
+	acks         chan *replicating
+	acksDone     chan struct{}
+	ckpt         checkpoints
+	outboxRewind atomic.Uint64
 }
 
 type pendingSync struct {
@@ -125,6 +144,13 @@ func Open(cfg Config) (*Store, error) {
 		fs:      fs,
 		dir:     cfg.Dir,
 		noScrub: cfg.NoScrub,
+		repl:    cfg.Replicator,
+		partOf:  cfg.Partition,
+	}
+	if err := s.loadCheckpoints(); err != nil {
+		_ = db.Close()
+		cache.Unref()
+		return nil, err
 	}
 	if err := s.seedQueues(); err != nil {
 		_ = db.Close()
@@ -132,6 +158,11 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
 	registerDBMetrics(cfg.Registerer, db)
+	if s.repl != nil {
+		s.acks = make(chan *replicating, cfg.PendingSyncs)
+		s.acksDone = make(chan struct{})
+		go s.waitAcks()
+	}
 	go s.waitSyncs()
 	s.startScrubber()
 	if err := s.requestMarkedScrubs(); err != nil {
@@ -141,12 +172,19 @@ func Open(cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Close waits for every committed batch to be synced, then closes Pebble. It is idempotent.
+// Close waits for every committed batch to be synced (and acknowledged by the Replicator, which must still be
+// running), then closes Pebble. It is idempotent.
 func (s *Store) Close() error {
 	var err error
 	s.once.Do(func() {
 		close(s.pending)
 		<-s.done
+		if s.repl != nil {
+			<-s.acksDone
+			if cerr := s.saveCheckpoints(); cerr != nil {
+				s.log.Error("save changelog checkpoints; the next start restores from scratch", "err", cerr)
+			}
+		}
 		s.stopScrubber()
 		err = s.db.Close()
 		s.cache.Unref()
@@ -161,20 +199,32 @@ func (s *Store) DB() *pebble.DB { return s.db }
 // together, so waiting on them in commit order costs one fsync per group, not per batch.
 func (s *Store) waitSyncs() {
 	defer close(s.done)
+	if s.repl != nil {
+		defer close(s.acks)
+	}
 	for p := range s.pending {
 		err := p.b.SyncWait()
-		// Released before done runs, so a queue reader woken by done already sees the batch's entries as durable.
-		p.owner.releaseSeqs()
 		s.Metrics.observeCommit(p.b)
-		if cerr := p.b.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
 		if err != nil {
 			s.Metrics.SyncErrors.Inc()
 			err = fmt.Errorf("sync batch: %w", err)
 		}
-		p.done(err)
+		if s.repl != nil {
+			s.replicate(p, err)
+			continue
+		}
+		s.finish(p, err)
 	}
+}
+
+// finish releases a durable (or failed) batch's effects: its queue entries, then its done callback.
+func (s *Store) finish(p pendingSync, err error) {
+	// Released before done runs, so a queue reader woken by done already sees the batch's entries as durable.
+	p.owner.releaseSeqs()
+	if cerr := p.b.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	p.done(err)
 }
 
 // Batch is a set of writes committed atomically. It is not safe for concurrent use. Every batch must end in Commit

@@ -61,6 +61,9 @@ type Config struct {
 	StepDuration time.Duration
 	// Profile saves a CPU profile of the node from the middle of each load step next to the report.
 	Profile bool
+	// Changelog runs the node with --changelog (every durable write also to switchboard.changelog), to measure its
+	// cost. Default false.
+	Changelog bool
 	// NodeURL, when set, drives a node already running there instead of starting one (smoke, standard and soak
 	// only: memory and recovery seed, restart and kill their own node). That node must serve the scenario's
 	// tenants (Config prints them) with --whatsapp-api-url http://SimAddr; Brokers are its Kafka brokers, where
@@ -212,6 +215,10 @@ func (e *env) up(ctx context.Context, s shape, seed func(dataDir string) error) 
 	extra := []string{}
 	if s.idleAfter > 0 {
 		extra = append(extra, "--idle-after", s.idleAfter.String())
+	}
+	if e.cfg.Changelog {
+		extra = append(extra, "--changelog")
+		e.r.Config["changelog"] = true
 	}
 	e.node, err = newNode(e.cfg.Exe, filepath.Join(e.dir, "node"), yaml, "http://"+simAddr, extra...)
 	if err != nil {

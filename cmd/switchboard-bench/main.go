@@ -46,6 +46,7 @@ func benchCmd(args []string) error {
 	rates := fs.String("rates", "", "comma-separated msg/s replacing the standard ramp (soak: its rate)")
 	step := fs.Duration("step", 25*time.Second, "length of each standard step")
 	profile := fs.Bool("profile", false, "save a CPU profile of the node from the middle of each load step (cpu-stepN.pprof)")
+	changelogOn := fs.Bool("changelog", false, "run the node with --changelog, to measure what the changelog costs")
 	nodeURL := fs.String("node-url", "", "drive the node already running there instead of starting one (smoke, standard, soak)")
 	brokers := fs.String("kafka-brokers", "", "with --node-url: the node's Kafka brokers (comma-separated)")
 	simAddr := fs.String("sim-addr", "127.0.0.1:9600", "with --node-url: where the WhatsApp simulator listens (the node's --whatsapp-api-url)")
@@ -66,7 +67,7 @@ func benchCmd(args []string) error {
 		return nil
 	}
 	cfg := scenario.Config{Name: *name, NodeURL: *nodeURL, SimAddr: *simAddr, Out: *out, Dir: *dir, Keep: *keep, Conversations: *convs, Duration: *duration,
-		StepDuration: *step, Profile: *profile, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+		StepDuration: *step, Profile: *profile, Changelog: *changelogOn, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
 	cfg.Brokers = flagenv.List(*brokers)
 	if *rates != "" {
 		for _, r := range flagenv.List(*rates) {

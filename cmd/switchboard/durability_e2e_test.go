@@ -99,6 +99,12 @@ func TestRestartKeepsConversations(t *testing.T) {
 func TestKill9DuringBurst(t *testing.T) {
 	n := newNode(t)
 	n.start()
+	killDuringBurst(t, n, nil)
+}
+
+// killDuringBurst is TestKill9DuringBurst on a started node n: afterKill, when set, runs between the kill and the
+// restart.
+func killDuringBurst(t *testing.T, n *node, afterKill func()) {
 	const total, senders = 5000, 32
 	ts := time.Now().Add(-time.Minute).Unix()
 	var (
@@ -142,6 +148,9 @@ func TestKill9DuringBurst(t *testing.T) {
 	wg.Wait()
 	ackedN := int(nAck.Load())
 	t.Logf("killed after %d acknowledged webhooks (%d attempted)", ackedN, next.Load())
+	if afterKill != nil {
+		afterKill()
+	}
 
 	n.start()
 	// Wait until every acknowledged message is applied: the restarted node replays what was not committed.

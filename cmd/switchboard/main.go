@@ -107,6 +107,7 @@ func serve(args []string) error {
 	mediaPrivate := fs.Bool("media-allow-private", false, "let operators' media links reach private, loopback and link-local addresses (tests, local demo; off in production: SSRF)")
 	oidcLoopback := fs.Bool("oidc-allow-loopback", false, "let tenants' single sign-on issuers be on loopback addresses (a local IdP: development, tests; off in production)")
 	oidcPrivate := fs.Bool("oidc-allow-private", false, "let tenants' single sign-on issuers be on private addresses (an IdP on the organisation's network; off when tenants' admins are not the node's: SSRF)")
+	changelogOn := fs.Bool("changelog", false, "copy every durable write of the router's partitions to switchboard.changelog and restore a partition from it when assigned (issue 14, in progress: off by default until failover uses it)")
 	templateSync := fs.Duration("template-sync-interval", 15*time.Minute, "list every business account's message templates from the Graph API this often (and at start; a failed round is retried sooner); negative: only until a round succeeds")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
@@ -134,6 +135,7 @@ func serve(args []string) error {
 		EmbeddedKafkaFsync:   *kafkaFsync,
 		Partitions:           *partitions,
 		Replication:          *replication,
+		Changelog:            *changelogOn,
 		Roles:                flagenv.List(*roles),
 		ClickHouseAddr:       *clickhouse,
 		WhatsAppAPIURL:       *waURL,

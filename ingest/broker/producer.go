@@ -57,7 +57,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		w: &kafka.Writer{
 			Addr:            kafka.TCP(cfg.Brokers...),
 			Topic:           cfg.Topic,
-			Balancer:        &kafka.Murmur2Balancer{},
+			Balancer:        inboxBalancer,
 			RequiredAcks:    kafka.RequireAll,
 			BatchTimeout:    cfg.BatchTimeout,
 			BatchSize:       cfg.BatchSize,
@@ -84,6 +84,20 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		}
 	}
 	return p, nil
+}
+
+// inboxBalancer places inbox records by their key, the tenant id: the Java client's murmur2 partitioner, so every
+// client (kcat, a Java producer) puts a tenant where Switchboard does.
+var inboxBalancer = &kafka.Murmur2Balancer{}
+
+// Partitioner returns the partition of a tenant's inbox records in a topic of n partitions, as the Producer places
+// them: the partition whose state the tenant belongs to (the changelog's partition too).
+func Partitioner(n int) func(tenant string) int {
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = i
+	}
+	return func(tenant string) int { return inboxBalancer.Balance(kafka.Message{Key: []byte(tenant)}, ids...) }
 }
 
 // Produce writes recs and returns nil only once Kafka has acknowledged every one of them.

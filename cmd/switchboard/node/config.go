@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/switchboard-hq/switchboard/actors/changelog"
+	"github.com/switchboard-hq/switchboard/actors/changelog/kafkalog"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -29,7 +31,8 @@ import (
 var configTopicConfig = map[string]string{"cleanup.policy": "compact"}
 
 // CreateTopics creates the topics a node needs on brokers unless they exist: switchboard.inbox and
-// switchboard.events with the given partitions, and switchboard.config (one partition, compacted). With embedded,
+// switchboard.events with the given partitions, switchboard.config (one partition, compacted) and
+// switchboard.changelog (compacted, as many partitions as the inbox: kafkalog.TopicConfig). With embedded,
 // the inbox and events topics get the embedded broker's retention (broker.EmbeddedTopicConfig): a broker that is not
 // a real cluster keeps its records in memory too. `switchboard serve` and `switchboard broker` both call it, so a
 // broker run as its own process has the same topics as a node's embedded one.
@@ -39,6 +42,14 @@ func CreateTopics(ctx context.Context, brokers []string, partitions, replication
 		retention = broker.EmbeddedTopicConfig
 	}
 	if err := broker.EnsureTopicsWith(ctx, brokers, partitions, replication, retention, inbox.Topic, inbox.EventsTopic); err != nil {
+		return err
+	}
+	// The changelog follows the inbox's partitions, which an existing inbox may have other than partitions.
+	n, err := broker.Partitions(ctx, brokers, inbox.Topic)
+	if err != nil {
+		return err
+	}
+	if err := broker.EnsureTopicsWith(ctx, brokers, n, replication, kafkalog.TopicConfig, changelog.Topic); err != nil {
 		return err
 	}
 	return broker.EnsureTopicsWith(ctx, brokers, 1, replication, configTopicConfig, tenant.ConfigTopic)

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchboard-hq/switchboard/actors/changelog/kafkalog"
 	"github.com/switchboard-hq/switchboard/actors/outbox"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/router"
@@ -101,7 +102,11 @@ type Config struct {
 	// Graph API (WhatsAppAPIURL) into the catalogue; it also does at start, and retries a failed round sooner (5 s,
 	// doubling). 0 means DefaultTemplateSyncInterval (15m); negative syncs only until a round succeeds.
 	TemplateSyncInterval time.Duration
-	Logger               *slog.Logger
+	// Changelog copies every durable write of a router node's partitions to switchboard.changelog, and restores a
+	// partition from it when the router is assigned it (README, "Changelog"). Default false in this round: the
+	// failover that uses it comes next.
+	Changelog bool
+	Logger    *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -170,6 +175,7 @@ type Node struct {
 	feed     *livefeed.Feed  // GET /v1/events
 	syncer   *templateSyncer // template catalogues (templates.go)
 	config   *configWatcher  // the live directory (config.go)
+	changes  *kafkalog.Replicator
 
 	closeOnce sync.Once
 	closeErr  error
@@ -225,7 +231,13 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	var apiHandler, waHandler, webHandler fasthttp.RequestHandler
 	if cfg.has(RoleRouter) || cfg.has(RoleAPI) {
 		phase = time.Now()
-		n.store, err = store.Open(store.Config{Dir: filepath.Join(cfg.DataDir, "store"), Logger: n.log, Registerer: n.reg})
+		scfg := store.Config{Dir: filepath.Join(cfg.DataDir, "store"), Logger: n.log, Registerer: n.reg}
+		if cfg.Changelog && cfg.has(RoleRouter) {
+			if err := n.startChangelog(tctx, &scfg); err != nil {
+				return n, err
+			}
+		}
+		n.store, err = store.Open(scfg)
 		if err != nil {
 			return n, err
 		}
@@ -264,6 +276,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 			Brokers: n.brokers, Store: n.store, Directory: n.dir, Outcomes: n.outcomes, Relay: n.relay, Sender: n.sender,
 			Registerer: n.reg, Logger: n.log,
 			SessionTimeout: cfg.SessionTimeout, RebalanceTimeout: cfg.SessionTimeout, IdleAfter: cfg.IdleAfter,
+			Restore: n.restoreFunc(),
 		})
 		if err != nil {
 			return n, err
@@ -576,6 +589,9 @@ func (n *Node) Close() error {
 		}
 		if n.store != nil {
 			closeOne("store", n.store)
+		}
+		if n.changes != nil { // after the store, which waits for its last batches' acknowledgements
+			closeOne("changelog replicator", n.changes)
 		}
 		if n.embedded != nil {
 			closeOne("embedded broker", n.embedded)
