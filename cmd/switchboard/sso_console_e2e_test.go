@@ -117,6 +117,28 @@ func TestConsoleSingleSignOn(t *testing.T) {
 		t.Errorf("audit entries of Jane's creation: %+v", audit.Entries)
 	}
 
+	// An operator of the YAML file signs in by SSO only once an admin marks them so, on the Team page; an admin's
+	// own dialog has no such box (nobody marks themselves).
+	admin.click(`#nav-team`)
+	admin.click(`#team-edit-alice`)
+	admin.run(chromedp.WaitVisible(chromedp.CSS(`#edit-dialog`)))
+	if admin.hasElement(`#edit-sso`) {
+		t.Error("the admin's own edit dialog offers to mark them SSO")
+	}
+	admin.js(`document.querySelector('#edit-dialog').closest('.overlay').click()`)
+	admin.waitJS(`!document.getElementById('edit-dialog')`, "the dialog closed")
+	admin.click(`#team-edit-bob`)
+	admin.click(`#edit-sso`)
+	admin.screenshot("sso-team-mark")
+	admin.click(`#edit-save`)
+	admin.waitJS(`!document.getElementById('edit-dialog')`, "the dialog closed after saving")
+	admin.text(`#team-row-bob`, "SSO")
+	var bob struct{ SSO bool }
+	if err := json.Unmarshal(n.mustCall("GET", "/v1/operators/bob", conAlice, nil, 200), &bob); err != nil || !bob.SSO {
+		t.Errorf("bob after the admin marked him SSO: %+v (%v)", bob, err)
+	}
+	admin.screenshot("sso-team")
+
 	// Someone in none of the mapped groups: back on the sign-in page, told why, not signed in.
 	sam := newBrowser(t)
 	sam.run(chromedp.Navigate(n.url("/")), chromedp.WaitVisible(chromedp.CSS(`#sso-start`)))

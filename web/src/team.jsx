@@ -102,7 +102,14 @@ export function TeamPage({ me }) {
                 <td>
                   <span class={'avail-dot ' + o.availability} /> {o.availability}
                 </td>
-                <td>{o.disabled ? <span class="pill warn">Disabled</span> : <span class="pill">Active</span>}</td>
+                <td>
+                  {o.disabled ? <span class="pill warn">Disabled</span> : <span class="pill">Active</span>}
+                  {o.sso && (
+                    <span class="pill sso" title="Signs in with single sign-on">
+                      SSO
+                    </span>
+                  )}
+                </td>
                 <td class="team-actions">
                   <button class="btn small" id={'team-edit-' + o.id} onClick={() => setEditing(o)}>
                     Edit
@@ -141,7 +148,7 @@ export function TeamPage({ me }) {
         </table>
       )}
       {inviting && <InviteDialog onClose={() => (setInviting(false), load())} />}
-      {editing && <EditDialog op={editing} onClose={() => (setEditing(null), load())} />}
+      {editing && <EditDialog op={editing} self={editing.id === me.id} onClose={() => (setEditing(null), load())} />}
       {confirm && (
         <div class="overlay" onClick={() => setConfirm(null)}>
           <div class="popover erase-dialog" role="dialog" id="team-confirm" aria-label="Confirm" onClick={(e) => e.stopPropagation()}>
@@ -272,8 +279,15 @@ function InviteDialog({ onClose }) {
   );
 }
 
-function EditDialog({ op, onClose }) {
-  const [form, setForm] = useState({ name: op.name, role: op.role, capacity: op.capacity, skills: op.skills.join(', '), teams: (op.teams || []).join(', ') });
+function EditDialog({ op, self, onClose }) {
+  const [form, setForm] = useState({
+    name: op.name,
+    role: op.role,
+    capacity: op.capacity,
+    skills: op.skills.join(', '),
+    teams: (op.teams || []).join(', '),
+    sso: !!op.sso,
+  });
   const [error, setError] = useState('');
   const set = (k, v) => setForm((f) => ({ ...f, [k]: v }));
   const submit = async (e) => {
@@ -285,6 +299,7 @@ function EditDialog({ op, onClose }) {
     if (Number(form.capacity) !== op.capacity) change.capacity = Number(form.capacity);
     if (list(form.skills).join() !== op.skills.join()) change.skills = list(form.skills);
     if (list(form.teams).join() !== (op.teams || []).join()) change.teams = list(form.teams);
+    if (form.sso !== !!op.sso) change.sso = form.sso;
     try {
       if (Object.keys(change).length) await api.request('PATCH', '/v1/operators/' + op.id, change);
       onClose();
@@ -305,6 +320,16 @@ function EditDialog({ op, onClose }) {
           Teams <span class="muted small">(comma-separated)</span>
           <input id="edit-teams" value={form.teams} onInput={(e) => set('teams', e.currentTarget.value)} />
         </label>
+        {!self && (
+          <label class="check">
+            <input type="checkbox" id="edit-sso" checked={form.sso} onChange={(e) => set('sso', e.currentTarget.checked)} />
+            Signs in with single sign-on
+            <span class="muted small">
+              {' '}
+              (their first SSO sign-in binds this operator to that identity-provider account; clearing it ends their SSO sessions)
+            </span>
+          </label>
+        )}
         <DialogFoot error={error} onClose={onClose} id="edit-save" label="Save" />
       </form>
     </div>
