@@ -60,12 +60,12 @@ type InsightsHour struct {
 	InsightsTotals
 }
 
-// InsightsSummary is the answer of GET /v1/insights?from=&to=. ByOperator is left out for whoever may not read it.
+// InsightsSummary is the answer of GET /v1/insights?from=&to= (and of `switchboard insights --from --to --json`).
 type InsightsSummary struct {
 	From       time.Time          `json:"from"`
 	To         time.Time          `json:"to"`
 	Totals     InsightsTotals     `json:"totals"`
-	ByOperator []InsightsOperator `json:"by_operator,omitempty"`
+	ByOperator []InsightsOperator `json:"by_operator"`
 	ByHour     []InsightsHour     `json:"by_hour"`
 }
 
@@ -84,11 +84,7 @@ func (a *API) insights(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		if sum.ByOperator == nil {
 			sum.ByOperator = []InsightsOperator{}
 		}
-		// The outer by_operator, without omitempty, shadows the embedded one: an empty list is [].
-		a.writeJSON(ctx, fasthttp.StatusOK, struct {
-			InsightsSummary
-			ByOperator []InsightsOperator `json:"by_operator"`
-		}{sum, sum.ByOperator})
+		a.writeJSON(ctx, fasthttp.StatusOK, sum)
 		return
 	}
 	if a.cfg.Insights == nil {
