@@ -317,11 +317,79 @@ WHERE {tenant} AND at <= toDateTime(?) AND (tenant_id, conversation_id) IN (
 	SELECT tenant_id, conversation_id FROM switchboard.events WHERE {tenant} AND at > toDateTime(?))
 GROUP BY tenant_id, conversation_id`
 
-// queryOpen returns the point-in-time counts at to: from the conversations aggregate when live, else from the raw
-// events up to to.
+// The open conversations' latest state from a snapshot (schema.SnapshotOpen) and, for those with events inserted
+// since it covers ({changed}), from the conversations aggregate. A snapshot row is open by construction; an
+// aggregate row is filtered by openSQL.
+const openSnapSQL = `
+SELECT status AS s_status, assignee_id AS s_assignee, if(awaiting = 1, 'message.received', '') AS s_last
+FROM switchboard.insights_open
+WHERE version = {version} AND {tenant} AND (tenant_id, conversation_id) NOT IN ({changed})
+UNION ALL
+SELECT argMaxMerge(status) AS s_status, argMaxMerge(assignee_id) AS s_assignee, argMaxMerge(last_message) AS s_last
+FROM switchboard.conversations
+WHERE {tenant} AND (tenant_id, conversation_id) IN ({changed})
+GROUP BY tenant_id, conversation_id`
+
+// The conversations with an event inserted at or after covered, in the hours of event time ({hours}) that received
+// one: what a snapshot may not hold.
+const changedSQL = `
+SELECT tenant_id, conversation_id FROM switchboard.events
+WHERE {tenant} AND at >= toDateTime({first}) AND at < toDateTime({end}) AND intDiv(toUInt32(at), 3600) * 3600 IN ({hours})
+	AND inserted_at >= toDateTime({covered})`
+
+// queryOpen returns the point-in-time counts at to: when live, from the latest snapshot of the open conversations
+// and the aggregate for those changed since (or from the aggregate alone before the first snapshot); else from the
+// raw events up to to.
 func queryOpen(ctx context.Context, conn Querier, tenant string, live bool, to int64) ([]stateRow, error) {
-	if live {
+	if !live {
+		return readStates(ctx, conn, openSQL, openPastSQL, tenant, to, to, to)
+	}
+	snap, ok, err := schema.LatestOpen(ctx, conn)
+	if err != nil {
+		return nil, fmt.Errorf("insights: %w", err)
+	}
+	if !ok {
 		return readStates(ctx, conn, openSQL, openAggSQL, tenant)
 	}
-	return readStates(ctx, conn, openSQL, openPastSQL, tenant, to, to, to)
+	hours, err := arrivedSince(ctx, conn, tenant, snap.Covered.Unix())
+	if err != nil {
+		return nil, err
+	}
+	changed := "SELECT '', '' WHERE 0"
+	if len(hours) > 0 {
+		list := make([]string, len(hours))
+		for i, h := range hours {
+			list[i] = itoa(h)
+		}
+		changed = strings.NewReplacer("{first}", itoa(hours[0]), "{end}", itoa(hours[len(hours)-1]+3600),
+			"{hours}", strings.Join(list, ", "), "{covered}", itoa(snap.Covered.Unix())).Replace(changedSQL)
+	}
+	inner := strings.NewReplacer("{version}", strconv.FormatUint(snap.Version, 10), "{changed}", changed).Replace(openSnapSQL)
+	return readStates(ctx, conn, openSQL, inner, tenant)
+}
+
+// arrivedSince returns the hours of event time, ascending, in which tenant received an event inserted at or after
+// covered (switchboard.insights_arrivals).
+func arrivedSince(ctx context.Context, conn Querier, tenant string, covered int64) ([]int64, error) {
+	tc, targs := tenantCond(tenant)
+	rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT h FROM (
+			SELECT toUInt32(hour) AS h, toUInt32(maxMerge(inserted_at)) AS m
+			FROM switchboard.insights_arrivals WHERE %s GROUP BY tenant_id, h
+		) WHERE m >= %d GROUP BY h ORDER BY h`, tc, covered), targs...)
+	if err != nil {
+		return nil, fmt.Errorf("insights: query arrivals: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var h uint32
+		if err := rows.Scan(&h); err != nil {
+			return nil, fmt.Errorf("insights: read arrivals: %w", err)
+		}
+		out = append(out, int64(h))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insights: read arrivals: %w", err)
+	}
+	return out, nil
 }

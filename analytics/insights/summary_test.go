@@ -32,6 +32,13 @@ func TestSummaryMatchesCompute(t *testing.T) {
 			now.Add(-50*time.Hour), 44*time.Hour, 250)
 		rows = append(rows, scenario.Rows(t, sim.Events)...)
 	}
+	// acme's events of the last 12 hours are held back under tenant "held" until the late stage, when they reach acme
+	// inserted after the open conversations' snapshot: conversations in the snapshot that changed since.
+	for i := range rows {
+		if rows[i].TenantID == "acme" && rows[i].At.After(now.Add(-12*time.Hour)) {
+			rows[i].TenantID = "held"
+		}
+	}
 	if err := schema.Insert(ctx, conn, rows); err != nil {
 		t.Fatal(err)
 	}
@@ -119,17 +126,31 @@ func TestSummaryMatchesCompute(t *testing.T) {
 	check("erased")
 
 	// Late events in rolled hours: a copy of some of acme's conversations under new ids, stored after the roll (an
-	// insert time past rolled_at), and repeats of a fifth of the events.
+	// insert time past rolled_at and past what the open conversations' snapshot covers), acme's held-back events
+	// (later events of conversations the snapshot holds), repeats of a fifth of acme's events with that late insert
+	// time (changed conversations whose state did not change), and repeats of a fifth of all events.
 	late := rollAt.Add(time.Hour)
-	if err := conn.Exec(ctx, fmt.Sprintf(`INSERT INTO switchboard.events (id, type, at, at_ns, seq, tenant_id, channel_id,
-		conversation_id, contact_id, actor_id, operator_id, previous_operator_id, assignee_id, message_id, status, labels,
-		wait_seconds, first_response_seconds, handling_seconds, message_status, error_code, error_title, inserted_at)
-		SELECT concat(conversation_id, 'x', substring(id, length(conversation_id) + 1)), type, at, at_ns, seq, tenant_id,
+	for _, q := range []string{
+		`SELECT concat(conversation_id, 'x', substring(id, length(conversation_id) + 1)), type, at, at_ns, seq, tenant_id,
 			channel_id, concat(conversation_id, 'x'), contact_id, actor_id, operator_id, previous_operator_id,
 			assignee_id, message_id, status, labels, wait_seconds, first_response_seconds, handling_seconds,
 			message_status, error_code, error_title, toDateTime(%d)
-		FROM switchboard.events WHERE tenant_id = 'acme' AND cityHash64(conversation_id) %% 4 = 0`, late.Unix())); err != nil {
-		t.Fatal(err)
+		FROM switchboard.events WHERE tenant_id = 'acme' AND cityHash64(conversation_id) %% 4 = 0`,
+		`SELECT id, type, at, at_ns, seq, 'acme', channel_id, conversation_id, contact_id, actor_id, operator_id,
+			previous_operator_id, assignee_id, message_id, status, labels, wait_seconds, first_response_seconds,
+			handling_seconds, message_status, error_code, error_title, toDateTime(%d)
+		FROM switchboard.events WHERE tenant_id = 'held'`,
+		`SELECT id, type, at, at_ns, seq, tenant_id, channel_id, conversation_id, contact_id, actor_id, operator_id,
+			previous_operator_id, assignee_id, message_id, status, labels, wait_seconds, first_response_seconds,
+			handling_seconds, message_status, error_code, error_title, toDateTime(%d)
+		FROM switchboard.events WHERE tenant_id = 'acme' AND cityHash64(id) %% 5 = 1`,
+	} {
+		if err := conn.Exec(ctx, `INSERT INTO switchboard.events (id, type, at, at_ns, seq, tenant_id, channel_id,
+		conversation_id, contact_id, actor_id, operator_id, previous_operator_id, assignee_id, message_id, status, labels,
+		wait_seconds, first_response_seconds, handling_seconds, message_status, error_code, error_title, inserted_at) `+
+			fmt.Sprintf(q, late.Unix())); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var dups []schema.Event
 	for i := range rows {
