@@ -77,6 +77,29 @@ type Settings struct {
 	// ContactFields are the custom fields of the tenant's contacts, in the order the console shows them. None by
 	// default.
 	ContactFields []ContactField `yaml:"contact_fields" json:"contact_fields"`
+	// AuditRetention is how long the tenant's audit log entries are kept (README, "Audit log"): nil means
+	// DefaultAuditRetention, 0 keeps them forever; otherwise at least a day. AuditKeep gives the effective value.
+	AuditRetention *Duration `yaml:"audit_retention" json:"audit_retention,omitempty"`
+}
+
+// DefaultAuditRetention is how long audit log entries are kept when a tenant's settings do not say: 400 days, a
+// year and a month's margin for a yearly review.
+const DefaultAuditRetention = 400 * 24 * time.Hour
+
+// AuditKeep is how long the tenant's audit log entries are kept; 0 is forever.
+func (s *Settings) AuditKeep() time.Duration {
+	if s.AuditRetention == nil {
+		return DefaultAuditRetention
+	}
+	return time.Duration(*s.AuditRetention)
+}
+
+// ValidAuditRetention checks an audit log retention: 0 (forever) or at least a day.
+func ValidAuditRetention(d time.Duration) error {
+	if d != 0 && d < 24*time.Hour {
+		return errors.New("must be 0 (keep forever) or at least 24h")
+	}
+	return nil
 }
 
 // ContactField is one custom field of a tenant's contacts (actors/contact.Field has the same fields and converts
@@ -272,7 +295,8 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 }
 
 // settingsFields are the keys a settings block may have.
-var settingsFields = []string{"auto_close_after", "reopen_to", "reservation_timeout", "window_warning", "takeover_roles", "offline_releases", "routing", "read_receipts", "hide_phone_numbers", "contact_fields"}
+var settingsFields = []string{"auto_close_after", "reopen_to", "reservation_timeout", "window_warning", "takeover_roles", "offline_releases", "routing", "read_receipts", "hide_phone_numbers", "contact_fields",
+	"audit_retention"}
 
 // UnmarshalYAML decodes settings so that an error in a field names it.
 func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
@@ -288,6 +312,7 @@ func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
 		ReadReceipts       bool           `yaml:"read_receipts"`
 		HidePhoneNumbers   bool           `yaml:"hide_phone_numbers"`
 		ContactFields      []ContactField `yaml:"contact_fields"`
+		AuditRetention     yaml.Node      `yaml:"audit_retention"`
 	}
 	// n.Decode does not inherit the file decoder's KnownFields, so unknown keys are refused here.
 	if n.Kind == yaml.MappingNode {
@@ -313,6 +338,12 @@ func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
 		}
 		if err := d.dst.UnmarshalYAML(d.node); err != nil {
 			return fmt.Errorf("settings.%s: %w", d.name, err)
+		}
+	}
+	if raw.AuditRetention.Kind != 0 {
+		p.AuditRetention = new(Duration)
+		if err := p.AuditRetention.UnmarshalYAML(&raw.AuditRetention); err != nil {
+			return fmt.Errorf("settings.audit_retention: %w", err)
 		}
 	}
 	*s = Settings(p)
@@ -421,6 +452,11 @@ func (c *Config) Validate() error {
 		}
 		if t.Settings.WindowWarning < 0 || time.Duration(t.Settings.WindowWarning) >= 24*time.Hour {
 			return bad(tp+".settings.window_warning", "must be between 0 and 24h")
+		}
+		if r := t.Settings.AuditRetention; r != nil {
+			if err := ValidAuditRetention(time.Duration(*r)); err != nil {
+				return bad(tp+".settings.audit_retention", "%v", err)
+			}
 		}
 		for j, r := range t.Settings.TakeoverRoles {
 			if r != RoleAdmin && r != RoleBuilder && r != RoleOperator {
