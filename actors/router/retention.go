@@ -55,17 +55,5 @@ func (t *tenantActor) pruneAudit(m *recordMsg, at time.Time) {
 		return
 	}
 	m.ack.remaining.Add(1)
-	ack := m.ack
-	if err := t.r.cfg.Store.Commit(b, func(err error) {
-		if err != nil {
-			t.r.fail(fmt.Errorf("persist audit pruning of tenant %s: %w", t.tenant, err))
-			return
-		}
-		if relay := t.r.cfg.Relay; relay != nil {
-			relay.Notify()
-		}
-		ack.itemDone()
-	}); err != nil {
-		t.r.fail(fmt.Errorf("commit audit pruning of tenant %s: %w", t.tenant, err))
-	}
+	t.commitAudit(b, "audit pruning", m.ack.itemDone)
 }

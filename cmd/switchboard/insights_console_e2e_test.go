@@ -154,6 +154,10 @@ func TestConsoleInsights(t *testing.T) {
 	// Seven days: the same figures (everything happened in the last hour).
 	b.click(`#ins-preset-7d`)
 	b.waitJS(`document.querySelectorAll('#ins-chart .ins-bar').length >= 1 && document.querySelector('#ins-finished').dataset.value === '3'`, "7 days")
+	b.screenshot("insights-7d")
+	b.click(`#ins-preset-30d`)
+	b.waitJS(`document.querySelector('#ins-range')?.innerText.includes('(now)') && document.querySelectorAll('#ins-chart text.ins-day').length >= 5`, "30 days")
+	b.screenshot("insights-30d")
 	// A custom range before any of it: the empty state.
 	b.click(`#ins-preset-custom`)
 	b.run(chromedp.WaitVisible(chromedp.CSS(`#ins-from`)))

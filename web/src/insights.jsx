@@ -271,6 +271,7 @@ function HourChart({ hours, series }) {
   const days = Math.max(1, Math.ceil(110 / (24 * bw)));
   const firstMidnight = hours.findIndex((h) => new Date(h.start).getHours() === 0);
   const dayLabel = (i, start) =>
+    L + i * bw <= W - 80 && // a label needs about 80 units to the right edge
     start.getHours() === 0
       ? Math.round((i - firstMidnight) / 24) % days === 0
       : i === 0 && (firstMidnight < 0 || firstMidnight * bw >= 110);
