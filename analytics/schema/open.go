@@ -93,17 +93,7 @@ func SnapshotOpen(ctx context.Context, conn driver.Conn, now time.Time) (bool, e
 	if ok && version <= last.Version {
 		return false, nil
 	}
-	v := strconv.FormatUint(version, 10)
-	// taken_at is the server's time of the snapshot (it only partitions them).
-	if err := conn.Exec(ctx, `INSERT INTO switchboard.insights_open
-		(version, taken_at, tenant_id, conversation_id, status, assignee_id, awaiting)
-		SELECT toUInt64(`+v+`), now(), tenant_id, conversation_id, s_status, s_assignee, toUInt8(s_last = 'message.received')
-		FROM (
-			SELECT tenant_id, conversation_id, finalizeAggregation(status) AS s_status,
-				finalizeAggregation(assignee_id) AS s_assignee, finalizeAggregation(last_message) AS s_last
-			FROM switchboard.conversations FINAL
-		)
-		WHERE s_status != 'closed'`); err != nil {
+	if err := conn.Exec(ctx, SnapshotOpenSQL(version)); err != nil {
 		return false, fmt.Errorf("snapshot open conversations: %w", err)
 	}
 	b, err := conn.PrepareBatch(ctx, `INSERT INTO switchboard.insights_open_taken (version, covered)`)
@@ -118,6 +108,22 @@ func SnapshotOpen(ctx context.Context, conn driver.Conn, now time.Time) (bool, e
 		return false, fmt.Errorf("record open snapshot: %w", err)
 	}
 	return true, dropOldOpen(ctx, conn)
+}
+
+// SnapshotOpenSQL is the statement that writes snapshot version of the open conversations (SnapshotOpen runs it,
+// then records the snapshot in switchboard.insights_open_taken).
+func SnapshotOpenSQL(version uint64) string {
+	// taken_at is the server's time of the snapshot (it only partitions them).
+	return `INSERT INTO switchboard.insights_open
+		(version, taken_at, tenant_id, conversation_id, status, assignee_id, awaiting)
+		SELECT toUInt64(` + strconv.FormatUint(version, 10) + `), now(), tenant_id, conversation_id, s_status, s_assignee,
+			toUInt8(s_last = 'message.received')
+		FROM (
+			SELECT tenant_id, conversation_id, finalizeAggregation(status) AS s_status,
+				finalizeAggregation(assignee_id) AS s_assignee, finalizeAggregation(last_message) AS s_last
+			FROM switchboard.conversations FINAL
+		)
+		WHERE s_status != 'closed'`
 }
 
 // dropOldOpen drops the partitions of insights_open before the day before the latest snapshot's: a reader that
