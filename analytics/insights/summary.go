@@ -301,34 +301,26 @@ SELECT finalizeAggregation(status) AS s_status, finalizeAggregation(assignee_id)
 FROM switchboard.conversations FINAL
 WHERE {tenant}`
 
-// The state at a past to: a conversation with no event after to is in its latest state, read from the aggregate;
-// the others (those with events after to) are recomputed from their raw events up to to. The history is scanned
-// only for the ids of those few, not aggregated whole.
-const openPastSQL = `
+// The latest state of the conversations with no event after {to}, before the first snapshot: the aggregate, merged.
+const openAggPastSQL = `
 SELECT finalizeAggregation(status) AS s_status, finalizeAggregation(assignee_id) AS s_assignee,
 	finalizeAggregation(last_message) AS s_last
 FROM switchboard.conversations FINAL
-WHERE {tenant} AND finalizeAggregation(last_at) <= toDateTime(?)
-UNION ALL
-SELECT argMax(status, seq) AS s_status, argMax(assignee_id, seq) AS s_assignee,
-	CAST(argMax(type, if(type IN ('message.received', 'message.queued'), seq, toUInt64(0))) AS String) AS s_last
-FROM switchboard.events
-WHERE {tenant} AND at <= toDateTime(?) AND (tenant_id, conversation_id) IN (
-	SELECT tenant_id, conversation_id FROM switchboard.events WHERE {tenant} AND at > toDateTime(?))
-GROUP BY tenant_id, conversation_id`
+WHERE {tenant} AND finalizeAggregation(last_at) <= toDateTime({to})`
 
 // The open conversations' latest state from a snapshot (schema.SnapshotOpen) and, for those with events inserted
 // since it covers ({changed}), from the conversations aggregate. A snapshot row is open by construction; an
-// aggregate row is filtered by openSQL.
+// aggregate row is filtered by openSQL. For a past to, {exclude} and {having} leave out the conversations with an
+// event after it.
 const openSnapSQL = `
 SELECT status AS s_status, assignee_id AS s_assignee, if(awaiting = 1, 'message.received', '') AS s_last
 FROM switchboard.insights_open
-WHERE version = {version} AND {tenant} AND (tenant_id, conversation_id) NOT IN ({changed})
+WHERE version = {version} AND {tenant} AND (tenant_id, conversation_id) NOT IN ({changed}){exclude}
 UNION ALL
 SELECT argMaxMerge(status) AS s_status, argMaxMerge(assignee_id) AS s_assignee, argMaxMerge(last_message) AS s_last
 FROM switchboard.conversations
 WHERE {tenant} AND (tenant_id, conversation_id) IN ({changed})
-GROUP BY tenant_id, conversation_id`
+GROUP BY tenant_id, conversation_id{having}`
 
 // The conversations with an event inserted at or after covered, in the hours of event time ({hours}) that received
 // one: what a snapshot may not hold.
@@ -337,35 +329,186 @@ SELECT tenant_id, conversation_id FROM switchboard.events
 WHERE {tenant} AND at >= toDateTime({first}) AND at < toDateTime({end}) AND intDiv(toUInt32(at), 3600) * 3600 IN ({hours})
 	AND inserted_at >= toDateTime({covered})`
 
+// afterSQL are the conversations with an event after {to}.
+const afterSQL = `SELECT tenant_id, conversation_id FROM switchboard.events WHERE {tenant} AND at > toDateTime({to})`
+
+// pastWindow is how far before a past to the events of the conversations active after it are read for their state
+// at to. One with a message in that window has its state there; one without is read over its whole history. A
+// variable for a test only (export_test.go), which sets it while no other test runs.
+var pastWindow = 24 * time.Hour
+
+// The state at {to} of the conversations with an event after it, from their events since {from} (pastWindow before
+// to): the state columns of the last event up to to, the last message's type, whether a message up to to is in the
+// window (known: else the whole history decides), and the first version after to (1: created after to).
+const pastStatesSQL = `
+SELECT tenant_id, conversation_id,
+	argMaxIf(status, seq, at <= toDateTime({to})) AS s_status, argMaxIf(assignee_id, seq, at <= toDateTime({to})) AS s_assignee,
+	argMaxIf(CAST(type AS String), seq, at <= toDateTime({to}) AND type IN ('message.received', 'message.queued')) AS s_last,
+	countIf(at <= toDateTime({to}) AND type IN ('message.received', 'message.queued')) > 0 AS known,
+	minIf(seq, at > toDateTime({to}) AND type != 'message.status') AS first_after
+FROM switchboard.events
+WHERE {tenant} AND at >= toDateTime({from}) AND (tenant_id, conversation_id) IN ({after})
+GROUP BY tenant_id, conversation_id`
+
+// The same over the whole history up to {to}, for the conversations ({ids}) the window did not settle.
+const pastHistorySQL = `
+SELECT tenant_id, conversation_id, argMax(status, seq) AS s_status, argMax(assignee_id, seq) AS s_assignee,
+	CAST(argMax(type, if(type IN ('message.received', 'message.queued'), seq, toUInt64(0))) AS String) AS s_last,
+	1 AS known, toUInt64(0) AS first_after
+FROM switchboard.events
+WHERE {tenant} AND at <= toDateTime({to}) AND (tenant_id, conversation_id) IN ({ids})
+GROUP BY tenant_id, conversation_id`
+
 // queryOpen returns the point-in-time counts at to: when live, from the latest snapshot of the open conversations
-// and the aggregate for those changed since (or from the aggregate alone before the first snapshot); else from the
-// raw events up to to.
+// and the aggregate for those changed since (or from the aggregate alone before the first snapshot); for a past to,
+// the same for the conversations with no event after to, and the others' state at to from their raw events.
 func queryOpen(ctx context.Context, conn Querier, tenant string, live bool, to int64) ([]stateRow, error) {
-	if !live {
-		return readStates(ctx, conn, openSQL, openPastSQL, tenant, to, to, to)
-	}
 	snap, ok, err := schema.LatestOpen(ctx, conn)
 	if err != nil {
 		return nil, fmt.Errorf("insights: %w", err)
 	}
-	if !ok {
-		return readStates(ctx, conn, openSQL, openAggSQL, tenant)
+	var inner string
+	switch {
+	case !ok && live:
+		inner = openAggSQL
+	case !ok:
+		inner = strings.ReplaceAll(openAggPastSQL, "{to}", itoa(to))
+	default:
+		hours, err := arrivedSince(ctx, conn, tenant, snap.Covered.Unix())
+		if err != nil {
+			return nil, err
+		}
+		changed := "SELECT '', '' WHERE 0"
+		if len(hours) > 0 {
+			list := make([]string, len(hours))
+			for i, h := range hours {
+				list[i] = itoa(h)
+			}
+			changed = strings.NewReplacer("{first}", itoa(hours[0]), "{end}", itoa(hours[len(hours)-1]+3600),
+				"{hours}", strings.Join(list, ", "), "{covered}", itoa(snap.Covered.Unix())).Replace(changedSQL)
+		}
+		exclude, having := "", ""
+		if !live {
+			exclude = " AND (tenant_id, conversation_id) NOT IN (" + strings.ReplaceAll(afterSQL, "{to}", itoa(to)) + ")"
+			having = " HAVING maxMerge(last_at) <= toDateTime(" + itoa(to) + ")"
+		}
+		inner = strings.NewReplacer("{version}", strconv.FormatUint(snap.Version, 10), "{changed}", changed,
+			"{exclude}", exclude, "{having}", having).Replace(openSnapSQL)
 	}
-	hours, err := arrivedSince(ctx, conn, tenant, snap.Covered.Unix())
+	states, err := readStates(ctx, conn, openSQL, inner, tenant)
+	if err != nil || live {
+		return states, err
+	}
+	counts, err := pastStates(ctx, conn, tenant, to)
 	if err != nil {
 		return nil, err
 	}
-	changed := "SELECT '', '' WHERE 0"
-	if len(hours) > 0 {
-		list := make([]string, len(hours))
-		for i, h := range hours {
-			list[i] = itoa(h)
+	// The two parts' rows of one group add up (the builder takes one row per group).
+	for _, r := range states {
+		c := counts[[2]string{r.dim, r.key}]
+		if c == nil {
+			c = &stateRow{dim: r.dim, key: r.key}
+			counts[[2]string{r.dim, r.key}] = c
 		}
-		changed = strings.NewReplacer("{first}", itoa(hours[0]), "{end}", itoa(hours[len(hours)-1]+3600),
-			"{hours}", strings.Join(list, ", "), "{covered}", itoa(snap.Covered.Unix())).Replace(changedSQL)
+		c.active += r.active
+		c.unanswered += r.unanswered
+		c.awaiting += r.awaiting
 	}
-	inner := strings.NewReplacer("{version}", strconv.FormatUint(snap.Version, 10), "{changed}", changed).Replace(openSnapSQL)
-	return readStates(ctx, conn, openSQL, inner, tenant)
+	out := make([]stateRow, 0, len(counts))
+	for _, r := range counts {
+		out = append(out, *r)
+	}
+	return out, nil
+}
+
+// pastStates counts by group, as openSQL does, the conversations with an event after to by their state at to: from
+// their events of the pastWindow before to, and for those the window does not settle, from their whole history.
+func pastStates(ctx context.Context, conn Querier, tenant string, to int64) (map[[2]string]*stateRow, error) {
+	tc, targs := tenantCond(tenant)
+	bind := func(q string) (string, []any) {
+		var args []any
+		for range strings.Count(q, "{tenant}") {
+			args = append(args, targs...)
+		}
+		return strings.ReplaceAll(q, "{tenant}", tc), args
+	}
+	after := strings.ReplaceAll(afterSQL, "{to}", itoa(to))
+	q, args := bind(strings.NewReplacer("{after}", after, "{to}", itoa(to),
+		"{from}", itoa(to-int64(pastWindow/time.Second))).Replace(pastStatesSQL))
+	counts := map[[2]string]*stateRow{}
+	var unsettled []string
+	read := func(q string, args []any) error {
+		rows, err := conn.Query(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("insights: query past states: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				tnt, conv, status, assignee, last string
+				known                             uint8
+				firstAfter                        uint64
+			)
+			if err := rows.Scan(&tnt, &conv, &status, &assignee, &last, &known, &firstAfter); err != nil {
+				return fmt.Errorf("insights: read past states: %w", err)
+			}
+			switch {
+			case firstAfter == 1: // created after to
+			case known == 0:
+				unsettled = append(unsettled, "("+quote(tnt)+", "+quote(conv)+")")
+			default:
+				countState(counts, status, assignee, last)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("insights: read past states: %w", err)
+		}
+		return nil
+	}
+	if err := read(q, args); err != nil {
+		return nil, err
+	}
+	if len(unsettled) > 0 {
+		ids := strings.Join(unsettled, ", ")
+		unsettled = nil
+		if err := read(bind(strings.NewReplacer("{ids}", ids, "{to}", itoa(to)).Replace(pastHistorySQL))); err != nil {
+			return nil, err
+		}
+	}
+	return counts, nil
+}
+
+// countState counts one conversation's state at a point in time as openSQL does: open ones only, in total and by
+// assignee.
+func countState(counts map[[2]string]*stateRow, status, assignee, last string) {
+	if status == "closed" || status == "" {
+		return
+	}
+	keys := [][2]string{{dimTotal, ""}}
+	if assignee != "" {
+		keys = append(keys, [2]string{dimOperator, assignee})
+	}
+	for _, k := range keys {
+		r := counts[k]
+		if r == nil {
+			r = &stateRow{dim: k[0], key: k[1]}
+			counts[k] = r
+		}
+		if status == "assigned" {
+			r.active++
+		}
+		if status == "unassigned" {
+			r.unanswered++
+		}
+		if last == "message.received" {
+			r.awaiting++
+		}
+	}
+}
+
+// quote writes s as a ClickHouse string literal.
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 // arrivedSince returns the hours of event time, ascending, in which tenant received an event inserted at or after

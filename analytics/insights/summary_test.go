@@ -231,3 +231,50 @@ func checkSummaryUnrolled(t *testing.T, q insights.Querier, insert func([]schema
 		}
 	}
 }
+
+// TestSummaryPastWindow holds the counts at a past end to the reference when the window before it is short (30
+// minutes), so that most conversations active after the end are read over their whole history, not the window.
+// Not parallel: it sets the package's window while no other test runs.
+func TestSummaryPastWindow(t *testing.T) {
+	defer insights.SetPastWindow(30 * time.Minute)()
+	conn := open(t)
+	ctx := context.Background()
+	now := time.Now()
+	sim := scenario.New(t, "acme", "acme-wa")
+	scenario.Random(sim, rand.New(rand.NewPCG(9, 10)), []string{"alice", "bob", "carol"}, []string{"vip"},
+		now.Add(-50*time.Hour), 44*time.Hour, 200)
+	// Two conversations open across every end below with no message for two days: one assigned to alice and
+	// awaiting her reply, one waiting in the queue; each customer writes again an hour ago.
+	sim.Customer("quiet-1", now.Add(-49*time.Hour))
+	sim.Assign("quiet-1", "alice", now.Add(-48*time.Hour))
+	sim.Customer("quiet-2", now.Add(-49*time.Hour))
+	sim.Customer("quiet-1", now.Add(-time.Hour))
+	sim.Customer("quiet-2", now.Add(-time.Hour))
+	if err := schema.Insert(ctx, conn, scenario.Rows(t, sim.Events)); err != nil {
+		t.Fatal(err)
+	}
+	for _, roll := range []bool{false, true} { // the aggregate alone, then a snapshot
+		if roll {
+			if _, err := schema.Roll(ctx, conn, now.Add(schema.RollMargin+2*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stored, err := schema.ReadAll(ctx, conn, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for h := 8; h <= 44; h += 6 {
+			r := insights.Range{Tenant: "acme", From: now.Add(-time.Duration(h+5) * time.Hour), To: now.Add(-time.Duration(h) * time.Hour)}
+			got, err := insights.QuerySummary(ctx, conn, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.From, r.To = r.From.Truncate(time.Second), r.To.Truncate(time.Second)
+			want := insights.SummaryOf(insights.Compute(stored, r.Filter()))
+			assertSameJSON(t, fmt.Sprintf("rolled %v, ending %dh ago", roll, h), got, want)
+			if want.Totals.Active+want.Totals.Unanswered == 0 {
+				t.Errorf("ending %dh ago: nothing open to count", h)
+			}
+		}
+	}
+}
