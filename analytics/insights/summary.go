@@ -395,35 +395,54 @@ func queryOpen(ctx context.Context, conn Querier, tenant string, live bool, to i
 		inner = strings.NewReplacer("{version}", strconv.FormatUint(snap.Version, 10), "{changed}", changed,
 			"{exclude}", exclude, "{having}", having).Replace(openSnapSQL)
 	}
-	states, err := readStates(ctx, conn, openSQL, inner, tenant)
-	if err != nil || live {
-		return states, err
+	if live {
+		return readStates(ctx, conn, openSQL, inner, tenant)
 	}
-	counts, err := pastStates(ctx, conn, tenant, to)
-	if err != nil {
+	// The conversations without an event after to, and those with one, at once; their counts of a group add up.
+	var (
+		states []stateRow
+		counts stateCounts
+	)
+	if err := withStates(func() (err error) {
+		states, err = readStates(ctx, conn, openSQL, inner, tenant)
+		return err
+	}, func() (err error) {
+		counts, err = pastStates(ctx, conn, tenant, to)
+		return err
+	}); err != nil {
 		return nil, err
 	}
-	// The two parts' rows of one group add up (the builder takes one row per group).
 	for _, r := range states {
-		c := counts[[2]string{r.dim, r.key}]
-		if c == nil {
-			c = &stateRow{dim: r.dim, key: r.key}
-			counts[[2]string{r.dim, r.key}] = c
-		}
-		c.active += r.active
-		c.unanswered += r.unanswered
-		c.awaiting += r.awaiting
+		counts.add(r.dim, r.key, r.active, r.unanswered, r.awaiting)
 	}
-	out := make([]stateRow, 0, len(counts))
-	for _, r := range counts {
+	return counts.rows(), nil
+}
+
+// stateCounts sums point-in-time counts by group (dimension and key).
+type stateCounts map[[2]string]*stateRow
+
+func (c stateCounts) add(dim, key string, active, unanswered, awaiting uint64) {
+	r := c[[2]string{dim, key}]
+	if r == nil {
+		r = &stateRow{dim: dim, key: key}
+		c[[2]string{dim, key}] = r
+	}
+	r.active += active
+	r.unanswered += unanswered
+	r.awaiting += awaiting
+}
+
+func (c stateCounts) rows() []stateRow {
+	out := make([]stateRow, 0, len(c))
+	for _, r := range c {
 		out = append(out, *r)
 	}
-	return out, nil
+	return out
 }
 
 // pastStates counts by group, as openSQL does, the conversations with an event after to by their state at to: from
 // their events of the pastWindow before to, and for those the window does not settle, from their whole history.
-func pastStates(ctx context.Context, conn Querier, tenant string, to int64) (map[[2]string]*stateRow, error) {
+func pastStates(ctx context.Context, conn Querier, tenant string, to int64) (stateCounts, error) {
 	tc, targs := tenantCond(tenant)
 	bind := func(q string) (string, []any) {
 		var args []any
@@ -435,7 +454,7 @@ func pastStates(ctx context.Context, conn Querier, tenant string, to int64) (map
 	after := strings.ReplaceAll(afterSQL, "{to}", itoa(to))
 	q, args := bind(strings.NewReplacer("{after}", after, "{to}", itoa(to),
 		"{from}", itoa(to-int64(pastWindow/time.Second))).Replace(pastStatesSQL))
-	counts := map[[2]string]*stateRow{}
+	counts := stateCounts{}
 	var unsettled []string
 	read := func(q string, args []any) error {
 		rows, err := conn.Query(ctx, q, args...)
@@ -480,29 +499,20 @@ func pastStates(ctx context.Context, conn Querier, tenant string, to int64) (map
 
 // countState counts one conversation's state at a point in time as openSQL does: open ones only, in total and by
 // assignee.
-func countState(counts map[[2]string]*stateRow, status, assignee, last string) {
+func countState(counts stateCounts, status, assignee, last string) {
 	if status == "closed" || status == "" {
 		return
 	}
-	keys := [][2]string{{dimTotal, ""}}
-	if assignee != "" {
-		keys = append(keys, [2]string{dimOperator, assignee})
+	one := func(b bool) uint64 {
+		if b {
+			return 1
+		}
+		return 0
 	}
-	for _, k := range keys {
-		r := counts[k]
-		if r == nil {
-			r = &stateRow{dim: k[0], key: k[1]}
-			counts[k] = r
-		}
-		if status == "assigned" {
-			r.active++
-		}
-		if status == "unassigned" {
-			r.unanswered++
-		}
-		if last == "message.received" {
-			r.awaiting++
-		}
+	a, u, w := one(status == "assigned"), one(status == "unassigned"), one(last == "message.received")
+	counts.add(dimTotal, "", a, u, w)
+	if assignee != "" {
+		counts.add(dimOperator, assignee, a, u, w)
 	}
 }
 
