@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-hq/switchboard/analytics/chtest"
 	"github.com/switchboard-hq/switchboard/analytics/schema"
 )
 
@@ -13,14 +12,7 @@ import (
 // and the snapshots of days before the latest's day but one are dropped.
 func TestSnapshotOpen(t *testing.T) {
 	ctx := context.Background()
-	conn, err := schema.Open(chtest.Start(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := schema.Migrate(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
+	conn := migrated(t)
 	at := time.Now().Add(-time.Hour).UTC()
 	if err := schema.Insert(ctx, conn, []schema.Event{
 		{ID: "c1-1-0", Type: "conversation.created", At: at, TenantID: "acme", ConversationID: "c1", Status: "unassigned", Seq: 1},
