@@ -653,7 +653,7 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 		return it
 	case "retention":
 		a.need(2)
-		var d tenant.Duration
+		var d tenant.Retention
 		if err := d.UnmarshalJSON([]byte(strconv.Quote(a.Pos[1]))); err != nil {
 			panic(err)
 		}

@@ -79,8 +79,26 @@ type Settings struct {
 	ContactFields []ContactField `yaml:"contact_fields" json:"contact_fields"`
 	// AuditRetention is how long the tenant's audit log entries are kept (README, "Audit log"): nil means
 	// DefaultAuditRetention, 0 keeps them forever; otherwise at least a day. AuditKeep gives the effective value.
-	AuditRetention *Duration `yaml:"audit_retention" json:"audit_retention,omitempty"`
+	AuditRetention *Retention `yaml:"audit_retention" json:"audit_retention,omitempty"`
 }
+
+// Retention is a Duration written "0s" when zero: in a record (and so in the audit log's changes), "keep forever"
+// must not read like an absent value, which means the default.
+type Retention Duration
+
+// MarshalJSON writes the retention as a Go duration string, "0s" for zero.
+func (r Retention) MarshalJSON() ([]byte, error) {
+	if r == 0 {
+		return []byte(`"0s"`), nil
+	}
+	return Duration(r).MarshalJSON()
+}
+
+// UnmarshalJSON reads a Go duration string or 0.
+func (r *Retention) UnmarshalJSON(b []byte) error { return (*Duration)(r).UnmarshalJSON(b) }
+
+// UnmarshalYAML reads a Go duration string or 0.
+func (r *Retention) UnmarshalYAML(n *yaml.Node) error { return (*Duration)(r).UnmarshalYAML(n) }
 
 // DefaultAuditRetention is how long audit log entries are kept when a tenant's settings do not say: 400 days, a
 // year and a month's margin for a yearly review.
@@ -341,7 +359,7 @@ func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
 		}
 	}
 	if raw.AuditRetention.Kind != 0 {
-		p.AuditRetention = new(Duration)
+		p.AuditRetention = new(Retention)
 		if err := p.AuditRetention.UnmarshalYAML(&raw.AuditRetention); err != nil {
 			return fmt.Errorf("settings.audit_retention: %w", err)
 		}

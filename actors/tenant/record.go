@@ -245,7 +245,7 @@ type SettingsChange struct {
 	ReadReceipts       *bool     `json:"read_receipts,omitempty"`
 	HidePhoneNumbers   *bool     `json:"hide_phone_numbers,omitempty"`
 	// AuditRetention sets how long audit entries are kept (0: forever).
-	AuditRetention *Duration `json:"audit_retention,omitempty"`
+	AuditRetention *Retention `json:"audit_retention,omitempty"`
 }
 
 // ChannelChange adds a channel (Create) or changes one: enables or disables it, rotates its secrets.

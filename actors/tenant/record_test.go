@@ -233,7 +233,7 @@ func TestAuditRetention(t *testing.T) {
 		{0, true, 0}, {24 * time.Hour, true, 24 * time.Hour}, {90 * 24 * time.Hour, true, 90 * 24 * time.Hour},
 		{23 * time.Hour, false, 0}, {time.Second, false, 0}, {-24 * time.Hour, false, 0},
 	} {
-		next, recs, err := ApplyChange(cur, Change{Settings: &SettingsChange{AuditRetention: ptr(Duration(tc.d))}}, at)
+		next, recs, err := ApplyChange(cur, Change{Settings: &SettingsChange{AuditRetention: ptr(Retention(tc.d))}}, at)
 		if !tc.ok {
 			var r *Refusal
 			if !errors.As(err, &r) || r.Code != CodeInvalidSetting || r.Field != "settings.audit_retention" {
