@@ -60,6 +60,11 @@ func TestConsoleAuditRetention(t *testing.T) {
 	if got := retention(); got != float64(0) {
 		t.Fatalf("audit_retention after 0 = %v", got)
 	}
+	// The entry says forever ("0s"), not an absent value (which would read as the default).
+	if body := string(n.mustCall("GET", "/v1/audit?action=settings.changed&limit=1", conAlice, nil, 200)); !strings.Contains(body,
+		`{"field":"audit_retention","from":"720h0m0s","to":"0s"}`) {
+		t.Errorf("the entry of forever: %s", body)
+	}
 	// An operator may not change it.
 	n.refused("PATCH", "/v1/settings", conBob, map[string]any{"audit_retention": 0}, 403, "forbidden")
 	b.run(chromedp.Navigate(n.url("/settings/general")))
