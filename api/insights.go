@@ -3,9 +3,10 @@ package api
 // The insights (README, "Analytics"):
 //
 //   - GET /v1/insights?since=24h — the full report of the last since (docs/contract.md), as before.
-//   - GET /v1/insights?from=&to= — the insights screen's summary of any range: from and to are RFC 3339 times; to
-//     absent means now (active and unanswered are then the live counts), from absent means 24 h before to. The
-//     range is [from, to] at one-second resolution, from before to, at most MaxInsightsRange long.
+//   - GET /v1/insights?from=&to= — the insights screen's summary of any range: from and to are RFC 3339 times or
+//     YYYY-MM-DD days (ParseInsightsRange, which `switchboard insights --from --to` shares); to absent means now
+//     (active and unanswered are then the live counts), from absent means 24 h before to. The range is [from, to]
+//     at one-second resolution, from before to, at most MaxInsightsRange long.
 //   - GET /v1/insights.csv?from=&to=&rows=hour|operator — the same summary as CSV: one row per hour (default) or per
 //     operator, then a total row.
 //
@@ -15,6 +16,8 @@ package api
 import (
 	"context"
 	"encoding/csv"
+	"errors"
+	"io"
 	"strconv"
 	"time"
 
@@ -57,12 +60,12 @@ type InsightsHour struct {
 	InsightsTotals
 }
 
-// InsightsSummary is the answer of GET /v1/insights?from=&to=. ByOperator is left out for whoever may not read it.
+// InsightsSummary is the answer of GET /v1/insights?from=&to= (and of `switchboard insights --from --to --json`).
 type InsightsSummary struct {
 	From       time.Time          `json:"from"`
 	To         time.Time          `json:"to"`
 	Totals     InsightsTotals     `json:"totals"`
-	ByOperator []InsightsOperator `json:"by_operator,omitempty"`
+	ByOperator []InsightsOperator `json:"by_operator"`
 	ByHour     []InsightsHour     `json:"by_hour"`
 }
 
@@ -81,11 +84,7 @@ func (a *API) insights(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		if sum.ByOperator == nil {
 			sum.ByOperator = []InsightsOperator{}
 		}
-		// The outer by_operator, without omitempty, shadows the embedded one: an empty list is [].
-		a.writeJSON(ctx, fasthttp.StatusOK, struct {
-			InsightsSummary
-			ByOperator []InsightsOperator `json:"by_operator"`
-		}{sum, sum.ByOperator})
+		a.writeJSON(ctx, fasthttp.StatusOK, sum)
 		return
 	}
 	if a.cfg.Insights == nil {
@@ -112,42 +111,83 @@ func (a *API) insights(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	a.writeJSON(ctx, fasthttp.StatusOK, rep)
 }
 
-// insightsRange parses from and to. A to at or after now is now (the zero time: the live counts).
-func (a *API) insightsRange(ctx *fasthttp.RequestCtx) (from, to time.Time, ok bool) {
-	args := ctx.QueryArgs()
-	now := a.cfg.Now()
+// InsightsRangeError is a from or to that GET /v1/insights and `switchboard insights` refuse: Code is
+// invalid_from, invalid_to or invalid_range, Message says what a good value is.
+type InsightsRangeError struct {
+	Code, Message string
+}
+
+func (e *InsightsRangeError) Error() string { return e.Code + ": " + e.Message }
+
+// insightsDate is the day form of a from or to (a whole UTC day).
+const insightsDate = "2006-01-02"
+
+// parseInsightsTime reads an RFC 3339 time or a YYYY-MM-DD day; a day is its first second, or its last with end.
+func parseInsightsTime(v string, end bool) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, true
+	}
+	d, err := time.Parse(insightsDate, v)
+	if err != nil {
+		return time.Time{}, false
+	}
+	if end {
+		d = d.Add(24*time.Hour - time.Second)
+	}
+	return d, true
+}
+
+// ParseInsightsRange reads the from and to of an insights range as GET /v1/insights?from=&to= and `switchboard
+// insights --from --to` take them ("" for absent): an RFC 3339 time, or a YYYY-MM-DD day (UTC; a from day starts at
+// its first second, a to day ends at its last, so --from 2026-12-01 --to 2026-12-07 is seven whole days). An absent
+// to, or one at or after now, is now and comes back as the zero time (the live counts); an absent from is 24 hours
+// before the end. from must be before the end, and the range at most MaxInsightsRange long. A refusal is an
+// *InsightsRangeError.
+func ParseInsightsRange(fromArg, toArg string, now time.Time) (from, to time.Time, err error) {
 	end := now
-	if v := string(args.Peek("to")); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			fail(ctx, codeInvalidTo, "to must be an RFC 3339 time such as 2026-12-01T00:00:00Z")
-			return from, to, false
+	if toArg != "" {
+		t, ok := parseInsightsTime(toArg, true)
+		if !ok {
+			return from, to, &InsightsRangeError{codeInvalidTo, "to must be an RFC 3339 time such as 2026-12-01T00:00:00Z or a day such as 2026-12-01"}
 		}
 		if t.Before(now) {
 			to, end = t, t
 		}
-	} else if args.Has("to") {
-		fail(ctx, codeInvalidTo, "to must be an RFC 3339 time such as 2026-12-01T00:00:00Z")
-		return from, to, false
 	}
 	from = end.Add(-24 * time.Hour)
-	if v := string(args.Peek("from")); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			fail(ctx, codeInvalidFrom, "from must be an RFC 3339 time such as 2026-12-01T00:00:00Z")
-			return from, to, false
+	if fromArg != "" {
+		t, ok := parseInsightsTime(fromArg, false)
+		if !ok {
+			return from, to, &InsightsRangeError{codeInvalidFrom, "from must be an RFC 3339 time such as 2026-12-01T00:00:00Z or a day such as 2026-12-01"}
 		}
 		from = t
-	} else if args.Has("from") {
-		fail(ctx, codeInvalidFrom, "from must be an RFC 3339 time such as 2026-12-01T00:00:00Z")
-		return from, to, false
 	}
 	switch {
 	case !from.Before(end):
-		fail(ctx, codeInvalidRange, "from must be before to (and before now)")
-		return from, to, false
+		return from, to, &InsightsRangeError{codeInvalidRange, "from must be before to (and before now)"}
 	case end.Sub(from) > MaxInsightsRange:
-		fail(ctx, codeInvalidRange, "the range from to to may be at most 92 days")
+		return from, to, &InsightsRangeError{codeInvalidRange, "the range from to to may be at most 92 days"}
+	}
+	return from, to, nil
+}
+
+// insightsRange parses from and to (ParseInsightsRange), answering a refusal itself.
+func (a *API) insightsRange(ctx *fasthttp.RequestCtx) (from, to time.Time, ok bool) {
+	args := ctx.QueryArgs()
+	fromArg, toArg := string(args.Peek("from")), string(args.Peek("to"))
+	// A parameter given empty is a mistake, not an absent one.
+	if toArg == "" && args.Has("to") {
+		toArg = " "
+	}
+	if fromArg == "" && args.Has("from") {
+		fromArg = " "
+	}
+	from, to, err := ParseInsightsRange(fromArg, toArg, a.cfg.Now())
+	if err != nil {
+		var re *InsightsRangeError
+		if errors.As(err, &re) {
+			fail(ctx, re.Code, re.Message)
+		}
 		return from, to, false
 	}
 	return from, to, true
@@ -176,12 +216,8 @@ func (a *API) insightsSummary(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) (
 
 // insightsCSV answers GET /v1/insights.csv.
 func (a *API) insightsCSV(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
-	rows := string(ctx.QueryArgs().Peek("rows"))
-	switch rows {
-	case "", "hour":
-		rows = "hour"
-	case "operator":
-	default:
+	rows, err := InsightsCSVRows(string(ctx.QueryArgs().Peek("rows")))
+	if err != nil {
 		fail(ctx, codeInvalidRows, "rows must be hour or operator")
 		return
 	}
@@ -197,7 +233,24 @@ func (a *API) insightsCSV(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	ctx.SetContentType("text/csv; charset=utf-8")
 	ctx.Response.Header.Set("Content-Disposition", `attachment; filename="insights-`+op.Tenant.ID+`-by-`+rows+`.csv"`)
 	ctx.Response.Header.Set("Cache-Control", "no-store")
-	cw := csv.NewWriter(ctx)
+	_ = WriteInsightsCSV(ctx, rows, sum)
+}
+
+// InsightsCSVRows checks the rows of an insights CSV: "hour" (also for "") or "operator".
+func InsightsCSVRows(rows string) (string, error) {
+	switch rows {
+	case "", "hour":
+		return "hour", nil
+	case "operator":
+		return rows, nil
+	}
+	return "", &InsightsRangeError{codeInvalidRows, "rows must be hour or operator"}
+}
+
+// WriteInsightsCSV writes sum as the CSV of GET /v1/insights.csv (README, "The insights screen"): a header, one
+// row per hour (rows "hour") or per operator (rows "operator"), then the total row.
+func WriteInsightsCSV(w io.Writer, rows string, sum InsightsSummary) error {
+	cw := csv.NewWriter(w)
 	_ = cw.Write(append([]string{rows}, insightsColumns...))
 	if rows == "hour" {
 		for _, h := range sum.ByHour {
@@ -211,6 +264,7 @@ func (a *API) insightsCSV(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 	}
 	_ = cw.Write(insightsRow("total", sum.Totals))
 	cw.Flush()
+	return cw.Error()
 }
 
 // insightsColumns are the CSV's columns after the row's key.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -178,4 +179,49 @@ func TestInsightsRangeUnavailable(t *testing.T) {
 		http.StatusServiceUnavailable, "analytics_unavailable")
 	wantError(t, "no clickhouse csv", e.do(t, "GET", "/v1/insights.csv", bobToken, ""),
 		http.StatusServiceUnavailable, "analytics_unavailable")
+}
+
+// TestParseInsightsRange: the from/to rule GET /v1/insights and `switchboard insights` share — RFC 3339 or a UTC day
+// (a from day from its first second, a to day to its last), defaults, and the refusals.
+func TestParseInsightsRange(t *testing.T) {
+	at := time.Date(2026, 12, 10, 15, 30, 0, 0, time.UTC)
+	d := func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		from, to         string
+		wantFrom, wantTo time.Time // wantTo zero: now (live)
+		code             string
+	}{
+		{"", "", at.Add(-24 * time.Hour), time.Time{}, ""},
+		{"2026-12-01", "2026-12-07", d("2026-12-01T00:00:00Z"), d("2026-12-07T23:59:59Z"), ""},
+		{"2026-12-01T08:00:00+01:00", "", d("2026-12-01T07:00:00Z"), time.Time{}, ""},
+		{"", "2026-12-05", d("2026-12-04T23:59:59Z"), d("2026-12-05T23:59:59Z"), ""},
+		{"2026-12-09", "2026-12-10", d("2026-12-09T00:00:00Z"), time.Time{}, ""}, // to's day ends after now: live
+		{"2026-09-09", "", time.Time{}, time.Time{}, "invalid_range"},            // 92 days and 15.5 h to now: too long
+		{"2026-09-10", "2026-12-10", d("2026-09-10T00:00:00Z"), time.Time{}, ""}, // 91 days and 15.5 h
+		{"2026-12-07", "2026-12-01", time.Time{}, time.Time{}, "invalid_range"},
+		{"2026-12-07", "2026-12-07", d("2026-12-07T00:00:00Z"), d("2026-12-07T23:59:59Z"), ""},
+		{"2026-12-11", "", time.Time{}, time.Time{}, "invalid_range"},
+		{"yesterday", "", time.Time{}, time.Time{}, "invalid_from"},
+		{"2026-12-32", "", time.Time{}, time.Time{}, "invalid_from"},
+		{"", "12/07/2026", time.Time{}, time.Time{}, "invalid_to"},
+	} {
+		from, to, err := api.ParseInsightsRange(tc.from, tc.to, at)
+		if tc.code != "" {
+			var re *api.InsightsRangeError
+			if !errors.As(err, &re) || re.Code != tc.code {
+				t.Errorf("%q..%q: %v, want %s", tc.from, tc.to, err, tc.code)
+			}
+			continue
+		}
+		if err != nil || !from.Equal(tc.wantFrom) || !to.Equal(tc.wantTo) {
+			t.Errorf("%q..%q = %v..%v (%v), want %v..%v", tc.from, tc.to, from, to, err, tc.wantFrom, tc.wantTo)
+		}
+	}
 }

@@ -21,8 +21,14 @@ import (
 // settingsView is the tenant's settings as GET and PATCH /v1/settings answer them.
 type settingsView struct {
 	tenant.Settings
+	// AuditRetention is the retention in effect (the default when the settings do not say); it shadows Settings'.
+	AuditRetention tenant.Duration `json:"audit_retention"`
 	// Version is the tenant's configuration version.
 	Version uint64 `json:"version"`
+}
+
+func settingsViewOf(s tenant.Settings, version uint64) settingsView {
+	return settingsView{Settings: s, AuditRetention: tenant.Duration(s.AuditKeep()), Version: version}
 }
 
 // adminChannelView is a channel as an admin sees it: everything but the secrets, which are write-only; whether each
@@ -49,7 +55,7 @@ func adminChannelOf(c *tenant.Channel) adminChannelView {
 }
 
 func (a *API) getSettings(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
-	a.writeJSON(ctx, fasthttp.StatusOK, settingsView{Settings: op.Tenant.Settings, Version: op.Tenant.Version})
+	a.writeJSON(ctx, fasthttp.StatusOK, settingsViewOf(op.Tenant.Settings, op.Tenant.Version))
 }
 
 func (a *API) patchSettings(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
@@ -58,7 +64,7 @@ func (a *API) patchSettings(ctx *fasthttp.RequestCtx, op tenant.OperatorRef) {
 		return
 	}
 	a.configure(ctx, op, tenant.Change{Settings: &ch}, fasthttp.StatusOK, func(r *tenant.Record) any {
-		return settingsView{Settings: *r.Settings, Version: r.Version}
+		return settingsViewOf(*r.Settings, r.Version)
 	})
 }
 

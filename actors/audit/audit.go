@@ -33,6 +33,9 @@ const (
 	ActionContactErased     = "contact.erased"
 	ActionConversationErase = "conversation.erased"
 	ActionAccessDenied      = "access.denied"
+	// ActionPruned records that the tenant's entries older than its retention were removed (README, "Audit log"):
+	// by "system", target "audit", changes before (the cut, RFC 3339) and removed (how many).
+	ActionPruned = "audit.pruned"
 )
 
 // Secret is what an entry shows for a secret's new value: that it changed, never the value or its hash.

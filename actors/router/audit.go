@@ -162,18 +162,26 @@ func (t *tenantActor) denied(cmd *inbox.Command, target string, pos conversation
 		t.r.fail(err)
 		return
 	}
+	t.commitAudit(b, "audit entry", func() {
+		t.r.cfg.Outcomes.Publish(cmd.RequestID, res)
+		ack.itemDone()
+	})
+}
+
+// commitAudit commits b, a batch of audit entries (what names them in errors), and once it is durable tells the
+// outbox relay and calls done.
+func (t *tenantActor) commitAudit(b *store.Batch, what string, done func()) {
 	if err := t.r.cfg.Store.Commit(b, func(err error) {
 		if err != nil {
-			t.r.fail(fmt.Errorf("persist audit entry of tenant %s: %w", t.tenant, err))
+			t.r.fail(fmt.Errorf("persist %s of tenant %s: %w", what, t.tenant, err))
 			return
 		}
 		if relay := t.r.cfg.Relay; relay != nil {
 			relay.Notify()
 		}
-		t.r.cfg.Outcomes.Publish(cmd.RequestID, res)
-		ack.itemDone()
+		done()
 	}); err != nil {
-		t.r.fail(fmt.Errorf("commit audit entry of tenant %s: %w", t.tenant, err))
+		t.r.fail(fmt.Errorf("commit %s of tenant %s: %w", what, t.tenant, err))
 	}
 }
 

@@ -66,11 +66,16 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// AuditPruneStep bounds the expired audit entries one input removes (retention.go). Default 1,000.
+	AuditPruneStep int
 }
 
 func (c *Config) setDefaults() {
 	if c.Topic == "" {
 		c.Topic = inbox.Topic
+	}
+	if c.AuditPruneStep == 0 {
+		c.AuditPruneStep = 1000
 	}
 	if c.Group == "" {
 		c.Group = Group
@@ -106,6 +111,8 @@ func (c *Config) Validate() error {
 		return errors.New("router: Directory and Outcomes are required")
 	case c.MaxInFlight < 1:
 		return errors.New("router: MaxInFlight must be positive")
+	case c.AuditPruneStep < 1:
+		return errors.New("router: AuditPruneStep must be positive")
 	case c.IdleAfter < 0 || c.CommitInterval < 0:
 		return errors.New("router: negative interval")
 	}

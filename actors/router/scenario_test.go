@@ -14,7 +14,7 @@ package router
 // Commands (CUST is a customer's address on the channel and names its conversation; OP an operator):
 //
 //	setup OP=ROLE:CAPACITY[:SKILL+SKILL]... [tenants=a,b] [reopen=last_operator] [offline-releases]
-//	      [routing=manual] [max-in-flight=N] [contact-fields] [channels=N] [labels=L,L]
+//	      [routing=manual] [max-in-flight=N] [contact-fields] [channels=N] [labels=L,L] [prune-step=N]
 //	                                     start over: a new store and router; the first tenant is the default
 //	edit OP=ROLE:CAPACITY... [reopen=...] [offline-releases] [routing=manual] [contact-fields] [channels=N]
 //	                                     the directory's configuration changes to this (as the configuration
@@ -26,6 +26,7 @@ package router
 //	online|away|offline OP               an operator's availability command
 //	capacity ADMIN OP N                  an admin's config_set of the operator's capacity
 //	routing ADMIN auto|manual            an admin's config_set of the tenant's routing mode
+//	retention ADMIN DURATION             an admin's config_set of the tenant's audit_retention (0: forever)
 //	role ADMIN OP ROLE                   an admin's config_set of the operator's role
 //	remove ADMIN OP                      an admin's config_set removing the operator
 //	disable ADMIN OP                     an admin's config_set disabling the operator
@@ -59,6 +60,7 @@ package router
 //	hold TENANT | release TENANT         the tenant actor stops taking records (they wait in its inbox, still in
 //	                                     flight) or takes them again
 //	passivate                            let IdleAfter and a tick pass: idle conversation actors stop
+//	elapse DURATION                      the next records' time moves on by DURATION (records are a minute apart)
 //	actors                               the conversation actors in memory (the actors-active gauge)
 //	restart from=N                       the partition moves to a new generation: the consumer drains, commits and
 //	                                     stops its actors; the new one rebuilds from the store and is fed offsets
@@ -261,6 +263,14 @@ func (h *harness) run(cmd string) (out string, err error) {
 		}
 		h.dir.Replace(cfg)
 		return "ok", nil
+	case "elapse":
+		a.need(1)
+		d, err := time.ParseDuration(a.Pos[0])
+		if err != nil {
+			return "", err
+		}
+		h.at = h.at.Add(d)
+		return "ok", nil
 	case "actors":
 		lines = append(lines, fmt.Sprintf("actors active %v", gauge(h.r.metrics.actorsActive)))
 	case "held":
@@ -319,8 +329,13 @@ func (h *harness) setup(a args) {
 		maxInFlight, _ = strconv.Atoi(v)
 	}
 	var err error
+	pruneStep := 0
+	if v, ok := a.KV["prune-step"]; ok {
+		pruneStep, _ = strconv.Atoi(v)
+	}
 	h.r, err = New(Config{Brokers: []string{"127.0.0.1:1"}, Store: h.st, Directory: h.dir,
-		Outcomes: h.out, MaxInFlight: maxInFlight, Registerer: h.reg, Logger: slog.New(slog.DiscardHandler)})
+		Outcomes: h.out, MaxInFlight: maxInFlight, Registerer: h.reg, Logger: slog.New(slog.DiscardHandler),
+		AuditPruneStep: pruneStep})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -683,6 +698,16 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 		if v := a.KV["remove"]; v != "" {
 			it.Command.RemoveLabels = strings.Split(v, ",")
 		}
+		return it
+	case "retention":
+		a.need(2)
+		var d tenant.Retention
+		if err := d.UnmarshalJSON([]byte(strconv.Quote(a.Pos[1]))); err != nil {
+			panic(err)
+		}
+		ch, _ := json.Marshal(tenant.Change{Settings: &tenant.SettingsChange{AuditRetention: &d}})
+		it := cmd(inbox.CmdConfigSet)
+		it.Command.OperatorID, it.Command.Config = a.Pos[0], ch
 		return it
 	case "routing":
 		a.need(2)

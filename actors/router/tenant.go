@@ -50,6 +50,10 @@ type tenantActor struct {
 	// contact_block or contact_unblock is routed, so every later item is judged by it (blocked.go).
 	blocked      map[string]string
 	blockedConvs map[string][]string
+	// nextPrune is the input time of the next look for expired audit entries, and prunedKeep the retention of the
+	// last look (retention.go).
+	nextPrune  time.Time
+	prunedKeep time.Duration
 	// lastQueue and lastAvail are this tenant's share of the node-wide gauges.
 	lastQueue int
 	lastAvail map[string]int
@@ -279,6 +283,7 @@ func (t *tenantActor) kid(c *actor.Context, id string) *child {
 
 func (t *tenantActor) route(c *actor.Context, m *recordMsg) {
 	at := time.UnixMilli(m.rec.IngestAt).UTC()
+	t.pruneAudit(m, at)
 	for i := range m.rec.Items {
 		it := &m.rec.Items[i]
 		pos := conversation.Position{Offset: m.offset, Index: i}

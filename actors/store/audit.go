@@ -77,6 +77,28 @@ func (s *Store) Audit(tenant string, q AuditQuery) ([]audit.Entry, string, error
 	return out, "", it.Error()
 }
 
+// PruneAudit deletes in b up to limit of tenant's audit entries older than before (their time, to the millisecond),
+// oldest first, reading them from the batch's store. It returns how many it deleted and whether older ones remain.
+func (b *Batch) PruneAudit(tenant string, before time.Time, limit int) (n int, more bool, err error) {
+	prefix := tenantKey(0, tenant, 'z')
+	upper := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), ms(before))
+	it, err := b.s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	if err != nil {
+		return 0, false, err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if n == limit {
+			return n, true, it.Error()
+		}
+		if err := b.b.Delete(it.Key(), nil); err != nil {
+			return n, false, fmt.Errorf("delete audit entry %q: %w", it.Key(), err)
+		}
+		n++
+	}
+	return n, false, it.Error()
+}
+
 // ms is t in Unix milliseconds, times before 1970 as 0.
 func ms(t time.Time) uint64 { return uint64(max(t.UnixMilli(), 0)) }
 

@@ -89,3 +89,54 @@ func TestAuditPagesNewestFirst(t *testing.T) {
 		t.Errorf("bad cursor: %v", err)
 	}
 }
+
+// TestPruneAudit: entries older than the cut are deleted oldest first, at most limit per batch; the tenant whose id
+// extends this one's ("ab" beside "a") and the entries at or after the cut stay.
+func TestPruneAudit(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	commitWait(t, s, func(b *Batch) error {
+		for i := range 7 {
+			e := audit.Entry{ID: audit.ID(int64(i), 0, 0), TenantID: "a", At: t0.Add(time.Duration(i) * time.Hour)}
+			if err := b.PutAudit("a", &e); err != nil {
+				return err
+			}
+		}
+		return b.PutAudit("ab", &audit.Entry{ID: "1-0-0", TenantID: "ab", At: t0})
+	})
+	left := func(tenant string) []string {
+		es, _, err := s.Audit(tenant, AuditQuery{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	cut := t0.Add(5 * time.Hour) // entries 0-4 are older
+	for i, want := range []struct {
+		n    int
+		more bool
+		left []string
+	}{
+		{2, true, []string{"6-0-0", "5-0-0", "4-0-0", "3-0-0", "2-0-0"}},
+		{2, true, []string{"6-0-0", "5-0-0", "4-0-0"}},
+		{1, false, []string{"6-0-0", "5-0-0"}},
+		{0, false, []string{"6-0-0", "5-0-0"}},
+	} {
+		var n int
+		var more bool
+		commitWait(t, s, func(b *Batch) (err error) {
+			n, more, err = b.PruneAudit("a", cut, 2)
+			return err
+		})
+		if n != want.n || more != want.more || !slices.Equal(left("a"), want.left) {
+			t.Errorf("step %d: pruned %d more %v, left %v; want %d %v %v", i, n, more, left("a"), want.n, want.more, want.left)
+		}
+	}
+	if got := left("ab"); !slices.Equal(got, []string{"1-0-0"}) {
+		t.Errorf("tenant ab lost its entry: %v", got)
+	}
+}

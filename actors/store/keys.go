@@ -62,7 +62,9 @@ package store
 //	                                  each configuration change)             in partition order (config.go), JSON
 //	t/<tenant>/z/<at ms:8>/<id>       tenant actor (config changes, refused  an audit log entry (actors/audit), JSON
 //	                                  actions), conversation actor, catalogue
-//	                                  (PutAudit, in the change's batch)
+//	                                  (PutAudit, in the change's batch);
+//	                                  tenant actor removes expired ones
+//	                                  (PruneAudit, audit_retention)
 //
 // Two prefixes are global, both node-local work queues over tenant state rather than state:
 //

@@ -91,6 +91,47 @@ type Settings struct {
 	// ContactFields are the custom fields of the tenant's contacts, in the order the console shows them. None by
 	// default.
 	ContactFields []ContactField `yaml:"contact_fields" json:"contact_fields"`
+	// AuditRetention is how long the tenant's audit log entries are kept (README, "Audit log"): nil means
+	// DefaultAuditRetention, 0 keeps them forever; otherwise at least a day. AuditKeep gives the effective value.
+	AuditRetention *Retention `yaml:"audit_retention" json:"audit_retention,omitempty"`
+}
+
+// Retention is a Duration written "0s" when zero: in a record (and so in the audit log's changes), "keep forever"
+// must not read like an absent value, which means the default.
+type Retention Duration
+
+// MarshalJSON writes the retention as a Go duration string, "0s" for zero.
+func (r Retention) MarshalJSON() ([]byte, error) {
+	if r == 0 {
+		return []byte(`"0s"`), nil
+	}
+	return Duration(r).MarshalJSON()
+}
+
+// UnmarshalJSON reads a Go duration string or 0.
+func (r *Retention) UnmarshalJSON(b []byte) error { return (*Duration)(r).UnmarshalJSON(b) }
+
+// UnmarshalYAML reads a Go duration string or 0.
+func (r *Retention) UnmarshalYAML(n *yaml.Node) error { return (*Duration)(r).UnmarshalYAML(n) }
+
+// DefaultAuditRetention is how long audit log entries are kept when a tenant's settings do not say: 400 days, a
+// year and a month's margin for a yearly review.
+const DefaultAuditRetention = 400 * 24 * time.Hour
+
+// AuditKeep is how long the tenant's audit log entries are kept; 0 is forever.
+func (s *Settings) AuditKeep() time.Duration {
+	if s.AuditRetention == nil {
+		return DefaultAuditRetention
+	}
+	return time.Duration(*s.AuditRetention)
+}
+
+// ValidAuditRetention checks an audit log retention: 0 (forever) or at least a day.
+func ValidAuditRetention(d time.Duration) error {
+	if d != 0 && d < 24*time.Hour {
+		return errors.New("must be 0 (keep forever) or at least 24h")
+	}
+	return nil
 }
 
 // ContactField is one custom field of a tenant's contacts (actors/contact.Field has the same fields and converts
@@ -296,7 +337,8 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 }
 
 // settingsFields are the keys a settings block may have.
-var settingsFields = []string{"auto_close_after", "reopen_to", "reservation_timeout", "window_warning", "takeover_roles", "offline_releases", "routing", "read_receipts", "hide_phone_numbers", "contact_fields"}
+var settingsFields = []string{"auto_close_after", "reopen_to", "reservation_timeout", "window_warning", "takeover_roles", "offline_releases", "routing", "read_receipts", "hide_phone_numbers", "contact_fields",
+	"audit_retention"}
 
 // UnmarshalYAML decodes settings so that an error in a field names it.
 func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
@@ -312,6 +354,7 @@ func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
 		ReadReceipts       bool           `yaml:"read_receipts"`
 		HidePhoneNumbers   bool           `yaml:"hide_phone_numbers"`
 		ContactFields      []ContactField `yaml:"contact_fields"`
+		AuditRetention     yaml.Node      `yaml:"audit_retention"`
 	}
 	// n.Decode does not inherit the file decoder's KnownFields, so unknown keys are refused here.
 	if n.Kind == yaml.MappingNode {
@@ -337,6 +380,12 @@ func (s *Settings) UnmarshalYAML(n *yaml.Node) error {
 		}
 		if err := d.dst.UnmarshalYAML(d.node); err != nil {
 			return fmt.Errorf("settings.%s: %w", d.name, err)
+		}
+	}
+	if raw.AuditRetention.Kind != 0 {
+		p.AuditRetention = new(Retention)
+		if err := p.AuditRetention.UnmarshalYAML(&raw.AuditRetention); err != nil {
+			return fmt.Errorf("settings.audit_retention: %w", err)
 		}
 	}
 	*s = Settings(p)
@@ -446,6 +495,11 @@ func (c *Config) Validate() error {
 		}
 		if t.Settings.WindowWarning < 0 || time.Duration(t.Settings.WindowWarning) >= 24*time.Hour {
 			return bad(tp+".settings.window_warning", "must be between 0 and 24h")
+		}
+		if r := t.Settings.AuditRetention; r != nil {
+			if err := ValidAuditRetention(time.Duration(*r)); err != nil {
+				return bad(tp+".settings.audit_retention", "%v", err)
+			}
 		}
 		for j, r := range t.Settings.TakeoverRoles {
 			if r != RoleAdmin && r != RoleBuilder && r != RoleOperator {

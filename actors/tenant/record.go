@@ -285,6 +285,8 @@ type SettingsChange struct {
 	Routing            *string   `json:"routing,omitempty"`
 	ReadReceipts       *bool     `json:"read_receipts,omitempty"`
 	HidePhoneNumbers   *bool     `json:"hide_phone_numbers,omitempty"`
+	// AuditRetention sets how long audit entries are kept (0: forever).
+	AuditRetention *Retention `json:"audit_retention,omitempty"`
 }
 
 // ChannelChange adds a channel (Create) or changes one: enables or disables it, rotates its secrets.
@@ -548,6 +550,10 @@ func applySettings(s *Settings, c *SettingsChange) {
 	setIf(&s.Routing, c.Routing)
 	setIf(&s.ReadReceipts, c.ReadReceipts)
 	setIf(&s.HidePhoneNumbers, c.HidePhoneNumbers)
+	if c.AuditRetention != nil {
+		r := *c.AuditRetention
+		s.AuditRetention = &r
+	}
 }
 
 func applyChannel(t *Tenant, c *ChannelChange) error {
@@ -660,6 +666,7 @@ func Diff(yaml, topic *Tenant, at func(kind, id string) time.Time) []Difference 
 		{"offline_releases", fmt.Sprint(ys.OfflineReleases), fmt.Sprint(ts.OfflineReleases)},
 		{"read_receipts", fmt.Sprint(ys.ReadReceipts), fmt.Sprint(ts.ReadReceipts)},
 		{"hide_phone_numbers", fmt.Sprint(ys.HidePhoneNumbers), fmt.Sprint(ts.HidePhoneNumbers)},
+		{"audit_retention", ys.AuditKeep().String(), ts.AuditKeep().String()},
 		{"contact_fields", fmt.Sprint(ys.ContactFields), fmt.Sprint(ts.ContactFields)},
 	} {
 		add(KindSettings, SettingsID, f.name, f.y, f.t)

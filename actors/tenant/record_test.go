@@ -216,3 +216,53 @@ func TestDiffNamesFieldsAndHidesSecrets(t *testing.T) {
 		t.Errorf("capacity diff = %+v", d[1])
 	}
 }
+
+// TestAuditRetention: the setting defaults to DefaultAuditRetention, 0 keeps the log forever, anything else must be
+// at least a day, in a change (400 naming the field) as in the YAML file.
+func TestAuditRetention(t *testing.T) {
+	at := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
+	cur := acme(t)
+	if got := cur.Settings.AuditKeep(); got != DefaultAuditRetention || DefaultAuditRetention != 400*24*time.Hour {
+		t.Fatalf("default retention %v", got)
+	}
+	for _, tc := range []struct {
+		d    time.Duration
+		ok   bool
+		keep time.Duration
+	}{
+		{0, true, 0}, {24 * time.Hour, true, 24 * time.Hour}, {90 * 24 * time.Hour, true, 90 * 24 * time.Hour},
+		{23 * time.Hour, false, 0}, {time.Second, false, 0}, {-24 * time.Hour, false, 0},
+	} {
+		next, recs, err := ApplyChange(cur, Change{Settings: &SettingsChange{AuditRetention: ptr(Retention(tc.d))}}, at)
+		if !tc.ok {
+			var r *Refusal
+			if !errors.As(err, &r) || r.Code != CodeInvalidSetting || r.Field != "settings.audit_retention" {
+				t.Errorf("%v: %v, want invalid_setting naming settings.audit_retention", tc.d, err)
+			}
+			continue
+		}
+		if err != nil || next.Settings.AuditKeep() != tc.keep || len(recs) != 1 || recs[0].Settings.AuditKeep() != tc.keep {
+			t.Errorf("%v: keep %v (err %v)", tc.d, next.Settings.AuditKeep(), err)
+		}
+		if cur.Settings.AuditRetention != nil {
+			t.Fatal("ApplyChange changed the current configuration")
+		}
+	}
+	for _, tc := range []struct {
+		yaml string
+		keep time.Duration
+		bad  bool
+	}{{"", DefaultAuditRetention, false}, {"audit_retention: 0", 0, false}, {"audit_retention: 720h", 720 * time.Hour, false},
+		{"audit_retention: 1h", 0, true}, {"audit_retention: forever", 0, true}} {
+		c, err := Parse([]byte("tenants:\n  - id: acme\n    settings:\n      routing: auto\n      " + tc.yaml + "\n"))
+		if tc.bad {
+			if err == nil || !strings.Contains(err.Error(), "audit_retention") {
+				t.Errorf("%q: %v, want an error naming audit_retention", tc.yaml, err)
+			}
+			continue
+		}
+		if err != nil || c.Tenants[0].Settings.AuditKeep() != tc.keep {
+			t.Errorf("%q: %v", tc.yaml, err)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -50,6 +51,25 @@ func TestCurrentEngine(t *testing.T) {
 	db.exec(t, "TRUNCATE TABLE switchboard.events")
 	db.exec(t, "TRUNCATE TABLE switchboard.conversations")
 	t.Run("summary", func(t *testing.T) { checkSummaryUnrolled(t, db, insert) })
+	// The live summary over a snapshot of the open conversations (schema.SnapshotOpen's statement, taken after each
+	// insert): one covering every event (its rows are read), one covering none (the aggregate is read for all).
+	for _, c := range []struct {
+		name string
+		back time.Duration
+	}{{"summary-snapshot", 10 * time.Minute}, {"summary-snapshot-changed", 60 * time.Hour}} {
+		for _, tbl := range []string{"events", "conversations", "insights_open", "insights_open_taken", "insights_arrivals"} {
+			db.exec(t, "TRUNCATE TABLE switchboard."+tbl)
+		}
+		version := uint64(0)
+		snapshot := func(rows []schema.Event) {
+			insert(rows)
+			version++
+			db.exec(t, schema.SnapshotOpenSQL(version))
+			db.exec(t, fmt.Sprintf(`INSERT INTO switchboard.insights_open_taken (version, covered) VALUES (%d, %d)`,
+				version, time.Now().Add(-c.back).Unix()))
+		}
+		t.Run(c.name, func(t *testing.T) { checkSummaryUnrolled(t, db, snapshot) })
+	}
 }
 
 // chdb is an insights.Querier over a node process running chdb.

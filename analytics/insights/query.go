@@ -7,16 +7,12 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/switchboard-hq/switchboard/analytics/schema"
 )
 
-// Querier runs a query, binding ? arguments on the client, as clickhouse-go's driver.Conn does; driver.Conn is the
-// Querier of production. The SQL Query sends is in the subset that runs on ClickHouse 18.16 and on current ClickHouse.
-type Querier interface {
-	Query(ctx context.Context, query string, args ...any) (driver.Rows, error)
-}
+// Querier runs a query (schema.Querier); driver.Conn is the Querier of production. The SQL Query sends is in the
+// subset that runs on ClickHouse 18.16 and on current ClickHouse.
+type Querier = schema.Querier
 
 // Query computes the report of f in ClickHouse, from switchboard.events (deduplicated by id) and, for the
 // point-in-time figures when f.Now is zero and f.Raw is not set, from switchboard.conversations. It runs two queries:
@@ -205,7 +201,8 @@ func queryState(ctx context.Context, conn Querier, f Filter, to int64) ([]stateR
 }
 
 // readStates runs outer over inner (the state of each conversation, {state}) for tenant and reads its rows (dim, key,
-// active, unanswered, awaiting). Each {tenant} of inner is followed by one of bind's values, in order.
+// active, unanswered, awaiting). Each {tenant} of inner is followed by one of bind's values, in order; without bind,
+// inner has no other argument.
 func readStates(ctx context.Context, conn Querier, outer, inner, tenant string, bind ...any) ([]stateRow, error) {
 	tc, targs := tenantCond(tenant)
 	var args []any
@@ -214,7 +211,9 @@ func readStates(ctx context.Context, conn Querier, outer, inner, tenant string, 
 		args = append(args, b)
 	}
 	if len(bind) == 0 {
-		args = targs
+		for range strings.Count(inner, "{tenant}") {
+			args = append(args, targs...)
+		}
 	}
 	q := strings.ReplaceAll(strings.ReplaceAll(outer, "{state}", inner), "{tenant}", tc)
 	rows, err := conn.Query(ctx, q, args...)

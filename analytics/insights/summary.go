@@ -301,27 +301,248 @@ SELECT finalizeAggregation(status) AS s_status, finalizeAggregation(assignee_id)
 FROM switchboard.conversations FINAL
 WHERE {tenant}`
 
-// The state at a past to: a conversation with no event after to is in its latest state, read from the aggregate;
-// the others (those with events after to) are recomputed from their raw events up to to. The history is scanned
-// only for the ids of those few, not aggregated whole.
-const openPastSQL = `
+// The latest state of the conversations with no event after {to}, before the first snapshot: the aggregate, merged.
+const openAggPastSQL = `
 SELECT finalizeAggregation(status) AS s_status, finalizeAggregation(assignee_id) AS s_assignee,
 	finalizeAggregation(last_message) AS s_last
 FROM switchboard.conversations FINAL
-WHERE {tenant} AND finalizeAggregation(last_at) <= toDateTime(?)
+WHERE {tenant} AND finalizeAggregation(last_at) <= toDateTime({to})`
+
+// The open conversations' latest state from a snapshot (schema.SnapshotOpen) and, for those with events inserted
+// since it covers ({changed}), from the conversations aggregate. A snapshot row is open by construction; an
+// aggregate row is filtered by openSQL. For a past to, {exclude} and {having} leave out the conversations with an
+// event after it.
+const openSnapSQL = `
+SELECT status AS s_status, assignee_id AS s_assignee, if(awaiting = 1, 'message.received', '') AS s_last
+FROM switchboard.insights_open
+WHERE version = {version} AND {tenant} AND (tenant_id, conversation_id) NOT IN ({changed}){exclude}
 UNION ALL
-SELECT argMax(status, seq) AS s_status, argMax(assignee_id, seq) AS s_assignee,
-	CAST(argMax(type, if(type IN ('message.received', 'message.queued'), seq, toUInt64(0))) AS String) AS s_last
+SELECT argMaxMerge(status) AS s_status, argMaxMerge(assignee_id) AS s_assignee, argMaxMerge(last_message) AS s_last
+FROM switchboard.conversations
+WHERE {tenant} AND (tenant_id, conversation_id) IN ({changed})
+GROUP BY tenant_id, conversation_id{having}`
+
+// The conversations with an event inserted at or after covered, in the hours of event time ({hours}) that received
+// one: what a snapshot may not hold.
+const changedSQL = `
+SELECT tenant_id, conversation_id FROM switchboard.events
+WHERE {tenant} AND at >= toDateTime({first}) AND at < toDateTime({end}) AND intDiv(toUInt32(at), 3600) * 3600 IN ({hours})
+	AND inserted_at >= toDateTime({covered})`
+
+// afterSQL are the conversations with an event after {to}.
+const afterSQL = `SELECT tenant_id, conversation_id FROM switchboard.events WHERE {tenant} AND at > toDateTime({to})`
+
+// pastWindow is how far before a past to the events of the conversations active after it are read for their state
+// at to. One with a message in that window has its state there; one without is read over its whole history. A
+// variable for a test only (export_test.go), which sets it while no other test runs.
+var pastWindow = 24 * time.Hour
+
+// The state at {to} of the conversations with an event after it, from their events since {from} (pastWindow before
+// to): the state columns of the last event up to to, the last message's type, whether a message up to to is in the
+// window (known: else the whole history decides), and the first version after to (1: created after to).
+const pastStatesSQL = `
+SELECT tenant_id, conversation_id,
+	argMaxIf(status, seq, at <= toDateTime({to})) AS s_status, argMaxIf(assignee_id, seq, at <= toDateTime({to})) AS s_assignee,
+	argMaxIf(CAST(type AS String), seq, at <= toDateTime({to}) AND type IN ('message.received', 'message.queued')) AS s_last,
+	countIf(at <= toDateTime({to}) AND type IN ('message.received', 'message.queued')) > 0 AS known,
+	minIf(seq, at > toDateTime({to}) AND type != 'message.status') AS first_after
 FROM switchboard.events
-WHERE {tenant} AND at <= toDateTime(?) AND (tenant_id, conversation_id) IN (
-	SELECT tenant_id, conversation_id FROM switchboard.events WHERE {tenant} AND at > toDateTime(?))
+WHERE {tenant} AND at >= toDateTime({from}) AND (tenant_id, conversation_id) IN ({after})
 GROUP BY tenant_id, conversation_id`
 
-// queryOpen returns the point-in-time counts at to: from the conversations aggregate when live, else from the raw
-// events up to to.
+// The same over the whole history up to {to}, for the conversations ({ids}) the window did not settle.
+const pastHistorySQL = `
+SELECT tenant_id, conversation_id, argMax(status, seq) AS s_status, argMax(assignee_id, seq) AS s_assignee,
+	CAST(argMax(type, if(type IN ('message.received', 'message.queued'), seq, toUInt64(0))) AS String) AS s_last,
+	1 AS known, toUInt64(0) AS first_after
+FROM switchboard.events
+WHERE {tenant} AND at <= toDateTime({to}) AND (tenant_id, conversation_id) IN ({ids})
+GROUP BY tenant_id, conversation_id`
+
+// queryOpen returns the point-in-time counts at to: when live, from the latest snapshot of the open conversations
+// and the aggregate for those changed since (or from the aggregate alone before the first snapshot); for a past to,
+// the same for the conversations with no event after to, and the others' state at to from their raw events.
 func queryOpen(ctx context.Context, conn Querier, tenant string, live bool, to int64) ([]stateRow, error) {
-	if live {
-		return readStates(ctx, conn, openSQL, openAggSQL, tenant)
+	snap, ok, err := schema.LatestOpen(ctx, conn)
+	if err != nil {
+		return nil, fmt.Errorf("insights: %w", err)
 	}
-	return readStates(ctx, conn, openSQL, openPastSQL, tenant, to, to, to)
+	var inner string
+	switch {
+	case !ok && live:
+		inner = openAggSQL
+	case !ok:
+		inner = strings.ReplaceAll(openAggPastSQL, "{to}", itoa(to))
+	default:
+		hours, err := arrivedSince(ctx, conn, tenant, snap.Covered.Unix())
+		if err != nil {
+			return nil, err
+		}
+		changed := "SELECT '', '' WHERE 0"
+		if len(hours) > 0 {
+			list := make([]string, len(hours))
+			for i, h := range hours {
+				list[i] = itoa(h)
+			}
+			changed = strings.NewReplacer("{first}", itoa(hours[0]), "{end}", itoa(hours[len(hours)-1]+3600),
+				"{hours}", strings.Join(list, ", "), "{covered}", itoa(snap.Covered.Unix())).Replace(changedSQL)
+		}
+		exclude, having := "", ""
+		if !live {
+			exclude = " AND (tenant_id, conversation_id) NOT IN (" + strings.ReplaceAll(afterSQL, "{to}", itoa(to)) + ")"
+			having = " HAVING maxMerge(last_at) <= toDateTime(" + itoa(to) + ")"
+		}
+		inner = strings.NewReplacer("{version}", strconv.FormatUint(snap.Version, 10), "{changed}", changed,
+			"{exclude}", exclude, "{having}", having).Replace(openSnapSQL)
+	}
+	if live {
+		return readStates(ctx, conn, openSQL, inner, tenant)
+	}
+	// The conversations without an event after to, and those with one, at once; their counts of a group add up.
+	var (
+		states []stateRow
+		counts stateCounts
+	)
+	if err := withStates(func() (err error) {
+		states, err = readStates(ctx, conn, openSQL, inner, tenant)
+		return err
+	}, func() (err error) {
+		counts, err = pastStates(ctx, conn, tenant, to)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	for _, r := range states {
+		counts.add(r.dim, r.key, r.active, r.unanswered, r.awaiting)
+	}
+	return counts.rows(), nil
+}
+
+// stateCounts sums point-in-time counts by group (dimension and key).
+type stateCounts map[[2]string]*stateRow
+
+func (c stateCounts) add(dim, key string, active, unanswered, awaiting uint64) {
+	r := c[[2]string{dim, key}]
+	if r == nil {
+		r = &stateRow{dim: dim, key: key}
+		c[[2]string{dim, key}] = r
+	}
+	r.active += active
+	r.unanswered += unanswered
+	r.awaiting += awaiting
+}
+
+func (c stateCounts) rows() []stateRow {
+	out := make([]stateRow, 0, len(c))
+	for _, r := range c {
+		out = append(out, *r)
+	}
+	return out
+}
+
+// pastStates counts by group, as openSQL does, the conversations with an event after to by their state at to: from
+// their events of the pastWindow before to, and for those the window does not settle, from their whole history.
+func pastStates(ctx context.Context, conn Querier, tenant string, to int64) (stateCounts, error) {
+	tc, targs := tenantCond(tenant)
+	bind := func(q string) (string, []any) {
+		var args []any
+		for range strings.Count(q, "{tenant}") {
+			args = append(args, targs...)
+		}
+		return strings.ReplaceAll(q, "{tenant}", tc), args
+	}
+	after := strings.ReplaceAll(afterSQL, "{to}", itoa(to))
+	q, args := bind(strings.NewReplacer("{after}", after, "{to}", itoa(to),
+		"{from}", itoa(to-int64(pastWindow/time.Second))).Replace(pastStatesSQL))
+	counts := stateCounts{}
+	var unsettled []string
+	read := func(q string, args []any) error {
+		rows, err := conn.Query(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("insights: query past states: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				tnt, conv, status, assignee, last string
+				known                             uint8
+				firstAfter                        uint64
+			)
+			if err := rows.Scan(&tnt, &conv, &status, &assignee, &last, &known, &firstAfter); err != nil {
+				return fmt.Errorf("insights: read past states: %w", err)
+			}
+			switch {
+			case firstAfter == 1: // created after to
+			case known == 0:
+				unsettled = append(unsettled, "("+quote(tnt)+", "+quote(conv)+")")
+			default:
+				countState(counts, status, assignee, last)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("insights: read past states: %w", err)
+		}
+		return nil
+	}
+	if err := read(q, args); err != nil {
+		return nil, err
+	}
+	if len(unsettled) > 0 {
+		ids := strings.Join(unsettled, ", ")
+		unsettled = nil
+		if err := read(bind(strings.NewReplacer("{ids}", ids, "{to}", itoa(to)).Replace(pastHistorySQL))); err != nil {
+			return nil, err
+		}
+	}
+	return counts, nil
+}
+
+// countState counts one conversation's state at a point in time as openSQL does: open ones only, in total and by
+// assignee.
+func countState(counts stateCounts, status, assignee, last string) {
+	if status == "closed" || status == "" {
+		return
+	}
+	one := func(b bool) uint64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	a, u, w := one(status == "assigned"), one(status == "unassigned"), one(last == "message.received")
+	counts.add(dimTotal, "", a, u, w)
+	if assignee != "" {
+		counts.add(dimOperator, assignee, a, u, w)
+	}
+}
+
+// quote writes s as a ClickHouse string literal.
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// arrivedSince returns the hours of event time, ascending, in which tenant received an event inserted at or after
+// covered (switchboard.insights_arrivals).
+func arrivedSince(ctx context.Context, conn Querier, tenant string, covered int64) ([]int64, error) {
+	tc, targs := tenantCond(tenant)
+	rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT h FROM (
+			SELECT toUInt32(hour) AS h, toUInt32(maxMerge(inserted_at)) AS m
+			FROM switchboard.insights_arrivals WHERE %s GROUP BY tenant_id, h
+		) WHERE m >= %d GROUP BY h ORDER BY h`, tc, covered), targs...)
+	if err != nil {
+		return nil, fmt.Errorf("insights: query arrivals: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var h uint32
+		if err := rows.Scan(&h); err != nil {
+			return nil, fmt.Errorf("insights: read arrivals: %w", err)
+		}
+		out = append(out, int64(h))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insights: read arrivals: %w", err)
+	}
+	return out, nil
 }

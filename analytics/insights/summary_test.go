@@ -32,6 +32,13 @@ func TestSummaryMatchesCompute(t *testing.T) {
 			now.Add(-50*time.Hour), 44*time.Hour, 250)
 		rows = append(rows, scenario.Rows(t, sim.Events)...)
 	}
+	// acme's events of the last 12 hours are held back under tenant "held" until the late stage, when they reach acme
+	// inserted after the open conversations' snapshot: conversations in the snapshot that changed since.
+	for i := range rows {
+		if rows[i].TenantID == "acme" && rows[i].At.After(now.Add(-12*time.Hour)) {
+			rows[i].TenantID = "held"
+		}
+	}
 	if err := schema.Insert(ctx, conn, rows); err != nil {
 		t.Fatal(err)
 	}
@@ -119,17 +126,31 @@ func TestSummaryMatchesCompute(t *testing.T) {
 	check("erased")
 
 	// Late events in rolled hours: a copy of some of acme's conversations under new ids, stored after the roll (an
-	// insert time past rolled_at), and repeats of a fifth of the events.
+	// insert time past rolled_at and past what the open conversations' snapshot covers), acme's held-back events
+	// (later events of conversations the snapshot holds), repeats of a fifth of acme's events with that late insert
+	// time (changed conversations whose state did not change), and repeats of a fifth of all events.
 	late := rollAt.Add(time.Hour)
-	if err := conn.Exec(ctx, fmt.Sprintf(`INSERT INTO switchboard.events (id, type, at, at_ns, seq, tenant_id, channel_id,
-		conversation_id, contact_id, actor_id, operator_id, previous_operator_id, assignee_id, message_id, status, labels,
-		wait_seconds, first_response_seconds, handling_seconds, message_status, error_code, error_title, inserted_at)
-		SELECT concat(conversation_id, 'x', substring(id, length(conversation_id) + 1)), type, at, at_ns, seq, tenant_id,
+	for _, q := range []string{
+		`SELECT concat(conversation_id, 'x', substring(id, length(conversation_id) + 1)), type, at, at_ns, seq, tenant_id,
 			channel_id, concat(conversation_id, 'x'), contact_id, actor_id, operator_id, previous_operator_id,
 			assignee_id, message_id, status, labels, wait_seconds, first_response_seconds, handling_seconds,
 			message_status, error_code, error_title, toDateTime(%d)
-		FROM switchboard.events WHERE tenant_id = 'acme' AND cityHash64(conversation_id) %% 4 = 0`, late.Unix())); err != nil {
-		t.Fatal(err)
+		FROM switchboard.events WHERE tenant_id = 'acme' AND cityHash64(conversation_id) %% 4 = 0`,
+		`SELECT id, type, at, at_ns, seq, 'acme', channel_id, conversation_id, contact_id, actor_id, operator_id,
+			previous_operator_id, assignee_id, message_id, status, labels, wait_seconds, first_response_seconds,
+			handling_seconds, message_status, error_code, error_title, toDateTime(%d)
+		FROM switchboard.events WHERE tenant_id = 'held'`,
+		`SELECT id, type, at, at_ns, seq, tenant_id, channel_id, conversation_id, contact_id, actor_id, operator_id,
+			previous_operator_id, assignee_id, message_id, status, labels, wait_seconds, first_response_seconds,
+			handling_seconds, message_status, error_code, error_title, toDateTime(%d)
+		FROM switchboard.events WHERE tenant_id = 'acme' AND cityHash64(id) %% 5 = 1`,
+	} {
+		if err := conn.Exec(ctx, `INSERT INTO switchboard.events (id, type, at, at_ns, seq, tenant_id, channel_id,
+		conversation_id, contact_id, actor_id, operator_id, previous_operator_id, assignee_id, message_id, status, labels,
+		wait_seconds, first_response_seconds, handling_seconds, message_status, error_code, error_title, inserted_at) `+
+			fmt.Sprintf(q, late.Unix())); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var dups []schema.Event
 	for i := range rows {
@@ -207,6 +228,53 @@ func checkSummaryUnrolled(t *testing.T, q insights.Querier, insert func([]schema
 		assertSameJSON(t, "unrolled "+r.To.Format(time.TimeOnly), got, insights.SummaryOf(insights.Compute(stored, r.Filter())))
 		if got.Totals.Finished == 0 {
 			t.Fatalf("empty summary %+v", got.Totals)
+		}
+	}
+}
+
+// TestSummaryPastWindow holds the counts at a past end to the reference when the window before it is short (30
+// minutes), so that most conversations active after the end are read over their whole history, not the window.
+// Not parallel: it sets the package's window while no other test runs.
+func TestSummaryPastWindow(t *testing.T) {
+	defer insights.SetPastWindow(30 * time.Minute)()
+	conn := open(t)
+	ctx := context.Background()
+	now := time.Now()
+	sim := scenario.New(t, "acme", "acme-wa")
+	scenario.Random(sim, rand.New(rand.NewPCG(9, 10)), []string{"alice", "bob", "carol"}, []string{"vip"},
+		now.Add(-50*time.Hour), 44*time.Hour, 200)
+	// Two conversations open across every end below with no message for two days: one assigned to alice and
+	// awaiting her reply, one waiting in the queue; each customer writes again an hour ago.
+	sim.Customer("quiet-1", now.Add(-49*time.Hour))
+	sim.Assign("quiet-1", "alice", now.Add(-48*time.Hour))
+	sim.Customer("quiet-2", now.Add(-49*time.Hour))
+	sim.Customer("quiet-1", now.Add(-time.Hour))
+	sim.Customer("quiet-2", now.Add(-time.Hour))
+	if err := schema.Insert(ctx, conn, scenario.Rows(t, sim.Events)); err != nil {
+		t.Fatal(err)
+	}
+	for _, roll := range []bool{false, true} { // the aggregate alone, then a snapshot
+		if roll {
+			if _, err := schema.Roll(ctx, conn, now.Add(schema.RollMargin+2*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stored, err := schema.ReadAll(ctx, conn, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for h := 8; h <= 44; h += 6 {
+			r := insights.Range{Tenant: "acme", From: now.Add(-time.Duration(h+5) * time.Hour), To: now.Add(-time.Duration(h) * time.Hour)}
+			got, err := insights.QuerySummary(ctx, conn, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.From, r.To = r.From.Truncate(time.Second), r.To.Truncate(time.Second)
+			want := insights.SummaryOf(insights.Compute(stored, r.Filter()))
+			assertSameJSON(t, fmt.Sprintf("rolled %v, ending %dh ago", roll, h), got, want)
+			if want.Totals.Active+want.Totals.Unanswered == 0 {
+				t.Errorf("ending %dh ago: nothing open to count", h)
+			}
 		}
 	}
 }

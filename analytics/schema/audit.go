@@ -129,3 +129,53 @@ func ReadAudit(ctx context.Context, conn driver.Conn, tenant string) ([]AuditRow
 	}
 	return out, nil
 }
+
+// AuditPrune is an audit.pruned entry's order: the tenant's entries before Before leave switchboard.audit too.
+type AuditPrune struct {
+	TenantID string
+	Before   time.Time
+}
+
+// AuditPruneOf reports whether r is an audit.pruned entry (the tenant actor removed the tenant's entries older than
+// its retention from Pebble), and the cut it names.
+func AuditPruneOf(r AuditRow) (AuditPrune, bool) {
+	if r.Action != audit.ActionPruned {
+		return AuditPrune{}, false
+	}
+	var changes []audit.Change
+	if json.Unmarshal([]byte(r.Changes), &changes) != nil {
+		return AuditPrune{}, false
+	}
+	for _, c := range changes {
+		var s string
+		if c.Field != "before" || json.Unmarshal(c.To, &s) != nil {
+			continue
+		}
+		before, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil || before.Unix() <= 0 {
+			return AuditPrune{}, false
+		}
+		return AuditPrune{TenantID: r.TenantID, Before: before}, true
+	}
+	return AuditPrune{}, false
+}
+
+// PruneAudit removes each tenant's rows of switchboard.audit older than its cut (to the second: a row in the cut's
+// own second stays until the next cut), one ALTER TABLE … DELETE mutation per tenant: ClickHouse 18.16 has no TTL,
+// and the table's monthly partitions hold every tenant, so none can be dropped for one. ClickHouse runs mutations in
+// the background; running one again is harmless.
+func PruneAudit(ctx context.Context, conn driver.Conn, prunes []AuditPrune) error {
+	latest := map[string]time.Time{}
+	for _, p := range prunes {
+		if p.Before.After(latest[p.TenantID]) {
+			latest[p.TenantID] = p.Before
+		}
+	}
+	for tenant, before := range latest {
+		if err := conn.Exec(ctx, `ALTER TABLE switchboard.audit DELETE WHERE tenant_id = ? AND at < toDateTime(?)`,
+			tenant, before.Unix()); err != nil {
+			return fmt.Errorf("prune the audit log of %s before %v: %w", tenant, before, err)
+		}
+	}
+	return nil
+}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/eventually"
-	"github.com/switchboard-hq/switchboard/analytics/chtest"
 	"github.com/switchboard-hq/switchboard/analytics/schema"
 )
 
@@ -39,14 +38,7 @@ func TestErasureOf(t *testing.T) {
 // (the figures do not move); another tenant's contact of the same id and another contact keep theirs.
 func TestAnonymise(t *testing.T) {
 	ctx := context.Background()
-	conn, err := schema.Open(chtest.Start(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := schema.Migrate(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
+	conn := migrated(t)
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	// Meta's documented example wamid: the base64 of a record holding the number 16505076520.
 	const wamid = "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA"

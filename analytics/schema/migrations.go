@@ -106,7 +106,7 @@ var Migrations = []Migration{
 			if err := conn.Exec(ctx, backfillArrivals); err != nil {
 				return fmt.Errorf("back-fill insight arrivals: %w", err)
 			}
-			_, err := Roll(ctx, conn, time.Now())
+			_, err := rollup(ctx, conn, time.Now())
 			return err
 		},
 	},
@@ -114,6 +114,11 @@ var Migrations = []Migration{
 		Version:    4,
 		Name:       "audit log",
 		Statements: []string{createAudit},
+	},
+	{
+		Version:    5,
+		Name:       "open conversations snapshots",
+		Statements: openStatements,
 	},
 }
 

@@ -114,9 +114,22 @@ var rollupStatements = []string{
 }
 
 // Roll rolls up every complete hour, before now−RollMargin, whose events were all inserted before now−RollMargin and
-// that has no roll-up yet or received events since its last one. It returns how many hours it rolled. Running it
-// again, or on several nodes at once, is harmless.
+// that has no roll-up yet or received events since its last one, and takes a snapshot of the open conversations when
+// the last is OpenEvery old (SnapshotOpen). It returns how many hours it rolled. Running it again, or on several
+// nodes at once, is harmless.
 func Roll(ctx context.Context, conn driver.Conn, now time.Time) (int, error) {
+	n, err := rollup(ctx, conn, now)
+	if err != nil {
+		return n, err
+	}
+	if _, err := SnapshotOpen(ctx, conn, now); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// rollup rolls up the hours Roll rolls up (migration 3's back-fill: the snapshots' tables come later).
+func rollup(ctx context.Context, conn driver.Conn, now time.Time) (int, error) {
 	settled := now.Add(-RollMargin).Unix()
 	end := settled / 3600 * 3600
 	rows, err := conn.Query(ctx, `

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/switchboard-hq/switchboard/analytics/chtest"
 	"github.com/switchboard-hq/switchboard/analytics/schema"
 )
@@ -42,14 +44,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 
 func TestInsertAndReadAll(t *testing.T) {
 	ctx := context.Background()
-	conn, err := schema.Open(chtest.Start(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := schema.Migrate(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
+	conn := migrated(t)
 	at := time.Date(2026, 3, 4, 5, 6, 7, 123456789, time.UTC)
 	in := []schema.Event{
 		{ID: "c1-3-0", Type: "conversation.labels_changed", At: at, TenantID: "acme", ConversationID: "c1",
@@ -117,14 +112,7 @@ func TestSeqOf(t *testing.T) {
 // TestEveryTypeStores stores an event of each known type: the type column's Enum8 and KnownTypes agree.
 func TestEveryTypeStores(t *testing.T) {
 	ctx := context.Background()
-	conn, err := schema.Open(chtest.Start(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := schema.Migrate(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
+	conn := migrated(t)
 	var in []schema.Event
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	for i, typ := range schema.EventTypes {
@@ -155,4 +143,18 @@ func TestEveryTypeStores(t *testing.T) {
 			t.Errorf("type %s did not come back", typ.Name)
 		}
 	}
+}
+
+// migrated returns a connection to a private ClickHouse server with the schema migrated, closed when t ends.
+func migrated(t *testing.T) driver.Conn {
+	t.Helper()
+	conn, err := schema.Open(chtest.Start(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := schema.Migrate(context.Background(), conn); err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }

@@ -77,3 +77,70 @@ func TestAuditThroughKafka(t *testing.T) {
 	})
 	waitMetric(t, reg, "switchboard_analytics_skipped_total", `reason="malformed"`, 1)
 }
+
+// TestAuditPrunedThroughKafka: an audit.pruned entry has the sink remove its tenant's older rows from
+// switchboard.audit (a mutation), keeping the rows at or after the cut, the entry itself and other tenants' rows.
+func TestAuditPrunedThroughKafka(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.startSink(prometheus.NewRegistry())
+	now := time.Now().UTC().Truncate(time.Second)
+	entry := func(tenant, id string, at time.Time) []byte {
+		b, err := json.Marshal(audit.NewEvent(audit.Entry{ID: id, TenantID: tenant, At: at, ActorID: "bob",
+			Action: audit.ActionSettingsChanged, Target: "settings"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	e.produce("acme", entry("acme", "1-0-0", now.Add(-50*time.Hour)), entry("acme", "2-0-0", now.Add(-49*time.Hour)),
+		entry("acme", "3-0-0", now.Add(-47*time.Hour)))
+	e.produce("globex", entry("globex", "1-0-0", now.Add(-50*time.Hour)))
+	ctx := context.Background()
+	ids := func(tenant string) string {
+		rows, err := schema.ReadAudit(ctx, e.conn, tenant)
+		if err != nil {
+			return err.Error() // the sink may not have made the table yet
+		}
+		out := ""
+		for _, r := range rows {
+			out += r.ID + " "
+		}
+		return out
+	}
+	eventually.True(t, time.Minute, 20*time.Millisecond, func() bool { return ids("acme") == "1-0-0 2-0-0 3-0-0 " },
+		"the entries stored")
+	before, _ := json.Marshal(now.Add(-48 * time.Hour).Format(time.RFC3339Nano))
+	pruned, err := json.Marshal(audit.NewEvent(audit.Entry{ID: "9-1-0", TenantID: "acme", At: now, ActorID: "system",
+		Action: audit.ActionPruned, Target: "audit", Changes: []audit.Change{
+			{Field: "before", From: json.RawMessage("null"), To: before},
+			{Field: "removed", From: json.RawMessage("null"), To: json.RawMessage("2")}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.produce("acme", pruned)
+	eventually.True(t, time.Minute, 50*time.Millisecond, func() bool { return ids("acme") == "3-0-0 9-1-0 " },
+		"the rows before the cut removed")
+	if got := ids("globex"); got != "1-0-0 " {
+		t.Errorf("globex rows %q", got)
+	}
+}
+
+// TestAuditPruneOf: only an audit.pruned entry with a readable cut orders a removal.
+func TestAuditPruneOf(t *testing.T) {
+	cut := time.Date(2025, 11, 1, 8, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		row schema.AuditRow
+		ok  bool
+	}{
+		{schema.AuditRow{TenantID: "acme", Action: audit.ActionPruned, Changes: `[{"field":"before","from":null,"to":"2025-11-01T08:00:00Z"},{"field":"removed","from":null,"to":3}]`}, true},
+		{schema.AuditRow{TenantID: "acme", Action: audit.ActionSettingsChanged, Changes: `[{"field":"before","from":null,"to":"2025-11-01T08:00:00Z"}]`}, false},
+		{schema.AuditRow{TenantID: "acme", Action: audit.ActionPruned, Changes: `[{"field":"before","from":null,"to":"yesterday"}]`}, false},
+		{schema.AuditRow{TenantID: "acme", Action: audit.ActionPruned, Changes: `[]`}, false},
+	} {
+		p, ok := schema.AuditPruneOf(tc.row)
+		if ok != tc.ok || ok && (p.TenantID != "acme" || !p.Before.Equal(cut)) {
+			t.Errorf("%s %s: %+v %v", tc.row.Action, tc.row.Changes, p, ok)
+		}
+	}
+}

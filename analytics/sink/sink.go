@@ -170,7 +170,7 @@ func New(cfg Config) (*Sink, error) {
 		}),
 		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_analytics_errors_total",
-			Help: "Failed attempts by stage (migrate, fetch, insert, anonymise, commit); each is retried.",
+			Help: "Failed attempts by stage (migrate, fetch, insert, anonymise, prune_audit, commit); each is retried.",
 		}, []string{"stage"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_analytics_skipped_total",
@@ -190,7 +190,7 @@ func New(cfg Config) (*Sink, error) {
 			Help: "Erasure events (contact.erased, conversation.erased) acted on: the contact's ids blanked in ClickHouse.",
 		}),
 	}
-	for _, st := range []string{"migrate", "fetch", "insert", "anonymise", "commit"} {
+	for _, st := range []string{"migrate", "fetch", "insert", "anonymise", "prune_audit", "commit"} {
 		s.errs.WithLabelValues(st)
 	}
 	for _, r := range []string{"malformed", "unknown_type", "not_stored"} {
@@ -398,6 +398,9 @@ func (s *Sink) store(ctx context.Context, msgs []kafka.Message) error {
 	if err := s.anonymise(ctx); err != nil {
 		return err
 	}
+	if err := s.pruneAudit(ctx); err != nil {
+		return err
+	}
 	s.rows.Add(float64(len(s.events)))
 	s.batches.Inc()
 	if len(msgs) > 0 {
@@ -414,30 +417,51 @@ func (s *Sink) store(ctx context.Context, msgs []kafka.Message) error {
 	return nil
 }
 
-// anonymise blanks the ids of the batch's erased contacts, retrying with back-off until ClickHouse accepts the
-// mutation or ctx ends. It runs after the batch's insert, so every event before an erasure is stored when the
-// mutation is submitted, and the mutation covers it.
+// anonymise blanks the ids of the batch's erased contacts, and pruneAudit removes from switchboard.audit what the
+// batch's audit.pruned entries removed from Pebble. Each retries with back-off until ClickHouse accepts its
+// mutations or ctx ends. They run after the batch's insert, so every row before an erasure or a cut is stored when
+// the mutation is submitted, and the mutation covers it.
 func (s *Sink) anonymise(ctx context.Context) error {
 	if len(s.erasures) == 0 {
 		return nil
 	}
+	return s.mutate(ctx, "anonymise", "anonymise erased contacts in clickhouse; retrying", len(s.erasures),
+		func(conn driver.Conn) error { return schema.Anonymise(ctx, conn, s.erasures) },
+		func() { s.erased.Add(float64(len(s.erasures))) })
+}
+
+func (s *Sink) pruneAudit(ctx context.Context) error {
+	var prunes []schema.AuditPrune
+	for _, r := range s.audits {
+		if p, ok := schema.AuditPruneOf(r); ok {
+			prunes = append(prunes, p)
+		}
+	}
+	if len(prunes) == 0 {
+		return nil
+	}
+	return s.mutate(ctx, "prune_audit", "prune the audit log in clickhouse; retrying", len(prunes),
+		func(conn driver.Conn) error { return schema.PruneAudit(ctx, conn, prunes) }, func() {})
+}
+
+// mutate runs f until it succeeds or ctx ends, counting and logging each failure under stage, then calls done.
+func (s *Sink) mutate(ctx context.Context, stage, warning string, n int, f func(driver.Conn) error, done func()) error {
 	backoff := 100 * time.Millisecond
 	for {
 		conn, err := s.connection()
 		if err != nil {
 			return err
 		}
-		err = schema.Anonymise(ctx, conn, s.erasures)
+		err = f(conn)
 		if err == nil {
-			s.erased.Add(float64(len(s.erasures)))
+			done()
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		s.errs.WithLabelValues("anonymise").Inc()
-		s.log.Warn("anonymise erased contacts in clickhouse; retrying", "erasures", len(s.erasures), "err", err,
-			"retry_in", backoff)
+		s.errs.WithLabelValues(stage).Inc()
+		s.log.Warn(warning, "items", n, "err", err, "retry_in", backoff)
 		s.dropConnection(conn)
 		if err := sleep(ctx, backoff); err != nil {
 			return err

@@ -29,8 +29,9 @@ type insightsTotals struct {
 }
 
 // TestConsoleInsights: conversations through the simulator and a node with a real ClickHouse — some finished by
-// alice, one held by bob, some left waiting; the Insights page shows the API's figures as cards, the hourly chart and
-// (for alice, an admin) the by-operator table and its CSV; bob, an operator, sees the cards but no per-operator
+// alice, one held by bob, some left waiting; the Insights page shows the API's figures as cards, the hourly chart
+// (with its total in words) and (for alice, an admin) the by-operator chart with its values written out beside the
+// table, and its CSV; a custom range takes any from and to; bob, an operator, sees the cards but no per-operator
 // figures, and the API refuses him the by-operator CSV; with ClickHouse gone the page says so.
 func TestConsoleInsights(t *testing.T) {
 	ch := chtest.StartServer(t)
@@ -115,6 +116,31 @@ func TestConsoleInsights(t *testing.T) {
 	if got := jsValue[float64](b, `[...document.querySelectorAll('#ins-chart .ins-bar')].reduce((s, r) => s + +r.dataset.v, 0)`); got != 3 {
 		t.Errorf("the chart's finished bars add up to %v, want 3", got)
 	}
+	// The hourly chart says its total and peak in words, and has a labelled grid.
+	b.text(`#ins-chart-caption`, "Finished by hour: 3 in total")
+	if k := jsValue[int](b, `document.querySelectorAll('#ins-chart .ins-grid').length`); k != 2 {
+		t.Errorf("the hourly chart has %d grid lines, want 2 (half and top)", k)
+	}
+	// The by-operator chart beside the table: a row per operator, most finished first, with bars as long as their
+	// share and the values written out (finished, and the average handling time as the table shows it).
+	b.waitJS(`document.querySelectorAll('#ins-opchart .ins-oprow').length === 2`, "the by-operator chart")
+	if got := jsValue[string](b, `[...document.querySelectorAll('#ins-opchart .ins-oprow')].map(r => r.dataset.operator).join()`); got != "alice,bob" {
+		t.Errorf("the by-operator chart's order: %q", got)
+	}
+	b.text(`#ins-opchart .ins-oprow[data-operator="alice"] .ins-opval[data-k="finished"]`, "3")
+	b.text(`#ins-opchart .ins-oprow[data-operator="bob"] .ins-opval[data-k="finished"]`, "0")
+	b.text(`#ins-opchart .ins-oprow[data-operator="bob"] .ins-opval[data-k="handling"]`, "—")
+	if got, want := jsValue[string](b, `document.querySelector('#ins-opchart .ins-oprow[data-operator="alice"] .ins-opval[data-k="handling"]').innerText`),
+		jsValue[string](b, `document.querySelector('#ins-operators tr[data-operator="alice"] td:last-child').innerText`); got != want || got == "—" {
+		t.Errorf("alice's average handling in the chart %q, in the table %q", got, want)
+	}
+	if label := jsValue[string](b, `document.querySelector('#ins-opchart .ins-oprow[data-operator="alice"]').getAttribute('aria-label')`); !strings.HasPrefix(label, "alice: 3 finished, average handling time ") {
+		t.Errorf("alice's row reads %q", label)
+	}
+	widths := jsValue[[]float64](b, `['alice', 'bob'].map(o => document.querySelector('#ins-opchart .ins-oprow[data-operator="' + o + '"] .ins-opbar-finished').getBoundingClientRect().width)`)
+	if len(widths) != 2 || widths[0] < 50 || widths[1] != 0 {
+		t.Errorf("finished bars %v px: alice's should be long, bob's none", widths)
+	}
 	// The CSV the button links to, fetched with the page's session.
 	b.waitJS(`document.querySelector('#ins-csv-operator').href.includes('rows=operator')`, "the CSV link")
 	b.js(`fetch(document.querySelector('#ins-csv-operator').href).then(r => r.text()).then(t => { window.insightsCSV = t })`)
@@ -128,6 +154,10 @@ func TestConsoleInsights(t *testing.T) {
 	// Seven days: the same figures (everything happened in the last hour).
 	b.click(`#ins-preset-7d`)
 	b.waitJS(`document.querySelectorAll('#ins-chart .ins-bar').length >= 1 && document.querySelector('#ins-finished').dataset.value === '3'`, "7 days")
+	b.screenshot("insights-7d")
+	b.click(`#ins-preset-30d`)
+	b.waitJS(`document.querySelector('#ins-range')?.innerText.includes('(now)') && document.querySelectorAll('#ins-chart text.ins-day').length >= 5`, "30 days")
+	b.screenshot("insights-30d")
 	// A custom range before any of it: the empty state.
 	b.click(`#ins-preset-custom`)
 	b.run(chromedp.WaitVisible(chromedp.CSS(`#ins-from`)))
@@ -136,7 +166,18 @@ func TestConsoleInsights(t *testing.T) {
 	b.setInput(`#ins-to`, old.Add(24*time.Hour).Local().Format("2006-01-02T15:04"))
 	b.run(chromedp.WaitVisible(chromedp.CSS(`#ins-empty`)))
 	b.text(`#ins-chart-empty`, "No finished")
+	b.text(`#ins-operators-empty`, "No operator activity")
 	b.screenshot("insights-empty")
+	// Any from and to: the range picked is the one asked for; a from after its to is refused with the API's reason.
+	b.setInput(`#ins-from`, now.Add(-2*time.Hour).Local().Format("2006-01-02T15:04"))
+	b.setInput(`#ins-to`, now.Add(time.Hour).Local().Format("2006-01-02T15:04"))
+	b.waitJS(`document.querySelector('#ins-finished')?.dataset.value === '3'`, "a custom range holding everything")
+	b.setInput(`#ins-from`, now.Add(-2*time.Hour).Local().Format("2006-01-02T15:04"))
+	b.setInput(`#ins-to`, now.Add(-3*time.Hour).Local().Format("2006-01-02T15:04"))
+	b.text(`#ins-error`, "from must be before to")
+	b.click(`#ins-preset-24h`)
+	b.waitJS(`document.querySelector('#ins-finished')?.dataset.value === '3'`, "back to the last 24 hours")
+	b.screenshot("insights-24h")
 
 	// bob, an operator: insights are for admins and builders (the permission insights.read): no entry, and the
 	// page's address says so.

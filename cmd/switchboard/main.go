@@ -33,7 +33,8 @@ Usage:
   switchboard broker [--kafka-addr HOST:PORT] [--data-dir DIR] [--partitions N]
                                  run the embedded Kafka-protocol broker as its own process, for
                                  several nodes started with --kafka-brokers HOST:PORT
-  switchboard insights --clickhouse-addr HOST:PORT [--tenant T] [--since 24h] [--json]
+  switchboard insights --clickhouse-addr HOST:PORT [--tenant T] [--since 24h | --from FROM --to TO] [--json | --csv]
+                                 insight figures from ClickHouse ('switchboard insights -h')
   switchboard whatsapp-sim [flags]  simulator of the WhatsApp Cloud API (tests, demos; runs switchboard-whatsapp-sim)
   switchboard send-webhook       post one signed sample customer message to a node (demo)
   switchboard contacts import --tenant T --url NODE_URL --token TOKEN FILE.csv
@@ -80,6 +81,10 @@ func main() {
 			os.Exit(0)
 		}
 		fmt.Fprintln(os.Stderr, "switchboard:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }

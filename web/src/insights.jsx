@@ -1,6 +1,7 @@
 // The Insights page (issue 13): the tenant's figures for a range — finished, active and unanswered conversations,
-// average response (first response) and handling time — as cards, an hourly bar chart, a by-operator table for
-// admins and builders, and CSV export. One GET /v1/insights?from=&to= per range (README, "Analytics").
+// average response (first response) and handling time — as cards, an hourly bar chart, a by-operator chart (finished
+// conversations and average handling time, values written beside the bars) with its table, and CSV export. One
+// GET /v1/insights?from=&to= per range (README, "The insights screen").
 import { useState, useEffect, useMemo } from 'preact/hooks';
 import * as api from './api.js';
 import { Icon } from './icon.jsx';
@@ -206,7 +207,16 @@ export function InsightsPage({ me }) {
                   <Icon d="M12 4v11M7 10l5 5 5-5M5 20h14" size={14} /> CSV
                 </a>
               </div>
-              <OperatorTable rows={data.by_operator} />
+              {data.by_operator.length === 0 ? (
+                <div class="ins-chart-empty muted small" id="ins-operators-empty">
+                  No operator activity in this range.
+                </div>
+              ) : (
+                <div class="ins-operators-grid">
+                  <OperatorChart rows={data.by_operator} />
+                  <OperatorTable rows={data.by_operator} />
+                </div>
+              )}
             </div>
           )}
         </>
@@ -225,12 +235,18 @@ function Card({ id, label, value, raw, hint }) {
   );
 }
 
-/** HourChart draws one bar per hour of the range (plain SVG), with the day under each midnight. */
+/** niceMax rounds a maximum up to an even number up to 10, else to 1, 2 or 5 times a power of ten, so the grid's
+ * labels (0, half, top) are whole numbers. */
+function niceMax(v) {
+  if (v <= 10) return Math.max(2, Math.ceil(v / 2) * 2);
+  const p = Math.pow(10, Math.floor(Math.log10(v)));
+  for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p;
+  return 10 * p;
+}
+
+/** HourChart draws one bar per hour of the range (plain SVG) over a grid with round values, the hour under every
+ * few bars and the day under each midnight, and says the total and the peak in words beneath. */
 function HourChart({ hours, series }) {
-  const max = Math.max(1, ...hours.map((h) => h[series] || 0));
-  const W = 960;
-  const H = 180;
-  const bw = W / Math.max(hours.length, 1);
   const label = SERIES.find((s) => s.id === series).label;
   if (!hours.some((h) => h[series])) {
     return (
@@ -239,46 +255,126 @@ function HourChart({ hours, series }) {
       </div>
     );
   }
+  const values = hours.map((h) => h[series] || 0);
+  const top = niceMax(Math.max(...values));
+  const total = values.reduce((a, b) => a + b, 0);
+  const peak = values.indexOf(Math.max(...values));
+  const when = (d) => d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  const L = 40; // the grid labels' column
+  const W = 960;
+  const H = 180;
+  const plot = H - 8;
+  const bw = (W - L) / Math.max(hours.length, 1);
+  // Hour labels every `every` bars, about 56 units apart, for ranges of up to four days; day labels at midnights
+  // every `days` days, about 110 units apart (and under the first bar when the first midnight is far enough).
+  const every = hours.length <= 96 ? [1, 2, 3, 4, 6, 12].find((n) => n * bw >= 56) || 12 : 0;
+  const days = Math.max(1, Math.ceil(110 / (24 * bw)));
+  const firstMidnight = hours.findIndex((h) => new Date(h.start).getHours() === 0);
+  const dayLabel = (i, start) =>
+    L + i * bw <= W - 80 && // a label needs about 80 units to the right edge
+    start.getHours() === 0
+      ? Math.round((i - firstMidnight) / 24) % days === 0
+      : i === 0 && (firstMidnight < 0 || firstMidnight * bw >= 110);
+  const summary = `${label} by hour: ${total} in total, at most ${values[peak]} (${when(new Date(hours[peak].start))}).`;
   return (
-    <svg class="ins-chart" id="ins-chart" viewBox={`0 0 ${W} ${H + 22}`} role="img" aria-label={label + ' by hour'}>
-      <line x1="0" y1={H} x2={W} y2={H} class="ins-axis" />
-      <text x="4" y="12" class="ins-tick">
-        {max}
-      </text>
-      {hours.map((h, i) => {
-        const v = h[series] || 0;
-        const bh = (v / max) * (H - 16);
-        const start = new Date(h.start);
-        const midnight = start.getHours() === 0;
-        return (
-          <g key={h.start}>
-            {v > 0 && (
-              <rect class="ins-bar" x={i * bw + bw * 0.12} y={H - bh} width={Math.max(bw * 0.76, 0.8)} height={bh} data-v={v}>
-                <title>
-                  {start.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })}: {v}
-                </title>
-              </rect>
-            )}
-            {midnight && (
-              <text x={i * bw + 2} y={H + 16} class="ins-tick">
-                {start.toLocaleDateString([], { month: 'short', day: 'numeric' })}
-              </text>
-            )}
+    <figure class="ins-chart-fig">
+      <svg class="ins-chart" id="ins-chart" viewBox={`0 0 ${W} ${H + 34}`} role="img" aria-label={summary}>
+        {[0, 0.5, 1].map((f) => (
+          <g key={f}>
+            <line x1={L} y1={H - f * plot} x2={W} y2={H - f * plot} class={f === 0 ? 'ins-axis' : 'ins-grid'} />
+            <text x={L - 6} y={H - f * plot + 4} class="ins-tick" text-anchor="end">
+              {Math.round(f * top * 10) / 10}
+            </text>
           </g>
-        );
-      })}
-    </svg>
+        ))}
+        {hours.map((h, i) => {
+          const v = values[i];
+          const bh = (v / top) * plot;
+          const start = new Date(h.start);
+          const x = L + i * bw;
+          return (
+            <g key={h.start}>
+              {v > 0 && (
+                <rect class="ins-bar" x={x + bw * 0.12} y={H - bh} width={Math.max(bw * 0.76, 0.8)} height={bh} data-v={v}>
+                  <title>
+                    {when(start)}: {v}
+                  </title>
+                </rect>
+              )}
+              {every > 0 && i % every === 0 && (
+                <text x={x + bw / 2} y={H + 14} class="ins-tick" text-anchor="middle">
+                  {String(start.getHours()).padStart(2, '0')}h
+                </text>
+              )}
+              {dayLabel(i, start) && (
+                <text x={x + 2} y={H + 30} class="ins-tick ins-day">
+                  {start.toLocaleDateString([], { weekday: 'short', month: 'short', day: 'numeric' })}
+                </text>
+              )}
+            </g>
+          );
+        })}
+      </svg>
+      <figcaption class="muted small" id="ins-chart-caption">
+        {summary} Hours in your local time.
+      </figcaption>
+    </figure>
+  );
+}
+
+/** OperatorChart draws, per operator, a bar of finished conversations and a bar of average handling time, each
+ * with its value written beside it (the chart reads without colour or hover); longest bars are the largest values. */
+function OperatorChart({ rows }) {
+  const byFinished = [...rows].sort((a, b) => b.finished - a.finished || a.operator_id.localeCompare(b.operator_id));
+  const maxFinished = Math.max(1, ...rows.map((o) => o.finished));
+  const maxHandling = Math.max(1, ...rows.map((o) => (o.handlings ? o.avg_handling_seconds : 0)));
+  const pct = (v, m) => Math.max(v > 0 ? 1.5 : 0, (v / m) * 100) + '%';
+  return (
+    <div class="ins-opchart" id="ins-opchart">
+      <div class="ins-opchart-legend muted small" aria-hidden="true">
+        <span class="ins-key ins-key-finished" /> Finished conversations
+        <span class="ins-key ins-key-handling" /> Avg handling time
+      </div>
+      <ul class="ins-opchart-rows" aria-label="Finished conversations and average handling time by operator">
+        {byFinished.map((o) => {
+          const handling = duration(o.avg_handling_seconds, o.handlings);
+          return (
+            <li
+              key={o.operator_id}
+              class="ins-oprow"
+              data-operator={o.operator_id}
+              aria-label={`${o.operator_id}: ${o.finished} finished, average handling time ${handling === '—' ? 'none' : handling}`}
+            >
+              <span class="ins-opname" title={o.operator_id}>
+                {o.operator_id}
+              </span>
+              <span class="ins-opbars" aria-hidden="true">
+                <span class="ins-opbar-line">
+                  <span class="ins-opbar ins-opbar-finished" style={{ width: pct(o.finished, maxFinished) }} data-v={o.finished} />
+                  <span class="ins-opval" data-k="finished">
+                    {o.finished}
+                  </span>
+                </span>
+                <span class="ins-opbar-line">
+                  <span
+                    class="ins-opbar ins-opbar-handling"
+                    style={{ width: pct(o.handlings ? o.avg_handling_seconds : 0, maxHandling) }}
+                    data-v={o.handlings ? o.avg_handling_seconds : 0}
+                  />
+                  <span class="ins-opval" data-k="handling">
+                    {handling}
+                  </span>
+                </span>
+              </span>
+            </li>
+          );
+        })}
+      </ul>
+    </div>
   );
 }
 
 function OperatorTable({ rows }) {
-  if (!rows.length) {
-    return (
-      <div class="ins-chart-empty muted small" id="ins-operators-empty">
-        No operator activity in this range.
-      </div>
-    );
-  }
   return (
     <table class="ins-table" id="ins-operators">
       <thead>

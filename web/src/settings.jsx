@@ -16,6 +16,13 @@ const FLAGS = [
   ['hide_phone_numbers', 'Hide phone numbers from operators'],
 ];
 
+/** auditDays is the audit log retention the API answers ("9600h0m0s", or 0: forever) as whole days, as typed. */
+function auditDays(v) {
+  if (!v) return '0';
+  const m = /^(\d+)h/.exec(String(v));
+  return m ? String(Math.round(Number(m[1]) / 24)) : String(v);
+}
+
 function show(v) {
   return v === 0 || v === '0' || v === undefined ? '0' : String(v).replace(/(\D)0s$/, '$1').replace(/(\D)0m$/, '$1');
 }
@@ -42,6 +49,7 @@ export function GeneralSettingsPage() {
     setSaved(s);
     const f = { ...s, takeover_roles: s.takeover_roles || [] };
     for (const [k] of DURATIONS) f[k] = show(s[k]);
+    f.audit_days = auditDays(s.audit_retention);
     setForm(f);
   };
   useEffect(() => {
@@ -67,6 +75,14 @@ export function GeneralSettingsPage() {
       if (form[k] !== saved[k]) change[k] = form[k];
     }
     for (const [k] of DURATIONS) if (form[k] !== show(saved[k])) change[k] = form[k].trim() === '0' ? 0 : form[k].trim();
+    const days = form.audit_days.trim();
+    if (days !== auditDays(saved.audit_retention)) {
+      if (!/^\d+$/.test(days)) {
+        setError('Keep the audit log: a whole number of days (0 keeps it forever).');
+        return;
+      }
+      change.audit_retention = Number(days) === 0 ? 0 : Number(days) * 24 + 'h';
+    }
     const roles = ROLES.filter((r) => form.takeover_roles.includes(r));
     if (roles.join() !== (saved.takeover_roles || []).join()) change.takeover_roles = roles;
     if (Object.keys(change).length === 0) {
@@ -116,6 +132,19 @@ export function GeneralSettingsPage() {
               <span class="muted small">{hint}</span>
             </label>
           ))}
+        </div>
+        <div class="canned-form-row">
+          <label>
+            Keep the audit log (days)
+            <input
+              id="setting-audit_days"
+              inputMode="numeric"
+              value={form.audit_days}
+              onInput={(e) => set('audit_days', e.currentTarget.value)}
+              title="entries older than this are removed; 0 keeps them forever"
+            />
+            <span class="muted small">Older entries are removed; 0 keeps them forever. Default 400.</span>
+          </label>
         </div>
         <fieldset class="settings-flags">
           <legend>May take a conversation another operator holds</legend>

@@ -315,7 +315,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 			}
 			n.chAPI = conn
 			acfg.Insights = insightsOf(conn)
-			acfg.InsightsRange = insightsRangeOf(conn)
+			acfg.InsightsRange = InsightsRange(conn)
 			if !cfg.has(RoleAnalytics) {
 				// The sink migrates the schema where it runs; a node that only answers insights does it too, so its
 				// queries never meet missing tables.
@@ -612,8 +612,9 @@ func insightsOf(conn driver.Conn) api.InsightsFunc {
 	}
 }
 
-// insightsRangeOf answers GET /v1/insights?from=&to= and GET /v1/insights.csv from ClickHouse's roll-ups.
-func insightsRangeOf(conn driver.Conn) api.InsightsRangeFunc {
+// InsightsRange answers GET /v1/insights?from=&to= and GET /v1/insights.csv from ClickHouse (insights.QuerySummary,
+// the roll-ups), and `switchboard insights --from --to` the same. Its lists are never nil.
+func InsightsRange(conn driver.Conn) api.InsightsRangeFunc {
 	return func(ctx context.Context, tenant string, from, to time.Time) (api.InsightsSummary, error) {
 		s, err := insights.QuerySummary(ctx, conn, insights.Range{Tenant: tenant, From: from, To: to})
 		if err != nil {
