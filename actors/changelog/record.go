@@ -7,7 +7,7 @@
 //	byte 0      format (Format, 1)
 //	bytes 1-4   the writer's owner generation, big-endian int32 (the consumer group generation that assigned it
 //	            the partition; -1 when it wrote without one)
-//	byte 5      flags: FlagDelete when the record deletes the key
+//	byte 5      flags: FlagDelete when the record deletes the key; FlagFence for a fence record
 //	bytes 6-9   CRC-32C (Castagnoli) of bytes 0-5, the key and the value
 //	bytes 10-   the value (empty for a delete)
 //
@@ -36,6 +36,28 @@ const Format byte = 1
 // FlagDelete marks a record that deletes its key.
 const FlagDelete byte = 1
 
+// FlagFence marks a fence record (README, "Failover"): the first record a node writes into a changelog partition
+// it was assigned, carrying its generation. It writes no key of the store; a restore ignores every record after it
+// whose generation is older (a stale owner's write). Its key is FenceKey(generation): one record per assignment,
+// which compaction never merges with another, so a fence is never compacted away while records it fences remain.
+const FlagFence byte = 2
+
+// FenceKey is the Kafka key of the fence record of generation gen. It starts with a byte no store key starts with.
+func FenceKey(gen int32) []byte {
+	return binary.BigEndian.AppendUint32([]byte("\xfffence/"), uint32(gen))
+}
+
+// AppendFence appends the envelope of the fence record of generation gen (whose key is FenceKey(gen)) to dst.
+func AppendFence(dst []byte, gen int32) []byte {
+	start := len(dst)
+	dst = append(dst, Format)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(gen))
+	dst = append(dst, FlagFence, 0, 0, 0, 0)
+	env := dst[start:]
+	binary.BigEndian.PutUint32(env[6:10], checksum(env, FenceKey(gen)))
+	return dst
+}
+
 // DeleteHeader is the Kafka header carrying a delete's envelope (its value is null).
 const DeleteHeader = "sb-changelog"
 
@@ -60,6 +82,8 @@ type Record struct {
 	Delete bool
 	// Generation is the owner generation of the node that wrote it.
 	Generation int32
+	// Fence is set on a fence record (FlagFence): Key and Value are then not a store write.
+	Fence bool
 }
 
 // Append appends the envelope of a write of key to dst and returns it: a set of value, or a delete when del (value
@@ -117,7 +141,7 @@ func Decode(partition int, offset int64, key, env []byte, tombstone bool) (Recor
 		return bad("unknown format %d (this node reads format %d)", env[0], Format)
 	}
 	flags := env[5]
-	if flags&^FlagDelete != 0 {
+	if flags&^(FlagDelete|FlagFence) != 0 || flags == FlagDelete|FlagFence {
 		return bad("unknown flags %#x", flags)
 	}
 	if want, got := binary.BigEndian.Uint32(env[6:10]), checksum(env, key); want != got {
@@ -130,7 +154,10 @@ func Decode(partition int, offset int64, key, env []byte, tombstone bool) (Recor
 	if tombstone && !del {
 		return bad("a tombstone whose envelope is not a delete")
 	}
-	r := Record{Key: key, Delete: del, Generation: int32(binary.BigEndian.Uint32(env[1:5]))}
+	r := Record{Key: key, Delete: del, Generation: int32(binary.BigEndian.Uint32(env[1:5])), Fence: flags&FlagFence != 0}
+	if r.Fence && (tombstone || len(env) > HeaderLen) {
+		return bad("a fence record carrying a value or null")
+	}
 	if !del {
 		r.Value = env[HeaderLen:]
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/switchboard-hq/switchboard/actors/ownership"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -47,6 +48,10 @@ type Config struct {
 	Poll time.Duration
 	// StopFlush bounds how long Run keeps relaying what is durable once it is stopped. Default 5 s.
 	StopFlush time.Duration
+	// Owner, when set, fences the relay (README, "Failover"): an entry whose tenant's partition the node does not
+	// own now (revoked, or its lease expired) is neither produced nor deleted; it stays in the store, whose copy of
+	// the partition is stale from then on. Nil relays every entry (a single node).
+	Owner *ownership.Table
 	// Registerer receives the relay's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
 	// Logger defaults to slog.Default().
@@ -113,6 +118,7 @@ type Relay struct {
 
 	published prometheus.Counter
 	errors    prometheus.Counter
+	fenced    prometheus.Counter
 	backlog   prometheus.GaugeFunc
 }
 
@@ -147,13 +153,17 @@ func New(cfg Config) (*Relay, error) {
 			Name: "switchboard_events_publish_errors_total",
 			Help: "Failed attempts to produce outbox events; they are retried.",
 		}),
+		fenced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_events_fenced_total",
+			Help: "Outbox entries not relayed because this node does not own their tenant's partition (any more).",
+		}),
 	}
 	r.backlog = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "switchboard_outbox_pending",
 		Help: "Events in the outbox waiting to be relayed to switchboard.events.",
 	}, func() float64 { return float64(cfg.Store.OutboxLen()) })
 	if cfg.Registerer != nil {
-		for _, c := range []prometheus.Collector{r.published, r.errors, r.backlog} {
+		for _, c := range []prometheus.Collector{r.published, r.errors, r.fenced, r.backlog} {
 			if err := cfg.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("outbox metrics: %w", err)
 			}
@@ -265,7 +275,21 @@ func (r *Relay) flush(deadline time.Time) (int, error) {
 		clear(r.page) // let the values go
 		r.held.Store(0)
 	}()
-	if n > 0 {
+	if n > 0 && r.cfg.Owner != nil {
+		// Fencing: only the entries of partitions owned now leave. The check is made once per page, just before the
+		// produce: a partition lost while the page's request is in flight is the window of one request.
+		own := page[:0:0]
+		for i := range page {
+			if r.cfg.Owner.Owns(page[i].Tenant) {
+				own = append(own, page[i])
+			}
+		}
+		if skipped := len(page) - len(own); skipped > 0 {
+			r.fenced.Add(float64(skipped))
+			page = own
+		}
+	}
+	if len(page) > 0 {
 		msgs, cmsgs := r.msgs[:0], r.cmsgs[:0]
 		for i := range page {
 			e := &page[i]
@@ -303,7 +327,7 @@ func (r *Relay) flush(deadline time.Time) (int, error) {
 		if err := r.cfg.Store.DeleteOutbox(page); err != nil {
 			return n, fmt.Errorf("delete relayed events: %w", err)
 		}
-		r.published.Add(float64(n))
+		r.published.Add(float64(len(page)))
 	}
 	r.after = through
 	return n, nil

@@ -26,6 +26,7 @@ type metrics struct {
 	importReads   prometheus.Counter
 	deadLetters   prometheus.Counter
 	restarts      prometheus.Counter
+	revoked       *prometheus.CounterVec
 	waitSeconds   prometheus.Histogram
 	assignment    prometheus.Histogram
 	opLoad        prometheus.Gauge
@@ -122,6 +123,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "switchboard_actor_restarts_total",
 			Help: "Actors hollywood restarted after a panic (the router recovers rule panics itself, so this should stay 0).",
 		}),
+		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_partitions_revoked_total",
+			Help: "Partitions this node stopped owning (with --changelog), by how: clean (drained within its lease) or lease_expired (its store copy is then restored from scratch next time).",
+		}, []string{"how"}),
 		waitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "switchboard_routing_wait_seconds",
 			Help:    "How long conversations waited in the queue before an operator was assigned (domain time).",
@@ -144,7 +149,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.fetched, m.applied, m.skipped, m.failed, m.lag, m.committed,
 			m.actorsActive, m.activations, m.passivated, m.rebuilds, m.grants, m.proposals, m.divergence, m.configChanges, m.queueDepth,
-			m.operators, m.events, m.commands, m.importRows, m.importReads, m.deadLetters, m.restarts, m.waitSeconds, m.assignment, m.opLoad, m.opCapacity} {
+			m.operators, m.events, m.commands, m.importRows, m.importReads, m.deadLetters, m.restarts, m.revoked, m.waitSeconds, m.assignment, m.opLoad, m.opCapacity} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -156,5 +161,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	// A status dropped because its customer was erased is rare and worth seeing at zero.
 	m.skipped.WithLabelValues("erased")
+	for _, how := range []string{"clean", "lease_expired"} {
+		m.revoked.WithLabelValues(how)
+	}
 	return m, nil
 }

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/ownership"
 	"github.com/switchboard-hq/switchboard/actors/sender"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
@@ -62,6 +65,11 @@ type Config struct {
 	// state (the changelog restore, actors/changelog/kafkalog). An error stops the router, so a partition whose
 	// restore failed is never consumed. Nil (the default) restores nothing.
 	Restore func(ctx context.Context, partition int, generation int32) error
+	// Ownership, when set, is told of the partitions the group assigns (Grant, before Restore) and of those the
+	// router stops (Revoke, once drained and committed), and its leases are renewed by a heartbeat of the
+	// generation every SessionTimeout/6 (README, "Failover"). The relay, the sender, the timer firer and the
+	// changelog replicator check it. Nil: none.
+	Ownership *ownership.Table
 	// Registerer registers the router's metrics; nil registers them nowhere.
 	Registerer prometheus.Registerer
 	// Logger defaults to slog.Default().
@@ -270,11 +278,18 @@ func (r *Router) Run(ctx context.Context) error {
 		assigned := gen.Assignments[r.cfg.Topic]
 		r.log.Info("partitions assigned", "generation", gen.ID, "count", len(assigned))
 		var wg, restored sync.WaitGroup
+		if own := r.cfg.Ownership; own != nil {
+			for _, pa := range assigned {
+				own.Grant(pa.ID, gen.ID)
+			}
+			gen.Start(func(gctx context.Context) { r.renewLeases(gctx, gen) })
+		}
 		for _, pa := range assigned {
 			wg.Add(1)
 			restored.Add(1)
 			gen.Start(func(gctx context.Context) {
 				defer wg.Done()
+				defer r.revoke(pa.ID, gen.ID)
 				// A partition stops on a rebalance (gctx) or on shutdown (ctx); either way it drains and commits
 				// while the generation is still valid, before the group is left.
 				pctx, pcancel := context.WithCancel(gctx)
@@ -344,4 +359,63 @@ func (r *Router) Close() error {
 	<-r.engine.Poison(r.watcher).Done()
 	r.ready.Store(false)
 	return nil
+}
+
+// revoke ends the node's ownership of partition part of generation gen, once its consumption stopped (drained,
+// committed, actors stopped). A partition whose lease had expired first (the node was paused past its session, or
+// cut off from the coordinator) may have been written past another owner's fence: the store forgets it holds it.
+func (r *Router) revoke(part int, gen int32) {
+	own := r.cfg.Ownership
+	if own == nil {
+		return
+	}
+	if err := own.Check(part, gen); err != nil {
+		r.log.Warn("partition lost without a clean stop; its next restore starts from scratch", "partition", part,
+			"generation", gen, "err", err)
+		r.cfg.Store.Stale(part)
+		r.metrics.revoked.WithLabelValues("lease_expired").Inc()
+	} else {
+		r.metrics.revoked.WithLabelValues("clean").Inc()
+	}
+	own.Revoke(part, gen)
+}
+
+// renewLeases sends a heartbeat of generation gen to the group's coordinator every SessionTimeout/6 until the
+// generation ends, and renews the leases of gen's partitions from each one the coordinator accepts (from the time
+// it was sent). kafka-go heartbeats on its own too, but tells nothing of it; a refused heartbeat (the group is
+// rebalancing, the member was removed) renews nothing, and the leases run out.
+func (r *Router) renewLeases(ctx context.Context, gen *kafka.Generation) {
+	every := max(r.cfg.SessionTimeout/6, 10*time.Millisecond)
+	client := &kafka.Client{Addr: kafka.TCP(r.cfg.Brokers...), Timeout: every}
+	var coord net.Addr
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if coord == nil {
+			res, err := client.FindCoordinator(ctx, &kafka.FindCoordinatorRequest{Key: gen.GroupID,
+				KeyType: kafka.CoordinatorKeyTypeConsumer})
+			if err != nil || res.Error != nil {
+				continue
+			}
+			coord = kafka.TCP(net.JoinHostPort(res.Coordinator.Host, strconv.Itoa(res.Coordinator.Port)))
+		}
+		sent := time.Now()
+		res, err := client.Heartbeat(ctx, &kafka.HeartbeatRequest{Addr: coord, GroupID: gen.GroupID,
+			GenerationID: gen.ID, MemberID: gen.MemberID})
+		switch {
+		case err != nil:
+			coord = nil // look it up again: it may have moved
+		case res.Error != nil:
+			if errors.Is(res.Error, kafka.NotCoordinatorForGroup) {
+				coord = nil
+			}
+		default:
+			r.cfg.Ownership.Renew(gen.ID, sent)
+		}
+	}
 }

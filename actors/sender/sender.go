@@ -38,6 +38,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/ownership"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -79,6 +80,12 @@ type Config struct {
 	// full a worker waits before its next send (the answers are durable in the store already, so nothing is lost
 	// if the process stops: the next Run produces them again).
 	NoteQueue int
+	// Owner, when set, fences the sender (README, "Failover"): before each attempt of a send it checks that the node
+	// owns the job's tenant's partition now (not revoked, lease current); a job of a partition it does not own is
+	// left in the store, whose copy of the partition is stale from then on, and the partition's owner sends it. A
+	// request already on the wire when the partition is lost is the window of one in-flight request per worker.
+	// Nil sends every job (a single node).
+	Owner *ownership.Table
 	// Registerer receives the sender's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
 	// Logger defaults to slog.Default().
@@ -661,10 +668,17 @@ func (s *Sender) work(ctx context.Context, c *channel, q chan *Job) {
 		} else if !queued {
 			continue
 		}
+		if !s.cfg.Owner.Owns(j.Tenant) {
+			s.m.fenced.Inc()
+			continue // the partition's owner sends it (a Rescan queues it again if this node is given it back)
+		}
 		if j.Kind == KindRead {
 			d, ok := s.send(ctx, c, j)
 			if !ok {
-				return // stopping: the job stays in the store
+				if ctx.Err() != nil {
+					return // stopping: the job stays in the store
+				}
+				continue // fenced: the job stays in the store
 			}
 			if err := s.readDone(j, d); err != nil {
 				s.cfg.Logger.Error("record read receipt", "tenant", j.Tenant, "channel", j.Channel, "message", j.MessageID, "err", err)
@@ -696,7 +710,10 @@ func (s *Sender) work(ctx context.Context, c *channel, q chan *Job) {
 		}
 		d, ok := s.send(ctx, c, j)
 		if !ok {
-			return // stopping: the job stays in the store
+			if ctx.Err() != nil {
+				return // stopping: the job stays in the store
+			}
+			continue // fenced: the job stays in the store
 		}
 		if err := s.record(ctx, j, d); err != nil {
 			s.cfg.Logger.Error("record delivery", "channel", j.Channel, "message", j.MessageID, "err", err)
@@ -705,7 +722,8 @@ func (s *Sender) work(ctx context.Context, c *channel, q chan *Job) {
 	}
 }
 
-// send posts the job until it is accepted or refused for good; ok is false when ctx ended first.
+// send posts the job until it is accepted or refused for good; ok is false when ctx ended first, or when the node
+// stopped owning the job's partition (checked before each attempt).
 func (s *Sender) send(ctx context.Context, c *channel, j *Job) (d inbox.Delivery, ok bool) {
 	body, err := payload(j)
 	if err != nil {
@@ -728,6 +746,10 @@ func (s *Sender) send(ctx context.Context, c *channel, j *Job) (d inbox.Delivery
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		if err := c.limiter.Wait(ctx); err != nil {
+			return d, false
+		}
+		if !s.cfg.Owner.Owns(j.Tenant) {
+			s.m.fenced.Inc()
 			return d, false
 		}
 		start := time.Now()

@@ -113,6 +113,7 @@ type metrics struct {
 	retries     prometheus.Counter
 	rateLimited prometheus.Counter
 	paced       prometheus.Counter
+	fenced      prometheus.Counter
 	latency     prometheus.Histogram
 	reads       *prometheus.CounterVec
 }
@@ -131,6 +132,8 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 			Help: "Send attempts the WhatsApp API answered 429."}),
 		paced: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_outbound_recipient_waits_total",
 			Help: "Sends delayed to keep the per-recipient pace."}),
+		fenced: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_outbound_fenced_total",
+			Help: "Jobs not sent because this node does not own their tenant's partition (any more); its owner sends them."}),
 		reads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_outbound_read_receipts_total",
 			Help: "Read receipts (mark-as-read calls) answered, by result: sent, or failed (refused, or retries exhausted; dropped)."}, []string{"result"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchboard_outbound_request_seconds",
@@ -140,7 +143,7 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 		m.reads.WithLabelValues(r)
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.queued, m.sent, m.failed, m.retries, m.rateLimited, m.paced, m.latency, m.reads} {
+		for _, c := range []prometheus.Collector{m.queued, m.sent, m.failed, m.retries, m.rateLimited, m.paced, m.fenced, m.latency, m.reads} {
 			if err := reg.Register(c); err != nil {
 				return m, err
 			}

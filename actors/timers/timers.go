@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchboard-hq/switchboard/actors/ownership"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -42,6 +43,9 @@ type Config struct {
 	// Now is the wall clock that decides when a timer is due. Default time.Now. The record carries the due time
 	// itself, which is the time the domain sees.
 	Now func() time.Time
+	// Owner, when set, fences the firer (README, "Failover"): a timer of a tenant whose partition the node does not
+	// own now is not fired. Nil fires every due timer (a single node).
+	Owner *ownership.Table
 	// Registerer receives the firer's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
 	// Logger defaults to slog.Default().
@@ -166,6 +170,9 @@ func (f *Firer) Fire(ctx context.Context) error {
 			}
 			if at, ok := f.fired[k]; ok && now.Sub(at) < f.cfg.Refire {
 				continue
+			}
+			if !f.cfg.Owner.Owns(k.Tenant) {
+				continue // another node's now: its firer fires it from the restored index
 			}
 			r := byTenant[k.Tenant]
 			if r == nil {

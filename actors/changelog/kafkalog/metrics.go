@@ -6,7 +6,7 @@ type metrics struct {
 	records, bytes, errors, retries prometheus.Counter
 	queued                          prometheus.Gauge
 	produceSeconds                  prometheus.Histogram
-	restoredRecords                 prometheus.Counter
+	restoredRecords, fencedRecords  prometheus.Counter
 	restoreSeconds                  prometheus.Histogram
 }
 
@@ -41,6 +41,10 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 			Name: "switchboard_changelog_restored_records_total",
 			Help: "Changelog records applied to the store by partition restores.",
 		}),
+		fencedRecords: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_changelog_fenced_records_total",
+			Help: "Changelog records a restore ignored: written by a stale owner after a newer owner's fence.",
+		}),
 		restoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "switchboard_changelog_restore_seconds",
 			Help:    "Time of each partition restore from the changelog (wipe, read to the end, apply, rebuild timers).",
@@ -49,7 +53,7 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.records, m.bytes, m.errors, m.retries, m.queued, m.produceSeconds,
-			m.restoredRecords, m.restoreSeconds} {
+			m.restoredRecords, m.fencedRecords, m.restoreSeconds} {
 			if err := reg.Register(c); err != nil {
 				return m, err
 			}

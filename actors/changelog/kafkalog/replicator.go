@@ -21,6 +21,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/switchboard-hq/switchboard/actors/changelog"
+	"github.com/switchboard-hq/switchboard/actors/ownership"
 	"github.com/switchboard-hq/switchboard/actors/store"
 )
 
@@ -43,6 +44,10 @@ type Config struct {
 	MaxQueued int
 	// Timeout bounds one produce request, retries included; a batch still not acknowledged then fails. Default 10 s.
 	Timeout time.Duration
+	// Owner, when set, fences the replicator (README, "Failover"): a request for a partition the node does not own
+	// now, in the generation its records carry, is not produced and its batches fail (the router then stops, and
+	// the node restarts from its committed offsets). Nil produces for every partition (tests, a single node).
+	Owner *ownership.Table
 	// Registerer receives the metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
 	// Logger defaults to slog.Default().
@@ -258,6 +263,12 @@ func (r *Replicator) produceCalls(part int, calls []call, recs *[]kafka.Record, 
 			pch++
 		}
 		*buf, *recs = b, rs
+		// Fencing: checked before each request, so a node that lost the partition (or whose lease expired while
+		// it was paused) writes at most the request already in flight.
+		if err := r.cfg.Owner.Check(part, gen); err != nil {
+			r.m.errors.Inc()
+			return fmt.Errorf("changelog: refused to write %s partition %d: %w", r.cfg.Topic, part, err)
+		}
 		base, err := r.produce(part, rs)
 		if err != nil {
 			return err

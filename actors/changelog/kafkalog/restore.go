@@ -25,7 +25,8 @@ const restoreBatch = 4096
 
 // Restored says what a Restore did.
 type Restored struct {
-	// From and To are the changelog offsets read: [From, To).
+	// From and To are the changelog offsets read: [From, To). To is the offset of the fence record the restore
+	// wrote first (Fence), unless it seeded the partition.
 	From, To int64
 	// Scratch is set when the partition's keys were wiped first (no usable checkpoint).
 	Scratch bool
@@ -33,6 +34,10 @@ type Restored struct {
 	Seeded int
 	// Records counts the records applied.
 	Records int
+	// Fenced counts the records ignored because a fence of a newer generation came before them (a stale owner's).
+	Fenced int
+	// Fence is the offset of the fence record this restore wrote.
+	Fence int64
 }
 
 // Restore makes st hold partition part as the changelog says, before the partition is consumed, and stamps the
@@ -58,9 +63,18 @@ func (r *Replicator) Restore(ctx context.Context, st *store.Store, part int, gen
 			return res, err
 		}
 		res.Seeded, res.To = n, max(end, next)
+		if res.Fence, err = r.fence(part, gen); err != nil {
+			return res, err
+		}
 		r.m.restoreSeconds.Observe(time.Since(start).Seconds())
 		return res, nil
 	}
+	// The fence first: after it, a stale owner's records (an older generation) are ignored by every restore. This
+	// one reads up to it, and the store holds the partition up to the record after it (the fence writes nothing).
+	if res.Fence, err = r.fence(part, gen); err != nil {
+		return res, err
+	}
+	end = res.Fence
 	res.From, res.To = first, end
 	if ck, ok := st.Checkpoint(part); ok && ck.Next >= first && ck.Next <= end && time.Since(ck.At) < MaxCheckpointAge {
 		res.From = ck.Next
@@ -71,13 +85,13 @@ func (r *Replicator) Restore(ctx context.Context, st *store.Store, part int, gen
 		}
 	}
 	if res.From < end {
-		n, err := r.read(ctx, st, part, res.From, end)
-		res.Records = n
+		n, fenced, err := r.read(ctx, st, part, res.From, end)
+		res.Records, res.Fenced = n, fenced
 		if err != nil {
 			return res, err
 		}
 	}
-	if err := st.FinishRestore(part, end); err != nil {
+	if err := st.FinishRestore(part, res.Fence+1); err != nil {
 		return res, err
 	}
 	r.m.restoreSeconds.Observe(time.Since(start).Seconds())
@@ -103,16 +117,29 @@ func (r *Replicator) bounds(ctx context.Context, part int) (first, end int64, er
 	return 0, 0, fmt.Errorf("read the bounds of %s partition %d: not answered", r.cfg.Topic, part)
 }
 
-// read applies changelog partition part's records from offset from up to end to st, and returns how many.
-func (r *Replicator) read(ctx context.Context, st *store.Store, part int, from, end int64) (int, error) {
+// fence writes the fence record of generation gen into changelog partition part and returns its offset.
+func (r *Replicator) fence(part int, gen int32) (int64, error) {
+	off, err := r.produce(part, []kafka.Record{{Key: kafka.NewBytes(changelog.FenceKey(gen)),
+		Value: kafka.NewBytes(changelog.AppendFence(nil, gen)), Time: time.Now()}})
+	if err != nil {
+		return 0, fmt.Errorf("write the fence of generation %d: %w", gen, err)
+	}
+	return off, nil
+}
+
+// read applies changelog partition part's records from offset from up to end to st, and returns how many, and how
+// many it ignored as a stale owner's: a record whose generation is older than the newest fence read before it.
+// The newest fence before from is not known (a restore from a checkpoint starts after it); the store held the
+// partition up to from as its owner, which wrote that fence itself.
+func (r *Replicator) read(ctx context.Context, st *store.Store, part int, from, end int64) (int, int, error) {
 	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: r.cfg.Brokers, Topic: r.cfg.Topic, Partition: part,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
 	defer rd.Close()
 	if err := rd.SetOffset(from); err != nil {
-		return 0, fmt.Errorf("restore %s partition %d from %d: %w", r.cfg.Topic, part, from, err)
+		return 0, 0, fmt.Errorf("restore %s partition %d from %d: %w", r.cfg.Topic, part, from, err)
 	}
 	var batch []store.Change
-	n := 0
+	n, fenced, fence := 0, 0, changelog.NoGeneration
 	apply := func(next int64) error {
 		if err := st.ApplyRestored(part, batch, next); err != nil {
 			return err
@@ -125,7 +152,7 @@ func (r *Replicator) read(ctx context.Context, st *store.Store, part int, from, 
 	for {
 		m, err := rd.FetchMessage(ctx)
 		if err != nil {
-			return n, fmt.Errorf("restore %s partition %d at %d of %d: %w", r.cfg.Topic, part, from, end, err)
+			return n, fenced, fmt.Errorf("restore %s partition %d at %d of %d: %w", r.cfg.Topic, part, from, end, err)
 		}
 		if m.Offset >= end {
 			break // compaction removed the records before end since the bounds were read
@@ -141,22 +168,30 @@ func (r *Replicator) read(ctx context.Context, st *store.Store, part int, from, 
 		}
 		rec, err := changelog.Decode(part, m.Offset, m.Key, env, tombstone)
 		if err != nil {
-			return n, err
+			return n, fenced, err
 		}
-		batch = append(batch, store.Change{Key: rec.Key, Value: rec.Value, Delete: rec.Delete})
+		switch {
+		case rec.Fence:
+			fence = max(fence, rec.Generation)
+		case rec.Generation < fence:
+			fenced++
+			r.m.fencedRecords.Inc()
+		default:
+			batch = append(batch, store.Change{Key: rec.Key, Value: rec.Value, Delete: rec.Delete})
+		}
 		if m.Offset+1 >= end {
 			break
 		}
 		if len(batch) == restoreBatch {
 			if err := apply(m.Offset + 1); err != nil {
-				return n, err
+				return n, fenced, err
 			}
 		}
 	}
 	if len(batch) > 0 {
 		if err := apply(end); err != nil {
-			return n, err
+			return n, fenced, err
 		}
 	}
-	return n, nil
+	return n, fenced, nil
 }

@@ -6,9 +6,11 @@ package node
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/changelog"
 	"github.com/switchboard-hq/switchboard/actors/changelog/kafkalog"
+	"github.com/switchboard-hq/switchboard/actors/ownership"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -25,7 +27,15 @@ func (n *Node) startChangelog(ctx context.Context, scfg *store.Config) error {
 	} else if cl != parts {
 		return fmt.Errorf("%s has %d partitions and %s %d: they must be equal", changelog.Topic, cl, inbox.Topic, parts)
 	}
-	n.changes, err = kafkalog.New(kafkalog.Config{Brokers: n.brokers, Partitions: parts, Registerer: n.reg, Logger: n.log})
+	// The lease: two thirds of the session timeout past the last heartbeat the coordinator accepted. The coordinator
+	// gives a silent member's partitions away a whole session timeout after its last heartbeat at the earliest.
+	session := n.cfg.SessionTimeout
+	if session == 0 {
+		session = 6 * time.Second // the router's default
+	}
+	n.owner = ownership.New(parts, broker.Partitioner(parts), session*2/3)
+	n.changes, err = kafkalog.New(kafkalog.Config{Brokers: n.brokers, Partitions: parts, Owner: n.owner,
+		Registerer: n.reg, Logger: n.log})
 	if err != nil {
 		return err
 	}
@@ -41,16 +51,26 @@ func (n *Node) restoreFunc() func(ctx context.Context, partition int, gen int32)
 		return nil
 	}
 	return func(ctx context.Context, partition int, gen int32) error {
+		start := time.Now()
 		res, err := n.changes.Restore(ctx, n.store, partition, gen)
 		if err != nil {
 			return err
 		}
 		n.log.Info("partition restored from the changelog", "partition", partition, "generation", gen,
-			"from", res.From, "to", res.To, "scratch", res.Scratch, "records", res.Records, "seeded", res.Seeded)
-		if res.Records == 0 || n.sender == nil {
+			"from", res.From, "to", res.To, "scratch", res.Scratch, "records", res.Records, "seeded", res.Seeded,
+			"fenced", res.Fenced, "took", time.Since(start))
+		// The partition's tenants may be acted for from now: the relay reads the outbox again from its start (it
+		// passed the partition's entries while another node owned it), and the sender queues their stored jobs
+		// again (the restore wrote send jobs and recorded answers behind its back, or it dropped them from memory
+		// when it lost the partition).
+		n.owner.Activate(partition, gen)
+		n.store.RewindOutbox()
+		if n.relay != nil {
+			n.relay.Notify()
+		}
+		if n.sender == nil {
 			return nil
 		}
-		// The restore wrote send jobs and recorded answers behind the sender's back.
 		tenants, err := n.store.PartitionTenants(partition)
 		if err != nil {
 			return err

@@ -26,6 +26,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/changelog/kafkalog"
 	"github.com/switchboard-hq/switchboard/actors/outbox"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
+	"github.com/switchboard-hq/switchboard/actors/ownership"
 	"github.com/switchboard-hq/switchboard/actors/router"
 	"github.com/switchboard-hq/switchboard/actors/sender"
 	"github.com/switchboard-hq/switchboard/actors/store"
@@ -176,6 +177,7 @@ type Node struct {
 	syncer   *templateSyncer // template catalogues (templates.go)
 	config   *configWatcher  // the live directory (config.go)
 	changes  *kafkalog.Replicator
+	owner    *ownership.Table // the partitions this node owns, with --changelog (changelog.go); nil without
 
 	closeOnce sync.Once
 	closeErr  error
@@ -258,17 +260,17 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 		}
 	}
 	if cfg.has(RoleRouter) {
-		n.relay, err = outbox.New(outbox.Config{Store: n.store, Brokers: n.brokers, Registerer: n.reg, Logger: n.log})
+		n.relay, err = outbox.New(outbox.Config{Store: n.store, Brokers: n.brokers, Owner: n.owner, Registerer: n.reg, Logger: n.log})
 		if err != nil {
 			return n, err
 		}
 		// The relay and the sender read what an earlier run left in the store when they run.
 		n.sender, err = sender.New(sender.Config{Store: n.store, Directory: n.dir, Producer: n.producer,
-			BaseURL: cfg.WhatsAppAPIURL, Registerer: n.reg, Logger: n.log})
+			BaseURL: cfg.WhatsAppAPIURL, Owner: n.owner, Registerer: n.reg, Logger: n.log})
 		if err != nil {
 			return n, err
 		}
-		n.firer, err = timers.New(timers.Config{Store: n.store, Producer: n.producer, Registerer: n.reg, Logger: n.log})
+		n.firer, err = timers.New(timers.Config{Store: n.store, Producer: n.producer, Owner: n.owner, Registerer: n.reg, Logger: n.log})
 		if err != nil {
 			return n, err
 		}
@@ -276,7 +278,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 			Brokers: n.brokers, Store: n.store, Directory: n.dir, Outcomes: n.outcomes, Relay: n.relay, Sender: n.sender,
 			Registerer: n.reg, Logger: n.log,
 			SessionTimeout: cfg.SessionTimeout, RebalanceTimeout: cfg.SessionTimeout, IdleAfter: cfg.IdleAfter,
-			Restore: n.restoreFunc(),
+			Restore: n.restoreFunc(), Ownership: n.owner,
 		})
 		if err != nil {
 			return n, err
