@@ -27,6 +27,7 @@ type metrics struct {
 	deadLetters   prometheus.Counter
 	restarts      prometheus.Counter
 	revoked       *prometheus.CounterVec
+	owned         *prometheus.GaugeVec
 	waitSeconds   prometheus.Histogram
 	assignment    prometheus.Histogram
 	opLoad        prometheus.Gauge
@@ -127,6 +128,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "switchboard_partitions_revoked_total",
 			Help: "Partitions this node stopped owning (with --changelog), by how: clean (drained within its lease) or lease_expired (its store copy is then restored from scratch next time).",
 		}, []string{"how"}),
+		owned: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchboard_partition_owned",
+			Help: "The consumer group generation in which this node owns an inbox partition, from its restore until it stops it (no series: not owned).",
+		}, []string{"partition"}),
 		waitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "switchboard_routing_wait_seconds",
 			Help:    "How long conversations waited in the queue before an operator was assigned (domain time).",
@@ -149,7 +154,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.fetched, m.applied, m.skipped, m.failed, m.lag, m.committed,
 			m.actorsActive, m.activations, m.passivated, m.rebuilds, m.grants, m.proposals, m.divergence, m.configChanges, m.queueDepth,
-			m.operators, m.events, m.commands, m.importRows, m.importReads, m.deadLetters, m.restarts, m.revoked, m.waitSeconds, m.assignment, m.opLoad, m.opCapacity} {
+			m.operators, m.events, m.commands, m.importRows, m.importReads, m.deadLetters, m.restarts, m.revoked, m.owned, m.waitSeconds, m.assignment, m.opLoad, m.opCapacity} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -302,6 +302,9 @@ func (r *Router) Run(ctx context.Context) error {
 					}
 					return
 				}
+				label := strconv.Itoa(pa.ID)
+				r.metrics.owned.WithLabelValues(label).Set(float64(gen.ID))
+				defer r.metrics.owned.DeleteLabelValues(label)
 				if err := r.consumePartition(pctx, gen, pa.ID, pa.Offset); err != nil {
 					r.fail(err)
 				}
@@ -382,8 +385,9 @@ func (r *Router) revoke(part int, gen int32) {
 
 // renewLeases sends a heartbeat of generation gen to the group's coordinator every SessionTimeout/6 until the
 // generation ends, and renews the leases of gen's partitions from each one the coordinator accepts (from the time
-// it was sent). kafka-go heartbeats on its own too, but tells nothing of it; a refused heartbeat (the group is
-// rebalancing, the member was removed) renews nothing, and the leases run out.
+// it was sent), or answers "rebalance in progress" to (the member still holds them until it joins again or the
+// rebalance timeout ends). kafka-go heartbeats on its own too, but tells nothing of it; any other answer (the
+// member was removed, the generation is over) or none renews nothing, and the leases run out.
 func (r *Router) renewLeases(ctx context.Context, gen *kafka.Generation) {
 	every := max(r.cfg.SessionTimeout/6, 10*time.Millisecond)
 	client := &kafka.Client{Addr: kafka.TCP(r.cfg.Brokers...), Timeout: every}
@@ -410,6 +414,10 @@ func (r *Router) renewLeases(ctx context.Context, gen *kafka.Generation) {
 		switch {
 		case err != nil:
 			coord = nil // look it up again: it may have moved
+		case errors.Is(res.Error, kafka.RebalanceInProgress):
+			// Still a member of gen: the coordinator waits up to the rebalance timeout for it to join again before
+			// it gives its partitions to others (the node's lease is shorter than both timeouts).
+			r.cfg.Ownership.Renew(gen.ID, sent)
 		case res.Error != nil:
 			if errors.Is(res.Error, kafka.NotCoordinatorForGroup) {
 				coord = nil
