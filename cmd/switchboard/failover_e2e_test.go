@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,6 +66,7 @@ type cluster struct {
 	simURL string
 	mu     sync.Mutex
 	nodes  []*node
+	paused *node // SIGSTOPped: not asked anything
 
 	replies int // answered 201
 
@@ -86,6 +88,9 @@ func (c *cluster) live() []*node {
 	defer c.mu.Unlock()
 	var out []*node
 	for _, n := range c.nodes {
+		if n == c.paused {
+			continue
+		}
 		select {
 		case <-n.exited:
 		default:
@@ -157,6 +162,52 @@ func (c *cluster) call(i int, method, path string, body any, want int) []byte {
 		return nil
 	}, "%s %s for tenant %s", method, path, foTenant(i))
 	return out
+}
+
+// load posts webhooks from new customers of every tenant to the live nodes in turn until stop is closed or max
+// were posted (a bounded load beside the test's own steps); a post that fails is tried on the next node, up to
+// three times, and only those answered 200 are noted. It returns how many were acknowledged.
+func (c *cluster) load(stop <-chan struct{}, round, max int) int {
+	acked := 0
+	for k := 0; k < max; k++ {
+		select {
+		case <-stop:
+			return acked
+		default:
+		}
+		i := k % foTenants
+		wamid := fmt.Sprintf("wamid.fo.load.%d.%d", round, k)
+		body := meta.Payload(meta.Change{PhoneNumberID: foPhone(i),
+			Messages: []meta.Message{textMsg(foCustomer(i, 100+round*1000+k), wamid, "hello", time.Now().Unix())}})
+		for try := range 3 {
+			live := c.live()
+			n := live[(k+try)%len(live)]
+			req, _ := http.NewRequest(http.MethodPost, n.url("/webhooks/whatsapp"), bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(meta.SignatureHeader, meta.Sign(foSecret(i), body))
+			resp, err := client.Do(req)
+			if err != nil {
+				continue
+			}
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				c.ackMu.Lock()
+				c.acked[i][wamid] = true
+				c.ackMu.Unlock()
+				acked++
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return acked
+}
+
+// background runs load in a goroutine; the returned function stops it and returns how many were acknowledged.
+func (c *cluster) background(round, max int) func() int {
+	stop, done := make(chan struct{}), make(chan int, 1)
+	go func() { done <- c.load(stop, round, max) }()
+	return func() int { close(stop); return <-done }
 }
 
 // webhooks posts one message from each of customers of every tenant, each to a live node in turn, and notes the
@@ -330,24 +381,28 @@ func TestFailoverThreeNodes(t *testing.T) {
 			victim = n
 		}
 	}
+	stopLoad := c.background(1, 400)
 	killedAt := time.Now()
 	victim.kill()
 	c.allOwned("after kill -9")
 	t.Logf("FAILOVER: kill -9 of the owner of %d of %d partitions: every partition restored and owned by a survivor %.2f s after the kill (session timeout 2 s)",
 		byNode[victim], foPartitions, time.Since(killedAt).Seconds())
 	c.webhooks(2, []int{1, 3, 4}) // a returning customer and two new ones
+	loaded := stopLoad()
 	c.checkInbound("after kill -9")
 	c.reply(2)
 
 	// Rolling restart: the killed node comes back, then each node in turn stops (SIGTERM) and starts again, with a
 	// round of webhooks while it is down.
 	victim.start()
+	stopLoad = c.background(2, 1000)
 	for k, n := range c.live() {
 		n.stop()
 		c.webhooks(10+k, []int{1, 5 + k})
 		n.start()
 		c.allOwned(fmt.Sprintf("restart of node %d", k))
 	}
+	loaded += stopLoad()
 	c.checkInbound("after the rolling restart")
 	c.reply(3)
 
@@ -365,6 +420,34 @@ func TestFailoverThreeNodes(t *testing.T) {
 	}, "the fourth node owns a partition")
 	c.webhooks(20, []int{1, 9})
 	c.checkInbound("after a fourth node joined")
+	c.reply(4)
+
+	// A node paused past its session (SIGSTOP): its partitions move; when it resumes (SIGCONT) its leases have
+	// expired, so it sends nothing for them (the replies below are made on the new owners), and it stops them without
+	// a clean stop (its store copy is restored from scratch if it gets them back).
+	before := c.owners()
+	var sleeper *node
+	for _, n := range before {
+		sleeper = n
+		break
+	}
+	_ = sleeper.cmd.Process.Signal(syscall.SIGSTOP)
+	c.mu.Lock()
+	c.paused = sleeper
+	c.mu.Unlock()
+	c.allOwned("a node paused")
+	c.webhooks(30, []int{1, 10})
+	c.checkInbound("a node paused")
+	c.reply(5)
+	_ = sleeper.cmd.Process.Signal(syscall.SIGCONT)
+	c.mu.Lock()
+	c.paused = nil
+	c.mu.Unlock()
+	eventually.True(t, 60*time.Second, 100*time.Millisecond, func() bool {
+		return sleeper.metric("switchboard_partitions_revoked_total", `how="lease_expired"`) > 0
+	}, "the resumed node stopped its lost partitions as lease_expired")
+	c.allOwned("the paused node resumed")
+	c.checkInbound("the paused node resumed")
 
 	// Every reply reached the simulator once; wait for the last round's to leave.
 	eventually.True(t, 60*time.Second, 100*time.Millisecond, func() bool { return int(s.Stats().Accepted) >= c.replies },
@@ -372,4 +455,10 @@ func TestFailoverThreeNodes(t *testing.T) {
 	if n := noReplyTwice(t, s); n != c.replies {
 		t.Errorf("%d distinct replies accepted by the simulator, want %d", n, c.replies)
 	}
+	stored := 0
+	for i := range foTenants {
+		stored += len(c.acked[i])
+	}
+	t.Logf("%d webhooks acknowledged and stored once (%d of them from the background load), %d replies sent once, %d nodes",
+		stored, loaded, c.replies, len(c.nodes))
 }
