@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/ingest/broker"
 )
 
 // BenchmarkCommitReplicated measures what the changelog costs a store commit: 16 committers (actors) each commit a
@@ -162,4 +164,93 @@ func BenchmarkRestore(b *testing.B) {
 	}
 	b.ReportMetric(float64(records)/took.Seconds(), "records/s")
 	b.ReportMetric(float64(records)/float64(b.N), "records/restore")
+}
+
+// BenchmarkFailoverRestore is the restore part of a failover against the state one partition holds: convs
+// conversations (each with its indexes, a message with its postings and an outbox event) of the tenants of one
+// partition, written by a first owner; then the new owner's restore, /scratch from an empty store (a node that never
+// held the partition, or whose copy is stale) and /tail from the store of a node that held it until a clean stop
+// (its checkpoint), after the first owner changed 1% of the conversations. A failover adds the session timeout and
+// the rebalance to it (TestFailoverThreeNodes measures the whole).
+func BenchmarkFailoverRestore(b *testing.B) {
+	for _, convs := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("conversations=%d", convs), func(b *testing.B) {
+			brokers := startBroker(b)
+			r := newReplicator(b, brokers)
+			src := openStore(b, b.TempDir(), r)
+			tenant := "tenant-0"
+			part := broker.Partitioner(partitions)(tenant)
+			if _, err := r.Restore(context.Background(), src, part, 1); err != nil {
+				b.Fatal(err)
+			}
+			write := func(from, to int, text string) {
+				const perBatch = 500
+				for i := from; i < to; i += perBatch {
+					commit(b, src, func(batch *store.Batch) error {
+						var errs []error
+						for j := i; j < min(i+perBatch, to); j++ {
+							c := conversation.Conversation{ID: fmt.Sprintf("c%07d", j), TenantID: tenant, ChannelID: "wa",
+								Contact: conversation.Contact{ID: fmt.Sprintf("k%07d", j), WaID: fmt.Sprintf("1555%07d", j), Name: "Ada Lovelace"},
+								Status:  conversation.Unassigned, CreatedAt: at, UpdatedAt: at}
+							c.Timers.AutoClose = at.Add(time.Hour)
+							errs = append(errs, batch.PutConversation(&conversation.Conversation{}, &c),
+								batch.PutMessage(tenant, &conversation.Message{ID: fmt.Sprintf("m%07d", j), ConversationID: c.ID, Seq: 1,
+									Text: text, CreatedAt: at}),
+								batch.PutOutbox(tenant, []byte(`{"type":"message.received","conversation_id":"`+c.ID+`"}`)))
+						}
+						return errors.Join(errs...)
+					})
+				}
+			}
+			write(0, convs, "where is my parcel, order 5531")
+			// The node that held the partition until a clean stop: restored now, then closed with its checkpoint.
+			heldDir := b.TempDir()
+			held := openStore(b, heldDir, r)
+			if _, err := r.Restore(context.Background(), held, part, 2); err != nil {
+				b.Fatal(err)
+			}
+			if err := held.Close(); err != nil {
+				b.Fatal(err)
+			}
+			write(0, convs/100, "a later message")
+			var scratch, tail time.Duration
+			var scratchRecs, tailRecs int
+			b.ResetTimer()
+			for range b.N {
+				dst := openStore(b, b.TempDir(), r)
+				start := time.Now()
+				res, err := r.Restore(context.Background(), dst, part, 3)
+				if err != nil {
+					b.Fatal(err)
+				}
+				scratch += time.Since(start)
+				scratchRecs += res.Records
+				_ = dst.Close()
+
+				b.StopTimer()
+				cp := b.TempDir()
+				if err := os.CopyFS(cp, os.DirFS(heldDir)); err != nil {
+					b.Fatal(err)
+				}
+				h := openStore(b, cp, r)
+				b.StartTimer()
+				start = time.Now()
+				res, err = r.Restore(context.Background(), h, part, 3)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Scratch {
+					b.Fatal("the held store restored from scratch")
+				}
+				tail += time.Since(start)
+				tailRecs += res.Records
+				_ = h.Close()
+			}
+			n := float64(b.N)
+			b.ReportMetric(scratch.Seconds()/n, "scratch-s")
+			b.ReportMetric(float64(scratchRecs)/scratch.Seconds(), "scratch-records/s")
+			b.ReportMetric(tail.Seconds()/n, "tail-s")
+			b.ReportMetric(float64(tailRecs)/n, "tail-records")
+		})
+	}
 }
