@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
@@ -188,4 +189,32 @@ func TestAnyNodeAnswers(t *testing.T) {
 			t.Errorf("the cluster secret is in the logs of %s", n.http)
 		}
 	}
+}
+
+// TestConsoleThroughAnyNode: with a broker process and two nodes, an operator signs in on the node that does not own
+// her tenant: the inbox (the owner's data) loads, a customer who writes through the owner appears live, attending
+// the conversation (a command, with the node-local session and its CSRF token) works, and a second customer's
+// message arrives without a reload.
+func TestConsoleThroughAnyNode(t *testing.T) {
+	br, nodes := startCluster(t, 2, conConfig)
+	owner, other := ownerOf(t, br, nodes, "acme")
+	t.Logf("acme is owned by %s; the console is on %s", owner.http, other.http)
+	alice := newBrowser(t)
+	alice.signIn(other, conAlice, "")
+	customerWrites(t, owner, named("4915112345678", "Lena Fischer", "wamid.any-l1", "Can I change my delivery address?", time.Now()))
+	alice.openRow("Lena Fischer")
+	alice.run(chromedp.WaitVisible(chromedp.CSS(`#attend`)))
+	alice.click(`#attend`)
+	alice.text(`#conv-status`, "Open")
+	// The owner agrees: the command went to it.
+	eventually.True(t, 10*time.Second, 20*time.Millisecond, func() bool {
+		code, v := owner.conversation(conAlice, conversation.ID("acme-wa", "4915112345678"))
+		return code == 200 && v.Status == conversation.Assigned
+	}, "the owner has the conversation assigned")
+	customerWrites(t, other, named("33612345678", "Camille Durand", "wamid.any-l2", "Bonjour, do you ship to Lyon?", time.Now()))
+	alice.click(`#tab-unassigned`)
+	alice.text(`#conv-list .row-name`, "Camille Durand")
+	alice.waitJS(`document.querySelector('#tab-unassigned .count')?.innerText === '1'`, "Unassigned counts 1 (the owner's counts)")
+	alice.waitJS(`document.querySelector('#tab-mine .count')?.innerText === '1'`, "Mine counts 1")
+	alice.screenshot("console-any-node")
 }
