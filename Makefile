@@ -52,7 +52,8 @@ run: build
 
 # Three router nodes on one machine (README, "Several nodes"): `switchboard broker` and nodes on 127.0.0.1:8081-8083,
 # each with its own data dir under $(CLUSTER_DATA), the changelog, and the shared cluster secret; any node answers any
-# tenant. Ctrl-C stops them all.
+# tenant. Ctrl-C stops the nodes (each drains), then the simulator and the broker (in a session of its own, where
+# setsid exists, so that Ctrl-C does not stop it under the draining nodes).
 CLUSTER_DATA   ?= ./data-cluster
 CLUSTER_SECRET ?= dev-cluster-secret-change-me
 run-cluster: build
@@ -60,17 +61,18 @@ run-cluster: build
 	@for i in 1 2 3; do echo "Node $$i console: http://127.0.0.1:808$$i/  (sign in with the demo operator token: $(DEMO_TOKEN))"; done
 	@echo "WhatsApp Cloud API simulator: http://$(SIM)  (its webhooks go to node 1; every node accepts them)"
 	@echo "Who owns what:  curl -s http://127.0.0.1:8081/v1/conversations -H 'Authorization: Bearer $(DEMO_TOKEN)' answers from the owner"
-	@mkdir -p $(CLUSTER_DATA); pids=""; \
-	trap 'kill $$pids 2>/dev/null; wait' EXIT INT TERM; \
-	$(BIN) broker --kafka-addr $(KAFKA) --data-dir $(CLUSTER_DATA)/broker > $(CLUSTER_DATA)/broker.out & pids="$$pids $$!"; \
+	@mkdir -p $(CLUSTER_DATA); nodes=""; others=""; \
+	trap 'kill $$nodes 2>/dev/null; wait $$nodes; kill $$others 2>/dev/null; wait' EXIT INT TERM; \
+	$$(command -v setsid) $(BIN) broker --kafka-addr $(KAFKA) --data-dir $(CLUSTER_DATA)/broker > $(CLUSTER_DATA)/broker.out & \
+	others="$$!"; \
 	for i in $$(seq 150); do grep -q 'broker listening' $(CLUSTER_DATA)/broker.out 2>/dev/null && break; sleep 0.2; done; \
 	$(BIN) whatsapp-sim --addr $(SIM) --webhook-url http://127.0.0.1:8081/webhooks/whatsapp --app-secret dev-app-secret & \
-	pids="$$pids $$!"; \
+	others="$$others $$!"; \
 	for i in 1 2 3; do \
 	  SWITCHBOARD_CLUSTER_SECRET=$(CLUSTER_SECRET) $(BIN) serve --config deploy/dev/config.yaml \
 	    --data-dir $(CLUSTER_DATA)/node$$i --http-addr 127.0.0.1:808$$i --advertise-url http://127.0.0.1:808$$i \
 	    --kafka-brokers $(KAFKA) --changelog --whatsapp-api-url http://$(SIM) --media-allow-private \
-	    --oidc-allow-loopback & pids="$$pids $$!"; \
+	    --oidc-allow-loopback & nodes="$$nodes $$!"; \
 	done; \
 	( for i in $$(seq 120); do sleep 0.5; \
 	  $(BIN) send-webhook --url http://127.0.0.1:8081/webhooks/whatsapp >/dev/null 2>&1 && \
