@@ -13,7 +13,7 @@ DEMO_TOKEN := $(shell sed -n 's/^ *token: *"\(dev-token-alice[^"]*\)".*/\1/p' de
 # make test stays under 15 minutes on 2 cores; the Go test timeout is the backstop.
 TEST_TIMEOUT ?= 14m
 
-.PHONY: build web run demo-webhook demo-photo test test-deps check-clickhouse-current bench bench-go vet clean
+.PHONY: build web run run-cluster demo-webhook demo-photo test test-deps check-clickhouse-current bench bench-go vet clean
 
 # bin/switchboard is the production binary; `switchboard bench` and `switchboard whatsapp-sim` run the two built
 # beside it (bin/switchboard-bench, bin/switchboard-whatsapp-sim), which link the load generator, the simulator and
@@ -49,6 +49,35 @@ run: build
 	    deploy/dev/seed-canned.sh http://$(HTTP) $(DEMO_TOKEN) || echo "Canned responses not seeded"; break; }; done ) & \
 	$(BIN) serve --config deploy/dev/config.yaml --data-dir $(DATA) --http-addr $(HTTP) \
 		--embedded-kafka-addr $(KAFKA) --whatsapp-api-url http://$(SIM) --media-allow-private --oidc-allow-loopback $$ch
+
+# Three router nodes on one machine (README, "Several nodes"): `switchboard broker` and nodes on 127.0.0.1:8081-8083,
+# each with its own data dir under $(CLUSTER_DATA), the changelog, and the shared cluster secret; any node answers any
+# tenant. Ctrl-C stops the nodes (each drains), then the simulator and the broker (in a session of its own, where
+# setsid exists, so that Ctrl-C does not stop it under the draining nodes).
+CLUSTER_DATA   ?= ./data-cluster
+CLUSTER_SECRET ?= dev-cluster-secret-change-me
+run-cluster: build
+	@echo "Broker: $(KAFKA)   data: $(CLUSTER_DATA)"
+	@for i in 1 2 3; do echo "Node $$i console: http://127.0.0.1:808$$i/  (sign in with the demo operator token: $(DEMO_TOKEN))"; done
+	@echo "WhatsApp Cloud API simulator: http://$(SIM)  (its webhooks go to node 1; every node accepts them)"
+	@echo "Who owns what:  curl -s http://127.0.0.1:8081/v1/conversations -H 'Authorization: Bearer $(DEMO_TOKEN)' answers from the owner"
+	@mkdir -p $(CLUSTER_DATA); nodes=""; others=""; \
+	trap 'kill $$nodes 2>/dev/null; wait $$nodes; kill $$others 2>/dev/null; wait' EXIT INT TERM; \
+	$$(command -v setsid) $(BIN) broker --kafka-addr $(KAFKA) --data-dir $(CLUSTER_DATA)/broker > $(CLUSTER_DATA)/broker.out & \
+	others="$$!"; \
+	for i in $$(seq 150); do grep -q 'broker listening' $(CLUSTER_DATA)/broker.out 2>/dev/null && break; sleep 0.2; done; \
+	$(BIN) whatsapp-sim --addr $(SIM) --webhook-url http://127.0.0.1:8081/webhooks/whatsapp --app-secret dev-app-secret & \
+	others="$$others $$!"; \
+	for i in 1 2 3; do \
+	  SWITCHBOARD_CLUSTER_SECRET=$(CLUSTER_SECRET) $(BIN) serve --config deploy/dev/config.yaml \
+	    --data-dir $(CLUSTER_DATA)/node$$i --http-addr 127.0.0.1:808$$i --advertise-url http://127.0.0.1:808$$i \
+	    --kafka-brokers $(KAFKA) --changelog --whatsapp-api-url http://$(SIM) --media-allow-private \
+	    --oidc-allow-loopback & nodes="$$nodes $$!"; \
+	done; \
+	( for i in $$(seq 120); do sleep 0.5; \
+	  $(BIN) send-webhook --url http://127.0.0.1:8081/webhooks/whatsapp >/dev/null 2>&1 && \
+	  { echo "Sample customer posted through node 1"; break; }; done ) & \
+	wait
 
 demo-webhook: build
 	$(BIN) send-webhook --url http://$(HTTP)/webhooks/whatsapp

@@ -21,6 +21,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/api/cluster"
 )
 
 // Config configures the API.
@@ -71,6 +72,8 @@ type Config struct {
 	// 4193, carrier-grade NAT): an IdP on the organisation's own network. Default false: a tenant's admin cannot
 	// point the node at the services of the network it runs in.
 	OIDCAllowPrivate bool
+	// Cluster forwards the calls of tenants another node owns to that node (cluster.go); nil serves every call here.
+	Cluster *ClusterConfig
 	// EdgeConfig configures sign-in and the live stream (session.go).
 	EdgeConfig
 }
@@ -121,6 +124,7 @@ type API struct {
 	imports   chan struct{} // contact imports running (contacts_import.go)
 	tokenUse  tokenUse      // when this node last saw each API token used (team.go)
 	sso       *ssoState     // single sign-on (oidc.go)
+	cluster   *clusterState // forwarding to other nodes (cluster.go); nil serves everything here
 }
 
 // New builds the API.
@@ -133,9 +137,17 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &API{cfg: cfg, log: cfg.Logger.With("component", "api"), edge: e,
+	cs, err := newClusterState(cfg.Cluster, cfg.CommandTimeout, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	a := &API{cfg: cfg, log: cfg.Logger.With("component", "api"), edge: e,
 		transfers: make(chan struct{}, cfg.MaxMediaTransfers), imports: make(chan struct{}, cfg.MaxImports),
-		sso: newSSOState(cfg.OIDCAllowLoopback, cfg.OIDCAllowPrivate)}, nil
+		sso: newSSOState(cfg.OIDCAllowLoopback, cfg.OIDCAllowPrivate), cluster: cs}
+	if cs != nil && a.cfg.Counts != nil {
+		a.cfg.Counts = a.forwardedCounts(a.cfg.Counts)
+	}
+	return a, nil
 }
 
 // Error is the contract's error body.
@@ -179,7 +191,16 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	if a.serveAuth(ctx) {
 		return
 	}
-	op, ok := a.authenticate(ctx)
+	// A call another node forwarded (cluster.go) carries its caller in its own way; any other is authenticated here.
+	var op tenant.OperatorRef
+	var sess *Session
+	var ok bool
+	forwarded := len(ctx.Request.Header.Peek(cluster.HeaderForward)) > 0
+	if forwarded {
+		op, ok = a.acceptForward(ctx, string(ctx.Request.Header.Peek(cluster.HeaderForward)))
+	} else {
+		op, sess, ok = a.authenticate(ctx)
+	}
 	if !ok {
 		return
 	}
@@ -200,6 +221,11 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 	}
 	// An API token acts within its scopes (the matrix's Scope column, team.go).
 	if !a.checkScope(ctx, op, rt) {
+		return
+	}
+	// A tenant another node owns is answered by that node, except the event stream and presence, served by every
+	// node from switchboard.events and its own hub (README, "Several nodes").
+	if !forwarded && parts[0] != "events" && !(len(parts) == 3 && parts[2] == "presence") && a.forward(ctx, op, sess) {
 		return
 	}
 	// The team: invites, passwords, removal, API tokens (team.go).
@@ -303,31 +329,32 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 }
 
 // authenticate accepts a bearer token or, without an Authorization header, the session cookie.
-func (a *API) authenticate(ctx *fasthttp.RequestCtx) (tenant.OperatorRef, bool) {
+// The session is the cookie's (nil for a bearer token).
+func (a *API) authenticate(ctx *fasthttp.RequestCtx) (tenant.OperatorRef, *Session, bool) {
 	h := string(ctx.Request.Header.Peek("Authorization"))
 	if h == "" && len(ctx.Request.Header.Cookie(CookieName)) > 0 {
-		op, _, ok := a.authenticateSession(ctx)
-		return op, ok
+		op, s, ok := a.authenticateSession(ctx)
+		return op, &s, ok
 	}
 	token, found := strings.CutPrefix(h, "Bearer ")
 	if !found || token == "" {
 		fail(ctx, codeUnauthorized, "missing bearer token")
-		return tenant.OperatorRef{}, false
+		return tenant.OperatorRef{}, nil, false
 	}
 	// A bearer token is the same credential POST /v1/session takes: unknown ones are charged to the address like
 	// failed sign-ins, so no endpoint is an unlimited oracle for guessing tokens.
 	addrKey := "addr:" + ctx.RemoteIP().String()
 	if wait := a.edge.limits.retryAfter(addrKey); wait > 0 {
 		a.limited(ctx, wait)
-		return tenant.OperatorRef{}, false
+		return tenant.OperatorRef{}, nil, false
 	}
 	op, ok := a.cfg.Directory.OperatorByToken(token)
 	if !ok {
 		a.edge.limits.fail(addrKey)
 		fail(ctx, codeUnauthorized, "unknown token")
-		return tenant.OperatorRef{}, false
+		return tenant.OperatorRef{}, nil, false
 	}
-	return op, true
+	return op, nil, true
 }
 
 // conversationView is the body of GET /v1/conversations/{id}.

@@ -120,6 +120,10 @@ var codeStatus = map[string]int{
 	codeCSRF:                 fasthttp.StatusForbidden,
 	codeTooManyStreams:       fasthttp.StatusTooManyRequests,
 	codeInvalidPresence:      fasthttp.StatusBadRequest,
+	// Several nodes (cluster.go).
+	codeNotOwner:         fasthttp.StatusMisdirectedRequest,
+	codeForwardRefused:   fasthttp.StatusUnauthorized,
+	codeOwnerUnavailable: fasthttp.StatusServiceUnavailable,
 
 	// Attachments (media.go).
 	codeMediaTypeUnsupported: fasthttp.StatusBadRequest,

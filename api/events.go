@@ -14,6 +14,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/api/live"
 )
@@ -155,7 +156,14 @@ func (a *API) presence(ctx *fasthttp.RequestCtx, op tenant.OperatorRef, id strin
 		fail(ctx, codeInvalidPresence, "state must be viewing, typing or left")
 		return
 	}
-	if _, ok := a.load(ctx, op, id); !ok {
+	// Presence is the node's own (its hub); a tenant another node owns is not read here: the conversation is
+	// checked by its id's shape only, and the presence is shown to the tenant's own operators alone.
+	if !a.local(op.Tenant.ID) {
+		if !conversation.ValidID(id) {
+			fail(ctx, conversation.CodeNotFound, "no conversation "+quoteID(id))
+			return
+		}
+	} else if _, ok := a.load(ctx, op, id); !ok {
 		return
 	}
 	a.cfg.Live.SetPresence(op.Tenant.ID, live.Presence{ConversationID: id, OperatorID: op.Operator.ID,

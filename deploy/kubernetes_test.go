@@ -360,8 +360,16 @@ func TestKubernetes(t *testing.T) {
 			if !slices.Contains(roles, node.RoleRouter) || !slices.Contains(roles, node.RoleAPI) {
 				t.Errorf("%s: roles %q: the router StatefulSet runs router and api (the API reads its store)", where, eff["roles"])
 			}
-			if w.Spec.Replicas == nil || *w.Spec.Replicas != 1 {
-				t.Errorf("%s: replicas must be 1 until partitions bring their state along", where)
+			// Three replicas share the partitions: each needs the changelog (state follows its partition), an
+			// address the others reach it at, and the cluster secret (README, "Several nodes").
+			if w.Spec.Replicas == nil || *w.Spec.Replicas != 3 {
+				t.Errorf("%s: replicas must be 3", where)
+			}
+			if _, ok := eff["changelog"]; !ok {
+				t.Errorf("%s: several replicas need --changelog", where)
+			}
+			if u := eff["advertise-url"]; !strings.Contains(u, "$(POD_NAME)."+w.Spec.ServiceName+":") {
+				t.Errorf("%s: --advertise-url %q must name the pod under the headless Service %s", where, u, w.Spec.ServiceName)
 			}
 			if len(w.Spec.VolumeClaimTemplates) != 1 || mounts[eff["data-dir"]] != w.Spec.VolumeClaimTemplates[0].Metadata.Name {
 				t.Errorf("%s: the data dir must be the volumeClaimTemplate's volume", where)

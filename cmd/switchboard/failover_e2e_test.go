@@ -59,8 +59,8 @@ func foConfig() string {
 	return b.String()
 }
 
-// cluster is the nodes of the failover test; a node is nil once killed for good.
-type cluster struct {
+// foCluster is the nodes of the failover test; a node is nil once killed for good.
+type foCluster struct {
 	t      *testing.T
 	broker string
 	simURL string
@@ -74,7 +74,7 @@ type cluster struct {
 	acked map[int]map[string]bool // tenant → wamids a node answered 200
 }
 
-func (c *cluster) add() *node {
+func (c *foCluster) add() *node {
 	n := newNodeConfig(c.t, foConfig(), "--kafka-brokers", c.broker, "--changelog", "--whatsapp-api-url", c.simURL)
 	c.mu.Lock()
 	c.nodes = append(c.nodes, n)
@@ -83,7 +83,7 @@ func (c *cluster) add() *node {
 	return n
 }
 
-func (c *cluster) live() []*node {
+func (c *foCluster) live() []*node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []*node
@@ -102,7 +102,7 @@ func (c *cluster) live() []*node {
 
 // owners asks every live node which partitions it owns (switchboard_partition_owned) and returns partition →
 // node; a partition two nodes claim (one of them about to learn it lost it) is left out.
-func (c *cluster) owners() map[int]*node {
+func (c *foCluster) owners() map[int]*node {
 	out, seen := map[int]*node{}, map[int]int{}
 	for _, n := range c.live() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -135,7 +135,7 @@ func (c *cluster) owners() map[int]*node {
 }
 
 // allOwned waits until every partition has one owner among the live nodes and returns how long it took.
-func (c *cluster) allOwned(what string) time.Duration {
+func (c *foCluster) allOwned(what string) time.Duration {
 	start := time.Now()
 	eventually.True(c.t, 90*time.Second, 50*time.Millisecond, func() bool { return len(c.owners()) == foPartitions },
 		"%s: every partition owned by one live node", what)
@@ -144,7 +144,7 @@ func (c *cluster) allOwned(what string) time.Duration {
 
 // call makes an API call for tenant i on its partition's owner, retrying (another owner, a 5xx, no answer) until
 // it is answered with want.
-func (c *cluster) call(i int, method, path string, body any, want int) []byte {
+func (c *foCluster) call(i int, method, path string, body any, want int) []byte {
 	c.t.Helper()
 	var out []byte
 	eventually.NoError(c.t, 90*time.Second, 100*time.Millisecond, func() error {
@@ -167,7 +167,7 @@ func (c *cluster) call(i int, method, path string, body any, want int) []byte {
 // load posts webhooks from new customers of every tenant to the live nodes in turn until stop is closed or max
 // were posted (a bounded load beside the test's own steps); a post that fails is tried on the next node, up to
 // three times, and only those answered 200 are noted. It returns how many were acknowledged.
-func (c *cluster) load(stop <-chan struct{}, round, max int) int {
+func (c *foCluster) load(stop <-chan struct{}, round, max int) int {
 	acked := 0
 	for k := 0; k < max; k++ {
 		select {
@@ -204,7 +204,7 @@ func (c *cluster) load(stop <-chan struct{}, round, max int) int {
 }
 
 // background runs load in a goroutine; the returned function stops it and returns how many were acknowledged.
-func (c *cluster) background(round, max int) func() int {
+func (c *foCluster) background(round, max int) func() int {
 	stop, done := make(chan struct{}), make(chan int, 1)
 	go func() { done <- c.load(stop, round, max) }()
 	return func() int { close(stop); return <-done }
@@ -212,7 +212,7 @@ func (c *cluster) background(round, max int) func() int {
 
 // webhooks posts one message from each of customers of every tenant, each to a live node in turn, and notes the
 // acknowledged wamids; a refused or unanswered post goes to the next node.
-func (c *cluster) webhooks(round int, customers []int) {
+func (c *foCluster) webhooks(round int, customers []int) {
 	c.t.Helper()
 	k := 0
 	for i := range foTenants {
@@ -245,7 +245,7 @@ func (c *cluster) webhooks(round int, customers []int) {
 }
 
 // stored reads tenant i's conversations with their messages from its owner.
-func (c *cluster) stored(i int) []convView {
+func (c *foCluster) stored(i int) []convView {
 	var list convList
 	if err := json.Unmarshal(c.call(i, http.MethodGet, "/v1/conversations?sort=created&order=asc&limit=500", nil, 200), &list); err != nil {
 		c.t.Fatal(err)
@@ -263,7 +263,7 @@ func (c *cluster) stored(i int) []convView {
 
 // checkInbound waits until every acknowledged webhook of every tenant is stored on its owner, and requires each
 // wamid stored once and no operator above capacity.
-func (c *cluster) checkInbound(what string) {
+func (c *foCluster) checkInbound(what string) {
 	c.t.Helper()
 	for i := range foTenants {
 		var last error
@@ -305,7 +305,7 @@ func (c *cluster) checkInbound(what string) {
 }
 
 // reply answers every conversation of every tenant assigned to its operator once, through the owner.
-func (c *cluster) reply(round int) {
+func (c *foCluster) reply(round int) {
 	for i := range foTenants {
 		for _, v := range c.stored(i) {
 			if v.AssigneeID == "" {
@@ -343,7 +343,7 @@ func TestFailoverThreeNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("three nodes and a broker process")
 	}
-	c := &cluster{t: t, broker: freeAddr(t), acked: map[int]map[string]bool{}}
+	c := &foCluster{t: t, broker: freeAddr(t), acked: map[int]map[string]bool{}}
 	for i := range foTenants {
 		c.acked[i] = map[string]bool{}
 	}

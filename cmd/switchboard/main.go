@@ -113,6 +113,8 @@ func serve(args []string) error {
 	oidcLoopback := fs.Bool("oidc-allow-loopback", false, "let tenants' single sign-on issuers be on loopback addresses (a local IdP: development, tests; off in production)")
 	oidcPrivate := fs.Bool("oidc-allow-private", false, "let tenants' single sign-on issuers be on private addresses (an IdP on the organisation's network; off when tenants' admins are not the node's: SSRF)")
 	changelogOn := fs.Bool("changelog", false, "copy every durable write of the router's partitions to switchboard.changelog and restore a partition from it when assigned (issue 14, in progress: off by default until failover uses it)")
+	clusterSecret := fs.String("cluster-secret", "", "shared secret of the nodes' internal forwarded calls (set it in the environment, SWITCHBOARD_CLUSTER_SECRET, not on the command line): with it, a call for a tenant another node owns is forwarded to that node; empty answers every call from this node's store")
+	advertiseURL := fs.String("advertise-url", "", "this node's API base URL as the other nodes reach it (default http://<http-addr>, the host name for 0.0.0.0)")
 	templateSync := fs.Duration("template-sync-interval", 15*time.Minute, "list every business account's message templates from the Graph API this often (and at start; a failed round is retried sooner); negative: only until a round succeeds")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
@@ -141,6 +143,8 @@ func serve(args []string) error {
 		Partitions:           *partitions,
 		Replication:          *replication,
 		Changelog:            *changelogOn,
+		ClusterSecret:        *clusterSecret,
+		AdvertiseURL:         *advertiseURL,
 		Roles:                flagenv.List(*roles),
 		ClickHouseAddr:       *clickhouse,
 		WhatsAppAPIURL:       *waURL,

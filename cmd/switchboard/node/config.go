@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/changelog"
 	"github.com/switchboard-hq/switchboard/actors/changelog/kafkalog"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/api/cluster"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
@@ -32,7 +33,8 @@ var configTopicConfig = map[string]string{"cleanup.policy": "compact"}
 
 // CreateTopics creates the topics a node needs on brokers unless they exist: switchboard.inbox and
 // switchboard.events with the given partitions, switchboard.config (one partition, compacted) and
-// switchboard.changelog (compacted, as many partitions as the inbox: kafkalog.TopicConfig). With embedded,
+// switchboard.changelog (compacted, as many partitions as the inbox: kafkalog.TopicConfig), switchboard.members (one
+// partition, compacted: README, "Several nodes"). With embedded,
 // the inbox and events topics get the embedded broker's retention (broker.EmbeddedTopicConfig): a broker that is not
 // a real cluster keeps its records in memory too. `switchboard serve` and `switchboard broker` both call it, so a
 // broker run as its own process has the same topics as a node's embedded one.
@@ -52,7 +54,8 @@ func CreateTopics(ctx context.Context, brokers []string, partitions, replication
 	if err := broker.EnsureTopicsWith(ctx, brokers, n, replication, kafkalog.TopicConfig, changelog.Topic); err != nil {
 		return err
 	}
-	return broker.EnsureTopicsWith(ctx, brokers, 1, replication, configTopicConfig, tenant.ConfigTopic)
+	// The configuration and the membership records (README, "Several nodes"): one partition each, compacted.
+	return broker.EnsureTopicsWith(ctx, brokers, 1, replication, configTopicConfig, tenant.ConfigTopic, cluster.Topic)
 }
 
 // configWatcher keeps a Directory equal to what the configuration topic says.

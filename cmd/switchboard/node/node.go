@@ -107,7 +107,13 @@ type Config struct {
 	// partition from it when the router is assigned it (README, "Changelog"). Default false in this round: the
 	// failover that uses it comes next.
 	Changelog bool
-	Logger    *slog.Logger
+	// ClusterSecret turns on answering for every tenant (README, "Several nodes"): a router node publishes the
+	// partitions it owns to switchboard.members, and an API call for a tenant another node owns is forwarded to it,
+	// signed with this secret, which every node shares. Empty (the default) answers every call from this node's store.
+	ClusterSecret string
+	// AdvertiseURL is this node's API base URL as other nodes reach it. Default DefaultAdvertiseURL(HTTPAddr).
+	AdvertiseURL string
+	Logger       *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -178,6 +184,7 @@ type Node struct {
 	config   *configWatcher  // the live directory (config.go)
 	changes  *kafkalog.Replicator
 	owner    *ownership.Table // the partitions this node owns, with --changelog (changelog.go); nil without
+	members  *members         // the owner table and this node's membership record (members.go); nil without ClusterSecret
 
 	closeOnce sync.Once
 	closeErr  error
@@ -226,6 +233,15 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.log.Info("topics ready", "took", time.Since(phase))
 	if err := n.startConfig(tctx); err != nil {
 		return n, err
+	}
+	if cfg.ClusterSecret != "" && cfg.has(RoleAPI) {
+		advertise := cfg.AdvertiseURL
+		if advertise == "" {
+			advertise = DefaultAdvertiseURL(cfg.HTTPAddr)
+		}
+		if n.members, err = newMembers(tctx, n.brokers, advertise, n.log); err != nil {
+			return n, err
+		}
 	}
 
 	var ready []server.Check
@@ -278,7 +294,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 			Brokers: n.brokers, Store: n.store, Directory: n.dir, Outcomes: n.outcomes, Relay: n.relay, Sender: n.sender,
 			Registerer: n.reg, Logger: n.log,
 			SessionTimeout: cfg.SessionTimeout, RebalanceTimeout: cfg.SessionTimeout, IdleAfter: cfg.IdleAfter,
-			Restore: n.restoreFunc(), Ownership: n.owner,
+			Restore: n.ownedHook(n.restoreFunc()), Ownership: n.owner,
 		})
 		if err != nil {
 			return n, err
@@ -301,6 +317,9 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 		acfg := api.Config{Directory: n.dir, Reader: APIReader(n.store), Producer: n.producer, Outcomes: n.outcomes,
 			WaitConfig: true, Logger: n.log, OIDCAllowLoopback: n.cfg.OIDCAllowLoopback,
 			OIDCAllowPrivate: n.cfg.OIDCAllowPrivate}
+		if n.members != nil {
+			acfg.Cluster = n.members.clusterConfig(cfg.ClusterSecret)
+		}
 		if err := n.startMedia(&acfg); err != nil {
 			return n, err
 		}
@@ -443,6 +462,12 @@ func (n *Node) Run(ctx context.Context) error {
 		consumers.run("analytics sink", n.runSink)
 	}
 	consumers.run("config watcher", n.config.Run)
+	if n.members != nil {
+		consumers.run("members reader", n.members.RunRead)
+		if n.router != nil {
+			consumers.run("members publisher", n.members.RunPublish)
+		}
+	}
 	if n.cfg.PprofAddr != "" {
 		ps := n.servePprof()
 		defer func() {
@@ -588,6 +613,9 @@ func (n *Node) Close() error {
 		}
 		if n.config != nil {
 			closeOne("config watcher", n.config)
+		}
+		if n.members != nil {
+			closeOne("members", n.members)
 		}
 		if n.store != nil {
 			closeOne("store", n.store)
