@@ -16,7 +16,7 @@ func TestAPILinksNoStoreNorActors(t *testing.T) {
 	// directory, the inbox record and the address rule of outgoing requests (api/egress, standard library only).
 	allowed := []string{"api", "actors/conversation", "actors/operator", "actors/routing", "actors/refusal",
 		"actors/outcome", "actors/tenant", "ingest/inbox", "api/live", "actors/canned", "actors/template",
-		"actors/contact", "actors/search", "actors/audit", "api/egress", "cluster"}
+		"actors/contact", "actors/search", "actors/audit", "api/egress", "api/cluster"}
 	// forbidden are the third-party modules that belong to the store, the actors and the broker.
 	forbidden := []string{"github.com/cockroachdb/", "github.com/anthdm/hollywood", "github.com/segmentio/kafka-go",
 		"github.com/twmb/franz-go"}
