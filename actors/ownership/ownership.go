@@ -31,6 +31,8 @@ type Table struct {
 	lease  time.Duration
 	base   time.Time // the monotonic origin of the leases
 	parts  []slot
+	// since is time.Since; the tests set their own clock.
+	since func(time.Time) time.Duration
 }
 
 type slot struct {
@@ -44,14 +46,14 @@ type slot struct {
 // New builds a table of n partitions, none owned; partOf maps a tenant to its partition (the inbox's partitioner)
 // and lease is how long past a heartbeat's sending the ownership holds without the next one.
 func New(n int, partOf func(tenant string) int, lease time.Duration) *Table {
-	t := &Table{partOf: partOf, lease: lease, base: time.Now(), parts: make([]slot, n)}
+	t := &Table{partOf: partOf, lease: lease, base: time.Now(), parts: make([]slot, n), since: time.Since}
 	for i := range t.parts {
 		t.parts[i].gen.Store(None)
 	}
 	return t
 }
 
-func (t *Table) now() int64 { return int64(time.Since(t.base)) }
+func (t *Table) now() int64 { return int64(t.since(t.base)) }
 
 func (t *Table) slot(part int) *slot {
 	if part < 0 || part >= len(t.parts) {
@@ -79,12 +81,15 @@ func (t *Table) Activate(part int, gen int32) {
 }
 
 // Renew extends the lease of every partition owned in generation gen to lease past sent, when the coordinator
-// accepted a heartbeat of gen sent then.
+// accepted a heartbeat of gen sent then. A lease that had already run out when the heartbeat was sent stays out:
+// another node may have been given the partition in the gap, and only a new Grant (a new generation) makes the node
+// its owner again — whatever a coordinator answers to a member that was away past its session.
 func (t *Table) Renew(gen int32, sent time.Time) {
-	until := int64(sent.Sub(t.base)) + int64(t.lease)
+	at := int64(sent.Sub(t.base))
+	until := at + int64(t.lease)
 	for i := range t.parts {
 		s := &t.parts[i]
-		if s.gen.Load() == gen && s.until.Load() < until {
+		if cur := s.until.Load(); s.gen.Load() == gen && cur > at && cur < until {
 			s.until.Store(until)
 		}
 	}

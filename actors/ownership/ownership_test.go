@@ -50,21 +50,34 @@ func TestLeaseExpiresWithoutRenewal(t *testing.T) {
 	if !tab.Owns("x") {
 		t.Fatal("an older heartbeat shortened the lease")
 	}
-	past := New(1, func(string) int { return 0 }, time.Millisecond)
+	// A clock of the test's own: the lease is a second.
+	past := New(1, func(string) int { return 0 }, time.Second)
+	var elapsed time.Duration
+	past.since = func(time.Time) time.Duration { return elapsed }
+	at := func(d time.Duration) time.Time { return past.base.Add(d) }
 	past.Grant(0, 7)
 	past.Activate(0, 7)
-	deadline := time.Now().Add(10 * time.Second)
-	for past.Owns("x") && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	elapsed = 900 * time.Millisecond
+	past.Renew(7, at(800*time.Millisecond)) // in time: the lease runs to 1.8 s
+	elapsed = 1700 * time.Millisecond
+	if !past.Owns("x") {
+		t.Fatal("a lease renewed in time is not owned")
 	}
+	elapsed = 1800 * time.Millisecond
 	if past.Owns("x") {
 		t.Fatal("the lease never expired")
 	}
 	if err := past.Check(0, 7); !errors.Is(err, ErrNotOwner) {
 		t.Fatalf("an expired lease: %v", err)
 	}
-	past.Renew(7, time.Now().Add(time.Hour)) // a heartbeat accepted (sent "later", so the lease holds for the test)
-	if !past.Owns("x") {
-		t.Fatal("a renewed lease is not owned")
+	elapsed = 9 * time.Second
+	past.Renew(7, at(9*time.Second)) // a heartbeat accepted after the lease ran out (a node paused past it) revives nothing
+	if past.Owns("x") || past.Check(0, 7) == nil {
+		t.Fatal("a heartbeat accepted after the lease expired revived it")
+	}
+	past.Grant(0, 8) // a new generation does
+	past.Activate(0, 8)
+	if !past.Owns("x") || past.Check(0, 8) != nil {
+		t.Fatal("a new grant is not owned")
 	}
 }

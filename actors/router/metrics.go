@@ -27,6 +27,7 @@ type metrics struct {
 	deadLetters   prometheus.Counter
 	restarts      prometheus.Counter
 	revoked       *prometheus.CounterVec
+	fences        prometheus.Counter
 	owned         *prometheus.GaugeVec
 	waitSeconds   prometheus.Histogram
 	assignment    prometheus.Histogram
@@ -128,6 +129,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "switchboard_partitions_revoked_total",
 			Help: "Partitions this node stopped owning (with --changelog), by how: clean (drained within its lease) or lease_expired (its store copy is then restored from scratch next time).",
 		}, []string{"how"}),
+		fences: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_router_fences_total",
+			Help: "Generations this node ended because one of its writes was refused for a partition it no longer owned (with --changelog): it stopped its partitions and joined the group again.",
+		}),
 		owned: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "switchboard_partition_owned",
 			Help: "The consumer group generation in which this node owns an inbox partition, from its restore until it stops it (no series: not owned).",
@@ -154,7 +159,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.fetched, m.applied, m.skipped, m.failed, m.lag, m.committed,
 			m.actorsActive, m.activations, m.passivated, m.rebuilds, m.grants, m.proposals, m.divergence, m.configChanges, m.queueDepth,
-			m.operators, m.events, m.commands, m.importRows, m.importReads, m.deadLetters, m.restarts, m.revoked, m.owned, m.waitSeconds, m.assignment, m.opLoad, m.opCapacity} {
+			m.operators, m.events, m.commands, m.importRows, m.importReads, m.deadLetters, m.restarts, m.revoked, m.fences, m.owned, m.waitSeconds, m.assignment, m.opLoad, m.opCapacity} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

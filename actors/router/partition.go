@@ -42,6 +42,8 @@ type partitionConsumer struct {
 	// commitTo commits next as the partition's committed offset: every record before it is durable.
 	commitTo func(next int64) error
 	tenants  map[string]*actor.PID // owned by the deliver goroutine until stop
+	// fenced, when closed, ends stop's drain at once (Router.fence). Nil: never.
+	fenced <-chan struct{}
 	// tenantOpts are added to the tenant actors' spawn options: the scenario tests hold a tenant's records with a
 	// middleware. Nil in production.
 	tenantOpts []actor.OptFunc
@@ -65,7 +67,10 @@ func newPartitionConsumer(r *Router, partition int, gen int32, commitTo func(nex
 
 // consumePartition runs one partition of one generation over Kafka until ctx ends (a rebalance or a shutdown) or
 // fetching fails. Either way it drains and commits before it returns, while the generation is still valid.
-func (r *Router) consumePartition(ctx context.Context, gen *kafka.Generation, partition int, offset int64) error {
+//
+// fenced is closed when the generation is fenced (Router.fence): the partition then stops without waiting for its
+// records in flight, which can no longer become durable.
+func (r *Router) consumePartition(ctx context.Context, gen *kafka.Generation, partition int, offset int64, fenced <-chan struct{}) error {
 	rd := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:   r.cfg.Brokers,
 		Topic:     r.cfg.Topic,
@@ -88,6 +93,7 @@ func (r *Router) consumePartition(ctx context.Context, gen *kafka.Generation, pa
 	p := newPartitionConsumer(r, partition, gen.ID, func(next int64) error {
 		return gen.CommitOffsets(map[string]map[int]int64{r.cfg.Topic: {partition: next}})
 	})
+	p.fenced = fenced
 	return p.run(ctx, rd)
 }
 
@@ -206,6 +212,8 @@ func (p *partitionConsumer) stop() {
 	t := time.NewTimer(drainTimeout)
 	select {
 	case <-p.tr.drained():
+	case <-p.fenced:
+		p.log.Warn("partition fenced: records in flight are consumed again by its next owner", "records", p.tr.inFlight())
 	case <-t.C:
 		p.log.Warn("records still in flight when the partition stopped; they are consumed again by its next owner",
 			"records", p.tr.inFlight())

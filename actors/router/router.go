@@ -150,11 +150,15 @@ type Router struct {
 	failOnce sync.Once
 	failErr  atomic.Pointer[error]
 
-	mu      sync.Mutex // guards the fields below
-	cancel  context.CancelFunc
-	running chan struct{} // closed when the Run in progress returns; nil when none runs
-	closed  bool
-	stopped chan struct{} // closed when the first Close returns
+	mu     sync.Mutex // guards the fields below
+	cancel context.CancelFunc
+	// fenced is closed, and fence cancels the generation in progress, when a write of this node was refused for a
+	// partition it no longer owns (a fence); nil between generations.
+	fenced      chan struct{}
+	fenceCancel context.CancelFunc
+	running     chan struct{} // closed when the Run in progress returns; nil when none runs
+	closed      bool
+	stopped     chan struct{} // closed when the first Close returns
 }
 
 // New builds a router: its actor engine and metrics. It connects to nothing; Run does.
@@ -191,7 +195,13 @@ func (r *Router) Ready() bool { return r.ready.Load() }
 
 // fail stops the router on an error that makes going on unsafe (a store that cannot write). The node exits and
 // restarts from the last committed offsets; replayed records are skipped where already applied.
+//
+// An error that wraps ownership.ErrNotOwner does not stop the router: see fence.
 func (r *Router) fail(err error) {
+	if errors.Is(err, ownership.ErrNotOwner) {
+		r.fence(err)
+		return
+	}
 	r.failOnce.Do(func() {
 		r.failErr.Store(&err)
 		r.log.Error("router stopping", "err", err)
@@ -202,6 +212,34 @@ func (r *Router) fail(err error) {
 			cancel()
 		}
 	})
+}
+
+// fence ends the generation in progress after a durable write of this node was refused because it no longer owns
+// the partition (its lease ran out: the node was paused, starved or cut off from the coordinator past its session).
+// Its partitions stop without waiting for records that can no longer become durable, their actors (whose memory may
+// hold the refused change) stop, the store forgets it holds them in full, and the router leaves the group and joins
+// again: whatever it is given next is restored from the changelog. The node goes on serving; nothing refused was
+// committed, so the partition's next owner consumes it again.
+func (r *Router) fence(err error) {
+	r.mu.Lock()
+	ch, cancel := r.fenced, r.fenceCancel
+	first := false
+	if ch != nil {
+		select {
+		case <-ch:
+		default:
+			close(ch)
+			first = true
+		}
+	}
+	r.mu.Unlock()
+	if !first {
+		return
+	}
+	r.metrics.fences.Inc()
+	r.log.Warn("a write was refused: this node no longer owns the partition; it stops its partitions and joins the group again",
+		"err", err)
+	cancel()
 }
 
 // Run joins the consumer group and consumes the partitions it is given until ctx ends, Close is called or the
@@ -235,19 +273,22 @@ func (r *Router) Run(ctx context.Context) error {
 	if p := r.failErr.Load(); p != nil {
 		return *p // failed before it ran (a tenant actor fed without Run)
 	}
-	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                     r.cfg.Group,
-		Brokers:                r.cfg.Brokers,
-		Topics:                 []string{r.cfg.Topic},
-		SessionTimeout:         r.cfg.SessionTimeout,
-		RebalanceTimeout:       r.cfg.RebalanceTimeout,
-		HeartbeatInterval:      r.cfg.SessionTimeout / 4,
-		PartitionWatchInterval: 5 * time.Second,
-		WatchPartitionChanges:  true,
-		StartOffset:            kafka.FirstOffset,
-		JoinGroupBackoff:       500 * time.Millisecond,
-		Timeout:                5 * time.Second,
-	})
+	join := func() (*kafka.ConsumerGroup, error) {
+		return kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+			ID:                     r.cfg.Group,
+			Brokers:                r.cfg.Brokers,
+			Topics:                 []string{r.cfg.Topic},
+			SessionTimeout:         r.cfg.SessionTimeout,
+			RebalanceTimeout:       r.cfg.RebalanceTimeout,
+			HeartbeatInterval:      r.cfg.SessionTimeout / 4,
+			PartitionWatchInterval: 5 * time.Second,
+			WatchPartitionChanges:  true,
+			StartOffset:            kafka.FirstOffset,
+			JoinGroupBackoff:       500 * time.Millisecond,
+			Timeout:                5 * time.Second,
+		})
+	}
+	group, err := join()
 	if err != nil {
 		return fmt.Errorf("router: consumer group %s: %w", r.cfg.Group, err)
 	}
@@ -277,6 +318,11 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 		assigned := gen.Assignments[r.cfg.Topic]
 		r.log.Info("partitions assigned", "generation", gen.ID, "count", len(assigned))
+		fctx, fcancel := context.WithCancel(ctx)
+		fenced := make(chan struct{})
+		r.mu.Lock()
+		r.fenced, r.fenceCancel = fenced, fcancel
+		r.mu.Unlock()
 		var wg, restored sync.WaitGroup
 		if own := r.cfg.Ownership; own != nil {
 			for _, pa := range assigned {
@@ -290,11 +336,11 @@ func (r *Router) Run(ctx context.Context) error {
 			gen.Start(func(gctx context.Context) {
 				defer wg.Done()
 				defer r.revoke(pa.ID, gen.ID)
-				// A partition stops on a rebalance (gctx) or on shutdown (ctx); either way it drains and commits
-				// while the generation is still valid, before the group is left.
+				// A partition stops on a rebalance (gctx), on shutdown (ctx) or on a fence (fctx); either way it
+				// drains and commits while the generation is still valid, before the group is left.
 				pctx, pcancel := context.WithCancel(gctx)
 				defer pcancel()
-				stop := context.AfterFunc(ctx, pcancel)
+				stop := context.AfterFunc(fctx, pcancel)
 				defer stop()
 				if err := r.restore(pctx, pa.ID, gen.ID, &restored); err != nil {
 					if pctx.Err() == nil {
@@ -305,7 +351,7 @@ func (r *Router) Run(ctx context.Context) error {
 				label := strconv.Itoa(pa.ID)
 				r.metrics.owned.WithLabelValues(label).Set(float64(gen.ID))
 				defer r.metrics.owned.DeleteLabelValues(label)
-				if err := r.consumePartition(pctx, gen, pa.ID, pa.Offset); err != nil {
+				if err := r.consumePartition(pctx, gen, pa.ID, pa.Offset, fenced); err != nil {
 					r.fail(err)
 				}
 			})
@@ -315,6 +361,29 @@ func (r *Router) Run(ctx context.Context) error {
 		r.ready.Store(true)
 		wg.Wait()
 		r.ready.Store(false)
+		r.mu.Lock()
+		r.fenced, r.fenceCancel = nil, nil
+		r.mu.Unlock()
+		fcancel()
+		select {
+		case <-fenced:
+			if ctx.Err() != nil {
+				break
+			}
+			// The store may hold a write the changelog refused; and kafka-go's generation may still be current
+			// (a lease that ran out while heartbeats were late), which would give the same partitions back without
+			// a restore: leave and join again.
+			for _, pa := range assigned {
+				r.cfg.Store.Stale(pa.ID)
+			}
+			if err := group.Close(); err != nil {
+				r.log.Warn("leave consumer group after a fence", "group", r.cfg.Group, "err", err)
+			}
+			if group, err = join(); err != nil {
+				return fmt.Errorf("router: consumer group %s: %w", r.cfg.Group, err)
+			}
+		default:
+		}
 		if ctx.Err() != nil {
 			if p := r.failErr.Load(); p != nil {
 				return *p
@@ -378,6 +447,7 @@ func (r *Router) revoke(part int, gen int32) {
 		r.cfg.Store.Stale(part)
 		r.metrics.revoked.WithLabelValues("lease_expired").Inc()
 	} else {
+		r.log.Info("partition stopped within its lease", "partition", part, "generation", gen)
 		r.metrics.revoked.WithLabelValues("clean").Inc()
 	}
 	own.Revoke(part, gen)
