@@ -11,7 +11,8 @@ import (
 
 // Parse parses args, then fills every flag not given on the command line from the variable prefix + FLAG in upper
 // snake case (--webhook-url → <prefix>WEBHOOK_URL), read with lookupEnv (os.LookupEnv outside tests). A flag on
-// the command line wins. Positional arguments are refused.
+// the command line wins. Positional arguments are refused. A flag filled from the environment counts as set
+// (Given, flag.FlagSet.Visit).
 func Parse(fs *flag.FlagSet, args []string, prefix string, lookupEnv func(string) (string, bool)) error {
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -28,12 +29,19 @@ func Parse(fs *flag.FlagSet, args []string, prefix string, lookupEnv func(string
 		}
 		env := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v, ok := lookupEnv(env); ok {
-			if e := f.Value.Set(v); e != nil {
+			if e := fs.Set(f.Name, v); e != nil {
 				err = fmt.Errorf("%s=%q: %w", env, v, e)
 			}
 		}
 	})
 	return err
+}
+
+// Given reports whether flag name was set, on the command line or from the environment (after Parse).
+func Given(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // List splits a comma-separated flag value, dropping blanks: "a, b,," is [a b]; "" is nil.

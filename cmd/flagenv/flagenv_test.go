@@ -36,3 +36,28 @@ func TestList(t *testing.T) {
 		t.Errorf("List(\"\") = %q, want nil", got)
 	}
 }
+
+// A flag counts as given from the command line or from the environment, not from its default.
+func TestGiven(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{nil, nil, false},
+		{[]string{"--changelog=false"}, nil, true},
+		{nil, map[string]string{"X_CHANGELOG": "true"}, true},
+		{nil, map[string]string{"X_OTHER": "true"}, false},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.Bool("changelog", false, "")
+		fs.Bool("other", false, "")
+		lookup := func(k string) (string, bool) { v, ok := c.env[k]; return v, ok }
+		if err := Parse(fs, c.args, "X_", lookup); err != nil {
+			t.Fatal(err)
+		}
+		if got := Given(fs, "changelog"); got != c.want {
+			t.Errorf("args %v env %v: Given = %v, want %v", c.args, c.env, got, c.want)
+		}
+	}
+}

@@ -112,7 +112,7 @@ func serve(args []string) error {
 	mediaPrivate := fs.Bool("media-allow-private", false, "let operators' media links reach private, loopback and link-local addresses (tests, local demo; off in production: SSRF)")
 	oidcLoopback := fs.Bool("oidc-allow-loopback", false, "let tenants' single sign-on issuers be on loopback addresses (a local IdP: development, tests; off in production)")
 	oidcPrivate := fs.Bool("oidc-allow-private", false, "let tenants' single sign-on issuers be on private addresses (an IdP on the organisation's network; off when tenants' admins are not the node's: SSRF)")
-	changelogOn := fs.Bool("changelog", false, "copy every durable write of the router's partitions to switchboard.changelog and restore a partition from it when assigned (issue 14, in progress: off by default until failover uses it)")
+	changelogOn := fs.Bool("changelog", false, "copy every durable write of the router's partitions to switchboard.changelog and restore a partition from it when assigned, so partitions move between nodes with their state (default: on with --kafka-brokers, where other nodes may share the partitions; off with the embedded broker, a single node)")
 	clusterSecret := fs.String("cluster-secret", "", "shared secret of the nodes' internal forwarded calls (set it in the environment, SWITCHBOARD_CLUSTER_SECRET, not on the command line): with it, a call for a tenant another node owns is forwarded to that node; empty answers every call from this node's store")
 	advertiseURL := fs.String("advertise-url", "", "this node's API base URL as the other nodes reach it (default http://<http-addr>, the host name for 0.0.0.0)")
 	templateSync := fs.Duration("template-sync-interval", 15*time.Minute, "list every business account's message templates from the Graph API this often (and at start; a failed round is retried sooner); negative: only until a round succeeds")
@@ -122,6 +122,9 @@ func serve(args []string) error {
 	log, err := newLogger(*logLevel, *logJSON)
 	if err != nil {
 		return err
+	}
+	if !flagenv.Given(fs, "changelog") && *brokers != "" {
+		*changelogOn = true
 	}
 	var tenants *tenant.Config
 	if *configFile != "" {
