@@ -42,4 +42,3 @@ func BenchmarkPutConversation(b *testing.B) {
 		batch.Discard()
 	}
 }
-
