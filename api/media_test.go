@@ -177,9 +177,13 @@ func TestMediaDownloadsBounded(t *testing.T) {
 	finish := e.holdUpload(t)
 	// Wait until the held upload has its place, probing with uploads (they cache nothing): a download asked before
 	// would succeed and fill the cache, and the one below would then be a hit.
-	eventually.True(t, 30*time.Second, 10*time.Millisecond, func() bool {
-		return e.upload(t, aliceToken, "p.png", "image/png", pngFile, map[string]string{"channel_id": "acme-wa"}).status ==
-			http.StatusServiceUnavailable
+	// (A probe that wins the place uploads and ends; the held one takes it at the latest once they stop winning.)
+	eventually.NoError(t, 90*time.Second, 10*time.Millisecond, func() error {
+		r := e.upload(t, aliceToken, "p.png", "image/png", pngFile, map[string]string{"channel_id": "acme-wa"})
+		if r.status != http.StatusServiceUnavailable {
+			return fmt.Errorf("a probing upload = %s", r)
+		}
+		return nil
 	}, "the held upload taking the only place")
 	r := e.do(t, http.MethodGet, "/v1/media/"+missing, aliceToken, "")
 	wantError(t, "a download past the bound", r, http.StatusServiceUnavailable, "unavailable")
