@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -92,7 +93,7 @@ func (e mediaEnv) customerMedia(t *testing.T, seq uint64) string {
 
 // holdUpload starts an upload of pngFile whose body stops after 16 bytes, holding a transfer place; finish sends
 // the rest and returns the upload's status.
-func (e mediaEnv) holdUpload(t *testing.T) (finish func() int) {
+func (e mediaEnv) holdUpload(t *testing.T) (finish func() int, ended func() bool) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	first := make(chan int, 1)
@@ -108,15 +109,52 @@ func (e mediaEnv) holdUpload(t *testing.T) (finish func() int) {
 		}
 		resp.Body.Close()
 		first <- resp.StatusCode
+		pr.CloseWithError(errors.New("answered")) // a held upload answered early stops blocking its writer
 	}()
 	f, _ := mw.CreateFormFile("file", "a.png")
 	f.Write(pngFile[:16])
+	code := -1
 	return func() int {
-		f.Write(pngFile[16:])
-		mw.Close()
-		pw.Close()
-		return <-first
-	}
+			f.Write(pngFile[16:])
+			mw.Close()
+			pw.Close()
+			if code < 0 {
+				code = <-first
+			}
+			return code
+		}, func() bool {
+			if code >= 0 {
+				return true
+			}
+			select {
+			case code = <-first:
+				return true
+			default:
+				return false
+			}
+		}
+}
+
+// holdPlace holds the node's only media transfer place with an upload whose body does not end, and returns once
+// another upload (probe, which caches nothing) is refused for it. The held upload can itself lose the place to a
+// probe (both ask at once): it is then answered 503 and a new one is held.
+func (e mediaEnv) holdPlace(t *testing.T, probe func() response) (finish func() int) {
+	t.Helper()
+	finish, ended := e.holdUpload(t)
+	eventually.NoError(t, 60*time.Second, 10*time.Millisecond, func() error {
+		if ended() {
+			finish() // answered 503: it lost the place to a probe
+			finish, ended = e.holdUpload(t)
+		}
+		if r := probe(); r.status != http.StatusServiceUnavailable {
+			return fmt.Errorf("a probing upload = %s", r)
+		}
+		if ended() {
+			return errors.New("the held upload was answered")
+		}
+		return nil
+	}, "an upload holding the only place")
+	return finish
 }
 
 // forgetting records the media an erase makes the node forget.
@@ -173,18 +211,12 @@ func TestMediaDownloadsBounded(t *testing.T) {
 	if r := e.do(t, http.MethodGet, "/v1/media/"+cached, aliceToken, ""); r.status != 200 {
 		t.Fatalf("GET media = %s", r)
 	}
-	// An upload holds the only place: its body never ends while the downloads are asked for.
-	finish := e.holdUpload(t)
-	// Wait until the held upload has its place, probing with uploads (they cache nothing): a download asked before
-	// would succeed and fill the cache, and the one below would then be a hit.
-	// (A probe that wins the place uploads and ends; the held one takes it at the latest once they stop winning.)
-	eventually.NoError(t, 90*time.Second, 10*time.Millisecond, func() error {
-		r := e.upload(t, aliceToken, "p.png", "image/png", pngFile, map[string]string{"channel_id": "acme-wa"})
-		if r.status != http.StatusServiceUnavailable {
-			return fmt.Errorf("a probing upload = %s", r)
-		}
-		return nil
-	}, "the held upload taking the only place")
+	// An upload holds the only place: its body never ends while the downloads are asked for. It is probed with
+	// uploads (they cache nothing): a download asked before would succeed and fill the cache, and the one below
+	// would then be a hit.
+	finish := e.holdPlace(t, func() response {
+		return e.upload(t, aliceToken, "p.png", "image/png", pngFile, map[string]string{"channel_id": "acme-wa"})
+	})
 	r := e.do(t, http.MethodGet, "/v1/media/"+missing, aliceToken, "")
 	wantError(t, "a download past the bound", r, http.StatusServiceUnavailable, "unavailable")
 	if r.header.Get("Retry-After") == "" {
@@ -465,16 +497,11 @@ func TestUploadsBounded(t *testing.T) {
 	}
 	e := mediaEnv{env: start(t, options{tenants: "testdata/media_tenants.yaml", streamed: true, configure: func(c *api.Config) { c.Media, c.MaxMediaTransfers = m, 1 }})}
 	// One upload holds the only place: its body never ends while the second arrives.
-	finish := e.holdUpload(t)
-	// The second is refused while the first is in progress (polled: the first must have reached the handler).
 	var r response
-	for i := 0; i < 200; i++ {
+	finish := e.holdPlace(t, func() response {
 		r = e.upload(t, aliceToken, "b.png", "image/png", pngFile, nil)
-		if r.status == http.StatusServiceUnavailable {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return r
+	})
 	wantError(t, "an upload past the bound", r, http.StatusServiceUnavailable, "unavailable")
 	if r.header.Get("Retry-After") == "" {
 		t.Error("no Retry-After")
