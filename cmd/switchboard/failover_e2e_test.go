@@ -72,6 +72,7 @@ type foCluster struct {
 
 	ackMu sync.Mutex
 	acked map[int]map[string]bool // tenant → wamids a node answered 200
+	notes map[int]map[string]bool // tenant → texts of the background load's notes, true once answered 201
 }
 
 func (c *foCluster) add() *node {
@@ -195,12 +196,38 @@ func (c *foCluster) load(stop <-chan struct{}, round, max int) int {
 				c.acked[i][wamid] = true
 				c.ackMu.Unlock()
 				acked++
+				if k%3 == 0 {
+					c.note(i, conversation.ID(foTenant(i)+"-wa", foCustomer(i, 100+round*1000+k)), fmt.Sprintf("note %d.%d", round, k))
+				}
 				break
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return acked
+}
+
+// note posts an operator's note on conversation id of tenant i to its partition's owner, once (an operator command
+// beside the customers' messages; ordered after the message that creates the conversation, on the same partition).
+// A note answered 201 must be stored exactly once; one not answered (its node died, the partition moved) at most
+// once — commands carry no idempotency key, so the load does not retry them.
+func (c *foCluster) note(i int, id, text string) {
+	n := c.owners()[foPartition(i)]
+	if n == nil {
+		return
+	}
+	c.ackMu.Lock()
+	c.notes[i][text] = false
+	c.ackMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code, _, err := apiCall(ctx, client, n.url("/v1/conversations/"+id+"/notes"), http.MethodPost, foToken(i),
+		map[string]string{"text": text})
+	if err == nil && code == http.StatusCreated {
+		c.ackMu.Lock()
+		c.notes[i][text] = true
+		c.ackMu.Unlock()
+	}
 }
 
 // background runs load in a goroutine; the returned function stops it and returns how many were acknowledged.
@@ -268,15 +295,18 @@ func (c *foCluster) checkInbound(what string) {
 	for i := range foTenants {
 		var last error
 		err := eventually.Wait(90*time.Second, 200*time.Millisecond, func() error {
-			count := map[string]int{}
+			count, notes := map[string]int{}, map[string]int{}
 			assigned := 0
 			for _, v := range c.stored(i) {
 				if v.AssigneeID != "" {
 					assigned++
 				}
 				for _, m := range v.Messages {
-					if m.Direction == conversation.DirIn {
+					switch m.Direction {
+					case conversation.DirIn:
 						count[m.ID]++
+					case conversation.DirNote:
+						notes[m.Text]++
 					}
 				}
 			}
@@ -294,6 +324,17 @@ func (c *foCluster) checkInbound(what string) {
 			for w, k := range count {
 				if !c.acked[i][w] || k != 1 {
 					c.t.Fatalf("%s: tenant %s: %s stored %d times, acknowledged %v", what, foTenant(i), w, k, c.acked[i][w])
+				}
+			}
+			for text, k := range notes {
+				if ok, sent := c.notes[i][text]; !sent || k > 1 {
+					c.t.Fatalf("%s: tenant %s: note %q stored %d times (answered 201: %v)", what, foTenant(i), text, k, ok)
+				}
+			}
+			for text, ok := range c.notes[i] {
+				if ok && notes[text] != 1 {
+					last = fmt.Errorf("%s: tenant %s: note %q answered 201, stored %d times", what, foTenant(i), text, notes[text])
+					return last
 				}
 			}
 			return nil
@@ -343,9 +384,10 @@ func TestFailoverThreeNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("three nodes and a broker process")
 	}
-	c := &foCluster{t: t, broker: freeAddr(t), acked: map[int]map[string]bool{}}
+	c := &foCluster{t: t, broker: freeAddr(t), acked: map[int]map[string]bool{}, notes: map[int]map[string]bool{}}
 	for i := range foTenants {
 		c.acked[i] = map[string]bool{}
+		c.notes[i] = map[string]bool{}
 	}
 	startBroker(t, c.broker, t.TempDir())
 	s, err := sim.New(sim.Config{Rate: 500, Seed: 7})
@@ -459,6 +501,14 @@ func TestFailoverThreeNodes(t *testing.T) {
 	for i := range foTenants {
 		stored += len(c.acked[i])
 	}
-	t.Logf("%d webhooks acknowledged and stored once (%d of them from the background load), %d replies sent once, %d nodes",
-		stored, loaded, c.replies, len(c.nodes))
+	notes := 0
+	for i := range foTenants {
+		for _, ok := range c.notes[i] {
+			if ok {
+				notes++
+			}
+		}
+	}
+	t.Logf("%d webhooks acknowledged and stored once (%d of them from the background load), %d operators' notes answered 201 and stored once, %d replies sent once, %d nodes",
+		stored, loaded, notes, c.replies, len(c.nodes))
 }
