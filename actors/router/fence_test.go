@@ -89,6 +89,15 @@ func TestFencedWriteEndsTheGeneration(t *testing.T) {
 	t.Cleanup(func() { _ = r.Close() })
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background()) }()
+	// running fails the test if Run returned: a fenced write must not stop the router.
+	running := func() {
+		t.Helper()
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned after a fenced write: %v", err)
+		default:
+		}
+	}
 	eventually.True(t, time.Minute, 10*time.Millisecond, r.Ready, "router ready")
 
 	prod, err := broker.NewProducer(broker.ProducerConfig{Brokers: brokers})
@@ -138,11 +147,7 @@ func TestFencedWriteEndsTheGeneration(t *testing.T) {
 	own.Revoke(p, gen)
 	send("15550002", "wamid.refused")
 	eventually.True(t, time.Minute, 10*time.Millisecond, func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("Run returned after a fenced write: %v", err)
-		default:
-		}
+		running()
 		return testutil.ToFloat64(r.metrics.fences) == 1
 	}, "one fence counted")
 	var again []fenceRestore
@@ -159,11 +164,7 @@ func TestFencedWriteEndsTheGeneration(t *testing.T) {
 	if c := committed(); c != 1 {
 		t.Errorf("committed offset %d while the refused record (offset 1) was never durable, want 1", c)
 	}
-	select {
-	case err := <-done:
-		t.Fatalf("Run returned after a fenced write: %v", err)
-	default:
-	}
+	running()
 	for _, rs := range again {
 		if rs.gen <= gen {
 			t.Errorf("partition %d restored again in generation %d, want a generation after %d", rs.part, rs.gen, gen)
@@ -190,11 +191,7 @@ func TestFencedWriteEndsTheGeneration(t *testing.T) {
 	if n := testutil.ToFloat64(r.metrics.revoked.WithLabelValues("lease_expired")); n != 1 {
 		t.Errorf("partitions revoked as lease_expired = %v, want 1 (the revoked partition)", n)
 	}
-	select {
-	case err := <-done:
-		t.Fatalf("Run returned after a fenced write: %v", err)
-	default:
-	}
+	running()
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
