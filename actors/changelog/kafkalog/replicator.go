@@ -45,8 +45,9 @@ type Config struct {
 	// Timeout bounds one produce request, retries included; a batch still not acknowledged then fails. Default 10 s.
 	Timeout time.Duration
 	// Owner, when set, fences the replicator (README, "Failover"): a request for a partition the node does not own
-	// now, in the generation its records carry, is not produced and its batches fail (the router then stops, and
-	// the node restarts from its committed offsets). Nil produces for every partition (tests, a single node).
+	// now, in the generation its records carry, is not produced and its batches fail with an error wrapping
+	// ownership.ErrNotOwner (the router then ends its generation and joins the group again). Nil produces for every
+	// partition (tests, a single node).
 	Owner *ownership.Table
 	// Registerer receives the metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
