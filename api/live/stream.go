@@ -102,13 +102,18 @@ func (s *Sub) Stream(w *bufio.Writer, c StreamConfig) {
 		}
 		write(Frame{Data: formatFrame("", "counts", data)})
 	}
-	if countsDue {
-		writeCounts()
-	}
 	s.hub.countSent(durable)
 	durable = 0
 	if !flush() {
 		return
+	}
+	// The connect's counts after the first flush: the stream is open and its missed events are with the client
+	// even while the counts wait (on another node, during a failover, their owner may be seconds away).
+	if countsDue {
+		writeCounts()
+		if !flush() {
+			return
+		}
 	}
 	beat := time.NewTicker(c.Heartbeat)
 	defer beat.Stop()
