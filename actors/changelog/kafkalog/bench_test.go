@@ -180,9 +180,9 @@ func BenchmarkRestore(b *testing.B) {
 // (its checkpoint), after the first owner changed 1% of the conversations. A failover adds the session timeout and
 // the rebalance to it (TestFailoverThreeNodes measures the whole). Besides the times it reports the changelog's and
 // the restored store's bytes on disk, per conversation, and the process's peak resident memory (the embedded broker
-// runs in it and holds the topic in memory as well as on disk).
+// and three stores run in it).
 //
-// The 1,000,000-conversation size runs only with SWITCHBOARD_BENCH_MILLION=1 (about 7 minutes on 2 cores, 0.9 GB of
+// The 1,000,000-conversation size runs only with SWITCHBOARD_BENCH_MILLION=1 (4.5 to 7 minutes on 2 cores, 0.9 GB of
 // memory and 5 GB of disk under $TMPDIR):
 //
 //	go test ./actors/changelog/kafkalog -run '^$' -bench FailoverRestore -benchtime 1x -count 3
@@ -191,7 +191,7 @@ func BenchmarkFailoverRestore(b *testing.B) {
 	for _, convs := range []int{10_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("conversations=%d", convs), func(b *testing.B) {
 			if convs >= 1_000_000 && os.Getenv(millionEnv) != "1" {
-				b.Skipf("set %s=1 to run it (about 7 minutes, 0.9 GB of memory, 5 GB of disk)", millionEnv)
+				b.Skipf("set %s=1 to run it (4.5 to 7 minutes, 0.9 GB of memory, 5 GB of disk)", millionEnv)
 			}
 			brokerDir := b.TempDir()
 			brokers := startBrokerIn(b, brokerDir)
