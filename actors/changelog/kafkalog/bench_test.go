@@ -4,16 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
+	"github.com/switchboard-hq/switchboard/actors/changelog"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
+	"github.com/switchboard-hq/switchboard/ingest/broker/brokertest"
 )
 
 // BenchmarkCommitReplicated measures what the changelog costs a store commit: 16 committers (actors) each commit a
@@ -171,11 +178,23 @@ func BenchmarkRestore(b *testing.B) {
 // partition, written by a first owner; then the new owner's restore, /scratch from an empty store (a node that never
 // held the partition, or whose copy is stale) and /tail from the store of a node that held it until a clean stop
 // (its checkpoint), after the first owner changed 1% of the conversations. A failover adds the session timeout and
-// the rebalance to it (TestFailoverThreeNodes measures the whole).
+// the rebalance to it (TestFailoverThreeNodes measures the whole). Besides the times it reports the changelog's and
+// the restored store's bytes on disk, per conversation, and the process's peak resident memory (the embedded broker
+// and three stores run in it).
+//
+// The 1,000,000-conversation size runs only with SWITCHBOARD_BENCH_MILLION=1 (4.5 to 7 minutes on 2 cores, 0.9 GB of
+// memory and 5 GB of disk under $TMPDIR):
+//
+//	go test ./actors/changelog/kafkalog -run '^$' -bench FailoverRestore -benchtime 1x -count 3
+//	SWITCHBOARD_BENCH_MILLION=1 go test ./actors/changelog/kafkalog -run '^$' -bench 'FailoverRestore/conversations=1000000$' -benchtime 1x -timeout 1h
 func BenchmarkFailoverRestore(b *testing.B) {
-	for _, convs := range []int{10_000, 100_000} {
+	for _, convs := range []int{10_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("conversations=%d", convs), func(b *testing.B) {
-			brokers := startBroker(b)
+			if convs >= 1_000_000 && os.Getenv(millionEnv) != "1" {
+				b.Skipf("set %s=1 to run it (4.5 to 7 minutes, 0.9 GB of memory, 5 GB of disk)", millionEnv)
+			}
+			brokerDir := b.TempDir()
+			brokers := startBrokerIn(b, brokerDir)
 			r := newReplicator(b, brokers)
 			src := openStore(b, b.TempDir(), r)
 			tenant := "tenant-0"
@@ -215,9 +234,11 @@ func BenchmarkFailoverRestore(b *testing.B) {
 			write(0, convs/100, "a later message")
 			var scratch, tail time.Duration
 			var scratchRecs, tailRecs int
+			var storeBytes int64
 			b.ResetTimer()
 			for range b.N {
-				dst := openStore(b, b.TempDir(), r)
+				dstDir := b.TempDir()
+				dst := openStore(b, dstDir, r)
 				start := time.Now()
 				res, err := r.Restore(context.Background(), dst, part, 3)
 				if err != nil {
@@ -225,9 +246,12 @@ func BenchmarkFailoverRestore(b *testing.B) {
 				}
 				scratch += time.Since(start)
 				scratchRecs += res.Records
-				_ = dst.Close()
-
 				b.StopTimer()
+				if err := dst.Close(); err != nil {
+					b.Fatal(err)
+				}
+				storeBytes = dirBytes(b, dstDir)
+
 				cp := b.TempDir()
 				if err := os.CopyFS(cp, os.DirFS(heldDir)); err != nil {
 					b.Fatal(err)
@@ -251,6 +275,66 @@ func BenchmarkFailoverRestore(b *testing.B) {
 			b.ReportMetric(float64(scratchRecs)/scratch.Seconds(), "scratch-records/s")
 			b.ReportMetric(tail.Seconds()/n, "tail-s")
 			b.ReportMetric(float64(tailRecs)/n, "tail-records")
+			b.ReportMetric(float64(scratchRecs)/n, "records")
+			b.ReportMetric(float64(storeBytes)/float64(convs), "store-B/conv")
+			b.ReportMetric(float64(dirBytes(b, brokerDir))/float64(convs), "changelog-B/conv")
+			var ru syscall.Rusage
+			if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+				b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MiB") // Maxrss is in KiB on Linux
+			}
 		})
 	}
+}
+
+// millionEnv opts into BenchmarkFailoverRestore's 1,000,000-conversation size.
+const millionEnv = "SWITCHBOARD_BENCH_MILLION"
+
+// startBrokerIn is startBroker with the broker's data in dir, to measure what the changelog takes on disk, and its
+// log cleaner run once an hour instead of every minute: kfake compacts a partition on the goroutine that serves every
+// request, reading it whole, which with a million conversations' records stops the broker for longer than the
+// replicator's 10 s produce timeout (Kafka's cleaner runs beside the request handlers). The bench's state has almost
+// nothing to compact (1% of the conversations are written twice).
+func startBrokerIn(b *testing.B, dir string) []string {
+	b.Helper()
+	eb := brokertest.Start(b, brokertest.Config{Partitions: partitions, DataDir: dir})
+	brokers := []string{eb.Addr()}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hour := "3600000"
+	res, err := (&kafka.Client{Addr: kafka.TCP(brokers...)}).AlterConfigs(ctx, &kafka.AlterConfigsRequest{
+		Resources: []kafka.AlterConfigRequestResource{{ResourceType: kafka.ResourceTypeBroker,
+			Configs: []kafka.AlterConfigRequestConfig{{Name: "log.cleaner.backoff.ms", Value: hour}}}}})
+	if err == nil {
+		for _, e := range res.Errors {
+			err = errors.Join(err, e)
+		}
+	}
+	if err != nil {
+		b.Fatalf("slow down the broker's log cleaner: %v", err)
+	}
+	if err := broker.EnsureTopicsWith(ctx, brokers, partitions, 1, TopicConfig, changelog.Topic); err != nil {
+		b.Fatal(err)
+	}
+	return brokers
+}
+
+// dirBytes is the size of the files under dir.
+func dirBytes(b *testing.B, dir string) int64 {
+	b.Helper()
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n += info.Size()
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
