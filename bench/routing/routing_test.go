@@ -209,7 +209,7 @@ func (be *bench) run(b *testing.B, round, rate int, d time.Duration) {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	heapBefore := ms.HeapAlloc
+	heapBefore, mallocsBefore := ms.HeapAlloc, ms.Mallocs
 
 	b.ResetTimer()
 	var failures atomic.Int64
@@ -254,6 +254,9 @@ func (be *bench) run(b *testing.B, round, rate int, d time.Duration) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(failures.Load()), "failed")
 	b.ReportMetric(float64(int64(ms.HeapAlloc)-int64(heapBefore))/float64(total), "heap-B/conv")
+	// Every allocation of the process per webhook: the node's ingest, router, relay and event reader, and the load
+	// generator's HTTP client and signing and its reader of switchboard.events (an upper bound for the node alone).
+	b.ReportMetric(float64(ms.Mallocs-mallocsBefore)/float64(total), "allocs/msg")
 }
 
 var client = &fasthttp.Client{MaxConnsPerHost: 1024}
