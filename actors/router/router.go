@@ -379,9 +379,11 @@ func (r *Router) Run(ctx context.Context) error {
 			if err := group.Close(); err != nil {
 				r.log.Warn("leave consumer group after a fence", "group", r.cfg.Group, "err", err)
 			}
-			if group, err = join(); err != nil {
+			next, err := join()
+			if err != nil { // the deferred Close closes the old group again, which is harmless
 				return fmt.Errorf("router: consumer group %s: %w", r.cfg.Group, err)
 			}
+			group = next
 		default:
 		}
 		if ctx.Err() != nil {
