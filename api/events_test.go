@@ -625,7 +625,9 @@ func TestAStreamThatEndsLeavesNoReaderOnItsConnection(t *testing.T) {
 		return metric(t, l.reg, "switchboard_sse_clients", "") == 1
 	}, "the stream open")
 	pad := strings.Repeat("x", 64<<10)
-	for i := 1; i <= 400 && metric(t, l.reg, "switchboard_sse_clients", "") == 1; i += 25 {
+	// Up to 100 MB while the stream is open: enough to fill the socket's buffers however large the kernel grew them
+	// (bounded; it stops as soon as the stream ends).
+	for i := 1; i <= 1600 && metric(t, l.reg, "switchboard_sse_clients", "") == 1; i += 25 {
 		var msgs []kafka.Message
 		for j := i; j < i+25; j++ {
 			b, _ := json.Marshal(map[string]any{"id": "big" + strconv.Itoa(j), "type": "message.received",
