@@ -119,7 +119,7 @@ func readEvents(t *testing.T, addr string, want int) []relayed {
 			continue
 		}
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: inbox.EventsTopic, Partition: p,
-			MaxWait: 50 * time.Millisecond})
+			MaxWait: inbox.FetchWait(50 * time.Millisecond)})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		for {
 			m, err := r.ReadMessage(ctx)

@@ -77,7 +77,7 @@ func (r *Router) consumePartition(ctx context.Context, gen *kafka.Generation, pa
 		Partition: partition,
 		MinBytes:  1,
 		MaxBytes:  8 << 20,
-		MaxWait:   250 * time.Millisecond,
+		MaxWait:   inbox.FetchWait(250 * time.Millisecond),
 	})
 	defer func() {
 		if err := rd.Close(); err != nil {

@@ -99,7 +99,7 @@ func TestReadReceipts(t *testing.T) {
 	}, "the queue empty")
 
 	// One delivery record, the reply's: a read receipt changes no conversation.
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{b.Addr()}, Topic: inbox.Topic, Partition: 0, MaxWait: 50 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{b.Addr()}, Topic: inbox.Topic, Partition: 0, MaxWait: inbox.FetchWait(50 * time.Millisecond)})
 	defer r.Close()
 	rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

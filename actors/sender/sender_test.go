@@ -58,7 +58,7 @@ func TestRunProducesEveryRecordedAnswer(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	}()
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{b.Addr()}, Topic: inbox.Topic, Partition: 0, MaxWait: 50 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{b.Addr()}, Topic: inbox.Topic, Partition: 0, MaxWait: inbox.FetchWait(50 * time.Millisecond)})
 	defer r.Close()
 	seen := map[string]bool{}
 	for len(seen) < n {

@@ -140,7 +140,7 @@ func (r *inboxReader) read() []produced {
 			continue
 		}
 		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{r.addr}, Topic: inbox.Topic, Partition: p,
-			MaxWait: 50 * time.Millisecond})
+			MaxWait: inbox.FetchWait(50 * time.Millisecond)})
 		if err := rd.SetOffset(r.next[p]); err != nil {
 			r.t.Fatal(err)
 		}

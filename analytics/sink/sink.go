@@ -209,7 +209,7 @@ func New(cfg Config) (*Sink, error) {
 		Topic:             cfg.Topic,
 		MinBytes:          1,
 		MaxBytes:          16 << 20,
-		MaxWait:           250 * time.Millisecond,
+		MaxWait:           inbox.FetchWait(250 * time.Millisecond),
 		QueueCapacity:     min(max(cfg.BatchSize, 100), 10000),
 		StartOffset:       kafka.FirstOffset, // a new group stores everything the topic still holds
 		CommitInterval:    0,                 // commits are synchronous, after each stored batch

@@ -121,7 +121,7 @@ func New(ctx context.Context, cfg Config) (*Feed, error) {
 		}
 		start := max(first, last-cfg.Backfill)
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.Topic, Partition: p.ID,
-			MinBytes: 1, MaxBytes: 8 << 20, MaxWait: cfg.MaxWait, QueueCapacity: 1024})
+			MinBytes: 1, MaxBytes: 8 << 20, MaxWait: inbox.FetchWait(cfg.MaxWait), QueueCapacity: 1024})
 		if err := r.SetOffset(start); err != nil {
 			r.Close()
 			f.Close()

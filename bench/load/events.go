@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
 // EventsTopic is where the node publishes its events.
@@ -46,7 +47,7 @@ func newEventReader(ctx context.Context, brokers []string, onAssigned func(tenan
 			return nil, err
 		}
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: EventsTopic, Partition: p.ID,
-			MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 20 * time.Millisecond, QueueCapacity: 1024})
+			MinBytes: 1, MaxBytes: 8 << 20, MaxWait: inbox.FetchWait(20 * time.Millisecond), QueueCapacity: 1024})
 		if err := r.SetOffset(end); err != nil {
 			e.close()
 			return nil, fmt.Errorf("load: position on %s/%d: %w", EventsTopic, p.ID, err)

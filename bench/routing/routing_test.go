@@ -33,6 +33,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 	"github.com/switchboard-hq/switchboard/cmd/switchboard/node"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/meta"
 )
 
@@ -173,7 +174,7 @@ func (be *bench) run(b *testing.B, round, rate int, d time.Duration) {
 			continue
 		}
 		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{be.kafka}, Topic: "switchboard.events",
-			Partition: p.ID, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 5 * time.Millisecond})
+			Partition: p.ID, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: inbox.FetchWait(5 * time.Millisecond)})
 		if err := rd.SetOffset(kafka.LastOffset); err != nil {
 			b.Fatal(err)
 		}

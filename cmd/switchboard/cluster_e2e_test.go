@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/api/cluster"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
 const e2eClusterSecret = "e2e-cluster-secret-0123456789"
@@ -75,7 +76,7 @@ func readMembers(addr string) (*cluster.Table, error) {
 	if last == 0 {
 		return tb, nil
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: cluster.Topic, Partition: 0, MaxWait: 100 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: cluster.Topic, Partition: 0, MaxWait: inbox.FetchWait(100 * time.Millisecond)})
 	defer r.Close()
 	if err := r.SetOffset(kafka.FirstOffset); err != nil {
 		return nil, err

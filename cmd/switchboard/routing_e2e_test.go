@@ -13,6 +13,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/eventually"
 	"github.com/switchboard-hq/switchboard/actors/operator"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp/sim"
 )
 
@@ -293,7 +294,7 @@ func readEvents(t *testing.T, addr string, wait time.Duration) [][]byte {
 		if last == 0 {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: "switchboard.events", Partition: p.ID, MaxWait: 100 * time.Millisecond})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: "switchboard.events", Partition: p.ID, MaxWait: inbox.FetchWait(100 * time.Millisecond)})
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		for {
 			m, err := r.ReadMessage(ctx)

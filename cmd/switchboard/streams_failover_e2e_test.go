@@ -171,7 +171,7 @@ func tenantEvents(addr, tenant, operator string) ([]topicEvent, error) {
 		return nil, err
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: inbox.EventsTopic, Partition: part,
-		MaxWait: 100 * time.Millisecond})
+		MaxWait: inbox.FetchWait(100 * time.Millisecond)})
 	defer r.Close()
 	if err := r.SetOffset(kafka.FirstOffset); err != nil {
 		return nil, err

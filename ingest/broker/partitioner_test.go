@@ -41,7 +41,7 @@ func TestPartitionerIsTheProducers(t *testing.T) {
 	used := map[int]bool{}
 	seen := 0
 	for id := range n {
-		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: inbox.Topic, Partition: id, MaxWait: 100 * time.Millisecond})
+		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: inbox.Topic, Partition: id, MaxWait: inbox.FetchWait(100 * time.Millisecond)})
 		c := &kafka.Client{Addr: kafka.TCP(brokers...)}
 		res, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{inbox.Topic: {kafka.LastOffsetOf(id)}}})
 		if err != nil {

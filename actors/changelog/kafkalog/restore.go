@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/actors/changelog"
 	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
 // MaxCheckpointAge is how old a store's checkpoint may be for a restore to read only the tail after it. An older one
@@ -133,7 +134,7 @@ func (r *Replicator) fence(part int, gen int32) (int64, error) {
 // partition up to from as its owner, which wrote that fence itself.
 func (r *Replicator) read(ctx context.Context, st *store.Store, part int, from, end int64) (int, int, error) {
 	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: r.cfg.Brokers, Topic: r.cfg.Topic, Partition: part,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: inbox.FetchWait(100 * time.Millisecond)})
 	defer rd.Close()
 	if err := rd.SetOffset(from); err != nil {
 		return 0, 0, fmt.Errorf("restore %s partition %d from %d: %w", r.cfg.Topic, part, from, err)

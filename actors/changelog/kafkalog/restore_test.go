@@ -373,7 +373,7 @@ func countRecords(ctx context.Context, brokers []string, p int, first, end int64
 	if first >= end {
 		return 0, nil
 	}
-	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: changelog.Topic, Partition: p, MaxWait: 100 * time.Millisecond})
+	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: changelog.Topic, Partition: p, MaxWait: inbox.FetchWait(100 * time.Millisecond)})
 	defer rd.Close()
 	if err := rd.SetOffset(first); err != nil {
 		return 0, err

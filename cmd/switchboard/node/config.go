@@ -124,7 +124,7 @@ func (w *configWatcher) catchUp(ctx context.Context) error {
 	defer w.mu.Unlock()
 	if w.reader == nil {
 		w.reader = kafka.NewReader(kafka.ReaderConfig{Brokers: w.brokers, Topic: tenant.ConfigTopic, Partition: 0,
-			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond})
+			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: inbox.FetchWait(250 * time.Millisecond)})
 		if err := w.reader.SetOffset(kafka.FirstOffset); err != nil {
 			return fmt.Errorf("read %s: %w", tenant.ConfigTopic, err)
 		}

@@ -76,7 +76,7 @@ func newMembers(ctx context.Context, brokers []string, advertise string, log *sl
 		writer: &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: cluster.Topic, Balancer: &kafka.Murmur2Balancer{},
 			RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, WriteTimeout: 10 * time.Second},
 		reader: kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: cluster.Topic, Partition: 0,
-			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 250 * time.Millisecond})}
+			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: inbox.FetchWait(250 * time.Millisecond)})}
 	if err := m.reader.SetOffset(kafka.FirstOffset); err != nil {
 		return nil, fmt.Errorf("read %s: %w", cluster.Topic, err)
 	}
