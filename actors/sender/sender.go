@@ -59,7 +59,9 @@ type Config struct {
 	Producer Producer
 	// BaseURL is the Cloud API base, e.g. https://graph.facebook.com/v21.0. Required.
 	BaseURL string
-	// Client sends the requests. Default: an http.Client with a 15 s timeout.
+	// Client sends the requests. Default: an http.Client with a 15 s timeout whose transport keeps up to 256 idle
+	// connections to the API's host (http.DefaultTransport keeps 2 per host: every worker past the second dialed a
+	// new connection for each send, and left one in TIME_WAIT).
 	Client *http.Client
 	// Workers per channel send in parallel; a recipient always goes to the same worker, so one customer's messages
 	// leave in order. Default 8.
@@ -92,9 +94,15 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// maxIdleConns is how many idle connections the default client keeps to the API's host: every worker of a few
+// dozen channels keeps its own between sends.
+const maxIdleConns = 256
+
 func (c *Config) setDefaults() {
 	if c.Client == nil {
-		c.Client = &http.Client{Timeout: 15 * time.Second}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = maxIdleConns, maxIdleConns
+		c.Client = &http.Client{Timeout: 15 * time.Second, Transport: tr}
 	}
 	if c.Workers == 0 {
 		c.Workers = 8
