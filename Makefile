@@ -10,6 +10,10 @@ CH_TCP   ?= 9001
 CH_HTTP  ?= 8124
 # The demo operator's token from deploy/dev/config.yaml, printed by make run for the console's sign-in.
 DEMO_TOKEN := $(shell sed -n 's/^ *token: *"\(dev-token-alice[^"]*\)".*/\1/p' deploy/dev/config.yaml)
+# encoding/json on the engine of encoding/json/v2 (Go's GOEXPERIMENT=jsonv2): the same behaviour as encoding/json,
+# two to three times faster with a quarter of the allocations (README, "Performance"). Everything make builds, runs
+# and tests uses it; a plain `go build` works too, with the slower JSON.
+export GOEXPERIMENT ?= jsonv2
 # make test stays under 15 minutes on 2 cores; the Go test timeout is the backstop.
 TEST_TIMEOUT ?= 14m
 
