@@ -158,11 +158,13 @@ func (a *conversationActor) startReplayed(pos conversation.Position) (bool, erro
 // change is one durable step: the conversation before and after, messages to store, the effects to release.
 type change struct {
 	prev, next conversation.Conversation
-	messages   []conversation.Message
-	effects    []conversation.Effect
-	item       *itemMsg       // nil for internal steps (proposals, releases)
-	result     outcome.Result // the command's outcome, published once durable
-	extra      func(*store.Batch) error
+	messages   []conversation.Message // new messages, and any written whole again
+	// updates are stored messages with a new state (a status, the channel's answer): only what changed is indexed.
+	updates []messageUpdate
+	effects []conversation.Effect
+	item    *itemMsg       // nil for internal steps (proposals, releases)
+	result  outcome.Result // the command's outcome, published once durable
+	extra   func(*store.Batch) error
 	// readReceipt is the wamid of a customer message to mark read on WhatsApp (with every earlier one): a read
 	// receipt job queued in the change's batch for the channel's sender. "" queues none.
 	readReceipt string
@@ -171,6 +173,9 @@ type change struct {
 	// scrub asks the store to scrub the tenant's files once the change is durable (an erase, erase.go).
 	scrub bool
 }
+
+// messageUpdate is a stored message (prev, as stored) and its new state.
+type messageUpdate struct{ prev, next conversation.Message }
 
 // persist writes a change in one batch — conversation, status index, messages, outbox events, timers — and releases
 // its acknowledgement, outcome and events once the batch is durable (docs/design.md, invariants 3 and 4).
@@ -185,6 +190,11 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 	}
 	for i := range ch.messages {
 		if err := b.PutMessage(a.tenant, &ch.messages[i]); err != nil {
+			return fail(err)
+		}
+	}
+	for i := range ch.updates {
+		if err := b.UpdateMessage(a.tenant, &ch.updates[i].prev, &ch.updates[i].next); err != nil {
 			return fail(err)
 		}
 	}
@@ -415,7 +425,7 @@ func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 	}
 	a.r.metrics.applied.WithLabelValues("status").Inc()
 	conv2, _ := conversation.ApplyLastStatus(a.conv, next)
-	return a.persist(c, change{prev: a.conv, next: conv2, messages: []conversation.Message{next}, item: m,
+	return a.persist(c, change{prev: a.conv, next: conv2, updates: []messageUpdate{{msg, next}}, item: m,
 		effects: []conversation.Effect{{Event: conversation.StatusEvent(a.conv, next, m.at)}}})
 }
 
@@ -424,7 +434,7 @@ func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 func (a *conversationActor) applyDelivery(c *actor.Context, m *itemMsg) error {
 	d := m.item.Delivery
 	prev := a.conv
-	var msgs []conversation.Message
+	var msgs []messageUpdate
 	var effects []conversation.Effect
 	msg, err := a.r.cfg.Store.Message(a.tenant, a.id, d.Seq)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -442,7 +452,7 @@ func (a *conversationActor) applyDelivery(c *actor.Context, m *itemMsg) error {
 					return err
 				}
 			}
-			msgs = append(msgs, next)
+			msgs = append(msgs, messageUpdate{msg, next})
 			if next.Status != msg.Status {
 				effects = append(effects, conversation.Effect{Event: conversation.StatusEvent(prev, next, m.at)})
 			}
@@ -451,10 +461,10 @@ func (a *conversationActor) applyDelivery(c *actor.Context, m *itemMsg) error {
 	a.r.metrics.applied.WithLabelValues("delivery").Inc()
 	wamid, next := "", prev
 	if len(msgs) > 0 {
-		wamid = msgs[0].WAMID
-		next, _ = conversation.ApplyLastStatus(prev, msgs[0])
+		wamid = msgs[0].next.WAMID
+		next, _ = conversation.ApplyLastStatus(prev, msgs[0].next)
 	}
-	return a.persist(c, change{prev: prev, next: next, messages: msgs, effects: effects, item: m, extra: func(b *store.Batch) error {
+	return a.persist(c, change{prev: prev, next: next, updates: msgs, effects: effects, item: m, extra: func(b *store.Batch) error {
 		if wamid != "" {
 			if err := b.DeleteParkedStatus(a.tenant, wamid); err != nil {
 				return err

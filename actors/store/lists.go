@@ -85,6 +85,16 @@ type listKeys struct {
 
 func (k *listKeys) key(i int) []byte { return k.buf[k.ents[i].start:k.ents[i].end] }
 
+// find returns the index of the entry whose key is key, or -1.
+func (k *listKeys) find(key []byte) int {
+	for i := range k.ents {
+		if bytes.Equal(k.key(i), key) {
+			return i
+		}
+	}
+	return -1
+}
+
 func (k *listKeys) val(i int) []byte {
 	if k.ents[i].unread {
 		return unreadFlag
@@ -124,28 +134,26 @@ func (k *listKeys) build(c *conversation.Conversation) {
 	}
 }
 
-// putLists deletes prev's list entries that c does not have and sets c's, all of them: a record written before the
-// indexes existed has none, though its previous state implies them.
+// putLists deletes prev's list entries that c does not have and sets those of c's that prev did not have as they
+// are: a change that moves no sort time, status, owner nor unread flag (a status, the channel's answer) writes
+// none. Every stored conversation has prev's entries: a record written before the indexes existed got them from
+// BackfillLists, which a tenant's rebuild runs before anything writes its conversations.
 func (b *Batch) putLists(prev, c *conversation.Conversation) error {
 	var was, now listKeys
 	was.build(prev)
 	now.build(c)
 	for i := range was.ents {
-		k, kept := was.key(i), false
-		for j := range now.ents {
-			if bytes.Equal(k, now.key(j)) {
-				kept = true
-				break
-			}
-		}
-		if kept {
+		if now.find(was.key(i)) >= 0 {
 			continue
 		}
-		if err := b.b.Delete(k, nil); err != nil {
+		if err := b.b.Delete(was.key(i), nil); err != nil {
 			return fmt.Errorf("unindex conversation %s from lists: %w", c.ID, err)
 		}
 	}
 	for i := range now.ents {
+		if j := was.find(now.key(i)); j >= 0 && was.ents[j].unread == now.ents[i].unread {
+			continue
+		}
 		if err := b.b.Set(now.key(i), now.val(i), nil); err != nil {
 			return fmt.Errorf("index conversation %s in lists: %w", c.ID, err)
 		}

@@ -335,6 +335,39 @@ func (b *Batch) PutMessage(tenant string, m *conversation.Message) error {
 	return nil
 }
 
+// UpdateMessage writes m, a new state of the stored message prev (a status, the channel's answer), and indexes
+// only what changed: the postings of its text if the text changed, its media reference if its media id did, and
+// the ids prev did not have (the channel's id, once the channel accepted it). prev must be the message as stored.
+func (b *Batch) UpdateMessage(tenant string, prev, m *conversation.Message) error {
+	if prev.ConversationID != m.ConversationID || prev.Seq != m.Seq {
+		return fmt.Errorf("BUG: update of message %s/%d with message %s/%d", prev.ConversationID, prev.Seq,
+			m.ConversationID, m.Seq)
+	}
+	if err := b.putJSON(msgKey(tenant, m.ConversationID, m.Seq), m); err != nil {
+		return err
+	}
+	if m.Text != prev.Text {
+		if err := b.indexText(tenant, m); err != nil {
+			return err
+		}
+	}
+	if MediaID(m) != MediaID(prev) {
+		if err := b.putMediaRef(tenant, m); err != nil {
+			return err
+		}
+	}
+	ref := messageRef(m.ConversationID, m.Seq)
+	for _, id := range []string{m.ID, m.WAMID} {
+		if id == "" || id == prev.ID || id == prev.WAMID {
+			continue
+		}
+		if err := b.b.Set(wamidKey(tenant, id), ref, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ParkStatus keeps a status whose message is not known (yet): Meta can report a status before the send that
 // produced its wamid is recorded.
 func (b *Batch) ParkStatus(tenant string, s *inbox.Status) error {
