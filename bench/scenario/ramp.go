@@ -45,7 +45,8 @@ func (e *env) drive(ctx context.Context, tenants []load.Tenant, steps []load.Ste
 	pctx, stopProfiles := context.WithCancel(ctx)
 	var profiles sync.WaitGroup
 	if e.cfg.Profile && e.node.pprof != "" {
-		profiles.Go(func() { e.profileSteps(pctx, steps) })
+		first := len(e.r.Steps) + 1 // the report's number of this drive's first step
+		profiles.Go(func() { e.profileSteps(pctx, steps, first) })
 	}
 	err = g.Run(ctx)
 	stopProfiles()
@@ -335,8 +336,9 @@ func (e *env) limit(st *report.Step) string {
 }
 
 // profileSteps saves a CPU profile of the node from the middle of each step, as cpu-step<N>.pprof next to the
-// report (read with `go tool pprof -top bin/switchboard <file>`).
-func (e *env) profileSteps(ctx context.Context, steps []load.Step) {
+// report, N being the step's number in the report (the first of steps is first), so a later drive (the
+// ingest-only step) does not overwrite an earlier one's. Read with `go tool pprof -top bin/switchboard <file>`.
+func (e *env) profileSteps(ctx context.Context, steps []load.Step, first int) {
 	dir := filepath.Join(e.cfg.Out, e.cfg.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		e.log.Warn("cpu profiles", "err", err)
@@ -358,7 +360,7 @@ func (e *env) profileSteps(ctx context.Context, steps []load.Step) {
 			e.log.Warn("cpu profile", "step", s.Name(), "code", code, "err", err)
 			continue
 		}
-		name := filepath.Join(dir, fmt.Sprintf("cpu-step%d.pprof", i+1))
+		name := filepath.Join(dir, fmt.Sprintf("cpu-step%d.pprof", first+i))
 		if err := os.WriteFile(name, body, 0o644); err != nil {
 			e.log.Warn("cpu profile", "err", err)
 		}
