@@ -48,15 +48,16 @@ func (g *Generator) Steps() []report.Step {
 		st.Sustained = ack.Errors == 0 && ack.Throughput*secs >= sustainedAckShare*float64(offered) &&
 			assigned.Throughput*secs >= sustainedAssignedShare*float64(offeredNew) &&
 			ack.Latency.P99 <= sustainedP99 && assigned.Latency.P99 <= sustainedP99
-		st.NodeCPUCores, st.ConsumerLagMax = cpuAndLag(samples, float64(from), float64(to))
+		st.NodeCPUCores, st.ConsumerLagMax, st.LoadCPUCores = cpuAndLag(samples, float64(from), float64(to))
 		st.Stages = append(st.Stages, report.Stage{Name: StageRouterApply, Throughput: appliedRate(samples, float64(from), float64(to))})
 		out = append(out, st)
 	}
 	return out
 }
 
-// cpuAndLag is the node's mean CPU use and highest consumer lag between from and to (seconds since the start).
-func cpuAndLag(samples []NodeSample, from, to float64) (cores, lag float64) {
+// cpuAndLag is the node's mean CPU use, its highest consumer lag and this process's mean CPU use between from and
+// to (seconds since the start).
+func cpuAndLag(samples []NodeSample, from, to float64) (cores, lag, self float64) {
 	var first, last *NodeSample
 	for i := range samples {
 		s := &samples[i]
@@ -71,8 +72,9 @@ func cpuAndLag(samples []NodeSample, from, to float64) (cores, lag float64) {
 	}
 	if first != nil && last.T > first.T {
 		cores = (last.CPUSeconds - first.CPUSeconds) / (last.T - first.T)
+		self = (last.SelfCPUSeconds - first.SelfCPUSeconds) / (last.T - first.T)
 	}
-	return cores, lag
+	return cores, lag, self
 }
 
 // appliedRate is the records the router applied per second between from and to, by the node's own count.

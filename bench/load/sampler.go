@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -20,6 +21,18 @@ type NodeSample struct {
 	// CPUSeconds is process_cpu_seconds_total; RSS process_resident_memory_bytes; Heap go_memstats_heap_alloc_bytes;
 	// Lag the sum of switchboard_consumer_lag; Applied the sum of switchboard_records_applied_total.
 	CPUSeconds, RSS, Heap, Lag, Applied float64
+	// SelfCPUSeconds is the CPU time this process (the load generator, and the simulator when it runs in it) has
+	// used, user and system.
+	SelfCPUSeconds float64
+}
+
+// selfCPU is this process's CPU time so far, user and system, in seconds; 0 if it cannot be read.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // sampler reads the node's /metrics once a second: its CPU and memory (the process collector's figures, so a node
@@ -41,6 +54,7 @@ func (s *sampler) run(ctx context.Context) {
 	for {
 		if smp, ok := Scrape(s.url); ok {
 			smp.T = time.Since(s.start).Seconds()
+			smp.SelfCPUSeconds = selfCPU()
 			s.mu.Lock()
 			s.got = append(s.got, smp)
 			s.mu.Unlock()

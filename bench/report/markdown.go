@@ -95,6 +95,9 @@ func (r *Report) mdStep(b *strings.Builder, i int, s Step) {
 	} else {
 		fmt.Fprintf(b, "%s.\n\n", upperFirst(verdict))
 	}
+	if s.NodeCPUCores > 0 || s.LoadCPUCores > 0 {
+		fmt.Fprintf(b, "CPU: the node %.2f cores, the load generator and the simulator %.2f.\n\n", s.NodeCPUCores, s.LoadCPUCores)
+	}
 	if len(s.Stages) == 0 {
 		return
 	}

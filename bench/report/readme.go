@@ -73,13 +73,15 @@ func mark(ok bool) string {
 func stepsTable(r *Report) string {
 	var b strings.Builder
 	b.WriteString("| step | sustained | webhooks acked /s | ack p50 / p99 ms | webhook → assigned p50 / p99 ms | " +
-		"operator API p50 / p99 ms | reply → simulator p50 / p99 ms | records applied /s | node CPU (cores) |\n" +
-		"|---|:---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		"operator API p50 / p99 ms | reply → simulator p50 / p99 ms | records applied /s | node CPU (cores) | " +
+		"load generator + simulator CPU (cores) |\n" +
+		"|---|:---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, st := range r.Steps {
 		s := stagesByName(st)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", st.Name, mark(st.Sustained),
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f |\n", st.Name, mark(st.Sustained),
 			integer(s["webhook_ack"].Throughput), p50p99(s["webhook_ack"]), p50p99(s["webhook_to_assigned"]),
-			p50p99(s["operator_api"]), p50p99(s["reply_to_simulator"]), integer(s["router_apply"].Throughput), st.NodeCPUCores)
+			p50p99(s["operator_api"]), p50p99(s["reply_to_simulator"]), integer(s["router_apply"].Throughput), st.NodeCPUCores,
+			st.LoadCPUCores)
 	}
 	var cs []string
 	for _, c := range r.Ceilings {

@@ -71,6 +71,9 @@ type Step struct {
 	// records the router had not yet consumed at any scrape during it.
 	NodeCPUCores   float64 `json:"node_cpu_cores"`
 	ConsumerLagMax float64 `json:"consumer_lag_max"`
+	// LoadCPUCores is the bench process's own mean CPU use over the step: the load generator and the WhatsApp
+	// simulator, which run in it and share the machine with the node. 0 when not measured.
+	LoadCPUCores float64 `json:"load_cpu_cores,omitempty"`
 }
 
 // Stage is the figure of one stage of the pipeline in one step.

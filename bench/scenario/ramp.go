@@ -201,10 +201,21 @@ func soak(ctx context.Context, e *env) error {
 	return nil
 }
 
+// The aims of the standard scenario (issue 15, "five times the messages per core"), on the 2-core machine with the
+// node, the load generator and the simulator sharing it.
+const (
+	aimAckPerCore    = 30000.0 // acknowledged webhooks per node core, ingest alone
+	aimSustained     = 5000.0  // customer messages per second sustained, standard mix, durability on
+	aimCPUPerMessage = 0.25    // ms of node CPU per customer message, standard mix
+	aimAssignedRate  = 2000.0  // msg/s at which webhook → assigned p99 is judged
+	aimAssignedP99   = 50.0    // ms
+)
+
 // aims compares the load steps with the project's aims and says what limits each figure that falls short.
 func (e *env) aims() {
 	var best *report.Step  // highest sustained rate
 	var first *report.Step // first step not sustained
+	var low *report.Step   // lowest constant rate: the CPU per message and the latency without a queue
 	var maxAck, maxAckCPU float64
 	for i := range e.r.Steps {
 		st := &e.r.Steps[i]
@@ -220,6 +231,9 @@ func (e *env) aims() {
 		if !st.Sustained && first == nil {
 			first = st
 		}
+		if !isBursty(st) && (low == nil || st.OfferedRate < low.OfferedRate) {
+			low = st
+		}
 	}
 	e.useCeilings(best)
 	perCore := 0.0
@@ -230,33 +244,59 @@ func (e *env) aims() {
 	if first != nil {
 		limit = e.limit(first)
 	}
-	e.r.Aims = append(e.r.Aims, report.Aim{Name: "acknowledged webhooks per core", Target: "≥ 25,000/s per core",
+	e.r.Aims = append(e.r.Aims, report.Aim{Name: "acknowledged webhooks per node core, ingest alone",
+		Target:   fmt.Sprintf("≥ %s/s per core", thousands(aimAckPerCore)),
 		Measured: fmt.Sprintf("%.0f/s at %.2f node cores → %.0f/s per core", maxAck, maxAckCPU, perCore),
-		Met:      perCore >= 25000, Limit: e.ackLimit()})
+		Met:      perCore >= aimAckPerCore, Limit: e.ackLimit()})
 	sustained := "none"
 	if best != nil {
 		sustained = fmt.Sprintf("%.0f msg/s (%s)", best.OfferedRate, best.Name)
 	}
-	e.r.Aims = append(e.r.Aims, report.Aim{Name: "inbound messages sustained end to end", Target: "≥ 20,000 msg/s, durability on",
-		Measured: sustained, Met: best != nil && best.OfferedRate >= 20000, Limit: limit})
-	// Routing latency at the highest rate sustained (a step the node did not sustain has a queue, not a latency),
-	// and at the lowest rate for comparison.
-	var low *report.Step
-	for i := range e.r.Steps {
-		st := &e.r.Steps[i]
-		if !isBursty(st) && !isIngestOnly(st) && (low == nil || st.OfferedRate < low.OfferedRate) {
-			low = st
-		}
+	e.r.Aims = append(e.r.Aims, report.Aim{Name: "customer messages sustained, standard mix, durability on",
+		Target: fmt.Sprintf("≥ %s msg/s", thousands(aimSustained)), Measured: sustained,
+		Met: best != nil && best.OfferedRate >= aimSustained, Limit: limit})
+	if low != nil && low.OfferedRate > 0 && low.NodeCPUCores > 0 {
+		ms := 1000 * low.NodeCPUCores / low.OfferedRate
+		records := stageOf(low, load.StageRouterApply).Throughput / low.OfferedRate
+		e.r.Aims = append(e.r.Aims, report.Aim{Name: "node CPU per customer message, standard mix",
+			Target:   fmt.Sprintf("≤ %.2f ms", aimCPUPerMessage),
+			Measured: fmt.Sprintf("%.2f ms at %s (%.2f cores; %.1f records applied per message)", ms, low.Name, low.NodeCPUCores, records),
+			Met:      ms <= aimCPUPerMessage,
+			Limit: limitIf(ms > aimCPUPerMessage, fmt.Sprintf("CPU per record applied and per HTTP request: see the "+
+				"step's profile (cpu-step%d.pprof with --profile); the load generator and the simulator used %.2f cores",
+				stepNumber(e.r.Steps, low), low.LoadCPUCores))})
 	}
+	// Routing latency at the aim's rate if it was sustained, else at the highest rate sustained (a step the node did
+	// not sustain has a queue, not a latency), and at the lowest rate for comparison.
 	if best != nil && low != nil {
 		a, l := stageOf(best, load.StageWebhookToAssigned), stageOf(low, load.StageWebhookToAssigned)
-		met := best.OfferedRate >= 10000 && a.Latency.P99 <= 15
-		e.r.Aims = append(e.r.Aims, report.Aim{Name: "webhook → assigned p99", Target: "≤ 15 ms at 10,000 msg/s",
+		met := best.OfferedRate >= aimAssignedRate && a.Latency.P99 <= aimAssignedP99
+		e.r.Aims = append(e.r.Aims, report.Aim{Name: "webhook → assigned p99",
+			Target: fmt.Sprintf("≤ %.0f ms at %s msg/s", aimAssignedP99, thousands(aimAssignedRate)),
 			Measured: fmt.Sprintf("p99 %.0f ms (p50 %.0f ms) at %.0f msg/s, the highest rate sustained; p99 %.0f ms (p50 %.1f ms) at %.0f msg/s",
 				a.Latency.P99, a.Latency.P50, best.OfferedRate, l.Latency.P99, l.Latency.P50, low.OfferedRate),
-			Met: met, Limit: limitIf(!met, fmt.Sprintf("the node's CPU: %.2f of %d cores busy at %.0f msg/s, the rest taken by the load generator and the simulator; %s",
-				best.NodeCPUCores, runtime.NumCPU(), best.OfferedRate, limit))})
+			Met: met, Limit: limitIf(!met, fmt.Sprintf("the node's CPU: %.2f of %d cores busy at %.0f msg/s, the load generator and the simulator %.2f; %s",
+				best.NodeCPUCores, runtime.NumCPU(), best.OfferedRate, best.LoadCPUCores, limit))})
 	}
+}
+
+// thousands formats n with a thousands separator: 30000 → "30,000".
+func thousands(n float64) string {
+	s := fmt.Sprintf("%.0f", n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// stepNumber is st's number in steps, from 1.
+func stepNumber(steps []report.Step, st *report.Step) int {
+	for i := range steps {
+		if &steps[i] == st {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // ceilingUsers are the stage compared with each ceiling: every record the router applied was produced to and
@@ -318,7 +358,7 @@ func maxOffered(steps []report.Step) float64 {
 // limit diagnoses the first step the node did not sustain.
 func (e *env) limit(st *report.Step) string {
 	ack, asg, app := stageOf(st, load.StageWebhookAck), stageOf(st, load.StageWebhookToAssigned), stageOf(st, load.StageRouterApply)
-	cpu := fmt.Sprintf("node used %.2f of %d cores, the load generator and the simulator the rest", st.NodeCPUCores, runtime.NumCPU())
+	cpu := fmt.Sprintf("node used %.2f of %d cores, the load generator and the simulator %.2f", st.NodeCPUCores, runtime.NumCPU(), st.LoadCPUCores)
 	switch {
 	case ack.Errors > 0 || ack.Throughput < 0.97*st.OfferedRate:
 		return fmt.Sprintf("at %s ingest fell behind: %.0f acks/s, p99 %.0f ms, %d errors (%.0f%% of the HTTP+JSON ceiling); %s",

@@ -124,15 +124,19 @@ func TestAimsAndLimits(t *testing.T) {
 	for _, a := range e.r.Aims {
 		byName[a.Name] = a
 	}
-	if a := byName["inbound messages sustained end to end"]; a.Met || !strings.HasPrefix(a.Measured, "1000 msg/s") ||
+	if a := byName["customer messages sustained, standard mix, durability on"]; a.Met || !strings.HasPrefix(a.Measured, "1000 msg/s") ||
 		!strings.Contains(a.Limit, "the CPU is saturated") {
 		t.Errorf("sustained aim %+v: want 1000 msg/s, limited by CPU (no lag, acks kept pace)", a)
 	}
-	if a := byName["acknowledged webhooks per core"]; !strings.Contains(a.Measured, "9000/s at 0.90 node cores → 10000/s per core") {
+	if a := byName["acknowledged webhooks per node core, ingest alone"]; !strings.Contains(a.Measured, "9000/s at 0.90 node cores → 10000/s per core") {
 		t.Errorf("per-core aim %+v: want the ingest-only step", a)
 	}
 	if a := byName["webhook → assigned p99"]; !strings.Contains(a.Measured, "p99 200 ms (p50 20 ms) at 1000 msg/s") {
 		t.Errorf("latency aim %+v: want the highest sustained step", a)
+	}
+	if a := byName["node CPU per customer message, standard mix"]; a.Met ||
+		!strings.HasPrefix(a.Measured, "2.00 ms at 500/s constant (1.00 cores; 2.2 records applied per message)") {
+		t.Errorf("CPU per message aim %+v: want the lowest step's 1.00 cores / 500 msg/s", a)
 	}
 	if c := e.r.Ceilings[1]; c.UsedBy != "router_apply at 1000/s constant" || c.Share != 0.023 {
 		t.Errorf("pebble_sync used %q %v, want router_apply at 1000/s constant, 0.023", c.UsedBy, c.Share)
