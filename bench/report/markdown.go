@@ -95,7 +95,7 @@ func (r *Report) mdStep(b *strings.Builder, i int, s Step) {
 	} else {
 		fmt.Fprintf(b, "%s.\n\n", upperFirst(verdict))
 	}
-	if s.NodeCPUCores > 0 || s.LoadCPUCores > 0 {
+	if s.LoadCPUCores > 0 { // measured since issue 15; older reports have only the node's
 		fmt.Fprintf(b, "CPU: the node %.2f cores, the load generator and the simulator %.2f.\n\n", s.NodeCPUCores, s.LoadCPUCores)
 	}
 	if len(s.Stages) == 0 {
