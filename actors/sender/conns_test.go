@@ -88,17 +88,8 @@ func TestSendsReuseTheirConnections(t *testing.T) {
 	defer func() { stop(); <-runDone }()
 	const n = 400
 	for i := range n {
-		c := &conversation.Conversation{ID: fmt.Sprintf("c%d", i%16), TenantID: "t", ChannelID: "t-wa",
-			Contact: conversation.Contact{WaID: fmt.Sprintf("270000000%02d", i%16)}}
-		m := &conversation.Message{ConversationID: c.ID, Seq: uint64(i + 1), ID: fmt.Sprintf("m%03d", i),
-			Direction: conversation.DirOut, Type: "text", Text: "reply", Status: conversation.Pending}
-		batch := st.NewBatch()
-		j, err := Queue(batch, c, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		storetest.Commit(t, st, batch)
-		s.Notify(j)
+		queueReply(t, st, s, &conversation.Conversation{ID: fmt.Sprintf("c%d", i%16), TenantID: "t", ChannelID: "t-wa",
+			Contact: conversation.Contact{WaID: fmt.Sprintf("270000000%02d", i%16)}}, i)
 	}
 	eventually.NoError(t, time.Minute, 10*time.Millisecond, func() error { return accepted(meta, n) },
 		"Meta accepts the replies")

@@ -2,7 +2,6 @@ package sender
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -30,14 +29,7 @@ func TestFencedSenderSendsNothingForALostPartition(t *testing.T) {
 	st := storetest.Open(t, store.Config{Partition: func(string) int { return 0 }})
 	queue := func(from, n int) (jobs []Job) {
 		for i := from; i < from+n; i++ {
-			m := &conversation.Message{ConversationID: c.ID, Seq: uint64(i + 1), ID: fmt.Sprintf("m%03d", i),
-				Direction: conversation.DirOut, Type: "text", Text: "reply", Status: conversation.Pending}
-			batch := st.NewBatch()
-			j, err := Queue(batch, c, m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			storetest.Commit(t, st, batch)
+			_, j := queueJob(t, st, c, i)
 			jobs = append(jobs, j)
 		}
 		return jobs

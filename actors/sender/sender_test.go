@@ -108,15 +108,7 @@ func TestOrderKeptThroughOverflow(t *testing.T) {
 	want := map[string][]string{}
 	for i := range n {
 		c := convs[i%2]
-		m := &conversation.Message{ConversationID: c.ID, Seq: uint64(i + 1), ID: fmt.Sprintf("m%03d", i),
-			Direction: conversation.DirOut, Type: "text", Text: "reply", Status: conversation.Pending}
-		batch := st.NewBatch()
-		j, err := Queue(batch, c, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		storetest.Commit(t, st, batch)
-		s.Notify(j)
+		m := queueReply(t, st, s, c, i)
 		want[c.Contact.WaID] = append(want[c.Contact.WaID], m.ID)
 	}
 	eventually.NoError(t, time.Minute, 10*time.Millisecond, func() error { return accepted(meta, n) },
@@ -134,6 +126,28 @@ func TestOrderKeptThroughOverflow(t *testing.T) {
 	if queued := testutil.ToFloat64(s.m.queued); queued < n {
 		t.Errorf("%v jobs queued, want at least %d", queued, n)
 	}
+}
+
+// queueReply queues reply i to c's customer durably (queueJob) and hands its job to s.
+func queueReply(t *testing.T, st *store.Store, s *Sender, c *conversation.Conversation, i int) *conversation.Message {
+	t.Helper()
+	m, j := queueJob(t, st, c, i)
+	s.Notify(j)
+	return m
+}
+
+// queueJob queues reply i (seq i+1, id m<i>) to c's customer in st, durably, and returns it and its job.
+func queueJob(t *testing.T, st *store.Store, c *conversation.Conversation, i int) (*conversation.Message, Job) {
+	t.Helper()
+	m := &conversation.Message{ConversationID: c.ID, Seq: uint64(i + 1), ID: fmt.Sprintf("m%03d", i),
+		Direction: conversation.DirOut, Type: "text", Text: "reply", Status: conversation.Pending}
+	batch := st.NewBatch()
+	j, err := Queue(batch, c, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.Commit(t, st, batch)
+	return m, j
 }
 
 func head(ids []string) []string { return ids[:min(len(ids), 8)] }

@@ -2,6 +2,7 @@ package load
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"testing"
@@ -195,5 +196,27 @@ func TestStageBucketsBounded(t *testing.T) {
 	h, done, _ := s.window(0, 64)
 	if h.TotalCount() != 64 || done != 64 {
 		t.Errorf("first 64 s: %d latencies, %d done; want 64", h.TotalCount(), done)
+	}
+}
+
+// A step's CPU figures: the node's from its process_cpu_seconds_total, this process's (the load generator and the
+// simulator) from its own rusage, each over the step's samples; selfCPU moves when this process works.
+func TestStepCPU(t *testing.T) {
+	samples := []NodeSample{
+		{T: 0, CPUSeconds: 10, SelfCPUSeconds: 1, Lag: 3},
+		{T: 2, CPUSeconds: 12.5, SelfCPUSeconds: 1.5, Lag: 7},
+		{T: 4, CPUSeconds: 15, SelfCPUSeconds: 2, Lag: 1},
+		{T: 9, CPUSeconds: 99, SelfCPUSeconds: 99}, // after the step
+	}
+	cores, lag, self := cpuAndLag(samples, 0, 4)
+	if cores != 1.25 || lag != 7 || self != 0.25 {
+		t.Errorf("cpuAndLag = %v cores, lag %v, self %v; want 1.25, 7, 0.25", cores, lag, self)
+	}
+	before := selfCPU()
+	for x, deadline := 0, time.Now().Add(5*time.Second); selfCPU() <= before && time.Now().Before(deadline); x++ {
+		_ = fmt.Sprint(x) // work, until the rusage clock ticks
+	}
+	if after := selfCPU(); after <= before {
+		t.Errorf("selfCPU stayed at %v after 5 s of work", after)
 	}
 }
