@@ -17,7 +17,7 @@ export GOEXPERIMENT ?= jsonv2
 # make test stays under 15 minutes on 2 cores; the Go test timeout is the backstop.
 TEST_TIMEOUT ?= 14m
 
-.PHONY: build web run run-cluster demo-webhook demo-photo test test-deps check-clickhouse-current bench bench-go vet clean
+.PHONY: build web run run-cluster demo-webhook demo-photo test test-deps check-clickhouse-current bench bench-go pgo vet clean
 
 # bin/switchboard is the production binary; `switchboard bench` and `switchboard whatsapp-sim` run the two built
 # beside it (bin/switchboard-bench, bin/switchboard-whatsapp-sim), which link the load generator, the simulator and
@@ -133,6 +133,14 @@ SCENARIO ?= standard
 bench: build
 	$(BIN) bench --scenario $(SCENARIO) --out bench/results
 	$(BIN) bench --update-readme README.md --out bench/results
+
+# The profile-guided build's profile: a standard run with the changelog on and CPU profiles per step, merged into
+# cmd/switchboard/default.pgo, which `go build ./cmd/switchboard` (make build, the Dockerfile) then applies by itself
+# (-pgo=auto). Refresh it after a change to the hot path; README, "Profile-guided build".
+pgo: build
+	$(BIN) bench --scenario standard --changelog --profile --out $(PGO_OUT)
+	$(GO) tool pprof -proto $(PGO_OUT)/standard/cpu-step*.pprof > cmd/switchboard/default.pgo
+PGO_OUT ?= /tmp/switchboard-pgo
 
 # Every go test benchmark in the tree: the stages on their own (webhook ingest, routing, outbound, ceilings, memory).
 bench-go:
