@@ -3,8 +3,11 @@ package actors
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,7 +45,7 @@ func TestDelivery(t *testing.T) {
 				if err := ds.spawn(); err != nil {
 					t.Fatal(err)
 				}
-				r.produce(ds, ts)
+				r.produce(ds, ts, 0)
 				ds.passivate()
 				ds.close()
 				if got := r.handled.Load(); got != count {
@@ -93,44 +96,101 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// BenchmarkDelivery measures delivery through each design: an op is one message, from the producer's send to its
-// handler, for 1,000 and 30,000 conversations, with the bookkeeping work alone and with conversation.Receive.
-// Spawning the conversations and stopping them are outside the timer.
+// BenchmarkDelivery measures delivery through each design as fast as it goes, at most maxInFlight messages
+// unhandled: an op is one message, from the producer's send to its handler, for 1,000 and 30,000 conversations,
+// with the bookkeeping work alone and with conversation.Receive. Its p50/p99 are mostly the wait in a full pipeline
+// (by Little's law, maxInFlight / throughput); BenchmarkLatency measures delivery's own.
 func BenchmarkDelivery(b *testing.B) {
 	for _, w := range []Work{WorkCount, WorkReceive} {
 		for _, n := range []int{1_000, 30_000} {
 			for _, d := range designs {
 				b.Run(fmt.Sprintf("work=%s/convs=%d/%s", w, n, d.name), func(b *testing.B) {
-					r := newRun(n, w)
-					ts, want := targets(n, b.N)
-					r.lat = make([]int64, b.N)
-					ds, err := d.new(r)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if err := ds.spawn(); err != nil {
-						b.Fatal(err)
-					}
-					runtime.GC()
-					b.ReportAllocs()
-					b.ResetTimer()
-					start := time.Now()
-					r.produce(ds, ts)
-					elapsed := time.Since(start)
-					b.StopTimer()
-					ds.passivate()
-					ds.close()
-					if err := r.check(want); err != nil {
-						b.Fatal(err)
-					}
-					slices.Sort(r.lat)
-					b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
-					b.ReportMetric(float64(r.lat[len(r.lat)/2]), "p50-ns")
-					b.ReportMetric(float64(r.lat[len(r.lat)*99/100]), "p99-ns")
+					deliver(b, d.new, n, w, 0)
 				})
 			}
 		}
 	}
+}
+
+// latencyRate is BenchmarkLatency's default rate, messages per second: about what the standard mix's 5,000
+// customer messages/s aim (issue 15) means in inbox items at ≈ 2.4 items per message, rounded up. BENCH_RATE sets
+// another.
+const latencyRate = 20_000
+
+// BenchmarkLatency measures each design's send→handled latency and CPU per message at a steady rate
+// (BENCH_RATE, default latencyRate messages/s, sent in batches of a millisecond's worth) below every design's
+// ceiling, the bookkeeping work alone: an op is one message. At a rate like the node's, a conversation is almost
+// always idle when its next message comes, so this is the cost of waking it, not of draining a full mailbox.
+func BenchmarkLatency(b *testing.B) {
+	rate := latencyRate
+	if v, err := strconv.Atoi(os.Getenv("BENCH_RATE")); err == nil && v > 0 {
+		rate = v
+	}
+	for _, n := range []int{1_000, 30_000} {
+		for _, d := range designs {
+			b.Run(fmt.Sprintf("rate=%d/convs=%d/%s", rate, n, d.name), func(b *testing.B) {
+				deliver(b, d.new, n, WorkCount, rate)
+			})
+		}
+	}
+}
+
+// deliver runs b.N messages over n conversations of a design made by newDesign, doing w, at rate (0: as fast as it
+// goes), and reports throughput, the process's CPU per message (every goroutine's, the GC's included: the figure
+// that holds on a machine shared with other work) and the latency percentiles. Spawning the conversations and
+// stopping them are outside the timer.
+func deliver(b *testing.B, newDesign func(*run) (design, error), n int, w Work, rate int) {
+	r := newRun(n, w)
+	ts, want := targets(n, b.N)
+	r.lat = make([]int64, b.N)
+	ds, err := newDesign(r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := runtime.NumGoroutine()
+	if err := ds.spawn(); err != nil {
+		b.Fatal(err)
+	}
+	// What the spawn set going (hollywood's event stream, its inboxes' first runs) is done before the clock starts.
+	settle(b, ds, base, n)
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime(b)
+	r.produce(ds, ts, rate)
+	elapsed, cpu := time.Since(start), cpuTime(b)-cpu0
+	b.StopTimer()
+	ds.passivate()
+	ds.close()
+	if err := r.check(want); err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(r.lat)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/msg")
+	b.ReportMetric(float64(r.lat[len(r.lat)/2]), "p50-ns")
+	b.ReportMetric(float64(r.lat[len(r.lat)*99/100]), "p99-ns")
+}
+
+// settle waits until the goroutines are back to base plus what design ds runs for k resident conversations:
+// hollywood runs one for a moment after a spawn, a send or a stop (the inbox's run, the event stream's).
+func settle(b *testing.B, ds design, base, k int) {
+	b.Helper()
+	want := base
+	if _, ok := ds.(*goroutineDesign); ok {
+		want += k
+	}
+	eventually.True(b, time.Minute, time.Millisecond, func() bool { return runtime.NumGoroutine() <= want },
+		"goroutines back to %d", want)
+}
+
+// cpuTime is the CPU time the process has used, user and system, every thread's.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // residentRound is the most conversations BenchmarkResident holds at once: a larger b.N is done in rounds, so the
@@ -154,19 +214,16 @@ func BenchmarkResident(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			_, ownGoroutines := ds.(*goroutineDesign)
 			base := runtime.NumGoroutine()
 			var ms runtime.MemStats
-			// read waits for the goroutines to be back to want — hollywood runs one for a moment after a spawn and
-			// a stop (the inbox, the event stream) — and reads the memory statistics after a GC.
-			read := func(want int) runtime.MemStats {
-				eventually.True(b, time.Minute, time.Millisecond, func() bool { return runtime.NumGoroutine() <= want },
-					"goroutines back to %d", want)
+			// read settles the design with k conversations resident and reads the memory statistics after a GC.
+			read := func(k int) runtime.MemStats {
+				settle(b, ds, base, k)
 				runtime.GC()
 				runtime.ReadMemStats(&ms)
 				return ms
 			}
-			var spawnT, stopT time.Duration
+			var spawnT, stopT, spawnCPU, stopCPU time.Duration
 			b.ReportAllocs()
 			b.ResetTimer()
 			for done := 0; done < b.N; {
@@ -176,33 +233,29 @@ func BenchmarkResident(b *testing.B) {
 				var before, active runtime.MemStats
 				if first {
 					b.StopTimer()
-					before = read(base)
+					before = read(0)
 					b.StartTimer()
 				}
-				t0 := time.Now()
+				t0, c0 := time.Now(), cpuTime(b)
 				if err := ds.spawn(); err != nil {
 					b.Fatal(err)
 				}
-				spawnT += time.Since(t0)
+				spawnT, spawnCPU = spawnT+time.Since(t0), spawnCPU+cpuTime(b)-c0
 				if first {
 					b.StopTimer()
-					want := base
-					if ownGoroutines {
-						want += k
-					}
-					active = read(want)
+					active = read(k)
 					perConv := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(k) }
 					b.ReportMetric(perConv(active.HeapAlloc, before.HeapAlloc), "heap-B/conv")
 					b.ReportMetric(perConv(active.StackInuse, before.StackInuse), "stack-B/conv")
 					b.ReportMetric(perConv(active.Mallocs, before.Mallocs), "spawn-allocs/conv")
 					b.StartTimer()
 				}
-				t0 = time.Now()
+				t0, c0 = time.Now(), cpuTime(b)
 				ds.passivate()
-				stopT += time.Since(t0)
+				stopT, stopCPU = stopT+time.Since(t0), stopCPU+cpuTime(b)-c0
 				if first {
 					b.StopTimer()
-					after := read(base)
+					after := read(0)
 					perConv := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(k) }
 					b.ReportMetric(perConv(after.HeapAlloc, before.HeapAlloc), "stopped-heap-B/conv")
 					b.ReportMetric(perConv(after.Mallocs, active.Mallocs), "stop-allocs/conv")
@@ -214,6 +267,8 @@ func BenchmarkResident(b *testing.B) {
 			ds.close()
 			b.ReportMetric(float64(spawnT.Nanoseconds())/float64(b.N), "spawn-ns/conv")
 			b.ReportMetric(float64(stopT.Nanoseconds())/float64(b.N), "stop-ns/conv")
+			b.ReportMetric(float64(spawnCPU.Nanoseconds())/float64(b.N), "spawn-cpu-ns/conv")
+			b.ReportMetric(float64(stopCPU.Nanoseconds())/float64(b.N), "stop-cpu-ns/conv")
 		})
 	}
 }

@@ -1,27 +1,30 @@
 // Package actors measures what the actor framework (hollywood) costs Switchboard, against plain-goroutine designs
-// doing the same work, in process and without I/O: how fast messages reach per-conversation handlers, how long each
-// waits between send and handling, and what a resident conversation costs in memory and to start and stop.
+// doing the same work, in process and without I/O: the CPU and latency of delivering a message to a conversation's
+// handler, and what a resident conversation costs in memory and to start and stop (issue 15).
 //
 // Three designs deliver a partition consumer's stream — one producer goroutine, messages spread uniformly (fixed
-// seed) over N conversations, at most 4,096 in flight (the router's MaxInFlight) — to per-conversation handlers:
+// seed) over N conversations, at most 4,096 unhandled (the router's MaxInFlight) — to per-conversation handlers:
 //
 //   - hollywood: one actor per conversation, spawned as the router spawns it (a child of a tenant actor, inbox 8,
-//     actor id "<conversation>.<n>"), sent to by PID;
+//     actor id "<conversation>.<n>"), sent to by PID, stopped with Poison as the router passivates;
 //   - goroutine: one goroutine per conversation reading a buffered channel of the same capacity (8);
 //   - pool: GOMAXPROCS worker goroutines, each with a 1,024-slot queue, a conversation going to the worker its id
 //     hashes to (FNV-1a), whose map from conversation id holds the conversation's state.
 //
-// Every handler does the same work (handle): an ordering check and counter update, the send→handled latency, and,
-// for the "receive" work, conversation.Receive (the pure rule of a customer message) on the conversation's state.
+// Every handler does the same work (run.handle): an ordering check and counters, the send→handled latency, and, for
+// the "receive" work, conversation.Receive (the pure rule of a customer message) on the conversation's state.
+// BenchmarkDelivery runs as fast as each design goes, BenchmarkLatency at a steady rate like a node's (BENCH_RATE,
+// default 20,000 messages/s); both report per message ns/op, allocs/op, the process's CPU (cpu-ns/msg, every
+// goroutine's and the GC's: the figure that holds on a machine shared with other work) and p50-ns/p99-ns
+// send→handled. BenchmarkResident's op is one idle conversation started and stopped; it reports heap and goroutine
+// stack bytes per resident conversation (stacks are not in HeapAlloc), the heap still held once all are stopped,
+// and spawn and stop CPU and allocations per conversation. A test checks that every design delivers every message
+// exactly once, in order. Run (about 2 minutes on two cores; BenchmarkResident in fresh processes, since the
+// runtime keeps goroutine records and sizes new stacks by what ran before):
 //
-//	GOEXPERIMENT=jsonv2 go test ./bench/actors/                                   # every design delivers exactly once, in order
-//	GOEXPERIMENT=jsonv2 go test -run '^$' -bench . -benchtime 200000x -count 3 ./bench/actors/
-//
-// BenchmarkDelivery reports ns/op and allocs/op per message, msgs/s, and p50-ns/p99-ns send→handled. Each op of
-// BenchmarkResident spawns N idle conversations, measures them after a GC, and stops them: it reports heap, stack
-// and Sys bytes per conversation (goroutine stacks are not in HeapAlloc), and spawn and stop (hollywood's Poison,
-// the router's passivation) nanoseconds and allocations per conversation. -benchtime 200000x applies to both:
-// BenchmarkResident caps its ops at 3, so a run with -count 3 takes about a minute on two cores.
+//	GOEXPERIMENT=jsonv2 go test ./bench/actors/
+//	GOEXPERIMENT=jsonv2 go test -run '^$' -bench 'Delivery|Latency' -benchtime 50000x -count 3 ./bench/actors/
+//	for i in 1 2 3; do GOEXPERIMENT=jsonv2 go test -run '^$' -bench Resident -benchtime 30000x ./bench/actors/; done
 package actors
 
 import (
@@ -146,11 +149,20 @@ func (r *run) handle(st *convState, m *message) {
 }
 
 // produce sends one message to each conversation in targets, in order, as a partition consumer delivers: one
-// goroutine, at most maxInFlight messages unhandled. It returns once every message is handled.
-func (r *run) produce(d design, targets []int32) {
+// goroutine, at most maxInFlight messages unhandled. A rate > 0 paces the sends at rate messages per second, in
+// batches of a millisecond's worth; 0 sends as fast as the design takes them. It returns once every message is
+// handled.
+func (r *run) produce(d design, targets []int32, rate int) {
 	r.total = int64(len(targets))
 	seqs := make([]uint32, len(r.states))
+	batch := max(rate/1000, 1)
+	begin := time.Now()
 	for i, c := range targets {
+		if rate > 0 && i%batch == 0 {
+			if wait := time.Until(begin.Add(time.Duration(i) * time.Second / time.Duration(rate))); wait > 0 {
+				time.Sleep(wait)
+			}
+		}
 		for int64(i)-r.handled.Load() >= maxInFlight {
 			<-r.wake
 		}
