@@ -23,7 +23,7 @@
 // runtime keeps goroutine records and sizes new stacks by what ran before):
 //
 //	GOEXPERIMENT=jsonv2 go test ./bench/actors/
-//	GOEXPERIMENT=jsonv2 go test -run '^$' -bench 'Delivery|Latency' -benchtime 50000x -count 3 ./bench/actors/
+//	GOEXPERIMENT=jsonv2 go test -run '^$' -bench 'Delivery|Latency' -benchtime 30000x -count 3 ./bench/actors/
 //	for i in 1 2 3; do GOEXPERIMENT=jsonv2 go test -run '^$' -bench Resident -benchtime 30000x ./bench/actors/; done
 package actors
 
