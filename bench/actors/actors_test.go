@@ -31,7 +31,7 @@ func targets(n, count int) (ts []int32, want []uint32) {
 // order sent, so the benchmarks measure no design that drops, repeats or reorders. A design that loses a message
 // never lets produce return: the test waits for it with a timeout far beyond the second the run takes.
 func TestDelivery(t *testing.T) {
-	for _, w := range []Work{WorkCount, WorkReceive} {
+	for _, w := range []Work{WorkCount, WorkReceive, WorkStack} {
 		for _, d := range designs {
 			t.Run(fmt.Sprintf("%s/%s", w, d.name), func(t *testing.T) {
 				const n, count = 300, 30_000
@@ -127,8 +127,8 @@ func BenchmarkDelivery(b *testing.B) {
 const latencyRate = 20_000
 
 // BenchmarkLatency measures each design's send→handled latency and CPU per message at a steady rate
-// (BENCH_RATE, default latencyRate messages/s, sent in batches of a millisecond's worth), the bookkeeping work
-// alone: an op is one message. At a rate like a node's, a conversation is almost always idle when its next message
+// (BENCH_RATE, default latencyRate messages/s, sent in batches of a millisecond's worth), with the bookkeeping work
+// alone and with a call using 8 KiB of stack: an op is one message. At a rate like a node's, a conversation is almost always idle when its next message
 // comes, so this is the cost of waking it, not of draining a full mailbox. A design that cannot keep the rate
 // shows it in msgs/s and in its latency (the goroutine design with 30,000 conversations on two busy cores).
 func BenchmarkLatency(b *testing.B) {
@@ -136,11 +136,13 @@ func BenchmarkLatency(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("BENCH_RATE")); err == nil && v > 0 {
 		rate = v
 	}
-	for _, n := range []int{1_000, 30_000} {
-		for _, d := range designs {
-			b.Run(fmt.Sprintf("rate=%d/convs=%d/%s", rate, n, d.name), func(b *testing.B) {
-				deliver(b, d.new, n, WorkCount, rate)
-			})
+	for _, w := range []Work{WorkCount, WorkStack} {
+		for _, n := range []int{1_000, 30_000} {
+			for _, d := range designs {
+				b.Run(fmt.Sprintf("work=%s/rate=%d/convs=%d/%s", w, rate, n, d.name), func(b *testing.B) {
+					deliver(b, d.new, n, w, rate)
+				})
+			}
 		}
 	}
 }

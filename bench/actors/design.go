@@ -12,7 +12,8 @@
 //     hashes to (FNV-1a), whose map from conversation id holds the conversation's state.
 //
 // Every handler does the same work (run.handle): an ordering check and counters, the send→handled latency, and, for
-// the "receive" work, conversation.Receive (the pure rule of a customer message) on the conversation's state.
+// the "receive" work, conversation.Receive (the pure rule of a customer message) on the conversation's state, or,
+// for "stack8k", a call using 8 KiB of stack (a goroutine started small grows its stack to run it).
 // BenchmarkDelivery runs as fast as each design goes, BenchmarkLatency at a steady rate like a node's (BENCH_RATE,
 // default 20,000 messages/s); both report per message ns/op, allocs/op, the process's CPU (cpu-ns/msg, every
 // goroutine's and the GC's: the figure that holds on a machine shared with other work) and p50-ns/p99-ns
@@ -70,6 +71,7 @@ type convState struct {
 	next  uint32 // the seq expected next
 	count uint32 // messages handled
 	bad   uint32 // messages handled out of order (a repeat, or after a gap)
+	sum   uint32 // WorkStack's results
 }
 
 // Work is what a handler does for a message beyond the bookkeeping every design shares.
@@ -80,13 +82,39 @@ const (
 	WorkCount Work = iota
 	// WorkReceive adds conversation.Receive, the pure rule of a customer message, on the conversation's state.
 	WorkReceive
+	// WorkStack adds a call that uses deepFrame bytes of stack, as the router's conversation actor does on its way
+	// through the store (the node's profile shows its goroutines growing their stacks): a goroutine that starts
+	// small grows its stack, by copying, the first time it runs it.
+	WorkStack
 )
 
+// deepFrame is the stack WorkStack's call uses, in bytes.
+const deepFrame = 8 << 10
+
 func (w Work) String() string {
-	if w == WorkReceive {
+	switch w {
+	case WorkReceive:
 		return "receive"
+	case WorkStack:
+		return "stack8k"
 	}
 	return "count"
+}
+
+// deep uses deepFrame bytes of stack, touching one word in 64 (its own work is small: the zeroing of its frame and
+// a few dozen words), and returns a value that depends on them, so the frame is not optimised away.
+//
+//go:noinline
+func deep(seed uint32) uint32 {
+	var frame [deepFrame / 4]uint32
+	for i := 0; i < len(frame); i += 64 {
+		frame[i] = seed + uint32(i)
+	}
+	var sum uint32
+	for i := 0; i < len(frame); i += 64 {
+		sum = sum*31 + frame[i]
+	}
+	return sum
 }
 
 // run is one measurement's shared state: the conversations, the latency samples and the in-flight bound.
@@ -136,6 +164,9 @@ func (r *run) handle(st *convState, m *message) {
 		in := r.inbound[st.idx]
 		in.Pos = conversation.Position{Offset: m.i}
 		r.convs[st.idx], _, _ = conversation.Receive(r.convs[st.idx], in, conversation.Policy{})
+	}
+	if r.work == WorkStack {
+		st.sum += deep(m.seq)
 	}
 	if r.lat != nil {
 		r.lat[m.i] = int64(time.Since(r.start)) - m.sent
