@@ -20,11 +20,11 @@
 // send→handled. BenchmarkResident's op is one idle conversation started and stopped; it reports heap and goroutine
 // stack bytes per resident conversation (stacks are not in HeapAlloc), the heap still held once all are stopped,
 // and spawn and stop CPU and allocations per conversation. A test checks that every design delivers every message
-// exactly once, in order. Run (about 2 minutes on two cores; BenchmarkResident in fresh processes, since the
+// exactly once, in order. Run (under 2 minutes on two busy cores; BenchmarkResident in fresh processes, since the
 // runtime keeps goroutine records and sizes new stacks by what ran before):
 //
 //	GOEXPERIMENT=jsonv2 go test ./bench/actors/
-//	GOEXPERIMENT=jsonv2 go test -run '^$' -bench 'Delivery|Latency' -benchtime 30000x -count 3 ./bench/actors/
+//	GOEXPERIMENT=jsonv2 go test -run '^$' -bench 'Delivery|Latency' -benchtime 20000x -count 3 ./bench/actors/
 //	for i in 1 2 3; do GOEXPERIMENT=jsonv2 go test -run '^$' -bench Resident -benchtime 30000x ./bench/actors/; done
 package actors
 
