@@ -11,7 +11,9 @@
 //	  byte                 item code (below)
 //	  uvarint              payload length, then the payload
 //
-// A string is a uvarint length and its bytes; a varint is zig-zag (encoding/binary's AppendVarint). The item codes
+// A string is a uvarint length and its bytes; a varint is zig-zag (encoding/binary's AppendVarint). Raw JSON
+// (Content) is checked valid at both ends and carried as it was given, where the JSON form compacts it and escapes
+// <, > and & (the same JSON value); invalid UTF-8 in a string is written as U+FFFD, as the JSON form does. The item codes
 // and their payloads, field by field in this order:
 //
 //	1 message    Channel, ID, From, ProfileName, Type, varint Timestamp, Text, Content (raw JSON; empty = none), ReplyTo
@@ -36,7 +38,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // formatBinary1 is the first byte of a record in binary layout 1.
@@ -160,9 +164,24 @@ func itemCode(it *Item) byte {
 	return codeJSON
 }
 
+// appendString appends s as a string field. Invalid UTF-8 is written as encoding/json writes it, each invalid byte
+// as U+FFFD, so a record decodes the same whichever format carried it.
 func appendString(dst []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		s = validUTF8(s)
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(s)))
 	return append(dst, s...)
+}
+
+func validUTF8(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		b.WriteRune(r) // utf8.RuneError for an invalid byte
+		i += n
+	}
+	return b.String()
 }
 
 func appendBytes(dst []byte, b []byte) []byte {
