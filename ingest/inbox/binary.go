@@ -189,27 +189,32 @@ func appendBytes(dst []byte, b []byte) []byte {
 	return append(dst, b...)
 }
 
-// decodeBinary parses layout 1 into r; Decode then checks the record as it checks a JSON one.
-func decodeBinary(b []byte, r *Record) error {
+// decodeBinary parses layout 1; Decode then checks the record as it checks a JSON one.
+func decodeBinary(b []byte) (Record, error) {
+	var r Record
 	d := reader{b: b[1:], strict: true}
 	d.strings = stringCaches.Get().(*stringCache)
 	defer stringCaches.Put(d.strings)
 	v := d.uvarint()
 	if v > 1<<31 {
-		return fmt.Errorf("version %d", v)
+		return r, fmt.Errorf("version %d", v)
 	}
 	r.V = int(v)
 	r.Tenant = d.intern()
 	r.IngestAt = d.varint()
 	n := d.uvarint()
 	if d.err != nil {
-		return d.err
+		return r, d.err
 	}
 	// Each item takes at least two bytes: a count beyond that is corrupt, and must not size an allocation.
 	if n > uint64(len(d.b)/2) {
-		return fmt.Errorf("%d items in %d bytes", n, len(d.b))
+		return r, fmt.Errorf("%d items in %d bytes", n, len(d.b))
 	}
-	if n > 0 {
+	switch {
+	case n == 1:
+		// Most records hold one item: it and its payload take one allocation.
+		r.Items = oneItem(d.b[0])
+	case n > 1:
 		r.Items = make([]Item, n)
 	}
 	for i := range r.Items {
@@ -219,24 +224,65 @@ func decodeBinary(b []byte, r *Record) error {
 			d.fail("item") // every payload holds at least its channel's length
 		}
 		if d.err != nil {
-			return fmt.Errorf("item %d: %w", i, d.err)
+			return r, fmt.Errorf("item %d: %w", i, d.err)
 		}
 		if err := p.item(code, &r.Items[i]); err != nil {
-			return fmt.Errorf("item %d: %w", i, err)
+			return r, fmt.Errorf("item %d: %w", i, err)
 		}
 	}
-	if d.err != nil {
-		return d.err
-	}
-	return nil
+	return r, d.err
 }
 
-// item decodes one item's payload. Fields after the payload's end keep their zero value; bytes after the last
-// known field are skipped (the package comment, "Evolution").
+// oneItem returns the items of a record of one item of code: its payload allocated with it and set in it.
+func oneItem(code byte) []Item {
+	switch code {
+	case codeMessage:
+		x := new(struct {
+			items [1]Item
+			v     Message
+		})
+		x.items[0].Message = &x.v
+		return x.items[:]
+	case codeStatus:
+		x := new(struct {
+			items [1]Item
+			v     Status
+		})
+		x.items[0].Status = &x.v
+		return x.items[:]
+	case codeTimer:
+		x := new(struct {
+			items [1]Item
+			v     Timer
+		})
+		x.items[0].Timer = &x.v
+		return x.items[:]
+	case codeDelivery:
+		x := new(struct {
+			items [1]Item
+			v     Delivery
+		})
+		x.items[0].Delivery = &x.v
+		return x.items[:]
+	}
+	return make([]Item, 1)
+}
+
+// payload returns p, or a new T when p is nil.
+func payload[T any](p *T) *T {
+	if p == nil {
+		return new(T)
+	}
+	return p
+}
+
+// item decodes one item's payload into it, into the payload it already points to if oneItem set one. Fields after
+// the payload's end keep their zero value; bytes after the last known field are skipped (the package comment,
+// "Evolution").
 func (d *reader) item(code byte, it *Item) error {
 	switch code {
 	case codeMessage:
-		m := new(Message)
+		m := payload(it.Message)
 		it.Kind, it.Message = KindMessage, m
 		it.Channel = d.intern()
 		m.ID = d.string()
@@ -253,7 +299,7 @@ func (d *reader) item(code byte, it *Item) error {
 		}
 		m.ReplyTo = d.string()
 	case codeStatus:
-		s := new(Status)
+		s := payload(it.Status)
 		it.Kind, it.Status = KindStatus, s
 		it.Channel = d.intern()
 		s.ID = d.string()
@@ -263,14 +309,14 @@ func (d *reader) item(code byte, it *Item) error {
 		s.ErrorCode = d.int()
 		s.ErrorTitle = d.intern()
 	case codeTimer:
-		t := new(Timer)
+		t := payload(it.Timer)
 		it.Kind, it.Timer = KindTimer, t
 		it.Channel = d.intern()
 		t.Kind = d.intern()
 		t.ConversationID = d.intern()
 		t.Due = d.varint()
 	case codeDelivery:
-		v := new(Delivery)
+		v := payload(it.Delivery)
 		it.Kind, it.Delivery = KindDelivery, v
 		it.Channel = d.intern()
 		v.ConversationID = d.intern()
@@ -280,6 +326,7 @@ func (d *reader) item(code byte, it *Item) error {
 		v.ErrorCode = d.int()
 		v.ErrorTitle = d.intern()
 	case codeJSON:
+		*it = Item{} // oneItem's payload, if it guessed from a corrupt code, is not this item's
 		return json.Unmarshal(d.b, it)
 	default:
 		return fmt.Errorf("unknown item code %d", code)

@@ -103,3 +103,64 @@ func BenchmarkGolden(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFormats compares the two wire forms on the common message record, in one run so that both see the same
+// machine: encode, decode of one value again and again, and decode of 1,024 distinct ones.
+//
+//	GOEXPERIMENT=jsonv2 go test ./ingest/inbox -run '^$' -bench Formats -benchmem -count 5
+func BenchmarkFormats(b *testing.B) {
+	for _, f := range []Format{FormatJSON, FormatBinary} {
+		r := benchRecord()
+		b.Run(string(f)+"/encode", func(b *testing.B) {
+			buf, err := f.Append(nil, &r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if buf, err = f.Append(buf[:0], &r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(string(f)+"/decode", func(b *testing.B) {
+			v, err := f.Append(nil, &r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(v)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Decode(v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(string(f)+"/decode-distinct", func(b *testing.B) {
+			vals := make([][]byte, 1024)
+			size := 0
+			for i := range vals {
+				r := benchRecord()
+				r.Items[0].Message.ID = fmt.Sprintf("wamid.HBgLMTU1NTAwMDExMTEVAgASGCA5%06d", i)
+				r.Items[0].Message.From = fmt.Sprintf("155500%05d", i)
+				r.Items[0].Message.Text = fmt.Sprintf("Hello, my order %d has not arrived yet", i)
+				v, err := f.Append(nil, &r)
+				if err != nil {
+					b.Fatal(err)
+				}
+				vals[i] = v
+				size += len(v)
+			}
+			b.SetBytes(int64(size / len(vals)))
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := Decode(vals[i%len(vals)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
