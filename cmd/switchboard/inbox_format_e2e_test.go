@@ -72,7 +72,10 @@ func inboxValues(t *testing.T, addr string) [][]byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c := &kafka.Client{Addr: kafka.TCP(addr)}
+	// A transport of its own: kafka-go's default one keeps connections to the broker the node had before a restart.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &kafka.Client{Addr: kafka.TCP(addr), Transport: tr}
 	meta, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{inbox.Topic}})
 	if err != nil || len(meta.Topics) != 1 {
 		t.Fatalf("metadata of %s: %v", inbox.Topic, err)
