@@ -237,35 +237,25 @@ func decodeBinary(b []byte) (Record, error) {
 func oneItem(code byte) []Item {
 	switch code {
 	case codeMessage:
-		x := new(struct {
-			items [1]Item
-			v     Message
-		})
-		x.items[0].Message = &x.v
-		return x.items[:]
+		return itemWith(func(it *Item, p *Message) { it.Message = p })
 	case codeStatus:
-		x := new(struct {
-			items [1]Item
-			v     Status
-		})
-		x.items[0].Status = &x.v
-		return x.items[:]
+		return itemWith(func(it *Item, p *Status) { it.Status = p })
 	case codeTimer:
-		x := new(struct {
-			items [1]Item
-			v     Timer
-		})
-		x.items[0].Timer = &x.v
-		return x.items[:]
+		return itemWith(func(it *Item, p *Timer) { it.Timer = p })
 	case codeDelivery:
-		x := new(struct {
-			items [1]Item
-			v     Delivery
-		})
-		x.items[0].Delivery = &x.v
-		return x.items[:]
+		return itemWith(func(it *Item, p *Delivery) { it.Delivery = p })
 	}
 	return make([]Item, 1)
+}
+
+// itemWith allocates one item and its payload T together, and sets the payload in the item.
+func itemWith[T any](set func(*Item, *T)) []Item {
+	x := new(struct {
+		items [1]Item
+		v     T
+	})
+	set(&x.items[0], &x.v)
+	return x.items[:]
 }
 
 // payload returns p, or a new T when p is nil.
