@@ -96,8 +96,8 @@ func TestRescanSendsRestoredJobs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the restored answer was not produced: %v", err)
 		}
-		var rec inbox.Record
-		if err := json.Unmarshal(m.Value, &rec); err != nil {
+		rec, err := inbox.Decode(m.Value)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if len(rec.Items) == 1 && rec.Items[0].Delivery != nil && rec.Items[0].Delivery.MessageID == "restored-note" {

@@ -66,8 +66,8 @@ func TestRunProducesEveryRecordedAnswer(t *testing.T) {
 		if err != nil {
 			t.Fatalf("after %d of %d deliveries: %v", len(seen), n, err)
 		}
-		var rec inbox.Record
-		if err := json.Unmarshal(m.Value, &rec); err != nil {
+		rec, err := inbox.Decode(m.Value)
+		if err != nil {
 			t.Fatal(err)
 		}
 		for _, it := range rec.Items {

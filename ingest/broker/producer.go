@@ -25,6 +25,10 @@ type ProducerConfig struct {
 	BatchSize int
 	// Registerer receives the producer's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
+	// Format is the wire form of the records: inbox.FormatBinary (the default) or inbox.FormatJSON, which router
+	// nodes before the binary layout read; they skip a binary record as undecodable. A rolling upgrade therefore
+	// produces JSON until every router node runs a release that reads binary (README, "Upgrading").
+	Format inbox.Format
 }
 
 func (c *ProducerConfig) setDefaults() {
@@ -37,12 +41,27 @@ func (c *ProducerConfig) setDefaults() {
 	if c.BatchSize == 0 {
 		c.BatchSize = 256
 	}
+	if c.Format == "" {
+		c.Format = inbox.FormatBinary
+	}
+}
+
+// Validate reports a config that cannot work.
+func (c *ProducerConfig) Validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("inbox producer: no brokers")
+	}
+	if err := c.Format.Validate(); err != nil {
+		return fmt.Errorf("inbox producer: %w", err)
+	}
+	return nil
 }
 
 // Producer writes records keyed by tenant with acks=all. It is safe for concurrent use; concurrent callers share
 // produce requests.
 type Producer struct {
 	w       *kafka.Writer
+	format  inbox.Format
 	seconds *prometheus.HistogramVec
 	errors  prometheus.Counter
 }
@@ -50,10 +69,11 @@ type Producer struct {
 // NewProducer builds a producer; it connects lazily.
 func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	cfg.setDefaults()
-	if len(cfg.Brokers) == 0 {
-		return nil, errors.New("inbox producer: no brokers")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	p := &Producer{
+		format: cfg.Format,
 		w: &kafka.Writer{
 			Addr:            kafka.TCP(cfg.Brokers...),
 			Topic:           cfg.Topic,
@@ -104,12 +124,16 @@ func Partitioner(n int) func(tenant string) int {
 func (p *Producer) Produce(ctx context.Context, recs []inbox.Record) error {
 	start := time.Now()
 	msgs := make([]kafka.Message, len(recs))
+	// One buffer holds every value: a record outgrowing it moves on to a larger one, and the values written before
+	// stay where they are.
+	buf := make([]byte, 0, 256*len(recs))
 	for i := range recs {
-		v, err := recs[i].Encode(nil)
-		if err != nil {
+		start := len(buf)
+		var err error
+		if buf, err = p.format.Append(buf, &recs[i]); err != nil {
 			return err
 		}
-		msgs[i] = kafka.Message{Key: []byte(recs[i].Tenant), Value: v}
+		msgs[i] = kafka.Message{Key: []byte(recs[i].Tenant), Value: buf[start:len(buf):len(buf)]}
 	}
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 		p.errors.Inc()

@@ -1,6 +1,7 @@
 // Package inbox holds the records carried on the switchboard.inbox topic: what ingest produces and the router
 // consumes. One Record holds every input of one webhook payload for one tenant, so a payload for a single tenant is
-// one Kafka record and lands all-or-nothing.
+// one Kafka record and lands all-or-nothing. A record travels in a binary layout (binary.go) or, from nodes before
+// it and for a rolling upgrade, as JSON; Decode reads both.
 //
 // It imports only the standard library: the rules depend on it (actors/domain_test.go enforces it).
 package inbox
@@ -288,11 +289,47 @@ type Delivery struct {
 	ErrorTitle string `json:"error_title,omitempty"`
 }
 
+// decodeJSON parses the JSON form. A function of its own, so that only this path's Record escapes to the heap.
+func decodeJSON(b []byte) (Record, error) {
+	var r Record
+	err := json.Unmarshal(b, &r)
+	return r, err
+}
+
 // ErrBadRecord is wrapped by every decoding error.
 var ErrBadRecord = errors.New("bad inbox record")
 
-// Encode appends the record's wire form to dst.
-func (r *Record) Encode(dst []byte) ([]byte, error) {
+// Format is a wire form of inbox records, as a producer writes them; Decode reads both.
+type Format string
+
+// Formats.
+const (
+	// FormatBinary is Encode's binary layout (binary.go), the default.
+	FormatBinary Format = "binary"
+	// FormatJSON is EncodeJSON's, the only one nodes before the binary layout read: a node keeps producing it until
+	// every router node reads FormatBinary (README, "Upgrading").
+	FormatJSON Format = "json"
+)
+
+// Validate reports a format that is neither FormatBinary nor FormatJSON.
+func (f Format) Validate() error {
+	if f != FormatBinary && f != FormatJSON {
+		return fmt.Errorf("inbox format %q is neither %q nor %q", f, FormatBinary, FormatJSON)
+	}
+	return nil
+}
+
+// Append appends r's wire form in format f to dst: EncodeJSON for FormatJSON, Encode for any other.
+func (f Format) Append(dst []byte, r *Record) ([]byte, error) {
+	if f == FormatJSON {
+		return r.EncodeJSON(dst)
+	}
+	return r.Encode(dst)
+}
+
+// EncodeJSON appends the record's JSON wire form to dst, setting V to Version: the form every node before the
+// binary layout wrote and read.
+func (r *Record) EncodeJSON(dst []byte) ([]byte, error) {
 	r.V = Version
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -301,11 +338,25 @@ func (r *Record) Encode(dst []byte) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
-// Decode parses a record's wire form and checks that it is complete enough to apply.
+// Decode parses a record's wire form, binary (Encode) or JSON (EncodeJSON, and every record of a node before the
+// binary layout), and checks that it is complete enough to apply. The record shares no memory with b. Every error
+// wraps ErrBadRecord.
 func Decode(b []byte) (Record, error) {
 	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, fmt.Errorf("%w: %v", ErrBadRecord, err)
+	switch {
+	case len(b) > 0 && b[0] == formatBinary1:
+		var err error
+		if r, err = decodeBinary(b); err != nil {
+			return Record{}, fmt.Errorf("%w: %v", ErrBadRecord, err)
+		}
+	case len(b) > 0 && b[0] >= 0x80:
+		// No JSON text starts with a byte of 0x80 or more: a later binary layout.
+		return r, fmt.Errorf("%w: unknown format byte %#x", ErrBadRecord, b[0])
+	default:
+		var err error
+		if r, err = decodeJSON(b); err != nil {
+			return r, fmt.Errorf("%w: %v", ErrBadRecord, err)
+		}
 	}
 	if r.V != Version {
 		return r, fmt.Errorf("%w: version %d, want %d", ErrBadRecord, r.V, Version)

@@ -38,6 +38,7 @@ import (
 	"github.com/switchboard-hq/switchboard/api"
 	"github.com/switchboard-hq/switchboard/api/livefeed"
 	"github.com/switchboard-hq/switchboard/ingest/broker"
+	"github.com/switchboard-hq/switchboard/ingest/inbox"
 	"github.com/switchboard-hq/switchboard/ingest/server"
 	"github.com/switchboard-hq/switchboard/ingest/whatsapp"
 	"github.com/switchboard-hq/switchboard/web"
@@ -113,7 +114,13 @@ type Config struct {
 	ClusterSecret string
 	// AdvertiseURL is this node's API base URL as other nodes reach it. Default DefaultAdvertiseURL(HTTPAddr).
 	AdvertiseURL string
-	Logger       *slog.Logger
+	// InboxFormat is the wire form of the switchboard.inbox records this node produces (webhooks, commands, timers,
+	// deliveries): inbox.FormatBinary (the default) or inbox.FormatJSON. Every node reads both; a router node of a
+	// release before the binary layout reads only JSON and skips a binary record. So a rolling upgrade from such a
+	// release runs every upgraded node with FormatJSON until no old router node is left, then switches to binary
+	// (README, "Upgrading").
+	InboxFormat inbox.Format
+	Logger      *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -138,6 +145,9 @@ func (c *Config) setDefaults() {
 	if c.TemplateSyncInterval == 0 {
 		c.TemplateSyncInterval = DefaultTemplateSyncInterval
 	}
+	if c.InboxFormat == "" {
+		c.InboxFormat = inbox.FormatBinary
+	}
 	if len(c.Roles) == 0 || slices.Contains(c.Roles, "all") {
 		c.Roles = AllRoles
 	}
@@ -155,6 +165,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Partitions < 1 || c.Partitions > 10000 {
 		return fmt.Errorf("partitions: %d must be between 1 and 10000", c.Partitions)
+	}
+	if err := c.InboxFormat.Validate(); err != nil {
+		return fmt.Errorf("inbox format: %w", err)
 	}
 	return nil
 }
@@ -264,7 +277,8 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	// Commands and timers are produced by the API and the timer firer, so a producer exists with those roles too.
 	if cfg.has(RoleIngest) || cfg.has(RoleRouter) || cfg.has(RoleAPI) {
-		n.producer, err = broker.NewProducer(broker.ProducerConfig{Brokers: n.brokers, Registerer: n.reg})
+		n.producer, err = broker.NewProducer(broker.ProducerConfig{Brokers: n.brokers, Registerer: n.reg,
+			Format: cfg.InboxFormat})
 		if err != nil {
 			return n, err
 		}
