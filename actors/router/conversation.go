@@ -47,6 +47,9 @@ type conversationActor struct {
 	// read from the store once (refusedLoaded).
 	refusedStart  conversation.Position
 	refusedLoaded bool
+	// known is what the actor knows of its conversation's messages, so the hot path reads the store only for what
+	// it cannot answer itself (known.go).
+	known knownMessages
 }
 
 func (a *conversationActor) Receive(c *actor.Context) {
@@ -89,6 +92,7 @@ func (a *conversationActor) guard(f func(), onPanic func()) {
 			cv.Contact.ID = conversation.ContactID(cv.Contact.WaID)
 		}
 		a.conv, a.loaded = cv, true
+		a.known.start(err == nil)
 		a.reported = a.routingState(time.Time{})
 	}
 	f()
@@ -250,6 +254,7 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 			return fail(err)
 		}
 	}
+	parks := a.r.parks.now()
 	item, res, relay, snd := ch.item, ch.result, a.r.cfg.Relay, a.r.cfg.Sender
 	assignedSince, scrub, st, tenant := ch.assignedSince, ch.scrub, a.r.cfg.Store, a.tenant
 	if err := a.r.cfg.Store.Commit(b, func(err error) {
@@ -279,6 +284,7 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 	}); err != nil {
 		return err
 	}
+	a.known.wrote(&ch, parks)
 	a.conv = ch.next
 	a.report(c, ch.next.UpdatedAt, false)
 	return nil
@@ -352,7 +358,10 @@ func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
 	msg := m.item.Message
 	// A repeat of a customer's message names the same conversation (its id derives from channel and sender), so
 	// a conversation that does not exist yet cannot hold it: only existing ones look the wamid up.
-	if a.conv.ID != "" {
+	// The actor may know that the conversation holds no such id (known.go).
+	if a.conv.ID != "" && !a.known.mayHoldInbound(msg.ID) {
+		a.r.local.dedupe.Add(1)
+	} else if a.conv.ID != "" {
 		if _, _, err := a.r.cfg.Store.MessageRef(a.tenant, msg.ID); err == nil {
 			a.r.metrics.skipped.WithLabelValues("duplicate").Inc()
 			a.done(m, outcome.Result{})
@@ -380,7 +389,16 @@ func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
 
 func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 	st := m.item.Status
-	conv, seq, err := a.r.cfg.Store.MessageRef(a.tenant, st.ID)
+	// A reply the actor wrote and holds is answered as stored (known.go).
+	var msg conversation.Message
+	conv, seq, err := a.id, uint64(0), error(nil)
+	k, cached := a.known.reply(st.ID)
+	if cached {
+		msg, seq = k.msg, k.msg.Seq
+		a.r.local.status.Add(1)
+	} else {
+		conv, seq, err = a.r.cfg.Store.MessageRef(a.tenant, st.ID)
+	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && conv != a.id) {
 		if conversation.Erased(&a.conv) {
 			// The erase deleted the message and its id: this status is for a message sent before it (the customer
@@ -407,15 +425,17 @@ func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 			b.Discard()
 			return err
 		}
+		a.r.parks.park(st.ID)
 		a.r.metrics.applied.WithLabelValues("status_parked").Inc()
 		return a.commitPlain(b, m)
 	}
 	if err != nil {
 		return err
 	}
-	msg, err := a.r.cfg.Store.Message(a.tenant, conv, seq)
-	if err != nil {
-		return fmt.Errorf("load message %d of conversation %s: %w", seq, conv, err)
+	if !cached {
+		if msg, err = a.r.cfg.Store.Message(a.tenant, conv, seq); err != nil {
+			return fmt.Errorf("load message %d of conversation %s: %w", seq, conv, err)
+		}
 	}
 	next, changed := conversation.ApplyStatus(msg, st)
 	if !changed {
@@ -436,13 +456,25 @@ func (a *conversationActor) applyDelivery(c *actor.Context, m *itemMsg) error {
 	prev := a.conv
 	var msgs []messageUpdate
 	var effects []conversation.Effect
-	msg, err := a.r.cfg.Store.Message(a.tenant, a.id, d.Seq)
+	var msg conversation.Message
+	var err error
+	// parks is the park clock when the actor wrote the message, if it did (known.go); else every park counts.
+	parks, mine := uint64(0), false
+	if k, ok := a.known.replySeq(d.Seq); ok {
+		msg, parks, mine = k.msg, k.parks, true
+		a.r.local.delivery.Add(1)
+	} else {
+		msg, err = a.r.cfg.Store.Message(a.tenant, a.id, d.Seq)
+	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	if err == nil && msg.ID == d.MessageID {
 		if next, changed := conversation.ApplyDelivery(msg, conversation.Delivery{WAMID: d.WAMID, ErrorCode: d.ErrorCode, ErrorTitle: d.ErrorTitle}, m.at); changed {
-			if next.WAMID != "" {
+			if next.WAMID != "" && mine && !a.r.parks.parkedSince(next.WAMID, parks) {
+				// The channel gave the wamid after the message was written, and no status was parked for it since.
+				a.r.local.parked.Add(1)
+			} else if next.WAMID != "" {
 				// A status webhook may have come before the answer was recorded.
 				if parked, err := a.r.cfg.Store.ParkedStatus(a.tenant, next.WAMID); err == nil {
 					if st, ok := conversation.ApplyStatus(next, &parked); ok {

@@ -1,0 +1,64 @@
+package router
+
+import (
+	"testing"
+	"testing/synctest"
+
+	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/scenariofile"
+)
+
+// TestKnownMessagesAnswer runs testdata/known_messages.txt (whose traces say the answers are the store's) and checks
+// that the conversation actors did answer each kind of question themselves there: without it the scenario would
+// pass with every read still going to the store.
+func TestKnownMessagesAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &harness{t: t}
+		t.Cleanup(h.shutdown)
+		scenariofile.Run(t, "testdata/known_messages.txt", false, h.run)
+		l := &h.r.local
+		for name, n := range map[string]int64{"dedupe": l.dedupe.Load(), "status": l.status.Load(),
+			"delivery": l.delivery.Load(), "parked": l.parked.Load()} {
+			if n == 0 {
+				t.Errorf("no %s question answered by a conversation actor", name)
+			}
+		}
+	})
+}
+
+// TestKnownMessagesBounded checks that an actor holds at most outCap replies, the oldest going first, and forgets a
+// reply once its status is final.
+func TestKnownMessagesBounded(t *testing.T) {
+	var k knownMessages
+	k.start(false)
+	ch := change{}
+	for seq := uint64(1); seq <= outCap+2; seq++ {
+		ch.messages = append(ch.messages[:0], outMsg(seq, "pending"))
+		k.wrote(&ch, seq)
+	}
+	if len(k.out) != outCap || k.out[0].msg.Seq != 3 {
+		t.Fatalf("held %d replies from seq %d, want %d from 3", len(k.out), k.out[0].msg.Seq, outCap)
+	}
+	if _, ok := k.replySeq(1); ok {
+		t.Error("the oldest reply is still held")
+	}
+	prev := outMsg(4, "pending")
+	next := outMsg(4, "read")
+	k.wrote(&change{updates: []messageUpdate{{prev, next}}}, 9)
+	if _, ok := k.replySeq(4); ok || len(k.out) != outCap-1 {
+		t.Errorf("a read reply is still held (%d held)", len(k.out))
+	}
+	k.wrote(&change{messages: []conversation.Message{{Seq: 9, ID: "wamid.x", Direction: conversation.DirIn}}}, 9)
+	if !k.mayHoldInbound("wamid.x") {
+		t.Fatal("a customer id written is not known")
+	}
+	k.wrote(&change{scrub: true}, 10)
+	if len(k.out) != 0 || k.mayHoldInbound("wamid.x") {
+		t.Error("an erase left replies or customer ids known")
+	}
+}
+
+func outMsg(seq uint64, status string) conversation.Message {
+	return conversation.Message{ConversationID: "c1", Seq: seq, ID: "m" + string(rune('0'+seq)), Direction: conversation.DirOut,
+		Type: "text", Status: conversation.MessageStatus(status)}
+}
