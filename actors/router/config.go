@@ -124,7 +124,7 @@ func (t *tenantActor) configCommand(c *actor.Context, cmd *inbox.Command, pos co
 		ack.itemDone()
 	}
 	if !t.cfgApplied.Less(pos) && t.cfgApplied != (conversation.Position{}) {
-		t.r.metrics.skipped.WithLabelValues("replay").Inc()
+		t.r.metrics.skippedBy.Get("replay").Inc()
 		answer(outcome.Result{Body: tenant.Applied{Version: t.cfg.Version}})
 		return
 	}

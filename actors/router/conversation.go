@@ -109,7 +109,7 @@ func (a *conversationActor) done(m *itemMsg, res outcome.Result) {
 
 func (a *conversationActor) handle(c *actor.Context, m *itemMsg) {
 	if a.conv.ID != "" && !a.conv.Applied.Less(m.pos) {
-		a.r.metrics.skipped.WithLabelValues("replay").Inc()
+		a.r.metrics.skippedBy.Get("replay").Inc()
 		a.done(m, outcome.Result{Code: outcome.CodeReplayed, Message: "command already applied"})
 		return
 	}
@@ -120,7 +120,7 @@ func (a *conversationActor) handle(c *actor.Context, m *itemMsg) {
 			return
 		}
 		if replayed {
-			a.r.metrics.skipped.WithLabelValues("replay").Inc()
+			a.r.metrics.skippedBy.Get("replay").Inc()
 			a.done(m, outcome.Result{Code: outcome.CodeReplayed, Message: "command already applied"})
 			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
 			return
@@ -226,7 +226,7 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 				return fail(err)
 			}
 			events++
-			a.r.metrics.events.WithLabelValues(ef.Event.Type).Inc()
+			a.r.metrics.eventsBy.Get(ef.Event.Type).Inc()
 			if ef.Event.Type == conversation.EventAssigned {
 				a.r.metrics.waitSeconds.Observe(ef.Event.WaitSeconds)
 			}
@@ -363,7 +363,7 @@ func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
 		a.r.local.dedupe.Add(1)
 	} else if a.conv.ID != "" {
 		if _, _, err := a.r.cfg.Store.MessageRef(a.tenant, msg.ID); err == nil {
-			a.r.metrics.skipped.WithLabelValues("duplicate").Inc()
+			a.r.metrics.skippedBy.Get("duplicate").Inc()
 			a.done(m, outcome.Result{})
 			return nil
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -375,7 +375,7 @@ func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
 	if m.blocked {
 		// A blocked contact's message is stored and nothing else: no event, no queue (blocked.go).
 		next, stored := conversation.ReceiveBlocked(prev, in)
-		a.r.metrics.applied.WithLabelValues("message_blocked").Inc()
+		a.r.metrics.appliedBy.Get("message_blocked").Inc()
 		return a.persist(c, change{prev: prev, next: next, messages: []conversation.Message{stored}, item: m})
 	}
 	next, stored, effects := conversation.Receive(prev, in, a.policy)
@@ -383,7 +383,7 @@ func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
 	if err != nil {
 		return err
 	}
-	a.r.metrics.applied.WithLabelValues("message").Inc()
+	a.r.metrics.appliedBy.Get("message").Inc()
 	return a.persist(c, change{prev: prev, next: next, messages: []conversation.Message{stored}, effects: effects, item: m})
 }
 
@@ -404,7 +404,7 @@ func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 			// The erase deleted the message and its id: this status is for a message sent before it (the customer
 			// read the reply the next day). Parking it would store the customer's number (recipient_id) again,
 			// with nothing left to delete it; and nothing was sent since, as an erased conversation has no address.
-			a.r.metrics.skipped.WithLabelValues("erased").Inc()
+			a.r.metrics.skippedBy.Get("erased").Inc()
 			a.done(m, outcome.Result{})
 			return nil
 		}
@@ -415,7 +415,7 @@ func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 		}
 		if perr == nil {
 			if _, changed := conversation.AdvanceStatus(conversation.MessageStatus(parked.Status), conversation.MessageStatus(st.Status)); !changed {
-				a.r.metrics.skipped.WithLabelValues("stale_status").Inc()
+				a.r.metrics.skippedBy.Get("stale_status").Inc()
 				a.done(m, outcome.Result{})
 				return nil
 			}
@@ -426,7 +426,7 @@ func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 			return err
 		}
 		a.r.parks.park(st.ID)
-		a.r.metrics.applied.WithLabelValues("status_parked").Inc()
+		a.r.metrics.appliedBy.Get("status_parked").Inc()
 		return a.commitPlain(b, m)
 	}
 	if err != nil {
@@ -439,11 +439,11 @@ func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 	}
 	next, changed := conversation.ApplyStatus(msg, st)
 	if !changed {
-		a.r.metrics.skipped.WithLabelValues("stale_status").Inc()
+		a.r.metrics.skippedBy.Get("stale_status").Inc()
 		a.done(m, outcome.Result{})
 		return nil
 	}
-	a.r.metrics.applied.WithLabelValues("status").Inc()
+	a.r.metrics.appliedBy.Get("status").Inc()
 	conv2, _ := conversation.ApplyLastStatus(a.conv, next)
 	return a.persist(c, change{prev: a.conv, next: conv2, updates: []messageUpdate{{msg, next}}, item: m,
 		effects: []conversation.Effect{{Event: conversation.StatusEvent(a.conv, next, m.at)}}})
@@ -490,7 +490,7 @@ func (a *conversationActor) applyDelivery(c *actor.Context, m *itemMsg) error {
 			}
 		}
 	}
-	a.r.metrics.applied.WithLabelValues("delivery").Inc()
+	a.r.metrics.appliedBy.Get("delivery").Inc()
 	wamid, next := "", prev
 	if len(msgs) > 0 {
 		wamid = msgs[0].next.WAMID
@@ -532,7 +532,7 @@ func (a *conversationActor) applyTimer(c *actor.Context, m *itemMsg) error {
 	if next, err = a.routed(prev, next); err != nil {
 		return err
 	}
-	a.r.metrics.applied.WithLabelValues("timer").Inc()
+	a.r.metrics.appliedBy.Get("timer").Inc()
 	return a.persist(c, change{prev: prev, next: next, effects: effects, item: m, extra: func(b *store.Batch) error {
 		// The fired entry leaves the index even when the timer was stale and the state did not move.
 		if !next.Timers.Due(kind).Equal(due) {
@@ -557,7 +557,7 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 		cmd.Inbound = prev.InboundCount - min(n, prev.InboundCount)
 	}
 	refuseDurably := func(code, msg string) error {
-		a.r.metrics.commands.WithLabelValues(ic.Type, code).Inc()
+		a.r.metrics.commandsBy.Get([2]string{ic.Type, code}).Inc()
 		if prev.ID == "" && cmd.Type == conversation.CmdStart {
 			// A start to a conversation that does not exist is refused for state that may differ on a replay
 			// (capacity, availability): its position is recorded apart, so a replay is skipped.
@@ -632,7 +632,7 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 			return err
 		}
 	}
-	a.r.metrics.commands.WithLabelValues(ic.Type, "ok").Inc()
+	a.r.metrics.commandsBy.Get([2]string{ic.Type, "ok"}).Inc()
 	res := outcome.Result{Body: view(next)}
 	for _, ef := range effects {
 		switch {
@@ -713,7 +713,7 @@ func (a *conversationActor) inboundAfter(seq uint64) (uint64, error) {
 func (a *conversationActor) propose(c *actor.Context, m *proposeMsg) {
 	at := m.at
 	if a.conv.Status != conversation.Unassigned {
-		a.r.metrics.proposals.WithLabelValues("stale").Inc()
+		a.r.metrics.proposalsBy.Get("stale").Inc()
 		a.report(c, at, true)
 		return
 	}
@@ -726,17 +726,17 @@ func (a *conversationActor) propose(c *actor.Context, m *proposeMsg) {
 			a.r.fail(err)
 			return
 		}
-		a.r.metrics.proposals.WithLabelValues("refused").Inc()
+		a.r.metrics.proposalsBy.Get("refused").Inc()
 		return
 	}
 	prev := a.conv
 	next, effects, err := conversation.Assign(prev, m.op, a.policy, at)
 	if err != nil {
-		a.r.metrics.proposals.WithLabelValues("refused").Inc()
+		a.r.metrics.proposalsBy.Get("refused").Inc()
 		a.report(c, at, true)
 		return
 	}
-	a.r.metrics.proposals.WithLabelValues("assigned").Inc()
+	a.r.metrics.proposalsBy.Get("assigned").Inc()
 	if err := a.persist(c, change{prev: prev, next: next, effects: effects, assignedSince: m.at}); err != nil {
 		a.r.fail(err)
 	}

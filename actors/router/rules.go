@@ -82,7 +82,7 @@ func (a *conversationActor) reroute(c *actor.Context) {
 		return
 	}
 	next.Version++
-	a.r.metrics.applied.WithLabelValues("reroute").Inc()
+	a.r.metrics.appliedBy.Get("reroute").Inc()
 	if err := a.persist(c, change{prev: prev, next: next}); err != nil {
 		a.r.fail(err)
 	}

@@ -369,20 +369,20 @@ func (t *tenantActor) grant(c *actor.Context, g *grantReq) {
 	switch {
 	case held && cur == g.op:
 		c.Respond(&grantResp{})
-		t.r.metrics.grants.WithLabelValues("ok").Inc()
+		t.r.metrics.grantsBy.Get("ok").Inc()
 	case g.proposal:
 		// The dispatcher moved the conversation since it proposed: the proposal is stale.
 		c.Respond(&grantResp{err: routing.ErrConversationAssigned})
-		t.r.metrics.grants.WithLabelValues("stale").Inc()
+		t.r.metrics.grantsBy.Get("stale").Inc()
 	default:
 		as, err := t.d.Assigned(g.conv, g.op, g.at.UnixMilli())
 		if err != nil {
 			c.Respond(&grantResp{err: err})
-			t.r.metrics.grants.WithLabelValues("refused").Inc()
+			t.r.metrics.grantsBy.Get("refused").Inc()
 			return
 		}
 		c.Respond(&grantResp{})
-		t.r.metrics.grants.WithLabelValues("ok").Inc()
+		t.r.metrics.grantsBy.Get("ok").Inc()
 		t.propose(c, as, g.at)
 	}
 	t.observe()
@@ -478,7 +478,7 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 	}
 	target := t.ops[cmd.TargetID]
 	if target != nil && !target.Applied.Less(pos) && target.Applied != (conversation.Position{}) {
-		t.r.metrics.skipped.WithLabelValues("replay").Inc()
+		t.r.metrics.skippedBy.Get("replay").Inc()
 		finish(outcome.Result{Body: stateOf(target)}, nil)
 		return
 	}
@@ -543,7 +543,7 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 			return
 		}
 		events++
-		t.r.metrics.events.WithLabelValues(operator.EventAvailability).Inc()
+		t.r.metrics.eventsBy.Get(operator.EventAvailability).Inc()
 	}
 	*target = stored
 	if !finish(outcome.Result{Body: next}, b) {
@@ -607,7 +607,7 @@ func (t *tenantActor) receiveStopping(c *actor.Context) {
 	switch c.Message().(type) {
 	case *grantReq:
 		c.Respond(&grantResp{err: errStopping})
-		t.r.metrics.grants.WithLabelValues("stopping").Inc()
+		t.r.metrics.grantsBy.Get("stopping").Inc()
 	case actor.Stopped:
 		t.stopping = false
 		t.Receive(c)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,7 +45,10 @@ func (c *ProducerConfig) setDefaults() {
 type Producer struct {
 	w       *kafka.Writer
 	seconds *prometheus.HistogramVec
-	errors  prometheus.Counter
+	// observer is the seconds of the writer's topic, resolved on first use (its series appears with the first
+	// produce, as before it was kept).
+	observer func() prometheus.Observer
+	errors   prometheus.Counter
 }
 
 // NewProducer builds a producer; it connects lazily.
@@ -75,6 +79,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 			Help: "Produce calls to switchboard.inbox that failed (the caller answered 503).",
 		}),
 	}
+	p.observer = sync.OnceValue(func() prometheus.Observer { return p.seconds.WithLabelValues(p.w.Topic) })
 	if cfg.Registerer != nil {
 		if err := cfg.Registerer.Register(p.seconds); err != nil {
 			return nil, err
@@ -115,7 +120,7 @@ func (p *Producer) Produce(ctx context.Context, recs []inbox.Record) error {
 		p.errors.Inc()
 		return fmt.Errorf("produce %d inbox records: %w", len(recs), err)
 	}
-	p.seconds.WithLabelValues(p.w.Topic).Observe(time.Since(start).Seconds())
+	p.observer().Observe(time.Since(start).Seconds())
 	return nil
 }
 
