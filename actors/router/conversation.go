@@ -10,11 +10,9 @@ import (
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/switchboard-hq/switchboard/actors/audit"
-	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
-	"github.com/switchboard-hq/switchboard/actors/routing"
 	"github.com/switchboard-hq/switchboard/actors/sender"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -31,18 +29,12 @@ type conversationActor struct {
 	r      *Router
 	tenant string
 	id     string
-	policy conversation.Policy
-	// readReceipts is the tenant setting read_receipts: a read command marks the customer's messages read on
-	// WhatsApp (change.readReceipt).
-	readReceipts bool
-	// rules are the tenant's routing rules and schema its contact fields, which the rules' field conditions read
-	// (rules.go).
-	rules  []routing.Rule
-	schema contact.Schema
+	// set are the tenant's settings, shared with the tenant's other conversation actors (config.go).
+	set    *convSettings
 	conv   conversation.Conversation
 	loaded bool
-	// reported is the routing state the tenant actor last heard of.
-	reported convReport
+	// reported is the routing state the tenant actor last heard of: what report compares.
+	reported reportedState
 	// refusedStart is the position of the latest start refused while the conversation did not exist (zero: none),
 	// read from the store once (refusedLoaded).
 	refusedStart  conversation.Position
@@ -58,12 +50,16 @@ func (a *conversationActor) Receive(c *actor.Context) {
 		a.r.metrics.activations.Inc()
 	case *itemMsg:
 		a.guard(func() { a.handle(c, m) }, func() { a.done(m, outcome.Result{Code: outcome.CodeInternal, Message: "internal error"}) })
+		// hollywood keeps an actor's last message until the next one: an idle actor would keep its last item alive,
+		// and through it its record's items and their strings. Nothing reads m after handle (its callbacks hold
+		// what they need).
+		m.item, m.ack = nil, nil
 	case *proposeMsg:
 		a.guard(func() { a.propose(c, m) }, nil)
 	case *releaseMsg:
 		a.guard(func() { a.release(c, m) }, nil)
 	case *settingsMsg:
-		a.policy, a.readReceipts, a.rules, a.schema = m.policy, m.readReceipts, m.rules, m.schema
+		a.set = m.set
 	case *rerouteMsg:
 		a.guard(func() { a.reroute(c) }, nil)
 	}
@@ -93,7 +89,7 @@ func (a *conversationActor) guard(f func(), onPanic func()) {
 		}
 		a.conv, a.loaded = cv, true
 		a.known.start(err == nil)
-		a.reported = a.routingState(time.Time{})
+		a.reported = reportedOf(a.routingState(time.Time{}))
 	}
 	f()
 }
@@ -255,7 +251,17 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 		}
 	}
 	parks := a.r.parks.now()
-	item, res, relay, snd := ch.item, ch.result, a.r.cfg.Relay, a.r.cfg.Sender
+	res, relay, snd := ch.result, a.r.cfg.Relay, a.r.cfg.Sender
+	// The callback takes what it needs of the item, not the item (Receive drops it once handled).
+	var kid *child
+	var ack *recordAck
+	var request string // the command's request id; "" for other items
+	if ch.item != nil {
+		kid, ack = ch.item.kid, ch.item.ack
+		if ch.item.item.Kind == inbox.KindCommand {
+			request = ch.item.item.Command.RequestID
+		}
+	}
 	assignedSince, scrub, st, tenant := ch.assignedSince, ch.scrub, a.r.cfg.Store, a.tenant
 	if err := a.r.cfg.Store.Commit(b, func(err error) {
 		if err != nil {
@@ -274,12 +280,12 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 		if scrub {
 			st.RequestScrub(tenant)
 		}
-		if item != nil {
-			if item.item.Kind == inbox.KindCommand {
-				a.r.cfg.Outcomes.Publish(item.item.Command.RequestID, res)
+		if ack != nil {
+			if request != "" {
+				a.r.cfg.Outcomes.Publish(request, res)
 			}
-			item.kid.outstanding.Add(-1)
-			item.ack.itemDone()
+			kid.outstanding.Add(-1)
+			ack.itemDone()
 		}
 	}); err != nil {
 		return err
@@ -314,7 +320,21 @@ func (a *conversationActor) moveTimers(b *store.Batch, old, next conversation.Ti
 // routingState is what the tenant actor needs to know of the conversation.
 func (a *conversationActor) routingState(at time.Time) convReport {
 	return convReport{id: a.id, status: a.conv.Status, assignee: a.conv.AssigneeID, waiting: waitingOf(&a.conv),
-		sticky: a.policy.ReopenTo == conversation.ReopenToLastOperator, at: at}
+		sticky: a.set.policy.ReopenTo == conversation.ReopenToLastOperator, at: at}
+}
+
+// reportedState is the part of a convReport that report compares: half its size, kept by every resident actor.
+type reportedState struct {
+	status     conversation.Status
+	assignee   string
+	enqueuedAt int64
+	priority   int
+	skills     []string
+}
+
+func reportedOf(r convReport) reportedState {
+	return reportedState{status: r.status, assignee: r.assignee, enqueuedAt: r.waiting.EnqueuedAt,
+		priority: r.waiting.Priority, skills: r.waiting.Skills}
 }
 
 // report tells the tenant actor the conversation's routing state when it changed, or always when force.
@@ -323,11 +343,13 @@ func (a *conversationActor) report(c *actor.Context, at time.Time, force bool) {
 		return
 	}
 	r := a.routingState(at)
-	if !force && r.status == a.reported.status && r.assignee == a.reported.assignee && r.waiting.EnqueuedAt == a.reported.waiting.EnqueuedAt &&
-		r.waiting.Priority == a.reported.waiting.Priority && slices.Equal(r.waiting.Skills, a.reported.waiting.Skills) {
+	now := reportedOf(r)
+	if !force && now.status == a.reported.status && now.assignee == a.reported.assignee &&
+		now.enqueuedAt == a.reported.enqueuedAt && now.priority == a.reported.priority &&
+		slices.Equal(now.skills, a.reported.skills) {
 		return
 	}
-	a.reported = r
+	a.reported = now
 	c.Send(c.Parent(), &r)
 }
 
@@ -378,7 +400,7 @@ func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
 		a.r.metrics.appliedBy.Get("message_blocked").Inc()
 		return a.persist(c, change{prev: prev, next: next, messages: []conversation.Message{stored}, item: m})
 	}
-	next, stored, effects := conversation.Receive(prev, in, a.policy)
+	next, stored, effects := conversation.Receive(prev, in, a.set.policy)
 	next, err := a.routed(prev, next)
 	if err != nil {
 		return err
@@ -508,13 +530,14 @@ func (a *conversationActor) applyDelivery(c *actor.Context, m *itemMsg) error {
 
 // commitPlain commits a batch that changes no routing state and finishes m once it is durable.
 func (a *conversationActor) commitPlain(b *store.Batch, m *itemMsg) error {
+	kid, ack := m.kid, m.ack
 	return a.r.cfg.Store.Commit(b, func(err error) {
 		if err != nil {
 			a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
 			return
 		}
-		m.kid.outstanding.Add(-1)
-		m.ack.itemDone()
+		kid.outstanding.Add(-1)
+		ack.itemDone()
 	})
 }
 
@@ -523,7 +546,7 @@ func (a *conversationActor) applyTimer(c *actor.Context, m *itemMsg) error {
 	kind, due := conversation.TimerKind(tm.Kind), time.UnixMilli(tm.Due).UTC()
 	key := store.TimerKey{Due: due, Tenant: a.tenant, Conversation: a.id, Kind: tm.Kind}
 	prev := a.conv
-	next, effects, err := conversation.FireTimer(prev, kind, due, a.policy, m.at)
+	next, effects, err := conversation.FireTimer(prev, kind, due, a.set.policy, m.at)
 	if err != nil {
 		// A timer the rules do not know is dropped with its index entry rather than fired again forever.
 		a.r.log.Warn("dropping timer", "tenant", a.tenant, "conversation", a.id, "kind", tm.Kind, "err", err)
@@ -567,16 +590,16 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 				return err
 			}
 			a.refusedStart = m.pos
-			res, kid := outcome.Result{Code: code, Message: msg}, m.kid
+			res, kid, ack, request := outcome.Result{Code: code, Message: msg}, m.kid, m.ack, ic.RequestID
 			engine, parent, forget := c.Engine(), c.Parent(), &forgetMsg{id: a.id, kid: m.kid}
 			return a.r.cfg.Store.Commit(b, func(err error) {
 				if err != nil {
 					a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
 					return
 				}
-				a.r.cfg.Outcomes.Publish(ic.RequestID, res)
+				a.r.cfg.Outcomes.Publish(request, res)
 				kid.outstanding.Add(-1)
-				m.ack.itemDone()
+				ack.itemDone()
 				// Nothing to keep in memory: the tenant actor stops this actor unless more input is on its way.
 				engine.Send(parent, forget)
 			})
@@ -603,9 +626,9 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 		if ic.Contact != nil && ic.Contact.Name != nil {
 			to.Name = *ic.Contact.Name
 		}
-		next, effects, err = conversation.Start(prev, to, cmd, a.policy, m.at)
+		next, effects, err = conversation.Start(prev, to, cmd, a.set.policy, m.at)
 	} else {
-		next, effects, err = conversation.ApplyCommand(prev, cmd, a.policy, m.at)
+		next, effects, err = conversation.ApplyCommand(prev, cmd, a.set.policy, m.at)
 	}
 	if err != nil {
 		var r *conversation.Refusal
@@ -648,7 +671,7 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 		// The conversation's Applied position takes over from the record of refused starts.
 		ch.extra = func(b *store.Batch) error { return b.DeleteRefusedStart(a.tenant, a.id) }
 	}
-	if cmd.Type == conversation.CmdRead && a.readReceipts {
+	if cmd.Type == conversation.CmdRead && a.set.readReceipts {
 		wamid, err := a.receiptFor(prev, next, cmd.OperatorID)
 		if err != nil {
 			return err
@@ -730,7 +753,7 @@ func (a *conversationActor) propose(c *actor.Context, m *proposeMsg) {
 		return
 	}
 	prev := a.conv
-	next, effects, err := conversation.Assign(prev, m.op, a.policy, at)
+	next, effects, err := conversation.Assign(prev, m.op, a.set.policy, at)
 	if err != nil {
 		a.r.metrics.proposalsBy.Get("refused").Inc()
 		a.report(c, at, true)
@@ -745,7 +768,7 @@ func (a *conversationActor) propose(c *actor.Context, m *proposeMsg) {
 // release takes the conversation from its operator, who went offline under a releasing policy.
 func (a *conversationActor) release(c *actor.Context, m *releaseMsg) {
 	prev := a.conv
-	next, effects := conversation.Release(prev, m.op, a.policy, m.at)
+	next, effects := conversation.Release(prev, m.op, a.set.policy, m.at)
 	if len(effects) == 0 {
 		a.report(c, m.at, true)
 		return

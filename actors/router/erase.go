@@ -17,7 +17,7 @@ import (
 func (a *conversationActor) applyErase(c *actor.Context, m *itemMsg, cmd conversation.Command) error {
 	ic := m.item.Command
 	prev := a.conv
-	next, er, effects, err := conversation.Erase(prev, cmd, a.policy, m.at)
+	next, er, effects, err := conversation.Erase(prev, cmd, a.set.policy, m.at)
 	if err != nil {
 		var r *conversation.Refusal
 		if !errors.As(err, &r) {

@@ -62,3 +62,33 @@ func outMsg(seq uint64, status string) conversation.Message {
 	return conversation.Message{ConversationID: "c1", Seq: seq, ID: "m" + string(rune('0'+seq)), Direction: conversation.DirOut,
 		Type: "text", Status: conversation.MessageStatus(status)}
 }
+
+// TestShrunk checks that a map is copied to its size once it has fallen to a quarter of its high-water mark, and
+// only then.
+func TestShrunk(t *testing.T) {
+	m, peak := map[int]int{}, 0
+	for i := range shrinkFrom * 2 {
+		m[i] = i
+		peak = max(peak, len(m))
+	}
+	for i := range shrinkFrom*2*3/4 - 1 {
+		delete(m, i)
+	}
+	if got := shrunk(m, &peak); len(got) != len(m) || peak != shrinkFrom*2 {
+		t.Fatalf("shrunk at %d of a peak of %d", len(m), peak)
+	}
+	delete(m, shrinkFrom*2*3/4-1)
+	got := shrunk(m, &peak)
+	if len(got) != len(m) || peak != len(m) {
+		t.Fatalf("not shrunk at %d entries (peak now %d)", len(m), peak)
+	}
+	delete(got, shrinkFrom*2-1)
+	if _, ok := m[shrinkFrom*2-1]; !ok {
+		t.Fatal("the copy shares the old map")
+	}
+	for k, v := range got {
+		if k != v || k < shrinkFrom*2*3/4-1 {
+			t.Fatalf("copy holds %d=%d", k, v)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,8 @@ import (
 // the actor + store stage.
 //
 //	BENCH_CONVERSATIONS=100000 go test -run '^$' -bench ConversationMemory -benchtime 1x ./actors/router/
+//
+// BENCH_HEAPPROFILE=PATH writes a heap profile while the actors are active.
 func BenchmarkConversationMemory(b *testing.B) {
 	n := 100000
 	if v, err := strconv.Atoi(os.Getenv("BENCH_CONVERSATIONS")); err == nil && v > 0 {
@@ -88,6 +91,19 @@ func BenchmarkConversationMemory(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	active := float64(int64(ms.HeapAlloc)-int64(heap0)) / float64(n)
+	if path := os.Getenv("BENCH_HEAPPROFILE"); path != "" {
+		// What the active actors hold: go tool pprof -sample_index=inuse_space PATH
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 	// With many conversations the run outlasts IdleAfter and passivation starts during it: the active figure is
 	// then not per active actor, and is not reported.
 	allActive := gauge(r.metrics.actorsActive) == float64(n)

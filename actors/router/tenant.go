@@ -29,7 +29,10 @@ type tenantActor struct {
 	cfg        *tenant.Tenant
 	cfgApplied conversation.Position
 	kids       map[string]*child
-	ticker     actor.SendRepeater
+	// kidsPeak is the most entries kids held since it was made: a Go map keeps the buckets of its high-water mark,
+	// so passivate copies it into a smaller one once it has fallen well below (shrunk).
+	kidsPeak int
+	ticker   actor.SendRepeater
 	// spawned counts the conversation actors started; each one's actor id ends with it (see kid).
 	spawned uint64
 	// stopping is set by stopKidsMsg: the partition is stopping, the conversation actors are on their way out.
@@ -40,6 +43,8 @@ type tenantActor struct {
 	d      *routing.Dispatcher
 	ops    map[string]*store.OperatorState
 	policy conversation.Policy
+	// convSet are the settings of the conversation actors, shared by them (config.go).
+	convSet *convSettings
 	// proposed holds the proposals sent and not yet answered by a grant request: the dispatcher counts them
 	// already, and a report that the conversation is still unassigned must not undo them.
 	proposed map[string]string
@@ -140,6 +145,7 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 	}
 	t.cfg, t.cfgApplied = cfg, applied
 	t.policy = PolicyOf(cfg)
+	t.convSet = settingsOf(cfg, t.policy)
 	if t.cat == nil {
 		t.cat = c.SpawnChild(func() actor.Receiver {
 			return &catalogueActor{r: t.r, tenant: t.tenant, schema: schemaOf(cfg)}
@@ -258,6 +264,11 @@ func waitingOf(c *conversation.Conversation) routing.Waiting {
 		LastOperator: c.LastOperatorID, Skills: c.RequiredSkills}
 }
 
+// convInbox is the inbox size of a conversation actor: hollywood allocates it whole with the actor (24 bytes a slot)
+// and doubles it when a message arrives to a full one, so it is sized for the few items a conversation usually has
+// in flight at once (an item, a proposal, a settings change), not for a burst.
+const convInbox = 4
+
 // kid returns the actor of conversation id, starting it if none runs.
 //
 // Each start gets its own actor id (the conversation id and a sequence number): an actor being stopped stays in
@@ -268,13 +279,14 @@ func (t *tenantActor) kid(c *actor.Context, id string) *child {
 	if k == nil {
 		k = &child{}
 		t.spawned++
+		set := t.convSet
 		opts := append([]actor.OptFunc{actor.WithID(id + "." + strconv.FormatUint(t.spawned, 36)),
-			actor.WithInboxSize(8)}, t.convOpts...)
+			actor.WithInboxSize(convInbox)}, t.convOpts...)
 		k.pid = c.SpawnChild(func() actor.Receiver {
-			return &conversationActor{r: t.r, tenant: t.tenant, id: id, policy: t.policy,
-				readReceipts: t.cfg.Settings.ReadReceipts, rules: t.cfg.Rules, schema: schemaOf(t.cfg)}
+			return &conversationActor{r: t.r, tenant: t.tenant, id: id, set: set}
 		}, "c", opts...)
 		t.kids[id] = k
+		t.kidsPeak = max(t.kidsPeak, len(t.kids))
 		t.r.metrics.actorsActive.Inc()
 	}
 	k.lastUsed = time.Now()
@@ -641,4 +653,24 @@ func (t *tenantActor) passivate(c *actor.Context) {
 			t.r.metrics.passivated.Inc()
 		}
 	}
+	t.kids = shrunk(t.kids, &t.kidsPeak)
+}
+
+// shrinkFrom is the high-water mark below which a map is left as it is (shrunk): a few thousand entries' buckets
+// are not worth a copy.
+const shrinkFrom = 4096
+
+// shrunk returns m, or a copy of it sized to its entries when it holds a quarter or less of its high-water mark
+// *peak (at least shrinkFrom), which it then resets: Go maps never give back the buckets of their largest size, so
+// a tenant's map of conversation actors would otherwise keep the size of its busiest hour.
+func shrunk[K comparable, V any](m map[K]V, peak *int) map[K]V {
+	if *peak < shrinkFrom || len(m) > *peak/4 {
+		return m
+	}
+	c := make(map[K]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	*peak = len(c)
+	return c
 }
