@@ -15,8 +15,9 @@ package router
 //     message up to the conversation's count, with its ids), the ids of every customer message stored in it went
 //     through this actor, and a filter of them answers "not stored" for certain. A match may be a false positive:
 //     the store decides.
-//   - A reply the actor wrote is held as stored (as written last, by this actor) while a status can still change
-//     it; an erase forgets every reply.
+//   - A reply the actor wrote is held as stored (as written last, by this actor) until it is delivered (its answer
+//     and its "sent" and "delivered" statuses come within seconds; "read" may come days later); an erase forgets
+//     every reply.
 //   - A status is parked under its wamid, which the channel gives a reply only after the reply was written: a park
 //     for it counts after the write (parkLog), so a reply with no park counted for its wamid since has none.
 
@@ -41,8 +42,8 @@ type knownMessages struct {
 	// meaningful only when complete (every customer message of the conversation went through this actor).
 	inbound  uint64
 	complete bool
-	// out holds, oldest first, the latest outbound messages this actor wrote whose delivery status can still
-	// change, as stored; at most outCap. Nil until the first one.
+	// out holds, oldest first, the latest outbound messages this actor wrote that are not delivered yet (pending or
+	// sent), as stored; at most outCap. Nil when there is none.
 	out []knownReply
 }
 
@@ -123,10 +124,13 @@ func (k *knownMessages) note(m *conversation.Message, parks uint64) {
 			break
 		}
 	}
-	if m.Status == conversation.Read || m.Status == conversation.Failed {
-		// Nothing changes it any more (a late status is stale): the store answers.
+	if m.Status == conversation.Delivered || m.Status == conversation.Read || m.Status == conversation.Failed {
+		// Delivered: only "read" can come, when the customer reads it, maybe days later; read and failed: only a
+		// stale status. The store answers those: an idle actor holds no reply (issue 15's memory aim).
 		if i >= 0 {
-			k.out = slices.Delete(k.out, i, i+1)
+			if k.out = slices.Delete(k.out, i, i+1); len(k.out) == 0 {
+				k.out = nil
+			}
 		}
 		return
 	}
@@ -136,9 +140,6 @@ func (k *knownMessages) note(m *conversation.Message, parks uint64) {
 	}
 	if len(k.out) == outCap {
 		k.out = slices.Delete(k.out, 0, 1)
-	}
-	if k.out == nil {
-		k.out = make([]knownReply, 0, outCap)
 	}
 	k.out = append(k.out, knownReply{msg: *m, parks: parks})
 }
