@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -30,9 +31,12 @@ type conversationActor struct {
 	tenant string
 	id     string
 	// set are the tenant's settings, shared with the tenant's other conversation actors (config.go).
-	set    *convSettings
-	conv   conversation.Conversation
+	set *convSettings
+	// conv is the conversation as stored, loaded on the first input (nil until then, and after a trim: trimMsg).
+	conv   *conversation.Conversation
 	loaded bool
+	// commits counts this actor's batches not yet durable; a trim waits for none (the store must hold conv).
+	commits atomic.Int32
 	// reported is the routing state the tenant actor last heard of: what report compares.
 	reported reportedState
 	// refusedStart is the position of the latest start refused while the conversation did not exist (zero: none),
@@ -62,7 +66,19 @@ func (a *conversationActor) Receive(c *actor.Context) {
 		a.set = m.set
 	case *rerouteMsg:
 		a.guard(func() { a.reroute(c) }, nil)
+	case trimMsg:
+		a.trim()
 	}
+}
+
+// trim drops what the actor holds of its conversation once every batch of it is durable, so the store holds it: the
+// next input loads it again, as an activation does, and what the actor knew of its messages starts over (known.go).
+func (a *conversationActor) trim() {
+	if !a.loaded || a.commits.Load() != 0 {
+		return
+	}
+	a.conv, a.loaded, a.known = nil, false, knownMessages{}
+	a.r.trims.Add(1)
 }
 
 // guard runs f, turning a panic (a bug in a rule) into a counted, logged failure that still finishes the input:
@@ -87,7 +103,7 @@ func (a *conversationActor) guard(f func(), onPanic func()) {
 			// A conversation stored when contact ids were per channel gets its contact's id with its next change.
 			cv.Contact.ID = conversation.ContactID(cv.Contact.WaID)
 		}
-		a.conv, a.loaded = cv, true
+		a.conv, a.loaded = &cv, true
 		a.known.start(err == nil)
 		a.reported = reportedOf(a.routingState(time.Time{}))
 	}
@@ -263,7 +279,9 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 		}
 	}
 	assignedSince, scrub, st, tenant := ch.assignedSince, ch.scrub, a.r.cfg.Store, a.tenant
+	a.commits.Add(1)
 	if err := a.r.cfg.Store.Commit(b, func(err error) {
+		a.commits.Add(-1)
 		if err != nil {
 			a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
 			return
@@ -291,7 +309,7 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 		return err
 	}
 	a.known.wrote(&ch, parks)
-	a.conv = ch.next
+	*a.conv = ch.next
 	a.report(c, ch.next.UpdatedAt, false)
 	return nil
 }
@@ -319,7 +337,7 @@ func (a *conversationActor) moveTimers(b *store.Batch, old, next conversation.Ti
 
 // routingState is what the tenant actor needs to know of the conversation.
 func (a *conversationActor) routingState(at time.Time) convReport {
-	return convReport{id: a.id, status: a.conv.Status, assignee: a.conv.AssigneeID, waiting: waitingOf(&a.conv),
+	return convReport{id: a.id, status: a.conv.Status, assignee: a.conv.AssigneeID, waiting: waitingOf(a.conv),
 		sticky: a.set.policy.ReopenTo == conversation.ReopenToLastOperator, at: at}
 }
 
@@ -392,7 +410,7 @@ func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
 			return err
 		}
 	}
-	prev := a.conv
+	prev := *a.conv
 	in := conversation.Inbound{TenantID: a.tenant, ChannelID: m.item.Channel, Message: msg, At: m.at, Pos: m.pos}
 	if m.blocked {
 		// A blocked contact's message is stored and nothing else: no event, no queue (blocked.go).
@@ -422,7 +440,7 @@ func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 		conv, seq, err = a.r.cfg.Store.MessageRef(a.tenant, st.ID)
 	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && conv != a.id) {
-		if conversation.Erased(&a.conv) {
+		if conversation.Erased(a.conv) {
 			// The erase deleted the message and its id: this status is for a message sent before it (the customer
 			// read the reply the next day). Parking it would store the customer's number (recipient_id) again,
 			// with nothing left to delete it; and nothing was sent since, as an erased conversation has no address.
@@ -466,16 +484,16 @@ func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 		return nil
 	}
 	a.r.metrics.appliedBy.Get("status").Inc()
-	conv2, _ := conversation.ApplyLastStatus(a.conv, next)
-	return a.persist(c, change{prev: a.conv, next: conv2, updates: []messageUpdate{{msg, next}}, item: m,
-		effects: []conversation.Effect{{Event: conversation.StatusEvent(a.conv, next, m.at)}}})
+	conv2, _ := conversation.ApplyLastStatus(*a.conv, next)
+	return a.persist(c, change{prev: *a.conv, next: conv2, updates: []messageUpdate{{msg, next}}, item: m,
+		effects: []conversation.Effect{{Event: conversation.StatusEvent(*a.conv, next, m.at)}}})
 }
 
 // applyDelivery records the channel's answer to an outbound message: its id (and any status that arrived before
 // it), or its failure with Meta's reason.
 func (a *conversationActor) applyDelivery(c *actor.Context, m *itemMsg) error {
 	d := m.item.Delivery
-	prev := a.conv
+	prev := *a.conv
 	var msgs []messageUpdate
 	var effects []conversation.Effect
 	var msg conversation.Message
@@ -531,7 +549,9 @@ func (a *conversationActor) applyDelivery(c *actor.Context, m *itemMsg) error {
 // commitPlain commits a batch that changes no routing state and finishes m once it is durable.
 func (a *conversationActor) commitPlain(b *store.Batch, m *itemMsg) error {
 	kid, ack := m.kid, m.ack
+	a.commits.Add(1)
 	return a.r.cfg.Store.Commit(b, func(err error) {
+		a.commits.Add(-1)
 		if err != nil {
 			a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
 			return
@@ -545,7 +565,7 @@ func (a *conversationActor) applyTimer(c *actor.Context, m *itemMsg) error {
 	tm := m.item.Timer
 	kind, due := conversation.TimerKind(tm.Kind), time.UnixMilli(tm.Due).UTC()
 	key := store.TimerKey{Due: due, Tenant: a.tenant, Conversation: a.id, Kind: tm.Kind}
-	prev := a.conv
+	prev := *a.conv
 	next, effects, err := conversation.FireTimer(prev, kind, due, a.set.policy, m.at)
 	if err != nil {
 		// A timer the rules do not know is dropped with its index entry rather than fired again forever.
@@ -568,7 +588,7 @@ func (a *conversationActor) applyTimer(c *actor.Context, m *itemMsg) error {
 func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 	ic := m.item.Command
 	cmd := toCommand(ic, m.role)
-	prev := a.conv
+	prev := *a.conv
 	if cmd.Type == conversation.CmdErase {
 		return a.applyErase(c, m, cmd)
 	}
@@ -592,7 +612,9 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 			a.refusedStart = m.pos
 			res, kid, ack, request := outcome.Result{Code: code, Message: msg}, m.kid, m.ack, ic.RequestID
 			engine, parent, forget := c.Engine(), c.Parent(), &forgetMsg{id: a.id, kid: m.kid}
+			a.commits.Add(1)
 			return a.r.cfg.Store.Commit(b, func(err error) {
+				a.commits.Add(-1)
 				if err != nil {
 					a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
 					return
@@ -752,7 +774,7 @@ func (a *conversationActor) propose(c *actor.Context, m *proposeMsg) {
 		a.r.metrics.proposalsBy.Get("refused").Inc()
 		return
 	}
-	prev := a.conv
+	prev := *a.conv
 	next, effects, err := conversation.Assign(prev, m.op, a.set.policy, at)
 	if err != nil {
 		a.r.metrics.proposalsBy.Get("refused").Inc()
@@ -767,7 +789,7 @@ func (a *conversationActor) propose(c *actor.Context, m *proposeMsg) {
 
 // release takes the conversation from its operator, who went offline under a releasing policy.
 func (a *conversationActor) release(c *actor.Context, m *releaseMsg) {
-	prev := a.conv
+	prev := *a.conv
 	next, effects := conversation.Release(prev, m.op, a.set.policy, m.at)
 	if len(effects) == 0 {
 		a.report(c, m.at, true)

@@ -16,7 +16,7 @@ import (
 
 func (a *conversationActor) applyErase(c *actor.Context, m *itemMsg, cmd conversation.Command) error {
 	ic := m.item.Command
-	prev := a.conv
+	prev := *a.conv
 	next, er, effects, err := conversation.Erase(prev, cmd, a.set.policy, m.at)
 	if err != nil {
 		var r *conversation.Refusal

@@ -149,6 +149,8 @@ type Router struct {
 	// (known.go).
 	parks parkLog
 	local localReads
+	// trims counts the conversation actors that dropped their conversation while idle (trimMsg).
+	trims atomic.Int64
 
 	ready    atomic.Bool
 	failOnce sync.Once

@@ -72,7 +72,7 @@ func (a *conversationActor) reroute(c *actor.Context) {
 	if a.conv.ID == "" || a.conv.Status != conversation.Unassigned {
 		return
 	}
-	prev := a.conv
+	prev := *a.conv
 	next, err := a.evaluate(prev)
 	if err != nil {
 		a.r.fail(fmt.Errorf("tenant %s conversation %s: %w", a.tenant, a.id, err))

@@ -62,6 +62,8 @@ package router
 //	hold TENANT | release TENANT         the tenant actor stops taking records (they wait in its inbox, still in
 //	                                     flight) or takes them again
 //	passivate                            let IdleAfter and a tick pass: idle conversation actors stop
+//	trim                                 let three quarters of IdleAfter pass: conversation actors idle for half of
+//	                                     it drop their conversation (trimMsg), none stops yet
 //	elapse DURATION                      the next records' time moves on by DURATION (records are a minute apart)
 //	actors                               the conversation actors in memory (the actors-active gauge)
 //	restart from=N                       the partition moves to a new generation: the consumer drains, commits and
@@ -239,6 +241,12 @@ func (h *harness) run(cmd string) (out string, err error) {
 		time.Sleep(h.r.cfg.IdleAfter + h.r.cfg.IdleAfter/4)
 		lines = h.settle()
 		lines = append(lines, fmt.Sprintf("actors active %v", gauge(h.r.metrics.actorsActive)))
+	case "trim":
+		before := h.r.trims.Load()
+		time.Sleep(h.r.cfg.IdleAfter * 3 / 4)
+		lines = h.settle()
+		lines = append(lines, fmt.Sprintf("trimmed %d", h.r.trims.Load()-before),
+			fmt.Sprintf("actors active %v", gauge(h.r.metrics.actorsActive)))
 	case "restart":
 		from, ok := a.KV["from"]
 		if !ok {

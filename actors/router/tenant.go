@@ -289,7 +289,7 @@ func (t *tenantActor) kid(c *actor.Context, id string) *child {
 		t.kidsPeak = max(t.kidsPeak, len(t.kids))
 		t.r.metrics.actorsActive.Inc()
 	}
-	k.lastUsed = time.Now()
+	k.lastUsed, k.trimmed = time.Now(), false
 	return k
 }
 
@@ -642,15 +642,23 @@ func (t *tenantActor) forget(c *actor.Context, m *forgetMsg) {
 }
 
 // passivate stops conversation actors idle for IdleAfter with nothing outstanding, so memory follows active
-// conversations (docs/design.md, invariant 8). Their state is in Pebble; the next item re-activates them from there.
+// conversations (docs/design.md, invariant 8), and has those idle for half of it drop their conversation (trimMsg). Their state is in Pebble; the next item re-activates them from there.
 func (t *tenantActor) passivate(c *actor.Context) {
-	cutoff := time.Now().Add(-t.r.cfg.IdleAfter)
+	now := time.Now()
+	cutoff, trimCutoff := now.Add(-t.r.cfg.IdleAfter), now.Add(-t.r.cfg.IdleAfter/2)
 	for id, k := range t.kids {
-		if k.lastUsed.Before(cutoff) && k.outstanding.Load() == 0 {
+		if k.outstanding.Load() != 0 {
+			continue
+		}
+		switch {
+		case k.lastUsed.Before(cutoff):
 			c.Engine().Poison(k.pid)
 			delete(t.kids, id)
 			t.r.metrics.actorsActive.Dec()
 			t.r.metrics.passivated.Inc()
+		case !k.trimmed && k.lastUsed.Before(trimCutoff):
+			c.Send(k.pid, trimMsg{})
+			k.trimmed = true
 		}
 	}
 	t.kids = shrunk(t.kids, &t.kidsPeak)
