@@ -666,7 +666,7 @@ func (t *tenantActor) passivate(c *actor.Context) {
 
 // shrinkFrom is the high-water mark below which a map is left as it is (shrunk): a few thousand entries' buckets
 // are not worth a copy.
-const shrinkFrom = 4096
+const shrinkFrom = 1024
 
 // shrunk returns m, or a copy of it sized to its entries when it holds a quarter or less of its high-water mark
 // *peak (at least shrinkFrom), which it then resets: Go maps never give back the buckets of their largest size, so
