@@ -1,11 +1,15 @@
 package router
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/scenariofile"
+	"github.com/switchboard-hq/switchboard/actors/store"
+	"github.com/switchboard-hq/switchboard/actors/store/storetest"
 )
 
 // TestKnownMessagesAnswer runs testdata/known_messages.txt (whose traces say the answers are the store's) and checks
@@ -91,4 +95,76 @@ func TestShrunk(t *testing.T) {
 			t.Fatalf("copy holds %d=%d", k, v)
 		}
 	}
+}
+
+// BenchmarkKnownAnswers compares the store reads a conversation actor saves (known.go) with its own answers: the
+// wamid lookup of a new customer message (a miss), and the lookup and read of a status's reply.
+//
+//	go test ./actors/router -run '^$' -bench KnownAnswers -benchmem
+func BenchmarkKnownAnswers(b *testing.B) {
+	st := storetest.Open(b, store.Config{})
+	const convs = 2000
+	bt := st.NewBatch()
+	for i := range convs {
+		for seq := uint64(1); seq <= 5; seq++ {
+			m := conversation.Message{ConversationID: fmt.Sprintf("c%05d", i), Seq: seq, ID: fmt.Sprintf("wamid.%d.%d", i, seq),
+				Direction: conversation.DirIn, Type: "text", Text: "hello there", Status: conversation.Received}
+			if seq == 5 {
+				m.ID, m.WAMID, m.Direction, m.Status = fmt.Sprintf("m%d", i), fmt.Sprintf("wamid.out.%d", i), conversation.DirOut, conversation.Sent
+			}
+			if err := bt.PutMessage("bench", &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	done := make(chan error, 1)
+	if err := st.Commit(bt, func(err error) { done <- err }); err != nil {
+		b.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	var k knownMessages
+	k.start(false)
+	for seq := uint64(1); seq <= 4; seq++ {
+		k.note(&conversation.Message{Seq: seq, ID: fmt.Sprintf("wamid.7.%d", seq), Direction: conversation.DirIn}, 0)
+	}
+	k.note(&conversation.Message{ConversationID: "c00007", Seq: 5, ID: "m7", WAMID: "wamid.out.7", Direction: conversation.DirOut,
+		Status: conversation.Sent}, 0)
+	b.Run("dedupe/store", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := st.MessageRef("bench", "wamid.new.7"); !errors.Is(err, store.ErrNotFound) {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("dedupe/known", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if k.mayHoldInbound("wamid.new.7") {
+				b.Skip("a false positive of the filter: the store would be read")
+			}
+		}
+	})
+	b.Run("status/store", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			conv, seq, err := st.MessageRef("bench", "wamid.out.7")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := st.Message("bench", conv, seq); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("status/known", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := k.reply("wamid.out.7"); !ok {
+				b.Fatal("reply not held")
+			}
+		}
+	})
 }
