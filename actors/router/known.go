@@ -19,7 +19,8 @@ package router
 //     and its "sent" and "delivered" statuses come within seconds; "read" may come days later); an erase forgets
 //     every reply.
 //   - A status is parked under its wamid, which the channel gives a reply only after the reply was written: a park
-//     for it counts after the write (parkLog), so a reply with no park counted for its wamid since has none.
+//     for it counts after the write (parkLog), so a reply with no park counted for its wamid since has none. So a
+//     reply is taken in only by the change that creates it, with the park clock of that moment.
 
 import (
 	"hash/maphash"
@@ -93,20 +94,23 @@ func (k *knownMessages) wrote(ch *change, parks uint64) {
 		clear(k.out)
 		k.out = k.out[:0]
 	}
+	// A reply is taken in only when this change creates it (its sequence number is new): its park clock must be
+	// that of its first write, before the channel could know it.
 	for i := range ch.messages {
-		k.note(&ch.messages[i], parks)
+		k.note(&ch.messages[i], parks, ch.messages[i].Seq > ch.prev.Messages)
 	}
 	for i := range ch.updates {
-		k.note(&ch.updates[i].next, parks)
+		k.note(&ch.updates[i].next, parks, false)
 	}
 	for _, ef := range ch.effects {
 		if ef.Message != nil {
-			k.note(ef.Message, parks)
+			k.note(ef.Message, parks, ef.Message.Seq > ch.prev.Messages)
 		}
 	}
 }
 
-func (k *knownMessages) note(m *conversation.Message, parks uint64) {
+// note takes in message m as written; create says the change created it.
+func (k *knownMessages) note(m *conversation.Message, parks uint64, create bool) {
 	switch m.Direction {
 	case conversation.DirIn:
 		if k.complete && m.ID != "" {
@@ -136,6 +140,9 @@ func (k *knownMessages) note(m *conversation.Message, parks uint64) {
 	}
 	if i >= 0 {
 		k.out[i].msg = *m
+		return
+	}
+	if !create {
 		return
 	}
 	if len(k.out) == outCap {

@@ -52,6 +52,17 @@ func TestKnownMessagesBounded(t *testing.T) {
 	if _, ok := k.replySeq(4); ok || len(k.out) != outCap-1 {
 		t.Errorf("a read reply is still held (%d held)", len(k.out))
 	}
+	// A reply this actor did not create (written before it started) is not taken in by an update, nor by a write of
+	// it whole: its park clock would not be that of its first write.
+	old := change{prev: conversation.Conversation{Messages: 20}, messages: []conversation.Message{outMsg(11, "pending")},
+		updates: []messageUpdate{{outMsg(12, "pending"), outMsg(12, "sent")}}}
+	k.wrote(&old, 9)
+	if _, ok := k.replySeq(11); ok {
+		t.Error("a reply written again whole was taken in")
+	}
+	if _, ok := k.replySeq(12); ok {
+		t.Error("an updated reply the actor did not create was taken in")
+	}
 	k.wrote(&change{messages: []conversation.Message{{Seq: 9, ID: "wamid.x", Direction: conversation.DirIn}}}, 9)
 	if !k.mayHoldInbound("wamid.x") {
 		t.Fatal("a customer id written is not known")
@@ -127,10 +138,10 @@ func BenchmarkKnownAnswers(b *testing.B) {
 	var k knownMessages
 	k.start(false)
 	for seq := uint64(1); seq <= 4; seq++ {
-		k.note(&conversation.Message{Seq: seq, ID: fmt.Sprintf("wamid.7.%d", seq), Direction: conversation.DirIn}, 0)
+		k.note(&conversation.Message{Seq: seq, ID: fmt.Sprintf("wamid.7.%d", seq), Direction: conversation.DirIn}, 0, true)
 	}
 	k.note(&conversation.Message{ConversationID: "c00007", Seq: 5, ID: "m7", WAMID: "wamid.out.7", Direction: conversation.DirOut,
-		Status: conversation.Sent}, 0)
+		Status: conversation.Sent}, 0, true)
 	b.Run("dedupe/store", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
