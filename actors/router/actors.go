@@ -115,6 +115,11 @@ type kidsStopping struct {
 // idleTick asks a tenant actor to stop its idle conversation actors.
 type idleTick struct{}
 
+// trimMsg asks a conversation actor idle for a while (half of IdleAfter) to drop its conversation until its next
+// input, which loads it again: a resident actor then costs its process and a few words, not its decoded record
+// (issue 15). An actor with a batch not yet durable keeps it.
+type trimMsg struct{}
+
 // child is a tenant actor's handle on one active conversation actor.
 type child struct {
 	pid *actor.PID
@@ -122,4 +127,6 @@ type child struct {
 	// is only stopped at zero.
 	outstanding atomic.Int32
 	lastUsed    time.Time
+	// trimmed is set when a trimMsg was sent since the actor was last used.
+	trimmed bool
 }

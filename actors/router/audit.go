@@ -113,7 +113,7 @@ func writeAudit(r *Router, b *store.Batch, tenant string, entries []audit.Entry)
 		if err != nil {
 			return fmt.Errorf("write audit event %s of tenant %s: %w", entries[i].ID, tenant, err)
 		}
-		r.metrics.events.WithLabelValues(audit.EventRecorded).Inc()
+		r.metrics.eventsBy.Get(audit.EventRecorded).Inc()
 	}
 	return nil
 }

@@ -78,7 +78,7 @@ func (t *tenantActor) refuseBlocked(it *inbox.Item) bool {
 	if _, ok := t.blocked[conv]; !ok {
 		return false
 	}
-	t.r.metrics.commands.WithLabelValues(cmd.Type, contact.CodeContactBlocked).Inc()
+	t.r.metrics.commandsBy.Get([2]string{cmd.Type, contact.CodeContactBlocked}).Inc()
 	t.r.cfg.Outcomes.Publish(cmd.RequestID, outcome.Result{Code: contact.CodeContactBlocked,
 		Message: "the contact is blocked: unblock it to write to them"})
 	return true

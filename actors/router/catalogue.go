@@ -150,7 +150,7 @@ func (a *catalogueActor) putEvent(b *store.Batch, typ, id string, m *catalogueMs
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", typ, err)
 	}
-	a.r.metrics.events.WithLabelValues(typ).Inc()
+	a.r.metrics.eventsBy.Get(typ).Inc()
 	return b.PutOutbox(a.tenant, v)
 }
 
@@ -210,14 +210,14 @@ func (a *catalogueActor) handle(c *actor.Context, m *catalogueMsg) error {
 			return h(a, c, m)
 		}
 	}
-	a.r.metrics.commands.WithLabelValues(cmd.Type, conversation.CodeInvalidCommand).Inc()
+	a.r.metrics.commandsBy.Get([2]string{cmd.Type, conversation.CodeInvalidCommand}).Inc()
 	a.finish(m, outcome.Result{Code: conversation.CodeInvalidCommand, Message: fmt.Sprintf("unknown command %q", cmd.Type)})
 	return nil
 }
 
 // refuse publishes a refusal of a command that wrote nothing.
 func (a *catalogueActor) refuse(m *catalogueMsg, code, format string, args ...any) {
-	a.r.metrics.commands.WithLabelValues(m.item.Command.Type, code).Inc()
+	a.r.metrics.commandsBy.Get([2]string{m.item.Command.Type, code}).Inc()
 	a.finish(m, outcome.Result{Code: code, Message: fmt.Sprintf(format, args...)})
 }
 
@@ -246,7 +246,7 @@ func (a *catalogueActor) replayed(m *catalogueMsg, id string, prev *contact.Cont
 	if prev == nil && !a.erasedBefore(id, m.pos) || prev != nil && prev.Applied.Less(posOf(m.pos)) {
 		return false
 	}
-	a.r.metrics.skipped.WithLabelValues("replay").Inc()
+	a.r.metrics.skippedBy.Get("replay").Inc()
 	a.finish(m, outcome.Result{Code: outcome.CodeReplayed, Message: "command already applied"})
 	return true
 }
@@ -283,7 +283,7 @@ func (a *catalogueActor) upsert(m *catalogueMsg) error {
 		a.refuse(m, out.Code, "%s", out.Reason)
 		return nil
 	case !out.Write:
-		a.r.metrics.commands.WithLabelValues(cmd.Type, "ok").Inc()
+		a.r.metrics.commandsBy.Get([2]string{cmd.Type, "ok"}).Inc()
 		a.finish(m, outcome.Result{Body: next})
 		return nil
 	}
@@ -291,7 +291,7 @@ func (a *catalogueActor) upsert(m *catalogueMsg) error {
 	if out.Result == contact.Created {
 		typ = contact.EventCreated
 	}
-	a.r.metrics.commands.WithLabelValues(cmd.Type, "ok").Inc()
+	a.r.metrics.commandsBy.Get([2]string{cmd.Type, "ok"}).Inc()
 	return a.writeContact(m, prev, &next, typ, outcome.Result{Body: next})
 }
 
@@ -320,7 +320,7 @@ func (a *catalogueActor) remove(m *catalogueMsg) error {
 	if prev != nil && !prev.Applied.Less(posOf(m.pos)) {
 		// Delivered again after the contact was written anew (the customer wrote after the erase): the contact
 		// is not this command's.
-		a.r.metrics.skipped.WithLabelValues("replay").Inc()
+		a.r.metrics.skippedBy.Get("replay").Inc()
 		a.finish(m, outcome.Result{Code: outcome.CodeReplayed, Message: "command already applied"})
 		return nil
 	}
@@ -365,7 +365,7 @@ func (a *catalogueActor) remove(m *catalogueMsg) error {
 			return err
 		}
 	}
-	a.r.metrics.commands.WithLabelValues(cmd.Type, "ok").Inc()
+	a.r.metrics.commandsBy.Get([2]string{cmd.Type, "ok"}).Inc()
 	if err := a.commit(b, m, outcome.Result{Body: Removed{ID: cmd.ContactID, Existed: prev != nil}}, 1); err != nil {
 		return err
 	}
@@ -402,7 +402,7 @@ func (a *catalogueActor) block(m *catalogueMsg) error {
 		m.blockedWa = prev.WaID
 	}
 	next, changed := contact.SetBlocked(*prev, blocked, m.at, posOf(m.pos))
-	a.r.metrics.commands.WithLabelValues(cmd.Type, "ok").Inc()
+	a.r.metrics.commandsBy.Get([2]string{cmd.Type, "ok"}).Inc()
 	if !changed {
 		a.finish(m, outcome.Result{Body: next})
 		return nil
@@ -504,7 +504,7 @@ func (a *catalogueActor) importRows(m *catalogueMsg) error {
 	a.r.metrics.importRows.WithLabelValues(string(contact.Updated)).Add(float64(res.Updated))
 	a.r.metrics.importRows.WithLabelValues(string(contact.Unchanged)).Add(float64(res.Unchanged))
 	a.r.metrics.importRows.WithLabelValues(string(contact.Refused)).Add(float64(res.Refused))
-	a.r.metrics.commands.WithLabelValues(cmd.Type, "ok").Inc()
+	a.r.metrics.commandsBy.Get([2]string{cmd.Type, "ok"}).Inc()
 	if len(writes) == 0 {
 		a.finish(m, outcome.Result{Body: res})
 		return nil
@@ -581,7 +581,7 @@ func (a *catalogueActor) observe(m *catalogueMsg) error {
 	case prev.Blocked:
 		typ = "" // a blocked contact's messages are heard by nobody, their profile name's change neither
 	}
-	a.r.metrics.applied.WithLabelValues("contact").Inc()
+	a.r.metrics.appliedBy.Get("contact").Inc()
 	a.remember(next.WaID, next.ProfileName)
 	return a.writeContact(m, prev, &next, typ, outcome.Result{})
 }

@@ -27,7 +27,7 @@ func init() { catalogueHandlers["canned_"] = (*catalogueActor).canned }
 func (a *catalogueActor) canned(_ *actor.Context, m *catalogueMsg) error {
 	cmd := m.item.Command
 	if cmd.Canned == nil {
-		a.r.metrics.commands.WithLabelValues(cmd.Type, canned.CodeInvalid).Inc()
+		a.r.metrics.commandsBy.Get([2]string{cmd.Type, canned.CodeInvalid}).Inc()
 		a.finish(m, outcome.Result{Code: canned.CodeInvalid, Message: cmd.Type + " without a canned response"})
 		return nil
 	}
@@ -39,7 +39,7 @@ func (a *catalogueActor) canned(_ *actor.Context, m *catalogueMsg) error {
 	if code == "" {
 		code = "ok"
 	}
-	a.r.metrics.commands.WithLabelValues(cmd.Type, code).Inc()
+	a.r.metrics.commandsBy.Get([2]string{cmd.Type, code}).Inc()
 	if b == nil {
 		a.finish(m, res)
 		return nil
@@ -94,7 +94,7 @@ func (r *Router) changeCanned(tenant string, cmd *inbox.Command, role string, po
 		b.Discard()
 		return outcome.Result{}, 0, nil, err
 	}
-	r.metrics.events.WithLabelValues(canned.EventChanged).Inc()
+	r.metrics.eventsBy.Get(canned.EventChanged).Inc()
 	return res, 1, b, nil
 }
 

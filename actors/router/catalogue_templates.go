@@ -136,7 +136,7 @@ func (r *Router) syncTemplates(b *store.Batch, tenant string, c *inbox.TemplateC
 		listed[k] = true
 		prev := old[k]
 		if prev != nil && !prev.Applied.Less(pos) {
-			r.metrics.skipped.WithLabelValues("replay").Inc()
+			r.metrics.skippedBy.Get("replay").Inc()
 			continue
 		}
 		if prev != nil && sameTemplate(&prev.Template, &t) {
@@ -180,7 +180,7 @@ func sameTemplate(a, b *template.Template) bool {
 func (r *Router) changeTemplate(b *store.Batch, tenant string, tc *inbox.TemplateChange, pos conversation.Position, at time.Time) (int, error) {
 	c, err := template.ParseChange(tc.Field, tc.Value)
 	if err != nil {
-		r.metrics.skipped.WithLabelValues("bad_template_change").Inc()
+		r.metrics.skippedBy.Get("bad_template_change").Inc()
 		r.log.Warn("template webhook not applied", "tenant", tenant, "waba", tc.WABA, "field", tc.Field, "err", err)
 		return 0, nil
 	}
@@ -189,7 +189,7 @@ func (r *Router) changeTemplate(b *store.Batch, tenant string, tc *inbox.Templat
 	switch {
 	case err == nil:
 		if !st.Applied.Less(pos) {
-			r.metrics.skipped.WithLabelValues("replay").Inc()
+			r.metrics.skippedBy.Get("replay").Inc()
 			return 0, nil
 		}
 		prev = &st.Template
@@ -223,6 +223,6 @@ func (r *Router) templateEvent(b *store.Batch, tenant string, t *template.Templa
 	if err := b.PutOutbox(tenant, v); err != nil {
 		return err
 	}
-	r.metrics.events.WithLabelValues(EventTemplateUpdated).Inc()
+	r.metrics.eventsBy.Get(EventTemplateUpdated).Inc()
 	return nil
 }

@@ -35,10 +35,26 @@ type storedConfig struct {
 // settingsMsg gives a conversation actor its tenant's settings after a change. The tenant actor sends it before any
 // input it routes after the change, so the conversation applies that input under the new settings.
 type settingsMsg struct {
-	policy       conversation.Policy
+	set *convSettings
+}
+
+// convSettings are the tenant's settings its conversation actors apply. One value is shared by every conversation
+// actor of the tenant (an actor holds a pointer, not a copy of a hundred bytes and more); a change makes a new one,
+// never changes it.
+type convSettings struct {
+	policy conversation.Policy
+	// readReceipts is the tenant setting read_receipts: a read command marks the customer's messages read on
+	// WhatsApp (change.readReceipt).
 	readReceipts bool
-	rules        []routing.Rule
-	schema       contact.Schema
+	// rules are the tenant's routing rules and schema its contact fields, which the rules' field conditions read
+	// (rules.go).
+	rules  []routing.Rule
+	schema contact.Schema
+}
+
+// settingsOf are the conversation actors' settings of tenant configuration t, under policy p (PolicyOf(t)).
+func settingsOf(t *tenant.Tenant, p conversation.Policy) *convSettings {
+	return &convSettings{policy: p, readReceipts: t.Settings.ReadReceipts, rules: t.Rules, schema: schemaOf(t)}
 }
 
 // loadConfig is the tenant's configuration: the one this node's tenant actor stored, or the directory's (the
@@ -124,7 +140,7 @@ func (t *tenantActor) configCommand(c *actor.Context, cmd *inbox.Command, pos co
 		ack.itemDone()
 	}
 	if !t.cfgApplied.Less(pos) && t.cfgApplied != (conversation.Position{}) {
-		t.r.metrics.skipped.WithLabelValues("replay").Inc()
+		t.r.metrics.skippedBy.Get("replay").Inc()
 		answer(outcome.Result{Body: tenant.Applied{Version: t.cfg.Version}})
 		return
 	}
@@ -235,13 +251,12 @@ func (t *tenantActor) applyConfig(c *actor.Context, next *tenant.Tenant, pos con
 	prev := t.cfg
 	t.cfg, t.cfgApplied = next, pos
 	t.policy = PolicyOf(next)
-	schema := schemaOf(next)
+	t.convSet = settingsOf(next, t.policy)
 	for _, k := range t.kids {
-		c.Send(k.pid, &settingsMsg{policy: t.policy, readReceipts: next.Settings.ReadReceipts, rules: next.Rules,
-			schema: schema})
+		c.Send(k.pid, &settingsMsg{set: t.convSet})
 	}
 	if fieldsChanged(prev, next) && t.cat != nil {
-		c.Send(t.cat, &schemaMsg{schema: schema})
+		c.Send(t.cat, &schemaMsg{schema: t.convSet.schema})
 	}
 	if rulesChanged(prev, next) {
 		t.rerouteWaiting(c)

@@ -5,16 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/switchboard-hq/switchboard/actors/audit"
-	"github.com/switchboard-hq/switchboard/actors/contact"
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 	"github.com/switchboard-hq/switchboard/actors/operator"
 	"github.com/switchboard-hq/switchboard/actors/outcome"
-	"github.com/switchboard-hq/switchboard/actors/routing"
 	"github.com/switchboard-hq/switchboard/actors/sender"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
@@ -31,22 +30,22 @@ type conversationActor struct {
 	r      *Router
 	tenant string
 	id     string
-	policy conversation.Policy
-	// readReceipts is the tenant setting read_receipts: a read command marks the customer's messages read on
-	// WhatsApp (change.readReceipt).
-	readReceipts bool
-	// rules are the tenant's routing rules and schema its contact fields, which the rules' field conditions read
-	// (rules.go).
-	rules  []routing.Rule
-	schema contact.Schema
-	conv   conversation.Conversation
+	// set are the tenant's settings, shared with the tenant's other conversation actors (config.go).
+	set *convSettings
+	// conv is the conversation as stored, loaded on the first input (nil until then, and after a trim: trimMsg).
+	conv   *conversation.Conversation
 	loaded bool
-	// reported is the routing state the tenant actor last heard of.
-	reported convReport
+	// commits counts this actor's batches not yet durable; a trim waits for none (the store must hold conv).
+	commits atomic.Int32
+	// reported is the routing state the tenant actor last heard of: what report compares.
+	reported reportedState
 	// refusedStart is the position of the latest start refused while the conversation did not exist (zero: none),
 	// read from the store once (refusedLoaded).
 	refusedStart  conversation.Position
 	refusedLoaded bool
+	// known is what the actor knows of its conversation's messages, so the hot path reads the store only for what
+	// it cannot answer itself (known.go).
+	known knownMessages
 }
 
 func (a *conversationActor) Receive(c *actor.Context) {
@@ -55,15 +54,31 @@ func (a *conversationActor) Receive(c *actor.Context) {
 		a.r.metrics.activations.Inc()
 	case *itemMsg:
 		a.guard(func() { a.handle(c, m) }, func() { a.done(m, outcome.Result{Code: outcome.CodeInternal, Message: "internal error"}) })
+		// hollywood keeps an actor's last message until the next one: an idle actor would keep its last item alive,
+		// and through it its record's items and their strings. Nothing reads m after handle (its callbacks hold
+		// what they need).
+		m.item, m.ack = nil, nil
 	case *proposeMsg:
 		a.guard(func() { a.propose(c, m) }, nil)
 	case *releaseMsg:
 		a.guard(func() { a.release(c, m) }, nil)
 	case *settingsMsg:
-		a.policy, a.readReceipts, a.rules, a.schema = m.policy, m.readReceipts, m.rules, m.schema
+		a.set = m.set
 	case *rerouteMsg:
 		a.guard(func() { a.reroute(c) }, nil)
+	case trimMsg:
+		a.trim()
 	}
+}
+
+// trim drops what the actor holds of its conversation once every batch of it is durable, so the store holds it: the
+// next input loads it again, as an activation does, and what the actor knew of its messages starts over (known.go).
+func (a *conversationActor) trim() {
+	if !a.loaded || a.commits.Load() != 0 {
+		return
+	}
+	a.conv, a.loaded, a.known = nil, false, knownMessages{}
+	a.r.trims.Add(1)
 }
 
 // guard runs f, turning a panic (a bug in a rule) into a counted, logged failure that still finishes the input:
@@ -88,8 +103,9 @@ func (a *conversationActor) guard(f func(), onPanic func()) {
 			// A conversation stored when contact ids were per channel gets its contact's id with its next change.
 			cv.Contact.ID = conversation.ContactID(cv.Contact.WaID)
 		}
-		a.conv, a.loaded = cv, true
-		a.reported = a.routingState(time.Time{})
+		a.conv, a.loaded = &cv, true
+		a.known.start(err == nil)
+		a.reported = reportedOf(a.routingState(time.Time{}))
 	}
 	f()
 }
@@ -105,7 +121,7 @@ func (a *conversationActor) done(m *itemMsg, res outcome.Result) {
 
 func (a *conversationActor) handle(c *actor.Context, m *itemMsg) {
 	if a.conv.ID != "" && !a.conv.Applied.Less(m.pos) {
-		a.r.metrics.skipped.WithLabelValues("replay").Inc()
+		a.r.metrics.skippedBy.Get("replay").Inc()
 		a.done(m, outcome.Result{Code: outcome.CodeReplayed, Message: "command already applied"})
 		return
 	}
@@ -116,7 +132,7 @@ func (a *conversationActor) handle(c *actor.Context, m *itemMsg) {
 			return
 		}
 		if replayed {
-			a.r.metrics.skipped.WithLabelValues("replay").Inc()
+			a.r.metrics.skippedBy.Get("replay").Inc()
 			a.done(m, outcome.Result{Code: outcome.CodeReplayed, Message: "command already applied"})
 			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
 			return
@@ -222,7 +238,7 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 				return fail(err)
 			}
 			events++
-			a.r.metrics.events.WithLabelValues(ef.Event.Type).Inc()
+			a.r.metrics.eventsBy.Get(ef.Event.Type).Inc()
 			if ef.Event.Type == conversation.EventAssigned {
 				a.r.metrics.waitSeconds.Observe(ef.Event.WaitSeconds)
 			}
@@ -250,9 +266,22 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 			return fail(err)
 		}
 	}
-	item, res, relay, snd := ch.item, ch.result, a.r.cfg.Relay, a.r.cfg.Sender
+	parks := a.r.parks.now()
+	res, relay, snd := ch.result, a.r.cfg.Relay, a.r.cfg.Sender
+	// The callback takes what it needs of the item, not the item (Receive drops it once handled).
+	var kid *child
+	var ack *recordAck
+	var request string // the command's request id; "" for other items
+	if ch.item != nil {
+		kid, ack = ch.item.kid, ch.item.ack
+		if ch.item.item.Kind == inbox.KindCommand {
+			request = ch.item.item.Command.RequestID
+		}
+	}
 	assignedSince, scrub, st, tenant := ch.assignedSince, ch.scrub, a.r.cfg.Store, a.tenant
+	a.commits.Add(1)
 	if err := a.r.cfg.Store.Commit(b, func(err error) {
+		a.commits.Add(-1)
 		if err != nil {
 			a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
 			return
@@ -269,17 +298,18 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 		if scrub {
 			st.RequestScrub(tenant)
 		}
-		if item != nil {
-			if item.item.Kind == inbox.KindCommand {
-				a.r.cfg.Outcomes.Publish(item.item.Command.RequestID, res)
+		if ack != nil {
+			if request != "" {
+				a.r.cfg.Outcomes.Publish(request, res)
 			}
-			item.kid.outstanding.Add(-1)
-			item.ack.itemDone()
+			kid.outstanding.Add(-1)
+			ack.itemDone()
 		}
 	}); err != nil {
 		return err
 	}
-	a.conv = ch.next
+	a.known.wrote(&ch, parks)
+	*a.conv = ch.next
 	a.report(c, ch.next.UpdatedAt, false)
 	return nil
 }
@@ -307,8 +337,22 @@ func (a *conversationActor) moveTimers(b *store.Batch, old, next conversation.Ti
 
 // routingState is what the tenant actor needs to know of the conversation.
 func (a *conversationActor) routingState(at time.Time) convReport {
-	return convReport{id: a.id, status: a.conv.Status, assignee: a.conv.AssigneeID, waiting: waitingOf(&a.conv),
-		sticky: a.policy.ReopenTo == conversation.ReopenToLastOperator, at: at}
+	return convReport{id: a.id, status: a.conv.Status, assignee: a.conv.AssigneeID, waiting: waitingOf(a.conv),
+		sticky: a.set.policy.ReopenTo == conversation.ReopenToLastOperator, at: at}
+}
+
+// reportedState is the part of a convReport that report compares: half its size, kept by every resident actor.
+type reportedState struct {
+	status     conversation.Status
+	assignee   string
+	enqueuedAt int64
+	priority   int
+	skills     []string
+}
+
+func reportedOf(r convReport) reportedState {
+	return reportedState{status: r.status, assignee: r.assignee, enqueuedAt: r.waiting.EnqueuedAt,
+		priority: r.waiting.Priority, skills: r.waiting.Skills}
 }
 
 // report tells the tenant actor the conversation's routing state when it changed, or always when force.
@@ -317,11 +361,13 @@ func (a *conversationActor) report(c *actor.Context, at time.Time, force bool) {
 		return
 	}
 	r := a.routingState(at)
-	if !force && r.status == a.reported.status && r.assignee == a.reported.assignee && r.waiting.EnqueuedAt == a.reported.waiting.EnqueuedAt &&
-		r.waiting.Priority == a.reported.waiting.Priority && slices.Equal(r.waiting.Skills, a.reported.waiting.Skills) {
+	now := reportedOf(r)
+	if !force && now.status == a.reported.status && now.assignee == a.reported.assignee &&
+		now.enqueuedAt == a.reported.enqueuedAt && now.priority == a.reported.priority &&
+		slices.Equal(now.skills, a.reported.skills) {
 		return
 	}
-	a.reported = r
+	a.reported = now
 	c.Send(c.Parent(), &r)
 }
 
@@ -352,41 +398,53 @@ func (a *conversationActor) applyMessage(c *actor.Context, m *itemMsg) error {
 	msg := m.item.Message
 	// A repeat of a customer's message names the same conversation (its id derives from channel and sender), so
 	// a conversation that does not exist yet cannot hold it: only existing ones look the wamid up.
-	if a.conv.ID != "" {
+	// The actor may know that the conversation holds no such id (known.go).
+	if a.conv.ID != "" && !a.known.mayHoldInbound(msg.ID) {
+		a.r.local.dedupe.Add(1)
+	} else if a.conv.ID != "" {
 		if _, _, err := a.r.cfg.Store.MessageRef(a.tenant, msg.ID); err == nil {
-			a.r.metrics.skipped.WithLabelValues("duplicate").Inc()
+			a.r.metrics.skippedBy.Get("duplicate").Inc()
 			a.done(m, outcome.Result{})
 			return nil
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}
-	prev := a.conv
+	prev := *a.conv
 	in := conversation.Inbound{TenantID: a.tenant, ChannelID: m.item.Channel, Message: msg, At: m.at, Pos: m.pos}
 	if m.blocked {
 		// A blocked contact's message is stored and nothing else: no event, no queue (blocked.go).
 		next, stored := conversation.ReceiveBlocked(prev, in)
-		a.r.metrics.applied.WithLabelValues("message_blocked").Inc()
+		a.r.metrics.appliedBy.Get("message_blocked").Inc()
 		return a.persist(c, change{prev: prev, next: next, messages: []conversation.Message{stored}, item: m})
 	}
-	next, stored, effects := conversation.Receive(prev, in, a.policy)
+	next, stored, effects := conversation.Receive(prev, in, a.set.policy)
 	next, err := a.routed(prev, next)
 	if err != nil {
 		return err
 	}
-	a.r.metrics.applied.WithLabelValues("message").Inc()
+	a.r.metrics.appliedBy.Get("message").Inc()
 	return a.persist(c, change{prev: prev, next: next, messages: []conversation.Message{stored}, effects: effects, item: m})
 }
 
 func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 	st := m.item.Status
-	conv, seq, err := a.r.cfg.Store.MessageRef(a.tenant, st.ID)
+	// A reply the actor wrote and holds is answered as stored (known.go).
+	var msg conversation.Message
+	conv, seq, err := a.id, uint64(0), error(nil)
+	k, cached := a.known.reply(st.ID)
+	if cached {
+		msg, seq = k.msg, k.msg.Seq
+		a.r.local.status.Add(1)
+	} else {
+		conv, seq, err = a.r.cfg.Store.MessageRef(a.tenant, st.ID)
+	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && conv != a.id) {
-		if conversation.Erased(&a.conv) {
+		if conversation.Erased(a.conv) {
 			// The erase deleted the message and its id: this status is for a message sent before it (the customer
 			// read the reply the next day). Parking it would store the customer's number (recipient_id) again,
 			// with nothing left to delete it; and nothing was sent since, as an erased conversation has no address.
-			a.r.metrics.skipped.WithLabelValues("erased").Inc()
+			a.r.metrics.skippedBy.Get("erased").Inc()
 			a.done(m, outcome.Result{})
 			return nil
 		}
@@ -397,7 +455,7 @@ func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 		}
 		if perr == nil {
 			if _, changed := conversation.AdvanceStatus(conversation.MessageStatus(parked.Status), conversation.MessageStatus(st.Status)); !changed {
-				a.r.metrics.skipped.WithLabelValues("stale_status").Inc()
+				a.r.metrics.skippedBy.Get("stale_status").Inc()
 				a.done(m, outcome.Result{})
 				return nil
 			}
@@ -407,42 +465,56 @@ func (a *conversationActor) applyStatus(c *actor.Context, m *itemMsg) error {
 			b.Discard()
 			return err
 		}
-		a.r.metrics.applied.WithLabelValues("status_parked").Inc()
+		a.r.parks.park(st.ID)
+		a.r.metrics.appliedBy.Get("status_parked").Inc()
 		return a.commitPlain(b, m)
 	}
 	if err != nil {
 		return err
 	}
-	msg, err := a.r.cfg.Store.Message(a.tenant, conv, seq)
-	if err != nil {
-		return fmt.Errorf("load message %d of conversation %s: %w", seq, conv, err)
+	if !cached {
+		if msg, err = a.r.cfg.Store.Message(a.tenant, conv, seq); err != nil {
+			return fmt.Errorf("load message %d of conversation %s: %w", seq, conv, err)
+		}
 	}
 	next, changed := conversation.ApplyStatus(msg, st)
 	if !changed {
-		a.r.metrics.skipped.WithLabelValues("stale_status").Inc()
+		a.r.metrics.skippedBy.Get("stale_status").Inc()
 		a.done(m, outcome.Result{})
 		return nil
 	}
-	a.r.metrics.applied.WithLabelValues("status").Inc()
-	conv2, _ := conversation.ApplyLastStatus(a.conv, next)
-	return a.persist(c, change{prev: a.conv, next: conv2, updates: []messageUpdate{{msg, next}}, item: m,
-		effects: []conversation.Effect{{Event: conversation.StatusEvent(a.conv, next, m.at)}}})
+	a.r.metrics.appliedBy.Get("status").Inc()
+	conv2, _ := conversation.ApplyLastStatus(*a.conv, next)
+	return a.persist(c, change{prev: *a.conv, next: conv2, updates: []messageUpdate{{msg, next}}, item: m,
+		effects: []conversation.Effect{{Event: conversation.StatusEvent(*a.conv, next, m.at)}}})
 }
 
 // applyDelivery records the channel's answer to an outbound message: its id (and any status that arrived before
 // it), or its failure with Meta's reason.
 func (a *conversationActor) applyDelivery(c *actor.Context, m *itemMsg) error {
 	d := m.item.Delivery
-	prev := a.conv
+	prev := *a.conv
 	var msgs []messageUpdate
 	var effects []conversation.Effect
-	msg, err := a.r.cfg.Store.Message(a.tenant, a.id, d.Seq)
+	var msg conversation.Message
+	var err error
+	// parks is the park clock when the actor wrote the message, if it did (known.go); else every park counts.
+	parks, mine := uint64(0), false
+	if k, ok := a.known.replySeq(d.Seq); ok {
+		msg, parks, mine = k.msg, k.parks, true
+		a.r.local.delivery.Add(1)
+	} else {
+		msg, err = a.r.cfg.Store.Message(a.tenant, a.id, d.Seq)
+	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	if err == nil && msg.ID == d.MessageID {
 		if next, changed := conversation.ApplyDelivery(msg, conversation.Delivery{WAMID: d.WAMID, ErrorCode: d.ErrorCode, ErrorTitle: d.ErrorTitle}, m.at); changed {
-			if next.WAMID != "" {
+			if next.WAMID != "" && mine && !a.r.parks.parkedSince(next.WAMID, parks) {
+				// The channel gave the wamid after the message was written, and no status was parked for it since.
+				a.r.local.parked.Add(1)
+			} else if next.WAMID != "" {
 				// A status webhook may have come before the answer was recorded.
 				if parked, err := a.r.cfg.Store.ParkedStatus(a.tenant, next.WAMID); err == nil {
 					if st, ok := conversation.ApplyStatus(next, &parked); ok {
@@ -458,7 +530,7 @@ func (a *conversationActor) applyDelivery(c *actor.Context, m *itemMsg) error {
 			}
 		}
 	}
-	a.r.metrics.applied.WithLabelValues("delivery").Inc()
+	a.r.metrics.appliedBy.Get("delivery").Inc()
 	wamid, next := "", prev
 	if len(msgs) > 0 {
 		wamid = msgs[0].next.WAMID
@@ -476,13 +548,16 @@ func (a *conversationActor) applyDelivery(c *actor.Context, m *itemMsg) error {
 
 // commitPlain commits a batch that changes no routing state and finishes m once it is durable.
 func (a *conversationActor) commitPlain(b *store.Batch, m *itemMsg) error {
+	kid, ack := m.kid, m.ack
+	a.commits.Add(1)
 	return a.r.cfg.Store.Commit(b, func(err error) {
+		a.commits.Add(-1)
 		if err != nil {
 			a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
 			return
 		}
-		m.kid.outstanding.Add(-1)
-		m.ack.itemDone()
+		kid.outstanding.Add(-1)
+		ack.itemDone()
 	})
 }
 
@@ -490,8 +565,8 @@ func (a *conversationActor) applyTimer(c *actor.Context, m *itemMsg) error {
 	tm := m.item.Timer
 	kind, due := conversation.TimerKind(tm.Kind), time.UnixMilli(tm.Due).UTC()
 	key := store.TimerKey{Due: due, Tenant: a.tenant, Conversation: a.id, Kind: tm.Kind}
-	prev := a.conv
-	next, effects, err := conversation.FireTimer(prev, kind, due, a.policy, m.at)
+	prev := *a.conv
+	next, effects, err := conversation.FireTimer(prev, kind, due, a.set.policy, m.at)
 	if err != nil {
 		// A timer the rules do not know is dropped with its index entry rather than fired again forever.
 		a.r.log.Warn("dropping timer", "tenant", a.tenant, "conversation", a.id, "kind", tm.Kind, "err", err)
@@ -500,7 +575,7 @@ func (a *conversationActor) applyTimer(c *actor.Context, m *itemMsg) error {
 	if next, err = a.routed(prev, next); err != nil {
 		return err
 	}
-	a.r.metrics.applied.WithLabelValues("timer").Inc()
+	a.r.metrics.appliedBy.Get("timer").Inc()
 	return a.persist(c, change{prev: prev, next: next, effects: effects, item: m, extra: func(b *store.Batch) error {
 		// The fired entry leaves the index even when the timer was stale and the state did not move.
 		if !next.Timers.Due(kind).Equal(due) {
@@ -513,7 +588,7 @@ func (a *conversationActor) applyTimer(c *actor.Context, m *itemMsg) error {
 func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 	ic := m.item.Command
 	cmd := toCommand(ic, m.role)
-	prev := a.conv
+	prev := *a.conv
 	if cmd.Type == conversation.CmdErase {
 		return a.applyErase(c, m, cmd)
 	}
@@ -525,7 +600,7 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 		cmd.Inbound = prev.InboundCount - min(n, prev.InboundCount)
 	}
 	refuseDurably := func(code, msg string) error {
-		a.r.metrics.commands.WithLabelValues(ic.Type, code).Inc()
+		a.r.metrics.commandsBy.Get([2]string{ic.Type, code}).Inc()
 		if prev.ID == "" && cmd.Type == conversation.CmdStart {
 			// A start to a conversation that does not exist is refused for state that may differ on a replay
 			// (capacity, availability): its position is recorded apart, so a replay is skipped.
@@ -535,16 +610,18 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 				return err
 			}
 			a.refusedStart = m.pos
-			res, kid := outcome.Result{Code: code, Message: msg}, m.kid
+			res, kid, ack, request := outcome.Result{Code: code, Message: msg}, m.kid, m.ack, ic.RequestID
 			engine, parent, forget := c.Engine(), c.Parent(), &forgetMsg{id: a.id, kid: m.kid}
+			a.commits.Add(1)
 			return a.r.cfg.Store.Commit(b, func(err error) {
+				a.commits.Add(-1)
 				if err != nil {
 					a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
 					return
 				}
-				a.r.cfg.Outcomes.Publish(ic.RequestID, res)
+				a.r.cfg.Outcomes.Publish(request, res)
 				kid.outstanding.Add(-1)
-				m.ack.itemDone()
+				ack.itemDone()
 				// Nothing to keep in memory: the tenant actor stops this actor unless more input is on its way.
 				engine.Send(parent, forget)
 			})
@@ -571,9 +648,9 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 		if ic.Contact != nil && ic.Contact.Name != nil {
 			to.Name = *ic.Contact.Name
 		}
-		next, effects, err = conversation.Start(prev, to, cmd, a.policy, m.at)
+		next, effects, err = conversation.Start(prev, to, cmd, a.set.policy, m.at)
 	} else {
-		next, effects, err = conversation.ApplyCommand(prev, cmd, a.policy, m.at)
+		next, effects, err = conversation.ApplyCommand(prev, cmd, a.set.policy, m.at)
 	}
 	if err != nil {
 		var r *conversation.Refusal
@@ -600,7 +677,7 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 			return err
 		}
 	}
-	a.r.metrics.commands.WithLabelValues(ic.Type, "ok").Inc()
+	a.r.metrics.commandsBy.Get([2]string{ic.Type, "ok"}).Inc()
 	res := outcome.Result{Body: view(next)}
 	for _, ef := range effects {
 		switch {
@@ -616,7 +693,7 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 		// The conversation's Applied position takes over from the record of refused starts.
 		ch.extra = func(b *store.Batch) error { return b.DeleteRefusedStart(a.tenant, a.id) }
 	}
-	if cmd.Type == conversation.CmdRead && a.readReceipts {
+	if cmd.Type == conversation.CmdRead && a.set.readReceipts {
 		wamid, err := a.receiptFor(prev, next, cmd.OperatorID)
 		if err != nil {
 			return err
@@ -681,7 +758,7 @@ func (a *conversationActor) inboundAfter(seq uint64) (uint64, error) {
 func (a *conversationActor) propose(c *actor.Context, m *proposeMsg) {
 	at := m.at
 	if a.conv.Status != conversation.Unassigned {
-		a.r.metrics.proposals.WithLabelValues("stale").Inc()
+		a.r.metrics.proposalsBy.Get("stale").Inc()
 		a.report(c, at, true)
 		return
 	}
@@ -694,17 +771,17 @@ func (a *conversationActor) propose(c *actor.Context, m *proposeMsg) {
 			a.r.fail(err)
 			return
 		}
-		a.r.metrics.proposals.WithLabelValues("refused").Inc()
+		a.r.metrics.proposalsBy.Get("refused").Inc()
 		return
 	}
-	prev := a.conv
-	next, effects, err := conversation.Assign(prev, m.op, a.policy, at)
+	prev := *a.conv
+	next, effects, err := conversation.Assign(prev, m.op, a.set.policy, at)
 	if err != nil {
-		a.r.metrics.proposals.WithLabelValues("refused").Inc()
+		a.r.metrics.proposalsBy.Get("refused").Inc()
 		a.report(c, at, true)
 		return
 	}
-	a.r.metrics.proposals.WithLabelValues("assigned").Inc()
+	a.r.metrics.proposalsBy.Get("assigned").Inc()
 	if err := a.persist(c, change{prev: prev, next: next, effects: effects, assignedSince: m.at}); err != nil {
 		a.r.fail(err)
 	}
@@ -712,8 +789,8 @@ func (a *conversationActor) propose(c *actor.Context, m *proposeMsg) {
 
 // release takes the conversation from its operator, who went offline under a releasing policy.
 func (a *conversationActor) release(c *actor.Context, m *releaseMsg) {
-	prev := a.conv
-	next, effects := conversation.Release(prev, m.op, a.policy, m.at)
+	prev := *a.conv
+	next, effects := conversation.Release(prev, m.op, a.set.policy, m.at)
 	if len(effects) == 0 {
 		a.report(c, m.at, true)
 		return

@@ -16,21 +16,21 @@ import (
 
 func (a *conversationActor) applyErase(c *actor.Context, m *itemMsg, cmd conversation.Command) error {
 	ic := m.item.Command
-	prev := a.conv
-	next, er, effects, err := conversation.Erase(prev, cmd, a.policy, m.at)
+	prev := *a.conv
+	next, er, effects, err := conversation.Erase(prev, cmd, a.set.policy, m.at)
 	if err != nil {
 		var r *conversation.Refusal
 		if !errors.As(err, &r) {
 			return err
 		}
-		a.r.metrics.commands.WithLabelValues(ic.Type, r.Code).Inc()
+		a.r.metrics.commandsBy.Get([2]string{ic.Type, r.Code}).Inc()
 		a.done(m, outcome.Result{Code: r.Code, Message: r.Message})
 		if prev.ID == "" {
 			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
 		}
 		return nil
 	}
-	a.r.metrics.commands.WithLabelValues(ic.Type, "ok").Inc()
+	a.r.metrics.commandsBy.Get([2]string{ic.Type, "ok"}).Inc()
 	res := outcome.Result{Body: conversation.EraseOutcome{ConversationID: a.id, Existed: prev.ID != "", Erased: er != nil}}
 	if er == nil {
 		// Nothing to erase: no record is written, so the erase of a contact's channel without a conversation

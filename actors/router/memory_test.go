@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,10 +28,12 @@ import (
 
 // BenchmarkConversationMemory applies one customer message to each of N new conversations through the tenant and
 // conversation actors and the Pebble store (no Kafka: records are handed to the tenant actor directly), then
-// measures the heap per conversation while their actors are active and after they are passivated, and the rate of
-// the actor + store stage.
+// measures the heap per conversation while their actors are active, once they have dropped their conversations
+// (trimmed, idle for half of IdleAfter) and after they are passivated, and the rate of the actor + store stage.
 //
 //	BENCH_CONVERSATIONS=100000 go test -run '^$' -bench ConversationMemory -benchtime 1x ./actors/router/
+//
+// BENCH_HEAPPROFILE=PATH writes a heap profile while the actors are active.
 func BenchmarkConversationMemory(b *testing.B) {
 	n := 100000
 	if v, err := strconv.Atoi(os.Getenv("BENCH_CONVERSATIONS")); err == nil && v > 0 {
@@ -88,9 +91,37 @@ func BenchmarkConversationMemory(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	active := float64(int64(ms.HeapAlloc)-int64(heap0)) / float64(n)
+	if path := os.Getenv("BENCH_HEAPPROFILE"); path != "" {
+		// What the active actors hold: go tool pprof -sample_index=inuse_space PATH
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 	// With many conversations the run outlasts IdleAfter and passivation starts during it: the active figure is
 	// then not per active actor, and is not reported.
 	allActive := gauge(r.metrics.actorsActive) == float64(n)
+	// Idle for half of IdleAfter, the actors drop their conversations (trimMsg) before they are passivated.
+	trimmed := -1.0
+	if allActive {
+		eventually.NoError(b, 5*time.Minute, 50*time.Millisecond, func() error {
+			if t := r.trims.Load(); t < int64(n) {
+				return fmt.Errorf("%d of %d actors trimmed", t, n)
+			}
+			return nil
+		}, "every conversation actor trimmed")
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		if gauge(r.metrics.actorsActive) == float64(n) {
+			trimmed = float64(int64(ms.HeapAlloc)-int64(heap0)) / float64(n)
+		}
+	}
 	eventually.NoError(b, 5*time.Minute, 100*time.Millisecond, func() error {
 		if active, gone := gauge(r.metrics.actorsActive), stopped.Load(); active > 0 || gone < int64(n) {
 			return fmt.Errorf("%v actors active, %d of %d stopped", active, gone, n)
@@ -104,6 +135,9 @@ func BenchmarkConversationMemory(b *testing.B) {
 	b.ReportMetric(rssMiB(), "RSS-MiB")
 	if allActive {
 		b.ReportMetric(active, "heap-B/active-conv")
+	}
+	if trimmed >= 0 {
+		b.ReportMetric(trimmed, "heap-B/trimmed-conv")
 	}
 	b.ReportMetric(idle, "heap-B/idle-conv")
 	<-r.engine.Poison(pid).Done()

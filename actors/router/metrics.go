@@ -1,6 +1,10 @@
 package router
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchboard-hq/switchboard/actors/metrichandles"
+)
 
 type metrics struct {
 	fetched      prometheus.Counter
@@ -33,6 +37,20 @@ type metrics struct {
 	assignment    prometheus.Histogram
 	opLoad        prometheus.Gauge
 	opCapacity    prometheus.Gauge
+
+	// The children of the vectors counted per record, resolved once per label value (actors/metrichandles): by
+	// kind, reason, event type, command type and result, grant and proposal result.
+	appliedBy   *metrichandles.Set[string, prometheus.Counter]
+	skippedBy   *metrichandles.Set[string, prometheus.Counter]
+	eventsBy    *metrichandles.Set[string, prometheus.Counter]
+	commandsBy  *metrichandles.Set[[2]string, prometheus.Counter]
+	grantsBy    *metrichandles.Set[string, prometheus.Counter]
+	proposalsBy *metrichandles.Set[string, prometheus.Counter]
+}
+
+// handles returns a Set of the children of vec by its one label.
+func handles(vec *prometheus.CounterVec) *metrichandles.Set[string, prometheus.Counter] {
+	return metrichandles.New(func(v string) prometheus.Counter { return vec.WithLabelValues(v) })
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -156,6 +174,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Capacity of online operators, over the tenants of this node.",
 		}),
 	}
+	m.appliedBy, m.skippedBy, m.eventsBy = handles(m.applied), handles(m.skipped), handles(m.events)
+	m.grantsBy, m.proposalsBy = handles(m.grants), handles(m.proposals)
+	m.commandsBy = metrichandles.New(func(k [2]string) prometheus.Counter { return m.commands.WithLabelValues(k[0], k[1]) })
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.fetched, m.applied, m.skipped, m.failed, m.lag, m.committed,
 			m.actorsActive, m.activations, m.passivated, m.rebuilds, m.grants, m.proposals, m.divergence, m.configChanges, m.queueDepth,

@@ -152,7 +152,7 @@ func (p *partitionConsumer) deliver(stop <-chan struct{}, offset int64, value []
 	p.r.metrics.fetched.Inc()
 	rec, err := inbox.Decode(value)
 	if err != nil {
-		p.r.metrics.skipped.WithLabelValues("bad_record").Inc()
+		p.r.metrics.skippedBy.Get("bad_record").Inc()
 		p.log.Warn("skipping undecodable inbox record", "offset", offset, "err", err)
 		p.tr.finish(offset)
 		return true

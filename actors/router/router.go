@@ -145,6 +145,12 @@ type Router struct {
 	engine  *actor.Engine
 	metrics *metrics
 	watcher *actor.PID // counts hollywood's dead letters and restarts
+	// parks counts the statuses parked, and local the store reads conversation actors answered themselves
+	// (known.go).
+	parks parkLog
+	local localReads
+	// trims counts the conversation actors that dropped their conversation while idle (trimMsg).
+	trims atomic.Int64
 
 	ready    atomic.Bool
 	failOnce sync.Once

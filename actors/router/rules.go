@@ -52,17 +52,17 @@ func (a *conversationActor) routed(prev, next conversation.Conversation) (conver
 // evaluate returns c with the skills and priority the rules give it now.
 func (a *conversationActor) evaluate(c conversation.Conversation) (conversation.Conversation, error) {
 	f := routing.Facts{Channel: c.ChannelID, Labels: c.Labels}
-	if routing.UsesFields(a.rules) && c.Contact.ID != "" {
+	if routing.UsesFields(a.set.rules) && c.Contact.ID != "" {
 		k, err := a.r.cfg.Store.Contact(a.tenant, c.Contact.ID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return c, fmt.Errorf("read contact %s for the routing rules: %w", c.Contact.ID, err)
 		default:
-			f.Fields = a.schema.Texts(k.Fields)
+			f.Fields = a.set.schema.Texts(k.Fields)
 		}
 	}
-	r := routing.Evaluate(a.rules, f)
+	r := routing.Evaluate(a.set.rules, f)
 	c.Priority, c.RequiredSkills = r.Priority, r.Skills
 	return c, nil
 }
@@ -72,7 +72,7 @@ func (a *conversationActor) reroute(c *actor.Context) {
 	if a.conv.ID == "" || a.conv.Status != conversation.Unassigned {
 		return
 	}
-	prev := a.conv
+	prev := *a.conv
 	next, err := a.evaluate(prev)
 	if err != nil {
 		a.r.fail(fmt.Errorf("tenant %s conversation %s: %w", a.tenant, a.id, err))
@@ -82,7 +82,7 @@ func (a *conversationActor) reroute(c *actor.Context) {
 		return
 	}
 	next.Version++
-	a.r.metrics.applied.WithLabelValues("reroute").Inc()
+	a.r.metrics.appliedBy.Get("reroute").Inc()
 	if err := a.persist(c, change{prev: prev, next: next}); err != nil {
 		a.r.fail(err)
 	}

@@ -42,6 +42,8 @@ package router
 //	start OP CUST [text=T]               an operator starts a conversation with CUST (a template, or text T)
 //	send OP CUST                         an operator's text reply
 //	status CUST WAMID [status=S]         a delivery status (default read) of message WAMID sent to CUST
+//	delivery CUST SEQ ID [wamid=W]       the channel's answer to reply SEQ (id ID) of CUST's conversation: accepted
+//	                                     as W, or failed without wamid=
 //	contact-create CUST [name=NAME] [city=C] [plan=P]
 //	                                     an operator's contact_create for +CUST (fields with setup contact-fields)
 //	contact-update CUST [name=NAME] [city=C] [plan=P]
@@ -60,6 +62,8 @@ package router
 //	hold TENANT | release TENANT         the tenant actor stops taking records (they wait in its inbox, still in
 //	                                     flight) or takes them again
 //	passivate                            let IdleAfter and a tick pass: idle conversation actors stop
+//	trim                                 let three quarters of IdleAfter pass: conversation actors idle for half of
+//	                                     it drop their conversation (trimMsg), none stops yet
 //	elapse DURATION                      the next records' time moves on by DURATION (records are a minute apart)
 //	actors                               the conversation actors in memory (the actors-active gauge)
 //	restart from=N                       the partition moves to a new generation: the consumer drains, commits and
@@ -237,6 +241,12 @@ func (h *harness) run(cmd string) (out string, err error) {
 		time.Sleep(h.r.cfg.IdleAfter + h.r.cfg.IdleAfter/4)
 		lines = h.settle()
 		lines = append(lines, fmt.Sprintf("actors active %v", gauge(h.r.metrics.actorsActive)))
+	case "trim":
+		before := h.r.trims.Load()
+		time.Sleep(h.r.cfg.IdleAfter * 3 / 4)
+		lines = h.settle()
+		lines = append(lines, fmt.Sprintf("trimmed %d", h.r.trims.Load()-before),
+			fmt.Sprintf("actors active %v", gauge(h.r.metrics.actorsActive)))
 	case "restart":
 		from, ok := a.KV["from"]
 		if !ok {
@@ -753,6 +763,17 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 		}
 		return inbox.Item{Kind: inbox.KindStatus, Channel: channel, Status: &inbox.Status{ID: a.Pos[1],
 			RecipientID: a.Pos[0], Status: st, Timestamp: h.at.Unix()}}
+	case "delivery":
+		a.need(3)
+		seq, err := strconv.ParseUint(a.Pos[1], 10, 64)
+		if err != nil {
+			panic("delivery SEQ: " + err.Error())
+		}
+		d := &inbox.Delivery{ConversationID: conv(a.Pos[0]), Seq: seq, MessageID: a.Pos[2], WAMID: a.KV["wamid"]}
+		if d.WAMID == "" {
+			d.ErrorCode, d.ErrorTitle = 131026, "Message undeliverable"
+		}
+		return inbox.Item{Kind: inbox.KindDelivery, Channel: channel, Delivery: d}
 	case "send":
 		a.need(2)
 		it := cmd(verb)

@@ -29,7 +29,10 @@ type tenantActor struct {
 	cfg        *tenant.Tenant
 	cfgApplied conversation.Position
 	kids       map[string]*child
-	ticker     actor.SendRepeater
+	// kidsPeak is the most entries kids held since it was made: a Go map keeps the buckets of its high-water mark,
+	// so passivate copies it into a smaller one once it has fallen well below (shrunk).
+	kidsPeak int
+	ticker   actor.SendRepeater
 	// spawned counts the conversation actors started; each one's actor id ends with it (see kid).
 	spawned uint64
 	// stopping is set by stopKidsMsg: the partition is stopping, the conversation actors are on their way out.
@@ -40,6 +43,8 @@ type tenantActor struct {
 	d      *routing.Dispatcher
 	ops    map[string]*store.OperatorState
 	policy conversation.Policy
+	// convSet are the settings of the conversation actors, shared by them (config.go).
+	convSet *convSettings
 	// proposed holds the proposals sent and not yet answered by a grant request: the dispatcher counts them
 	// already, and a report that the conversation is still unassigned must not undo them.
 	proposed map[string]string
@@ -140,6 +145,7 @@ func (t *tenantActor) rebuild(c *actor.Context) error {
 	}
 	t.cfg, t.cfgApplied = cfg, applied
 	t.policy = PolicyOf(cfg)
+	t.convSet = settingsOf(cfg, t.policy)
 	if t.cat == nil {
 		t.cat = c.SpawnChild(func() actor.Receiver {
 			return &catalogueActor{r: t.r, tenant: t.tenant, schema: schemaOf(cfg)}
@@ -258,6 +264,11 @@ func waitingOf(c *conversation.Conversation) routing.Waiting {
 		LastOperator: c.LastOperatorID, Skills: c.RequiredSkills}
 }
 
+// convInbox is the inbox size of a conversation actor: hollywood allocates it whole with the actor (24 bytes a slot)
+// and doubles it when a message arrives to a full one, so it is sized for the few items a conversation usually has
+// in flight at once (an item, a proposal, a settings change), not for a burst.
+const convInbox = 4
+
 // kid returns the actor of conversation id, starting it if none runs.
 //
 // Each start gets its own actor id (the conversation id and a sequence number): an actor being stopped stays in
@@ -268,16 +279,17 @@ func (t *tenantActor) kid(c *actor.Context, id string) *child {
 	if k == nil {
 		k = &child{}
 		t.spawned++
+		set := t.convSet
 		opts := append([]actor.OptFunc{actor.WithID(id + "." + strconv.FormatUint(t.spawned, 36)),
-			actor.WithInboxSize(8)}, t.convOpts...)
+			actor.WithInboxSize(convInbox)}, t.convOpts...)
 		k.pid = c.SpawnChild(func() actor.Receiver {
-			return &conversationActor{r: t.r, tenant: t.tenant, id: id, policy: t.policy,
-				readReceipts: t.cfg.Settings.ReadReceipts, rules: t.cfg.Rules, schema: schemaOf(t.cfg)}
+			return &conversationActor{r: t.r, tenant: t.tenant, id: id, set: set}
 		}, "c", opts...)
 		t.kids[id] = k
+		t.kidsPeak = max(t.kidsPeak, len(t.kids))
 		t.r.metrics.actorsActive.Inc()
 	}
-	k.lastUsed = time.Now()
+	k.lastUsed, k.trimmed = time.Now(), false
 	return k
 }
 
@@ -369,20 +381,20 @@ func (t *tenantActor) grant(c *actor.Context, g *grantReq) {
 	switch {
 	case held && cur == g.op:
 		c.Respond(&grantResp{})
-		t.r.metrics.grants.WithLabelValues("ok").Inc()
+		t.r.metrics.grantsBy.Get("ok").Inc()
 	case g.proposal:
 		// The dispatcher moved the conversation since it proposed: the proposal is stale.
 		c.Respond(&grantResp{err: routing.ErrConversationAssigned})
-		t.r.metrics.grants.WithLabelValues("stale").Inc()
+		t.r.metrics.grantsBy.Get("stale").Inc()
 	default:
 		as, err := t.d.Assigned(g.conv, g.op, g.at.UnixMilli())
 		if err != nil {
 			c.Respond(&grantResp{err: err})
-			t.r.metrics.grants.WithLabelValues("refused").Inc()
+			t.r.metrics.grantsBy.Get("refused").Inc()
 			return
 		}
 		c.Respond(&grantResp{})
-		t.r.metrics.grants.WithLabelValues("ok").Inc()
+		t.r.metrics.grantsBy.Get("ok").Inc()
 		t.propose(c, as, g.at)
 	}
 	t.observe()
@@ -478,7 +490,7 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 	}
 	target := t.ops[cmd.TargetID]
 	if target != nil && !target.Applied.Less(pos) && target.Applied != (conversation.Position{}) {
-		t.r.metrics.skipped.WithLabelValues("replay").Inc()
+		t.r.metrics.skippedBy.Get("replay").Inc()
 		finish(outcome.Result{Body: stateOf(target)}, nil)
 		return
 	}
@@ -543,7 +555,7 @@ func (t *tenantActor) operatorCommand(c *actor.Context, cmd *inbox.Command, pos 
 			return
 		}
 		events++
-		t.r.metrics.events.WithLabelValues(operator.EventAvailability).Inc()
+		t.r.metrics.eventsBy.Get(operator.EventAvailability).Inc()
 	}
 	*target = stored
 	if !finish(outcome.Result{Body: next}, b) {
@@ -607,7 +619,7 @@ func (t *tenantActor) receiveStopping(c *actor.Context) {
 	switch c.Message().(type) {
 	case *grantReq:
 		c.Respond(&grantResp{err: errStopping})
-		t.r.metrics.grants.WithLabelValues("stopping").Inc()
+		t.r.metrics.grantsBy.Get("stopping").Inc()
 	case actor.Stopped:
 		t.stopping = false
 		t.Receive(c)
@@ -630,15 +642,43 @@ func (t *tenantActor) forget(c *actor.Context, m *forgetMsg) {
 }
 
 // passivate stops conversation actors idle for IdleAfter with nothing outstanding, so memory follows active
-// conversations (docs/design.md, invariant 8). Their state is in Pebble; the next item re-activates them from there.
+// conversations (docs/design.md, invariant 8), and has those idle for half of it drop their conversation (trimMsg). Their state is in Pebble; the next item re-activates them from there.
 func (t *tenantActor) passivate(c *actor.Context) {
-	cutoff := time.Now().Add(-t.r.cfg.IdleAfter)
+	now := time.Now()
+	cutoff, trimCutoff := now.Add(-t.r.cfg.IdleAfter), now.Add(-t.r.cfg.IdleAfter/2)
 	for id, k := range t.kids {
-		if k.lastUsed.Before(cutoff) && k.outstanding.Load() == 0 {
+		if k.outstanding.Load() != 0 {
+			continue
+		}
+		switch {
+		case k.lastUsed.Before(cutoff):
 			c.Engine().Poison(k.pid)
 			delete(t.kids, id)
 			t.r.metrics.actorsActive.Dec()
 			t.r.metrics.passivated.Inc()
+		case !k.trimmed && k.lastUsed.Before(trimCutoff):
+			c.Send(k.pid, trimMsg{})
+			k.trimmed = true
 		}
 	}
+	t.kids = shrunk(t.kids, &t.kidsPeak)
+}
+
+// shrinkFrom is the high-water mark below which a map is left as it is (shrunk): a few thousand entries' buckets
+// are not worth a copy.
+const shrinkFrom = 1024
+
+// shrunk returns m, or a copy of it sized to its entries when it holds a quarter or less of its high-water mark
+// *peak (at least shrinkFrom), which it then resets: Go maps never give back the buckets of their largest size, so
+// a tenant's map of conversation actors would otherwise keep the size of its busiest hour.
+func shrunk[K comparable, V any](m map[K]V, peak *int) map[K]V {
+	if *peak < shrinkFrom || len(m) > *peak/4 {
+		return m
+	}
+	c := make(map[K]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	*peak = len(c)
+	return c
 }

@@ -905,9 +905,9 @@ func (s *Sender) record(ctx context.Context, j *Job, d inbox.Delivery) error {
 // and counts it; a refused one is logged. Nothing is produced: a read receipt changes no conversation.
 func (s *Sender) readDone(j *Job, d inbox.Delivery) error {
 	if d.WAMID != "" {
-		s.m.reads.WithLabelValues("sent").Inc()
+		s.m.readsSent.Inc()
 	} else {
-		s.m.reads.WithLabelValues("failed").Inc()
+		s.m.readsFailed.Inc()
 		s.cfg.Logger.Warn("read receipt refused", "tenant", j.Tenant, "channel", j.Channel, "message", j.MessageID,
 			"code", d.ErrorCode, "error", d.ErrorTitle)
 	}

@@ -116,6 +116,8 @@ type metrics struct {
 	fenced      prometheus.Counter
 	latency     prometheus.Histogram
 	reads       *prometheus.CounterVec
+	// readsSent and readsFailed are reads' two series, resolved once.
+	readsSent, readsFailed prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (metrics, error) {
@@ -139,9 +141,7 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchboard_outbound_request_seconds",
 			Help: "Time of one request to the WhatsApp API.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 	}
-	for _, r := range []string{"sent", "failed"} {
-		m.reads.WithLabelValues(r)
-	}
+	m.readsSent, m.readsFailed = m.reads.WithLabelValues("sent"), m.reads.WithLabelValues("failed")
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.queued, m.sent, m.failed, m.retries, m.rateLimited, m.paced, m.fenced, m.latency, m.reads} {
 			if err := reg.Register(c); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,7 +64,10 @@ type Producer struct {
 	w       *kafka.Writer
 	format  inbox.Format
 	seconds *prometheus.HistogramVec
-	errors  prometheus.Counter
+	// observer is the seconds of the writer's topic, resolved on first use (its series appears with the first
+	// produce, as before it was kept).
+	observer func() prometheus.Observer
+	errors   prometheus.Counter
 }
 
 // NewProducer builds a producer; it connects lazily.
@@ -95,6 +99,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 			Help: "Produce calls to switchboard.inbox that failed (the caller answered 503).",
 		}),
 	}
+	p.observer = sync.OnceValue(func() prometheus.Observer { return p.seconds.WithLabelValues(p.w.Topic) })
 	if cfg.Registerer != nil {
 		if err := cfg.Registerer.Register(p.seconds); err != nil {
 			return nil, err
@@ -139,7 +144,7 @@ func (p *Producer) Produce(ctx context.Context, recs []inbox.Record) error {
 		p.errors.Inc()
 		return fmt.Errorf("produce %d inbox records: %w", len(recs), err)
 	}
-	p.seconds.WithLabelValues(p.w.Topic).Observe(time.Since(start).Seconds())
+	p.observer().Observe(time.Since(start).Seconds())
 	return nil
 }
 

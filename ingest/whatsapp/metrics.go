@@ -6,8 +6,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchboard-hq/switchboard/actors/metrichandles"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
 )
+
+// channelResult is a channel id and a result: the labels of a webhooks counter.
+type channelResult struct {
+	id  string
+	res result
+}
 
 // result is how a request ended; it is the "result" label of the metrics.
 type result uint8
@@ -43,6 +50,8 @@ const unknownChannel = "unknown"
 
 type metrics struct {
 	webhooks *prometheus.CounterVec
+	// byChannel holds the webhooks counters of configured channels, resolved once (actors/metrichandles).
+	byChannel *metrichandles.Set[channelResult, prometheus.Counter]
 	// unknownAccounts counts template changes skipped because no channel has their business account as waba_id.
 	unknownAccounts prometheus.Counter
 	// disabled counts customer messages dropped on a disabled channel (tenant.Channel.Disabled).
@@ -83,6 +92,9 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 		return m, err
 	}
 	m.webhooks = webhooks
+	m.byChannel = &metrichandles.Set[channelResult, prometheus.Counter]{Max: 4096, Resolve: func(k channelResult) prometheus.Counter {
+		return webhooks.WithLabelValues(k.id, resultNames[k.res])
+	}}
 	for r := range numResults {
 		m.unknown[r] = webhooks.WithLabelValues(unknownChannel, resultNames[r])
 		m.duration[r] = duration.WithLabelValues(resultNames[r])
@@ -116,5 +128,5 @@ func (m *metrics) count(chans []*tenant.Channel, res result) {
 }
 
 func (m *metrics) countChannel(id string, res result) {
-	m.webhooks.WithLabelValues(id, resultNames[res]).Inc()
+	m.byChannel.Get(channelResult{id, res}).Inc()
 }
