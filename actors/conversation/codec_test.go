@@ -44,20 +44,23 @@ func TestCodecEdges(t *testing.T) {
 	at := time.Date(2026, 12, 4, 18, 30, 0, 123_456_789, time.UTC)
 	kolkata := time.FixedZone("IST", 5*3600+1800)
 	conversations := map[string]Conversation{
-		"zero":                    {},
-		"nil slices and maps":     {ID: "c1", Labels: nil, RequiredSkills: nil, ReadBy: nil, MentionMarks: nil},
-		"empty slices and maps":   {ID: "c1", Labels: []string{}, RequiredSkills: []string{}, ReadBy: map[string]ReadMark{}, MentionMarks: map[string]MentionMark{}},
+		"zero":                {},
+		"nil slices and maps": {ID: "c1", Labels: nil, RequiredSkills: nil, ReadBy: nil, MentionMarks: nil},
+		"empty slices and maps": {ID: "c1", Labels: []string{}, RequiredSkills: []string{},
+			ReadBy: map[string]ReadMark{}, MentionMarks: map[string]MentionMark{}},
 		"empty strings in slices": {Labels: []string{"", ""}, RequiredSkills: []string{""}},
 		"times in a fixed zone":   {CreatedAt: at.In(kolkata), UpdatedAt: at.In(time.FixedZone("", -7*3600))},
 		"time at a zero offset":   {CreatedAt: at.In(time.FixedZone("GMT", 0))},
 		"time in Local":           {CreatedAt: at.Local()},
 		"monotonic reading":       {CreatedAt: time.Now(), UpdatedAt: time.Now().UTC()},
-		"far times":               {CreatedAt: time.Date(1500, 1, 2, 3, 4, 5, 6, time.UTC), UpdatedAt: time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC), LastInboundAt: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)},
-		"far time in a zone":      {CreatedAt: time.Date(2500, 1, 2, 3, 4, 5, 6, kolkata)},
-		"unix epoch":              {CreatedAt: time.Unix(0, 0).UTC(), UpdatedAt: time.Unix(-1, 999_999_999).UTC()},
-		"empty last message":      {LastMessage: &LastMessage{}},
-		"one read mark":           {ReadBy: map[string]ReadMark{"": {}}, MentionMarks: map[string]MentionMark{"a": {At: at}}},
-		"negatives":               {Priority: -7, Applied: Position{Offset: -1, Index: -2}},
+		"far times": {CreatedAt: time.Date(1500, 1, 2, 3, 4, 5, 6, time.UTC),
+			UpdatedAt:     time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+			LastInboundAt: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)},
+		"far time in a zone": {CreatedAt: time.Date(2500, 1, 2, 3, 4, 5, 6, kolkata)},
+		"unix epoch":         {CreatedAt: time.Unix(0, 0).UTC(), UpdatedAt: time.Unix(-1, 999_999_999).UTC()},
+		"empty last message": {LastMessage: &LastMessage{}},
+		"one read mark":      {ReadBy: map[string]ReadMark{"": {}}, MentionMarks: map[string]MentionMark{"a": {At: at}}},
+		"negatives":          {Priority: -7, Applied: Position{Offset: -1, Index: -2}},
 		"many read marks": {ReadBy: func() map[string]ReadMark {
 			m := map[string]ReadMark{}
 			for i := range 20 {
