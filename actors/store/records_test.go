@@ -29,28 +29,28 @@ func loadOldRecords(t *testing.T) oldRecords {
 	t.Helper()
 	var o oldRecords
 	for _, name := range []string{"assigned", "snoozed", "unassigned"} {
-		raw, err := os.ReadFile(filepath.Join("testdata", "json-values", "conversation-"+name+".json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var c conversation.Conversation
-		if err := json.Unmarshal(raw, &c); err != nil {
-			t.Fatal(err)
-		}
-		o.convRaw, o.convs = append(o.convRaw, bytes.TrimSpace(raw)), append(o.convs, c)
+		raw := readOld(t, "conversation-"+name+".json", &o.convs)
+		o.convRaw = append(o.convRaw, raw)
 	}
 	for _, seq := range []string{"1", "2", "3", "4", "5"} {
-		raw, err := os.ReadFile(filepath.Join("testdata", "json-values", "message-"+seq+".json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m conversation.Message
-		if err := json.Unmarshal(raw, &m); err != nil {
-			t.Fatal(err)
-		}
-		o.msgRaw, o.msgs = append(o.msgRaw, bytes.TrimSpace(raw)), append(o.msgs, m)
+		o.msgRaw = append(o.msgRaw, readOld(t, "message-"+seq+".json", &o.msgs))
 	}
 	return o
+}
+
+// readOld returns the value in file of testdata/json-values and appends it, decoded, to list.
+func readOld[T any](t *testing.T, file string, list *[]T) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "json-values", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	*list = append(*list, v)
+	return bytes.TrimSpace(raw)
 }
 
 // putOld writes o into s as the store before the binary encoding left it: the indexes PutConversation and

@@ -284,7 +284,7 @@ func (s *Store) FinishRestore(part int, next int64) error {
 		prefix := convKey(t, "")
 		err := s.eachKey(prefix, func(k, v []byte) error {
 			var c conversation.Conversation
-			if err := decodeRecord(v, &c); err != nil {
+			if err := decodeConversation(v, &c); err != nil {
 				return fmt.Errorf("decode conversation %s: %w", k, err)
 			}
 			for _, kind := range conversation.TimerKinds {
