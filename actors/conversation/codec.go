@@ -2,8 +2,8 @@ package conversation
 
 // The binary encoding of the records the store keeps: a conversation and a message (issue 15). It replaces JSON in
 // Pebble, where every customer message rewrites the conversation record and writes a message record, so it is
-// append-style (no reflection, no allocation to encode) and decodes with one allocation for all of a record's
-// strings.
+// append-style (no reflection, no allocation to encode, BinarySize to reserve the bytes first) and decodes with one
+// allocation for all of a record's strings (each slice, map, pointer and []byte gets its own).
 //
 // A record starts with its format byte, FormatV1; JSON values start with '{' (a store reads both: records written
 // before the binary encoding are JSON). The fields follow in the struct's order, each as
@@ -18,7 +18,8 @@ package conversation
 // no difference: a field tagged omitempty decodes an empty slice or map as nil (others keep nil apart from empty), a
 // time in UTC or at a zero offset decodes in UTC, one at another offset in time.Local if Local has that offset at
 // that instant and in a fixed zone of that offset otherwise; monotonic clock readings are dropped, as is the
-// location of a zero time. codec_test.go checks every field against the JSON round trip.
+// location of a zero time. Strings are kept byte for byte (JSON replaces invalid UTF-8), a json.RawMessage too
+// (JSON compacts it). codec_test.go checks every field against the JSON round trip.
 //
 // A change of the layout gets a new format byte; decoders keep reading every older one.
 
