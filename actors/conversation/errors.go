@@ -79,3 +79,11 @@ var (
 	// ErrTimerEarly: a timer was fired before it was due.
 	ErrTimerEarly = errors.New("timer fired before it is due")
 )
+
+// Errors of the binary encoding's decoders (codec.go).
+var (
+	// ErrUnknownFormat: a record starts with a format byte this version does not know (written by a newer one).
+	ErrUnknownFormat = errors.New("unknown record format")
+	// ErrMalformed: a record is truncated or corrupt.
+	ErrMalformed = errors.New("malformed record")
+)

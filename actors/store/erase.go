@@ -62,7 +62,7 @@ func (b *Batch) EraseConversation(tenant string, er *conversation.Erasure) error
 		var m conversation.Message
 		v, err := it.ValueAndErr()
 		if err == nil {
-			err = json.Unmarshal(v, &m)
+			err = decodeMessage(v, &m)
 		}
 		if err != nil {
 			_ = it.Close()

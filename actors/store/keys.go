@@ -8,7 +8,7 @@ package store
 // tenant's state can later move with its partition by one prefix scan (docs/design.md, "Beyond one node"):
 //
 //	prefix                            writer                                 holds
-//	t/<tenant>/c/<conv>               conversation actor (PutConversation)   the conversation, JSON
+//	t/<tenant>/c/<conv>               conversation actor (PutConversation)   the conversation, binary (records.go)
 //	t/<tenant>/x/<status>/<conv>      conversation actor (PutConversation)   nothing: the status index
 //	t/<tenant>/h/<operator>/<conv>    conversation actor (PutConversation);  nothing: the conversations holding an
 //	                                  tenant actor (RepairHeld, at rebuild)  operator's capacity (its load)
@@ -26,7 +26,7 @@ package store
 //	                                                                         note mentioning the operator
 //	t/<tenant>/l/                     BackfillLists                          nothing: the three indexes above cover
 //	                                                                         every conversation of the tenant
-//	t/<tenant>/m/<conv>/<seq:8>       conversation actor (PutMessage)        a message, JSON
+//	t/<tenant>/m/<conv>/<seq:8>       conversation actor (PutMessage)        a message, binary (records.go)
 //	t/<tenant>/w/<message id>         conversation actor (PutMessage)        "<conv>/<seq:8>": both ids of a message
 //	t/<tenant>/s/<wamid>              conversation actor (ParkStatus)        a status that came before its message
 //	t/<tenant>/a/<media id>           conversation actor (PutMessage;        "<conv>/<seq:8>" of a message carrying

@@ -9,7 +9,6 @@ package store
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -218,7 +217,7 @@ func (s *Store) eachConversation(r pebble.Reader, tenant string, f func(c *conve
 			return err
 		}
 		var c conversation.Conversation
-		if err := json.Unmarshal(v, &c); err != nil {
+		if err := decodeConversation(v, &c); err != nil {
 			_ = it.Close()
 			return fmt.Errorf("decode %s: %w", it.Key(), err)
 		}
@@ -328,7 +327,7 @@ func (s *Store) ListConversations(tenant string, q ListQuery) (list []conversati
 			return nil, "", err
 		}
 		var c conversation.Conversation
-		if err := getJSON(snap, convKey(tenant, id), &c); err != nil {
+		if err := getConversation(snap, convKey(tenant, id), &c); err != nil {
 			return nil, "", fmt.Errorf("list conversations of tenant %s: conversation %s: %w", tenant, id, err)
 		}
 		if keep(&c, &q) {

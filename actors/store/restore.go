@@ -16,7 +16,6 @@ package store
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -284,10 +283,8 @@ func (s *Store) FinishRestore(part int, next int64) error {
 	for _, t := range tenants {
 		prefix := convKey(t, "")
 		err := s.eachKey(prefix, func(k, v []byte) error {
-			var c struct {
-				Timers conversation.Timers `json:"timers"`
-			}
-			if err := json.Unmarshal(v, &c); err != nil {
+			var c conversation.Conversation
+			if err := decodeConversation(v, &c); err != nil {
 				return fmt.Errorf("decode conversation %s: %w", k, err)
 			}
 			for _, kind := range conversation.TimerKinds {

@@ -15,7 +15,6 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -520,7 +519,7 @@ func (s *Store) MissingPostings(tenant string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := json.Unmarshal(v, &m); err != nil {
+		if err := decodeMessage(v, &m); err != nil {
 			return nil, fmt.Errorf("decode message %s: %w", it.Key(), err)
 		}
 		for _, t := range search.Tokens(m.Text) {

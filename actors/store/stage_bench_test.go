@@ -1,7 +1,9 @@
 package store
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 )
@@ -41,4 +43,65 @@ func BenchmarkPutConversation(b *testing.B) {
 		}
 		batch.Discard()
 	}
+}
+
+// BenchmarkMessageGet is the point read of a message record (a status webhook finds the message it updates).
+// BenchmarkUpdateMessage is the write of a message record into a batch when only its delivery status changed,
+// BenchmarkMessages the read of a page of 50 messages (the API's history). Like the two above, none commits.
+//
+//	go test ./actors/store -run '^$' -bench 'MessageGet|UpdateMessage|Messages$' -benchmem
+func BenchmarkMessageGet(b *testing.B) {
+	s := openStore(b, b.TempDir())
+	m := benchMessage(1)
+	commitWait(b, s, func(batch *Batch) error { return batch.PutMessage("bench", &m) })
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Message("bench", "c0001", 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkUpdateMessage(b *testing.B) {
+	s := openStore(b, b.TempDir())
+	prev := benchMessage(1)
+	next := prev
+	next.Status, next.StatusAt = conversation.Delivered, prev.SentAt.Add(2*time.Second)
+	b.ReportAllocs()
+	for b.Loop() {
+		batch := s.NewBatch()
+		if err := batch.UpdateMessage("bench", &prev, &next); err != nil {
+			b.Fatal(err)
+		}
+		batch.Discard()
+	}
+}
+
+func BenchmarkMessages(b *testing.B) {
+	s := openStore(b, b.TempDir())
+	commitWait(b, s, func(batch *Batch) error {
+		for seq := uint64(1); seq <= 50; seq++ {
+			m := benchMessage(seq)
+			if err := batch.PutMessage("bench", &m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	b.ReportAllocs()
+	for b.Loop() {
+		if list, err := s.Messages("bench", "c0001", 0, 50); err != nil || len(list) != 50 {
+			b.Fatal(len(list), err)
+		}
+	}
+}
+
+// benchMessage is an outbound text message as the sender leaves it once the channel accepted it.
+func benchMessage(seq uint64) conversation.Message {
+	m := msg("c0001", seq, fmt.Sprintf("sb-%d", seq))
+	m.Direction, m.Status, m.OperatorID = conversation.DirOut, conversation.Sent, "op1"
+	m.Text = "Your order left the warehouse today and should arrive on Thursday"
+	m.WAMID = fmt.Sprintf("wamid.HBgLMTU1NTEyMzQ1NjcVAgARGBI%04d", seq)
+	m.StatusAt = m.SentAt
+	return m
 }

@@ -306,13 +306,13 @@ func (b *Batch) PutConversation(prev, c *conversation.Conversation) error {
 	if err := b.indexContact(prev, c); err != nil {
 		return err
 	}
-	return b.putJSON(convKey(c.TenantID, c.ID), c)
+	return b.putConversation(c)
 }
 
 // PutMessage writes m and indexes it by its ids, by the words of its text (search.go) and by the media id it
 // carries (media.go).
 func (b *Batch) PutMessage(tenant string, m *conversation.Message) error {
-	if err := b.putJSON(msgKey(tenant, m.ConversationID, m.Seq), m); err != nil {
+	if err := b.putMessage(tenant, m); err != nil {
 		return err
 	}
 	if err := b.indexText(tenant, m); err != nil {
@@ -343,7 +343,7 @@ func (b *Batch) UpdateMessage(tenant string, prev, m *conversation.Message) erro
 		return fmt.Errorf("BUG: update of message %s/%d with message %s/%d", prev.ConversationID, prev.Seq,
 			m.ConversationID, m.Seq)
 	}
-	if err := b.putJSON(msgKey(tenant, m.ConversationID, m.Seq), m); err != nil {
+	if err := b.putMessage(tenant, m); err != nil {
 		return err
 	}
 	if m.Text != prev.Text {
@@ -386,6 +386,11 @@ func (s *Store) getJSON(key []byte, v any) error { return getJSON(s.db, key, v) 
 
 // getJSON decodes the value of key as read by r (the store, or a snapshot of it).
 func getJSON(r pebble.Reader, key []byte, v any) error {
+	return getValue(r, key, func(val []byte) error { return json.Unmarshal(val, v) })
+}
+
+// getValue reads the value of key from r and has decode decode it (before Pebble may reuse its buffer).
+func getValue(r pebble.Reader, key []byte, decode func(val []byte) error) error {
 	val, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return ErrNotFound
@@ -394,7 +399,7 @@ func getJSON(r pebble.Reader, key []byte, v any) error {
 		return fmt.Errorf("get %s: %w", key, err)
 	}
 	defer closer.Close()
-	if err := json.Unmarshal(val, v); err != nil {
+	if err := decode(val); err != nil {
 		return fmt.Errorf("decode %s: %w", key, err)
 	}
 	return nil
@@ -403,14 +408,14 @@ func getJSON(r pebble.Reader, key []byte, v any) error {
 // Conversation returns a tenant's conversation, or ErrNotFound.
 func (s *Store) Conversation(tenant, id string) (conversation.Conversation, error) {
 	var c conversation.Conversation
-	err := s.getJSON(convKey(tenant, id), &c)
+	err := getConversation(s.db, convKey(tenant, id), &c)
 	return c, err
 }
 
 // Message returns message seq of a conversation, or ErrNotFound.
 func (s *Store) Message(tenant, conv string, seq uint64) (conversation.Message, error) {
 	var m conversation.Message
-	err := s.getJSON(msgKey(tenant, conv, seq), &m)
+	err := getMessage(s.db, msgKey(tenant, conv, seq), &m)
 	return m, err
 }
 
@@ -480,7 +485,7 @@ func (s *Store) Conversations(tenant string, f Filter) (list []conversation.Conv
 			if err != nil {
 				return nil, "", fmt.Errorf("list conversations: %w", err)
 			}
-			if err := json.Unmarshal(v, &c); err != nil {
+			if err := decodeConversation(v, &c); err != nil {
 				return nil, "", fmt.Errorf("decode conversation %s: %w", it.Key(), err)
 			}
 		}
@@ -518,7 +523,7 @@ func (s *Store) Messages(tenant, conv string, before uint64, limit int) ([]conve
 		if err != nil {
 			return nil, fmt.Errorf("list messages: %w", err)
 		}
-		if err := json.Unmarshal(v, &m); err != nil {
+		if err := decodeMessage(v, &m); err != nil {
 			return nil, fmt.Errorf("decode message %s: %w", it.Key(), err)
 		}
 		out = append(out, m)
@@ -537,14 +542,12 @@ func (s *Store) CountMessagesByID(tenant string) (map[string]int, error) {
 	defer it.Close()
 	counts := map[string]int{}
 	for ok := it.First(); ok; ok = it.Next() {
-		var m struct {
-			ID string `json:"id"`
-		}
+		var m conversation.Message
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return nil, err
 		}
-		if err := json.Unmarshal(v, &m); err != nil {
+		if err := decodeMessage(v, &m); err != nil {
 			return nil, fmt.Errorf("decode message %s: %w", it.Key(), err)
 		}
 		counts[m.ID]++
