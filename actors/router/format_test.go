@@ -21,7 +21,7 @@ import (
 )
 
 // TestMixedFormatsApplyInOrder: a partition where JSON records (what nodes before the binary layout, or a node with
-// --inbox-format json, wrote) and binary ones alternate, as during a rolling upgrade, is applied in offset order:
+// --record-format json, wrote) and binary ones alternate, as during a rolling upgrade, is applied in offset order:
 // a customer's messages, produced by two producers in turn, are stored in the order they were produced, and no
 // record is skipped as undecodable.
 func TestMixedFormatsApplyInOrder(t *testing.T) {

@@ -15,15 +15,22 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/conversation"
 )
 
-// putConversation sets c's key to c's binary encoding, encoded straight into the batch.
+// putConversation sets c's key to c's binary encoding, encoded straight into the batch (JSON with
+// Config.JSONValues).
 func (b *Batch) putConversation(c *conversation.Conversation) error {
+	if b.s.jsonValues {
+		return b.putJSON(convKey(c.TenantID, c.ID), c)
+	}
 	n := c.BinarySize()
 	op := b.deferSet(convKey(c.TenantID, c.ID), n)
 	return finishSet(op, c.AppendBinary(op.Value[:0]), n)
 }
 
-// putMessage sets m's key to m's binary encoding, encoded straight into the batch.
+// putMessage sets m's key to m's binary encoding, encoded straight into the batch (JSON with Config.JSONValues).
 func (b *Batch) putMessage(tenant string, m *conversation.Message) error {
+	if b.s.jsonValues {
+		return b.putJSON(msgKey(tenant, m.ConversationID, m.Seq), m)
+	}
 	n := m.BinarySize()
 	op := b.deferSet(msgKey(tenant, m.ConversationID, m.Seq), n)
 	return finishSet(op, m.AppendBinary(op.Value[:0]), n)

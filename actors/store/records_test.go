@@ -297,3 +297,59 @@ func TestRecordsCorrupt(t *testing.T) {
 		t.Errorf("Messages over a truncated one: %v", err)
 	}
 }
+
+// TestJSONValuesForARollingUpgrade: with Config.JSONValues the store writes conversation and message values exactly
+// as a store before the binary encoding did (encoding/json of the record), through PutConversation, PutMessage and
+// UpdateMessage, so a node of that release reading them (json.Unmarshal) gets the record; reads are the same.
+func TestJSONValuesForARollingUpgrade(t *testing.T) {
+	const tenant = "acme"
+	o := loadOldRecords(t)
+	s := openStoreConfig(t, Config{Dir: t.TempDir(), JSONValues: true})
+	c := o.convs[0]
+	msgs := slices.Clone(o.msgs)
+	commitWait(t, s, func(b *Batch) error {
+		if err := b.PutConversation(&conversation.Conversation{}, &c); err != nil {
+			return err
+		}
+		for i := range msgs {
+			if err := b.PutMessage(tenant, &msgs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	prev := msgs[0]
+	msgs[0].Status, msgs[0].StatusAt = conversation.Read, prev.CreatedAt.Add(time.Minute).UTC()
+	commitWait(t, s, func(b *Batch) error { return b.UpdateMessage(tenant, &prev, &msgs[0]) })
+
+	olderRead := func(key []byte, want any, into any) {
+		t.Helper()
+		raw := rawValue(t, s, key)
+		enc, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(raw, enc) {
+			t.Fatalf("%s: stored %q, want the JSON an older store wrote, %q", key, raw, enc)
+		}
+		if err := json.Unmarshal(raw, into); err != nil {
+			t.Fatalf("%s: an older node's read: %v", key, err)
+		}
+	}
+	var oc conversation.Conversation
+	olderRead(convKey(tenant, c.ID), &c, &oc)
+	if !reflect.DeepEqual(oc, c) {
+		t.Errorf("an older node reads the conversation as %+v, want %+v", oc, c)
+	}
+	for _, m := range msgs {
+		var om conversation.Message
+		olderRead(msgKey(tenant, m.ConversationID, m.Seq), &m, &om)
+		if !reflect.DeepEqual(om, m) {
+			t.Errorf("an older node reads message %d as %+v, want %+v", m.Seq, om, m)
+		}
+	}
+	got, err := s.Message(tenant, msgs[0].ConversationID, msgs[0].Seq)
+	if err != nil || got.Status != conversation.Read {
+		t.Errorf("Message after the update = %+v, %v; want status read", got, err)
+	}
+}

@@ -51,6 +51,11 @@ type Config struct {
 	Replicator Replicator
 	// Partition maps a tenant to its partition (the inbox's partitioner). Required with Replicator.
 	Partition func(tenant string) int
+	// JSONValues writes conversation and message values as JSON, the form of releases before issue 15, instead of
+	// the binary encoding (records.go). Reads take both whatever this says. For a rolling upgrade from such a
+	// release with the changelog: a partition moved to an older node must find only values it can read. Default
+	// false.
+	JSONValues bool
 }
 
 func (c *Config) setDefaults() {
@@ -97,6 +102,8 @@ type Store struct {
 	dir     string
 	scrub   scrubber
 	noScrub bool
+	// jsonValues is Config.JSONValues.
+	jsonValues bool
 
 	// repl and partOf replicate committed batches (replicate.go); acks carries synced batches to waitAcks, which
 	// closes acksDone when it ends. ckpt holds the changelog checkpoints (restore.go). outboxRewind, when not 0, is
@@ -135,17 +142,18 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open pebble at %s: %w", cfg.Dir, err)
 	}
 	s := &Store{
-		db:      db,
-		cache:   cache,
-		pending: make(chan pendingSync, cfg.PendingSyncs),
-		done:    make(chan struct{}),
-		log:     cfg.Logger,
-		Metrics: newMetrics(cfg.Registerer),
-		fs:      fs,
-		dir:     cfg.Dir,
-		noScrub: cfg.NoScrub,
-		repl:    cfg.Replicator,
-		partOf:  cfg.Partition,
+		db:         db,
+		cache:      cache,
+		pending:    make(chan pendingSync, cfg.PendingSyncs),
+		done:       make(chan struct{}),
+		log:        cfg.Logger,
+		Metrics:    newMetrics(cfg.Registerer),
+		fs:         fs,
+		dir:        cfg.Dir,
+		jsonValues: cfg.JSONValues,
+		noScrub:    cfg.NoScrub,
+		repl:       cfg.Replicator,
+		partOf:     cfg.Partition,
 	}
 	if err := s.loadCheckpoints(); err != nil {
 		_ = db.Close()

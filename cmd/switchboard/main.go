@@ -116,7 +116,7 @@ func serve(args []string) error {
 	changelogOn := fs.Bool("changelog", false, "copy every durable write of the router's partitions to switchboard.changelog and restore a partition from it when assigned, so partitions move between nodes with their state (default: on with --kafka-brokers, where other nodes may share the partitions; off with the embedded broker, a single node)")
 	clusterSecret := fs.String("cluster-secret", "", "shared secret of the nodes' internal forwarded calls (set it in the environment, SWITCHBOARD_CLUSTER_SECRET, not on the command line): with it, a call for a tenant another node owns is forwarded to that node; empty answers every call from this node's store")
 	advertiseURL := fs.String("advertise-url", "", "this node's API base URL as the other nodes reach it (default http://<http-addr>, the host name for 0.0.0.0)")
-	inboxFormat := fs.String("inbox-format", "binary", "wire form of the switchboard.inbox records this node produces: binary or json (every node reads both). Routers of a release before the binary form read only json and skip binary records, so upgrade in this order: run every upgraded node with --inbox-format json until no node of the older release is left, then restart them without it")
+	recordFormat := fs.String("record-format", "binary", "form of the records this node writes, to switchboard.inbox and to its store (and the changelog): binary or json (every node reads both). Nodes of a release before the binary forms read only json, so upgrade in this order: run every upgraded node with --record-format json until no node of the older release is left, then restart them without it")
 	templateSync := fs.Duration("template-sync-interval", 15*time.Minute, "list every business account's message templates from the Graph API this often (and at start; a failed round is retried sooner); negative: only until a round succeeds")
 	if err := parseWithEnv(fs, args); err != nil {
 		return err
@@ -150,7 +150,7 @@ func serve(args []string) error {
 		Changelog:            *changelogOn,
 		ClusterSecret:        *clusterSecret,
 		AdvertiseURL:         *advertiseURL,
-		InboxFormat:          inbox.Format(*inboxFormat),
+		RecordFormat:         inbox.Format(*recordFormat),
 		Roles:                flagenv.List(*roles),
 		ClickHouseAddr:       *clickhouse,
 		WhatsAppAPIURL:       *waURL,

@@ -114,13 +114,14 @@ type Config struct {
 	ClusterSecret string
 	// AdvertiseURL is this node's API base URL as other nodes reach it. Default DefaultAdvertiseURL(HTTPAddr).
 	AdvertiseURL string
-	// InboxFormat is the wire form of the switchboard.inbox records this node produces (webhooks, commands, timers,
-	// deliveries): inbox.FormatBinary (the default) or inbox.FormatJSON. Every node reads both; a router node of a
-	// release before the binary layout reads only JSON and skips a binary record. So a rolling upgrade from such a
-	// release runs every upgraded node with FormatJSON until no old router node is left, then switches to binary
-	// (README, "Upgrading").
-	InboxFormat inbox.Format
-	Logger      *slog.Logger
+	// RecordFormat is the form of the records this node writes: the switchboard.inbox records it produces (webhooks,
+	// commands, timers, deliveries) and the conversation and message values of its store (and so of the changelog):
+	// inbox.FormatBinary (the default) or inbox.FormatJSON. Every node reads both; a node of a release before the
+	// binary forms reads only JSON (a router skips a binary record, a store fails on a binary value). So a rolling
+	// upgrade from such a release runs every upgraded node with FormatJSON until no node of the older release is
+	// left, then switches to binary (README, "Upgrading").
+	RecordFormat inbox.Format
+	Logger       *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -145,8 +146,8 @@ func (c *Config) setDefaults() {
 	if c.TemplateSyncInterval == 0 {
 		c.TemplateSyncInterval = DefaultTemplateSyncInterval
 	}
-	if c.InboxFormat == "" {
-		c.InboxFormat = inbox.FormatBinary
+	if c.RecordFormat == "" {
+		c.RecordFormat = inbox.FormatBinary
 	}
 	if len(c.Roles) == 0 || slices.Contains(c.Roles, "all") {
 		c.Roles = AllRoles
@@ -166,7 +167,7 @@ func (c *Config) Validate() error {
 	if c.Partitions < 1 || c.Partitions > 10000 {
 		return fmt.Errorf("partitions: %d must be between 1 and 10000", c.Partitions)
 	}
-	if err := c.InboxFormat.Validate(); err != nil {
+	if err := c.RecordFormat.Validate(); err != nil {
 		return fmt.Errorf("inbox format: %w", err)
 	}
 	return nil
@@ -262,7 +263,8 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	var apiHandler, waHandler, webHandler fasthttp.RequestHandler
 	if cfg.has(RoleRouter) || cfg.has(RoleAPI) {
 		phase = time.Now()
-		scfg := store.Config{Dir: filepath.Join(cfg.DataDir, "store"), Logger: n.log, Registerer: n.reg}
+		scfg := store.Config{Dir: filepath.Join(cfg.DataDir, "store"), Logger: n.log, Registerer: n.reg,
+			JSONValues: cfg.RecordFormat == inbox.FormatJSON}
 		if cfg.Changelog && cfg.has(RoleRouter) {
 			if err := n.startChangelog(tctx, &scfg); err != nil {
 				return n, err
@@ -278,7 +280,7 @@ func New(ctx context.Context, cfg Config) (n *Node, err error) {
 	// Commands and timers are produced by the API and the timer firer, so a producer exists with those roles too.
 	if cfg.has(RoleIngest) || cfg.has(RoleRouter) || cfg.has(RoleAPI) {
 		n.producer, err = broker.NewProducer(broker.ProducerConfig{Brokers: n.brokers, Registerer: n.reg,
-			Format: cfg.InboxFormat})
+			Format: cfg.RecordFormat})
 		if err != nil {
 			return n, err
 		}

@@ -16,11 +16,12 @@ import (
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
-// TestInboxFormatUpgrade runs the last step of a rolling upgrade on one node: with --inbox-format json it produces
+// TestRecordFormatUpgrade runs the last step of a rolling upgrade on one node: with --record-format json it produces
 // JSON records (what routers before the binary layout read); restarted without it, binary ones; its router applies
-// both, in order, in one conversation. A format the node does not know stops the start.
-func TestInboxFormatUpgrade(t *testing.T) {
-	n := newNode(t, "--inbox-format", "json")
+// both, in order, in one conversation. A format the node does not know stops the start. (The store's values under
+// the same flag: actors/store TestJSONValuesForARollingUpgrade.)
+func TestRecordFormatUpgrade(t *testing.T) {
+	n := newNode(t, "--record-format", "json")
 	n.start()
 	ts := time.Now().Add(-time.Hour).Unix()
 	convID := conversation.ID("acme-wa", "27820000071")
@@ -38,7 +39,7 @@ func TestInboxFormatUpgrade(t *testing.T) {
 	messages(1)
 	values := inboxValues(t, n.kafka)
 	if len(values) != 1 || values[0][0] != '{' {
-		t.Fatalf("with --inbox-format json the inbox holds %q, want one JSON record", values)
+		t.Fatalf("with --record-format json the inbox holds %q, want one JSON record", values)
 	}
 
 	n.stop()
@@ -59,10 +60,10 @@ func TestInboxFormatUpgrade(t *testing.T) {
 		}
 	}
 
-	out, err := exec.Command(binary, "serve", "--inbox-format", "xml", "--data-dir", filepath.Join(t.TempDir(), "data"),
+	out, err := exec.Command(binary, "serve", "--record-format", "xml", "--data-dir", filepath.Join(t.TempDir(), "data"),
 		"--http-addr", freeAddr(t), "--embedded-kafka-addr", freeAddr(t)).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), `inbox format "xml"`) {
-		t.Errorf("serve --inbox-format xml: %v\n%s", err, out)
+		t.Errorf("serve --record-format xml: %v\n%s", err, out)
 	}
 }
 
