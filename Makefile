@@ -134,11 +134,11 @@ bench: build
 	$(BIN) bench --scenario $(SCENARIO) --out bench/results
 	$(BIN) bench --update-readme README.md --out bench/results
 
-# The profile-guided build's profile: a standard run with the changelog on and CPU profiles per step, merged into
+# The profile-guided build's profile: a standard run (make bench's) with CPU profiles per step, merged into
 # cmd/switchboard/default.pgo, which `go build ./cmd/switchboard` (make build, the Dockerfile) then applies by itself
 # (-pgo=auto). Refresh it after a change to the hot path; README, "Profile-guided build".
 pgo: build
-	$(BIN) bench --scenario standard --changelog --profile --out $(PGO_OUT)
+	$(BIN) bench --scenario standard --profile --out $(PGO_OUT)
 	$(GO) tool pprof -proto $(PGO_OUT)/standard/cpu-step*.pprof > cmd/switchboard/default.pgo
 PGO_OUT ?= /tmp/switchboard-pgo
 
