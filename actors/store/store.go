@@ -181,7 +181,9 @@ func Open(cfg Config) (*Store, error) {
 }
 
 // Close waits for every committed batch to be synced (and acknowledged by the Replicator, which must still be
-// running), then closes Pebble. It is idempotent.
+// running), flushes the memtables, then closes Pebble. It is idempotent. The flush spares the next Open a replay of
+// the write-ahead log (up to the memtable's 64 MiB, seconds: the memory bench's restart over a million stored
+// conversations took 0.7–2.5 s with it, 6 ms after a flush); a failed flush is logged, and that Open replays.
 func (s *Store) Close() error {
 	var err error
 	s.once.Do(func() {
@@ -194,6 +196,9 @@ func (s *Store) Close() error {
 			}
 		}
 		s.stopScrubber()
+		if ferr := s.db.Flush(); ferr != nil {
+			s.log.Warn("flush before close; the next open replays the write-ahead log", "err", ferr)
+		}
 		err = s.db.Close()
 		s.cache.Unref()
 	})
