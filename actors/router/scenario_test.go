@@ -330,8 +330,9 @@ func (h *harness) setup(a args) {
 	}
 	h.dir = tenant.NewDirectory(cfg)
 	h.maxCap = map[string]int{}
-	// No scrubs after erases: Pebble's flushes must not run in more than one synctest bubble (store.Config.NoScrub).
-	h.st = storetest.Open(h.t, store.Config{NoScrub: true})
+	// No scrubs after erases and no flush at Close: Pebble's flushes must not run in more than one synctest bubble
+	// (store.Config.NoScrub, NoCloseFlush).
+	h.st = storetest.Open(h.t, store.Config{NoScrub: true, NoCloseFlush: true})
 	h.reg = prometheus.NewRegistry()
 	h.out = outcome.NewRegistry()
 	maxInFlight := 0

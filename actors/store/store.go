@@ -43,6 +43,10 @@ type Config struct {
 	// NoScrub makes RequestScrub count the request and do nothing else (erase.go). For tests that run the store in a
 	// testing/synctest bubble: Pebble's flushes reuse pooled channels, which must not cross bubbles. Default false.
 	NoScrub bool
+	// NoCloseFlush has Close skip its flush of the memtables (the next Open then replays the write-ahead log). For
+	// tests in a synctest bubble, like NoScrub: a flush started there must not meet one of another bubble. Default
+	// false.
+	NoCloseFlush bool
 	// Registerer receives the store's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
 	// Replicator, when set, receives every committed batch's replicated writes after the Pebble sync, and a
@@ -102,8 +106,8 @@ type Store struct {
 	dir     string
 	scrub   scrubber
 	noScrub bool
-	// jsonValues is Config.JSONValues.
-	jsonValues bool
+	// jsonValues is Config.JSONValues; noCloseFlush is Config.NoCloseFlush.
+	jsonValues, noCloseFlush bool
 
 	// repl and partOf replicate committed batches (replicate.go); acks carries synced batches to waitAcks, which
 	// closes acksDone when it ends. ckpt holds the changelog checkpoints (restore.go). outboxRewind, when not 0, is
@@ -142,18 +146,19 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open pebble at %s: %w", cfg.Dir, err)
 	}
 	s := &Store{
-		db:         db,
-		cache:      cache,
-		pending:    make(chan pendingSync, cfg.PendingSyncs),
-		done:       make(chan struct{}),
-		log:        cfg.Logger,
-		Metrics:    newMetrics(cfg.Registerer),
-		fs:         fs,
-		dir:        cfg.Dir,
-		jsonValues: cfg.JSONValues,
-		noScrub:    cfg.NoScrub,
-		repl:       cfg.Replicator,
-		partOf:     cfg.Partition,
+		db:           db,
+		cache:        cache,
+		pending:      make(chan pendingSync, cfg.PendingSyncs),
+		done:         make(chan struct{}),
+		log:          cfg.Logger,
+		Metrics:      newMetrics(cfg.Registerer),
+		fs:           fs,
+		dir:          cfg.Dir,
+		jsonValues:   cfg.JSONValues,
+		noCloseFlush: cfg.NoCloseFlush,
+		noScrub:      cfg.NoScrub,
+		repl:         cfg.Replicator,
+		partOf:       cfg.Partition,
 	}
 	if err := s.loadCheckpoints(); err != nil {
 		_ = db.Close()
@@ -196,8 +201,10 @@ func (s *Store) Close() error {
 			}
 		}
 		s.stopScrubber()
-		if ferr := s.db.Flush(); ferr != nil {
-			s.log.Warn("flush before close; the next open replays the write-ahead log", "err", ferr)
+		if !s.noCloseFlush {
+			if ferr := s.db.Flush(); ferr != nil {
+				s.log.Warn("flush before close; the next open replays the write-ahead log", "err", ferr)
+			}
 		}
 		err = s.db.Close()
 		s.cache.Unref()
