@@ -40,6 +40,9 @@ type itemMsg struct {
 	role string
 	// blocked marks a customer message of a blocked contact: stored, never routed (blocked.go).
 	blocked bool
+	// seq numbers the items the tenant actor sent to this actor (child.sent), so a forgetMsg names the last one its
+	// sender had.
+	seq uint64
 }
 
 // proposeMsg tells a conversation actor that the dispatcher chose op for it; the conversation asks for the grant
@@ -60,11 +63,14 @@ type releaseMsg struct {
 }
 
 // forgetMsg asks the tenant actor to stop a conversation actor that holds no conversation (it answered a command
-// for one that does not exist). The tenant actor stops it only if kid is still its handle for id and nothing is
-// outstanding for it: an item sent meanwhile (the message that creates the conversation) keeps it.
+// for one that does not exist). The tenant actor stops it only if kid is still its handle for id, seq is the last
+// item it sent to it and nothing is outstanding for it: an item sent meanwhile (the message that creates the
+// conversation) keeps it, even once that item is done.
 type forgetMsg struct {
 	id  string
 	kid *child
+	// seq is the itemMsg.seq of the item whose answer asks to forget.
+	seq uint64
 }
 
 // grantReq asks the tenant actor to count conversation conv against op's capacity.
@@ -129,4 +135,6 @@ type child struct {
 	lastUsed    time.Time
 	// trimmed is set when a trimMsg was sent since the actor was last used.
 	trimmed bool
+	// sent counts the items sent to the actor (itemMsg.seq); the tenant actor's own, like lastUsed.
+	sent uint64
 }

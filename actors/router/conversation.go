@@ -134,7 +134,7 @@ func (a *conversationActor) handle(c *actor.Context, m *itemMsg) {
 		if replayed {
 			a.r.metrics.skippedBy.Get("replay").Inc()
 			a.done(m, outcome.Result{Code: outcome.CodeReplayed, Message: "command already applied"})
-			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
+			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid, seq: m.seq})
 			return
 		}
 	}
@@ -611,7 +611,7 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 			}
 			a.refusedStart = m.pos
 			res, kid, ack, request := outcome.Result{Code: code, Message: msg}, m.kid, m.ack, ic.RequestID
-			engine, parent, forget := c.Engine(), c.Parent(), &forgetMsg{id: a.id, kid: m.kid}
+			engine, parent, forget := c.Engine(), c.Parent(), &forgetMsg{id: a.id, kid: m.kid, seq: m.seq}
 			a.commits.Add(1)
 			return a.r.cfg.Store.Commit(b, func(err error) {
 				a.commits.Add(-1)
@@ -632,7 +632,7 @@ func (a *conversationActor) applyCommand(c *actor.Context, m *itemMsg) error {
 			// memory either: the tenant actor stops this actor at once unless more input is on its way to it, so
 			// commands for made-up ids do not fill memory until IdleAfter.
 			a.done(m, outcome.Result{Code: code, Message: msg})
-			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
+			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid, seq: m.seq})
 			return nil
 		}
 		// The refusal is recorded (the position), so a replay of the command cannot come out differently.

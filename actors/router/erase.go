@@ -26,7 +26,7 @@ func (a *conversationActor) applyErase(c *actor.Context, m *itemMsg, cmd convers
 		a.r.metrics.commandsBy.Get([2]string{ic.Type, r.Code}).Inc()
 		a.done(m, outcome.Result{Code: r.Code, Message: r.Message})
 		if prev.ID == "" {
-			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
+			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid, seq: m.seq})
 		}
 		return nil
 	}
@@ -37,7 +37,7 @@ func (a *conversationActor) applyErase(c *actor.Context, m *itemMsg, cmd convers
 		// creates none, and a repeat leaves the store as it is.
 		a.done(m, res)
 		if prev.ID == "" {
-			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid})
+			c.Send(c.Parent(), &forgetMsg{id: a.id, kid: m.kid, seq: m.seq})
 		}
 		return nil
 	}

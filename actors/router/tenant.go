@@ -352,7 +352,8 @@ func (t *tenantActor) route(c *actor.Context, m *recordMsg) {
 		}
 		k := t.kid(c, id)
 		k.outstanding.Add(1)
-		msg := &itemMsg{item: it, pos: pos, at: itemAt, ack: m.ack, kid: k, blocked: blocked}
+		k.sent++
+		msg := &itemMsg{item: it, pos: pos, at: itemAt, ack: m.ack, kid: k, blocked: blocked, seq: k.sent}
 		if it.Kind == inbox.KindCommand {
 			if o := t.ops[it.Command.OperatorID]; o != nil {
 				msg.role = o.Role
@@ -629,7 +630,7 @@ func (t *tenantActor) receiveStopping(c *actor.Context) {
 // forget stops the actor of a conversation that does not exist, unless input was sent to it since it asked.
 func (t *tenantActor) forget(c *actor.Context, m *forgetMsg) {
 	k := t.kids[m.id]
-	if k == nil || k != m.kid || k.outstanding.Load() != 0 {
+	if k == nil || k != m.kid || k.sent != m.seq || k.outstanding.Load() != 0 {
 		return
 	}
 	if _, ok := t.proposed[m.id]; ok {
