@@ -27,6 +27,22 @@ func TestOpenRequiresDir(t *testing.T) {
 	}
 }
 
+func TestOpenRefusesAMemtableOutOfRange(t *testing.T) {
+	for _, n := range []int64{-1, 1000, 4 << 30} {
+		_, err := Open(Config{Dir: t.TempDir(), MemTableBytes: n})
+		if err == nil || !strings.Contains(err.Error(), "MemTableBytes") {
+			t.Errorf("MemTableBytes %d: err %v, want one naming MemTableBytes", n, err)
+		}
+	}
+	s, err := Open(Config{Dir: t.TempDir(), MemTableBytes: 1 << 20})
+	if err != nil {
+		t.Fatalf("1 MiB memtable: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestOpenDirIsAFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(path, []byte("not a store"), 0o600); err != nil {
