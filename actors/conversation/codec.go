@@ -27,9 +27,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"math/bits"
 	"slices"
 	"time"
+
+	"github.com/switchboard-hq/switchboard/ingest/wire"
 )
 
 // FormatV1 is the first byte of a record in version 1 of the binary encoding. JSON never starts with it.
@@ -52,14 +53,14 @@ const (
 // exactly BinarySize bytes. Unlike encoding.BinaryAppender it cannot fail, so it returns no error.
 func (c *Conversation) AppendBinary(dst []byte) []byte {
 	dst = append(dst, FormatV1)
-	dst = appendString(dst, c.ID)
-	dst = appendString(dst, c.TenantID)
-	dst = appendString(dst, c.ChannelID)
-	dst = appendString(dst, c.Contact.ID)
-	dst = appendString(dst, c.Contact.WaID)
-	dst = appendString(dst, c.Contact.Name)
-	dst = appendString(dst, string(c.Status))
-	dst = appendString(dst, c.AssigneeID)
+	dst = wire.AppendString(dst, c.ID)
+	dst = wire.AppendString(dst, c.TenantID)
+	dst = wire.AppendString(dst, c.ChannelID)
+	dst = wire.AppendString(dst, c.Contact.ID)
+	dst = wire.AppendString(dst, c.Contact.WaID)
+	dst = wire.AppendString(dst, c.Contact.Name)
+	dst = wire.AppendString(dst, string(c.Status))
+	dst = wire.AppendString(dst, c.AssigneeID)
 	dst = appendStrings(dst, c.Labels, false)
 	dst = appendTime(dst, c.WindowExpiresAt)
 	dst = appendTime(dst, c.CreatedAt)
@@ -70,7 +71,7 @@ func (c *Conversation) AppendBinary(dst []byte) []byte {
 	dst = binary.AppendVarint(dst, int64(c.Applied.Index))
 	dst = binary.AppendVarint(dst, int64(c.Priority))
 	dst = appendStrings(dst, c.RequiredSkills, true)
-	dst = appendString(dst, c.LastOperatorID)
+	dst = wire.AppendString(dst, c.LastOperatorID)
 	dst = appendTime(dst, c.AssignedAt)
 	dst = appendTime(dst, c.WaitingSince)
 	dst = appendTime(dst, c.SnoozedUntil)
@@ -90,19 +91,19 @@ func (c *Conversation) AppendBinary(dst []byte) []byte {
 	} else {
 		dst = append(dst, 1)
 		dst = binary.AppendUvarint(dst, lm.Seq)
-		dst = appendString(dst, string(lm.Direction))
-		dst = appendString(dst, lm.Type)
-		dst = appendString(dst, lm.Preview)
+		dst = wire.AppendString(dst, string(lm.Direction))
+		dst = wire.AppendString(dst, lm.Type)
+		dst = wire.AppendString(dst, lm.Preview)
 		dst = appendTime(dst, lm.At)
-		dst = appendString(dst, string(lm.Status))
-		dst = appendString(dst, lm.OperatorID)
+		dst = wire.AppendString(dst, string(lm.Status))
+		dst = wire.AppendString(dst, lm.OperatorID)
 	}
 	dst = binary.AppendUvarint(dst, c.InboundCount)
 	var keys [8]string
 	dst = appendCount(dst, len(c.ReadBy), len(c.ReadBy) == 0)
 	for _, k := range sortedKeys(keys[:0], c.ReadBy) {
 		m := c.ReadBy[k]
-		dst = appendString(dst, k)
+		dst = wire.AppendString(dst, k)
 		dst = binary.AppendUvarint(dst, m.Seq)
 		dst = binary.AppendUvarint(dst, m.Inbound)
 		dst = appendTime(dst, m.At)
@@ -110,40 +111,40 @@ func (c *Conversation) AppendBinary(dst []byte) []byte {
 	dst = appendCount(dst, len(c.MentionMarks), len(c.MentionMarks) == 0)
 	for _, k := range sortedKeys(keys[:0], c.MentionMarks) {
 		m := c.MentionMarks[k]
-		dst = appendString(dst, k)
+		dst = wire.AppendString(dst, k)
 		dst = binary.AppendUvarint(dst, m.Seq)
 		dst = appendTime(dst, m.At)
 	}
-	dst = appendString(dst, c.ClosedBy)
+	dst = wire.AppendString(dst, c.ClosedBy)
 	dst = appendTime(dst, c.ErasedAt)
 	return dst
 }
 
 // BinarySize is the length of c's binary encoding, so a caller can reserve it (pebble's Batch.SetDeferred).
 func (c *Conversation) BinarySize() int {
-	n := 1 + sizeString(c.ID) + sizeString(c.TenantID) + sizeString(c.ChannelID) + sizeString(c.Contact.ID) +
-		sizeString(c.Contact.WaID) + sizeString(c.Contact.Name) + sizeString(string(c.Status)) +
-		sizeString(c.AssigneeID) + sizeStrings(c.Labels, false) + sizeTime(c.WindowExpiresAt) +
-		sizeTime(c.CreatedAt) + sizeTime(c.UpdatedAt) + sizeTime(c.LastInboundAt) + sizeUvarint(c.Messages) +
-		sizeVarint(c.Applied.Offset) + sizeVarint(int64(c.Applied.Index)) + sizeVarint(int64(c.Priority)) +
-		sizeStrings(c.RequiredSkills, true) + sizeString(c.LastOperatorID) + sizeTime(c.AssignedAt) +
+	n := 1 + wire.SizeString(c.ID) + wire.SizeString(c.TenantID) + wire.SizeString(c.ChannelID) + wire.SizeString(c.Contact.ID) +
+		wire.SizeString(c.Contact.WaID) + wire.SizeString(c.Contact.Name) + wire.SizeString(string(c.Status)) +
+		wire.SizeString(c.AssigneeID) + sizeStrings(c.Labels, false) + sizeTime(c.WindowExpiresAt) +
+		sizeTime(c.CreatedAt) + sizeTime(c.UpdatedAt) + sizeTime(c.LastInboundAt) + wire.SizeUvarint(c.Messages) +
+		wire.SizeVarint(c.Applied.Offset) + wire.SizeVarint(int64(c.Applied.Index)) + wire.SizeVarint(int64(c.Priority)) +
+		sizeStrings(c.RequiredSkills, true) + wire.SizeString(c.LastOperatorID) + sizeTime(c.AssignedAt) +
 		sizeTime(c.WaitingSince) + sizeTime(c.SnoozedUntil) + sizeTime(c.LastActivityAt) +
 		sizeTime(c.CycleStartedAt) + 1 + sizeTime(c.FirstResponseAt) + 1 + sizeTime(c.WarnedWindow) +
-		sizeUvarint(c.Version) + sizeTime(c.Timers.AutoClose) + sizeTime(c.Timers.SnoozeWake) +
+		wire.SizeUvarint(c.Version) + sizeTime(c.Timers.AutoClose) + sizeTime(c.Timers.SnoozeWake) +
 		sizeTime(c.Timers.Reservation) + sizeTime(c.Timers.WindowWarning) + 1
 	if lm := c.LastMessage; lm != nil {
-		n += sizeUvarint(lm.Seq) + sizeString(string(lm.Direction)) + sizeString(lm.Type) +
-			sizeString(lm.Preview) + sizeTime(lm.At) + sizeString(string(lm.Status)) + sizeString(lm.OperatorID)
+		n += wire.SizeUvarint(lm.Seq) + wire.SizeString(string(lm.Direction)) + wire.SizeString(lm.Type) +
+			wire.SizeString(lm.Preview) + sizeTime(lm.At) + wire.SizeString(string(lm.Status)) + wire.SizeString(lm.OperatorID)
 	}
-	n += sizeUvarint(c.InboundCount) + sizeCount(len(c.ReadBy), len(c.ReadBy) == 0)
+	n += wire.SizeUvarint(c.InboundCount) + sizeCount(len(c.ReadBy), len(c.ReadBy) == 0)
 	for k, m := range c.ReadBy {
-		n += sizeString(k) + sizeUvarint(m.Seq) + sizeUvarint(m.Inbound) + sizeTime(m.At)
+		n += wire.SizeString(k) + wire.SizeUvarint(m.Seq) + wire.SizeUvarint(m.Inbound) + sizeTime(m.At)
 	}
 	n += sizeCount(len(c.MentionMarks), len(c.MentionMarks) == 0)
 	for k, m := range c.MentionMarks {
-		n += sizeString(k) + sizeUvarint(m.Seq) + sizeTime(m.At)
+		n += wire.SizeString(k) + wire.SizeUvarint(m.Seq) + sizeTime(m.At)
 	}
-	return n + sizeString(c.ClosedBy) + sizeTime(c.ErasedAt)
+	return n + wire.SizeString(c.ClosedBy) + sizeTime(c.ErasedAt)
 }
 
 // UnmarshalBinary sets c to the record b encodes (AppendBinary's output, of any format version this code knows). It
@@ -159,30 +160,30 @@ func (c *Conversation) UnmarshalBinary(b []byte) error {
 		Contact: Contact{ID: d.string(), WaID: d.string(), Name: d.string()},
 		Status:  Status(d.string()), AssigneeID: d.string(), Labels: d.strings(false),
 		WindowExpiresAt: d.time(), CreatedAt: d.time(), UpdatedAt: d.time(), LastInboundAt: d.time(),
-		Messages: d.uvarint(), Applied: Position{Offset: d.varint(), Index: d.int()},
-		Priority: d.int(), RequiredSkills: d.strings(true), LastOperatorID: d.string(),
+		Messages: d.Uvarint(), Applied: Position{Offset: d.Varint(), Index: d.Int()},
+		Priority: d.Int(), RequiredSkills: d.strings(true), LastOperatorID: d.string(),
 		AssignedAt: d.time(), WaitingSince: d.time(), SnoozedUntil: d.time(), LastActivityAt: d.time(),
 		CycleStartedAt: d.time(), AwaitingReply: d.bool(), FirstResponseAt: d.time(),
-		RepliedSinceAssigned: d.bool(), WarnedWindow: d.time(), Version: d.uvarint(),
+		RepliedSinceAssigned: d.bool(), WarnedWindow: d.time(), Version: d.Uvarint(),
 		Timers: Timers{AutoClose: d.time(), SnoozeWake: d.time(), Reservation: d.time(), WindowWarning: d.time()},
 	}
 	if d.bool() {
-		c.LastMessage = &LastMessage{Seq: d.uvarint(), Direction: Direction(d.string()), Type: d.string(),
+		c.LastMessage = &LastMessage{Seq: d.Uvarint(), Direction: Direction(d.string()), Type: d.string(),
 			Preview: d.string(), At: d.time(), Status: MessageStatus(d.string()), OperatorID: d.string()}
 	}
-	c.InboundCount = d.uvarint()
+	c.InboundCount = d.Uvarint()
 	if n := d.count(); n > 0 {
 		c.ReadBy = make(map[string]ReadMark, n)
 		for range n {
 			k := d.string()
-			c.ReadBy[k] = ReadMark{Seq: d.uvarint(), Inbound: d.uvarint(), At: d.time()}
+			c.ReadBy[k] = ReadMark{Seq: d.Uvarint(), Inbound: d.Uvarint(), At: d.time()}
 		}
 	}
 	if n := d.count(); n > 0 {
 		c.MentionMarks = make(map[string]MentionMark, n)
 		for range n {
 			k := d.string()
-			c.MentionMarks[k] = MentionMark{Seq: d.uvarint(), At: d.time()}
+			c.MentionMarks[k] = MentionMark{Seq: d.Uvarint(), At: d.time()}
 		}
 	}
 	c.ClosedBy = d.string()
@@ -194,31 +195,31 @@ func (c *Conversation) UnmarshalBinary(b []byte) error {
 // exactly BinarySize bytes. Like Conversation.AppendBinary it cannot fail.
 func (m *Message) AppendBinary(dst []byte) []byte {
 	dst = append(dst, FormatV1)
-	dst = appendString(dst, m.ConversationID)
+	dst = wire.AppendString(dst, m.ConversationID)
 	dst = binary.AppendUvarint(dst, m.Seq)
-	dst = appendString(dst, m.ID)
-	dst = appendString(dst, string(m.Direction))
-	dst = appendString(dst, m.Type)
-	dst = appendString(dst, m.Text)
-	dst = appendBytes(dst, m.Content)
-	dst = appendString(dst, m.ReplyTo)
-	dst = appendString(dst, string(m.Status))
+	dst = wire.AppendString(dst, m.ID)
+	dst = wire.AppendString(dst, string(m.Direction))
+	dst = wire.AppendString(dst, m.Type)
+	dst = wire.AppendString(dst, m.Text)
+	dst = wire.AppendBytes(dst, m.Content)
+	dst = wire.AppendString(dst, m.ReplyTo)
+	dst = wire.AppendString(dst, string(m.Status))
 	dst = appendTime(dst, m.SentAt)
 	dst = appendTime(dst, m.CreatedAt)
 	dst = appendTime(dst, m.StatusAt)
 	dst = binary.AppendVarint(dst, int64(m.ErrorCode))
-	dst = appendString(dst, m.ErrorTitle)
-	dst = appendString(dst, m.OperatorID)
-	return appendString(dst, m.WAMID)
+	dst = wire.AppendString(dst, m.ErrorTitle)
+	dst = wire.AppendString(dst, m.OperatorID)
+	return wire.AppendString(dst, m.WAMID)
 }
 
 // BinarySize is the length of m's binary encoding.
 func (m *Message) BinarySize() int {
-	return 1 + sizeString(m.ConversationID) + sizeUvarint(m.Seq) + sizeString(m.ID) +
-		sizeString(string(m.Direction)) + sizeString(m.Type) + sizeString(m.Text) + sizeBytes(m.Content) +
-		sizeString(m.ReplyTo) + sizeString(string(m.Status)) + sizeTime(m.SentAt) + sizeTime(m.CreatedAt) +
-		sizeTime(m.StatusAt) + sizeVarint(int64(m.ErrorCode)) + sizeString(m.ErrorTitle) +
-		sizeString(m.OperatorID) + sizeString(m.WAMID)
+	return 1 + wire.SizeString(m.ConversationID) + wire.SizeUvarint(m.Seq) + wire.SizeString(m.ID) +
+		wire.SizeString(string(m.Direction)) + wire.SizeString(m.Type) + wire.SizeString(m.Text) + sizeBytes(m.Content) +
+		wire.SizeString(m.ReplyTo) + wire.SizeString(string(m.Status)) + sizeTime(m.SentAt) + sizeTime(m.CreatedAt) +
+		sizeTime(m.StatusAt) + wire.SizeVarint(int64(m.ErrorCode)) + wire.SizeString(m.ErrorTitle) +
+		wire.SizeString(m.OperatorID) + wire.SizeString(m.WAMID)
 }
 
 // UnmarshalBinary sets m to the record b encodes, like Conversation.UnmarshalBinary. An empty Content decodes as
@@ -228,24 +229,14 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 	if err != nil {
 		return err
 	}
-	*m = Message{ConversationID: d.string(), Seq: d.uvarint(), ID: d.string(), Direction: Direction(d.string()),
+	*m = Message{ConversationID: d.string(), Seq: d.Uvarint(), ID: d.string(), Direction: Direction(d.string()),
 		Type: d.string(), Text: d.string(), Content: d.bytes(), ReplyTo: d.string(),
 		Status: MessageStatus(d.string()), SentAt: d.time(), CreatedAt: d.time(), StatusAt: d.time(),
-		ErrorCode: d.int(), ErrorTitle: d.string(), OperatorID: d.string(), WAMID: d.string()}
+		ErrorCode: d.Int(), ErrorTitle: d.string(), OperatorID: d.string(), WAMID: d.string()}
 	return d.end()
 }
 
-func appendString(dst []byte, s string) []byte {
-	return append(binary.AppendUvarint(dst, uint64(len(s))), s...)
-}
-
-func sizeString(s string) int { return sizeUvarint(uint64(len(s))) + len(s) }
-
-func appendBytes(dst, b []byte) []byte {
-	return append(binary.AppendUvarint(dst, uint64(len(b))), b...)
-}
-
-func sizeBytes(b []byte) int { return sizeUvarint(uint64(len(b))) + len(b) }
+func sizeBytes(b []byte) int { return wire.SizeUvarint(uint64(len(b))) + len(b) }
 
 func appendBool(dst []byte, v bool) []byte {
 	if v {
@@ -267,14 +258,14 @@ func sizeCount(n int, asNil bool) int {
 	if asNil {
 		return 1
 	}
-	return sizeUvarint(uint64(n) + 1)
+	return wire.SizeUvarint(uint64(n) + 1)
 }
 
 // appendStrings appends a string slice; omitEmpty writes an empty one as nil (the field is omitempty in JSON).
 func appendStrings(dst []byte, ss []string, omitEmpty bool) []byte {
 	dst = appendCount(dst, len(ss), ss == nil || omitEmpty && len(ss) == 0)
 	for _, s := range ss {
-		dst = appendString(dst, s)
+		dst = wire.AppendString(dst, s)
 	}
 	return dst
 }
@@ -282,7 +273,7 @@ func appendStrings(dst []byte, ss []string, omitEmpty bool) []byte {
 func sizeStrings(ss []string, omitEmpty bool) int {
 	n := sizeCount(len(ss), ss == nil || omitEmpty && len(ss) == 0)
 	for _, s := range ss {
-		n += sizeString(s)
+		n += wire.SizeString(s)
 	}
 	return n
 }
@@ -318,29 +309,17 @@ func sizeTime(t time.Time) int {
 	sec := t.Unix()
 	_, offset := t.Zone()
 	if offset == 0 && minNanoSec < sec && sec < maxNanoSec {
-		return 1 + sizeVarint(t.UnixNano())
+		return 1 + wire.SizeVarint(t.UnixNano())
 	}
-	return 1 + sizeVarint(sec) + sizeUvarint(uint64(t.Nanosecond())) + sizeVarint(int64(offset))
+	return 1 + wire.SizeVarint(sec) + wire.SizeUvarint(uint64(t.Nanosecond())) + wire.SizeVarint(int64(offset))
 }
 
-func sizeUvarint(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
-
-func sizeVarint(x int64) int {
-	ux := uint64(x) << 1
-	if x < 0 {
-		ux = ^ux
-	}
-	return sizeUvarint(ux)
-}
-
-// decoder reads a record's fields in order. The first error sticks: later reads return zero values, and end
-// reports it. Strings are substrings of one copy of the record (arena), made once.
+// decoder reads a record's fields in order (wire.Reader: the first error sticks). Strings are substrings of one
+// copy of the record (arena), made once.
 type decoder struct {
-	b     []byte
-	off   int
+	wire.Reader
 	arena string
 	what  string
-	err   error
 }
 
 func newDecoder(b []byte, what string) (decoder, error) {
@@ -350,126 +329,62 @@ func newDecoder(b []byte, what string) (decoder, error) {
 	if b[0] != FormatV1 {
 		return decoder{}, fmt.Errorf("decode %s: format byte %#x: %w", what, b[0], ErrUnknownFormat)
 	}
-	return decoder{b: b, off: 1, what: what}, nil
-}
-
-func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("decode %s: at byte %d: %s: %w", d.what, d.off, fmt.Sprintf(format, args...), ErrMalformed)
-	}
+	d := decoder{Reader: wire.NewReader(b), what: what}
+	d.Byte() // the format byte
+	return d, nil
 }
 
 // end reports the first error, or trailing bytes.
 func (d *decoder) end() error {
-	if d.err == nil && d.off != len(d.b) {
-		d.fail("%d bytes after the last field", len(d.b)-d.off)
+	if d.Err() == nil && d.Len() != 0 {
+		d.Fail("%d bytes after the last field", d.Len())
 	}
-	return d.err
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
+	if err := d.Err(); err != nil {
+		return fmt.Errorf("decode %s: %w: %w", d.what, err, ErrMalformed)
 	}
-	x, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
-		d.fail("bad uvarint")
-		return 0
-	}
-	d.off += n
-	return x
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	x, n := binary.Varint(d.b[d.off:])
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.off += n
-	return x
-}
-
-// int reads a varint into an int, which is 64 bits on every platform the project builds for.
-func (d *decoder) int() int {
-	x := d.varint()
-	if int64(int(x)) != x {
-		d.fail("integer %d overflows int", x)
-		return 0
-	}
-	return int(x)
-}
-
-func (d *decoder) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if d.off >= len(d.b) {
-		d.fail("truncated")
-		return 0
-	}
-	d.off++
-	return d.b[d.off-1]
+	return nil
 }
 
 func (d *decoder) bool() bool {
-	switch v := d.byte(); v {
+	switch v := d.Byte(); v {
 	case 0:
 		return false
 	case 1:
 		return true
 	default:
-		d.fail("bool byte %d", v)
+		d.Fail("bool byte %d", v)
 		return false
 	}
 }
 
-// span reads a length and returns the bounds of that many following bytes.
-func (d *decoder) span() (start, end int) {
-	n := d.uvarint()
-	if d.err != nil {
-		return 0, 0
-	}
-	if n > uint64(len(d.b)-d.off) {
-		d.fail("length %d beyond the record's end", n)
-		return 0, 0
-	}
-	start, d.off = d.off, d.off+int(n)
-	return start, d.off
-}
-
 func (d *decoder) string() string {
-	start, end := d.span()
+	start, end := d.Span()
 	if start == end {
 		return ""
 	}
 	if d.arena == "" {
-		d.arena = string(d.b)
+		d.arena = string(d.Whole())
 	}
 	return d.arena[start:end]
 }
 
 // bytes reads a []byte of its own (the caller may change it); empty is nil.
 func (d *decoder) bytes() []byte {
-	start, end := d.span()
-	if start == end {
-		return nil
+	if f := d.Field(); len(f) > 0 {
+		return append([]byte(nil), f...)
 	}
-	return append([]byte(nil), d.b[start:end]...)
+	return nil
 }
 
 // count reads the count of a slice or map: -1 for nil. Every element takes a byte at least, so a count beyond the
 // bytes left is corrupt (and is not allocated).
 func (d *decoder) count() int {
-	c := d.uvarint()
-	if c == 0 || d.err != nil {
+	c := d.Uvarint()
+	if c == 0 || d.Err() != nil {
 		return -1
 	}
-	if c-1 > uint64(len(d.b)-d.off) {
-		d.fail("count %d beyond the record's end", c-1)
+	if c-1 > uint64(d.Len()) {
+		d.Fail("count %d beyond the record's end", c-1)
 		return -1
 	}
 	return int(c - 1)
@@ -490,15 +405,15 @@ func (d *decoder) strings(omitEmpty bool) []string {
 }
 
 func (d *decoder) time() time.Time {
-	switch kind := d.byte(); kind {
+	switch kind := d.Byte(); kind {
 	case timeZero:
 		return time.Time{}
 	case timeUTC:
-		return time.Unix(0, d.varint()).UTC()
+		return time.Unix(0, d.Varint()).UTC()
 	case timeZone:
-		sec, nsec, offset := d.varint(), d.uvarint(), d.varint()
+		sec, nsec, offset := d.Varint(), d.Uvarint(), d.Varint()
 		if nsec >= 1e9 || int64(int32(offset)) != offset {
-			d.fail("time with nanoseconds %d, offset %d", nsec, offset)
+			d.Fail("time with nanoseconds %d, offset %d", nsec, offset)
 			return time.Time{}
 		}
 		// As time.Parse gives it from RFC 3339, the form JSON stores.
@@ -511,7 +426,7 @@ func (d *decoder) time() time.Time {
 		}
 		return t.In(time.FixedZone("", int(offset)))
 	default:
-		d.fail("time kind %d", kind)
+		d.Fail("time kind %d", kind)
 		return time.Time{}
 	}
 }

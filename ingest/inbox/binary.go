@@ -41,6 +41,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/switchboard-hq/switchboard/ingest/wire"
 )
 
 // formatBinary1 is the first byte of a record in binary layout 1.
@@ -92,7 +94,7 @@ func appendItem(dst []byte, it *Item) ([]byte, error) {
 		dst = appendString(dst, m.Type)
 		dst = binary.AppendVarint(dst, m.Timestamp)
 		dst = appendString(dst, m.Text)
-		dst = appendBytes(dst, m.Content)
+		dst = wire.AppendBytes(dst, m.Content)
 		dst = appendString(dst, m.ReplyTo)
 	case codeStatus:
 		s := it.Status
@@ -170,8 +172,7 @@ func appendString(dst []byte, s string) []byte {
 	if !utf8.ValidString(s) {
 		s = validUTF8(s)
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
+	return wire.AppendString(dst, s)
 }
 
 func validUTF8(s string) string {
@@ -184,53 +185,48 @@ func validUTF8(s string) string {
 	return b.String()
 }
 
-func appendBytes(dst []byte, b []byte) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(b)))
-	return append(dst, b...)
-}
-
 // decodeBinary parses layout 1; Decode then checks the record as it checks a JSON one.
 func decodeBinary(b []byte) (Record, error) {
 	var r Record
-	d := reader{b: b[1:], strict: true}
+	d := reader{Reader: wire.NewReader(b[1:])}
 	d.strings = stringCaches.Get().(*stringCache)
 	defer stringCaches.Put(d.strings)
-	v := d.uvarint()
+	v := d.Uvarint()
 	if v > 1<<31 {
 		return r, fmt.Errorf("version %d", v)
 	}
 	r.V = int(v)
 	r.Tenant = d.intern()
-	r.IngestAt = d.varint()
-	n := d.uvarint()
-	if d.err != nil {
-		return r, d.err
+	r.IngestAt = d.Varint()
+	n := d.Uvarint()
+	if err := d.Err(); err != nil {
+		return r, err
 	}
 	// Each item takes at least two bytes: a count beyond that is corrupt, and must not size an allocation.
-	if n > uint64(len(d.b)/2) {
-		return r, fmt.Errorf("%d items in %d bytes", n, len(d.b))
+	if n > uint64(d.Len()/2) {
+		return r, fmt.Errorf("%d items in %d bytes", n, d.Len())
 	}
 	switch {
 	case n == 1:
 		// Most records hold one item: it and its payload take one allocation.
-		r.Items = oneItem(d.b[0])
+		r.Items = oneItem(d.Rest()[0])
 	case n > 1:
 		r.Items = make([]Item, n)
 	}
 	for i := range r.Items {
-		code := d.byte()
-		p := reader{b: d.bytes(), strings: d.strings}
-		if len(p.b) == 0 && d.err == nil {
-			d.fail("item") // every payload holds at least its channel's length
+		code := d.Byte()
+		p := reader{Reader: wire.NewLenientReader(d.Field()), strings: d.strings}
+		if p.Len() == 0 && d.Err() == nil {
+			d.Fail("empty item payload") // every payload holds at least its channel's length
 		}
-		if d.err != nil {
-			return r, fmt.Errorf("item %d: %w", i, d.err)
+		if err := d.Err(); err != nil {
+			return r, fmt.Errorf("item %d: %w", i, err)
 		}
 		if err := p.item(code, &r.Items[i]); err != nil {
 			return r, fmt.Errorf("item %d: %w", i, err)
 		}
 	}
-	return r, d.err
+	return r, d.Err()
 }
 
 // oneItem returns the items of a record of one item of code: its payload allocated with it and set in it.
@@ -279,9 +275,9 @@ func (d *reader) item(code byte, it *Item) error {
 		m.From = d.intern()
 		m.ProfileName = d.intern()
 		m.Type = d.intern()
-		m.Timestamp = d.varint()
+		m.Timestamp = d.Varint()
 		m.Text = d.string()
-		if c := d.bytes(); len(c) > 0 {
+		if c := d.Field(); len(c) > 0 {
 			if !json.Valid(c) {
 				return fmt.Errorf("message %s: content is not valid JSON", m.ID)
 			}
@@ -295,8 +291,8 @@ func (d *reader) item(code byte, it *Item) error {
 		s.ID = d.string()
 		s.RecipientID = d.intern()
 		s.Status = d.intern()
-		s.Timestamp = d.varint()
-		s.ErrorCode = d.int()
+		s.Timestamp = d.Varint()
+		s.ErrorCode = d.Int()
 		s.ErrorTitle = d.intern()
 	case codeTimer:
 		t := payload(it.Timer)
@@ -304,124 +300,41 @@ func (d *reader) item(code byte, it *Item) error {
 		it.Channel = d.intern()
 		t.Kind = d.intern()
 		t.ConversationID = d.intern()
-		t.Due = d.varint()
+		t.Due = d.Varint()
 	case codeDelivery:
 		v := payload(it.Delivery)
 		it.Kind, it.Delivery = KindDelivery, v
 		it.Channel = d.intern()
 		v.ConversationID = d.intern()
-		v.Seq = d.uvarint()
+		v.Seq = d.Uvarint()
 		v.MessageID = d.string()
 		v.WAMID = d.string()
-		v.ErrorCode = d.int()
+		v.ErrorCode = d.Int()
 		v.ErrorTitle = d.intern()
 	case codeJSON:
 		*it = Item{} // oneItem's payload, if it guessed from a corrupt code, is not this item's
-		return json.Unmarshal(d.b, it)
+		return json.Unmarshal(d.Rest(), it)
 	default:
 		return fmt.Errorf("unknown item code %d", code)
 	}
-	return d.err
+	return d.Err()
 }
 
-// reader reads layout 1's fields from b. The first error sticks in err and every later read returns a zero value.
-// Reading at the end of an item's payload returns zero values without an error (a field the writer did not have
-// yet); at the end of the record's own fields (strict) it is an error: the record was cut short.
+// reader reads layout 1's fields (wire.Reader: the first error sticks, later reads return zero values). The
+// record's own fields are read strictly: at their end the record was cut short. An item's payload is read
+// leniently: at its end a field the writer did not have yet is left at its zero value.
 type reader struct {
-	b       []byte
-	err     error
-	strict  bool
+	wire.Reader
 	strings *stringCache
 }
 
-// end reports whether b is used up, failing a strict reader.
-func (d *reader) end() bool {
-	if len(d.b) > 0 {
-		return false
-	}
-	if d.strict {
-		d.fail("record")
-	}
-	return true
-}
-
-func (d *reader) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("truncated or corrupt %s", what)
-	}
-	d.b = nil
-}
-
-func (d *reader) byte() byte {
-	if len(d.b) == 0 {
-		d.fail("item")
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *reader) uvarint() uint64 {
-	if d.end() {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *reader) varint() int64 {
-	if d.end() {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// int reads a varint into an int; on a 32-bit platform a value out of its range is corrupt.
-func (d *reader) int() int {
-	v := d.varint()
-	if int64(int(v)) != v {
-		d.fail("int")
-		return 0
-	}
-	return int(v)
-}
-
-// bytes returns the next length-prefixed field, aliasing b: the caller copies what it keeps.
-func (d *reader) bytes() []byte {
-	if d.end() {
-		return nil
-	}
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.fail("length")
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-// string copies the next string out of b: a decoded record never aliases its input (a reader may reuse it).
-func (d *reader) string() string { return string(d.bytes()) }
+// string copies the next string out of the record: a decoded record never aliases its input (a reader may reuse
+// it).
+func (d *reader) string() string { return string(d.Field()) }
 
 // intern is string for fields that repeat from record to record (tenant, channel, customer, status): it returns the
 // string made last time for the same bytes, so those cost no allocation and resident actors share one copy.
-func (d *reader) intern() string { return d.strings.make(d.bytes()) }
+func (d *reader) intern() string { return d.strings.make(d.Field()) }
 
 // stringCache remembers the last string made for each of 256 hash slots (encoding/json v2 keeps the same cache).
 type stringCache [256]string

@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/switchboard-hq/switchboard/ingest/wire"
 )
 
 // filler sets every field of a value, by reflection, to random non-zero data: a field the codec forgets comes back
@@ -137,12 +139,12 @@ func TestRoundTripRandom(t *testing.T) {
 					t.Fatalf("%s %s: %v", format, kind, err)
 				}
 				if format == FormatBinary {
-					d := reader{b: b[1:], strict: true}
-					d.uvarint()
-					d.bytes()
-					d.varint()
-					d.uvarint()
-					if code := d.byte(); code != hot[kind] {
+					d := wire.NewReader(b[1:])
+					d.Uvarint()
+					d.Field()
+					d.Varint()
+					d.Uvarint()
+					if code := d.Byte(); code != hot[kind] {
 						t.Fatalf("%s item written with code %d, want %d", kind, code, hot[kind])
 					}
 				}
@@ -200,7 +202,7 @@ func TestDecodeNewerAndOlderPayloads(t *testing.T) {
 		b = appendString(b, "acme")
 		b = binary.AppendVarint(b, 5)
 		b = append(b, 1, code)
-		return appendBytes(b, p)
+		return wire.AppendBytes(b, p)
 	}
 	newer := record(codeStatus, payload(str("c"), str("w"), str("1"), str("read"), binary.AppendVarint(nil, 7),
 		binary.AppendVarint(nil, 0), str(""), str("a field of a later layout"), binary.AppendVarint(nil, 99)))
