@@ -163,34 +163,31 @@ func HasPrefix(text, prefix string) bool {
 	var buf [4 * MaxTokenBytes]byte
 	b := buf[:0]
 	n := 0 // tokens seen, repeats included: while n <= MaxTokensPerText each is one of the tokens Tokens returns
-	match := func(run []byte) (found, more bool) {
+	// matches reports whether run's token begins with prefix, and whether that decides; past MaxTokensPerText
+	// tokens, Tokens decides (a long text's first distinct ones are indexed).
+	matches := func(run []byte) (match, decided bool) {
 		tok, ok := token(run)
 		if !ok {
-			return false, true
-		}
-		if n++; n > MaxTokensPerText {
 			return false, false
 		}
-		return len(tok) >= len(prefix) && string(tok[:len(prefix)]) == prefix, true
+		if n++; n > MaxTokensPerText {
+			return slices.ContainsFunc(Tokens(text), func(t string) bool { return strings.HasPrefix(t, prefix) }), true
+		}
+		match = len(tok) >= len(prefix) && string(tok[:len(prefix)]) == prefix
+		return match, match
 	}
 	for _, r := range text {
 		if isWord(r) {
 			b = appendFolded(b, r)
 			continue
 		}
-		found, more := match(b)
-		if found {
-			return true
-		}
-		if !more {
-			return slices.ContainsFunc(Tokens(text), func(t string) bool { return strings.HasPrefix(t, prefix) })
+		if match, decided := matches(b); decided {
+			return match
 		}
 		b = b[:0]
 	}
-	if found, more := match(b); found || more {
-		return found
-	}
-	return slices.ContainsFunc(Tokens(text), func(t string) bool { return strings.HasPrefix(t, prefix) })
+	match, _ := matches(b)
+	return match
 }
 
 // normal is the token a word gives, "" if it gives none.

@@ -14,8 +14,10 @@ import (
 )
 
 // putOldForm writes conversations and messages as a node before issue 15 left them: the records, their indexes, and
-// every search posting in both forms, by token (f) and conversation first (g), each with its value.
-func putOldForm(tb testing.TB, s *Store, tenant string, cs []conversation.Conversation, ms []conversation.Message) {
+// every search posting in both forms, by token (f) and conversation first (g), each with its value. The messages of
+// the conversations in jsonConvs are JSON values, as releases before the binary forms wrote them.
+func putOldForm(tb testing.TB, s *Store, tenant string, cs []conversation.Conversation, ms []conversation.Message,
+	jsonConvs ...string) {
 	tb.Helper()
 	commitWait(tb, s, func(b *Batch) error {
 		both := func(token, conv string, field byte, v []byte) error {
@@ -42,7 +44,11 @@ func putOldForm(tb testing.TB, s *Store, tenant string, cs []conversation.Conver
 		}
 		for i := range ms {
 			m := &ms[i]
-			if err := b.PutMessage(tenant, m); err != nil {
+			put := func() error { return b.PutMessage(tenant, m) }
+			if slices.Contains(jsonConvs, m.ConversationID) {
+				put = func() error { return b.putJSON(msgKey(tenant, m.ConversationID, m.Seq), m) }
+			}
+			if err := put(); err != nil {
 				return err
 			}
 			for _, t := range search.Tokens(m.Text) {
@@ -77,7 +83,8 @@ func postingsOf(tb testing.TB, s *Store, tenant, conv string) []string {
 	return keys
 }
 
-// TestSearchOverOldPostings: a store written before issue 15 (every posting in both forms) is searched, checked,
+// TestSearchOverOldPostings: a store written before issue 15 (every posting in both forms; some messages JSON, as
+// before the binary forms) is searched, checked,
 // renamed and erased by the new code: every kind of query finds what it did (a broad prefix checked on each
 // candidate too), a message written since is found beside the old ones, a renamed contact loses its old tokens in
 // both forms, and an erased conversation keeps no posting of either form while the others keep theirs.
@@ -93,7 +100,7 @@ func TestSearchOverOldPostings(t *testing.T) {
 		textMsg("c02", 1, conversation.DirIn, "I want a refund for order 99"),
 		textMsg("c02", 2, conversation.DirOut, "Sorry to hear that, Bob."),
 		textMsg("c03", 1, conversation.DirIn, "order arrived, marvellous"),
-	})
+	}, "c03")
 	// Written by the new code: by token only.
 	putMsgs(t, s, "acme", textMsg("c01", 2, conversation.DirIn, "also the parcel is damaged"))
 	if missing, err := s.MissingPostings("acme"); err != nil || len(missing) > 0 {
