@@ -41,11 +41,11 @@ package store
 //	                                                                         p phone, t message text); for t the
 //	                                                                         <seq:8> of a message holding it (the
 //	                                                                         latest written)
-//	t/<tenant>/g/<conv>/<token>/<fld> written before issue 15 (with each     the same posting, conversation first;
-//	                                  posting); deleted with its f twin      no longer written nor read by queries:
-//	                                  (a renamed contact, EraseConversation) a candidate is checked for a token
-//	                                                                         prefix against its contact and texts,
-//	                                                                         and an erase finds its postings there
+//	t/<tenant>/g/<conv>/<token>/<fld> with each posting before issue 15,     the same posting, conversation first;
+//	                                  and with Config.JSONValues (a rolling  read by no query since: a candidate is
+//	                                  upgrade); deleted with its f twin (a   checked for a token prefix against its
+//	                                  renamed contact, EraseConversation)    contact and texts, and an erase finds
+//	                                                                         its postings there
 //	t/<tenant>/d/<id>                 tenant catalogue (PutCanned,           a canned response, JSON
 //	                                  DeleteCanned)
 //	t/<tenant>/p/<conv>               conversation actor (PutRefusedStart,   <offset:8><index:8>: the latest start

@@ -4,8 +4,9 @@ package store
 // they index, so the index never drifts from the conversations and messages, even across a kill -9. A posting is
 // written once, by token: what a conversation holds is read from the conversation itself (its contact, its
 // messages' texts) when a query must check one (walk.check) or an erase must find its postings (erase.go). Stores
-// written before issue 15 also hold each posting conversation first, "t/<tenant>/g/<conv>/<token>/<field>"; no
-// query reads those, and the changes that delete postings (a renamed contact, an erase) delete them too.
+// written before issue 15 also hold each posting conversation first, "t/<tenant>/g/<conv>/<token>/<field>" (as does
+// a store with Config.JSONValues, for a rolling upgrade from such a release); no query reads those, and the changes
+// that delete postings (a renamed contact, an erase) delete them too.
 //
 // A query is a conjunction of terms (actors/search.ParseQuery), the last possibly a prefix. Each term is a cursor
 // over conversation ids in order: an exact term seeks in its token's postings; a prefix term is read into memory
@@ -98,11 +99,23 @@ func (b *Batch) reindex(tenant, conv string, field byte, old, cur []string) erro
 		}
 	}
 	for _, t := range cur {
-		if err := b.b.Set(postingKey(tenant, t, conv, field), nil, nil); err != nil {
+		if err := b.setPosting(tenant, t, conv, field, nil); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// setPosting writes a posting by token; with Config.JSONValues (a rolling upgrade from a release before issue 15)
+// also conversation first, which such a release's searches and erases read.
+func (b *Batch) setPosting(tenant, token, conv string, field byte, v []byte) error {
+	if err := b.b.Set(postingKey(tenant, token, conv, field), v, nil); err != nil {
+		return err
+	}
+	if !b.s.jsonValues {
+		return nil
+	}
+	return b.b.Set(forwardKey(tenant, conv, token, field), v, nil)
 }
 
 // indexText writes the postings of a message's text: each token names the message (the latest written holding it).
@@ -113,7 +126,7 @@ func (b *Batch) indexText(tenant string, m *conversation.Message) error {
 	var seq [8]byte
 	binary.BigEndian.PutUint64(seq[:], m.Seq)
 	for _, t := range search.Tokens(m.Text) {
-		if err := b.b.Set(postingKey(tenant, t, m.ConversationID, fieldText), seq[:], nil); err != nil {
+		if err := b.setPosting(tenant, t, m.ConversationID, fieldText, seq[:]); err != nil {
 			return err
 		}
 	}
