@@ -20,9 +20,10 @@ package router
 //	                                     the directory's configuration changes to this (as the configuration
 //	                                     topic changes it: a newer version); a tenant actor sees it when it
 //	                                     rebuilds (restart)
-//	message CUST [id=WAMID] [profile=NAME] [channel=CH]
+//	message CUST [id=WAMID] [profile=NAME] [channel=CH] [text=T]
 //	                                     a customer's text message (ids default to wamid.<offset>), with the
-//	                                     sender's WhatsApp profile name, on the tenant's first channel or CH
+//	                                     sender's WhatsApp profile name, on the tenant's first channel or CH; its
+//	                                     text is "hello" or T ("_" stands for a space, in T and NAME)
 //	online|away|offline OP               an operator's availability command
 //	capacity ADMIN OP N                  an admin's config_set of the operator's capacity
 //	routing ADMIN auto|manual            an admin's config_set of the tenant's routing mode
@@ -188,6 +189,8 @@ type harness struct {
 	pending   []pendingOutcome
 	names     map[string]string // conversation id -> customer
 	broken    []string          // invariants a conversation actor's middleware saw broken; guarded by mu
+	// repl, when set before setup, receives the store's replicated writes (keys_test.go counts them).
+	repl store.Replicator
 }
 
 type fed struct {
@@ -332,7 +335,11 @@ func (h *harness) setup(a args) {
 	h.maxCap = map[string]int{}
 	// No scrubs after erases and no flush at Close: Pebble's flushes must not run in more than one synctest bubble
 	// (store.Config.NoScrub, NoCloseFlush).
-	h.st = storetest.Open(h.t, store.Config{NoScrub: true, NoCloseFlush: true})
+	scfg := store.Config{NoScrub: true, NoCloseFlush: true}
+	if h.repl != nil {
+		scfg.Replicator, scfg.Partition = h.repl, func(string) int { return 0 }
+	}
+	h.st = storetest.Open(h.t, scfg)
 	h.reg = prometheus.NewRegistry()
 	h.out = outcome.NewRegistry()
 	maxInFlight := 0
@@ -643,8 +650,12 @@ func (h *harness) item(verb string, a args, tn string, offset int64, index int) 
 			id = fmt.Sprintf("wamid.%d.%d", offset, index)
 		}
 		conv(a.Pos[0])
+		text := "hello"
+		if v, ok := a.KV["text"]; ok {
+			text = strings.ReplaceAll(v, "_", " ")
+		}
 		return inbox.Item{Kind: inbox.KindMessage, Channel: channel, Message: &inbox.Message{ID: id, From: a.Pos[0],
-			Type: "text", Timestamp: h.at.Unix(), Text: "hello", ProfileName: a.KV["profile"]}}
+			Type: "text", Timestamp: h.at.Unix(), Text: text, ProfileName: strings.ReplaceAll(a.KV["profile"], "_", " ")}}
 	case "online", "away", "offline":
 		a.need(1)
 		it := cmd("availability")

@@ -9,6 +9,7 @@
 package search
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -133,41 +134,72 @@ func matchAt(runes []rune, q Query) int {
 
 // each calls f with every token of text until f returns false.
 func each(text string, f func(string) bool) {
-	var b strings.Builder
-	flush := func() bool {
-		if b.Len() == 0 {
-			return true
-		}
-		tok := cut(b.String())
-		b.Reset()
-		if utf8.RuneCountInString(tok) < 2 {
-			return true
-		}
-		return f(tok)
-	}
+	var buf [4 * MaxTokenBytes]byte
+	b := buf[:0]
 	for _, r := range text {
-		if !isWord(r) {
-			if !flush() {
-				return
-			}
+		if isWord(r) {
+			b = appendFolded(b, r)
 			continue
 		}
-		appendFolded(&b, r)
+		if tok, ok := token(b); ok && !f(string(tok)) {
+			return
+		}
+		b = b[:0]
 	}
-	flush()
+	if tok, ok := token(b); ok {
+		f(string(tok))
+	}
+}
+
+// token is the token a run of folded word runes gives: cut to MaxTokenBytes; none if shorter than two runes.
+func token(run []byte) ([]byte, bool) {
+	tok := cut(run)
+	return tok, utf8.RuneCount(tok) >= 2
+}
+
+// HasPrefix reports whether one of the tokens Tokens(text) returns begins with prefix. It allocates nothing for a
+// text of at most MaxTokensPerText words: a search checks the texts of many conversations for a prefix.
+func HasPrefix(text, prefix string) bool {
+	var buf [4 * MaxTokenBytes]byte
+	b := buf[:0]
+	n := 0 // tokens seen, repeats included: while n <= MaxTokensPerText each is one of the tokens Tokens returns
+	// matches reports whether run's token begins with prefix, and whether that decides; past MaxTokensPerText
+	// tokens, Tokens decides (a long text's first distinct ones are indexed).
+	matches := func(run []byte) (match, decided bool) {
+		tok, ok := token(run)
+		if !ok {
+			return false, false
+		}
+		if n++; n > MaxTokensPerText {
+			return slices.ContainsFunc(Tokens(text), func(t string) bool { return strings.HasPrefix(t, prefix) }), true
+		}
+		match = len(tok) >= len(prefix) && string(tok[:len(prefix)]) == prefix
+		return match, match
+	}
+	for _, r := range text {
+		if isWord(r) {
+			b = appendFolded(b, r)
+			continue
+		}
+		if match, decided := matches(b); decided {
+			return match
+		}
+		b = b[:0]
+	}
+	match, _ := matches(b)
+	return match
 }
 
 // normal is the token a word gives, "" if it gives none.
 func normal(word string) string {
-	var b strings.Builder
+	var b []byte
 	for _, r := range word {
-		appendFolded(&b, r)
+		b = appendFolded(b, r)
 	}
-	tok := cut(b.String())
-	if utf8.RuneCountInString(tok) < 2 {
-		return ""
+	if tok, ok := token(b); ok {
+		return string(tok)
 	}
-	return tok
+	return ""
 }
 
 func isWord(r rune) bool {
@@ -175,24 +207,22 @@ func isWord(r rune) bool {
 }
 
 // appendFolded appends r lower-cased and without its accent; combining marks are dropped.
-func appendFolded(b *strings.Builder, r rune) {
+func appendFolded(b []byte, r rune) []byte {
 	if unicode.Is(unicode.Mn, r) {
-		return
+		return b
 	}
 	r = unicode.ToLower(r)
 	if r < 0xdf || r > 0x17f {
-		b.WriteRune(r)
-		return
+		return utf8.AppendRune(b, r)
 	}
 	if s, ok := fold[r]; ok {
-		b.WriteString(s)
-		return
+		return append(b, s...)
 	}
-	b.WriteRune(r)
+	return utf8.AppendRune(b, r)
 }
 
 // cut shortens tok to at most MaxTokenBytes, at a rune boundary.
-func cut(tok string) string {
+func cut[T string | []byte](tok T) T {
 	if len(tok) <= MaxTokenBytes {
 		return tok
 	}

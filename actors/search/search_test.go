@@ -2,6 +2,7 @@ package search
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -36,6 +37,39 @@ func TestTokens(t *testing.T) {
 		if got := Tokens(tc.in); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("Tokens(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// HasPrefix agrees with Tokens: a prefix of one of the tokens Tokens returns, and nothing else, matches; so a word
+// past the first MaxTokensPerText distinct ones does not.
+func TestHasPrefix(t *testing.T) {
+	many := make([]string, 100)
+	for i := range many {
+		many[i] = "w" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+	}
+	texts := []string{"", "Hello, World!", "José Müller", "STRASSE Straße", "Jose\u0301", "a b cd 7 42",
+		"order #A-1234, ok?", "Łódź Čapek Ørsted Œuvre", "Привет мир", "東京 タワー", strings.Repeat("a", 40),
+		strings.Repeat("ж", 20), strings.Join(many, " "), strings.Repeat("same ", 80) + "last"}
+	for _, text := range texts {
+		toks := Tokens(text)
+		prefixes := []string{"zz", "x", "wcd", "las", "las" + "t", strings.Repeat("a", 33)}
+		for _, w := range append(strings.Fields(text), many...) {
+			for n := 1; n <= len(w); n++ {
+				prefixes = append(prefixes, normal(w[:n]), strings.ToLower(w[:n]))
+			}
+		}
+		for _, p := range prefixes {
+			if p == "" {
+				continue
+			}
+			want := slices.ContainsFunc(toks, func(tok string) bool { return strings.HasPrefix(tok, p) })
+			if got := HasPrefix(text, p); got != want {
+				t.Errorf("HasPrefix(%.30q, %q) = %v, want %v", text, p, got, want)
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { HasPrefix("Where is my order? It is late", "lat") }); n != 0 {
+		t.Errorf("HasPrefix allocates %v times", n)
 	}
 }
 

@@ -3,7 +3,8 @@ package store
 // Erasing a customer (issue 12, the right to be forgotten) in two steps:
 //
 //  1. EraseConversation deletes, in the batch of the conversation's erase, every message of the conversation, their
-//     entries in the message id index, the conversation's search postings both ways and the statuses parked for the
+//     entries in the message id index, the conversation's search postings (those of its texts, and both forms of
+//     a store written before issue 15; its contact's go with the erased record) and the statuses parked for the
 //     customer. The conversation record itself stays, without the customer (conversation.Erase).
 //  2. The same batch holds a scrub mark (MarkScrub). Once that batch is durable, RequestScrub asks the store's
 //     scrubber to make sure no copy survives in Pebble's files: a deleted key's older values live on in older
@@ -32,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,14 +45,16 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/switchboard-hq/switchboard/actors/conversation"
+	"github.com/switchboard-hq/switchboard/actors/search"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
 // EraseConversation adds to b the deletion of what er names (conversation.Erasure): the conversation's messages up
-// to er.Through with their message id index entries and media references (DeleteMediaRef), every search posting of
-// the conversation (both ways), and the statuses parked for er.WaID; and the scrub mark of the erase (MarkScrub).
-// The caller writes the erased conversation record in the same batch (PutConversation). It reads the committed
-// state: the conversation's single writer calls it.
+// to er.Through with their message id index entries and media references (DeleteMediaRef), the search postings of
+// their texts (erasePostings), and the statuses parked for er.WaID; and the scrub mark of the erase (MarkScrub).
+// The caller writes the erased conversation record in the same batch (PutConversation), which deletes the postings
+// of the contact's name and phone (indexContact). It reads the committed state: the conversation's single writer
+// calls it.
 func (b *Batch) EraseConversation(tenant string, er *conversation.Erasure) error {
 	conv := er.ConversationID
 	prefix := msgPrefix(tenant, conv)
@@ -58,6 +62,7 @@ func (b *Batch) EraseConversation(tenant string, er *conversation.Erasure) error
 	if err != nil {
 		return fmt.Errorf("erase messages of %s: %w", conv, err)
 	}
+	tokens := map[string]struct{}{} // of the messages' texts
 	for ok := it.First(); ok; ok = it.Next() {
 		var m conversation.Message
 		v, err := it.ValueAndErr()
@@ -67,6 +72,9 @@ func (b *Batch) EraseConversation(tenant string, er *conversation.Erasure) error
 		if err != nil {
 			_ = it.Close()
 			return fmt.Errorf("erase message %s: %w", it.Key(), err)
+		}
+		for _, t := range search.Tokens(m.Text) {
+			tokens[t] = struct{}{}
 		}
 		if err := b.b.Delete(it.Key(), nil); err != nil {
 			_ = it.Close()
@@ -89,7 +97,7 @@ func (b *Batch) EraseConversation(tenant string, er *conversation.Erasure) error
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return fmt.Errorf("erase messages of %s: %w", conv, err)
 	}
-	if err := b.erasePostings(tenant, conv); err != nil {
+	if err := b.erasePostings(tenant, conv, tokens); err != nil {
 		return err
 	}
 	if err := b.MarkScrub(tenant, conv); err != nil {
@@ -177,8 +185,10 @@ func (s *Store) requestMarkedScrubs() error {
 	return nil
 }
 
-// erasePostings deletes every search posting of a conversation: its forward postings list them all.
-func (b *Batch) erasePostings(tenant, conv string) error {
+// erasePostings deletes the search postings of a conversation's texts: the posting of each token of its messages'
+// texts (tokens), and every posting a store written before issue 15 lists conversation first, with its by-token
+// twin. The tokens are deleted in order, so the same erase makes the same batch.
+func (b *Batch) erasePostings(tenant, conv string, tokens map[string]struct{}) error {
 	prefix := convTermsKey(tenant, conv, "", true)
 	it, err := b.s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
@@ -191,6 +201,9 @@ func (b *Batch) erasePostings(tenant, conv string) error {
 			return fmt.Errorf("BUG: forward posting %q malformed", it.Key())
 		}
 		token, field := string(rest[:len(rest)-2]), rest[len(rest)-1]
+		if field == fieldText {
+			delete(tokens, token) // deleted here
+		}
 		err := errors.Join(b.b.Delete(it.Key(), nil), b.b.Delete(postingKey(tenant, token, conv, field), nil))
 		if err != nil {
 			_ = it.Close()
@@ -199,6 +212,11 @@ func (b *Batch) erasePostings(tenant, conv string) error {
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return fmt.Errorf("erase postings of %s: %w", conv, err)
+	}
+	for _, t := range slices.Sorted(maps.Keys(tokens)) {
+		if err := b.b.Delete(postingKey(tenant, t, conv, fieldText), nil); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -77,6 +77,9 @@ func TestEraseScrubsFiles(t *testing.T) {
 	if _, _, err := s.MediaRef(tenant, "media-777"); err != nil {
 		t.Fatalf("media reference before the erase: %v", err)
 	}
+	if len(postingsOf(t, s, tenant, c.ID)) == 0 {
+		t.Fatal("no search posting of the conversation before the erase")
+	}
 	needles := []string{phone, text, word, "Xylophonist"}
 	// The test can fail: before the erase every needle is on disk.
 	if found := grepDir(t, dir, needles...); len(found) == 0 {
@@ -119,6 +122,9 @@ func TestEraseScrubsFiles(t *testing.T) {
 	}
 	if _, err := s.ParkedStatus(tenant, "wamid.out"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("parked status after erase: %v", err)
+	}
+	if left := postingsOf(t, s, tenant, c.ID); len(left) > 0 {
+		t.Fatalf("search postings after erase: %q", left)
 	}
 	for _, q := range []string{word, "quentin", phone, "0123"} {
 		if hits, _, err := s.Search(tenant, SearchQuery{Text: q}); err != nil || len(hits) != 0 {

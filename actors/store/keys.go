@@ -39,10 +39,13 @@ package store
 //	t/<tenant>/f/<token>/<conv>/<fld> conversation actor (PutConversation,   the search index (search.go): a posting
 //	                                  PutMessage)                            of token in field fld (n contact name,
 //	                                                                         p phone, t message text); for t the
-//	                                                                         <seq:8> of a message holding it
-//	t/<tenant>/g/<conv>/<token>/<fld> conversation actor (with each posting) the same posting, conversation first:
-//	                                                                         checks a candidate for a token prefix
-//	                                                                         in one seek
+//	                                                                         <seq:8> of a message holding it (the
+//	                                                                         latest written)
+//	t/<tenant>/g/<conv>/<token>/<fld> with each posting before issue 15,     the same posting, conversation first;
+//	                                  and with Config.JSONValues (a rolling  read by no query since: a candidate is
+//	                                  upgrade); deleted with its f twin (a   checked for a token prefix against its
+//	                                  renamed contact, EraseConversation)    contact and texts, and an erase finds
+//	                                                                         its postings there
 //	t/<tenant>/d/<id>                 tenant catalogue (PutCanned,           a canned response, JSON
 //	                                  DeleteCanned)
 //	t/<tenant>/p/<conv>               conversation actor (PutRefusedStart,   <offset:8><index:8>: the latest start
@@ -306,8 +309,8 @@ func postingKey(tenant, token, conv string, field byte) []byte {
 	return append(k, field)
 }
 
-// convTermsKey is the prefix of a conversation's forward postings of token, or of every token it begins when open
-// is set.
+// convTermsKey is the prefix of a conversation's postings of token in the form of stores written before issue 15
+// ("g", conversation first), or of every token it begins when open is set.
 func convTermsKey(tenant, conv, token string, open bool) []byte {
 	k := append(append(append(tenantKey(len(conv)+len(token)+3, tenant, 'g'), conv...), '/'), token...)
 	if open {
@@ -316,9 +319,7 @@ func convTermsKey(tenant, conv, token string, open bool) []byte {
 	return append(k, '/')
 }
 
-// forwardPrefix is the prefix of every forward posting of a tenant.
-func forwardPrefix(tenant string) []byte { return tenantKey(0, tenant, 'g') }
-
+// forwardKey is a posting in the form of stores written before issue 15: deleted with its by-token twin.
 func forwardKey(tenant, conv, token string, field byte) []byte {
 	return append(convTermsKey(tenant, conv, token, false), field)
 }

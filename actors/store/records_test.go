@@ -352,4 +352,25 @@ func TestJSONValuesForARollingUpgrade(t *testing.T) {
 	if err != nil || got.Status != conversation.Read {
 		t.Errorf("Message after the update = %+v, %v; want status read", got, err)
 	}
+	// Every posting is there conversation first too, which an older node's searches and erases read.
+	var want []string
+	for _, k := range postingsOf(t, s, tenant, c.ID) {
+		if rest, ok := strings.CutPrefix(k, string(postingsPrefix(tenant))); ok {
+			tok, conv, field, err := parsePosting([]byte(rest))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, string(forwardKey(tenant, string(conv), string(tok), field)))
+		}
+	}
+	var forward []string
+	for _, k := range postingsOf(t, s, tenant, c.ID) {
+		if strings.HasPrefix(k, string(tenantKey(0, tenant, 'g'))) {
+			forward = append(forward, k)
+		}
+	}
+	slices.Sort(want)
+	if len(want) == 0 || !slices.Equal(forward, want) {
+		t.Errorf("postings conversation first %q, want %q", forward, want)
+	}
 }

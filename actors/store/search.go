@@ -1,13 +1,17 @@
 package store
 
-// The search index: postings "t/<tenant>/f/<token>/<conv>/<field>" and the same postings conversation first,
-// "t/<tenant>/g/<conv>/<token>/<field>" (keys.go), written in the batch of the change they index, so the index never
-// drifts from the conversations and messages, even across a kill -9.
+// The search index: postings "t/<tenant>/f/<token>/<conv>/<field>" (keys.go), written in the batch of the change
+// they index, so the index never drifts from the conversations and messages, even across a kill -9. A posting is
+// written once, by token: what a conversation holds is read from the conversation itself (its contact, its
+// messages' texts) when a query must check one (walk.check) or an erase must find its postings (erase.go). Stores
+// written before issue 15 also hold each posting conversation first, "t/<tenant>/g/<conv>/<token>/<field>" (as does
+// a store with Config.JSONValues, for a rolling upgrade from such a release); no query reads those, and the changes
+// that delete postings (a renamed contact, an erase) delete them too.
 //
 // A query is a conjunction of terms (actors/search.ParseQuery), the last possibly a prefix. Each term is a cursor
 // over conversation ids in order: an exact term seeks in its token's postings; a prefix term is read into memory
 // when small, or merges the postings of the tokens it begins, or (broad, beside other terms) is checked on each
-// candidate in one seek of the conversation-first postings. The cursors leapfrog: each seeks to the candidate the
+// candidate against the candidate's contact and message texts. The cursors leapfrog: each seeks to the candidate the
 // previous one found, so a rare term paces a common one by seeks instead of scans. Conversation ids sort in key
 // order because their alphabet sorts after "/" (conversation.ValidID: 0-9, a-v), and the postings of one token and
 // conversation sort by field: contact name, phone, text.
@@ -83,6 +87,8 @@ func (b *Batch) indexContact(prev, c *conversation.Conversation) error {
 	return nil
 }
 
+// reindex replaces the postings of a contact field: a token no longer there loses its posting, in both forms (a
+// store written before issue 15 may hold the conversation-first one; keys.go).
 func (b *Batch) reindex(tenant, conv string, field byte, old, cur []string) error {
 	for _, t := range old {
 		if !slices.Contains(cur, t) {
@@ -100,11 +106,14 @@ func (b *Batch) reindex(tenant, conv string, field byte, old, cur []string) erro
 	return nil
 }
 
-// setPosting writes a posting both ways: by token (to walk a token's conversations) and by conversation (to check
-// one conversation for a token prefix).
+// setPosting writes a posting by token; with Config.JSONValues (a rolling upgrade from a release before issue 15)
+// also conversation first, which such a release's searches and erases read.
 func (b *Batch) setPosting(tenant, token, conv string, field byte, v []byte) error {
 	if err := b.b.Set(postingKey(tenant, token, conv, field), v, nil); err != nil {
 		return err
+	}
+	if !b.s.jsonValues {
+		return nil
 	}
 	return b.b.Set(forwardKey(tenant, conv, token, field), v, nil)
 }
@@ -160,8 +169,8 @@ func (s *Store) Search(tenant string, q SearchQuery) (hits []SearchHit, next str
 	defer w.close()
 	// The prefix term, by what it costs: a prefix of few postings is read whole into memory and leads the leapfrog
 	// (it is probably the rarest term); one of few tokens merges their postings; alone, it merges up to
-	// maxExpansions tokens; else, with other terms to find candidates, each candidate is checked for it in one seek
-	// of its forward postings, instead of a seek per token at each step.
+	// maxExpansions tokens; else, with other terms to find candidates, each candidate is checked for it (its contact
+	// and message texts), instead of a seek per token at each step.
 	terms := make([]term, 0, len(pq.Terms))
 	var check string
 	for i, t := range pq.Terms {
@@ -293,7 +302,7 @@ func leapfrog(terms []term, target string, w *walk) (conv string, state int) {
 type walk struct {
 	db     *pebble.DB
 	its    []*pebble.Iterator // to close
-	fwd    *pebble.Iterator   // over the tenant's forward postings, opened by the first check
+	msgs   *pebble.Iterator   // over the tenant's messages, opened by the first check
 	tenant string
 	seeks  int
 	key    []byte
@@ -318,22 +327,57 @@ func (w *walk) close() {
 	}
 }
 
-// check reports whether conversation conv has a token that begins with prefix, in one seek.
+// check reports whether conversation conv has a token that begins with prefix: a token of one of its messages'
+// texts, or of its contact's name or phone, as indexText and indexContact make them (so exactly the tokens its
+// postings hold). It reads the conversation's messages, then its record, one budget step each.
 func (w *walk) check(conv, prefix string) bool {
-	if w.fwd == nil {
-		if w.fwd = w.iter(forwardPrefix(w.tenant)); w.fwd == nil {
+	if w.msgs == nil {
+		if w.msgs = w.iter(allMessagesPrefix(w.tenant)); w.msgs == nil {
 			return false
 		}
 	}
+	w.key = append(w.key[:0], msgPrefix(w.tenant, conv)...)
+	var m conversation.Message
+	for ok := w.msgs.SeekGE(w.key); ok && bytes.HasPrefix(w.msgs.Key(), w.key); ok = w.msgs.Next() {
+		w.seeks++
+		v, err := w.msgs.ValueAndErr()
+		if err == nil {
+			err = decodeMessage(v, &m)
+		}
+		if err != nil {
+			w.fail(fmt.Errorf("message %q: %w", w.msgs.Key(), err))
+			return false
+		}
+		if search.HasPrefix(m.Text, prefix) {
+			return true
+		}
+	}
+	if err := w.msgs.Error(); err != nil {
+		w.fail(err)
+		return false
+	}
 	w.seeks++
-	w.key = append(w.key[:0], convTermsKey(w.tenant, conv, prefix, true)...)
-	if w.fwd.SeekGE(w.key) && bytes.HasPrefix(w.fwd.Key(), w.key) {
+	var c conversation.Conversation
+	err := getConversation(w.db, convKey(w.tenant, conv), &c)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false // a posting without its conversation: written by a test, never by the actor
+	}
+	if err != nil {
+		w.fail(err)
+		return false
+	}
+	if search.HasPrefix(c.Contact.Name, prefix) {
 		return true
 	}
-	if err := w.fwd.Error(); err != nil && w.err == nil {
+	return strings.Trim(prefix, "0123456789") == "" && slices.ContainsFunc(search.PhoneTokens(c.Contact.WaID),
+		func(t string) bool { return strings.HasPrefix(t, prefix) })
+}
+
+// fail keeps the walk's first error.
+func (w *walk) fail(err error) {
+	if w.err == nil {
 		w.err = err
 	}
-	return false
 }
 
 // term is a cursor over the conversations a query term matches, in id order.
@@ -464,25 +508,22 @@ func (t *prefixTerm) seek(target string) (string, bool) {
 func (t *prefixTerm) at() (byte, uint64) { return t.cur.at() }
 
 // MissingPostings returns, for each stored message text and contact of a tenant, the keys of the postings the index
-// lacks (by token and by conversation). It reads every conversation and message and trusts no index: it exists for tests that
+// lacks: the by-token form, which every store holds (one written before issue 15 holds the conversation-first form
+// too, which no query reads). It reads every conversation and message and trusts no index: it exists for tests that
 // prove the index never drifts (a kill -9 among them), and is slow on purpose.
 func (s *Store) MissingPostings(tenant string) ([]string, error) {
 	var missing []string
 	has := func(conv string, field byte, tok string) error {
-		for _, k := range [][]byte{postingKey(tenant, tok, conv, field), forwardKey(tenant, conv, tok, field)} {
-			_, closer, err := s.db.Get(k)
-			if errors.Is(err, pebble.ErrNotFound) {
-				missing = append(missing, string(k))
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if err := closer.Close(); err != nil {
-				return err
-			}
+		k := postingKey(tenant, tok, conv, field)
+		_, closer, err := s.db.Get(k)
+		if errors.Is(err, pebble.ErrNotFound) {
+			missing = append(missing, string(k))
+			return nil
 		}
-		return nil
+		if err != nil {
+			return err
+		}
+		return closer.Close()
 	}
 	var next string
 	for {

@@ -37,7 +37,7 @@ func BenchmarkSearch(b *testing.B) {
 	if dir == "" {
 		dir = b.TempDir()
 	} else {
-		dir = filepath.Join(dir, fmt.Sprintf("search-%d-v2", n))
+		dir = filepath.Join(dir, fmt.Sprintf("search-%d-v3", n)) // v3: postings by token only (issue 15)
 	}
 	s := openStore(b, dir)
 	c := newCorpus()

@@ -61,9 +61,10 @@ type Config struct {
 	// Partition maps a tenant to its partition (the inbox's partitioner). Required with Replicator.
 	Partition func(tenant string) int
 	// JSONValues writes conversation and message values as JSON, the form of releases before issue 15, instead of
-	// the binary encoding (records.go). Reads take both whatever this says. For a rolling upgrade from such a
-	// release with the changelog: a partition moved to an older node must find only values it can read. Default
-	// false.
+	// the binary encoding (records.go), and every search posting a second time, conversation first, as those
+	// releases did (search.go). Reads take both whatever this says. For a rolling upgrade from such a release with
+	// the changelog: a partition moved to an older node must find only values it can read, and the postings its
+	// searches and erases look for. Default false.
 	JSONValues bool
 }
 
