@@ -5,6 +5,7 @@ package conversation
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -153,14 +154,18 @@ func (ch *change) done() (Conversation, []Effect) {
 	return ch.c, ch.effects
 }
 
+// eventID builds "<conv>-<version>-<n>" in one allocation (a Builder's String does not copy), once per event.
 func eventID(conv string, version uint64, n int) string {
-	b := make([]byte, 0, len(conv)+24)
-	b = append(b, conv...)
-	b = append(b, '-')
-	b = strconv.AppendUint(b, version, 10)
-	b = append(b, '-')
-	b = strconv.AppendInt(b, int64(n), 10)
-	return string(b)
+	var vb, nb [20]byte
+	v, k := strconv.AppendUint(vb[:0], version, 10), strconv.AppendInt(nb[:0], int64(n), 10)
+	var b strings.Builder
+	b.Grow(len(conv) + 2 + len(v) + len(k))
+	b.WriteString(conv)
+	b.WriteByte('-')
+	b.Write(v)
+	b.WriteByte('-')
+	b.Write(k)
+	return b.String()
 }
 
 // timers returns the timers c has at time at under p (see Timers for each rule).

@@ -7,6 +7,13 @@
 //	go test -run '^$' -bench . -benchtime 1x ./bench/routing/
 //
 // BENCH_SECONDS (default 3) sets each rate's duration; BENCH_RATES (default 1000,5000,10000) the rates.
+// BENCH_MEMPROFILE=path writes the process's allocation profile at the start of each rate's window
+// (path.rate.before) and at its end (path.rate), so that
+//
+//	go tool pprof -sample_index=alloc_objects -base path.1000.before path.1000
+//
+// shows only the window's allocations (run with -memprofilerate=1 for exact counts; any -memprofile makes the
+// testing package set the rate).
 package routing
 
 import (
@@ -18,6 +25,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -208,6 +216,7 @@ func (be *bench) run(b *testing.B, round, rate int, d time.Duration) {
 			}
 		}()
 	}
+	memProfile(b, fmt.Sprintf("%d.before", rate))
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	heapBefore, mallocsBefore := ms.HeapAlloc, ms.Mallocs
@@ -236,6 +245,7 @@ func (be *bench) run(b *testing.B, round, rate int, d time.Duration) {
 	mu.Lock()
 	defer mu.Unlock()
 	runtime.ReadMemStats(&ms)
+	memProfile(b, strconv.Itoa(rate))
 	if len(lat) == 0 {
 		b.Fatalf("no assignment seen (%d webhooks failed)", failures.Load())
 	}
@@ -258,6 +268,23 @@ func (be *bench) run(b *testing.B, round, rate int, d time.Duration) {
 	// Every allocation of the process per webhook: the node's ingest, router, relay and event reader, and the load
 	// generator's HTTP client and signing and its reader of switchboard.events (an upper bound for the node alone).
 	b.ReportMetric(float64(ms.Mallocs-mallocsBefore)/float64(total), "allocs/msg")
+}
+
+// memProfile writes the allocation profile to $BENCH_MEMPROFILE.suffix when that variable is set.
+func memProfile(b *testing.B, suffix string) {
+	path := os.Getenv("BENCH_MEMPROFILE")
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path + "." + suffix)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC() // the profile counts allocations up to the last completed collection
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
 }
 
 var client = &fasthttp.Client{MaxConnsPerHost: 1024}

@@ -82,6 +82,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 			Addr:            kafka.TCP(cfg.Brokers...),
 			Topic:           cfg.Topic,
 			Balancer:        inboxBalancer,
+			Transport:       CachedMetadata(nil, 0),
 			RequiredAcks:    kafka.RequireAll,
 			BatchTimeout:    cfg.BatchTimeout,
 			BatchSize:       cfg.BatchSize,
