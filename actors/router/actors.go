@@ -73,17 +73,51 @@ type forgetMsg struct {
 	seq uint64
 }
 
-// grantReq asks the tenant actor to count conversation conv against op's capacity.
+// grantReq asks the tenant actor to count conversation conv against op's capacity. The tenant actor answers each
+// one exactly once on reply (buffered, so the answer never blocks it) and does not touch the request after: the
+// asker may reuse it at once (grantCalls).
 type grantReq struct {
 	conv     string
 	op       string
 	proposal bool // grant only if the dispatcher still holds conv for op
 	at       time.Time
+	// reply receives the answer: nil, or the routing error that refuses the grant.
+	reply chan error
 }
 
-// grantResp answers a grantReq: nil, or the routing error that refuses it.
-type grantResp struct {
-	err error
+// answer sends the tenant actor's answer; the request is the asker's again once it is sent.
+func (g *grantReq) answer(err error) { g.reply <- err }
+
+// grantCall is a conversation actor's grant request with what it waits with, kept for the next request once its
+// answer came (a call whose wait timed out is dropped: its answer may still arrive).
+type grantCall struct {
+	req   grantReq
+	timer *time.Timer
+}
+
+// grantCalls holds at most grantCallsKept calls between requests, for every conversation actor of the router: a
+// grant is a local round trip that used to allocate a hollywood response process, its PID and a context each time.
+type grantCalls chan *grantCall
+
+// grantCallsKept bounds the calls kept: about as many as conversation actors wait for a grant at once.
+const grantCallsKept = 64
+
+func (p grantCalls) get() *grantCall {
+	select {
+	case g := <-p:
+		return g
+	default:
+		return &grantCall{req: grantReq{reply: make(chan error, 1)}}
+	}
+}
+
+// put keeps g for the next request (its reply is empty: its answer was received), or drops it when enough are kept.
+func (p grantCalls) put(g *grantCall) {
+	g.req = grantReq{reply: g.req.reply}
+	select {
+	case p <- g:
+	default:
+	}
 }
 
 // convReport tells the tenant actor a conversation's routing state after a change.

@@ -373,18 +373,26 @@ func (a *conversationActor) report(c *actor.Context, at time.Time, force bool) {
 
 // askGrant asks the tenant actor to count this conversation against op's capacity and waits for the answer.
 func (a *conversationActor) askGrant(c *actor.Context, op string, proposal bool, at time.Time) error {
-	res, err := c.Request(c.Parent(), &grantReq{conv: a.id, op: op, proposal: proposal, at: at}, grantTimeout).Result()
-	if err != nil {
-		return fmt.Errorf("BUG: no capacity grant from the tenant actor: %w", err)
+	g := a.r.grants.get()
+	g.req.conv, g.req.op, g.req.proposal, g.req.at = a.id, op, proposal, at
+	if g.timer == nil {
+		g.timer = time.NewTimer(grantTimeout)
+	} else {
+		g.timer.Reset(grantTimeout)
 	}
-	g, ok := res.(*grantResp)
-	if !ok {
-		return fmt.Errorf("BUG: grant answered with %T", res)
+	c.Send(c.Parent(), &g.req)
+	select {
+	case err := <-g.req.reply:
+		g.timer.Stop()
+		a.r.grants.put(g)
+		if err != nil {
+			return &grantRefused{err}
+		}
+		return nil
+	case <-g.timer.C:
+		// g is not kept: the tenant actor may still answer on its reply.
+		return fmt.Errorf("BUG: no capacity grant from the tenant actor within %s", grantTimeout)
 	}
-	if g.err != nil {
-		return &grantRefused{g.err}
-	}
-	return nil
 }
 
 // grantRefused is a capacity refusal, as opposed to a failure to get an answer.

@@ -373,30 +373,32 @@ func (t *tenantActor) propose(c *actor.Context, as []routing.Assignment, at time
 	}
 }
 
-// grant counts a conversation against an operator's capacity, or refuses.
+// grant counts a conversation against an operator's capacity, or refuses. It answers g last of what it reads of
+// it: the asker reuses g once answered.
 func (t *tenantActor) grant(c *actor.Context, g *grantReq) {
-	cur, held := t.d.Assignee(g.conv)
-	if g.proposal && t.proposed[g.conv] == g.op {
-		delete(t.proposed, g.conv)
+	conv, op, at := g.conv, g.op, g.at
+	cur, held := t.d.Assignee(conv)
+	if g.proposal && t.proposed[conv] == op {
+		delete(t.proposed, conv)
 	}
 	switch {
-	case held && cur == g.op:
-		c.Respond(&grantResp{})
+	case held && cur == op:
+		g.answer(nil)
 		t.r.metrics.grantsBy.Get("ok").Inc()
 	case g.proposal:
 		// The dispatcher moved the conversation since it proposed: the proposal is stale.
-		c.Respond(&grantResp{err: routing.ErrConversationAssigned})
+		g.answer(routing.ErrConversationAssigned)
 		t.r.metrics.grantsBy.Get("stale").Inc()
 	default:
-		as, err := t.d.Assigned(g.conv, g.op, g.at.UnixMilli())
+		as, err := t.d.Assigned(conv, op, at.UnixMilli())
 		if err != nil {
-			c.Respond(&grantResp{err: err})
+			g.answer(err)
 			t.r.metrics.grantsBy.Get("refused").Inc()
 			return
 		}
-		c.Respond(&grantResp{})
+		g.answer(nil)
 		t.r.metrics.grantsBy.Get("ok").Inc()
-		t.propose(c, as, g.at)
+		t.propose(c, as, at)
 	}
 	t.observe()
 }
@@ -617,9 +619,9 @@ func (t *tenantActor) stopKids(c *actor.Context) {
 // conversation actor then leaves its input unfinished, for the partition's next owner), routes and proposes
 // nothing, and keeps its gauges for Stopped to take back.
 func (t *tenantActor) receiveStopping(c *actor.Context) {
-	switch c.Message().(type) {
+	switch m := c.Message().(type) {
 	case *grantReq:
-		c.Respond(&grantResp{err: errStopping})
+		m.answer(errStopping)
 		t.r.metrics.grantsBy.Get("stopping").Inc()
 	case actor.Stopped:
 		t.stopping = false
