@@ -27,6 +27,8 @@ type recordMsg struct {
 	rec    inbox.Record
 	offset int64
 	ack    *recordAck
+	// acks holds the record's recordAck when its consumer delivers it (ack points to it): one allocation for both.
+	acks recordAck
 }
 
 // itemMsg carries one item of a record from the tenant actor to a conversation actor.
@@ -130,14 +132,21 @@ type convReport struct {
 	at       time.Time
 }
 
-// recordAck counts a record's items still to be made durable; the last one finishes the record in its tracker.
+// recordAck counts a record's items still to be made durable; the last one finishes the record in its tracker:
+// offset in tr, or by calling finish when tr is nil.
 type recordAck struct {
 	remaining atomic.Int32
+	tr        *tracker
+	offset    int64
 	finish    func()
 }
 
 func (a *recordAck) itemDone() {
 	if a.remaining.Add(-1) == 0 {
+		if a.tr != nil {
+			a.tr.finish(a.offset)
+			return
+		}
 		a.finish()
 	}
 }

@@ -67,6 +67,10 @@ func (b *Batch) PutContact(tenant string, prev, c *crec.Contact) error {
 		}
 	}
 	var err error
+	if b.scratch == nil {
+		// One allocation for a typical contact (about 300 bytes), rather than growing from nothing a few times.
+		b.scratch = make([]byte, 0, 512)
+	}
 	if b.scratch, err = c.AppendJSON(b.scratch[:0]); err != nil {
 		return fmt.Errorf("encode contact %s: %w", c.ID, err)
 	}

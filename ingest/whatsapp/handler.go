@@ -250,18 +250,23 @@ func (h *Handler) signedBy(body []byte, want *[sha256.Size]byte) []byte {
 		k = newMACKeys(h.dir)
 		h.keys.Store(k)
 	}
-	var got [sha256.Size]byte
 	for i := range k.secrets {
-		mac := k.macs[i].Get().(hash.Hash)
-		mac.Reset()
-		mac.Write(body)
-		mac.Sum(got[:0])
+		mac := k.macs[i].Get().(*pooledMAC)
+		mac.h.Reset()
+		mac.h.Write(body)
+		ok := hmac.Equal(mac.h.Sum(mac.sum[:0]), want[:])
 		k.macs[i].Put(mac)
-		if hmac.Equal(got[:], want[:]) {
+		if ok {
 			return k.secrets[i]
 		}
 	}
 	return nil
+}
+
+// pooledMAC is a ready HMAC with room for its sum (a sum on the stack would escape through the hash interface).
+type pooledMAC struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
 }
 
 // macKeys are the app secrets of one configuration of the directory: secrets[i] is checked with a MAC from macs[i]
@@ -277,7 +282,7 @@ func newMACKeys(d *tenant.Directory) *macKeys {
 	k := &macKeys{gen: d.Generation(), secrets: d.AppSecrets()}
 	k.macs = make([]sync.Pool, len(k.secrets))
 	for i, s := range k.secrets {
-		k.macs[i].New = func() any { return hmac.New(sha256.New, s) }
+		k.macs[i].New = func() any { return &pooledMAC{h: hmac.New(sha256.New, s)} }
 	}
 	return k
 }
