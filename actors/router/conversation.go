@@ -1,7 +1,6 @@
 package router
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -216,6 +215,7 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 	}
 	events := 0
 	var jobs []sender.Job
+	var eventBuf [512]byte
 	for _, ef := range ch.effects {
 		if ef.Message != nil {
 			if err := b.PutMessage(a.tenant, ef.Message); err != nil {
@@ -230,7 +230,8 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 			}
 		}
 		if ef.Event != nil {
-			v, err := json.Marshal(ef.Event)
+			// Encoded on the stack (a longer event moves to the heap); the batch copies it.
+			v, err := ef.Event.AppendJSON(eventBuf[:0])
 			if err != nil {
 				return fail(fmt.Errorf("encode event %s: %w", ef.Event.ID, err))
 			}

@@ -39,6 +39,9 @@ type tenantActor struct {
 	stopping bool
 	// convOpts are added to the conversation actors' spawn options (partitionConsumer.convOpts). Nil in production.
 	convOpts []actor.OptFunc
+	// kidOpts are the spawn options of a conversation actor, built at its first spawn: its id (set for each spawn),
+	// its inbox size, then convOpts.
+	kidOpts []actor.OptFunc
 
 	d      *routing.Dispatcher
 	ops    map[string]*store.OperatorState
@@ -269,6 +272,9 @@ func waitingOf(c *conversation.Conversation) routing.Waiting {
 // in flight at once (an item, a proposal, a settings change), not for a burst.
 const convInbox = 4
 
+// withConvInbox is the option of that size, built once.
+var withConvInbox = actor.WithInboxSize(convInbox)
+
 // kid returns the actor of conversation id, starting it if none runs.
 //
 // Each start gets its own actor id (the conversation id and a sequence number): an actor being stopped stays in
@@ -280,11 +286,16 @@ func (t *tenantActor) kid(c *actor.Context, id string) *child {
 		k = &child{}
 		t.spawned++
 		set := t.convSet
-		opts := append([]actor.OptFunc{actor.WithID(id + "." + strconv.FormatUint(t.spawned, 36)),
-			actor.WithInboxSize(convInbox)}, t.convOpts...)
+		var name [64]byte
+		if t.kidOpts == nil {
+			// hollywood applies the options at the spawn and keeps none of the slice: it is reused for every spawn.
+			t.kidOpts = append([]actor.OptFunc{nil, withConvInbox}, t.convOpts...)
+		}
+		t.kidOpts[0] = actor.WithID(string(strconv.AppendUint(append(append(name[:0], id...), '.'), t.spawned, 36)))
 		k.pid = c.SpawnChild(func() actor.Receiver {
 			return &conversationActor{r: t.r, tenant: t.tenant, id: id, set: set}
-		}, "c", opts...)
+		}, "c", t.kidOpts...)
+		t.kidOpts[0] = nil
 		t.kids[id] = k
 		t.kidsPeak = max(t.kidsPeak, len(t.kids))
 		t.r.metrics.actorsActive.Inc()
