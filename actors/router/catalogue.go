@@ -230,7 +230,8 @@ func (a *catalogueActor) load(id string) (*contact.Contact, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load contact %s: %w", id, err)
 	}
-	return &c, nil
+	found := c // only a found contact moves to the heap
+	return &found, nil
 }
 
 // erasedBefore reports whether contact id was erased by an input after pos: an input at pos is older than the
