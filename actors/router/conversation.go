@@ -268,51 +268,96 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 		}
 	}
 	parks := a.r.parks.now()
-	res, relay, snd := ch.result, a.r.cfg.Relay, a.r.cfg.Sender
 	// The callback takes what it needs of the item, not the item (Receive drops it once handled).
-	var kid *child
-	var ack *recordAck
-	var request string // the command's request id; "" for other items
+	d := a.r.persists.get()
+	d.a, d.events, d.jobs, d.res = a, events, jobs, ch.result
 	if ch.item != nil {
-		kid, ack = ch.item.kid, ch.item.ack
+		d.kid, d.ack = ch.item.kid, ch.item.ack
 		if ch.item.item.Kind == inbox.KindCommand {
-			request = ch.item.item.Command.RequestID
+			d.request = ch.item.item.Command.RequestID
 		}
 	}
-	assignedSince, scrub, st, tenant := ch.assignedSince, ch.scrub, a.r.cfg.Store, a.tenant
+	d.assignedSince, d.scrub = ch.assignedSince, ch.scrub
 	a.commits.Add(1)
-	if err := a.r.cfg.Store.Commit(b, func(err error) {
-		a.commits.Add(-1)
-		if err != nil {
-			a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
-			return
-		}
-		if relay != nil && events > 0 {
-			relay.Notify()
-		}
-		if snd != nil && len(jobs) > 0 {
-			snd.Notify(jobs...)
-		}
-		if !assignedSince.IsZero() {
-			a.r.metrics.assignment.Observe(time.Since(assignedSince).Seconds())
-		}
-		if scrub {
-			st.RequestScrub(tenant)
-		}
-		if ack != nil {
-			if request != "" {
-				a.r.cfg.Outcomes.Publish(request, res)
-			}
-			kid.outstanding.Add(-1)
-			ack.itemDone()
-		}
-	}); err != nil {
+	if err := a.r.cfg.Store.Commit(b, d.run); err != nil {
 		return err
 	}
 	a.known.wrote(&ch, parks)
 	*a.conv = ch.next
 	a.report(c, ch.next.UpdatedAt, false)
 	return nil
+}
+
+// persistDone is what a change releases once its batch is durable (persist): its run is the batch's callback. The
+// router keeps up to persistsKept of them between changes, each with its run bound once, so a change allocates no
+// callback.
+type persistDone struct {
+	a             *conversationActor
+	events        int
+	jobs          []sender.Job
+	assignedSince time.Time
+	scrub         bool
+	kid           *child
+	ack           *recordAck
+	request       string // the command's request id; "" for other items
+	res           outcome.Result
+	free          persistDones
+	run           func(error) // d.release bound once
+}
+
+func (d *persistDone) release(err error) {
+	a := d.a
+	a.commits.Add(-1)
+	if err != nil {
+		a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
+		return // not kept: a failed store stops the router
+	}
+	if relay := a.r.cfg.Relay; relay != nil && d.events > 0 {
+		relay.Notify()
+	}
+	if snd := a.r.cfg.Sender; snd != nil && len(d.jobs) > 0 {
+		snd.Notify(d.jobs...)
+	}
+	if !d.assignedSince.IsZero() {
+		a.r.metrics.assignment.Observe(time.Since(d.assignedSince).Seconds())
+	}
+	if d.scrub {
+		a.r.cfg.Store.RequestScrub(a.tenant)
+	}
+	if d.ack != nil {
+		if d.request != "" {
+			a.r.cfg.Outcomes.Publish(d.request, d.res)
+		}
+		d.kid.outstanding.Add(-1)
+		d.ack.itemDone()
+	}
+	d.free.put(d)
+}
+
+// persistDones holds at most persistsKept callbacks between changes, for every conversation actor of the router.
+type persistDones chan *persistDone
+
+// persistsKept bounds the callbacks kept: about as many changes as wait for their sync at once.
+const persistsKept = 256
+
+func (p persistDones) get() *persistDone {
+	select {
+	case d := <-p:
+		return d
+	default:
+		d := &persistDone{free: p}
+		d.run = d.release
+		return d
+	}
+}
+
+// put keeps d, emptied, for the next change, or drops it when enough are kept.
+func (p persistDones) put(d *persistDone) {
+	*d = persistDone{free: d.free, run: d.run}
+	select {
+	case p <- d:
+	default:
+	}
 }
 
 // moveTimers keeps the store's timer index in step with the conversation's due times.
