@@ -67,6 +67,9 @@ type value struct {
 	Contacts []contact `json:"contacts"`
 	Messages []message `json:"messages"`
 	Statuses []status  `json:"statuses"`
+	// read is where normalise decodes a message's readable object: part of the value, which is on the heap anyway,
+	// rather than an allocation per message.
+	read readable
 }
 
 type contact struct {
@@ -457,8 +460,9 @@ func (v *value) normalise(k int, out *inbox.Message) error {
 	case "location", "contacts", "audio", "sticker":
 		return nil // nothing to read first; Content has it all
 	}
-	var r readable
-	if err := json.Unmarshal(content, &r); err != nil {
+	r := &v.read
+	*r = readable{}
+	if err := json.Unmarshal(content, r); err != nil {
 		return fmt.Errorf("message %s: %s object: %w", m.ID, m.Type, err)
 	}
 	switch m.Type {
