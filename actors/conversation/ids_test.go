@@ -2,6 +2,8 @@ package conversation
 
 import (
 	"crypto/sha256"
+	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -49,4 +51,24 @@ func TestDerivedIDs(t *testing.T) {
 func oldID(kind, in string) string {
 	h := sha256.Sum256([]byte(in))
 	return kind + idEncoding.EncodeToString(h[:10])
+}
+
+// TestSquash: squash is strings.Join(strings.Fields(s), " ") over strings of every kind of space, and allocates
+// nothing for a text already squashed.
+func TestSquash(t *testing.T) {
+	parts := []string{"", " ", "  ", "a", "hello", "\t", "\n", "\r\n", "\u00a0", "\u0085", "\u3000", "日本", "\xff", "x y", "\v\f"}
+	r := rand.New(rand.NewPCG(15, 20))
+	for n := 0; n < 20000; n++ {
+		var b strings.Builder
+		for k := r.IntN(6); k > 0; k-- {
+			b.WriteString(parts[r.IntN(len(parts))])
+		}
+		s := b.String()
+		if got, want := squash(s), strings.Join(strings.Fields(s), " "); got != want {
+			t.Fatalf("squash(%q) = %q, want %q", s, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = squash("hello there, my order 42 is late") }); n != 0 {
+		t.Errorf("squash of a squashed text allocates %v times", n)
+	}
 }
