@@ -414,6 +414,15 @@ func (t *tenantActor) grant(c *actor.Context, g *grantReq) {
 	t.observe()
 }
 
+// appendAssignments is append(as, more...) that copies nothing when as is empty. The dispatcher reuses its result
+// slices: only for a result read before the dispatcher is asked anything else (sync proposes at once).
+func appendAssignments(as, more []routing.Assignment) []routing.Assignment {
+	if len(as) == 0 {
+		return more
+	}
+	return append(as, more...)
+}
+
 // sync brings the dispatcher's view of one conversation in line with the conversation's own report.
 func (t *tenantActor) sync(c *actor.Context, m *convReport) {
 	at := m.at.UnixMilli()
@@ -435,7 +444,7 @@ func (t *tenantActor) sync(c *actor.Context, m *convReport) {
 			t.r.log.Error("BUG: conversation assigned without a grant", "tenant", t.tenant, "conversation", m.id,
 				"operator", m.assignee, "err", err)
 		}
-		as = append(as, more...)
+		as = appendAssignments(as, more)
 	case m.status == conversation.Unassigned:
 		if held && t.proposed[m.id] == cur {
 			// A proposal on its way to the conversation: its grant request or its refusal comes next.
@@ -452,7 +461,7 @@ func (t *tenantActor) sync(c *actor.Context, m *convReport) {
 		if err != nil {
 			t.r.log.Error("BUG: enqueue", "tenant", t.tenant, "conversation", m.id, "err", err)
 		}
-		as = append(as, more...)
+		as = appendAssignments(as, more)
 	default: // closed, or snoozed without an operator: holds no capacity and waits for nobody
 		delete(t.proposed, m.id)
 		as = t.d.Released(m.id, at)
