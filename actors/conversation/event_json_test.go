@@ -79,18 +79,7 @@ func TestEventAppendJSON(t *testing.T) {
 
 // BenchmarkEventAppendJSON is BenchmarkEventEncode with AppendJSON into a reused buffer, as the router encodes.
 func BenchmarkEventAppendJSON(b *testing.B) {
-	at := smAt(time.Minute)
-	_, _, effects := Receive(Conversation{}, smIn("w1", "text", at, at), Policy{})
-	var ev *Event
-	for _, ef := range effects {
-		if ef.Event != nil {
-			ev = ef.Event
-			break
-		}
-	}
-	if ev == nil {
-		b.Fatal("a new conversation's message emits no event")
-	}
+	ev := firstEvent(b)
 	b.ReportAllocs()
 	var buf []byte
 	for b.Loop() {

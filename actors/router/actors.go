@@ -99,27 +99,19 @@ type grantCall struct {
 
 // grantCalls holds at most grantCallsKept calls between requests, for every conversation actor of the router: a
 // grant is a local round trip that used to allocate a hollywood response process, its PID and a context each time.
-type grantCalls chan *grantCall
+type grantCalls struct{ freeList[grantCall] }
 
 // grantCallsKept bounds the calls kept: about as many as conversation actors wait for a grant at once.
 const grantCallsKept = 64
 
-func (p grantCalls) get() *grantCall {
-	select {
-	case g := <-p:
-		return g
-	default:
-		return &grantCall{req: grantReq{reply: make(chan error, 1)}}
-	}
-}
+func newGrantCall() *grantCall { return &grantCall{req: grantReq{reply: make(chan error, 1)}} }
+
+func (p grantCalls) get() *grantCall { return p.freeList.get(newGrantCall) }
 
 // put keeps g for the next request (its reply is empty: its answer was received), or drops it when enough are kept.
 func (p grantCalls) put(g *grantCall) {
 	g.req = grantReq{reply: g.req.reply}
-	select {
-	case p <- g:
-	default:
-	}
+	p.freeList.put(g)
 }
 
 // convReport tells the tenant actor a conversation's routing state after a change.

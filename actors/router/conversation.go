@@ -335,29 +335,23 @@ func (d *persistDone) release(err error) {
 }
 
 // persistDones holds at most persistsKept callbacks between changes, for every conversation actor of the router.
-type persistDones chan *persistDone
+type persistDones struct{ freeList[persistDone] }
 
 // persistsKept bounds the callbacks kept: about as many changes as wait for their sync at once.
 const persistsKept = 256
 
 func (p persistDones) get() *persistDone {
-	select {
-	case d := <-p:
-		return d
-	default:
+	return p.freeList.get(func() *persistDone {
 		d := &persistDone{free: p}
 		d.run = d.release
 		return d
-	}
+	})
 }
 
 // put keeps d, emptied, for the next change, or drops it when enough are kept.
 func (p persistDones) put(d *persistDone) {
 	*d = persistDone{free: d.free, run: d.run}
-	select {
-	case p <- d:
-	default:
-	}
+	p.freeList.put(d)
 }
 
 // moveTimers keeps the store's timer index in step with the conversation's due times.

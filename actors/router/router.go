@@ -185,8 +185,8 @@ func New(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Router{cfg: cfg, log: cfg.Logger, engine: e, metrics: m, grants: make(grantCalls, grantCallsKept),
-		persists: make(persistDones, persistsKept)}
+	r := &Router{cfg: cfg, log: cfg.Logger, engine: e, metrics: m, grants: grantCalls{make(freeList[grantCall], grantCallsKept)},
+		persists: persistDones{make(freeList[persistDone], persistsKept)}}
 	// hollywood broadcasts dead letters and restarts as events; count them.
 	r.watcher = e.SpawnFunc(func(c *actor.Context) {
 		switch ev := c.Message().(type) {
