@@ -10,8 +10,9 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 	"unicode/utf8"
+
+	"github.com/switchboard-hq/switchboard/actors/jsonappend"
 )
 
 // AppendJSON appends c's JSON, as json.Marshal(c) writes it, to dst; it fails where json.Marshal fails (a field
@@ -19,16 +20,16 @@ import (
 func (c *Contact) AppendJSON(dst []byte) ([]byte, error) {
 	var err error
 	dst = append(dst, `{"id":`...)
-	dst = appendJSONString(dst, c.ID)
+	dst = jsonappend.String(dst, c.ID)
 	dst = append(dst, `,"phone":`...)
-	dst = appendJSONString(dst, c.Phone)
+	dst = jsonappend.String(dst, c.Phone)
 	dst = append(dst, `,"wa_id":`...)
-	dst = appendJSONString(dst, c.WaID)
+	dst = jsonappend.String(dst, c.WaID)
 	dst = append(dst, `,"name":`...)
-	dst = appendJSONString(dst, c.Name)
+	dst = jsonappend.String(dst, c.Name)
 	if c.ProfileName != "" {
 		dst = append(dst, `,"profile_name":`...)
-		dst = appendJSONString(dst, c.ProfileName)
+		dst = jsonappend.String(dst, c.ProfileName)
 	}
 	if len(c.Fields) > 0 {
 		dst = append(dst, `,"fields":{`...)
@@ -42,7 +43,7 @@ func (c *Contact) AppendJSON(dst []byte) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, k)
+			dst = jsonappend.String(dst, k)
 			dst = append(dst, ':')
 			if dst, err = appendRaw(dst, c.Fields[k]); err != nil {
 				return nil, fmt.Errorf("field %q: %w", k, err)
@@ -54,11 +55,11 @@ func (c *Contact) AppendJSON(dst []byte) ([]byte, error) {
 		dst = append(dst, `,"blocked":true`...)
 	}
 	dst = append(dst, `,"created_at":`...)
-	if dst, err = appendJSONTime(dst, c.CreatedAt); err != nil {
+	if dst, err = jsonappend.Time(dst, c.CreatedAt); err != nil {
 		return nil, err
 	}
 	dst = append(dst, `,"updated_at":`...)
-	if dst, err = appendJSONTime(dst, c.UpdatedAt); err != nil {
+	if dst, err = jsonappend.Time(dst, c.UpdatedAt); err != nil {
 		return nil, err
 	}
 	dst = append(dst, `,"version":`...)
@@ -70,39 +71,13 @@ func (c *Contact) AppendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, '}')
 	if c.ImportID != "" {
 		dst = append(dst, `,"import_id":`...)
-		dst = appendJSONString(dst, c.ImportID)
+		dst = jsonappend.String(dst, c.ImportID)
 	}
 	if c.ImportLine != 0 {
 		dst = append(dst, `,"import_line":`...)
 		dst = strconv.AppendInt(dst, int64(c.ImportLine), 10)
 	}
 	return append(dst, '}'), nil
-}
-
-// plainJSON reports whether s is written by json.Marshal as itself between quotes: UTF-8 with no byte it escapes
-// (controls, the quote, the backslash, and <, > and & for HTML) and no U+2028 or U+2029 (whose UTF-8 starts with
-// 0xE2; any 0xE2 goes the slow way).
-func plainJSON(s string) bool {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&', c == 0xE2:
-			return false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-	}
-	return ascii || utf8.ValidString(s)
-}
-
-func appendJSONString(dst []byte, s string) []byte {
-	if plainJSON(s) {
-		dst = append(dst, '"')
-		dst = append(dst, s...)
-		return append(dst, '"')
-	}
-	b, _ := json.Marshal(s) // a string always encodes
-	return append(dst, b...)
 }
 
 // appendRaw appends a field value as json.Marshal writes a json.RawMessage: compacted and HTML-escaped. The values
@@ -123,20 +98,6 @@ func appendRaw(dst []byte, v json.RawMessage) ([]byte, error) {
 		return nil, err
 	}
 	return append(dst, b...), nil
-}
-
-// appendJSONTime appends t as time.Time.MarshalJSON does (RFC 3339 with nanoseconds, quoted).
-func appendJSONTime(dst []byte, t time.Time) ([]byte, error) {
-	if y := t.Year(); y < 0 || y > 9999 {
-		b, err := json.Marshal(t)
-		if err != nil {
-			return nil, err
-		}
-		return append(dst, b...), nil
-	}
-	dst = append(dst, '"')
-	dst = t.AppendFormat(dst, time.RFC3339Nano)
-	return append(dst, '"'), nil
 }
 
 // unquoteJSON decodes the JSON string raw (quotes included) as json.Unmarshal into a string does; ok is false when

@@ -3,6 +3,8 @@ package contact
 import (
 	"strconv"
 	"time"
+
+	"github.com/switchboard-hq/switchboard/actors/jsonappend"
 )
 
 // Event types published on switchboard.events.
@@ -32,8 +34,28 @@ type Event struct {
 
 // NewEvent is the event of type typ about contact id, caused by the input at pos.
 func NewEvent(typ, tenant, id, actor string, at time.Time, pos Position) Event {
-	return Event{ID: "ct." + tenant + "." + id + "." + strconv.FormatInt(pos.Offset, 10) + "." + strconv.Itoa(pos.Index),
-		Type: typ, At: at, TenantID: tenant, ContactID: id, ActorID: actor}
+	var buf [96]byte
+	b := append(append(append(append(buf[:0], "ct."...), tenant...), '.'), id...)
+	b = strconv.AppendInt(append(b, '.'), pos.Offset, 10)
+	b = strconv.AppendInt(append(b, '.'), int64(pos.Index), 10)
+	return Event{ID: string(b), Type: typ, At: at, TenantID: tenant, ContactID: id, ActorID: actor}
+}
+
+// AppendJSON appends e's JSON, as json.Marshal(e) writes it, to dst (TestEventAppendJSON compares them); it fails
+// where json.Marshal fails (a time whose year is outside 0-9999).
+func (e *Event) AppendJSON(dst []byte) ([]byte, error) {
+	var err error
+	dst = jsonappend.String(append(dst, `{"id":`...), e.ID)
+	dst = jsonappend.String(append(dst, `,"type":`...), e.Type)
+	if dst, err = jsonappend.Time(append(dst, `,"at":`...), e.At); err != nil {
+		return nil, err
+	}
+	dst = jsonappend.String(append(dst, `,"tenant_id":`...), e.TenantID)
+	dst = jsonappend.String(append(dst, `,"contact_id":`...), e.ContactID)
+	if e.ActorID != "" {
+		dst = jsonappend.String(append(dst, `,"actor_id":`...), e.ActorID)
+	}
+	return append(dst, '}'), nil
 }
 
 // ImportRow is the outcome of one row of a contact_import batch.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/switchboard-hq/switchboard/actors/jsonappend"
 )
 
 // Field types of a tenant's contact fields (settings.contact_fields).
@@ -130,5 +132,5 @@ func (s Schema) Check(k string, raw json.RawMessage) (json.RawMessage, error) {
 }
 
 func jsonString(s string) json.RawMessage {
-	return appendJSONString(nil, s)
+	return jsonappend.String(nil, s)
 }

@@ -40,18 +40,7 @@ func BenchmarkReceive(b *testing.B) {
 // BenchmarkEventEncode is the encoding of one event for the outbox (and switchboard.events): the router encodes
 // each event with encoding/json today.
 func BenchmarkEventEncode(b *testing.B) {
-	at := smAt(time.Minute)
-	_, _, effects := Receive(Conversation{}, smIn("w1", "text", at, at), Policy{})
-	var ev *Event
-	for _, ef := range effects {
-		if ef.Event != nil {
-			ev = ef.Event
-			break
-		}
-	}
-	if ev == nil {
-		b.Fatal("a new conversation's message emits no event")
-	}
+	ev := firstEvent(b)
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
@@ -127,4 +116,17 @@ func BenchmarkRecordCodec(b *testing.B) {
 			}
 		})
 	}
+}
+
+// firstEvent is the first event of a new conversation's first message, what the event benchmarks encode.
+func firstEvent(b *testing.B) *Event {
+	at := smAt(time.Minute)
+	_, _, effects := Receive(Conversation{}, smIn("w1", "text", at, at), Policy{})
+	for _, ef := range effects {
+		if ef.Event != nil {
+			return ef.Event
+		}
+	}
+	b.Fatal("a new conversation's message emits no event")
+	return nil
 }

@@ -195,8 +195,17 @@ type Message struct {
 // ID returns the conversation id for a customer on a channel. It is derived, not allocated, so every node and every
 // replay of a record names the same conversation.
 func ID(channelID, customer string) string {
-	h := sha256.Sum256([]byte(channelID + "\x00" + customer))
-	return "c" + idEncoding.EncodeToString(h[:10])
+	var buf [64]byte
+	return derivedID('c', append(append(append(buf[:0], channelID...), 0), customer...))
+}
+
+// derivedID is kind and the base32hex of the first 10 bytes of in's SHA-256, in one allocation (the string).
+func derivedID(kind byte, in []byte) string {
+	h := sha256.Sum256(in)
+	var id [idLen]byte
+	id[0] = kind
+	idEncoding.Encode(id[1:], h[:10])
+	return string(id[:])
 }
 
 // idLen is the length of an id ID or ContactID returns: a one-letter kind and 16 base32 characters (10 bytes).
@@ -227,8 +236,8 @@ func validID(id string, kind byte) bool {
 // no "+"). It is per phone, not per channel: one contact links its conversations on every channel of the tenant,
 // each of them ID(channel, customer). Derived, not allocated, like ID.
 func ContactID(customer string) string {
-	h := sha256.Sum256([]byte("contact\x00" + customer))
-	return "k" + idEncoding.EncodeToString(h[:10])
+	var buf [48]byte
+	return derivedID('k', append(append(buf[:0], "contact\x00"...), customer...))
 }
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)

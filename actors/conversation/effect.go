@@ -5,6 +5,7 @@ package conversation
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -102,6 +103,32 @@ type change struct {
 	at      time.Time
 	actor   string
 	effects []Effect
+	// space holds the change's first effects and events, allocated with its first effect; events counts the
+	// events emitted.
+	space  *effectSpace
+	events int
+}
+
+// effectSpace is room for a change's usual effects in one allocation: most changes emit one event (each was an
+// allocation, and the effects slice one more as it grew); a second event is allocated on its own, so that the
+// usual change does not carry room for two.
+type effectSpace struct {
+	effects [4]Effect
+	events  [1]Event
+}
+
+// room gives the change its space, with its first effect.
+func (ch *change) room() {
+	if ch.space == nil {
+		ch.space = new(effectSpace)
+		ch.effects = ch.space.effects[:0]
+	}
+}
+
+// add appends ef to the change's effects, in its space while it has room.
+func (ch *change) add(ef Effect) {
+	ch.room()
+	ch.effects = append(ch.effects, ef)
 }
 
 func begin(c Conversation, p Policy, at time.Time, actor string) *change {
@@ -111,7 +138,16 @@ func begin(c Conversation, p Policy, at time.Time, actor string) *change {
 // emit appends an event of type typ; done fills in what every event carries.
 func (ch *change) emit(typ string, e Event) {
 	e.Type = typ
-	ch.effects = append(ch.effects, Effect{Event: &e})
+	ch.room()
+	var ev *Event
+	if ch.events < len(ch.space.events) {
+		ev = &ch.space.events[ch.events]
+	} else {
+		ev = new(Event)
+	}
+	*ev = e
+	ch.events++
+	ch.add(Effect{Event: ev})
 }
 
 // store appends a message to store and counts it.
@@ -121,7 +157,7 @@ func (ch *change) store(m Message) {
 	m.Seq = ch.c.Messages
 	m.CreatedAt = ch.at
 	ch.c.summarise(&m)
-	ch.effects = append(ch.effects, Effect{Message: &m})
+	ch.add(Effect{Message: &m})
 }
 
 // done finishes the change: one more Version, UpdatedAt, the timers, and the common fields and ids of the events.
@@ -153,14 +189,18 @@ func (ch *change) done() (Conversation, []Effect) {
 	return ch.c, ch.effects
 }
 
+// eventID builds "<conv>-<version>-<n>" in one allocation (a Builder's String does not copy), once per event.
 func eventID(conv string, version uint64, n int) string {
-	b := make([]byte, 0, len(conv)+24)
-	b = append(b, conv...)
-	b = append(b, '-')
-	b = strconv.AppendUint(b, version, 10)
-	b = append(b, '-')
-	b = strconv.AppendInt(b, int64(n), 10)
-	return string(b)
+	var vb, nb [20]byte
+	v, k := strconv.AppendUint(vb[:0], version, 10), strconv.AppendInt(nb[:0], int64(n), 10)
+	var b strings.Builder
+	b.Grow(len(conv) + 2 + len(v) + len(k))
+	b.WriteString(conv)
+	b.WriteByte('-')
+	b.Write(v)
+	b.WriteByte('-')
+	b.Write(k)
+	return b.String()
 }
 
 // timers returns the timers c has at time at under p (see Timers for each rule).

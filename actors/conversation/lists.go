@@ -9,6 +9,7 @@ import (
 	"maps"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -84,16 +85,10 @@ func ApplyLastStatus(c Conversation, m Message) (Conversation, bool) {
 // as "📷 Photo", "📄 invoice.pdf" or "🎤 Voice message"; newlines become spaces and it is cut to PreviewLength
 // characters (an ellipsis ends a cut one), never inside a character.
 func Preview(typ, text string, content json.RawMessage) string {
-	var v struct {
-		Filename string `json:"filename"`
-		Voice    bool   `json:"voice"`
-		Name     string `json:"name"`
-		Address  string `json:"address"`
-		Emoji    string `json:"emoji"`
-		Language any    `json:"language"`
-	}
-	if len(content) > 0 && content[0] == '{' {
-		_ = json.Unmarshal(content, &v)
+	var v previewContent
+	switch typ {
+	case "audio", "document", "location", "reaction", "template":
+		v = previewContentOf(content) // the other types read nothing of their content here
 	}
 	label := func(l string) string {
 		if text != "" {
@@ -157,7 +152,59 @@ func Preview(typ, text string, content json.RawMessage) string {
 			p = "Unsupported message (" + typ + ")"
 		}
 	}
-	return cut(strings.Join(strings.Fields(p), " "), PreviewLength)
+	return cut(squash(p), PreviewLength)
+}
+
+// previewContent is what Preview reads of a message's content.
+type previewContent struct {
+	Filename string `json:"filename"`
+	Voice    bool   `json:"voice"`
+	Name     string `json:"name"`
+	Address  string `json:"address"`
+	Emoji    string `json:"emoji"`
+	Language any    `json:"language"`
+}
+
+// previewContentOf decodes content when it is an object (what a decoding error leaves undecoded stays zero).
+func previewContentOf(content json.RawMessage) (v previewContent) {
+	if len(content) > 0 && content[0] == '{' {
+		_ = json.Unmarshal(content, &v)
+	}
+	return v
+}
+
+// squash returns s with its words separated by single spaces and no space around them, as
+// strings.Join(strings.Fields(s), " "), returning s itself when it is so already (a usual short text).
+func squash(s string) string {
+	prevSpace := true // a space first is not squashed already
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == ' ':
+				if prevSpace {
+					return strings.Join(strings.Fields(s), " ")
+				}
+				prevSpace = true
+			case c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
+				return strings.Join(strings.Fields(s), " ")
+			default:
+				prevSpace = false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsSpace(r) {
+			return strings.Join(strings.Fields(s), " ")
+		}
+		prevSpace = false
+		i += n
+	}
+	if prevSpace && s != "" {
+		return strings.Join(strings.Fields(s), " ") // a space last
+	}
+	return s
 }
 
 // cut returns s with at most n characters: cut ones end in "…".

@@ -26,6 +26,7 @@ import (
 	"github.com/switchboard-hq/switchboard/actors/ownership"
 	"github.com/switchboard-hq/switchboard/actors/store"
 	"github.com/switchboard-hq/switchboard/actors/tenant"
+	"github.com/switchboard-hq/switchboard/ingest/broker"
 	"github.com/switchboard-hq/switchboard/ingest/inbox"
 )
 
@@ -138,6 +139,8 @@ func New(cfg Config) (*Relay, error) {
 			Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.Topic, Balancer: &kafka.Murmur2Balancer{},
 			RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, BatchSize: cfg.BatchSize,
 			WriteTimeout: 10 * time.Second,
+			// The writer asks for its topic's partitions once per event; the answer is reused for a second.
+			Transport: broker.CachedMetadata(nil, 0),
 		},
 		cw: &kafka.Writer{
 			Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.ConfigTopic, Balancer: &kafka.Murmur2Balancer{},

@@ -27,6 +27,8 @@ type recordMsg struct {
 	rec    inbox.Record
 	offset int64
 	ack    *recordAck
+	// acks holds the record's recordAck when its consumer delivers it (ack points to it): one allocation for both.
+	acks recordAck
 }
 
 // itemMsg carries one item of a record from the tenant actor to a conversation actor.
@@ -73,17 +75,43 @@ type forgetMsg struct {
 	seq uint64
 }
 
-// grantReq asks the tenant actor to count conversation conv against op's capacity.
+// grantReq asks the tenant actor to count conversation conv against op's capacity. The tenant actor answers each
+// one exactly once on reply (buffered, so the answer never blocks it) and does not touch the request after: the
+// asker may reuse it at once (grantCalls).
 type grantReq struct {
 	conv     string
 	op       string
 	proposal bool // grant only if the dispatcher still holds conv for op
 	at       time.Time
+	// reply receives the answer: nil, or the routing error that refuses the grant.
+	reply chan error
 }
 
-// grantResp answers a grantReq: nil, or the routing error that refuses it.
-type grantResp struct {
-	err error
+// answer sends the tenant actor's answer; the request is the asker's again once it is sent.
+func (g *grantReq) answer(err error) { g.reply <- err }
+
+// grantCall is a conversation actor's grant request with what it waits with, kept for the next request once its
+// answer came (a call whose wait timed out is dropped: its answer may still arrive).
+type grantCall struct {
+	req   grantReq
+	timer *time.Timer
+}
+
+// grantCalls holds at most grantCallsKept calls between requests, for every conversation actor of the router: a
+// grant is a local round trip that used to allocate a hollywood response process, its PID and a context each time.
+type grantCalls struct{ freeList[grantCall] }
+
+// grantCallsKept bounds the calls kept: about as many as conversation actors wait for a grant at once.
+const grantCallsKept = 64
+
+func newGrantCall() *grantCall { return &grantCall{req: grantReq{reply: make(chan error, 1)}} }
+
+func (p grantCalls) get() *grantCall { return p.freeList.get(newGrantCall) }
+
+// put keeps g for the next request (its reply is empty: its answer was received), or drops it when enough are kept.
+func (p grantCalls) put(g *grantCall) {
+	g.req = grantReq{reply: g.req.reply}
+	p.freeList.put(g)
 }
 
 // convReport tells the tenant actor a conversation's routing state after a change.
@@ -96,14 +124,21 @@ type convReport struct {
 	at       time.Time
 }
 
-// recordAck counts a record's items still to be made durable; the last one finishes the record in its tracker.
+// recordAck counts a record's items still to be made durable; the last one finishes the record in its tracker:
+// offset in tr, or by calling finish when tr is nil.
 type recordAck struct {
 	remaining atomic.Int32
+	tr        *tracker
+	offset    int64
 	finish    func()
 }
 
 func (a *recordAck) itemDone() {
 	if a.remaining.Add(-1) == 0 {
+		if a.tr != nil {
+			a.tr.finish(a.offset)
+			return
+		}
 		a.finish()
 	}
 }

@@ -11,7 +11,6 @@ package router
 // template_, KindTemplate items, and every inbound message (whose sender becomes or updates a contact).
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -146,7 +145,9 @@ func (a *catalogueActor) putEvent(b *store.Batch, typ, id string, m *catalogueMs
 	if m.item.Command != nil {
 		actorID = m.item.Command.OperatorID
 	}
-	v, err := json.Marshal(contact.NewEvent(typ, a.tenant, id, actorID, m.at, posOf(m.pos)))
+	ev := contact.NewEvent(typ, a.tenant, id, actorID, m.at, posOf(m.pos))
+	var buf [256]byte // the batch copies the event
+	v, err := ev.AppendJSON(buf[:0])
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", typ, err)
 	}
@@ -230,7 +231,8 @@ func (a *catalogueActor) load(id string) (*contact.Contact, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load contact %s: %w", id, err)
 	}
-	return &c, nil
+	found := c // only a found contact moves to the heap
+	return &found, nil
 }
 
 // erasedBefore reports whether contact id was erased by an input after pos: an input at pos is older than the

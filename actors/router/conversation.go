@@ -1,7 +1,6 @@
 package router
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -216,6 +215,7 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 	}
 	events := 0
 	var jobs []sender.Job
+	var eventBuf [512]byte
 	for _, ef := range ch.effects {
 		if ef.Message != nil {
 			if err := b.PutMessage(a.tenant, ef.Message); err != nil {
@@ -230,7 +230,8 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 			}
 		}
 		if ef.Event != nil {
-			v, err := json.Marshal(ef.Event)
+			// Encoded on the stack (a longer event moves to the heap); the batch copies it.
+			v, err := ef.Event.AppendJSON(eventBuf[:0])
 			if err != nil {
 				return fail(fmt.Errorf("encode event %s: %w", ef.Event.ID, err))
 			}
@@ -267,51 +268,90 @@ func (a *conversationActor) persist(c *actor.Context, ch change) error {
 		}
 	}
 	parks := a.r.parks.now()
-	res, relay, snd := ch.result, a.r.cfg.Relay, a.r.cfg.Sender
 	// The callback takes what it needs of the item, not the item (Receive drops it once handled).
-	var kid *child
-	var ack *recordAck
-	var request string // the command's request id; "" for other items
+	d := a.r.persists.get()
+	d.a, d.events, d.jobs, d.res = a, events, jobs, ch.result
 	if ch.item != nil {
-		kid, ack = ch.item.kid, ch.item.ack
+		d.kid, d.ack = ch.item.kid, ch.item.ack
 		if ch.item.item.Kind == inbox.KindCommand {
-			request = ch.item.item.Command.RequestID
+			d.request = ch.item.item.Command.RequestID
 		}
 	}
-	assignedSince, scrub, st, tenant := ch.assignedSince, ch.scrub, a.r.cfg.Store, a.tenant
+	d.assignedSince, d.scrub = ch.assignedSince, ch.scrub
 	a.commits.Add(1)
-	if err := a.r.cfg.Store.Commit(b, func(err error) {
-		a.commits.Add(-1)
-		if err != nil {
-			a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
-			return
-		}
-		if relay != nil && events > 0 {
-			relay.Notify()
-		}
-		if snd != nil && len(jobs) > 0 {
-			snd.Notify(jobs...)
-		}
-		if !assignedSince.IsZero() {
-			a.r.metrics.assignment.Observe(time.Since(assignedSince).Seconds())
-		}
-		if scrub {
-			st.RequestScrub(tenant)
-		}
-		if ack != nil {
-			if request != "" {
-				a.r.cfg.Outcomes.Publish(request, res)
-			}
-			kid.outstanding.Add(-1)
-			ack.itemDone()
-		}
-	}); err != nil {
+	if err := a.r.cfg.Store.Commit(b, d.run); err != nil {
 		return err
 	}
 	a.known.wrote(&ch, parks)
 	*a.conv = ch.next
 	a.report(c, ch.next.UpdatedAt, false)
 	return nil
+}
+
+// persistDone is what a change releases once its batch is durable (persist): its run is the batch's callback. The
+// router keeps up to persistsKept of them between changes, each with its run bound once, so a change allocates no
+// callback.
+type persistDone struct {
+	a             *conversationActor
+	events        int
+	jobs          []sender.Job
+	assignedSince time.Time
+	scrub         bool
+	kid           *child
+	ack           *recordAck
+	request       string // the command's request id; "" for other items
+	res           outcome.Result
+	free          persistDones
+	run           func(error) // d.release bound once
+}
+
+func (d *persistDone) release(err error) {
+	a := d.a
+	a.commits.Add(-1)
+	if err != nil {
+		a.r.fail(fmt.Errorf("persist tenant %s conversation %s: %w", a.tenant, a.id, err))
+		return // not kept: a failed store stops the router
+	}
+	if relay := a.r.cfg.Relay; relay != nil && d.events > 0 {
+		relay.Notify()
+	}
+	if snd := a.r.cfg.Sender; snd != nil && len(d.jobs) > 0 {
+		snd.Notify(d.jobs...)
+	}
+	if !d.assignedSince.IsZero() {
+		a.r.metrics.assignment.Observe(time.Since(d.assignedSince).Seconds())
+	}
+	if d.scrub {
+		a.r.cfg.Store.RequestScrub(a.tenant)
+	}
+	if d.ack != nil {
+		if d.request != "" {
+			a.r.cfg.Outcomes.Publish(d.request, d.res)
+		}
+		d.kid.outstanding.Add(-1)
+		d.ack.itemDone()
+	}
+	d.free.put(d)
+}
+
+// persistDones holds at most persistsKept callbacks between changes, for every conversation actor of the router.
+type persistDones struct{ freeList[persistDone] }
+
+// persistsKept bounds the callbacks kept: about as many changes as wait for their sync at once.
+const persistsKept = 256
+
+func (p persistDones) get() *persistDone {
+	return p.freeList.get(func() *persistDone {
+		d := &persistDone{free: p}
+		d.run = d.release
+		return d
+	})
+}
+
+// put keeps d, emptied, for the next change, or drops it when enough are kept.
+func (p persistDones) put(d *persistDone) {
+	*d = persistDone{free: d.free, run: d.run}
+	p.freeList.put(d)
 }
 
 // moveTimers keeps the store's timer index in step with the conversation's due times.
@@ -373,18 +413,26 @@ func (a *conversationActor) report(c *actor.Context, at time.Time, force bool) {
 
 // askGrant asks the tenant actor to count this conversation against op's capacity and waits for the answer.
 func (a *conversationActor) askGrant(c *actor.Context, op string, proposal bool, at time.Time) error {
-	res, err := c.Request(c.Parent(), &grantReq{conv: a.id, op: op, proposal: proposal, at: at}, grantTimeout).Result()
-	if err != nil {
-		return fmt.Errorf("BUG: no capacity grant from the tenant actor: %w", err)
+	g := a.r.grants.get()
+	g.req.conv, g.req.op, g.req.proposal, g.req.at = a.id, op, proposal, at
+	if g.timer == nil {
+		g.timer = time.NewTimer(grantTimeout)
+	} else {
+		g.timer.Reset(grantTimeout)
 	}
-	g, ok := res.(*grantResp)
-	if !ok {
-		return fmt.Errorf("BUG: grant answered with %T", res)
+	c.Send(c.Parent(), &g.req)
+	select {
+	case err := <-g.req.reply:
+		g.timer.Stop()
+		a.r.grants.put(g)
+		if err != nil {
+			return &grantRefused{err}
+		}
+		return nil
+	case <-g.timer.C:
+		// g is not kept: the tenant actor may still answer on its reply.
+		return fmt.Errorf("BUG: no capacity grant from the tenant actor within %s", grantTimeout)
 	}
-	if g.err != nil {
-		return &grantRefused{g.err}
-	}
-	return nil
 }
 
 // grantRefused is a capacity refusal, as opposed to a failure to get an answer.

@@ -171,9 +171,11 @@ func (p *partitionConsumer) deliver(stop <-chan struct{}, offset int64, value []
 		}, "tenant", opts...)
 		p.tenants[rec.Tenant] = pid
 	}
-	ack := &recordAck{finish: func() { p.tr.finish(offset) }}
-	ack.remaining.Store(int32(len(rec.Items)))
-	p.r.engine.Send(pid, &recordMsg{rec: rec, offset: offset, ack: ack})
+	m := &recordMsg{rec: rec, offset: offset}
+	m.ack = &m.acks
+	m.acks.tr, m.acks.offset = p.tr, offset
+	m.acks.remaining.Store(int32(len(rec.Items)))
+	p.r.engine.Send(pid, m)
 	return true
 }
 

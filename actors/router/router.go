@@ -151,6 +151,10 @@ type Router struct {
 	local localReads
 	// trims counts the conversation actors that dropped their conversation while idle (trimMsg).
 	trims atomic.Int64
+	// grants keeps the conversation actors' grant requests between uses (at most grantCallsKept).
+	grants grantCalls
+	// persists keeps the callbacks of the conversation actors' changes between uses (at most persistsKept).
+	persists persistDones
 
 	ready    atomic.Bool
 	failOnce sync.Once
@@ -181,7 +185,8 @@ func New(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Router{cfg: cfg, log: cfg.Logger, engine: e, metrics: m}
+	r := &Router{cfg: cfg, log: cfg.Logger, engine: e, metrics: m, grants: grantCalls{make(freeList[grantCall], grantCallsKept)},
+		persists: persistDones{make(freeList[persistDone], persistsKept)}}
 	// hollywood broadcasts dead letters and restarts as events; count them.
 	r.watcher = e.SpawnFunc(func(c *actor.Context) {
 		switch ev := c.Message().(type) {

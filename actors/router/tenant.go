@@ -39,6 +39,9 @@ type tenantActor struct {
 	stopping bool
 	// convOpts are added to the conversation actors' spawn options (partitionConsumer.convOpts). Nil in production.
 	convOpts []actor.OptFunc
+	// kidOpts are the spawn options of a conversation actor, built at its first spawn: its id (set for each spawn),
+	// its inbox size, then convOpts.
+	kidOpts []actor.OptFunc
 
 	d      *routing.Dispatcher
 	ops    map[string]*store.OperatorState
@@ -269,6 +272,9 @@ func waitingOf(c *conversation.Conversation) routing.Waiting {
 // in flight at once (an item, a proposal, a settings change), not for a burst.
 const convInbox = 4
 
+// withConvInbox is the option of that size, built once.
+var withConvInbox = actor.WithInboxSize(convInbox)
+
 // kid returns the actor of conversation id, starting it if none runs.
 //
 // Each start gets its own actor id (the conversation id and a sequence number): an actor being stopped stays in
@@ -280,11 +286,16 @@ func (t *tenantActor) kid(c *actor.Context, id string) *child {
 		k = &child{}
 		t.spawned++
 		set := t.convSet
-		opts := append([]actor.OptFunc{actor.WithID(id + "." + strconv.FormatUint(t.spawned, 36)),
-			actor.WithInboxSize(convInbox)}, t.convOpts...)
+		var name [64]byte
+		if t.kidOpts == nil {
+			// hollywood applies the options at the spawn and keeps none of the slice: it is reused for every spawn.
+			t.kidOpts = append([]actor.OptFunc{nil, withConvInbox}, t.convOpts...)
+		}
+		t.kidOpts[0] = actor.WithID(string(strconv.AppendUint(append(append(name[:0], id...), '.'), t.spawned, 36)))
 		k.pid = c.SpawnChild(func() actor.Receiver {
 			return &conversationActor{r: t.r, tenant: t.tenant, id: id, set: set}
-		}, "c", opts...)
+		}, "c", t.kidOpts...)
+		t.kidOpts[0] = nil
 		t.kids[id] = k
 		t.kidsPeak = max(t.kidsPeak, len(t.kids))
 		t.r.metrics.actorsActive.Inc()
@@ -373,32 +384,43 @@ func (t *tenantActor) propose(c *actor.Context, as []routing.Assignment, at time
 	}
 }
 
-// grant counts a conversation against an operator's capacity, or refuses.
+// grant counts a conversation against an operator's capacity, or refuses. It answers g last of what it reads of
+// it: the asker reuses g once answered.
 func (t *tenantActor) grant(c *actor.Context, g *grantReq) {
-	cur, held := t.d.Assignee(g.conv)
-	if g.proposal && t.proposed[g.conv] == g.op {
-		delete(t.proposed, g.conv)
+	conv, op, at := g.conv, g.op, g.at
+	cur, held := t.d.Assignee(conv)
+	if g.proposal && t.proposed[conv] == op {
+		delete(t.proposed, conv)
 	}
 	switch {
-	case held && cur == g.op:
-		c.Respond(&grantResp{})
+	case held && cur == op:
+		g.answer(nil)
 		t.r.metrics.grantsBy.Get("ok").Inc()
 	case g.proposal:
 		// The dispatcher moved the conversation since it proposed: the proposal is stale.
-		c.Respond(&grantResp{err: routing.ErrConversationAssigned})
+		g.answer(routing.ErrConversationAssigned)
 		t.r.metrics.grantsBy.Get("stale").Inc()
 	default:
-		as, err := t.d.Assigned(g.conv, g.op, g.at.UnixMilli())
+		as, err := t.d.Assigned(conv, op, at.UnixMilli())
 		if err != nil {
-			c.Respond(&grantResp{err: err})
+			g.answer(err)
 			t.r.metrics.grantsBy.Get("refused").Inc()
 			return
 		}
-		c.Respond(&grantResp{})
+		g.answer(nil)
 		t.r.metrics.grantsBy.Get("ok").Inc()
-		t.propose(c, as, g.at)
+		t.propose(c, as, at)
 	}
 	t.observe()
+}
+
+// appendAssignments is append(as, more...) that copies nothing when as is empty. The dispatcher reuses its result
+// slices: only for a result read before the dispatcher is asked anything else (sync proposes at once).
+func appendAssignments(as, more []routing.Assignment) []routing.Assignment {
+	if len(as) == 0 {
+		return more
+	}
+	return append(as, more...)
 }
 
 // sync brings the dispatcher's view of one conversation in line with the conversation's own report.
@@ -422,7 +444,7 @@ func (t *tenantActor) sync(c *actor.Context, m *convReport) {
 			t.r.log.Error("BUG: conversation assigned without a grant", "tenant", t.tenant, "conversation", m.id,
 				"operator", m.assignee, "err", err)
 		}
-		as = append(as, more...)
+		as = appendAssignments(as, more)
 	case m.status == conversation.Unassigned:
 		if held && t.proposed[m.id] == cur {
 			// A proposal on its way to the conversation: its grant request or its refusal comes next.
@@ -439,7 +461,7 @@ func (t *tenantActor) sync(c *actor.Context, m *convReport) {
 		if err != nil {
 			t.r.log.Error("BUG: enqueue", "tenant", t.tenant, "conversation", m.id, "err", err)
 		}
-		as = append(as, more...)
+		as = appendAssignments(as, more)
 	default: // closed, or snoozed without an operator: holds no capacity and waits for nobody
 		delete(t.proposed, m.id)
 		as = t.d.Released(m.id, at)
@@ -617,9 +639,9 @@ func (t *tenantActor) stopKids(c *actor.Context) {
 // conversation actor then leaves its input unfinished, for the partition's next owner), routes and proposes
 // nothing, and keeps its gauges for Stopped to take back.
 func (t *tenantActor) receiveStopping(c *actor.Context) {
-	switch c.Message().(type) {
+	switch m := c.Message().(type) {
 	case *grantReq:
-		c.Respond(&grantResp{err: errStopping})
+		m.answer(errStopping)
 		t.r.metrics.grantsBy.Get("stopping").Inc()
 	case actor.Stopped:
 		t.stopping = false

@@ -138,12 +138,24 @@ const (
 	timerPrefix      = "z/"
 )
 
+// smallKey is the buffer size a short key gets (tenantKey).
+const smallKey = 64
+
 // tenantPrefix is the prefix of every key of a tenant: "t/<tenant>/".
 func tenantPrefix(tenant string) []byte { return append(append([]byte("t/"), tenant...), '/') }
 
 // tenantKey starts a tenant-scoped key: "t/<tenant>/<kind>/".
+//
+// A key of up to smallKey bytes gets a buffer of that constant size: inlined into a write that only hands the key
+// to Pebble (which copies it), the compiler then keeps it on the stack; a buffer sized by the key's length lives
+// on the stack only up to 32 bytes, and most keys are longer.
 func tenantKey(extra int, tenant string, kind byte) []byte {
-	k := make([]byte, 0, 5+len(tenant)+extra)
+	var k []byte
+	if n := 5 + len(tenant) + extra; n <= smallKey {
+		k = make([]byte, 0, smallKey)
+	} else {
+		k = make([]byte, 0, n)
+	}
 	k = append(k, "t/"...)
 	k = append(k, tenant...)
 	return append(k, '/', kind, '/')

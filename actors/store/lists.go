@@ -75,12 +75,14 @@ type listEntry struct {
 }
 
 // listKeys are the index entries a conversation implies, built in one buffer: PutConversation builds them twice
-// (previous and new state) for every change, so they cost one allocation each, not one per key.
+// (previous and new state) for every change, into buffers on putLists' stack, so a usual change allocates none.
 type listKeys struct {
 	buf  []byte
 	ents []listEntry
-	arr  [2*3 + 2]listEntry
 }
+
+// listEntriesUsual is how many entries a conversation without mentions implies: two per list sort.
+const listEntriesUsual = 2 * 3
 
 func (k *listKeys) key(i int) []byte { return k.buf[k.ents[i].start:k.ents[i].end] }
 
@@ -101,11 +103,13 @@ func (k *listKeys) val(i int) []byte {
 	return nil
 }
 
-// build makes k the entries c implies; none for the zero Conversation.
-func (k *listKeys) build(c *conversation.Conversation) {
-	k.ents = k.arr[:0]
+// buildListKeys returns the entries c implies, none for the zero Conversation, appending the keys to buf[:0] and
+// the entries to ents[:0] (either may be nil; a larger one is allocated when they do not fit). It returns them by
+// value and holds no closure, so that a caller's buffers stay on its stack.
+func buildListKeys(c *conversation.Conversation, buf []byte, ents []listEntry) listKeys {
+	k := listKeys{buf: buf[:0], ents: ents[:0]}
 	if c.ID == "" {
-		return
+		return k
 	}
 	owner := Owner(c)
 	ownerUnread := owner != "" && conversation.Unread(c, owner) > 0
@@ -113,24 +117,24 @@ func (k *listKeys) build(c *conversation.Conversation) {
 		owner = noOwner
 	}
 	per := 2*len(c.TenantID) + len(c.ID) + len(c.Status) + len(owner) + 64
-	k.buf = make([]byte, 0, per*len(listSorts)+len(c.MentionMarks)*(len(c.TenantID)+len(c.ID)+40))
-	add := func(unread bool, fill func([]byte) []byte) {
-		start := len(k.buf)
-		k.buf = fill(k.buf)
-		k.ents = append(k.ents, listEntry{start: start, end: len(k.buf), unread: unread})
+	if need := per*len(listSorts) + len(c.MentionMarks)*(len(c.TenantID)+len(c.ID)+40); cap(k.buf) < need {
+		k.buf = make([]byte, 0, need)
 	}
 	for _, s := range listSorts {
 		t := sortTime(c, s)
-		add(false, func(b []byte) []byte { return appendListSuffix(appendListPrefix(b, c.TenantID, c.Status, s), t, c.ID) })
-		add(ownerUnread, func(b []byte) []byte {
-			return appendListSuffix(appendOwnerPrefix(b, c.TenantID, owner, c.Status, s), t, c.ID)
-		})
+		start := len(k.buf)
+		k.buf = appendListSuffix(appendListPrefix(k.buf, c.TenantID, c.Status, s), t, c.ID)
+		k.ents = append(k.ents, listEntry{start: start, end: len(k.buf)})
+		start = len(k.buf)
+		k.buf = appendListSuffix(appendOwnerPrefix(k.buf, c.TenantID, owner, c.Status, s), t, c.ID)
+		k.ents = append(k.ents, listEntry{start: start, end: len(k.buf), unread: ownerUnread})
 	}
 	for op, m := range c.MentionMarks {
-		add(conversation.MentionUnread(c, op), func(b []byte) []byte {
-			return appendListSuffix(appendMentionPrefix(b, c.TenantID, op), m.At, c.ID)
-		})
+		start := len(k.buf)
+		k.buf = appendListSuffix(appendMentionPrefix(k.buf, c.TenantID, op), m.At, c.ID)
+		k.ents = append(k.ents, listEntry{start: start, end: len(k.buf), unread: conversation.MentionUnread(c, op)})
 	}
+	return k
 }
 
 // putLists deletes prev's list entries that c does not have and sets those of c's that prev did not have as they
@@ -138,9 +142,11 @@ func (k *listKeys) build(c *conversation.Conversation) {
 // none. Every stored conversation has prev's entries: a record written before the indexes existed got them from
 // BackfillLists, which a tenant's rebuild runs before anything writes its conversations.
 func (b *Batch) putLists(prev, c *conversation.Conversation) error {
-	var was, now listKeys
-	was.build(prev)
-	now.build(c)
+	// Room for both states' keys of a conversation without mentions (about 120 bytes per list sort each).
+	var space [768]byte
+	var wasEnts, nowEnts [listEntriesUsual]listEntry
+	was := buildListKeys(prev, space[:0], wasEnts[:0])
+	now := buildListKeys(c, was.buf[len(was.buf):], nowEnts[:0])
 	for i := range was.ents {
 		if now.find(was.key(i)) >= 0 {
 			continue
@@ -174,8 +180,8 @@ func (s *Store) BackfillLists(tenant string) (int, error) {
 	n := 0
 	b := s.db.NewBatch()
 	err := s.eachConversation(s.db, tenant, func(c *conversation.Conversation) error {
-		var k listKeys
-		k.build(c)
+		var ents [listEntriesUsual]listEntry
+		k := buildListKeys(c, nil, ents[:0])
 		for i := range k.ents {
 			if err := b.Set(k.key(i), k.val(i), nil); err != nil {
 				return err
@@ -506,8 +512,8 @@ func (s *Store) CheckIndexes(tenant string) error {
 	defer snap.Close()
 	want := map[string]string{}
 	if err := s.eachConversation(snap, tenant, func(c *conversation.Conversation) error {
-		var k listKeys
-		k.build(c)
+		var ents [listEntriesUsual]listEntry
+		k := buildListKeys(c, nil, ents[:0])
 		for i := range k.ents {
 			want[string(k.key(i))] = string(k.val(i))
 		}

@@ -19,7 +19,9 @@ import (
 // Config.JSONValues).
 func (b *Batch) putConversation(c *conversation.Conversation) error {
 	if b.s.jsonValues {
-		return b.putJSON(convKey(c.TenantID, c.ID), c)
+		// A copy for the encoder, so that c does not escape: callers keep their conversations on the stack.
+		cc := *c
+		return b.putJSON(convKey(c.TenantID, c.ID), &cc)
 	}
 	n := c.BinarySize()
 	op := b.deferSet(convKey(c.TenantID, c.ID), n)

@@ -142,3 +142,28 @@ func BenchmarkPutMessage(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPutNewConversation is the write of a new customer's conversation and its first message into a batch,
+// with ids of their real length (conversation.ID, ContactID, a wamid), so that keys longer than the compiler's
+// small stack buffers count: the routing bench's path for every new customer. None commits.
+//
+//	go test ./actors/store -run '^$' -bench PutNewConversation -benchmem
+func BenchmarkPutNewConversation(b *testing.B) {
+	s := openStore(b, b.TempDir())
+	id := conversation.ID("bench-wa", "2701000001")
+	next := conv("bench", id, conversation.Unassigned, "")
+	next.Contact = conversation.Contact{ID: conversation.ContactID("2701000001"), WaID: "2701000001"}
+	m := msg(id, 1, "wamid.HBgLMjcwMTAwMDAwMDEVAgASGBQzQUI3RkM2")
+	m.Text = "hello"
+	b.ReportAllocs()
+	for b.Loop() {
+		batch := s.NewBatch()
+		if err := batch.PutConversation(&conversation.Conversation{}, &next); err != nil {
+			b.Fatal(err)
+		}
+		if err := batch.PutMessage("bench", &m); err != nil {
+			b.Fatal(err)
+		}
+		batch.Discard()
+	}
+}

@@ -10,7 +10,6 @@ package live
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 )
 
 // TypeErased is the event that redacts its conversation's earlier events in the log.
@@ -43,6 +42,6 @@ func (h *Hub) redact(t *tenantLog, e Event) {
 		if err != nil {
 			continue
 		}
-		en.frame = formatFrame(strconv.FormatInt(en.seq, 10), en.typ, b)
+		en.frame = formatSeqFrame(en.seq, en.typ, b)
 	}
 }

@@ -199,7 +199,7 @@ func (h *Hub) Publish(e Event) bool {
 	if e.Type == TypeAuditRecorded {
 		return false
 	}
-	frame := formatFrame(strconv.FormatInt(e.Seq, 10), e.Type, e.Data)
+	frame := formatSeqFrame(e.Seq, e.Type, e.Data)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t := h.tenant(e.Tenant)

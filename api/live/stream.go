@@ -5,6 +5,7 @@ package live
 import (
 	"bufio"
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -24,6 +25,19 @@ func formatFrame(id, typ string, data []byte) []byte {
 		b = append(b, id...)
 		b = append(b, '\n')
 	}
+	return appendFrameEvent(b, typ, data)
+}
+
+// formatSeqFrame is formatFrame with the decimal of seq as its id, in one allocation.
+func formatSeqFrame(seq int64, typ string, data []byte) []byte {
+	b := make([]byte, 0, 20+len(typ)+len(data)+24)
+	b = append(b, "id: "...)
+	b = strconv.AppendInt(b, seq, 10)
+	b = append(b, '\n')
+	return appendFrameEvent(b, typ, data)
+}
+
+func appendFrameEvent(b []byte, typ string, data []byte) []byte {
 	b = append(b, "event: "...)
 	b = append(b, typ...)
 	b = append(b, "\ndata: "...)

@@ -58,7 +58,8 @@ type Config struct {
 	// Now gives the ingest time written in records (inbox.Record.IngestAt). nil means time.Now. Request durations in
 	// the metrics always use the real clock.
 	Now func() time.Time
-	// ProduceTimeout bounds each Producer.Produce call; when it expires the webhook is answered 503. 0 means
+	// ProduceTimeout bounds each Producer.Produce call; when it expires the webhook is answered 503. The webhooks
+	// of the same 1/64 of it share their bound, so a call gets between 63/64 of it and all of it. 0 means
 	// DefaultProduceTimeout (5s); negative is invalid.
 	ProduceTimeout time.Duration
 	// Logger receives what an operator must see: rejected payloads that were correctly signed, and producer
@@ -100,7 +101,7 @@ type Handler struct {
 	dir      *tenant.Directory
 	producer Producer
 	now      func() time.Time
-	timeout  time.Duration
+	deadline *sharedDeadline // bounds each produce by ProduceTimeout
 	log      *slog.Logger
 
 	// keys are the app secrets of the directory's current configuration with their MACs; rebuilt when the
@@ -124,7 +125,7 @@ func New(cfg Config) (*Handler, error) {
 		dir:      cfg.Directory,
 		producer: cfg.Producer,
 		now:      cfg.Now,
-		timeout:  cfg.ProduceTimeout,
+		deadline: newSharedDeadline(cfg.ProduceTimeout),
 		log:      cfg.Logger,
 		m:        m,
 	}
@@ -215,9 +216,7 @@ func (h *Handler) receive(ctx *fasthttp.RequestCtx) result {
 	if len(recs) > 0 {
 		// Not derived from ctx: fasthttp cancels that on server shutdown, and a graceful stop should let in-flight
 		// produces finish rather than turn them into 503s.
-		pctx, cancel := context.WithTimeout(context.Background(), h.timeout)
-		err = h.producer.Produce(pctx, recs)
-		cancel()
+		err = h.producer.Produce(h.deadline.context(), recs)
 		if err != nil {
 			h.log.Warn("produce whatsapp webhook records", "err", err, "tenant", recs[0].Tenant, "records", len(recs))
 			ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, retryAfterSeconds)
@@ -250,18 +249,23 @@ func (h *Handler) signedBy(body []byte, want *[sha256.Size]byte) []byte {
 		k = newMACKeys(h.dir)
 		h.keys.Store(k)
 	}
-	var got [sha256.Size]byte
 	for i := range k.secrets {
-		mac := k.macs[i].Get().(hash.Hash)
-		mac.Reset()
-		mac.Write(body)
-		mac.Sum(got[:0])
+		mac := k.macs[i].Get().(*pooledMAC)
+		mac.h.Reset()
+		mac.h.Write(body)
+		ok := hmac.Equal(mac.h.Sum(mac.sum[:0]), want[:])
 		k.macs[i].Put(mac)
-		if hmac.Equal(got[:], want[:]) {
+		if ok {
 			return k.secrets[i]
 		}
 	}
 	return nil
+}
+
+// pooledMAC is a ready HMAC with room for its sum (a sum on the stack would escape through the hash interface).
+type pooledMAC struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
 }
 
 // macKeys are the app secrets of one configuration of the directory: secrets[i] is checked with a MAC from macs[i]
@@ -277,7 +281,7 @@ func newMACKeys(d *tenant.Directory) *macKeys {
 	k := &macKeys{gen: d.Generation(), secrets: d.AppSecrets()}
 	k.macs = make([]sync.Pool, len(k.secrets))
 	for i, s := range k.secrets {
-		k.macs[i].New = func() any { return hmac.New(sha256.New, s) }
+		k.macs[i].New = func() any { return &pooledMAC{h: hmac.New(sha256.New, s)} }
 	}
 	return k
 }

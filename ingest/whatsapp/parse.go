@@ -67,6 +67,9 @@ type value struct {
 	Contacts []contact `json:"contacts"`
 	Messages []message `json:"messages"`
 	Statuses []status  `json:"statuses"`
+	// read is where normalise decodes a message's readable object: part of the value, which is on the heap anyway,
+	// rather than an allocation per message.
+	read readable
 }
 
 type contact struct {
@@ -195,13 +198,36 @@ type parseStats struct {
 	disabled int
 }
 
+// envelopeSpace is an envelope with room for the usual payload, one entry of one change with one contact and one
+// message or one status: encoding/json fills a slice's spare capacity, and fills an element already there in place
+// (so the nested slices set below are used too), so a usual payload's envelope is one allocation instead of five. A
+// larger payload grows its slices as before; a field the payload lacks keeps an empty slice instead of nil, which
+// parse treats alike (it reads lengths).
+type envelopeSpace struct {
+	env      envelope
+	entries  [1]entry
+	changes  [1]change
+	contacts [1]contact
+	messages [1]message
+	statuses [1]status
+}
+
+func newEnvelope() *envelope {
+	sp := new(envelopeSpace)
+	sp.env.Entry = sp.entries[:0]
+	sp.entries[0].Changes = sp.changes[:0]
+	v := &sp.changes[0].Value
+	v.Contacts, v.Messages, v.Statuses = sp.contacts[:0], sp.messages[:0], sp.statuses[:0]
+	return &sp.env
+}
+
 // parse is Parse that also appends to chans every channel the payload names, including those of changes without
 // messages or statuses (for a template change, its account's first channel), so the handler can check each one
 // against the secret that signed the payload; stats, when not nil, counts what was skipped.
 func parse(body []byte, dir *tenant.Directory, ingestAt time.Time, chans []*tenant.Channel, stats *parseStats) ([]inbox.Record, []*tenant.Channel, error) {
-	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		if err := decodeSlowly(body, &env); err != nil {
+	env := newEnvelope()
+	if err := json.Unmarshal(body, env); err != nil {
+		if err := decodeSlowly(body, env); err != nil {
 			return nil, chans, err
 		}
 	}
@@ -434,8 +460,9 @@ func (v *value) normalise(k int, out *inbox.Message) error {
 	case "location", "contacts", "audio", "sticker":
 		return nil // nothing to read first; Content has it all
 	}
-	var r readable
-	if err := json.Unmarshal(content, &r); err != nil {
+	r := &v.read
+	*r = readable{}
+	if err := json.Unmarshal(content, r); err != nil {
 		return fmt.Errorf("message %s: %s object: %w", m.ID, m.Type, err)
 	}
 	switch m.Type {
