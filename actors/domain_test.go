@@ -29,10 +29,10 @@ var domain = []string{
 }
 
 // allowed are the project packages the domain may depend on: itself, the inbox record's types and encoding, the
-// refusal type the rules share, the search tokenizer and the JSON appenders, leaves that import only the standard library (checked here
-// too, as dependencies of the domain).
-var allowed = append([]string{module + "ingest/inbox", module + "actors/refusal", module + "actors/search",
-	module + "actors/jsonappend"}, domain...)
+// binary field reader both record forms share, the refusal type the rules share, the search tokenizer and the JSON
+// appenders, leaves that import only the standard library (checked here too, as dependencies of the domain).
+var allowed = append([]string{module + "ingest/inbox", module + "ingest/wire", module + "actors/refusal",
+	module + "actors/search", module + "actors/jsonappend"}, domain...)
 
 // edgeOnly are standard library packages the domain must not link either: HTTP statuses and transports belong to
 // the API's edge, which maps the domain's refusal codes (api/errors.go).
