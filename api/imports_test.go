@@ -13,10 +13,12 @@ import (
 func TestAPILinksNoStoreNorActors(t *testing.T) {
 	const module = "github.com/switchboard-hq/switchboard/"
 	// allowed are the project packages the API may depend on: the domain, the outcome registry, the tenant
-	// directory, the inbox record and the address rule of outgoing requests (api/egress, standard library only).
+	// directory, the inbox record and the address rule of outgoing requests (api/egress, standard library only), and
+	// the domain's own standard-library leaves (the binary fields of ingest/wire, the JSON appenders).
 	allowed := []string{"api", "actors/conversation", "actors/operator", "actors/routing", "actors/refusal",
-		"actors/outcome", "actors/tenant", "ingest/inbox", "api/live", "actors/canned", "actors/template",
-		"actors/contact", "actors/search", "actors/audit", "api/egress", "api/cluster"}
+		"actors/outcome", "actors/tenant", "ingest/inbox", "ingest/wire", "api/live", "actors/canned",
+		"actors/template", "actors/contact", "actors/search", "actors/audit", "actors/jsonappend", "api/egress",
+		"api/cluster"}
 	// forbidden are the third-party modules that belong to the store, the actors and the broker.
 	forbidden := []string{"github.com/cockroachdb/", "github.com/anthdm/hollywood", "github.com/segmentio/kafka-go",
 		"github.com/twmb/franz-go"}
